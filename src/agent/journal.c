@@ -1,0 +1,283 @@
+#include "agent/journal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/time.h"
+
+int fl_journal_open(struct fl_journal *j, const char *state_dir, struct fl_err *e)
+{
+    char lock[PATH_MAX];
+    int r;
+
+    memset(j, 0, sizeof *j);
+    j->lock_fd = -1;
+    if (!state_dir || !*state_dir || strlen(state_dir) >= sizeof j->root)
+        return fl_err_set(e, FL_EUSAGE, "bad state directory '%s'", state_dir ? state_dir : "");
+    snprintf(j->root, sizeof j->root, "%s", state_dir);
+    snprintf(j->faults, sizeof j->faults, "%s/faults", j->root);
+    r = fl_mkdir_p(j->faults, 0700, e);
+    if (r)
+        return fl_err_set(e, e->code == FL_EPERM ? FL_EPERM : FL_ESTATE,
+                          "cannot use state directory %s: %s (faultline needs root; choose "
+                          "another with --state-dir or FAULTLINE_STATE_DIR)",
+                          j->root, e->msg);
+    snprintf(lock, sizeof lock, "%s/journal.lock", j->root);
+    j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (j->lock_fd < 0)
+        return fl_err_set(e, FL_ESTATE, "cannot open %s: %s", lock, strerror(errno));
+    return 0;
+}
+
+void fl_journal_close(struct fl_journal *j)
+{
+    if (j->lock_fd >= 0)
+        close(j->lock_fd);
+    j->lock_fd = -1;
+}
+
+void fl_journal_lock(struct fl_journal *j)
+{
+    while (flock(j->lock_fd, LOCK_EX) && errno == EINTR)
+        ;
+}
+
+void fl_journal_unlock(struct fl_journal *j)
+{
+    flock(j->lock_fd, LOCK_UN);
+}
+
+json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_ms, int64_t end_at)
+{
+    char desc[512];
+    int64_t now = fl_now_ms();
+    json_t *owner_j = json_null();
+
+    fl_fault_describe(f, desc, sizeof desc);
+    if (owner > 0)
+        owner_j = json_pack("{s:i, s:I}", "pid", (int)owner, "start",
+                            (json_int_t)fl_proc_start_time(owner));
+    return json_pack("{s:i, s:s, s:s, s:O, s:O, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+                     "version", 1, "id", f->id, "kind", f->ops->kind, "params", f->params,
+                     "undo", f->undo, "state", "pending", "owner", owner_j, "created_ms",
+                     (json_int_t)now, "created_wall_ms", (json_int_t)fl_wall_ms(), "lease_ms",
+                     (json_int_t)lease_ms, "lease_until", (json_int_t)(now + lease_ms),
+                     "end_at", (json_int_t)end_at, "duration_ms", (json_int_t)f->duration_ms,
+                     "seed", (json_int_t)f->seed, "description", desc);
+}
+
+static void record_path(const struct fl_journal *j, const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s.json", j->faults, id);
+}
+
+/* Ids become file names: accept only what fl_fault_new_id makes. */
+static bool id_valid(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+
+    if (n == 0 || n > 32)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+            return false;
+    return true;
+}
+
+int fl_journal_put(struct fl_journal *j, json_t *record, struct fl_err *e)
+{
+    char path[PATH_MAX + 64];
+    const char *id = json_string_value(json_object_get(record, "id"));
+
+    if (!id_valid(id))
+        return fl_err_set(e, FL_EFAIL, "journal record without a valid id");
+    record_path(j, id, path, sizeof path);
+    return fl_json_write_atomic(path, record, e);
+}
+
+json_t *fl_journal_get(struct fl_journal *j, const char *id, struct fl_err *e)
+{
+    char path[PATH_MAX + 64];
+
+    if (!id_valid(id)) {
+        fl_err_set(e, FL_EUSAGE,
+                   "'%s' is not a fault id (8 hex digits, as printed by inject and status)",
+                   id ? id : "");
+        return NULL;
+    }
+    record_path(j, id, path, sizeof path);
+    return fl_json_load(path, e);
+}
+
+static int by_created(const void *a, const void *b)
+{
+    const json_t *ra = *(json_t *const *)a, *rb = *(json_t *const *)b;
+    json_int_t ca = json_integer_value(json_object_get(ra, "created_ms"));
+    json_int_t cb = json_integer_value(json_object_get(rb, "created_ms"));
+    return ca < cb ? -1 : ca > cb;
+}
+
+json_t *fl_journal_list(struct fl_journal *j)
+{
+    json_t *out = json_array();
+    DIR *d = opendir(j->faults);
+    struct dirent *de;
+    json_t **items = NULL;
+    size_t n = 0, cap = 0;
+
+    if (!d)
+        return out;
+    while ((de = readdir(d))) {
+        char id[64], path[PATH_MAX + 64];
+        size_t len = strlen(de->d_name);
+        struct fl_err e = {0};
+        json_t *rec;
+
+        if (len < 6 || strcmp(de->d_name + len - 5, ".json") || len - 5 >= sizeof id)
+            continue;
+        memcpy(id, de->d_name, len - 5);
+        id[len - 5] = '\0';
+        if (!id_valid(id))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", j->faults, de->d_name);
+        rec = fl_json_load(path, &e);
+        if (!rec) {
+            if (e.code != FL_ENOTARGET)
+                fl_warn("skipping unreadable journal record: %s", e.msg);
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            items = realloc(items, cap * sizeof *items);
+        }
+        items[n++] = rec;
+    }
+    closedir(d);
+    if (n)
+        qsort(items, n, sizeof *items, by_created);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(out, items[i]);
+    free(items);
+    return out;
+}
+
+int fl_journal_count(struct fl_journal *j)
+{
+    json_t *all = fl_journal_list(j);
+    int n = (int)json_array_size(all);
+    json_decref(all);
+    return n;
+}
+
+void fl_journal_remove(struct fl_journal *j, const char *id)
+{
+    char path[PATH_MAX + 64];
+
+    if (!id_valid(id))
+        return;
+    record_path(j, id, path, sizeof path);
+    unlink(path);
+}
+
+int fl_journal_to_fault(const json_t *record, struct fl_fault *f, struct fl_err *e)
+{
+    const char *kind = json_string_value(json_object_get(record, "kind"));
+    const char *id = json_string_value(json_object_get(record, "id"));
+    const struct fl_fault_ops *ops = kind ? fl_fault_lookup(kind) : NULL;
+    json_t *params = json_object_get(record, "params");
+    json_t *undo = json_object_get(record, "undo");
+
+    if (!ops)
+        return fl_err_set(e, FL_ESTATE, "journal record %s has unknown kind '%s'",
+                          id ? id : "?", kind ? kind : "");
+    if (!id_valid(id) || !json_is_object(params) || !json_is_object(undo))
+        return fl_err_set(e, FL_ESTATE, "journal record %s is malformed", id ? id : "?");
+    fl_fault_init(f, ops, json_deep_copy(params));
+    json_decref(f->undo);
+    f->undo = json_deep_copy(undo);
+    snprintf(f->id, sizeof f->id, "%s", id);
+    f->duration_ms = json_integer_value(json_object_get(record, "duration_ms"));
+    f->seed = (uint64_t)json_integer_value(json_object_get(record, "seed"));
+    return 0;
+}
+
+int fl_journal_revert(struct fl_journal *j, const char *id, bool *found, struct fl_err *e)
+{
+    struct fl_fault f;
+    json_t *rec;
+    int r = 0;
+
+    *found = false;
+    fl_journal_lock(j);
+    rec = fl_journal_get(j, id, e);
+    if (!rec) {
+        fl_journal_unlock(j);
+        return e->code == FL_ENOTARGET ? 0 : -e->code;
+    }
+    *found = true;
+    r = fl_journal_to_fault(rec, &f, e);
+    if (r == 0) {
+        if (f.ops->revert)
+            r = f.ops->revert(&f, e);
+        fl_fault_fini(&f);
+    }
+    if (r == 0) {
+        fl_journal_remove(j, id);
+    } else {
+        struct fl_err e2 = {0};
+        json_object_set_new(rec, "last_error", json_string(e->msg));
+        fl_journal_put(j, rec, &e2);
+    }
+    json_decref(rec);
+    fl_journal_unlock(j);
+    return r;
+}
+
+bool fl_journal_owner_alive(const json_t *record)
+{
+    json_t *owner = json_object_get(record, "owner");
+
+    if (!json_is_object(owner))
+        return false;
+    return fl_proc_alive((pid_t)json_integer_value(json_object_get(owner, "pid")),
+                         (uint64_t)json_integer_value(json_object_get(owner, "start")));
+}
+
+enum fl_lease_verdict fl_lease_check(const json_t *record, int64_t now_ms, bool owner_alive)
+{
+    bool owned = json_is_object(json_object_get(record, "owner"));
+    int64_t lease_until = json_integer_value(json_object_get(record, "lease_until"));
+    int64_t end_at = json_integer_value(json_object_get(record, "end_at"));
+
+    if (owned && !owner_alive)
+        return FL_LEASE_OWNER_GONE;
+    if (now_ms >= lease_until)
+        return FL_LEASE_EXPIRED;
+    /* An owner ends its own fault at end_at; the guardian does it for detached faults. */
+    if (!owned && end_at > 0 && now_ms >= end_at)
+        return FL_LEASE_DURATION_END;
+    return FL_LEASE_KEEP;
+}
+
+const char *fl_lease_verdict_str(enum fl_lease_verdict v)
+{
+    switch (v) {
+    case FL_LEASE_KEEP:
+        return "held";
+    case FL_LEASE_OWNER_GONE:
+        return "owner process died";
+    case FL_LEASE_EXPIRED:
+        return "lease expired";
+    case FL_LEASE_DURATION_END:
+        return "duration ended";
+    }
+    return "?";
+}

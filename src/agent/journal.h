@@ -1,0 +1,66 @@
+/* The fault journal: one durable JSON record per applied fault under
+ * <state>/faults/<id>.json, written before the fault touches the world and
+ * removed only after it has been reverted. It is what lets the guardian, a
+ * later `faultline recover`, or another host tool undo a fault whose owner
+ * died. Record fields are documented in docs/recovery.md. */
+#ifndef FL_AGENT_JOURNAL_H
+#define FL_AGENT_JOURNAL_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "faults/fault.h"
+#include "util/err.h"
+
+#define FL_STATE_DIR_DEFAULT "/run/faultline"
+
+struct fl_journal {
+    char root[PATH_MAX - 64];   /* the state directory */
+    char faults[PATH_MAX];      /* root/faults */
+    int lock_fd;                /* root/journal.lock, for fl_journal_lock */
+};
+
+/* Create the state directory if needed and open it. */
+int fl_journal_open(struct fl_journal *j, const char *state_dir, struct fl_err *e);
+void fl_journal_close(struct fl_journal *j);
+
+/* Serialise reverts and record removal across processes (flock). */
+void fl_journal_lock(struct fl_journal *j);
+void fl_journal_unlock(struct fl_journal *j);
+
+/* A new record for `f`. owner 0 = detached (no owner). lease_ms is the lease
+ * length; end_at is the CLOCK_BOOTTIME ms deadline of the fault's duration
+ * (0 = none). */
+json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_ms,
+                          int64_t end_at);
+int fl_journal_put(struct fl_journal *j, json_t *record, struct fl_err *e);
+/* The record for id, or NULL (e->code FL_ENOTARGET when absent). */
+json_t *fl_journal_get(struct fl_journal *j, const char *id, struct fl_err *e);
+/* All records, oldest first. Unreadable files are skipped with a warning. */
+json_t *fl_journal_list(struct fl_journal *j);
+int fl_journal_count(struct fl_journal *j);
+void fl_journal_remove(struct fl_journal *j, const char *id);
+
+/* Rebuild the fault a record describes (for revert). */
+int fl_journal_to_fault(const json_t *record, struct fl_fault *f, struct fl_err *e);
+
+/* Revert the fault `id` from its journal record and remove the record, under
+ * the journal lock. A fault with no record is already reverted: returns 0 and
+ * sets *found = false. On failure the record stays, with "last_error" set. */
+int fl_journal_revert(struct fl_journal *j, const char *id, bool *found, struct fl_err *e);
+
+/* Why a record must be reverted now, or FL_LEASE_KEEP. Pure, for testing. */
+enum fl_lease_verdict {
+    FL_LEASE_KEEP,
+    FL_LEASE_OWNER_GONE,
+    FL_LEASE_EXPIRED,
+    FL_LEASE_DURATION_END,
+};
+enum fl_lease_verdict fl_lease_check(const json_t *record, int64_t now_ms, bool owner_alive);
+const char *fl_lease_verdict_str(enum fl_lease_verdict v);
+/* True if the record's owner process still lives (false for detached). */
+bool fl_journal_owner_alive(const json_t *record);
+
+#endif

@@ -1,0 +1,26 @@
+/* Subcommands. Each lives in its own file and returns a process exit code
+ * (an FL_E* value, see docs/exit-codes.md). */
+#ifndef FL_CLI_CLI_H
+#define FL_CLI_CLI_H
+
+struct fl_cli_cmd {
+    const char *name;
+    int (*main)(int argc, char **argv); /* argv[0] is the subcommand name */
+    const char *summary;                /* NULL hides it from `faultline help` */
+};
+
+int fl_cli_inject(int argc, char **argv);
+int fl_cli_status(int argc, char **argv);
+int fl_cli_recover(int argc, char **argv);
+int fl_cli_guardian(int argc, char **argv);
+int fl_cli_stressor(int argc, char **argv);
+int fl_cli_check(int argc, char **argv);
+
+/* The state directory: --state-dir, else $FAULTLINE_STATE_DIR, else /run/faultline. */
+const char *fl_cli_state_dir(const char *flag_value);
+
+/* Print an error from a struct fl_err and return the exit code. */
+struct fl_err;
+int fl_cli_fail(const struct fl_err *e);
+
+#endif

@@ -1,0 +1,59 @@
+/* faultline: one binary, one subcommand per file under src/cli/. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "fl_config.h"
+#include "util/err.h"
+#include "util/log.h"
+
+static int cmd_version(int argc, char **argv)
+{
+    printf("faultline %s\n", FL_VERSION);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+/* The command table: adding a subcommand is one line here plus its file. */
+static const struct fl_cli_cmd commands[] = {
+    {"inject", fl_cli_inject, "apply a fault, hold it, revert it (or --detach with a lease)"},
+    {"status", fl_cli_status, "list active faults with target, age and lease left"},
+    {"recover", fl_cli_recover, "revert one fault by id, or --all leftovers faultline ever made"},
+    {"version", cmd_version, "print the version"},
+    {"help", cmd_help, "show this help"},
+    {"__guardian", fl_cli_guardian, NULL},
+};
+
+static int cmd_help(int argc, char **argv)
+{
+    printf("faultline %s - chaos engineering for Linux services\n\n"
+           "usage: faultline COMMAND [options]\n\ncommands:\n",
+           FL_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (commands[i].summary)
+            printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+    printf("\nRun `faultline COMMAND --help` for a command's options.\n"
+           "Exit codes: 0 ok, 1 failed, 2 usage, 3 target not found, 4 refused by a\n"
+           "safety rule, 5 permission denied, 6 unsupported here, 7 state directory\n"
+           "unusable (docs/exit-codes.md).\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = argc > 1 ? argv[1] : "help";
+
+    if (getenv("FAULTLINE_DEBUG"))
+        fl_log_set_level(FL_LOG_DEBUG);
+    if (!strcmp(name, "--help") || !strcmp(name, "-h"))
+        name = "help";
+    if (!strcmp(name, "--version"))
+        name = "version";
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(commands[i].name, name))
+            return commands[i].main(argc > 1 ? argc - 1 : argc, argc > 1 ? argv + 1 : argv);
+    fprintf(stderr, "faultline: unknown command '%s'; run `faultline help` for the list\n", name);
+    return FL_EUSAGE;
+}

@@ -1,0 +1,107 @@
+/* faultline recover ID... | --all: revert faults now.
+ *
+ * --all reverts every journaled fault, then sweeps by naming convention for
+ * leftovers the journal does not know (a deleted state directory, a reboot
+ * that wiped /run while files persisted, a crash between apply and record). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/journal.h"
+#include "cli/cli.h"
+#include "faults/fault.h"
+#include "util/log.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: faultline recover ID... | --all [--state-dir DIR]\n\n"
+            "Revert faults now. Reverting an unknown or already reverted id is a no-op.\n"
+            "  --all             revert every journaled fault, then remove every leftover\n"
+            "                    found by naming convention: nft tables faultline_*, tbf\n"
+            "                    qdiscs with handle fa17:, stress cgroups faultline/<id>,\n"
+            "                    fill files .faultline-fill-* in registered directories\n"
+            "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or "
+            "/run/faultline)\n"
+            "Exit: 0 all reverted, 1 something could not be reverted (it stays journaled).\n");
+}
+
+static int revert_one(struct fl_journal *j, const char *id, int *failed)
+{
+    struct fl_err e = {0};
+    bool found;
+
+    if (fl_journal_revert(j, id, &found, &e)) {
+        fprintf(stderr, "faultline: error: fault %s: %s\n", id, e.msg);
+        (*failed)++;
+        return e.code;
+    }
+    if (found)
+        printf("reverted %s\n", id);
+    else if (e.code == FL_EUSAGE)
+        return fl_cli_fail(&e);
+    else
+        printf("nothing to do: no active fault %s\n", id);
+    return 0;
+}
+
+int fl_cli_recover(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"all", no_argument, NULL, 'a'},
+                                              {"state-dir", required_argument, NULL, 's'},
+                                              {"help", no_argument, NULL, 'h'},
+                                              {NULL, 0, NULL, 0}};
+    const char *state_dir = NULL;
+    bool all = false;
+    struct fl_journal j;
+    struct fl_err e = {0};
+    int c, failed = 0, rc = 0;
+
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'a')
+            all = true;
+        else if (c == 's')
+            state_dir = optarg;
+        else if (c == 'h') {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return FL_EUSAGE;
+        }
+    }
+    if (all == (optind < argc)) {
+        fl_err_set(&e, FL_EUSAGE, "give fault ids or --all (not both, not neither)");
+        return fl_cli_fail(&e);
+    }
+    if (fl_journal_open(&j, fl_cli_state_dir(state_dir), &e))
+        return fl_cli_fail(&e);
+    if (!all) {
+        for (int i = optind; i < argc; i++) {
+            int r = revert_one(&j, argv[i], &failed);
+            if (r && !rc)
+                rc = r;
+        }
+    } else {
+        json_t *recs = fl_journal_list(&j), *rec;
+        struct fl_sweep_report rep = {0};
+        size_t i;
+
+        json_array_foreach(recs, i, rec)
+            revert_one(&j, json_string_value(json_object_get(rec, "id")), &failed);
+        json_decref(recs);
+        for (const fl_sweep_fn *s = fl_fault_sweepers(); *s; s++) {
+            if ((*s)(&rep, &e)) {
+                fprintf(stderr, "faultline: error: sweep: %s\n", e.msg);
+                failed++;
+            }
+        }
+        printf("swept leftovers: %d found, %d removed, %d failed\n", rep.found, rep.removed,
+               rep.failed);
+        failed += rep.failed;
+    }
+    fl_journal_close(&j);
+    if (failed && !rc)
+        rc = FL_EFAIL;
+    return rc;
+}

@@ -1,0 +1,126 @@
+/* faultline status [--json]: the active faults, from the journal. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/guardian.h"
+#include "agent/journal.h"
+#include "cli/cli.h"
+#include "util/log.h"
+#include "util/parse.h"
+#include "util/time.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: faultline status [--json] [--state-dir DIR]\n\n"
+                 "List active faults: id, kind, target, age, lease left, owner.\n"
+                 "  --json            one JSON object: {\"guardian\": bool, \"faults\": [...]}\n"
+                 "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or "
+                 "/run/faultline)\n");
+}
+
+/* The stable --json shape, documented in docs/cli.md. */
+static json_t *fault_json(const json_t *rec, int64_t now)
+{
+    json_t *owner = json_object_get(rec, "owner");
+    int64_t created = json_integer_value(json_object_get(rec, "created_ms"));
+    int64_t lease_until = json_integer_value(json_object_get(rec, "lease_until"));
+    int64_t end_at = json_integer_value(json_object_get(rec, "end_at"));
+    json_t *o = json_pack("{s:O?, s:O?, s:O?, s:O?, s:I, s:I, s:O?, s:O?}", "id",
+                          json_object_get(rec, "id"), "kind", json_object_get(rec, "kind"),
+                          "description", json_object_get(rec, "description"), "state",
+                          json_object_get(rec, "state"), "age_ms", (json_int_t)(now - created),
+                          "lease_left_ms",
+                          (json_int_t)(lease_until > now ? lease_until - now : 0), "params",
+                          json_object_get(rec, "params"), "undo", json_object_get(rec, "undo"));
+
+    json_object_set_new(o, "owner_pid",
+                        json_is_object(owner) ? json_incref(json_object_get(owner, "pid"))
+                                              : json_null());
+    json_object_set_new(o, "owner_alive", json_boolean(fl_journal_owner_alive(rec)));
+    json_object_set_new(o, "ends_in_ms",
+                        end_at ? json_integer(end_at > now ? end_at - now : 0) : json_null());
+    if (json_object_get(rec, "last_error"))
+        json_object_set(o, "last_error", json_object_get(rec, "last_error"));
+    return o;
+}
+
+int fl_cli_status(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
+                                              {"state-dir", required_argument, NULL, 's'},
+                                              {"help", no_argument, NULL, 'h'},
+                                              {NULL, 0, NULL, 0}};
+    const char *state_dir = NULL;
+    bool as_json = false;
+    struct fl_journal j;
+    struct fl_err e = {0};
+    json_t *all, *rec;
+    int64_t now;
+    size_t i;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'j')
+            as_json = true;
+        else if (c == 's')
+            state_dir = optarg;
+        else if (c == 'h') {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return FL_EUSAGE;
+        }
+    }
+    if (optind < argc) {
+        fl_err_set(&e, FL_EUSAGE, "status takes no arguments (got '%s')", argv[optind]);
+        return fl_cli_fail(&e);
+    }
+    if (fl_journal_open(&j, fl_cli_state_dir(state_dir), &e))
+        return fl_cli_fail(&e);
+    all = fl_journal_list(&j);
+    /* Detached faults must never sit unguarded: if the guardian died, start one. */
+    if (json_array_size(all) > 0 && fl_guardian_ensure(&j, &e))
+        fl_warn("%s", e.msg);
+    now = fl_now_ms();
+    if (as_json) {
+        json_t *out = json_pack("{s:b, s:[]}", "guardian", fl_guardian_running(&j), "faults");
+        json_t *arr = json_object_get(out, "faults");
+        json_array_foreach(all, i, rec) json_array_append_new(arr, fault_json(rec, now));
+        json_dumpf(out, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+        putchar('\n');
+        json_decref(out);
+    } else if (json_array_size(all) == 0) {
+        printf("no active faults\n");
+    } else {
+        printf("%-9s %-18s %-8s %-9s %-8s %s\n", "ID", "KIND", "AGE", "LEASE", "OWNER",
+               "TARGET");
+        json_array_foreach(all, i, rec) {
+            json_t *f = fault_json(rec, now);
+            char age[32], lease[32], owner[32];
+            fl_format_duration(json_integer_value(json_object_get(f, "age_ms")), age,
+                               sizeof age);
+            fl_format_duration(json_integer_value(json_object_get(f, "lease_left_ms")), lease,
+                               sizeof lease);
+            if (json_is_integer(json_object_get(f, "owner_pid")))
+                snprintf(owner, sizeof owner, "%lld%s",
+                         (long long)json_integer_value(json_object_get(f, "owner_pid")),
+                         json_is_true(json_object_get(f, "owner_alive")) ? "" : "(dead)");
+            else
+                snprintf(owner, sizeof owner, "detached");
+            printf("%-9s %-18s %-8s %-9s %-8s %s%s%s\n",
+                   json_string_value(json_object_get(f, "id")),
+                   json_string_value(json_object_get(f, "kind")), age, lease, owner,
+                   json_string_value(json_object_get(f, "description")) ?: "",
+                   json_object_get(f, "last_error") ? "  [revert failing: " : "",
+                   json_object_get(f, "last_error")
+                       ? json_string_value(json_object_get(f, "last_error"))
+                       : "");
+            json_decref(f);
+        }
+    }
+    json_decref(all);
+    fl_journal_close(&j);
+    return 0;
+}

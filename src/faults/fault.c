@@ -1,0 +1,42 @@
+#include "faults/fault.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+int fl_fault_init(struct fl_fault *f, const struct fl_fault_ops *ops, json_t *params)
+{
+    memset(f, 0, sizeof *f);
+    f->ops = ops;
+    f->params = params ? params : json_object();
+    f->undo = json_object();
+    fl_fault_new_id(f->id);
+    return 0;
+}
+
+void fl_fault_fini(struct fl_fault *f)
+{
+    if (!f)
+        return;
+    json_decref(f->params);
+    json_decref(f->undo);
+    f->params = f->undo = NULL;
+}
+
+void fl_fault_new_id(char id[FL_FAULT_ID_LEN])
+{
+    uint32_t v = 0;
+
+    if (getrandom(&v, sizeof v, 0) != sizeof v)
+        v = (uint32_t)(uintptr_t)id ^ (uint32_t)getpid();
+    snprintf(id, FL_FAULT_ID_LEN, "%08x", v);
+}
+
+void fl_fault_describe(const struct fl_fault *f, char *buf, size_t len)
+{
+    if (f->ops && f->ops->describe)
+        f->ops->describe(f, buf, len);
+    else
+        snprintf(buf, len, "%s", f->ops ? f->ops->kind : "unknown fault");
+}

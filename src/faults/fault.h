@@ -1,0 +1,90 @@
+/* Fault drivers: one file per fault kind behind one small ops table.
+ *
+ * The life of a fault, as the engine and `faultline inject` drive it:
+ *
+ *   params  <- the kind's option table (util/opts.h) parses user input
+ *   validate(params)          cross-option rules; touches nothing
+ *   plan(fault)               resolves targets against the live system and
+ *                             fills fault->undo with everything revert needs
+ *                             (pids and their start times, netns, device,
+ *                             table name, file path); touches nothing
+ *   -- the journal record (params + undo) is written durably here --
+ *   inject(fault)             changes the world
+ *   revert(fault)             puts it back using ONLY params + undo, so the
+ *                             guardian can run it from the journal in another
+ *                             process; idempotent: reverting something
+ *                             already gone is success, not an error
+ *
+ * If inject fails half-way, the caller runs revert on the same record, so a
+ * driver's revert must cope with any prefix of its inject having happened.
+ */
+#ifndef FL_FAULTS_FAULT_H
+#define FL_FAULTS_FAULT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+#include "util/opts.h"
+
+#define FL_FAULT_ID_LEN 9 /* 8 hex digits + NUL */
+
+enum {
+    /* Happens once and has nothing to revert (process.kill): no duration. */
+    FL_FAULT_INSTANT = 1 << 0,
+};
+
+struct fl_fault;
+
+struct fl_fault_ops {
+    const char *kind;             /* "network.partition" */
+    const char *summary;          /* one line for `inject --help` */
+    const struct fl_opt *opts;    /* the kind's options, FL_OPT_END-terminated */
+    unsigned flags;               /* FL_FAULT_* */
+    int (*validate)(const json_t *params, struct fl_err *e); /* may be NULL */
+    int (*plan)(struct fl_fault *f, struct fl_err *e);
+    int (*inject)(struct fl_fault *f, struct fl_err *e);
+    int (*revert)(const struct fl_fault *f, struct fl_err *e); /* NULL if INSTANT */
+    /* One human line: "drop 30% of packets leaving netns n1". */
+    void (*describe)(const struct fl_fault *f, char *buf, size_t len);
+};
+
+struct fl_fault {
+    char id[FL_FAULT_ID_LEN];
+    const struct fl_fault_ops *ops;
+    json_t *params;     /* owned; validated options */
+    json_t *undo;       /* owned; filled by plan (and inject if it learns more) */
+    int64_t duration_ms; /* 0 = until interrupted / lease */
+    uint64_t seed;       /* for random selections; recorded in params as "seed" */
+};
+
+/* Registry (registry.c): every kind, looked up by name. */
+const struct fl_fault_ops *fl_fault_lookup(const char *kind);
+const struct fl_fault_ops *const *fl_fault_kinds(void);
+
+/* Kinds that exist on paper but cannot run here; returns a message or NULL. */
+const char *fl_fault_unavailable_reason(const char *kind);
+
+/* Init/free a fault for `ops`; takes ownership of params (may be NULL). */
+int fl_fault_init(struct fl_fault *f, const struct fl_fault_ops *ops, json_t *params);
+void fl_fault_fini(struct fl_fault *f);
+/* A fresh random id (8 hex digits). */
+void fl_fault_new_id(char id[FL_FAULT_ID_LEN]);
+void fl_fault_describe(const struct fl_fault *f, char *buf, size_t len);
+
+/* What `faultline recover --all` found and removed by naming convention. */
+struct fl_sweep_report {
+    int found;   /* leftovers seen */
+    int removed; /* leftovers removed */
+    int failed;  /* leftovers that could not be removed (details logged) */
+};
+
+/* A sweeper finds leftovers of one mechanism (nft tables faultline_*, tbf
+ * qdiscs with faultline's handle, stress cgroups, fill files) without any
+ * journal, and removes them all. It logs each leftover it finds (fl_info)
+ * and returns 0 unless it could not look at all. */
+typedef int (*fl_sweep_fn)(struct fl_sweep_report *r, struct fl_err *e);
+const fl_sweep_fn *fl_fault_sweepers(void); /* NULL-terminated */
+
+#endif

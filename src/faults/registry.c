@@ -1,0 +1,90 @@
+/* The fault registry: adding a kind is its file plus one line here. */
+#include <stddef.h>
+#include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include "faults/fault.h"
+
+/* drivers: extern declarations */
+
+static const struct fl_fault_ops *const kinds[] = {
+    /* drivers: registry lines */
+    NULL,
+};
+
+/* sweepers: extern declarations */
+
+static const fl_sweep_fn sweepers[] = {
+    /* sweepers: registry lines */
+    NULL,
+};
+
+const struct fl_fault_ops *const *fl_fault_kinds(void)
+{
+    return kinds;
+}
+
+const fl_sweep_fn *fl_fault_sweepers(void)
+{
+    return sweepers;
+}
+
+const struct fl_fault_ops *fl_fault_lookup(const char *kind)
+{
+    for (size_t i = 0; kinds[i]; i++)
+        if (!strcmp(kinds[i]->kind, kind))
+            return kinds[i];
+    return NULL;
+}
+
+/* True when the running kernel can create a netem qdisc: built in, loaded,
+ * or present as a module file for this kernel release. */
+static int netem_present(void)
+{
+    struct stat st;
+    char path[256];
+    FILE *f;
+    char line[256];
+    int found = 0;
+    struct utsname u;
+
+    if (uname(&u) == 0) {
+        snprintf(path, sizeof path, "/lib/modules/%s/kernel/net/sched/sch_netem.ko", u.release);
+        if (stat(path, &st) == 0)
+            return 1;
+        snprintf(path, sizeof path, "/lib/modules/%s/kernel/net/sched/sch_netem.ko.xz",
+                 u.release);
+        if (stat(path, &st) == 0)
+            return 1;
+    }
+    f = fopen("/proc/modules", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "sch_netem ", 10))
+            found = 1;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+const char *fl_fault_unavailable_reason(const char *kind)
+{
+    static const char *const netem_kinds[] = {"network.delay", "network.jitter",
+                                              "network.duplicate", "network.reorder",
+                                              "network.corrupt", NULL};
+    for (size_t i = 0; netem_kinds[i]; i++) {
+        if (strcmp(kind, netem_kinds[i]))
+            continue;
+        if (!netem_present())
+            return "this kernel has no netem queueing discipline (sch_netem is neither "
+                   "built in nor available as a module), and kernel delay, jitter, "
+                   "duplication, reordering and corruption all need it. On kernels with "
+                   "netem these kinds come in a later faultline release; here, use "
+                   "network.loss, network.bandwidth or the partition kinds";
+        return "the kernel has netem, but netem-based kinds are not part of this "
+               "faultline release yet; use network.loss, network.bandwidth or the "
+               "partition kinds";
+    }
+    return NULL;
+}

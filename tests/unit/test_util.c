@@ -1,0 +1,144 @@
+#include <criterion/criterion.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/journal.h"
+#include "util/opts.h"
+#include "util/parse.h"
+#include "util/proc.h"
+
+Test(parse, durations)
+{
+    int64_t ms;
+    struct fl_err e = {0};
+    cr_assert_eq(fl_parse_duration_ms("500ms", &ms, &e), 0);
+    cr_assert_eq(ms, 500);
+    cr_assert_eq(fl_parse_duration_ms("30s", &ms, &e), 0);
+    cr_assert_eq(ms, 30000);
+    cr_assert_eq(fl_parse_duration_ms("1m30s", &ms, &e), 0);
+    cr_assert_eq(ms, 90000);
+    cr_assert_eq(fl_parse_duration_ms("2", &ms, &e), 0);
+    cr_assert_eq(ms, 2000);
+    cr_assert_eq(fl_parse_duration_ms("1.5s", &ms, &e), 0);
+    cr_assert_eq(ms, 1500);
+}
+
+Test(parse, bad_durations)
+{
+    int64_t ms;
+    const char *bad[] = {"", "abc", "-5s", "5x", "1s2", "s", "10 s", "nan", "0x10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct fl_err e = {0};
+        cr_assert_eq(fl_parse_duration_ms(bad[i], &ms, &e), -FL_EUSAGE, "%s", bad[i]);
+        cr_assert(strstr(e.msg, "duration"), "%s: %s", bad[i], e.msg);
+    }
+}
+
+Test(parse, sizes)
+{
+    uint64_t v;
+    struct fl_err e = {0};
+    cr_assert_eq(fl_parse_size("512MiB", &v, &e), 0);
+    cr_assert_eq(v, 512ULL << 20);
+    cr_assert_eq(fl_parse_size("1GiB", &v, &e), 0);
+    cr_assert_eq(v, 1ULL << 30);
+    cr_assert_eq(fl_parse_size("10MB", &v, &e), 0);
+    cr_assert_eq(v, 10000000ULL);
+    cr_assert_eq(fl_parse_size("4096", &v, &e), 0);
+    cr_assert_eq(v, 4096);
+    cr_assert_eq(fl_parse_size("1.5G", &v, &e), 0);
+    cr_assert_eq(v, 3ULL << 29);
+    cr_assert_eq(fl_parse_size("lots", &v, &e), -FL_EUSAGE);
+    cr_assert_eq(fl_parse_size("5QB", &v, &e), -FL_EUSAGE);
+    cr_assert_eq(fl_parse_size("-1MiB", &v, &e), -FL_EUSAGE);
+}
+
+Test(parse, rates)
+{
+    uint64_t v;
+    struct fl_err e = {0};
+    cr_assert_eq(fl_parse_rate_bps("1mbit", &v, &e), 0);
+    cr_assert_eq(v, 1000000);
+    cr_assert_eq(fl_parse_rate_bps("500kbit", &v, &e), 0);
+    cr_assert_eq(v, 500000);
+    cr_assert_eq(fl_parse_rate_bps("125kbps", &v, &e), 0);
+    cr_assert_eq(v, 1000000);
+    cr_assert_eq(fl_parse_rate_bps("1Gbit", &v, &e), 0);
+    cr_assert_eq(v, 1000000000);
+    cr_assert_eq(fl_parse_rate_bps("fast", &v, &e), -FL_EUSAGE);
+    cr_assert_eq(fl_parse_rate_bps("1", &v, &e), -FL_EUSAGE);
+}
+
+Test(parse, percents)
+{
+    double d;
+    struct fl_err e = {0};
+    cr_assert_eq(fl_parse_percent("30", &d, &e), 0);
+    cr_assert_float_eq(d, 30.0, 1e-9);
+    cr_assert_eq(fl_parse_percent("12.5%", &d, &e), 0);
+    cr_assert_float_eq(d, 12.5, 1e-9);
+    cr_assert_eq(fl_parse_percent("130", &d, &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "outside 0-100"), "%s", e.msg);
+    cr_assert_eq(fl_parse_percent("-1", &d, &e), -FL_EUSAGE);
+    cr_assert_eq(fl_parse_percent("half", &d, &e), -FL_EUSAGE);
+}
+
+static const struct fl_opt table[] = {
+    {"percent", FL_OPT_PERCENT, FL_OPT_REQUIRED, "P", "loss", NULL, 0, 0},
+    {"peer", FL_OPT_STRING, FL_OPT_MULTI, "ADDR", "peer", NULL, 0, 0},
+    {"direction", FL_OPT_ENUM, 0, "DIR", "dir", "in|out|both", 0, 0},
+    FL_OPT_END,
+};
+
+Test(opts, parse_into_json)
+{
+    const struct fl_opt *const tables[] = {table, NULL};
+    json_t *p = json_object();
+    struct fl_err e = {0};
+
+    cr_assert_eq(fl_opts_check_required(table, p, &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--percent"), "%s", e.msg);
+    cr_assert_eq(fl_opts_set(fl_opts_find(tables, "percent"), p, "30", &e), 0);
+    cr_assert_eq(fl_opts_set(fl_opts_find(tables, "percent"), p, "31", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "twice"), "%s", e.msg);
+    cr_assert_eq(fl_opts_set(fl_opts_find(tables, "peer"), p, "10.0.0.2", &e), 0);
+    cr_assert_eq(fl_opts_set(fl_opts_find(tables, "peer"), p, "10.0.0.3", &e), 0);
+    cr_assert_eq(json_array_size(json_object_get(p, "peer")), 2);
+    cr_assert_eq(fl_opts_set(fl_opts_find(tables, "direction"), p, "sideways", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "in|out|both"), "%s", e.msg);
+    cr_assert_eq(fl_opts_check_required(table, p, &e), 0);
+    cr_assert_float_eq(fl_param_real(p, "percent", 0), 30.0, 1e-9);
+    cr_assert_null(fl_opts_find(tables, "nope"));
+    json_decref(p);
+}
+
+Test(proc, refuses_pid1_and_self)
+{
+    struct fl_err e = {0};
+    cr_assert_eq(fl_proc_check_allowed(1, &e), -FL_EREFUSED);
+    cr_assert(strstr(e.msg, "pid 1"), "%s", e.msg);
+    cr_assert_eq(fl_proc_check_allowed(getpid(), &e), -FL_EREFUSED);
+    cr_assert_eq(fl_proc_check_allowed(2, &e), -FL_EREFUSED); /* kthreadd */
+    cr_assert_eq(fl_proc_check_allowed(0x3fffffff, &e), -FL_ENOTARGET);
+    cr_assert(fl_proc_alive(getpid(), fl_proc_start_time(getpid())));
+    cr_assert_not(fl_proc_alive(getpid(), fl_proc_start_time(getpid()) + 1));
+}
+
+Test(lease, verdicts)
+{
+    json_t *owned = json_pack("{s:{s:i,s:i}, s:I, s:I}", "owner", "pid", 1, "start", 1,
+                              "lease_until", (json_int_t)1000, "end_at", (json_int_t)500);
+    json_t *detached = json_pack("{s:n, s:I, s:I}", "owner", "lease_until", (json_int_t)1000,
+                                 "end_at", (json_int_t)500);
+
+    cr_assert_eq(fl_lease_check(owned, 100, true), FL_LEASE_KEEP);
+    cr_assert_eq(fl_lease_check(owned, 100, false), FL_LEASE_OWNER_GONE);
+    /* an owner ends its own fault at end_at; only the lease backs it up */
+    cr_assert_eq(fl_lease_check(owned, 600, true), FL_LEASE_KEEP);
+    cr_assert_eq(fl_lease_check(owned, 1000, true), FL_LEASE_EXPIRED);
+    cr_assert_eq(fl_lease_check(detached, 100, false), FL_LEASE_KEEP);
+    cr_assert_eq(fl_lease_check(detached, 500, false), FL_LEASE_DURATION_END);
+    cr_assert_eq(fl_lease_check(detached, 1001, false), FL_LEASE_EXPIRED);
+    json_decref(owned);
+    json_decref(detached);
+}
