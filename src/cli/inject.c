@@ -12,7 +12,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "agent/guardian.h"
+#include "agent/apply.h"
 #include "agent/journal.h"
 #include "cli/cli.h"
 #include "faults/fault.h"
@@ -129,27 +129,6 @@ static int parse_args(int argc, char **argv, const struct fl_fault_ops *ops, jso
     return fl_opts_check_required(ops->opts, params, e);
 }
 
-/* Rewrite the record with a fresh lease. Returns false if it is gone (someone
- * ran `faultline recover` on it, or the guardian reverted it). */
-static bool renew_lease(struct fl_journal *j, const char *id, int64_t lease_ms)
-{
-    struct fl_err e = {0};
-    json_t *rec;
-    bool alive = false;
-
-    fl_journal_lock(j);
-    rec = fl_journal_get(j, id, &e);
-    if (rec) {
-        json_object_set_new(rec, "lease_until", json_integer(fl_now_ms() + lease_ms));
-        if (fl_journal_put(j, rec, &e))
-            fl_warn("cannot renew the lease of %s: %s", id, e.msg);
-        alive = true;
-        json_decref(rec);
-    }
-    fl_journal_unlock(j);
-    return alive;
-}
-
 static void install_signals(void)
 {
     struct sigaction sa = {.sa_handler = on_signal};
@@ -173,7 +152,7 @@ static bool hold(struct fl_journal *j, const char *id, int64_t end_at, int64_t l
         if (end_at && now >= end_at)
             break;
         if (now >= next_renew) {
-            if (!renew_lease(j, id, lease_ms)) {
+            if (!fl_fault_renew(j, id, lease_ms)) {
                 fl_info("fault %s was reverted by someone else (faultline recover?)", id);
                 return false;
             }
@@ -193,7 +172,6 @@ static int run_fault(struct fl_fault *f, json_t *common, struct fl_err *e)
     int64_t lease_ms = fl_param_int(common, "lease", 0);
     int64_t end_at = 0, started;
     struct fl_journal j;
-    json_t *rec;
     char desc[512], dur[32], lease_s[32];
     bool found, mine;
     int r;
@@ -220,39 +198,13 @@ static int run_fault(struct fl_fault *f, json_t *common, struct fl_err *e)
     install_signals();
     if (f->duration_ms)
         end_at = fl_now_ms() + f->duration_ms;
-    rec = fl_journal_record(f, detach ? 0 : getpid(), lease_ms, end_at);
-    r = fl_journal_put(&j, rec, e);
-    if (r == 0)
-        r = fl_guardian_ensure(&j, e);
-    if (r) {
-        fl_journal_remove(&j, f->id);
-        json_decref(rec);
-        fl_journal_close(&j);
-        return r;
-    }
     started = fl_now_ms();
-    r = f->ops->inject(f, e);
+    r = fl_fault_apply(&j, f, detach ? 0 : getpid(), lease_ms, end_at, e);
     if (r) {
-        struct fl_err e2 = {0};
-        /* inject may have learned more undo details; keep them for revert. */
-        json_object_set(rec, "undo", f->undo);
-        fl_journal_put(&j, rec, &e2);
-        if (fl_journal_revert(&j, f->id, &found, &e2))
-            fl_error("undoing the partly applied fault %s failed: %s (the guardian keeps "
-                     "retrying; see `faultline status`)",
-                     f->id, e2.msg);
-        json_decref(rec);
         fl_journal_close(&j);
         return r;
     }
-    json_object_set(rec, "undo", f->undo);
-    json_object_set_new(rec, "state", json_string("applied"));
     fl_fault_describe(f, desc, sizeof desc);
-    json_object_set_new(rec, "description", json_string(desc));
-    if ((r = fl_journal_put(&j, rec, e)))
-        fl_warn("cannot update the journal record of %s: %s", f->id, e->msg);
-    json_decref(rec);
-    r = 0;
 
     if (f->ops->flags & FL_FAULT_INSTANT) {
         fl_journal_remove(&j, f->id);

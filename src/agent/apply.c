@@ -1,0 +1,67 @@
+#include "agent/apply.h"
+
+#include "agent/guardian.h"
+#include "util/log.h"
+#include "util/time.h"
+
+int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_t lease_ms,
+                   int64_t end_at, struct fl_err *e)
+{
+    json_t *rec = fl_journal_record(f, owner, lease_ms, end_at);
+    char desc[512];
+    bool found;
+    int r;
+
+    if (!rec)
+        return fl_err_set(e, FL_EFAIL, "cannot build the journal record for %s", f->id);
+    r = fl_journal_put(j, rec, e);
+    if (r == 0)
+        r = fl_guardian_ensure(j, e);
+    if (r) {
+        fl_journal_remove(j, f->id);
+        json_decref(rec);
+        return r;
+    }
+    r = f->ops->inject(f, e);
+    /* inject may have learned more undo details (pids it spawned, ...). */
+    json_object_set(rec, "undo", f->undo);
+    if (r) {
+        struct fl_err e2 = {0};
+        fl_journal_put(j, rec, &e2);
+        if (fl_journal_revert(j, f->id, &found, &e2))
+            fl_error("undoing the partly applied fault %s failed: %s (the guardian keeps "
+                     "retrying; see `faultline status`)",
+                     f->id, e2.msg);
+        json_decref(rec);
+        return r;
+    }
+    fl_fault_describe(f, desc, sizeof desc);
+    json_object_set_new(rec, "state", json_string("applied"));
+    json_object_set_new(rec, "description", json_string(desc));
+    {
+        struct fl_err e2 = {0};
+        if (fl_journal_put(j, rec, &e2))
+            fl_warn("cannot update the journal record of %s: %s", f->id, e2.msg);
+    }
+    json_decref(rec);
+    return 0;
+}
+
+bool fl_fault_renew(struct fl_journal *j, const char *id, int64_t lease_ms)
+{
+    struct fl_err e = {0};
+    json_t *rec;
+    bool alive = false;
+
+    fl_journal_lock(j);
+    rec = fl_journal_get(j, id, &e);
+    if (rec) {
+        json_object_set_new(rec, "lease_until", json_integer(fl_now_ms() + lease_ms));
+        if (fl_journal_put(j, rec, &e))
+            fl_warn("cannot renew the lease of %s: %s", id, e.msg);
+        alive = true;
+        json_decref(rec);
+    }
+    fl_journal_unlock(j);
+    return alive;
+}

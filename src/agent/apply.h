@@ -1,0 +1,23 @@
+/* Applying a planned fault under the recovery guarantee. Used by
+ * `faultline inject` and by the experiment engine alike, so every fault in
+ * faultline goes through the same journal -> guardian -> inject sequence. */
+#ifndef FL_AGENT_APPLY_H
+#define FL_AGENT_APPLY_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "agent/journal.h"
+#include "faults/fault.h"
+
+/* Journal `f` (already planned), make sure a guardian watches it, inject it.
+ * owner: the pid whose death reverts the fault (0 = detached). lease_ms: the
+ * lease length; end_at: CLOCK_BOOTTIME deadline of the duration or 0. On
+ * failure nothing stays applied: a partial inject is reverted at once. */
+int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_t lease_ms,
+                   int64_t end_at, struct fl_err *e);
+/* Extend the lease of fault `id` by lease_ms from now. Returns false when
+ * the record is gone (reverted by `faultline recover` or the guardian). */
+bool fl_fault_renew(struct fl_journal *j, const char *id, int64_t lease_ms);
+
+#endif
