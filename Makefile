@@ -23,4 +23,7 @@ bench: build
 	@scripts/bench $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(CHECK_BUILD)
+	rm -rf $(BUILD) $(CHECK_BUILD) build-fuzz
+
+fuzz: bootstrap
+	@scripts/fuzz 60

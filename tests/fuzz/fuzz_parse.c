@@ -1,0 +1,28 @@
+/* Fuzz the unit parsers every command line and experiment file goes through. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/parse.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    struct fl_err e;
+    int64_t ms;
+    uint64_t u;
+    double d;
+    long long ll;
+
+    if (!s)
+        return 0;
+    memcpy(s, data, size);
+    s[size] = '\0';
+    fl_parse_duration_ms(s, &ms, &e);
+    fl_parse_size(s, &u, &e);
+    fl_parse_rate_bps(s, &u, &e);
+    fl_parse_percent(s, &d, &e);
+    fl_parse_int(s, -5, 5, &ll, &e);
+    free(s);
+    return 0;
+}
