@@ -65,7 +65,7 @@ json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_m
     if (owner > 0)
         owner_j = json_pack("{s:i, s:I}", "pid", (int)owner, "start",
                             (json_int_t)fl_proc_start_time(owner));
-    return json_pack("{s:i, s:s, s:s, s:O, s:O, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+    return json_pack("{s:i, s:s, s:s, s:O, s:O, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
                      "version", 1, "id", f->id, "kind", f->ops->kind, "params", f->params,
                      "undo", f->undo, "state", "pending", "owner", owner_j, "created_ms",
                      (json_int_t)now, "created_wall_ms", (json_int_t)fl_wall_ms(), "lease_ms",
