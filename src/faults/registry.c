@@ -8,16 +8,44 @@
 #include "faults/fault.h"
 
 /* drivers: extern declarations */
+extern const struct fl_fault_ops fl_fault_network_partition;
+extern const struct fl_fault_ops fl_fault_network_blackhole;
+extern const struct fl_fault_ops fl_fault_network_reject;
+extern const struct fl_fault_ops fl_fault_network_loss;
+extern const struct fl_fault_ops fl_fault_network_bandwidth;
+extern const struct fl_fault_ops fl_fault_process_kill;
+extern const struct fl_fault_ops fl_fault_process_pause;
+extern const struct fl_fault_ops fl_fault_stress_cpu;
+extern const struct fl_fault_ops fl_fault_stress_memory;
+extern const struct fl_fault_ops fl_fault_disk_fill;
 
 static const struct fl_fault_ops *const kinds[] = {
     /* drivers: registry lines */
+    &fl_fault_network_partition,
+    &fl_fault_network_blackhole,
+    &fl_fault_network_reject,
+    &fl_fault_network_loss,
+    &fl_fault_network_bandwidth,
+    &fl_fault_process_kill,
+    &fl_fault_process_pause,
+    &fl_fault_stress_cpu,
+    &fl_fault_stress_memory,
+    &fl_fault_disk_fill,
     NULL,
 };
 
 /* sweepers: extern declarations */
+int fl_nft_sweep(struct fl_sweep_report *r, struct fl_err *e);
+int fl_tc_sweep(struct fl_sweep_report *r, struct fl_err *e);
+int fl_stress_sweep(struct fl_sweep_report *r, struct fl_err *e);
+int fl_fill_sweep(struct fl_sweep_report *r, struct fl_err *e);
 
 static const fl_sweep_fn sweepers[] = {
     /* sweepers: registry lines */
+    fl_nft_sweep,
+    fl_tc_sweep,
+    fl_stress_sweep,
+    fl_fill_sweep,
     NULL,
 };
 

@@ -1,0 +1,274 @@
+/* network.bandwidth: limit the egress rate of the scope's devices with a
+ * token bucket (tbf) root qdisc installed through libnl.
+ *
+ * Egress only: shaping what a namespace receives needs an ifb device to
+ * redirect ingress into; shape the sending side instead (apply the fault in
+ * the peer's namespace). In a namespace the default is every device but
+ * loopback; in the host namespace --dev is required, so an experiment never
+ * shapes the host's uplink by accident. A device whose root qdisc someone
+ * configured (a non-zero handle) is refused, never replaced; the kernel's
+ * default qdiscs (handle 0) are replaced, and come back when faultline's
+ * qdisc (handle fa17:) is deleted on revert.
+ *
+ * undo: "scope", "devices": [{"name", "ifindex", "burst"}], "rate_bps",
+ * "latency_us". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "faults/network_common.h"
+#include "net/tc.h"
+#include "util/log.h"
+#include "util/parse.h"
+
+#define DEFAULT_LATENCY_MS 50
+
+static const struct fl_opt opts[] = {
+    FL_NETNS_OPTS,
+    {"rate", FL_OPT_RATE, FL_OPT_REQUIRED, "RATE",
+     "egress rate limit: 1mbit, 500kbit, 10mbit, 125kbps (bytes), ...", NULL, 0, 0},
+    {"dev", FL_OPT_STRING, FL_OPT_MULTI, "IFACE",
+     "shape this device (default in a namespace: every device but lo; required on the host)", NULL,
+     0, 0},
+    {"burst", FL_OPT_SIZE, 0, "SIZE",
+     "token bucket size (default: 20ms of the rate, at least two full frames)", NULL, 0, 0},
+    {"latency", FL_OPT_DURATION, 0, "DURATION",
+     "longest a packet may wait in the queue before it is dropped (default 50ms)", NULL, 0, 0},
+    {"direction", FL_OPT_ENUM, 0, "out", "only out (egress) is supported", "in|out|both", 0, 0},
+    FL_OPT_END,
+};
+
+static int bw_validate(const json_t *params, struct fl_err *e)
+{
+    json_t *rate = json_object_get(params, "rate");
+    json_t *dev = json_object_get(params, "dev");
+    json_t *burst = json_object_get(params, "burst");
+    json_t *lat = json_object_get(params, "latency");
+    const char *dir = fl_param_str(params, "direction", "out");
+    int r;
+
+    if ((r = fl_netns_validate(params, e)))
+        return r;
+    if (strcmp(dir, "out"))
+        return fl_err_set(e, dir[0] == 'i' || dir[0] == 'b' ? FL_EUNSUPPORTED : FL_EUSAGE,
+                          "network.bandwidth shapes egress only (--direction out): shaping "
+                          "what a namespace receives needs an ifb device, which faultline "
+                          "does not set up; apply the fault to the sending side (its netns) "
+                          "instead");
+    if (!rate)
+        return fl_err_set(e, FL_EUSAGE, "--rate RATE is required (e.g. --rate 1mbit)");
+    if (!json_is_integer(rate) || json_integer_value(rate) < 8 ||
+        (unsigned long long)json_integer_value(rate) > FL_TC_RATE_MAX_BPS)
+        return fl_err_set(e, FL_EUSAGE, "--rate must be from 8bit to %llugbit",
+                          FL_TC_RATE_MAX_BPS / 1000000000ULL);
+    if (dev) {
+        json_t *arr = json_is_string(dev) ? NULL : dev;
+        if (!json_is_string(dev) && !json_is_array(dev))
+            return fl_err_set(e, FL_EUSAGE, "--dev must be a device name or a list of them");
+        for (size_t i = 0; arr && i < json_array_size(arr); i++) {
+            const char *n = json_string_value(json_array_get(arr, i));
+            if (!n || !*n || strlen(n) >= IF_NAMESIZE || strchr(n, '/'))
+                return fl_err_set(e, FL_EUSAGE, "--dev '%s' is not a network device name",
+                                  n ? n : "");
+        }
+    }
+    if (!dev && !json_object_get(params, "netns") && !json_object_get(params, "pid"))
+        return fl_err_set(e, FL_EUSAGE,
+                          "network.bandwidth on the host needs --dev IFACE: faultline never "
+                          "shapes the host's devices by default (that could cut off your own "
+                          "session); name the device, or use --netns/--pid");
+    if (burst && (!json_is_integer(burst) || json_integer_value(burst) < 64 ||
+                  json_integer_value(burst) > (1LL << 30)))
+        return fl_err_set(e, FL_EUSAGE, "--burst must be from 64B to 1GiB");
+    if (lat &&
+        (!json_is_integer(lat) || json_integer_value(lat) < 1 || json_integer_value(lat) > 60000))
+        return fl_err_set(e, FL_EUSAGE, "--latency must be from 1ms to 1m");
+    return 0;
+}
+
+/* The device names params ask for (array of borrowed strings). */
+static size_t dev_names(const json_t *params, const char **names, size_t cap)
+{
+    json_t *dev = json_object_get(params, "dev");
+    size_t n = 0;
+
+    if (json_is_string(dev))
+        names[n++] = json_string_value(dev);
+    for (size_t i = 0; json_is_array(dev) && i < json_array_size(dev) && n < cap; i++)
+        names[n++] = json_string_value(json_array_get(dev, i));
+    return n;
+}
+
+static int bw_plan(struct fl_fault *f, struct fl_err *e)
+{
+    const char *names[32];
+    size_t nnames = dev_names(f->params, names, 32), n = 0;
+    unsigned long long rate = (unsigned long long)fl_param_int(f->params, "rate", 0);
+    long long burst = fl_param_int(f->params, "burst", 0);
+    long long lat_ms = fl_param_int(f->params, "latency", DEFAULT_LATENCY_MS);
+    struct fl_netns_scope scope;
+    struct fl_netns_guard g;
+    struct fl_tc_dev *devs = NULL;
+    char where[300];
+    json_t *jdevs;
+    int r;
+
+    if ((r = bw_validate(f->params, e)))
+        return r;
+    if ((r = fl_netns_resolve(f->params, &scope, e)))
+        return r;
+    fl_netns_describe(&scope, where, sizeof where);
+    if (scope.host && !nnames)
+        return fl_err_set(e, FL_EUSAGE,
+                          "%s is the host's network namespace: network.bandwidth needs --dev "
+                          "IFACE there, so the host's uplink is never shaped by default",
+                          where);
+    if ((r = fl_netns_enter(&scope, &g, e)))
+        return r;
+    r = fl_tc_devices(nnames ? names : NULL, nnames, &devs, &n, e);
+    fl_netns_leave(&g);
+    if (r)
+        return fl_err_prefix(e, "%s", where);
+    if (!n) {
+        free(devs);
+        return fl_err_set(e, FL_ENOTARGET, "%s has no network device besides lo to shape", where);
+    }
+    jdevs = json_array();
+    for (size_t i = 0; i < n && !r; i++) {
+        uint32_t b = burst ? (uint32_t)burst : fl_tc_tbf_default_burst(rate, devs[i].mtu);
+        if (devs[i].root_handle == FL_TC_HANDLE)
+            r = fl_err_set(e, FL_EREFUSED,
+                           "%s in %s is already shaped by faultline (root qdisc fa17:): another "
+                           "network.bandwidth fault holds it, or a leftover that `faultline "
+                           "recover --all` removes",
+                           devs[i].name, where);
+        else if (devs[i].root_handle)
+            r = fl_err_set(e, FL_EREFUSED,
+                           "%s in %s already has a configured root qdisc (%s %x:); faultline "
+                           "never replaces a qdisc it did not create. Remove it yourself "
+                           "(`tc qdisc del dev %s root`) if that is what you want",
+                           devs[i].name, where, devs[i].root_kind, devs[i].root_handle >> 16,
+                           devs[i].name);
+        else if (b < devs[i].mtu + 14)
+            r = fl_err_set(e, FL_EUSAGE,
+                           "--burst %u is smaller than one frame on %s (mtu %u): nothing could "
+                           "pass; use at least %u",
+                           b, devs[i].name, devs[i].mtu, devs[i].mtu + 14);
+        json_t *d = json_object();
+        json_object_set_new(d, "name", json_string(devs[i].name));
+        json_object_set_new(d, "ifindex", json_integer(devs[i].ifindex));
+        json_object_set_new(d, "burst", json_integer(b));
+        json_array_append_new(jdevs, d);
+    }
+    free(devs);
+    if (r) {
+        json_decref(jdevs);
+        return r;
+    }
+    json_object_set_new(f->undo, "scope", fl_netns_to_json(&scope));
+    json_object_set_new(f->undo, "devices", jdevs);
+    json_object_set_new(f->undo, "rate_bps", json_integer((json_int_t)rate));
+    json_object_set_new(f->undo, "latency_us", json_integer(lat_ms * 1000));
+    return 0;
+}
+
+static int bw_inject(struct fl_fault *f, struct fl_err *e)
+{
+    json_t *devs = json_object_get(f->undo, "devices");
+    struct fl_tc_tbf t = {
+        .rate_bps = (uint64_t)json_integer_value(json_object_get(f->undo, "rate_bps")),
+        .latency_us = (uint32_t)json_integer_value(json_object_get(f->undo, "latency_us")),
+    };
+    struct fl_netns_guard g;
+    int r;
+
+    r = fl_netfault_enter_recorded(f, &g, e);
+    if (r == 0)
+        return fl_err_set(e, FL_ENOTARGET,
+                          "the namespace disappeared before the fault was "
+                          "applied");
+    if (r < 0)
+        return r;
+    r = 0;
+    for (size_t i = 0; i < json_array_size(devs) && !r; i++) {
+        json_t *d = json_array_get(devs, i);
+        t.burst = (uint32_t)json_integer_value(json_object_get(d, "burst"));
+        r = fl_tc_tbf_add((int)json_integer_value(json_object_get(d, "ifindex")),
+                          json_string_value(json_object_get(d, "name")), &t, e);
+    }
+    fl_netns_leave(&g);
+    return r;
+}
+
+static int bw_revert(const struct fl_fault *f, struct fl_err *e)
+{
+    json_t *devs = json_object_get(f->undo, "devices");
+    struct fl_netns_guard g;
+    int r, first = 0;
+
+    if (!devs || !json_object_get(f->undo, "scope"))
+        return 0;
+    r = fl_netfault_enter_recorded(f, &g, e);
+    if (r <= 0)
+        return r;
+    /* Try every device even if one fails; report the first failure. */
+    for (size_t i = 0; i < json_array_size(devs); i++) {
+        json_t *d = json_array_get(devs, i);
+        struct fl_err e2 = {0};
+        r = fl_tc_tbf_del((int)json_integer_value(json_object_get(d, "ifindex")),
+                          json_string_value(json_object_get(d, "name")), &e2);
+        if (r < 0 && !first) {
+            first = r;
+            *e = e2;
+        }
+    }
+    fl_netns_leave(&g);
+    return first;
+}
+
+/* "limit egress of netns n1 (veth0, veth1) to 2mbit/s (burst 5KiB, queue up to 50ms)" */
+static void bw_describe(const struct fl_fault *f, char *buf, size_t len)
+{
+    json_t *devs = json_object_get(f->undo, "devices");
+    const char *names[32];
+    size_t nnames = dev_names(f->params, names, 32), o = 0;
+    char scope[300], rate[32], devtxt[256] = "", burst[32] = "";
+
+    fl_netfault_scope_text(f, scope, sizeof scope);
+    fl_netfault_format_rate((unsigned long long)fl_param_int(f->params, "rate", 0), rate,
+                            sizeof rate);
+    if (devs) {
+        for (size_t i = 0; i < json_array_size(devs) && o < sizeof devtxt; i++)
+            o += (size_t)snprintf(
+                devtxt + o, sizeof devtxt - o, "%s%s", i ? ", " : "",
+                json_string_value(json_object_get(json_array_get(devs, i), "name")));
+        if (json_array_size(devs)) {
+            uint64_t b =
+                (uint64_t)json_integer_value(json_object_get(json_array_get(devs, 0), "burst"));
+            if (b % 1024 == 0 || b >= 100 * 1024)
+                fl_format_size(b, burst, sizeof burst);
+            else
+                snprintf(burst, sizeof burst, "%lluB", (unsigned long long)b);
+        }
+    } else {
+        for (size_t i = 0; i < nnames && o < sizeof devtxt; i++)
+            o += (size_t)snprintf(devtxt + o, sizeof devtxt - o, "%s%s", i ? ", " : "", names[i]);
+        if (!nnames)
+            snprintf(devtxt, sizeof devtxt, "every device but lo");
+    }
+    snprintf(buf, len, "limit egress of %s (%s) to %s/s (%s%s%squeue up to %lldms)", scope, devtxt,
+             rate, *burst ? "burst " : "", burst, *burst ? ", " : "",
+             fl_param_int(f->params, "latency", DEFAULT_LATENCY_MS));
+}
+
+const struct fl_fault_ops fl_fault_network_bandwidth = {
+    .kind = "network.bandwidth",
+    .summary = "limit the egress rate of a namespace's devices (tbf qdisc)",
+    .opts = opts,
+    .flags = 0,
+    .validate = bw_validate,
+    .plan = bw_plan,
+    .inject = bw_inject,
+    .revert = bw_revert,
+    .describe = bw_describe,
+};

@@ -1,0 +1,50 @@
+/* network.blackhole: silently drop traffic to and from the listed peers.
+ *
+ * Packets between the scope and each peer vanish without any answer (no
+ * reset, no ICMP): the peer looks like a host that went dark. Unlike
+ * network.partition it does not touch forwarded traffic. */
+#include "faults/network_common.h"
+
+static const struct fl_netfilter_kind k = {
+    .kind = "network.blackhole",
+    .verdict = FL_NFT_DROP,
+    .forward = false,
+    .peer_required = true,
+    .loss = false,
+    .default_direction = "both",
+};
+
+static const struct fl_opt opts[] = {
+    FL_NETNS_OPTS,
+    FL_NET_PEER_OPT(FL_OPT_REQUIRED,
+                    "the address that goes dark: an address, a network, or ADDR:PORT / [V6]:PORT"),
+    FL_NET_FILTER_OPTS("in (from the peers), out (to them) or both (default)"),
+    FL_OPT_END,
+};
+
+static int validate(const json_t *params, struct fl_err *e)
+{
+    return fl_netfilter_validate(&k, params, e);
+}
+
+static int plan(struct fl_fault *f, struct fl_err *e)
+{
+    return fl_netfilter_plan(&k, f, e);
+}
+
+static void describe(const struct fl_fault *f, char *buf, size_t len)
+{
+    fl_netfilter_describe(&k, f, buf, len);
+}
+
+const struct fl_fault_ops fl_fault_network_blackhole = {
+    .kind = "network.blackhole",
+    .summary = "silently drop traffic to and from the listed peers",
+    .opts = opts,
+    .flags = 0,
+    .validate = validate,
+    .plan = plan,
+    .inject = fl_netfilter_inject,
+    .revert = fl_netfilter_revert,
+    .describe = describe,
+};

@@ -1,0 +1,69 @@
+/* What the packet-filter network kinds share (network.partition,
+ * network.blackhole, network.reject, network.loss): their options, turning
+ * params into an nft rule set at plan time, applying it inside the scope's
+ * namespace, deleting it on revert, and describing it.
+ *
+ * plan records in undo: "scope" (net/netns.h), "table" and "family" (the
+ * nft table to delete), and "nft" (the exact script inject applies, so
+ * `--dry-run` shows it and the journal says what was done). */
+#ifndef FL_FAULTS_NETWORK_COMMON_H
+#define FL_FAULTS_NETWORK_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "faults/fault.h"
+#include "net/netns.h"
+#include "net/nft.h"
+
+/* clang-format off */
+#define FL_NET_PEER_OPT(req, help) \
+    {"peer", FL_OPT_STRING, (req) | FL_OPT_MULTI, "ADDR[/PREFIX][:PORT]", help, NULL, 0, 0}
+#define FL_NET_FILTER_OPTS(dirhelp) \
+    {"direction", FL_OPT_ENUM, 0, "in|out|both", dirhelp, "in|out|both", 0, 0}, \
+    {"port", FL_OPT_INT, 0, "PORT", "only packets with this source or destination port " \
+     "(tcp and udp unless --protocol says otherwise)", NULL, 1, 65535}, \
+    {"protocol", FL_OPT_STRING, 0, "PROTO", "only this protocol: tcp, udp, icmp, icmpv6, sctp, " \
+     "udplite, dccp, gre, esp, ah or a number", NULL, 0, 0}
+/* clang-format on */
+
+/* How one kind uses the shared machinery. */
+struct fl_netfilter_kind {
+    const char *kind; /* "network.partition" */
+    enum fl_nft_verdict verdict;
+    bool forward; /* also filter forwarded traffic */
+    bool peer_required;
+    bool loss;                     /* takes --percent */
+    const char *default_direction; /* "both" or "out" */
+};
+
+/* The filter the params describe. peers is allocated (caller frees). */
+struct fl_netfilter {
+    struct fl_net_peer *peers;
+    size_t npeers;
+    bool in, out;
+    int port;
+    const char *protocol; /* points into params */
+    double percent;
+};
+int fl_netfilter_parse(const struct fl_netfilter_kind *k, const json_t *params,
+                       struct fl_netfilter *nf, struct fl_err *e);
+
+int fl_netfilter_validate(const struct fl_netfilter_kind *k, const json_t *params,
+                          struct fl_err *e);
+int fl_netfilter_plan(const struct fl_netfilter_kind *k, struct fl_fault *f, struct fl_err *e);
+int fl_netfilter_inject(struct fl_fault *f, struct fl_err *e);
+int fl_netfilter_revert(const struct fl_fault *f, struct fl_err *e);
+void fl_netfilter_describe(const struct fl_netfilter_kind *k, const struct fl_fault *f, char *buf,
+                           size_t len);
+
+/* The scope for describe(): the recorded one after plan, else from params. */
+void fl_netfault_scope_text(const struct fl_fault *f, char *buf, size_t len);
+/* Enter the recorded scope. Returns 1 when entered, 0 when the namespace is
+ * gone (nothing left to revert there), negative on error. */
+int fl_netfault_enter_recorded(const struct fl_fault *f, struct fl_netns_guard *g,
+                               struct fl_err *e);
+/* "1.5mbit", "2gbit", "800kbit". */
+void fl_netfault_format_rate(unsigned long long bps, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,51 @@
+/* network.partition: drop traffic between the scope and the listed peers.
+ *
+ * A network split: packets to and from each peer are dropped in the scope's
+ * namespace on input, output and forward, so neither side hears from the
+ * other and connections time out. See docs/faults-network.md. */
+#include "faults/network_common.h"
+
+static const struct fl_netfilter_kind k = {
+    .kind = "network.partition",
+    .verdict = FL_NFT_DROP,
+    .forward = true,
+    .peer_required = true,
+    .loss = false,
+    .default_direction = "both",
+};
+
+static const struct fl_opt opts[] = {
+    FL_NETNS_OPTS,
+    FL_NET_PEER_OPT(FL_OPT_REQUIRED,
+                    "the other side of the split: an address, a network, or ADDR:PORT / [V6]:PORT"),
+    FL_NET_FILTER_OPTS(
+        "which traffic to cut: in (from the peers), out (to them) or both (default)"),
+    FL_OPT_END,
+};
+
+static int validate(const json_t *params, struct fl_err *e)
+{
+    return fl_netfilter_validate(&k, params, e);
+}
+
+static int plan(struct fl_fault *f, struct fl_err *e)
+{
+    return fl_netfilter_plan(&k, f, e);
+}
+
+static void describe(const struct fl_fault *f, char *buf, size_t len)
+{
+    fl_netfilter_describe(&k, f, buf, len);
+}
+
+const struct fl_fault_ops fl_fault_network_partition = {
+    .kind = "network.partition",
+    .summary = "drop traffic between the scope and the listed peers",
+    .opts = opts,
+    .flags = 0,
+    .validate = validate,
+    .plan = plan,
+    .inject = fl_netfilter_inject,
+    .revert = fl_netfilter_revert,
+    .describe = describe,
+};

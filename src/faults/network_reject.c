@@ -1,0 +1,50 @@
+/* network.reject: refuse traffic to and from the listed peers (tcp reset, icmp unreachable).
+ *
+ * Like network.blackhole, but loud: TCP segments are answered with a reset
+ * and everything else with ICMP port unreachable, so connects fail at once
+ * with "connection refused" instead of timing out. */
+#include "faults/network_common.h"
+
+static const struct fl_netfilter_kind k = {
+    .kind = "network.reject",
+    .verdict = FL_NFT_REJECT,
+    .forward = false,
+    .peer_required = true,
+    .loss = false,
+    .default_direction = "both",
+};
+
+static const struct fl_opt opts[] = {
+    FL_NETNS_OPTS,
+    FL_NET_PEER_OPT(FL_OPT_REQUIRED,
+                    "the address to refuse: an address, a network, or ADDR:PORT / [V6]:PORT"),
+    FL_NET_FILTER_OPTS("in (from the peers), out (to them) or both (default)"),
+    FL_OPT_END,
+};
+
+static int validate(const json_t *params, struct fl_err *e)
+{
+    return fl_netfilter_validate(&k, params, e);
+}
+
+static int plan(struct fl_fault *f, struct fl_err *e)
+{
+    return fl_netfilter_plan(&k, f, e);
+}
+
+static void describe(const struct fl_fault *f, char *buf, size_t len)
+{
+    fl_netfilter_describe(&k, f, buf, len);
+}
+
+const struct fl_fault_ops fl_fault_network_reject = {
+    .kind = "network.reject",
+    .summary = "refuse traffic to and from the listed peers (tcp reset, icmp unreachable)",
+    .opts = opts,
+    .flags = 0,
+    .validate = validate,
+    .plan = plan,
+    .inject = fl_netfilter_inject,
+    .revert = fl_netfilter_revert,
+    .describe = describe,
+};

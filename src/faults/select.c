@@ -1,0 +1,775 @@
+#include "faults/select.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/parse.h"
+#include "util/proc.h"
+
+#define CGROUP_V1_ROOT "/sys/fs/cgroup"
+
+/* ---- modes and seeded picks ---------------------------------------------- */
+
+/* splitmix64: tiny, well distributed, and fully determined by its state. */
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static int parse_mode_percent(const char *s, const char *mode, double *out, struct fl_err *e)
+{
+    if (fl_parse_percent(s, out, e))
+        return fl_err_prefix(e, "--mode %s", mode);
+    if (*out <= 0)
+        return fl_err_set(e, FL_EUSAGE, "--mode %s:%s selects nothing; give a percentage above 0",
+                          mode, s);
+    return 0;
+}
+
+int fl_select_parse_mode(const char *s, struct fl_select_mode *m, struct fl_err *e)
+{
+    memset(m, 0, sizeof *m);
+    if (!s || !strcmp(s, "one")) {
+        m->kind = FL_SELECT_ONE;
+        return 0;
+    }
+    if (!strcmp(s, "all")) {
+        m->kind = FL_SELECT_ALL;
+        return 0;
+    }
+    if (!strncmp(s, "fixed:", 6)) {
+        m->kind = FL_SELECT_FIXED;
+        if (fl_parse_int(s + 6, 1, 1000000, &m->n, e))
+            return fl_err_prefix(e, "--mode fixed:N needs a whole number of processes from 1");
+        return 0;
+    }
+    if (!strncmp(s, "fixed-percent:", 14)) {
+        m->kind = FL_SELECT_FIXED_PERCENT;
+        return parse_mode_percent(s + 14, "fixed-percent", &m->percent, e);
+    }
+    if (!strncmp(s, "random-max-percent:", 19)) {
+        m->kind = FL_SELECT_RANDOM_MAX_PERCENT;
+        return parse_mode_percent(s + 19, "random-max-percent", &m->percent, e);
+    }
+    return fl_err_set(e, FL_EUSAGE,
+                      "--mode '%s' is not a mode; use one, all, fixed:N, fixed-percent:P or "
+                      "random-max-percent:P (P a percentage, e.g. fixed-percent:50)",
+                      s);
+}
+
+/* The share of n that `percent` names, rounded down but never below one. */
+static size_t percent_of(size_t n, double percent)
+{
+    size_t k = (size_t)((double)n * percent / 100.0 + 1e-9);
+    return k < 1 ? 1 : k > n ? n : k;
+}
+
+size_t fl_select_count(const struct fl_select_mode *m, size_t n, uint64_t seed)
+{
+    uint64_t st = seed ^ 0x5eed5eed5eed5eedULL;
+    size_t max;
+
+    if (n == 0)
+        return 0;
+    switch (m->kind) {
+    case FL_SELECT_ONE:
+        return 1;
+    case FL_SELECT_ALL:
+        return n;
+    case FL_SELECT_FIXED:
+        return (size_t)m->n < n ? (size_t)m->n : n;
+    case FL_SELECT_FIXED_PERCENT:
+        return percent_of(n, m->percent);
+    case FL_SELECT_RANDOM_MAX_PERCENT:
+        max = percent_of(n, m->percent);
+        return 1 + (size_t)(splitmix64(&st) % max);
+    }
+    return 1;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void fl_select_pick(size_t n, size_t k, uint64_t seed, size_t *idx)
+{
+    size_t *all;
+    uint64_t st = seed;
+
+    if (k > n)
+        k = n;
+    all = malloc((n ? n : 1) * sizeof *all);
+    if (!all) {
+        for (size_t i = 0; i < k; i++)
+            idx[i] = i;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        all[i] = i;
+    /* Partial Fisher-Yates: the first k slots end up a uniform sample. */
+    for (size_t i = 0; i < k; i++) {
+        size_t j = i + (size_t)(splitmix64(&st) % (n - i));
+        size_t t = all[i];
+        all[i] = all[j];
+        all[j] = t;
+    }
+    memcpy(idx, all, k * sizeof *idx);
+    qsort(idx, k, sizeof *idx, cmp_size);
+    free(all);
+}
+
+/* ---- validation ----------------------------------------------------------- */
+
+static bool has_pattern_selector(const json_t *params)
+{
+    return json_object_get(params, "name") || json_object_get(params, "cmdline") ||
+           json_object_get(params, "cgroup");
+}
+
+static bool has_explicit_selector(const json_t *params)
+{
+    return json_object_get(params, "pid") || json_object_get(params, "pidfile");
+}
+
+/* Explicitly named processes default to all of them; patterns to one. */
+static const char *mode_of(const json_t *params)
+{
+    const char *m = fl_param_str(params, "mode", NULL);
+    if (m)
+        return m;
+    return has_pattern_selector(params) ? "one" : "all";
+}
+
+int fl_select_validate(const json_t *params, struct fl_err *e)
+{
+    struct fl_select_mode m;
+    const char *re = fl_param_str(params, "cmdline", NULL);
+    int r;
+
+    if (!has_pattern_selector(params) && !has_explicit_selector(params))
+        return fl_err_set(e, FL_EUSAGE,
+                          "no processes selected: give --pid PID, --pidfile PATH, --name COMM, "
+                          "--cmdline REGEX or --cgroup PATH");
+    if ((r = fl_select_parse_mode(mode_of(params), &m, e)))
+        return r;
+    if (re) {
+        regex_t rx;
+        int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
+        if (rc) {
+            char msg[256];
+            regerror(rc, &rx, msg, sizeof msg);
+            return fl_err_set(e, FL_EUSAGE,
+                              "--cmdline '%s' is not a POSIX extended regular expression: %s", re,
+                              msg);
+        }
+        regfree(&rx);
+    }
+    return 0;
+}
+
+/* ---- /proc and cgroup scanning ------------------------------------------- */
+
+struct pidvec {
+    pid_t *v;
+    size_t n, cap;
+};
+
+static int pidvec_push(struct pidvec *p, pid_t pid)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        pid_t *nv = realloc(p->v, cap * sizeof *nv);
+        if (!nv)
+            return -ENOMEM;
+        p->v = nv;
+        p->cap = cap;
+    }
+    p->v[p->n++] = pid;
+    return 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sort and drop duplicates. */
+static void pidvec_sort_unique(struct pidvec *p)
+{
+    size_t w = 0;
+
+    if (!p->n)
+        return;
+    qsort(p->v, p->n, sizeof *p->v, cmp_pid);
+    for (size_t i = 1; i < p->n; i++)
+        if (p->v[i] != p->v[w])
+            p->v[++w] = p->v[i];
+    p->n = w + 1;
+}
+
+static bool pidvec_has(const struct pidvec *p, pid_t pid)
+{
+    return p->n && bsearch(&pid, p->v, p->n, sizeof pid, cmp_pid);
+}
+
+static int unescape_mountinfo(const char *in, char *out, size_t len)
+{
+    size_t o = 0;
+
+    for (const char *p = in; *p && o + 1 < len; p++) {
+        if (p[0] == '\\' && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
+            isdigit((unsigned char)p[3])) {
+            out[o++] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+            p += 3;
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int fl_select_cgroup2_mount(char *buf, size_t len, struct fl_err *e)
+{
+    _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+    char line[4096];
+
+    if (!f)
+        return fl_err_set(e, FL_EFAIL, "cannot read /proc/self/mountinfo: %s", strerror(errno));
+    while (fgets(line, sizeof line, f)) {
+        char *sep = strstr(line, " - "), *mnt, *save = NULL, *fstype;
+        int field = 0;
+
+        if (!sep)
+            continue;
+        fstype = strtok_r(sep + 3, " ", &save);
+        if (!fstype || strcmp(fstype, "cgroup2"))
+            continue;
+        *sep = '\0';
+        save = NULL;
+        for (mnt = strtok_r(line, " ", &save); mnt && ++field < 5; mnt = strtok_r(NULL, " ", &save))
+            ;
+        if (!mnt)
+            continue;
+        unescape_mountinfo(mnt, buf, len);
+        return 0;
+    }
+    return fl_err_set(e, FL_EUNSUPPORTED,
+                      "no cgroup2 filesystem is mounted (see /proc/self/mountinfo); mount one, "
+                      "e.g. `mount -t cgroup2 none /sys/fs/cgroup/unified`");
+}
+
+/* Resolve --cgroup to a real directory under a cgroup filesystem. */
+static int cgroup_dir(const char *arg, char *out, size_t len, struct fl_err *e)
+{
+    char mount[PATH_MAX], joined[PATH_MAX * 2], real[PATH_MAX], probe[PATH_MAX + 16];
+    const char *root;
+    struct stat st;
+    int r;
+
+    if (!strncmp(arg, CGROUP_V1_ROOT "/", sizeof CGROUP_V1_ROOT) || !strcmp(arg, CGROUP_V1_ROOT)) {
+        snprintf(joined, sizeof joined, "%s", arg);
+        root = CGROUP_V1_ROOT;
+    } else {
+        if ((r = fl_select_cgroup2_mount(mount, sizeof mount, e)))
+            return r;
+        while (*arg == '/')
+            arg++;
+        snprintf(joined, sizeof joined, "%s/%s", mount, arg);
+        root = mount;
+    }
+    if (!realpath(joined, real))
+        return fl_err_set(e, FL_ENOTARGET, "--cgroup: no cgroup %s (%s)", joined, strerror(errno));
+    if (strncmp(real, root, strlen(root)) || (real[strlen(root)] && real[strlen(root)] != '/'))
+        return fl_err_set(e, FL_EUSAGE, "--cgroup: %s is not under %s", real, root);
+    snprintf(probe, sizeof probe, "%s/cgroup.procs", real);
+    if (stat(probe, &st))
+        return fl_err_set(e, FL_ENOTARGET,
+                          "--cgroup: %s is not a cgroup directory (no cgroup.procs)", real);
+    snprintf(out, len, "%s", real);
+    return 0;
+}
+
+/* Every pid in cgroup `dir` and the cgroups below it. */
+static int cgroup_pids(const char *dir, struct pidvec *out, int depth)
+{
+    char path[PATH_MAX + 16];
+    FILE *f;
+    DIR *d;
+    struct dirent *de;
+    int pid;
+
+    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+    f = fopen(path, "re");
+    if (f) {
+        while (fscanf(f, "%d", &pid) == 1)
+            if (pidvec_push(out, pid))
+                break;
+        fclose(f);
+    }
+    if (depth > 64 || !(d = opendir(dir)))
+        return 0;
+    while ((de = readdir(d))) {
+        if (de->d_type != DT_DIR || de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        cgroup_pids(path, out, depth + 1);
+    }
+    closedir(d);
+    return 0;
+}
+
+static int all_pids(struct pidvec *out)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+
+    if (!d)
+        return -errno;
+    while ((de = readdir(d))) {
+        char *end;
+        long v = strtol(de->d_name, &end, 10);
+        if (*end || v <= 0)
+            continue;
+        pidvec_push(out, (pid_t)v);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* The command line with arguments joined by spaces; empty for kernel threads. */
+static void read_cmdline(pid_t pid, char *buf, size_t len)
+{
+    char path[64];
+    int n;
+
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    n = fl_read_small(path, buf, len);
+    if (n <= 0) {
+        buf[0] = '\0';
+        return;
+    }
+    while (n > 0 && buf[n - 1] == '\0')
+        n--;
+    for (int i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    buf[n] = '\0';
+}
+
+static int read_pidfile(const char *path, pid_t *pid, struct fl_err *e)
+{
+    char buf[64], *end;
+    long v;
+    int n = fl_read_small(path, buf, sizeof buf);
+
+    if (n < 0)
+        return fl_err_set(e, FL_ENOTARGET, "--pidfile %s: cannot read it: %s", path, strerror(-n));
+    v = strtol(buf, &end, 10);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (end == buf || *end || v <= 0 || v > INT_MAX)
+        return fl_err_set(e, FL_ENOTARGET, "--pidfile %s does not hold a process id", path);
+    *pid = (pid_t)v;
+    return 0;
+}
+
+/* ---- resolve -------------------------------------------------------------- */
+
+void fl_select_describe(const json_t *params, char *buf, size_t len)
+{
+    size_t o = 0;
+    const char *s;
+    json_t *pids = json_object_get(params, "pid");
+
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        if (o < len)                                                                               \
+            o += (size_t)snprintf(buf + o, len - o, "%s", o ? " and " : "");                       \
+        if (o < len)                                                                               \
+            o += (size_t)snprintf(buf + o, len - o, __VA_ARGS__);                                  \
+    } while (0)
+    buf[0] = '\0';
+    if ((s = fl_param_str(params, "name", NULL)))
+        ADD("named %s", s);
+    if ((s = fl_param_str(params, "cmdline", NULL)))
+        ADD("matching '%s'", s);
+    if ((s = fl_param_str(params, "cgroup", NULL)))
+        ADD("in cgroup %s", s);
+    if ((s = fl_param_str(params, "pidfile", NULL)))
+        ADD("from pidfile %s", s);
+    if (json_is_integer(pids))
+        ADD("with pid %lld", (long long)json_integer_value(pids));
+    if (json_array_size(pids)) {
+        size_t i;
+        json_t *v;
+
+        ADD("with pid");
+        json_array_foreach(pids, i, v) {
+            if (o < len)
+                o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? ", " : " ",
+                                      (long long)json_integer_value(v));
+        }
+    }
+#undef ADD
+}
+
+void fl_select_describe_pids(const json_t *targets, char *buf, size_t len)
+{
+    size_t o, i, n = json_array_size(targets);
+    json_t *t;
+
+    o = (size_t)snprintf(buf, len, "%s", n == 1 ? "pid" : "pids");
+    json_array_foreach(targets, i, t) {
+        if (o + 24 >= len || i >= 16) {
+            if (o < len)
+                snprintf(buf + o, len - o, ", ...");
+            return;
+        }
+        o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? ", " : " ",
+                              (long long)json_integer_value(json_object_get(t, "pid")));
+    }
+}
+
+void fl_select_describe_targets(const json_t *params, const json_t *targets, long long matched,
+                                char *buf, size_t len)
+{
+    char what[512], pids[256];
+    size_t n = json_array_size(targets);
+    const char *comm = json_string_value(json_object_get(json_array_get(targets, 0), "comm"));
+
+    fl_select_describe_pids(targets, pids, sizeof pids);
+    if (!has_pattern_selector(params)) {
+        snprintf(buf, len, "%s%s%s%s", pids, n == 1 && comm && *comm ? " (" : "",
+                 n == 1 && comm && *comm ? comm : "", n == 1 && comm && *comm ? ")" : "");
+        return;
+    }
+    fl_select_describe(params, what, sizeof what);
+    snprintf(buf, len, "%zu of %lld process%s %s (%s)", n, matched, matched == 1 ? "" : "es", what,
+             pids);
+}
+
+/* Name the selector(s) that left nothing, for FL_ENOTARGET. */
+static int no_match(const json_t *params, size_t n_name, size_t n_cmd, size_t excluded,
+                    struct fl_err *e)
+{
+    const char *name = fl_param_str(params, "name", NULL);
+    const char *cmd = fl_param_str(params, "cmdline", NULL);
+    const char *hint = excluded ? " (pid 1, kernel threads and faultline's own processes are "
+                                  "never selected)"
+                                : "";
+    char what[512];
+
+    if (name && !n_name)
+        return fl_err_set(e, FL_ENOTARGET, "--name %s: no process is named '%s'%s", name, name,
+                          hint);
+    if (cmd && !n_cmd)
+        return fl_err_set(e, FL_ENOTARGET, "--cmdline '%s': no process command line matches%s", cmd,
+                          hint);
+    fl_select_describe(params, what, sizeof what);
+    return fl_err_set(e, FL_ENOTARGET, "no process %s%s", what, hint);
+}
+
+/* Explicit pids (--pid, --pidfile): each must exist and be allowed. */
+static int explicit_pids(const json_t *params, struct pidvec *out, struct fl_err *e)
+{
+    json_t *pids = json_object_get(params, "pid"), *v;
+    const char *pidfile = fl_param_str(params, "pidfile", NULL);
+    size_t i;
+    int r;
+
+    if (json_is_integer(pids)) { /* a single pid written without a list */
+        pid_t pid = (pid_t)json_integer_value(pids);
+        if ((r = fl_proc_check_allowed(pid, e)))
+            return fl_err_prefix(e, "--pid %d", (int)pid);
+        pidvec_push(out, pid);
+    }
+    json_array_foreach(pids, i, v) {
+        pid_t pid = (pid_t)json_integer_value(v);
+        if ((r = fl_proc_check_allowed(pid, e)))
+            return fl_err_prefix(e, "--pid %d", (int)pid);
+        pidvec_push(out, pid);
+    }
+    if (pidfile) {
+        pid_t pid = 0;
+        if ((r = read_pidfile(pidfile, &pid, e)))
+            return r;
+        if ((r = fl_proc_check_allowed(pid, e)))
+            return fl_err_prefix(e, "--pidfile %s (pid %d)", pidfile, (int)pid);
+        pidvec_push(out, pid);
+    }
+    pidvec_sort_unique(out);
+    return 0;
+}
+
+int fl_select_resolve(const json_t *params, uint64_t seed, struct fl_selection *sel,
+                      struct fl_err *e)
+{
+    struct fl_select_mode mode;
+    struct pidvec explicit = {0}, cg = {0}, domain = {0};
+    struct fl_target *cand = NULL;
+    size_t n_cand = 0, cap_cand = 0;
+    const char *name = fl_param_str(params, "name", NULL);
+    const char *re = fl_param_str(params, "cmdline", NULL);
+    const char *cgroup = fl_param_str(params, "cgroup", NULL);
+    bool has_explicit = has_explicit_selector(params);
+    size_t n_name = 0, n_cmd = 0, excluded = 0, k, *idx = NULL;
+    regex_t rx;
+    bool rx_ok = false;
+    int r;
+
+    memset(sel, 0, sizeof *sel);
+    if ((r = fl_select_validate(params, e)) ||
+        (r = fl_select_parse_mode(mode_of(params), &mode, e)))
+        return r;
+    if (has_explicit && (r = explicit_pids(params, &explicit, e)))
+        goto out;
+    if (cgroup) {
+        char dir[PATH_MAX];
+        if ((r = cgroup_dir(cgroup, dir, sizeof dir, e)))
+            goto out;
+        cgroup_pids(dir, &cg, 0);
+        pidvec_sort_unique(&cg);
+    }
+    if (re) {
+        if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB)) {
+            r = fl_err_set(e, FL_EUSAGE, "--cmdline '%s' is not a valid regex", re);
+            goto out;
+        }
+        rx_ok = true;
+    }
+    /* Scan the smallest set that can hold the answer. */
+    if (has_explicit) {
+        domain = explicit;
+        explicit = (struct pidvec){0};
+    } else if (cgroup) {
+        domain = cg;
+        cg = (struct pidvec){0};
+    } else {
+        all_pids(&domain);
+        pidvec_sort_unique(&domain);
+    }
+    for (size_t i = 0; i < domain.n; i++) {
+        pid_t pid = domain.v[i];
+        bool ok = true;
+        struct fl_err ignore = {0};
+        uint64_t start = fl_proc_start_time(pid);
+
+        if (!start)
+            continue;
+        if (name) {
+            char comm[64];
+            bool m = fl_proc_comm(pid, comm, sizeof comm) == 0 && !strcmp(comm, name);
+            n_name += m;
+            ok = ok && m;
+        }
+        if (re) {
+            char cmd[8192];
+            bool m;
+            read_cmdline(pid, cmd, sizeof cmd);
+            m = cmd[0] && regexec(&rx, cmd, 0, NULL, 0) == 0;
+            n_cmd += m;
+            ok = ok && m;
+        }
+        if (cgroup && has_explicit)
+            ok = ok && pidvec_has(&cg, pid);
+        if (!ok)
+            continue;
+        if (!has_explicit && fl_proc_check_allowed(pid, &ignore)) {
+            excluded++;
+            continue;
+        }
+        /* The same start time after matching: what matched is this process. */
+        if (fl_proc_start_time(pid) != start)
+            continue;
+        if (n_cand == cap_cand) {
+            struct fl_target *nc;
+            cap_cand = cap_cand ? cap_cand * 2 : 16;
+            nc = realloc(cand, cap_cand * sizeof *cand);
+            if (!nc) {
+                r = fl_err_set(e, FL_EFAIL, "out of memory");
+                goto out;
+            }
+            cand = nc;
+        }
+        cand[n_cand].pid = pid;
+        cand[n_cand].start = start;
+        if (fl_proc_comm(pid, cand[n_cand].comm, sizeof cand[n_cand].comm))
+            cand[n_cand].comm[0] = '\0';
+        n_cand++;
+    }
+    if (n_cand == 0) {
+        r = no_match(params, n_name, n_cmd, excluded, e);
+        goto out;
+    }
+    k = fl_select_count(&mode, n_cand, seed);
+    idx = calloc(k, sizeof *idx);
+    sel->targets = calloc(k, sizeof *sel->targets);
+    if (!idx || !sel->targets) {
+        r = fl_err_set(e, FL_EFAIL, "out of memory");
+        goto out;
+    }
+    fl_select_pick(n_cand, k, seed, idx);
+    sel->matched = n_cand;
+    for (size_t i = 0; i < k; i++)
+        sel->targets[sel->n++] = cand[idx[i]];
+out:
+    if (rx_ok)
+        regfree(&rx);
+    free(idx);
+    free(explicit.v);
+    free(cg.v);
+    free(domain.v);
+    free(cand);
+    if (r)
+        fl_select_free(sel);
+    return r;
+}
+
+void fl_select_free(struct fl_selection *sel)
+{
+    if (!sel)
+        return;
+    free(sel->targets);
+    sel->targets = NULL;
+    sel->n = sel->matched = 0;
+}
+
+json_t *fl_select_to_json(const struct fl_selection *sel)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < sel->n; i++)
+        json_array_append_new(arr, json_pack("{s:i, s:I, s:s}", "pid", (int)sel->targets[i].pid,
+                                             "start", (json_int_t)sel->targets[i].start, "comm",
+                                             sel->targets[i].comm));
+    return arr;
+}
+
+int fl_select_from_json(const json_t *arr, struct fl_selection *sel)
+{
+    size_t i;
+    json_t *t;
+
+    memset(sel, 0, sizeof *sel);
+    sel->targets = calloc(json_array_size(arr) + 1, sizeof *sel->targets);
+    if (!sel->targets)
+        return -FL_EFAIL;
+    json_array_foreach(arr, i, t) {
+        json_int_t pid = json_integer_value(json_object_get(t, "pid"));
+        json_int_t start = json_integer_value(json_object_get(t, "start"));
+        const char *comm = json_string_value(json_object_get(t, "comm"));
+        if (pid <= 1 || start <= 0)
+            continue;
+        sel->targets[sel->n].pid = (pid_t)pid;
+        sel->targets[sel->n].start = (uint64_t)start;
+        snprintf(sel->targets[sel->n].comm, sizeof sel->targets[sel->n].comm, "%s",
+                 comm ? comm : "");
+        sel->n++;
+    }
+    sel->matched = sel->n;
+    return 0;
+}
+
+/* ---- signals -------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    int sig;
+} signals[] = {
+    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},
+    {"KILL", SIGKILL},     {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
+    {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
+    {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+    {"PWR", SIGPWR},       {"SYS", SIGSYS},
+};
+
+int fl_select_parse_signal(const char *s, int *sig, struct fl_err *e)
+{
+    char up[32];
+    const char *n;
+    size_t i;
+
+    if (!s || !*s)
+        return fl_err_set(e, FL_EUSAGE, "--signal is empty; give a name (KILL, TERM) or number");
+    if (isdigit((unsigned char)s[0])) {
+        long long v;
+        if (fl_parse_int(s, 1, SIGRTMAX, &v, e))
+            return fl_err_prefix(e, "--signal");
+        *sig = (int)v;
+        return 0;
+    }
+    for (i = 0; s[i] && i + 1 < sizeof up; i++)
+        up[i] = (char)toupper((unsigned char)s[i]);
+    up[i] = '\0';
+    n = strncmp(up, "SIG", 3) ? up : up + 3;
+    for (i = 0; i < sizeof signals / sizeof signals[0]; i++)
+        if (!strcmp(signals[i].name, n)) {
+            *sig = signals[i].sig;
+            return 0;
+        }
+    return fl_err_set(e, FL_EUSAGE,
+                      "--signal '%s' is not a signal; use a name like KILL, TERM, INT, HUP, "
+                      "STOP, USR1 (with or without SIG) or a number 1-%d",
+                      s, SIGRTMAX);
+}
+
+const char *fl_select_signal_name(int sig, char *buf, size_t len)
+{
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+        if (signals[i].sig == sig) {
+            snprintf(buf, len, "SIG%s", signals[i].name);
+            return buf;
+        }
+    snprintf(buf, len, "signal %d", sig);
+    return buf;
+}
+
+int fl_select_signal(pid_t pid, uint64_t start, int sig)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int r;
+
+    if (fd < 0) {
+        if (errno == ESRCH)
+            return 0;
+        if (errno != ENOSYS)
+            return -errno;
+        /* Old kernel: check, then signal (a small pid-reuse window). */
+        if (!fl_proc_alive(pid, start))
+            return 0;
+        return kill(pid, sig) == 0 ? 1 : errno == ESRCH ? 0 : -errno;
+    }
+    /* The pidfd pins this process: if the start time matches now, the signal
+     * cannot reach a recycled pid. */
+    if (!fl_proc_alive(pid, start)) {
+        close(fd);
+        return 0;
+    }
+    r = (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+    r = r == 0 ? 1 : errno == ESRCH ? 0 : -errno;
+    close(fd);
+    return r;
+}

@@ -1,0 +1,268 @@
+#include "net/tc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/pkt_sched.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <netlink/route/qdisc.h>
+#include <netlink/route/qdisc/tbf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/netns.h"
+#include "util/log.h"
+
+/* A connected NETLINK_ROUTE socket in the current namespace. */
+static struct nl_sock *route_sock(struct fl_err *e)
+{
+    struct nl_sock *sk = nl_socket_alloc();
+    int r;
+
+    if (!sk) {
+        fl_err_set(e, FL_EFAIL, "out of memory");
+        return NULL;
+    }
+    if ((r = nl_connect(sk, NETLINK_ROUTE)) < 0) {
+        fl_err_set(e, FL_EFAIL, "cannot open a netlink socket: %s", nl_geterror(r));
+        nl_socket_free(sk);
+        return NULL;
+    }
+    return sk;
+}
+
+static int nl_code(int nlerr)
+{
+    switch (-nlerr) {
+    case NLE_PERM:
+        return FL_EPERM;
+    case NLE_NODEV:
+    case NLE_OBJ_NOTFOUND:
+        return FL_ENOTARGET;
+    case NLE_OPNOTSUPP:
+        return FL_EUNSUPPORTED;
+    default:
+        return FL_EFAIL;
+    }
+}
+
+static void fill_dev(struct fl_tc_dev *d, struct rtnl_link *l, struct nl_cache *qdiscs)
+{
+    struct rtnl_qdisc *q;
+
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", rtnl_link_get_name(l) ? rtnl_link_get_name(l) : "");
+    d->ifindex = rtnl_link_get_ifindex(l);
+    d->mtu = rtnl_link_get_mtu(l);
+    q = rtnl_qdisc_get_by_parent(qdiscs, d->ifindex, TC_H_ROOT);
+    if (q) {
+        d->root_handle = rtnl_tc_get_handle(TC_CAST(q));
+        snprintf(d->root_kind, sizeof d->root_kind, "%s",
+                 rtnl_tc_get_kind(TC_CAST(q)) ? rtnl_tc_get_kind(TC_CAST(q)) : "");
+        rtnl_qdisc_put(q);
+    }
+}
+
+int fl_tc_devices(const char *const *names, size_t nnames, struct fl_tc_dev **out, size_t *n,
+                  struct fl_err *e)
+{
+    struct nl_cache *links = NULL, *qdiscs = NULL;
+    struct fl_tc_dev *v = NULL;
+    size_t cnt = 0;
+    struct nl_sock *sk;
+    int r = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (!(sk = route_sock(e)))
+        return -e->code;
+    if ((r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &links)) < 0 ||
+        (r = rtnl_qdisc_alloc_cache(sk, &qdiscs)) < 0) {
+        r = fl_err_set(e, nl_code(r), "cannot list network devices: %s", nl_geterror(r));
+        goto out;
+    }
+    v = calloc((nnames ? nnames : (size_t)nl_cache_nitems(links)) + 1, sizeof *v);
+    if (!v) {
+        r = fl_err_set(e, FL_EFAIL, "out of memory");
+        goto out;
+    }
+    if (nnames) {
+        for (size_t i = 0; i < nnames; i++) {
+            struct rtnl_link *l = rtnl_link_get_by_name(links, names[i]);
+            if (!l) {
+                r = fl_err_set(e, FL_ENOTARGET, "there is no network device '%s'", names[i]);
+                goto out;
+            }
+            fill_dev(&v[cnt++], l, qdiscs);
+            rtnl_link_put(l);
+        }
+    } else {
+        for (struct nl_object *o = nl_cache_get_first(links); o; o = nl_cache_get_next(o)) {
+            struct rtnl_link *l = (struct rtnl_link *)o;
+            if (rtnl_link_get_flags(l) & IFF_LOOPBACK)
+                continue;
+            fill_dev(&v[cnt++], l, qdiscs);
+        }
+    }
+    *out = v;
+    *n = cnt;
+    v = NULL;
+    r = 0;
+out:
+    free(v);
+    nl_cache_free(links);
+    nl_cache_free(qdiscs);
+    nl_socket_free(sk);
+    return r;
+}
+
+uint32_t fl_tc_tbf_default_burst(uint64_t rate_bps, unsigned mtu)
+{
+    uint64_t b = rate_bps / 8 / 50;
+    uint64_t floor = 2ULL * ((mtu ? mtu : 1500) + 14);
+
+    if (b < floor)
+        b = floor;
+    return b > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)b;
+}
+
+int fl_tc_tbf_add(int ifindex, const char *name, const struct fl_tc_tbf *t, struct fl_err *e)
+{
+    struct rtnl_qdisc *q = NULL;
+    struct nl_sock *sk;
+    int r;
+
+    if (t->rate_bps < 8 || t->rate_bps > FL_TC_RATE_MAX_BPS)
+        return fl_err_set(e, FL_EUSAGE, "rate %llu bit/s is outside what tbf takes",
+                          (unsigned long long)t->rate_bps);
+    if (!(sk = route_sock(e)))
+        return -e->code;
+    if (!(q = rtnl_qdisc_alloc())) {
+        r = fl_err_set(e, FL_EFAIL, "out of memory");
+        goto out;
+    }
+    rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
+    rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
+    rtnl_tc_set_handle(TC_CAST(q), FL_TC_HANDLE);
+    if ((r = rtnl_tc_set_kind(TC_CAST(q), "tbf")) < 0) {
+        r = fl_err_set(e, FL_EUNSUPPORTED, "libnl has no tbf support: %s", nl_geterror(r));
+        goto out;
+    }
+    rtnl_qdisc_tbf_set_rate(q, (int)(t->rate_bps / 8), (int)t->burst, 0);
+    if ((r = rtnl_qdisc_tbf_set_limit_by_latency(q, (int)t->latency_us)) < 0) {
+        r = fl_err_set(e, FL_EFAIL, "tbf queue limit: %s", nl_geterror(r));
+        goto out;
+    }
+    /* CREATE|EXCL: the kernel's default root (handle 0) is replaced, any
+     * configured root qdisc makes this fail instead of being destroyed. */
+    if ((r = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL)) < 0) {
+        r = fl_err_set(e, r == -NLE_EXIST ? FL_EREFUSED : nl_code(r),
+                       "cannot add the tbf qdisc on %s: %s%s", name, nl_geterror(r),
+                       r == -NLE_EXIST ? " (the device already has a configured root qdisc)" : "");
+        goto out;
+    }
+    r = 0;
+out:
+    rtnl_qdisc_put(q);
+    nl_socket_free(sk);
+    return r;
+}
+
+int fl_tc_tbf_del(int ifindex, const char *name, struct fl_err *e)
+{
+    struct nl_cache *links = NULL, *qdiscs = NULL;
+    struct rtnl_qdisc *q = NULL;
+    struct rtnl_link *l = NULL;
+    struct nl_sock *sk;
+    int r;
+
+    if (!(sk = route_sock(e)))
+        return -e->code;
+    if ((r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &links)) < 0 ||
+        (r = rtnl_qdisc_alloc_cache(sk, &qdiscs)) < 0) {
+        r = fl_err_set(e, nl_code(r), "cannot list qdiscs: %s", nl_geterror(r));
+        goto out;
+    }
+    l = rtnl_link_get(links, ifindex);
+    if (!l && name && *name)
+        l = rtnl_link_get_by_name(links, name);
+    if (!l) {
+        r = 0; /* the device is gone, and its qdisc with it */
+        goto out;
+    }
+    q = rtnl_qdisc_get_by_parent(qdiscs, rtnl_link_get_ifindex(l), TC_H_ROOT);
+    if (!q || rtnl_tc_get_handle(TC_CAST(q)) != FL_TC_HANDLE) {
+        r = 0;
+        goto out;
+    }
+    r = rtnl_qdisc_delete(sk, q);
+    if (r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NODEV && r != -NLE_NOATTR) {
+        r = fl_err_set(e, nl_code(r), "cannot delete the tbf qdisc on %s: %s",
+                       rtnl_link_get_name(l), nl_geterror(r));
+        goto out;
+    }
+    r = r < 0 ? 0 : 1;
+out:
+    rtnl_qdisc_put(q);
+    rtnl_link_put(l);
+    nl_cache_free(links);
+    nl_cache_free(qdiscs);
+    nl_socket_free(sk);
+    return r;
+}
+
+/* Delete faultline's root qdiscs in the namespace this thread is in. */
+static void sweep_here(const char *where, struct fl_sweep_report *rep)
+{
+    struct fl_tc_dev *devs = NULL;
+    struct fl_err e = {0};
+    size_t n = 0;
+
+    if (fl_tc_devices(NULL, 0, &devs, &n, &e)) {
+        fl_warn("tc sweep: %s: %s", where, e.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (devs[i].root_handle != FL_TC_HANDLE)
+            continue;
+        rep->found++;
+        fl_info("removing leftover tbf qdisc fa17: on %s in %s", devs[i].name, where);
+        if (fl_tc_tbf_del(devs[i].ifindex, devs[i].name, &e) < 0) {
+            fl_warn("cannot remove the qdisc on %s in %s: %s", devs[i].name, where, e.msg);
+            rep->failed++;
+        } else {
+            rep->removed++;
+        }
+    }
+    free(devs);
+}
+
+int fl_tc_sweep(struct fl_sweep_report *r, struct fl_err *e)
+{
+    struct fl_netns_entry *ns = NULL;
+    size_t n = 0;
+    int rc;
+
+    if ((rc = fl_netns_list(&ns, &n, e)))
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct fl_netns_guard g;
+        struct fl_err e2 = {0};
+        int fd = open(ns[i].path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+            continue;
+        if (fl_netns_enter_fd(fd, &g, &e2) == 0) {
+            sweep_here(ns[i].label, r);
+            fl_netns_leave(&g);
+        } else {
+            fl_warn("tc sweep: %s: %s", ns[i].label, e2.msg);
+        }
+        close(fd);
+    }
+    free(ns);
+    return 0;
+}

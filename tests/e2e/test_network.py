@@ -1,0 +1,241 @@
+"""Network fault kinds end to end: real namespaces, real traffic, real
+kernel state. Every test builds its own two-namespace lab (netlab.Lab) and
+checks after itself that no faultline nft table or fa17: qdisc is left in
+the lab and that the journal is empty."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, journal_records
+from netlab import Lab, UDP_RECEIVER, UDP_SENDER, TCP_SINK, TCP_SOURCE, wait_for
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, nftables)")
+
+PORT = 7000
+
+
+@pytest.fixture
+def lab(state_dir):
+    lab = Lab()
+    yield lab
+    try:
+        left = lab.leftovers()
+        journal = journal_records(state_dir)
+        if left or journal:
+            e = dict(os.environ, FAULTLINE_STATE_DIR=state_dir)
+            subprocess.run([BIN, "recover", "--all"], env=e, capture_output=True, timeout=30)
+        assert left == [], f"left in the kernel: {left}"
+        assert journal == [], f"left in the journal: {journal}"
+    finally:
+        lab.close()
+
+
+def applied(lab, ns):
+    return bool(lab.faultline_tables(ns))
+
+
+def test_partition_foreground_duration(lab, fl_popen, state_dir):
+    lab.tcp_server(lab.b, lab.b_ip, PORT)
+    lab.tcp_server(lab.a, lab.a_ip, PORT)
+    assert lab.connect(lab.a, lab.b_ip, PORT)[0] == "ok"
+    p = fl_popen("inject", "network.partition", "--netns", lab.a, "--peer", lab.b_ip,
+                 "--duration", "3s")
+    assert wait_for(lambda: applied(lab, lab.a), 5), p.stderr.read() if p.poll() else ""
+    # both directions cut: connects time out, nothing refuses
+    assert lab.connect(lab.a, lab.b_ip, PORT, 0.7)[0] == "timeout"
+    assert lab.connect(lab.b, lab.a_ip, PORT, 0.7)[0] == "timeout"
+    assert p.wait(15) == 0, p.stderr.read()
+    err = p.stderr.read()
+    assert "drop traffic between netns %s and %s (both directions)" % (lab.a, lab.b_ip) in err
+    assert "reverted" in err
+    assert lab.faultline_tables(lab.a) == []
+    assert lab.connect(lab.a, lab.b_ip, PORT)[0] == "ok"
+    assert lab.connect(lab.b, lab.a_ip, PORT)[0] == "ok"
+
+
+def test_partition_detached_then_recover(lab, fl):
+    lab.tcp_server(lab.b, lab.b_ip, PORT)
+    rc, out, err = fl("inject", "network.partition", "--netns", lab.a, "--peer",
+                      lab.b_ip + "/32", "--port", PORT, "--detach", "--lease", "2m")
+    assert rc == 0, err
+    fid = out.strip()
+    assert lab.faultline_tables(lab.a) == ["faultline_" + fid]
+    assert lab.connect(lab.a, lab.b_ip, PORT, 0.7)[0] == "timeout"
+    # only that port: another port is still reachable (refused, nothing listens)
+    assert lab.connect(lab.a, lab.b_ip, PORT + 1, 0.7)[0] == "refused"
+    st = json.loads(fl("status", "--json")[1])
+    assert [f["id"] for f in st["faults"]] == [fid]
+    rc, out, err = fl("recover", fid)
+    assert rc == 0, err
+    assert lab.faultline_tables(lab.a) == []
+    assert lab.connect(lab.a, lab.b_ip, PORT)[0] == "ok"
+    # reverting again is a no-op
+    assert fl("recover", fid)[0] == 0
+
+
+def test_partition_ipv6_peer_port(lab, fl):
+    lab.tcp_server(lab.b, lab.b_ip6, PORT)
+    lab.tcp_server(lab.b, lab.b_ip6, PORT + 1)
+    assert lab.connect(lab.a, lab.b_ip6, PORT)[0] == "ok"
+    rc, out, err = fl("inject", "network.partition", "--netns", lab.a, "--peer",
+                      f"[{lab.b_ip6}]:{PORT}", "--protocol", "tcp", "--detach")
+    assert rc == 0, err
+    assert lab.connect(lab.a, lab.b_ip6, PORT, 0.7)[0] == "timeout"
+    assert lab.connect(lab.a, lab.b_ip6, PORT + 1)[0] == "ok"  # other port untouched
+    assert lab.connect(lab.a, lab.b_ip, PORT + 5)[0] == "refused"  # IPv4 untouched
+    assert fl("recover", out.strip())[0] == 0
+    assert lab.connect(lab.a, lab.b_ip6, PORT)[0] == "ok"
+
+
+def test_blackhole_times_out(lab, fl):
+    lab.tcp_server(lab.b, lab.b_ip, PORT)
+    rc, out, err = fl("inject", "network.blackhole", "--netns", lab.a, "--peer",
+                      f"{lab.b_ip}:{PORT}", "--direction", "out", "--detach")
+    assert rc == 0, err
+    res, secs = lab.connect(lab.a, lab.b_ip, PORT, 0.8)
+    assert res == "timeout" and secs >= 0.7
+    assert fl("recover", out.strip())[0] == 0
+    assert lab.connect(lab.a, lab.b_ip, PORT)[0] == "ok"
+
+
+def test_reject_refuses_at_once(lab, fl):
+    lab.tcp_server(lab.b, lab.b_ip, PORT)
+    lab.tcp_server(lab.a, lab.a_ip, PORT)
+    rc, out, err = fl("inject", "network.reject", "--netns", lab.a, "--peer", lab.b_ip,
+                      "--detach")
+    assert rc == 0, err
+    # from inside the scope and from the peer: immediate refusal, no timeout
+    for ns, ip in ((lab.a, lab.b_ip), (lab.b, lab.a_ip)):
+        res, secs = lab.connect(ns, ip, PORT, 3)
+        assert res in ("refused", "reset"), (ns, res)
+        assert secs < 0.5, (ns, secs)
+    assert fl("recover", out.strip())[0] == 0
+    assert lab.connect(lab.a, lab.b_ip, PORT)[0] == "ok"
+
+
+def udp_run(lab, count, pps, port):
+    recv = lab.start_ready(lab.b, UDP_RECEIVER, lab.b_ip, port, 1.0, 30)
+    lab.run(lab.a, UDP_SENDER, lab.b_ip, port, count, pps)
+    out, _ = recv.communicate(timeout=30)
+    return json.loads(out.strip().splitlines()[-1])["received"]
+
+
+def test_loss_percent(lab, fl):
+    # Baseline: the senders and receivers themselves lose nothing.
+    base = udp_run(lab, 500, 5000, 9000)
+    assert base == 500, base
+    rc, out, err = fl("inject", "network.loss", "--netns", lab.a, "--percent", "30",
+                      "--peer", lab.b_ip, "--protocol", "udp", "--detach")
+    assert rc == 0, err
+    try:
+        n = 4000
+        got = udp_run(lab, n, 5000, 9001)
+    finally:
+        assert fl("recover", out.strip())[0] == 0
+    loss = 100.0 * (n - got) / n
+    print("network.loss 30%%: measured %.1f%% over %d packets" % (loss, n))
+    assert abs(loss - 30) <= 5, f"measured loss {loss:.1f}%"
+
+
+def test_bandwidth_rate(lab, fl):
+    rc, out, err = fl("inject", "network.bandwidth", "--netns", lab.a, "--rate", "2mbit",
+                      "--detach")
+    assert rc == 0, err
+    fid = out.strip()
+    assert "qdisc tbf fa17: dev %s root" % lab.a_dev in lab.qdiscs(lab.a)
+    try:
+        sink = lab.start_ready(lab.b, TCP_SINK, lab.b_ip, PORT, 0.5, 3.0)
+        lab.popen(lab.a, TCP_SOURCE, lab.b_ip, PORT, 5)
+        res, _ = sink.communicate(timeout=20)
+        bps = json.loads(res.strip().splitlines()[-1])["bits_per_sec"]
+    finally:
+        assert fl("recover", fid)[0] == 0
+    print("network.bandwidth 2mbit: measured %.3f mbit/s over 3s" % (bps / 1e6))
+    assert abs(bps - 2e6) <= 0.2 * 2e6, f"measured {bps / 1e6:.2f} mbit/s for 2mbit"
+    # the kernel's default qdisc is back
+    assert " fa17: " not in lab.qdiscs(lab.a)
+    assert "noqueue" in lab.qdiscs(lab.a)
+
+
+def test_bandwidth_refuses_user_qdisc(lab, fl):
+    subprocess.run(["ip", "netns", "exec", lab.a, "tc", "qdisc", "add", "dev", lab.a_dev,
+                    "root", "handle", "1:", "tbf", "rate", "10mbit", "burst", "32k", "latency",
+                    "50ms"], check=True)
+    rc, _, err = fl("inject", "network.bandwidth", "--netns", lab.a, "--rate", "1mbit",
+                    "--detach")
+    assert rc == 4, err
+    assert "configured root qdisc" in err and lab.a_dev in err
+    assert "qdisc tbf 1: dev" in lab.qdiscs(lab.a)
+
+
+def test_bad_input(lab, fl):
+    rc, _, err = fl("inject", "network.partition", "--netns", "fl-no-such-ns", "--peer",
+                    "10.0.0.1", "--duration", "1s")
+    assert rc == 3, err
+    assert "fl-no-such-ns" in err and "ip netns list" in err
+    rc, _, err = fl("inject", "network.loss", "--netns", lab.a, "--percent", "130")
+    assert rc == 2, err
+    rc, _, err = fl("inject", "network.bandwidth", "--rate", "1mbit", "--duration", "1s")
+    assert rc == 2, err
+    assert "--dev" in err
+    rc, _, err = fl("inject", "network.partition", "--netns", lab.a, "--peer", "db.internal")
+    assert rc == 2 and "--peer" in err, err
+    rc, _, err = fl("inject", "network.bandwidth", "--netns", lab.a, "--rate", "1mbit",
+                    "--direction", "in")
+    assert rc == 6 and "ifb" in err, err
+
+
+def test_scope_by_pid(lab, fl):
+    lab.tcp_server(lab.b, lab.b_ip, PORT)
+    holder = lab.tcp_server(lab.a, lab.a_ip, PORT)  # a process living in netns a
+    rc, out, err = fl("inject", "network.partition", "--pid", holder.pid, "--peer", lab.b_ip,
+                      "--detach")
+    assert rc == 0, err
+    assert applied(lab, lab.a)
+    assert lab.connect(lab.a, lab.b_ip, PORT, 0.7)[0] == "timeout"
+    assert fl("recover", out.strip())[0] == 0
+    assert lab.connect(lab.a, lab.b_ip, PORT)[0] == "ok"
+
+
+def test_revert_after_namespace_gone_is_noop(state_dir, fl):
+    lab = Lab()
+    try:
+        rc, out, err = fl("inject", "network.partition", "--netns", lab.a, "--peer", lab.b_ip,
+                          "--detach")
+        assert rc == 0, err
+    finally:
+        lab.close()
+    rc, _, err = fl("recover", out.strip())
+    assert rc == 0, err
+    assert journal_records(state_dir) == []
+
+
+def test_sigkill_mid_fault_guardian_reverts(lab, fl_popen, state_dir):
+    lease = 2.0
+    p = fl_popen("inject", "network.partition", "--netns", lab.a, "--peer", lab.b_ip,
+                 "--duration", "60s", "--lease", "2s")
+    assert wait_for(lambda: applied(lab, lab.a), 5)
+    assert wait_for(lambda: journal_records(state_dir) != [], 2)
+    p.send_signal(signal.SIGKILL)
+    p.wait(5)
+    t0 = time.monotonic()
+    assert wait_for(lambda: not applied(lab, lab.a), lease + 1), "table still there"
+    assert wait_for(lambda: journal_records(state_dir) == [], 2)
+    print("guardian reverted after %.2fs" % (time.monotonic() - t0))
+
+
+def test_recover_all_sweeps_leftovers(lab, fl):
+    # leftovers with faultline's names that no journal knows about
+    subprocess.run(["ip", "netns", "exec", lab.a, "nft", "add", "table", "inet",
+                    "faultline_0badf00d"], check=True)
+    subprocess.run(["ip", "netns", "exec", lab.b, "tc", "qdisc", "add", "dev", lab.b_dev, "root",
+                    "handle", "fa17:", "tbf", "rate", "1mbit", "burst", "10k", "latency", "50ms"],
+                   check=True)
+    rc, out, err = fl("recover", "--all")
+    assert rc == 0, err
+    assert "faultline_0badf00d" in err and "fa17:" in err
+    assert lab.leftovers() == []

@@ -1,0 +1,190 @@
+"""process.kill and process.pause on processes the test starts itself.
+
+Targets are `sleep` processes with a command line (and, for --name, a comm)
+unique to the test, so no selector can reach anything else on the host."""
+import os
+import re
+import signal
+import uuid
+
+import pytest
+
+from conftest import alive, proc_state, wait_for
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+
+def marker():
+    """A sleep duration unique to this test: `sleep 1000.<digits>`."""
+    return "1000." + str(uuid.uuid4().int % 10**9)
+
+
+@pytest.fixture
+def sleepers(spawn):
+    def start(n, name=None, tmp=None):
+        m = marker()
+        argv0 = "/bin/sleep"
+        if name:
+            # comm is the executable's file name: a symlink renames it.
+            argv0 = os.path.join(tmp, name)
+            os.symlink("/bin/sleep", argv0)
+        procs = [spawn([argv0, m]) for _ in range(n)]
+        assert wait_for(lambda: all(proc_state(p.pid) for p in procs), 2)
+        return procs, "^" + re.escape(argv0) + " " + re.escape(m) + "$"
+
+    return start
+
+
+def test_kill_by_pid_kills_only_that_process(fl, sleepers):
+    (victim, sibling), _ = sleepers(2)
+    rc, out, err = fl("inject", "process.kill", "--pid", victim.pid)
+    assert rc == 0, err
+    # Really gone (reaped by us with SIGKILL's status), the sibling untouched.
+    assert victim.wait(timeout=5) == -signal.SIGKILL
+    assert alive(sibling.pid) and proc_state(sibling.pid) == "S"
+
+
+def test_kill_by_name_with_term(fl, sleepers, tmp_path):
+    name = "flt" + uuid.uuid4().hex[:10]
+    procs, _ = sleepers(3, name=name, tmp=str(tmp_path))
+    rc, out, err = fl("inject", "process.kill", "--name", name, "--mode", "all",
+                      "--signal", "TERM")
+    assert rc == 0, err
+    for p in procs:
+        assert p.wait(timeout=5) == -signal.SIGTERM
+
+
+def test_kill_by_cmdline_mode_fixed_and_signal_number(fl, sleepers):
+    procs, rx = sleepers(4)
+    rc, out, err = fl("inject", "process.kill", "--cmdline", rx, "--mode", "fixed:2",
+                      "--signal", "9", "--seed", 5)
+    assert rc == 0, err
+    assert "killed 2 of 4 processes" in err and "(2 gone)" in err, err
+    assert wait_for(lambda: sum(p.poll() is not None for p in procs) == 2, 5)
+    assert sum(alive(p.pid) for p in procs) == 2
+
+
+def test_dry_run_shows_the_seeded_picks_and_touches_nothing(fl, sleepers):
+    procs, rx = sleepers(6)
+    runs = [fl("inject", "process.kill", "--cmdline", rx, "--mode", "fixed-percent:50",
+               "--seed", 77, "--dry-run") for _ in range(2)]
+    for rc, out, err in runs:
+        assert rc == 0, err
+        assert "3 of 6 processes" in out, out
+    assert runs[0][1] == runs[1][1]
+    assert all(alive(p.pid) for p in procs)
+
+
+def test_kill_by_pidfile(fl, sleepers, tmp_path):
+    (p,), _ = sleepers(1)
+    pf = tmp_path / "x.pid"
+    pf.write_text(f"{p.pid}\n")
+    rc, out, err = fl("inject", "process.kill", "--pidfile", pf, "--signal", "SIGKILL")
+    assert rc == 0, err
+    assert p.wait(timeout=5) == -signal.SIGKILL
+
+
+def test_kill_by_cgroup(fl, sleepers):
+    from conftest import cgroup2_mount
+    mnt = cgroup2_mount()
+    if not mnt:
+        pytest.skip("no cgroup2")
+    (p, other), _ = sleepers(2)
+    cg = os.path.join(mnt, "fltest-" + uuid.uuid4().hex[:8])
+    os.mkdir(cg)
+    try:
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write(str(p.pid))
+        rc, out, err = fl("inject", "process.kill", "--cgroup", os.path.basename(cg))
+        assert rc == 0, err
+        assert p.wait(timeout=5) == -signal.SIGKILL
+        assert alive(other.pid)
+    finally:
+        wait_for(lambda: not open(os.path.join(cg, "cgroup.procs")).read().strip(), 5)
+        os.rmdir(cg)
+
+
+def test_pause_then_resume(fl, sleepers):
+    (p, sibling), _ = sleepers(2)
+    rc, out, err = fl("inject", "process.pause", "--pid", p.pid, "--detach", "--lease", "30s")
+    assert rc == 0, err
+    fid = out.strip().splitlines()[-1]
+    assert proc_state(p.pid) == "T"
+    assert proc_state(sibling.pid) == "S"
+    rc, out, err = fl("recover", fid)
+    assert rc == 0, err
+    assert wait_for(lambda: proc_state(p.pid) == "S", 2)
+    assert alive(p.pid)
+
+
+def test_pause_foreground_duration(fl_popen, sleepers):
+    (p,), rx = sleepers(1)
+    inj = fl_popen("inject", "process.pause", "--cmdline", rx, "--duration", "1500ms")
+    assert wait_for(lambda: proc_state(p.pid) == "T", 5), inj.stderr
+    assert inj.wait(timeout=10) == 0
+    assert proc_state(p.pid) == "S"
+
+
+def stopped_set(procs):
+    return {p.pid for p in procs if proc_state(p.pid) == "T"}
+
+
+def test_pause_mode_fixed_is_seeded(fl, sleepers):
+    procs, rx = sleepers(5)
+    picks = []
+    for seed in (1234, 1234, 99):
+        rc, out, err = fl("inject", "process.pause", "--cmdline", rx, "--mode", "fixed:2",
+                          "--seed", seed, "--detach", "--lease", "30s")
+        assert rc == 0, err
+        fid = out.strip().splitlines()[-1]
+        picks.append(stopped_set(procs))
+        assert len(picks[-1]) == 2, picks
+        assert fl("recover", fid)[0] == 0
+        assert wait_for(lambda: not stopped_set(procs), 2)
+    assert picks[0] == picks[1], "same seed, same processes"
+    # Another seed may pick the same pair by chance (1 in 10); 99 does not.
+    assert picks[2] != picks[0]
+
+
+def test_pause_revert_skips_recycled_identity(fl, sleepers):
+    """Revert only continues the process recorded at plan: a process that
+    died in between is simply skipped, and revert still succeeds."""
+    (p, q), _ = sleepers(2)
+    rc, out, err = fl("inject", "process.pause", "--pid", p.pid, "--pid", q.pid, "--detach",
+                      "--lease", "30s")
+    assert rc == 0, err
+    fid = out.strip().splitlines()[-1]
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    rc, out, err = fl("recover", fid)
+    assert rc == 0, err
+    assert wait_for(lambda: proc_state(q.pid) == "S", 2)
+
+
+@pytest.mark.parametrize("args,code,text", [
+    (["--pid", "1"], 4, "pid 1"),
+    (["--name", "no-such-proc"], 3, "no-such-proc"),
+    (["--cmdline", "a(b"], 2, "regular expression"),
+    (["--name", "x", "--mode", "fixed:0"], 2, "mode"),
+    (["--name", "x", "--mode", "fixed-percent:130"], 2, "percent"),
+    ([], 2, "--pid"),
+])
+def test_pause_refusals(fl, args, code, text):
+    rc, out, err = fl("inject", "process.pause", *args, "--duration", "1s")
+    assert rc == code, err
+    assert text in err
+
+
+def test_kill_refuses_self_and_bad_signal(fl, sleepers):
+    (p,), _ = sleepers(1)
+    rc, out, err = fl("inject", "process.kill", "--pid", os.getpid())
+    assert rc == 4, err
+    assert "faultline itself" in err or "shell" in err
+    rc, out, err = fl("inject", "process.kill", "--pid", p.pid, "--signal", "NOPE")
+    assert rc == 2 and "signal" in err
+    rc, out, err = fl("inject", "process.kill", "--pid", p.pid, "--signal", "STOP")
+    assert rc == 2 and "process.pause" in err
+    assert alive(p.pid) and proc_state(p.pid) == "S"
+    rc, out, err = fl("inject", "process.kill", "--pid", p.pid, "--duration", "5s")
+    assert rc == 2, "an instant fault cannot be held"
+    assert alive(p.pid)

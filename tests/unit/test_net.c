@@ -1,0 +1,389 @@
+/* src/net and the network fault kinds: peer parsing, nft rule text,
+ * option validation. Nothing here touches the system. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "faults/fault.h"
+#include "faults/network_common.h"
+#include "net/netns.h"
+#include "net/nft.h"
+#include "net/peer.h"
+#include "net/tc.h"
+
+static void peer_ok(const char *in, int family, int prefix, int port, const char *canon)
+{
+    struct fl_net_peer p;
+    struct fl_err e = {0};
+    char buf[96];
+
+    cr_assert_eq(fl_net_peer_parse(in, &p, &e), 0, "%s: %s", in, e.msg);
+    cr_assert_eq(p.family, family, "%s", in);
+    cr_assert_eq(p.prefix, prefix, "%s", in);
+    cr_assert_eq(p.port, port, "%s", in);
+    fl_net_peer_format(&p, true, buf, sizeof buf);
+    cr_assert_str_eq(buf, canon, "%s", in);
+}
+
+Test(peer, ipv4)
+{
+    peer_ok("10.0.0.2", AF_INET, 32, 0, "10.0.0.2");
+    peer_ok("10.0.0.0/24", AF_INET, 24, 0, "10.0.0.0/24");
+    peer_ok("10.0.0.77/24", AF_INET, 24, 0, "10.0.0.0/24"); /* host bits cleared */
+    peer_ok("10.0.0.2:6379", AF_INET, 32, 6379, "10.0.0.2:6379");
+    peer_ok("10.1.0.0/16:80", AF_INET, 16, 80, "10.1.0.0/16:80");
+    peer_ok("0.0.0.0/0", AF_INET, 0, 0, "0.0.0.0/0");
+}
+
+Test(peer, ipv6)
+{
+    peer_ok("fd00::2", AF_INET6, 128, 0, "fd00::2");
+    peer_ok("fd00::/64", AF_INET6, 64, 0, "fd00::/64");
+    peer_ok("fd00::1:2/112", AF_INET6, 112, 0, "fd00::1:0/112");
+    peer_ok("[fd00::2]:6379", AF_INET6, 128, 6379, "[fd00::2]:6379");
+    peer_ok("[fd00::/64]:443", AF_INET6, 64, 443, "[fd00::/64]:443");
+    peer_ok("[::1]", AF_INET6, 128, 0, "::1");
+}
+
+Test(peer, bad)
+{
+    const char *bad[] = {"",
+                         "localhost",
+                         "10.0.0",
+                         "10.0.0.256",
+                         "10.0.0.1/33",
+                         "10.0.0.1:0",
+                         "10.0.0.1:65536",
+                         "10.0.0.1:x",
+                         "fd00::/129",
+                         "[10.0.0.1]:80",
+                         "[fd00::1",
+                         "[fd00::1]x",
+                         "fd00::1:80:",
+                         "10.0.0.1/24/8",
+                         "1.2.3.4; drop",
+                         "10.0.0.1:80 accept",
+                         "[fd00::1]:"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct fl_net_peer p;
+        struct fl_err e = {0};
+        cr_assert_eq(fl_net_peer_parse(bad[i], &p, &e), -FL_EUSAGE, "'%s' was accepted", bad[i]);
+        cr_assert(strstr(e.msg, "--peer"), "%s: %s", bad[i], e.msg);
+    }
+}
+
+Test(peer, protocols)
+{
+    struct fl_err e = {0};
+    cr_assert_eq(fl_net_protocol_check("tcp", &e), 0);
+    cr_assert_eq(fl_net_protocol_check("icmp", &e), 0);
+    cr_assert_eq(fl_net_protocol_check("17", &e), 0);
+    cr_assert_eq(fl_net_protocol_check("256", &e), -FL_EUSAGE);
+    cr_assert_eq(fl_net_protocol_check("tcp; flush ruleset", &e), -FL_EUSAGE);
+    cr_assert(fl_net_protocol_has_ports("udp"));
+    cr_assert(!fl_net_protocol_has_ports("icmp"));
+}
+
+static char *render(const struct fl_nft_spec *s)
+{
+    struct fl_err e = {0};
+    char *out = NULL;
+    cr_assert_eq(fl_nft_render(s, &out, &e), 0, "%s", e.msg);
+    return out;
+}
+
+Test(nft, partition_rules)
+{
+    struct fl_net_peer peers[2];
+    struct fl_err e = {0};
+    fl_net_peer_parse("10.0.0.2", &peers[0], &e);
+    fl_net_peer_parse("fd00::/64", &peers[1], &e);
+    struct fl_nft_spec s = {.table = "faultline_0badcafe",
+                            .verdict = FL_NFT_DROP,
+                            .in = true,
+                            .out = true,
+                            .forward = true,
+                            .peers = peers,
+                            .npeers = 2};
+    char *t = render(&s);
+    cr_assert(!strncmp(t, "table inet faultline_0badcafe {\n", 31), "%s", t);
+    cr_assert(strstr(t, "chain input {\n\t\ttype filter hook input priority -300; policy accept;\n"
+                        "\t\tip saddr 10.0.0.2 drop\n\t\tip6 saddr fd00::/64 drop\n\t}"),
+              "%s", t);
+    cr_assert(strstr(t,
+                     "chain output {\n\t\ttype filter hook output priority -300; policy accept;\n"
+                     "\t\tip daddr 10.0.0.2 drop\n\t\tip6 daddr fd00::/64 drop\n\t}"),
+              "%s", t);
+    cr_assert(strstr(t, "chain forward {"), "%s", t);
+    cr_assert(strstr(t, "hook forward priority -300; policy accept;\n\t\tip saddr 10.0.0.2 drop\n"
+                        "\t\tip6 saddr fd00::/64 drop\n\t\tip daddr 10.0.0.2 drop\n"),
+              "%s", t);
+    free(t);
+}
+
+Test(nft, ports_and_protocols)
+{
+    struct fl_net_peer p;
+    struct fl_err e = {0};
+    fl_net_peer_parse("10.0.0.2", &p, &e);
+    struct fl_nft_spec s = {.table = "faultline_1",
+                            .verdict = FL_NFT_DROP,
+                            .out = true,
+                            .peers = &p,
+                            .npeers = 1,
+                            .port = 6379};
+    char *t = render(&s);
+    cr_assert(strstr(t, "ip daddr 10.0.0.2 meta l4proto { tcp, udp } th dport 6379 drop\n"), "%s",
+              t);
+    cr_assert(strstr(t, "ip daddr 10.0.0.2 meta l4proto { tcp, udp } th sport 6379 drop\n"), "%s",
+              t);
+    cr_assert_null(strstr(t, "chain input"));
+    free(t);
+    s.protocol = "tcp";
+    t = render(&s);
+    cr_assert(strstr(t, "ip daddr 10.0.0.2 meta l4proto tcp th dport 6379 drop\n"), "%s", t);
+    free(t);
+    /* A peer's own port wins over --port. */
+    fl_net_peer_parse("10.0.0.2:53", &p, &e);
+    s.protocol = "udp";
+    t = render(&s);
+    cr_assert(strstr(t, "meta l4proto udp th dport 53 drop\n"), "%s", t);
+    cr_assert_null(strstr(t, "6379"));
+    free(t);
+    /* icmp has no ports */
+    s.protocol = "icmp";
+    cr_assert_eq(fl_nft_render(&s, &t, &e), -FL_EUSAGE);
+    p.port = 0;
+    s.port = 0;
+    t = render(&s);
+    cr_assert(strstr(t, "ip daddr 10.0.0.2 meta l4proto { icmp, ipv6-icmp } drop\n"), "%s", t);
+    free(t);
+}
+
+Test(nft, reject_rules)
+{
+    struct fl_net_peer p;
+    struct fl_err e = {0};
+    fl_net_peer_parse("10.0.0.2", &p, &e);
+    struct fl_nft_spec s = {
+        .table = "faultline_2", .verdict = FL_NFT_REJECT, .in = true, .peers = &p, .npeers = 1};
+    char *t = render(&s);
+    cr_assert(strstr(t, "\t\tip saddr 10.0.0.2 meta l4proto tcp reject with tcp reset\n"
+                        "\t\tip saddr 10.0.0.2 reject\n"),
+              "%s", t);
+    free(t);
+    s.protocol = "tcp";
+    t = render(&s);
+    cr_assert(strstr(t, "reject with tcp reset\n"), "%s", t);
+    cr_assert_null(strstr(t, "reject\n\t}"), "%s", t);
+    free(t);
+    s.protocol = "udp";
+    t = render(&s);
+    cr_assert_null(strstr(t, "tcp reset"), "%s", t);
+    cr_assert(strstr(t, "ip saddr 10.0.0.2 meta l4proto udp reject\n"), "%s", t);
+    free(t);
+}
+
+/* Both directions rejected: the kernel's own answers must pass the other
+ * chain, or the peer sees a timeout instead of a refusal. */
+Test(nft, reject_both_lets_answers_pass)
+{
+    struct fl_net_peer p;
+    struct fl_err e = {0};
+    fl_net_peer_parse("10.0.0.2", &p, &e);
+    struct fl_nft_spec s = {.table = "faultline_5",
+                            .verdict = FL_NFT_REJECT,
+                            .in = true,
+                            .out = true,
+                            .peers = &p,
+                            .npeers = 1};
+    char *t = render(&s);
+    cr_assert(strstr(t, "\t\tip daddr 10.0.0.2 meta l4proto tcp tcp flags & rst == rst accept\n"
+                        "\t\tip daddr 10.0.0.2 icmp type destination-unreachable accept\n"
+                        "\t\tip daddr 10.0.0.2 meta l4proto tcp reject with tcp reset\n"),
+              "%s", t);
+    cr_assert(strstr(t, "\t\tip saddr 10.0.0.2 meta l4proto tcp tcp flags & rst == rst accept\n"),
+              "%s", t);
+    cr_assert_null(strstr(t, "icmpv6"), "%s", t);
+    free(t);
+}
+
+Test(nft, loss_rules)
+{
+    struct fl_nft_spec s = {
+        .table = "faultline_3", .verdict = FL_NFT_DROP, .out = true, .loss_per10k = 1250};
+    char *t = render(&s);
+    cr_assert(strstr(t, "policy accept;\n\t\tnumgen random mod 10000 < 1250 drop\n"), "%s", t);
+    free(t);
+}
+
+Test(nft, bad_specs)
+{
+    struct fl_err e = {0};
+    char *t = NULL;
+    struct fl_nft_spec s = {.table = "faultline_x; flush ruleset", .out = true};
+    cr_assert_lt(fl_nft_render(&s, &t, &e), 0);
+    s.table = "faultline_4";
+    s.out = false;
+    cr_assert_eq(fl_nft_render(&s, &t, &e), -FL_EUSAGE);
+    s.out = true;
+    s.protocol = "bogus";
+    cr_assert_eq(fl_nft_render(&s, &t, &e), -FL_EUSAGE);
+    cr_assert_null(t);
+}
+
+/* Validation through the registered kinds, as `faultline inject` runs it. */
+static int validate(const char *kind, const char *json, struct fl_err *e)
+{
+    const struct fl_fault_ops *ops = fl_fault_lookup(kind);
+    json_t *p = json_loads(json, 0, NULL);
+    int r;
+
+    cr_assert_not_null(ops, "%s is not registered", kind);
+    cr_assert_not_null(p, "bad test json %s", json);
+    memset(e, 0, sizeof *e);
+    r = ops->validate(p, e);
+    json_decref(p);
+    return r;
+}
+
+Test(validate, network_kinds)
+{
+    struct fl_err e;
+    cr_assert_eq(validate("network.partition", "{\"peer\": [\"10.0.0.2\"]}", &e), 0, "%s", e.msg);
+    cr_assert_eq(validate("network.partition", "{\"peer\": \"10.0.0.2\", \"netns\": \"n1\"}", &e),
+                 0);
+    cr_assert_eq(validate("network.partition", "{}", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--peer"), "%s", e.msg);
+    cr_assert_eq(validate("network.blackhole", "{\"peer\": [\"nohost\"]}", &e), -FL_EUSAGE);
+    cr_assert_eq(
+        validate("network.reject", "{\"peer\": [\"10.0.0.2\"], \"netns\": \"a\", \"pid\": 5}", &e),
+        -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "one of them"), "%s", e.msg);
+    cr_assert_eq(
+        validate("network.partition", "{\"peer\": [\"10.0.0.2\"], \"netns\": \"../x\"}", &e),
+        -FL_EUSAGE);
+    cr_assert_eq(
+        validate("network.partition", "{\"peer\": [\"10.0.0.2\"], \"direction\": \"up\"}", &e),
+        -FL_EUSAGE);
+    cr_assert_eq(validate("network.partition",
+                          "{\"peer\": [\"10.0.0.2\"], \"port\": 80, \"protocol\": \"icmp\"}", &e),
+                 -FL_EUSAGE);
+    cr_assert_eq(validate("network.partition", "{\"peer\": [\"10.0.0.2\"], \"port\": 70000}", &e),
+                 -FL_EUSAGE);
+    cr_assert_eq(validate("network.partition", "{\"peer\": [\"10.0.0.2\"], \"percent\": 5}", &e),
+                 -FL_EUSAGE);
+}
+
+Test(validate, loss)
+{
+    struct fl_err e;
+    cr_assert_eq(validate("network.loss", "{\"percent\": 12.5}", &e), 0, "%s", e.msg);
+    cr_assert_eq(validate("network.loss", "{\"percent\": 0.01, \"peer\": [\"fd00::1\"]}", &e), 0);
+    cr_assert_eq(validate("network.loss", "{}", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--percent"), "%s", e.msg);
+    cr_assert_eq(validate("network.loss", "{\"percent\": 130}", &e), -FL_EUSAGE);
+    cr_assert_eq(validate("network.loss", "{\"percent\": 0.001}", &e), -FL_EUSAGE);
+}
+
+Test(validate, bandwidth)
+{
+    struct fl_err e;
+    cr_assert_eq(validate("network.bandwidth", "{\"rate\": 1000000, \"netns\": \"n1\"}", &e), 0,
+                 "%s", e.msg);
+    cr_assert_eq(validate("network.bandwidth", "{\"rate\": 1000000, \"dev\": [\"eth0\"]}", &e), 0);
+    cr_assert_eq(validate("network.bandwidth", "{\"rate\": 1000000}", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--dev"), "%s", e.msg);
+    cr_assert_eq(validate("network.bandwidth",
+                          "{\"rate\": 1000000, \"netns\": \"n1\", \"direction\": \"in\"}", &e),
+                 -FL_EUNSUPPORTED);
+    cr_assert(strstr(e.msg, "ifb"), "%s", e.msg);
+    cr_assert_eq(validate("network.bandwidth", "{\"netns\": \"n1\"}", &e), -FL_EUSAGE);
+    cr_assert_eq(validate("network.bandwidth", "{\"rate\": 1000000, \"dev\": [\"a/b\"]}", &e),
+                 -FL_EUSAGE);
+}
+
+Test(describe, partition)
+{
+    const struct fl_fault_ops *ops = fl_fault_lookup("network.partition");
+    struct fl_fault f;
+    char buf[512];
+    fl_fault_init(&f, ops,
+                  json_loads("{\"netns\": \"n1\", \"peer\": [\"10.0.0.2\", \"10.0.0.3\"], "
+                             "\"port\": 6379, \"protocol\": \"tcp\"}",
+                             0, NULL));
+    fl_fault_describe(&f, buf, sizeof buf);
+    cr_assert_str_eq(buf, "drop traffic between netns n1 and 10.0.0.2, 10.0.0.3 (both directions, "
+                          "tcp port 6379)");
+    fl_fault_fini(&f);
+    fl_fault_init(&f, fl_fault_lookup("network.loss"), json_loads("{\"percent\": 30}", 0, NULL));
+    fl_fault_describe(&f, buf, sizeof buf);
+    cr_assert_str_eq(buf, "drop 30% of packets leaving the host");
+    fl_fault_fini(&f);
+}
+
+Test(tc, burst)
+{
+    cr_assert_eq(fl_tc_tbf_default_burst(2000000, 1500), 5000);
+    cr_assert_eq(fl_tc_tbf_default_burst(100000, 1500), 3028);
+    cr_assert_eq(fl_tc_tbf_default_burst(1000000000, 1500), 2500000);
+}
+
+Test(format, rate)
+{
+    char b[32];
+    fl_netfault_format_rate(2000000, b, sizeof b);
+    cr_assert_str_eq(b, "2mbit");
+    fl_netfault_format_rate(1500000, b, sizeof b);
+    cr_assert_str_eq(b, "1.5mbit");
+    fl_netfault_format_rate(800, b, sizeof b);
+    cr_assert_str_eq(b, "800bit");
+}
+
+/* A scope survives the journal: resolve the current namespace, write it as
+ * the undo record does, read it back, open the same namespace again. */
+Test(netns, scope_round_trip)
+{
+    struct fl_netns_scope s, back;
+    struct fl_err e = {0};
+    json_t *params = json_object(), *j;
+    char buf[128];
+    int fd;
+
+    cr_assert_eq(fl_netns_resolve(params, &s, &e), 0, "%s", e.msg);
+    cr_assert_eq(s.kind, FL_NETNS_SELF);
+    cr_assert_neq(s.ino, 0);
+    j = fl_netns_to_json(&s);
+    cr_assert_eq(fl_netns_from_json(j, &back, &e), 0, "%s", e.msg);
+    cr_assert_eq(back.ino, s.ino);
+    cr_assert_eq(back.dev, s.dev);
+    fd = fl_netns_open(&back, &e);
+    cr_assert_geq(fd, 0, "%s", e.msg);
+    close(fd);
+    /* a namespace identity that exists nowhere: gone, not an error */
+    json_object_set_new(j, "ino", json_integer(1));
+    cr_assert_eq(fl_netns_from_json(j, &back, &e), 0);
+    cr_assert_eq(fl_netns_open(&back, &e), -FL_ENOTARGET);
+    fl_netns_describe(&s, buf, sizeof buf);
+    cr_assert(strstr(buf, "host") || strstr(buf, "netns"), "%s", buf);
+    json_decref(j);
+    json_decref(params);
+}
+
+Test(netns, missing_name_and_pid)
+{
+    struct fl_netns_scope s;
+    struct fl_err e = {0};
+    json_t *p = json_pack("{s:s}", "netns", "fl-unit-no-such-ns");
+
+    cr_assert_eq(fl_netns_resolve(p, &s, &e), -FL_ENOTARGET);
+    cr_assert(strstr(e.msg, "'fl-unit-no-such-ns' does not exist"), "%s", e.msg);
+    cr_assert(strstr(e.msg, "ip netns list"), "%s", e.msg);
+    json_decref(p);
+    p = json_pack("{s:i}", "pid", 4194303);
+    cr_assert_eq(fl_netns_resolve(p, &s, &e), -FL_ENOTARGET);
+    cr_assert(strstr(e.msg, "4194303"), "%s", e.msg);
+    json_decref(p);
+}
