@@ -1,0 +1,122 @@
+/* faultline show RUN_ID: one run's timeline, probe statistics and verdict. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/parse.h"
+
+void fl_cli_format_time(long long ms, char *buf, size_t len);
+
+static void ms_or_dash(const json_t *v, char *buf, size_t len)
+{
+    if (json_is_integer(v))
+        snprintf(buf, len, "%lldms", (long long)json_integer_value(v));
+    else
+        snprintf(buf, len, "-");
+}
+
+static const char *str_or(const json_t *o, const char *key, const char *def)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : def;
+}
+
+static void print_human(const json_t *run)
+{
+    json_t *ev = json_object_get(run, "events"), *probes = json_object_get(run, "probes"), *x;
+    char when[32], dur[32];
+    size_t i;
+
+    fl_cli_format_time(json_integer_value(json_object_get(run, "started_ms")), when, sizeof when);
+    fl_format_duration(json_integer_value(json_object_get(run, "duration_ms")), dur, sizeof dur);
+    printf("run %lld: %s\nfile: %s (experiment %s)\nstarted %s, took %s, seed %lld\n\n",
+           (long long)json_integer_value(json_object_get(run, "id")),
+           str_or(run, "experiment", "?"), str_or(run, "file", "?"),
+           str_or(run, "experiment_hash", "?"), when,
+           json_is_integer(json_object_get(run, "duration_ms")) ? dur : "-",
+           (long long)json_integer_value(json_object_get(run, "seed")));
+    printf("timeline:\n");
+    json_array_foreach(ev, i, x)
+    {
+        printf("  %8.3fs  %-9s %s\n",
+               (double)json_integer_value(json_object_get(x, "t_ms")) / 1000.0,
+               str_or(x, "phase", "?"), str_or(x, "message", ""));
+    }
+    printf("\nprobes (during the faults):\n  %-16s %-12s %8s %8s %10s %10s %10s %10s %10s\n",
+           "NAME", "ROLE", "SAMPLES", "AVAIL%", "P50", "P95", "P99", "DETECT", "RECOVER");
+    json_array_foreach(probes, i, x)
+    {
+        char det[32], rec[32];
+        ms_or_dash(json_object_get(x, "time_to_detect_ms"), det, sizeof det);
+        ms_or_dash(json_object_get(x, "time_to_recover_ms"), rec, sizeof rec);
+        printf("  %-16s %-12s %8lld %8.2f %8.2fms %8.2fms %8.2fms %10s %10s\n",
+               str_or(x, "name", "?"), str_or(x, "role", "?"),
+               (long long)json_integer_value(json_object_get(x, "samples")),
+               json_number_value(json_object_get(x, "availability")),
+               json_number_value(json_object_get(x, "p50_ms")),
+               json_number_value(json_object_get(x, "p95_ms")),
+               json_number_value(json_object_get(x, "p99_ms")), det, rec);
+    }
+    printf("\nverdict: %s\n  %s\n", str_or(run, "verdict", "?"),
+           str_or(run, "explanation",
+                  "(the run has not finished, or was killed before its "
+                  "verdict)"));
+}
+
+int fl_cli_show(int argc, char **argv)
+{
+    const char *db = NULL, *id = NULL;
+    struct fl_store *st;
+    struct fl_err e = {0};
+    bool as_json = false, samples = false;
+    long long run_id;
+    json_t *run;
+
+    for (int k = 1; k < argc; k++) {
+        if (!strcmp(argv[k], "--json")) {
+            as_json = true;
+        } else if (!strcmp(argv[k], "--samples")) {
+            samples = true;
+        } else if (!strcmp(argv[k], "--db") && k + 1 < argc) {
+            db = argv[++k];
+        } else if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
+            printf("usage: faultline show RUN_ID [--json] [--samples] [--db PATH]\n\n"
+                   "A run's timeline, per-probe statistics (availability, latency p50/p95/p99,\n"
+                   "time to detect, time to recover) and verdict with its explanation.\n"
+                   "--json prints the object documented in docs/experiments.md; --samples\n"
+                   "adds every sample to it.\n");
+            return 0;
+        } else if (argv[k][0] != '-' && !id) {
+            id = argv[k];
+        } else {
+            fl_err_set(&e, FL_EUSAGE, "unexpected argument %s; run `faultline show --help`",
+                       argv[k]);
+            return fl_cli_fail(&e);
+        }
+    }
+    if (!id) {
+        fl_err_set(&e, FL_EUSAGE, "which run? `faultline show RUN_ID` (see `faultline runs`)");
+        return fl_cli_fail(&e);
+    }
+    if (fl_parse_int(id, 1, (1LL << 53), &run_id, &e)) {
+        fl_err_prefix(&e, "RUN_ID");
+        return fl_cli_fail(&e);
+    }
+    if (fl_store_open(fl_store_path(db), &st, &e))
+        return fl_cli_fail(&e);
+    run = fl_store_show_run(st, run_id, samples || as_json ? samples : 0, &e);
+    fl_store_close(st);
+    if (!run)
+        return fl_cli_fail(&e);
+    if (as_json) {
+        json_dumpf(run, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+        putchar('\n');
+    } else {
+        print_human(run);
+    }
+    json_decref(run);
+    return 0;
+}

@@ -1,0 +1,927 @@
+#include "engine/engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/apply.h"
+#include "agent/journal.h"
+#include "util/log.h"
+#include "util/parse.h"
+#include "util/time.h"
+
+#define TICK_MS 50
+#define LEASE_MS 15000
+#define FLUSH_EVERY_MS 1000
+#define STATUS_EVERY_MS 250
+
+/* The signal that asked the run to stop; set by the handler, read by the
+ * main loop. Process-wide because signals are. */
+static volatile sig_atomic_t engine_stop;
+
+static void on_signal(int sig)
+{
+    engine_stop = sig;
+}
+
+const char *fl_verdict_str(enum fl_verdict v)
+{
+    switch (v) {
+    case FL_VERDICT_PASSED:
+        return "passed";
+    case FL_VERDICT_FAILED:
+        return "failed";
+    case FL_VERDICT_ABORTED:
+        return "aborted";
+    case FL_VERDICT_NOT_STEADY:
+        return "not started: system not steady";
+    case FL_VERDICT_ERROR:
+        return "error";
+    }
+    return "?";
+}
+
+/* ---- probe threads ----------------------------------------------------- */
+
+struct probe_rt {
+    const struct fl_spec_probe *sp;
+    int id;
+    pthread_t th;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* signalled with mu held when stop is set */
+    struct fl_sample *s; /* guarded by mu */
+    size_t n, cap;       /* guarded by mu */
+    size_t stored;       /* main thread only */
+    char last[160];      /* guarded by mu: the last sample's detail */
+    atomic_bool stop;
+    int64_t t0_ns;
+    int64_t detect_ms, recover_ms;
+};
+
+static int64_t rel_ms(int64_t t0_ns)
+{
+    return (fl_mono_ns() - t0_ns) / 1000000;
+}
+
+static void push(struct probe_rt *p, const struct fl_sample *s, const char *detail)
+{
+    pthread_mutex_lock(&p->mu);
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 256;
+        struct fl_sample *ns = realloc(p->s, cap * sizeof *ns);
+        if (!ns) {
+            pthread_mutex_unlock(&p->mu);
+            return;
+        }
+        p->s = ns;
+        p->cap = cap;
+    }
+    p->s[p->n++] = *s;
+    snprintf(p->last, sizeof p->last, "%s", detail);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *probe_main(void *arg)
+{
+    struct probe_rt *p = arg;
+    struct fl_probe probe = {
+        .ops = p->sp->ops, .params = p->sp->params, .timeout_ms = p->sp->timeout_ms};
+    struct fl_err e = {0};
+    char broken[200] = "";
+    int64_t next;
+
+    if (p->sp->netns) {
+        char path[320];
+        int fd;
+        snprintf(path, sizeof path, "/run/netns/%s", p->sp->netns);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWNET))
+            snprintf(broken, sizeof broken, "cannot enter netns %s: %s", p->sp->netns,
+                     strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if (!broken[0] && probe.ops->open && probe.ops->open(&probe, &e))
+        snprintf(broken, sizeof broken, "%s", e.msg);
+    next = rel_ms(p->t0_ns);
+    while (!atomic_load(&p->stop)) {
+        struct fl_probe_result r = {0};
+        struct fl_sample s;
+        int64_t now = rel_ms(p->t0_ns), start;
+
+        if (now < next) {
+            /* sleep until the tick, or until stop_probes wakes us */
+            struct timespec ts;
+            int64_t ns;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ns = ts.tv_nsec + (next - now) * 1000000;
+            ts.tv_sec += ns / 1000000000;
+            ts.tv_nsec = ns % 1000000000;
+            pthread_mutex_lock(&p->mu);
+            if (!atomic_load(&p->stop))
+                pthread_cond_timedwait(&p->wake, &p->mu, &ts);
+            pthread_mutex_unlock(&p->mu);
+            continue;
+        }
+        start = fl_mono_ns();
+        s.t_ms = now;
+        if (broken[0])
+            snprintf(r.detail, sizeof r.detail, "%s", broken);
+        else
+            probe.ops->sample(&probe, &r);
+        s.latency_ms = (double)(fl_mono_ns() - start) / 1e6;
+        s.value = r.has_value ? r.value : NAN;
+        s.probe_ok = r.ok;
+        s.ok = fl_tolerance_sample_ok(&p->sp->tol, r.ok, s.value);
+        push(p, &s, r.detail);
+        next += p->sp->interval_ms;
+        now = rel_ms(p->t0_ns);
+        if (next < now)
+            next = now; /* a slow sample skips ticks rather than bursting */
+    }
+    if (!broken[0] && probe.ops->close)
+        probe.ops->close(&probe);
+    return NULL;
+}
+
+/* ---- the run ----------------------------------------------------------- */
+
+enum step_state { STEP_PENDING, STEP_ACTIVE, STEP_DONE };
+
+struct step {
+    const struct fl_spec_action *a;
+    enum step_state state;
+    struct fl_fault f;
+    bool has_fault;
+    int64_t end_ms; /* relative to t0 */
+    int64_t next_renew;
+    pthread_t cmd_th;
+    bool cmd_started;
+    atomic_int cmd_rc;
+    atomic_bool cmd_done;
+};
+
+struct run {
+    const struct fl_spec *spec;
+    const struct fl_engine_opts *o;
+    struct fl_run_result *res;
+    struct fl_journal j;
+    bool journal_open;
+    int64_t t0_ns, wall0;
+    int64_t run_id;
+    struct probe_rt *probes;
+    struct step *steps;
+    uint64_t seed;
+    const char *phase;
+    int64_t inject_ms, revert_end_ms, last_flush, last_status;
+    int64_t last_revert_ms; /* when the last fault was actually reverted, or -1 */
+    bool status_drawn;
+    long *guard_since; /* per guardrail: violation start, or -1 */
+};
+
+static void clear_status(struct run *r)
+{
+    if (r->status_drawn) {
+        fputs("\r\033[K", stderr);
+        r->status_drawn = false;
+    }
+}
+
+static void event(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void event(struct run *r, const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    int64_t t = rel_ms(r->t0_ns);
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    clear_status(r);
+    fprintf(r->o->out, "[%7.3fs] %-9s %s\n", (double)t / 1000.0, r->phase, msg);
+    fflush(r->o->out);
+    if (r->o->store && r->run_id)
+        fl_store_event(r->o->store, r->run_id, t, r->phase, msg);
+}
+
+static void draw_status(struct run *r)
+{
+    char line[1024];
+    size_t off = 0;
+    int64_t now = rel_ms(r->t0_ns);
+    char active[256] = "";
+    size_t aoff = 0;
+
+    if (!r->o->tty || now - r->last_status < STATUS_EVERY_MS)
+        return;
+    r->last_status = now;
+    for (size_t i = 0; i < r->spec->nactions && aoff < sizeof active; i++)
+        if (r->steps[i].state == STEP_ACTIVE)
+            aoff += (size_t)snprintf(active + aoff, sizeof active - aoff, "%s%s", aoff ? "," : "",
+                                     r->steps[i].a->name);
+    if (r->inject_ms >= 0 && r->revert_end_ms < 0) {
+        int64_t el = now - r->inject_ms, left = r->spec->duration_ms - el;
+        off += (size_t)snprintf(line + off, sizeof line - off, "%s %.1fs, %.1fs left | active: %s",
+                                r->phase, (double)el / 1000.0,
+                                (double)(left > 0 ? left : 0) / 1000.0, aoff ? active : "none");
+    } else
+        off += (size_t)snprintf(line + off, sizeof line - off, "%s %.1fs", r->phase,
+                                (double)now / 1000.0);
+    for (size_t i = 0; i < r->spec->nprobes && off < sizeof line; i++) {
+        struct probe_rt *p = &r->probes[i];
+        size_t ok = 0;
+        double v = NAN;
+        pthread_mutex_lock(&p->mu);
+        for (size_t k = 0; k < p->n; k++)
+            ok += p->s[k].ok;
+        if (p->n)
+            v = p->s[p->n - 1].value;
+        off += (size_t)snprintf(line + off, sizeof line - off, " | %s %s%g %.1f%% ok", p->sp->name,
+                                p->n && !p->s[p->n - 1].ok ? "FAIL " : "", v,
+                                p->n ? 100.0 * (double)ok / (double)p->n : 100.0);
+        pthread_mutex_unlock(&p->mu);
+    }
+    fprintf(stderr, "\r\033[K%.*s", 200, line);
+    fflush(stderr);
+    r->status_drawn = true;
+}
+
+static void flush_samples(struct run *r, bool force)
+{
+    int64_t now = rel_ms(r->t0_ns);
+
+    if (!r->o->store || (!force && now - r->last_flush < FLUSH_EVERY_MS))
+        return;
+    r->last_flush = now;
+    fl_store_begin(r->o->store);
+    for (size_t i = 0; i < r->spec->nprobes; i++) {
+        struct probe_rt *p = &r->probes[i];
+        pthread_mutex_lock(&p->mu);
+        if (p->n > p->stored && fl_store_samples(r->o->store, r->run_id, p->id, p->s + p->stored,
+                                                 p->n - p->stored) == 0)
+            p->stored = p->n;
+        pthread_mutex_unlock(&p->mu);
+    }
+    fl_store_commit(r->o->store);
+}
+
+static const char *sig_name(int sig)
+{
+    return sig == SIGINT    ? "SIGINT"
+           : sig == SIGTERM ? "SIGTERM"
+           : sig == SIGHUP  ? "SIGHUP"
+                            : "a signal";
+}
+
+static bool stopping(struct run *r)
+{
+    return engine_stop != 0;
+}
+
+static void start_probes(struct run *r)
+{
+    for (size_t i = 0; i < r->spec->nprobes; i++) {
+        struct probe_rt *p = &r->probes[i];
+        p->started = pthread_create(&p->th, NULL, probe_main, p) == 0;
+        if (!p->started)
+            event(r, "probe %s could not start a thread", p->sp->name);
+    }
+}
+
+static void stop_probes(struct run *r)
+{
+    for (size_t i = 0; i < r->spec->nprobes; i++) {
+        pthread_mutex_lock(&r->probes[i].mu);
+        atomic_store(&r->probes[i].stop, true);
+        pthread_cond_broadcast(&r->probes[i].wake);
+        pthread_mutex_unlock(&r->probes[i].mu);
+    }
+    for (size_t i = 0; i < r->spec->nprobes; i++)
+        if (r->probes[i].started)
+            pthread_join(r->probes[i].th, NULL);
+}
+
+static void set_verdict(struct run *r, enum fl_verdict v, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The first verdict other than passed wins; later problems are events. */
+static void set_verdict(struct run *r, enum fl_verdict v, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (r->res->verdict != FL_VERDICT_PASSED)
+        return;
+    r->res->verdict = v;
+    va_start(ap, fmt);
+    vsnprintf(r->res->explanation, sizeof r->res->explanation, fmt, ap);
+    va_end(ap);
+}
+
+/* Sleep one tick unless a stop was requested. */
+static void tick(struct run *r)
+{
+    draw_status(r);
+    flush_samples(r, false);
+    fl_sleep_ms(TICK_MS);
+}
+
+static size_t sample_count(struct probe_rt *p)
+{
+    size_t n;
+
+    pthread_mutex_lock(&p->mu);
+    n = p->n;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+/* Resolve every fault's targets now (plan touches nothing), so a missing
+ * process or namespace stops the run before anything is injected. */
+static bool targets_exist(struct run *r)
+{
+    for (size_t i = 0; i < r->spec->nactions; i++) {
+        const struct fl_spec_action *a = &r->spec->actions[i];
+        struct fl_err e = {0};
+        struct fl_fault f;
+        char desc[512];
+        int rc;
+
+        if (a->type != FL_ACTION_FAULT)
+            continue;
+        fl_fault_init(&f, a->ops, json_deep_copy(a->params));
+        f.seed = (r->seed + i) & ((1ULL << 53) - 1);
+        rc = a->ops->plan(&f, &e);
+        if (rc == 0) {
+            fl_fault_describe(&f, desc, sizeof desc);
+            event(r, "%s would %s", a->name, desc);
+        }
+        fl_fault_fini(&f);
+        if (rc) {
+            event(r, "%s: %s", a->name, e.msg);
+            set_verdict(r, FL_VERDICT_ERROR, "%s (%s) has no target: %s; nothing was injected",
+                        a->name, a->ops->kind, e.msg);
+            r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool preflight(struct run *r)
+{
+    int64_t until = rel_ms(r->t0_ns) + r->spec->preflight_ms, longest = 0;
+    char tol[256];
+
+    r->phase = "preflight";
+    if (!targets_exist(r))
+        return false;
+    until = rel_ms(r->t0_ns) + r->spec->preflight_ms;
+    for (size_t i = 0; i < r->spec->nprobes; i++) {
+        const struct fl_spec_probe *sp = r->probes[i].sp;
+        int64_t need = sp->interval_ms + sp->timeout_ms;
+        if (need > longest)
+            longest = need;
+        fl_tolerance_describe(&sp->tol, tol, sizeof tol);
+        event(r, "probe %s (%s%s%s) every %lldms: %s", sp->name, sp->ops->kind,
+              sp->netns ? " in netns " : "", sp->netns ? sp->netns : "", (long long)sp->interval_ms,
+              sp->role == FL_PROBE_STEADY ? tol : "guardrail");
+    }
+    event(r, "checking the steady state for %lldms before injecting anything",
+          (long long)r->spec->preflight_ms);
+    start_probes(r);
+    for (;;) {
+        bool all = true;
+        if (stopping(r))
+            return false;
+        for (size_t i = 0; i < r->spec->nprobes; i++)
+            all &= sample_count(&r->probes[i]) > 0;
+        if (rel_ms(r->t0_ns) >= until && (all || rel_ms(r->t0_ns) >= until + longest))
+            break;
+        tick(r);
+    }
+    for (size_t i = 0; i < r->spec->nprobes; i++) {
+        struct probe_rt *p = &r->probes[i];
+        char why[512] = "no sample arrived";
+        int64_t at = 0;
+        bool ok;
+        if (p->sp->role != FL_PROBE_STEADY)
+            continue;
+        pthread_mutex_lock(&p->mu);
+        {
+            struct fl_tolerance whole = p->sp->tol;
+            whole.window_ms = 0;
+            ok = p->n > 0 &&
+                 fl_tolerance_holds_phase(&whole, p->s, p->n, 0, INT64_MAX, &at, why, sizeof why);
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (!ok) {
+            event(r, "steady state does not hold: probe %s: %s (last: %s)", p->sp->name, why,
+                  p->last);
+            set_verdict(r, FL_VERDICT_NOT_STEADY,
+                        "the system was not steady before injecting: probe %s: %s (last "
+                        "sample: %s); nothing was injected",
+                        p->sp->name, why, p->last);
+        }
+    }
+    if (r->res->verdict == FL_VERDICT_PASSED)
+        event(r, "steady state holds");
+    return r->res->verdict == FL_VERDICT_PASSED;
+}
+
+static void *command_main(void *arg)
+{
+    struct step *s = arg;
+    char out[256];
+
+    atomic_store(&s->cmd_rc,
+                 fl_probe_run_command(s->a->command, s->a->duration_ms, out, sizeof out));
+    atomic_store(&s->cmd_done, true);
+    return NULL;
+}
+
+static void revert_step(struct run *r, struct step *s, const char *why)
+{
+    struct fl_err e = {0};
+    bool found = false;
+
+    if (s->state != STEP_ACTIVE || !s->has_fault)
+        return;
+    s->state = STEP_DONE;
+    if (fl_journal_revert(&r->j, s->f.id, &found, &e)) {
+        event(r, "revert of %s (%s) failed: %s; the guardian keeps retrying", s->a->name, s->f.id,
+              e.msg);
+        set_verdict(r, FL_VERDICT_ERROR, "revert of %s failed: %s", s->a->name, e.msg);
+        return;
+    }
+    r->last_revert_ms = rel_ms(r->t0_ns);
+    event(r, "%s %s reverted (%s)%s", s->a->name, s->f.id, why,
+          found ? "" : ": it was already gone");
+}
+
+static void revert_all(struct run *r, const char *why)
+{
+    /* reverse order of application */
+    for (size_t i = r->spec->nactions; i-- > 0;)
+        revert_step(r, &r->steps[i], why);
+}
+
+static void start_step(struct run *r, size_t idx)
+{
+    struct step *s = &r->steps[idx];
+    const struct fl_spec_action *a = s->a;
+    struct fl_err e = {0};
+    char desc[512];
+    int64_t now = rel_ms(r->t0_ns), dur;
+
+    s->state = STEP_ACTIVE;
+    if (a->type == FL_ACTION_COMMAND) {
+        event(r, "%s: running `%s`", a->name, a->command);
+        s->cmd_started = pthread_create(&s->cmd_th, NULL, command_main, s) == 0;
+        if (!s->cmd_started) {
+            s->state = STEP_DONE;
+            event(r, "%s: could not start a thread for the command", a->name);
+        }
+        return;
+    }
+    fl_fault_init(&s->f, a->ops, json_deep_copy(a->params));
+    s->has_fault = true;
+    s->f.seed = (r->seed + idx) & ((1ULL << 53) - 1);
+    dur = a->duration_ms ? a->duration_ms : r->spec->duration_ms - a->start_ms;
+    if (dur < 0)
+        dur = 0;
+    s->f.duration_ms = (a->ops->flags & FL_FAULT_INSTANT) ? 0 : dur;
+    if (a->ops->plan(&s->f, &e) ||
+        fl_fault_apply(&r->j, &s->f, getpid(), LEASE_MS,
+                       s->f.duration_ms ? fl_now_ms() + s->f.duration_ms : 0, &e)) {
+        s->state = STEP_DONE;
+        s->has_fault = false;
+        event(r, "%s could not be applied: %s", a->name, e.msg);
+        set_verdict(r, FL_VERDICT_ERROR, "%s (%s) could not be applied: %s", a->name, a->ops->kind,
+                    e.msg);
+        r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+        return;
+    }
+    fl_fault_describe(&s->f, desc, sizeof desc);
+    if (a->ops->flags & FL_FAULT_INSTANT) {
+        fl_journal_remove(&r->j, s->f.id);
+        s->state = STEP_DONE;
+        s->has_fault = false;
+        event(r, "%s %s (%s): %s", a->name, s->f.id, a->ops->kind, desc);
+        return;
+    }
+    s->end_ms = now + s->f.duration_ms;
+    s->next_renew = now + LEASE_MS / 3;
+    event(r, "%s %s applied for %.1fs (%s): %s", a->name, s->f.id,
+          (double)s->f.duration_ms / 1000.0, a->ops->kind, desc);
+}
+
+/* Judge each guardrail over its window of samples since injection. */
+static bool guardrails_trip(struct run *r)
+{
+    int64_t now = rel_ms(r->t0_ns);
+
+    for (size_t i = 0; i < r->spec->nguardrails; i++) {
+        const struct fl_spec_guardrail *g = &r->spec->guardrails[i];
+        struct probe_rt *p = &r->probes[g->probe];
+        int64_t from = now - g->tol.window_ms;
+        char why[512];
+        size_t lo;
+        bool ok;
+
+        if (from < r->inject_ms)
+            from = r->inject_ms;
+        pthread_mutex_lock(&p->mu);
+        for (lo = p->n; lo > 0 && p->s[lo - 1].t_ms >= from; lo--)
+            ;
+        ok = fl_tolerance_holds(&g->tol, p->s + lo, p->n - lo, why, sizeof why);
+        pthread_mutex_unlock(&p->mu);
+        if (ok) {
+            r->guard_since[i] = -1;
+            continue;
+        }
+        if (r->guard_since[i] < 0)
+            r->guard_since[i] = now;
+        if (now - r->guard_since[i] >= g->for_ms) {
+            event(r, "guardrail %s tripped: probe %s: %s (for %lldms)", g->name, p->sp->name, why,
+                  (long long)(now - r->guard_since[i]));
+            set_verdict(r, FL_VERDICT_ABORTED,
+                        "guardrail %s tripped at +%.1fs after injection: probe %s: %s; every "
+                        "fault was reverted at once",
+                        g->name, (double)(now - r->inject_ms) / 1000.0, p->sp->name, why);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void inject_and_observe(struct run *r)
+{
+    const struct fl_spec *sp = r->spec;
+
+    r->phase = "inject";
+    r->inject_ms = rel_ms(r->t0_ns);
+    event(r, "injecting: %zu step(s) over %.1fs (seed %llu)", sp->nactions,
+          (double)sp->duration_ms / 1000.0, (unsigned long long)r->seed);
+    for (;;) {
+        int64_t now = rel_ms(r->t0_ns), el = now - r->inject_ms;
+        bool busy = false;
+
+        if (stopping(r)) {
+            event(r, "interrupted by %s: reverting everything", sig_name(engine_stop));
+            set_verdict(r, FL_VERDICT_ABORTED,
+                        "interrupted by %s at +%.1fs after injection; every fault was "
+                        "reverted",
+                        sig_name(engine_stop), (double)el / 1000.0);
+            break;
+        }
+        for (size_t i = 0; i < sp->nactions; i++) {
+            struct step *s = &r->steps[i];
+            if (s->state == STEP_PENDING && el >= s->a->start_ms)
+                start_step(r, i);
+            if (r->res->verdict != FL_VERDICT_PASSED)
+                break;
+            if (s->state == STEP_ACTIVE && s->has_fault) {
+                if (now >= s->end_ms) {
+                    revert_step(r, s, "its duration ended");
+                } else if (now >= s->next_renew) {
+                    s->next_renew = now + LEASE_MS / 3;
+                    if (!fl_fault_renew(&r->j, s->f.id, LEASE_MS)) {
+                        s->state = STEP_DONE;
+                        event(r, "%s %s was reverted by someone else (faultline recover?)",
+                              s->a->name, s->f.id);
+                    }
+                }
+            }
+            if (s->state == STEP_ACTIVE && !s->has_fault && atomic_load(&s->cmd_done)) {
+                int rc = atomic_load(&s->cmd_rc);
+                s->state = STEP_DONE;
+                event(r, "%s: command exited with %s%d", s->a->name, rc < 0 ? "error " : "status ",
+                      rc);
+            }
+            busy |= s->state != STEP_DONE;
+        }
+        if (r->res->verdict != FL_VERDICT_PASSED)
+            break;
+        if (r->spec->nguardrails && guardrails_trip(r))
+            break;
+        if (!busy && el >= sp->duration_ms)
+            break;
+        if (el >= sp->duration_ms) {
+            /* past the duration: revert what is left (commands may still run) */
+            for (size_t i = 0; i < sp->nactions; i++)
+                if (r->steps[i].has_fault)
+                    revert_step(r, &r->steps[i], "the experiment's duration ended");
+        }
+        tick(r);
+    }
+    r->phase = "revert";
+    revert_all(r, r->res->verdict == FL_VERDICT_PASSED ? "end of the experiment" : "abort");
+    r->revert_end_ms = rel_ms(r->t0_ns);
+}
+
+/* Index of the first sample of the healthy streak that is still running at
+ * the end of the samples, or n when the last sample failed. */
+static size_t streak_start(const struct probe_rt *p)
+{
+    size_t i = p->n;
+
+    while (i > 0 && p->s[i - 1].ok)
+        i--;
+    return i;
+}
+
+static void judge_hypothesis(struct run *r)
+{
+    char buf[1800];
+    size_t off = 0;
+
+    r->phase = "judge";
+    for (size_t i = 0; i < r->spec->nprobes; i++) {
+        struct probe_rt *p = &r->probes[i];
+        char why[512];
+        int64_t at = 0;
+        bool ok;
+
+        p->detect_ms = -1;
+        if (p->sp->role != FL_PROBE_STEADY)
+            continue;
+        pthread_mutex_lock(&p->mu);
+        ok = fl_tolerance_holds_phase(&p->sp->tol, p->s, p->n, r->inject_ms, r->revert_end_ms, &at,
+                                      why, sizeof why);
+        for (size_t k = 0; k < p->n; k++)
+            if (p->s[k].t_ms >= r->inject_ms && !p->s[k].ok) {
+                p->detect_ms = p->s[k].t_ms - r->inject_ms;
+                break;
+            }
+        pthread_mutex_unlock(&p->mu);
+        if (!ok && off < sizeof buf)
+            off += (size_t)snprintf(
+                buf + off, sizeof buf - off, "%sprobe %s: %s, seen at +%.1fs after injection",
+                off ? "; " : "", p->sp->name, why, (double)(at - r->inject_ms) / 1000.0);
+    }
+    if (off) {
+        event(r, "hypothesis broken: %s", buf);
+        set_verdict(r, FL_VERDICT_FAILED, "hypothesis broken during the faults: %s", buf);
+    } else if (r->res->verdict == FL_VERDICT_PASSED) {
+        event(r, "hypothesis held during the faults");
+    }
+}
+
+static void observe_recovery(struct run *r)
+{
+    const struct fl_spec *sp = r->spec;
+    int64_t limit = sp->recovery_within_ms + sp->recovery_stable_ms;
+    int64_t base = r->last_revert_ms >= 0 ? r->last_revert_ms : r->revert_end_ms;
+    bool all = false;
+
+    r->phase = "recover";
+    if (sp->has_recovery)
+        event(r, "waiting up to %.1fs for the steady state to return (stable for %.1fs)",
+              (double)sp->recovery_within_ms / 1000.0, (double)sp->recovery_stable_ms / 1000.0);
+    for (;;) {
+        int64_t now = rel_ms(r->t0_ns);
+        all = true;
+        for (size_t i = 0; i < sp->nprobes; i++) {
+            struct probe_rt *p = &r->probes[i];
+            size_t k;
+            bool rec;
+            if (p->sp->role != FL_PROBE_STEADY)
+                continue;
+            pthread_mutex_lock(&p->mu);
+            k = streak_start(p);
+            rec = k < p->n && p->s[p->n - 1].t_ms - p->s[k].t_ms >= sp->recovery_stable_ms &&
+                  p->s[p->n - 1].t_ms >= base;
+            p->recover_ms = rec ? (p->s[k].t_ms > base ? p->s[k].t_ms - base : 0) : -1;
+            pthread_mutex_unlock(&p->mu);
+            all &= rec;
+        }
+        if (all || !sp->has_recovery || stopping(r) || now - base >= limit)
+            break;
+        tick(r);
+    }
+    if (!sp->has_recovery)
+        return;
+    for (size_t i = 0; i < sp->nprobes; i++) {
+        struct probe_rt *p = &r->probes[i];
+        if (p->sp->role != FL_PROBE_STEADY)
+            continue;
+        if (p->recover_ms >= 0 && p->recover_ms <= sp->recovery_within_ms) {
+            event(r, "probe %s recovered %.3fs after the last revert", p->sp->name,
+                  (double)p->recover_ms / 1000.0);
+        } else {
+            char lim[32];
+            fl_format_duration(sp->recovery_within_ms, lim, sizeof lim);
+            event(r, "probe %s did not recover within %s (last: %s)", p->sp->name, lim, p->last);
+            set_verdict(r, FL_VERDICT_FAILED,
+                        "probe %s did not return to steady state within %s after the faults "
+                        "were reverted (last sample: %s)",
+                        p->sp->name, lim, p->last);
+        }
+    }
+}
+
+static void rollbacks(struct run *r)
+{
+    r->phase = "rollback";
+    for (size_t i = 0; i < r->spec->nrollbacks; i++) {
+        char out[256];
+        int rc = fl_probe_run_command(r->spec->rollbacks[i], r->spec->rollback_timeout_ms, out,
+                                      sizeof out);
+        event(r, "`%s` exited with %s%d", r->spec->rollbacks[i], rc < 0 ? "error " : "status ", rc);
+    }
+}
+
+static void record_probes(struct run *r)
+{
+    char tol[256];
+
+    for (size_t i = 0; i < r->spec->nprobes; i++) {
+        struct probe_rt *p = &r->probes[i];
+        fl_tolerance_describe(&p->sp->tol, tol, sizeof tol);
+        fl_store_probe_define(r->o->store, r->run_id, p->id, p->sp->name, p->sp->ops->kind,
+                              p->sp->role == FL_PROBE_STEADY ? "steady_state" : "guardrail", tol);
+    }
+}
+
+static void record_results(struct run *r)
+{
+    for (size_t i = 0; i < r->spec->nprobes; i++) {
+        struct probe_rt *p = &r->probes[i];
+        struct fl_probe_stats st;
+        size_t lo = 0, hi;
+        pthread_mutex_lock(&p->mu);
+        while (lo < p->n && p->s[lo].t_ms < r->inject_ms)
+            lo++;
+        for (hi = lo; hi < p->n && p->s[hi].t_ms <= r->revert_end_ms; hi++)
+            ;
+        if (r->inject_ms < 0)
+            lo = 0, hi = p->n; /* never injected: the preflight samples */
+        fl_probe_stats(p->s + lo, hi - lo, &st);
+        pthread_mutex_unlock(&p->mu);
+        fl_store_probe_result(r->o->store, r->run_id, p->id, &st, p->detect_ms, p->recover_ms);
+        {
+            char det[32] = "-", rec[32] = "-";
+            if (p->detect_ms >= 0)
+                snprintf(det, sizeof det, "%lldms", (long long)p->detect_ms);
+            if (p->recover_ms >= 0)
+                snprintf(rec, sizeof rec, "%lldms", (long long)p->recover_ms);
+            event(r,
+                  "probe %s: %zu samples, availability %.2f%%, latency p50 %.1fms p95 %.1fms "
+                  "p99 %.1fms, time to detect %s, time to recover %s",
+                  p->sp->name, st.n, st.availability, st.p50, st.p95, st.p99, det, rec);
+        }
+    }
+}
+
+static int exit_code_for(const struct fl_run_result *res)
+{
+    switch (res->verdict) {
+    case FL_VERDICT_PASSED:
+        return FL_EXIT_PASSED;
+    case FL_VERDICT_FAILED:
+        return FL_EXIT_FAILED;
+    case FL_VERDICT_ABORTED:
+        return FL_EXIT_ABORTED;
+    case FL_VERDICT_NOT_STEADY:
+        return FL_EXIT_NOT_STEADY;
+    case FL_VERDICT_ERROR:
+        return res->exit_code ? res->exit_code : FL_EXIT_ERROR;
+    }
+    return FL_EXIT_ERROR;
+}
+
+uint64_t fl_engine_seed(const struct fl_spec *spec, const struct fl_engine_opts *o)
+{
+    uint64_t seed;
+
+    if (o->has_seed)
+        seed = o->seed;
+    else if (spec->has_seed)
+        seed = spec->seed;
+    else if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+        seed = (uint64_t)fl_wall_ms() ^ (uint64_t)getpid();
+    return seed & ((1ULL << 53) - 1);
+}
+
+int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
+                  struct fl_run_result *res, struct fl_err *e)
+{
+    struct run r = {.spec = spec,
+                    .o = o,
+                    .res = res,
+                    .inject_ms = -1,
+                    .revert_end_ms = -1,
+                    .last_revert_ms = -1};
+    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term, old_hup;
+    char hash[17];
+    int rc;
+
+    memset(res, 0, sizeof *res);
+    r.seed = fl_engine_seed(spec, o);
+    r.phase = "start";
+    if ((rc = fl_journal_open(&r.j, o->state_dir, e)))
+        return rc;
+    r.journal_open = true;
+    r.probes = calloc(spec->nprobes ? spec->nprobes : 1, sizeof *r.probes);
+    r.steps = calloc(spec->nactions ? spec->nactions : 1, sizeof *r.steps);
+    r.guard_since = calloc(spec->nguardrails ? spec->nguardrails : 1, sizeof *r.guard_since);
+    if (!r.probes || !r.steps || !r.guard_since) {
+        rc = fl_err_set(e, FL_EFAIL, "out of memory");
+        goto out;
+    }
+    r.t0_ns = fl_mono_ns();
+    r.wall0 = fl_wall_ms();
+    for (size_t i = 0; i < spec->nprobes; i++) {
+        r.probes[i].sp = &spec->probes[i];
+        r.probes[i].id = (int)i;
+        r.probes[i].t0_ns = r.t0_ns;
+        r.probes[i].recover_ms = -1;
+        r.probes[i].detect_ms = -1;
+        pthread_mutex_init(&r.probes[i].mu, NULL);
+        {
+            pthread_condattr_t ca;
+            pthread_condattr_init(&ca);
+            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+            pthread_cond_init(&r.probes[i].wake, &ca);
+            pthread_condattr_destroy(&ca);
+        }
+    }
+    for (size_t i = 0; i < spec->nactions; i++)
+        r.steps[i].a = &spec->actions[i];
+    for (size_t i = 0; i < spec->nguardrails; i++)
+        r.guard_since[i] = -1;
+    fl_spec_hash(spec, hash);
+    if ((rc = fl_store_run_begin(o->store, spec->title, spec->file, spec->content, hash, r.wall0,
+                                 r.seed, &r.run_id, e)))
+        goto out;
+    res->run_id = r.run_id;
+    record_probes(&r);
+
+    engine_stop = 0;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
+
+    event(&r, "run %lld of \"%s\" (%s)", (long long)r.run_id, spec->title, spec->file);
+    if (spec->hypothesis)
+        event(&r, "hypothesis: %s", spec->hypothesis);
+    if (preflight(&r)) {
+        inject_and_observe(&r);
+        judge_hypothesis(&r);
+        if (!stopping(&r))
+            observe_recovery(&r);
+    } else if (stopping(&r)) {
+        set_verdict(&r, FL_VERDICT_ABORTED, "interrupted by %s before anything was injected",
+                    sig_name(engine_stop));
+    }
+    stop_probes(&r);
+    rollbacks(&r);
+    r.phase = "verdict";
+    res->exit_code = exit_code_for(res);
+    if (res->verdict == FL_VERDICT_PASSED)
+        snprintf(res->explanation, sizeof res->explanation,
+                 "the hypothesis held during the faults%s",
+                 spec->has_recovery ? " and the steady state returned in time" : "");
+    record_results(&r);
+    event(&r, "%s: %s", fl_verdict_str(res->verdict), res->explanation);
+    flush_samples(&r, true);
+    fl_store_run_end(o->store, r.run_id, rel_ms(r.t0_ns), fl_verdict_str(res->verdict),
+                     res->explanation, res->exit_code);
+    clear_status(&r);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
+    rc = 0;
+out:
+    for (size_t i = 0; r.steps && i < spec->nactions; i++) {
+        if (r.steps[i].cmd_started)
+            pthread_join(r.steps[i].cmd_th, NULL);
+        if (r.steps[i].f.ops)
+            fl_fault_fini(&r.steps[i].f);
+    }
+    for (size_t i = 0; r.probes && i < spec->nprobes; i++) {
+        free(r.probes[i].s);
+        pthread_mutex_destroy(&r.probes[i].mu);
+        pthread_cond_destroy(&r.probes[i].wake);
+    }
+    free(r.probes);
+    free(r.steps);
+    free(r.guard_since);
+    if (r.journal_open)
+        fl_journal_close(&r.j);
+    return rc;
+}

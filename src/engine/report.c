@@ -1,0 +1,157 @@
+/* Reports about a run that do not need a running engine: the dry-run plan
+ * and the JUnit file written from a stored run. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+int fl_engine_dry_run(const struct fl_spec *spec, const struct fl_engine_opts *o, FILE *out,
+                      struct fl_err *e)
+{
+    uint64_t seed = fl_engine_seed(spec, o);
+    char tol[256];
+    int rc = 0;
+
+    fprintf(out, "experiment: %s (%s)\n", spec->title, spec->file);
+    if (spec->hypothesis)
+        fprintf(out, "hypothesis: %s\n", spec->hypothesis);
+    fprintf(out, "seed: %llu\npreflight: sample the steady state for %.1fs\n",
+            (unsigned long long)seed, (double)spec->preflight_ms / 1000.0);
+    for (size_t i = 0; i < spec->nprobes; i++) {
+        const struct fl_spec_probe *p = &spec->probes[i];
+        char *params = json_dumps(p->params, JSON_COMPACT | JSON_SORT_KEYS);
+        fl_tolerance_describe(&p->tol, tol, sizeof tol);
+        fprintf(out, "probe %s: %s %s every %lldms%s%s; %s\n", p->name, p->ops->kind,
+                params ? params : "{}", (long long)p->interval_ms, p->netns ? " in netns " : "",
+                p->netns ? p->netns : "", p->role == FL_PROBE_STEADY ? tol : "(guardrail)");
+        free(params);
+    }
+    fprintf(out, "method (over %.1fs):\n", (double)spec->duration_ms / 1000.0);
+    for (size_t i = 0; i < spec->nactions; i++) {
+        const struct fl_spec_action *a = &spec->actions[i];
+        struct fl_fault f;
+        char desc[512];
+        int64_t dur;
+        if (a->type == FL_ACTION_COMMAND) {
+            fprintf(out, "  +%.1fs %s: run `%s`\n", (double)a->start_ms / 1000.0, a->name,
+                    a->command);
+            continue;
+        }
+        fl_fault_init(&f, a->ops, json_deep_copy(a->params));
+        f.seed = (seed + i) & ((1ULL << 53) - 1);
+        dur = a->duration_ms ? a->duration_ms : spec->duration_ms - a->start_ms;
+        f.duration_ms = (a->ops->flags & FL_FAULT_INSTANT) ? 0 : dur;
+        if (a->ops->plan(&f, e)) {
+            fl_err_prefix(e, "%s (%s, line %d)", a->name, a->ops->kind, a->line);
+            fprintf(out, "  +%.1fs %s: CANNOT PLAN: %s\n", (double)a->start_ms / 1000.0, a->name,
+                    e->msg);
+            if (!rc)
+                rc = -(e->code ? e->code : FL_EFAIL);
+            fl_fault_fini(&f);
+            continue;
+        }
+        fl_fault_describe(&f, desc, sizeof desc);
+        char *undo = json_dumps(f.undo, JSON_COMPACT | JSON_SORT_KEYS);
+        if (a->ops->flags & FL_FAULT_INSTANT)
+            fprintf(out, "  +%.1fs %s: %s: %s\n", (double)a->start_ms / 1000.0, a->name,
+                    a->ops->kind, desc);
+        else
+            fprintf(out, "  +%.1fs..+%.1fs %s: %s: %s\n", (double)a->start_ms / 1000.0,
+                    (double)(a->start_ms + dur) / 1000.0, a->name, a->ops->kind, desc);
+        fprintf(out, "      resolved: %s\n", undo ? undo : "{}");
+        free(undo);
+        fl_fault_fini(&f);
+    }
+    for (size_t i = 0; i < spec->nguardrails; i++) {
+        const struct fl_spec_guardrail *g = &spec->guardrails[i];
+        fl_tolerance_describe(&g->tol, tol, sizeof tol);
+        fprintf(out, "guardrail %s: abort when probe %s breaks %s for %lldms\n", g->name,
+                spec->probes[g->probe].name, tol, (long long)g->for_ms);
+    }
+    if (spec->has_recovery)
+        fprintf(out, "recovery: steady state back within %.1fs (stable %.1fs)\n",
+                (double)spec->recovery_within_ms / 1000.0,
+                (double)spec->recovery_stable_ms / 1000.0);
+    for (size_t i = 0; i < spec->nrollbacks; i++)
+        fprintf(out, "rollback: `%s`\n", spec->rollbacks[i]);
+    fprintf(out, "dry run: nothing was injected\n");
+    return rc;
+}
+
+static void xml_escape(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
+                fputc(*s, f);
+        }
+    }
+}
+
+int fl_engine_write_junit(const json_t *run, const char *path, struct fl_err *e)
+{
+    FILE *f = fopen(path, "w");
+    const char *verdict = json_string_value(json_object_get(run, "verdict"));
+    const char *title = json_string_value(json_object_get(run, "experiment"));
+    const char *expl = json_string_value(json_object_get(run, "explanation"));
+    json_t *probes = json_object_get(run, "probes"), *p;
+    bool pass = verdict && !strcmp(verdict, "passed");
+    size_t i;
+
+    if (!f)
+        return fl_err_set(e, fl_code_from_errno(errno), "cannot write %s: %s", path,
+                          strerror(errno));
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
+               "<testsuite name=\"");
+    xml_escape(f, title);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%d\" time=\"%.3f\">\n", 1 + json_array_size(probes),
+            !pass, (double)json_integer_value(json_object_get(run, "duration_ms")) / 1000.0);
+    fprintf(f, "  <testcase classname=\"faultline\" name=\"verdict\">\n");
+    if (!pass) {
+        fprintf(f, "    <failure message=\"");
+        xml_escape(f, verdict);
+        fprintf(f, "\">");
+        xml_escape(f, expl);
+        fprintf(f, "</failure>\n");
+    }
+    fprintf(f, "  </testcase>\n");
+    json_array_foreach(probes, i, p)
+    {
+        fprintf(f, "  <testcase classname=\"faultline.probe\" name=\"");
+        xml_escape(f, json_string_value(json_object_get(p, "name")));
+        fprintf(f, "\">\n    <system-out>availability %.3f%%, p99 %.3fms, time to detect ",
+                json_number_value(json_object_get(p, "availability")),
+                json_number_value(json_object_get(p, "p99_ms")));
+        if (json_is_integer(json_object_get(p, "time_to_detect_ms")))
+            fprintf(f, "%lldms",
+                    (long long)json_integer_value(json_object_get(p, "time_to_detect_ms")));
+        else
+            fprintf(f, "none");
+        fprintf(f, ", time to recover ");
+        if (json_is_integer(json_object_get(p, "time_to_recover_ms")))
+            fprintf(f, "%lldms",
+                    (long long)json_integer_value(json_object_get(p, "time_to_recover_ms")));
+        else
+            fprintf(f, "none");
+        fprintf(f, "</system-out>\n  </testcase>\n");
+    }
+    fprintf(f, "</testsuite>\n</testsuites>\n");
+    if (fclose(f))
+        return fl_err_set(e, FL_EFAIL, "cannot write %s", path);
+    return 0;
+}

@@ -1,0 +1,952 @@
+/* Loading an experiment file: YAML tree (spec/yaml.c) -> struct fl_spec.
+ * The loader keeps going after an error so a user sees every problem in one
+ * pass; each message carries the position of the node it is about. */
+#include "spec/spec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec/yaml.h"
+#include "util/parse.h"
+
+#define DEFAULT_INTERVAL_MS 1000
+#define DEFAULT_TIMEOUT_MS 2000
+#define DEFAULT_PREFLIGHT_MS 2000
+#define DEFAULT_ROLLBACK_TIMEOUT_MS 30000
+#define MAX_FILE_BYTES (1 << 20)
+
+struct ctx {
+    const char *file;
+    struct fl_spec_errors *errs;
+    struct fl_spec *s;
+    const struct fl_ynode *targets; /* the targets mapping, or NULL */
+};
+
+static void err_at(struct ctx *c, const struct fl_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void err_at(struct ctx *c, const struct fl_ynode *n, const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    int len;
+
+    if (c->errs->n >= FL_SPEC_MAX_ERRORS)
+        return;
+    len = snprintf(msg, sizeof msg, "%s:%d:%d: ", c->file, n ? n->line : 1, n ? n->col : 1);
+    va_start(ap, fmt);
+    vsnprintf(msg + len, sizeof msg - (size_t)len, fmt, ap);
+    va_end(ap);
+    c->errs->msg[c->errs->n++] = strdup(msg);
+}
+
+void fl_spec_errors_fini(struct fl_spec_errors *errs)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        free(errs->msg[i]);
+    errs->n = 0;
+}
+
+/* ---- scalar helpers ---------------------------------------------------- */
+
+static const char *scalar(struct ctx *c, const struct fl_ynode *n, const char *what)
+{
+    if (!n)
+        return NULL;
+    if (n->type != FL_YSCALAR) {
+        err_at(c, n, "%s must be a single value, not a %s", what, fl_yaml_type_name(n));
+        return NULL;
+    }
+    return n->str;
+}
+
+static char *dup_str(struct ctx *c, const struct fl_ynode *n, const char *what)
+{
+    const char *v = scalar(c, n, what);
+    return v ? strdup(v) : NULL;
+}
+
+static bool get_duration(struct ctx *c, const struct fl_ynode *n, const char *what, int64_t *out)
+{
+    struct fl_err e = {0};
+    const char *v = scalar(c, n, what);
+
+    if (!v)
+        return false;
+    if (fl_parse_duration_ms(v, out, &e)) {
+        err_at(c, n, "%s: %s", what, e.msg);
+        return false;
+    }
+    return true;
+}
+
+static bool get_number(struct ctx *c, const struct fl_ynode *n, const char *what, double *out)
+{
+    const char *v = scalar(c, n, what);
+    char *end;
+
+    if (!v)
+        return false;
+    errno = 0;
+    *out = strtod(v, &end);
+    if (!*v || *end || errno || !isfinite(*out)) {
+        err_at(c, n, "%s: '%s' is not a number (write e.g. 200 or 0.5)", what, v);
+        return false;
+    }
+    return true;
+}
+
+static bool get_percent(struct ctx *c, const struct fl_ynode *n, const char *what, double *out)
+{
+    struct fl_err e = {0};
+    const char *v = scalar(c, n, what);
+
+    if (!v)
+        return false;
+    if (fl_parse_percent(v, out, &e)) {
+        err_at(c, n, "%s: %s", what, e.msg);
+        return false;
+    }
+    return true;
+}
+
+static bool is_mapping(struct ctx *c, const struct fl_ynode *n, const char *what,
+                       const char *example)
+{
+    if (n && n->type == FL_YMAP)
+        return true;
+    err_at(c, n, "%s must be a mapping (%s), not a %s", what, example, fl_yaml_type_name(n));
+    return false;
+}
+
+static bool is_list(struct ctx *c, const struct fl_ynode *n, const char *what, const char *example)
+{
+    if (n && n->type == FL_YSEQ)
+        return true;
+    err_at(c, n, "%s must be a list (%s), not a %s", what, example, fl_yaml_type_name(n));
+    return false;
+}
+
+static bool in_list(const char *key, const char *const *keys)
+{
+    for (; *keys; keys++)
+        if (!strcmp(key, *keys))
+            return true;
+    return false;
+}
+
+static void join_keys(const char *const *keys, char *buf, size_t len)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (; *keys && off < len; keys++)
+        off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", *keys);
+}
+
+/* Report every key of `map` not in `keys`. */
+static void check_keys(struct ctx *c, const struct fl_ynode *map, const char *where,
+                       const char *const *keys)
+{
+    char list[512];
+
+    for (size_t i = 0; i < map->n; i += 2)
+        if (!in_list(map->kids[i]->str, keys)) {
+            join_keys(keys, list, sizeof list);
+            err_at(c, map->kids[i], "unknown key '%s' in %s; expected one of: %s",
+                   map->kids[i]->str, where, list);
+        }
+}
+
+static bool valid_name(const char *s)
+{
+    if (!*s || strlen(s) > 64)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+            return false;
+    return true;
+}
+
+static void opts_names(const struct fl_opt *t, char *buf, size_t len)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (; t && t->name && off < len; t++)
+        off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", t->name);
+}
+
+/* Parse one option (scalar, or a list for repeatable ones) with the kind's
+ * table into params. `kind` names it in messages ("network.loss"). */
+static bool set_option(struct ctx *c, const struct fl_opt *o, const char *kind,
+                       const struct fl_ynode *v, json_t *params)
+{
+    struct fl_err e = {0};
+
+    if (v->type == FL_YSEQ) {
+        if (!(o->flags & FL_OPT_MULTI)) {
+            err_at(c, v, "%s option '%s' takes one value, not a list", kind, o->name);
+            return false;
+        }
+        for (size_t i = 0; i < v->n; i++)
+            if (!set_option(c, o, kind, v->kids[i], params))
+                return false;
+        return true;
+    }
+    if (v->type != FL_YSCALAR) {
+        err_at(c, v, "%s option '%s' must be a value, not a %s", kind, o->name,
+               fl_yaml_type_name(v));
+        return false;
+    }
+    if (o->type == FL_OPT_FLAG) {
+        if (!strcmp(v->str, "true") || !strcmp(v->str, "yes"))
+            return fl_opts_set(o, params, NULL, &e) == 0 ||
+                   (err_at(c, v, "%s: %s", kind, e.msg), false);
+        if (!strcmp(v->str, "false") || !strcmp(v->str, "no"))
+            return true;
+        err_at(c, v, "%s option '%s' is a flag: write true or false", kind, o->name);
+        return false;
+    }
+    if (fl_opts_set(o, params, v->str, &e)) {
+        err_at(c, v, "%s: %s", kind, e.msg);
+        return false;
+    }
+    return true;
+}
+
+/* ---- tolerances -------------------------------------------------------- */
+
+static const char *const tolerance_keys[] = {"min",     "max",    "equals", "success_ratio",
+                                             "latency", "window", NULL};
+
+static bool parse_percentile(const char *k, double *pct)
+{
+    char *end;
+
+    if (!strcmp(k, "max")) {
+        *pct = 100;
+        return true;
+    }
+    if (k[0] != 'p' || !k[1])
+        return false;
+    *pct = strtod(k + 1, &end);
+    return !*end && *pct > 0 && *pct <= 100;
+}
+
+static void load_tolerance(struct ctx *c, const struct fl_ynode *n, struct fl_tolerance *t)
+{
+    const struct fl_ynode *v;
+
+    fl_tolerance_default(t);
+    if (!n)
+        return;
+    if (!is_mapping(c, n, "tolerance", "success_ratio: 99.5%, latency: {p99: 50ms}"))
+        return;
+    check_keys(c, n, "tolerance", tolerance_keys);
+    if ((v = fl_yaml_get(n, "min")))
+        t->has_min = get_number(c, v, "min", &t->min);
+    if ((v = fl_yaml_get(n, "max")))
+        t->has_max = get_number(c, v, "max", &t->max);
+    if ((v = fl_yaml_get(n, "equals")))
+        t->has_equals = get_number(c, v, "equals", &t->equals);
+    if (t->has_min && t->has_max && t->min > t->max)
+        err_at(c, fl_yaml_get(n, "min"), "min %g is above max %g: swap them", t->min, t->max);
+    if ((v = fl_yaml_get(n, "success_ratio")))
+        get_percent(c, v, "success_ratio", &t->success_ratio);
+    if ((v = fl_yaml_get(n, "window")) && get_duration(c, v, "window", &t->window_ms) &&
+        t->window_ms <= 0)
+        err_at(c, v,
+               "window must be longer than 0 (e.g. 10s), or left out to judge the "
+               "whole phase");
+    if ((v = fl_yaml_get(n, "latency"))) {
+        const struct fl_ynode *k;
+        if (!is_mapping(c, v, "latency", "p99: 50ms"))
+            return;
+        if (v->n != 2) {
+            err_at(c, v, "latency takes exactly one percentile bound, like p99: 50ms");
+            return;
+        }
+        k = v->kids[0];
+        if (!parse_percentile(k->str, &t->percentile)) {
+            err_at(c, k, "unknown latency percentile '%s': write p50, p95, p99, p99.9 or max",
+                   k->str);
+            t->percentile = 0;
+            return;
+        }
+        {
+            int64_t ms;
+            if (get_duration(c, v->kids[1], "latency bound", &ms))
+                t->latency_max_ms = (double)ms;
+            else
+                t->percentile = 0;
+        }
+    }
+}
+
+/* ---- probes ------------------------------------------------------------ */
+
+static const char *const probe_common_keys[] = {"name",  "type",      "interval", "timeout",
+                                                "netns", "tolerance", NULL};
+
+static bool probe_name_taken(const struct fl_spec *s, const char *name)
+{
+    for (size_t i = 0; i < s->nprobes; i++)
+        if (s->probes[i].name && !strcmp(s->probes[i].name, name))
+            return true;
+    return false;
+}
+
+/* Load a probe mapping; returns its index or -1. */
+static long load_probe(struct ctx *c, const struct fl_ynode *n, enum fl_probe_role role,
+                       int64_t def_interval, const char *fallback_name)
+{
+    struct fl_spec *s = c->s;
+    struct fl_spec_probe *p, *grown;
+    const struct fl_ynode *v;
+    const char *type, *name;
+    char list[512];
+    int errs_before = (int)c->errs->n;
+
+    if (!is_mapping(c, n, "a probe", "name: api, type: http, url: http://..."))
+        return -1;
+    grown = realloc(s->probes, (s->nprobes + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    s->probes = grown;
+    p = &s->probes[s->nprobes];
+    memset(p, 0, sizeof *p);
+    p->role = role;
+    p->line = n->line;
+    p->col = n->col;
+    p->interval_ms = def_interval;
+    p->timeout_ms = DEFAULT_TIMEOUT_MS;
+    p->params = json_object();
+    fl_tolerance_default(&p->tol);
+
+    v = fl_yaml_get(n, "name");
+    name = v ? scalar(c, v, "name") : fallback_name;
+    if (!v && !fallback_name) {
+        err_at(c, n,
+               "this probe has no name: add name: SOMETHING (guardrails and reports "
+               "refer to it)");
+    } else if (name && !valid_name(name)) {
+        err_at(c, v, "probe name '%s' must be 1-64 letters, digits, '-', '_' or '.'", name);
+    } else if (name && probe_name_taken(s, name)) {
+        err_at(c, v, "probe name '%s' is used twice: give each probe its own name", name);
+    } else if (name) {
+        p->name = strdup(name);
+    }
+    s->nprobes++;
+
+    v = fl_yaml_get(n, "type");
+    type = v ? scalar(c, v, "type") : NULL;
+    if (!v) {
+        const struct fl_probe_ops *const *k = fl_probe_kinds();
+        size_t off = 0;
+        for (list[0] = '\0'; *k; k++)
+            off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", off ? ", " : "",
+                                    (*k)->kind);
+        err_at(c, n, "probe '%s' has no type: add type: one of %s", name ? name : "?", list);
+    } else if (type && !(p->ops = fl_probe_lookup(type))) {
+        const struct fl_probe_ops *const *k = fl_probe_kinds();
+        size_t off = 0;
+        for (list[0] = '\0'; *k; k++)
+            off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", off ? ", " : "",
+                                    (*k)->kind);
+        err_at(c, v, "unknown probe type '%s'; known types: %s", type, list);
+    }
+    if ((v = fl_yaml_get(n, "interval")) && get_duration(c, v, "interval", &p->interval_ms) &&
+        p->interval_ms < 10)
+        err_at(c, v, "interval must be at least 10ms");
+    if ((v = fl_yaml_get(n, "timeout")) && get_duration(c, v, "timeout", &p->timeout_ms) &&
+        p->timeout_ms <= 0)
+        err_at(c, v, "timeout must be longer than 0");
+    if ((v = fl_yaml_get(n, "netns"))) {
+        p->netns = dup_str(c, v, "netns");
+        if (p->netns && (!*p->netns || strchr(p->netns, '/'))) {
+            err_at(c, v, "netns '%s' must be a name from `ip netns list`", p->netns);
+        }
+    }
+    load_tolerance(c, fl_yaml_get(n, "tolerance"), &p->tol);
+
+    if (!p->ops)
+        return (long)(s->nprobes - 1);
+    for (size_t i = 0; i < n->n; i += 2) {
+        const struct fl_ynode *k = n->kids[i];
+        const struct fl_opt *const tables[] = {p->ops->opts, NULL};
+        const struct fl_opt *o;
+        if (in_list(k->str, probe_common_keys))
+            continue;
+        o = fl_opts_find(tables, k->str);
+        if (!o) {
+            char opts[400];
+            opts_names(p->ops->opts, opts, sizeof opts);
+            err_at(c, k, "%s probes do not take '%s'; their options: %s (and %s)", p->ops->kind,
+                   k->str, opts, "name, type, interval, timeout, netns, tolerance");
+            continue;
+        }
+        set_option(c, o, p->ops->kind, n->kids[i + 1], p->params);
+    }
+    if ((int)c->errs->n == errs_before) {
+        struct fl_err e = {0};
+        if (fl_opts_check_required(p->ops->opts, p->params, &e) ||
+            (p->ops->validate && p->ops->validate(p->params, &e)))
+            err_at(c, n, "%s probe '%s': %s", p->ops->kind, name ? name : "?", e.msg);
+    }
+    return (long)(s->nprobes - 1);
+}
+
+static void load_steady_state(struct ctx *c, const struct fl_ynode *n)
+{
+    static const char *const keys[] = {"interval", "preflight", "probes", NULL};
+    int64_t interval = DEFAULT_INTERVAL_MS;
+    const struct fl_ynode *v;
+
+    if (!n) {
+        err_at(c, NULL,
+               "no steady_state: add steady_state: {probes: [...]} saying what "
+               "healthy looks like");
+        return;
+    }
+    if (!is_mapping(c, n, "steady_state", "interval: 1s, probes: [...]"))
+        return;
+    check_keys(c, n, "steady_state", keys);
+    if ((v = fl_yaml_get(n, "interval")) && get_duration(c, v, "interval", &interval) &&
+        interval < 10)
+        err_at(c, v, "interval must be at least 10ms");
+    if ((v = fl_yaml_get(n, "preflight")))
+        get_duration(c, v, "preflight", &c->s->preflight_ms);
+    v = fl_yaml_get(n, "probes");
+    if (!v) {
+        err_at(c, n,
+               "steady_state has no probes: add probes: [{name: ..., type: tcp, "
+               "address: HOST:PORT}]");
+        return;
+    }
+    if (!is_list(c, v, "steady_state.probes", "- name: api ..."))
+        return;
+    if (v->n == 0)
+        err_at(c, v, "steady_state.probes is empty: add at least one probe");
+    for (size_t i = 0; i < v->n; i++)
+        load_probe(c, v->kids[i], FL_PROBE_STEADY, interval, NULL);
+}
+
+/* ---- targets and method ------------------------------------------------ */
+
+/* Is `key` an option of any fault kind? */
+static bool any_kind_takes(const char *key)
+{
+    for (const struct fl_fault_ops *const *k = fl_fault_kinds(); *k; k++) {
+        const struct fl_opt *const t[] = {(*k)->opts, NULL};
+        if (fl_opts_find(t, key))
+            return true;
+    }
+    return false;
+}
+
+static void load_targets(struct ctx *c, const struct fl_ynode *n)
+{
+    if (!n)
+        return;
+    if (!is_mapping(c, n, "targets", "replica: {netns: n1}"))
+        return;
+    c->targets = n;
+    for (size_t i = 0; i < n->n; i += 2) {
+        const struct fl_ynode *k = n->kids[i], *t = n->kids[i + 1];
+        if (!valid_name(k->str))
+            err_at(c, k, "target name '%s' must be 1-64 letters, digits, '-', '_' or '.'", k->str);
+        if (!is_mapping(c, t, "a target", "netns: n1, or pidfile: /run/x.pid"))
+            continue;
+        if (t->n == 0)
+            err_at(c, t,
+                   "target '%s' is empty: give it selector options such as netns, pid, "
+                   "pidfile, name, cmdline or peer",
+                   k->str);
+        for (size_t j = 0; j < t->n; j += 2)
+            if (!any_kind_takes(t->kids[j]->str))
+                err_at(c, t->kids[j],
+                       "target '%s': no fault kind takes '%s'; targets hold "
+                       "fault options such as netns, pid, pidfile, name, "
+                       "cmdline, cgroup, mode, peer",
+                       k->str, t->kids[j]->str);
+    }
+}
+
+static const char *const action_keys[] = {"name",     "kind",    "target",  "start",
+                                          "duration", "command", "timeout", NULL};
+
+static void load_fault_params(struct ctx *c, const struct fl_ynode *n, struct fl_spec_action *a)
+{
+    const struct fl_opt *const tables[] = {a->ops->opts, NULL};
+    const struct fl_ynode *tnode = NULL, *v;
+    int errs_before = (int)c->errs->n;
+    struct fl_err e = {0};
+    char opts[512];
+
+    opts_names(a->ops->opts, opts, sizeof opts);
+    for (size_t i = 0; i < n->n; i += 2) {
+        const struct fl_ynode *k = n->kids[i];
+        const struct fl_opt *o;
+        if (in_list(k->str, action_keys))
+            continue;
+        if (!(o = fl_opts_find(tables, k->str))) {
+            err_at(c, k,
+                   "%s does not take '%s'; its options: %s (see `faultline inject %s "
+                   "--help`)",
+                   a->ops->kind, k->str, opts, a->ops->kind);
+            continue;
+        }
+        set_option(c, o, a->ops->kind, n->kids[i + 1], a->params);
+    }
+    if ((v = fl_yaml_get(n, "target"))) {
+        const char *name = scalar(c, v, "target");
+        tnode = name ? fl_yaml_get(c->targets, name) : NULL;
+        if (name && !tnode) {
+            err_at(c, v, "unknown target '%s': define it under targets:", name);
+        } else if (tnode && tnode->type == FL_YMAP) {
+            a->target = strdup(name);
+            for (size_t j = 0; j < tnode->n; j += 2) {
+                const struct fl_ynode *k = tnode->kids[j];
+                const struct fl_opt *o = fl_opts_find(tables, k->str);
+                if (!o) {
+                    err_at(c, k,
+                           "target '%s' sets '%s', which %s (used at line %d) does not "
+                           "take; its options: %s",
+                           name, k->str, a->ops->kind, v->line, opts);
+                    continue;
+                }
+                if (fl_yaml_get(n, k->str)) {
+                    err_at(c, fl_yaml_get(n, k->str),
+                           "'%s' is set both here and by target '%s': set it in one place", k->str,
+                           name);
+                    continue;
+                }
+                set_option(c, o, a->ops->kind, tnode->kids[j + 1], a->params);
+            }
+        }
+    }
+    if ((int)c->errs->n != errs_before)
+        return;
+    if (fl_opts_check_required(a->ops->opts, a->params, &e) ||
+        (a->ops->validate && a->ops->validate(a->params, &e)))
+        err_at(c, n, "%s: %s", a->ops->kind, e.msg);
+}
+
+static void load_action(struct ctx *c, const struct fl_ynode *n, size_t idx)
+{
+    struct fl_spec *s = c->s;
+    struct fl_spec_action *a;
+    const struct fl_ynode *kind, *cmd, *v;
+    char fallback[96];
+
+    if (!is_mapping(c, n, "a method step",
+                    "kind: network.partition, target: replica, "
+                    "duration: 10s"))
+        return;
+    a = &s->actions[s->nactions++];
+    memset(a, 0, sizeof *a);
+    a->line = n->line;
+    a->col = n->col;
+    kind = fl_yaml_get(n, "kind");
+    cmd = fl_yaml_get(n, "command");
+    if ((v = fl_yaml_get(n, "start")))
+        get_duration(c, v, "start", &a->start_ms);
+    if ((v = fl_yaml_get(n, "name"))) {
+        a->name = dup_str(c, v, "name");
+        if (a->name && !valid_name(a->name))
+            err_at(c, v, "step name '%s' must be 1-64 letters, digits, '-', '_' or '.'", a->name);
+    }
+    if (kind && cmd) {
+        err_at(c, cmd,
+               "a step is either a fault (kind:) or a command (command:), not both: "
+               "split it into two steps");
+        return;
+    }
+    if (cmd) {
+        static const char *const keys[] = {"name", "command", "start", "timeout", NULL};
+        a->type = FL_ACTION_COMMAND;
+        check_keys(c, n, "a command step", keys);
+        a->command = dup_str(c, cmd, "command");
+        a->duration_ms = DEFAULT_ROLLBACK_TIMEOUT_MS;
+        if ((v = fl_yaml_get(n, "timeout")))
+            get_duration(c, v, "timeout", &a->duration_ms);
+        snprintf(fallback, sizeof fallback, "step%zu-command", idx + 1);
+    } else if (!kind) {
+        err_at(c, n, "this step has neither kind: (a fault) nor command: (a shell command)");
+        return;
+    } else {
+        const char *k = scalar(c, kind, "kind"), *why;
+        a->type = FL_ACTION_FAULT;
+        a->params = json_object();
+        if (!k)
+            return;
+        a->ops = fl_fault_lookup(k);
+        if (!a->ops) {
+            if ((why = fl_fault_unavailable_reason(k)))
+                err_at(c, kind, "fault kind %s is not available: %s", k, why);
+            else
+                err_at(c, kind,
+                       "unknown fault kind '%s': run `faultline inject --help` for "
+                       "the list",
+                       k);
+            return;
+        }
+        if ((v = fl_yaml_get(n, "timeout")))
+            err_at(c, v, "timeout is for command steps; a fault has duration:");
+        if ((v = fl_yaml_get(n, "duration"))) {
+            if (a->ops->flags & FL_FAULT_INSTANT)
+                err_at(c, v, "%s happens at once and has no duration: remove duration:", k);
+            else if (get_duration(c, v, "duration", &a->duration_ms) && a->duration_ms <= 0)
+                err_at(c, v, "duration must be longer than 0");
+        }
+        load_fault_params(c, n, a);
+        snprintf(fallback, sizeof fallback, "step%zu-%s", idx + 1, k);
+    }
+    if (!a->name)
+        a->name = strdup(fallback);
+}
+
+static void load_method(struct ctx *c, const struct fl_ynode *n)
+{
+    if (!n) {
+        err_at(c, NULL,
+               "no method: add method: [{kind: ..., duration: ...}] listing the "
+               "faults to inject");
+        return;
+    }
+    if (!is_list(c, n, "method", "- kind: process.pause ..."))
+        return;
+    if (n->n == 0)
+        err_at(c, n, "method is empty: add at least one fault");
+    c->s->actions = calloc(n->n ? n->n : 1, sizeof *c->s->actions);
+    if (!c->s->actions)
+        return;
+    for (size_t i = 0; i < n->n; i++)
+        load_action(c, n->kids[i], i);
+}
+
+/* ---- guardrails, recovery, rollbacks ----------------------------------- */
+
+static long find_probe(const struct fl_spec *s, const char *name)
+{
+    for (size_t i = 0; i < s->nprobes; i++)
+        if (s->probes[i].name && !strcmp(s->probes[i].name, name))
+            return (long)i;
+    return -1;
+}
+
+static void load_guardrails(struct ctx *c, const struct fl_ynode *n)
+{
+    static const char *const keys[] = {"name", "probe", "tolerance", "for", NULL};
+    struct fl_spec *s = c->s;
+
+    if (!n)
+        return;
+    if (!is_list(c, n, "guardrails", "- probe: api, tolerance: {success_ratio: 50%}"))
+        return;
+    s->guardrails = calloc(n->n ? n->n : 1, sizeof *s->guardrails);
+    if (!s->guardrails)
+        return;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct fl_ynode *g = n->kids[i], *v, *tol;
+        struct fl_spec_guardrail *gr;
+        char fallback[32];
+        long idx = -1;
+
+        if (!is_mapping(c, g, "a guardrail", "probe: api, tolerance: {success_ratio: 50%}"))
+            continue;
+        check_keys(c, g, "a guardrail", keys);
+        gr = &s->guardrails[s->nguardrails++];
+        gr->line = g->line;
+        gr->col = g->col;
+        snprintf(fallback, sizeof fallback, "guardrail%zu", i + 1);
+        gr->name = (v = fl_yaml_get(g, "name")) ? dup_str(c, v, "name") : strdup(fallback);
+        v = fl_yaml_get(g, "probe");
+        if (!v) {
+            err_at(c, g,
+                   "guardrail '%s' has no probe: name a steady_state probe or define "
+                   "one inline",
+                   gr->name ? gr->name : "?");
+        } else if (v->type == FL_YSCALAR) {
+            idx = find_probe(s, v->str);
+            if (idx < 0)
+                err_at(c, v,
+                       "guardrail probe '%s' is not a steady_state probe: define it "
+                       "there or inline here",
+                       v->str);
+        } else {
+            idx = load_probe(c, v, FL_PROBE_GUARDRAIL, DEFAULT_INTERVAL_MS, gr->name);
+        }
+        gr->probe = idx < 0 ? 0 : (size_t)idx;
+        tol = fl_yaml_get(g, "tolerance");
+        if (!tol)
+            err_at(c, g,
+                   "guardrail '%s' has no tolerance: say when to abort, e.g. "
+                   "tolerance: {success_ratio: 50%%, window: 5s}",
+                   gr->name ? gr->name : "?");
+        load_tolerance(c, tol, &gr->tol);
+        if (tol && !gr->tol.window_ms)
+            gr->tol.window_ms = 1000;
+        if ((v = fl_yaml_get(g, "for")))
+            get_duration(c, v, "for", &gr->for_ms);
+    }
+}
+
+static void load_recovery(struct ctx *c, const struct fl_ynode *n)
+{
+    static const char *const keys[] = {"within", "stable", NULL};
+    const struct fl_ynode *v;
+
+    if (!n)
+        return;
+    if (!is_mapping(c, n, "recovery", "within: 30s"))
+        return;
+    check_keys(c, n, "recovery", keys);
+    c->s->has_recovery = true;
+    if (!(v = fl_yaml_get(n, "within")))
+        err_at(c, n,
+               "recovery needs within: the window in which steady state must return, "
+               "e.g. within: 30s");
+    else if (get_duration(c, v, "within", &c->s->recovery_within_ms) &&
+             c->s->recovery_within_ms <= 0)
+        err_at(c, v, "within must be longer than 0");
+    if ((v = fl_yaml_get(n, "stable")))
+        get_duration(c, v, "stable", &c->s->recovery_stable_ms);
+}
+
+static void load_rollbacks(struct ctx *c, const struct fl_ynode *n)
+{
+    if (!n)
+        return;
+    if (!is_list(c, n, "rollbacks", "- command: systemctl restart x"))
+        return;
+    c->s->rollbacks = calloc(n->n ? n->n : 1, sizeof(char *));
+    if (!c->s->rollbacks)
+        return;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct fl_ynode *r = n->kids[i], *v = r;
+        if (r->type == FL_YMAP) {
+            static const char *const keys[] = {"command", NULL};
+            check_keys(c, r, "a rollback", keys);
+            v = fl_yaml_get(r, "command");
+            if (!v) {
+                err_at(c, r, "a rollback needs command: SHELL COMMAND");
+                continue;
+            }
+        }
+        char *cmd = dup_str(c, v, "a rollback command");
+        if (cmd)
+            c->s->rollbacks[c->s->nrollbacks++] = cmd;
+    }
+}
+
+/* ---- the whole file ---------------------------------------------------- */
+
+static void check_timing(struct ctx *c, const struct fl_ynode *root)
+{
+    struct fl_spec *s = c->s;
+    const struct fl_ynode *dur = fl_yaml_get(root, "duration");
+    int64_t end = 0;
+
+    for (size_t i = 0; i < s->nactions; i++) {
+        const struct fl_spec_action *a = &s->actions[i];
+        int64_t e = a->start_ms + (a->type == FL_ACTION_FAULT ? a->duration_ms : 0);
+        if (e > end)
+            end = e;
+    }
+    if (!dur) {
+        for (size_t i = 0; i < s->nactions; i++) {
+            const struct fl_spec_action *a = &s->actions[i];
+            if (a->type == FL_ACTION_FAULT && a->ops && !(a->ops->flags & FL_FAULT_INSTANT) &&
+                !a->duration_ms) {
+                struct fl_ynode at = {.line = a->line, .col = a->col};
+                err_at(c, &at,
+                       "fault '%s' has no duration and the experiment has none: add "
+                       "duration: here or at the top level",
+                       a->name ? a->name : "?");
+            }
+        }
+        s->duration_ms = end;
+        return;
+    }
+    if (!get_duration(c, dur, "duration", &s->duration_ms))
+        return;
+    if (s->duration_ms <= 0) {
+        err_at(c, dur, "duration must be longer than 0");
+        return;
+    }
+    for (size_t i = 0; i < s->nactions; i++) {
+        const struct fl_spec_action *a = &s->actions[i];
+        int64_t e = a->start_ms + (a->type == FL_ACTION_FAULT ? a->duration_ms : 0);
+        if (e > s->duration_ms) {
+            struct fl_ynode at = {.line = a->line, .col = a->col};
+            char a_s[32], d_s[32];
+            fl_format_duration(e, a_s, sizeof a_s);
+            fl_format_duration(s->duration_ms, d_s, sizeof d_s);
+            err_at(c, &at,
+                   "step '%s' ends at %s, after the experiment's duration %s: "
+                   "shorten it or raise duration",
+                   a->name ? a->name : "?", a_s, d_s);
+        }
+    }
+}
+
+static void load_root(struct ctx *c, const struct fl_ynode *root)
+{
+    static const char *const keys[] = {"title",      "description", "hypothesis",   "seed",
+                                       "duration",   "targets",     "steady_state", "method",
+                                       "guardrails", "recovery",    "rollbacks",    NULL};
+    struct fl_spec *s = c->s;
+    const struct fl_ynode *v;
+
+    if (!is_mapping(c, root, "an experiment file", "title: ..., steady_state: ..., method: ..."))
+        return;
+    check_keys(c, root, "the experiment", keys);
+    if (!(v = fl_yaml_get(root, "title")))
+        err_at(c, root, "no title: add title: a short name for this experiment");
+    else if ((s->title = dup_str(c, v, "title")) && !*s->title)
+        err_at(c, v, "title is empty: give the experiment a short name");
+    if ((v = fl_yaml_get(root, "description")))
+        s->description = dup_str(c, v, "description");
+    if ((v = fl_yaml_get(root, "hypothesis")))
+        s->hypothesis = dup_str(c, v, "hypothesis");
+    if ((v = fl_yaml_get(root, "seed"))) {
+        struct fl_err e = {0};
+        long long ll;
+        const char *t = scalar(c, v, "seed");
+        if (t && fl_parse_int(t, 0, (1LL << 53) - 1, &ll, &e))
+            err_at(c, v, "seed: %s", e.msg);
+        else if (t) {
+            s->has_seed = true;
+            s->seed = (uint64_t)ll;
+        }
+    }
+    load_targets(c, fl_yaml_get(root, "targets"));
+    load_steady_state(c, fl_yaml_get(root, "steady_state"));
+    load_method(c, fl_yaml_get(root, "method"));
+    load_guardrails(c, fl_yaml_get(root, "guardrails"));
+    load_recovery(c, fl_yaml_get(root, "recovery"));
+    load_rollbacks(c, fl_yaml_get(root, "rollbacks"));
+    check_timing(c, root);
+    if (s->has_recovery && !s->recovery_stable_ms) {
+        int64_t longest = 0;
+        for (size_t i = 0; i < s->nprobes; i++)
+            if (s->probes[i].interval_ms > longest)
+                longest = s->probes[i].interval_ms;
+        s->recovery_stable_ms = 2 * longest;
+    }
+}
+
+struct fl_spec *fl_spec_load_string(const char *name, const char *text, size_t len,
+                                    struct fl_spec_errors *errs)
+{
+    struct fl_spec *s = calloc(1, sizeof *s);
+    struct ctx c = {.file = name, .errs = errs, .s = s};
+    struct fl_ynode *root;
+    char yerr[600];
+
+    if (!s)
+        return NULL;
+    s->file = strdup(name);
+    s->content = strndup(text, len);
+    s->preflight_ms = DEFAULT_PREFLIGHT_MS;
+    s->rollback_timeout_ms = DEFAULT_ROLLBACK_TIMEOUT_MS;
+    if (memchr(text, '\0', len)) {
+        err_at(&c, NULL, "the file contains a NUL byte: it is not a YAML text file");
+        fl_spec_free(s);
+        return NULL;
+    }
+    root = fl_yaml_parse(text, len, true, yerr, sizeof yerr);
+    if (!root) {
+        if (errs->n < FL_SPEC_MAX_ERRORS) {
+            char *m = NULL;
+            if (asprintf(&m, "%s:%s", name, yerr) >= 0)
+                errs->msg[errs->n++] = m;
+        }
+        fl_spec_free(s);
+        return NULL;
+    }
+    load_root(&c, root);
+    fl_yaml_free(root);
+    if (errs->n) {
+        fl_spec_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+struct fl_spec *fl_spec_load_file(const char *path, struct fl_spec_errors *errs)
+{
+    FILE *f = fopen(path, "re");
+    char *buf;
+    size_t n;
+    struct fl_spec *s;
+
+    if (!f) {
+        char *m = NULL;
+        if (asprintf(&m, "%s:1:1: cannot open: %s", path, strerror(errno)) >= 0)
+            errs->msg[errs->n++] = m;
+        return NULL;
+    }
+    buf = malloc(MAX_FILE_BYTES + 1);
+    n = buf ? fread(buf, 1, MAX_FILE_BYTES + 1, f) : 0;
+    fclose(f);
+    if (!buf || n > MAX_FILE_BYTES) {
+        char *m = NULL;
+        if (asprintf(&m, "%s:1:1: file larger than %d bytes", path, MAX_FILE_BYTES) >= 0)
+            errs->msg[errs->n++] = m;
+        free(buf);
+        return NULL;
+    }
+    s = fl_spec_load_string(path, buf, n, errs);
+    free(buf);
+    return s;
+}
+
+void fl_spec_free(struct fl_spec *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nprobes; i++) {
+        free(s->probes[i].name);
+        free(s->probes[i].netns);
+        json_decref(s->probes[i].params);
+    }
+    for (size_t i = 0; i < s->nactions; i++) {
+        free(s->actions[i].name);
+        free(s->actions[i].target);
+        free(s->actions[i].command);
+        json_decref(s->actions[i].params);
+    }
+    for (size_t i = 0; i < s->nguardrails; i++)
+        free(s->guardrails[i].name);
+    for (size_t i = 0; i < s->nrollbacks; i++)
+        free(s->rollbacks[i]);
+    free(s->probes);
+    free(s->actions);
+    free(s->guardrails);
+    free(s->rollbacks);
+    free(s->title);
+    free(s->description);
+    free(s->hypothesis);
+    free(s->file);
+    free(s->content);
+    free(s);
+}
+
+void fl_spec_hash(const struct fl_spec *s, char out[17])
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (const unsigned char *p = (const unsigned char *)(s->content ? s->content : ""); *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}

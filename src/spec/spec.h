@@ -1,0 +1,95 @@
+/* The experiment model and its loader. An experiment file (YAML, schema in
+ * docs/experiments.md) becomes a struct fl_spec whose fault parameters have
+ * been parsed by each fault kind's own option table and validated by the
+ * kind's validate(), and whose probe parameters by each probe kind's table,
+ * so units and messages match `faultline inject` exactly. Every problem is
+ * reported as "FILE:LINE:COL: what is wrong; how to fix it", all of them at
+ * once (up to FL_SPEC_MAX_ERRORS). */
+#ifndef FL_SPEC_SPEC_H
+#define FL_SPEC_SPEC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "faults/fault.h"
+#include "probes/probe.h"
+
+#define FL_SPEC_MAX_ERRORS 32
+
+struct fl_spec_errors {
+    size_t n;
+    char *msg[FL_SPEC_MAX_ERRORS]; /* "file:line:col: message" */
+};
+void fl_spec_errors_fini(struct fl_spec_errors *errs);
+
+enum fl_probe_role { FL_PROBE_STEADY, FL_PROBE_GUARDRAIL };
+
+struct fl_spec_probe {
+    char *name;
+    enum fl_probe_role role;
+    const struct fl_probe_ops *ops;
+    json_t *params; /* parsed with ops->opts */
+    int64_t interval_ms, timeout_ms;
+    char *netns; /* sample from inside this named netns, or NULL */
+    struct fl_tolerance tol;
+    int line, col;
+};
+
+enum fl_action_type { FL_ACTION_FAULT, FL_ACTION_COMMAND };
+
+struct fl_spec_action {
+    enum fl_action_type type;
+    char *name;                     /* "partition-replica" or "#2 network.partition" */
+    const struct fl_fault_ops *ops; /* FL_ACTION_FAULT */
+    json_t *params;                 /* FL_ACTION_FAULT: kind options, target's merged in */
+    char *target;                   /* the named target, or NULL */
+    char *command;                  /* FL_ACTION_COMMAND */
+    int64_t start_ms;               /* offset from the start of injection */
+    int64_t duration_ms;            /* faults: 0 = until the experiment's duration ends */
+    int line, col;
+};
+
+struct fl_spec_guardrail {
+    char *name;
+    size_t probe; /* index into probes */
+    struct fl_tolerance tol;
+    int64_t for_ms; /* the violation must last this long */
+    int line, col;
+};
+
+struct fl_spec {
+    char *file;
+    char *content; /* the file as read, for the store */
+    char *title, *description, *hypothesis;
+    bool has_seed;
+    uint64_t seed;
+    int64_t duration_ms;  /* of the injection phase; default: end of the last action */
+    int64_t preflight_ms; /* how long steady state is sampled before injecting */
+    bool has_recovery;
+    int64_t recovery_within_ms;
+    int64_t recovery_stable_ms; /* how long probes must stay healthy to count as recovered */
+    int64_t rollback_timeout_ms;
+
+    size_t nprobes;
+    struct fl_spec_probe *probes;
+    size_t nactions;
+    struct fl_spec_action *actions;
+    size_t nguardrails;
+    struct fl_spec_guardrail *guardrails;
+    size_t nrollbacks;
+    char **rollbacks;
+};
+
+/* Load and validate. On failure returns NULL with errs filled (the caller
+ * frees errs with fl_spec_errors_fini either way). `name` labels messages. */
+struct fl_spec *fl_spec_load_file(const char *path, struct fl_spec_errors *errs);
+struct fl_spec *fl_spec_load_string(const char *name, const char *text, size_t len,
+                                    struct fl_spec_errors *errs);
+void fl_spec_free(struct fl_spec *s);
+
+/* 16 hex digits identifying the content (FNV-1a 64). */
+void fl_spec_hash(const struct fl_spec *s, char out[17]);
+
+#endif

@@ -1,0 +1,55 @@
+/* The history store: every run, its timeline, every probe sample and the
+ * verdict, in SQLite (WAL mode, so `faultline runs` can read while a run
+ * writes). The schema is versioned: schema_version holds the number of
+ * migrations applied, and opening a store applies the missing ones in
+ * order inside one transaction. Tables are documented in
+ * docs/experiments.md ("History store"). */
+#ifndef FL_STORE_STORE_H
+#define FL_STORE_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "probes/probe.h"
+#include "util/err.h"
+
+#define FL_STORE_DEFAULT_PATH "/var/lib/faultline/history.db"
+
+struct fl_store;
+
+/* The schema version this build creates (the number of migrations). */
+int fl_store_schema_version(void);
+/* Open (creating the file and its directory if needed) and migrate. */
+int fl_store_open(const char *path, struct fl_store **out, struct fl_err *e);
+void fl_store_close(struct fl_store *st);
+/* --db, else $FAULTLINE_DB, else the default path. */
+const char *fl_store_path(const char *flag_value);
+
+/* Group writes; the engine flushes samples once per tick inside one. */
+int fl_store_begin(struct fl_store *st);
+int fl_store_commit(struct fl_store *st);
+
+/* A run starts: records the experiment (deduplicated by content hash). */
+int fl_store_run_begin(struct fl_store *st, const char *title, const char *file,
+                       const char *content, const char *hash, int64_t started_wall_ms,
+                       uint64_t seed, int64_t *run_id, struct fl_err *e);
+int fl_store_event(struct fl_store *st, int64_t run_id, int64_t t_ms, const char *phase,
+                   const char *message);
+int fl_store_probe_define(struct fl_store *st, int64_t run_id, int probe_id, const char *name,
+                          const char *kind, const char *role, const char *tolerance);
+int fl_store_samples(struct fl_store *st, int64_t run_id, int probe_id, const struct fl_sample *s,
+                     size_t n);
+/* Per-probe results; detect_ms/recover_ms < 0 mean "not applicable/none". */
+int fl_store_probe_result(struct fl_store *st, int64_t run_id, int probe_id,
+                          const struct fl_probe_stats *stats, int64_t detect_ms,
+                          int64_t recover_ms);
+int fl_store_run_end(struct fl_store *st, int64_t run_id, int64_t duration_ms, const char *verdict,
+                     const char *explanation, int exit_code);
+
+/* For `faultline runs` / `show`: the stable JSON documented in
+ * docs/experiments.md. show returns NULL with FL_ENOTARGET for an unknown id. */
+json_t *fl_store_list_runs(struct fl_store *st, struct fl_err *e);
+json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples, struct fl_err *e);
+
+#endif

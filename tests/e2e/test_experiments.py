@@ -1,0 +1,323 @@
+"""Experiments end to end: `faultline validate/run/runs/show` against real
+software (redis-server, python3 -m http.server) that the tests start inside
+network namespaces they create themselves, joined by a veth pair with
+addresses in 10.x.y.0/24. Nothing is reachable from outside those
+namespaces; everything is torn down by name/pid the test created.
+
+Each test uses its own history store (--db) and state directory, and checks
+that no fault is left applied: the journal is empty and no faultline_* nft
+table exists in the namespaces (or on the host)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import BIN, ROOT, journal_records, proc_state, wait_for
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def sh(*args, check=True, **kw):
+    return subprocess.run(list(args), capture_output=True, text=True, check=check, **kw)
+
+
+def nft_tables(ns=None):
+    cmd = (["ip", "netns", "exec", ns] if ns else []) + ["nft", "list", "tables"]
+    out = sh(*cmd, check=False).stdout
+    return [line for line in out.splitlines() if "faultline_" in line]
+
+
+@pytest.fixture
+def netpair():
+    """Two namespaces joined by a veth pair: (ns_a, addr_a, ns_b, addr_b)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for network namespaces")
+    tag = uuid.uuid4().hex[:6]
+    a, b = f"flxa{tag}", f"flxb{tag}"
+    net = f"10.{100 + int(tag[:2], 16) % 100}.{int(tag[2:4], 16)}"
+    addr_a, addr_b = f"{net}.1", f"{net}.2"
+    try:
+        sh("ip", "netns", "add", a)
+        sh("ip", "netns", "add", b)
+        sh("ip", "link", "add", f"fa{tag}", "type", "veth", "peer", "name", f"fb{tag}")
+        sh("ip", "link", "set", f"fa{tag}", "netns", a)
+        sh("ip", "link", "set", f"fb{tag}", "netns", b)
+        for ns, dev, addr in ((a, f"fa{tag}", addr_a), (b, f"fb{tag}", addr_b)):
+            sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", dev)
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        yield a, addr_a, b, addr_b
+    finally:
+        for ns in (a, b):
+            sh("ip", "netns", "del", ns, check=False)
+
+
+def in_ns(ns, *argv):
+    return ["ip", "netns", "exec", ns, *argv]
+
+
+@pytest.fixture
+def run(fl, tmp_path):
+    """faultline with this test's store: run(*args, env=...) -> (rc, out, err)."""
+    db = str(tmp_path / "history.db")
+
+    def go(*args, env=None, timeout=120):
+        return fl(*args, "--db", db, env=env, timeout=timeout)
+
+    go.db = db
+    return go
+
+
+def show(run, run_id, samples=True):
+    args = ["show", str(run_id), "--json"] + (["--samples"] if samples else [])
+    rc, out, err = run(*args)
+    assert rc == 0, err
+    return json.loads(out)
+
+
+def last_run(run):
+    rc, out, err = run("runs", "--json")
+    assert rc == 0, err
+    runs = json.loads(out)
+    assert runs
+    return runs[-1]
+
+
+# ---- redis: a replica partition the primary's clients must not notice ----
+
+
+@pytest.fixture
+def redis_pair(netpair, spawn, tmp_path):
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server not installed (apt-get install redis-server)")
+    a, addr_a, b, addr_b = netpair
+    port = "6379"
+    for name, ns, addr, extra in (("primary", a, addr_a, []),
+                                  ("replica", b, addr_b, ["--replicaof", addr_a, port])):
+        d = tmp_path / name
+        d.mkdir()
+        spawn(in_ns(ns, "redis-server", "--port", port, "--bind", addr, "--dir", str(d),
+                    "--save", "", "--appendonly", "no", "--protected-mode", "no",
+                    "--daemonize", "no", *extra))
+    ping = lambda ns, addr: sh(*in_ns(ns, "redis-cli", "-h", addr, "-p", port, "ping"),
+                               check=False).stdout.strip() == "PONG"
+    assert wait_for(lambda: ping(a, addr_a) and ping(b, addr_b), 10)
+    link_up = lambda: "master_link_status:up" in sh(
+        *in_ns(b, "redis-cli", "-h", addr_b, "-p", port, "info", "replication"),
+        check=False).stdout
+    assert wait_for(link_up, 15), "replica never connected"
+    reaches = lambda: sh(*in_ns(b, "timeout", "1", "redis-cli", "-h", addr_a, "-p", port,
+                                "ping"), check=False).stdout.strip() == "PONG"
+    return dict(PRIMARY_NS=a, PRIMARY_ADDR=addr_a, REPLICA_NS=b, REDIS_PORT=port,
+                link_up=link_up, replica_reaches_primary=reaches)
+
+
+def test_redis_replica_partition_passes(run, fl, redis_pair, state_dir):
+    env = {k: v for k, v in redis_pair.items() if isinstance(v, str)}
+    example = os.path.join(EXAMPLES, "redis-replica-partition.yaml")
+    rc, out, err = fl("validate", example, env=env)
+    assert rc == 0, err
+
+    # Run in the background to watch the partition really happen.
+    e = dict(os.environ, FAULTLINE_STATE_DIR=state_dir, **env)
+    p = subprocess.Popen([BIN, "run", example, "--db", run.db], env=e, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: nft_tables(env["REPLICA_NS"]), 15), "no partition table"
+        assert nft_tables(env["PRIMARY_NS"]) == [], "the primary's side must be untouched"
+        assert wait_for(lambda: not redis_pair["replica_reaches_primary"](), 10), \
+            "the replica should be cut off from its primary during the partition"
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, out + err
+    assert "passed" in out
+
+    r = last_run(run)
+    assert r["verdict"] == "passed" and r["exit_code"] == 0
+    doc = show(run, r["id"])
+    writes = next(x for x in doc["probes"] if x["name"] == "primary-writes")
+    assert writes["samples"] >= 20 and writes["failures"] == 0
+    assert writes["availability"] == 100
+    assert 0 < writes["p99_ms"] < 250
+    assert writes["time_to_recover_ms"] is not None and 0 <= writes["time_to_recover_ms"] < 5000
+    assert len(writes["samples_data"]) >= writes["samples"]
+    assert any("partition-replica" in ev["message"] and "applied" in ev["message"]
+               for ev in doc["events"])
+    assert any("reverted" in ev["message"] for ev in doc["events"])
+    assert nft_tables(env["REPLICA_NS"]) == [] and nft_tables() == []
+    assert journal_records(state_dir) == []
+    # and replication heals once the partition is gone
+    assert wait_for(redis_pair["link_up"], 30)
+
+
+# ---- HTTP: a paused server fails the hypothesis; a guardrail aborts ------
+
+
+@pytest.fixture
+def http_server(netpair, spawn, tmp_path):
+    a, addr_a, _, _ = netpair
+    port = 8000 + int(uuid.uuid4().hex[:3], 16) % 1000
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("hello\n")
+    p = spawn(in_ns(a, "python3", "-m", "http.server", str(port), "--bind", addr_a,
+                    "--directory", str(www)))
+    url = f"http://{addr_a}:{port}/"
+    ok = lambda: sh(*in_ns(a, "python3", "-c",
+                           f"import urllib.request;urllib.request.urlopen('{url}',timeout=1)"),
+                    check=False).returncode == 0
+    assert wait_for(ok, 10), "http.server did not come up"
+    pidfile = tmp_path / "web.pid"
+    pidfile.write_text(f"{p.pid}\n")
+    return dict(HTTP_NS=a, HTTP_URL=url, HTTP_PIDFILE=str(pidfile)), p
+
+
+def test_paused_http_server_fails_with_explanation_and_recovers(run, http_server, state_dir,
+                                                                tmp_path):
+    env, server = http_server
+    example = os.path.join(EXAMPLES, "http-pause.yaml")
+    out_json, out_xml = tmp_path / "run.json", tmp_path / "run.xml"
+    rc, out, err = run("run", example, "--json", out_json, "--junit", out_xml, env=env)
+    assert rc == 1, out + err
+    doc = json.loads(out_json.read_text())
+    assert doc["verdict"] == "failed" and doc["exit_code"] == 1
+    assert "probe homepage" in doc["explanation"]
+    assert "success ratio" in doc["explanation"] and "< 99%" in doc["explanation"]
+    assert "after injection" in doc["explanation"]
+    home = doc["probes"][0]
+    assert home["failures"] >= 5 and home["availability"] < 99
+    # the pause starts 1s into injection: detection is right after that
+    assert 900 <= home["time_to_detect_ms"] <= 2500
+    assert home["time_to_recover_ms"] is not None and home["time_to_recover_ms"] < 5000
+    full = show(run, doc["id"])
+    assert len(full["probes"][0]["samples_data"]) >= home["samples"]
+    xml = out_xml.read_text()
+    assert "<failure" in xml and "homepage" in xml
+    # the server runs again, nothing is left
+    assert proc_state(server.pid) in ("S", "R")
+    assert journal_records(state_dir) == []
+    # human-readable show
+    rc, text, err = run("show", str(doc["id"]))
+    assert rc == 0 and "verdict: failed" in text and "homepage" in text
+
+
+def test_guardrail_aborts_long_pause_at_once(run, http_server, state_dir):
+    env, server = http_server
+    example = os.path.join(EXAMPLES, "http-pause-guardrail.yaml")
+    t0 = time.time()
+    rc, out, err = run("run", example, env=env)
+    took = time.time() - t0
+    assert rc == 8, out + err
+    assert took < 12, f"the 15s pause should have been cut short, run took {took:.1f}s"
+    r = last_run(run)
+    assert r["verdict"] == "aborted"
+    assert "guardrail homepage-down tripped" in r["explanation"]
+    assert proc_state(server.pid) in ("S", "R"), "the server must be resumed"
+    assert journal_records(state_dir) == []
+
+
+def test_not_steady_injects_nothing(run, http_server, state_dir):
+    env, server = http_server
+    env = dict(env, HTTP_URL=env["HTTP_URL"].rsplit(":", 1)[0] + ":1/")
+    rc, out, err = run("run", os.path.join(EXAMPLES, "http-pause.yaml"), env=env)
+    assert rc == 9, out + err
+    r = last_run(run)
+    assert r["verdict"] == "not started: system not steady"
+    assert "nothing was injected" in r["explanation"]
+    assert not any("applied" in ev["message"] for ev in show(run, r["id"])["events"])
+    assert proc_state(server.pid) in ("S", "R")
+
+
+def test_sigint_reverts_and_records_aborted(run, http_server, state_dir):
+    env, server = http_server
+    e = dict(os.environ, FAULTLINE_STATE_DIR=state_dir, **env)
+    p = subprocess.Popen([BIN, "run", os.path.join(EXAMPLES, "http-pause.yaml"), "--db",
+                          run.db], env=e, text=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: proc_state(server.pid) == "T", 10), "never paused"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 8, out + err
+    assert proc_state(server.pid) in ("S", "R")
+    r = last_run(run)
+    assert r["verdict"] == "aborted" and "interrupted by SIGINT" in r["explanation"]
+    assert journal_records(state_dir) == []
+
+
+def test_dry_run_resolves_targets_and_touches_nothing(run, http_server, state_dir):
+    env, server = http_server
+    rc, out, err = run("run", os.path.join(EXAMPLES, "http-pause.yaml"), "--dry-run", env=env)
+    assert rc == 0, err
+    assert f'"pid":{server.pid}' in out.replace(" ", "")
+    assert "+1.0s..+4.0s pause-web: process.pause" in out
+    assert "nothing was injected" in out
+    assert proc_state(server.pid) in ("S", "R")
+    assert journal_records(state_dir) == []
+    rc, out, err = run("runs", "--json")
+    assert rc == 0 and json.loads(out) == []
+
+
+def test_validate_reports_file_line_col(fl, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: t\nsteady_state:\n  probes:\n    - {name: p, type: tcp, "
+                   "address: 'x'}\nmethod:\n  - kind: network.loss\n    percent: 150\n")
+    rc, out, err = fl("validate", str(bad))
+    assert rc == 2
+    lines = err.splitlines()
+    assert f"{bad}:4:7: tcp probe 'p': address 'x' must be HOST:PORT (or [V6]:PORT)" in lines
+    assert any(l.startswith(f"{bad}:7:14: network.loss: --percent:") for l in lines), err
+    rc, out, err = fl("run", str(bad))
+    assert rc == 2
+
+
+def test_fault_that_cannot_be_applied_is_an_error_with_inject_exit_code(run, http_server,
+                                                                       tmp_path, state_dir):
+    env, server = http_server
+    gone = tmp_path / "gone.pid"
+    gone.write_text("4000000\n")
+    rc, out, err = run("run", os.path.join(EXAMPLES, "http-pause.yaml"),
+                       env=dict(env, HTTP_PIDFILE=str(gone)))
+    assert rc == 3, out + err  # FL_ENOTARGET, as `faultline inject` would exit
+    r = last_run(run)
+    assert r["verdict"] == "error" and "pause-web" in r["explanation"]
+    assert "nothing was injected" in r["explanation"]
+    assert proc_state(server.pid) in ("S", "R")
+    assert journal_records(state_dir) == []
+
+
+def test_killed_runner_faults_are_reverted_by_the_guardian(run, http_server, state_dir):
+    """The journal + lease guarantee holds for experiments too: SIGKILL the
+    runner mid-fault and the guardian resumes the paused server."""
+    env, server = http_server
+    e = dict(os.environ, FAULTLINE_STATE_DIR=state_dir, **env)
+    p = subprocess.Popen([BIN, "run", os.path.join(EXAMPLES, "http-pause.yaml"), "--db",
+                          run.db], env=e, text=True, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: proc_state(server.pid) == "T", 10), "never paused"
+        p.kill()
+        p.wait(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert wait_for(lambda: proc_state(server.pid) in ("S", "R"), 10), \
+        "the guardian should have resumed the server"
+    assert wait_for(lambda: journal_records(state_dir) == [], 10)
+    r = last_run(run)  # the run never reached a verdict, and its runner is gone
+    assert r["verdict"] == "interrupted", r

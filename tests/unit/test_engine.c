@@ -1,0 +1,163 @@
+/* The engine's verdicts, end to end in-process but without faults (which
+ * need root): the "system" is a file whose presence a command probe checks,
+ * and command steps remove and restore it. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "spec/spec.h"
+#include "store/store.h"
+
+static char dir[64];
+static struct fl_store *store;
+
+static void setup(void)
+{
+    struct fl_err e = {0};
+    char db[128];
+
+    snprintf(dir, sizeof dir, "/tmp/fl-engine-test-XXXXXX");
+    cr_assert(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/h.db", dir);
+    cr_assert_eq(fl_store_open(db, &store, &e), 0, "%s", e.msg);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+
+    fl_store_close(store);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+/* Run `yaml` (with %1$s = the health file) and return the run as JSON. */
+static json_t *run(const char *yaml, struct fl_run_result *res)
+{
+    char text[4096], health[128], state[128];
+    struct fl_spec_errors errs = {0};
+    struct fl_engine_opts o = {0};
+    struct fl_err e = {0};
+    struct fl_spec *s;
+    FILE *devnull = fopen("/dev/null", "w");
+    json_t *j;
+
+    snprintf(health, sizeof health, "%s/healthy", dir);
+    snprintf(state, sizeof state, "%s/state", dir);
+    fclose(fopen(health, "w"));
+    snprintf(text, sizeof text, yaml, health);
+    s = fl_spec_load_string("t.yaml", text, strlen(text), &errs);
+    cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
+    o.state_dir = state;
+    o.store = store;
+    o.out = devnull;
+    cr_assert_eq(fl_engine_run(s, &o, res, &e), 0, "%s", e.msg);
+    j = fl_store_show_run(store, res->run_id, 1, &e);
+    cr_assert(j);
+    fl_spec_free(s);
+    fclose(devnull);
+    return j;
+}
+
+#define PROBE                                                                                      \
+    "steady_state:\n  interval: 50ms\n  preflight: 200ms\n  probes:\n"                             \
+    "    - {name: file, type: command, command: 'test -e %1$s'}\n"
+
+TestSuite(engine, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(engine, passes_when_nothing_breaks)
+{
+    struct fl_run_result res;
+    json_t *j = run("title: ok\nduration: 500ms\n" PROBE
+                    "method:\n  - {command: 'true'}\nrecovery: {within: 1s}\n",
+                    &res);
+    json_t *p = json_array_get(json_object_get(j, "probes"), 0);
+
+    cr_expect_eq(res.verdict, FL_VERDICT_PASSED, "%s", res.explanation);
+    cr_expect_eq(res.exit_code, 0);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "verdict")), "passed");
+    cr_expect_geq(json_integer_value(json_object_get(p, "samples")), 5);
+    cr_expect(json_is_null(json_object_get(p, "time_to_detect_ms")));
+    cr_expect_eq(json_integer_value(json_object_get(p, "time_to_recover_ms")), 0);
+    cr_expect_geq(json_array_size(json_object_get(p, "samples_data")), 10);
+    json_decref(j);
+}
+
+Test(engine, fails_with_which_probe_when_and_how_much)
+{
+    struct fl_run_result res;
+    json_t *j = run("title: outage\nduration: 1500ms\n" PROBE
+                    "method:\n  - {command: 'rm %1$s; sleep 0.5; touch %1$s', start: 300ms}\n"
+                    "recovery: {within: 2s, stable: 200ms}\n",
+                    &res);
+    json_t *p = json_array_get(json_object_get(j, "probes"), 0);
+    long long detect = json_integer_value(json_object_get(p, "time_to_detect_ms"));
+
+    cr_expect_eq(res.verdict, FL_VERDICT_FAILED);
+    cr_expect_eq(res.exit_code, FL_EXIT_FAILED);
+    cr_expect(strstr(res.explanation, "probe file: success ratio"), "%s", res.explanation);
+    cr_expect(strstr(res.explanation, "< 100%"), "%s", res.explanation);
+    cr_expect(strstr(res.explanation, "after injection"), "%s", res.explanation);
+    cr_expect(detect >= 250 && detect <= 600, "detected after %lldms", detect);
+    cr_expect_lt(json_number_value(json_object_get(p, "availability")), 100);
+    json_decref(j);
+}
+
+Test(engine, not_steady_before_injection_injects_nothing)
+{
+    struct fl_run_result res;
+    json_t *j = run("title: broken\nduration: 1s\n"
+                    "steady_state:\n  interval: 50ms\n  preflight: 200ms\n  probes:\n"
+                    "    - {name: file, type: command, command: 'test -e %1$s.nope'}\n"
+                    "method:\n  - {command: 'touch %1$s.ran'}\n",
+                    &res);
+    char ran[160];
+
+    cr_expect_eq(res.verdict, FL_VERDICT_NOT_STEADY);
+    cr_expect_eq(res.exit_code, FL_EXIT_NOT_STEADY);
+    cr_expect(strstr(res.explanation, "nothing was injected"), "%s", res.explanation);
+    snprintf(ran, sizeof ran, "%s/healthy.ran", dir);
+    cr_expect_neq(access(ran, F_OK), 0, "the method must not have run");
+    json_decref(j);
+}
+
+Test(engine, guardrail_aborts_early)
+{
+    struct fl_run_result res;
+    json_t *j = run("title: guard\nduration: 10s\n" PROBE
+                    "method:\n  - {command: 'rm %1$s', start: 100ms}\n"
+                    "guardrails:\n  - {name: gone, probe: file, "
+                    "tolerance: {success_ratio: 50%%, window: 300ms}, for: 100ms}\n",
+                    &res);
+    long long took = json_integer_value(json_object_get(j, "duration_ms"));
+
+    cr_expect_eq(res.verdict, FL_VERDICT_ABORTED);
+    cr_expect_eq(res.exit_code, FL_EXIT_ABORTED);
+    cr_expect(strstr(res.explanation, "guardrail gone tripped"), "%s", res.explanation);
+    cr_expect_lt(took, 3000, "took %lldms", took);
+    json_decref(j);
+}
+
+Test(engine, recovery_too_slow_fails)
+{
+    struct fl_run_result res;
+    json_t *j =
+        run("title: slow\nduration: 400ms\n" PROBE
+            "method:\n  - {command: 'rm %1$s; (sleep 1.5; touch %1$s) >/dev/null 2>&1 &', start: "
+            "100ms}\n"
+            "recovery: {within: 300ms, stable: 100ms}\n",
+            &res);
+
+    cr_expect_eq(res.verdict, FL_VERDICT_FAILED);
+    /* the hypothesis broke first; the recovery failure is in the timeline */
+    json_t *ev = json_object_get(j, "events"), *x;
+    size_t i;
+    bool seen = false;
+    json_array_foreach(ev, i, x) if (strstr(json_string_value(json_object_get(x, "message")),
+                                            "did not recover within")) seen = true;
+    cr_expect(seen);
+    json_decref(j);
+}

@@ -1,0 +1,309 @@
+/* Probes and tolerances: judgement over samples, percentiles, sliding
+ * windows, the command runner, and the tcp/command probes on loopback. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "probes/probe.h"
+#include "store/store.h"
+
+static struct fl_sample S(int64_t t, bool ok, double lat) {
+    struct fl_sample s = {.t_ms = t, .value = NAN, .probe_ok = ok, .ok = ok, .latency_ms = lat};
+    return s;
+}
+
+Test(tolerance, success_ratio_and_explanation)
+{
+    struct fl_tolerance t;
+    struct fl_sample s[10];
+    char why[256] = "";
+
+    fl_tolerance_default(&t);
+    t.success_ratio = 80;
+    for (int i = 0; i < 10; i++)
+        s[i] = S(i * 100, i < 8, 1);
+    cr_expect(fl_tolerance_holds(&t, s, 10, why, sizeof why));
+    s[0].probe_ok = false;
+    cr_expect_not(fl_tolerance_holds(&t, s, 10, why, sizeof why));
+    cr_expect_str_eq(why, "success ratio 70.0% < 80% (3 of 10 samples failed)");
+    cr_expect(fl_tolerance_holds(&t, s, 0, why, sizeof why), "an empty span holds");
+}
+
+Test(tolerance, latency_percentile_nearest_rank)
+{
+    struct fl_tolerance t;
+    struct fl_sample s[100];
+    char why[256] = "";
+
+    for (int i = 0; i < 100; i++)
+        s[i] = S(i, true, i + 1); /* 1..100 ms */
+    cr_expect_float_eq(fl_probe_percentile(s, 100, 50), 50, 1e-9);
+    cr_expect_float_eq(fl_probe_percentile(s, 100, 99), 99, 1e-9);
+    cr_expect_float_eq(fl_probe_percentile(s, 100, 100), 100, 1e-9);
+    fl_tolerance_default(&t);
+    t.percentile = 99;
+    t.latency_max_ms = 98.5;
+    cr_expect_not(fl_tolerance_holds(&t, s, 100, why, sizeof why));
+    cr_expect_str_eq(why, "p99 latency 99.0ms > 98.5ms (over 100 samples)");
+    t.latency_max_ms = 99;
+    cr_expect(fl_tolerance_holds(&t, s, 100, why, sizeof why));
+}
+
+Test(tolerance, value_bounds_decide_each_sample)
+{
+    struct fl_tolerance t;
+
+    fl_tolerance_default(&t);
+    t.has_min = t.has_max = true;
+    t.min = 1;
+    t.max = 5;
+    cr_expect(fl_tolerance_sample_ok(&t, true, 3));
+    cr_expect_not(fl_tolerance_sample_ok(&t, true, 6));
+    cr_expect_not(fl_tolerance_sample_ok(&t, true, NAN));
+    cr_expect_not(fl_tolerance_sample_ok(&t, false, 3));
+    t.has_min = t.has_max = false;
+    t.has_equals = true;
+    t.equals = 2;
+    cr_expect(fl_tolerance_sample_ok(&t, true, 2));
+    cr_expect_not(fl_tolerance_sample_ok(&t, true, 2.5));
+}
+
+Test(tolerance, sliding_window_finds_a_short_outage)
+{
+    struct fl_tolerance t;
+    struct fl_sample s[100];
+    char why[256] = "";
+    int64_t at = -1;
+
+    /* 10 s at 10 Hz; 1 s outage from 5.0 s: 90% over the whole phase */
+    for (int i = 0; i < 100; i++)
+        s[i] = S(i * 100, !(i >= 50 && i < 60), 1);
+    fl_tolerance_default(&t);
+    t.success_ratio = 85;
+    cr_expect(fl_tolerance_holds_phase(&t, s, 100, 0, 10000, &at, why, sizeof why));
+    t.window_ms = 2000;
+    cr_expect_not(fl_tolerance_holds_phase(&t, s, 100, 0, 10000, &at, why, sizeof why));
+    cr_expect_eq(at, 5300, "first window below 85%% ends at 5.3 s, got %lld", (long long)at);
+}
+
+Test(tolerance, phase_without_window_reports_first_failure)
+{
+    struct fl_tolerance t;
+    struct fl_sample s[10];
+    char why[256];
+    int64_t at = -1;
+
+    for (int i = 0; i < 10; i++)
+        s[i] = S(1000 + i * 100, i != 4 && i != 7, 1);
+    fl_tolerance_default(&t);
+    cr_expect_not(fl_tolerance_holds_phase(&t, s, 10, 1000, 2000, &at, why, sizeof why));
+    cr_expect_eq(at, 1400);
+    /* outside the phase nothing counts */
+    cr_expect(fl_tolerance_holds_phase(&t, s, 10, 1500, 1650, &at, why, sizeof why));
+}
+
+Test(probe, run_command_status_output_and_timeout)
+{
+    char out[64];
+
+    cr_expect_eq(fl_probe_run_command("echo hi; exit 3", 2000, out, sizeof out), 3);
+    cr_expect_str_eq(out, "hi\n");
+    cr_expect_eq(fl_probe_run_command("sleep 5", 100, out, sizeof out), -ETIMEDOUT);
+    cr_expect_eq(fl_probe_run_command("kill -9 $$", 2000, out, sizeof out), 128 + 9);
+}
+
+Test(probe, command_probe_value_and_regex)
+{
+    const struct fl_probe_ops *ops = fl_probe_lookup("command");
+    json_t *params =
+        json_pack("{s:s, s:s}", "command", "echo 'latency 12.5 ms'", "stdout", "^latency");
+    struct fl_probe p = {.ops = ops, .params = params, .timeout_ms = 2000};
+    struct fl_probe_result r = {0};
+    struct fl_err e;
+
+    cr_assert(ops);
+    cr_assert_eq(ops->open(&p, &e), 0);
+    ops->sample(&p, &r);
+    cr_expect(r.ok, "%s", r.detail);
+    cr_expect(r.has_value && r.value == 12.5);
+    ops->close(&p);
+    json_object_set_new(params, "stdout", json_string("^nope"));
+    cr_assert_eq(ops->open(&p, &e), 0);
+    memset(&r, 0, sizeof r);
+    ops->sample(&p, &r);
+    cr_expect_not(r.ok);
+    ops->close(&p);
+    json_decref(params);
+}
+
+Test(probe, tcp_probe_connects_and_reports_refusal)
+{
+    const struct fl_probe_ops *ops = fl_probe_lookup("tcp");
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char addr[64];
+    json_t *params;
+    struct fl_probe p = {.ops = ops, .timeout_ms = 1000};
+    struct fl_probe_result r = {0};
+
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 4) == 0);
+    getsockname(fd, (struct sockaddr *)&a, &alen);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
+    params = json_pack("{s:s}", "address", addr);
+    p.params = params;
+    ops->sample(&p, &r);
+    cr_expect(r.ok, "%s", r.detail);
+    close(fd);
+    memset(&r, 0, sizeof r);
+    ops->sample(&p, &r);
+    cr_expect_not(r.ok);
+    cr_expect(strstr(r.detail, "refused"), "%s", r.detail);
+    json_decref(params);
+}
+
+Test(store, migrates_records_and_reads_back)
+{
+    char path[] = "/tmp/fl-store-test-XXXXXX";
+    char db[128];
+    struct fl_store *st;
+    struct fl_err e = {0};
+    struct fl_sample s[3] = {S(0, true, 1.5), S(100, false, 2.5), S(200, true, 3.5)};
+    struct fl_probe_stats stats;
+    int64_t run = 0, run2 = 0;
+    json_t *runs, *one;
+
+    cr_assert(mkdtemp(path));
+    snprintf(db, sizeof db, "%s/sub/h.db", path);
+    cr_assert_eq(fl_store_open(db, &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(fl_store_run_begin(st, "t", "f.yaml", "content", "abc", 1000, 5, &run, &e), 0,
+                 "%s", e.msg);
+    cr_assert_eq(fl_store_run_begin(st, "t", "f.yaml", "content", "abc", 2000, 6, &run2, &e), 0);
+    cr_expect_neq(run, run2);
+    cr_expect_eq(fl_store_event(st, run, 10, "preflight", "hello"), 0);
+    cr_expect_eq(fl_store_event(st, run, 20, "inject", "world"), 0);
+    cr_expect_eq(fl_store_probe_define(st, run, 0, "p", "tcp", "steady_state", "x"), 0);
+    cr_expect_eq(fl_store_samples(st, run, 0, s, 3), 0);
+    fl_probe_stats(s, 3, &stats);
+    cr_expect_eq(fl_store_probe_result(st, run, 0, &stats, 100, -1), 0);
+    cr_expect_eq(fl_store_run_end(st, run, 500, "failed", "because", 1), 0);
+    fl_store_close(st);
+
+    cr_assert_eq(fl_store_open(db, &st, &e), 0, "reopen: %s", e.msg);
+    runs = fl_store_list_runs(st, &e);
+    cr_expect_eq(json_array_size(runs), 2);
+    one = fl_store_show_run(st, run, 1, &e);
+    cr_assert(one);
+    cr_expect_str_eq(json_string_value(json_object_get(one, "verdict")), "failed");
+    cr_expect_eq(json_array_size(json_object_get(one, "events")), 2);
+    {
+        json_t *p = json_array_get(json_object_get(one, "probes"), 0);
+        cr_expect_eq(json_integer_value(json_object_get(p, "samples")), 3);
+        cr_expect_eq(json_integer_value(json_object_get(p, "time_to_detect_ms")), 100);
+        cr_expect(json_is_null(json_object_get(p, "time_to_recover_ms")));
+        cr_expect_eq(json_array_size(json_object_get(p, "samples_data")), 3);
+    }
+    cr_expect_null(fl_store_show_run(st, 999, 0, &e));
+    cr_expect_eq(e.code, FL_ENOTARGET);
+    json_decref(runs);
+    json_decref(one);
+    fl_store_close(st);
+}
+
+void fl_probe_prometheus_parse(const char *body, struct fl_probe_result *r);
+
+Test(probe, prometheus_answers)
+{
+    struct fl_probe_result r = {0};
+
+    fl_probe_prometheus_parse("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
+                              "\"result\":[{\"metric\":{},\"value\":[1.5,\"0.25\"]}]}}",
+                              &r);
+    cr_expect(r.ok && r.has_value && r.value == 0.25, "%s", r.detail);
+    memset(&r, 0, sizeof r);
+    fl_probe_prometheus_parse("{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\","
+                              "\"result\":[1.5,\"42\"]}}",
+                              &r);
+    cr_expect(r.ok && r.value == 42);
+    memset(&r, 0, sizeof r);
+    fl_probe_prometheus_parse("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
+                              "\"result\":[]}}",
+                              &r);
+    cr_expect_not(r.ok);
+    cr_expect_str_eq(r.detail, "the query returned no samples");
+    memset(&r, 0, sizeof r);
+    fl_probe_prometheus_parse("{\"status\":\"error\",\"error\":\"parse error at char 3\"}", &r);
+    cr_expect_not(r.ok);
+    cr_expect_str_eq(r.detail, "query failed: parse error at char 3");
+    memset(&r, 0, sizeof r);
+    fl_probe_prometheus_parse("<html>", &r);
+    cr_expect_not(r.ok);
+}
+
+Test(store, migrates_an_old_schema_and_refuses_a_newer_one)
+{
+    char path[] = "/tmp/fl-store-mig-XXXXXX", db[128];
+    struct fl_store *st;
+    struct fl_err e = {0};
+    sqlite3 *raw;
+    sqlite3_stmt *q;
+    json_t *runs;
+
+    cr_assert(mkdtemp(path));
+    snprintf(db, sizeof db, "%s/h.db", path);
+    /* a version-1 store, as the first release wrote it, with a run that
+     * never finished */
+    cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(raw,
+                              "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                              "INSERT INTO schema_version VALUES (1);"
+                              "CREATE TABLE experiments (id INTEGER PRIMARY KEY, hash TEXT NOT "
+                              "NULL UNIQUE, title TEXT NOT NULL, file TEXT, content TEXT NOT "
+                              "NULL, first_seen_ms INTEGER NOT NULL);"
+                              "CREATE TABLE runs (id INTEGER PRIMARY KEY, experiment_id INTEGER "
+                              "NOT NULL, started_ms INTEGER NOT NULL, duration_ms INTEGER, seed "
+                              "INTEGER, verdict TEXT NOT NULL DEFAULT 'running', explanation "
+                              "TEXT, exit_code INTEGER);"
+                              "CREATE TABLE events (run_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
+                              "t_ms INTEGER NOT NULL, phase TEXT NOT NULL, message TEXT NOT "
+                              "NULL, PRIMARY KEY (run_id, seq));"
+                              "CREATE TABLE probes (run_id INTEGER NOT NULL, probe_id INTEGER "
+                              "NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, role TEXT NOT "
+                              "NULL, tolerance TEXT, samples INTEGER, failures INTEGER, "
+                              "availability REAL, p50_ms REAL, p95_ms REAL, p99_ms REAL, max_ms "
+                              "REAL, time_to_detect_ms INTEGER, time_to_recover_ms INTEGER, "
+                              "PRIMARY KEY (run_id, probe_id));"
+                              "CREATE TABLE samples (run_id INTEGER NOT NULL, probe_id INTEGER "
+                              "NOT NULL, t_ms INTEGER NOT NULL, value REAL, ok INTEGER NOT NULL, "
+                              "latency_ms REAL NOT NULL);"
+                              "INSERT INTO experiments VALUES (1, 'h', 'old', 'f', 'c', 0);"
+                              "INSERT INTO runs (experiment_id, started_ms) VALUES (1, 5);",
+                              NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(raw));
+    sqlite3_close(raw);
+
+    cr_assert_eq(fl_store_open(db, &st, &e), 0, "%s", e.msg);
+    runs = fl_store_list_runs(st, &e);
+    cr_expect_eq(json_array_size(runs), 1);
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(runs, 0), "verdict")),
+                     "interrupted");
+    json_decref(runs);
+    fl_store_close(st);
+
+    cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(raw, "SELECT version FROM schema_version", -1, &q, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    cr_expect_eq(sqlite3_column_int(q, 0), fl_store_schema_version());
+    sqlite3_finalize(q);
+    sqlite3_exec(raw, "UPDATE schema_version SET version = 99", NULL, NULL, NULL);
+    sqlite3_close(raw);
+    cr_expect_neq(fl_store_open(db, &st, &e), 0);
+    cr_expect(strstr(e.msg, "newer than this faultline knows"), "%s", e.msg);
+}

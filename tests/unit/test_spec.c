@@ -1,0 +1,233 @@
+/* The experiment loader. Data-driven: every file under
+ * tests/data/spec/invalid/ starts with "# error: LINE:COL: MESSAGE", the
+ * exact first error the loader must report for it (after "FILE:"), so each
+ * validation error has a case and its position is pinned. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spec/spec.h"
+#include "spec/yaml.h"
+
+static const char *data_dir(void)
+{
+    const char *d = getenv("FL_TEST_DATA");
+    return d ? d : "tests/data";
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+Test(spec, every_invalid_file_reports_its_error_with_position)
+{
+    char dir[1024];
+    struct dirent **ents;
+    int n, checked = 0;
+
+    snprintf(dir, sizeof dir, "%s/spec/invalid", data_dir());
+    n = scandir(dir, &ents, NULL, by_name);
+    cr_assert(n > 0, "no test data in %s", dir);
+    setenv("HOME", "/root", 1);
+    unsetenv("FL_TEST_SURELY_UNSET");
+    for (int i = 0; i < n; i++) {
+        char path[1500], want[1200], line[1200] = "";
+        struct fl_spec_errors errs = {0};
+        struct fl_spec *s;
+        FILE *f;
+
+        if (!strstr(ents[i]->d_name, ".yaml")) {
+            free(ents[i]);
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, ents[i]->d_name);
+        free(ents[i]);
+        f = fopen(path, "r");
+        cr_assert(f);
+        cr_assert(fgets(line, sizeof line, f));
+        fclose(f);
+        line[strcspn(line, "\n")] = '\0';
+        cr_assert(!strncmp(line, "# error: ", 9), "%s: first line must be '# error: ...'", path);
+        snprintf(want, sizeof want, "%s:%s", path, line + 9);
+        s = fl_spec_load_file(path, &errs);
+        cr_expect_null(s, "%s: loaded, but should fail with %s", path, want);
+        cr_expect(errs.n > 0 && !strcmp(errs.msg[0], want), "%s:\n  want %s\n  got  %s", path, want,
+                  errs.n ? errs.msg[0] : "(no error)");
+        fl_spec_free(s);
+        fl_spec_errors_fini(&errs);
+        checked++;
+    }
+    free(ents);
+    cr_expect(checked >= 90, "only %d cases", checked);
+}
+
+Test(spec, full_example_loads_with_every_section)
+{
+    char path[1024];
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s;
+
+    snprintf(path, sizeof path, "%s/spec/valid/full.yaml", data_dir());
+    unsetenv("FL_TEST_PORT");
+    s = fl_spec_load_file(path, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        cr_log_error("%s", errs.msg[i]);
+    cr_assert_not_null(s);
+    cr_expect_str_eq(s->title, "full example");
+    cr_expect(s->has_seed && s->seed == 7);
+    cr_expect_eq(s->duration_ms, 3000);
+    cr_expect_eq(s->preflight_ms, 300);
+    cr_assert_eq(s->nprobes, 3);
+    cr_expect_eq(s->probes[0].interval_ms, 100);
+    cr_expect(s->probes[0].tol.has_min && s->probes[0].tol.min == 40);
+    cr_expect(s->probes[0].tol.success_ratio == 99.5);
+    cr_expect(s->probes[0].tol.percentile == 99 && s->probes[0].tol.latency_max_ms == 500);
+    cr_expect_eq(s->probes[0].tol.window_ms, 1000);
+    cr_expect_str_eq(json_string_value(json_object_get(s->probes[1].params, "address")),
+                     "127.0.0.1:9");
+    cr_expect_eq(s->probes[1].interval_ms, 200);
+    cr_expect_eq(s->probes[1].timeout_ms, 100);
+    cr_expect_eq(s->probes[2].role, FL_PROBE_GUARDRAIL);
+    cr_expect_str_eq(s->probes[2].name, "inline");
+    cr_expect_eq(json_array_size(json_object_get(s->probes[2].params, "status")), 2);
+    cr_assert_eq(s->nactions, 2);
+    cr_expect_eq(s->actions[0].type, FL_ACTION_FAULT);
+    cr_expect_str_eq(s->actions[0].ops->kind, "process.pause");
+    cr_expect_eq(s->actions[0].start_ms, 1000);
+    cr_expect_eq(s->actions[0].duration_ms, 1000);
+    cr_expect_eq(
+        json_integer_value(json_array_get(json_object_get(s->actions[0].params, "pid"), 0)), 1);
+    cr_expect_eq(s->actions[1].type, FL_ACTION_COMMAND);
+    cr_expect_str_eq(s->actions[1].name, "step2-command");
+    cr_assert_eq(s->nguardrails, 2);
+    cr_expect_eq(s->guardrails[0].probe, 0);
+    cr_expect_eq(s->guardrails[0].for_ms, 1000);
+    cr_expect_eq(s->guardrails[1].probe, 2);
+    cr_expect_eq(s->guardrails[1].tol.window_ms, 1000); /* the default */
+    cr_expect(s->has_recovery && s->recovery_within_ms == 5000 && s->recovery_stable_ms == 300);
+    cr_assert_eq(s->nrollbacks, 2);
+    cr_expect_str_eq(s->rollbacks[1], "echo done");
+    fl_spec_free(s);
+    fl_spec_errors_fini(&errs);
+}
+
+Test(spec, targets_merge_into_fault_params_with_the_kinds_units)
+{
+    const char *y = "title: t\n"
+                    "targets:\n  web: {pid: [1, 2], mode: all}\n"
+                    "steady_state:\n  probes: [{name: p, type: command, command: 'true'}]\n"
+                    "method:\n  - {kind: process.pause, target: web, duration: 1m30s}\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s = fl_spec_load_string("x.yaml", y, strlen(y), &errs);
+
+    cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
+    cr_expect_eq(s->actions[0].duration_ms, 90000);
+    cr_expect_eq(s->duration_ms, 90000); /* defaults to the end of the last step */
+    cr_expect_str_eq(s->actions[0].target, "web");
+    cr_expect_eq(json_array_size(json_object_get(s->actions[0].params, "pid")), 2);
+    cr_expect_str_eq(json_string_value(json_object_get(s->actions[0].params, "mode")), "all");
+    fl_spec_free(s);
+}
+
+Test(spec, environment_substitution)
+{
+    const char *y = "title: ${FL_T_A}-${FL_T_B:-dflt}-$$HOME\n"
+                    "steady_state:\n  probes: [{name: p, type: command, command: 'true'}]\n"
+                    "method:\n  - {kind: process.pause, pid: 1, duration: 1s}\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s;
+
+    setenv("FL_T_A", "alpha", 1);
+    unsetenv("FL_T_B");
+    s = fl_spec_load_string("x.yaml", y, strlen(y), &errs);
+    cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
+    cr_expect_str_eq(s->title, "alpha-dflt-$HOME");
+    fl_spec_free(s);
+}
+
+Test(spec, reports_several_errors_in_one_pass)
+{
+    const char *y = "title: t\nbogus: 1\n"
+                    "steady_state:\n  probes: [{name: p, type: smtp}]\n"
+                    "method:\n  - {kind: process.nope}\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s = fl_spec_load_string("x.yaml", y, strlen(y), &errs);
+
+    cr_assert_null(s);
+    cr_expect_eq(errs.n, 3);
+    cr_expect(strstr(errs.msg[0], "x.yaml:2:1: unknown key 'bogus'"));
+    cr_expect(strstr(errs.msg[1], "x.yaml:4:28: unknown probe type 'smtp'"), "%s", errs.msg[1]);
+    cr_expect(strstr(errs.msg[2], "x.yaml:6:12: unknown fault kind 'process.nope'"), "%s",
+              errs.msg[2]);
+    fl_spec_errors_fini(&errs);
+}
+
+Test(spec, yaml_limits_depth)
+{
+    char buf[400], err[256];
+    size_t n = 0;
+
+    for (int i = 0; i < 40; i++)
+        buf[n++] = '[';
+    buf[n] = '\0';
+    cr_expect_null(fl_yaml_parse(buf, n, false, err, sizeof err));
+    cr_expect(strstr(err, "nested too deeply"), "%s", err);
+}
+
+Test(spec, hash_is_stable_and_content_based)
+{
+    const char *y = "title: t\n"
+                    "steady_state:\n  probes: [{name: p, type: command, command: 'true'}]\n"
+                    "method:\n  - {kind: process.pause, pid: 1, duration: 1s}\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *a = fl_spec_load_string("a.yaml", y, strlen(y), &errs);
+    struct fl_spec *b = fl_spec_load_string("b.yaml", y, strlen(y), &errs);
+    char ha[17], hb[17];
+
+    cr_assert(a && b);
+    fl_spec_hash(a, ha);
+    fl_spec_hash(b, hb);
+    cr_expect_str_eq(ha, hb);
+    cr_expect_eq(strlen(ha), 16);
+    fl_spec_free(a);
+    fl_spec_free(b);
+}
+
+Test(spec, yaml_limits_node_count)
+{
+    size_t n = 0, cap = 4 * (FL_YAML_MAX_NODES + 10);
+    char *buf = malloc(cap), err[256];
+
+    cr_assert(buf);
+    buf[n++] = '[';
+    for (int i = 0; i < FL_YAML_MAX_NODES + 5; i++) {
+        buf[n++] = '1';
+        buf[n++] = ',';
+    }
+    buf[n++] = ']';
+    cr_expect_null(fl_yaml_parse(buf, n, false, err, sizeof err));
+    cr_expect(strstr(err, "document too large"), "%s", err);
+    free(buf);
+}
+
+Test(spec, refuses_files_over_one_mebibyte)
+{
+    char path[] = "/tmp/fl-spec-big-XXXXXX", want[128];
+    struct fl_spec_errors errs = {0};
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+
+    cr_assert(f);
+    for (int i = 0; i < (1 << 20) / 16 + 1; i++)
+        fputs("# padding......\n", f);
+    fclose(f);
+    cr_expect_null(fl_spec_load_file(path, &errs));
+    snprintf(want, sizeof want, "%s:1:1: file larger than 1048576 bytes", path);
+    cr_expect(errs.n == 1 && !strcmp(errs.msg[0], want), "%s", errs.n ? errs.msg[0] : "");
+    fl_spec_errors_fini(&errs);
+    unlink(path);
+}
