@@ -1,0 +1,51 @@
+/* faultline's TCP fault proxy: an epoll event loop that forwards TCP links
+ * between a listen address and an upstream, applies toxics to them, and is
+ * driven by a Toxiproxy-compatible HTTP API.
+ *
+ * Threads: every proxy, link and toxic belongs to the loop thread. The HTTP
+ * server (libmicrohttpd) runs in its own thread and hands each request to the
+ * loop through an eventfd, waiting for the answer; fl_px_api_handle therefore
+ * always runs on the loop thread (or, without a loop, on the caller's). */
+#ifndef FL_PROXY_PROXY_H
+#define FL_PROXY_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+struct fl_px_server;
+
+struct fl_px_options {
+    const char *api_listen; /* "127.0.0.1:8474"; NULL: no HTTP server */
+    const char *state_path; /* NULL: do not persist */
+    bool dry;               /* model only: never open sockets (fuzzing, unit tests) */
+};
+
+/* Create the loop (and the HTTP server if api_listen is set). */
+struct fl_px_server *fl_px_server_new(const struct fl_px_options *o, struct fl_err *e);
+/* Stop the HTTP server, close every listener and link, free everything. */
+void fl_px_server_free(struct fl_px_server *s);
+/* The HTTP server's bound address ("127.0.0.1:8474"), after fl_px_server_new. */
+const char *fl_px_server_api_addr(const struct fl_px_server *s);
+
+/* Load the state file (missing is fine) and then populate from a Toxiproxy-
+ * style JSON array file if `config` is set. */
+int fl_px_server_load(struct fl_px_server *s, const char *config, struct fl_err *e);
+
+/* Run the loop until `stop_fd` (a signalfd or any fd) becomes readable. */
+int fl_px_server_run(struct fl_px_server *s, int stop_fd, struct fl_err *e);
+
+/* Handle one API request; returns the HTTP status, sets *body (malloc'd, may be
+ * NULL for 204) and *ctype. Persists the state after a successful change. */
+int fl_px_api_handle(struct fl_px_server *s, const char *method, const char *path, const char *body,
+                     size_t len, char **out, const char **ctype);
+
+/* The cap on bytes held in user space per link direction (the ring used while
+ * a data-touching toxic is active). */
+#define FL_PX_BUF_CAP (64 * 1024)
+/* The splice pipe's size per direction, used for bulk transfers without a
+ * data-touching toxic (kernel memory: page references in flight). */
+#define FL_PX_PIPE_CAP (256 * 1024)
+
+#endif
