@@ -12,9 +12,14 @@ struct fl_cli_cmd {
 int fl_cli_inject(int argc, char **argv);
 int fl_cli_status(int argc, char **argv);
 int fl_cli_recover(int argc, char **argv);
+int fl_cli_proxy(int argc, char **argv);
 int fl_cli_guardian(int argc, char **argv);
 int fl_cli_stressor(int argc, char **argv);
 int fl_cli_check(int argc, char **argv);
+int fl_cli_validate(int argc, char **argv);
+int fl_cli_run(int argc, char **argv);
+int fl_cli_runs(int argc, char **argv);
+int fl_cli_show(int argc, char **argv);
 
 /* The state directory: --state-dir, else $FAULTLINE_STATE_DIR, else /run/faultline. */
 const char *fl_cli_state_dir(const char *flag_value);

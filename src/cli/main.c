@@ -21,9 +21,16 @@ static const struct fl_cli_cmd commands[] = {
     {"inject", fl_cli_inject, "apply a fault, hold it, revert it (or --detach with a lease)"},
     {"status", fl_cli_status, "list active faults with target, age and lease left"},
     {"recover", fl_cli_recover, "revert one fault by id, or --all leftovers faultline ever made"},
+    {"check", fl_cli_check, "check a recorded history against a consistency model"},
+    {"proxy", fl_cli_proxy, "run the TCP fault proxy with a Toxiproxy-compatible API"},
+    {"validate", fl_cli_validate, "check experiment files; errors as file:line:col"},
+    {"run", fl_cli_run, "run an experiment: steady state, faults, guardrails, recovery, verdict"},
+    {"runs", fl_cli_runs, "list recorded experiment runs"},
+    {"show", fl_cli_show, "show one run: timeline, probe statistics, verdict"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
     {"__guardian", fl_cli_guardian, NULL},
+    {"__stressor", fl_cli_stressor, NULL},
 };
 
 static int cmd_help(int argc, char **argv)

@@ -1,0 +1,76 @@
+/* Checking a history against a consistency model: the public surface.
+ *
+ *   struct fl_check_opts o;  fl_check_opts_init(&o);  o.model = "cas-register";
+ *   struct fl_check_report r;
+ *   if (fl_check_run(h, &o, &r, &e) < 0) ...;      // bad input: e says where
+ *   r.verdict is FL_CHECK_VALID / INVALID / UNKNOWN, r.text explains it;
+ *   fl_check_report_fini(&r);
+ *
+ * Linearizable models (register, cas-register, multi-register, kv, set,
+ * counter, queue, mutex) go through linear.c; "bank" and the set anomaly
+ * analysis are direct scans of the history.
+ */
+#ifndef FL_CHECK_CHECK_H
+#define FL_CHECK_CHECK_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "check/history.h"
+#include "check/linear.h"
+#include "check/model.h"
+
+struct fl_check_opts {
+    const char *model;
+    struct fl_model_cfg cfg;
+    int64_t timeout_ms; /* 0: no limit */
+    bool no_memo;       /* naive search (benchmarks) */
+    bool no_split;      /* do not split by key (benchmarks) */
+    bool no_minimize;   /* skip the smallest-counterexample search */
+    /* bank */
+    long long accounts; /* 0: take the accounts from the first read */
+    long long total;
+    bool have_total;
+    bool allow_negative;
+};
+
+void fl_check_opts_init(struct fl_check_opts *o);
+
+struct fl_check_report {
+    int verdict;          /* enum fl_check_verdict */
+    char *text;           /* human explanation, always set */
+    json_t *json;         /* the same as a JSON object */
+    bool *offending;      /* per history op: marked in reports */
+    bool *counterexample; /* per history op: the smallest failing sub-history, NULL if none */
+    size_t nops;
+    /* statistics */
+    size_t checked_ops, partitions;
+    uint64_t steps;
+    size_t memo_entries, memo_bytes;
+    double seconds;
+};
+
+/* Check h. Returns 0 with a report (whatever the verdict), or a negative
+ * FL_E* code when the history does not fit the model (e names the line). */
+int fl_check_run(struct fl_history *h, const struct fl_check_opts *o, struct fl_check_report *r,
+                 struct fl_err *e);
+void fl_check_report_fini(struct fl_check_report *r);
+
+const char *fl_check_verdict_name(int verdict);
+
+/* A self-contained HTML timeline of the history with offending ops marked. */
+int fl_check_write_html(const struct fl_history *h, const struct fl_check_report *r,
+                        const char *model, FILE *out);
+
+/* Non-linearizability checkers (bank.c, set_anomalies.c); same contract. */
+int fl_check_bank(struct fl_history *h, const struct fl_check_opts *o, struct fl_check_report *r,
+                  struct fl_err *e);
+int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
+                           struct fl_check_report *r, struct fl_err *e);
+
+/* Describe op i of h on one line: "line 12 process 3 cas [1 2] -> fail". */
+void fl_check_describe_op(const struct fl_history *h, size_t i, FILE *out);
+
+#endif

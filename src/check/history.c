@@ -1,0 +1,979 @@
+#include "check/history.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check/edn.h"
+
+/* Intern classes: strings, keywords and symbols with the same text are the
+ * same atom ("read" == :read); number text and compound text live apart. */
+static int intern_class(int kind)
+{
+    if (kind == FL_V_NUM)
+        return 1;
+    if (kind >= FL_V_VEC)
+        return 2;
+    return 0;
+}
+
+static uint64_t hash_bytes(const char *s, size_t n, int cls)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)cls;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+struct fl_history *fl_history_new(const char *name)
+{
+    struct fl_history *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->name = strdup(name ? name : "<history>");
+    if (!h->name) {
+        free(h);
+        return NULL;
+    }
+    h->have_time = true;
+    return h;
+}
+
+void fl_history_free(struct fl_history *h)
+{
+    if (!h)
+        return;
+    free(h->name);
+    free(h->ops);
+    free(h->vals);
+    free(h->strbuf);
+    free(h->stroff);
+    free(h->strlen_of);
+    free(h->strkind);
+    free(h->strhash);
+    free(h);
+}
+
+static int rehash(struct fl_history *h, size_t cap)
+{
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t)
+        return -1;
+    for (size_t id = 0; id < h->nstr; id++) {
+        uint64_t hv =
+            hash_bytes(h->strbuf + h->stroff[id], h->strlen_of[id], intern_class(h->strkind[id]));
+        size_t i = hv & (cap - 1);
+        while (t[i])
+            i = (i + 1) & (cap - 1);
+        t[i] = (uint32_t)id + 1;
+    }
+    free(h->strhash);
+    h->strhash = t;
+    h->hashcap = cap;
+    return 0;
+}
+
+int64_t fl_history_intern(struct fl_history *h, const char *s, size_t n, int kind)
+{
+    int cls = intern_class(kind);
+    if (h->nstr * 2 >= h->hashcap && rehash(h, h->hashcap ? h->hashcap * 2 : 1024) < 0)
+        return -1;
+    uint64_t hv = hash_bytes(s, n, cls);
+    size_t i = hv & (h->hashcap - 1);
+    while (h->strhash[i]) {
+        uint32_t id = h->strhash[i] - 1;
+        if (h->strlen_of[id] == n && intern_class(h->strkind[id]) == cls &&
+            !memcmp(h->strbuf + h->stroff[id], s, n))
+            return id;
+        i = (i + 1) & (h->hashcap - 1);
+    }
+    if (h->nstr == h->capstr) {
+        size_t cap = h->capstr ? h->capstr * 2 : 256;
+        uint32_t *o = realloc(h->stroff, cap * sizeof *o);
+        if (!o)
+            return -1;
+        h->stroff = o;
+        uint32_t *l = realloc(h->strlen_of, cap * sizeof *l);
+        if (!l)
+            return -1;
+        h->strlen_of = l;
+        uint8_t *k = realloc(h->strkind, cap);
+        if (!k)
+            return -1;
+        h->strkind = k;
+        h->capstr = cap;
+    }
+    if (h->strlen_ + n + 1 > h->strcap) {
+        size_t cap = h->strcap ? h->strcap : 4096;
+        while (cap < h->strlen_ + n + 1)
+            cap *= 2;
+        if (cap > UINT32_MAX)
+            return -1;
+        char *b = realloc(h->strbuf, cap);
+        if (!b)
+            return -1;
+        h->strbuf = b;
+        h->strcap = cap;
+    }
+    size_t id = h->nstr++;
+    h->stroff[id] = (uint32_t)h->strlen_;
+    h->strlen_of[id] = (uint32_t)n;
+    h->strkind[id] = (uint8_t)kind;
+    if (n)
+        memcpy(h->strbuf + h->strlen_, s, n);
+    h->strbuf[h->strlen_ + n] = 0;
+    h->strlen_ += n + 1;
+    h->strhash[i] = (uint32_t)id + 1;
+    return (int64_t)id;
+}
+
+const char *fl_history_str(const struct fl_history *h, int64_t id, size_t *len)
+{
+    if (id < 0 || (size_t)id >= h->nstr) {
+        if (len)
+            *len = 0;
+        return "";
+    }
+    if (len)
+        *len = h->strlen_of[id];
+    return h->strbuf + h->stroff[id];
+}
+
+bool fl_history_fis(const struct fl_history *h, const struct fl_hop *op, const char *name)
+{
+    return !strcmp(fl_history_str(h, op->f, NULL), name);
+}
+
+int64_t fl_history_push_vals(struct fl_history *h, const struct fl_val *v, size_t n)
+{
+    if (h->nvals + n > h->capvals) {
+        size_t cap = h->capvals ? h->capvals : 1024;
+        while (cap < h->nvals + n)
+            cap *= 2;
+        struct fl_val *a = realloc(h->vals, cap * sizeof *a);
+        if (!a)
+            return -1;
+        h->vals = a;
+        h->capvals = cap;
+    }
+    memcpy(h->vals + h->nvals, v, n * sizeof *v);
+    h->nvals += n;
+    return (int64_t)(h->nvals - n);
+}
+
+static bool key_is(const struct fl_history *h, const struct fl_val *k, const char *name)
+{
+    if (k->kind != FL_V_STR && k->kind != FL_V_KW && k->kind != FL_V_SYM)
+        return false;
+    return !strcmp(fl_history_str(h, k->x, NULL), name);
+}
+
+const struct fl_val *fl_history_map_get(const struct fl_history *h, const struct fl_val *map,
+                                        const char *name)
+{
+    if (map->kind != FL_V_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < map->n; i++)
+        if (key_is(h, fl_history_child(h, map, 2 * i), name))
+            return fl_history_child(h, map, 2 * i + 1);
+    return NULL;
+}
+
+/* ---- printing ---- */
+
+static void print_str_escaped(const char *s, size_t n, FILE *out)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c == '\r')
+            fputs("\\r", out);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static bool json_number_text(const char *s)
+{
+    char *end;
+    if (!*s)
+        return false;
+    errno = 0;
+    strtod(s, &end);
+    return *end == 0 && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'));
+}
+
+void fl_history_print_val(const struct fl_history *h, const struct fl_val *v, bool json, FILE *out)
+{
+    size_t n;
+    const char *s;
+
+    switch (v->kind) {
+    case FL_V_NIL:
+        fputs(json ? "null" : "nil", out);
+        return;
+    case FL_V_BOOL:
+        fputs(v->x ? "true" : "false", out);
+        return;
+    case FL_V_INT:
+        fprintf(out, "%" PRId64, v->x);
+        return;
+    case FL_V_NUM:
+        s = fl_history_str(h, v->x, &n);
+        if (json && !json_number_text(s))
+            print_str_escaped(s, n, out);
+        else
+            fwrite(s, 1, n, out);
+        return;
+    case FL_V_STR:
+        s = fl_history_str(h, v->x, &n);
+        print_str_escaped(s, n, out);
+        return;
+    case FL_V_KW:
+    case FL_V_SYM:
+        s = fl_history_str(h, v->x, &n);
+        if (json) {
+            print_str_escaped(s, n, out);
+        } else {
+            if (v->kind == FL_V_KW)
+                fputc(':', out);
+            fwrite(s, 1, n, out);
+        }
+        return;
+    case FL_V_MAP:
+        fputc('{', out);
+        for (uint32_t i = 0; i < v->n; i++) {
+            const struct fl_val *k = fl_history_child(h, v, 2 * i);
+            if (i)
+                fputs(", ", out);
+            if (json && k->kind != FL_V_STR) {
+                /* JSON keys are strings: write the key's text */
+                if (k->kind == FL_V_KW || k->kind == FL_V_SYM || k->kind == FL_V_NUM) {
+                    s = fl_history_str(h, k->x, &n);
+                    print_str_escaped(s, n, out);
+                } else if (k->kind == FL_V_INT) {
+                    fprintf(out, "\"%" PRId64 "\"", k->x);
+                } else {
+                    char *buf = NULL;
+                    size_t blen = 0;
+                    FILE *m = open_memstream(&buf, &blen);
+                    if (m) {
+                        fl_history_print_val(h, k, false, m);
+                        fclose(m);
+                        print_str_escaped(buf, blen, out);
+                    }
+                    free(buf);
+                }
+            } else {
+                fl_history_print_val(h, k, json, out);
+            }
+            fputs(json ? ": " : " ", out);
+            fl_history_print_val(h, fl_history_child(h, v, 2 * i + 1), json, out);
+        }
+        fputc('}', out);
+        return;
+    default: {
+        const char *open = json                   ? "["
+                           : v->kind == FL_V_LIST ? "("
+                           : v->kind == FL_V_SET  ? "#{"
+                                                  : "[";
+        const char *close = json                   ? "]"
+                            : v->kind == FL_V_LIST ? ")"
+                            : v->kind == FL_V_SET  ? "}"
+                                                   : "]";
+        fputs(open, out);
+        for (uint32_t i = 0; i < v->n; i++) {
+            if (i)
+                fputs(json ? ", " : " ", out);
+            fl_history_print_val(h, fl_history_child(h, v, i), json, out);
+        }
+        fputs(close, out);
+    }
+    }
+}
+
+void fl_history_print_code(const struct fl_history *h, int64_t code, FILE *out)
+{
+    if (code == FL_CODE_NIL) {
+        fputs("nil", out);
+    } else if (code == FL_CODE_UNKNOWN) {
+        fputs("?", out);
+    } else if (fl_code_is_int(code)) {
+        fprintf(out, "%" PRId64, code);
+    } else {
+        int64_t id = code - FL_CODE_ATOM0;
+        size_t n;
+        const char *s = fl_history_str(h, id, &n);
+        int kind = id >= 0 && (size_t)id < h->nstr ? h->strkind[id] : FL_V_SYM;
+        if (kind == FL_V_STR) {
+            print_str_escaped(s, n, out);
+        } else {
+            if (kind == FL_V_KW)
+                fputc(':', out);
+            fwrite(s, 1, n, out);
+        }
+    }
+}
+
+int64_t fl_history_code(struct fl_history *h, const struct fl_val *v)
+{
+    switch (v->kind) {
+    case FL_V_NIL:
+        return FL_CODE_NIL;
+    case FL_V_INT:
+        return v->x;
+    case FL_V_BOOL: {
+        int64_t id = fl_history_intern(h, v->x ? "true" : "false", v->x ? 4 : 5, FL_V_SYM);
+        return id < 0 ? FL_CODE_UNKNOWN : FL_CODE_ATOM0 + id;
+    }
+    case FL_V_NUM:
+    case FL_V_STR:
+    case FL_V_KW:
+    case FL_V_SYM:
+        return FL_CODE_ATOM0 + v->x;
+    default: {
+        char *buf = NULL;
+        size_t n = 0;
+        FILE *m = open_memstream(&buf, &n);
+        if (!m)
+            return FL_CODE_UNKNOWN;
+        fl_history_print_val(h, v, false, m);
+        fclose(m);
+        int64_t id = fl_history_intern(h, buf, n, (int)v->kind);
+        free(buf);
+        return id < 0 ? FL_CODE_UNKNOWN : FL_CODE_ATOM0 + id;
+    }
+    }
+}
+
+/* ---- pairing invocations with completions ---- */
+
+struct pending {
+    int64_t *proc; /* open addressing process -> op index */
+    uint32_t *op;  /* op index + 1, 0 empty */
+    size_t cap, n;
+};
+
+static uint32_t *pending_slot(struct pending *p, int64_t proc)
+{
+    size_t i = (size_t)((uint64_t)proc * 0x9E3779B97F4A7C15ULL >> 17) & (p->cap - 1);
+    while (p->op[i] && p->proc[i] != proc)
+        i = (i + 1) & (p->cap - 1);
+    p->proc[i] = proc;
+    return &p->op[i];
+}
+
+static int pending_grow(struct pending *p)
+{
+    if (p->n * 2 < p->cap)
+        return 0;
+    struct pending q = {0};
+    q.cap = p->cap ? p->cap * 2 : 64;
+    q.proc = calloc(q.cap, sizeof *q.proc);
+    q.op = calloc(q.cap, sizeof *q.op);
+    if (!q.proc || !q.op) {
+        free(q.proc);
+        free(q.op);
+        return -1;
+    }
+    for (size_t i = 0; i < p->cap; i++)
+        if (p->op[i])
+            *pending_slot(&q, p->proc[i]) = p->op[i];
+    q.n = p->n;
+    free(p->proc);
+    free(p->op);
+    *p = q;
+    return 0;
+}
+
+static void pending_del(struct pending *p, int64_t proc)
+{
+    /* backward-shift deletion keeps probe chains intact */
+    size_t i = (size_t)((uint64_t)proc * 0x9E3779B97F4A7C15ULL >> 17) & (p->cap - 1);
+    while (p->op[i] && p->proc[i] != proc)
+        i = (i + 1) & (p->cap - 1);
+    if (!p->op[i])
+        return;
+    p->op[i] = 0;
+    p->n--;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & (p->cap - 1);
+        if (!p->op[j])
+            break;
+        size_t k = (size_t)((uint64_t)p->proc[j] * 0x9E3779B97F4A7C15ULL >> 17) & (p->cap - 1);
+        if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+            p->proc[i] = p->proc[j];
+            p->op[i] = p->op[j];
+            p->op[j] = 0;
+            i = j;
+        }
+    }
+}
+
+enum {
+    K_PROCESS,
+    K_TYPE,
+    K_F,
+    K_VALUE,
+    K_KEY,
+    K_ERROR,
+    K_TIME,
+    K_INVOKE,
+    K_OK,
+    K_FAIL,
+    K_INFO,
+    K_N
+};
+static const char *const field_names[K_N] = {"process", "type",   "f",  "value", "key", "error",
+                                             "time",    "invoke", "ok", "fail",  "info"};
+
+struct builder {
+    struct fl_history *h;
+    struct pending pend;
+    struct fl_err *e;
+    int64_t id[K_N]; /* interned ids of the field and type names: compare ids, not text */
+};
+
+static bool is_name(const struct fl_val *v, int64_t id)
+{
+    return v && (v->kind == FL_V_STR || v->kind == FL_V_KW || v->kind == FL_V_SYM) && v->x == id;
+}
+
+static int type_of(const struct builder *b, const struct fl_val *t)
+{
+    if (is_name(t, b->id[K_INVOKE]))
+        return 3;
+    if (is_name(t, b->id[K_OK]))
+        return FL_OP_OK;
+    if (is_name(t, b->id[K_FAIL]))
+        return FL_OP_FAIL;
+    if (is_name(t, b->id[K_INFO]))
+        return FL_OP_INFO;
+    return -1;
+}
+
+/* Turn one event map into an invocation or a completion. */
+static int add_event(struct builder *b, const struct fl_val *m, uint32_t line, uint32_t col)
+{
+    struct fl_history *h = b->h;
+    const char *nm = h->name;
+
+    if (m->kind != FL_V_MAP)
+        return fl_err_set(b->e, FL_EUSAGE,
+                          "%s:%u:%u: expected an operation map like {\"process\":0,"
+                          "\"type\":\"invoke\",\"f\":\"read\"}, got something else",
+                          nm, line, col);
+    const struct fl_val *field[K_TIME + 1] = {NULL};
+    struct fl_val nil = {FL_V_NIL, 0, 0};
+
+    for (uint32_t i = 0; m->kind == FL_V_MAP && i < m->n; i++) {
+        const struct fl_val *k = fl_history_child(h, m, 2 * i);
+        for (int j = 0; j <= K_TIME; j++)
+            if (!field[j] && is_name(k, b->id[j])) {
+                field[j] = fl_history_child(h, m, 2 * i + 1);
+                break;
+            }
+    }
+    const struct fl_val *proc = field[K_PROCESS], *type = field[K_TYPE], *f = field[K_F];
+    const struct fl_val *val = field[K_VALUE], *key = field[K_KEY], *err = field[K_ERROR];
+    const struct fl_val *tm = field[K_TIME];
+
+    if (!proc)
+        return fl_err_set(b->e, FL_EUSAGE, "%s:%u:%u: operation has no \"process\" field", nm, line,
+                          col);
+    if (proc->kind != FL_V_INT)
+        return 0; /* the nemesis and other non-client processes are not checked */
+    int t = type_of(b, type);
+    if (t < 0)
+        return fl_err_set(b->e, FL_EUSAGE,
+                          "%s:%u:%u: \"type\" must be one of invoke, ok, fail, info", nm, line,
+                          col);
+    if (!f || (f->kind != FL_V_KW && f->kind != FL_V_STR && f->kind != FL_V_SYM))
+        return fl_err_set(b->e, FL_EUSAGE,
+                          "%s:%u:%u: operation needs an \"f\" naming the function (read, "
+                          "write, cas, ...)",
+                          nm, line, col);
+    int64_t time = tm && tm->kind == FL_V_INT ? tm->x : -1;
+    if (pending_grow(&b->pend) < 0)
+        return fl_err_set(b->e, FL_EFAIL, "%s: out of memory", nm);
+    uint32_t *slot = pending_slot(&b->pend, proc->x);
+
+    if (t == 3) {
+        if (*slot) /* a process that invokes again gave up on its last op: unknown outcome */
+            *slot = 0;
+        else
+            b->pend.n++;
+        if (h->nops == h->capops) {
+            size_t cap = h->capops ? h->capops * 2 : 1024;
+            struct fl_hop *o = realloc(h->ops, cap * sizeof *o);
+            if (!o)
+                return fl_err_set(b->e, FL_EFAIL, "%s: out of memory", nm);
+            h->ops = o;
+            h->capops = cap;
+        }
+        if (h->nops >= UINT32_MAX - 2 || h->nevents >= UINT32_MAX - 2)
+            return fl_err_set(b->e, FL_EUSAGE, "%s: too many operations", nm);
+        struct fl_hop *op = &h->ops[h->nops];
+        memset(op, 0, sizeof *op);
+        op->process = proc->x;
+        op->f = (uint32_t)f->x;
+        op->type = FL_OP_INFO;
+        op->call = h->nevents++;
+        op->ret = FL_HOP_NORET;
+        op->call_line = line;
+        op->call_col = col;
+        op->error = -1;
+        op->inv = val ? *val : nil;
+        op->comp = nil;
+        op->key = key ? *key : nil;
+        op->call_time = time;
+        op->ret_time = -1;
+        if (time < 0)
+            h->have_time = false;
+        *slot = (uint32_t)++h->nops;
+        return 0;
+    }
+    if (!*slot) {
+        return fl_err_set(b->e, FL_EUSAGE,
+                          "%s:%u:%u: completion (%s) for process %" PRId64
+                          " which has no pending invocation; every ok/fail/info must follow "
+                          "an invoke by the same process",
+                          nm, line, col,
+                          t == FL_OP_OK     ? "ok"
+                          : t == FL_OP_FAIL ? "fail"
+                                            : "info",
+                          proc->x);
+    }
+    struct fl_hop *op = &h->ops[*slot - 1];
+    if ((int64_t)op->f != f->x) {
+        return fl_err_set(b->e, FL_EUSAGE,
+                          "%s:%u:%u: completion has f %s but process %" PRId64
+                          " invoked %s at line %u",
+                          nm, line, col, fl_history_str(h, f->x, NULL), proc->x,
+                          fl_history_str(h, op->f, NULL), op->call_line);
+    }
+    op->type = (uint32_t)t;
+    op->ret = h->nevents++;
+    op->ret_line = line;
+    op->comp = val ? *val : nil;
+    op->ret_time = time;
+    if (time < 0)
+        h->have_time = false;
+    if (key && op->key.kind == FL_V_NIL)
+        op->key = *key;
+    if (err) {
+        int64_t c = fl_history_code(h, err);
+        if (fl_code_is_int(c)) { /* an error code: keep its text */
+            char num[32];
+            int n = snprintf(num, sizeof num, "%" PRId64, c);
+            c = FL_CODE_ATOM0 + fl_history_intern(h, num, (size_t)n, FL_V_NUM);
+        }
+        op->error = c >= FL_CODE_ATOM0 && c - FL_CODE_ATOM0 <= INT32_MAX
+                        ? (int32_t)(c - FL_CODE_ATOM0)
+                        : -1;
+    }
+    pending_del(&b->pend, proc->x);
+    return 0;
+}
+
+/* ---- JSON Lines ---- */
+
+static int json_to_val(struct fl_history *h, json_t *j, struct fl_val *out, int depth)
+{
+    switch (json_typeof(j)) {
+    case JSON_NULL:
+        *out = (struct fl_val){FL_V_NIL, 0, 0};
+        return 0;
+    case JSON_TRUE:
+        *out = (struct fl_val){FL_V_BOOL, 0, 1};
+        return 0;
+    case JSON_FALSE:
+        *out = (struct fl_val){FL_V_BOOL, 0, 0};
+        return 0;
+    case JSON_INTEGER: {
+        json_int_t v = json_integer_value(j);
+        if (v >= FL_CODE_INT_MIN && v <= FL_CODE_INT_MAX) {
+            *out = (struct fl_val){FL_V_INT, 0, v};
+            return 0;
+        }
+        char tmp[32];
+        int n = snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, v);
+        int64_t id = fl_history_intern(h, tmp, (size_t)n, FL_V_NUM);
+        *out = (struct fl_val){FL_V_NUM, 0, id};
+        return id < 0 ? -1 : 0;
+    }
+    case JSON_REAL: {
+        char tmp[40];
+        int n = snprintf(tmp, sizeof tmp, "%.17g", json_real_value(j));
+        int64_t id = fl_history_intern(h, tmp, (size_t)n, FL_V_NUM);
+        *out = (struct fl_val){FL_V_NUM, 0, id};
+        return id < 0 ? -1 : 0;
+    }
+    case JSON_STRING: {
+        int64_t id = fl_history_intern(h, json_string_value(j), json_string_length(j), FL_V_STR);
+        *out = (struct fl_val){FL_V_STR, 0, id};
+        return id < 0 ? -1 : 0;
+    }
+    default:
+        break;
+    }
+    bool obj = json_is_object(j);
+    size_t n = obj ? json_object_size(j) * 2 : json_array_size(j);
+    struct fl_val small[16];
+    struct fl_val *kids = n <= 16 ? small : malloc(n * sizeof *kids);
+    if (!kids)
+        return -1;
+    size_t k = 0;
+    int rc = 0;
+    if (obj) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v)
+        {
+            int64_t id = fl_history_intern(h, key, strlen(key), FL_V_STR);
+            if (id < 0 || json_to_val(h, v, &kids[k + 1], depth + 1) < 0) {
+                rc = -1;
+                break;
+            }
+            kids[k] = (struct fl_val){FL_V_STR, 0, id};
+            k += 2;
+        }
+    } else {
+        for (k = 0; k < n; k++)
+            if (json_to_val(h, json_array_get(j, k), &kids[k], depth + 1) < 0) {
+                rc = -1;
+                break;
+            }
+    }
+    int64_t at = 0;
+    if (rc == 0 && n)
+        at = fl_history_push_vals(h, kids, n);
+    if (kids != small)
+        free(kids);
+    if (rc < 0 || at < 0)
+        return -1;
+    *out = (struct fl_val){obj ? FL_V_MAP : FL_V_VEC, (uint32_t)(obj ? n / 2 : n), at};
+    return 0;
+}
+
+/* The fast path: the EDN reader in JSON mode reads most lines several times
+ * faster than building a jansson tree. Anything it does not accept is read
+ * again by jansson, whose messages say what is wrong. */
+static int fast_line(struct builder *b, struct fl_edn *r, const char *p, const char *le,
+                     uint32_t line, struct fl_val *v)
+{
+    struct fl_err scratch;
+    r->p = p;
+    r->end = le;
+    r->line_start = p;
+    r->line = line;
+    r->e = &scratch;
+    size_t mark = b->h->nvals;
+    if (fl_edn_peek(r) != '{' || fl_edn_read(r, v) < 0 || fl_edn_peek(r) >= 0) {
+        b->h->nvals = mark;
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_jsonl(struct builder *b, const char *buf, size_t len)
+{
+    struct fl_history *h = b->h;
+    uint32_t line = 0;
+    const char *p = buf, *end = buf + len;
+    int rc;
+    struct fl_edn fast;
+
+    fl_edn_init(&fast, h, buf, len, h->name, b->e);
+    fast.json = true;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        line++;
+        const char *q = p;
+        while (q < le && (*q == ' ' || *q == '\t' || *q == '\r'))
+            q++;
+        if (q < le && *q != '#') {
+            struct fl_val v;
+            size_t mark = h->nvals;
+            if (fast_line(b, &fast, q, le, line, &v) == 0) {
+                if ((rc = add_event(b, &v, line, (uint32_t)(q - p) + 1)) < 0)
+                    goto out;
+                if (v.n && (size_t)v.x + 2 * v.n == h->nvals && (size_t)v.x >= mark)
+                    h->nvals = (size_t)v.x;
+                p = nl ? nl + 1 : end;
+                continue;
+            }
+            json_error_t je;
+            json_t *j = json_loadb(p, (size_t)(le - p), JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+            if (!j) {
+                rc = fl_err_set(b->e, FL_EUSAGE, "%s:%u:%d: invalid JSON: %s", h->name, line,
+                                je.column > 0 ? je.column : 1, je.text);
+                goto out;
+            }
+            if (!json_is_object(j)) {
+                json_decref(j);
+                rc = fl_err_set(b->e, FL_EUSAGE,
+                                "%s:%u:%u: each line must be one JSON object (an operation)",
+                                h->name, line, (unsigned)(q - p) + 1);
+                goto out;
+            }
+            rc = json_to_val(h, j, &v, 0);
+            json_decref(j);
+            if (rc < 0) {
+                rc = fl_err_set(b->e, FL_EFAIL, "%s: out of memory", h->name);
+                goto out;
+            }
+            if ((rc = add_event(b, &v, line, (uint32_t)(q - p) + 1)) < 0)
+                goto out;
+            /* the operation's own map is no longer needed; its values are */
+            if (v.n && (size_t)v.x + 2 * v.n == h->nvals && (size_t)v.x >= mark)
+                h->nvals = (size_t)v.x;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    rc = 0;
+out:
+    fl_edn_fini(&fast);
+    return rc;
+}
+
+static int parse_edn(struct builder *b, const char *buf, size_t len)
+{
+    struct fl_history *h = b->h;
+    struct fl_edn r;
+    int rc = 0;
+    int close = -1;
+
+    fl_edn_init(&r, h, buf, len, h->name, b->e);
+    int c = fl_edn_peek(&r);
+    if (c == '[' || c == '(') {
+        close = c == '[' ? ']' : ')';
+        fl_edn_advance(&r);
+    }
+    for (;;) {
+        if ((rc = fl_edn_skip_discards(&r)) < 0)
+            break;
+        c = fl_edn_peek(&r);
+        if (c < 0) {
+            if (close >= 0)
+                rc = fl_err_set(b->e, FL_EUSAGE, "%s:%u:%u: history ends without the closing '%c'",
+                                h->name, fl_edn_line(&r), fl_edn_col(&r), close);
+            break;
+        }
+        if (c == close) {
+            fl_edn_advance(&r);
+            if (fl_edn_peek(&r) >= 0)
+                rc = fl_err_set(b->e, FL_EUSAGE,
+                                "%s:%u:%u: unexpected text after the end of the history", h->name,
+                                fl_edn_line(&r), fl_edn_col(&r));
+            break;
+        }
+        uint32_t line = fl_edn_line(&r), col = fl_edn_col(&r);
+        struct fl_val v;
+        if ((rc = fl_edn_read(&r, &v)) < 0)
+            break;
+        if ((rc = add_event(b, &v, line, col)) < 0)
+            break;
+        if (v.kind == FL_V_MAP && v.n && (size_t)v.x + 2 * v.n == h->nvals)
+            h->nvals = (size_t)v.x;
+    }
+    fl_edn_fini(&r);
+    return rc;
+}
+
+int fl_history_parse(const char *buf, size_t len, enum fl_hist_format fmt, const char *name,
+                     struct fl_history **out, struct fl_err *e)
+{
+    struct builder b = {0};
+    int rc;
+
+    *out = NULL;
+    b.h = fl_history_new(name);
+    b.e = e;
+    if (!b.h)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    for (int i = 0; i < K_N; i++)
+        if ((b.id[i] = fl_history_intern(b.h, field_names[i], strlen(field_names[i]), FL_V_STR)) <
+            0) {
+            fl_history_free(b.h);
+            return fl_err_set(e, FL_EFAIL, "out of memory");
+        }
+    if (fmt == FL_FMT_AUTO) {
+        size_t i = 0;
+        while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r'))
+            i++;
+        fmt = FL_FMT_JSONL;
+        if (i < len && (buf[i] == '[' || buf[i] == '(' || buf[i] == ';' ||
+                        (buf[i] == '{' && i + 1 < len && buf[i + 1] == ':')))
+            fmt = FL_FMT_EDN;
+    }
+    rc = fmt == FL_FMT_EDN ? parse_edn(&b, buf, len) : parse_jsonl(&b, buf, len);
+    free(b.pend.proc);
+    free(b.pend.op);
+    if (rc < 0) {
+        fl_history_free(b.h);
+        return rc;
+    }
+    if (b.h->nops == 0)
+        b.h->have_time = false;
+    *out = b.h;
+    return 0;
+}
+
+int fl_history_load(const char *path, enum fl_hist_format fmt, struct fl_history **out,
+                    struct fl_err *e)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    if (!f)
+        return fl_err_set(e, FL_EUSAGE, "%s: cannot open history: %s", path, strerror(errno));
+    for (;;) {
+        if (cap - len < 65536) {
+            cap = cap ? cap * 2 : 1 << 20;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                if (f != stdin)
+                    fclose(f);
+                return fl_err_set(e, FL_EFAIL, "%s: out of memory reading the history", path);
+            }
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    int bad = ferror(f);
+    int saved = errno;
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        free(buf);
+        return fl_err_set(e, FL_EUSAGE, "%s: cannot read history: %s", path, strerror(saved));
+    }
+    rc = fl_history_parse(buf, len, fmt, path, out, e);
+    free(buf);
+    return rc;
+}
+
+/* ---- writers ---- */
+
+struct ev {
+    uint32_t at, op;
+    bool call;
+};
+
+static int ev_cmp(const void *a, const void *b)
+{
+    const struct ev *x = a, *y = b;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+static int write_events(const struct fl_history *h, const bool *only, FILE *out, bool json)
+{
+    struct ev *evs = malloc((2 * h->nops + 1) * sizeof *evs);
+    size_t n = 0;
+    static const char *const tn[] = {"ok", "fail", "info"};
+
+    if (!evs)
+        return -FL_EFAIL;
+    for (size_t i = 0; i < h->nops; i++) {
+        if (only && !only[i])
+            continue;
+        evs[n++] = (struct ev){h->ops[i].call, (uint32_t)i, true};
+        if (h->ops[i].ret != FL_HOP_NORET)
+            evs[n++] = (struct ev){h->ops[i].ret, (uint32_t)i, false};
+    }
+    qsort(evs, n, sizeof *evs, ev_cmp);
+    if (!json)
+        fputs("[", out);
+    for (size_t i = 0; i < n; i++) {
+        const struct fl_hop *op = &h->ops[evs[i].op];
+        const char *type = evs[i].call ? "invoke" : tn[op->type];
+        const struct fl_val *v = evs[i].call ? &op->inv : &op->comp;
+        int64_t t = evs[i].call ? op->call_time : op->ret_time;
+        const char *f = fl_history_str(h, op->f, NULL);
+        if (json) {
+            fprintf(out, "{\"process\": %" PRId64 ", \"type\": \"%s\", \"f\": ", op->process, type);
+            print_str_escaped(f, strlen(f), out);
+            fputs(", \"value\": ", out);
+            fl_history_print_val(h, v, true, out);
+            if (op->key.kind != FL_V_NIL) {
+                fputs(", \"key\": ", out);
+                fl_history_print_val(h, &op->key, true, out);
+            }
+            if (t >= 0)
+                fprintf(out, ", \"time\": %" PRId64, t);
+            if (!evs[i].call && op->error >= 0) {
+                size_t el;
+                const char *es = fl_history_str(h, op->error, &el);
+                fputs(", \"error\": ", out);
+                print_str_escaped(es, el, out);
+            }
+            fputs("}\n", out);
+        } else {
+            size_t fl;
+            const char *fs = fl_history_str(h, op->f, &fl);
+            bool kw = fl > 0 && !(fs[0] >= '0' && fs[0] <= '9');
+            for (size_t k = 0; k < fl && kw; k++)
+                kw = (fs[k] >= 'a' && fs[k] <= 'z') || (fs[k] >= 'A' && fs[k] <= 'Z') ||
+                     (fs[k] >= '0' && fs[k] <= '9') || (fs[k] && strchr("*+!-_?<>=", fs[k]));
+            fprintf(out, "%s{:process %" PRId64 ", :type :%s, :f ", i ? " " : "", op->process,
+                    type);
+            if (kw)
+                fprintf(out, ":%s", f);
+            else
+                print_str_escaped(fs, fl, out);
+            fputs(", :value ", out);
+            fl_history_print_val(h, v, false, out);
+            if (op->key.kind != FL_V_NIL) {
+                fputs(", :key ", out);
+                fl_history_print_val(h, &op->key, false, out);
+            }
+            if (t >= 0)
+                fprintf(out, ", :time %" PRId64, t);
+            if (!evs[i].call && op->error >= 0) {
+                size_t el;
+                const char *es = fl_history_str(h, op->error, &el);
+                fputs(", :error ", out);
+                print_str_escaped(es, el, out);
+            }
+            fputs(i + 1 < n ? "}\n" : "}", out);
+        }
+    }
+    if (!json)
+        fputs("]\n", out);
+    free(evs);
+    return ferror(out) ? -FL_EFAIL : 0;
+}
+
+int fl_history_write_edn(const struct fl_history *h, const bool *only, FILE *out)
+{
+    return write_events(h, only, out, false);
+}
+
+int fl_history_write_jsonl(const struct fl_history *h, const bool *only, FILE *out)
+{
+    return write_events(h, only, out, true);
+}

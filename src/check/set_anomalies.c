@@ -1,0 +1,197 @@
+/* The set anomaly analysis (Jepsen's set checker): compare every add with
+ * the final successful read.
+ *   lost       an add acknowledged before the final read began, absent from it
+ *   unexpected an element in the read that no add could have written before
+ *              the read returned (never attempted, only failed, or invoked
+ *              after the read completed)
+ *   recovered  an add with unknown outcome that the read shows did happen
+ * Lost or unexpected elements make the history invalid. Adds commute, so
+ * when there is only one read these two rules are exactly linearizability
+ * and the caller can skip the search. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check/check.h"
+
+#define SHOW_MAX 20
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool has(const int64_t *s, size_t n, int64_t v)
+{
+    return bsearch(&v, s, n, sizeof *s, cmp64) != NULL;
+}
+
+struct list {
+    json_t *j;
+    FILE *f;
+    char *buf;
+    size_t len, n;
+};
+
+static void note(struct fl_history *h, struct list *l, int64_t code)
+{
+    if (l->n < SHOW_MAX) {
+        fputc(' ', l->f);
+        fl_history_print_code(h, code, l->f);
+    } else if (l->n == SHOW_MAX) {
+        fputs(" ...", l->f);
+    }
+    l->n++;
+    if (fl_code_is_int(code))
+        json_array_append_new(l->j, json_integer(code));
+    else {
+        char *b = NULL;
+        size_t bl = 0;
+        FILE *m = open_memstream(&b, &bl);
+        if (m) {
+            fl_history_print_code(h, code, m);
+            fclose(m);
+            json_array_append_new(l->j, json_string(b));
+        }
+        free(b);
+    }
+}
+
+int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
+                           struct fl_check_report *r, struct fl_err *e)
+{
+    size_t final = SIZE_MAX;
+    int64_t *seen = NULL, *tried = NULL, *okd = NULL;
+    size_t nseen = 0, ntried = 0, nok = 0;
+    struct list lost = {0}, unexp = {0}, recov = {0};
+    int rc = 0;
+
+    for (size_t i = 0; i < h->nops; i++) {
+        const struct fl_hop *op = &h->ops[i];
+        if (op->type == FL_OP_OK && fl_history_fis(h, op, "read") &&
+            (final == SIZE_MAX || op->ret > h->ops[final].ret))
+            final = i;
+    }
+    tried = malloc((h->nops + 1) * sizeof *tried);
+    okd = malloc((h->nops + 1) * sizeof *okd);
+    if (!tried || !okd) {
+        rc = fl_err_set(e, FL_EFAIL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < h->nops; i++) {
+        const struct fl_hop *op = &h->ops[i];
+        if (!fl_history_fis(h, op, "add"))
+            continue;
+        if (op->type != FL_OP_FAIL && (final == SIZE_MAX || op->call < h->ops[final].ret))
+            tried[ntried++] = fl_history_code(h, &op->inv);
+        if (op->type == FL_OP_OK)
+            okd[nok++] = fl_history_code(h, &op->inv);
+    }
+    qsort(tried, ntried, sizeof *tried, cmp64);
+    qsort(okd, nok, sizeof *okd, cmp64);
+    r->json = json_object();
+    json_t *sj = json_object();
+    json_object_set_new(r->json, "set", sj);
+    if (final == SIZE_MAX) {
+        r->verdict = FL_CHECK_UNKNOWN;
+        r->text = strdup("set analysis: no successful read, so lost elements cannot be "
+                         "counted.\n");
+        json_object_set_new(sj, "final_read_line", json_null());
+        goto out;
+    }
+    const struct fl_hop *fr = &h->ops[final];
+    const struct fl_val *v = &fr->comp;
+    if (v->kind != FL_V_VEC && v->kind != FL_V_LIST && v->kind != FL_V_SET) {
+        rc = fl_err_set(e, FL_EUSAGE, "%s:%u: a set read must return a collection of elements",
+                        h->name, fr->ret_line);
+        goto out;
+    }
+    seen = malloc(((size_t)v->n + 1) * sizeof *seen);
+    if (!seen) {
+        rc = fl_err_set(e, FL_EFAIL, "out of memory");
+        goto out;
+    }
+    for (uint32_t i = 0; i < v->n; i++)
+        seen[nseen++] = fl_history_code(h, fl_history_child(h, v, i));
+    qsort(seen, nseen, sizeof *seen, cmp64);
+    lost.j = json_array();
+    unexp.j = json_array();
+    recov.j = json_array();
+    lost.f = open_memstream(&lost.buf, &lost.len);
+    unexp.f = open_memstream(&unexp.buf, &unexp.len);
+    recov.f = open_memstream(&recov.buf, &recov.len);
+    if (!lost.f || !unexp.f || !recov.f) {
+        rc = fl_err_set(e, FL_EFAIL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < h->nops; i++) {
+        const struct fl_hop *op = &h->ops[i];
+        if (!fl_history_fis(h, op, "add"))
+            continue;
+        int64_t c = fl_history_code(h, &op->inv);
+        bool in = has(seen, nseen, c);
+        if (op->type == FL_OP_OK && op->ret < fr->call && !in) {
+            note(h, &lost, c);
+            r->offending[i] = true;
+        } else if (op->type == FL_OP_INFO && in) {
+            note(h, &recov, c);
+        }
+    }
+    for (size_t i = 0; i < nseen; i++)
+        if ((i == 0 || seen[i] != seen[i - 1]) && !has(tried, ntried, seen[i]))
+            note(h, &unexp, seen[i]);
+    if (unexp.n)
+        r->offending[final] = true;
+    fclose(lost.f);
+    fclose(unexp.f);
+    fclose(recov.f);
+    lost.f = unexp.f = recov.f = NULL;
+    r->verdict = lost.n || unexp.n ? FL_CHECK_INVALID : FL_CHECK_VALID;
+    if (asprintf(&r->text,
+                 "%sset analysis against the final read (line %u, %zu elements): %zu "
+                 "acknowledged adds, %zu lost, %zu unexpected, %zu recovered.\n"
+                 "%s%s%s%s%s%s%s%s%s%s",
+                 r->verdict == FL_CHECK_INVALID ? "INVALID: " : "", fr->ret_line, nseen, nok,
+                 lost.n, unexp.n, recov.n, lost.n ? "  lost (acknowledged, then missing):" : "",
+                 lost.n ? lost.buf : "", lost.n ? "\n" : "",
+                 unexp.n ? "  unexpected (no add could have written it):" : "",
+                 unexp.n ? unexp.buf : "", unexp.n ? "\n" : "",
+                 recov.n ? "  recovered (unknown outcome, but present):" : "",
+                 recov.n ? recov.buf : "", recov.n ? "\n" : "",
+                 r->verdict == FL_CHECK_INVALID
+                     ? "Offending adds are marked; each lost element with its add and the "
+                       "final read is a failing sub-history.\n"
+                     : "") < 0) {
+        r->text = NULL;
+        rc = fl_err_set(e, FL_EFAIL, "out of memory");
+        goto out;
+    }
+    json_object_set_new(sj, "final_read_line", json_integer(fr->ret_line));
+    json_object_set_new(sj, "acknowledged", json_integer((json_int_t)nok));
+    json_object_set_new(sj, "lost_count", json_integer((json_int_t)lost.n));
+    json_object_set_new(sj, "unexpected_count", json_integer((json_int_t)unexp.n));
+    json_object_set_new(sj, "recovered_count", json_integer((json_int_t)recov.n));
+    json_object_set(sj, "lost", lost.j);
+    json_object_set(sj, "unexpected", unexp.j);
+    json_object_set(sj, "recovered", recov.j);
+out:
+    if (lost.f)
+        fclose(lost.f);
+    if (unexp.f)
+        fclose(unexp.f);
+    if (recov.f)
+        fclose(recov.f);
+    free(lost.buf);
+    free(unexp.buf);
+    free(recov.buf);
+    json_decref(lost.j);
+    json_decref(unexp.j);
+    json_decref(recov.j);
+    free(seen);
+    free(tried);
+    free(okd);
+    r->checked_ops = h->nops;
+    r->partitions = 1;
+    return rc;
+}
