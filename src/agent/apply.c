@@ -36,14 +36,31 @@ int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_
         return r;
     }
     fl_fault_describe(f, desc, sizeof desc);
-    json_object_set_new(rec, "state", json_string("applied"));
-    json_object_set_new(rec, "description", json_string(desc));
-    {
+    json_decref(rec);
+    /* Update the record only if it is still there: when this process was
+     * stopped past its lease while injecting, the guardian has reverted the
+     * fault from the record as it stood, so undo what inject added since
+     * (spawned pids, ...) here and let the owner find its fault gone. No lock
+     * is taken, so a stopped owner never blocks the guardian; a record put
+     * back in the instant the guardian removes it carries the expired lease,
+     * and the guardian reverts it again (revert is idempotent). */
+    rec = fl_journal_get(j, f->id, &(struct fl_err){0});
+    if (rec) {
         struct fl_err e2 = {0};
+        json_object_set(rec, "undo", f->undo);
+        json_object_set_new(rec, "state", json_string("applied"));
+        json_object_set_new(rec, "description", json_string(desc));
         if (fl_journal_put(j, rec, &e2))
             fl_warn("cannot update the journal record of %s: %s", f->id, e2.msg);
+        json_decref(rec);
+    } else {
+        struct fl_err e2 = {0};
+        fl_warn("fault %s was reverted by the guardian while it was being applied (lease "
+                "expired); undoing what was applied since",
+                f->id);
+        if (f->ops->revert && f->ops->revert(f, &e2))
+            fl_error("undoing %s failed: %s", f->id, e2.msg);
     }
-    json_decref(rec);
     return 0;
 }
 

@@ -43,6 +43,17 @@ def records(state):
     return sorted(f for f in os.listdir(d) if f.endswith(".json")) if os.path.isdir(d) else []
 
 
+def applied(state):
+    """True once every journal record says its fault is fully applied."""
+    d = os.path.join(state, "faults")
+    recs = records(state)
+    try:
+        return bool(recs) and all(json.load(open(os.path.join(d, r)))["state"] == "applied"
+                                  for r in recs)
+    except (OSError, ValueError):
+        return False
+
+
 def guardian_pids(state):
     pids = []
     for p in os.listdir("/proc"):
@@ -232,9 +243,10 @@ def test_hung_owner_lease_expires(state, sleeper):
     p = sleeper()
     inj = subprocess.Popen([BIN, "inject", "process.pause", "--pid", str(p.pid),
                             "--duration", "60s", "--lease", "2s", "--state-dir", state],
-                           stderr=subprocess.DEVNULL)
+                           stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_for(lambda: proc_state(p.pid) == "T", 3)
+        # Stop the owner once inject has finished, not while it is injecting.
+        assert wait_for(lambda: proc_state(p.pid) == "T" and applied(state), 3)
         os.kill(inj.pid, signal.SIGSTOP)
         t0 = time.time()
         assert wait_for(lambda: proc_state(p.pid) == "S", 2 + 1.5), "lease did not expire"
@@ -244,7 +256,8 @@ def test_hung_owner_lease_expires(state, sleeper):
     finally:
         os.kill(inj.pid, signal.SIGCONT)
     # The owner wakes up, finds its fault gone, and exits cleanly.
-    assert inj.wait(10) == 0
+    _, err = inj.communicate(timeout=10)
+    assert inj.returncode == 0, err
     assert proc_state(p.pid) == "S"
 
 
