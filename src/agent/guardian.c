@@ -56,11 +56,18 @@ bool fl_guardian_running(struct fl_journal *j)
 
 int fl_guardian_ensure(struct fl_journal *j, struct fl_err *e)
 {
+    char exe[4096];
+    ssize_t n;
     pid_t pid;
     int status;
 
     if (fl_guardian_running(j))
         return 0;
+    /* The path of this binary, resolved before forking: under valgrind or
+     * another loader /proc/self/exe is the loader, while readlink() reports
+     * the program. /proc/self/exe remains the fallback (binary replaced). */
+    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
     pid = fork();
     if (pid < 0)
         return fl_err_set(e, FL_EFAIL, "cannot start the guardian: fork: %s", strerror(errno));
@@ -79,6 +86,8 @@ int fl_guardian_ensure(struct fl_journal *j, struct fl_err *e)
             if (devnull > 2)
                 close(devnull);
         }
+        if (exe[0])
+            execl(exe, "faultline", "__guardian", "--state-dir", j->root, (char *)NULL);
         execl("/proc/self/exe", "faultline", "__guardian", "--state-dir", j->root, (char *)NULL);
         _exit(127);
     }
