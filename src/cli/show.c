@@ -60,6 +60,26 @@ static void print_human(const json_t *run)
                json_number_value(json_object_get(x, "p95_ms")),
                json_number_value(json_object_get(x, "p99_ms")), det, rec);
     }
+    {
+        json_t *h = json_object_get(run, "history"), *checks = json_object_get(run, "checks");
+        if (json_is_object(h))
+            printf("\nhistory: %lld operations from the %s %s workload (`faultline show %lld "
+                   "--history`)\n",
+                   (long long)json_integer_value(json_object_get(h, "operations")),
+                   str_or(h, "client", "?"), str_or(h, "workload", "?"),
+                   (long long)json_integer_value(json_object_get(run, "id")));
+        json_array_foreach(checks, i, x)
+        {
+            printf("check %s: %s\n", str_or(x, "model", "?"), str_or(x, "result", "?"));
+            const char *out = str_or(x, "output", "");
+            for (const char *l = out; *l;) {
+                const char *nl = strchr(l, '\n');
+                int n = nl ? (int)(nl - l) : (int)strlen(l);
+                printf("  | %.*s\n", n, l);
+                l += n + (nl ? 1 : 0);
+            }
+        }
+    }
     printf("\nverdict: %s\n  %s\n", str_or(run, "verdict", "?"),
            str_or(run, "explanation",
                   "(the run has not finished, or was killed before its "
@@ -71,7 +91,7 @@ int fl_cli_show(int argc, char **argv)
     const char *db = NULL, *id = NULL;
     struct fl_store *st;
     struct fl_err e = {0};
-    bool as_json = false, samples = false;
+    bool as_json = false, samples = false, history = false;
     long long run_id;
     json_t *run;
 
@@ -80,14 +100,19 @@ int fl_cli_show(int argc, char **argv)
             as_json = true;
         } else if (!strcmp(argv[k], "--samples")) {
             samples = true;
+        } else if (!strcmp(argv[k], "--history")) {
+            history = true;
         } else if (!strcmp(argv[k], "--db") && k + 1 < argc) {
             db = argv[++k];
         } else if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
-            printf("usage: faultline show RUN_ID [--json] [--samples] [--db PATH]\n\n"
+            printf("usage: faultline show RUN_ID [--json] [--samples] [--history] [--db PATH]\n\n"
                    "A run's timeline, per-probe statistics (availability, latency p50/p95/p99,\n"
-                   "time to detect, time to recover) and verdict with its explanation.\n"
+                   "time to detect, time to recover), the checks of its workload's history\n"
+                   "and the verdict with its explanation.\n"
                    "--json prints the object documented in docs/experiments.md; --samples\n"
-                   "adds every sample to it.\n");
+                   "adds every sample to it. --history prints the operation history the\n"
+                   "run's workload recorded (JSON Lines, docs/history-format.md), e.g. to\n"
+                   "re-check it: faultline show 7 --history > h.jsonl; faultline check ...\n");
             return 0;
         } else if (argv[k][0] != '-' && !id) {
             id = argv[k];
@@ -107,6 +132,11 @@ int fl_cli_show(int argc, char **argv)
     }
     if (fl_store_open(fl_store_path(db), &st, &e))
         return fl_cli_fail(&e);
+    if (history) {
+        int r = fl_store_history_write(st, run_id, stdout, &e);
+        fl_store_close(st);
+        return r ? fl_cli_fail(&e) : 0;
+    }
     run = fl_store_show_run(st, run_id, samples || as_json ? samples : 0, &e);
     fl_store_close(st);
     if (!run)

@@ -1,4 +1,5 @@
 #include "engine/engine.h"
+#include "engine/history_run.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -189,6 +190,8 @@ struct run {
     int64_t last_revert_ms; /* when the last fault was actually reverted, or -1 */
     bool status_drawn;
     long *guard_since; /* per guardrail: violation start, or -1 */
+    struct fl_workload_child wl;
+    bool wl_started;
 };
 
 static void clear_status(struct run *r)
@@ -744,6 +747,111 @@ static void rollbacks(struct run *r)
     }
 }
 
+/* ---- workload and checks ----------------------------------------------- */
+
+/* Start the clients before the first fault, running through the injection
+ * and the recovery window. A client that cannot even start (bad target,
+ * server down) ends the run before anything is injected. */
+static bool start_workload(struct run *r)
+{
+    const struct fl_spec_workload *w = &r->spec->workload;
+    int64_t dur = r->spec->duration_ms + (r->spec->has_recovery ? r->spec->recovery_within_ms : 0) +
+                  1000;
+    struct fl_err e = {0};
+    char tail[600];
+    int rc;
+
+    if (!w->present)
+        return true;
+    r->phase = "workload";
+    if (fl_workload_child_start(w, r->seed, dur, &r->wl, &e)) {
+        set_verdict(r, FL_VERDICT_ERROR, "%s", e.msg);
+        return false;
+    }
+    r->wl_started = true;
+    event(r, "%s %s clients started for %.1fs%s%s, recording a history", w->client, w->workload,
+          (double)dur / 1000.0, w->netns ? " in netns " : "", w->netns ? w->netns : "");
+    /* Give it a moment to connect: a workload that fails at once is an error. */
+    for (int i = 0; i < 5; i++) {
+        fl_sleep_ms(100);
+        if ((rc = fl_workload_child_poll(&r->wl)) >= 0) {
+            fl_workload_child_tail(&r->wl, tail, sizeof tail);
+            set_verdict(r, FL_VERDICT_ERROR,
+                        "the workload exited with status %d before any fault: %s", rc, tail);
+            return false;
+        }
+    }
+    return true;
+}
+
+static const char *check_result(int rc)
+{
+    switch (rc) {
+    case 0:
+        return "valid";
+    case 1:
+        return "invalid";
+    case 2:
+        return "unknown";
+    default:
+        return "error";
+    }
+}
+
+/* Wait for the clients, store the history with the run, run each check,
+ * and make the checks part of the verdict. */
+static void finish_workload(struct run *r)
+{
+    const struct fl_spec_workload *w = &r->spec->workload;
+    int64_t dur = r->spec->duration_ms + (r->spec->has_recovery ? r->spec->recovery_within_ms : 0);
+    struct fl_err e = {0};
+    char out[4096];
+    int rc;
+
+    if (!r->wl_started)
+        return;
+    r->phase = "check";
+    rc = fl_workload_child_wait(&r->wl, stopping(r) ? 0 : dur + 30000);
+    fl_workload_child_tail(&r->wl, out, 600);
+    if (rc != 0)
+        event(r, "the workload exited with status %d: %s", rc, out);
+    else
+        event(r, "the workload finished: %s", out);
+    if (fl_store_history_put(r->o->store, r->run_id, w->client, w->workload, r->wl.history,
+                             &e)) {
+        event(r, "the history was not stored: %s", e.msg);
+        set_verdict(r, FL_VERDICT_ERROR, "the workload recorded no usable history: %s", e.msg);
+        fl_workload_child_cleanup(&r->wl);
+        return;
+    }
+    event(r, "history stored with the run (`faultline show %lld --history`)",
+          (long long)r->run_id);
+    for (size_t i = 0; i < r->spec->nchecks; i++) {
+        const struct fl_spec_check *ck = &r->spec->checks[i];
+        const char *res;
+        char first[300];
+        size_t k;
+        rc = fl_check_child_run(ck, r->wl.history, out, sizeof out);
+        res = check_result(rc);
+        fl_store_check(r->o->store, r->run_id, (int)i, ck->model, res, rc, out);
+        for (k = 0; out[k] && out[k] != '\n' && k < sizeof first - 1; k++)
+            first[k] = out[k];
+        first[k] = '\0';
+        event(r, "check %s: %s: %s", ck->model, res, first);
+        if (rc == 1)
+            set_verdict(r, FL_VERDICT_FAILED, "the %s check found the history invalid: %s",
+                        ck->model, first);
+        else if (rc == 2)
+            set_verdict(r, FL_VERDICT_FAILED,
+                        "the %s check could not decide within its timeout (unknown): %s",
+                        ck->model, first);
+        else if (rc != 0)
+            set_verdict(r, FL_VERDICT_ERROR, "the %s check could not run (status %d): %s",
+                        ck->model, rc, first);
+    }
+    fl_workload_child_cleanup(&r->wl);
+}
+
 static void record_probes(struct run *r)
 {
     char tol[256];
@@ -879,7 +987,7 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     event(&r, "run %lld of \"%s\" (%s)", (long long)r.run_id, spec->title, spec->file);
     if (spec->hypothesis)
         event(&r, "hypothesis: %s", spec->hypothesis);
-    if (preflight(&r)) {
+    if (preflight(&r) && start_workload(&r)) {
         inject_and_observe(&r);
         judge_hypothesis(&r);
         if (!stopping(&r))
@@ -890,6 +998,7 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     }
     stop_probes(&r);
     rollbacks(&r);
+    finish_workload(&r);
     r.phase = "verdict";
     res->exit_code = exit_code_for(res);
     if (res->verdict == FL_VERDICT_PASSED)
@@ -918,6 +1027,8 @@ out:
         pthread_mutex_destroy(&r.probes[i].mu);
         pthread_cond_destroy(&r.probes[i].wake);
     }
+    if (r.wl_started)
+        fl_workload_child_cleanup(&r.wl);
     free(r.probes);
     free(r.steps);
     free(r.guard_since);

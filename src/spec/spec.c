@@ -746,6 +746,124 @@ static void load_rollbacks(struct ctx *c, const struct fl_ynode *n)
     }
 }
 
+/* ---- workload and checks ------------------------------------------------ */
+
+/* A `name: value` pair of a workload/check mapping as "--name" "value"
+ * (underscores become dashes; true alone becomes a bare flag). */
+static bool add_flag(struct ctx *c, const struct fl_ynode *k, const struct fl_ynode *v,
+                     char ***argv, size_t *argc)
+{
+    char **a = realloc(*argv, (*argc + 3) * sizeof **argv);
+    const char *val;
+    char *flag;
+
+    if (!a)
+        return false;
+    *argv = a;
+    if (!(val = scalar(c, v, k->str)))
+        return false;
+    if (asprintf(&flag, "--%s", k->str) < 0)
+        return false;
+    for (char *p = flag + 2; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    a[(*argc)++] = flag;
+    if (strcmp(val, "true"))
+        a[(*argc)++] = strdup(val);
+    a[*argc] = NULL;
+    return true;
+}
+
+static bool flag_name_ok(struct ctx *c, const struct fl_ynode *k, const char *where)
+{
+    for (const char *p = k->str; *p; p++)
+        if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_' && *p != '-') {
+            err_at(c, k, "%s: '%s' is not an option name (lower-case letters, digits, _ or -)",
+                   where, k->str);
+            return false;
+        }
+    if (!*k->str)
+        err_at(c, k, "%s: an empty key is not an option name", where);
+    return *k->str != '\0';
+}
+
+static void load_workload(struct ctx *c, const struct fl_ynode *n)
+{
+    struct fl_spec_workload *w = &c->s->workload;
+
+    if (!n)
+        return;
+    if (!is_mapping(c, n, "workload", "client: redis, workload: register, target: HOST:PORT"))
+        return;
+    w->present = true;
+    w->line = n->line;
+    w->col = n->col;
+    for (size_t i = 0; i + 1 < n->n; i += 2) {
+        const struct fl_ynode *k = n->kids[i], *v = n->kids[i + 1];
+        if (!strcmp(k->str, "netns")) {
+            w->netns = dup_str(c, v, "workload netns");
+            continue;
+        }
+        if (!strcmp(k->str, "duration") || !strcmp(k->str, "out") || !strcmp(k->str, "seed")) {
+            err_at(c, k,
+                   "workload: %s is set by the run (the experiment's duration and recovery "
+                   "window, the run's seed, a history stored with the run); remove it",
+                   k->str);
+            continue;
+        }
+        if (!flag_name_ok(c, k, "workload"))
+            continue;
+        if (!strcmp(k->str, "client"))
+            w->client = dup_str(c, v, "client");
+        if (!strcmp(k->str, "workload"))
+            w->workload = dup_str(c, v, "workload");
+        add_flag(c, k, v, &w->argv, &w->argc);
+    }
+    if (!w->client)
+        err_at(c, n, "workload needs client: redis, postgres, etcd or http");
+    if (!w->workload)
+        err_at(c, n, "workload needs workload: register, bank, set or counter");
+}
+
+static void load_checks(struct ctx *c, const struct fl_ynode *n)
+{
+    if (!n)
+        return;
+    if (!is_list(c, n, "checks", "- model: bank"))
+        return;
+    if (!c->s->workload.present)
+        err_at(c, n, "checks need a workload: section that records the history they check");
+    c->s->checks = calloc(n->n ? n->n : 1, sizeof *c->s->checks);
+    if (!c->s->checks)
+        return;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct fl_ynode *m = n->kids[i];
+        struct fl_spec_check *ck = &c->s->checks[c->s->nchecks];
+        if (!is_mapping(c, m, "a check", "model: bank, accounts: 10, total: 1000"))
+            continue;
+        c->s->nchecks++;
+        ck->line = m->line;
+        ck->col = m->col;
+        ck->timeout_ms = 60000;
+        for (size_t j = 0; j + 1 < m->n; j += 2) {
+            const struct fl_ynode *k = m->kids[j], *v = m->kids[j + 1];
+            if (!strcmp(k->str, "timeout")) {
+                if (get_duration(c, v, "timeout", &ck->timeout_ms) && ck->timeout_ms <= 0)
+                    err_at(c, v, "timeout must be longer than 0");
+                continue;
+            }
+            if (!flag_name_ok(c, k, "a check"))
+                continue;
+            if (!strcmp(k->str, "model"))
+                ck->model = dup_str(c, v, "model");
+            add_flag(c, k, v, &ck->argv, &ck->argc);
+        }
+        if (!ck->model)
+            err_at(c, m, "a check needs model: (bank, set, counter, register, cas-register, "
+                         "kv, queue, mutex; see `faultline check --help`)");
+    }
+}
+
 /* ---- the whole file ---------------------------------------------------- */
 
 static void check_timing(struct ctx *c, const struct fl_ynode *root)
@@ -801,7 +919,8 @@ static void load_root(struct ctx *c, const struct fl_ynode *root)
 {
     static const char *const keys[] = {"title",      "description", "hypothesis",   "seed",
                                        "duration",   "targets",     "steady_state", "method",
-                                       "guardrails", "recovery",    "rollbacks",    NULL};
+                                       "guardrails", "recovery",    "rollbacks",    "workload",
+                                       "checks",     NULL};
     struct fl_spec *s = c->s;
     const struct fl_ynode *v;
 
@@ -833,6 +952,8 @@ static void load_root(struct ctx *c, const struct fl_ynode *root)
     load_guardrails(c, fl_yaml_get(root, "guardrails"));
     load_recovery(c, fl_yaml_get(root, "recovery"));
     load_rollbacks(c, fl_yaml_get(root, "rollbacks"));
+    load_workload(c, fl_yaml_get(root, "workload"));
+    load_checks(c, fl_yaml_get(root, "checks"));
     check_timing(c, root);
     if (s->has_recovery && !s->recovery_stable_ms) {
         int64_t longest = 0;
@@ -928,6 +1049,19 @@ void fl_spec_free(struct fl_spec *s)
         free(s->guardrails[i].name);
     for (size_t i = 0; i < s->nrollbacks; i++)
         free(s->rollbacks[i]);
+    for (size_t i = 0; i < s->workload.argc; i++)
+        free(s->workload.argv[i]);
+    free(s->workload.argv);
+    free(s->workload.netns);
+    free(s->workload.client);
+    free(s->workload.workload);
+    for (size_t i = 0; i < s->nchecks; i++) {
+        for (size_t j = 0; j < s->checks[i].argc; j++)
+            free(s->checks[i].argv[j]);
+        free(s->checks[i].argv);
+        free(s->checks[i].model);
+    }
+    free(s->checks);
     free(s->probes);
     free(s->actions);
     free(s->guardrails);

@@ -59,6 +59,28 @@ struct fl_spec_guardrail {
     int line, col;
 };
 
+/* workload: concurrent clients driven by `faultline workload` for the
+ * whole run (injection and recovery), recording a history. Every key but
+ * netns becomes a `--key value` flag of that command. */
+struct fl_spec_workload {
+    bool present;
+    char *netns;  /* run the clients inside this named namespace, or NULL */
+    char **argv;  /* "--client", "redis", "--workload", "register", ... */
+    size_t argc;
+    char *client, *workload; /* for messages */
+    int line, col;
+};
+
+/* checks: one `faultline check` of the recorded history each. Every key
+ * but timeout becomes a flag (model: bank -> --model bank). */
+struct fl_spec_check {
+    char *model;
+    char **argv;
+    size_t argc;
+    int64_t timeout_ms;
+    int line, col;
+};
+
 struct fl_spec {
     char *file;
     char *content; /* the file as read, for the store */
@@ -80,6 +102,9 @@ struct fl_spec {
     struct fl_spec_guardrail *guardrails;
     size_t nrollbacks;
     char **rollbacks;
+    struct fl_spec_workload workload;
+    size_t nchecks;
+    struct fl_spec_check *checks;
 };
 
 /* Load and validate. On failure returns NULL with errs filled (the caller

@@ -45,6 +45,14 @@ static const char *const migrations[] = {
     /* 2: who runs a run, so a run whose runner died reads "interrupted" */
     "ALTER TABLE runs ADD COLUMN runner_pid INTEGER;\n"
     "ALTER TABLE runs ADD COLUMN runner_start INTEGER;\n",
+    /* 3: the history a run's workload recorded, and the checks of it */
+    "CREATE TABLE histories (\n"
+    "  run_id INTEGER PRIMARY KEY REFERENCES runs(id), client TEXT, workload TEXT,\n"
+    "  operations INTEGER NOT NULL, bytes INTEGER NOT NULL, content BLOB NOT NULL);\n"
+    "CREATE TABLE checks (\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL,\n"
+    "  model TEXT NOT NULL, result TEXT NOT NULL, exit_code INTEGER NOT NULL,\n"
+    "  output TEXT, PRIMARY KEY (run_id, seq));\n",
 };
 
 int fl_store_schema_version(void)
@@ -343,6 +351,94 @@ int fl_store_run_end(struct fl_store *st, int64_t run_id, int64_t duration_ms, c
     return r == SQLITE_DONE ? 0 : -FL_ESTATE;
 }
 
+int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client,
+                         const char *workload, const char *path, struct fl_err *e)
+{
+    FILE *f = fopen(path, "re");
+    sqlite3_stmt *q = NULL;
+    char *buf = NULL;
+    long size;
+    long long ops = 0;
+    int r;
+
+    if (!f)
+        return fl_err_set(e, FL_EFAIL, "cannot read the history %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (size < 0 || size > FL_STORE_MAX_HISTORY || !(buf = malloc((size_t)size + 1)) ||
+        fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        fclose(f);
+        free(buf);
+        return fl_err_set(e, FL_EFAIL,
+                          "the history %s is too large to store (%ld bytes; the limit is %d)",
+                          path, size, FL_STORE_MAX_HISTORY);
+    }
+    fclose(f);
+    for (long i = 0; i < size; i++)
+        ops += buf[i] == '\n';
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT OR REPLACE INTO histories (run_id, client, workload, "
+                           "operations, bytes, content) VALUES (?, ?, ?, ?, ?, ?)",
+                           -1, &q, NULL)) {
+        free(buf);
+        return db_err(st, e, "storing the history");
+    }
+    sqlite3_bind_int64(q, 1, run_id);
+    sqlite3_bind_text(q, 2, client, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, workload, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, ops);
+    sqlite3_bind_int64(q, 5, size);
+    sqlite3_bind_blob(q, 6, buf, (int)size, free);
+    r = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return r == SQLITE_DONE ? 0 : db_err(st, e, "storing the history");
+}
+
+int fl_store_history_write(struct fl_store *st, int64_t run_id, FILE *out, struct fl_err *e)
+{
+    sqlite3_stmt *q = NULL;
+    int r;
+
+    if (sqlite3_prepare_v2(st->db, "SELECT content FROM histories WHERE run_id = ?", -1, &q,
+                           NULL))
+        return db_err(st, e, "reading the history");
+    sqlite3_bind_int64(q, 1, run_id);
+    if (sqlite3_step(q) != SQLITE_ROW) {
+        sqlite3_finalize(q);
+        return fl_err_set(e, FL_ENOTARGET,
+                          "run %lld recorded no history (its experiment has no workload:)",
+                          (long long)run_id);
+    }
+    r = (int)fwrite(sqlite3_column_blob(q, 0), 1, (size_t)sqlite3_column_bytes(q, 0), out);
+    r = r == sqlite3_column_bytes(q, 0) ? 0 : fl_err_set(e, FL_EFAIL, "writing the history: %s",
+                                                          strerror(errno));
+    sqlite3_finalize(q);
+    return r;
+}
+
+int fl_store_check(struct fl_store *st, int64_t run_id, int seq, const char *model,
+                   const char *result, int exit_code, const char *output)
+{
+    sqlite3_stmt *q = NULL;
+    int r;
+
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO checks (run_id, seq, model, result, exit_code, output) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           -1, &q, NULL))
+        return -FL_ESTATE;
+    sqlite3_bind_int64(q, 1, run_id);
+    sqlite3_bind_int(q, 2, seq);
+    sqlite3_bind_text(q, 3, model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, result, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 5, exit_code);
+    sqlite3_bind_text(q, 6, output, -1, SQLITE_STATIC);
+    r = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return r == SQLITE_DONE ? 0 : -FL_ESTATE;
+}
+
 /* Column i as JSON: integer, real, text or null. */
 static json_t *col_json(sqlite3_stmt *q, int i)
 {
@@ -471,5 +567,18 @@ json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples,
         }
     }
     json_object_set_new(o, "probes", probes);
+    {
+        json_t *h = rows(st,
+                         "SELECT client, workload, operations, bytes FROM histories "
+                         "WHERE run_id = ?",
+                         run_id, true);
+        json_object_set(o, "history", json_array_size(h) ? json_array_get(h, 0) : json_null());
+        json_decref(h);
+    }
+    json_object_set_new(o, "checks",
+                        rows(st,
+                             "SELECT model, result, exit_code, output FROM checks "
+                             "WHERE run_id = ? ORDER BY seq",
+                             run_id, true));
     return o;
 }

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "probes/probe.h"
 #include "util/err.h"
@@ -49,6 +50,16 @@ int fl_store_run_end(struct fl_store *st, int64_t run_id, int64_t duration_ms, c
 
 /* For `faultline runs` / `show`: the stable JSON documented in
  * docs/experiments.md. show returns NULL with FL_ENOTARGET for an unknown id. */
+/* The history a run's workload recorded (the file at path, stored whole)
+ * and the result of each check of it ("valid", "invalid", "unknown",
+ * "error"). fl_store_history_write copies a stored history to out. */
+#define FL_STORE_MAX_HISTORY (512 << 20)
+int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client,
+                         const char *workload, const char *path, struct fl_err *e);
+int fl_store_history_write(struct fl_store *st, int64_t run_id, FILE *out, struct fl_err *e);
+int fl_store_check(struct fl_store *st, int64_t run_id, int seq, const char *model,
+                   const char *result, int exit_code, const char *output);
+
 json_t *fl_store_list_runs(struct fl_store *st, struct fl_err *e);
 json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples, struct fl_err *e);
 

@@ -231,3 +231,37 @@ Test(spec, refuses_files_over_one_mebibyte)
     fl_spec_errors_fini(&errs);
     unlink(path);
 }
+
+Test(spec, workload_and_checks_become_command_flags)
+{
+    const char *y = "title: t\n"
+                    "steady_state:\n  probes: [{name: p, type: command, command: 'true'}]\n"
+                    "method:\n  - {kind: process.pause, pid: 1, duration: 1s}\n"
+                    "workload:\n  client: postgres\n  workload: bank\n  netns: n1\n"
+                    "  target: 'host=10.0.0.1 dbname=x'\n  concurrency: 4\n"
+                    "  postgres_mode: non-transactional\n  verbose: true\n"
+                    "checks:\n  - {model: bank, accounts: 5, total: 500, timeout: 5s}\n"
+                    "  - model: set\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s = fl_spec_load_string("x.yaml", y, strlen(y), &errs);
+    const char *const want[] = {"--client",      "postgres", "--workload", "bank",
+                                "--target",      "host=10.0.0.1 dbname=x",
+                                "--concurrency", "4",        "--postgres-mode",
+                                "non-transactional",         "--verbose"};
+
+    cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
+    cr_assert(s->workload.present);
+    cr_expect_str_eq(s->workload.netns, "n1");
+    cr_expect_str_eq(s->workload.client, "postgres");
+    cr_assert_eq(s->workload.argc, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < s->workload.argc; i++)
+        cr_expect_str_eq(s->workload.argv[i], want[i]);
+    cr_assert_null(s->workload.argv[s->workload.argc]);
+    cr_assert_eq(s->nchecks, 2);
+    cr_expect_str_eq(s->checks[0].model, "bank");
+    cr_expect_eq(s->checks[0].timeout_ms, 5000);
+    cr_assert_eq(s->checks[0].argc, 6); /* --model bank --accounts 5 --total 500 */
+    cr_expect_str_eq(s->checks[0].argv[2], "--accounts");
+    cr_expect_eq(s->checks[1].timeout_ms, 60000);
+    fl_spec_free(s);
+}

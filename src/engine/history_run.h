@@ -1,0 +1,47 @@
+/* The consistency side of a run: the `workload:` clients run as a child
+ * `faultline workload` process for the whole injection and recovery, writing
+ * a history file; afterwards each `checks:` entry runs `faultline check` on
+ * it. Separate processes keep a crashing or hung client away from the
+ * engine, which must always revert its faults. */
+#ifndef FL_ENGINE_HISTORY_RUN_H
+#define FL_ENGINE_HISTORY_RUN_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "spec/spec.h"
+#include "util/err.h"
+
+struct fl_workload_child {
+    pid_t pid;
+    char dir[PATH_MAX];     /* private temporary directory */
+    char history[PATH_MAX]; /* dir/history.jsonl */
+    char log[PATH_MAX];     /* dir/workload.log: its stdout and stderr */
+};
+
+/* Start the clients for duration_ms (inside w->netns if set). */
+int fl_workload_child_start(const struct fl_spec_workload *w, uint64_t seed, int64_t duration_ms,
+                            struct fl_workload_child *c, struct fl_err *e);
+
+/* Has it exited already? Returns its exit status, or -1 while it runs. */
+int fl_workload_child_poll(struct fl_workload_child *c);
+
+/* Wait up to timeout_ms for it to finish, then SIGTERM (and SIGKILL 5 s
+ * later). Returns its exit status, 128+signal when a signal ended it. */
+int fl_workload_child_wait(struct fl_workload_child *c, int64_t timeout_ms);
+
+/* The last lines of its output, for messages. */
+void fl_workload_child_tail(const struct fl_workload_child *c, char *buf, size_t len);
+
+/* Remove the temporary directory (after the history has been stored). */
+void fl_workload_child_cleanup(struct fl_workload_child *c);
+
+/* Run one check of `history`; its output goes to out (the head, truncated). Returns
+ * the exit status of `faultline check` (0 valid, 1 invalid, 2 unknown,
+ * others: it could not check), 128+signal if it had to be killed. */
+int fl_check_child_run(const struct fl_spec_check *ck, const char *history, char *out,
+                       size_t len);
+
+#endif
