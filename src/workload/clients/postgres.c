@@ -1,0 +1,499 @@
+/* PostgreSQL client (libpq). Tables are "<namespace>_<workload>":
+ *
+ *   register  (k int primary key, v bigint): SELECT; INSERT .. ON CONFLICT
+ *             DO UPDATE; cas = UPDATE .. WHERE k = $1 AND v = $old
+ *   bank      (id int primary key, balance bigint): a transfer is one
+ *             transaction at --isolation (SELECT the source balance, refuse
+ *             to overdraw, two UPDATEs, COMMIT); a read is one SELECT of all
+ *             balances in a transaction at the same level
+ *   set       (v bigint primary key): INSERT; SELECT all
+ *   counter   (k int primary key, v bigint): UPDATE v = v + 1; SELECT
+ *
+ * `--postgres-mode non-transactional` is deliberately broken: transfers,
+ * cas and increments read, compute in the client and write back absolute
+ * values in separate autocommit statements, so concurrent clients lose
+ * updates. It exists to show that the checkers catch it.
+ *
+ * Every statement runs asynchronously with one deadline per operation
+ * (--timeout), so a paused or partitioned server gives `info` on time
+ * instead of hanging; the connection is then dropped and reopened. A
+ * serialization failure (40001) or deadlock (40P01), or any other error the
+ * server reports, rolls the transaction back: `fail`. */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/time.h"
+#include "workload/workload.h"
+
+static const char *const workloads[] = {"register", "bank", "set", "counter", NULL};
+
+struct pg {
+    PGconn *conn;
+    char table[128];
+};
+
+/* Wait for fd until the deadline (ms, fl_now_ms clock); 1 ready, 0 timeout,
+ * -1 error. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - fl_now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {.fd = fd, .events = events};
+        int n = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+        if (n > 0)
+            return 1;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static char *conninfo_of(const char *target)
+{
+    /* a conninfo string or URL goes to libpq as is; HOST:PORT is a shorthand */
+    if (strchr(target, '=') || strstr(target, "://"))
+        return strdup(target);
+    char host[256];
+    int port;
+    struct fl_err e;
+    if (fl_wl_split_hostport(target, host, sizeof host, &port, &e) < 0)
+        return NULL;
+    char *s = NULL;
+    if (asprintf(&s, "host=%s port=%d dbname=postgres", host, port) < 0)
+        return NULL;
+    return s;
+}
+
+static int pconnect(const struct fl_wl_cfg *c, void **out, struct fl_err *e)
+{
+    char *ci = conninfo_of(c->target);
+    if (!ci)
+        return fl_err_set(e, FL_EUSAGE,
+                          "--target '%s': expected a libpq conninfo (\"host=... port=... "
+                          "dbname=...\"), a postgresql:// URL, or HOST:PORT",
+                          c->target);
+    int64_t deadline = fl_now_ms() + c->timeout_ms;
+    PGconn *conn = PQconnectStart(ci);
+    free(ci);
+    if (!conn)
+        return fl_err_set(e, FL_EFAIL, "postgres: out of memory");
+    if (PQstatus(conn) == CONNECTION_BAD)
+        goto bad;
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    while (st != PGRES_POLLING_OK) {
+        if (st == PGRES_POLLING_FAILED)
+            goto bad;
+        int r = wait_fd(PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+        if (r == 0) {
+            PQfinish(conn);
+            return fl_err_set(e, FL_EFAIL,
+                              "cannot connect to postgres at %s: no answer within %lldms "
+                              "(--timeout); is the server running and reachable?",
+                              c->target, (long long)c->timeout_ms);
+        }
+        if (r < 0)
+            goto bad;
+        st = PQconnectPoll(conn);
+    }
+    struct pg *p = calloc(1, sizeof *p);
+    if (!p) {
+        PQfinish(conn);
+        return fl_err_set(e, FL_EFAIL, "postgres: out of memory");
+    }
+    p->conn = conn;
+    snprintf(p->table, sizeof p->table, "%s_%s", c->ns, c->workload->name);
+    *out = p;
+    return 0;
+bad:;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
+    msg[strcspn(msg, "\n")] = '\0';
+    PQfinish(conn);
+    return fl_err_set(e, FL_EFAIL,
+                      "cannot connect to postgres at %s: %s; check --target (host, port, "
+                      "dbname, user) and that the server accepts connections",
+                      c->target, msg);
+}
+
+static void pclose_(void *conn)
+{
+    struct pg *p = conn;
+    if (!p)
+        return;
+    PQfinish(p->conn);
+    free(p);
+}
+
+enum { Q_OK, Q_ERR, Q_BROKEN };
+
+/* Run one statement with parameters until the deadline. Returns Q_OK with
+ * *res (caller clears), Q_ERR with the server's error in r (the statement
+ * failed, the connection is fine), or Q_BROKEN (timeout, connection lost:
+ * the outcome is unknown and r->broken is set). */
+static int query(struct pg *p, int64_t deadline, struct fl_wl_result *r, PGresult **res,
+                 const char *sql, int n, ...)
+{
+    const char *params[4];
+    char bufs[4][24];
+    va_list ap;
+
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "%lld", (long long)va_arg(ap, int64_t));
+        params[i] = bufs[i];
+    }
+    va_end(ap);
+    *res = NULL;
+    if (!PQsendQueryParams(p->conn, sql, n, NULL, params, NULL, NULL, 0))
+        goto broken;
+    PGresult *last = NULL;
+    for (;;) {
+        while (PQisBusy(p->conn)) {
+            int w = wait_fd(PQsocket(p->conn), POLLIN, deadline);
+            if (w == 0) {
+                PQclear(last);
+                r->broken = true;
+                snprintf(r->error, sizeof r->error, "timeout");
+                return Q_BROKEN;
+            }
+            if (w < 0 || !PQconsumeInput(p->conn)) {
+                PQclear(last);
+                goto broken;
+            }
+        }
+        PGresult *x = PQgetResult(p->conn);
+        if (!x)
+            break;
+        PQclear(last);
+        last = x;
+    }
+    if (!last || PQstatus(p->conn) == CONNECTION_BAD) {
+        PQclear(last);
+        goto broken;
+    }
+    ExecStatusType st = PQresultStatus(last);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        *res = last;
+        return Q_OK;
+    }
+    const char *state = PQresultErrorField(last, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(last, PG_DIAG_MESSAGE_PRIMARY);
+    snprintf(r->error, sizeof r->error, "%s: %s", state ? state : "?", msg ? msg : "error");
+    /* class 08 (connection exception) and 57P0x (shutdown): unknown outcome */
+    bool lost = state && (!strncmp(state, "08", 2) || !strncmp(state, "57P0", 4));
+    PQclear(last);
+    if (lost) {
+        r->broken = true;
+        return Q_BROKEN;
+    }
+    return Q_ERR;
+broken:
+    r->broken = true;
+    snprintf(r->error, sizeof r->error, "connection: %s", PQerrorMessage(p->conn));
+    r->error[strcspn(r->error, "\n")] = '\0';
+    return Q_BROKEN;
+}
+
+static bool get_int(PGresult *res, int row, int col, int64_t *out)
+{
+    if (PQntuples(res) <= row || PQgetisnull(res, row, col))
+        return false;
+    *out = strtoll(PQgetvalue(res, row, col), NULL, 10);
+    return true;
+}
+
+static const char *begin_sql(const struct fl_wl_cfg *c)
+{
+    switch (c->isolation) {
+    case FL_WL_REPEATABLE_READ:
+        return "BEGIN ISOLATION LEVEL REPEATABLE READ";
+    case FL_WL_READ_COMMITTED:
+        return "BEGIN ISOLATION LEVEL READ COMMITTED";
+    default:
+        return "BEGIN ISOLATION LEVEL SERIALIZABLE";
+    }
+}
+
+/* The outcome of a statement that failed inside an operation: the
+ * transaction is rolled back (so it did not happen: fail) unless the
+ * connection is gone (unknown: info). */
+static void failed(struct pg *p, int q, int64_t deadline, struct fl_wl_result *r, bool in_tx)
+{
+    if (q == Q_BROKEN) {
+        r->type = FL_WL_INFO;
+        return;
+    }
+    r->type = FL_WL_FAIL;
+    if (in_tx) {
+        struct fl_wl_result tmp = {0};
+        PGresult *res;
+        if (query(p, deadline, &tmp, &res, "ROLLBACK", 0) == Q_OK)
+            PQclear(res);
+        else
+            r->broken = true; /* the op did not commit; the connection is just unusable */
+    }
+}
+
+/* COMMIT, then: ok, fail (rolled back) or info (no answer). */
+static void commit(struct pg *p, int64_t deadline, struct fl_wl_result *r)
+{
+    PGresult *res;
+    int q = query(p, deadline, r, &res, "COMMIT", 0);
+    if (q != Q_OK) {
+        failed(p, q, deadline, r, false);
+        return;
+    }
+    if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+        r->type = FL_WL_FAIL;
+        snprintf(r->error, sizeof r->error, "transaction rolled back");
+    }
+    PQclear(res);
+}
+
+static void bank_transfer(struct pg *p, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                          int64_t dl, struct fl_wl_result *r)
+{
+    char sql[512];
+    PGresult *res;
+    int q;
+    int64_t from_bal, to_bal;
+    bool tx = !c->non_transactional;
+
+    if (tx) {
+        if ((q = query(p, dl, r, &res, begin_sql(c), 0)) != Q_OK)
+            return failed(p, q, dl, r, false);
+        PQclear(res);
+    }
+    snprintf(sql, sizeof sql, "SELECT balance FROM %s WHERE id = $1", p->table);
+    if ((q = query(p, dl, r, &res, sql, 1, op->a)) != Q_OK)
+        return failed(p, q, dl, r, tx);
+    bool have = get_int(res, 0, 0, &from_bal);
+    PQclear(res);
+    if (!have || from_bal < op->c) {
+        snprintf(r->error, sizeof r->error, have ? "insufficient funds" : "no such account");
+        return failed(p, Q_ERR, dl, r, tx);
+    }
+    if (tx) {
+        snprintf(sql, sizeof sql, "UPDATE %s SET balance = balance - $2 WHERE id = $1", p->table);
+        if ((q = query(p, dl, r, &res, sql, 2, op->a, op->c)) != Q_OK)
+            return failed(p, q, dl, r, tx);
+        PQclear(res);
+        snprintf(sql, sizeof sql, "UPDATE %s SET balance = balance + $2 WHERE id = $1", p->table);
+        if ((q = query(p, dl, r, &res, sql, 2, op->b, op->c)) != Q_OK)
+            return failed(p, q, dl, r, tx);
+        PQclear(res);
+        return commit(p, dl, r);
+    }
+    /* non-transactional: read the destination too, then write absolute values */
+    snprintf(sql, sizeof sql, "SELECT balance FROM %s WHERE id = $1", p->table);
+    if ((q = query(p, dl, r, &res, sql, 1, op->b)) != Q_OK)
+        return failed(p, q, dl, r, false);
+    have = get_int(res, 0, 0, &to_bal);
+    PQclear(res);
+    if (!have) {
+        snprintf(r->error, sizeof r->error, "no such account");
+        return failed(p, Q_ERR, dl, r, false);
+    }
+    snprintf(sql, sizeof sql, "UPDATE %s SET balance = $2 WHERE id = $1", p->table);
+    if ((q = query(p, dl, r, &res, sql, 2, op->a, from_bal - op->c)) != Q_OK)
+        return failed(p, q, dl, r, false);
+    PQclear(res);
+    /* half done: from here on a failure leaves money missing, so unknown */
+    if ((q = query(p, dl, r, &res, sql, 2, op->b, to_bal + op->c)) != Q_OK) {
+        r->type = FL_WL_INFO;
+        return;
+    }
+    PQclear(res);
+}
+
+/* Read a list of integers with one SELECT (in a transaction unless
+ * non-transactional). */
+static void read_list(struct pg *p, const struct fl_wl_cfg *c, const char *sql, int64_t dl,
+                      struct fl_wl_result *r)
+{
+    PGresult *res;
+    int q;
+    bool tx = !c->non_transactional;
+
+    if (tx) {
+        if ((q = query(p, dl, r, &res, begin_sql(c), 0)) != Q_OK)
+            return failed(p, q, dl, r, false);
+        PQclear(res);
+    }
+    if ((q = query(p, dl, r, &res, sql, 0)) != Q_OK)
+        return failed(p, q, dl, r, tx);
+    int n = PQntuples(res);
+    r->vals = calloc((size_t)n + 1, sizeof *r->vals);
+    if (!r->vals) {
+        PQclear(res);
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return failed(p, Q_ERR, dl, r, tx);
+    }
+    for (int i = 0; i < n; i++)
+        get_int(res, i, 0, &r->vals[i]);
+    r->nvals = (size_t)n;
+    r->is_list = true;
+    PQclear(res);
+    if (tx)
+        commit(p, dl, r);
+}
+
+static void pexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                  struct fl_wl_result *r)
+{
+    struct pg *p = conn;
+    int64_t dl = fl_now_ms() + c->timeout_ms;
+    const char *w = c->workload->name;
+    char sql[512];
+    PGresult *res;
+    int q;
+
+    r->type = FL_WL_OK;
+    if (!strcmp(w, "bank")) {
+        if (op->f == FL_WL_TRANSFER)
+            return bank_transfer(p, c, op, dl, r);
+        snprintf(sql, sizeof sql, "SELECT balance FROM %s ORDER BY id", p->table);
+        return read_list(p, c, sql, dl, r);
+    }
+    if (!strcmp(w, "set")) {
+        if (op->f == FL_WL_READ) {
+            snprintf(sql, sizeof sql, "SELECT v FROM %s ORDER BY v", p->table);
+            return read_list(p, c, sql, dl, r);
+        }
+        snprintf(sql, sizeof sql, "INSERT INTO %s (v) VALUES ($1)", p->table);
+        if ((q = query(p, dl, r, &res, sql, 1, op->a)) != Q_OK)
+            return failed(p, q, dl, r, false);
+        PQclear(res);
+        return;
+    }
+    /* register and counter: one row per key */
+    int64_t key = op->key < 0 ? 0 : op->key;
+    if (op->f == FL_WL_READ) {
+        snprintf(sql, sizeof sql, "SELECT v FROM %s WHERE k = $1", p->table);
+        if ((q = query(p, dl, r, &res, sql, 1, key)) != Q_OK)
+            return failed(p, q, dl, r, false);
+        r->nil = !get_int(res, 0, 0, &r->value);
+        PQclear(res);
+        return;
+    }
+    if (op->f == FL_WL_WRITE) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO %s (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = "
+                 "EXCLUDED.v",
+                 p->table);
+        if ((q = query(p, dl, r, &res, sql, 2, key, op->a)) != Q_OK)
+            return failed(p, q, dl, r, false);
+        PQclear(res);
+        return;
+    }
+    if (c->non_transactional) {
+        /* read, compare/compute in the client, write back: racy on purpose */
+        int64_t cur;
+        snprintf(sql, sizeof sql, "SELECT v FROM %s WHERE k = $1", p->table);
+        if ((q = query(p, dl, r, &res, sql, 1, key)) != Q_OK)
+            return failed(p, q, dl, r, false);
+        bool have = get_int(res, 0, 0, &cur);
+        PQclear(res);
+        int64_t next;
+        if (op->f == FL_WL_CAS) {
+            if (!have || cur != op->a) {
+                r->type = FL_WL_FAIL;
+                snprintf(r->error, sizeof r->error, "value differs");
+                return;
+            }
+            next = op->b;
+        } else {
+            next = (have ? cur : 0) + op->a;
+        }
+        snprintf(sql, sizeof sql, "UPDATE %s SET v = $2 WHERE k = $1", p->table);
+        if ((q = query(p, dl, r, &res, sql, 2, key, next)) != Q_OK)
+            return failed(p, q, dl, r, false);
+        PQclear(res);
+        return;
+    }
+    if (op->f == FL_WL_CAS) {
+        snprintf(sql, sizeof sql, "UPDATE %s SET v = $3 WHERE k = $1 AND v = $2", p->table);
+        if ((q = query(p, dl, r, &res, sql, 3, key, op->a, op->b)) != Q_OK)
+            return failed(p, q, dl, r, false);
+    } else {
+        snprintf(sql, sizeof sql, "UPDATE %s SET v = v + $2 WHERE k = $1", p->table);
+        if ((q = query(p, dl, r, &res, sql, 2, key, op->a)) != Q_OK)
+            return failed(p, q, dl, r, false);
+    }
+    if (strcmp(PQcmdTuples(res), "1") != 0) {
+        r->type = FL_WL_FAIL;
+        snprintf(r->error, sizeof r->error, op->f == FL_WL_CAS ? "value differs" : "no row");
+    }
+    PQclear(res);
+}
+
+static int exec_setup(struct pg *p, const char *sql, struct fl_err *e)
+{
+    PGresult *res = PQexec(p->conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(p->conn));
+        msg[strcspn(msg, "\n")] = '\0';
+        PQclear(res);
+        return fl_err_set(e, FL_EFAIL,
+                          "postgres setup failed: %s (statement: %s); the user needs CREATE "
+                          "on the database",
+                          msg, sql);
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int psetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    struct pg *p = conn;
+    char sql[512];
+    const char *w = c->workload->name;
+
+    exec_setup(p, "SET client_min_messages = warning", e);
+    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", p->table);
+    if (exec_setup(p, sql, e) < 0)
+        return -FL_EFAIL;
+    if (!strcmp(w, "bank")) {
+        snprintf(sql, sizeof sql, "CREATE TABLE %s (id int PRIMARY KEY, balance bigint NOT NULL)",
+                 p->table);
+        if (exec_setup(p, sql, e) < 0)
+            return -FL_EFAIL;
+        int64_t each = c->total / c->accounts, rest = c->total % c->accounts;
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO %s SELECT i, %lld + CASE WHEN i = 0 THEN %lld ELSE 0 END FROM "
+                 "generate_series(0, %d) AS i",
+                 p->table, (long long)each, (long long)rest, c->accounts - 1);
+        return exec_setup(p, sql, e);
+    }
+    if (!strcmp(w, "set")) {
+        snprintf(sql, sizeof sql, "CREATE TABLE %s (v bigint PRIMARY KEY)", p->table);
+        return exec_setup(p, sql, e);
+    }
+    snprintf(sql, sizeof sql, "CREATE TABLE %s (k int PRIMARY KEY, v bigint)", p->table);
+    if (exec_setup(p, sql, e) < 0)
+        return -FL_EFAIL;
+    if (!strcmp(w, "counter")) {
+        snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (0, 0)", p->table);
+        return exec_setup(p, sql, e);
+    }
+    return 0;
+}
+
+const struct fl_wl_client_ops fl_wl_client_postgres = {
+    .name = "postgres",
+    .summary = "PostgreSQL via libpq; bank transfers in real transactions at --isolation",
+    .target_help = "a libpq conninfo (\"host=127.0.0.1 port=5432 dbname=app user=app\"), a "
+                   "postgresql:// URL, or HOST:PORT (database postgres)",
+    .workloads = workloads,
+    .connect = pconnect,
+    .close = pclose_,
+    .setup = psetup,
+    .exec = pexec,
+};

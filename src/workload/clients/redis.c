@@ -1,0 +1,324 @@
+/* Redis client (hiredis). Keys live under "<namespace>:<workload>:...":
+ *
+ *   register  GET / SET / cas by a Lua script (GET, compare, SET: atomic)
+ *   bank      one key per account; transfer by a Lua script that refuses to
+ *             overdraw; read = MGET of every account
+ *   set       SADD / SMEMBERS on one key
+ *   counter   INCRBY / GET on one key
+ *
+ * Setup deletes the register and set keys and writes the initial balances
+ * and a zero counter. A timeout or lost connection is `info` and the
+ * connection is reopened; an error reply (-ERR, -BUSY, -READONLY...) means
+ * the command was not executed and is `fail`. */
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workload/workload.h"
+
+static const char *const workloads[] = {"register", "bank", "set", "counter", NULL};
+
+static const char cas_script[] = "local v = redis.call('GET', KEYS[1]) "
+                                 "if v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) "
+                                 "return 1 else return 0 end";
+
+static const char transfer_script[] = "local b = tonumber(redis.call('GET', KEYS[1])) "
+                                      "local a = tonumber(ARGV[1]) "
+                                      "if b == nil or b < a then return 0 end "
+                                      "redis.call('DECRBY', KEYS[1], a) "
+                                      "redis.call('INCRBY', KEYS[2], a) "
+                                      "return 1";
+
+static struct timeval tv_of(int64_t ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return tv;
+}
+
+static void key_of(const struct fl_wl_cfg *c, char *buf, size_t len, long long i)
+{
+    if (i < 0)
+        snprintf(buf, len, "%s:%s", c->ns, c->workload->name);
+    else
+        snprintf(buf, len, "%s:%s:%lld", c->ns, c->workload->name, i);
+}
+
+static int rconnect(const struct fl_wl_cfg *c, void **conn, struct fl_err *e)
+{
+    char host[256];
+    int port;
+
+    if (fl_wl_split_hostport(c->target, host, sizeof host, &port, e) < 0)
+        return -FL_EUSAGE;
+    redisContext *ctx = redisConnectWithTimeout(host, port, tv_of(c->timeout_ms));
+    if (!ctx)
+        return fl_err_set(e, FL_EFAIL, "redis %s: out of memory", c->target);
+    if (ctx->err) {
+        int rc = fl_err_set(e, FL_EFAIL,
+                            "cannot connect to redis at %s: %s; is redis-server running there? "
+                            "(check --target)",
+                            c->target, ctx->errstr);
+        redisFree(ctx);
+        return rc;
+    }
+    redisSetTimeout(ctx, tv_of(c->timeout_ms));
+    redisReply *r = redisCommand(ctx, "PING");
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        int rc = fl_err_set(e, FL_EFAIL, "redis at %s does not answer PING: %s", c->target,
+                            r ? r->str : ctx->errstr);
+        if (r)
+            freeReplyObject(r);
+        redisFree(ctx);
+        return rc;
+    }
+    freeReplyObject(r);
+    *conn = ctx;
+    return 0;
+}
+
+static void rclose(void *conn)
+{
+    if (conn)
+        redisFree(conn);
+}
+
+/* Run one command (printf-style as hiredis takes it); NULL reply means the
+ * connection is broken and r says so. */
+static redisReply *cmd(redisContext *ctx, struct fl_wl_result *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(ctx, fmt, ap);
+    va_end(ap);
+    if (!rep) {
+        r->type = FL_WL_INFO;
+        r->broken = true;
+        if (ctx->err == REDIS_ERR_IO && strstr(ctx->errstr, "temporarily unavailable"))
+            snprintf(r->error, sizeof r->error, "timeout");
+        else
+            snprintf(r->error, sizeof r->error, "connection: %s", ctx->errstr);
+        return NULL;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        r->type = FL_WL_FAIL;
+        snprintf(r->error, sizeof r->error, "%s", rep->str);
+        freeReplyObject(rep);
+        return NULL;
+    }
+    return rep;
+}
+
+static bool reply_int(const redisReply *rep, int64_t *out)
+{
+    if (rep->type == REDIS_REPLY_INTEGER) {
+        *out = rep->integer;
+        return true;
+    }
+    if (rep->type == REDIS_REPLY_STRING) {
+        char *end;
+        long long v = strtoll(rep->str, &end, 10);
+        if (rep->len == 0 || *end)
+            return false;
+        *out = v;
+        return true;
+    }
+    return false;
+}
+
+static void unexpected(struct fl_wl_result *r, const redisReply *rep)
+{
+    /* The command ran but answered something we cannot read: unknown. */
+    r->type = FL_WL_INFO;
+    snprintf(r->error, sizeof r->error, "unexpected reply type %d", rep->type);
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void rexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                  struct fl_wl_result *r)
+{
+    redisContext *ctx = conn;
+    char key[300], key2[300];
+    redisReply *rep = NULL;
+    const char *w = c->workload->name;
+
+    r->type = FL_WL_OK;
+    if (!strcmp(w, "register")) {
+        key_of(c, key, sizeof key, op->key);
+        if (op->f == FL_WL_READ) {
+            if (!(rep = cmd(ctx, r, "GET %s", key)))
+                return;
+            if (rep->type == REDIS_REPLY_NIL)
+                r->nil = true;
+            else if (!reply_int(rep, &r->value))
+                unexpected(r, rep);
+        } else if (op->f == FL_WL_WRITE) {
+            if (!(rep = cmd(ctx, r, "SET %s %lld", key, (long long)op->a)))
+                return;
+        } else {
+            if (!(rep = cmd(ctx, r, "EVAL %s 1 %s %lld %lld", cas_script, key, (long long)op->a,
+                            (long long)op->b)))
+                return;
+            int64_t v;
+            if (!reply_int(rep, &v))
+                unexpected(r, rep);
+            else if (v == 0) {
+                r->type = FL_WL_FAIL;
+                snprintf(r->error, sizeof r->error, "value differs");
+            }
+        }
+    } else if (!strcmp(w, "bank")) {
+        if (op->f == FL_WL_TRANSFER) {
+            key_of(c, key, sizeof key, op->a);
+            key_of(c, key2, sizeof key2, op->b);
+            if (!(rep = cmd(ctx, r, "EVAL %s 2 %s %s %lld", transfer_script, key, key2,
+                            (long long)op->c)))
+                return;
+            int64_t v;
+            if (!reply_int(rep, &v))
+                unexpected(r, rep);
+            else if (v == 0) {
+                r->type = FL_WL_FAIL;
+                snprintf(r->error, sizeof r->error, "insufficient funds");
+            }
+        } else {
+            size_t n = (size_t)c->accounts;
+            const char **argv = calloc(n + 1, sizeof *argv);
+            char *keys = calloc(n, 300);
+            if (!argv || !keys) {
+                free(argv);
+                free(keys);
+                r->type = FL_WL_FAIL;
+                snprintf(r->error, sizeof r->error, "out of memory");
+                return;
+            }
+            argv[0] = "MGET";
+            for (size_t i = 0; i < n; i++) {
+                key_of(c, keys + i * 300, 300, (long long)i);
+                argv[i + 1] = keys + i * 300;
+            }
+            rep = redisCommandArgv(ctx, (int)n + 1, argv, NULL);
+            free(argv);
+            free(keys);
+            if (!rep) {
+                r->type = FL_WL_INFO;
+                r->broken = true;
+                snprintf(r->error, sizeof r->error, "%s", ctx->errstr);
+                return;
+            }
+            if (rep->type == REDIS_REPLY_ERROR) {
+                r->type = FL_WL_FAIL;
+                snprintf(r->error, sizeof r->error, "%s", rep->str);
+            } else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
+                unexpected(r, rep);
+            } else if (!(r->vals = calloc(n, sizeof *r->vals))) {
+                r->type = FL_WL_FAIL;
+            } else {
+                r->is_list = true;
+                r->nvals = n;
+                /* a missing account reads as 0: the checker then sees money vanish */
+                for (size_t i = 0; i < n; i++)
+                    if (rep->element[i]->type != REDIS_REPLY_NIL &&
+                        !reply_int(rep->element[i], &r->vals[i]))
+                        unexpected(r, rep->element[i]);
+            }
+        }
+    } else if (!strcmp(w, "set")) {
+        key_of(c, key, sizeof key, -1);
+        if (op->f == FL_WL_ADD) {
+            if (!(rep = cmd(ctx, r, "SADD %s %lld", key, (long long)op->a)))
+                return;
+        } else {
+            if (!(rep = cmd(ctx, r, "SMEMBERS %s", key)))
+                return;
+            if (rep->type != REDIS_REPLY_ARRAY) {
+                unexpected(r, rep);
+            } else {
+                r->vals = calloc(rep->elements + 1, sizeof *r->vals);
+                r->is_list = true;
+                for (size_t i = 0; r->vals && i < rep->elements; i++)
+                    if (reply_int(rep->element[i], &r->vals[r->nvals]))
+                        r->nvals++;
+                qsort(r->vals, r->nvals, sizeof *r->vals, cmp64);
+            }
+        }
+    } else { /* counter */
+        key_of(c, key, sizeof key, -1);
+        if (op->f == FL_WL_ADD) {
+            if (!(rep = cmd(ctx, r, "INCRBY %s %lld", key, (long long)op->a)))
+                return;
+        } else {
+            if (!(rep = cmd(ctx, r, "GET %s", key)))
+                return;
+            r->value = 0;
+            if (rep->type != REDIS_REPLY_NIL && !reply_int(rep, &r->value))
+                unexpected(r, rep);
+        }
+    }
+    if (rep)
+        freeReplyObject(rep);
+}
+
+static int simple(redisContext *ctx, struct fl_err *e, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(ctx, fmt, ap);
+    va_end(ap);
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        int rc = fl_err_set(e, FL_EFAIL, "redis setup (%s) failed: %s", what,
+                            rep ? rep->str : ctx->errstr);
+        if (rep)
+            freeReplyObject(rep);
+        return rc;
+    }
+    freeReplyObject(rep);
+    return 0;
+}
+
+static int rsetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    redisContext *ctx = conn;
+    char key[300];
+    const char *w = c->workload->name;
+
+    if (!strcmp(w, "register")) {
+        for (int i = 0; i < c->keys; i++) {
+            key_of(c, key, sizeof key, i);
+            if (simple(ctx, e, "DEL", "DEL %s", key) < 0)
+                return -FL_EFAIL;
+        }
+    } else if (!strcmp(w, "bank")) {
+        int64_t each = c->total / c->accounts, rest = c->total % c->accounts;
+        for (int i = 0; i < c->accounts; i++) {
+            key_of(c, key, sizeof key, i);
+            if (simple(ctx, e, "SET", "SET %s %lld", key, (long long)(each + (i == 0 ? rest : 0))) <
+                0)
+                return -FL_EFAIL;
+        }
+    } else if (!strcmp(w, "set")) {
+        key_of(c, key, sizeof key, -1);
+        return simple(ctx, e, "DEL", "DEL %s", key);
+    } else {
+        key_of(c, key, sizeof key, -1);
+        return simple(ctx, e, "SET", "SET %s 0", key);
+    }
+    return 0;
+}
+
+const struct fl_wl_client_ops fl_wl_client_redis = {
+    .name = "redis",
+    .summary = "Redis via hiredis; cas and transfers are Lua scripts",
+    .target_help = "HOST:PORT of the Redis server, e.g. --target 127.0.0.1:6379",
+    .workloads = workloads,
+    .connect = rconnect,
+    .close = rclose,
+    .setup = rsetup,
+    .exec = rexec,
+};

@@ -1,0 +1,56 @@
+/* The workload and client registries: adding one is a new file plus a line
+ * here (and in meson.build). */
+#include <string.h>
+
+#include "workload/workload.h"
+
+extern const struct fl_wl_ops fl_wl_register, fl_wl_bank, fl_wl_set, fl_wl_counter;
+extern const struct fl_wl_client_ops fl_wl_client_redis, fl_wl_client_postgres;
+
+static const struct fl_wl_ops *const workloads[] = {
+    &fl_wl_register,
+    &fl_wl_bank,
+    &fl_wl_set,
+    &fl_wl_counter,
+    NULL,
+};
+
+static const struct fl_wl_client_ops *const clients[] = {
+    &fl_wl_client_redis,
+    &fl_wl_client_postgres,
+    NULL,
+};
+
+const struct fl_wl_ops *const *fl_wl_workloads(void)
+{
+    return workloads;
+}
+
+const struct fl_wl_client_ops *const *fl_wl_clients(void)
+{
+    return clients;
+}
+
+const struct fl_wl_ops *fl_wl_find(const char *name)
+{
+    for (size_t i = 0; workloads[i]; i++)
+        if (!strcmp(workloads[i]->name, name))
+            return workloads[i];
+    return NULL;
+}
+
+const struct fl_wl_client_ops *fl_wl_client_find(const char *name)
+{
+    for (size_t i = 0; clients[i]; i++)
+        if (!strcmp(clients[i]->name, name))
+            return clients[i];
+    return NULL;
+}
+
+bool fl_wl_client_supports(const struct fl_wl_client_ops *cl, const char *workload)
+{
+    for (size_t i = 0; cl->workloads[i]; i++)
+        if (!strcmp(cl->workloads[i], workload))
+            return true;
+    return false;
+}
