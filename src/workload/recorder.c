@@ -137,7 +137,8 @@ static void flush(struct fl_recorder *r, bool all)
             b->pend = p;
             b->cappend = cap;
         }
-        memcpy(b->pend + b->npend, b->ev, b->n * sizeof *b->ev);
+        if (b->n)
+            memcpy(b->pend + b->npend, b->ev, b->n * sizeof *b->ev);
         b->npend += b->n;
         b->n = 0;
         pthread_mutex_unlock(&b->mu);

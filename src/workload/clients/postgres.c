@@ -280,12 +280,15 @@ static void bank_transfer(struct pg *p, const struct fl_wl_cfg *c, const struct 
         return failed(p, Q_ERR, dl, r, tx);
     }
     if (tx) {
-        snprintf(sql, sizeof sql, "UPDATE %s SET balance = balance - $2 WHERE id = $1", p->table);
-        if ((q = query(p, dl, r, &res, sql, 2, op->a, op->c)) != Q_OK)
+        /* update the lower account id first: two opposite transfers then
+         * never wait on each other in a cycle (a deadlock costs a second) */
+        snprintf(sql, sizeof sql, "UPDATE %s SET balance = balance + $2 WHERE id = $1", p->table);
+        int64_t first = op->a < op->b ? op->a : op->b, second = op->a < op->b ? op->b : op->a;
+        int64_t d1 = first == op->a ? -op->c : op->c;
+        if ((q = query(p, dl, r, &res, sql, 2, first, d1)) != Q_OK)
             return failed(p, q, dl, r, tx);
         PQclear(res);
-        snprintf(sql, sizeof sql, "UPDATE %s SET balance = balance + $2 WHERE id = $1", p->table);
-        if ((q = query(p, dl, r, &res, sql, 2, op->b, op->c)) != Q_OK)
+        if ((q = query(p, dl, r, &res, sql, 2, second, -d1)) != Q_OK)
             return failed(p, q, dl, r, tx);
         PQclear(res);
         return commit(p, dl, r);

@@ -1,0 +1,388 @@
+/* Workload generation (seed, mix, arguments), options, and the recorder:
+ * real threads record operations on an in-process register, and the history
+ * they produce must parse and check out as linearizable. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check/check.h"
+#include "workload/recorder.h"
+#include "workload/workload.h"
+
+static struct fl_wl_cfg cfg_for(const char *client, const char *workload)
+{
+    struct fl_wl_cfg c;
+    fl_wl_cfg_init(&c);
+    c.client = fl_wl_client_find(client);
+    c.workload = fl_wl_find(workload);
+    c.target = "127.0.0.1:1";
+    memcpy(c.mix, c.workload->mix, sizeof c.mix);
+    return c;
+}
+
+Test(gen, same_seed_same_ops_per_worker)
+{
+    struct fl_wl_cfg c = cfg_for("redis", "register");
+    uint64_t r1, r2, r3;
+    fl_wl_rng_seed(&r1, 42, 3);
+    fl_wl_rng_seed(&r2, 42, 3);
+    fl_wl_rng_seed(&r3, 42, 4);
+    int same_as_other = 0;
+    for (uint64_t i = 0; i < 1000; i++) {
+        struct fl_wl_op a, b, o;
+        fl_wl_next_op(&c, &r1, 3, i, &a);
+        fl_wl_next_op(&c, &r2, 3, i, &b);
+        fl_wl_next_op(&c, &r3, 4, i, &o);
+        cr_assert_eq(memcmp(&a, &b, sizeof a), 0, "op %llu differs", (unsigned long long)i);
+        same_as_other += !memcmp(&a, &o, sizeof a);
+    }
+    /* another worker draws its own stream */
+    cr_assert_lt(same_as_other, 200);
+}
+
+Test(gen, different_seed_different_ops)
+{
+    struct fl_wl_cfg c = cfg_for("redis", "register");
+    uint64_t r1, r2;
+    fl_wl_rng_seed(&r1, 1, 0);
+    fl_wl_rng_seed(&r2, 2, 0);
+    int same = 0;
+    for (uint64_t i = 0; i < 200; i++) {
+        struct fl_wl_op a, b;
+        fl_wl_next_op(&c, &r1, 0, i, &a);
+        fl_wl_next_op(&c, &r2, 0, i, &b);
+        same += !memcmp(&a, &b, sizeof a);
+    }
+    cr_assert_lt(same, 60);
+}
+
+Test(gen, mix_weights_are_respected)
+{
+    struct fl_wl_cfg c = cfg_for("redis", "register");
+    struct fl_err e = {0};
+    cr_assert_eq(fl_wl_parse_mix(c.workload, "read=1,write=3", c.mix, &e), 0, "%s", e.msg);
+    uint64_t rng;
+    fl_wl_rng_seed(&rng, 7, 0);
+    int n[FL_WL_NF] = {0};
+    for (uint64_t i = 0; i < 40000; i++) {
+        struct fl_wl_op op;
+        fl_wl_next_op(&c, &rng, 0, i, &op);
+        n[op.f]++;
+        cr_assert(op.key >= 0 && op.key < c.keys);
+        if (op.f == FL_WL_WRITE)
+            cr_assert(op.a >= 0 && op.a < c.values);
+    }
+    cr_assert_eq(n[FL_WL_CAS], 0);
+    cr_assert_eq(n[FL_WL_TRANSFER] + n[FL_WL_ADD], 0);
+    /* 1:3 within a few percent */
+    cr_assert(n[FL_WL_READ] > 9000 && n[FL_WL_READ] < 11000, "reads %d", n[FL_WL_READ]);
+    cr_assert(n[FL_WL_WRITE] > 29000 && n[FL_WL_WRITE] < 31000, "writes %d", n[FL_WL_WRITE]);
+}
+
+Test(gen, only_one_function)
+{
+    struct fl_wl_cfg c = cfg_for("redis", "register");
+    struct fl_err e = {0};
+    cr_assert_eq(fl_wl_parse_mix(c.workload, "cas=5", c.mix, &e), 0);
+    uint64_t rng;
+    fl_wl_rng_seed(&rng, 9, 1);
+    for (uint64_t i = 0; i < 1000; i++) {
+        struct fl_wl_op op;
+        fl_wl_next_op(&c, &rng, 1, i, &op);
+        cr_assert_eq(op.f, FL_WL_CAS);
+        cr_assert(op.a >= 0 && op.a < 5 && op.b >= 0 && op.b < 5);
+    }
+}
+
+Test(gen, bank_transfers_move_money_between_two_accounts)
+{
+    struct fl_wl_cfg c = cfg_for("postgres", "bank");
+    c.accounts = 3;
+    c.max_transfer = 7;
+    uint64_t rng;
+    fl_wl_rng_seed(&rng, 5, 0);
+    bool seen_amount[8] = {0};
+    int reads = 0;
+    for (uint64_t i = 0; i < 5000; i++) {
+        struct fl_wl_op op;
+        fl_wl_next_op(&c, &rng, 0, i, &op);
+        if (op.f == FL_WL_READ) {
+            reads++;
+            continue;
+        }
+        cr_assert_eq(op.f, FL_WL_TRANSFER);
+        cr_assert(op.a >= 0 && op.a < 3 && op.b >= 0 && op.b < 3 && op.a != op.b);
+        cr_assert(op.c >= 1 && op.c <= 7);
+        seen_amount[op.c] = true;
+    }
+    for (int a = 1; a <= 7; a++)
+        cr_assert(seen_amount[a], "amount %d never drawn", a);
+    /* default mix read=1,transfer=4 */
+    cr_assert(reads > 800 && reads < 1200, "reads %d", reads);
+}
+
+Test(gen, set_adds_are_unique_across_workers)
+{
+    struct fl_wl_cfg c = cfg_for("redis", "set");
+    c.concurrency = 4;
+    int64_t seen[4 * 100];
+    size_t n = 0;
+    for (int w = 0; w < 4; w++) {
+        uint64_t rng;
+        fl_wl_rng_seed(&rng, 1, w);
+        for (uint64_t i = 0; i < 100; i++) {
+            struct fl_wl_op op;
+            fl_wl_next_op(&c, &rng, w, i, &op);
+            cr_assert_eq(op.f, FL_WL_ADD);
+            for (size_t k = 0; k < n; k++)
+                cr_assert_neq(seen[k], op.a);
+            seen[n++] = op.a;
+        }
+    }
+}
+
+Test(gen, rng_below_is_in_range_and_covers_it)
+{
+    uint64_t rng;
+    fl_wl_rng_seed(&rng, 3, 0);
+    int hit[7] = {0};
+    for (int i = 0; i < 7000; i++) {
+        uint64_t x = fl_wl_rng_below(&rng, 7);
+        cr_assert_lt(x, 7);
+        hit[x]++;
+    }
+    for (int i = 0; i < 7; i++)
+        cr_assert(hit[i] > 800 && hit[i] < 1200, "bucket %d: %d", i, hit[i]);
+    cr_assert_eq(fl_wl_rng_below(&rng, 1), 0);
+}
+
+Test(opts, mix_errors_say_what_is_allowed)
+{
+    const struct fl_wl_ops *w = fl_wl_find("bank");
+    unsigned mix[FL_WL_NF];
+    struct fl_err e = {0};
+    cr_assert_lt(fl_wl_parse_mix(w, "cas=1", mix, &e), 0);
+    cr_assert(strstr(e.msg, "no 'cas'") && strstr(e.msg, "read, transfer"), "%s", e.msg);
+    cr_assert_lt(fl_wl_parse_mix(w, "read", mix, &e), 0);
+    cr_assert(strstr(e.msg, "NAME=WEIGHT"), "%s", e.msg);
+    cr_assert_lt(fl_wl_parse_mix(w, "read=x", mix, &e), 0);
+    cr_assert_lt(fl_wl_parse_mix(w, "read=-1", mix, &e), 0);
+    cr_assert_lt(fl_wl_parse_mix(w, "read=0,transfer=0", mix, &e), 0);
+    cr_assert(strstr(e.msg, "above 0"), "%s", e.msg);
+    cr_assert_eq(fl_wl_parse_mix(w, "transfer=2", mix, &e), 0);
+    cr_assert_eq(mix[FL_WL_TRANSFER], 2);
+    cr_assert_eq(mix[FL_WL_READ], 0);
+}
+
+Test(opts, validate)
+{
+    struct fl_err e = {0};
+    struct fl_wl_cfg c = cfg_for("redis", "register");
+    cr_assert_eq(fl_wl_cfg_validate(&c, &e), 0, "%s", e.msg);
+    c.ns = "Bad-Name";
+    cr_assert_lt(fl_wl_cfg_validate(&c, &e), 0);
+    cr_assert(strstr(e.msg, "--namespace"), "%s", e.msg);
+    c = cfg_for("redis", "register");
+    c.target = NULL;
+    cr_assert_lt(fl_wl_cfg_validate(&c, &e), 0);
+    cr_assert(strstr(e.msg, "--target is required") && strstr(e.msg, "HOST:PORT"), "%s", e.msg);
+    c = cfg_for("redis", "bank");
+    c.accounts = 1;
+    cr_assert_lt(fl_wl_cfg_validate(&c, &e), 0);
+    c = cfg_for("redis", "register");
+    c.client = NULL;
+    cr_assert_lt(fl_wl_cfg_validate(&c, &e), 0);
+    cr_assert(strstr(e.msg, "--client"), "%s", e.msg);
+}
+
+Test(opts, hostport)
+{
+    char host[64];
+    int port;
+    struct fl_err e = {0};
+    cr_assert_eq(fl_wl_split_hostport("127.0.0.1:6379", host, sizeof host, &port, &e), 0);
+    cr_assert_str_eq(host, "127.0.0.1");
+    cr_assert_eq(port, 6379);
+    cr_assert_eq(fl_wl_split_hostport("[::1]:7000", host, sizeof host, &port, &e), 0);
+    cr_assert_str_eq(host, "::1");
+    cr_assert_eq(port, 7000);
+    const char *bad[] = {"localhost", ":80", "h:0", "h:65536", "h:x", "[::1]7000", "h:"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_lt(fl_wl_split_hostport(bad[i], host, sizeof host, &port, &e), 0, "%s", bad[i]);
+        cr_assert(strstr(e.msg, bad[i]) && strstr(e.msg, "HOST:PORT"), "%s", e.msg);
+    }
+}
+
+static char *format(const struct fl_rec_ev *ev)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    fl_recorder_format(ev, f);
+    fclose(f);
+    return buf;
+}
+
+Test(recorder, formats_every_value_shape)
+{
+    struct fl_rec_ev ev = {.process = 3, .type = FL_REC_INVOKE, .f = FL_WL_CAS, .key = 7,
+                           .vkind = FL_RV_PAIR, .a = 1, .b = 2, .time = 99};
+    char *s = format(&ev);
+    cr_assert_str_eq(s, "{\"process\":3,\"type\":\"invoke\",\"f\":\"cas\",\"key\":7,\"value\":[1,2],"
+                        "\"time\":99}");
+    free(s);
+    int64_t arr[] = {5, -1, 7};
+    struct fl_rec_ev rd = {.process = 0, .type = FL_REC_OK, .f = FL_WL_READ, .key = -1,
+                           .vkind = FL_RV_LIST, .arr = arr, .narr = 3, .time = 5};
+    s = format(&rd);
+    cr_assert_str_eq(s, "{\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":[5,-1,7],\"time\":5}");
+    free(s);
+    struct fl_rec_ev tr = {.process = 1, .type = FL_REC_INFO, .f = FL_WL_TRANSFER, .key = -1,
+                           .vkind = FL_RV_TRANSFER, .a = 0, .b = 4, .c = 3, .time = 8,
+                           .error = "said \"no\"\n"};
+    s = format(&tr);
+    cr_assert_str_eq(s, "{\"process\":1,\"type\":\"info\",\"f\":\"transfer\",\"value\":{\"from\":0,"
+                        "\"to\":4,\"amount\":3},\"time\":8,\"error\":\"said \\\"no\\\"\\n\"}");
+    free(s);
+    struct fl_rec_ev nil = {.process = 2, .type = FL_REC_FAIL, .f = FL_WL_READ, .key = -1};
+    s = format(&nil);
+    cr_assert_str_eq(s, "{\"process\":2,\"type\":\"fail\",\"f\":\"read\",\"value\":null,\"time\":0}");
+    free(s);
+}
+
+/* A register in memory, shared by recording threads: each op runs under a
+ * mutex between its invoke and completion events, exactly as a real client
+ * waits for a server. If the recorder wrote events out of real-time order,
+ * the checker would find reads of values not yet written. */
+struct shared_reg {
+    pthread_mutex_t mu;
+    int64_t value;
+    bool set;
+};
+
+struct rec_thread {
+    struct fl_recorder *rec;
+    struct shared_reg *reg;
+    int id, ops;
+};
+
+static void *rec_worker(void *arg)
+{
+    struct rec_thread *t = arg;
+    uint64_t rng;
+    fl_wl_rng_seed(&rng, 11, t->id);
+    for (int i = 0; i < t->ops; i++) {
+        bool write = fl_wl_rng_below(&rng, 2);
+        struct fl_rec_ev ev = {.process = t->id, .type = FL_REC_INVOKE,
+                               .f = write ? FL_WL_WRITE : FL_WL_READ, .key = -1};
+        if (write) {
+            ev.vkind = FL_RV_INT;
+            ev.a = t->id * 1000000 + i;
+        }
+        struct fl_rec_ev done = ev;
+        fl_recorder_add(t->rec, t->id, &ev);
+        pthread_mutex_lock(&t->reg->mu);
+        if (write) {
+            t->reg->value = done.a;
+            t->reg->set = true;
+        } else if (t->reg->set) {
+            done.vkind = FL_RV_INT;
+            done.a = t->reg->value;
+        }
+        pthread_mutex_unlock(&t->reg->mu);
+        if (fl_wl_rng_below(&rng, 50) == 0) {
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
+        done.type = FL_REC_OK;
+        fl_recorder_add(t->rec, t->id, &done);
+    }
+    return NULL;
+}
+
+Test(recorder, threads_produce_a_linearizable_history_in_time_order, .timeout = 120)
+{
+    enum { N = 6, OPS = 4000 };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    struct fl_recorder *rec;
+    struct fl_err e = {0};
+    struct shared_reg reg = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct rec_thread t[N];
+    pthread_t th[N];
+
+    cr_assert_eq(fl_recorder_new(out, N, 0, &rec, &e), 0, "%s", e.msg);
+    for (int i = 0; i < N; i++) {
+        t[i] = (struct rec_thread){.rec = rec, .reg = &reg, .id = i, .ops = OPS};
+        pthread_create(&th[i], NULL, rec_worker, &t[i]);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    uint64_t events = 0;
+    cr_assert_eq(fl_recorder_close(rec, &events, &e), 0, "%s", e.msg);
+    fclose(out);
+    cr_assert_eq(events, (uint64_t)N * OPS * 2);
+
+    /* times never go backwards in the file */
+    long long prev = -1;
+    size_t lines = 0;
+    for (char *p = buf; (p = strstr(p, "\"time\":")); p++, lines++) {
+        long long tm = strtoll(p + 7, NULL, 10);
+        cr_assert_geq(tm, prev);
+        prev = tm;
+    }
+    cr_assert_eq(lines, events);
+
+    struct fl_history *h = NULL;
+    cr_assert_eq(fl_history_parse(buf, len, FL_FMT_JSONL, "rec", &h, &e), 0, "%s", e.msg);
+    cr_assert_eq(h->nops, (size_t)N * OPS);
+    struct fl_check_opts o;
+    fl_check_opts_init(&o);
+    o.model = "register";
+    o.timeout_ms = 60000;
+    struct fl_check_report r;
+    cr_assert_eq(fl_check_run(h, &o, &r, &e), 0, "%s", e.msg);
+    cr_assert_eq(r.verdict, FL_CHECK_VALID, "%s", r.text);
+    fl_check_report_fini(&r);
+    fl_history_free(h);
+    free(buf);
+}
+
+Test(recorder, empty_run_writes_nothing)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    struct fl_recorder *rec;
+    struct fl_err e = {0};
+    cr_assert_eq(fl_recorder_new(out, 3, 0, &rec, &e), 0);
+    uint64_t events = 1;
+    cr_assert_eq(fl_recorder_close(rec, &events, &e), 0);
+    fclose(out);
+    cr_assert_eq(events, 0);
+    cr_assert_eq(len, 0);
+    free(buf);
+}
+
+Test(registry, every_client_and_workload_is_found)
+{
+    const char *ws[] = {"register", "bank", "set", "counter"};
+    for (size_t i = 0; i < 4; i++) {
+        const struct fl_wl_ops *w = fl_wl_find(ws[i]);
+        cr_assert(w, "%s", ws[i]);
+        cr_assert(w->model && w->gen);
+        struct fl_check_opts o;
+        fl_check_opts_init(&o);
+        cr_assert(!strcmp(w->model, "bank") || fl_check_model_find(w->model), "%s", w->model);
+    }
+    cr_assert(fl_wl_client_find("redis"));
+    cr_assert(fl_wl_client_find("postgres"));
+    cr_assert_null(fl_wl_client_find("mysql"));
+    cr_assert_null(fl_wl_find("queue"));
+    cr_assert_eq(fl_wl_f_find("transfer"), FL_WL_TRANSFER);
+    cr_assert_eq(fl_wl_f_find("nope"), -1);
+}
