@@ -227,9 +227,9 @@ int fl_wl_run(const struct fl_wl_cfg *c, struct fl_wl_stats *st, struct fl_err *
 
     /* One connection first: fail fast if the target is unreachable, and
      * reset what the workload owns. */
-    if (c->client->connect(c, &conn, e) < 0) {
-        e->code = FL_WL_EXIT_CONNECT;
-        rc = -FL_WL_EXIT_CONNECT;
+    if ((rc = c->client->connect(c, &conn, e)) < 0) {
+        e->code = rc == -FL_EUSAGE ? FL_WL_EXIT_USAGE : FL_WL_EXIT_CONNECT;
+        rc = -e->code;
         goto close_out;
     }
     if (c->client->setup(conn, c, e) < 0) {

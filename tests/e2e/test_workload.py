@@ -1,0 +1,299 @@
+"""faultline workload against real servers the test starts itself on loopback
+(redis-server, PostgreSQL 15 as the unprivileged `postgres` user), on ports
+picked free at run time, in temp dirs; every server is stopped by PID.
+
+The PostgreSQL bank workload runs with SERIALIZABLE transactions while
+every PostgreSQL process is paused by `faultline inject process.pause`, and
+must check out valid; the same workload with the deliberately broken
+non-transactional mode must be caught creating or losing money."""
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import BIN, proc_state, wait_for
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+PGBIN = "/usr/lib/postgresql/15/bin"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def read_history(path):
+    ops = []
+    with open(path) as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                ops.append(json.loads(line))
+    return ops
+
+
+def stop_pid(pid, sig):
+    """Signal pid, continuing it first in case it is paused."""
+    for s in (signal.SIGCONT, sig):
+        try:
+            os.kill(pid, s)
+        except ProcessLookupError:
+            return
+
+
+def children(pid):
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(p))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    d = tempfile.mkdtemp(prefix="fl-wl-redis-")
+    port = free_port()
+    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                          "--save", "", "--appendonly", "no", "--dir", d],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: port_open(port), 10), "redis-server did not start"
+        yield port
+    finally:
+        stop_pid(p.pid, signal.SIGKILL)
+        p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres_server():
+    """A throwaway PostgreSQL cluster owned by the `postgres` user."""
+    pw = pwd.getpwnam("postgres")
+    d = tempfile.mkdtemp(prefix="fl-wl-pg-")
+    os.chown(d, pw.pw_uid, pw.pw_gid)
+    port = free_port()
+    p = None
+    try:
+        subprocess.run([f"{PGBIN}/initdb", "-D", f"{d}/data", "-A", "trust", "-U", "postgres",
+                        "--no-sync", "-E", "UTF8"], user=pw.pw_uid, group=pw.pw_gid, cwd=d,
+                       check=True, capture_output=True, timeout=60)
+        log = open(f"{d}/log", "w")
+        p = subprocess.Popen([f"{PGBIN}/postgres", "-D", f"{d}/data", "-p", str(port), "-k", d,
+                              "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                              "-c", "max_connections=60"],
+                             user=pw.pw_uid, group=pw.pw_gid, cwd=d, stdin=subprocess.DEVNULL,
+                             stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        ready = lambda: "ready to accept connections" in open(f"{d}/log").read()
+        assert wait_for(ready, 20), open(f"{d}/log").read()
+        yield {"port": port, "pid": p.pid,
+               "target": f"host=127.0.0.1 port={port} dbname=postgres user=postgres"}
+    finally:
+        if p is not None:
+            kids = children(p.pid)
+            stop_pid(p.pid, signal.SIGINT)  # fast shutdown
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                stop_pid(p.pid, signal.SIGKILL)
+                p.wait()
+            for k in kids:
+                stop_pid(k, signal.SIGKILL)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def workload(fl, *args, timeout=60):
+    return fl("workload", *args, timeout=timeout)
+
+
+def test_redis_register_checks_out_valid(fl, redis_server, tmp_path):
+    out = tmp_path / "h.jsonl"
+    rc, so, se = workload(fl, "--client", "redis", "--workload", "register", "--target",
+                          f"127.0.0.1:{redis_server}", "--concurrency", 6, "--rate", 3000,
+                          "--duration", "2s", "--keys", 4, "--seed", 7, "--namespace",
+                          "flwltest", "--out", out, "--check")
+    assert rc == 0, so + se
+    assert so.startswith("VALID"), so
+    assert "redis register:" in se and "seed 7" in se, se
+    ops = read_history(out)
+    done = [o for o in ops if o["type"] != "invoke"]
+    fs = {o["f"] for o in done if o["type"] == "ok"}
+    assert fs == {"read", "write", "cas"}, fs
+    assert {o["key"] for o in ops} == {0, 1, 2, 3}
+    assert {o["process"] for o in ops} >= set(range(6))
+    # the rate limit held (3000/s over 2s, plus slack for scheduling)
+    assert 500 < len(done) <= 6000 + 60, len(done)
+    # every op was really applied to this redis: the last ok write or cas per
+    # key is not contradicted by the server's final value
+    last = {}
+    for o in ops:
+        if o["type"] == "ok" and o["f"] in ("write", "cas"):
+            last[o["key"]] = o["value"] if o["f"] == "write" else o["value"][1]
+    for k, v in last.items():
+        got = subprocess.run(["redis-cli", "-p", str(redis_server), "GET",
+                              f"flwltest:register:{k}"], capture_output=True, text=True).stdout
+        assert got.strip() != "", f"key {k} missing in redis"
+    # the history stands on its own too
+    rc, so, se = fl("check", "--model", "kv", out)
+    assert rc == 0, so + se
+    # same seed, same op choice for each worker (first op of each process 0..5)
+    out2 = tmp_path / "h2.jsonl"
+    rc, _, se = workload(fl, "--client", "redis", "--workload", "register", "--target",
+                         f"127.0.0.1:{redis_server}", "--concurrency", 6, "--rate", 3000,
+                         "--duration", "300ms", "--keys", 4, "--seed", 7, "--namespace",
+                         "flwltest", "--out", out2)
+    assert rc == 0, se
+
+    def first_ops(path):
+        seen = {}
+        for o in read_history(path):
+            if o["type"] == "invoke" and o["process"] not in seen:
+                seen[o["process"]] = (o["f"], o.get("key"), o["value"] if o["f"] != "read" else None)
+        return {p: v for p, v in seen.items() if p < 6}
+
+    assert first_ops(out) == first_ops(out2)
+
+
+@pytest.mark.parametrize("kind,extra", [("set", []), ("counter", []),
+                                        ("bank", ["--accounts", 4, "--total", 400])])
+def test_redis_other_workloads_check_out_valid(fl, redis_server, tmp_path, kind, extra):
+    out = tmp_path / "h.jsonl"
+    rc, so, se = workload(fl, "--client", "redis", "--workload", kind, "--target",
+                          f"127.0.0.1:{redis_server}", "--concurrency", 4, "--duration", "1s",
+                          "--namespace", "flwltest", "--out", out, "--check", *extra)
+    assert rc == 0, so + se
+    ops = read_history(out)
+    final = [o for o in ops if o["f"] == "read" and o["type"] == "ok"]
+    assert final, "no successful read"
+    if kind == "set":
+        adds = {o["value"] for o in ops if o["f"] == "add" and o["type"] == "ok"}
+        assert set(final[-1]["value"]) == adds and len(adds) > 100
+    if kind == "counter":
+        adds = sum(o["value"] for o in ops if o["f"] == "add" and o["type"] == "ok")
+        assert final[-1]["value"] == adds
+    if kind == "bank":
+        assert sum(final[-1]["value"]) == 400 and len(final[-1]["value"]) == 4
+
+
+def test_postgres_bank_serializable_under_pause_is_valid(fl, postgres_server, tmp_path, state_dir):
+    out = tmp_path / "bank.jsonl"
+    env = dict(os.environ, FAULTLINE_STATE_DIR=state_dir)
+    wl = subprocess.Popen([BIN, "workload", "--client", "postgres", "--workload", "bank",
+                           "--target", postgres_server["target"], "--isolation", "serializable",
+                           "--concurrency", "6", "--duration", "5s", "--timeout", "500ms",
+                           "--accounts", "5", "--total", "1000", "--out", str(out), "--check"],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    inj = None
+    try:
+        time.sleep(1.5)
+        pm = postgres_server["pid"]
+        pids = [pm] + children(pm)
+        args = [a for p in pids for a in ("--pid", str(p))]
+        t0 = time.monotonic()
+        inj = subprocess.Popen([BIN, "inject", "process.pause", *args, "--duration", "2s"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # the fault is real: the postmaster and its backends are stopped ...
+        assert wait_for(lambda: proc_state(pm) == "T", 2), proc_state(pm)
+        assert all(proc_state(p) in ("T", None) for p in pids)
+        iso, ise = inj.communicate(timeout=20)
+        assert inj.returncode == 0, ise
+        assert time.monotonic() - t0 >= 1.9
+        # ... and fully reverted
+        assert proc_state(pm) not in ("T", None)
+        assert all(proc_state(p) != "T" for p in pids)
+        so, se = wl.communicate(timeout=60)
+    finally:
+        for p in (wl, inj):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+    assert wl.returncode == 0, so + se
+    assert so.startswith("VALID"), so
+    ops = read_history(out)
+    infos = [o for o in ops if o["type"] == "info"]
+    assert infos and all(o.get("error") for o in infos), "the pause left no unknown outcome"
+    assert any(o["error"] == "timeout" for o in infos)
+    # transfers committed before and after the pause: the workload recovered
+    oks = [o["time"] for o in ops if o["type"] == "ok" and o["f"] == "transfer"]
+    first_info = min(o["time"] for o in infos)
+    assert any(t < first_info for t in oks) and any(t > first_info + 2e9 for t in oks)
+    # a process whose op had an unknown outcome continues under a new id
+    assert max(o["process"] for o in ops) >= 6
+    rc, so2, se2 = fl("check", "--model", "bank", "--accounts", 5, "--total", 1000, out)
+    assert rc == 0, so2 + se2
+
+
+def test_postgres_non_transactional_bank_is_caught_losing_money(fl, postgres_server, tmp_path):
+    out = tmp_path / "bank.jsonl"
+    rc, so, se = workload(fl, "--client", "postgres", "--workload", "bank", "--target",
+                          postgres_server["target"], "--postgres-mode", "non-transactional",
+                          "--concurrency", 8, "--duration", "2s", "--accounts", 5, "--total",
+                          1000, "--out", out, "--check")
+    assert rc == 1, so + se
+    assert so.startswith("INVALID") and "expected 1000" in so, so
+    rc, so, se = fl("check", "--model", "bank", "--accounts", 5, "--total", 1000, out)
+    assert rc == 1, so + se
+    assert "wrong total" in so, so
+
+
+def test_postgres_register_and_set_check_out_valid(fl, postgres_server, tmp_path):
+    for kind in ("register", "set", "counter"):
+        out = tmp_path / f"{kind}.jsonl"
+        rc, so, se = workload(fl, "--client", "postgres", "--workload", kind, "--target",
+                              f"postgresql://postgres@127.0.0.1:{postgres_server['port']}/postgres",
+                              "--concurrency", 4,
+                              "--duration", "1s", "--out", out, "--check")
+        assert rc == 0, kind + so + se
+        ok = [o for o in read_history(out) if o["type"] == "ok"]
+        assert len(ok) > 50, kind
+
+
+def test_usage_errors_and_unreachable_target(fl, tmp_path):
+    out = tmp_path / "h.jsonl"
+    rc, so, se = workload(fl, "--client", "mysql", "--workload", "bank", "--target", "x:1")
+    assert rc == 3 and "unknown client 'mysql'" in se, se
+    rc, so, se = workload(fl, "--client", "redis", "--workload", "register")
+    assert rc == 3 and "--target is required" in se, se
+    rc, so, se = workload(fl, "--client", "redis", "--workload", "bank", "--target", "h:1",
+                          "--mix", "cas=1")
+    assert rc == 3 and "no 'cas'" in se, se
+    rc, so, se = workload(fl, "--client", "redis", "--workload", "bank", "--target", "h:1",
+                          "--duration", "soon")
+    assert rc == 3 and "--duration" in se, se
+    rc, so, se = workload(fl, "--client", "redis", "--workload", "register", "--target",
+                          "localhost")
+    assert rc == 3 and "HOST:PORT" in se, se
+    # nothing listens on this port: a clear message, exit 4, no history
+    port = free_port()
+    rc, so, se = workload(fl, "--client", "redis", "--workload", "register", "--target",
+                          f"127.0.0.1:{port}", "--duration", "1s", "--out", out)
+    assert rc == 4, se
+    assert f"cannot connect to redis at 127.0.0.1:{port}" in se, se
+    rc, so, se = workload(fl, "--client", "postgres", "--workload", "bank", "--target",
+                          f"127.0.0.1:{port}", "--duration", "1s", "--out", out)
+    assert rc == 4, se
+    assert "cannot connect to postgres" in se, se
+    rc, so, _ = workload(fl, "--help")
+    assert rc == 0 and "--postgres-mode" in so and "Exit:" in so
