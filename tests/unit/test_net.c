@@ -120,6 +120,46 @@ Test(nft, partition_rules)
     cr_assert(strstr(t, "hook forward priority -300; policy accept;\n\t\tip saddr 10.0.0.2 drop\n"
                         "\t\tip6 saddr fd00::/64 drop\n\t\tip daddr 10.0.0.2 drop\n"),
               "%s", t);
+    cr_assert_null(strstr(t, "jump"), "%s", t);
+    cr_assert_null(strstr(t, "{ tcp, udp }"), "no anonymous sets: %s", t);
+    free(t);
+}
+
+/* From three peers on, a partition's per-peer rules live once in
+ * from_peers / to_peers, which input, output and forward jump to. */
+Test(nft, partition_shared_peer_chains)
+{
+    struct fl_net_peer peers[3];
+    struct fl_err e = {0};
+    fl_net_peer_parse("10.0.0.2", &peers[0], &e);
+    fl_net_peer_parse("10.0.0.3", &peers[1], &e);
+    fl_net_peer_parse("fd00::/64", &peers[2], &e);
+    struct fl_nft_spec s = {.table = "faultline_9",
+                            .verdict = FL_NFT_DROP,
+                            .in = true,
+                            .out = true,
+                            .forward = true,
+                            .peers = peers,
+                            .npeers = 3};
+    char *t = render(&s);
+    cr_assert(strstr(t, "\tchain from_peers {\n\t\tip saddr 10.0.0.2 drop\n\t\tip saddr 10.0.0.3 "
+                        "drop\n\t\tip6 saddr fd00::/64 drop\n\t}\n"),
+              "%s", t);
+    cr_assert(strstr(t, "\tchain to_peers {\n\t\tip daddr 10.0.0.2 drop\n"), "%s", t);
+    cr_assert(strstr(t, "hook input priority -300; policy accept;\n\t\tjump from_peers\n\t}"), "%s",
+              t);
+    cr_assert(strstr(t, "hook output priority -300; policy accept;\n\t\tjump to_peers\n\t}"), "%s",
+              t);
+    cr_assert(strstr(t, "hook forward priority -300; policy accept;\n\t\tjump from_peers\n"
+                        "\t\tjump to_peers\n\t}"),
+              "%s", t);
+    free(t);
+    s.in = false; /* direction out: no from_peers, no input chain */
+    t = render(&s);
+    cr_assert_null(strstr(t, "from_peers"), "%s", t);
+    cr_assert_null(strstr(t, "chain input"), "%s", t);
+    cr_assert(strstr(t, "hook forward priority -300; policy accept;\n\t\tjump to_peers\n\t}"), "%s",
+              t);
     free(t);
 }
 
@@ -135,21 +175,29 @@ Test(nft, ports_and_protocols)
                             .npeers = 1,
                             .port = 6379};
     char *t = render(&s);
-    cr_assert(strstr(t, "ip daddr 10.0.0.2 meta l4proto { tcp, udp } th dport 6379 drop\n"), "%s",
-              t);
-    cr_assert(strstr(t, "ip daddr 10.0.0.2 meta l4proto { tcp, udp } th sport 6379 drop\n"), "%s",
-              t);
+    /* the body of a peer with a port is one chain, jumped to per peer */
+    cr_assert(strstr(t, "\tchain match_6379 {\n"
+                        "\t\tmeta l4proto tcp th dport 6379 drop\n"
+                        "\t\tmeta l4proto udp th dport 6379 drop\n"
+                        "\t\tmeta l4proto tcp th sport 6379 drop\n"
+                        "\t\tmeta l4proto udp th sport 6379 drop\n\t}\n"),
+              "%s", t);
+    cr_assert(strstr(t, "policy accept;\n\t\tip daddr 10.0.0.2 jump match_6379\n\t}"), "%s", t);
     cr_assert_null(strstr(t, "chain input"));
     free(t);
     s.protocol = "tcp";
     t = render(&s);
-    cr_assert(strstr(t, "ip daddr 10.0.0.2 meta l4proto tcp th dport 6379 drop\n"), "%s", t);
+    cr_assert(strstr(t, "\t\tmeta l4proto tcp th dport 6379 drop\n"
+                        "\t\tmeta l4proto tcp th sport 6379 drop\n\t}"),
+              "%s", t);
+    cr_assert_null(strstr(t, "udp"), "%s", t);
     free(t);
     /* A peer's own port wins over --port. */
     fl_net_peer_parse("10.0.0.2:53", &p, &e);
     s.protocol = "udp";
     t = render(&s);
     cr_assert(strstr(t, "meta l4proto udp th dport 53 drop\n"), "%s", t);
+    cr_assert(strstr(t, "ip daddr 10.0.0.2 jump match_53\n"), "%s", t);
     cr_assert_null(strstr(t, "6379"));
     free(t);
     /* icmp has no ports */
@@ -159,6 +207,17 @@ Test(nft, ports_and_protocols)
     s.port = 0;
     t = render(&s);
     cr_assert(strstr(t, "ip daddr 10.0.0.2 meta l4proto { icmp, ipv6-icmp } drop\n"), "%s", t);
+    free(t);
+    /* no peer: the port rules sit in the base chain */
+    s.npeers = 0;
+    s.protocol = NULL;
+    s.port = 80;
+    t = render(&s);
+    cr_assert(strstr(t, "policy accept;\n\t\tmeta l4proto tcp th dport 80 drop\n"
+                        "\t\tmeta l4proto udp th dport 80 drop\n"
+                        "\t\tmeta l4proto tcp th sport 80 drop\n"
+                        "\t\tmeta l4proto udp th sport 80 drop\n\t}"),
+              "%s", t);
     free(t);
 }
 
@@ -170,13 +229,14 @@ Test(nft, reject_rules)
     struct fl_nft_spec s = {
         .table = "faultline_2", .verdict = FL_NFT_REJECT, .in = true, .peers = &p, .npeers = 1};
     char *t = render(&s);
-    cr_assert(strstr(t, "\t\tip saddr 10.0.0.2 meta l4proto tcp reject with tcp reset\n"
-                        "\t\tip saddr 10.0.0.2 reject\n"),
+    cr_assert(strstr(t, "\tchain match_any {\n\t\tmeta l4proto tcp reject with tcp reset\n"
+                        "\t\treject\n\t}\n"),
               "%s", t);
+    cr_assert(strstr(t, "\t\tip saddr 10.0.0.2 jump match_any\n"), "%s", t);
     free(t);
     s.protocol = "tcp";
     t = render(&s);
-    cr_assert(strstr(t, "reject with tcp reset\n"), "%s", t);
+    cr_assert(strstr(t, "\t\tip saddr 10.0.0.2 meta l4proto tcp reject with tcp reset\n"), "%s", t);
     cr_assert_null(strstr(t, "reject\n\t}"), "%s", t);
     free(t);
     s.protocol = "udp";
@@ -184,29 +244,47 @@ Test(nft, reject_rules)
     cr_assert_null(strstr(t, "tcp reset"), "%s", t);
     cr_assert(strstr(t, "ip saddr 10.0.0.2 meta l4proto udp reject\n"), "%s", t);
     free(t);
+    /* a port and no protocol: tcp gets a reset, udp the icmp answer */
+    s.protocol = NULL;
+    s.port = 53;
+    t = render(&s);
+    cr_assert(strstr(t, "\t\tmeta l4proto tcp th dport 53 reject with tcp reset\n"
+                        "\t\tmeta l4proto udp th dport 53 reject\n"),
+              "%s", t);
+    free(t);
 }
 
 /* Both directions rejected: the kernel's own answers must pass the other
  * chain, or the peer sees a timeout instead of a refusal. */
 Test(nft, reject_both_lets_answers_pass)
 {
-    struct fl_net_peer p;
+    struct fl_net_peer p[2];
     struct fl_err e = {0};
-    fl_net_peer_parse("10.0.0.2", &p, &e);
+    fl_net_peer_parse("10.0.0.2", &p[0], &e);
+    fl_net_peer_parse("fd00::2", &p[1], &e);
     struct fl_nft_spec s = {.table = "faultline_5",
                             .verdict = FL_NFT_REJECT,
                             .in = true,
                             .out = true,
-                            .peers = &p,
+                            .peers = p,
                             .npeers = 1};
     char *t = render(&s);
-    cr_assert(strstr(t, "\t\tip daddr 10.0.0.2 meta l4proto tcp tcp flags & rst == rst accept\n"
-                        "\t\tip daddr 10.0.0.2 icmp type destination-unreachable accept\n"
-                        "\t\tip daddr 10.0.0.2 meta l4proto tcp reject with tcp reset\n"),
+    cr_assert(strstr(t, "\tchain match4_any {\n"
+                        "\t\tmeta l4proto tcp tcp flags & rst == rst accept\n"
+                        "\t\ticmp type destination-unreachable accept\n"
+                        "\t\tmeta l4proto tcp reject with tcp reset\n"),
               "%s", t);
-    cr_assert(strstr(t, "\t\tip saddr 10.0.0.2 meta l4proto tcp tcp flags & rst == rst accept\n"),
-              "%s", t);
+    cr_assert(strstr(t, "\t\tip saddr 10.0.0.2 jump match4_any\n"), "%s", t);
+    cr_assert(strstr(t, "\t\tip daddr 10.0.0.2 jump match4_any\n"), "%s", t);
     cr_assert_null(strstr(t, "icmpv6"), "%s", t);
+    free(t);
+    s.npeers = 2; /* the v6 peer gets its own body, with icmpv6 */
+    t = render(&s);
+    cr_assert(strstr(t, "\tchain match6_any {\n"
+                        "\t\tmeta l4proto tcp tcp flags & rst == rst accept\n"
+                        "\t\ticmpv6 type destination-unreachable accept\n"),
+              "%s", t);
+    cr_assert(strstr(t, "\t\tip6 daddr fd00::2 jump match6_any\n"), "%s", t);
     free(t);
 }
 
