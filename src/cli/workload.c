@@ -321,7 +321,7 @@ int fl_cli_workload(int argc, char **argv)
         return FL_WL_EXIT_USAGE;
     }
     if (client && !(c.client = fl_wl_client_find(client))) {
-        fprintf(stderr, "faultline workload: unknown client '%s' (redis, postgres); see "
+        fprintf(stderr, "faultline workload: unknown client '%s' (redis, postgres, etcd, http); see "
                         "`faultline workload --help`\n",
                 client);
         return FL_WL_EXIT_USAGE;

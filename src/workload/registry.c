@@ -5,7 +5,8 @@
 #include "workload/workload.h"
 
 extern const struct fl_wl_ops fl_wl_register, fl_wl_bank, fl_wl_set, fl_wl_counter;
-extern const struct fl_wl_client_ops fl_wl_client_redis, fl_wl_client_postgres;
+extern const struct fl_wl_client_ops fl_wl_client_redis, fl_wl_client_postgres, fl_wl_client_etcd,
+    fl_wl_client_http;
 
 static const struct fl_wl_ops *const workloads[] = {
     &fl_wl_register,
@@ -18,6 +19,8 @@ static const struct fl_wl_ops *const workloads[] = {
 static const struct fl_wl_client_ops *const clients[] = {
     &fl_wl_client_redis,
     &fl_wl_client_postgres,
+    &fl_wl_client_etcd,
+    &fl_wl_client_http,
     NULL,
 };
 

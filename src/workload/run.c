@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/time.h"
 #include "workload/recorder.h"
@@ -224,6 +225,8 @@ int fl_wl_run(const struct fl_wl_cfg *c, struct fl_wl_stats *st, struct fl_err *
         return fl_err_set(e, FL_WL_EXIT_IO, "cannot write the history to %s: %s", c->out,
                           strerror(errno));
     setvbuf(out, NULL, _IOFBF, 1 << 20);
+    if (c->client->global)
+        c->client->global(true);
 
     /* One connection first: fail fast if the target is unreachable, and
      * reset what the workload owns. */
@@ -295,10 +298,14 @@ int fl_wl_run(const struct fl_wl_cfg *c, struct fl_wl_stats *st, struct fl_err *
     }
     free(ws);
 close_out:
+    if (c->client->global)
+        c->client->global(false);
     if (out != stdout) {
         if (fclose(out) != 0 && rc == 0)
             rc = fl_err_set(e, FL_WL_EXIT_IO, "cannot write the history to %s: %s", c->out,
                             strerror(errno));
+        if (rc == -FL_WL_EXIT_CONNECT || rc == -FL_WL_EXIT_USAGE)
+            unlink(c->out); /* nothing ran: leave no empty history behind */
     } else {
         fflush(out);
     }

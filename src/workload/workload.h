@@ -81,6 +81,9 @@ struct fl_wl_client_ops {
     const char *summary;
     const char *target_help;
     const char *const *workloads; /* supported workload names, NULL-terminated */
+    /* Optional: process-wide library setup (init true) and teardown, called
+     * once around the run, before any thread starts. */
+    void (*global)(bool init);
     /* Connect within c->timeout_ms; on failure fill e (what, where, how to fix). */
     int (*connect)(const struct fl_wl_cfg *c, void **conn, struct fl_err *e);
     void (*close)(void *conn);

@@ -1,0 +1,377 @@
+/* etcd v3 client over its JSON gRPC gateway (/v3/kv/..., libcurl + jansson).
+ * Keys are "<namespace>/<workload>/<n>", values decimal text, both base64
+ * on the wire as the gateway wants bytes.
+ *
+ *   register  range / put / cas = txn comparing the key's VALUE with old
+ *   bank      transfer = read both accounts, refuse to overdraw, then one txn
+ *             that puts both new balances only if neither account's
+ *             mod_revision changed (else fail: a concurrent transfer won);
+ *             read = one range over the prefix (a single revision)
+ *   set       put "<ns>/set/<v>"; read = range over the prefix, keys only
+ *   counter   read-then-txn on mod_revision, like a transfer
+ *
+ * No answer in time or a refused connection is `info`; an HTTP 5xx from the
+ * gateway (etcd's "request timed out", "leader changed", no quorum) is
+ * `info` too, since a write may still commit; 4xx is `fail`. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workload/clients/httpc.h"
+#include "workload/workload.h"
+
+static const char *const workloads[] = {"register", "bank", "set", "counter", NULL};
+
+static void ekey(const struct fl_wl_cfg *c, char *buf, size_t len, long long i)
+{
+    if (i < 0)
+        snprintf(buf, len, "%s/%s/", c->ns, c->workload->name);
+    else
+        snprintf(buf, len, "%s/%s/%lld", c->ns, c->workload->name, i);
+}
+
+static json_t *b64j(const char *s)
+{
+    char *b = fl_b64_encode(s, strlen(s));
+    json_t *j = b ? json_string(b) : NULL;
+    free(b);
+    return j;
+}
+
+static json_t *b64int(int64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", (long long)v);
+    return b64j(buf);
+}
+
+/* The prefix's range_end: the prefix with its last byte incremented. */
+static json_t *prefix_range(const struct fl_wl_cfg *c, bool keys_only)
+{
+    char p[256], end[256];
+    ekey(c, p, sizeof p, -1);
+    snprintf(end, sizeof end, "%s", p);
+    end[strlen(end) - 1]++;
+    json_t *j = json_pack("{s:o,s:o}", "key", b64j(p), "range_end", b64j(end));
+    if (j && keys_only)
+        json_object_set_new(j, "keys_only", json_true());
+    return j;
+}
+
+enum { E_OK, E_ERR, E_BROKEN };
+
+/* POST path with req (consumed). E_OK: *resp is the parsed answer (caller
+ * decrefs). E_ERR: the server refused (fail). E_BROKEN: unknown (info). */
+static int call(struct fl_httpc *h, const char *path, json_t *req, json_t **resp,
+                struct fl_wl_result *r)
+{
+    *resp = NULL;
+    if (!req) {
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return E_ERR;
+    }
+    int st = fl_httpc_request(h, "POST", path, req, NULL, r->error, sizeof r->error);
+    json_decref(req);
+    if (st < 0) {
+        r->broken = true;
+        return E_BROKEN;
+    }
+    json_t *j = json_loads(h->body, 0, NULL);
+    if (st != 200) {
+        const char *msg = j ? json_string_value(json_object_get(j, "message")) : NULL;
+        if (!msg && j)
+            msg = json_string_value(json_object_get(j, "error"));
+        snprintf(r->error, sizeof r->error, "HTTP %d: %s", st, msg ? msg : "error");
+        json_decref(j);
+        return st >= 500 ? E_BROKEN : E_ERR;
+    }
+    if (!j) {
+        snprintf(r->error, sizeof r->error, "unreadable answer from %s", path);
+        return E_BROKEN;
+    }
+    *resp = j;
+    return E_OK;
+}
+
+static void outcome(int q, struct fl_wl_result *r)
+{
+    r->type = q == E_BROKEN ? FL_WL_INFO : FL_WL_FAIL;
+}
+
+/* int64 fields come as JSON strings from the gateway. */
+static int64_t jint(const json_t *j)
+{
+    if (json_is_integer(j))
+        return json_integer_value(j);
+    const char *s = json_string_value(j);
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+static bool decode_int(const json_t *b64v, int64_t *out)
+{
+    const char *s = json_string_value(b64v);
+    size_t n;
+    char *d = s ? fl_b64_decode(s, &n) : NULL;
+    if (!d)
+        return false;
+    char *end;
+    long long v = strtoll(d, &end, 10);
+    bool ok = n > 0 && !*end;
+    free(d);
+    *out = v;
+    return ok;
+}
+
+/* Range one key: value (nil when absent) and mod_revision. */
+static int get1(struct fl_httpc *h, const char *key, bool *nil, int64_t *v, int64_t *mod,
+                struct fl_wl_result *r)
+{
+    json_t *resp;
+    int q = call(h, "/v3/kv/range", json_pack("{s:o}", "key", b64j(key)), &resp, r);
+    if (q != E_OK)
+        return q;
+    json_t *kv = json_array_get(json_object_get(resp, "kvs"), 0);
+    *nil = !kv;
+    *mod = 0;
+    if (kv) {
+        *mod = jint(json_object_get(kv, "mod_revision"));
+        if (!decode_int(json_object_get(kv, "value"), v)) {
+            snprintf(r->error, sizeof r->error, "%s does not hold an integer", key);
+            json_decref(resp);
+            return E_BROKEN;
+        }
+    }
+    json_decref(resp);
+    return E_OK;
+}
+
+static json_t *cmp_mod(const char *key, int64_t mod)
+{
+    return json_pack("{s:o,s:s,s:s,s:I}", "key", b64j(key), "result", "EQUAL", "target", "MOD",
+                     "mod_revision", (json_int_t)mod);
+}
+
+static json_t *put_op(const char *key, int64_t v)
+{
+    return json_pack("{s:{s:o,s:o}}", "request_put", "key", b64j(key), "value", b64int(v));
+}
+
+/* Run a txn; ok when it succeeded, fail with `why` when a compare failed. */
+static void txn(struct fl_httpc *h, json_t *req, const char *why, struct fl_wl_result *r)
+{
+    json_t *resp;
+    int q = call(h, "/v3/kv/txn", req, &resp, r);
+    if (q != E_OK)
+        return outcome(q, r);
+    if (!json_is_true(json_object_get(resp, "succeeded"))) {
+        r->type = FL_WL_FAIL;
+        snprintf(r->error, sizeof r->error, "%s", why);
+    }
+    json_decref(resp);
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Range over the workload's prefix: bank balances by account, or set
+ * elements (from the key names). */
+static void read_prefix(struct fl_httpc *h, const struct fl_wl_cfg *c, bool bank,
+                        struct fl_wl_result *r)
+{
+    json_t *resp;
+    char p[256];
+    int q = call(h, "/v3/kv/range", prefix_range(c, !bank), &resp, r);
+    if (q != E_OK)
+        return outcome(q, r);
+    ekey(c, p, sizeof p, -1);
+    json_t *kvs = json_object_get(resp, "kvs");
+    size_t n = bank ? (size_t)c->accounts : json_array_size(kvs);
+    r->vals = calloc(n + 1, sizeof *r->vals);
+    if (!r->vals) {
+        json_decref(resp);
+        r->type = FL_WL_FAIL;
+        return;
+    }
+    r->is_list = true;
+    r->nvals = bank ? n : 0;
+    size_t i;
+    json_t *kv;
+    json_array_foreach(kvs, i, kv)
+    {
+        size_t kl;
+        char *k = fl_b64_decode(json_string_value(json_object_get(kv, "key")) ?: "", &kl);
+        long long idx = k && kl > strlen(p) ? strtoll(k + strlen(p), NULL, 10) : -1;
+        free(k);
+        if (bank) {
+            int64_t v;
+            if (idx >= 0 && (size_t)idx < n && decode_int(json_object_get(kv, "value"), &v))
+                r->vals[idx] = v; /* a missing account stays 0: money vanished */
+        } else if (idx >= 0) {
+            r->vals[r->nvals++] = idx;
+        }
+    }
+    if (!bank)
+        qsort(r->vals, r->nvals, sizeof *r->vals, cmp64);
+    json_decref(resp);
+}
+
+static void eexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                  struct fl_wl_result *r)
+{
+    struct fl_httpc *h = conn;
+    const char *w = c->workload->name;
+    char key[256], key2[256];
+    json_t *resp;
+    int q;
+
+    r->type = FL_WL_OK;
+    if (!strcmp(w, "register")) {
+        ekey(c, key, sizeof key, op->key);
+        if (op->f == FL_WL_READ) {
+            int64_t mod;
+            if ((q = get1(h, key, &r->nil, &r->value, &mod, r)) != E_OK)
+                outcome(q, r);
+        } else if (op->f == FL_WL_WRITE) {
+            q = call(h, "/v3/kv/put", json_pack("{s:o,s:o}", "key", b64j(key), "value", b64int(op->a)),
+                     &resp, r);
+            if (q != E_OK)
+                return outcome(q, r);
+            json_decref(resp);
+        } else {
+            json_t *req = json_pack("{s:[{s:o,s:s,s:s,s:o}],s:[o]}", "compare", "key", b64j(key),
+                                    "result", "EQUAL", "target", "VALUE", "value", b64int(op->a),
+                                    "success", put_op(key, op->b));
+            txn(h, req, "value differs", r);
+        }
+        return;
+    }
+    if (!strcmp(w, "bank")) {
+        if (op->f == FL_WL_READ)
+            return read_prefix(h, c, true, r);
+        bool nil1, nil2;
+        int64_t b1, b2, m1, m2;
+        ekey(c, key, sizeof key, op->a);
+        ekey(c, key2, sizeof key2, op->b);
+        if ((q = get1(h, key, &nil1, &b1, &m1, r)) != E_OK ||
+            (q = get1(h, key2, &nil2, &b2, &m2, r)) != E_OK)
+            return outcome(q, r);
+        if (nil1 || nil2 || b1 < op->c) {
+            r->type = FL_WL_FAIL;
+            snprintf(r->error, sizeof r->error,
+                     nil1 || nil2 ? "no such account" : "insufficient funds");
+            return;
+        }
+        json_t *req = json_pack("{s:[o,o],s:[o,o]}", "compare", cmp_mod(key, m1), cmp_mod(key2, m2),
+                                "success", put_op(key, b1 - op->c), put_op(key2, b2 + op->c));
+        return txn(h, req, "concurrent transfer", r);
+    }
+    if (!strcmp(w, "set")) {
+        if (op->f == FL_WL_READ)
+            return read_prefix(h, c, false, r);
+        ekey(c, key, sizeof key, op->a);
+        q = call(h, "/v3/kv/put", json_pack("{s:o,s:o}", "key", b64j(key), "value", b64j("1")),
+                 &resp, r);
+        if (q != E_OK)
+            return outcome(q, r);
+        json_decref(resp);
+        return;
+    }
+    /* counter */
+    ekey(c, key, sizeof key, 0);
+    bool nil;
+    int64_t v, mod;
+    if ((q = get1(h, key, &nil, &v, &mod, r)) != E_OK)
+        return outcome(q, r);
+    if (op->f == FL_WL_READ) {
+        r->value = nil ? 0 : v;
+        return;
+    }
+    json_t *req = json_pack("{s:[o],s:[o]}", "compare", cmp_mod(key, mod), "success",
+                            put_op(key, (nil ? 0 : v) + op->a));
+    txn(h, req, "concurrent increment", r);
+}
+
+static int simple(struct fl_httpc *h, const char *path, json_t *req, struct fl_err *e)
+{
+    struct fl_wl_result r = {0};
+    json_t *resp;
+    if (call(h, path, req, &resp, &r) != E_OK)
+        return fl_err_set(e, FL_EFAIL, "etcd setup (%s) failed: %s", path, r.error);
+    json_decref(resp);
+    return 0;
+}
+
+static int esetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    struct fl_httpc *h = conn;
+    const char *w = c->workload->name;
+    char key[256];
+
+    if (simple(h, "/v3/kv/deleterange", prefix_range(c, false), e) < 0)
+        return -FL_EFAIL;
+    if (!strcmp(w, "bank")) {
+        int64_t each = c->total / c->accounts, rest = c->total % c->accounts;
+        for (int i = 0; i < c->accounts; i++) {
+            ekey(c, key, sizeof key, i);
+            if (simple(h, "/v3/kv/put",
+                       json_pack("{s:o,s:o}", "key", b64j(key), "value",
+                                 b64int(each + (i == 0 ? rest : 0))),
+                       e) < 0)
+                return -FL_EFAIL;
+        }
+    } else if (!strcmp(w, "counter")) {
+        ekey(c, key, sizeof key, 0);
+        return simple(h, "/v3/kv/put",
+                      json_pack("{s:o,s:o}", "key", b64j(key), "value", b64int(0)), e);
+    }
+    return 0;
+}
+
+static int econnect(const struct fl_wl_cfg *c, void **out, struct fl_err *e)
+{
+    struct fl_httpc *h = calloc(1, sizeof *h);
+    char err[160];
+
+    if (!h)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    if (fl_httpc_open(h, c->target, c->timeout_ms, e) < 0) {
+        free(h);
+        return -FL_EFAIL;
+    }
+    int st = fl_httpc_request(h, "GET", "/version", NULL, NULL, err, sizeof err);
+    if (st != 200 || !strstr(h->body, "etcdserver")) {
+        int rc = fl_err_set(e, FL_EFAIL,
+                            "cannot reach etcd at %s: %s; is etcd listening there (its client "
+                            "URL, e.g. http://127.0.0.1:2379)? check --target",
+                            h->base, st < 0 ? err : "GET /version did not answer like etcd");
+        fl_httpc_close(h);
+        free(h);
+        return rc;
+    }
+    *out = h;
+    return 0;
+}
+
+static void eclose(void *conn)
+{
+    if (conn) {
+        fl_httpc_close(conn);
+        free(conn);
+    }
+}
+
+const struct fl_wl_client_ops fl_wl_client_etcd = {
+    .name = "etcd",
+    .summary = "etcd v3 via its JSON gateway (libcurl); cas and transfers are txns",
+    .target_help = "the client URL, e.g. --target http://127.0.0.1:2379 (or HOST:PORT)",
+    .workloads = workloads,
+    .global = fl_httpc_global,
+    .connect = econnect,
+    .close = eclose,
+    .setup = esetup,
+    .exec = eexec,
+};
