@@ -297,3 +297,167 @@ def test_usage_errors_and_unreachable_target(fl, tmp_path):
     assert "cannot connect to postgres" in se, se
     rc, so, _ = workload(fl, "--help")
     assert rc == 0 and "--postgres-mode" in so and "Exit:" in so
+
+
+@pytest.fixture(scope="module")
+def etcd_server():
+    d = tempfile.mkdtemp(prefix="fl-wl-etcd-")
+    port, peer = free_port(), free_port()
+    p = subprocess.Popen(["etcd", "--name", "t", "--data-dir", f"{d}/data",
+                          "--listen-client-urls", f"http://127.0.0.1:{port}",
+                          "--advertise-client-urls", f"http://127.0.0.1:{port}",
+                          "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+                          "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                          "--initial-cluster", f"t=http://127.0.0.1:{peer}"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: port_open(port), 20), "etcd did not start"
+        yield port
+    finally:
+        stop_pid(p.pid, signal.SIGKILL)
+        p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("kind", ["register", "bank", "set", "counter"])
+def test_etcd_workloads_check_out_valid(fl, etcd_server, tmp_path, kind):
+    out = tmp_path / "h.jsonl"
+    rc, so, se = workload(fl, "--client", "etcd", "--workload", kind, "--target",
+                          f"http://127.0.0.1:{etcd_server}", "--concurrency", 4,
+                          "--duration", "700ms", "--namespace", "flwltest", "--out", out,
+                          "--check")
+    assert rc == 0, so + se
+    ok = [o for o in read_history(out) if o["type"] == "ok"]
+    assert len(ok) > 20, se
+    # the data is really in etcd
+    got = subprocess.run(["etcdctl", f"--endpoints=127.0.0.1:{etcd_server}", "get",
+                          "--prefix", "--keys-only", f"flwltest/{kind}/"],
+                         capture_output=True, text=True, env=dict(os.environ, ETCDCTL_API="3"))
+    assert got.returncode == 0 and f"flwltest/{kind}/" in got.stdout, got
+
+
+# A small service implementing the http client's API (docs/workload.md), for
+# the generic http client. BROKEN=1 makes transfers read-sleep-write without
+# a lock, so concurrent transfers lose updates.
+SERVICE = r'''
+import json, sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+port, broken = int(sys.argv[1]), sys.argv[2] == "1"
+lock = threading.Lock()
+st = {"reg": {}, "bank": [], "set": set(), "counter": 0}
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def reply(self, code, obj=None):
+        b = b"" if obj is None else json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def body(self):
+        n = int(self.headers.get("Content-Length", 0))
+        return json.loads(self.rfile.read(n) or b"null")
+    def do_GET(self):
+        p = self.path[len("/api"):]
+        with lock:
+            if p.startswith("/register/"):
+                k = int(p.split("/")[2])
+                return self.reply(200, st["reg"][k]) if k in st["reg"] else self.reply(404)
+            if p == "/bank/balances":
+                return self.reply(200, {str(i): b for i, b in enumerate(st["bank"])})
+            if p == "/set":
+                return self.reply(200, sorted(st["set"]))
+            if p == "/counter":
+                return self.reply(200, {"value": st["counter"]})
+        self.reply(404)
+    def do_PUT(self):
+        k = int(self.path[len("/api"):].split("/")[2])
+        v = self.body()
+        with lock:
+            st["reg"][k] = v
+        self.reply(204)
+    def do_POST(self):
+        p, b = self.path[len("/api"):], self.body()
+        if p == "/reset":
+            with lock:
+                st["reg"].clear(); st["set"].clear(); st["counter"] = 0
+                n = b["accounts"]
+                st["bank"] = [b["total"] // n + (b["total"] % n if i == 0 else 0) for i in range(n)]
+            return self.reply(204)
+        if p == "/bank/transfer":
+            f, t, a = b["from"], b["to"], b["amount"]
+            if broken:
+                bf, bt = st["bank"][f], st["bank"][t]
+                if bf < a:
+                    return self.reply(409, {"error": "insufficient funds"})
+                time.sleep(0.001)
+                st["bank"][f], st["bank"][t] = bf - a, bt + a
+                return self.reply(200, {})
+            with lock:
+                if st["bank"][f] < a:
+                    return self.reply(409, {"error": "insufficient funds"})
+                st["bank"][f] -= a; st["bank"][t] += a
+            return self.reply(200, {})
+        if p.endswith("/cas"):
+            k = int(p.split("/")[2])
+            with lock:
+                if st["reg"].get(k) != b["old"]:
+                    return self.reply(412, {"error": "value differs"})
+                st["reg"][k] = b["new"]
+            return self.reply(200, {})
+        if p == "/set":
+            with lock:
+                st["set"].add(b["value"])
+            return self.reply(201)
+        if p == "/counter":
+            with lock:
+                st["counter"] += b["amount"]
+            return self.reply(200, {})
+        self.reply(404)
+ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+'''
+
+
+@pytest.fixture
+def http_service(tmp_path):
+    procs = []
+
+    def start(broken):
+        script = tmp_path / "service.py"
+        script.write_text(SERVICE)
+        port = free_port()
+        p = subprocess.Popen(["/usr/bin/python3", str(script), str(port), "1" if broken else "0"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        procs.append(p)
+        assert wait_for(lambda: port_open(port), 10), "service did not start"
+        return f"http://127.0.0.1:{port}/api"
+
+    yield start
+    for p in procs:
+        stop_pid(p.pid, signal.SIGKILL)
+        p.wait()
+
+
+@pytest.mark.parametrize("kind", ["register", "bank", "set", "counter"])
+def test_http_client_against_a_correct_service_is_valid(fl, http_service, tmp_path, kind):
+    url = http_service(False)
+    out = tmp_path / "h.jsonl"
+    rc, so, se = workload(fl, "--client", "http", "--workload", kind, "--target", url,
+                          "--concurrency", 4, "--duration", "700ms", "--out", out, "--check")
+    assert rc == 0, so + se
+    ops = read_history(out)
+    assert len([o for o in ops if o["type"] == "ok"]) > 20, se
+    if kind == "register":
+        assert any(o["f"] == "cas" and o["type"] == "fail" and "412" in o["error"] for o in ops)
+
+
+def test_http_client_catches_a_service_that_loses_money(fl, http_service, tmp_path):
+    url = http_service(True)
+    out = tmp_path / "h.jsonl"
+    rc, so, se = workload(fl, "--client", "http", "--workload", "bank", "--target", url,
+                          "--concurrency", 8, "--duration", "1s", "--accounts", 3,
+                          "--total", 300, "--out", out, "--check")
+    assert rc == 1, so + se
+    assert "expected 300" in so, so
