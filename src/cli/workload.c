@@ -251,8 +251,7 @@ int fl_cli_workload(int argc, char **argv)
             char *end;
             unsigned long long s = strtoull(optarg, &end, 0);
             if (!*optarg || *end || optarg[0] == '-') {
-                fprintf(stderr, "faultline workload: --seed: '%s' is not a whole number\n",
-                        optarg);
+                fprintf(stderr, "faultline workload: --seed: '%s' is not a whole number\n", optarg);
                 return FL_WL_EXIT_USAGE;
             }
             c.seed = s;
@@ -315,20 +314,23 @@ int fl_cli_workload(int argc, char **argv)
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "faultline workload: unexpected argument '%s'; see `faultline workload "
-                        "--help`\n",
+        fprintf(stderr,
+                "faultline workload: unexpected argument '%s'; see `faultline workload "
+                "--help`\n",
                 argv[optind]);
         return FL_WL_EXIT_USAGE;
     }
     if (client && !(c.client = fl_wl_client_find(client))) {
-        fprintf(stderr, "faultline workload: unknown client '%s' (redis, postgres, etcd, http); see "
-                        "`faultline workload --help`\n",
+        fprintf(stderr,
+                "faultline workload: unknown client '%s' (redis, postgres, etcd, http); see "
+                "`faultline workload --help`\n",
                 client);
         return FL_WL_EXIT_USAGE;
     }
     if (workload && !(c.workload = fl_wl_find(workload))) {
-        fprintf(stderr, "faultline workload: unknown workload '%s' (register, bank, set, "
-                        "counter)\n",
+        fprintf(stderr,
+                "faultline workload: unknown workload '%s' (register, bank, set, "
+                "counter)\n",
                 workload);
         return FL_WL_EXIT_USAGE;
     }
@@ -372,12 +374,11 @@ int fl_cli_workload(int argc, char **argv)
         fprintf(stderr,
                 "faultline workload: %s %s: %llu operations in %.1fs (ok %llu, fail %llu, "
                 "info %llu; %llu reconnects), seed %llu%s; history %s (%llu events)\n",
-                c.client->name, c.workload->name,
-                (unsigned long long)(t[0] + t[1] + t[2]), st.seconds, (unsigned long long)t[0],
-                (unsigned long long)t[1], (unsigned long long)t[2],
-                (unsigned long long)st.reconnects, (unsigned long long)c.seed,
-                stop_requested ? ", stopped early by a signal" : "", c.out,
-                (unsigned long long)st.events);
+                c.client->name, c.workload->name, (unsigned long long)(t[0] + t[1] + t[2]),
+                st.seconds, (unsigned long long)t[0], (unsigned long long)t[1],
+                (unsigned long long)t[2], (unsigned long long)st.reconnects,
+                (unsigned long long)c.seed, stop_requested ? ", stopped early by a signal" : "",
+                c.out, (unsigned long long)st.events);
     }
     if (!check)
         return FL_WL_EXIT_OK;

@@ -9,19 +9,11 @@ extern const struct fl_wl_client_ops fl_wl_client_redis, fl_wl_client_postgres, 
     fl_wl_client_http;
 
 static const struct fl_wl_ops *const workloads[] = {
-    &fl_wl_register,
-    &fl_wl_bank,
-    &fl_wl_set,
-    &fl_wl_counter,
-    NULL,
+    &fl_wl_register, &fl_wl_bank, &fl_wl_set, &fl_wl_counter, NULL,
 };
 
 static const struct fl_wl_client_ops *const clients[] = {
-    &fl_wl_client_redis,
-    &fl_wl_client_postgres,
-    &fl_wl_client_etcd,
-    &fl_wl_client_http,
-    NULL,
+    &fl_wl_client_redis, &fl_wl_client_postgres, &fl_wl_client_etcd, &fl_wl_client_http, NULL,
 };
 
 const struct fl_wl_ops *const *fl_wl_workloads(void)

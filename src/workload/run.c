@@ -123,8 +123,8 @@ static void drop_conn(struct worker *w)
 static int do_op(struct worker *w, const struct fl_wl_op *op)
 {
     const struct fl_wl_cfg *c = w->c;
-    struct fl_rec_ev ev = {.process = w->process, .type = FL_REC_INVOKE, .f = (uint8_t)op->f,
-                           .key = op->key};
+    struct fl_rec_ev ev = {
+        .process = w->process, .type = FL_REC_INVOKE, .f = (uint8_t)op->f, .key = op->key};
     struct fl_wl_result r = {0};
 
     set_value(&ev, op);
@@ -246,16 +246,16 @@ int fl_wl_run(const struct fl_wl_cfg *c, struct fl_wl_stats *st, struct fl_err *
     fprintf(out,
             "# faultline workload: client=%s workload=%s model=%s concurrency=%d seed=%llu "
             "keys=%d accounts=%d total=%lld\n",
-            c->client->name, c->workload->name, c->workload->model, n,
-            (unsigned long long)c->seed, c->keys, c->accounts, (long long)c->total);
+            c->client->name, c->workload->name, c->workload->model, n, (unsigned long long)c->seed,
+            c->keys, c->accounts, (long long)c->total);
 
     struct worker *ws = calloc((size_t)n, sizeof *ws);
     if (!ws) {
         rc = fl_err_set(e, FL_WL_EXIT_IO, "out of memory");
         goto close_out;
     }
-    struct gate gate = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-                        .running = n};
+    struct gate gate = {
+        .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .running = n};
     int64_t start = fl_mono_ns();
     struct fl_recorder *rec;
     if (fl_recorder_new(out, n, start, &rec, e) < 0) {

@@ -111,8 +111,9 @@ int fl_wl_parse_mix(const struct fl_wl_ops *w, const char *s, unsigned mix[FL_WL
                 if (w->allowed & (1u << i))
                     snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
                              allowed[0] ? ", " : "", f_names[i]);
-            rc = fl_err_set(e, FL_EUSAGE, "--mix: the %s workload has no '%s' operation (it has %s)",
-                            w->name, tok, allowed);
+            rc =
+                fl_err_set(e, FL_EUSAGE, "--mix: the %s workload has no '%s' operation (it has %s)",
+                           w->name, tok, allowed);
             goto out;
         }
         char *end;

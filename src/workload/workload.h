@@ -38,22 +38,22 @@ int fl_wl_f_find(const char *name); /* -1 if unknown */
 
 /* One operation's arguments. */
 struct fl_wl_op {
-    int f;       /* enum fl_wl_f */
-    int key;     /* register: key index; -1 when the workload has no keys */
-    int64_t a;   /* write/add: the value; cas: old; transfer: from */
-    int64_t b;   /* cas: new; transfer: to */
-    int64_t c;   /* transfer: amount */
-    bool final;  /* the final read after the run (set, bank, counter) */
+    int f;      /* enum fl_wl_f */
+    int key;    /* register: key index; -1 when the workload has no keys */
+    int64_t a;  /* write/add: the value; cas: old; transfer: from */
+    int64_t b;  /* cas: new; transfer: to */
+    int64_t c;  /* transfer: amount */
+    bool final; /* the final read after the run (set, bank, counter) */
 };
 
 enum fl_wl_type { FL_WL_OK, FL_WL_FAIL, FL_WL_INFO };
 
 /* What a client answers for one operation. */
 struct fl_wl_result {
-    int type;        /* enum fl_wl_type */
-    bool nil;        /* read of a register/counter: no value */
-    int64_t value;   /* read of a register/counter */
-    int64_t *vals;   /* bank/set reads: balances by account / elements (malloc'd) */
+    int type;      /* enum fl_wl_type */
+    bool nil;      /* read of a register/counter: no value */
+    int64_t value; /* read of a register/counter */
+    int64_t *vals; /* bank/set reads: balances by account / elements (malloc'd) */
     size_t nvals;
     bool is_list;    /* the read value is vals[] */
     bool broken;     /* the connection is unusable: close it and reconnect */
@@ -66,7 +66,7 @@ struct fl_wl_cfg;
 struct fl_wl_ops {
     const char *name;
     const char *summary;
-    const char *model; /* the `faultline check --model` that judges it */
+    const char *model;      /* the `faultline check --model` that judges it */
     unsigned allowed;       /* bit (1 << f) for each function it may use */
     unsigned mix[FL_WL_NF]; /* default weights */
     bool final_read;        /* read everything once after the run */
@@ -104,18 +104,18 @@ struct fl_wl_cfg {
     const char *target;
     const char *out; /* history file; "-" = stdout */
     int concurrency;
-    double rate;         /* ops per second over all workers; 0 = as fast as possible */
+    double rate; /* ops per second over all workers; 0 = as fast as possible */
     int64_t duration_ms;
-    int64_t timeout_ms;  /* per operation and per connect */
-    int keys;            /* register: number of keys */
-    int values;          /* register: values written are 0..values-1 */
-    int accounts;        /* bank */
-    int64_t total;       /* bank: money spread over the accounts at setup */
+    int64_t timeout_ms; /* per operation and per connect */
+    int keys;           /* register: number of keys */
+    int values;         /* register: values written are 0..values-1 */
+    int accounts;       /* bank */
+    int64_t total;      /* bank: money spread over the accounts at setup */
     int64_t max_transfer;
     unsigned mix[FL_WL_NF];
     uint64_t seed;
-    const char *ns;      /* namespace of keys/tables: "faultline" */
-    int isolation;       /* postgres: enum fl_wl_isolation */
+    const char *ns;         /* namespace of keys/tables: "faultline" */
+    int isolation;          /* postgres: enum fl_wl_isolation */
     bool non_transactional; /* postgres: broken read-modify-write mode, for tests */
     bool quiet;
     volatile sig_atomic_t *stop; /* set by a signal handler: stop early (may be NULL) */

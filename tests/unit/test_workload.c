@@ -228,20 +228,41 @@ static char *format(const struct fl_rec_ev *ev)
 
 Test(recorder, formats_every_value_shape)
 {
-    struct fl_rec_ev ev = {.process = 3, .type = FL_REC_INVOKE, .f = FL_WL_CAS, .key = 7,
-                           .vkind = FL_RV_PAIR, .a = 1, .b = 2, .time = 99};
+    struct fl_rec_ev ev = {.process = 3,
+                           .type = FL_REC_INVOKE,
+                           .f = FL_WL_CAS,
+                           .key = 7,
+                           .vkind = FL_RV_PAIR,
+                           .a = 1,
+                           .b = 2,
+                           .time = 99};
     char *s = format(&ev);
-    cr_assert_str_eq(s, "{\"process\":3,\"type\":\"invoke\",\"f\":\"cas\",\"key\":7,\"value\":[1,2],"
-                        "\"time\":99}");
+    cr_assert_str_eq(s,
+                     "{\"process\":3,\"type\":\"invoke\",\"f\":\"cas\",\"key\":7,\"value\":[1,2],"
+                     "\"time\":99}");
     free(s);
     int64_t arr[] = {5, -1, 7};
-    struct fl_rec_ev rd = {.process = 0, .type = FL_REC_OK, .f = FL_WL_READ, .key = -1,
-                           .vkind = FL_RV_LIST, .arr = arr, .narr = 3, .time = 5};
+    struct fl_rec_ev rd = {.process = 0,
+                           .type = FL_REC_OK,
+                           .f = FL_WL_READ,
+                           .key = -1,
+                           .vkind = FL_RV_LIST,
+                           .arr = arr,
+                           .narr = 3,
+                           .time = 5};
     s = format(&rd);
-    cr_assert_str_eq(s, "{\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":[5,-1,7],\"time\":5}");
+    cr_assert_str_eq(
+        s, "{\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":[5,-1,7],\"time\":5}");
     free(s);
-    struct fl_rec_ev tr = {.process = 1, .type = FL_REC_INFO, .f = FL_WL_TRANSFER, .key = -1,
-                           .vkind = FL_RV_TRANSFER, .a = 0, .b = 4, .c = 3, .time = 8,
+    struct fl_rec_ev tr = {.process = 1,
+                           .type = FL_REC_INFO,
+                           .f = FL_WL_TRANSFER,
+                           .key = -1,
+                           .vkind = FL_RV_TRANSFER,
+                           .a = 0,
+                           .b = 4,
+                           .c = 3,
+                           .time = 8,
                            .error = "said \"no\"\n"};
     s = format(&tr);
     cr_assert_str_eq(s, "{\"process\":1,\"type\":\"info\",\"f\":\"transfer\",\"value\":{\"from\":0,"
@@ -249,7 +270,8 @@ Test(recorder, formats_every_value_shape)
     free(s);
     struct fl_rec_ev nil = {.process = 2, .type = FL_REC_FAIL, .f = FL_WL_READ, .key = -1};
     s = format(&nil);
-    cr_assert_str_eq(s, "{\"process\":2,\"type\":\"fail\",\"f\":\"read\",\"value\":null,\"time\":0}");
+    cr_assert_str_eq(s,
+                     "{\"process\":2,\"type\":\"fail\",\"f\":\"read\",\"value\":null,\"time\":0}");
     free(s);
 }
 
@@ -276,8 +298,10 @@ static void *rec_worker(void *arg)
     fl_wl_rng_seed(&rng, 11, t->id);
     for (int i = 0; i < t->ops; i++) {
         bool write = fl_wl_rng_below(&rng, 2);
-        struct fl_rec_ev ev = {.process = t->id, .type = FL_REC_INVOKE,
-                               .f = write ? FL_WL_WRITE : FL_WL_READ, .key = -1};
+        struct fl_rec_ev ev = {.process = t->id,
+                               .type = FL_REC_INVOKE,
+                               .f = write ? FL_WL_WRITE : FL_WL_READ,
+                               .key = -1};
         if (write) {
             ev.vkind = FL_RV_INT;
             ev.a = t->id * 1000000 + i;

@@ -236,8 +236,8 @@ static void eexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *
             if ((q = get1(h, key, &r->nil, &r->value, &mod, r)) != E_OK)
                 outcome(q, r);
         } else if (op->f == FL_WL_WRITE) {
-            q = call(h, "/v3/kv/put", json_pack("{s:o,s:o}", "key", b64j(key), "value", b64int(op->a)),
-                     &resp, r);
+            q = call(h, "/v3/kv/put",
+                     json_pack("{s:o,s:o}", "key", b64j(key), "value", b64int(op->a)), &resp, r);
             if (q != E_OK)
                 return outcome(q, r);
             json_decref(resp);
@@ -325,8 +325,8 @@ static int esetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
         }
     } else if (!strcmp(w, "counter")) {
         ekey(c, key, sizeof key, 0);
-        return simple(h, "/v3/kv/put",
-                      json_pack("{s:o,s:o}", "key", b64j(key), "value", b64int(0)), e);
+        return simple(h, "/v3/kv/put", json_pack("{s:o,s:o}", "key", b64j(key), "value", b64int(0)),
+                      e);
     }
     return 0;
 }

@@ -128,7 +128,8 @@ static void hexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *
                 r->error[0] = '\0';
             } else if (r->type == FL_WL_OK) {
                 json_t *j = json_loads(h->body, JSON_DECODE_ANY, NULL);
-                if (json_is_null(j) || (json_is_object(j) && json_is_null(json_object_get(j, "value"))))
+                if (json_is_null(j) ||
+                    (json_is_object(j) && json_is_null(json_object_get(j, "value"))))
                     r->nil = true;
                 else if (!int_of(j, &r->value))
                     unreadable(r, path);
@@ -138,15 +139,15 @@ static void hexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *
             req(h, "PUT", path, json_integer(op->a), r);
         } else {
             snprintf(path, sizeof path, "/register/%d/cas", op->key);
-            req(h, "POST", path, json_pack("{s:I,s:I}", "old", (json_int_t)op->a, "new", (json_int_t)op->b),
-                r);
+            req(h, "POST", path,
+                json_pack("{s:I,s:I}", "old", (json_int_t)op->a, "new", (json_int_t)op->b), r);
         }
     } else if (!strcmp(w, "bank")) {
         if (op->f == FL_WL_READ)
             return read_list(h, c, "/bank/balances", true, r);
         req(h, "POST", "/bank/transfer",
-            json_pack("{s:I,s:I,s:I}", "from", (json_int_t)op->a, "to", (json_int_t)op->b,
-                      "amount", (json_int_t)op->c),
+            json_pack("{s:I,s:I,s:I}", "from", (json_int_t)op->a, "to", (json_int_t)op->b, "amount",
+                      (json_int_t)op->c),
             r);
     } else if (!strcmp(w, "set")) {
         if (op->f == FL_WL_READ)

@@ -101,8 +101,8 @@ int fl_httpc_request(struct fl_httpc *c, const char *method, const char *path, c
     free(body);
     free(url);
     if (cc != CURLE_OK) {
-        snprintf(err, errlen, "%s", cc == CURLE_OPERATION_TIMEDOUT ? "timeout"
-                                                                   : curl_easy_strerror(cc));
+        snprintf(err, errlen, "%s",
+                 cc == CURLE_OPERATION_TIMEDOUT ? "timeout" : curl_easy_strerror(cc));
         return -1;
     }
     long code = 0;
