@@ -9,6 +9,7 @@ non-transactional mode must be caught creating or losing money."""
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -235,12 +236,18 @@ def test_postgres_bank_serializable_under_pause_is_valid(fl, postgres_server, tm
     infos = [o for o in ops if o["type"] == "info"]
     assert infos and all(o.get("error") for o in infos), "the pause left no unknown outcome"
     assert any(o["error"] == "timeout" for o in infos)
+    # timeouts and connection errors are never recorded as fail
+    assert not [o for o in ops if o["type"] == "fail" and
+                (o["error"] == "timeout" or o["error"].startswith("connection"))]
     # transfers committed before and after the pause: the workload recovered
     oks = [o["time"] for o in ops if o["type"] == "ok" and o["f"] == "transfer"]
     first_info = min(o["time"] for o in infos)
     assert any(t < first_info for t in oks) and any(t > first_info + 2e9 for t in oks)
-    # a process whose op had an unknown outcome continues under a new id
+    # a process whose op had an unknown outcome continues under a new id,
+    # on a new connection
     assert max(o["process"] for o in ops) >= 6
+    m = re.search(r"; (\d+) reconnects\)", se)
+    assert m and int(m.group(1)) >= 1, se
     rc, so2, se2 = fl("check", "--model", "bank", "--accounts", 5, "--total", 1000, out)
     assert rc == 0, so2 + se2
 
