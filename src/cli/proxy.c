@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -11,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "proxy/proxy.h"
+#include "proxy/worker.h"
 #include "util/log.h"
 
 #define DEFAULT_STATE "/var/lib/faultline/proxy.json"
@@ -53,6 +55,10 @@ int fl_cli_proxy(int argc, char **argv)
     sigset_t mask;
     int c, sfd, rc;
 
+    /* Internal: the data path of a proxy fault (proxy/worker.h), started by
+     * the fault driver as `proxy --fault-worker CONFIG --ready-fd N`. */
+    if (argc == 5 && !strcmp(argv[1], FL_PX_WORKER_FLAG) && !strcmp(argv[3], "--ready-fd"))
+        return fl_px_worker_main(argv[2], atoi(argv[4]));
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == 'l')
             o.api_listen = optarg;

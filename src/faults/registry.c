@@ -18,6 +18,11 @@ extern const struct fl_fault_ops fl_fault_process_pause;
 extern const struct fl_fault_ops fl_fault_stress_cpu;
 extern const struct fl_fault_ops fl_fault_stress_memory;
 extern const struct fl_fault_ops fl_fault_disk_fill;
+extern const struct fl_fault_ops fl_fault_network_delay;
+extern const struct fl_fault_ops fl_fault_network_jitter;
+extern const struct fl_fault_ops fl_fault_network_reset;
+extern const struct fl_fault_ops fl_fault_network_timeout;
+extern const struct fl_fault_ops fl_fault_network_slow;
 
 static const struct fl_fault_ops *const kinds[] = {
     /* drivers: registry lines */
@@ -31,6 +36,11 @@ static const struct fl_fault_ops *const kinds[] = {
     &fl_fault_stress_cpu,
     &fl_fault_stress_memory,
     &fl_fault_disk_fill,
+    &fl_fault_network_delay,
+    &fl_fault_network_jitter,
+    &fl_fault_network_reset,
+    &fl_fault_network_timeout,
+    &fl_fault_network_slow,
     NULL,
 };
 
@@ -39,9 +49,11 @@ int fl_nft_sweep(struct fl_sweep_report *r, struct fl_err *e);
 int fl_tc_sweep(struct fl_sweep_report *r, struct fl_err *e);
 int fl_stress_sweep(struct fl_sweep_report *r, struct fl_err *e);
 int fl_fill_sweep(struct fl_sweep_report *r, struct fl_err *e);
+int fl_pxfault_sweep(struct fl_sweep_report *r, struct fl_err *e);
 
 static const fl_sweep_fn sweepers[] = {
     /* sweepers: registry lines */
+    fl_pxfault_sweep, /* first: the nft sweep cannot delete a table a live worker owns */
     fl_nft_sweep,
     fl_tc_sweep,
     fl_stress_sweep,
@@ -98,21 +110,23 @@ static int netem_present(void)
 
 const char *fl_fault_unavailable_reason(const char *kind)
 {
-    static const char *const netem_kinds[] = {"network.delay", "network.jitter",
-                                              "network.duplicate", "network.reorder",
+    /* network.delay and network.jitter are registered drivers (the
+     * userspace proxy, faults/proxy_*.c), so they never get here. */
+    static const char *const netem_kinds[] = {"network.duplicate", "network.reorder",
                                               "network.corrupt", NULL};
     for (size_t i = 0; netem_kinds[i]; i++) {
         if (strcmp(kind, netem_kinds[i]))
             continue;
         if (!netem_present())
             return "this kernel has no netem queueing discipline (sch_netem is neither "
-                   "built in nor available as a module), and kernel delay, jitter, "
-                   "duplication, reordering and corruption all need it. On kernels with "
-                   "netem these kinds come in a later faultline release; here, use "
-                   "network.loss, network.bandwidth or the partition kinds";
+                   "built in nor available as a module), and duplication, reordering and "
+                   "corruption need it. On kernels with netem these kinds come in a later "
+                   "faultline release; here, use network.loss, network.bandwidth, the "
+                   "partition kinds, or the proxy kinds (network.delay, network.jitter, "
+                   "network.reset, network.timeout, network.slow)";
         return "the kernel has netem, but netem-based kinds are not part of this "
-               "faultline release yet; use network.loss, network.bandwidth or the "
-               "partition kinds";
+               "faultline release yet; use network.loss, network.bandwidth, the "
+               "partition kinds or the proxy kinds (network.delay & co.)";
     }
     return NULL;
 }

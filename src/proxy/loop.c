@@ -12,6 +12,8 @@
  * and are freed after the batch, so later events in the batch never touch
  * freed memory. */
 #include <arpa/inet.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -553,28 +555,99 @@ static int set_nodelay(int fd)
     return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+/* Transparent mode: where the client meant to go before a `redirect` rule
+ * sent it here (the conntrack entry's original destination). Fails for a
+ * connection that was not redirected. */
+static int original_dst(int fd, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_storage me;
+    socklen_t ml = sizeof me;
+
+    if (getsockname(fd, (struct sockaddr *)&me, &ml))
+        return -1;
+    memset(ss, 0, sizeof *ss);
+    if (me.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&me)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            /* an IPv4 client on a dual-stack listener: IPv4 conntrack */
+            *len = sizeof(struct sockaddr_in);
+            return getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, ss, len);
+        }
+        *len = sizeof(struct sockaddr_in6);
+        return getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, ss, len);
+    }
+    *len = sizeof(struct sockaddr_in);
+    return getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, ss, len);
+}
+
+/* True when dst is the address the connection arrived on: a client that
+ * connected to the listener directly would otherwise make the proxy
+ * connect to itself. */
+static bool same_endpoint(int fd, const struct sockaddr_storage *dst)
+{
+    struct sockaddr_storage me;
+    socklen_t ml = sizeof me;
+
+    if (getsockname(fd, (struct sockaddr *)&me, &ml) || me.ss_family != dst->ss_family)
+        return false;
+    if (me.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)&me, *b = (const void *)dst;
+        return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *a = (const void *)&me, *b = (const void *)dst;
+    return a->sin6_port == b->sin6_port && !memcmp(&a->sin6_addr, &b->sin6_addr, 16);
+}
+
 static void link_new(struct fl_px_proxy *p, int cfd)
 {
     struct fl_px_server *s = p->srv;
     struct fl_px_link *l = calloc(1, sizeof *l);
+    struct sockaddr_storage tdst;
+    socklen_t tlen = 0;
+    const struct sockaddr_storage *up = &p->up;
+    socklen_t uplen = p->uplen;
     struct epoll_event ev;
     int sfd;
 
-    if (!l || !p->uplen) {
+    if (l && p->transparent) {
+        if (original_dst(cfd, &tdst, &tlen) || same_endpoint(cfd, &tdst)) {
+            fl_debug("proxy %s: a connection without an original destination (not "
+                     "redirected): closed",
+                     p->name);
+            uplen = 0;
+        } else {
+            up = &tdst;
+            uplen = tlen;
+        }
+    }
+    if (!l || !uplen) {
         free(l);
         close(cfd);
         return;
     }
-    sfd = socket(p->up.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sfd = socket(up->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (sfd < 0) {
         fl_warn("proxy %s: socket: %s", p->name, strerror(errno));
         free(l);
         close(cfd);
         return;
     }
+    if (p->transparent) {
+        unsigned mark = FL_PX_MARK;
+        if (setsockopt(sfd, SOL_SOCKET, SO_MARK, &mark, sizeof mark)) {
+            /* Unmarked, the connection would be redirected into the proxy again. */
+            fl_warn("proxy %s: cannot mark the upstream socket (SO_MARK needs "
+                    "CAP_NET_ADMIN): %s",
+                    p->name, strerror(errno));
+            close(sfd);
+            close(cfd);
+            free(l);
+            return;
+        }
+    }
     set_nodelay(cfd);
     set_nodelay(sfd);
-    if (connect(sfd, (struct sockaddr *)&p->up, p->uplen) && errno != EINPROGRESS) {
+    if (connect(sfd, (const struct sockaddr *)up, uplen) && errno != EINPROGRESS) {
         close(sfd);
         close(cfd);
         free(l);
@@ -707,7 +780,8 @@ int fl_px_proxy_start(struct fl_px_proxy *p, char *msg, size_t msglen)
     ev.events = EPOLLIN;
     ev.data.ptr = &p->ev;
     epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
-    if (fl_px_addr_parse(p->upstream, &p->up, &p->uplen))
+    p->transparent = !strcmp(p->upstream, FL_PX_UPSTREAM_TRANSPARENT);
+    if (p->transparent || fl_px_addr_parse(p->upstream, &p->up, &p->uplen))
         p->uplen = 0;
     return 0;
 fail:

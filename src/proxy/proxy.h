@@ -41,6 +41,19 @@ int fl_px_server_run(struct fl_px_server *s, int stop_fd, struct fl_err *e);
 int fl_px_api_handle(struct fl_px_server *s, const char *method, const char *path, const char *body,
                      size_t len, char **out, const char **ctype);
 
+/* Transparent mode: a proxy whose upstream is this literal string connects
+ * each accepted connection to the destination the client originally asked
+ * for, as recovered from the connection's NAT state (SO_ORIGINAL_DST,
+ * IPv4 and IPv6): the connection must have reached the listener through an
+ * nftables/iptables `redirect` (see faultline's network.delay & co., or
+ * docs/proxy.md "Transparent mode"). Connections that were not redirected
+ * (no original destination) are closed at once. Its upstream sockets carry
+ * the firewall mark FL_PX_MARK (SO_MARK, needs CAP_NET_ADMIN) so the
+ * redirect rule can exempt the proxy's own traffic instead of looping it
+ * back into the proxy. */
+#define FL_PX_UPSTREAM_TRANSPARENT "transparent"
+#define FL_PX_MARK 0xfa170000u
+
 /* The cap on bytes held in user space per link direction (the ring used while
  * a data-touching toxic is active). */
 #define FL_PX_BUF_CAP (64 * 1024)

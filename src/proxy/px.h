@@ -67,6 +67,7 @@ struct fl_px_proxy {
     struct fl_px_timer retry; /* re-enables the listener after EMFILE */
     struct sockaddr_storage up;
     socklen_t uplen;
+    bool transparent; /* upstream FL_PX_UPSTREAM_TRANSPARENT: SO_ORIGINAL_DST */
     struct fl_px_link *links;
     struct fl_px_proxy *dnext; /* server's graveyard */
     uint64_t bytes[2], conns_total, conns_active;

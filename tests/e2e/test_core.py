@@ -136,7 +136,7 @@ def test_unknown_command_and_kind(state):
 
 
 def test_netem_kinds_say_why(state):
-    r = fl("inject", "network.delay", "--netns", "x", "--delay", "100ms", state=state)
+    r = fl("inject", "network.duplicate", "--netns", "x", "--percent", "1", state=state)
     assert r.returncode == 6, r.stderr
     assert "netem" in r.stderr
     assert records(state) == []

@@ -1,0 +1,62 @@
+/* network.reset: reset new TCP connections to a target (both ends see
+ * "connection reset by peer"), at once or --after a while, through the
+ * userspace proxy (Toxiproxy's reset_peer toxic). The client's connect()
+ * itself succeeds: the proxy accepted it. */
+#include <stdio.h>
+
+#include "faults/proxy_common.h"
+
+static const struct fl_opt opts[] = {
+    FL_PXFAULT_OPTS(" (for a reset it only matters with --percent)"),
+    {"after", FL_OPT_DURATION, 0, "DURATION",
+     "reset each connection this long after it was opened (default 0: at once)", NULL, 0, 0},
+    FL_OPT_END,
+};
+
+static int attributes(const json_t *params, json_t **attrs, struct fl_err *e)
+{
+    json_t *a = json_object_get(params, "after");
+
+    if (a && (!json_is_integer(a) || json_integer_value(a) < 0))
+        return fl_err_set(e, FL_EUSAGE, "--after must be a duration (0, 500ms, 2s, ...)");
+    *attrs = json_pack("{s:I}", "timeout", (json_int_t)(a ? json_integer_value(a) : 0));
+    return 0;
+}
+
+static void effect(const json_t *params, char *buf, size_t len)
+{
+    long long a = fl_param_int(params, "after", 0);
+    char t[32];
+
+    fl_pxfault_format_ms(a, t, sizeof t);
+    snprintf(buf, len, "TCP reset%s%s", a ? " after " : "", a ? t : "");
+}
+
+static const struct fl_pxfault_kind k = {"network.reset", "reset_peer", attributes, effect};
+
+static int validate(const json_t *params, struct fl_err *e)
+{
+    return fl_pxfault_validate(&k, params, e);
+}
+
+static int plan(struct fl_fault *f, struct fl_err *e)
+{
+    return fl_pxfault_plan(&k, f, e);
+}
+
+static void describe(const struct fl_fault *f, char *buf, size_t len)
+{
+    fl_pxfault_describe(&k, f, buf, len);
+}
+
+const struct fl_fault_ops fl_fault_network_reset = {
+    .kind = "network.reset",
+    .summary = "reset new TCP connections to a target, at once or after a while (userspace "
+               "proxy)",
+    .opts = opts,
+    .validate = validate,
+    .plan = plan,
+    .inject = fl_pxfault_inject,
+    .revert = fl_pxfault_revert,
+    .describe = describe,
+};

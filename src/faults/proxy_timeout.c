@@ -1,0 +1,66 @@
+/* network.timeout: new TCP connections to a target connect, but the data in
+ * the chosen direction never arrives (it is read and dropped), so clients
+ * hang until their own timeouts fire; --after closes each connection after
+ * a while instead of holding it forever. Userspace proxy (Toxiproxy's
+ * timeout toxic). */
+#include <stdio.h>
+
+#include "faults/proxy_common.h"
+
+static const struct fl_opt opts[] = {
+    FL_PXFAULT_OPTS(" (downstream: requests arrive, replies never do)"),
+    {"after", FL_OPT_DURATION, 0, "DURATION",
+     "close each connection this long after it opened (default 0: hold it open forever)", NULL,
+     0, 0},
+    FL_OPT_END,
+};
+
+static int attributes(const json_t *params, json_t **attrs, struct fl_err *e)
+{
+    json_t *a = json_object_get(params, "after");
+
+    if (a && (!json_is_integer(a) || json_integer_value(a) < 0))
+        return fl_err_set(e, FL_EUSAGE, "--after must be a duration (0, 500ms, 2s, ...)");
+    *attrs = json_pack("{s:I}", "timeout", (json_int_t)(a ? json_integer_value(a) : 0));
+    return 0;
+}
+
+static void effect(const json_t *params, char *buf, size_t len)
+{
+    long long a = fl_param_int(params, "after", 0);
+    char t[32];
+
+    fl_pxfault_format_ms(a, t, sizeof t);
+    if (a)
+        snprintf(buf, len, "no data, then close after %s,", t);
+    else
+        snprintf(buf, len, "no data (connections held open)");
+}
+
+static const struct fl_pxfault_kind k = {"network.timeout", "timeout", attributes, effect};
+
+static int validate(const json_t *params, struct fl_err *e)
+{
+    return fl_pxfault_validate(&k, params, e);
+}
+
+static int plan(struct fl_fault *f, struct fl_err *e)
+{
+    return fl_pxfault_plan(&k, f, e);
+}
+
+static void describe(const struct fl_fault *f, char *buf, size_t len)
+{
+    fl_pxfault_describe(&k, f, buf, len);
+}
+
+const struct fl_fault_ops fl_fault_network_timeout = {
+    .kind = "network.timeout",
+    .summary = "new TCP connections to a target connect but stop passing data (userspace proxy)",
+    .opts = opts,
+    .validate = validate,
+    .plan = plan,
+    .inject = fl_pxfault_inject,
+    .revert = fl_pxfault_revert,
+    .describe = describe,
+};

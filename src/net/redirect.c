@@ -1,0 +1,77 @@
+#include "net/redirect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define DSTNAT_PRIORITY (-100)
+
+static bool valid_table_name(const char *t)
+{
+    if (!t || !*t || strlen(t) > 64)
+        return false;
+    for (; *t; t++)
+        if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') ||
+              *t == '_'))
+            return false;
+    return true;
+}
+
+static void emit_redirects(FILE *f, const struct fl_redirect_spec *s)
+{
+    for (size_t i = 0; i < s->ntargets; i++) {
+        const struct fl_net_peer *p = &s->targets[i];
+        char a[80], port[32] = "";
+
+        fl_net_peer_format(p, false, a, sizeof a);
+        if (p->port)
+            snprintf(port, sizeof port, "tcp dport %d ", p->port);
+        fprintf(f, "\t\t%s daddr %s meta l4proto tcp %sredirect to :%d\n",
+                p->family == AF_INET6 ? "ip6" : "ip", a, port, s->listen_port);
+    }
+}
+
+int fl_redirect_render(const struct fl_redirect_spec *s, char **script, struct fl_err *e)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    *script = NULL;
+    if (!valid_table_name(s->table))
+        return fl_err_set(e, FL_EFAIL, "invalid nft table name '%s'", s->table ? s->table : "");
+    if (!s->ntargets)
+        return fl_err_set(e, FL_EUSAGE, "nothing to intercept: no target");
+    if (s->listen_port < 1 || s->listen_port > 65535)
+        return fl_err_set(e, FL_EFAIL, "invalid proxy port %d", s->listen_port);
+    if (!s->mark)
+        return fl_err_set(e, FL_EFAIL, "the proxy's firewall mark must not be 0");
+    for (size_t i = 0; i < s->ntargets; i++)
+        if (s->targets[i].family != AF_INET && s->targets[i].family != AF_INET6)
+            return fl_err_set(e, FL_EUSAGE, "target %zu has no address family", i + 1);
+    if (!(f = open_memstream(&buf, &len)))
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    fprintf(f, "table inet %s {\n", s->table);
+    if (s->owner)
+        fprintf(f, "\tflags owner\n");
+    fprintf(f, "\tchain output {\n\t\ttype nat hook output priority %d; policy accept;\n",
+            DSTNAT_PRIORITY);
+    fprintf(f, "\t\tmeta mark 0x%08x return\n", (unsigned)s->mark);
+    emit_redirects(f, s);
+    fprintf(f, "\t}\n");
+    if (s->prerouting) {
+        fprintf(f, "\tchain prerouting {\n\t\ttype nat hook prerouting priority %d; policy "
+                   "accept;\n",
+                DSTNAT_PRIORITY);
+        emit_redirects(f, s);
+        fprintf(f, "\t}\n");
+    }
+    fprintf(f, "}\n");
+    if (fclose(f) || !buf) {
+        free(buf);
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    }
+    *script = buf;
+    return 0;
+}

@@ -1,0 +1,261 @@
+#include "proxy/worker.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "net/netns.h"
+#include "net/nft.h"
+#include "net/redirect.h"
+#include "proxy/proxy.h"
+#include "util/log.h"
+#include "util/time.h"
+
+struct worker {
+    json_t *cfg;
+    const char *id;
+    struct fl_net_peer *targets;
+    size_t ntargets;
+    struct fl_netns_guard ns;
+    bool in_ns;
+    struct fl_px_server *srv;
+    struct fl_nft *nft;
+    char table[64];
+    bool table_added;
+    int sfd, tfd, stopfd;
+};
+
+static void report(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(int fd, const char *fmt, ...)
+{
+    char buf[FL_ERR_MSG + 64];
+    va_list ap;
+    int n;
+
+    if (fd < 0)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof buf - 1)
+        n = (int)sizeof buf - 1;
+    if (write(fd, buf, (size_t)n) < 0)
+        fl_debug("proxy worker: cannot report: %s", strerror(errno));
+}
+
+/* One API call on the worker's own server; 0 or an error with the body. */
+static int api(struct worker *w, const char *method, const char *path, json_t *body,
+               json_t **out, struct fl_err *e)
+{
+    char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL, *res = NULL;
+    const char *ctype = NULL;
+    int st = fl_px_api_handle(w->srv, method, path, txt, txt ? strlen(txt) : 0, &res, &ctype);
+
+    free(txt);
+    if (st >= 300) {
+        json_t *j = res ? json_loads(res, 0, NULL) : NULL;
+        fl_err_set(e, st == 400 ? FL_EUSAGE : FL_EFAIL, "proxy %s %s: %s", method, path,
+                   j && json_string_value(json_object_get(j, "error"))
+                       ? json_string_value(json_object_get(j, "error"))
+                       : "failed");
+        json_decref(j);
+        free(res);
+        return -e->code;
+    }
+    if (out)
+        *out = res ? json_loads(res, 0, NULL) : NULL;
+    free(res);
+    return 0;
+}
+
+static int parse_config(struct worker *w, const char *config, struct fl_err *e)
+{
+    json_error_t je;
+    json_t *t, *v;
+    size_t i;
+    int r;
+
+    if (!(w->cfg = json_loads(config, 0, &je)) || !json_is_object(w->cfg))
+        return fl_err_set(e, FL_EUSAGE, "%s: not a JSON object: %s", FL_PX_WORKER_FLAG, je.text);
+    w->id = json_string_value(json_object_get(w->cfg, "id"));
+    t = json_object_get(w->cfg, "targets");
+    if (!w->id || !json_is_array(t) || !json_array_size(t))
+        return fl_err_set(e, FL_EUSAGE, "%s: needs \"id\" and \"targets\"", FL_PX_WORKER_FLAG);
+    snprintf(w->table, sizeof w->table, FL_NFT_TABLE_PREFIX "%s", w->id);
+    if (!(w->targets = calloc(json_array_size(t), sizeof *w->targets)))
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    json_array_foreach(t, i, v) {
+        if (!json_is_string(v))
+            return fl_err_set(e, FL_EUSAGE, "%s: targets must be strings", FL_PX_WORKER_FLAG);
+        if ((r = fl_net_peer_parse(json_string_value(v), &w->targets[i], e)))
+            return r;
+        w->ntargets++;
+    }
+    return 0;
+}
+
+/* The stop fd: an epoll set of the stop signals and the deadline timer,
+ * readable when either fires. */
+static int make_stop_fd(struct worker *w, struct fl_err *e)
+{
+    int64_t deadline = json_integer_value(json_object_get(w->cfg, "deadline_ms"));
+    struct epoll_event ev = {.events = EPOLLIN};
+    sigset_t mask;
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    w->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    w->tfd = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+    w->stopfd = epoll_create1(EPOLL_CLOEXEC);
+    if (w->sfd < 0 || w->tfd < 0 || w->stopfd < 0)
+        return fl_err_set(e, FL_EFAIL, "signalfd/timerfd/epoll: %s", strerror(errno));
+    if (deadline > 0) {
+        struct itimerspec its = {0};
+        its.it_value.tv_sec = deadline / 1000;
+        its.it_value.tv_nsec = (deadline % 1000) * 1000000;
+        if (timerfd_settime(w->tfd, TFD_TIMER_ABSTIME, &its, NULL))
+            return fl_err_set(e, FL_EFAIL, "timerfd: %s", strerror(errno));
+    }
+    epoll_ctl(w->stopfd, EPOLL_CTL_ADD, w->sfd, &ev);
+    epoll_ctl(w->stopfd, EPOLL_CTL_ADD, w->tfd, &ev);
+    return 0;
+}
+
+/* Listen, add the toxics; returns the listener's port. */
+static int start_proxy(struct worker *w, struct fl_err *e)
+{
+    struct fl_px_options o = {NULL, NULL, false};
+    bool v6 = false;
+    json_t *body, *out = NULL, *tx;
+    char path[128];
+    const char *listen, *colon;
+    size_t i;
+    int r, port;
+
+    for (i = 0; i < w->ntargets; i++)
+        v6 |= w->targets[i].family == AF_INET6;
+    if (!(w->srv = fl_px_server_new(&o, e)))
+        return -e->code;
+    /* The wildcard address: redirected connections arrive on 127.0.0.1 (or
+     * ::1) from the output hook and on the incoming interface's address from
+     * prerouting. A dual-stack socket serves IPv4 targets as well. */
+    body = json_pack("{s:s, s:s, s:s}", "name", w->id, "listen", v6 ? "[::]:0" : "0.0.0.0:0",
+                     "upstream", FL_PX_UPSTREAM_TRANSPARENT);
+    r = api(w, "POST", "/proxies", body, &out, e);
+    json_decref(body);
+    if (r)
+        return r;
+    listen = json_string_value(json_object_get(out, "listen"));
+    colon = listen ? strrchr(listen, ':') : NULL;
+    port = colon ? atoi(colon + 1) : 0;
+    json_decref(out);
+    if (port <= 0)
+        return fl_err_set(e, FL_EFAIL, "the proxy reported no listen port");
+    snprintf(path, sizeof path, "/proxies/%s/toxics", w->id);
+    json_array_foreach(json_object_get(w->cfg, "toxics"), i, tx) {
+        if ((r = api(w, "POST", path, tx, NULL, e)))
+            return r;
+    }
+    return port;
+}
+
+static int add_redirect(struct worker *w, int port, struct fl_err *e)
+{
+    struct fl_redirect_spec spec = {
+        .table = w->table,
+        .targets = w->targets,
+        .ntargets = w->ntargets,
+        .listen_port = port,
+        .mark = FL_PX_MARK,
+        .owner = true,
+        .prerouting = json_is_true(json_object_get(w->cfg, "prerouting")),
+    };
+    char *script = NULL;
+    int r;
+
+    if ((r = fl_redirect_render(&spec, &script, e)))
+        return r;
+    /* Our own context, kept open until exit: it owns the table. */
+    if (!(w->nft = fl_nft_new(e))) {
+        free(script);
+        return -e->code;
+    }
+    r = fl_nft_run(w->nft, script, e);
+    free(script);
+    if (r)
+        return fl_err_prefix(e, "cannot add the redirect (table inet %s)", w->table);
+    w->table_added = true;
+    return 0;
+}
+
+/* Redirect first, proxy second: once the table is gone no new connection
+ * reaches the listener, then closing it and the links is safe. */
+static void teardown(struct worker *w)
+{
+    if (w->table_added) {
+        struct fl_err e = {0};
+        if (fl_nft_delete_table(w->nft, "inet", w->table, &e) < 0)
+            fl_warn("proxy worker %s: %s (the kernel drops it when this process exits)", w->id,
+                    e.msg);
+    }
+    fl_nft_free(w->nft);
+    fl_px_server_free(w->srv);
+    if (w->in_ns)
+        fl_netns_leave(&w->ns);
+    if (w->sfd >= 0)
+        close(w->sfd);
+    if (w->tfd >= 0)
+        close(w->tfd);
+    if (w->stopfd >= 0)
+        close(w->stopfd);
+    free(w->targets);
+    json_decref(w->cfg);
+}
+
+int fl_px_worker_main(const char *config, int ready_fd)
+{
+    struct worker w = {.sfd = -1, .tfd = -1, .stopfd = -1};
+    struct fl_netns_scope scope;
+    struct fl_err e = {0};
+    int r, port = 0;
+
+    signal(SIGPIPE, SIG_IGN);
+    if ((r = parse_config(&w, config, &e)) || (r = make_stop_fd(&w, &e)))
+        goto fail;
+    if ((r = fl_netns_from_json(json_object_get(w.cfg, "scope"), &scope, &e)))
+        goto fail;
+    if ((r = fl_netns_enter(&scope, &w.ns, &e)))
+        goto fail;
+    w.in_ns = true;
+    if ((port = start_proxy(&w, &e)) < 0) {
+        r = port;
+        goto fail;
+    }
+    if ((r = add_redirect(&w, port, &e)))
+        goto fail;
+    report(ready_fd, "ok %d\n", port);
+    if (ready_fd >= 0)
+        close(ready_fd);
+    ready_fd = -1;
+    r = fl_px_server_run(w.srv, w.stopfd, &e);
+    if (r)
+        fl_error("proxy worker %s: %s", w.id, e.msg);
+    teardown(&w);
+    return r ? FL_EFAIL : 0;
+fail:
+    report(ready_fd, "error %d %s\n", e.code ? e.code : FL_EFAIL, e.msg);
+    teardown(&w);
+    return e.code ? e.code : FL_EFAIL;
+}
