@@ -778,6 +778,8 @@ static bool start_workload(struct run *r)
             fl_workload_child_tail(&r->wl, tail, sizeof tail);
             set_verdict(r, FL_VERDICT_ERROR,
                         "the workload exited with status %d before any fault: %s", rc, tail);
+            fl_workload_child_cleanup(&r->wl);
+            r->wl_started = false;
             return false;
         }
     }
