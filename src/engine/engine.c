@@ -755,8 +755,7 @@ static void rollbacks(struct run *r)
 static bool start_workload(struct run *r)
 {
     const struct fl_spec_workload *w = &r->spec->workload;
-    int64_t dur = r->spec->duration_ms + (r->spec->has_recovery ? r->spec->recovery_within_ms : 0) +
-                  1000;
+    int64_t dur = fl_workload_duration_ms(r->spec);
     struct fl_err e = {0};
     char tail[600];
     int rc;
@@ -805,7 +804,7 @@ static const char *check_result(int rc)
 static void finish_workload(struct run *r)
 {
     const struct fl_spec_workload *w = &r->spec->workload;
-    int64_t dur = r->spec->duration_ms + (r->spec->has_recovery ? r->spec->recovery_within_ms : 0);
+    int64_t dur = fl_workload_duration_ms(r->spec);
     struct fl_err e = {0};
     char out[4096];
     int rc;

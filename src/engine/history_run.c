@@ -86,6 +86,11 @@ static int wait_bounded(pid_t pid, int64_t timeout_ms)
     }
 }
 
+int64_t fl_workload_duration_ms(const struct fl_spec *s)
+{
+    return s->duration_ms + (s->has_recovery ? s->recovery_within_ms : 0) + 1000;
+}
+
 int fl_workload_child_start(const struct fl_spec_workload *w, uint64_t seed, int64_t duration_ms,
                             struct fl_workload_child *c, struct fl_err *e)
 {

@@ -21,6 +21,10 @@ struct fl_workload_child {
     char log[PATH_MAX];     /* dir/workload.log: its stdout and stderr */
 };
 
+/* How long the clients run: the injection phase, the recovery window, and a
+ * second of margin for starting before the first fault. */
+int64_t fl_workload_duration_ms(const struct fl_spec *s);
+
 /* Start the clients for duration_ms (inside w->netns if set). */
 int fl_workload_child_start(const struct fl_spec_workload *w, uint64_t seed, int64_t duration_ms,
                             struct fl_workload_child *c, struct fl_err *e);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/history_run.h"
 
 int fl_engine_dry_run(const struct fl_spec *spec, const struct fl_engine_opts *o, FILE *out,
                       struct fl_err *e)
@@ -74,6 +75,21 @@ int fl_engine_dry_run(const struct fl_spec *spec, const struct fl_engine_opts *o
         fprintf(out, "recovery: steady state back within %.1fs (stable %.1fs)\n",
                 (double)spec->recovery_within_ms / 1000.0,
                 (double)spec->recovery_stable_ms / 1000.0);
+    if (spec->workload.present) {
+        fprintf(out, "workload:%s%s faultline workload", spec->workload.netns ? " in netns " : "",
+                spec->workload.netns ? spec->workload.netns : "");
+        for (size_t i = 0; i < spec->workload.argc; i++)
+            fprintf(out, " %s", spec->workload.argv[i]);
+        fprintf(out, " --duration %lldms --seed %llu (from before the first fault to the end "
+                     "of recovery)\n",
+                (long long)fl_workload_duration_ms(spec), (unsigned long long)seed);
+    }
+    for (size_t i = 0; i < spec->nchecks; i++) {
+        fprintf(out, "check: faultline check");
+        for (size_t k = 0; k < spec->checks[i].argc; k++)
+            fprintf(out, " %s", spec->checks[i].argv[k]);
+        fprintf(out, " --timeout %lldms HISTORY\n", (long long)spec->checks[i].timeout_ms);
+    }
     for (size_t i = 0; i < spec->nrollbacks; i++)
         fprintf(out, "rollback: `%s`\n", spec->rollbacks[i]);
     fprintf(out, "dry run: nothing was injected\n");

@@ -71,6 +71,16 @@ static char *dup_str(struct ctx *c, const struct fl_ynode *n, const char *what)
     return v ? strdup(v) : NULL;
 }
 
+/* Folded and literal block scalars (`>`, `|`) end with a newline. */
+static char *rtrim(char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
 static bool get_duration(struct ctx *c, const struct fl_ynode *n, const char *what, int64_t *out)
 {
     struct fl_err e = {0};
@@ -932,9 +942,9 @@ static void load_root(struct ctx *c, const struct fl_ynode *root)
     else if ((s->title = dup_str(c, v, "title")) && !*s->title)
         err_at(c, v, "title is empty: give the experiment a short name");
     if ((v = fl_yaml_get(root, "description")))
-        s->description = dup_str(c, v, "description");
+        s->description = rtrim(dup_str(c, v, "description"));
     if ((v = fl_yaml_get(root, "hypothesis")))
-        s->hypothesis = dup_str(c, v, "hypothesis");
+        s->hypothesis = rtrim(dup_str(c, v, "hypothesis"));
     if ((v = fl_yaml_get(root, "seed"))) {
         struct fl_err e = {0};
         long long ll;
