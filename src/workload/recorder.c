@@ -15,8 +15,10 @@ struct rec_buf {
     struct fl_rec_ev *ev;
     size_t n, cap;
     atomic_int stamping;
-    atomic_llong published; /* time of the last appended event */
-    int64_t last;           /* worker-private: last time handed out */
+    atomic_llong published;  /* time of the last appended event */
+    int64_t last;            /* worker-private: last time handed out */
+    struct fl_rec_ev *spare; /* the writer's empty buffer, swapped with ev */
+    size_t capspare;
     /* writer-private: events taken from ev[] not yet written */
     struct fl_rec_ev *pend;
     size_t npend, cappend, head;
@@ -34,8 +36,7 @@ struct fl_recorder {
     atomic_bool io_error;
     int io_errno;
     uint64_t written;
-    struct fl_rec_ev *batch;
-    size_t cap_batch;
+    int *heap; /* writer: workers with events to write, by their oldest */
 };
 
 static const char *const type_names[] = {"invoke", "ok", "fail", "info"};
@@ -49,40 +50,81 @@ static void write_error(const char *s, FILE *out)
     json_decref(j);
 }
 
+/* The writer formats millions of events: plain digit loops and unlocked
+ * stdio instead of printf (only the writer thread touches `out`). */
+static void put_str(const char *s, FILE *out)
+{
+    fputs_unlocked(s, out);
+}
+
+static void put_int(int64_t v, FILE *out)
+{
+    char tmp[24];
+    int n = 0;
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        putc_unlocked('-', out);
+    while (n > 0)
+        putc_unlocked(tmp[--n], out);
+}
+
 void fl_recorder_format(const struct fl_rec_ev *ev, FILE *out)
 {
-    fprintf(out, "{\"process\":%lld,\"type\":\"%s\",\"f\":\"%s\"", (long long)ev->process,
-            type_names[ev->type], fl_wl_f_name(ev->f));
-    if (ev->key >= 0)
-        fprintf(out, ",\"key\":%d", ev->key);
-    fputs(",\"value\":", out);
+    put_str("{\"process\":", out);
+    put_int(ev->process, out);
+    put_str(",\"type\":\"", out);
+    put_str(type_names[ev->type], out);
+    put_str("\",\"f\":\"", out);
+    put_str(fl_wl_f_name(ev->f), out);
+    putc_unlocked('"', out);
+    if (ev->key >= 0) {
+        put_str(",\"key\":", out);
+        put_int(ev->key, out);
+    }
+    put_str(",\"value\":", out);
     switch (ev->vkind) {
     case FL_RV_NIL:
-        fputs("null", out);
+        put_str("null", out);
         break;
     case FL_RV_INT:
-        fprintf(out, "%lld", (long long)ev->a);
+        put_int(ev->a, out);
         break;
     case FL_RV_PAIR:
-        fprintf(out, "[%lld,%lld]", (long long)ev->a, (long long)ev->b);
+        putc_unlocked('[', out);
+        put_int(ev->a, out);
+        putc_unlocked(',', out);
+        put_int(ev->b, out);
+        putc_unlocked(']', out);
         break;
     case FL_RV_TRANSFER:
-        fprintf(out, "{\"from\":%lld,\"to\":%lld,\"amount\":%lld}", (long long)ev->a,
-                (long long)ev->b, (long long)ev->c);
+        put_str("{\"from\":", out);
+        put_int(ev->a, out);
+        put_str(",\"to\":", out);
+        put_int(ev->b, out);
+        put_str(",\"amount\":", out);
+        put_int(ev->c, out);
+        putc_unlocked('}', out);
         break;
     case FL_RV_LIST:
-        putc('[', out);
-        for (uint32_t i = 0; i < ev->narr; i++)
-            fprintf(out, i ? ",%lld" : "%lld", (long long)ev->arr[i]);
-        putc(']', out);
+        putc_unlocked('[', out);
+        for (uint32_t i = 0; i < ev->narr; i++) {
+            if (i)
+                putc_unlocked(',', out);
+            put_int(ev->arr[i], out);
+        }
+        putc_unlocked(']', out);
         break;
     }
-    fprintf(out, ",\"time\":%lld", (long long)ev->time);
+    put_str(",\"time\":", out);
+    put_int(ev->time, out);
     if (ev->error) {
-        fputs(",\"error\":", out);
+        put_str(",\"error\":", out);
         write_error(ev->error, out);
     }
-    putc('}', out);
+    putc_unlocked('}', out);
 }
 
 static void ev_free(struct fl_rec_ev *ev)
@@ -91,20 +133,58 @@ static void ev_free(struct fl_rec_ev *ev)
     free(ev->error);
 }
 
-static int cmp_ev(const void *pa, const void *pb)
+/* Order of events from different workers: time, then invocations first. */
+static bool ev_before(const struct fl_rec_ev *a, const struct fl_rec_ev *b)
 {
-    const struct fl_rec_ev *a = pa, *b = pb;
     if (a->time != b->time)
-        return a->time < b->time ? -1 : 1;
-    /* equal times come from different workers: invocations first */
+        return a->time < b->time;
     int ca = a->type != FL_REC_INVOKE, cb = b->type != FL_REC_INVOKE;
     if (ca != cb)
-        return ca - cb;
-    return a->process < b->process ? -1 : a->process > b->process;
+        return ca < cb;
+    return a->process < b->process;
 }
 
-/* Move everything the workers appended into their pending lists, then write
- * the events older than the watermark (all of them when `all`). */
+static const struct fl_rec_ev *head_of(const struct fl_recorder *r, int w)
+{
+    const struct rec_buf *b = &r->bufs[w];
+    return &b->pend[b->head];
+}
+
+static void heap_down(struct fl_recorder *r, int *heap, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && ev_before(head_of(r, heap[l]), head_of(r, heap[m])))
+            m = l;
+        if (l + 1 < n && ev_before(head_of(r, heap[l + 1]), head_of(r, heap[m])))
+            m = l + 1;
+        if (m == i)
+            return;
+        int t = heap[i];
+        heap[i] = heap[m];
+        heap[m] = t;
+        i = m;
+    }
+}
+
+static void write_event(struct fl_recorder *r, struct fl_rec_ev *ev)
+{
+    if (!atomic_load(&r->io_error)) {
+        ev->time -= r->base;
+        fl_recorder_format(ev, r->out);
+        if (putc('\n', r->out) == EOF) {
+            atomic_store(&r->io_error, true);
+            r->io_errno = errno;
+        }
+    }
+    ev_free(ev);
+    r->written++;
+}
+
+/* Take what the workers appended (swapping their buffers under their lock,
+ * so a worker waits at most for a pointer swap), then write the events older
+ * than the watermark (all of them when `all`), merging the workers' sorted
+ * runs with a heap. */
 static void flush(struct fl_recorder *r, bool all)
 {
     int64_t now = fl_mono_ns();
@@ -116,7 +196,7 @@ static void flush(struct fl_recorder *r, bool all)
         if (w < wm)
             wm = w;
     }
-    size_t nb = 0;
+    size_t nheap = 0;
     for (int i = 0; i < r->n; i++) {
         struct rec_buf *b = &r->bufs[i];
         if (b->head > 0) {
@@ -125,58 +205,43 @@ static void flush(struct fl_recorder *r, bool all)
             b->head = 0;
         }
         pthread_mutex_lock(&b->mu);
-        if (b->npend + b->n > b->cappend) {
-            size_t cap = (b->npend + b->n) * 2 + 64;
-            struct fl_rec_ev *p = realloc(b->pend, cap * sizeof *p);
-            if (!p) {
-                pthread_mutex_unlock(&b->mu);
-                atomic_store(&r->io_error, true);
-                r->io_errno = ENOMEM;
-                continue;
-            }
-            b->pend = p;
-            b->cappend = cap;
-        }
-        if (b->n)
-            memcpy(b->pend + b->npend, b->ev, b->n * sizeof *b->ev);
-        b->npend += b->n;
+        struct fl_rec_ev *got = b->ev;
+        size_t n = b->n, cap = b->cap;
+        b->ev = b->spare;
+        b->cap = b->capspare;
         b->n = 0;
         pthread_mutex_unlock(&b->mu);
-        for (size_t k = b->head; k < b->npend && b->pend[k].time < wm; k++)
-            nb++;
-    }
-    if (nb == 0)
-        return;
-    if (nb > r->cap_batch) {
-        struct fl_rec_ev *p = realloc(r->batch, nb * 2 * sizeof *p);
-        if (!p) {
-            atomic_store(&r->io_error, true);
-            r->io_errno = ENOMEM;
-            return;
-        }
-        r->batch = p;
-        r->cap_batch = nb * 2;
-    }
-    size_t m = 0;
-    for (int i = 0; i < r->n; i++) {
-        struct rec_buf *b = &r->bufs[i];
-        while (b->head < b->npend && b->pend[b->head].time < wm)
-            r->batch[m++] = b->pend[b->head++];
-    }
-    for (size_t i = 0; i < m; i++)
-        r->batch[i].time -= r->base;
-    qsort(r->batch, m, sizeof *r->batch, cmp_ev);
-    for (size_t i = 0; i < m; i++) {
-        if (!atomic_load(&r->io_error)) {
-            fl_recorder_format(&r->batch[i], r->out);
-            if (putc('\n', r->out) == EOF) {
-                atomic_store(&r->io_error, true);
-                r->io_errno = errno;
+        b->spare = got;
+        b->capspare = cap;
+        if (n > 0) {
+            if (b->npend + n > b->cappend) {
+                size_t c2 = (b->npend + n) * 2 + 64;
+                struct fl_rec_ev *p = realloc(b->pend, c2 * sizeof *p);
+                if (!p) {
+                    for (size_t k = 0; k < n; k++)
+                        ev_free(&got[k]);
+                    atomic_store(&r->io_error, true);
+                    r->io_errno = ENOMEM;
+                    continue;
+                }
+                b->pend = p;
+                b->cappend = c2;
             }
+            memcpy(b->pend + b->npend, got, n * sizeof *got);
+            b->npend += n;
         }
-        ev_free(&r->batch[i]);
+        if (b->head < b->npend && b->pend[b->head].time < wm)
+            r->heap[nheap++] = i;
     }
-    r->written += m;
+    for (size_t i = nheap / 2; i-- > 0;)
+        heap_down(r, r->heap, nheap, i);
+    while (nheap > 0) {
+        struct rec_buf *b = &r->bufs[r->heap[0]];
+        write_event(r, &b->pend[b->head++]);
+        if (b->head >= b->npend || b->pend[b->head].time >= wm)
+            r->heap[0] = r->heap[--nheap];
+        heap_down(r, r->heap, nheap, 0);
+    }
 }
 
 static void *writer_main(void *arg)
@@ -207,7 +272,10 @@ int fl_recorder_new(FILE *out, int nworkers, int64_t time_base, struct fl_record
                     struct fl_err *e)
 {
     struct fl_recorder *r = calloc(1, sizeof *r);
-    if (!r || !(r->bufs = calloc(nworkers, sizeof *r->bufs))) {
+    if (!r || !(r->bufs = calloc(nworkers, sizeof *r->bufs)) ||
+        !(r->heap = calloc(nworkers, sizeof *r->heap))) {
+        if (r)
+            free(r->bufs);
         free(r);
         return fl_err_set(e, FL_EFAIL, "recorder: out of memory");
     }
@@ -233,6 +301,7 @@ int fl_recorder_new(FILE *out, int nworkers, int64_t time_base, struct fl_record
         pthread_mutex_destroy(&r->mu);
         pthread_cond_destroy(&r->cv);
         free(r->bufs);
+        free(r->heap);
         free(r);
         return fl_err_set(e, FL_EFAIL, "recorder: cannot start the writer thread: %s",
                           strerror(rc));
@@ -300,13 +369,14 @@ int fl_recorder_close(struct fl_recorder *r, uint64_t *events, struct fl_err *e)
         for (size_t k = b->head; k < b->npend; k++)
             ev_free(&b->pend[k]);
         free(b->ev);
+        free(b->spare);
         free(b->pend);
         pthread_mutex_destroy(&b->mu);
     }
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     free(r->bufs);
-    free(r->batch);
+    free(r->heap);
     free(r);
     return rc;
 }
