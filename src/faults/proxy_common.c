@@ -36,32 +36,53 @@ void fl_pxfault_format_ms(long long ms, char *buf, size_t len)
         snprintf(buf, len, "%lldms", ms);
 }
 
-/* params.target: one string (experiment files) or an array of them. */
+/* Append the addresses of params[key] (one string, as experiment files
+ * write it, or an array) to *out. */
+static int targets_add(const json_t *params, const char *key, struct fl_net_peer **out, size_t *n,
+                       struct fl_err *e)
+{
+    json_t *v = json_object_get(params, key);
+    size_t cnt;
+    struct fl_net_peer *nv;
+
+    if (!v)
+        return 0;
+    if (!json_is_string(v) && !json_is_array(v))
+        return fl_err_set(e, FL_EUSAGE, "--%s must be an address or a list of addresses", key);
+    cnt = json_is_string(v) ? 1 : json_array_size(v);
+    if (!cnt)
+        return 0;
+    if (!(nv = realloc(*out, (*n + cnt) * sizeof *nv)))
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    *out = nv;
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *s = json_is_string(v) ? v : json_array_get(v, i);
+        if (!json_is_string(s))
+            return fl_err_set(e, FL_EUSAGE, "--%s must be an address or a list of addresses",
+                              key);
+        if (fl_net_peer_parse(json_string_value(s), &nv[*n], e))
+            return fl_err_prefix(e, "--%s", key);
+        (*n)++;
+    }
+    return 0;
+}
+
+/* params.target and params.endpoint (its alias), together. */
 static int targets_parse(const json_t *params, struct fl_net_peer **out, size_t *n,
                          struct fl_err *e)
 {
-    json_t *v = json_object_get(params, "target");
-    size_t cnt = json_is_string(v) ? 1 : json_is_array(v) ? json_array_size(v) : 0;
+    int r;
 
     *out = NULL;
     *n = 0;
-    if (!v || !cnt)
+    if ((r = targets_add(params, "target", out, n, e)) ||
+        (r = targets_add(params, "endpoint", out, n, e)))
+        return r;
+    if (!*n)
         return fl_err_set(e, FL_EUSAGE,
                           "--target ADDR[:PORT] is required: the service whose new TCP "
-                          "connections go through the proxy (e.g. --target 10.0.0.2:6379)");
-    if (!json_is_string(v) && !json_is_array(v))
-        return fl_err_set(e, FL_EUSAGE, "--target must be an address or a list of addresses");
-    if (!(*out = calloc(cnt, sizeof **out)))
-        return fl_err_set(e, FL_EFAIL, "out of memory");
-    for (size_t i = 0; i < cnt; i++) {
-        json_t *s = json_is_string(v) ? v : json_array_get(v, i);
-        int r;
-        if (!json_is_string(s))
-            return fl_err_set(e, FL_EUSAGE, "--target must be an address or a list of addresses");
-        if ((r = fl_net_peer_parse(json_string_value(s), &(*out)[i], e)))
-            return fl_err_prefix(e, "--target");
-        (*n)++;
-    }
+                          "connections go through the proxy (e.g. --target 10.0.0.2:6379; in "
+                          "experiment files: endpoint: 10.0.0.2:6379)");
     return 0;
 }
 
@@ -445,17 +466,19 @@ void fl_pxfault_describe(const struct fl_pxfault_kind *k, const struct fl_fault 
 {
     const char *dir = fl_param_str(f->params, "direction", "downstream");
     double pct = fl_param_real(f->params, "percent", 100.0);
-    json_t *t = json_object_get(f->params, "target");
     char scope[300], effect[160], targets[300] = "", share[48] = "";
     size_t o = 0;
 
     fl_netfault_scope_text(f, scope, sizeof scope);
     k->effect(f->params, effect, sizeof effect);
-    for (size_t i = 0; i < (json_is_array(t) ? json_array_size(t) : 1) && o + 1 < sizeof targets;
-         i++) {
-        const char *s = json_string_value(json_is_array(t) ? json_array_get(t, i) : t);
-        o += (size_t)snprintf(targets + o, sizeof targets - o, "%s%s", i ? ", " : "",
-                              s ? s : "?");
+    for (int key = 0; key < 2; key++) {
+        json_t *t = json_object_get(f->params, key ? "endpoint" : "target");
+        size_t cnt = json_is_array(t) ? json_array_size(t) : t ? 1 : 0;
+        for (size_t i = 0; i < cnt && o + 1 < sizeof targets; i++) {
+            const char *s = json_string_value(json_is_array(t) ? json_array_get(t, i) : t);
+            o += (size_t)snprintf(targets + o, sizeof targets - o, "%s%s", o ? ", " : "",
+                                  s ? s : "?");
+        }
     }
     if (pct < 100)
         snprintf(share, sizeof share, " (%g%% of them)", pct);

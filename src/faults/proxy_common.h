@@ -30,9 +30,12 @@
 /* clang-format off */
 #define FL_PXFAULT_OPTS(dirdefault) \
     FL_NETNS_OPTS, \
-    {"target", FL_OPT_STRING, FL_OPT_REQUIRED | FL_OPT_MULTI, "ADDR[/PREFIX][:PORT]", \
+    {"target", FL_OPT_STRING, FL_OPT_MULTI, "ADDR[/PREFIX][:PORT]", \
      "intercept new TCP connections to this address (or network), and port if given, " \
-     "made in or through the scope; repeat for more", NULL, 0, 0}, \
+     "made in or through the scope; repeat for more (required, or --endpoint)", NULL, 0, 0}, \
+    {"endpoint", FL_OPT_STRING, FL_OPT_MULTI, "ADDR[/PREFIX][:PORT]", \
+     "the same as --target, under the name experiment files use (there `target:` names " \
+     "an entry of targets:)", NULL, 0, 0}, \
     {"direction", FL_OPT_ENUM, 0, "downstream|upstream|both", \
      "which data is affected: downstream (server to client, the replies; the default), " \
      "upstream (client to server) or both" dirdefault, "downstream|upstream|both", 0, 0}, \

@@ -27,7 +27,12 @@ static void emit_redirects(FILE *f, const struct fl_redirect_spec *s)
         fl_net_peer_format(p, false, a, sizeof a);
         if (p->port)
             snprintf(port, sizeof port, "tcp dport %d ", p->port);
-        fprintf(f, "\t\t%s daddr %s meta l4proto tcp %sredirect to :%d\n",
+        /* Only a connection's opening SYN: a connection that existed before
+         * the table (and before conntrack was on in this namespace) is
+         * picked up mid-stream as "new", and redirecting its next segment
+         * would make the proxy's stack answer it with a reset. */
+        fprintf(f, "\t\t%s daddr %s meta l4proto tcp %stcp flags & (fin | syn | rst | ack) == syn "
+                   "redirect to :%d\n",
                 p->family == AF_INET6 ? "ip6" : "ip", a, port, s->listen_port);
     }
 }

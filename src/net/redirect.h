@@ -8,9 +8,11 @@
  *               firewall mark (SO_MARK on its upstream sockets) return first
  *   prerouting  connections entering the namespace: forwarded through it
  *               (a host routing for containers) or to a local service
- * A redirect happens on a connection's first packet (conntrack NAT), so
- * connections that existed before the table was added are never touched,
- * and those redirected keep going to the proxy after the table is gone.
+ * A redirect happens on a connection's opening SYN only (conntrack NAT
+ * binds the rest of the connection to it), so connections that existed
+ * before the table was added are never touched, even when conntrack picks
+ * them up mid-stream, and those redirected keep going to the proxy after
+ * the table is gone.
  *
  * With `owner`, the table is bound to the netlink socket that created it
  * (NFT_TABLE_F_OWNER, Linux 5.12+): the kernel deletes it the moment that
