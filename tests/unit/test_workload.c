@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check/check.h"
+#include "workload/clients/httpc.h"
 #include "workload/recorder.h"
 #include "workload/workload.h"
 
@@ -409,4 +411,181 @@ Test(registry, every_client_and_workload_is_found)
     cr_assert_null(fl_wl_find("queue"));
     cr_assert_eq(fl_wl_f_find("transfer"), FL_WL_TRANSFER);
     cr_assert_eq(fl_wl_f_find("nope"), -1);
+}
+
+Test(b64, round_trip)
+{
+    const char *in[] = {"", "f", "fo", "foo", "foob", "faultline/bank/10"};
+    const char *want[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "ZmF1bHRsaW5lL2JhbmsvMTA="};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        char *e = fl_b64_encode(in[i], strlen(in[i]));
+        cr_assert_str_eq(e, want[i]);
+        size_t n;
+        char *d = fl_b64_decode(e, &n);
+        cr_assert_eq(n, strlen(in[i]));
+        cr_assert_str_eq(d, in[i]);
+        free(e);
+        free(d);
+    }
+    size_t n;
+    cr_assert_null(fl_b64_decode("a*b", &n));
+}
+
+/* A fake client over an in-memory counter, to test the runner itself: every
+ * fifth add is applied but answered as a timeout (info, connection broken),
+ * and every third reconnect fails once. */
+static struct {
+    pthread_mutex_t mu;
+    int64_t value;
+    int connects, failed_connects, ops;
+} fake = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int fake_connect(const struct fl_wl_cfg *c, void **conn, struct fl_err *e)
+{
+    pthread_mutex_lock(&fake.mu);
+    int n = ++fake.connects;
+    pthread_mutex_unlock(&fake.mu);
+    if (n > 1 && n % 3 == 0) {
+        pthread_mutex_lock(&fake.mu);
+        fake.failed_connects++;
+        pthread_mutex_unlock(&fake.mu);
+        return fl_err_set(e, FL_EFAIL, "refused");
+    }
+    *conn = malloc(1);
+    return 0;
+}
+
+static void fake_close(void *conn)
+{
+    free(conn);
+}
+
+static int fake_setup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    fake.value = 0;
+    return 0;
+}
+
+static void fake_exec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                      struct fl_wl_result *r)
+{
+    pthread_mutex_lock(&fake.mu);
+    int n = ++fake.ops;
+    r->type = FL_WL_OK;
+    if (op->f == FL_WL_READ) {
+        r->value = fake.value;
+    } else {
+        fake.value += op->a;
+        if (n % 5 == 0) {
+            r->type = FL_WL_INFO;
+            r->broken = true;
+            snprintf(r->error, sizeof r->error, "timeout");
+        }
+    }
+    pthread_mutex_unlock(&fake.mu);
+}
+
+static const char *const fake_workloads[] = {"counter", NULL};
+static const struct fl_wl_client_ops fake_client = {
+    .name = "fake",
+    .summary = "test",
+    .target_help = "anything",
+    .workloads = fake_workloads,
+    .connect = fake_connect,
+    .close = fake_close,
+    .setup = fake_setup,
+    .exec = fake_exec,
+};
+
+static struct fl_history *run_fake(struct fl_wl_cfg *c, struct fl_wl_stats *st)
+{
+    char path[] = "/tmp/fl-test-workload-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    c->out = path;
+    struct fl_err e = {0};
+    cr_assert_eq(fl_wl_run(c, st, &e), 0, "%s", e.msg);
+    struct fl_history *h = NULL;
+    cr_assert_eq(fl_history_load(path, FL_FMT_JSONL, &h, &e), 0, "%s", e.msg);
+    unlink(path);
+    return h;
+}
+
+Test(run, reconnects_renames_processes_and_checks_out)
+{
+    struct fl_wl_cfg c = cfg_for("redis", "counter");
+    c.client = &fake_client;
+    c.concurrency = 4;
+    c.duration_ms = 300;
+    c.seed = 1;
+    fake.connects = fake.failed_connects = fake.ops = 0;
+    struct fl_wl_stats st;
+    struct fl_history *h = run_fake(&c, &st);
+
+    uint64_t info = 0, ok = 0;
+    for (int f = 0; f < FL_WL_NF; f++) {
+        info += st.n[f][FL_WL_INFO];
+        ok += st.n[f][FL_WL_OK];
+    }
+    cr_assert_gt(info, 0);
+    cr_assert_gt(ok, 0);
+    cr_assert_eq(h->nops, ok + info + st.n[FL_WL_ADD][FL_WL_FAIL] + st.n[FL_WL_READ][FL_WL_FAIL]);
+    cr_assert_gt(fake.failed_connects, 0);
+    cr_assert_gt(st.reconnects, 0);
+    /* after an info the worker continues as a new process */
+    int64_t maxp = 0;
+    for (size_t i = 0; i < h->nops; i++)
+        if (h->ops[i].process > maxp)
+            maxp = h->ops[i].process;
+    cr_assert_geq(maxp, 4);
+    /* the final read is the last op and sees every applied add */
+    const struct fl_hop *last = NULL;
+    for (size_t i = 0; i < h->nops; i++)
+        if (!last || h->ops[i].call > last->call)
+            last = &h->ops[i];
+    cr_assert(fl_history_fis(h, last, "read") && last->type == FL_OP_OK);
+    cr_assert_eq(last->comp.kind, FL_V_INT);
+    cr_assert_eq(last->comp.x, fake.value);
+
+    struct fl_check_opts o;
+    fl_check_opts_init(&o);
+    o.model = "counter";
+    struct fl_check_report r;
+    struct fl_err e = {0};
+    cr_assert_eq(fl_check_run(h, &o, &r, &e), 0, "%s", e.msg);
+    cr_assert_eq(r.verdict, FL_CHECK_VALID, "%s", r.text);
+    fl_check_report_fini(&r);
+    fl_history_free(h);
+}
+
+Test(run, rate_limit_bounds_the_number_of_ops)
+{
+    struct fl_wl_cfg c = cfg_for("redis", "counter");
+    c.client = &fake_client;
+    c.concurrency = 2;
+    c.duration_ms = 500;
+    c.rate = 100;
+    fake.connects = fake.ops = 0;
+    struct fl_wl_stats st;
+    struct fl_history *h = run_fake(&c, &st);
+    /* at most rate * duration, plus one per worker for the start and the final read */
+    cr_assert_leq(h->nops, 50 + 2 + 1, "%zu ops", h->nops);
+    cr_assert_gt(h->nops, 1);
+    fl_history_free(h);
+}
+
+Test(run, stop_flag_ends_the_run_with_only_the_final_read)
+{
+    static volatile sig_atomic_t stop = 1;
+    struct fl_wl_cfg c = cfg_for("redis", "counter");
+    c.client = &fake_client;
+    c.duration_ms = 3600000;
+    c.stop = &stop;
+    fake.connects = 0;
+    struct fl_wl_stats st;
+    struct fl_history *h = run_fake(&c, &st);
+    cr_assert_eq(h->nops, 1);
+    cr_assert(fl_history_fis(h, &h->ops[0], "read"));
+    fl_history_free(h);
 }
