@@ -70,14 +70,37 @@ static char *conninfo_of(const char *target)
     return s;
 }
 
+/* The target for messages, without a password ("password=..." in a
+ * conninfo, "user:secret@" in a URL). */
+static void redacted(const char *target, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", target);
+    char *p = strstr(buf, "password=");
+    if (p) {
+        char *end = p + 9;
+        while (*end && *end != ' ')
+            end++;
+        memmove(p + 12, end, strlen(end) + 1);
+        memcpy(p + 9, "***", 3);
+    }
+    char *scheme = strstr(buf, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+    if (at && colon && colon < at) {
+        memmove(colon + 4, at, strlen(at) + 1);
+        memcpy(colon + 1, "***", 3);
+    }
+}
+
 static int pconnect(const struct fl_wl_cfg *c, void **out, struct fl_err *e)
 {
+    char shown[512];
+    redacted(c->target, shown, sizeof shown);
     char *ci = conninfo_of(c->target);
     if (!ci)
         return fl_err_set(e, FL_EUSAGE,
                           "--target '%s': expected a libpq conninfo (\"host=... port=... "
                           "dbname=...\"), a postgresql:// URL, or HOST:PORT",
-                          c->target);
+                          shown);
     int64_t deadline = fl_now_ms() + c->timeout_ms;
     PGconn *conn = PQconnectStart(ci);
     free(ci);
@@ -95,7 +118,7 @@ static int pconnect(const struct fl_wl_cfg *c, void **out, struct fl_err *e)
             return fl_err_set(e, FL_EFAIL,
                               "cannot connect to postgres at %s: no answer within %lldms "
                               "(--timeout); is the server running and reachable?",
-                              c->target, (long long)c->timeout_ms);
+                              shown, (long long)c->timeout_ms);
         }
         if (r < 0)
             goto bad;
@@ -118,7 +141,7 @@ bad:;
     return fl_err_set(e, FL_EFAIL,
                       "cannot connect to postgres at %s: %s; check --target (host, port, "
                       "dbname, user) and that the server accepts connections",
-                      c->target, msg);
+                      shown, msg);
 }
 
 static void pclose_(void *conn)
