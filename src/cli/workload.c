@@ -350,9 +350,11 @@ int fl_cli_workload(int argc, char **argv)
                         "stdout\n");
         return FL_WL_EXIT_USAGE;
     }
-    if (!have_seed && getrandom(&c.seed, sizeof c.seed, 0) != (ssize_t)sizeof c.seed)
-        c.seed = (uint64_t)time(NULL);
-    c.seed &= (UINT64_C(1) << 53) - 1; /* printable and exact in any JSON reader */
+    if (!have_seed) {
+        if (getrandom(&c.seed, sizeof c.seed, 0) != (ssize_t)sizeof c.seed)
+            c.seed = (uint64_t)time(NULL);
+        c.seed &= (UINT64_C(1) << 53) - 1; /* exact in any JSON reader */
+    }
 
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
