@@ -179,7 +179,15 @@ static int hsetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
                           "cannot reach the service at %s: %s; is it listening there? check "
                           "--target",
                           h->base, r.error);
-    if (st == 404 || st == 405 || (st >= 200 && st < 300))
+    if (st == 404 || st == 405) {
+        if (!c->quiet)
+            fprintf(stderr,
+                    "faultline workload: %s has no POST /reset (HTTP %d): make sure the "
+                    "service starts from an empty state\n",
+                    h->base, st);
+        return 0;
+    }
+    if (st >= 200 && st < 300)
         return 0;
     return fl_err_set(e, FL_EFAIL, "the service at %s refused POST /reset: %s", h->base, r.error);
 }

@@ -242,6 +242,10 @@ static void rexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *
             } else {
                 r->vals = calloc(rep->elements + 1, sizeof *r->vals);
                 r->is_list = true;
+                if (!r->vals) {
+                    r->type = FL_WL_FAIL;
+                    snprintf(r->error, sizeof r->error, "out of memory");
+                }
                 for (size_t i = 0; r->vals && i < rep->elements; i++)
                     if (reply_int(rep->element[i], &r->vals[r->nvals]))
                         r->nvals++;
