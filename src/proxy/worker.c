@@ -15,7 +15,7 @@
 
 #include "net/netns.h"
 #include "net/nft.h"
-#include "net/redirect.h"
+#include "proxy/intercept.h"
 #include "proxy/proxy.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -28,9 +28,8 @@ struct worker {
     struct fl_netns_guard ns;
     bool in_ns;
     struct fl_px_server *srv;
-    struct fl_nft *nft;
+    struct fl_px_intercept ic;
     char table[64];
-    bool table_added;
     int sfd, tfd, stopfd;
 };
 
@@ -50,31 +49,6 @@ static void report(int fd, const char *fmt, ...)
         n = (int)sizeof buf - 1;
     if (write(fd, buf, (size_t)n) < 0)
         fl_debug("proxy worker: cannot report: %s", strerror(errno));
-}
-
-/* One API call on the worker's own server; 0 or an error with the body. */
-static int api(struct worker *w, const char *method, const char *path, json_t *body,
-               json_t **out, struct fl_err *e)
-{
-    char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL, *res = NULL;
-    const char *ctype = NULL;
-    int st = fl_px_api_handle(w->srv, method, path, txt, txt ? strlen(txt) : 0, &res, &ctype);
-
-    free(txt);
-    if (st >= 300) {
-        json_t *j = res ? json_loads(res, 0, NULL) : NULL;
-        fl_err_set(e, st == 400 ? FL_EUSAGE : FL_EFAIL, "proxy %s %s: %s", method, path,
-                   j && json_string_value(json_object_get(j, "error"))
-                       ? json_string_value(json_object_get(j, "error"))
-                       : "failed");
-        json_decref(j);
-        free(res);
-        return -e->code;
-    }
-    if (out)
-        *out = res ? json_loads(res, 0, NULL) : NULL;
-    free(res);
-    return 0;
 }
 
 static int parse_config(struct worker *w, const char *config, struct fl_err *e)
@@ -138,79 +112,43 @@ static int start_proxy(struct worker *w, struct fl_err *e)
 {
     struct fl_px_options o = {NULL, NULL, false};
     bool v6 = false;
-    json_t *body, *out = NULL, *tx;
     char path[128];
-    const char *listen, *colon;
+    json_t *tx;
     size_t i;
-    int r, port;
+    int port;
 
     for (i = 0; i < w->ntargets; i++)
         v6 |= w->targets[i].family == AF_INET6;
     if (!(w->srv = fl_px_server_new(&o, e)))
         return -e->code;
-    /* The wildcard address: redirected connections arrive on 127.0.0.1 (or
-     * ::1) from the output hook and on the incoming interface's address from
-     * prerouting. A dual-stack socket serves IPv4 targets as well. */
-    body = json_pack("{s:s, s:s, s:s}", "name", w->id, "listen", v6 ? "[::]:0" : "0.0.0.0:0",
-                     "upstream", FL_PX_UPSTREAM_TRANSPARENT);
-    r = api(w, "POST", "/proxies", body, &out, e);
-    json_decref(body);
-    if (r)
-        return r;
-    listen = json_string_value(json_object_get(out, "listen"));
-    colon = listen ? strrchr(listen, ':') : NULL;
-    port = colon ? atoi(colon + 1) : 0;
-    json_decref(out);
-    if (port <= 0)
-        return fl_err_set(e, FL_EFAIL, "the proxy reported no listen port");
+    if ((port = fl_px_intercept_proxy(w->srv, w->id, v6, e)) < 0)
+        return port;
     snprintf(path, sizeof path, "/proxies/%s/toxics", w->id);
     json_array_foreach(json_object_get(w->cfg, "toxics"), i, tx) {
-        if ((r = api(w, "POST", path, tx, NULL, e)))
-            return r;
+        char *txt = json_dumps(tx, JSON_COMPACT), *res = NULL;
+        const char *ctype;
+        int st = fl_px_api_handle(w->srv, "POST", path, txt, txt ? strlen(txt) : 0, &res, &ctype);
+        free(txt);
+        if (st >= 300) {
+            json_t *j = res ? json_loads(res, 0, NULL) : NULL;
+            fl_err_set(e, FL_EUSAGE, "toxic %zu: %s", i + 1,
+                       json_string_value(json_object_get(j, "error"))
+                           ? json_string_value(json_object_get(j, "error"))
+                           : "refused");
+            json_decref(j);
+            free(res);
+            return -e->code;
+        }
+        free(res);
     }
     return port;
-}
-
-static int add_redirect(struct worker *w, int port, struct fl_err *e)
-{
-    struct fl_redirect_spec spec = {
-        .table = w->table,
-        .targets = w->targets,
-        .ntargets = w->ntargets,
-        .listen_port = port,
-        .mark = FL_PX_MARK,
-        .owner = true,
-        .prerouting = json_is_true(json_object_get(w->cfg, "prerouting")),
-    };
-    char *script = NULL;
-    int r;
-
-    if ((r = fl_redirect_render(&spec, &script, e)))
-        return r;
-    /* Our own context, kept open until exit: it owns the table. */
-    if (!(w->nft = fl_nft_new(e))) {
-        free(script);
-        return -e->code;
-    }
-    r = fl_nft_run(w->nft, script, e);
-    free(script);
-    if (r)
-        return fl_err_prefix(e, "cannot add the redirect (table inet %s)", w->table);
-    w->table_added = true;
-    return 0;
 }
 
 /* Redirect first, proxy second: once the table is gone no new connection
  * reaches the listener, then closing it and the links is safe. */
 static void teardown(struct worker *w)
 {
-    if (w->table_added) {
-        struct fl_err e = {0};
-        if (fl_nft_delete_table(w->nft, "inet", w->table, &e) < 0)
-            fl_warn("proxy worker %s: %s (the kernel drops it when this process exits)", w->id,
-                    e.msg);
-    }
-    fl_nft_free(w->nft);
+    fl_px_intercept_stop(&w->ic);
     fl_px_server_free(w->srv);
     if (w->in_ns)
         fl_netns_leave(&w->ns);
@@ -243,7 +181,8 @@ int fl_px_worker_main(const char *config, int ready_fd)
         r = port;
         goto fail;
     }
-    if ((r = add_redirect(&w, port, &e)))
+    if ((r = fl_px_intercept_redirect(&w.ic, w.table, w.targets, w.ntargets, port,
+                                      json_is_true(json_object_get(w.cfg, "prerouting")), &e)))
         goto fail;
     report(ready_fd, "ok %d\n", port);
     if (ready_fd >= 0)
