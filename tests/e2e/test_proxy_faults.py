@@ -425,3 +425,80 @@ method:
             p.kill()
             p.communicate()
     assert median_rtt(lab, lab.b_ip, 3) < base + 0.06
+
+
+def api(base, method, path, body=None):
+    import urllib.request
+    r = urllib.request.Request(base + path, method=method,
+                               data=json.dumps(body).encode() if body is not None else None)
+    with urllib.request.urlopen(r, timeout=10) as resp:
+        text = resp.read().decode()
+        return resp.status, json.loads(text) if text else None
+
+
+def start_intercepting_proxy(lab, state):
+    p = subprocess.Popen([BIN, "proxy", "--listen", "127.0.0.1:0", "--state", state, "--netns",
+                          lab.a, "--intercept", f"echo={lab.b_ip}:{PORT}"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = p.stdout.readline()
+    second = p.stdout.readline()
+    assert "intercepting new TCP connections to %s:%d with proxy echo" % (lab.b_ip, PORT) \
+        in first, (first, second, p.stderr.read() if p.poll() is not None else "")
+    assert "API on" in second, second
+    return p, "http://" + second.split("API on ")[1].strip()
+
+
+def test_proxy_cli_intercept(lab, tmp_path):
+    """`faultline proxy --netns A --intercept NAME=ADDR:PORT`: transparent
+    mode from the command line, toxics through the Toxiproxy API; the
+    redirect lives exactly as long as the process (SIGTERM and SIGKILL)."""
+    lab.start_ready(lab.b, ECHO_SERVER, lab.b_ip, PORT)
+    base = median_rtt(lab, lab.b_ip, 3)
+    state = str(tmp_path / "proxy.json")
+    p, url = start_intercepting_proxy(lab, state)
+    try:
+        assert [t for t in lab.nft_tables(lab.a) if t.startswith("fl_proxy_")]
+        st, proxies = api(url, "GET", "/proxies")
+        assert proxies["echo"]["upstream"] == "transparent"
+        # no toxic yet: intercepted, forwarded to the original destination
+        assert median_rtt(lab, lab.b_ip, 3) < base + 0.06
+        st, _ = api(url, "POST", "/proxies/echo/toxics",
+                    {"type": "latency", "attributes": {"latency": 250}})
+        assert st == 200
+        during = median_rtt(lab, lab.b_ip, 3)
+        assert 0.6 * 0.25 <= during - base <= 1.4 * 0.25, (base, during)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(10) == 0
+        err = p.stderr.read()
+        assert "LeakSanitizer" not in err and "AddressSanitizer" not in err, err
+        assert lab.nft_tables(lab.a) == []
+        assert median_rtt(lab, lab.b_ip, 3) < base + 0.06
+
+        # restart from the state file: the same transparent proxy and its
+        # toxic come back; SIGKILL takes the redirect along
+        p, url = start_intercepting_proxy(lab, state)
+        st, proxies = api(url, "GET", "/proxies/echo")
+        assert proxies["toxics"][0]["attributes"]["latency"] == 250
+        assert median_rtt(lab, lab.b_ip, 3) - base >= 0.15
+        p.kill()
+        p.wait()
+        assert wait_for(lambda: lab.nft_tables(lab.a) == [], 2), lab.nft_tables(lab.a)
+        assert median_rtt(lab, lab.b_ip, 3) < base + 0.06
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        for f in (p.stdout, p.stderr):
+            f.close()
+
+
+def test_proxy_cli_intercept_bad_input(tmp_path):
+    for arg, word in (("echo", "NAME=ADDR"), ("=10.0.0.2:80", "NAME=ADDR"),
+                      ("echo=db.example:80", "--intercept")):
+        r = subprocess.run([BIN, "proxy", "--listen", "127.0.0.1:0", "--state", "",
+                            "--intercept", arg], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 2, (arg, r.returncode, r.stderr)
+        assert word in r.stderr, (arg, r.stderr)
+    r = subprocess.run([BIN, "proxy", "--listen", "127.0.0.1:0", "--state", "", "--netns",
+                        "fl-no-such-ns"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 3 and "fl-no-such-ns" in r.stderr, r.stderr
