@@ -204,6 +204,24 @@ static int read_string(struct fl_edn *r, struct fl_val *out)
     fl_edn_advance(r); /* opening quote */
     /* most strings have no escapes and no newlines: intern them in place */
     for (const char *q = r->p; q < r->end && *q != '\\' && *q != '\n'; q++) {
+        if (*q == '"' && q - r->p <= 7) {
+            uint64_t key = 0;
+            size_t n8 = (size_t)(q - r->p), slot;
+            for (size_t i = 0; i < n8; i++) /* low 7 bytes: the text; top: length + 1 */
+                key |= (uint64_t)(unsigned char)r->p[i] << (8 * i);
+            key |= (uint64_t)(n8 + 1) << 56;
+            slot = (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 58);
+            if (r->short_key[slot] != key) {
+                int64_t id = fl_history_intern(r->h, r->p, n8, FL_V_STR);
+                if (id < 0)
+                    return fl_err_set(r->e, FL_EFAIL, "%s: out of memory reading EDN", r->name);
+                r->short_key[slot] = key;
+                r->short_id[slot] = id;
+            }
+            r->p = q + 1;
+            *out = (struct fl_val){FL_V_STR, 0, r->short_id[slot]};
+            return 0;
+        }
         if (*q == '"') {
             int64_t id = fl_history_intern(r->h, r->p, (size_t)(q - r->p), FL_V_STR);
             if (id < 0)
@@ -290,6 +308,16 @@ static int read_string(struct fl_edn *r, struct fl_val *out)
 static int read_number(struct fl_edn *r, struct fl_val *out)
 {
     const char *s = r->p;
+    /* the common case first: up to 18 digits (< 2^62), then a delimiter */
+    const char *q = s + (*s == '-' || *s == '+'), *d = q;
+    int64_t fast = 0;
+    while (q < r->end && *q >= '0' && *q <= '9' && q - d < 18)
+        fast = fast * 10 + (*q++ - '0');
+    if (q > d && (q == r->end || !is_sym_char(*q))) {
+        r->p = q;
+        *out = (struct fl_val){FL_V_INT, 0, *s == '-' ? -fast : fast};
+        return 0;
+    }
     while (r->p < r->end && is_sym_char(*r->p))
         r->p++;
     size_t n = (size_t)(r->p - s);

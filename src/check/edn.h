@@ -28,6 +28,12 @@ struct fl_edn {
     size_t sbufcap;
     struct fl_err *e;
     bool json; /* JSON mode: ':' separates, null is nil (the JSON Lines fast path) */
+    /* Recently interned short strings (up to 7 bytes: map keys, function
+     * names), so the same few strings are not hashed and looked up again
+     * millions of times. Key: the bytes, and length + 1 in the top byte
+     * (0 = empty slot). */
+    uint64_t short_key[64];
+    int64_t short_id[64];
 };
 
 void fl_edn_init(struct fl_edn *r, struct fl_history *h, const char *buf, size_t len,

@@ -1,10 +1,14 @@
 #include "check/history.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check/edn.h"
 
@@ -27,6 +31,25 @@ static uint64_t hash_bytes(const char *s, size_t n, int cls)
         h *= 1099511628211ULL;
     }
     return h ^ (h >> 29);
+}
+
+/* Prefault the part of a big growing array that is about to be written,
+ * 4 MB at a time: one madvise instead of a thousand page faults (a
+ * million-op history fills a few hundred MB). *done is how far, in bytes,
+ * it has been prefaulted; realloc moves big arrays with their pages, so it
+ * stays true. A hint only: errors are ignored. */
+static void prefault(void *base, size_t used, size_t cap, size_t *done)
+{
+    const size_t step = 4u << 20;
+
+    if (!base || cap < 2 * step || used + step / 2 < *done)
+        return;
+    size_t from = used > *done ? used : *done, to = used + step < cap ? used + step : cap;
+    uintptr_t a = ((uintptr_t)base + from + 4095) & ~(uintptr_t)4095;
+    uintptr_t z = ((uintptr_t)base + to) & ~(uintptr_t)4095;
+    if (z > a)
+        madvise((void *)a, z - a, MADV_POPULATE_WRITE);
+    *done = to;
 }
 
 struct fl_history *fl_history_new(const char *name)
@@ -376,6 +399,17 @@ static uint32_t *pending_slot(struct pending *p, int64_t proc)
     return &p->op[i];
 }
 
+/* The op index + 1 pending for proc, 0 if none (inserts nothing). */
+static uint32_t pending_find(const struct pending *p, int64_t proc)
+{
+    if (!p->cap)
+        return 0;
+    size_t i = (size_t)((uint64_t)proc * 0x9E3779B97F4A7C15ULL >> 17) & (p->cap - 1);
+    while (p->op[i] && p->proc[i] != proc)
+        i = (i + 1) & (p->cap - 1);
+    return p->op[i];
+}
+
 static int pending_grow(struct pending *p)
 {
     if (p->n * 2 < p->cap)
@@ -446,6 +480,15 @@ struct builder {
     struct pending pend;
     struct fl_err *e;
     int64_t id[K_N]; /* interned ids of the field and type names: compare ids, not text */
+    /* JSON Lines: the text of each invocation's value, by op index, so a
+     * completion that repeats it (a write, a transfer) shares the parsed
+     * value instead of parsing and storing it again. */
+    const char **inv_text;
+    uint32_t *inv_len;
+    size_t cap_text;
+    const char *cur_text; /* the value text of the event being added, or NULL */
+    uint32_t cur_len;
+    size_t prefaulted_vals, prefaulted_ops; /* see prefault() */
 };
 
 static bool is_name(const struct fl_val *v, int64_t id)
@@ -466,29 +509,16 @@ static int type_of(const struct builder *b, const struct fl_val *t)
     return -1;
 }
 
-/* Turn one event map into an invocation or a completion. */
-static int add_event(struct builder *b, const struct fl_val *m, uint32_t line, uint32_t col)
+/* Turn one event into an invocation or a completion. field[] holds the
+ * values of the fields by K_* index (NULL: absent); t is the type (3 for
+ * invoke, an enum fl_optype, -1 when missing or not one of those). */
+static int add_event_fields(struct builder *b, const struct fl_val *const *field, int t,
+                            uint32_t line, uint32_t col)
 {
     struct fl_history *h = b->h;
     const char *nm = h->name;
-
-    if (m->kind != FL_V_MAP)
-        return fl_err_set(b->e, FL_EUSAGE,
-                          "%s:%u:%u: expected an operation map like {\"process\":0,"
-                          "\"type\":\"invoke\",\"f\":\"read\"}, got something else",
-                          nm, line, col);
-    const struct fl_val *field[K_TIME + 1] = {NULL};
     struct fl_val nil = {FL_V_NIL, 0, 0};
-
-    for (uint32_t i = 0; m->kind == FL_V_MAP && i < m->n; i++) {
-        const struct fl_val *k = fl_history_child(h, m, 2 * i);
-        for (int j = 0; j <= K_TIME; j++)
-            if (!field[j] && is_name(k, b->id[j])) {
-                field[j] = fl_history_child(h, m, 2 * i + 1);
-                break;
-            }
-    }
-    const struct fl_val *proc = field[K_PROCESS], *type = field[K_TYPE], *f = field[K_F];
+    const struct fl_val *proc = field[K_PROCESS], *f = field[K_F];
     const struct fl_val *val = field[K_VALUE], *key = field[K_KEY], *err = field[K_ERROR];
     const struct fl_val *tm = field[K_TIME];
 
@@ -497,7 +527,6 @@ static int add_event(struct builder *b, const struct fl_val *m, uint32_t line, u
                           col);
     if (proc->kind != FL_V_INT)
         return 0; /* the nemesis and other non-client processes are not checked */
-    int t = type_of(b, type);
     if (t < 0)
         return fl_err_set(b->e, FL_EUSAGE,
                           "%s:%u:%u: \"type\" must be one of invoke, ok, fail, info", nm, line,
@@ -544,6 +573,24 @@ static int add_event(struct builder *b, const struct fl_val *m, uint32_t line, u
         op->ret_time = -1;
         if (time < 0)
             h->have_time = false;
+        if (b->cur_text) {
+            if (h->nops >= b->cap_text) {
+                size_t cap = h->capops;
+                const char **t = realloc(b->inv_text, cap * sizeof *t);
+                if (t)
+                    b->inv_text = t;
+                uint32_t *l = t ? realloc(b->inv_len, cap * sizeof *l) : NULL;
+                if (!l)
+                    return fl_err_set(b->e, FL_EFAIL, "%s: out of memory", nm);
+                memset(l + b->cap_text, 0, (cap - b->cap_text) * sizeof *l);
+                b->inv_len = l;
+                b->cap_text = cap;
+            }
+            b->inv_text[h->nops] = b->cur_text;
+            b->inv_len[h->nops] = b->cur_len;
+        } else if (h->nops < b->cap_text) {
+            b->inv_len[h->nops] = 0;
+        }
         *slot = (uint32_t)++h->nops;
         return 0;
     }
@@ -588,6 +635,29 @@ static int add_event(struct builder *b, const struct fl_val *m, uint32_t line, u
     }
     pending_del(&b->pend, proc->x);
     return 0;
+}
+
+/* Turn one event map (EDN, or a JSON line read by jansson) into an
+ * invocation or a completion. */
+static int add_event(struct builder *b, const struct fl_val *m, uint32_t line, uint32_t col)
+{
+    struct fl_history *h = b->h;
+    const struct fl_val *field[K_TIME + 1] = {NULL};
+
+    if (m->kind != FL_V_MAP)
+        return fl_err_set(b->e, FL_EUSAGE,
+                          "%s:%u:%u: expected an operation map like {\"process\":0,"
+                          "\"type\":\"invoke\",\"f\":\"read\"}, got something else",
+                          h->name, line, col);
+    for (uint32_t i = 0; i < m->n; i++) {
+        const struct fl_val *k = fl_history_child(h, m, 2 * i);
+        for (int j = 0; j <= K_TIME; j++)
+            if (!field[j] && is_name(k, b->id[j])) {
+                field[j] = fl_history_child(h, m, 2 * i + 1);
+                break;
+            }
+    }
+    return add_event_fields(b, field, type_of(b, field[K_TYPE]), line, col);
 }
 
 /* ---- JSON Lines ---- */
@@ -690,6 +760,188 @@ static int fast_line(struct builder *b, struct fl_edn *r, const char *p, const c
     return 0;
 }
 
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* The K_* index of a field name (the text between the quotes), or -1. */
+static int field_index(const char *k, size_t n)
+{
+    switch (n) {
+    case 1:
+        return k[0] == 'f' ? K_F : -1;
+    case 3:
+        return !memcmp(k, "key", 3) ? K_KEY : -1;
+    case 4:
+        return !memcmp(k, "type", 4) ? K_TYPE : !memcmp(k, "time", 4) ? K_TIME : -1;
+    case 5:
+        return !memcmp(k, "value", 5) ? K_VALUE : !memcmp(k, "error", 5) ? K_ERROR : -1;
+    case 7:
+        return !memcmp(k, "process", 7) ? K_PROCESS : -1;
+    default:
+        return -1;
+    }
+}
+
+/* The type named by a plain string value at p ("invoke", "ok", ...): its
+ * code, with *after just past the closing quote; -2 when p holds anything
+ * else (escapes, not a string), so the caller reads it as a value. */
+static int plain_type(const char *p, const char *end, const char **after)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+        int t;
+    } types[] = {
+        {"invoke", 6, 3}, {"ok", 2, FL_OP_OK}, {"fail", 4, FL_OP_FAIL}, {"info", 4, FL_OP_INFO}};
+    const char *q;
+
+    if (p >= end || *p != '"')
+        return -2;
+    for (q = p + 1; q < end && *q != '"' && *q != '\\'; q++)
+        ;
+    if (q >= end || *q != '"')
+        return -2;
+    *after = q + 1;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if ((size_t)(q - p - 1) == types[i].n && !memcmp(p + 1, types[i].s, types[i].n))
+            return types[i].t;
+    return -1;
+}
+
+/* A completion's value that is the same text as its invocation's (a write,
+ * a transfer, an enqueue: most completions echo what was asked) is the same
+ * value: share the parsed one. Known only when "process" and "type" come
+ * before "value" on the line, as faultline writes them; otherwise the value
+ * is simply parsed. On a match *v is the invocation's value and
+ * b->cur_len the length of the text to skip. */
+static bool echoes_invocation(struct builder *b, const struct fl_val *proc, int t, const char *p,
+                              const char *le, struct fl_val *v)
+{
+    uint32_t idx, n;
+    const char *after;
+
+    if (!proc || proc->kind != FL_V_INT || t < 0 || t == 3 ||
+        !(idx = pending_find(&b->pend, proc->x)) || idx - 1 >= b->cap_text ||
+        !(n = b->inv_len[idx - 1]) || (size_t)(le - p) < n || memcmp(p, b->inv_text[idx - 1], n))
+        return false;
+    after = p + n;
+    if (after < le && *after != ' ' && *after != '\t' && *after != '\r' && *after != ',' &&
+        *after != '}')
+        return false; /* "12" is a prefix of "123" */
+    *v = b->h->ops[idx - 1].inv;
+    b->cur_len = n;
+    return true;
+}
+
+/* The fastest path, for the lines faultline's own recorder writes (and most
+ * others): one flat JSON object with quoted, unescaped keys. The fields an
+ * operation has are picked out while scanning, so the event's own map is
+ * never built and its keys and type are never interned; values go through
+ * the EDN reader in JSON mode. This is not a general JSON parser: any line
+ * it does not recognise (returns -1, having consumed nothing that stays in
+ * the history) takes the paths below it, the generic reader and then
+ * jansson. On success the event has been added (or its error set: rc < 0
+ * in *rc). */
+static int scan_line(struct builder *b, struct fl_edn *r, const char *p, const char *le,
+                     uint32_t line, uint32_t col, int *rc)
+{
+    struct fl_history *h = b->h;
+    struct fl_val vals[K_TIME + 1];
+    const struct fl_val *field[K_TIME + 1] = {NULL};
+    struct fl_err scratch;
+    size_t mark = h->nvals;
+    int t = -1;
+
+    r->end = le;
+    r->line_start = p - (col - 1);
+    r->line = line;
+    r->e = &scratch;
+    b->cur_text = NULL;
+    if (p >= le || *p != '{')
+        return -1;
+    p = skip_ws(p + 1, le);
+    if (p < le && *p == '}') {
+        p++;
+        goto done;
+    }
+    for (;;) {
+        const char *k, *ke;
+        int j;
+        struct fl_val v;
+
+        if (p >= le || *p != '"')
+            goto fallback;
+        for (k = ke = p + 1; ke < le && *ke != '"' && *ke != '\\'; ke++)
+            ;
+        if (ke >= le || *ke != '"')
+            goto fallback;
+        p = skip_ws(ke + 1, le);
+        if (p >= le || *p != ':')
+            goto fallback;
+        p = skip_ws(p + 1, le);
+        j = field_index(k, (size_t)(ke - k));
+        if (j == K_TYPE && !field[j]) {
+            const char *after;
+            int pt = plain_type(p, le, &after);
+            if (pt != -2) {
+                t = pt;
+                vals[j] = (struct fl_val){FL_V_NIL, 0, 0}; /* present; t says which */
+                field[j] = &vals[j];
+                p = after;
+                goto next;
+            }
+        }
+        if (j == K_VALUE && !field[j] && echoes_invocation(b, field[K_PROCESS], t, p, le, &v)) {
+            p += b->cur_len;
+            b->cur_text = NULL;
+        } else {
+            r->p = p;
+            if (fl_edn_read(r, &v) < 0)
+                goto fallback;
+            if (j == K_VALUE && !field[j] && r->p - p < UINT32_MAX) {
+                b->cur_text = p;
+                b->cur_len = (uint32_t)(r->p - p);
+            }
+            p = r->p;
+        }
+        if (j >= 0 && !field[j]) {
+            if (j == K_TYPE)
+                t = type_of(b, &v);
+            vals[j] = v;
+            field[j] = &vals[j];
+        }
+    next:
+        p = skip_ws(p, le);
+        if (p < le && *p == ',') {
+            p = skip_ws(p + 1, le);
+            continue;
+        }
+        if (p < le && *p == '}') {
+            p++;
+            break;
+        }
+        goto fallback;
+    }
+done:
+    if (skip_ws(p, le) != le)
+        goto fallback;
+    if (t != 3)
+        b->cur_text = NULL; /* only invocations are remembered */
+    *rc = add_event_fields(b, field, t, line, col);
+    b->cur_text = NULL;
+    return 0;
+fallback:
+    /* Strings interned on the way stay interned (harmless: ids are only
+     * names for text); values read on the way are dropped. */
+    b->cur_text = NULL;
+    h->nvals = mark;
+    return -1;
+}
+
 static int parse_jsonl(struct builder *b, const char *buf, size_t len)
 {
     struct fl_history *h = b->h;
@@ -711,6 +963,16 @@ static int parse_jsonl(struct builder *b, const char *buf, size_t len)
         if (q < le && *q != '#') {
             struct fl_val v;
             size_t mark = h->nvals;
+            prefault(h->vals, h->nvals * sizeof *h->vals, h->capvals * sizeof *h->vals,
+                     &b->prefaulted_vals);
+            prefault(h->ops, h->nops * sizeof *h->ops, h->capops * sizeof *h->ops,
+                     &b->prefaulted_ops);
+            if (scan_line(b, &fast, q, le, line, (uint32_t)(q - p) + 1, &rc) == 0) {
+                if (rc < 0)
+                    goto out;
+                p = nl ? nl + 1 : end;
+                continue;
+            }
             if (fast_line(b, &fast, q, le, line, &v) == 0) {
                 if ((rc = add_event(b, &v, line, (uint32_t)(q - p) + 1)) < 0)
                     goto out;
@@ -826,6 +1088,8 @@ int fl_history_parse(const char *buf, size_t len, enum fl_hist_format fmt, const
     rc = fmt == FL_FMT_EDN ? parse_edn(&b, buf, len) : parse_jsonl(&b, buf, len);
     free(b.pend.proc);
     free(b.pend.op);
+    free(b.inv_text);
+    free(b.inv_len);
     if (rc < 0) {
         fl_history_free(b.h);
         return rc;
@@ -836,15 +1100,48 @@ int fl_history_parse(const char *buf, size_t len, enum fl_hist_format fmt, const
     return 0;
 }
 
+/* A regular file is mapped rather than read: no copy of a history that can
+ * be hundreds of MB, and no buffer to fault in. Returns 1 when the path is
+ * not a regular non-empty file (or cannot be mapped): the caller reads it.
+ * Like any reader of a mapped file, this assumes nobody truncates the file
+ * while it is being checked. */
+static int load_mapped(const char *path, enum fl_hist_format fmt, struct fl_history **out,
+                       struct fl_err *e)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    void *map;
+    int rc;
+
+    if (fd < 0)
+        return fl_err_set(e, FL_EUSAGE, "%s: cannot open history: %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+        (uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
+        return 1; /* not a regular non-empty file: read it */
+    }
+    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return 1;
+    madvise(map, (size_t)st.st_size, MADV_WILLNEED);
+    rc = fl_history_parse(map, (size_t)st.st_size, fmt, path, out, e);
+    munmap(map, (size_t)st.st_size);
+    return rc;
+}
+
 int fl_history_load(const char *path, enum fl_hist_format fmt, struct fl_history **out,
                     struct fl_err *e)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    FILE *f;
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int rc;
 
     *out = NULL;
+    if (strcmp(path, "-") && (rc = load_mapped(path, fmt, out, e)) <= 0)
+        return rc;
+    f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!f)
         return fl_err_set(e, FL_EUSAGE, "%s: cannot open history: %s", path, strerror(errno));
     for (;;) {
