@@ -186,7 +186,7 @@ out:
 
 /* Child side of the spawn: become the worker. Reports errno on errfd when
  * the exec fails; a successful exec closes it. */
-static void child_exec(const char *cfg, int ready, int errfd)
+static void child_exec(const char *cfg, int ready, int errfd, const char *log)
 {
     int err, devnull;
     sigset_t all;
@@ -215,6 +215,14 @@ static void child_exec(const char *cfg, int ready, int errfd)
         dup2(devnull, 2);
         if (devnull > 2 && devnull != WORKER_FD)
             close(devnull);
+    }
+    if (log) {
+        int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            if (fd != WORKER_FD)
+                close(fd);
+        }
     }
     syscall(SYS_close_range, (unsigned)WORKER_FD + 1, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
     execl("/proc/self/exe", "faultline", "proxy", FL_PX_WORKER_FLAG, cfg, "--ready-fd", "3",
@@ -276,6 +284,10 @@ int fl_pxfault_inject(struct fl_fault *f, struct fl_err *e)
 
     if (!cfgj)
         return fl_err_set(e, FL_EFAIL, "%s: the plan holds no proxy configuration", f->ops->kind);
+    /* For debugging (and the sanitizer builds' tests): where the worker's
+     * stderr goes; by default /dev/null, as for every detached helper. */
+    const char *log = getenv("FAULTLINE_PROXY_WORKER_LOG");
+
     if (!(cfg = json_dumps(cfgj, JSON_COMPACT)))
         return fl_err_set(e, FL_EFAIL, "out of memory");
     if (pipe2(rp, O_CLOEXEC)) {
@@ -292,7 +304,7 @@ int fl_pxfault_inject(struct fl_fault *f, struct fl_err *e)
     if (pid == 0) {
         close(rp[0]);
         close(ep[0]);
-        child_exec(cfg, rp[1], ep[1]);
+        child_exec(cfg, rp[1], ep[1], log && *log ? log : NULL);
     }
     err = errno;
     free(cfg);

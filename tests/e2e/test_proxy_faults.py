@@ -128,11 +128,16 @@ def worker_pids(fault_id=None):
 
 
 @pytest.fixture
-def lab(state_dir):
+def lab(state_dir, tmp_path, monkeypatch):
+    # every worker's stderr: checked for sanitizer reports at the end
+    wlog = tmp_path / "workers.log"
+    monkeypatch.setenv("FAULTLINE_PROXY_WORKER_LOG", str(wlog))
     lab = Lab()
     workers_before = set(worker_pids())
     yield lab
     try:
+        text = wlog.read_text() if wlog.exists() else ""
+        assert "Sanitizer" not in text and "runtime error" not in text, text
         ok = wait_for(lambda: not (set(worker_pids()) - workers_before) and
                       not lab.leftovers() and journal_records(state_dir) == [], 8)
         left, journal = lab.leftovers(), journal_records(state_dir)
