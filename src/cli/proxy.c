@@ -5,10 +5,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -141,8 +141,7 @@ int fl_cli_proxy(int argc, char **argv)
                 return fl_cli_fail(&e);
             }
             icpt[nicpt++] = optarg;
-        }
-        else if (c == 'h') {
+        } else if (c == 'h') {
             usage(stdout);
             return 0;
         } else {

@@ -58,8 +58,7 @@ static int targets_add(const json_t *params, const char *key, struct fl_net_peer
     for (size_t i = 0; i < cnt; i++) {
         json_t *s = json_is_string(v) ? v : json_array_get(v, i);
         if (!json_is_string(s))
-            return fl_err_set(e, FL_EUSAGE, "--%s must be an address or a list of addresses",
-                              key);
+            return fl_err_set(e, FL_EUSAGE, "--%s must be an address or a list of addresses", key);
         if (fl_net_peer_parse(json_string_value(s), &nv[*n], e))
             return fl_err_prefix(e, "--%s", key);
         (*n)++;
@@ -109,8 +108,8 @@ static int common_check(const struct fl_pxfault_kind *k, const json_t *params, j
         return fl_err_set(e, FL_EUSAGE,
                           "--direction must be downstream (server to client), upstream (client "
                           "to server) or both");
-    if (pct && (!json_is_number(pct) || json_number_value(pct) <= 0 ||
-                json_number_value(pct) > 100))
+    if (pct &&
+        (!json_is_number(pct) || json_number_value(pct) <= 0 || json_number_value(pct) > 100))
         return fl_err_set(e, FL_EUSAGE,
                           "--percent must be a number above 0 and at most 100: the share of "
                           "new connections the fault affects");
@@ -166,17 +165,16 @@ int fl_pxfault_plan(const struct fl_pxfault_kind *k, struct fl_fault *f, struct 
             continue;
         snprintf(name, sizeof name, "%s_%s", k->kind, stream);
         json_array_append_new(toxics, json_pack("{s:s, s:s, s:s, s:f, s:O}", "name", name, "type",
-                                                k->toxic, "stream", stream, "toxicity",
-                                                pct / 100.0, "attributes", attrs));
+                                                k->toxic, "stream", stream, "toxicity", pct / 100.0,
+                                                "attributes", attrs));
     }
     cfg = json_pack("{s:s, s:o, s:o, s:o, s:I, s:b}", "id", f->id, "scope",
-                    fl_netns_to_json(&scope), "targets", targets, "toxics", toxics,
-                    "deadline_ms", (json_int_t)(fl_now_ms() + hard), "prerouting", 1);
+                    fl_netns_to_json(&scope), "targets", targets, "toxics", toxics, "deadline_ms",
+                    (json_int_t)(fl_now_ms() + hard), "prerouting", 1);
     json_object_set_new(f->undo, "scope", fl_netns_to_json(&scope));
     json_object_set_new(f->undo, "family", json_string("inet"));
     json_object_set_new(f->undo, "table", json_string(table));
-    json_object_set_new(f->undo, "deadline_ms",
-                        json_incref(json_object_get(cfg, "deadline_ms")));
+    json_object_set_new(f->undo, "deadline_ms", json_incref(json_object_get(cfg, "deadline_ms")));
     json_object_set_new(f->undo, "config", cfg);
 out:
     json_decref(attrs);
@@ -316,9 +314,9 @@ int fl_pxfault_inject(struct fl_fault *f, struct fl_err *e)
         return fl_err_set(e, FL_EFAIL, "cannot start the proxy worker: fork: %s", strerror(err));
     }
     /* Recorded at once: whatever happens next, revert knows whom to stop. */
-    json_object_set_new(f->undo, "worker",
-                        json_pack("{s:i, s:I}", "pid", (int)pid, "start",
-                                  (json_int_t)fl_proc_start_time(pid)));
+    json_object_set_new(
+        f->undo, "worker",
+        json_pack("{s:i, s:I}", "pid", (int)pid, "start", (json_int_t)fl_proc_start_time(pid)));
     do
         n = read(ep[0], &err, sizeof err);
     while (n < 0 && errno == EINTR);
@@ -496,7 +494,7 @@ void fl_pxfault_describe(const struct fl_pxfault_kind *k, const struct fl_fault 
         snprintf(share, sizeof share, " (%g%% of them)", pct);
     snprintf(buf, len, "%s on %s data of new TCP connections to %s%s in %s (userspace proxy)",
              effect,
-             !strcmp(dir, "both")     ? "both directions'"
+             !strcmp(dir, "both")       ? "both directions'"
              : !strcmp(dir, "upstream") ? "the client-to-server"
                                         : "the server-to-client",
              targets, share, scope);

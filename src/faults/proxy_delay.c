@@ -16,8 +16,7 @@ static const struct fl_opt opts[] = {
     {"latency", FL_OPT_DURATION, FL_OPT_REQUIRED, "DURATION",
      "delay added to each chunk of data: 200ms, 1s, ...", NULL, 0, 0},
     {"jitter", FL_OPT_DURATION, 0, "DURATION",
-     "random variation, uniform within ±jitter per chunk (default 0; order is kept)", NULL, 0,
-     0},
+     "random variation, uniform within ±jitter per chunk (default 0; order is kept)", NULL, 0, 0},
     FL_OPT_END,
 };
 

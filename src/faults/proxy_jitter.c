@@ -27,12 +27,11 @@ static int attributes(const json_t *params, json_t **attrs, struct fl_err *e)
         return fl_err_set(e, FL_EUSAGE, "--jitter DURATION is required (e.g. --jitter 50ms)");
     if (!json_is_integer(jit) || json_integer_value(jit) < 1 || json_integer_value(jit) > MAX_MS)
         return fl_err_set(e, FL_EUSAGE, "--jitter must be from 1ms to 1h");
-    if (lat && (!json_is_integer(lat) || json_integer_value(lat) < 0 ||
-                json_integer_value(lat) > MAX_MS))
+    if (lat &&
+        (!json_is_integer(lat) || json_integer_value(lat) < 0 || json_integer_value(lat) > MAX_MS))
         return fl_err_set(e, FL_EUSAGE, "--latency must be from 0ms to 1h");
-    *attrs = json_pack("{s:I, s:I}", "latency",
-                       (json_int_t)json_integer_value(lat ? lat : jit), "jitter",
-                       (json_int_t)json_integer_value(jit));
+    *attrs = json_pack("{s:I, s:I}", "latency", (json_int_t)json_integer_value(lat ? lat : jit),
+                       "jitter", (json_int_t)json_integer_value(jit));
     return 0;
 }
 

@@ -11,8 +11,8 @@
 static const struct fl_opt opts[] = {
     FL_PXFAULT_OPTS(""),
     {"rate", FL_OPT_RATE, FL_OPT_REQUIRED, "RATE",
-     "rate per connection and direction: 64kbit, 1mbit, 125kbps (bytes), ...; at least 8kbit",
-     NULL, 0, 0},
+     "rate per connection and direction: 64kbit, 1mbit, 125kbps (bytes), ...; at least 8kbit", NULL,
+     0, 0},
     FL_OPT_END,
 };
 

@@ -10,8 +10,8 @@
 static const struct fl_opt opts[] = {
     FL_PXFAULT_OPTS(" (downstream: requests arrive, replies never do)"),
     {"after", FL_OPT_DURATION, 0, "DURATION",
-     "close each connection this long after it opened (default 0: hold it open forever)", NULL,
-     0, 0},
+     "close each connection this long after it opened (default 0: hold it open forever)", NULL, 0,
+     0},
     FL_OPT_END,
 };
 

@@ -31,8 +31,9 @@ static void emit_redirects(FILE *f, const struct fl_redirect_spec *s)
          * the table (and before conntrack was on in this namespace) is
          * picked up mid-stream as "new", and redirecting its next segment
          * would make the proxy's stack answer it with a reset. */
-        fprintf(f, "\t\t%s daddr %s meta l4proto tcp %stcp flags & (fin | syn | rst | ack) == syn "
-                   "redirect to :%d\n",
+        fprintf(f,
+                "\t\t%s daddr %s meta l4proto tcp %stcp flags & (fin | syn | rst | ack) == syn "
+                "redirect to :%d\n",
                 p->family == AF_INET6 ? "ip6" : "ip", a, port, s->listen_port);
     }
 }
@@ -66,8 +67,9 @@ int fl_redirect_render(const struct fl_redirect_spec *s, char **script, struct f
     emit_redirects(f, s);
     fprintf(f, "\t}\n");
     if (s->prerouting) {
-        fprintf(f, "\tchain prerouting {\n\t\ttype nat hook prerouting priority %d; policy "
-                   "accept;\n",
+        fprintf(f,
+                "\tchain prerouting {\n\t\ttype nat hook prerouting priority %d; policy "
+                "accept;\n",
                 DSTNAT_PRIORITY);
         emit_redirects(f, s);
         fprintf(f, "\t}\n");

@@ -80,8 +80,8 @@ int fl_px_intercept_proxy(struct fl_px_server *s, const char *name, bool v6, str
 }
 
 int fl_px_intercept_redirect(struct fl_px_intercept *ic, const char *table,
-                             const struct fl_net_peer *targets, size_t n, int port,
-                             bool prerouting, struct fl_err *e)
+                             const struct fl_net_peer *targets, size_t n, int port, bool prerouting,
+                             struct fl_err *e)
 {
     struct fl_redirect_spec spec = {
         .table = table,

@@ -34,8 +34,8 @@ int fl_px_intercept_proxy(struct fl_px_server *s, const char *name, bool v6, str
  * prerouting). ic is initialised here; release it with
  * fl_px_intercept_stop, which deletes the table first. */
 int fl_px_intercept_redirect(struct fl_px_intercept *ic, const char *table,
-                             const struct fl_net_peer *targets, size_t n, int port,
-                             bool prerouting, struct fl_err *e);
+                             const struct fl_net_peer *targets, size_t n, int port, bool prerouting,
+                             struct fl_err *e);
 void fl_px_intercept_stop(struct fl_px_intercept *ic);
 
 #endif

@@ -47,8 +47,7 @@ static void bad(const char *kind, const char *params, const char *needle)
     int r = validate(kind, params, &e);
     cr_assert_eq(r, -FL_EUSAGE, "%s %s: expected a usage error, got %d (%s)", kind, params, r,
                  e.msg);
-    cr_assert(strstr(e.msg, needle), "%s %s: message '%s' lacks '%s'", kind, params, e.msg,
-              needle);
+    cr_assert(strstr(e.msg, needle), "%s %s: message '%s' lacks '%s'", kind, params, e.msg, needle);
 }
 
 Test(proxy_faults, registered_not_unavailable)
@@ -76,14 +75,12 @@ Test(proxy_faults, delay_options)
     bad("network.delay", "{\"target\":\"10.0.0.2:80\"}", "--latency");
     bad("network.delay", "{\"target\":\"10.0.0.2:80\",\"latency\":0}", "--latency");
     bad("network.delay", "{\"target\":\"10.0.0.2:80\",\"latency\":3600001}", "--latency");
-    bad("network.delay", "{\"target\":\"10.0.0.2:80\",\"latency\":10,\"jitter\":-1}",
-        "--jitter");
+    bad("network.delay", "{\"target\":\"10.0.0.2:80\",\"latency\":10,\"jitter\":-1}", "--jitter");
     bad("network.delay", "{\"target\":\"db.example:80\",\"latency\":10}", "--target");
     bad("network.delay", "{\"target\":\"10.0.0.2:99999\",\"latency\":10}", "--target");
     bad("network.delay", "{\"target\":\"10.0.0.2:80\",\"latency\":10,\"direction\":\"in\"}",
         "--direction");
-    bad("network.delay", "{\"target\":\"10.0.0.2:80\",\"latency\":10,\"percent\":0}",
-        "--percent");
+    bad("network.delay", "{\"target\":\"10.0.0.2:80\",\"latency\":10,\"percent\":0}", "--percent");
     bad("network.delay", "{\"target\":\"10.0.0.2:80\",\"latency\":10,\"percent\":101}",
         "--percent");
     bad("network.delay", "{\"target\":\"10.0.0.2:80\",\"latency\":10,\"hard-stop\":0}",
@@ -131,10 +128,9 @@ Test(proxy_faults, plan_records_worker_config)
     cr_assert_eq(json_array_size(tx), 2);
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(tx, 0), "stream")),
                      "upstream");
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(tx, 1), "type")),
-                     "latency");
-    cr_assert_float_eq(json_number_value(json_object_get(json_array_get(tx, 1), "toxicity")),
-                       0.25, 1e-9);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(tx, 1), "type")), "latency");
+    cr_assert_float_eq(json_number_value(json_object_get(json_array_get(tx, 1), "toxicity")), 0.25,
+                       1e-9);
     cr_assert_eq(json_integer_value(json_object_get(
                      json_object_get(json_array_get(tx, 1), "attributes"), "latency")),
                  200);
