@@ -507,3 +507,18 @@ def test_proxy_cli_intercept_bad_input(tmp_path):
     r = subprocess.run([BIN, "proxy", "--listen", "127.0.0.1:0", "--state", "", "--netns",
                         "fl-no-such-ns"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 3 and "fl-no-such-ns" in r.stderr, r.stderr
+
+
+def test_scope_by_pid(lab, fl):
+    """--pid: the namespace of a process (here the echo server's, b)."""
+    srv = lab.start_ready(lab.b, ECHO_SERVER, lab.b_ip, PORT)
+    base = median_rtt(lab, lab.b_ip, 3)
+    rc, out, err = fl("inject", "network.delay", "--pid", srv.pid, "--target",
+                      f"{lab.b_ip}:{PORT}", "--latency", "200ms", "--detach", "--duration", "30s")
+    assert rc == 0, err
+    fid = out.strip()
+    assert lab.faultline_tables(lab.b) == [f"faultline_{fid}"]
+    during = median_rtt(lab, lab.b_ip, 3)
+    assert 0.12 <= during - base <= 0.28, (base, during)
+    assert fl("recover", fid)[0] == 0
+    assert lab.faultline_tables(lab.b) == [] and worker_pids(fid) == []
