@@ -353,7 +353,7 @@ def test_jitter_and_slow(lab, fl):
     r = rtts(lab, lab.b_ip, 8)
     assert all(isinstance(x, float) for x in r), r
     # each round trip waits 0..200ms: they spread out
-    assert max(r) - min(r) > 0.03 and max(r) < 0.3, r
+    assert max(r) - min(r) > 0.03 and max(r) < 0.6, r
     assert fl("recover", out.strip())[0] == 0
 
     lab.start_ready(lab.b, BULK_SERVER, lab.b_ip, PORT + 1, size)
