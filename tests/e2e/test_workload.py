@@ -203,7 +203,7 @@ def test_postgres_bank_serializable_under_pause_is_valid(fl, postgres_server, tm
     env = dict(os.environ, FAULTLINE_STATE_DIR=state_dir)
     wl = subprocess.Popen([BIN, "workload", "--client", "postgres", "--workload", "bank",
                            "--target", postgres_server["target"], "--isolation", "serializable",
-                           "--concurrency", "6", "--duration", "5s", "--timeout", "500ms",
+                           "--concurrency", "6", "--duration", "6s", "--timeout", "500ms",
                            "--accounts", "5", "--total", "1000", "--out", str(out), "--check"],
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     inj = None
@@ -217,7 +217,9 @@ def test_postgres_bank_serializable_under_pause_is_valid(fl, postgres_server, tm
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # the fault is real: the postmaster and its backends are stopped ...
         assert wait_for(lambda: proc_state(pm) == "T", 2), proc_state(pm)
-        assert all(proc_state(p) in ("T", None) for p in pids)
+        # (a backend whose client hung up exits and stays a zombie until its
+        # paused parent reaps it)
+        assert all(proc_state(p) in ("T", "Z", None) for p in pids)
         iso, ise = inj.communicate(timeout=20)
         assert inj.returncode == 0, ise
         assert time.monotonic() - t0 >= 1.9
@@ -241,8 +243,8 @@ def test_postgres_bank_serializable_under_pause_is_valid(fl, postgres_server, tm
                 (o["error"] == "timeout" or o["error"].startswith("connection"))]
     # transfers committed before and after the pause: the workload recovered
     oks = [o["time"] for o in ops if o["type"] == "ok" and o["f"] == "transfer"]
-    first_info = min(o["time"] for o in infos)
-    assert any(t < first_info for t in oks) and any(t > first_info + 2e9 for t in oks)
+    assert any(t < min(o["time"] for o in infos) for t in oks)
+    assert any(t > max(o["time"] for o in infos) for t in oks)
     # a process whose op had an unknown outcome continues under a new id,
     # on a new connection
     assert max(o["process"] for o in ops) >= 6
