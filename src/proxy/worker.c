@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -172,6 +173,8 @@ int fl_px_worker_main(const char *config, int ready_fd)
     int r, port = 0;
 
     signal(SIGPIPE, SIG_IGN);
+    /* started as /proc/self/exe: name it for ps and `nft list` (# progname) */
+    prctl(PR_SET_NAME, "faultline-proxy");
     if ((r = parse_config(&w, config, &e)) || (r = make_stop_fd(&w, &e)))
         goto fail;
     if ((r = fl_netns_from_json(json_object_get(w.cfg, "scope"), &scope, &e)))
