@@ -29,6 +29,7 @@ struct fl_check_opts {
     bool no_memo;       /* naive search (benchmarks) */
     bool no_split;      /* do not split by key (benchmarks) */
     bool no_minimize;   /* skip the smallest-counterexample search */
+    bool no_fast;       /* skip model shortcuts (the queue order check): tests, benchmarks */
     /* bank */
     long long accounts; /* 0: take the accounts from the first read */
     long long total;

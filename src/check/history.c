@@ -754,9 +754,11 @@ static int fast_line(struct builder *b, struct fl_edn *r, const char *p, const c
     r->e = &scratch;
     size_t mark = b->h->nvals;
     if (fl_edn_peek(r) != '{' || fl_edn_read(r, v) < 0 || fl_edn_peek(r) >= 0) {
+        r->e = b->e;
         b->h->nvals = mark;
         return -1;
     }
+    r->e = b->e;
     return 0;
 }
 
@@ -862,7 +864,7 @@ static int scan_line(struct builder *b, struct fl_edn *r, const char *p, const c
     r->e = &scratch;
     b->cur_text = NULL;
     if (p >= le || *p != '{')
-        return -1;
+        goto fallback;
     p = skip_ws(p + 1, le);
     if (p < le && *p == '}') {
         p++;
@@ -929,6 +931,7 @@ static int scan_line(struct builder *b, struct fl_edn *r, const char *p, const c
 done:
     if (skip_ws(p, le) != le)
         goto fallback;
+    r->e = b->e;
     if (t != 3)
         b->cur_text = NULL; /* only invocations are remembered */
     *rc = add_event_fields(b, field, t, line, col);
@@ -938,6 +941,7 @@ fallback:
     /* Strings interned on the way stay interned (harmless: ids are only
      * names for text); values read on the way are dropped. */
     b->cur_text = NULL;
+    r->e = b->e;
     h->nvals = mark;
     return -1;
 }
