@@ -195,14 +195,54 @@ void fl_px_link_abort(struct fl_px_link *l, bool rst)
     s->grave = l;
 }
 
+/* Give direction d a splice pipe: a spare one from the server's pool, or a
+ * new one of FL_PX_PIPE_CAP bytes (or what the kernel grants: an
+ * unprivileged user over /proc/sys/fs/pipe-user-pages-soft gets less). */
+static int pipe_get(struct fl_px_server *s, struct fl_px_dir *d)
+{
+    int cap;
+
+    if (s->npipes) {
+        struct fl_px_pipe *p = &s->pipes[--s->npipes];
+        d->pipe[0] = p->fd[0];
+        d->pipe[1] = p->fd[1];
+        d->pipe_cap = p->cap;
+        return 0;
+    }
+    if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC)) {
+        d->pipe[0] = d->pipe[1] = -1;
+        return -1;
+    }
+    fcntl(d->pipe[0], F_SETPIPE_SZ, FL_PX_PIPE_CAP);
+    cap = fcntl(d->pipe[0], F_GETPIPE_SZ);
+    d->pipe_cap = cap > 0 ? (size_t)cap : 65536;
+    return 0;
+}
+
+/* Take d's pipe away: back to the pool when it is empty and the pool has
+ * room, else closed (a non-empty pipe's bytes are dropped with it). */
+static void pipe_put(struct fl_px_server *s, struct fl_px_dir *d)
+{
+    if (d->pipe[0] < 0)
+        return;
+    if (!d->piped && s->npipes < FL_PX_PIPE_POOL && !s->stopping) {
+        struct fl_px_pipe *p = &s->pipes[s->npipes++];
+        p->fd[0] = d->pipe[0];
+        p->fd[1] = d->pipe[1];
+        p->cap = d->pipe_cap;
+    } else {
+        close(d->pipe[0]);
+        close(d->pipe[1]);
+    }
+    d->pipe[0] = d->pipe[1] = -1;
+    d->piped = 0;
+}
+
 static void link_free(struct fl_px_server *s, struct fl_px_link *l)
 {
     for (int i = 0; i < 2; i++) {
         struct fl_px_dir *d = &l->d[i];
-        if (d->pipe[0] >= 0) {
-            close(d->pipe[0]);
-            close(d->pipe[1]);
-        }
+        pipe_put(s, d);
         free(d->ring);
         free(d->q);
         for (size_t k = 0; k < d->nti; k++)
@@ -223,6 +263,14 @@ void fl_px_reap(struct fl_px_server *s)
         struct fl_px_link *l = s->grave;
         s->grave = l->next;
         link_free(s, l);
+    }
+    if (s->stopping) {
+        /* fl_px_server_free: nothing will reuse the spare pipes */
+        while (s->npipes) {
+            struct fl_px_pipe *p = &s->pipes[--s->npipes];
+            close(p->fd[0]);
+            close(p->fd[1]);
+        }
     }
 }
 
@@ -263,6 +311,8 @@ static bool dir_flush(struct fl_px_link *l, struct fl_px_dir *d, int64_t *now)
     }
     if (d->piped)
         return progress;
+    if (d->pipe[0] >= 0 && !d->bulk)
+        pipe_put(l->px->srv, d); /* the burst is over: do not hold the pipe */
     while (d->qn && d->dst->wr) {
         struct fl_px_seg *sg = &d->q[d->qh];
         struct iovec iov[2];
@@ -422,17 +472,10 @@ static bool dir_read(struct fl_px_link *l, struct fl_px_dir *d, int64_t *now)
                 continue;
             }
         } else if (!d->data_toxics && !d->qn && !d->len) {
-            if (d->pipe[0] < 0) {
-                if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC)) {
-                    fl_warn("proxy %s: pipe: %s", l->px->name, strerror(errno));
-                    fl_px_link_abort(l, false);
-                    return false;
-                }
-                /* 256 KiB in flight per bulk direction: measured ~1.6x the
-                 * throughput of the default 64 KiB (bench/proxy). Kernel
-                 * memory, held only while a transfer is in flight. */
-                fcntl(d->pipe[0], F_SETPIPE_SZ, FL_PX_PIPE_CAP);
-                d->pipe_cap = (size_t)fcntl(d->pipe[0], F_GETPIPE_SZ);
+            if (d->pipe[0] < 0 && pipe_get(l->px->srv, d)) {
+                fl_warn("proxy %s: pipe: %s", l->px->name, strerror(errno));
+                fl_px_link_abort(l, false);
+                return false;
             }
             if (d->piped >= d->pipe_cap)
                 break;
@@ -449,6 +492,8 @@ static bool dir_read(struct fl_px_link *l, struct fl_px_dir *d, int64_t *now)
             if (n < 0 && errno == EAGAIN && d->piped)
                 break;
             d->bulk = false;
+            if (!d->piped)
+                pipe_put(l->px->srv, d); /* drained: the next burst takes one again */
         } else {
             struct iovec iov[2];
             int niov = 1;

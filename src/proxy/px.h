@@ -94,6 +94,13 @@ struct fl_px_server {
     struct MHD_Daemon *mhd;
     char api_addr[128];
     char scratch[16384]; /* the loop's small-read fast path (loop.c) */
+    /* Empty splice pipes kept for the next burst (loop.c): a link holds a
+     * pipe only while a bulk transfer is in flight. */
+    struct fl_px_pipe {
+        int fd[2];
+        size_t cap;
+    } pipes[FL_PX_PIPE_POOL];
+    size_t npipes;
 };
 
 int64_t fl_px_now(void);
