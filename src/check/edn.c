@@ -484,3 +484,79 @@ int fl_edn_read(struct fl_edn *r, struct fl_val *out)
 {
     return read_depth(r, out, 0);
 }
+
+/* Spaces and tabs inside a JSON line (fl_edn_read_flat). */
+static void json_ws(struct fl_edn *r)
+{
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\r'))
+        r->p++;
+}
+
+int fl_edn_read_flat(struct fl_edn *r, struct fl_val *out)
+{
+    const char *start = r->p;
+    struct fl_val kids[2 * FL_EDN_FLAT_MAX];
+    size_t n = 0;
+
+    if (!r->json || r->p >= r->end || (*r->p != '{' && *r->p != '['))
+        return 1;
+    bool obj = *r->p == '{';
+    char close = obj ? '}' : ']';
+    r->p++;
+    json_ws(r);
+    if (r->p < r->end && *r->p == close) {
+        r->p++;
+        *out = (struct fl_val){obj ? FL_V_MAP : FL_V_VEC, 0, 0};
+        return 0;
+    }
+    for (;;) {
+        if (n + 2 > sizeof kids / sizeof kids[0])
+            goto general;
+        if (obj) {
+            if (r->p >= r->end || *r->p != '"' || read_string(r, &kids[n]) < 0)
+                goto general;
+            n++;
+            json_ws(r);
+            if (r->p >= r->end || *r->p != ':')
+                goto general;
+            r->p++;
+            json_ws(r);
+        }
+        if (r->p >= r->end)
+            goto general;
+        /* the same dispatch as read_depth, for scalars only */
+        char c = *r->p;
+        int rc;
+        if ((c >= '0' && c <= '9') ||
+            ((c == '-' || c == '+') && r->p + 1 < r->end && r->p[1] >= '0' && r->p[1] <= '9'))
+            rc = read_number(r, &kids[n]);
+        else if (c == '"')
+            rc = read_string(r, &kids[n]);
+        else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+            rc = read_symbolish(r, &kids[n], FL_V_SYM);
+        else
+            goto general;
+        if (rc < 0)
+            goto general;
+        n++;
+        json_ws(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            json_ws(r);
+            continue;
+        }
+        if (r->p < r->end && *r->p == close) {
+            r->p++;
+            break;
+        }
+        goto general;
+    }
+    int64_t at = fl_history_push_vals(r->h, kids, n);
+    if (at < 0)
+        goto general;
+    *out = (struct fl_val){obj ? FL_V_MAP : FL_V_VEC, (uint32_t)(obj ? n / 2 : n), at};
+    return 0;
+general:
+    r->p = start;
+    return 1;
+}

@@ -53,4 +53,13 @@ int fl_edn_skip_discards(struct fl_edn *r);
  * FL_E* code with "name:line:col: what" in e. */
 int fl_edn_read(struct fl_edn *r, struct fl_val *out);
 
+/* JSON mode only: read a flat JSON object or array of scalars (numbers,
+ * plain strings, null, true, false; at most FL_EDN_FLAT_MAX entries) with
+ * the same sub-readers fl_edn_read uses, so the value is the one it would
+ * give, minus its general machinery. Returns 0, or 1 when the text at the
+ * position is anything else (nothing consumed, nothing added to the arena;
+ * read it with fl_edn_read). */
+#define FL_EDN_FLAT_MAX 32
+int fl_edn_read_flat(struct fl_edn *r, struct fl_val *out);
+
 #endif

@@ -902,7 +902,9 @@ static int scan_line(struct builder *b, struct fl_edn *r, const char *p, const c
             b->cur_text = NULL;
         } else {
             r->p = p;
-            if (fl_edn_read(r, &v) < 0)
+            if (p < le && (*p == '{' || *p == '[') && fl_edn_read_flat(r, &v) == 0)
+                ;
+            else if (fl_edn_read(r, &v) < 0)
                 goto fallback;
             if (j == K_VALUE && !field[j] && r->p - p < UINT32_MAX) {
                 b->cur_text = p;
