@@ -311,8 +311,12 @@ static bool dir_flush(struct fl_px_link *l, struct fl_px_dir *d, int64_t *now)
     }
     if (d->piped)
         return progress;
-    if (d->pipe[0] >= 0 && !d->bulk)
-        pipe_put(l->px->srv, d); /* the burst is over: do not hold the pipe */
+    if (d->pipe[0] >= 0 && (!d->bulk || d->data_toxics)) {
+        /* The burst is over, or a data-touching toxic now reads into the
+         * ring: do not hold the pipe. */
+        d->bulk = false;
+        pipe_put(l->px->srv, d);
+    }
     while (d->qn && d->dst->wr) {
         struct fl_px_seg *sg = &d->q[d->qh];
         struct iovec iov[2];
