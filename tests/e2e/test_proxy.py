@@ -18,6 +18,8 @@ import urllib.request
 
 import pytest
 
+from conftest import wait_for
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("FAULTLINE_BIN", os.path.join(ROOT, "build", "faultline"))
 
@@ -342,6 +344,77 @@ def test_bulk_integrity_while_toxics_change(proxyd, echo):
     c.close()
 
 
+
+
+def proxy_rss_kib(proxyd):
+    with open(f"/proc/{proxyd.proc.pid}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
+
+
+def proxy_pipe_fds(proxyd):
+    n = 0
+    for fd in os.listdir(f"/proc/{proxyd.proc.pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{proxyd.proc.pid}/fd/{fd}").startswith("pipe:")
+        except OSError:
+            pass
+    return n
+
+
+@pytest.mark.parametrize("toxic", [False, True])
+def test_back_pressure_bounds_memory(proxyd, toxic):
+    """An upstream that never reads: the client is blocked after a bounded
+    amount (kernel socket buffers + at most one pipe and one 64 KiB ring per
+    direction), and the proxy's memory does not grow with what the client
+    tries to send (docs/proxy.md, "Data path and memory")."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    try:
+        p = proxyd.create("bp", "127.0.0.1:%d" % srv.getsockname()[1])
+        if toxic:  # data-touching: the user-space ring instead of splice
+            proxyd.toxic("bp", "latency", stream="upstream", attributes={"latency": 5})
+        r0 = proxy_rss_kib(proxyd)
+        c = connect(p)
+        up, _ = srv.accept()  # accepted, never read
+        c.setblocking(False)
+        sent, idle, chunk = 0, 0, b"x" * (1 << 20)
+        while idle < 20 and sent < (256 << 20):
+            try:
+                sent += c.send(chunk)
+                idle = 0
+            except BlockingIOError:
+                idle += 1
+                time.sleep(0.05)
+        grown = proxy_rss_kib(proxyd) - r0
+        assert sent < (64 << 20), f"the client could push {sent >> 20} MiB into a stuck link"
+        assert grown < 8 << 10, f"proxy RSS grew by {grown} KiB for one stuck link"
+        c.close()
+        up.close()
+    finally:
+        srv.close()
+
+
+def test_splice_pipes_are_pooled_not_held(proxyd, echo):
+    """After bulk transfers on many links end, the proxy keeps at most its
+    pool of spare splice pipes (16 pipes, 32 fds), not one per link ever made."""
+    p = proxyd.create("pool", echo.addr)
+    data = os.urandom(4 << 20)
+
+    def one():
+        c = connect(p)
+        t = threading.Thread(target=lambda: c.sendall(data))
+        t.start()
+        assert recv_all(c, len(data)) == data
+        t.join()
+        c.close()
+
+    ts = [threading.Thread(target=one) for _ in range(24)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    assert wait_for(lambda: proxy_pipe_fds(proxyd) <= 32, 5), proxy_pipe_fds(proxyd)
 
 
 def test_latency_on_a_live_link(proxyd, echo):
