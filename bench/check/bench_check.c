@@ -438,7 +438,9 @@ static const char *vname(int v)
 
 int main(int argc, char **argv)
 {
-    const char *data = FL_BENCH_DATA;
+    const char *data = getenv("FL_SHARED_DATA") && *getenv("FL_SHARED_DATA")
+                           ? getenv("FL_SHARED_DATA")
+                           : FL_BENCH_DATA;
     bool quick = false;
     static const struct {
         const char *dir, *model;
