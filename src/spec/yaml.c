@@ -193,9 +193,41 @@ static int check_map(struct builder *b, const struct fl_ynode *m)
 
 /* A scalar's text, in a buffer we own. libfyaml 0.7.12's text formatting
  * (fy_token_get_text and the token iterators built on it) leaks its chunk
- * array for a single-quoted scalar with five or more '' escapes (found by
- * fuzz_spec). Such a scalar on one line is read here from the source: its
- * only escape is '' for '. Everything else goes through libfyaml. */
+ * array for a single-quoted scalar with five or more '' escapes, and its
+ * iterators return wrong text (found by fuzz_spec). Single-quoted scalars
+ * are therefore read from the source here, by YAML 1.2's two rules for that
+ * style: '' is ', and line breaks fold (trailing and leading blanks around a
+ * break go; one break becomes a space, N > 1 breaks become N-1 newlines).
+ * Every other scalar goes through libfyaml. */
+static char *single_quoted(const char *in, const char *stop, size_t *len)
+{
+    char *out = malloc((size_t)(stop - in) + 1);
+    size_t n = 0;
+
+    if (!out)
+        return NULL;
+    while (in < stop) {
+        if (*in == '\n' || (*in == '\r' && in + 1 < stop && in[1] == '\n')) {
+            size_t breaks = 0;
+            while (n && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+                n--;
+            while (in < stop && (*in == '\n' || *in == '\r' || *in == ' ' || *in == '\t'))
+                breaks += *in++ == '\n';
+            if (breaks == 1)
+                out[n++] = ' ';
+            else
+                while (--breaks)
+                    out[n++] = '\n';
+            continue;
+        }
+        out[n++] = *in;
+        in += (*in == '\'' && in + 1 < stop && in[1] == '\'') ? 2 : 1;
+    }
+    out[n] = '\0';
+    *len = n;
+    return out;
+}
+
 static char *token_text(struct builder *b, struct fy_token *t, size_t *len)
 {
     const struct fy_mark *s = fy_token_start_mark(t), *e = fy_token_end_mark(t);
@@ -204,21 +236,8 @@ static char *token_text(struct builder *b, struct fy_token *t, size_t *len)
     /* The marks of a quoted scalar span its content, between the quotes. */
     if (fy_token_scalar_style(t) == FYSS_SINGLE_QUOTED && s && e && s->input_pos >= 1 &&
         s->input_pos <= e->input_pos && e->input_pos < b->len &&
-        b->text[s->input_pos - 1] == '\'' && b->text[e->input_pos] == '\'' &&
-        !memchr(b->text + s->input_pos, '\n', e->input_pos - s->input_pos)) {
-        const char *in = b->text + s->input_pos, *stop = b->text + e->input_pos;
-        char *out = malloc((size_t)(stop - in) + 1);
-        size_t n = 0;
-        if (!out)
-            return NULL;
-        while (in < stop) {
-            out[n++] = *in;
-            in += (*in == '\'' && in + 1 < stop && in[1] == '\'') ? 2 : 1;
-        }
-        out[n] = '\0';
-        *len = n;
-        return out;
-    }
+        b->text[s->input_pos - 1] == '\'' && b->text[e->input_pos] == '\'')
+        return single_quoted(b->text + s->input_pos, b->text + e->input_pos, len);
     txt = fy_token_get_text(t, len);
     return txt ? strndup(txt, *len) : strdup("");
 }

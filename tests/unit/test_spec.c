@@ -290,3 +290,33 @@ Test(spec, quoted_scalar_with_many_escapes_is_read_whole_without_leaking)
         cr_assert_eq(s->title[i], '\'');
     fl_spec_free(s);
 }
+
+Test(spec, multi_line_single_quoted_scalar_folds_as_yaml_says)
+{
+    /* Expected values are what PyYAML reads for the same documents. */
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"'a\n  b'", "a b"},
+        {"'a  \n\n  b'", "a\nb"},
+        {"'a\n\n\n b  c'", "a\n\nb  c"},
+        {"'x''y\n  ''z'''", "x'y 'z'"},
+        {"' lead\n trail '", " lead trail "},
+        {"'\t a \t\n \t b'", "\t a b"},
+        {"'a\r\n b'", "a b"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char y[512];
+        struct fl_spec_errors errs = {0};
+        struct fl_spec *s;
+
+        snprintf(y, sizeof y,
+                 "title: %s\nsteady_state:\n  probes: [{name: p, type: command, command: 'true'}]\n"
+                 "method:\n  - {kind: process.pause, pid: 1, duration: 1s}\n",
+                 cases[i].yaml);
+        s = fl_spec_load_string("x.yaml", y, strlen(y), &errs);
+        cr_assert_not_null(s, "case %zu: %s", i, errs.n ? errs.msg[0] : "");
+        cr_assert_str_eq(s->title, cases[i].want, "case %zu", i);
+        fl_spec_free(s);
+    }
+}
