@@ -284,7 +284,7 @@ int fl_cli_inject(int argc, char **argv)
                                       "and --detach",
                        ops->kind);
     if (r == 0 && ops->validate)
-        r = ops->validate(params, &e);
+        r = ops->validate(ops, params, &e);
     if (r) {
         json_decref(params);
         json_decref(common);

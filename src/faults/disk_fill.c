@@ -64,7 +64,7 @@ static int fs_space(const char *dir, struct fs_space *s, struct fl_err *e)
     return 0;
 }
 
-static int fill_validate(const json_t *params, struct fl_err *e)
+static int fill_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e)
 {
     bool size = json_object_get(params, "size") != NULL;
     bool pct = json_object_get(params, "percent") != NULL;
@@ -89,7 +89,7 @@ static int fill_plan(struct fl_fault *f, struct fl_err *e)
     uint64_t bytes, min_free;
     int r;
 
-    if ((r = fill_validate(f->params, e)))
+    if ((r = fill_validate(f->ops, f->params, e)))
         return r;
     if (!arg || !realpath(arg, dir))
         return fl_err_set(e, FL_ENOTARGET, "--path %s: %s", arg ? arg : "",

@@ -17,6 +17,10 @@
  *
  * If inject fails half-way, the caller runs revert on the same record, so a
  * driver's revert must cope with any prefix of its inject having happened.
+ *
+ * Kinds that differ only in data share one driver: their ops point at the
+ * shared functions, and ops->impl at what makes the kind itself (see
+ * network_common.h and proxy_common.h).
  */
 #ifndef FL_FAULTS_FAULT_H
 #define FL_FAULTS_FAULT_H
@@ -42,12 +46,16 @@ struct fl_fault_ops {
     const char *summary;          /* one line for `inject --help` */
     const struct fl_opt *opts;    /* the kind's options, FL_OPT_END-terminated */
     unsigned flags;               /* FL_FAULT_* */
-    int (*validate)(const json_t *params, struct fl_err *e); /* may be NULL */
+    /* May be NULL. Gets its own ops, so kinds sharing a driver can share it. */
+    int (*validate)(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e);
     int (*plan)(struct fl_fault *f, struct fl_err *e);
     int (*inject)(struct fl_fault *f, struct fl_err *e);
     int (*revert)(const struct fl_fault *f, struct fl_err *e); /* NULL if INSTANT */
     /* One human line: "drop 30% of packets leaving netns n1". */
     void (*describe)(const struct fl_fault *f, char *buf, size_t len);
+    /* What a shared driver needs to know of this kind (a struct
+     * fl_netfilter_kind or fl_pxfault_kind); NULL for the others. */
+    const void *impl;
 };
 
 struct fl_fault {

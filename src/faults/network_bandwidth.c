@@ -38,7 +38,7 @@ static const struct fl_opt opts[] = {
     FL_OPT_END,
 };
 
-static int bw_validate(const json_t *params, struct fl_err *e)
+static int bw_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e)
 {
     json_t *rate = json_object_get(params, "rate");
     json_t *dev = json_object_get(params, "dev");
@@ -113,7 +113,7 @@ static int bw_plan(struct fl_fault *f, struct fl_err *e)
     json_t *jdevs;
     int r;
 
-    if ((r = bw_validate(f->params, e)))
+    if ((r = bw_validate(f->ops, f->params, e)))
         return r;
     if ((r = fl_netns_resolve(f->params, &scope, e)))
         return r;

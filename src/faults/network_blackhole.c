@@ -22,29 +22,15 @@ static const struct fl_opt opts[] = {
     FL_OPT_END,
 };
 
-static int validate(const json_t *params, struct fl_err *e)
-{
-    return fl_netfilter_validate(&k, params, e);
-}
-
-static int plan(struct fl_fault *f, struct fl_err *e)
-{
-    return fl_netfilter_plan(&k, f, e);
-}
-
-static void describe(const struct fl_fault *f, char *buf, size_t len)
-{
-    fl_netfilter_describe(&k, f, buf, len);
-}
-
 const struct fl_fault_ops fl_fault_network_blackhole = {
     .kind = "network.blackhole",
     .summary = "silently drop traffic to and from the listed peers",
     .opts = opts,
     .flags = 0,
-    .validate = validate,
-    .plan = plan,
+    .validate = fl_netfilter_validate,
+    .plan = fl_netfilter_plan,
     .inject = fl_netfilter_inject,
     .revert = fl_netfilter_revert,
-    .describe = describe,
+    .describe = fl_netfilter_describe,
+    .impl = &k,
 };

@@ -106,8 +106,9 @@ int fl_netfilter_parse(const struct fl_netfilter_kind *k, const json_t *params,
     return 0;
 }
 
-int fl_netfilter_validate(const struct fl_netfilter_kind *k, const json_t *params, struct fl_err *e)
+int fl_netfilter_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e)
 {
+    const struct fl_netfilter_kind *k = ops->impl;
     struct fl_netfilter nf;
     int r = fl_netfilter_parse(k, params, &nf, e);
 
@@ -115,8 +116,9 @@ int fl_netfilter_validate(const struct fl_netfilter_kind *k, const json_t *param
     return r;
 }
 
-int fl_netfilter_plan(const struct fl_netfilter_kind *k, struct fl_fault *f, struct fl_err *e)
+int fl_netfilter_plan(struct fl_fault *f, struct fl_err *e)
 {
+    const struct fl_netfilter_kind *k = f->ops->impl;
     struct fl_netns_scope scope;
     struct fl_netfilter nf;
     struct fl_nft_spec spec;
@@ -283,9 +285,9 @@ static void filter_text(const struct fl_netfilter *nf, bool with_dir, char *buf,
              proto ? proto : "", port);
 }
 
-void fl_netfilter_describe(const struct fl_netfilter_kind *k, const struct fl_fault *f, char *buf,
-                           size_t len)
+void fl_netfilter_describe(const struct fl_fault *f, char *buf, size_t len)
 {
+    const struct fl_netfilter_kind *k = f->ops->impl;
     struct fl_netfilter nf;
     char scope[300], peers[400], filt[128];
 

@@ -49,13 +49,12 @@ struct fl_netfilter {
 int fl_netfilter_parse(const struct fl_netfilter_kind *k, const json_t *params,
                        struct fl_netfilter *nf, struct fl_err *e);
 
-int fl_netfilter_validate(const struct fl_netfilter_kind *k, const json_t *params,
-                          struct fl_err *e);
-int fl_netfilter_plan(const struct fl_netfilter_kind *k, struct fl_fault *f, struct fl_err *e);
+/* The ops of the kinds built on this driver: ops->impl is their struct fl_netfilter_kind. */
+int fl_netfilter_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e);
+int fl_netfilter_plan(struct fl_fault *f, struct fl_err *e);
 int fl_netfilter_inject(struct fl_fault *f, struct fl_err *e);
 int fl_netfilter_revert(const struct fl_fault *f, struct fl_err *e);
-void fl_netfilter_describe(const struct fl_netfilter_kind *k, const struct fl_fault *f, char *buf,
-                           size_t len);
+void fl_netfilter_describe(const struct fl_fault *f, char *buf, size_t len);
 
 /* The scope for describe(): the recorded one after plan, else from params. */
 void fl_netfault_scope_text(const struct fl_fault *f, char *buf, size_t len);

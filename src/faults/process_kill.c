@@ -25,7 +25,7 @@ static const struct fl_opt kill_opts[] = {
     FL_OPT_END,
 };
 
-static int kill_validate(const json_t *params, struct fl_err *e)
+static int kill_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e)
 {
     int sig, r;
 
@@ -46,7 +46,7 @@ static int kill_plan(struct fl_fault *f, struct fl_err *e)
     struct fl_selection sel;
     int sig, r;
 
-    if ((r = kill_validate(f->params, e)))
+    if ((r = kill_validate(f->ops, f->params, e)))
         return r;
     fl_select_parse_signal(fl_param_str(f->params, "signal", "KILL"), &sig, e);
     if ((r = fl_select_resolve(f->params, f->seed, &sel, e)))

@@ -135,12 +135,17 @@ static void pause_describe(const struct fl_fault *f, char *buf, size_t len)
     snprintf(buf, len, "pause %s", what);
 }
 
+static int pause_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e)
+{
+    return fl_select_validate(params, e);
+}
+
 const struct fl_fault_ops fl_fault_process_pause = {
     .kind = "process.pause",
     .summary = "freeze the selected processes (SIGSTOP), continue them on revert",
     .opts = pause_opts,
     .flags = 0,
-    .validate = fl_select_validate,
+    .validate = pause_validate,
     .plan = pause_plan,
     .inject = pause_inject,
     .revert = pause_revert,

@@ -120,8 +120,9 @@ static int common_check(const struct fl_pxfault_kind *k, const json_t *params, j
     return 0;
 }
 
-int fl_pxfault_validate(const struct fl_pxfault_kind *k, const json_t *params, struct fl_err *e)
+int fl_pxfault_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e)
 {
+    const struct fl_pxfault_kind *k = ops->impl;
     json_t *attrs = NULL;
     int r = common_check(k, params, &attrs, e);
 
@@ -129,8 +130,9 @@ int fl_pxfault_validate(const struct fl_pxfault_kind *k, const json_t *params, s
     return r;
 }
 
-int fl_pxfault_plan(const struct fl_pxfault_kind *k, struct fl_fault *f, struct fl_err *e)
+int fl_pxfault_plan(struct fl_fault *f, struct fl_err *e)
 {
+    const struct fl_pxfault_kind *k = f->ops->impl;
     const char *dir = fl_param_str(f->params, "direction", "downstream");
     double pct = fl_param_real(f->params, "percent", 100.0);
     int64_t hard = fl_param_int(f->params, "hard-stop", 0);
@@ -471,9 +473,9 @@ int fl_pxfault_revert(const struct fl_fault *f, struct fl_err *e)
     return r;
 }
 
-void fl_pxfault_describe(const struct fl_pxfault_kind *k, const struct fl_fault *f, char *buf,
-                         size_t len)
+void fl_pxfault_describe(const struct fl_fault *f, char *buf, size_t len)
 {
+    const struct fl_pxfault_kind *k = f->ops->impl;
     const char *dir = fl_param_str(f->params, "direction", "downstream");
     double pct = fl_param_real(f->params, "percent", 100.0);
     char scope[300], effect[160], targets[300] = "", share[48] = "";

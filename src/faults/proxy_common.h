@@ -57,12 +57,12 @@ struct fl_pxfault_kind {
     void (*effect)(const json_t *params, char *buf, size_t len);
 };
 
-int fl_pxfault_validate(const struct fl_pxfault_kind *k, const json_t *params, struct fl_err *e);
-int fl_pxfault_plan(const struct fl_pxfault_kind *k, struct fl_fault *f, struct fl_err *e);
+/* The ops of the kinds built on this driver: ops->impl is their struct fl_pxfault_kind. */
+int fl_pxfault_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e);
+int fl_pxfault_plan(struct fl_fault *f, struct fl_err *e);
 int fl_pxfault_inject(struct fl_fault *f, struct fl_err *e);
 int fl_pxfault_revert(const struct fl_fault *f, struct fl_err *e);
-void fl_pxfault_describe(const struct fl_pxfault_kind *k, const struct fl_fault *f, char *buf,
-                         size_t len);
+void fl_pxfault_describe(const struct fl_fault *f, char *buf, size_t len);
 
 /* Sweeper: stop every proxy fault worker on the machine (their redirect
  * tables go with them). Runs before the nft sweeper, which cannot delete

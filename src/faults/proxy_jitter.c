@@ -47,28 +47,14 @@ static void effect(const json_t *params, char *buf, size_t len)
 
 static const struct fl_pxfault_kind k = {"network.jitter", "latency", attributes, effect};
 
-static int validate(const json_t *params, struct fl_err *e)
-{
-    return fl_pxfault_validate(&k, params, e);
-}
-
-static int plan(struct fl_fault *f, struct fl_err *e)
-{
-    return fl_pxfault_plan(&k, f, e);
-}
-
-static void describe(const struct fl_fault *f, char *buf, size_t len)
-{
-    fl_pxfault_describe(&k, f, buf, len);
-}
-
 const struct fl_fault_ops fl_fault_network_jitter = {
     .kind = "network.jitter",
     .summary = "random latency on new TCP connections to a target (userspace proxy; keeps order)",
     .opts = opts,
-    .validate = validate,
-    .plan = plan,
+    .validate = fl_pxfault_validate,
+    .plan = fl_pxfault_plan,
     .inject = fl_pxfault_inject,
     .revert = fl_pxfault_revert,
-    .describe = describe,
+    .describe = fl_pxfault_describe,
+    .impl = &k,
 };

@@ -24,7 +24,7 @@ static int cpu_workers(const json_t *params)
     return (int)fl_param_int(params, "workers", n > 0 ? n : 1);
 }
 
-static int cpu_validate(const json_t *params, struct fl_err *e)
+static int cpu_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e)
 {
     if (json_object_get(params, "load") && fl_param_real(params, "load", 100) <= 0)
         return fl_err_set(e, FL_EUSAGE, "--load 0 stresses nothing; give a percentage above 0");
@@ -35,7 +35,7 @@ static int cpu_plan(struct fl_fault *f, struct fl_err *e)
 {
     int r;
 
-    if ((r = cpu_validate(f->params, e)))
+    if ((r = cpu_validate(f->ops, f->params, e)))
         return r;
     json_object_set_new(f->undo, "worker_count", json_integer(cpu_workers(f->params)));
     return fl_stress_plan(f, e);

@@ -35,7 +35,7 @@ static uint64_t mem_available(void)
     return strtoull(p + 13, NULL, 10) * 1024;
 }
 
-static int mem_validate(const json_t *params, struct fl_err *e)
+static int mem_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e)
 {
     uint64_t size = (uint64_t)fl_param_int(params, "size", 0);
     long long workers = fl_param_int(params, "workers", 1);
@@ -55,7 +55,7 @@ static int mem_plan(struct fl_fault *f, struct fl_err *e)
     char s1[32], s2[32];
     int r;
 
-    if ((r = mem_validate(f->params, e)))
+    if ((r = mem_validate(f->ops, f->params, e)))
         return r;
     if (avail && size > avail && !fl_param_bool(f->params, "force")) {
         fl_format_size(size, s1, sizeof s1);

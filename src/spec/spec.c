@@ -544,7 +544,7 @@ static void load_fault_params(struct ctx *c, const struct fl_ynode *n, struct fl
     if ((int)c->errs->n != errs_before)
         return;
     if (fl_opts_check_required(a->ops->opts, a->params, &e) ||
-        (a->ops->validate && a->ops->validate(a->params, &e)))
+        (a->ops->validate && a->ops->validate(a->ops, a->params, &e)))
         err_at(c, n, "%s: %s", a->ops->kind, e.msg);
 }
 

@@ -322,7 +322,7 @@ static int validate(const char *kind, const char *json, struct fl_err *e)
     cr_assert_not_null(ops, "%s is not registered", kind);
     cr_assert_not_null(p, "bad test json %s", json);
     memset(e, 0, sizeof *e);
-    r = ops->validate(p, e);
+    r = ops->validate(ops, p, e);
     json_decref(p);
     return r;
 }

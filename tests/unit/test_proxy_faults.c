@@ -30,7 +30,7 @@ static int validate(const char *kind, const char *params, struct fl_err *e)
     memset(e, 0, sizeof *e);
     r = fl_opts_check_required(ops->opts, p, e);
     if (!r)
-        r = ops->validate(p, e);
+        r = ops->validate(ops, p, e);
     json_decref(p);
     return r;
 }
