@@ -403,3 +403,31 @@ int fl_netns_list(struct fl_netns_entry **out, size_t *n, struct fl_err *e)
     *n = l.n;
     return 0;
 }
+
+int fl_netns_each(const char *tag, void (*fn)(const char *label, void *arg), void *arg,
+                  struct fl_err *e)
+{
+    struct fl_netns_entry *ns = NULL;
+    size_t n = 0;
+    int rc;
+
+    if ((rc = fl_netns_list(&ns, &n, e)))
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct fl_netns_guard g;
+        struct fl_err e2 = {0};
+        int fd = open(ns[i].path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+            continue; /* the process exited meanwhile */
+        if (fl_netns_enter_fd(fd, &g, &e2) == 0) {
+            fn(ns[i].label, arg);
+            fl_netns_leave(&g);
+        } else {
+            fl_warn("%s: %s: %s", tag, ns[i].label, e2.msg);
+        }
+        close(fd);
+    }
+    free(ns);
+    return 0;
+}

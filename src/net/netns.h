@@ -87,5 +87,9 @@ struct fl_netns_entry {
 /* Every distinct network namespace reachable now: faultline's own, pid 1's,
  * every /run/netns entry, and those of every process in /proc. Caller frees *out. */
 int fl_netns_list(struct fl_netns_entry **out, size_t *n, struct fl_err *e);
+/* Call fn(label, arg) inside each of those namespaces, back in ours after
+ * each. One that cannot be entered is logged under `tag` and skipped. */
+int fl_netns_each(const char *tag, void (*fn)(const char *label, void *arg), void *arg,
+                  struct fl_err *e);
 
 #endif

@@ -427,8 +427,9 @@ int fl_nft_delete_table(struct fl_nft *n, const char *family, const char *table,
 }
 
 /* Delete the faultline tables of the namespace this thread is in. */
-static void sweep_here(const char *where, struct fl_sweep_report *r)
+static void sweep_here(const char *where, void *arg)
 {
+    struct fl_sweep_report *r = arg;
     struct fl_err e = {0};
     struct fl_nft *n = fl_nft_new(&e);
     char *list, *line, *save = NULL;
@@ -466,27 +467,5 @@ static void sweep_here(const char *where, struct fl_sweep_report *r)
 
 int fl_nft_sweep(struct fl_sweep_report *r, struct fl_err *e)
 {
-    struct fl_netns_entry *ns = NULL;
-    size_t n = 0;
-    int rc;
-
-    if ((rc = fl_netns_list(&ns, &n, e)))
-        return rc;
-    for (size_t i = 0; i < n; i++) {
-        struct fl_netns_guard g;
-        struct fl_err e2 = {0};
-        int fd = open(ns[i].path, O_RDONLY | O_CLOEXEC);
-
-        if (fd < 0)
-            continue; /* the process exited meanwhile */
-        if (fl_netns_enter_fd(fd, &g, &e2) == 0) {
-            sweep_here(ns[i].label, r);
-            fl_netns_leave(&g);
-        } else {
-            fl_warn("nft sweep: %s: %s", ns[i].label, e2.msg);
-        }
-        close(fd);
-    }
-    free(ns);
-    return 0;
+    return fl_netns_each("nft sweep", sweep_here, r, e);
 }

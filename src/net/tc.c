@@ -215,8 +215,9 @@ out:
 }
 
 /* Delete faultline's root qdiscs in the namespace this thread is in. */
-static void sweep_here(const char *where, struct fl_sweep_report *rep)
+static void sweep_here(const char *where, void *arg)
 {
+    struct fl_sweep_report *rep = arg;
     struct fl_tc_dev *devs = NULL;
     struct fl_err e = {0};
     size_t n = 0;
@@ -242,27 +243,5 @@ static void sweep_here(const char *where, struct fl_sweep_report *rep)
 
 int fl_tc_sweep(struct fl_sweep_report *r, struct fl_err *e)
 {
-    struct fl_netns_entry *ns = NULL;
-    size_t n = 0;
-    int rc;
-
-    if ((rc = fl_netns_list(&ns, &n, e)))
-        return rc;
-    for (size_t i = 0; i < n; i++) {
-        struct fl_netns_guard g;
-        struct fl_err e2 = {0};
-        int fd = open(ns[i].path, O_RDONLY | O_CLOEXEC);
-
-        if (fd < 0)
-            continue;
-        if (fl_netns_enter_fd(fd, &g, &e2) == 0) {
-            sweep_here(ns[i].label, r);
-            fl_netns_leave(&g);
-        } else {
-            fl_warn("tc sweep: %s: %s", ns[i].label, e2.msg);
-        }
-        close(fd);
-    }
-    free(ns);
-    return 0;
+    return fl_netns_each("tc sweep", sweep_here, r, e);
 }
