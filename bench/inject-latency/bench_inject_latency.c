@@ -4,8 +4,10 @@
  *
  * Everything happens in a scratch network namespace the bench creates
  * (unshare) and that disappears when it exits; no rule ever touches the
- * host. Three ways are timed for a partition (2 peers, a port, forward
- * chain) and a loss fault (10%, egress):
+ * host. Three ways are timed for a partition (2 IPv4 peers, a port, forward
+ * chain: an `ip` table), the same partition with one IPv4 and one IPv6 peer
+ * (an `inet` table, whose chains hook both families) and a loss fault (10%,
+ * egress, any address: `inet`):
  *   in-process        - what a fault driver does per inject and per revert:
  *                       enter the namespace, run on the thread's context for
  *                       it (fl_nft_shared), leave
@@ -56,19 +58,22 @@ static void die(const char *what, struct fl_err *e)
     exit(1);
 }
 
-static char *render(const char *table, bool loss)
+enum kind { PARTITION, PARTITION_MIXED, LOSS };
+
+/* The fault's rule set; *family: its table's family. */
+static char *render(const char *table, enum kind kind, const char **family)
 {
     static struct fl_net_peer peers[2];
     struct fl_err e = {0};
     char *script;
     struct fl_nft_spec s = {.table = table, .verdict = FL_NFT_DROP, .in = true, .out = true};
 
-    if (loss) {
+    if (kind == LOSS) {
         s.in = false;
         s.loss_per10k = 1000;
     } else {
         fl_net_peer_parse("10.99.0.2", &peers[0], &e);
-        fl_net_peer_parse("fd99::/64", &peers[1], &e);
+        fl_net_peer_parse(kind == PARTITION ? "10.99.0.3" : "fd99::/64", &peers[1], &e);
         s.peers = peers;
         s.npeers = 2;
         s.port = 6379;
@@ -76,13 +81,14 @@ static char *render(const char *table, bool loss)
     }
     if (fl_nft_render(&s, &script, &e))
         die("render", &e);
+    *family = fl_nft_family(&s);
     return script;
 }
 
 /* apply + revert the way a driver does it: enter the namespace, use the
  * thread's context for it (fl_nft_shared), leave; fresh: a new libnftables
  * context per operation instead. */
-static int64_t once_driver(const char *script, const char *table, bool fresh)
+static int64_t once_driver(const char *script, const char *family, const char *table, bool fresh)
 {
     struct fl_netns_guard g;
     struct fl_err e = {0};
@@ -97,7 +103,7 @@ static int64_t once_driver(const char *script, const char *table, bool fresh)
     fl_netns_leave(&g);
     if (fl_netns_enter_fd(scratch_fd, &g, &e) ||
         !(n = fresh ? fl_nft_new(&e) : fl_nft_shared(&e)) ||
-        fl_nft_delete_table(n, "inet", table, &e) != 1)
+        fl_nft_delete_table(n, family, table, &e) != 1)
         die("driver revert", &e);
     if (fresh)
         fl_nft_free(n);
@@ -135,10 +141,10 @@ static void spawn_nft(const char *stdin_text, char *const argv[])
     }
 }
 
-static int64_t once_cli(const char *script, const char *table)
+static int64_t once_cli(const char *script, const char *family, const char *table)
 {
     char *apply[] = {"nft", "-f", "-", NULL};
-    char *del[] = {"nft", "delete", "table", "inet", (char *)table, NULL};
+    char *del[] = {"nft", "delete", "table", (char *)family, (char *)table, NULL};
     int64_t t0 = fl_mono_ns();
 
     spawn_nft(script, apply);
@@ -146,30 +152,31 @@ static int64_t once_cli(const char *script, const char *table)
     return fl_mono_ns() - t0;
 }
 
-static void bench(const char *name, bool loss, int iters)
+static void bench(const char *name, enum kind kind, int iters)
 {
     int few = iters / 6 > 10 ? iters / 6 : 10;
     int64_t *d = calloc((size_t)iters, sizeof *d), *f = calloc((size_t)few, sizeof *f),
             *x = calloc((size_t)few, sizeof *x);
     struct stats sd, sf, sx;
+    const char *family;
     char table[40];
 
     for (int i = 0; i < iters; i++) {
         snprintf(table, sizeof table, "faultline_d%07x", i);
-        char *s = render(table, loss);
-        d[i] = once_driver(s, table, false);
+        char *s = render(table, kind, &family);
+        d[i] = once_driver(s, family, table, false);
         free(s);
     }
     for (int i = 0; i < few; i++) {
         snprintf(table, sizeof table, "faultline_f%07x", i);
-        char *s = render(table, loss);
-        f[i] = once_driver(s, table, true);
+        char *s = render(table, kind, &family);
+        f[i] = once_driver(s, family, table, true);
         free(s);
     }
     for (int i = 0; i < few; i++) {
         snprintf(table, sizeof table, "faultline_x%07x", i);
-        char *s = render(table, loss);
-        x[i] = once_cli(s, table);
+        char *s = render(table, kind, &family);
+        x[i] = once_cli(s, family, table);
         free(s);
     }
     sd = summarize(d, iters);
@@ -225,12 +232,14 @@ int main(int argc, char **argv)
     printf("apply+revert of one network fault (nft table with base chains), scratch netns\n");
     printf("\n== cold: no other netfilter hook on the machine; every apply/revert flips the\n"
            "   kernel's hook static keys (text patching + IPIs), as on an idle test box\n\n");
-    bench("partition", false, iters);
-    bench("loss", true, iters);
+    bench("partition", PARTITION, iters);
+    bench("part-mix", PARTITION_MIXED, iters);
+    bench("loss", LOSS, iters);
     keepalive(true);
     printf("== warm: a firewall chain already hooks input/output/forward (most hosts)\n\n");
-    bench("partition", false, iters);
-    bench("loss", true, iters);
+    bench("partition", PARTITION, iters);
+    bench("part-mix", PARTITION_MIXED, iters);
+    bench("loss", LOSS, iters);
     keepalive(false);
     fl_nft_shared_clear();
     close(scratch_fd); /* the scratch namespace goes with its last reference */

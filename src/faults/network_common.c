@@ -145,7 +145,7 @@ int fl_netfilter_plan(struct fl_fault *f, struct fl_err *e)
     if ((r = fl_nft_render(&spec, &script, e)))
         goto out;
     json_object_set_new(f->undo, "scope", fl_netns_to_json(&scope));
-    json_object_set_new(f->undo, "family", json_string("inet"));
+    json_object_set_new(f->undo, "family", json_string(fl_nft_family(&spec)));
     json_object_set_new(f->undo, "table", json_string(table));
     json_object_set_new(f->undo, "nft", json_string(script));
 out:

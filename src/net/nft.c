@@ -232,10 +232,21 @@ static int emit_chain(FILE *f, const struct fl_nft_spec *s, const char *hook, bo
     return 0;
 }
 
+const char *fl_nft_family(const struct fl_nft_spec *s)
+{
+    size_t v4 = 0;
+
+    for (size_t i = 0; i < s->npeers; i++)
+        v4 += s->peers[i].family == AF_INET;
+    if (!s->npeers || (v4 && v4 < s->npeers))
+        return "inet";
+    return v4 ? "ip" : "ip6";
+}
+
 /* The whole table: shared chains first, then the base chains. */
 static int emit_table(FILE *f, const struct fl_nft_spec *s)
 {
-    fprintf(f, "table inet %s {\n", s->table);
+    fprintf(f, "table %s %s {\n", fl_nft_family(s), s->table);
     if (s->npeers && emit_body_chains(f, s))
         return -1;
     if (shared_peer_chains(s)) {

@@ -2,7 +2,7 @@
  * packet-filter fault, applying it atomically, deleting it, and sweeping
  * leftovers.
  *
- * Each fault owns one table, `inet faultline_<id>`, holding base chains at
+ * Each fault owns one table, `FAMILY faultline_<id>`, holding base chains at
  * priority -300 (before conntrack and before typical filter rules, so an
  * `accept` elsewhere cannot let the traffic through first). Applying is one
  * nft transaction, so a rule set is either all in or not at all; reverting
@@ -42,6 +42,14 @@ struct fl_nft_spec {
     int port;             /* 0 = any */
     const char *protocol; /* NULL = any (tcp+udp when a port is set) */
 };
+
+/* The table's family: "ip" when every peer is IPv4, "ip6" when every peer
+ * is IPv6, else (no peers, or both families) "inet". An inet base chain
+ * hooks IPv4 and IPv6 both, and the kernel flips two hook static keys (text
+ * patching, cross-CPU interrupts) for each chain on apply and again on
+ * revert when no other chain uses the hook: a one-family table halves that
+ * cost, and matches exactly the same packets. */
+const char *fl_nft_family(const struct fl_nft_spec *s);
 
 /* The nft script for the spec (caller frees). Pure: touches nothing. */
 int fl_nft_render(const struct fl_nft_spec *s, char **script, struct fl_err *e);

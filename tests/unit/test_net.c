@@ -297,6 +297,37 @@ Test(nft, loss_rules)
     free(t);
 }
 
+Test(nft, table_family_follows_the_peers)
+{
+    struct fl_net_peer v4[2], v6, mixed[2];
+    struct fl_err e = {0};
+    fl_net_peer_parse("10.0.0.2", &v4[0], &e);
+    fl_net_peer_parse("10.1.0.0/16:80", &v4[1], &e);
+    fl_net_peer_parse("fd00::2", &v6, &e);
+    mixed[0] = v4[0];
+    mixed[1] = v6;
+    struct fl_nft_spec s = {
+        .table = "faultline_4", .verdict = FL_NFT_REJECT, .in = true, .out = true};
+    char *t;
+
+    cr_assert_str_eq(fl_nft_family(&s), "inet"); /* no peers: every packet, both families */
+    s.peers = v4;
+    s.npeers = 2;
+    cr_assert_str_eq(fl_nft_family(&s), "ip");
+    t = render(&s);
+    cr_assert(!strncmp(t, "table ip faultline_4 {\n", 23), "%s", t);
+    free(t);
+    s.peers = &v6;
+    s.npeers = 1;
+    cr_assert_str_eq(fl_nft_family(&s), "ip6");
+    t = render(&s);
+    cr_assert(!strncmp(t, "table ip6 faultline_4 {\n", 24), "%s", t);
+    free(t);
+    s.peers = mixed;
+    s.npeers = 2;
+    cr_assert_str_eq(fl_nft_family(&s), "inet");
+}
+
 Test(nft, bad_specs)
 {
     struct fl_err e = {0};
