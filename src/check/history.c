@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1106,15 +1107,38 @@ int fl_history_parse(const char *buf, size_t len, enum fl_hist_format fmt, const
     return 0;
 }
 
+/* The file being read through a mapping. If another program truncates it
+ * meanwhile, the next read of a page past its new end raises SIGBUS: the
+ * process then ends with an input error (exit 3, as `check` and `workload`
+ * document) and says why, instead of crashing. Only async-signal-safe calls. */
+static const char *volatile mapped_path;
+
+static void mapped_file_shrank(int sig)
+{
+    static const char pre[] = "faultline: error: ";
+    static const char post[] = ": the history file shrank while it was being read (another "
+                               "program truncated or rewrote it); check a copy that nothing "
+                               "writes to\n";
+    const char *p = mapped_path;
+    ssize_t w;
+
+    (void)sig;
+    w = write(2, pre, sizeof pre - 1);
+    if (p)
+        w = write(2, p, strlen(p));
+    w = write(2, post, sizeof post - 1);
+    (void)w;
+    _exit(3);
+}
+
 /* A regular file is mapped rather than read: no copy of a history that can
  * be hundreds of MB, and no buffer to fault in. Returns 1 when the path is
- * not a regular non-empty file (or cannot be mapped): the caller reads it.
- * Like any reader of a mapped file, this assumes nobody truncates the file
- * while it is being checked. */
+ * not a regular non-empty file (or cannot be mapped): the caller reads it. */
 static int load_mapped(const char *path, enum fl_hist_format fmt, struct fl_history **out,
                        struct fl_err *e)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct sigaction old;
     struct stat st;
     void *map;
     int rc;
@@ -1131,7 +1155,11 @@ static int load_mapped(const char *path, enum fl_hist_format fmt, struct fl_hist
     if (map == MAP_FAILED)
         return 1;
     madvise(map, (size_t)st.st_size, MADV_WILLNEED);
+    mapped_path = path;
+    sigaction(SIGBUS, &(struct sigaction){.sa_handler = mapped_file_shrank}, &old);
     rc = fl_history_parse(map, (size_t)st.st_size, fmt, path, out, e);
+    sigaction(SIGBUS, &old, NULL);
+    mapped_path = NULL;
     munmap(map, (size_t)st.st_size);
     return rc;
 }

@@ -103,7 +103,9 @@ void fl_history_free(struct fl_history *h);
  * '{:' or ';', else JSON Lines. */
 int fl_history_parse(const char *buf, size_t len, enum fl_hist_format fmt, const char *name,
                      struct fl_history **out, struct fl_err *e);
-/* Read a file and parse it ("-" is stdin). */
+/* Read a file and parse it ("-" is stdin). A regular file is memory-mapped:
+ * if another program truncates it meanwhile, the process exits with status
+ * 3 and a message on stderr (the input error of `check` and `workload`). */
 int fl_history_load(const char *path, enum fl_hist_format fmt, struct fl_history **out,
                     struct fl_err *e);
 

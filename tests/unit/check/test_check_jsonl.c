@@ -8,9 +8,12 @@
  * values, keys, times and errors (compared through the JSON Lines export),
  * or the same error. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check/check.h"
 
@@ -172,4 +175,56 @@ Test(check_jsonl, echoed_values)
     cr_assert_eq(h->ops[1].inv.x, 12);
     cr_assert_eq(h->ops[1].comp.x, 123);
     fl_history_free(h);
+}
+
+/* A history truncated by another program while it is read through its
+ * mapping: the process ends with the input error, exit 3, instead of dying
+ * of SIGBUS. The truncating thread waits until the file is mapped (it shows
+ * in /proc/self/maps), so the parse is under way when the file shrinks. */
+static char shrink_path[64];
+
+static void *shrink_when_mapped(void *arg)
+{
+    static char maps[1 << 16];
+
+    (void)arg;
+    for (;;) {
+        FILE *f = fopen("/proc/self/maps", "r");
+        size_t n = f ? fread(maps, 1, sizeof maps - 1, f) : 0;
+        if (f)
+            fclose(f);
+        maps[n] = '\0';
+        if (strstr(maps, shrink_path)) {
+            /* unlinked first: the process may end at the ftruncate */
+            int fd = open(shrink_path, O_WRONLY);
+            unlink(shrink_path);
+            if (fd < 0 || ftruncate(fd, 0) < 0)
+                abort();
+            return NULL;
+        }
+        usleep(50);
+    }
+}
+
+Test(check_jsonl, history_truncated_while_read_is_an_input_error, .exit_code = 3)
+{
+    struct fl_history *h = NULL;
+    struct fl_err e = {0};
+    pthread_t t;
+    FILE *f;
+    int fd;
+
+    snprintf(shrink_path, sizeof shrink_path, "/tmp/fl-shrink-XXXXXX");
+    cr_assert((fd = mkstemp(shrink_path)) >= 0);
+    cr_assert_not_null(f = fdopen(fd, "w"));
+    for (int i = 0; i < 400000; i++)
+        fprintf(f,
+                "{\"process\": %d, \"type\": \"invoke\", \"f\": \"write\", \"value\": %d}\n"
+                "{\"process\": %d, \"type\": \"ok\", \"f\": \"write\", \"value\": %d}\n",
+                i % 8, i, i % 8, i);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(pthread_create(&t, NULL, shrink_when_mapped, NULL), 0);
+    fl_history_load(shrink_path, FL_FMT_JSONL, &h, &e);
+    unlink(shrink_path);
+    cr_assert_fail("the history was read whole before it was truncated (%s)", e.msg);
 }
