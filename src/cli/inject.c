@@ -181,6 +181,7 @@ static int run_fault(struct fl_fault *f, json_t *common, struct fl_err *e)
                                                                   : LEASE_DETACHED_MS;
     if (lease_ms < 1000)
         return fl_err_set(e, FL_EUSAGE, "--lease must be at least 1s");
+    f->fixed_lease_ms = detach ? lease_ms : 0; /* a foreground inject renews it */
     r = f->ops->plan(f, e);
     if (r)
         return r;

@@ -40,3 +40,14 @@ void fl_fault_describe(const struct fl_fault *f, char *buf, size_t len)
     else
         snprintf(buf, len, "%s", f->ops ? f->ops->kind : "unknown fault");
 }
+
+int64_t fl_fault_self_stop_ms(const struct fl_fault *f, int64_t grace_ms, int64_t fallback_ms)
+{
+    int64_t hard = fl_param_int(f->params, "hard-stop", 0), end = f->duration_ms;
+
+    if (hard)
+        return hard;
+    if (f->fixed_lease_ms && (!end || f->fixed_lease_ms < end))
+        end = f->fixed_lease_ms;
+    return end ? end + grace_ms : fallback_ms;
+}

@@ -65,6 +65,9 @@ struct fl_fault {
     json_t *undo;       /* owned; filled by plan (and inject if it learns more) */
     int64_t duration_ms; /* 0 = until interrupted / lease */
     uint64_t seed;       /* for random selections; recorded in params as "seed" */
+    /* A lease nobody renews (a detached inject): the guardian reverts the
+     * fault by then. 0 when its holder renews the lease. */
+    int64_t fixed_lease_ms;
 };
 
 /* Registry (registry.c): every kind, looked up by name. */
@@ -80,6 +83,11 @@ void fl_fault_fini(struct fl_fault *f);
 /* A fresh random id (8 hex digits). */
 void fl_fault_new_id(char id[FL_FAULT_ID_LEN]);
 void fl_fault_describe(const struct fl_fault *f, char *buf, size_t len);
+/* How long from now a fault's own processes (stressors, proxy workers) run
+ * at most, so they end even if nothing reverts the fault: --hard-stop if
+ * given, else grace_ms after the earlier of the end of --duration and of a
+ * fixed lease, else fallback_ms. */
+int64_t fl_fault_self_stop_ms(const struct fl_fault *f, int64_t grace_ms, int64_t fallback_ms);
 
 /* What `faultline recover --all` found and removed by naming convention. */
 struct fl_sweep_report {

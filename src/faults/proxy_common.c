@@ -135,7 +135,8 @@ int fl_pxfault_plan(struct fl_fault *f, struct fl_err *e)
     const struct fl_pxfault_kind *k = f->ops->impl;
     const char *dir = fl_param_str(f->params, "direction", "downstream");
     double pct = fl_param_real(f->params, "percent", 100.0);
-    int64_t hard = fl_param_int(f->params, "hard-stop", 0);
+    int64_t hard =
+        fl_fault_self_stop_ms(f, FL_PXFAULT_HARD_STOP_GRACE_MS, FL_PXFAULT_DEFAULT_HARD_STOP_MS);
     struct fl_netns_scope scope;
     struct fl_net_peer *t = NULL;
     json_t *attrs = NULL, *targets, *toxics, *cfg;
@@ -149,9 +150,6 @@ int fl_pxfault_plan(struct fl_fault *f, struct fl_err *e)
         goto out;
     if ((r = fl_netns_resolve(f->params, &scope, e)))
         goto out;
-    if (!hard)
-        hard = f->duration_ms ? f->duration_ms + FL_PXFAULT_HARD_STOP_GRACE_MS
-                              : FL_PXFAULT_DEFAULT_HARD_STOP_MS;
     snprintf(table, sizeof table, FL_NFT_TABLE_PREFIX "%s", f->id);
     targets = json_array();
     for (size_t i = 0; i < n; i++) {

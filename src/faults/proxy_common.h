@@ -22,9 +22,10 @@
 #include "faults/fault.h"
 #include "net/netns.h"
 
-/* Without --duration (or --hard-stop), a worker stops by itself after this. */
+/* Without --duration, a detached lease or --hard-stop, a worker stops by
+ * itself after this. */
 #define FL_PXFAULT_DEFAULT_HARD_STOP_MS (60 * 60 * 1000)
-/* With --duration, it stops this long after the duration ends. */
+/* Otherwise this long after the duration (or the detached lease) ends. */
 #define FL_PXFAULT_HARD_STOP_GRACE_MS (30 * 1000)
 
 /* clang-format off */
@@ -43,7 +44,7 @@
      "share of new connections affected, drawn per connection (default 100)", NULL, 0, 0}, \
     {"hard-stop", FL_OPT_DURATION, 0, "DURATION", "the proxy stops (and its redirect " \
      "goes) by itself after this long even if nothing reverts the fault (default: " \
-     "--duration + 30s, or 1h)", NULL, 0, 0}
+     "--duration or a detached --lease, + 30s; else 1h)", NULL, 0, 0}
 /* clang-format on */
 
 /* How one kind uses the shared machinery. */

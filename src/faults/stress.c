@@ -25,14 +25,12 @@
 int fl_stress_plan(struct fl_fault *f, struct fl_err *e)
 {
     char mount[PATH_MAX], path[PATH_MAX + 64], rel[128];
-    int64_t hard = fl_param_int(f->params, "hard-stop", 0);
+    int64_t hard =
+        fl_fault_self_stop_ms(f, FL_STRESS_HARD_STOP_GRACE_MS, FL_STRESS_DEFAULT_HARD_STOP_MS);
     int r;
 
     if ((r = fl_select_cgroup2_mount(mount, sizeof mount, e)))
         return fl_err_prefix(e, "%s needs a cgroup v2 hierarchy for its workers", f->ops->kind);
-    if (!hard)
-        hard = f->duration_ms ? f->duration_ms + FL_STRESS_HARD_STOP_GRACE_MS
-                              : FL_STRESS_DEFAULT_HARD_STOP_MS;
     snprintf(rel, sizeof rel, "/%s/%s", FL_STRESS_CGROUP_DIR, f->id);
     snprintf(path, sizeof path, "%s%s", mount, rel);
     json_object_set_new(f->undo, "cgroup", json_string(path));

@@ -18,15 +18,17 @@
 #include "util/err.h"
 
 #define FL_STRESS_CGROUP_DIR "faultline"
-/* Without --duration (or --hard-stop), workers stop by themselves after this. */
+/* Without --duration, a detached lease or --hard-stop, workers stop by
+ * themselves after this. */
 #define FL_STRESS_DEFAULT_HARD_STOP_MS (60 * 60 * 1000)
-/* With --duration, workers stop this long after the duration ends. */
+/* Otherwise this long after the duration (or the detached lease) ends. */
 #define FL_STRESS_HARD_STOP_GRACE_MS (30 * 1000)
 
 /* clang-format off */
 #define FL_STRESS_OPTS \
     {"hard-stop", FL_OPT_DURATION, 0, "DURATION", "workers exit by themselves after this long " \
-     "even if nothing reverts the fault (default: --duration + 30s, or 1h)", NULL, 0, 0}
+     "even if nothing reverts the fault (default: --duration or a detached --lease, + 30s; " \
+     "else 1h)", NULL, 0, 0}
 /* clang-format on */
 
 /* Resolve the cgroup path and the workers' deadline into f->undo

@@ -1,5 +1,6 @@
 """stress.cpu and stress.memory: real stressor processes in a faultline cgroup,
 measured from /proc, and always gone afterwards (revert, guardian, sweeper)."""
+import json
 import os
 import signal
 import time
@@ -152,3 +153,19 @@ def test_detached_stress_ends_with_its_lease(fl, state_dir):
     assert not any(alive(p) for p in pids)
     assert time.time() - t0 < 3.0
     assert wait_for(lambda: journal_records(state_dir) == [], 2)
+
+
+@pytest.mark.parametrize("args,want_s", [
+    (["--detach", "--lease", "5s"], 35),                     # the lease ends first: + 30s
+    (["--detach", "--lease", "5s", "--duration", "20s"], 35),
+    (["--detach", "--duration", "20s"], 50),                  # the lease defaults to the duration
+    (["--duration", "20s"], 50),
+    ([], 3600),                                               # foreground: its lease is renewed
+    (["--detach", "--lease", "5s", "--hard-stop", "9s"], 9),
+])
+def test_stressor_deadline_follows_duration_or_detached_lease(fl, args, want_s):
+    rc, out, err = fl("inject", "stress.cpu", "--workers", 1, *args, "--dry-run")
+    assert rc == 0, err
+    undo = json.loads(out.split("undo record: ", 1)[1].splitlines()[0])
+    left = undo["deadline_ms"] / 1000 - time.clock_gettime(time.CLOCK_BOOTTIME)  # fl_now_ms
+    assert want_s - 3 < left <= want_s + 0.5, (args, left)
