@@ -1,4 +1,5 @@
-/* faultline runs: the runs in the history store, oldest first. */
+/* faultline runs: the runs in the history store, oldest first; --experiment
+ * keeps one experiment's, --last N the newest N of those. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -25,8 +26,10 @@ int fl_cli_runs(int argc, char **argv)
     const char *db = NULL;
     struct fl_store *st;
     struct fl_err e = {0};
+    const char *only = NULL;
     json_t *runs, *r;
     bool as_json = false;
+    long long last = 0;
     size_t i;
 
     for (int k = 1; k < argc; k++) {
@@ -34,10 +37,21 @@ int fl_cli_runs(int argc, char **argv)
             as_json = true;
         } else if (!strcmp(argv[k], "--db") && k + 1 < argc) {
             db = argv[++k];
+        } else if (!strcmp(argv[k], "--experiment") && k + 1 < argc) {
+            only = argv[++k];
+        } else if (!strcmp(argv[k], "--last") && k + 1 < argc) {
+            if (fl_parse_int(argv[++k], 1, 1000000000, &last, &e)) {
+                fl_err_prefix(&e, "--last");
+                return fl_cli_fail(&e);
+            }
         } else if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
-            printf("usage: faultline runs [--json] [--db PATH]\n\nList recorded experiment "
-                   "runs: id, experiment, start (UTC), duration, verdict.\n"
-                   "--json prints the array documented in docs/experiments.md.\n");
+            printf("usage: faultline runs [--json] [--experiment TITLE] [--last N] [--db PATH]\n\n"
+                   "List recorded experiment runs, oldest first: id, start (UTC), duration,\n"
+                   "verdict, experiment.\n"
+                   "  --experiment TITLE  only the runs of the experiment with this title\n"
+                   "  --last N            only the newest N runs (of that experiment)\n"
+                   "  --json              the array documented in docs/experiments.md\n"
+                   "  --db PATH           the history store (default: see docs/experiments.md)\n");
             return 0;
         } else {
             fl_err_set(&e, FL_EUSAGE, "unexpected argument %s; run `faultline runs --help`",
@@ -48,6 +62,13 @@ int fl_cli_runs(int argc, char **argv)
     if (fl_store_open(fl_store_path(db), &st, &e))
         return fl_cli_fail(&e);
     runs = fl_store_list_runs(st, &e);
+    for (i = json_array_size(runs); only && i-- > 0;) {
+        json_t *t = json_object_get(json_array_get(runs, i), "experiment");
+        if (!json_is_string(t) || strcmp(json_string_value(t), only))
+            json_array_remove(runs, i);
+    }
+    while (last && json_array_size(runs) > (size_t)last)
+        json_array_remove(runs, 0);
     if (as_json) {
         json_dumpf(runs, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
         putchar('\n');

@@ -321,3 +321,30 @@ def test_killed_runner_faults_are_reverted_by_the_guardian(run, http_server, sta
     assert wait_for(lambda: journal_records(state_dir) == [], 10)
     r = last_run(run)  # the run never reached a verdict, and its runner is gone
     assert r["verdict"] == "interrupted", r
+
+
+def test_runs_filters_by_experiment_and_keeps_the_newest(run, tmp_path):
+    for title in ("A", "B", "A"):
+        spec = tmp_path / f"{title}.yaml"
+        spec.write_text(f"title: {title}\nsteady_state:\n  probes:\n"
+                        "    - {name: p, type: command, command: 'false'}\n"
+                        "method:\n  - {command: 'true'}\nduration: 1s\n")
+        rc, out, err = run("run", str(spec))
+        assert rc == 9, out + err  # not steady: recorded, nothing done
+
+    def ids(*args):
+        rc, out, err = run("runs", "--json", *args)
+        assert rc == 0, err
+        return [r["id"] for r in json.loads(out)]
+
+    assert ids() == [1, 2, 3]
+    assert ids("--experiment", "A") == [1, 3]
+    assert ids("--experiment", "B") == [2]
+    assert ids("--experiment", "C") == []
+    assert ids("--last", "2") == [2, 3]
+    assert ids("--experiment", "A", "--last", "1") == [3]
+    rc, out, err = run("runs", "--last", "1")
+    assert rc == 0 and len(out.splitlines()) == 2 and out.splitlines()[1].startswith("3 "), out
+    for bad in ("0", "x"):
+        rc, out, err = run("runs", "--last", bad)
+        assert rc == 2 and "--last" in err
