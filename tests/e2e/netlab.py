@@ -254,3 +254,21 @@ def wait_for(pred, timeout, step=0.05):
             return True
         time.sleep(step)
     return pred()
+
+
+def held(lab, state_dir):
+    """A lab fixture's body: yield the lab; after the test, fail it if a
+    fault table or journal record is left (removing them with
+    `faultline recover --all` first), and delete the lab in any case."""
+    from conftest import BIN, journal_records
+    try:
+        yield lab
+        left = lab.leftovers()
+        journal = journal_records(state_dir)
+        if left or journal:
+            e = dict(os.environ, FAULTLINE_STATE_DIR=state_dir)
+            subprocess.run([BIN, "recover", "--all"], env=e, capture_output=True, timeout=30)
+        assert left == [], f"left in the kernel: {left}"
+        assert journal == [], f"left in the journal: {journal}"
+    finally:
+        lab.close()

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import BIN, journal_records
-from netlab import Lab, UDP_RECEIVER, UDP_SENDER, TCP_SINK, TCP_SOURCE, wait_for
+from conftest import journal_records
+from netlab import Lab, held, UDP_RECEIVER, UDP_SENDER, TCP_SINK, TCP_SOURCE, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, nftables)")
 
@@ -20,18 +20,7 @@ PORT = 7000
 
 @pytest.fixture
 def lab(state_dir):
-    lab = Lab()
-    yield lab
-    try:
-        left = lab.leftovers()
-        journal = journal_records(state_dir)
-        if left or journal:
-            e = dict(os.environ, FAULTLINE_STATE_DIR=state_dir)
-            subprocess.run([BIN, "recover", "--all"], env=e, capture_output=True, timeout=30)
-        assert left == [], f"left in the kernel: {left}"
-        assert journal == [], f"left in the journal: {journal}"
-    finally:
-        lab.close()
+    yield from held(Lab(), state_dir)
 
 
 def applied(lab, ns):

@@ -10,12 +10,10 @@ checks that the fault really cuts the traffic it names, leaves the rest
 alone, and that after recover nothing is left and traffic flows again."""
 import os
 import random
-import subprocess
 
 import pytest
 
-from conftest import BIN, journal_records
-from netlab import Lab, sh, wait_for
+from netlab import Lab, held, sh, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, nftables)")
 
@@ -77,18 +75,7 @@ class RouterLab(Lab):
 
 @pytest.fixture
 def rlab(state_dir):
-    lab = RouterLab()
-    yield lab
-    try:
-        left = lab.leftovers()
-        journal = journal_records(state_dir)
-        if left or journal:
-            e = dict(os.environ, FAULTLINE_STATE_DIR=state_dir)
-            subprocess.run([BIN, "recover", "--all"], env=e, capture_output=True, timeout=30)
-        assert left == [], f"left in the kernel: {left}"
-        assert journal == [], f"left in the journal: {journal}"
-    finally:
-        lab.close()
+    yield from held(RouterLab(), state_dir)
 
 
 def test_partition_in_router_cuts_forwarded_traffic(rlab, fl):
