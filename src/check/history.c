@@ -1110,22 +1110,31 @@ int fl_history_parse(const char *buf, size_t len, enum fl_hist_format fmt, const
 /* The file being read through a mapping. If another program truncates it
  * meanwhile, the next read of a page past its new end raises SIGBUS: the
  * process then ends with an input error (exit 3, as `check` and `workload`
- * document) and says why, instead of crashing. Only async-signal-safe calls. */
-static const char *volatile mapped_path;
+ * document) and says why, instead of crashing. A SIGBUS anywhere else is
+ * not ours to explain: it is raised again with the default action. Only
+ * async-signal-safe calls. */
+static struct {
+    const char *volatile path;
+    const char *volatile base;
+    volatile size_t len;
+} mapped;
 
-static void mapped_file_shrank(int sig)
+static void mapped_file_shrank(int sig, siginfo_t *si, void *uc)
 {
     static const char pre[] = "faultline: error: ";
     static const char post[] = ": the history file shrank while it was being read (another "
                                "program truncated or rewrote it); check a copy that nothing "
                                "writes to\n";
-    const char *p = mapped_path;
+    const char *addr = si->si_addr;
     ssize_t w;
 
-    (void)sig;
+    if (!mapped.path || addr < mapped.base || addr >= mapped.base + mapped.len) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
     w = write(2, pre, sizeof pre - 1);
-    if (p)
-        w = write(2, p, strlen(p));
+    w = write(2, mapped.path, strlen(mapped.path));
     w = write(2, post, sizeof post - 1);
     (void)w;
     _exit(3);
@@ -1155,11 +1164,15 @@ static int load_mapped(const char *path, enum fl_hist_format fmt, struct fl_hist
     if (map == MAP_FAILED)
         return 1;
     madvise(map, (size_t)st.st_size, MADV_WILLNEED);
-    mapped_path = path;
-    sigaction(SIGBUS, &(struct sigaction){.sa_handler = mapped_file_shrank}, &old);
+    mapped.base = map;
+    mapped.len = (size_t)st.st_size;
+    mapped.path = path;
+    sigaction(SIGBUS,
+              &(struct sigaction){.sa_sigaction = mapped_file_shrank, .sa_flags = SA_SIGINFO},
+              &old);
     rc = fl_history_parse(map, (size_t)st.st_size, fmt, path, out, e);
     sigaction(SIGBUS, &old, NULL);
-    mapped_path = NULL;
+    mapped.path = NULL;
     munmap(map, (size_t)st.st_size);
     return rc;
 }
