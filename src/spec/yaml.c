@@ -207,12 +207,15 @@ static char *single_quoted(const char *in, const char *stop, size_t *len)
     if (!out)
         return NULL;
     while (in < stop) {
-        if (*in == '\n' || (*in == '\r' && in + 1 < stop && in[1] == '\n')) {
+        if (*in == '\n' || *in == '\r') { /* LF, CRLF or a lone CR */
             size_t breaks = 0;
             while (n && (out[n - 1] == ' ' || out[n - 1] == '\t'))
                 n--;
-            while (in < stop && (*in == '\n' || *in == '\r' || *in == ' ' || *in == '\t'))
-                breaks += *in++ == '\n';
+            for (; in < stop && (*in == '\n' || *in == '\r' || *in == ' ' || *in == '\t'); in++) {
+                if (*in == '\r' && in + 1 < stop && in[1] == '\n')
+                    in++;
+                breaks += *in == '\n' || *in == '\r';
+            }
             if (breaks == 1)
                 out[n++] = ' ';
             else

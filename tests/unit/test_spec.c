@@ -304,6 +304,9 @@ Test(spec, multi_line_single_quoted_scalar_folds_as_yaml_says)
         {"' lead\n trail '", " lead trail "},
         {"'\t a \t\n \t b'", "\t a b"},
         {"'a\r\n b'", "a b"},
+        {"'a\r b'", "a b"},
+        {"'a\r\r b'", "a\nb"},
+        {"'a\r\n\r\n b'", "a\nb"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char y[512];
