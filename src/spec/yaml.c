@@ -242,7 +242,17 @@ static char *token_text(struct builder *b, struct fy_token *t, size_t *len)
         b->text[s->input_pos - 1] == '\'' && b->text[e->input_pos] == '\'')
         return single_quoted(b->text + s->input_pos, b->text + e->input_pos, len);
     txt = fy_token_get_text(t, len);
-    return txt ? strndup(txt, *len) : strdup("");
+    if (!txt) {
+        *len = 0;
+        return strdup("");
+    }
+    /* all *len bytes: a "\0" escape puts a NUL inside, which the caller refuses */
+    char *copy = malloc(*len + 1);
+    if (copy) {
+        memcpy(copy, txt, *len);
+        copy[*len] = '\0';
+    }
+    return copy;
 }
 
 static int on_event(struct builder *b, struct fy_event *ev)
@@ -261,6 +271,11 @@ static int on_event(struct builder *b, struct fy_event *ev)
             return fail(b, line, col, "YAML anchors (&name) are not supported");
         if (!(txt = token_text(b, ev->scalar.value, &len)))
             return fail(b, line, col, "cannot read this scalar");
+        if (memchr(txt, '\0', len)) {
+            free(txt);
+            return fail(b, line, col,
+                        "a NUL character (\\0) in a value is not supported: remove it");
+        }
         if (!(n = node_new(b, FL_YSCALAR, m))) {
             free(txt);
             return -1;
