@@ -500,13 +500,15 @@ int fl_check_run(struct fl_history *h, const struct fl_check_opts *o, struct fl_
         return fl_err_set(e, FL_EFAIL, "out of memory");
     if (!strcmp(o->model, "bank")) {
         rc = fl_check_bank(h, o, r, e);
+    } else if (!strcmp(o->model, "total-queue")) {
+        rc = fl_check_total_queue(h, o, r, e);
     } else {
         const struct fl_model_ops *m = fl_check_model_find(o->model);
         if (!m) {
             fl_check_report_fini(r);
             return fl_err_set(e, FL_EUSAGE,
                               "unknown model '%s'; models: bank, register, cas-register, "
-                              "multi-register, kv, set, counter, queue, mutex",
+                              "multi-register, kv, set, counter, queue, total-queue, mutex",
                               o->model);
         }
         if (!strcmp(m->name, "set")) {

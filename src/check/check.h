@@ -65,11 +65,32 @@ const char *fl_check_verdict_name(int verdict);
 int fl_check_write_html(const struct fl_history *h, const struct fl_check_report *r,
                         const char *model, FILE *out);
 
-/* Non-linearizability checkers (bank.c, set_anomalies.c); same contract. */
+/* Non-linearizability checkers (bank.c, set_anomalies.c, total_queue.c);
+ * same contract. */
 int fl_check_bank(struct fl_history *h, const struct fl_check_opts *o, struct fl_check_report *r,
                   struct fl_err *e);
 int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
                            struct fl_check_report *r, struct fl_err *e);
+int fl_check_total_queue(struct fl_history *h, const struct fl_check_opts *o,
+                         struct fl_check_report *r, struct fl_err *e);
+
+/* The values an analysis reports in one category (lost, unexpected, ...):
+ * the first 20 as text for the explanation, all of them in a JSON array
+ * (integers as numbers, other values as their text), and the count. */
+struct fl_vlist {
+    json_t *j;
+    FILE *f;
+    char *buf;
+    size_t len, n;
+};
+int fl_vlist_open(struct fl_vlist *l); /* 0, or -1 when out of memory */
+void fl_vlist_note(const struct fl_history *h, struct fl_vlist *l, int64_t code);
+void fl_vlist_close(struct fl_vlist *l); /* the text is in l->buf from here on */
+void fl_vlist_free(struct fl_vlist *l);
+
+/* Sorted value codes: qsort comparator and membership. */
+int fl_code_cmp(const void *a, const void *b);
+bool fl_code_has(const int64_t *sorted, size_t n, int64_t code);
 
 /* Describe op i of h on one line: "line 12 process 3 cas [1 2] -> fail". */
 void fl_check_describe_op(const struct fl_history *h, size_t i, FILE *out);

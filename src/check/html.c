@@ -35,12 +35,6 @@ static void esc(const char *s, size_t n, FILE *out)
     }
 }
 
-static int cmp64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 int fl_check_write_html(const struct fl_history *h, const struct fl_check_report *r,
                         const char *model, FILE *out)
 {
@@ -70,7 +64,7 @@ int fl_check_write_html(const struct fl_history *h, const struct fl_check_report
         if (b > hi)
             hi = b;
     }
-    qsort(procs, np, sizeof *procs, cmp64);
+    qsort(procs, np, sizeof *procs, fl_code_cmp);
     size_t u = 0;
     for (size_t i = 0; i < np; i++)
         if (!u || procs[u - 1] != procs[i])
@@ -118,7 +112,8 @@ int fl_check_write_html(const struct fl_history *h, const struct fl_check_report
     for (size_t i = first; i < first + n; i++) {
         const struct fl_hop *op = &h->ops[i];
         size_t row =
-            (size_t)((int64_t *)bsearch(&op->process, procs, np, sizeof *procs, cmp64) - procs);
+            (size_t)((int64_t *)bsearch(&op->process, procs, np, sizeof *procs, fl_code_cmp) -
+                     procs);
         int64_t a = t ? op->call_time : op->call;
         int64_t b = op->ret == FL_HOP_NORET ? hi : (t ? op->ret_time : op->ret);
         double x0 = LEFT + (double)(a - lo) / span * WIDTH;

@@ -5,16 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check/check.h"
 #include "check/models.h"
 
 enum { S_ADD, S_READ };
 static const char *const fs[] = {"add", "read", NULL};
-
-static int cmp64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 static int prepare(struct fl_prep *p, const struct fl_hop *op, struct fl_mop *out)
 {
@@ -40,7 +35,7 @@ static int prepare(struct fl_prep *p, const struct fl_hop *op, struct fl_mop *ou
     }
     int64_t *els = p->aux + at;
     if (v->n)
-        qsort(els, v->n, sizeof *els, cmp64);
+        qsort(els, v->n, sizeof *els, fl_code_cmp);
     uint32_t n = 0;
     for (uint32_t i = 0; i < v->n; i++)
         if (n == 0 || els[n - 1] != els[i])

@@ -14,57 +14,13 @@
 
 #include "check/check.h"
 
-#define SHOW_MAX 20
-
-static int cmp64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static bool has(const int64_t *s, size_t n, int64_t v)
-{
-    return bsearch(&v, s, n, sizeof *s, cmp64) != NULL;
-}
-
-struct list {
-    json_t *j;
-    FILE *f;
-    char *buf;
-    size_t len, n;
-};
-
-static void note(struct fl_history *h, struct list *l, int64_t code)
-{
-    if (l->n < SHOW_MAX) {
-        fputc(' ', l->f);
-        fl_history_print_code(h, code, l->f);
-    } else if (l->n == SHOW_MAX) {
-        fputs(" ...", l->f);
-    }
-    l->n++;
-    if (fl_code_is_int(code))
-        json_array_append_new(l->j, json_integer(code));
-    else {
-        char *b = NULL;
-        size_t bl = 0;
-        FILE *m = open_memstream(&b, &bl);
-        if (m) {
-            fl_history_print_code(h, code, m);
-            fclose(m);
-            json_array_append_new(l->j, json_string(b));
-        }
-        free(b);
-    }
-}
-
 int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
                            struct fl_check_report *r, struct fl_err *e)
 {
     size_t final = SIZE_MAX;
     int64_t *seen = NULL, *tried = NULL, *okd = NULL;
     size_t nseen = 0, ntried = 0, nok = 0;
-    struct list lost = {0}, unexp = {0}, recov = {0};
+    struct fl_vlist lost = {0}, unexp = {0}, recov = {0};
     int rc = 0;
 
     for (size_t i = 0; i < h->nops; i++) {
@@ -88,8 +44,8 @@ int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
         if (op->type == FL_OP_OK)
             okd[nok++] = fl_history_code(h, &op->inv);
     }
-    qsort(tried, ntried, sizeof *tried, cmp64);
-    qsort(okd, nok, sizeof *okd, cmp64);
+    qsort(tried, ntried, sizeof *tried, fl_code_cmp);
+    qsort(okd, nok, sizeof *okd, fl_code_cmp);
     r->json = json_object();
     json_t *sj = json_object();
     json_object_set_new(r->json, "set", sj);
@@ -114,14 +70,8 @@ int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
     }
     for (uint32_t i = 0; i < v->n; i++)
         seen[nseen++] = fl_history_code(h, fl_history_child(h, v, i));
-    qsort(seen, nseen, sizeof *seen, cmp64);
-    lost.j = json_array();
-    unexp.j = json_array();
-    recov.j = json_array();
-    lost.f = open_memstream(&lost.buf, &lost.len);
-    unexp.f = open_memstream(&unexp.buf, &unexp.len);
-    recov.f = open_memstream(&recov.buf, &recov.len);
-    if (!lost.f || !unexp.f || !recov.f) {
+    qsort(seen, nseen, sizeof *seen, fl_code_cmp);
+    if (fl_vlist_open(&lost) || fl_vlist_open(&unexp) || fl_vlist_open(&recov)) {
         rc = fl_err_set(e, FL_EFAIL, "out of memory");
         goto out;
     }
@@ -130,23 +80,22 @@ int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
         if (!fl_history_fis(h, op, "add"))
             continue;
         int64_t c = fl_history_code(h, &op->inv);
-        bool in = has(seen, nseen, c);
+        bool in = fl_code_has(seen, nseen, c);
         if (op->type == FL_OP_OK && op->ret < fr->call && !in) {
-            note(h, &lost, c);
+            fl_vlist_note(h, &lost, c);
             r->offending[i] = true;
         } else if (op->type == FL_OP_INFO && in) {
-            note(h, &recov, c);
+            fl_vlist_note(h, &recov, c);
         }
     }
     for (size_t i = 0; i < nseen; i++)
-        if ((i == 0 || seen[i] != seen[i - 1]) && !has(tried, ntried, seen[i]))
-            note(h, &unexp, seen[i]);
+        if ((i == 0 || seen[i] != seen[i - 1]) && !fl_code_has(tried, ntried, seen[i]))
+            fl_vlist_note(h, &unexp, seen[i]);
     if (unexp.n)
         r->offending[final] = true;
-    fclose(lost.f);
-    fclose(unexp.f);
-    fclose(recov.f);
-    lost.f = unexp.f = recov.f = NULL;
+    fl_vlist_close(&lost);
+    fl_vlist_close(&unexp);
+    fl_vlist_close(&recov);
     r->verdict = lost.n || unexp.n ? FL_CHECK_INVALID : FL_CHECK_VALID;
     if (asprintf(&r->text,
                  "%sset analysis against the final read (line %u, %zu elements): %zu "
@@ -176,18 +125,9 @@ int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
     json_object_set(sj, "unexpected", unexp.j);
     json_object_set(sj, "recovered", recov.j);
 out:
-    if (lost.f)
-        fclose(lost.f);
-    if (unexp.f)
-        fclose(unexp.f);
-    if (recov.f)
-        fclose(recov.f);
-    free(lost.buf);
-    free(unexp.buf);
-    free(recov.buf);
-    json_decref(lost.j);
-    json_decref(unexp.j);
-    json_decref(recov.j);
+    fl_vlist_free(&lost);
+    fl_vlist_free(&unexp);
+    fl_vlist_free(&recov);
     free(seen);
     free(tried);
     free(okd);

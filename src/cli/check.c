@@ -25,7 +25,9 @@ static void usage(FILE *out)
                  "Check a recorded history of operations against a consistency model.\n"
                  "HISTORY is faultline JSON Lines (docs/history-format.md) or a Jepsen EDN\n"
                  "history; the format is detected from the content unless --format is given.\n\n"
-                 "  --model MODEL         bank, or one of the linearizable models:\n");
+                 "  --model MODEL         bank (money conserved, see --accounts), total-queue\n"
+                 "                        (every acknowledged enqueue comes out once, in any\n"
+                 "                        order), or one of the linearizable models:\n");
     for (size_t i = 0; m[i]; i++)
         fprintf(out, "                          %-15s %s\n", m[i]->name, m[i]->summary);
     fprintf(out,
@@ -217,10 +219,11 @@ int fl_cli_check(int argc, char **argv)
     }
     if (!model && !xedn && !xjsonl) {
         fprintf(stderr, "faultline check: --model is required (bank, register, cas-register, "
-                        "multi-register, kv, set, counter, queue, mutex)\n");
+                        "multi-register, kv, set, counter, queue, total-queue, mutex)\n");
         return EXIT_INPUT;
     }
-    if (model && strcmp(model, "bank") && !fl_check_model_find(model)) {
+    if (model && strcmp(model, "bank") && strcmp(model, "total-queue") &&
+        !fl_check_model_find(model)) {
         fprintf(stderr,
                 "faultline check: unknown model '%s'; run `faultline check --help` for "
                 "the list\n",

@@ -13,7 +13,7 @@ struct expect {
     char initial[64];
     long long accounts, total;
     bool have_total, allow_negative;
-    long long lost, unexpected, recovered; /* -1: not checked */
+    long long lost, unexpected, recovered, duplicated; /* -1: not checked */
 };
 
 static void read_expect(const char *path, struct expect *x)
@@ -22,7 +22,7 @@ static void read_expect(const char *path, struct expect *x)
     char line[256];
 
     memset(x, 0, sizeof *x);
-    x->lost = x->unexpected = x->recovered = -1;
+    x->lost = x->unexpected = x->recovered = x->duplicated = -1;
     cr_assert_not_null(f, "cannot open %s", path);
     while (fgets(line, sizeof line, f)) {
         char k[64] = "", v[128] = "";
@@ -49,15 +49,20 @@ static void read_expect(const char *path, struct expect *x)
             x->unexpected = atoll(v);
         else if (!strcmp(k, "recovered"))
             x->recovered = atoll(v);
+        else if (!strcmp(k, "duplicated"))
+            x->duplicated = atoll(v);
         else
             cr_assert_fail("%s: unknown expect key %s", path, k);
     }
     fclose(f);
 }
 
+/* A count of the set or the total-queue analysis (whichever ran), -2 if absent. */
 static long long set_count(json_t *j, const char *k)
 {
-    return json_integer_value(json_object_get(json_object_get(j, "set"), k));
+    json_t *a = json_object_get(j, "set");
+    json_t *v = json_object_get(a ? a : json_object_get(j, "total_queue"), k);
+    return json_is_integer(v) ? json_integer_value(v) : -2;
 }
 
 static int run_case(const char *dir, const char *name)
@@ -104,6 +109,9 @@ static int run_case(const char *dir, const char *name)
                              name);
             if (x.recovered >= 0)
                 cr_expect_eq(set_count(r.json, "recovered_count"), x.recovered, "%s: recovered",
+                             name);
+            if (x.duplicated >= 0)
+                cr_expect_eq(set_count(r.json, "duplicated_count"), x.duplicated, "%s: duplicated",
                              name);
             if (r.verdict == FL_CHECK_INVALID) {
                 bool any = false;
