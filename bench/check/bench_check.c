@@ -154,7 +154,7 @@ static void generate(struct gen *g, const char *model, size_t n)
                 o->call = t + 1000;
                 o->ret = t + 2000;
             }
-        } else if (!strcmp(model, "queue")) {
+        } else if (!strcmp(model, "queue") || !strcmp(model, "total-queue")) {
             if (r < 4 || qh == qt) { /* consumers keep up: the queue stays short */
                 o->f = F_ENQ;
                 o->a = qt++;
@@ -507,8 +507,9 @@ int main(int argc, char **argv)
            files, total, total_base, total > 0 ? total_base / total : 0.0, worst, over, wrong);
 
 generated:;
-    static const char *const models[] = {"bank", "kv",    "register", "cas-register",  "counter",
-                                         "set",  "mutex", "queue",    "multi-register"};
+    static const char *const models[] = {
+        "bank", "kv",    "register", "cas-register", "counter",
+        "set",  "mutex", "queue",    "total-queue",  "multi-register"};
     size_t sizes[] = {10000, 100000, 1000000};
     printf("== Generated histories (baseline: parse only; kv has 50 keys; 10 s cap)\n");
     printf("%-14s %8s %9s %9s %9s %9s %8s  %s\n", "model", "ops", "parse s", "check s", "total s",
