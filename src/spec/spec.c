@@ -869,8 +869,9 @@ static void load_checks(struct ctx *c, const struct fl_ynode *n)
             add_flag(c, k, v, &ck->argv, &ck->argc);
         }
         if (!ck->model)
-            err_at(c, m, "a check needs model: (bank, set, counter, register, cas-register, "
-                         "kv, queue, mutex; see `faultline check --help`)");
+            err_at(c, m,
+                   "a check needs model: (bank, set, counter, register, cas-register, "
+                   "kv, queue, total-queue, mutex; see `faultline check --help`)");
     }
 }
 
