@@ -832,7 +832,7 @@ static void load_workload(struct ctx *c, const struct fl_ynode *n)
     if (!w->client)
         err_at(c, n, "workload needs client: redis, postgres, etcd or http");
     if (!w->workload)
-        err_at(c, n, "workload needs workload: register, bank, set or counter");
+        err_at(c, n, "workload needs workload: register, bank, set, counter or queue");
 }
 
 static void load_checks(struct ctx *c, const struct fl_ynode *n)

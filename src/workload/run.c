@@ -79,6 +79,7 @@ static void set_value(struct fl_rec_ev *ev, const struct fl_wl_op *op)
     switch (op->f) {
     case FL_WL_WRITE:
     case FL_WL_ADD:
+    case FL_WL_ENQUEUE:
         ev->vkind = FL_RV_INT;
         ev->a = op->a;
         break;
@@ -133,7 +134,8 @@ static int do_op(struct worker *w, const struct fl_wl_op *op)
 
     struct fl_rec_ev done = ev;
     done.type = r.type == FL_WL_OK ? FL_REC_OK : r.type == FL_WL_FAIL ? FL_REC_FAIL : FL_REC_INFO;
-    if (op->f == FL_WL_READ && r.type == FL_WL_OK) {
+    if ((op->f == FL_WL_READ || op->f == FL_WL_DEQUEUE || op->f == FL_WL_DRAIN) &&
+        r.type == FL_WL_OK) {
         if (r.is_list) {
             done.vkind = FL_RV_LIST;
             done.arr = r.vals;
@@ -159,7 +161,7 @@ static int do_op(struct worker *w, const struct fl_wl_op *op)
 
 static void final_read(struct worker *w)
 {
-    struct fl_wl_op op = {.f = FL_WL_READ, .key = -1, .final = true};
+    struct fl_wl_op op = {.f = w->c->workload->final_f, .key = -1, .final = true};
 
     for (int attempt = 0; attempt < 10; attempt++) {
         if (attempt)

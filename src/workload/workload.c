@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const f_names[FL_WL_NF] = {"read", "write", "cas", "transfer", "add"};
+static const char *const f_names[FL_WL_NF] = {"read", "write",   "cas",     "transfer",
+                                              "add",  "enqueue", "dequeue", "drain"};
 
 const char *fl_wl_f_name(int f)
 {
@@ -144,7 +145,8 @@ int fl_wl_cfg_validate(const struct fl_wl_cfg *c, struct fl_err *e)
     if (!c->client)
         return fl_err_set(e, FL_EUSAGE, "--client is required (redis, postgres, etcd, http)");
     if (!c->workload)
-        return fl_err_set(e, FL_EUSAGE, "--workload is required (register, bank, set, counter)");
+        return fl_err_set(e, FL_EUSAGE,
+                          "--workload is required (register, bank, set, counter, queue)");
     if (!fl_wl_client_supports(c->client, c->workload->name)) {
         char list[128] = "";
         for (size_t i = 0; c->client->workloads[i]; i++)

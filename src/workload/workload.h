@@ -10,7 +10,7 @@
  *   if (fl_wl_run(&c, &st, &e) < 0) ...;       // FL_WL_E* codes, see below
  *
  * Two small ops tables keep the parts apart:
- *   - a workload (register.c, bank.c, set.c, counter.c) says which functions
+ *   - a workload (register.c, bank.c, set.c, counter.c, queue.c) says which functions
  *     it uses, their default mix, how to pick arguments, and which checker
  *     model judges it;
  *   - a client (clients/redis.c, clients/postgres.c, ...) connects, resets the
@@ -31,7 +31,17 @@
 #include "util/err.h"
 
 /* The functions operations can call. Names in histories: fl_wl_f_name(). */
-enum fl_wl_f { FL_WL_READ, FL_WL_WRITE, FL_WL_CAS, FL_WL_TRANSFER, FL_WL_ADD, FL_WL_NF };
+enum fl_wl_f {
+    FL_WL_READ,
+    FL_WL_WRITE,
+    FL_WL_CAS,
+    FL_WL_TRANSFER,
+    FL_WL_ADD,
+    FL_WL_ENQUEUE,
+    FL_WL_DEQUEUE,
+    FL_WL_DRAIN,
+    FL_WL_NF
+};
 
 const char *fl_wl_f_name(int f);
 int fl_wl_f_find(const char *name); /* -1 if unknown */
@@ -40,7 +50,7 @@ int fl_wl_f_find(const char *name); /* -1 if unknown */
 struct fl_wl_op {
     int f;      /* enum fl_wl_f */
     int key;    /* register: key index; -1 when the workload has no keys */
-    int64_t a;  /* write/add: the value; cas: old; transfer: from */
+    int64_t a;  /* write/add/enqueue: the value; cas: old; transfer: from */
     int64_t b;  /* cas: new; transfer: to */
     int64_t c;  /* transfer: amount */
     bool final; /* the final read after the run (set, bank, counter) */
@@ -51,9 +61,9 @@ enum fl_wl_type { FL_WL_OK, FL_WL_FAIL, FL_WL_INFO };
 /* What a client answers for one operation. */
 struct fl_wl_result {
     int type;      /* enum fl_wl_type */
-    bool nil;      /* read of a register/counter: no value */
-    int64_t value; /* read of a register/counter */
-    int64_t *vals; /* bank/set reads: balances by account / elements (malloc'd) */
+    bool nil;      /* read of a register/counter, dequeue: no value (empty) */
+    int64_t value; /* read of a register/counter, dequeue */
+    int64_t *vals; /* bank/set reads, drain: balances by account / elements (malloc'd) */
     size_t nvals;
     bool is_list;    /* the read value is vals[] */
     bool broken;     /* the connection is unusable: close it and reconnect */
@@ -70,6 +80,7 @@ struct fl_wl_ops {
     unsigned allowed;       /* bit (1 << f) for each function it may use */
     unsigned mix[FL_WL_NF]; /* default weights */
     bool final_read;        /* read everything once after the run */
+    int final_f;            /* that read's function: FL_WL_READ (0), or FL_WL_DRAIN */
     /* Fill op's arguments for function f (already picked from the mix). */
     void (*gen)(const struct fl_wl_cfg *c, uint64_t *rng, int worker, uint64_t seq,
                 struct fl_wl_op *op);

@@ -470,3 +470,93 @@ def test_http_client_catches_a_service_that_loses_money(fl, http_service, tmp_pa
                           "--total", 300, "--out", out, "--check")
     assert rc == 1, so + se
     assert "expected 300" in so, so
+
+
+# ---- queue: every acknowledged enqueue comes out exactly once ----
+
+
+def queue_counts(ops):
+    enq = [o["value"] for o in ops if o["f"] == "enqueue" and o["type"] == "ok"]
+    out = [o["value"] for o in ops if o["f"] == "dequeue" and o["type"] == "ok"
+           and o["value"] is not None]
+    drains = [o for o in ops if o["f"] == "drain" and o["type"] == "ok"]
+    assert len(drains) == 1, "no final drain"
+    return enq, out + drains[0]["value"]
+
+
+def test_redis_queue_checks_out_valid_and_lost_values_are_caught(fl, redis_server, tmp_path):
+    out = tmp_path / "q.jsonl"
+    rc, so, se = workload(fl, "--client", "redis", "--workload", "queue", "--target",
+                          f"127.0.0.1:{redis_server}", "--concurrency", 4, "--duration", "1s",
+                          "--namespace", "flwltest", "--out", out, "--check")
+    assert rc == 0, so + se
+    assert so.startswith("total-queue analysis:") and " 0 lost" in so, so
+    enq, came_out = queue_counts(read_history(out))
+    assert len(enq) > 50 and sorted(enq) == sorted(came_out)
+    # the same history with one dequeued value dropped from the record: lost
+    lines = out.read_text().splitlines()
+    i = next(k for k, l in enumerate(lines)
+             if '"type":"ok","f":"dequeue"' in l and '"value":null' not in l)
+    value = json.loads(lines[i])["value"]
+    lines[i] = lines[i].replace(f'"value":{value}', '"value":null')
+    bad = tmp_path / "lost.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+    rc, so, se = fl("check", "--model", "total-queue", bad)
+    assert rc == 1 and so.startswith("INVALID") and " 1 lost" in so, so + se
+    assert f"never came out): {value}" in so, so
+
+
+def test_redis_queue_under_pause_is_valid(fl, redis_server, tmp_path, state_dir):
+    """Redis stopped mid-run: enqueues and dequeues time out (info), the
+    workers reconnect, and nothing acknowledged is lost."""
+    out = tmp_path / "q.jsonl"
+    pid = int(subprocess.run(["redis-cli", "-p", str(redis_server), "INFO", "server"],
+                             capture_output=True, text=True).stdout.split("process_id:")[1]
+              .split()[0])
+    env = dict(os.environ, FAULTLINE_STATE_DIR=state_dir)
+    wl = subprocess.Popen([BIN, "workload", "--client", "redis", "--workload", "queue",
+                           "--target", f"127.0.0.1:{redis_server}", "--concurrency", "4",
+                           "--duration", "4s", "--timeout", "300ms", "--namespace", "flwlq",
+                           "--out", str(out), "--check"],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)
+        rc, _, se = fl("inject", "process.pause", "--pid", pid, "--duration", "1s")
+        assert rc == 0, se
+        assert proc_state(pid) not in ("T", None)
+        so, se = wl.communicate(timeout=60)
+    finally:
+        if wl.poll() is None:
+            wl.kill()
+            wl.wait()
+    assert wl.returncode == 0, so + se
+    assert " 0 lost" in so and " 0 duplicated" in so, so
+    ops = read_history(out)
+    infos = [o for o in ops if o["type"] == "info"]
+    assert infos and all(o["error"] == "timeout" or o["error"].startswith("connection")
+                         for o in infos), infos[:3]
+
+
+def test_postgres_queue_valid_and_non_transactional_duplicates_caught(fl, postgres_server,
+                                                                     tmp_path):
+    out = tmp_path / "q.jsonl"
+    rc, so, se = workload(fl, "--client", "postgres", "--workload", "queue", "--target",
+                          postgres_server["target"], "--concurrency", 6, "--duration", "2s",
+                          "--out", out, "--check")
+    assert rc == 0, so + se
+    enq, came_out = queue_counts(read_history(out))
+    assert len(enq) > 50 and sorted(enq) == sorted(came_out)
+    # look-then-take dequeues: two clients take the same row
+    out = tmp_path / "broken.jsonl"
+    rc, so, se = workload(fl, "--client", "postgres", "--workload", "queue", "--target",
+                          postgres_server["target"], "--postgres-mode", "non-transactional",
+                          "--concurrency", 8, "--duration", "3s", "--mix",
+                          "enqueue=1,dequeue=3", "--out", out, "--check")
+    assert rc == 1, so + se
+    assert so.startswith("INVALID") and "duplicated (came out more often than put in)" in so, so
+
+
+def test_queue_workload_is_refused_by_clients_without_it(fl):
+    rc, so, se = workload(fl, "--client", "etcd", "--workload", "queue", "--target",
+                          "127.0.0.1:2379")
+    assert rc == 3 and "cannot run the queue workload" in se, se

@@ -396,19 +396,22 @@ Test(recorder, empty_run_writes_nothing)
 
 Test(registry, every_client_and_workload_is_found)
 {
-    const char *ws[] = {"register", "bank", "set", "counter"};
-    for (size_t i = 0; i < 4; i++) {
+    const char *ws[] = {"register", "bank", "set", "counter", "queue"};
+    for (size_t i = 0; i < 5; i++) {
         const struct fl_wl_ops *w = fl_wl_find(ws[i]);
         cr_assert(w, "%s", ws[i]);
         cr_assert(w->model && w->gen);
         struct fl_check_opts o;
         fl_check_opts_init(&o);
-        cr_assert(!strcmp(w->model, "bank") || fl_check_model_find(w->model), "%s", w->model);
+        cr_assert(!strcmp(w->model, "bank") || !strcmp(w->model, "total-queue") ||
+                      fl_check_model_find(w->model),
+                  "%s", w->model);
     }
     cr_assert(fl_wl_client_find("redis"));
     cr_assert(fl_wl_client_find("postgres"));
     cr_assert_null(fl_wl_client_find("mysql"));
-    cr_assert_null(fl_wl_find("queue"));
+    cr_assert_null(fl_wl_find("stack"));
+    cr_assert_eq(fl_wl_f_find("drain"), FL_WL_DRAIN);
     cr_assert_eq(fl_wl_f_find("transfer"), FL_WL_TRANSFER);
     cr_assert_eq(fl_wl_f_find("nope"), -1);
 }

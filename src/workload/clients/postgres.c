@@ -8,11 +8,15 @@
  *             balances in a transaction at the same level
  *   set       (v bigint primary key): INSERT; SELECT all
  *   counter   (k int primary key, v bigint): UPDATE v = v + 1; SELECT
+ *   queue     (id bigserial primary key, v bigint): INSERT; a dequeue
+ *             deletes the oldest row it can lock (FOR UPDATE SKIP LOCKED)
+ *             and returns it; the drain deletes every row, returning them
  *
  * `--postgres-mode non-transactional` is deliberately broken: transfers,
  * cas and increments read, compute in the client and write back absolute
  * values in separate autocommit statements, so concurrent clients lose
- * updates. It exists to show that the checkers catch it.
+ * updates; a dequeue reads the oldest row, then deletes it by id, so two
+ * clients can both take it. It exists to show that the checkers catch it.
  *
  * Every statement runs asynchronously with one deadline per operation
  * (--timeout), so a paused or partitioned server gives `info` on time
@@ -30,7 +34,7 @@
 #include "util/time.h"
 #include "workload/workload.h"
 
-static const char *const workloads[] = {"register", "bank", "set", "counter", NULL};
+static const char *const workloads[] = {"register", "bank", "set", "counter", "queue", NULL};
 
 struct pg {
     PGconn *conn;
@@ -370,6 +374,50 @@ static void read_list(struct pg *p, const struct fl_wl_cfg *c, const char *sql, 
         commit(p, dl, r);
 }
 
+static void queue_op(struct pg *p, const struct fl_wl_cfg *c, const struct fl_wl_op *op, int64_t dl,
+                     struct fl_wl_result *r)
+{
+    char sql[512];
+    PGresult *res;
+    int q;
+
+    if (op->f == FL_WL_DRAIN) {
+        snprintf(sql, sizeof sql, "DELETE FROM %s RETURNING v", p->table);
+        return read_list(p, c, sql, dl, r);
+    }
+    if (op->f == FL_WL_ENQUEUE) {
+        snprintf(sql, sizeof sql, "INSERT INTO %s (v) VALUES ($1)", p->table);
+        if ((q = query(p, dl, r, &res, sql, 1, op->a)) != Q_OK)
+            return failed(p, q, dl, r, false);
+        PQclear(res);
+        return;
+    }
+    if (c->non_transactional) {
+        /* look, then take: two clients can take the same row */
+        int64_t id = 0;
+        snprintf(sql, sizeof sql, "SELECT id, v FROM %s ORDER BY id LIMIT 1", p->table);
+        if ((q = query(p, dl, r, &res, sql, 0)) != Q_OK)
+            return failed(p, q, dl, r, false);
+        r->nil = !get_int(res, 0, 0, &id) || !get_int(res, 0, 1, &r->value);
+        PQclear(res);
+        if (r->nil)
+            return;
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id = $1", p->table);
+        if ((q = query(p, dl, r, &res, sql, 1, id)) != Q_OK)
+            return failed(p, q, dl, r, false);
+        PQclear(res);
+        return;
+    }
+    snprintf(sql, sizeof sql,
+             "DELETE FROM %s WHERE id = (SELECT id FROM %s ORDER BY id FOR UPDATE SKIP LOCKED "
+             "LIMIT 1) RETURNING v",
+             p->table, p->table);
+    if ((q = query(p, dl, r, &res, sql, 0)) != Q_OK)
+        return failed(p, q, dl, r, false);
+    r->nil = !get_int(res, 0, 0, &r->value);
+    PQclear(res);
+}
+
 static void pexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
                   struct fl_wl_result *r)
 {
@@ -398,6 +446,8 @@ static void pexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *
         PQclear(res);
         return;
     }
+    if (!strcmp(w, "queue"))
+        return queue_op(p, c, op, dl, r);
     /* register and counter: one row per key */
     int64_t key = op->key < 0 ? 0 : op->key;
     if (op->f == FL_WL_READ) {
@@ -500,6 +550,11 @@ static int psetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
     }
     if (!strcmp(w, "set")) {
         snprintf(sql, sizeof sql, "CREATE TABLE %s (v bigint PRIMARY KEY)", p->table);
+        return exec_setup(p, sql, e);
+    }
+    if (!strcmp(w, "queue")) {
+        snprintf(sql, sizeof sql, "CREATE TABLE %s (id bigserial PRIMARY KEY, v bigint NOT NULL)",
+                 p->table);
         return exec_setup(p, sql, e);
     }
     snprintf(sql, sizeof sql, "CREATE TABLE %s (k int PRIMARY KEY, v bigint)", p->table);

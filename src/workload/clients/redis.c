@@ -5,9 +5,11 @@
  *             overdraw; read = MGET of every account
  *   set       SADD / SMEMBERS on one key
  *   counter   INCRBY / GET on one key
+ *   queue     RPUSH / LPOP on one list; the drain is a Lua script (LRANGE,
+ *             then DEL: atomic)
  *
- * Setup deletes the register and set keys and writes the initial balances
- * and a zero counter. A timeout or lost connection is `info` and the
+ * Setup deletes the register, set and queue keys and writes the initial
+ * balances and a zero counter. A timeout or lost connection is `info` and the
  * connection is reopened; an error reply (-ERR, -BUSY, -READONLY...) means
  * the command was not executed and is `fail`. */
 #include <hiredis/hiredis.h>
@@ -18,11 +20,14 @@
 
 #include "workload/workload.h"
 
-static const char *const workloads[] = {"register", "bank", "set", "counter", NULL};
+static const char *const workloads[] = {"register", "bank", "set", "counter", "queue", NULL};
 
 static const char cas_script[] = "local v = redis.call('GET', KEYS[1]) "
                                  "if v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) "
                                  "return 1 else return 0 end";
+
+static const char drain_script[] = "local v = redis.call('LRANGE', KEYS[1], 0, -1) "
+                                   "redis.call('DEL', KEYS[1]) return v";
 
 static const char transfer_script[] = "local b = tonumber(redis.call('GET', KEYS[1])) "
                                       "local a = tonumber(ARGV[1]) "
@@ -134,6 +139,26 @@ static void unexpected(struct fl_wl_result *r, const redisReply *rep)
     snprintf(r->error, sizeof r->error, "unexpected reply type %d", rep->type);
 }
 
+/* An array reply of integers as r->vals (in order). False when it is not one. */
+static bool reply_list(const redisReply *rep, struct fl_wl_result *r)
+{
+    if (rep->type != REDIS_REPLY_ARRAY) {
+        unexpected(r, rep);
+        return false;
+    }
+    r->vals = calloc(rep->elements + 1, sizeof *r->vals);
+    r->is_list = true;
+    if (!r->vals) {
+        r->type = FL_WL_FAIL;
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < rep->elements; i++)
+        if (reply_int(rep->element[i], &r->vals[r->nvals]))
+            r->nvals++;
+    return true;
+}
+
 static int cmp64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -237,20 +262,25 @@ static void rexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *
         } else {
             if (!(rep = cmd(ctx, r, "SMEMBERS %s", key)))
                 return;
-            if (rep->type != REDIS_REPLY_ARRAY) {
-                unexpected(r, rep);
-            } else {
-                r->vals = calloc(rep->elements + 1, sizeof *r->vals);
-                r->is_list = true;
-                if (!r->vals) {
-                    r->type = FL_WL_FAIL;
-                    snprintf(r->error, sizeof r->error, "out of memory");
-                }
-                for (size_t i = 0; r->vals && i < rep->elements; i++)
-                    if (reply_int(rep->element[i], &r->vals[r->nvals]))
-                        r->nvals++;
+            if (reply_list(rep, r))
                 qsort(r->vals, r->nvals, sizeof *r->vals, cmp64);
-            }
+        }
+    } else if (!strcmp(w, "queue")) {
+        key_of(c, key, sizeof key, -1);
+        if (op->f == FL_WL_ENQUEUE) {
+            if (!(rep = cmd(ctx, r, "RPUSH %s %lld", key, (long long)op->a)))
+                return;
+        } else if (op->f == FL_WL_DEQUEUE) {
+            if (!(rep = cmd(ctx, r, "LPOP %s", key)))
+                return;
+            if (rep->type == REDIS_REPLY_NIL)
+                r->nil = true;
+            else if (!reply_int(rep, &r->value))
+                unexpected(r, rep);
+        } else {
+            if (!(rep = cmd(ctx, r, "EVAL %s 1 %s", drain_script, key)))
+                return;
+            reply_list(rep, r);
         }
     } else { /* counter */
         key_of(c, key, sizeof key, -1);
@@ -306,7 +336,7 @@ static int rsetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
                 0)
                 return -FL_EFAIL;
         }
-    } else if (!strcmp(w, "set")) {
+    } else if (!strcmp(w, "set") || !strcmp(w, "queue")) {
         key_of(c, key, sizeof key, -1);
         return simple(ctx, e, "DEL", "DEL %s", key);
     } else {
