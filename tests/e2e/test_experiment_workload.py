@@ -159,3 +159,21 @@ def test_workload_that_cannot_connect_is_an_error_before_any_fault(fl, server, t
     assert not any("applied" in m for m in msgs), msgs
     assert proc_state(pid) in ("S", "R")
     assert run["checks"] == []
+
+
+def test_redis_queue_through_a_pause_delivers_everything_once(fl, server, tmp_path):
+    pid, port = server("redis")
+    example = os.path.join(ROOT, "examples", "redis-queue-pause-checked.yaml")
+    env = {"REDIS_ADDR": "127.0.0.1", "REDIS_PORT": str(port), "REDIS_PID": str(pid)}
+    rc, out, run, db = run_experiment(fl, tmp_path, path=example, env=env)
+    assert rc == 0, out
+    assert run["verdict"] == "passed", run["explanation"]
+    assert proc_state(pid) in ("S", "R"), "redis must be resumed"
+    assert run["history"]["workload"] == "queue" and run["history"]["operations"] > 20
+    assert [c["model"] for c in run["checks"]] == ["total-queue"]
+    assert run["checks"][0]["result"] == "valid", run["checks"][0]["output"]
+    assert " 0 lost" in run["checks"][0]["output"], run["checks"][0]["output"]
+    rc, hist_text, err = fl("show", "1", "--history", "--db", db)
+    assert rc == 0, err
+    ops = [json.loads(l) for l in hist_text.splitlines() if l.strip() and not l.startswith("#")]
+    assert [o for o in ops if o["f"] == "drain" and o["type"] == "ok"], "no final drain"
