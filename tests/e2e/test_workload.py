@@ -329,7 +329,7 @@ def etcd_server():
         shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.mark.parametrize("kind", ["register", "bank", "set", "counter"])
+@pytest.mark.parametrize("kind", ["register", "bank", "set", "counter", "queue"])
 def test_etcd_workloads_check_out_valid(fl, etcd_server, tmp_path, kind):
     out = tmp_path / "h.jsonl"
     rc, so, se = workload(fl, "--client", "etcd", "--workload", kind, "--target",
@@ -343,6 +343,11 @@ def test_etcd_workloads_check_out_valid(fl, etcd_server, tmp_path, kind):
     got = subprocess.run(["etcdctl", f"--endpoints=127.0.0.1:{etcd_server}", "get",
                           "--prefix", "--keys-only", f"flwltest/{kind}/"],
                          capture_output=True, text=True, env=dict(os.environ, ETCDCTL_API="3"))
+    if kind == "queue":  # the final drain really emptied it, and gave back every message
+        assert got.returncode == 0 and got.stdout.strip() == "", got
+        enq, came_out = queue_counts(read_history(out))
+        assert len(enq) > 10 and sorted(enq) == sorted(came_out)
+        return
     assert got.returncode == 0 and f"flwltest/{kind}/" in got.stdout, got
 
 
@@ -557,6 +562,6 @@ def test_postgres_queue_valid_and_non_transactional_duplicates_caught(fl, postgr
 
 
 def test_queue_workload_is_refused_by_clients_without_it(fl):
-    rc, so, se = workload(fl, "--client", "etcd", "--workload", "queue", "--target",
-                          "127.0.0.1:2379")
+    rc, so, se = workload(fl, "--client", "http", "--workload", "queue", "--target",
+                          "http://127.0.0.1:8080/")
     assert rc == 3 and "cannot run the queue workload" in se, se

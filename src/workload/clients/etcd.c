@@ -9,6 +9,10 @@
  *             read = one range over the prefix (a single revision)
  *   set       put "<ns>/set/<v>"; read = range over the prefix, keys only
  *   counter   read-then-txn on mod_revision, like a transfer
+ *   queue     put "<ns>/queue/<v>"; a dequeue ranges the oldest key (by
+ *             create revision) and deletes it, returning the deleted value
+ *             (another consumer took it first: try the next, 5 times, then
+ *             fail); the drain is one deleterange over the prefix
  *
  * No answer in time or a refused connection is `info`; an HTTP 5xx from the
  * gateway (etcd's "request timed out", "leader changed", no quorum) is
@@ -21,7 +25,7 @@
 #include "workload/clients/httpc.h"
 #include "workload/workload.h"
 
-static const char *const workloads[] = {"register", "bank", "set", "counter", NULL};
+static const char *const workloads[] = {"register", "bank", "set", "counter", "queue", NULL};
 
 static void ekey(const struct fl_wl_cfg *c, char *buf, size_t len, long long i)
 {
@@ -219,6 +223,85 @@ static void read_prefix(struct fl_httpc *h, const struct fl_wl_cfg *c, bool bank
     json_decref(resp);
 }
 
+/* The values of the kvs a deleterange with prev_kv removed: r->vals. */
+static void deleted_values(json_t *resp, struct fl_wl_result *r)
+{
+    json_t *kvs = json_object_get(resp, "prev_kvs"), *kv;
+    size_t i;
+
+    r->vals = calloc(json_array_size(kvs) + 1, sizeof *r->vals);
+    if (!r->vals) {
+        r->type = FL_WL_FAIL;
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return;
+    }
+    r->is_list = true;
+    json_array_foreach(kvs, i, kv)
+    {
+        if (decode_int(json_object_get(kv, "value"), &r->vals[r->nvals]))
+            r->nvals++;
+    }
+}
+
+static void queue_op(struct fl_httpc *h, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                     struct fl_wl_result *r)
+{
+    char key[256];
+    json_t *resp;
+    int q;
+
+    if (op->f == FL_WL_ENQUEUE) {
+        ekey(c, key, sizeof key, op->a);
+        q = call(h, "/v3/kv/put", json_pack("{s:o,s:o}", "key", b64j(key), "value", b64int(op->a)),
+                 &resp, r);
+        if (q != E_OK)
+            return outcome(q, r);
+        json_decref(resp);
+        return;
+    }
+    if (op->f == FL_WL_DRAIN) {
+        json_t *req = prefix_range(c, false);
+        if (req)
+            json_object_set_new(req, "prev_kv", json_true());
+        if ((q = call(h, "/v3/kv/deleterange", req, &resp, r)) != E_OK)
+            return outcome(q, r);
+        deleted_values(resp, r);
+        json_decref(resp);
+        return;
+    }
+    for (int attempt = 0; attempt < 5; attempt++) {
+        json_t *req = prefix_range(c, false);
+        if (req) {
+            json_object_set_new(req, "limit", json_integer(1));
+            json_object_set_new(req, "sort_order", json_string("ASCEND"));
+            json_object_set_new(req, "sort_target", json_string("CREATE"));
+        }
+        if ((q = call(h, "/v3/kv/range", req, &resp, r)) != E_OK)
+            return outcome(q, r);
+        json_t *head = json_array_get(json_object_get(resp, "kvs"), 0);
+        json_t *k = json_incref(json_object_get(head, "key"));
+        json_decref(resp);
+        if (!k) {
+            r->nil = true; /* empty */
+            return;
+        }
+        q = call(h, "/v3/kv/deleterange", json_pack("{s:o,s:b}", "key", k, "prev_kv", 1), &resp, r);
+        if (q != E_OK)
+            return outcome(q, r);
+        json_t *prev = json_array_get(json_object_get(resp, "prev_kvs"), 0);
+        bool took = jint(json_object_get(resp, "deleted")) == 1;
+        if (took && !decode_int(json_object_get(prev, "value"), &r->value)) {
+            r->type = FL_WL_INFO; /* it took something, but what? */
+            snprintf(r->error, sizeof r->error, "unreadable dequeued value");
+        }
+        json_decref(resp);
+        if (took)
+            return;
+    }
+    r->type = FL_WL_FAIL;
+    snprintf(r->error, sizeof r->error, "other consumers took the head 5 times");
+}
+
 static void eexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
                   struct fl_wl_result *r)
 {
@@ -280,6 +363,8 @@ static void eexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *
         json_decref(resp);
         return;
     }
+    if (!strcmp(w, "queue"))
+        return queue_op(h, c, op, r);
     /* counter */
     ekey(c, key, sizeof key, 0);
     bool nil;
