@@ -359,7 +359,7 @@ import json, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 port, broken = int(sys.argv[1]), sys.argv[2] == "1"
 lock = threading.Lock()
-st = {"reg": {}, "bank": [], "set": set(), "counter": 0}
+st = {"reg": {}, "bank": [], "set": set(), "counter": 0, "queue": []}
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
@@ -395,7 +395,7 @@ class H(BaseHTTPRequestHandler):
         p, b = self.path[len("/api"):], self.body()
         if p == "/reset":
             with lock:
-                st["reg"].clear(); st["set"].clear(); st["counter"] = 0
+                st["reg"].clear(); st["set"].clear(); st["counter"] = 0; st["queue"] = []
                 n = b["accounts"]
                 st["bank"] = [b["total"] // n + (b["total"] % n if i == 0 else 0) for i in range(n)]
             return self.reply(204)
@@ -428,6 +428,19 @@ class H(BaseHTTPRequestHandler):
             with lock:
                 st["counter"] += b["amount"]
             return self.reply(200, {})
+        if p == "/queue":
+            with lock:
+                st["queue"].append(b["value"])
+            return self.reply(201)
+        if p == "/queue/dequeue":
+            with lock:
+                if not st["queue"]:
+                    return self.reply(204)
+                return self.reply(200, {"value": st["queue"].pop(0)})
+        if p == "/queue/drain":
+            with lock:
+                q, st["queue"] = st["queue"], []
+            return self.reply(200, q)
         self.reply(404)
 ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 '''
@@ -454,7 +467,7 @@ def http_service(tmp_path):
         p.wait()
 
 
-@pytest.mark.parametrize("kind", ["register", "bank", "set", "counter"])
+@pytest.mark.parametrize("kind", ["register", "bank", "set", "counter", "queue"])
 def test_http_client_against_a_correct_service_is_valid(fl, http_service, tmp_path, kind):
     url = http_service(False)
     out = tmp_path / "h.jsonl"
@@ -465,6 +478,9 @@ def test_http_client_against_a_correct_service_is_valid(fl, http_service, tmp_pa
     assert len([o for o in ops if o["type"] == "ok"]) > 20, se
     if kind == "register":
         assert any(o["f"] == "cas" and o["type"] == "fail" and "412" in o["error"] for o in ops)
+    if kind == "queue":
+        enq, came_out = queue_counts(ops)
+        assert len(enq) > 10 and sorted(enq) == sorted(came_out)
 
 
 def test_http_client_catches_a_service_that_loses_money(fl, http_service, tmp_path):
@@ -561,7 +577,3 @@ def test_postgres_queue_valid_and_non_transactional_duplicates_caught(fl, postgr
     assert so.startswith("INVALID") and "duplicated (came out more often than put in)" in so, so
 
 
-def test_queue_workload_is_refused_by_clients_without_it(fl):
-    rc, so, se = workload(fl, "--client", "http", "--workload", "queue", "--target",
-                          "http://127.0.0.1:8080/")
-    assert rc == 3 and "cannot run the queue workload" in se, se

@@ -25,7 +25,7 @@
 #include "workload/clients/httpc.h"
 #include "workload/workload.h"
 
-static const char *const workloads[] = {"register", "bank", "set", "counter", NULL};
+static const char *const workloads[] = {"register", "bank", "set", "counter", "queue", NULL};
 
 /* Send one request and classify the status. */
 static int req(struct fl_httpc *h, const char *method, const char *path, json_t *body,
@@ -66,10 +66,10 @@ static void unreadable(struct fl_wl_result *r, const char *what)
     snprintf(r->error, sizeof r->error, "unreadable %s answer", what);
 }
 
-static void read_list(struct fl_httpc *h, const struct fl_wl_cfg *c, const char *path, bool bank,
-                      struct fl_wl_result *r)
+static void read_list(struct fl_httpc *h, const struct fl_wl_cfg *c, const char *method,
+                      const char *path, bool bank, struct fl_wl_result *r)
 {
-    if (req(h, "GET", path, NULL, r) < 0 || r->type != FL_WL_OK)
+    if (req(h, method, path, NULL, r) < 0 || r->type != FL_WL_OK)
         return;
     json_t *j = json_loads(h->body, JSON_DECODE_ANY, NULL);
     size_t n = json_is_array(j) ? json_array_size(j) : json_is_object(j) ? json_object_size(j) : 0;
@@ -144,15 +144,32 @@ static void hexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *
         }
     } else if (!strcmp(w, "bank")) {
         if (op->f == FL_WL_READ)
-            return read_list(h, c, "/bank/balances", true, r);
+            return read_list(h, c, "GET", "/bank/balances", true, r);
         req(h, "POST", "/bank/transfer",
             json_pack("{s:I,s:I,s:I}", "from", (json_int_t)op->a, "to", (json_int_t)op->b, "amount",
                       (json_int_t)op->c),
             r);
     } else if (!strcmp(w, "set")) {
         if (op->f == FL_WL_READ)
-            return read_list(h, c, "/set", false, r);
+            return read_list(h, c, "GET", "/set", false, r);
         req(h, "POST", "/set", json_pack("{s:I}", "value", (json_int_t)op->a), r);
+    } else if (!strcmp(w, "queue")) {
+        if (op->f == FL_WL_ENQUEUE) {
+            req(h, "POST", "/queue", json_pack("{s:I}", "value", (json_int_t)op->a), r);
+        } else if (op->f == FL_WL_DRAIN) {
+            read_list(h, c, "POST", "/queue/drain", false, r);
+        } else {
+            int st = req(h, "POST", "/queue/dequeue", NULL, r);
+            if (r->type != FL_WL_OK)
+                return;
+            json_t *j = st == 204 ? NULL : json_loads(h->body, JSON_DECODE_ANY, NULL);
+            if (st == 204 || json_is_null(j) ||
+                (json_is_object(j) && json_is_null(json_object_get(j, "value"))))
+                r->nil = true; /* the queue was empty */
+            else if (!int_of(j, &r->value))
+                unreadable(r, "/queue/dequeue");
+            json_decref(j);
+        }
     } else {
         if (op->f == FL_WL_ADD) {
             req(h, "POST", "/counter", json_pack("{s:I}", "amount", (json_int_t)op->a), r);
