@@ -1,5 +1,6 @@
 #include "spec/yaml.h"
 
+#include <ctype.h>
 #include <libfyaml.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -193,38 +194,142 @@ static int check_map(struct builder *b, const struct fl_ynode *m)
 
 /* A scalar's text, in a buffer we own. libfyaml 0.7.12's text formatting
  * (fy_token_get_text and the token iterators built on it) leaks its chunk
- * array for a single-quoted scalar with five or more '' escapes, and its
- * iterators return wrong text (found by fuzz_spec). Single-quoted scalars
- * are therefore read from the source here, by YAML 1.2's two rules for that
- * style: '' is ', and line breaks fold (trailing and leading blanks around a
- * break go; one break becomes a space, N > 1 breaks become N-1 newlines).
- * Every other scalar goes through libfyaml. */
-static char *single_quoted(const char *in, const char *stop, size_t *len)
+ * array when a scalar needs many chunks: a single-quoted one with five or
+ * more '' escapes, a double-quoted one with many mixed CR/LF breaks (both
+ * found by fuzz_spec), and its iterators return wrong text. Flow scalars
+ * (plain, single- and double-quoted) are therefore read from the source
+ * here, by YAML 1.2's rules for them; block scalars (| and >) still go
+ * through libfyaml. The parser has already checked the syntax. */
+
+static bool is_break(char c)
 {
-    char *out = malloc((size_t)(stop - in) + 1);
-    size_t n = 0;
+    return c == '\n' || c == '\r';
+}
+
+/* A line break and the blank lines after it, at *in: folded (one break is a
+ * space, N > 1 breaks are N-1 newlines; with escaped, the first break is
+ * dropped instead), leading blanks of the next line skipped. */
+static size_t fold(const char **inp, const char *stop, char *out, size_t n, bool escaped)
+{
+    const char *in = *inp;
+    size_t breaks = 0;
+
+    for (; in < stop && (is_break(*in) || *in == ' ' || *in == '\t'); in++) {
+        if (*in == '\r' && in + 1 < stop && in[1] == '\n')
+            in++;
+        breaks += is_break(*in);
+    }
+    *inp = in;
+    if (breaks == 1 && !escaped)
+        out[n++] = ' ';
+    else
+        for (; breaks > 1; breaks--) /* an escaped first break yields nothing */
+            out[n++] = '\n';
+    return n;
+}
+
+/* One code point as UTF-8. */
+static size_t put_utf8(char *out, size_t n, unsigned long cp)
+{
+    if (cp < 0x80) {
+        out[n++] = (char)cp;
+    } else if (cp < 0x800) {
+        out[n++] = (char)(0xc0 | (cp >> 6));
+        out[n++] = (char)(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        out[n++] = (char)(0xe0 | (cp >> 12));
+        out[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[n++] = (char)(0x80 | (cp & 0x3f));
+    } else {
+        out[n++] = (char)(0xf0 | ((cp >> 18) & 0x07));
+        out[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        out[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[n++] = (char)(0x80 | (cp & 0x3f));
+    }
+    return n;
+}
+
+/* The escape after a backslash at *inp (which points past it). */
+static size_t escape(const char **inp, const char *stop, char *out, size_t n)
+{
+    static const char from[] = "0abtnvfre \"/\\\t", to[] = "\0\a\b\t\n\v\f\r\033 \"/\\\t";
+    const char *in = *inp, *hit;
+    int digits = 0;
+    unsigned long cp = 0;
+
+    if (in >= stop)
+        return n;
+    if ((hit = memchr(from, *in, sizeof from - 1))) {
+        out[n++] = to[hit - from];
+        *inp = in + 1;
+        return n;
+    }
+    switch (*in) {
+    case 'N':
+        cp = 0x85;
+        break;
+    case '_':
+        cp = 0xa0;
+        break;
+    case 'L':
+        cp = 0x2028;
+        break;
+    case 'P':
+        cp = 0x2029;
+        break;
+    case 'x':
+        digits = 2;
+        break;
+    case 'u':
+        digits = 4;
+        break;
+    case 'U':
+        digits = 8;
+        break;
+    default: /* not an escape YAML has: kept as written */
+        out[n++] = '\\';
+        out[n++] = *in;
+        *inp = in + 1;
+        return n;
+    }
+    in++;
+    for (; digits > 0 && in < stop && isxdigit((unsigned char)*in); digits--, in++)
+        cp = cp * 16 +
+             (unsigned long)(isdigit((unsigned char)*in) ? *in - '0' : (*in | 0x20) - 'a' + 10);
+    *inp = in;
+    return put_utf8(out, n, cp > 0x10ffff ? 0xfffd : cp);
+}
+
+/* A flow scalar's content between in and stop: plain, '...' (where '' is ')
+ * or "..." (with escapes). Trailing blanks before a break go, except those
+ * an escape wrote. */
+static char *flow_scalar(const char *in, const char *stop, char style, size_t *len)
+{
+    char *out = malloc((size_t)(stop - in) * 2 + 8); /* \xHH can grow to 2 bytes from 4 */
+    size_t n = 0, keep = 0;
 
     if (!out)
         return NULL;
     while (in < stop) {
-        if (*in == '\n' || *in == '\r') { /* LF, CRLF or a lone CR */
-            size_t breaks = 0;
-            while (n && (out[n - 1] == ' ' || out[n - 1] == '\t'))
-                n--;
-            for (; in < stop && (*in == '\n' || *in == '\r' || *in == ' ' || *in == '\t'); in++) {
-                if (*in == '\r' && in + 1 < stop && in[1] == '\n')
-                    in++;
-                breaks += *in == '\n' || *in == '\r';
-            }
-            if (breaks == 1)
-                out[n++] = ' ';
-            else
-                while (--breaks)
-                    out[n++] = '\n';
-            continue;
+        if (is_break(*in)) {
+            n = keep;
+            n = keep = fold(&in, stop, out, n, false);
+        } else if (style == '"' && *in == '\\' && in + 1 < stop && is_break(in[1])) {
+            in++;
+            n = keep = fold(&in, stop, out, n, true);
+        } else if (style == '"' && *in == '\\') {
+            in++;
+            n = keep = escape(&in, stop, out, n);
+        } else if (style == '\'' && *in == '\'' && in + 1 < stop && in[1] == '\'') {
+            out[n++] = '\'';
+            keep = n;
+            in += 2;
+        } else {
+            out[n++] = *in;
+            if (*in != ' ' && *in != '\t')
+                keep = n;
+            in++;
         }
-        out[n++] = *in;
-        in += (*in == '\'' && in + 1 < stop && in[1] == '\'') ? 2 : 1;
     }
     out[n] = '\0';
     *len = n;
@@ -234,13 +339,18 @@ static char *single_quoted(const char *in, const char *stop, size_t *len)
 static char *token_text(struct builder *b, struct fy_token *t, size_t *len)
 {
     const struct fy_mark *s = fy_token_start_mark(t), *e = fy_token_end_mark(t);
+    enum fy_scalar_style style = fy_token_scalar_style(t);
     const char *txt;
+    char q = style == FYSS_SINGLE_QUOTED ? '\'' : style == FYSS_DOUBLE_QUOTED ? '"' : 0;
 
-    /* The marks of a quoted scalar span its content, between the quotes. */
-    if (fy_token_scalar_style(t) == FYSS_SINGLE_QUOTED && s && e && s->input_pos >= 1 &&
-        s->input_pos <= e->input_pos && e->input_pos < b->len &&
-        b->text[s->input_pos - 1] == '\'' && b->text[e->input_pos] == '\'')
-        return single_quoted(b->text + s->input_pos, b->text + e->input_pos, len);
+    if (s && e && s->input_pos <= e->input_pos && e->input_pos <= b->len) {
+        /* the marks of a quoted scalar span its content, between the quotes */
+        if (q && s->input_pos >= 1 && e->input_pos < b->len && b->text[s->input_pos - 1] == q &&
+            b->text[e->input_pos] == q)
+            return flow_scalar(b->text + s->input_pos, b->text + e->input_pos, q, len);
+        if (style == FYSS_PLAIN)
+            return flow_scalar(b->text + s->input_pos, b->text + e->input_pos, 0, len);
+    }
     txt = fy_token_get_text(t, len);
     if (!txt) {
         *len = 0;
