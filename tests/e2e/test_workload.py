@@ -216,10 +216,11 @@ def test_postgres_bank_serializable_under_pause_is_valid(fl, postgres_server, tm
         inj = subprocess.Popen([BIN, "inject", "process.pause", *args, "--duration", "2s"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # the fault is real: the postmaster and its backends are stopped ...
-        assert wait_for(lambda: proc_state(pm) == "T", 2), proc_state(pm)
         # (a backend whose client hung up exits and stays a zombie until its
-        # paused parent reaps it)
-        assert all(proc_state(p) in ("T", "Z", None) for p in pids)
+        # paused parent reaps it; the pids are stopped one after another, so
+        # wait for all of them rather than look once after the postmaster)
+        assert wait_for(lambda: all(proc_state(p) in ("T", "Z", None) for p in pids), 2), \
+            {p: proc_state(p) for p in pids}
         iso, ise = inj.communicate(timeout=20)
         assert inj.returncode == 0, ise
         assert time.monotonic() - t0 >= 1.9
