@@ -487,6 +487,11 @@ static size_t count_reads(const struct fl_history *h)
     return n;
 }
 
+bool fl_check_model_known(const char *name)
+{
+    return !strcmp(name, "bank") || !strcmp(name, "total-queue") || fl_check_model_find(name);
+}
+
 int fl_check_run(struct fl_history *h, const struct fl_check_opts *o, struct fl_check_report *r,
                  struct fl_err *e)
 {

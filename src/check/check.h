@@ -53,6 +53,10 @@ struct fl_check_report {
     double seconds;
 };
 
+/* A model `faultline check --model` knows: bank, total-queue, or a
+ * linearizable one (fl_check_model_find). */
+bool fl_check_model_known(const char *name);
+
 /* Check h. Returns 0 with a report (whatever the verdict), or a negative
  * FL_E* code when the history does not fit the model (e names the line). */
 int fl_check_run(struct fl_history *h, const struct fl_check_opts *o, struct fl_check_report *r,

@@ -222,8 +222,7 @@ int fl_cli_check(int argc, char **argv)
                         "multi-register, kv, set, counter, queue, total-queue, mutex)\n");
         return EXIT_INPUT;
     }
-    if (model && strcmp(model, "bank") && strcmp(model, "total-queue") &&
-        !fl_check_model_find(model)) {
+    if (model && !fl_check_model_known(model)) {
         fprintf(stderr,
                 "faultline check: unknown model '%s'; run `faultline check --help` for "
                 "the list\n",

@@ -305,7 +305,7 @@ static size_t escape(const char **inp, const char *stop, char *out, size_t n)
  * an escape wrote. */
 static char *flow_scalar(const char *in, const char *stop, char style, size_t *len)
 {
-    char *out = malloc((size_t)(stop - in) * 2 + 8); /* \xHH can grow to 2 bytes from 4 */
+    char *out = malloc((size_t)(stop - in) * 2 + 8); /* \L, \P: 2 bytes in, 3 out */
     size_t n = 0, keep = 0;
 
     if (!out)

@@ -294,6 +294,23 @@ Test(spec, quoted_scalar_with_many_escapes_is_read_whole_without_leaking)
     fl_spec_free(s);
 }
 
+/* An experiment whose title is written as `yaml` loads with the title `want`. */
+static void expect_title(const char *yaml, const char *want, size_t i)
+{
+    char y[512];
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s;
+
+    snprintf(y, sizeof y,
+             "title: %s\nsteady_state:\n  probes: [{name: p, type: command, command: 'true'}]\n"
+             "method:\n  - {kind: process.pause, pid: 1, duration: 1s}\n",
+             yaml);
+    s = fl_spec_load_string("x.yaml", y, strlen(y), &errs);
+    cr_assert_not_null(s, "case %zu: %s", i, errs.n ? errs.msg[0] : "");
+    cr_assert_str_eq(s->title, want, "case %zu", i);
+    fl_spec_free(s);
+}
+
 Test(spec, multi_line_single_quoted_scalar_folds_as_yaml_says)
 {
     /* Expected values are what PyYAML reads for the same documents. */
@@ -311,20 +328,8 @@ Test(spec, multi_line_single_quoted_scalar_folds_as_yaml_says)
         {"'a\r\r b'", "a\nb"},
         {"'a\r\n\r\n b'", "a\nb"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char y[512];
-        struct fl_spec_errors errs = {0};
-        struct fl_spec *s;
-
-        snprintf(y, sizeof y,
-                 "title: %s\nsteady_state:\n  probes: [{name: p, type: command, command: 'true'}]\n"
-                 "method:\n  - {kind: process.pause, pid: 1, duration: 1s}\n",
-                 cases[i].yaml);
-        s = fl_spec_load_string("x.yaml", y, strlen(y), &errs);
-        cr_assert_not_null(s, "case %zu: %s", i, errs.n ? errs.msg[0] : "");
-        cr_assert_str_eq(s->title, cases[i].want, "case %zu", i);
-        fl_spec_free(s);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_title(cases[i].yaml, cases[i].want, i);
 }
 
 Test(spec, double_quoted_and_plain_scalars_read_as_yaml_says)
@@ -341,20 +346,8 @@ Test(spec, double_quoted_and_plain_scalars_read_as_yaml_says)
         {"plain  words\n  go on\n\n  here", "plain  words go on\nhere"},
         {"it''s plain", "it''s plain"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char y[512];
-        struct fl_spec_errors errs = {0};
-        struct fl_spec *s;
-
-        snprintf(y, sizeof y,
-                 "title: %s\nsteady_state:\n  probes: [{name: p, type: command, command: 'true'}]\n"
-                 "method:\n  - {kind: process.pause, pid: 1, duration: 1s}\n",
-                 cases[i].yaml);
-        s = fl_spec_load_string("x.yaml", y, strlen(y), &errs);
-        cr_assert_not_null(s, "case %zu: %s", i, errs.n ? errs.msg[0] : "");
-        cr_assert_str_eq(s->title, cases[i].want, "case %zu", i);
-        fl_spec_free(s);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_title(cases[i].yaml, cases[i].want, i);
 }
 
 Test(spec, double_quoted_key_with_mixed_breaks_does_not_leak)

@@ -401,11 +401,7 @@ Test(registry, every_client_and_workload_is_found)
         const struct fl_wl_ops *w = fl_wl_find(ws[i]);
         cr_assert(w, "%s", ws[i]);
         cr_assert(w->model && w->gen);
-        struct fl_check_opts o;
-        fl_check_opts_init(&o);
-        cr_assert(!strcmp(w->model, "bank") || !strcmp(w->model, "total-queue") ||
-                      fl_check_model_find(w->model),
-                  "%s", w->model);
+        cr_assert(fl_check_model_known(w->model), "%s", w->model);
     }
     cr_assert(fl_wl_client_find("redis"));
     cr_assert(fl_wl_client_find("postgres"));
