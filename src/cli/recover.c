@@ -9,6 +9,7 @@
 
 #include "agent/journal.h"
 #include "cli/cli.h"
+#include "lab/lab.h"
 #include "faults/fault.h"
 #include "util/log.h"
 
@@ -43,6 +44,20 @@ static int revert_one(struct fl_journal *j, const char *id, int *failed)
     else
         printf("nothing to do: no active fault %s\n", id);
     return 0;
+}
+
+/* Labs whose `lab up` was killed before it finished are leftovers too. */
+static void sweep_labs(const char *state_dir, int *failed)
+{
+    struct fl_err e = {0};
+    int n = fl_lab_sweep(fl_cli_state_dir(state_dir), &e);
+
+    if (n < 0) {
+        fprintf(stderr, "faultline: error: sweep: %s\n", e.msg);
+        (*failed)++;
+    } else if (n > 0) {
+        printf("removed %d lab(s) whose `lab up` died before it finished\n", n);
+    }
 }
 
 int fl_cli_recover(int argc, char **argv)
@@ -99,6 +114,7 @@ int fl_cli_recover(int argc, char **argv)
         printf("swept leftovers: %d found, %d removed, %d failed\n", rep.found, rep.removed,
                rep.failed);
         failed += rep.failed;
+        sweep_labs(state_dir, &failed);
     }
     fl_journal_close(&j);
     if (failed && !rc)
