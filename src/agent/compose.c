@@ -44,7 +44,7 @@ static int compare(struct fl_fault *f, json_t *mine, const json_t *rec, bool ref
         r = fl_err_set(e, FL_EREFUSED,
                        "%s cannot overlap fault %s (%s) on %s: only one fault at a time may "
                        "act on it; wait until %s ends, revert it first (faultline recover %s), "
-                       "or choose another target (docs/recovery.md, \"Overlapping faults\")",
+                       "or choose another target (see \"Overlapping faults\" in docs/faults-*.md)",
                        f->ops->kind, other.id, desc ? desc : other.ops->kind, key, other.id,
                        other.id);
         break;

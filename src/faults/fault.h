@@ -18,7 +18,7 @@
  * If inject fails half-way, the caller runs revert on the same record, so a
  * driver's revert must cope with any prefix of its inject having happened.
  *
- * Overlapping faults (docs/recovery.md, "Overlapping faults"): claims(fault)
+ * Overlapping faults ("Overlapping faults" in docs/faults-*.md): claims(fault)
  * names what a fault holds on the world, each under a key that spells it out
  * ("pid 1234 (start 5678)"). Before a fault is journaled, the journal layer
  * (agent/compose.c) compares its claims with those of every other fault in
