@@ -1,5 +1,6 @@
 #include "agent/apply.h"
 
+#include "agent/compose.h"
 #include "agent/guardian.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -14,7 +15,13 @@ int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_
 
     if (!rec)
         return fl_err_set(e, FL_EFAIL, "cannot build the journal record for %s", f->id);
-    r = fl_journal_put(j, rec, e);
+    /* Overlap check and record under one lock: two faults journaled at once
+     * still see each other. A refused fault leaves no record. */
+    fl_journal_lock(j);
+    r = fl_compose_check(j, f, true, e);
+    if (r == 0)
+        r = fl_journal_put(j, rec, e);
+    fl_journal_unlock(j);
     if (r == 0)
         r = fl_guardian_ensure(j, e);
     if (r) {
@@ -58,8 +65,11 @@ int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_
         fl_warn("fault %s was reverted by the guardian while it was being applied (lease "
                 "expired); undoing what was applied since",
                 f->id);
+        fl_journal_lock(j);
+        fl_compose_check(j, f, false, &e2);
         if (f->ops->revert && f->ops->revert(f, &e2))
             fl_error("undoing %s failed: %s", f->id, e2.msg);
+        fl_journal_unlock(j);
     }
     return 0;
 }

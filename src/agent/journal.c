@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "agent/compose.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -225,7 +226,8 @@ int fl_journal_revert(struct fl_journal *j, const char *id, bool *found, struct 
     *found = true;
     r = fl_journal_to_fault(rec, &f, e);
     if (r == 0) {
-        if (f.ops->revert)
+        /* What other faults still hold stays in place (compose.h). */
+        if (f.ops->revert && (r = fl_compose_check(j, &f, false, e)) == 0)
             r = f.ops->revert(&f, e);
         fl_fault_fini(&f);
     }

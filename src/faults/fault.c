@@ -21,7 +21,13 @@ void fl_fault_fini(struct fl_fault *f)
         return;
     json_decref(f->params);
     json_decref(f->undo);
-    f->params = f->undo = NULL;
+    json_decref(f->held);
+    f->params = f->undo = f->held = NULL;
+}
+
+bool fl_fault_held(const struct fl_fault *f, const char *key)
+{
+    return f->held && json_object_get(f->held, key);
 }
 
 void fl_fault_new_id(char id[FL_FAULT_ID_LEN])

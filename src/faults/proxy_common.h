@@ -64,6 +64,7 @@ int fl_pxfault_plan(struct fl_fault *f, struct fl_err *e);
 int fl_pxfault_inject(struct fl_fault *f, struct fl_err *e);
 int fl_pxfault_revert(const struct fl_fault *f, struct fl_err *e);
 void fl_pxfault_describe(const struct fl_fault *f, char *buf, size_t len);
+void fl_pxfault_claims(const struct fl_fault *f, json_t *out);
 
 /* Sweeper: stop every proxy fault worker on the machine (their redirect
  * tables go with them). Runs before the nft sweeper, which cannot delete

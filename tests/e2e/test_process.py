@@ -5,11 +5,13 @@ unique to the test, so no selector can reach anything else on the host."""
 import os
 import re
 import signal
+import subprocess
+import time
 import uuid
 
 import pytest
 
-from conftest import alive, proc_state, wait_for
+from conftest import BIN, alive, journal_records, proc_state, wait_for
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -188,3 +190,131 @@ def test_kill_refuses_self_and_bad_signal(fl, sleepers):
     rc, out, err = fl("inject", "process.kill", "--pid", p.pid, "--duration", "5s")
     assert rc == 2, "an instant fault cannot be held"
     assert alive(p.pid)
+
+
+# ---- overlapping pauses compose: the process runs again only when the last
+# pause on it ends (docs/faults-process.md, "Overlapping pauses").
+
+def states_for(pid, secs):
+    """pid's states sampled for secs seconds, in order."""
+    seen, end = [], time.time() + secs
+    while time.time() < end:
+        seen.append(proc_state(pid))
+        time.sleep(0.02)
+    return seen
+
+
+def test_overlapping_foreground_pauses_hold_until_the_later_ends(fl_popen, sleepers):
+    (p,), _ = sleepers(1)
+    a = fl_popen("inject", "process.pause", "--pid", p.pid, "--duration", "1s")
+    assert wait_for(lambda: proc_state(p.pid) == "T", 5), a.stderr.read() if a.poll() else ""
+    time.sleep(0.3)
+    b = fl_popen("inject", "process.pause", "--pid", p.pid, "--duration", "3s")
+    assert a.wait(timeout=15) == 0, a.stderr.read()
+    assert "reverted after 1.0s" in a.stderr.read()
+    # A has ended; B, which ends 2.3s later at the earliest, still holds the
+    # process: it stays stopped (before the fix it ran again at once).
+    seen = states_for(p.pid, 1.0)
+    assert set(seen) == {"T"}, f"ran while B held it: {seen}"
+    assert b.wait(timeout=15) == 0
+    err = b.stderr.read()
+    assert "holding for 3.0s" in err and "reverted after 3.0s" in err, err
+    assert wait_for(lambda: proc_state(p.pid) == "S", 2)
+
+
+def test_overlapping_detached_pauses_hold_until_the_later_ends(fl, sleepers, state_dir):
+    (p,), _ = sleepers(1)
+    rc, out, err = fl("inject", "process.pause", "--pid", p.pid, "--detach", "--duration", "1s")
+    assert rc == 0, err
+    a = out.strip().splitlines()[-1]
+    time.sleep(0.3)
+    rc, out, err = fl("inject", "process.pause", "--pid", p.pid, "--detach", "--duration", "3s")
+    assert rc == 0, err
+    b = out.strip().splitlines()[-1]
+    # The guardian reverts A at its end; B still holds the process.
+    assert wait_for(lambda: a + ".json" not in journal_records(state_dir), 10)
+    assert b + ".json" in journal_records(state_dir)
+    seen = states_for(p.pid, 1.0)
+    assert set(seen) == {"T"}, f"ran while B held it: {seen}"
+    assert wait_for(lambda: b + ".json" not in journal_records(state_dir), 10)
+    assert wait_for(lambda: proc_state(p.pid) == "S", 2)
+
+
+def test_recovering_one_pause_keeps_the_other(fl, sleepers):
+    """Reverting one fault by hand (recover ID) releases only that fault's hold."""
+    (p,), _ = sleepers(1)
+    ids = []
+    for _ in range(2):
+        rc, out, err = fl("inject", "process.pause", "--pid", p.pid, "--detach", "--lease", "30s")
+        assert rc == 0, err
+        ids.append(out.strip().splitlines()[-1])
+    rc, out, err = fl("recover", ids[1])
+    assert rc == 0, err
+    assert "stays stopped: fault %s still pauses it" % ids[0] in err, err
+    time.sleep(0.2)
+    assert proc_state(p.pid) == "T"
+    assert fl("recover", ids[0])[0] == 0
+    assert wait_for(lambda: proc_state(p.pid) == "S", 2)
+
+
+def test_someone_elses_stop_survives_overlapping_pauses(fl, sleepers):
+    """A process stopped before any fault stays stopped after both end."""
+    (p,), _ = sleepers(1)
+    os.kill(p.pid, signal.SIGSTOP)
+    assert wait_for(lambda: proc_state(p.pid) == "T", 2)
+    ids = []
+    for _ in range(2):
+        rc, out, err = fl("inject", "process.pause", "--pid", p.pid, "--detach", "--lease", "30s")
+        assert rc == 0, err
+        ids.append(out.strip().splitlines()[-1])
+    for fid in ids:
+        assert fl("recover", fid)[0] == 0
+    time.sleep(0.2)
+    assert proc_state(p.pid) == "T"
+    os.kill(p.pid, signal.SIGCONT)
+
+
+def test_overlapping_pauses_in_one_experiment(state_dir, sleepers, tmp_path):
+    (p,), _ = sleepers(1)
+    exp = tmp_path / "overlap.yaml"
+    exp.write_text(f"""title: two overlapping pauses on one process
+duration: 5s
+targets:
+  victim:
+    pid: {p.pid}
+steady_state:
+  interval: 200ms
+  preflight: 200ms
+  probes:
+    - name: ok
+      type: command
+      command: "true"
+method:
+  - name: pause-a
+    kind: process.pause
+    target: victim
+    start: 200ms
+    duration: 1s
+  - name: pause-b
+    kind: process.pause
+    target: victim
+    start: 500ms
+    duration: 3s
+""")
+    env = dict(os.environ, FAULTLINE_STATE_DIR=state_dir)
+    run = subprocess.Popen([BIN, "run", str(exp), "--db", str(tmp_path / "h.db")], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    states, lines = {}, []
+    try:
+        for line in run.stdout:
+            lines.append(line)
+            for step in ("pause-a", "pause-b"):
+                if step in line and " reverted " in line:
+                    time.sleep(0.2)
+                    states[step] = proc_state(p.pid)
+        assert run.wait(timeout=30) == 0, "".join(lines)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert states == {"pause-a": "T", "pause-b": "S"}, (states, "".join(lines))
