@@ -142,3 +142,25 @@ Test(lease, verdicts)
     json_decref(owned);
     json_decref(detached);
 }
+
+/* Callers pass e->msg itself as an argument ("cannot use %s: %s", e->msg):
+ * the message must come out whole, whatever the length of what precedes it. */
+Test(err, set_may_quote_its_own_message)
+{
+    struct fl_err e = {0};
+    char want[FL_ERR_MSG];
+
+    for (int pad = 0; pad < 80; pad += 7) {
+        fl_err_set(&e, FL_ESTATE, "cannot create /x/faults: Read-only file system");
+        snprintf(want, sizeof want, "cannot use state directory %*s: %s", pad, "d",
+                 "cannot create /x/faults: Read-only file system");
+        cr_assert_eq(fl_err_set(&e, FL_ESTATE, "cannot use state directory %*s: %s", pad, "d",
+                                e.msg),
+                     -FL_ESTATE);
+        cr_assert_str_eq(e.msg, want);
+    }
+    fl_err_set(&e, FL_EPERM, "inner");
+    fl_err_prefix(&e, "outer %s", e.msg);
+    cr_assert_str_eq(e.msg, "outer inner: inner");
+    cr_assert_eq(e.code, FL_EPERM);
+}
