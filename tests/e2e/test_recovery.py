@@ -87,3 +87,35 @@ def test_reading_commands_create_nothing(tmp_path):
     fl("status", "--state-dir", sd)
     fl("recover", "0badf00d", "--state-dir", sd)
     assert tree(sd) == before
+
+
+# ---- a fault that failed to apply leaves nothing ---------------------------
+
+FILL_REGISTRY = "/var/lib/faultline/fill-dirs"
+
+
+def registered_fill_dirs():
+    try:
+        with open(FILL_REGISTRY) as f:
+            return [line.strip() for line in f]
+    except FileNotFoundError:
+        return []
+
+
+def test_failed_fill_on_read_only_mount_leaves_no_record(state, tmp_path, mounts):
+    ro = mounts(str(tmp_path / "ro"), "ro,size=4m")
+    r = fl("inject", "disk.fill", "--path", ro, "--size", "1MiB", "--duration", "30s",
+           "--detach", state=state)
+    assert r.returncode != 0
+    assert "Read-only file system" in r.stderr, r.stderr
+    assert "revert" not in r.stderr, r.stderr
+    assert records(state) == []
+    assert ro not in registered_fill_dirs()
+    st = json.loads(fl("status", "--json", state=state).stdout)
+    assert st["faults"] == []
+    # The guardian started for the record has nothing to do and exits.
+    assert wait_for(lambda: guardian_pids(state) == [], 5)
+    log = os.path.join(state, "guardian.log")
+    if os.path.exists(log):
+        with open(log) as f:
+            assert "revert of" not in f.read()
