@@ -1,16 +1,53 @@
+/* fl_fault_apply: every fault's journal -> guardian -> inject sequence, and
+ * what happens when inject fails or the guardian reverts under our feet. */
 #include "agent/apply.h"
+
+#include <stdlib.h>
 
 #include "agent/compose.h"
 #include "agent/guardian.h"
 #include "util/log.h"
 #include "util/time.h"
 
+/* inject failed: undo whatever prefix of it happened, and leave no record.
+ * The record was written before inject so that a crash during inject is
+ * recovered; once this process knows inject failed, keeping the record would
+ * only make the guardian retry a revert of something that mostly never
+ * existed (a read-only mount refuses even to unlink a file that is not
+ * there), forever. So revert is tried a few times (a transient EBUSY), and
+ * the record goes either way; if the revert failed, the error says what may
+ * remain and how to remove it by hand. */
+static void undo_failed_inject(struct fl_journal *j, struct fl_fault *f, json_t *rec)
+{
+    struct fl_err e2 = {0};
+    bool found = false;
+    int r = -1;
+
+    if (fl_journal_put(j, rec, &e2) == 0) {
+        for (int i = 0; i < 3 && r; i++) {
+            if (i)
+                fl_sleep_ms(100 << i);
+            r = fl_journal_revert(j, f->id, &found, &e2);
+        }
+    } else if (!f->ops->revert || (r = f->ops->revert(f, &e2)) == 0) {
+        r = 0;
+    }
+    fl_journal_remove(j, f->id);
+    if (r) {
+        char *undo = json_dumps(f->undo, JSON_COMPACT | JSON_SORT_KEYS);
+        fl_error("undoing what %s may have applied also failed: %s; its journal record was "
+                 "removed (a fault that failed to apply leaves none): check by hand that "
+                 "nothing of it remains (%s)",
+                 f->id, e2.msg, undo ? undo : "{}");
+        free(undo);
+    }
+}
+
 int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_t lease_ms,
                    int64_t end_at, struct fl_err *e)
 {
     json_t *rec = fl_journal_record(f, owner, lease_ms, end_at);
     char desc[512];
-    bool found;
     int r;
 
     if (!rec)
@@ -33,12 +70,7 @@ int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_
     /* inject may have learned more undo details (pids it spawned, ...). */
     json_object_set(rec, "undo", f->undo);
     if (r) {
-        struct fl_err e2 = {0};
-        fl_journal_put(j, rec, &e2);
-        if (fl_journal_revert(j, f->id, &found, &e2))
-            fl_error("undoing the partly applied fault %s failed: %s (the guardian keeps "
-                     "retrying; see `faultline status`)",
-                     f->id, e2.msg);
+        undo_failed_inject(j, f, rec);
         json_decref(rec);
         return r;
     }

@@ -46,10 +46,18 @@ static int take_lock(const struct fl_journal *j)
 
 bool fl_guardian_running(struct fl_journal *j)
 {
-    int fd = take_lock(j);
+    char path[PATH_MAX];
+    int fd;
 
+    /* Look without creating anything: no lock file, no guardian. */
+    lock_path(j, path, sizeof path);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
+        return false;
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        close(fd);
         return true;
+    }
     close(fd);
     return false;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/compose.h"
@@ -14,28 +15,91 @@
 #include "util/proc.h"
 #include "util/time.h"
 
-int fl_journal_open(struct fl_journal *j, const char *state_dir, struct fl_err *e)
+/* What to tell the user when the state directory cannot be used. Root is
+ * only suggested when faultline does not run as root and the kernel said
+ * EPERM/EACCES; a read-only or missing file system is named as such. */
+static int state_dir_error(struct fl_journal *j, int code, const char *what, struct fl_err *e)
 {
-    char lock[PATH_MAX];
-    int r;
+    const char *hint = code == FL_EPERM && geteuid() != 0
+                           ? "faultline needs root, or a state directory you can write: "
+                           : "";
 
+    return fl_err_set(e, code == FL_EPERM ? FL_EPERM : FL_ESTATE,
+                      "cannot use state directory %s: %s (%schoose another with --state-dir "
+                      "or FAULTLINE_STATE_DIR)",
+                      j->root, what, hint);
+}
+
+static int journal_init(struct fl_journal *j, const char *state_dir, struct fl_err *e)
+{
     memset(j, 0, sizeof *j);
     j->lock_fd = -1;
     if (!state_dir || !*state_dir || strlen(state_dir) >= sizeof j->root)
-        return fl_err_set(e, FL_EUSAGE, "bad state directory '%s'", state_dir ? state_dir : "");
+        return fl_err_set(e, FL_EUSAGE,
+                          "bad state directory '%s' (give a directory path of at most %zu "
+                          "characters with --state-dir or FAULTLINE_STATE_DIR)",
+                          state_dir ? state_dir : "", sizeof j->root - 1);
     snprintf(j->root, sizeof j->root, "%s", state_dir);
     snprintf(j->faults, sizeof j->faults, "%s/faults", j->root);
-    r = fl_mkdir_p(j->faults, 0700, e);
-    if (r)
-        return fl_err_set(e, e->code == FL_EPERM ? FL_EPERM : FL_ESTATE,
-                          "cannot use state directory %s: %s (faultline needs root; choose "
-                          "another with --state-dir or FAULTLINE_STATE_DIR)",
-                          j->root, e->msg);
-    snprintf(lock, sizeof lock, "%s/journal.lock", j->root);
-    j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (j->lock_fd < 0)
-        return fl_err_set(e, FL_ESTATE, "cannot open %s: %s", lock, strerror(errno));
     return 0;
+}
+
+/* The journal lock lives in a directory that already exists. A reader
+ * (!must_write) creates nothing: without a lock file it goes on without a
+ * lock until fl_journal_lock needs one. */
+static int open_lock(struct fl_journal *j, bool must_write, struct fl_err *e)
+{
+    char lock[PATH_MAX];
+
+    snprintf(lock, sizeof lock, "%s/journal.lock", j->root);
+    j->lock_fd = open(lock, O_RDWR | O_CLOEXEC | (must_write ? O_CREAT : 0), 0600);
+    if (j->lock_fd < 0 && !must_write)
+        j->lock_fd = open(lock, O_RDONLY | O_CLOEXEC); /* flock works on it too */
+    if (j->lock_fd < 0 && must_write) {
+        int err = errno;
+        char what[PATH_MAX + 128];
+        snprintf(what, sizeof what, "cannot open %s: %s", lock, strerror(err));
+        return state_dir_error(j, fl_code_from_errno(err), what, e);
+    }
+    return 0;
+}
+
+int fl_journal_open(struct fl_journal *j, const char *state_dir, struct fl_err *e)
+{
+    int r = journal_init(j, state_dir, e);
+
+    if (r)
+        return r;
+    if (fl_mkdir_p(j->faults, 0700, e))
+        return state_dir_error(j, e->code, e->msg, e);
+    j->exists = true;
+    return open_lock(j, true, e);
+}
+
+int fl_journal_open_existing(struct fl_journal *j, const char *state_dir, struct fl_err *e)
+{
+    struct stat st;
+    int r = journal_init(j, state_dir, e);
+
+    if (r)
+        return r;
+    if (stat(j->faults, &st)) {
+        int err = errno;
+        char what[PATH_MAX + 128];
+        if (err == ENOENT && stat(j->root, &st) == 0 && !S_ISDIR(st.st_mode))
+            err = ENOTDIR;
+        if (err == ENOENT)
+            return 0; /* nothing journaled here: an empty journal */
+        snprintf(what, sizeof what, "cannot look at %s: %s", j->faults, strerror(err));
+        return state_dir_error(j, fl_code_from_errno(err), what, e);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        char what[PATH_MAX + 64];
+        snprintf(what, sizeof what, "%s is not a directory", j->faults);
+        return state_dir_error(j, FL_ESTATE, what, e);
+    }
+    j->exists = true;
+    return open_lock(j, false, e);
 }
 
 void fl_journal_close(struct fl_journal *j)
@@ -47,6 +111,8 @@ void fl_journal_close(struct fl_journal *j)
 
 void fl_journal_lock(struct fl_journal *j)
 {
+    if (j->lock_fd < 0 && j->exists)
+        open_lock(j, true, &(struct fl_err){0});
     while (flock(j->lock_fd, LOCK_EX) && errno == EINTR)
         ;
 }
@@ -67,12 +133,12 @@ json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_m
         owner_j = json_pack("{s:i, s:I}", "pid", (int)owner, "start",
                             (json_int_t)fl_proc_start_time(owner));
     return json_pack("{s:i, s:s, s:s, s:O, s:O, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-                     "version", 1, "id", f->id, "kind", f->ops->kind, "params", f->params,
-                     "undo", f->undo, "state", "pending", "owner", owner_j, "created_ms",
-                     (json_int_t)now, "created_wall_ms", (json_int_t)fl_wall_ms(), "lease_ms",
-                     (json_int_t)lease_ms, "lease_until", (json_int_t)(now + lease_ms),
-                     "end_at", (json_int_t)end_at, "duration_ms", (json_int_t)f->duration_ms,
-                     "seed", (json_int_t)f->seed, "description", desc);
+                     "version", 1, "id", f->id, "kind", f->ops->kind, "params", f->params, "undo",
+                     f->undo, "state", "pending", "owner", owner_j, "created_ms", (json_int_t)now,
+                     "created_wall_ms", (json_int_t)fl_wall_ms(), "lease_ms", (json_int_t)lease_ms,
+                     "lease_until", (json_int_t)(now + lease_ms), "end_at", (json_int_t)end_at,
+                     "duration_ms", (json_int_t)f->duration_ms, "seed", (json_int_t)f->seed,
+                     "description", desc);
 }
 
 static void record_path(const struct fl_journal *j, const char *id, char *buf, size_t len)
@@ -197,8 +263,8 @@ int fl_journal_to_fault(const json_t *record, struct fl_fault *f, struct fl_err 
     json_t *undo = json_object_get(record, "undo");
 
     if (!ops)
-        return fl_err_set(e, FL_ESTATE, "journal record %s has unknown kind '%s'",
-                          id ? id : "?", kind ? kind : "");
+        return fl_err_set(e, FL_ESTATE, "journal record %s has unknown kind '%s'", id ? id : "?",
+                          kind ? kind : "");
     if (!id_valid(id) || !json_is_object(params) || !json_is_object(undo))
         return fl_err_set(e, FL_ESTATE, "journal record %s is malformed", id ? id : "?");
     fl_fault_init(f, ops, json_deep_copy(params));
@@ -217,6 +283,11 @@ int fl_journal_revert(struct fl_journal *j, const char *id, bool *found, struct 
     int r = 0;
 
     *found = false;
+    /* A first look without the lock: reverting an unknown id creates nothing. */
+    rec = fl_journal_get(j, id, e);
+    if (!rec)
+        return e->code == FL_ENOTARGET ? 0 : -e->code;
+    json_decref(rec);
     fl_journal_lock(j);
     rec = fl_journal_get(j, id, e);
     if (!rec) {

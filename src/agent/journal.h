@@ -17,13 +17,18 @@
 #define FL_STATE_DIR_DEFAULT "/run/faultline"
 
 struct fl_journal {
-    char root[PATH_MAX - 64];   /* the state directory */
-    char faults[PATH_MAX];      /* root/faults */
-    int lock_fd;                /* root/journal.lock, for fl_journal_lock */
+    char root[PATH_MAX - 64]; /* the state directory */
+    char faults[PATH_MAX];    /* root/faults */
+    int lock_fd;              /* root/journal.lock, for fl_journal_lock; -1 if none */
+    bool exists;              /* root/faults exists (false: an empty journal) */
 };
 
 /* Create the state directory if needed and open it. */
 int fl_journal_open(struct fl_journal *j, const char *state_dir, struct fl_err *e);
+/* Open the state directory for commands that only read it or act on what
+ * is already journaled (status, recover): creates nothing. A missing
+ * directory is an empty journal (j->exists false), not an error. */
+int fl_journal_open_existing(struct fl_journal *j, const char *state_dir, struct fl_err *e);
 void fl_journal_close(struct fl_journal *j);
 
 /* Serialise reverts and record removal across processes (flock). */
@@ -33,8 +38,7 @@ void fl_journal_unlock(struct fl_journal *j);
 /* A new record for `f`. owner 0 = detached (no owner). lease_ms is the lease
  * length; end_at is the CLOCK_BOOTTIME ms deadline of the fault's duration
  * (0 = none). */
-json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_ms,
-                          int64_t end_at);
+json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_ms, int64_t end_at);
 int fl_journal_put(struct fl_journal *j, json_t *record, struct fl_err *e);
 /* The record for id, or NULL (e->code FL_ENOTARGET when absent). */
 json_t *fl_journal_get(struct fl_journal *j, const char *id, struct fl_err *e);

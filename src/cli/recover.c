@@ -89,7 +89,7 @@ int fl_cli_recover(int argc, char **argv)
         fl_err_set(&e, FL_EUSAGE, "give fault ids or --all (not both, not neither)");
         return fl_cli_fail(&e);
     }
-    if (fl_journal_open(&j, fl_cli_state_dir(state_dir), &e))
+    if (fl_journal_open_existing(&j, fl_cli_state_dir(state_dir), &e))
         return fl_cli_fail(&e);
     if (!all) {
         for (int i = optind; i < argc; i++) {

@@ -77,7 +77,7 @@ int fl_cli_status(int argc, char **argv)
         fl_err_set(&e, FL_EUSAGE, "status takes no arguments (got '%s')", argv[optind]);
         return fl_cli_fail(&e);
     }
-    if (fl_journal_open(&j, fl_cli_state_dir(state_dir), &e))
+    if (fl_journal_open_existing(&j, fl_cli_state_dir(state_dir), &e))
         return fl_cli_fail(&e);
     all = fl_journal_list(&j);
     /* Detached faults must never sit unguarded: if the guardian died, start one. */

@@ -368,9 +368,15 @@ static int fill_revert(const struct fl_fault *f, struct fl_err *e)
     base = strrchr(file, '/');
     if (!base || strncmp(base + 1, FL_FILL_PREFIX, strlen(FL_FILL_PREFIX)))
         return fl_err_set(e, FL_ESTATE, "refusing to remove %s: not a faultline fill file", file);
-    if (unlink(file) && errno != ENOENT)
-        return fl_err_set(e, fl_code_from_errno(errno), "cannot remove %s: %s", file,
-                          strerror(errno));
+    /* A file that is not there is reverted, even where unlink says EROFS
+     * (a read-only mount refuses before looking). */
+    if (unlink(file) && errno != ENOENT) {
+        int err = errno;
+        if (err != EROFS || faccessat(AT_FDCWD, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+            errno != ENOENT)
+            return fl_err_set(e, fl_code_from_errno(err), "cannot remove %s: %s", file,
+                              strerror(err));
+    }
     registry_forget(json_string_value(json_object_get(f->undo, "dir")));
     return 0;
 }

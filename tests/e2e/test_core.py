@@ -175,10 +175,14 @@ def test_recover_unknown_is_noop(state):
     assert r.returncode == 2
 
 
-def test_unusable_state_dir():
-    r = fl("status", "--state-dir", "/proc/faultline-cannot-exist")
+def test_unusable_state_dir(sleeper):
+    r = fl("inject", "process.pause", "--pid", str(sleeper().pid), "--state-dir",
+           "/proc/faultline-cannot-exist")
     assert r.returncode == 7, r.stderr
     assert "state directory" in r.stderr
+    # Reading a state directory that does not exist finds nothing, creates nothing.
+    r = fl("status", "--state-dir", "/proc/faultline-cannot-exist")
+    assert r.returncode == 0 and "no active faults" in r.stdout
 
 
 def test_dry_run_touches_nothing(state, sleeper):

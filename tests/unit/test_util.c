@@ -1,7 +1,10 @@
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include "agent/apply.h"
 #include "agent/journal.h"
 #include "util/opts.h"
 #include "util/parse.h"
@@ -141,4 +144,74 @@ Test(lease, verdicts)
     cr_assert_eq(fl_lease_check(detached, 1001, false), FL_LEASE_EXPIRED);
     json_decref(owned);
     json_decref(detached);
+}
+
+/* Callers pass e->msg itself as an argument ("cannot use %s: %s", e->msg):
+ * the message must come out whole, whatever the length of what precedes it. */
+Test(err, set_may_quote_its_own_message)
+{
+    struct fl_err e = {0};
+    char want[FL_ERR_MSG];
+
+    for (int pad = 0; pad < 80; pad += 7) {
+        fl_err_set(&e, FL_ESTATE, "cannot create /x/faults: Read-only file system");
+        snprintf(want, sizeof want, "cannot use state directory %*s: %s", pad, "d",
+                 "cannot create /x/faults: Read-only file system");
+        cr_assert_eq(
+            fl_err_set(&e, FL_ESTATE, "cannot use state directory %*s: %s", pad, "d", e.msg),
+            -FL_ESTATE);
+        cr_assert_str_eq(e.msg, want);
+    }
+    fl_err_set(&e, FL_EPERM, "inner");
+    fl_err_prefix(&e, "outer %s", e.msg);
+    cr_assert_str_eq(e.msg, "outer inner: inner");
+    cr_assert_eq(e.code, FL_EPERM);
+}
+
+static int failing_inject(struct fl_fault *f, struct fl_err *e)
+{
+    json_object_set_new(f->undo, "touched", json_true());
+    return fl_err_set(e, FL_EFAIL, "inject failed on purpose");
+}
+
+static int failing_revert(const struct fl_fault *f, struct fl_err *e)
+{
+    return fl_err_set(e, FL_EFAIL, "revert failed on purpose");
+}
+
+/* A fault whose inject fails leaves no journal record, even when undoing
+ * it fails too (the guardian would otherwise retry it forever). The kind is
+ * not in the registry, so the journal cannot revert it either. */
+Test(apply, failed_inject_leaves_no_record)
+{
+    static const struct fl_fault_ops ops = {
+        .kind = "test.failing", .inject = failing_inject, .revert = failing_revert};
+    char dir[] = "/tmp/fl-apply-XXXXXX", lock[64], rec[96];
+    struct fl_journal j;
+    struct fl_fault f;
+    struct fl_err e = {0};
+    int held;
+
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(fl_journal_open(&j, dir, &e), 0, "%s", e.msg);
+    /* Pose as the guardian, so fl_guardian_ensure starts none. */
+    snprintf(lock, sizeof lock, "%s/guardian.lock", dir);
+    held = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    cr_assert(held >= 0 && flock(held, LOCK_EX) == 0);
+    cr_assert_eq(fl_fault_init(&f, &ops, json_object()), 0);
+    fl_fault_new_id(f.id);
+    cr_assert_eq(fl_fault_apply(&j, &f, 0, 60000, 0, &e), -FL_EFAIL);
+    cr_assert_str_eq(e.msg, "inject failed on purpose");
+    snprintf(rec, sizeof rec, "%s/faults/%s.json", dir, f.id);
+    cr_assert_neq(access(rec, F_OK), 0, "a failed inject left %s", rec);
+    cr_assert_eq(fl_journal_count(&j), 0);
+    fl_fault_fini(&f);
+    fl_journal_close(&j);
+    close(held);
+    unlink(lock);
+    snprintf(lock, sizeof lock, "%s/journal.lock", dir);
+    unlink(lock);
+    snprintf(rec, sizeof rec, "%s/faults", dir);
+    cr_assert_eq(rmdir(rec), 0);
+    cr_assert_eq(rmdir(dir), 0);
 }
