@@ -130,7 +130,7 @@ int fl_cli_show(int argc, char **argv)
         fl_err_prefix(&e, "RUN_ID");
         return fl_cli_fail(&e);
     }
-    if (fl_store_open(fl_store_path(db), &st, &e))
+    if (fl_store_open_readonly(fl_store_path(db), &st, &e))
         return fl_cli_fail(&e);
     if (history) {
         int r = fl_store_history_write(st, run_id, stdout, &e);
