@@ -446,7 +446,10 @@ int fl_store_probe_result(struct fl_store *st, int64_t run_id, int probe_id,
         return -FL_ESTATE;
     sqlite3_bind_int64(q, 1, (sqlite3_int64)stats->n);
     sqlite3_bind_int64(q, 2, (sqlite3_int64)stats->failures);
-    sqlite3_bind_double(q, 3, stats->availability);
+    if (stats->n)
+        sqlite3_bind_double(q, 3, stats->availability);
+    else
+        sqlite3_bind_null(q, 3); /* no samples: no availability, not 100% */
     sqlite3_bind_double(q, 4, stats->p50);
     sqlite3_bind_double(q, 5, stats->p95);
     sqlite3_bind_double(q, 6, stats->p99);

@@ -32,7 +32,18 @@ Test(tolerance, success_ratio_and_explanation)
     s[0].probe_ok = false;
     cr_expect_not(fl_tolerance_holds(&t, s, 10, why, sizeof why));
     cr_expect_str_eq(why, "success ratio 70.0% < 80% (3 of 10 samples failed)");
-    cr_expect(fl_tolerance_holds(&t, s, 0, why, sizeof why), "an empty span holds");
+    /* no data is not health */
+    cr_expect_not(fl_tolerance_holds(&t, s, 0, why, sizeof why), "an empty span does not hold");
+    cr_expect_str_eq(why, "no samples");
+    {
+        struct fl_probe_stats st;
+        int64_t at = -1;
+        fl_probe_stats(s, 0, &st);
+        cr_expect(isnan(st.availability), "no samples is not 100%% available");
+        cr_expect_not(fl_tolerance_holds_phase(&t, s, 10, 5000, 6000, &at, why, sizeof why));
+        cr_expect(!strncmp(why, "no samples", 10), "%s", why);
+        cr_expect_eq(at, 5000);
+    }
 }
 
 Test(tolerance, latency_percentile_nearest_rank)
