@@ -125,7 +125,7 @@ void fl_probe_stats(const struct fl_sample *s, size_t n, struct fl_probe_stats *
     st->n = n;
     for (size_t i = 0; i < n; i++)
         st->failures += !s[i].ok;
-    st->availability = n ? 100.0 * (double)(n - st->failures) / (double)n : 100.0;
+    st->availability = n ? 100.0 * (double)(n - st->failures) / (double)n : NAN;
     st->p50 = fl_probe_percentile(s, n, 50);
     st->p95 = fl_probe_percentile(s, n, 95);
     st->p99 = fl_probe_percentile(s, n, 99);
@@ -138,8 +138,10 @@ bool fl_tolerance_holds(const struct fl_tolerance *t, const struct fl_sample *s,
     size_t bad = 0;
     double ratio;
 
-    if (n == 0)
-        return true;
+    if (n == 0) {
+        snprintf(why, len, "no samples");
+        return false;
+    }
     for (size_t i = 0; i < n; i++)
         bad += !fl_tolerance_sample_ok(t, s[i].probe_ok, s[i].value);
     ratio = 100.0 * (double)(n - bad) / (double)n;
@@ -171,6 +173,13 @@ bool fl_tolerance_holds_phase(const struct fl_tolerance *t, const struct fl_samp
     hi = lo;
     while (hi < n && s[hi].t_ms <= to_ms)
         hi++;
+    if (hi == lo) {
+        snprintf(why, len,
+                 "no samples (no data is not health: is the interval longer than the "
+                 "phase?)");
+        *at_ms = from_ms;
+        return false;
+    }
     if (!t->window_ms) {
         if (fl_tolerance_holds(t, s + lo, hi - lo, why, len))
             return true;
@@ -189,6 +198,9 @@ bool fl_tolerance_holds_phase(const struct fl_tolerance *t, const struct fl_samp
         if (s[end].t_ms - from_ms < t->window_ms)
             continue; /* window not yet full */
         if (!fl_tolerance_holds(t, s + start, end - start + 1, why, len)) {
+            size_t used = strlen(why);
+            snprintf(why + used, len - used, " in the %llds window ending at that sample",
+                     (long long)(t->window_ms / 1000));
             *at_ms = s[end].t_ms;
             return false;
         }

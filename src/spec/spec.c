@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "spec/yaml.h"
 #include "util/parse.h"
+#include "util/suggest.h"
 
 #define DEFAULT_INTERVAL_MS 1000
 #define DEFAULT_TIMEOUT_MS 2000
@@ -159,17 +161,45 @@ static void join_keys(const char *const *keys, char *buf, size_t len)
         off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", *keys);
 }
 
+/* "did you mean 'title'? " when a word of `known` is close to `word`, else "". */
+static const char *hint(const char *word, const char *const *known, char *buf, size_t len)
+{
+    const char *best = fl_suggest(word, known);
+
+    buf[0] = '\0';
+    if (best)
+        snprintf(buf, len, "did you mean '%s'? ", best);
+    return buf;
+}
+
+#define HINT_MAX_WORDS 96
+
+/* The same for an option table plus extra words (either may be NULL). */
+static const char *hint_opts(const char *word, const struct fl_opt *t, const char *const *extra,
+                             char *buf, size_t len)
+{
+    const char *words[HINT_MAX_WORDS + 1];
+    size_t n = 0;
+
+    for (; t && t->name && n < HINT_MAX_WORDS; t++)
+        words[n++] = t->name;
+    for (; extra && *extra && n < HINT_MAX_WORDS; extra++)
+        words[n++] = *extra;
+    words[n] = NULL;
+    return hint(word, words, buf, len);
+}
+
 /* Report every key of `map` not in `keys`. */
 static void check_keys(struct ctx *c, const struct fl_ynode *map, const char *where,
                        const char *const *keys)
 {
-    char list[512];
+    char list[512], h[96];
 
     for (size_t i = 0; i < map->n; i += 2)
         if (!in_list(map->kids[i]->str, keys)) {
             join_keys(keys, list, sizeof list);
-            err_at(c, map->kids[i], "unknown key '%s' in %s; expected one of: %s",
-                   map->kids[i]->str, where, list);
+            err_at(c, map->kids[i], "unknown key '%s' in %s; %sexpected one of: %s",
+                   map->kids[i]->str, where, hint(map->kids[i]->str, keys, h, sizeof h), list);
         }
 }
 
@@ -365,11 +395,18 @@ static long load_probe(struct ctx *c, const struct fl_ynode *n, enum fl_probe_ro
         err_at(c, n, "probe '%s' has no type: add type: one of %s", name ? name : "?", list);
     } else if (type && !(p->ops = fl_probe_lookup(type))) {
         const struct fl_probe_ops *const *k = fl_probe_kinds();
-        size_t off = 0;
-        for (list[0] = '\0'; *k; k++)
+        const char *names[HINT_MAX_WORDS + 1];
+        size_t off = 0, nn = 0;
+        char h[96];
+        for (list[0] = '\0'; *k; k++) {
             off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", off ? ", " : "",
                                     (*k)->kind);
-        err_at(c, v, "unknown probe type '%s'; known types: %s", type, list);
+            if (nn < HINT_MAX_WORDS)
+                names[nn++] = (*k)->kind;
+        }
+        names[nn] = NULL;
+        err_at(c, v, "unknown probe type '%s'; %sknown types: %s", type,
+               hint(type, names, h, sizeof h), list);
     }
     if ((v = fl_yaml_get(n, "interval")) && get_duration(c, v, "interval", &p->interval_ms) &&
         p->interval_ms < 10)
@@ -395,10 +432,11 @@ static long load_probe(struct ctx *c, const struct fl_ynode *n, enum fl_probe_ro
             continue;
         o = fl_opts_find(tables, k->str);
         if (!o) {
-            char opts[400];
+            char opts[400], h[96];
             opts_names(p->ops->opts, opts, sizeof opts);
-            err_at(c, k, "%s probes do not take '%s'; their options: %s (and %s)", p->ops->kind,
-                   k->str, opts, "name, type, interval, timeout, netns, tolerance");
+            err_at(c, k, "%s probes do not take '%s'; %stheir options: %s (and %s)", p->ops->kind,
+                   k->str, hint_opts(k->str, p->ops->opts, probe_common_keys, h, sizeof h), opts,
+                   "name, type, interval, timeout, netns, tolerance");
             continue;
         }
         set_option(c, o, p->ops->kind, n->kids[i + 1], p->params);
@@ -506,10 +544,12 @@ static void load_fault_params(struct ctx *c, const struct fl_ynode *n, struct fl
         if (in_list(k->str, action_keys))
             continue;
         if (!(o = fl_opts_find(tables, k->str))) {
+            char h[96];
             err_at(c, k,
-                   "%s does not take '%s'; its options: %s (see `faultline inject %s "
+                   "%s does not take '%s'; %sits options: %s (see `faultline inject %s "
                    "--help`)",
-                   a->ops->kind, k->str, opts, a->ops->kind);
+                   a->ops->kind, k->str, hint_opts(k->str, a->ops->opts, action_keys, h, sizeof h),
+                   opts, a->ops->kind);
             continue;
         }
         set_option(c, o, a->ops->kind, n->kids[i + 1], a->params);
@@ -518,7 +558,14 @@ static void load_fault_params(struct ctx *c, const struct fl_ynode *n, struct fl
         const char *name = scalar(c, v, "target");
         tnode = name ? fl_yaml_get(c->targets, name) : NULL;
         if (name && !tnode) {
-            err_at(c, v, "unknown target '%s': define it under targets:", name);
+            const char *names[HINT_MAX_WORDS + 1];
+            size_t nn = 0;
+            char h[96];
+            for (size_t j = 0; c->targets && j < c->targets->n && nn < HINT_MAX_WORDS; j += 2)
+                names[nn++] = c->targets->kids[j]->str;
+            names[nn] = NULL;
+            err_at(c, v, "unknown target '%s': %sdefine it under targets:", name,
+                   hint(name, names, h, sizeof h));
         } else if (tnode && tnode->type == FL_YMAP) {
             a->target = strdup(name);
             for (size_t j = 0; j < tnode->n; j += 2) {
@@ -600,11 +647,19 @@ static void load_action(struct ctx *c, const struct fl_ynode *n, size_t idx)
         if (!a->ops) {
             if ((why = fl_fault_unavailable_reason(k)))
                 err_at(c, kind, "fault kind %s is not available: %s", k, why);
-            else
+            else {
+                const char *names[HINT_MAX_WORDS + 1];
+                size_t nn = 0;
+                char h[96];
+                for (const struct fl_fault_ops *const *f = fl_fault_kinds();
+                     *f && nn < HINT_MAX_WORDS; f++)
+                    names[nn++] = (*f)->kind;
+                names[nn] = NULL;
                 err_at(c, kind,
-                       "unknown fault kind '%s': run `faultline inject --help` for "
+                       "unknown fault kind '%s': %srun `faultline inject --help` for "
                        "the list",
-                       k);
+                       k, hint(k, names, h, sizeof h));
+            }
             return;
         }
         if ((v = fl_yaml_get(n, "timeout")))
@@ -928,10 +983,9 @@ static void check_timing(struct ctx *c, const struct fl_ynode *root)
 
 static void load_root(struct ctx *c, const struct fl_ynode *root)
 {
-    static const char *const keys[] = {"title",      "description", "hypothesis",   "seed",
-                                       "duration",   "targets",     "steady_state", "method",
-                                       "guardrails", "recovery",    "rollbacks",    "workload",
-                                       "checks",     NULL};
+    static const char *const keys[] = {
+        "title",  "description", "hypothesis", "seed",      "duration", "targets", "steady_state",
+        "method", "guardrails",  "recovery",   "rollbacks", "workload", "checks",  NULL};
     struct fl_spec *s = c->s;
     const struct fl_ynode *v;
 
@@ -1019,10 +1073,21 @@ struct fl_spec *fl_spec_load_file(const char *path, struct fl_spec_errors *errs)
     char *buf;
     size_t n;
     struct fl_spec *s;
+    struct stat sb;
 
     if (!f) {
         char *m = NULL;
         if (asprintf(&m, "%s:1:1: cannot open: %s", path, strerror(errno)) >= 0)
+            errs->msg[errs->n++] = m;
+        return NULL;
+    }
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        char *m = NULL;
+        fclose(f);
+        if (asprintf(&m,
+                     "%s:1:1: is a directory, not an experiment file: name the YAML files in "
+                     "it (faultline validate %s%s*.yaml)",
+                     path, path, path[strlen(path) - 1] == '/' ? "" : "/") >= 0)
             errs->msg[errs->n++] = m;
         return NULL;
     }

@@ -348,3 +348,70 @@ def test_runs_filters_by_experiment_and_keeps_the_newest(run, tmp_path):
     for bad in ("0", "x"):
         rc, out, err = run("runs", "--last", bad)
         assert rc == 2 and "--last" in err
+
+
+# ---- the history store: reading commands create nothing ------------------
+
+SIMPLE = """title: simple
+duration: 300ms
+steady_state:
+  interval: 100ms
+  preflight: 200ms
+  probes:
+    - {name: fine, type: command, command: 'true'}
+method:
+  - {command: 'true'}
+"""
+
+
+def test_reading_commands_create_nothing_and_odd_stores_are_refused(fl, tmp_path):
+    exp = tmp_path / "simple.yaml"
+    exp.write_text(SIMPLE)
+    missing = tmp_path / "nonexistent" / "dir" / "x.db"
+    rc, out, err = fl("runs", "--db", str(missing))
+    assert rc == 0 and "no history store at" in err, out + err
+    rc, out, err = fl("runs", "--db", str(missing), "--json")
+    assert rc == 0 and json.loads(out) == []
+    rc, out, err = fl("show", "1", "--db", str(missing))
+    assert rc == 3 and "no history store at" in err
+    assert not (tmp_path / "nonexistent").exists(), "a reading command created a directory"
+
+    journal_existed = os.path.exists("/dev/null-journal")
+    rc, out, err = fl("run", str(exp), "--db", "/dev/null")
+    assert rc == 7, out + err
+    assert "/dev/null is not a regular file (a character device)" in err
+    assert journal_existed or not os.path.exists("/dev/null-journal")
+    rc, out, err = fl("runs", "--db", str(tmp_path))
+    assert rc == 7 and "is a directory" in err
+
+    db = tmp_path / "store" / "h.db"
+    rc, out, err = fl("run", str(exp), "--db", str(db))
+    assert rc == 0, out + err
+    before = sorted(os.listdir(db.parent))
+    for args in (["runs"], ["runs", "--json"], ["show", "1"], ["show", "1", "--json",
+                                                               "--samples"]):
+        rc, out, err = fl(*args, "--db", str(db))
+        assert rc == 0, err
+    assert sorted(os.listdir(db.parent)) == before == ["h.db"]
+
+
+def test_read_only_store_says_what_and_how_to_fix(fl, tmp_path):
+    exp = tmp_path / "simple.yaml"
+    exp.write_text(SIMPLE)
+    src = tmp_path / "h.db"
+    rc, out, err = fl("run", str(exp), "--db", str(src))
+    assert rc == 0, out + err
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    sh("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt))
+    try:
+        shutil.copy(src, mnt / "h.db")
+        sh("mount", "-o", "remount,ro", str(mnt))
+        rc, out, err = fl("run", str(exp), "--db", str(mnt / "h.db"))
+        assert rc == 7, out + err
+        assert "Read-only file system" in err and "choose another with --db" in err, err
+        assert "unable to open database file" not in err
+        rc, out, err = fl("runs", "--db", str(mnt / "h.db"), "--json")
+        assert rc == 0 and len(json.loads(out)) == 1, err
+    finally:
+        sh("umount", str(mnt), check=False)

@@ -32,7 +32,18 @@ Test(tolerance, success_ratio_and_explanation)
     s[0].probe_ok = false;
     cr_expect_not(fl_tolerance_holds(&t, s, 10, why, sizeof why));
     cr_expect_str_eq(why, "success ratio 70.0% < 80% (3 of 10 samples failed)");
-    cr_expect(fl_tolerance_holds(&t, s, 0, why, sizeof why), "an empty span holds");
+    /* no data is not health */
+    cr_expect_not(fl_tolerance_holds(&t, s, 0, why, sizeof why), "an empty span does not hold");
+    cr_expect_str_eq(why, "no samples");
+    {
+        struct fl_probe_stats st;
+        int64_t at = -1;
+        fl_probe_stats(s, 0, &st);
+        cr_expect(isnan(st.availability), "no samples is not 100%% available");
+        cr_expect_not(fl_tolerance_holds_phase(&t, s, 10, 5000, 6000, &at, why, sizeof why));
+        cr_expect(!strncmp(why, "no samples", 10), "%s", why);
+        cr_expect_eq(at, 5000);
+    }
 }
 
 Test(tolerance, latency_percentile_nearest_rank)
@@ -306,4 +317,71 @@ Test(store, migrates_an_old_schema_and_refuses_a_newer_one)
     sqlite3_close(raw);
     cr_expect_neq(fl_store_open(db, &st, &e), 0);
     cr_expect(strstr(e.msg, "newer than this faultline knows"), "%s", e.msg);
+}
+
+/* JSON has no infinity: an infinite probe value is shown as "inf"/"-inf",
+ * not dropped with the rest of its sample. */
+Test(store, infinite_values_are_shown_as_strings)
+{
+    char path[] = "/tmp/fl-store-inf-XXXXXX", db[128];
+    struct fl_sample s[3] = {S(0, true, 1), S(100, true, 1), S(200, true, 1)};
+    struct fl_store *st;
+    struct fl_err e = {0};
+    int64_t run = 0;
+    json_t *one, *data;
+
+    s[0].value = INFINITY;
+    s[1].value = -INFINITY;
+    s[2].value = 1.5;
+    cr_assert(mkdtemp(path));
+    snprintf(db, sizeof db, "%s/h.db", path);
+    cr_assert_eq(fl_store_open(db, &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(fl_store_run_begin(st, "t", "f.yaml", "c", "abc", 1000, 5, &run, &e), 0);
+    cr_expect_eq(fl_store_probe_define(st, run, 0, "p", "command", "steady_state", "x"), 0);
+    cr_expect_eq(fl_store_samples(st, run, 0, s, 3), 0);
+    one = fl_store_show_run(st, run, 1, &e);
+    cr_assert(one);
+    data = json_object_get(json_array_get(json_object_get(one, "probes"), 0), "samples_data");
+    cr_assert_eq(json_array_size(data), 3);
+    cr_expect_str_eq(json_string_value(json_array_get(json_array_get(data, 0), 1)), "inf");
+    cr_expect_str_eq(json_string_value(json_array_get(json_array_get(data, 1), 1)), "-inf");
+    cr_expect_eq(json_real_value(json_array_get(json_array_get(data, 2), 1)), 1.5);
+    json_decref(one);
+    fl_store_close(st);
+}
+
+/* Reading commands create nothing: a missing store is "not found", and a
+ * path that is not a regular file is refused by readers and writers. */
+Test(store, readers_create_nothing_and_odd_paths_are_refused)
+{
+    char path[] = "/tmp/fl-store-ro-XXXXXX", db[160], probe[200];
+    struct fl_store *st;
+    struct fl_err e = {0};
+    int64_t run = 0;
+
+    cr_assert(mkdtemp(path));
+    snprintf(db, sizeof db, "%s/sub/x.db", path);
+    cr_expect_eq(fl_store_open_readonly(db, &st, &e), -FL_ENOTARGET);
+    cr_expect(strstr(e.msg, "no history store at"), "%s", e.msg);
+    snprintf(probe, sizeof probe, "%s/sub", path);
+    cr_expect_neq(access(probe, F_OK), 0, "a reader created %s", probe);
+
+    cr_expect_eq(fl_store_open("/dev/null", &st, &e), -FL_ESTATE);
+    cr_expect(strstr(e.msg, "not a regular file (a character device)"), "%s", e.msg);
+    cr_expect_neq(access("/dev/null-journal", F_OK), 0);
+    cr_expect_eq(fl_store_open_readonly(path, &st, &e), -FL_ESTATE);
+    cr_expect(strstr(e.msg, "is a directory"), "%s", e.msg);
+
+    /* a store written, then read: no -journal, -wal or -shm is left */
+    cr_assert_eq(fl_store_open(db, &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(fl_store_run_begin(st, "t", "f.yaml", "c", "abc", 1000, 5, &run, &e), 0);
+    fl_store_close(st);
+    cr_assert_eq(fl_store_open_readonly(db, &st, &e), 0, "%s", e.msg);
+    json_decref(fl_store_list_runs(st, &e));
+    fl_store_close(st);
+    for (const char *const *sfx = (const char *const[]){"-journal", "-wal", "-shm", NULL}; *sfx;
+         sfx++) {
+        snprintf(probe, sizeof probe, "%s%s", db, *sfx);
+        cr_expect_neq(access(probe, F_OK), 0, "%s was left behind", probe);
+    }
 }

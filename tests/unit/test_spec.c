@@ -247,10 +247,12 @@ Test(spec, workload_and_checks_become_command_flags)
                     "  - model: set\n";
     struct fl_spec_errors errs = {0};
     struct fl_spec *s = fl_spec_load_string("x.yaml", y, strlen(y), &errs);
-    const char *const want[] = {"--client",      "postgres", "--workload", "bank",
-                                "--target",      "host=10.0.0.1 dbname=x",
-                                "--concurrency", "4",        "--postgres-mode",
-                                "non-transactional",         "--verbose"};
+    const char *const want[] = {"--client",        "postgres",
+                                "--workload",      "bank",
+                                "--target",        "host=10.0.0.1 dbname=x",
+                                "--concurrency",   "4",
+                                "--postgres-mode", "non-transactional",
+                                "--verbose"};
 
     cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
     cr_assert(s->workload.present);
@@ -364,4 +366,38 @@ Test(spec, double_quoted_key_with_mixed_breaks_does_not_leak)
     fl_spec_errors_fini(&errs);
     if (__lsan_do_recoverable_leak_check)
         cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see above)");
+}
+
+#include "util/suggest.h"
+
+Test(suggest, closest_known_word_within_two_edits)
+{
+    const char *const keys[] = {"title", "duration", "steady_state", "method", "latency", NULL};
+
+    cr_expect_str_eq(fl_suggest("titel", keys), "title");        /* a swap */
+    cr_expect_str_eq(fl_suggest("durration", keys), "duration"); /* an insertion */
+    cr_expect_str_eq(fl_suggest("latencyy", keys), "latency");
+    cr_expect_str_eq(fl_suggest("Method", keys), "method"); /* case */
+    cr_expect_str_eq(fl_suggest("steady-stat", keys), "steady_state");
+    cr_expect_null(fl_suggest("banana", keys));
+    cr_expect_null(fl_suggest("ab", keys), "two edits of a two-letter word is no likeness");
+    cr_expect_null(fl_suggest("", keys));
+    cr_expect_null(fl_suggest("title", (const char *const[]){NULL}));
+    cr_expect_eq(fl_suggest_distance("abc", "abc", 2), 0);
+    cr_expect_eq(fl_suggest_distance("abcdef", "a", 2), 3, "capped at max + 1");
+}
+
+Test(spec, a_directory_is_named_as_one)
+{
+    struct fl_spec_errors errs = {0};
+    char dir[] = "/tmp/fl-spec-dir-XXXXXX", arg[64];
+
+    cr_assert(mkdtemp(dir));
+    snprintf(arg, sizeof arg, "%s/", dir);
+    cr_expect_null(fl_spec_load_file(arg, &errs));
+    cr_assert_eq(errs.n, 1);
+    cr_expect(strstr(errs.msg[0], "is a directory, not an experiment file"), "%s", errs.msg[0]);
+    cr_expect(!strstr(errs.msg[0], "empty"), "%s", errs.msg[0]);
+    fl_spec_errors_fini(&errs);
+    rmdir(dir);
 }
