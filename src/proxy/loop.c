@@ -12,8 +12,10 @@
  * and are freed after the batch, so later events in the batch never touch
  * freed memory. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <netinet/in.h>
@@ -97,7 +99,7 @@ static void pump(struct fl_px_link *l);
 
 void fl_px_tinst_arm(struct fl_px_tinst *ti, int64_t delay_ns)
 {
-    fl_px_heap_arm(&server_of(ti->link)->heap, &ti->timer, fl_px_now() + delay_ns);
+    fl_px_heap_arm(&server_of(ti->link)->heap, &ti->timer, fl_px_sat_add(fl_px_now(), delay_ns));
 }
 
 static void tinst_fire(struct fl_px_timer *t)
@@ -554,10 +556,10 @@ static void dir_finish(struct fl_px_link *l, struct fl_px_dir *d)
     if (!d->fin_wait) {
         for (size_t i = 0; i < d->nti; i++)
             if (d->ti[i]->toxic->ops->eof_delay)
-                delay += d->ti[i]->toxic->ops->eof_delay(d->ti[i]);
+                delay = fl_px_sat_add(delay, d->ti[i]->toxic->ops->eof_delay(d->ti[i]));
         if (delay > 0) {
             d->fin_wait = true;
-            fl_px_heap_arm(&l->px->srv->heap, &d->timer, fl_px_now() + delay);
+            fl_px_heap_arm(&l->px->srv->heap, &d->timer, fl_px_sat_add(fl_px_now(), delay));
             return;
         }
     } else if (fl_px_timer_armed(&d->timer)) {
@@ -647,6 +649,19 @@ static bool same_endpoint(int fd, const struct sockaddr_storage *dst)
     return a->sin6_port == b->sin6_port && !memcmp(&a->sin6_addr, &b->sin6_addr, 16);
 }
 
+/* "127.0.0.1:40312": the client of fd, for log lines. */
+static const char *peer_name(int fd, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+
+    if (getpeername(fd, (struct sockaddr *)&ss, &len))
+        snprintf(buf, cap, "?");
+    else
+        fl_px_addr_format(&ss, buf, cap);
+    return buf;
+}
+
 static void link_new(struct fl_px_proxy *p, int cfd)
 {
     struct fl_px_server *s = p->srv;
@@ -668,6 +683,11 @@ static void link_new(struct fl_px_proxy *p, int cfd)
             up = &tdst;
             uplen = tlen;
         }
+    }
+    if (l && !uplen && p->uperr[0]) {
+        char peer[80];
+        fl_warn("proxy %s: client %s: %s; connection closed", p->name,
+                peer_name(cfd, peer, sizeof peer), p->uperr);
     }
     if (!l || !uplen) {
         free(l);
@@ -697,6 +717,10 @@ static void link_new(struct fl_px_proxy *p, int cfd)
     set_nodelay(cfd);
     set_nodelay(sfd);
     if (connect(sfd, (const struct sockaddr *)up, uplen) && errno != EINPROGRESS) {
+        char peer[80], to[80];
+        fl_px_addr_format(up, to, sizeof to);
+        fl_warn("proxy %s: client %s: cannot connect to upstream %s (%s): %s; connection closed",
+                p->name, peer_name(cfd, peer, sizeof peer), p->upstream, to, strerror(errno));
         close(sfd);
         close(cfd);
         free(l);
@@ -770,7 +794,10 @@ static void on_side(struct fl_px_side *sd, uint32_t events)
         socklen_t len = sizeof err;
         getsockopt(sd->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err) {
-            fl_debug("proxy %s: upstream %s: %s", l->px->name, l->px->upstream, strerror(err));
+            char peer[80];
+            fl_warn("proxy %s: client %s: cannot connect to upstream %s: %s; connection closed",
+                    l->px->name, peer_name(l->cli.fd, peer, sizeof peer), l->px->upstream,
+                    strerror(err));
             fl_px_link_abort(l, false);
             return;
         }
@@ -788,6 +815,43 @@ static void listener_resume(struct fl_px_timer *t)
         epoll_ctl(p->srv->epfd, EPOLL_CTL_ADD, p->lfd, &ev);
 }
 
+/* Why a bind failed, in Go's words ("bind: address already in use") and
+ * what to do about it. */
+static void bind_error(const struct fl_px_proxy *p, const char *call, int err, char *msg,
+                       size_t msglen)
+{
+    const char *why = strerror(err);
+    const char *hint = err == EADDRINUSE      ? "; another process listens there: choose another "
+                                                "port, or port 0 for any free one"
+                       : err == EADDRNOTAVAIL ? "; no interface here has that address: listen "
+                                                "on 127.0.0.1 or an address of this host"
+                       : err == EACCES        ? "; ports below 1024 need root or "
+                                                "CAP_NET_BIND_SERVICE"
+                                              : "";
+
+    snprintf(msg, msglen, "listen tcp %s: %s: %c%s%s", p->listen, call,
+             tolower((unsigned char)why[0]), why + 1, hint);
+}
+
+/* Resolve the upstream once, now; a name that does not resolve is kept (as
+ * Toxiproxy accepts it) and said: here, and for each connection refused. */
+static void upstream_resolve(struct fl_px_proxy *p)
+{
+    char why[300];
+
+    p->uperr[0] = '\0';
+    p->transparent = !strcmp(p->upstream, FL_PX_UPSTREAM_TRANSPARENT);
+    if (p->transparent) {
+        p->uplen = 0;
+    } else if (fl_px_addr_parse(p->upstream, &p->up, &p->uplen, why, sizeof why)) {
+        p->uplen = 0;
+        snprintf(p->uperr, sizeof p->uperr, "upstream %s: %s", p->upstream, why);
+        fl_warn("proxy %s: %s; every connection will be closed until the upstream is changed "
+                "(PATCH /proxies/%s {\"upstream\": \"HOST:PORT\"})",
+                p->name, p->uperr, p->name);
+    }
+}
+
 int fl_px_proxy_start(struct fl_px_proxy *p, char *msg, size_t msglen)
 {
     struct fl_px_server *s = p->srv;
@@ -795,49 +859,43 @@ int fl_px_proxy_start(struct fl_px_proxy *p, char *msg, size_t msglen)
     socklen_t len;
     struct epoll_event ev;
     int one = 1, fd;
-    char host[64];
+    char why[300], *bound;
 
     if (p->lfd >= 0 || s->dry)
         return 0;
-    if (fl_px_addr_parse(p->listen, &ss, &len)) {
-        snprintf(msg, msglen, "listen address '%s' is not host:port", p->listen);
-        return 400;
+    if (fl_px_addr_parse(p->listen, &ss, &len, why, sizeof why)) {
+        snprintf(msg, msglen, "listen tcp %s: %s", p->listen, why);
+        return 500;
     }
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        goto fail;
+    if (fd < 0) {
+        bind_error(p, "socket", errno, msg, msglen);
+        return 500;
+    }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 4096))
-        goto fail;
+    if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 4096)) {
+        bind_error(p, "bind", errno, msg, msglen);
+        close(fd);
+        return 500;
+    }
     len = sizeof ss;
     getsockname(fd, (struct sockaddr *)&ss, &len);
-    if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-        snprintf(msg, msglen, "[%s]:%u", host, ntohs(a->sin6_port));
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-        snprintf(msg, msglen, "%s:%u", host, ntohs(a->sin_port));
+    fl_px_addr_format(&ss, why, sizeof why);
+    if (!(bound = strdup(why))) {
+        close(fd);
+        snprintf(msg, msglen, "out of memory");
+        return 500;
     }
     free(p->listen);
-    p->listen = strdup(msg);
-    msg[0] = '\0';
+    p->listen = bound;
     p->lfd = fd;
     p->ev.kind = FL_PX_LISTENER;
     fl_px_timer_init(&p->retry, listener_resume, p);
     ev.events = EPOLLIN;
     ev.data.ptr = &p->ev;
     epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
-    p->transparent = !strcmp(p->upstream, FL_PX_UPSTREAM_TRANSPARENT);
-    if (p->transparent || fl_px_addr_parse(p->upstream, &p->up, &p->uplen))
-        p->uplen = 0;
+    upstream_resolve(p);
     return 0;
-fail:
-    snprintf(msg, msglen, "listen tcp %s: %s", p->listen, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    return 500;
 }
 
 void fl_px_proxy_stop(struct fl_px_proxy *p)
@@ -925,7 +983,9 @@ int fl_px_server_run(struct fl_px_server *s, int stop_fd, struct fl_err *e)
 
         if (t) {
             int64_t left = t->when - fl_px_now();
-            timeout = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+            timeout = left <= 0                       ? 0
+                      : left / 1000000 >= INT_MAX - 1 ? INT_MAX
+                                                      : (int)((left + 999999) / 1000000);
         }
         if (s->ready)
             timeout = 0;
