@@ -18,18 +18,19 @@ enum { EXIT_VALID = 0, EXIT_INVALID = 1, EXIT_UNKNOWN = 2, EXIT_INPUT = 3 };
 
 static void usage(FILE *out)
 {
-    const struct fl_model_ops *const *m = fl_check_models();
+    size_t n;
+    const struct fl_checker *c = fl_check_checkers(&n);
 
     fprintf(out, "usage: faultline check --model MODEL [options] HISTORY\n"
                  "       faultline check --export-edn OUT.edn|--export-jsonl OUT.jsonl HISTORY\n\n"
                  "Check a recorded history of operations against a consistency model.\n"
                  "HISTORY is faultline JSON Lines (docs/history-format.md) or a Jepsen EDN\n"
                  "history; the format is detected from the content unless --format is given.\n\n"
-                 "  --model MODEL         bank (money conserved, see --accounts), total-queue\n"
-                 "                        (every acknowledged enqueue comes out once, in any\n"
-                 "                        order), or one of the linearizable models:\n");
-    for (size_t i = 0; m[i]; i++)
-        fprintf(out, "                          %-15s %s\n", m[i]->name, m[i]->summary);
+                 "  --model MODEL         the checker (linearizable models search for an order\n"
+                 "                        of the operations that explains every result):\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "                          %-15s %s%s\n", fl_checker_name(&c[i]),
+                c[i].model ? "linearizable: " : "", fl_checker_summary(&c[i]));
     fprintf(out,
             "  --format edn|jsonl    input format (default: detect)\n"
             "  --timeout DURATION    give up and answer unknown after this long (default 60s,\n"
@@ -217,16 +218,16 @@ int fl_cli_check(int argc, char **argv)
                 argc - optind);
         return EXIT_INPUT;
     }
+    char names[512];
     if (!model && !xedn && !xjsonl) {
-        fprintf(stderr, "faultline check: --model is required (bank, register, cas-register, "
-                        "multi-register, kv, set, counter, queue, total-queue, mutex)\n");
+        fprintf(stderr, "faultline check: --model is required (%s)\n",
+                fl_check_checker_names(names, sizeof names));
         return EXIT_INPUT;
     }
     if (model && !fl_check_model_known(model)) {
         fprintf(stderr,
-                "faultline check: unknown model '%s'; run `faultline check --help` for "
-                "the list\n",
-                model);
+                "faultline check: unknown model '%s'; models: %s (see `faultline check --help`)\n",
+                model, fl_check_checker_names(names, sizeof names));
         return EXIT_INPUT;
     }
 

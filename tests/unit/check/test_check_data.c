@@ -2,6 +2,7 @@
  * NAME.expect naming the model, options, and the verdict (or the input error
  * position) the checker must give. */
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <dirent.h>
 
 #include "check_test_util.h"
@@ -102,6 +103,12 @@ static int run_case(const char *dir, const char *name)
                                  "%s: verdict %s, expected %s\n%s", name,
                                  fl_check_verdict_name(r.verdict), x.verdict, r.text);
             cr_expect(r.text && strlen(r.text) > 0, "%s: empty explanation", name);
+            char head[16];
+            snprintf(head, sizeof head, "%s: ", fl_check_verdict_name(r.verdict));
+            for (char *p = head; *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+            cr_expect(r.text && !strncmp(r.text, head, strlen(head)),
+                      "%s: the report does not open with '%s':\n%s", name, head, r.text);
             if (x.lost >= 0)
                 cr_expect_eq(set_count(r.json, "lost_count"), x.lost, "%s: lost", name);
             if (x.unexpected >= 0)
@@ -154,4 +161,27 @@ Test(check_data, every_case_gets_its_expected_verdict)
     closedir(d);
     free(dir);
     cr_expect_geq(cases, 60, "only %d data cases found", cases);
+}
+
+/* The registry is the one list of checkers: docs/check.md must name each. */
+Test(check_data, docs_name_every_registered_checker)
+{
+    char *path = test_path("FL_TEST_DATA", "../../docs/check.md");
+    FILE *f = fopen(path, "r");
+    char *doc = NULL;
+    size_t cap = 0, n;
+
+    cr_assert_not_null(f, "cannot open %s", path);
+    cr_assert(getdelim(&doc, &cap, '\0', f) > 0);
+    fclose(f);
+    const struct fl_checker *c = fl_check_checkers(&n);
+    for (size_t i = 0; i < n; i++) {
+        char want[80];
+        snprintf(want, sizeof want, "`%s`", fl_checker_name(&c[i]));
+        cr_expect(strstr(doc, want), "docs/check.md does not name the checker %s", want);
+        cr_expect(fl_check_model_known(fl_checker_name(&c[i])));
+    }
+    cr_expect_not(fl_check_model_known("nope"));
+    free(doc);
+    free(path);
 }
