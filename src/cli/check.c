@@ -47,7 +47,10 @@ static void usage(FILE *out)
             "  --no-minimize         skip the search for a smallest failing sub-history\n"
             "  --export-edn FILE     write the history as Jepsen EDN\n"
             "  --export-jsonl FILE   write the history as faultline JSON Lines\n"
-            "                        (without --model, only convert)\n\n"
+            "                        (without --model, only convert)\n"
+            "  --max-op-size SIZE    refuse an operation (a JSON line, an EDN event) longer\n"
+            "                        than this (default 64m); pipes and stdin are read up to\n"
+            "                        4g, device files are refused\n\n"
             "Exit: 0 valid, 1 invalid, 2 unknown (timeout or not enough data), 3 usage or\n"
             "input error (the message names file:line:col). See docs/check.md.\n");
 }
@@ -109,6 +112,7 @@ int fl_cli_check(int argc, char **argv)
         O_NOMIN,
         O_XEDN,
         O_XJSONL,
+        O_MAXOP,
     };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -124,6 +128,7 @@ int fl_cli_check(int argc, char **argv)
         {"no-minimize", no_argument, NULL, O_NOMIN},
         {"export-edn", required_argument, NULL, O_XEDN},
         {"export-jsonl", required_argument, NULL, O_XJSONL},
+        {"max-op-size", required_argument, NULL, O_MAXOP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -134,6 +139,7 @@ int fl_cli_check(int argc, char **argv)
     enum fl_hist_format fmt = FL_FMT_AUTO;
     bool json = false;
     long long ll;
+    uint64_t max_op = FL_HISTORY_MAX_OP_BYTES;
     int c;
 
     fl_check_opts_init(&o);
@@ -200,6 +206,16 @@ int fl_cli_check(int argc, char **argv)
         case O_XJSONL:
             xjsonl = optarg;
             break;
+        case O_MAXOP:
+            if (fl_parse_size(optarg, &max_op, &e) < 0 || max_op < 1024 ||
+                max_op > FL_HISTORY_MAX_STREAM_BYTES) {
+                fprintf(stderr,
+                        "faultline check: --max-op-size: %s; give a size from 1k to 4g, e.g. "
+                        "256m\n",
+                        e.msg[0] ? e.msg : "out of range");
+                return EXIT_INPUT;
+            }
+            break;
         case 'h':
             usage(stdout);
             return EXIT_VALID;
@@ -232,7 +248,7 @@ int fl_cli_check(int argc, char **argv)
     }
 
     struct fl_history *h = NULL;
-    if (fl_history_load(argv[optind], fmt, &h, &e) < 0) {
+    if (fl_history_load_max(argv[optind], fmt, (size_t)max_op, &h, &e) < 0) {
         fprintf(stderr, "faultline check: %s\n", e.msg);
         return EXIT_INPUT;
     }

@@ -12,7 +12,7 @@ struct expect {
     char verdict[32];
     char error[32];
     char initial[64];
-    long long accounts, total;
+    long long accounts, total, max_op;
     bool have_total, allow_negative;
     long long lost, unexpected, recovered, duplicated; /* -1: not checked */
 };
@@ -37,6 +37,8 @@ static void read_expect(const char *path, struct expect *x)
             snprintf(x->error, sizeof x->error, ":%s", v);
         else if (!strcmp(k, "initial"))
             snprintf(x->initial, sizeof x->initial, "%s", v);
+        else if (!strcmp(k, "max-op-size"))
+            x->max_op = atoll(v);
         else if (!strcmp(k, "accounts"))
             x->accounts = atoll(v);
         else if (!strcmp(k, "total")) {
@@ -81,7 +83,8 @@ static int run_case(const char *dir, const char *name)
     cr_assert(x.model[0], "%s: no model", exp);
     cr_assert(x.verdict[0] || x.error[0], "%s: no verdict or error", exp);
 
-    int rc = fl_history_load(hist, FL_FMT_AUTO, &h, &e);
+    int rc = fl_history_load_max(hist, FL_FMT_AUTO,
+                                 x.max_op > 0 ? (size_t)x.max_op : FL_HISTORY_MAX_OP_BYTES, &h, &e);
     if (rc == 0) {
         struct fl_check_opts o;
         struct fl_check_report r;
