@@ -324,7 +324,7 @@ static int queue_fast(struct lin_ctx *c, struct fl_check_report *r, const struct
     size_t wit[FL_QUEUE_FAST_MAX_WITNESS], nw;
     struct fl_lin_op sub[FL_QUEUE_FAST_MAX_WITNESS];
     struct fl_lin_result res;
-    int fv = fl_queue_fast_check(c->mops, grp, n, wit, &nw);
+    int fv = c->m->fast(c->mops, grp, n, wit, &nw);
 
     if (fv == FL_CHECK_VALID)
         r->partitions++;
@@ -358,9 +358,10 @@ static int queue_fast(struct lin_ctx *c, struct fl_check_report *r, const struct
     return FL_CHECK_INVALID;
 }
 
-static int check_linear(struct fl_history *h, const struct fl_check_opts *o,
-                        const struct fl_model_ops *m, struct fl_check_report *r, struct fl_err *e)
+int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
+                    const struct fl_check_opts *o, struct fl_check_report *r, struct fl_err *e)
 {
+    const struct fl_model_ops *m = checker->model;
     struct lin_ctx c = {.h = h, .o = o, .m = m};
     struct fl_lin_op *grp = NULL;
     int rc = 0, verdict = FL_CHECK_VALID;
@@ -413,7 +414,7 @@ static int check_linear(struct fl_history *h, const struct fl_check_opts *o,
                                         op->type == FL_OP_OK ? op->ret : FL_LIN_NORET};
         }
         struct fl_lin_result res;
-        if (!strcmp(m->name, "queue") && !o->no_fast) {
+        if (m->fast && !o->no_fast) {
             int fv = queue_fast(&c, r, grp, n, c.mops[start].key, out, j);
             if (fv < 0) {
                 fclose(out);
@@ -479,93 +480,44 @@ out:
     return rc;
 }
 
-static size_t count_reads(const struct fl_history *h)
+/* Every report opens with its verdict ("VALID: ...") so people and scripts
+ * find it on the first line whatever the checker. */
+static int lead_with_verdict(struct fl_check_report *r)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < h->nops; i++)
-        n += h->ops[i].type == FL_OP_OK && fl_history_fis(h, &h->ops[i], "read");
-    return n;
-}
+    static const char *const heads[] = {"VALID: ", "INVALID: ", "UNKNOWN: "};
+    const char *head = heads[r->verdict == FL_CHECK_VALID     ? 0
+                             : r->verdict == FL_CHECK_INVALID ? 1
+                                                              : 2];
+    char *t = NULL;
 
-bool fl_check_model_known(const char *name)
-{
-    return !strcmp(name, "bank") || !strcmp(name, "total-queue") || fl_check_model_find(name);
+    if (r->text && !strncmp(r->text, head, strlen(head)))
+        return 0;
+    if (asprintf(&t, "%s%s", head, r->text ? r->text : "\n") < 0)
+        return -1;
+    free(r->text);
+    r->text = t;
+    return 0;
 }
 
 int fl_check_run(struct fl_history *h, const struct fl_check_opts *o, struct fl_check_report *r,
                  struct fl_err *e)
 {
+    const struct fl_checker *c = fl_check_checker_find(o->model);
     int64_t t0 = fl_check_now_ns();
+    char names[512];
     int rc;
 
     memset(r, 0, sizeof *r);
+    if (!c)
+        return fl_err_set(e, FL_EUSAGE, "unknown model '%s'; models: %s", o->model,
+                          fl_check_checker_names(names, sizeof names));
     r->nops = h->nops;
     r->offending = calloc(h->nops + 1, sizeof *r->offending);
     if (!r->offending)
         return fl_err_set(e, FL_EFAIL, "out of memory");
-    if (!strcmp(o->model, "bank")) {
-        rc = fl_check_bank(h, o, r, e);
-    } else if (!strcmp(o->model, "total-queue")) {
-        rc = fl_check_total_queue(h, o, r, e);
-    } else {
-        const struct fl_model_ops *m = fl_check_model_find(o->model);
-        if (!m) {
-            fl_check_report_fini(r);
-            return fl_err_set(e, FL_EUSAGE,
-                              "unknown model '%s'; models: bank, register, cas-register, "
-                              "multi-register, kv, set, counter, queue, total-queue, mutex",
-                              o->model);
-        }
-        if (!strcmp(m->name, "set")) {
-            struct fl_check_report sr = {0};
-            sr.nops = h->nops;
-            sr.offending = calloc(h->nops + 1, sizeof *sr.offending);
-            if (!sr.offending) {
-                fl_check_report_fini(r);
-                return fl_err_set(e, FL_EFAIL, "out of memory");
-            }
-            rc = fl_check_set_anomalies(h, o, &sr, e);
-            if (rc == 0 && sr.verdict == FL_CHECK_INVALID) {
-                fl_check_report_fini(r);
-                *r = sr;
-            } else if (rc == 0 && count_reads(h) <= 1) {
-                /* one read: the analysis is exact, no search needed */
-                fl_check_report_fini(r);
-                *r = sr;
-                r->partitions = 1;
-                if (r->verdict == FL_CHECK_UNKNOWN) {
-                    /* nothing was ever read: any order of the adds explains it */
-                    char *t = NULL;
-                    r->verdict = FL_CHECK_VALID;
-                    if (asprintf(&t,
-                                 "%sVALID: with no read, every history of adds is "
-                                 "linearizable.\n",
-                                 r->text ? r->text : "") >= 0) {
-                        free(r->text);
-                        r->text = t;
-                    }
-                }
-            } else if (rc == 0) {
-                rc = check_linear(h, o, m, r, e);
-                if (rc == 0) {
-                    /* lead with the anomaly counts, then the search's verdict */
-                    char *t = NULL;
-                    if (asprintf(&t, "%s%s", sr.text, r->text) >= 0) {
-                        free(r->text);
-                        r->text = t;
-                    }
-                    json_object_set(r->json, "set", json_object_get(sr.json, "set"));
-                    if (sr.verdict == FL_CHECK_UNKNOWN && r->verdict == FL_CHECK_VALID)
-                        r->verdict = FL_CHECK_VALID; /* no final read: linearizability decides */
-                }
-                fl_check_report_fini(&sr);
-            } else {
-                fl_check_report_fini(&sr);
-            }
-        } else {
-            rc = check_linear(h, o, m, r, e);
-        }
-    }
+    rc = c->run(c, h, o, r, e);
+    if (rc == 0 && lead_with_verdict(r) < 0)
+        rc = fl_err_set(e, FL_EFAIL, "out of memory");
     if (rc < 0) {
         fl_check_report_fini(r);
         return rc;

@@ -490,6 +490,7 @@ struct builder {
     const char *cur_text; /* the value text of the event being added, or NULL */
     uint32_t cur_len;
     size_t prefaulted_vals, prefaulted_ops; /* see prefault() */
+    size_t max_op;                          /* bytes of one operation's text */
 };
 
 static bool is_name(const struct fl_val *v, int64_t id)
@@ -526,6 +527,18 @@ static int add_event_fields(struct builder *b, const struct fl_val *const *field
     if (!proc)
         return fl_err_set(b->e, FL_EUSAGE, "%s:%u:%u: operation has no \"process\" field", nm, line,
                           col);
+    if (proc->kind == FL_V_NUM || (proc->kind == FL_V_INT && proc->x < 0)) {
+        char txt[48];
+        if (proc->kind == FL_V_INT)
+            snprintf(txt, sizeof txt, "%" PRId64, proc->x);
+        else
+            snprintf(txt, sizeof txt, "%.40s", fl_history_str(h, proc->x, NULL));
+        return fl_err_set(b->e, FL_EUSAGE,
+                          "%s:%u:%u: process %s is not a client process id: ids are integers "
+                          "from 0 to 2^62 (a name such as \"nemesis\" marks a non-client "
+                          "process, whose events are not checked)",
+                          nm, line, col, txt);
+    }
     if (proc->kind != FL_V_INT)
         return 0; /* the nemesis and other non-client processes are not checked */
     if (t < 0)
@@ -964,6 +977,13 @@ static int parse_jsonl(struct builder *b, const char *buf, size_t len)
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         line++;
+        if ((size_t)(le - p) > b->max_op) {
+            rc = fl_err_set(b->e, FL_EUSAGE,
+                            "%s:%u:1: this line is %zu bytes, over the limit of %zu bytes for one "
+                            "operation; is this a history? (raise it with --max-op-size)",
+                            h->name, line, (size_t)(le - p), b->max_op);
+            goto out;
+        }
         const char *q = p;
         while (q < le && (*q == ' ' || *q == '\t' || *q == '\r'))
             q++;
@@ -1022,6 +1042,28 @@ out:
     return rc;
 }
 
+/* Read one event form, reading no further than b->max_op bytes: a form
+ * that does not end by then is refused before it fills memory. */
+static int read_bounded(struct builder *b, struct fl_edn *r, struct fl_val *v, uint32_t line,
+                        uint32_t col)
+{
+    const char *end = r->end;
+    bool capped = (size_t)(end - r->p) > b->max_op;
+    int rc;
+
+    if (capped)
+        r->end = r->p + b->max_op;
+    rc = fl_edn_read(r, v);
+    if (capped && rc < 0 && r->p >= r->end)
+        rc = fl_err_set(b->e, FL_EUSAGE,
+                        "%s:%u:%u: the operation starting here is longer than the limit of %zu "
+                        "bytes for one operation; is this a history? (raise it with "
+                        "--max-op-size)",
+                        b->h->name, line, col, b->max_op);
+    r->end = end;
+    return rc;
+}
+
 static int parse_edn(struct builder *b, const char *buf, size_t len)
 {
     struct fl_history *h = b->h;
@@ -1055,7 +1097,7 @@ static int parse_edn(struct builder *b, const char *buf, size_t len)
         }
         uint32_t line = fl_edn_line(&r), col = fl_edn_col(&r);
         struct fl_val v;
-        if ((rc = fl_edn_read(&r, &v)) < 0)
+        if ((rc = read_bounded(b, &r, &v, line, col)) < 0)
             break;
         if ((rc = add_event(b, &v, line, col)) < 0)
             break;
@@ -1069,7 +1111,13 @@ static int parse_edn(struct builder *b, const char *buf, size_t len)
 int fl_history_parse(const char *buf, size_t len, enum fl_hist_format fmt, const char *name,
                      struct fl_history **out, struct fl_err *e)
 {
-    struct builder b = {0};
+    return fl_history_parse_max(buf, len, fmt, name, FL_HISTORY_MAX_OP_BYTES, out, e);
+}
+
+int fl_history_parse_max(const char *buf, size_t len, enum fl_hist_format fmt, const char *name,
+                         size_t max_op, struct fl_history **out, struct fl_err *e)
+{
+    struct builder b = {.max_op = max_op};
     int rc;
 
     *out = NULL;
@@ -1143,8 +1191,8 @@ static void mapped_file_shrank(int sig, siginfo_t *si, void *uc)
 /* A regular file is mapped rather than read: no copy of a history that can
  * be hundreds of MB, and no buffer to fault in. Returns 1 when the path is
  * not a regular non-empty file (or cannot be mapped): the caller reads it. */
-static int load_mapped(const char *path, enum fl_hist_format fmt, struct fl_history **out,
-                       struct fl_err *e)
+static int load_mapped(const char *path, enum fl_hist_format fmt, size_t max_op,
+                       struct fl_history **out, struct fl_err *e)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct sigaction old;
@@ -1154,8 +1202,18 @@ static int load_mapped(const char *path, enum fl_hist_format fmt, struct fl_hist
 
     if (fd < 0)
         return fl_err_set(e, FL_EUSAGE, "%s: cannot open history: %s", path, strerror(errno));
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
-        (uint64_t)st.st_size > SIZE_MAX) {
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        return fl_err_set(e, FL_EUSAGE, "%s: cannot read history: %s", path, strerror(errno));
+    }
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode)) {
+        close(fd);
+        return fl_err_set(e, FL_EUSAGE,
+                          "%s: is a %s, not a history file; give a file, or - to read standard "
+                          "input",
+                          path, S_ISDIR(st.st_mode) ? "directory" : "device");
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size == 0 || (uint64_t)st.st_size > SIZE_MAX) {
         close(fd);
         return 1; /* not a regular non-empty file: read it */
     }
@@ -1170,53 +1228,88 @@ static int load_mapped(const char *path, enum fl_hist_format fmt, struct fl_hist
     sigaction(SIGBUS,
               &(struct sigaction){.sa_sigaction = mapped_file_shrank, .sa_flags = SA_SIGINFO},
               &old);
-    rc = fl_history_parse(map, (size_t)st.st_size, fmt, path, out, e);
+    rc = fl_history_parse_max(map, (size_t)st.st_size, fmt, path, max_op, out, e);
     sigaction(SIGBUS, &old, NULL);
     mapped.path = NULL;
     munmap(map, (size_t)st.st_size);
     return rc;
 }
 
+static size_t count_lines(const char *buf, size_t len)
+{
+    size_t n = 1;
+    for (const char *p = buf; (p = memchr(p, '\n', len - (size_t)(p - buf))); p++)
+        n++;
+    return n;
+}
+
+/* Read a pipe or stdin whole into *buf, within the bounds: no line longer
+ * than max_op bytes (so endless input without newlines, like /dev/zero,
+ * ends at once) and FL_HISTORY_MAX_STREAM_BYTES in all. */
+static int read_stream(FILE *f, const char *path, size_t max_op, char **buf, size_t *len,
+                       struct fl_err *e)
+{
+    size_t cap = 0, since_nl = 0;
+
+    *buf = NULL;
+    *len = 0;
+    for (;;) {
+        if (cap - *len < 65536) {
+            cap = cap ? cap * 2 : 1 << 20;
+            char *nb = realloc(*buf, cap);
+            if (!nb)
+                return fl_err_set(e, FL_EFAIL, "%s: out of memory reading the history", path);
+            *buf = nb;
+        }
+        size_t want = cap - *len < (1 << 20) ? cap - *len : (1 << 20);
+        size_t n = fread(*buf + *len, 1, want, f);
+        const char *nl = n ? memrchr(*buf + *len, '\n', n) : NULL;
+        since_nl = nl ? (size_t)(*buf + *len + n - (nl + 1)) : since_nl + n;
+        *len += n;
+        if (since_nl > max_op)
+            return fl_err_set(e, FL_EUSAGE,
+                              "%s:%zu:1: this line is longer than the limit of %zu bytes for one "
+                              "operation (input that is not a regular file is read line by "
+                              "line); is this a history? (raise it with --max-op-size)",
+                              path, count_lines(*buf, *len), max_op);
+        if (*len > FL_HISTORY_MAX_STREAM_BYTES)
+            return fl_err_set(e, FL_EUSAGE,
+                              "%s: more than %zu bytes of history from a pipe or standard input; "
+                              "write it to a file and check the file",
+                              path, FL_HISTORY_MAX_STREAM_BYTES);
+        if (n == 0)
+            break;
+    }
+    if (ferror(f))
+        return fl_err_set(e, FL_EUSAGE, "%s: cannot read history: %s", path, strerror(errno));
+    return 0;
+}
+
 int fl_history_load(const char *path, enum fl_hist_format fmt, struct fl_history **out,
                     struct fl_err *e)
 {
+    return fl_history_load_max(path, fmt, FL_HISTORY_MAX_OP_BYTES, out, e);
+}
+
+int fl_history_load_max(const char *path, enum fl_hist_format fmt, size_t max_op,
+                        struct fl_history **out, struct fl_err *e)
+{
     FILE *f;
     char *buf = NULL;
-    size_t len = 0, cap = 0;
+    size_t len = 0;
     int rc;
 
     *out = NULL;
-    if (strcmp(path, "-") && (rc = load_mapped(path, fmt, out, e)) <= 0)
+    if (strcmp(path, "-") && (rc = load_mapped(path, fmt, max_op, out, e)) <= 0)
         return rc;
     f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!f)
         return fl_err_set(e, FL_EUSAGE, "%s: cannot open history: %s", path, strerror(errno));
-    for (;;) {
-        if (cap - len < 65536) {
-            cap = cap ? cap * 2 : 1 << 20;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                if (f != stdin)
-                    fclose(f);
-                return fl_err_set(e, FL_EFAIL, "%s: out of memory reading the history", path);
-            }
-            buf = nb;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    int bad = ferror(f);
-    int saved = errno;
+    rc = read_stream(f, path, max_op, &buf, &len, e);
     if (f != stdin)
         fclose(f);
-    if (bad) {
-        free(buf);
-        return fl_err_set(e, FL_EUSAGE, "%s: cannot read history: %s", path, strerror(saved));
-    }
-    rc = fl_history_parse(buf, len, fmt, path, out, e);
+    if (rc == 0)
+        rc = fl_history_parse_max(buf, len, fmt, path, max_op, out, e);
     free(buf);
     return rc;
 }

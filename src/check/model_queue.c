@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "check/models.h"
+#include "check/queue_fast.h"
 
 enum { Q_ENQ, Q_DEQ };
 static const char *const fs[] = {"enqueue", "dequeue", "enq", "deq", NULL};
@@ -58,6 +59,7 @@ static void describe(const struct fl_history *h, const int64_t *s, int n, FILE *
 const struct fl_model_ops fl_model_queue = {
     .name = "queue",
     .summary = "a FIFO queue: enqueue v, dequeue -> v or nil when empty",
+    .fast = fl_queue_fast_check,
     .prepare = prepare,
     .init = init,
     .max_words = max_words,

@@ -18,18 +18,19 @@ enum { EXIT_VALID = 0, EXIT_INVALID = 1, EXIT_UNKNOWN = 2, EXIT_INPUT = 3 };
 
 static void usage(FILE *out)
 {
-    const struct fl_model_ops *const *m = fl_check_models();
+    size_t n;
+    const struct fl_checker *c = fl_check_checkers(&n);
 
     fprintf(out, "usage: faultline check --model MODEL [options] HISTORY\n"
                  "       faultline check --export-edn OUT.edn|--export-jsonl OUT.jsonl HISTORY\n\n"
                  "Check a recorded history of operations against a consistency model.\n"
                  "HISTORY is faultline JSON Lines (docs/history-format.md) or a Jepsen EDN\n"
                  "history; the format is detected from the content unless --format is given.\n\n"
-                 "  --model MODEL         bank (money conserved, see --accounts), total-queue\n"
-                 "                        (every acknowledged enqueue comes out once, in any\n"
-                 "                        order), or one of the linearizable models:\n");
-    for (size_t i = 0; m[i]; i++)
-        fprintf(out, "                          %-15s %s\n", m[i]->name, m[i]->summary);
+                 "  --model MODEL         the checker (linearizable models search for an order\n"
+                 "                        of the operations that explains every result):\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "                          %-15s %s%s\n", fl_checker_name(&c[i]),
+                c[i].model ? "linearizable: " : "", fl_checker_summary(&c[i]));
     fprintf(out,
             "  --format edn|jsonl    input format (default: detect)\n"
             "  --timeout DURATION    give up and answer unknown after this long (default 60s,\n"
@@ -46,7 +47,10 @@ static void usage(FILE *out)
             "  --no-minimize         skip the search for a smallest failing sub-history\n"
             "  --export-edn FILE     write the history as Jepsen EDN\n"
             "  --export-jsonl FILE   write the history as faultline JSON Lines\n"
-            "                        (without --model, only convert)\n\n"
+            "                        (without --model, only convert)\n"
+            "  --max-op-size SIZE    refuse an operation (a JSON line, an EDN event) longer\n"
+            "                        than this (default 64m); pipes and stdin are read up to\n"
+            "                        4g, device files are refused\n\n"
             "Exit: 0 valid, 1 invalid, 2 unknown (timeout or not enough data), 3 usage or\n"
             "input error (the message names file:line:col). See docs/check.md.\n");
 }
@@ -108,6 +112,7 @@ int fl_cli_check(int argc, char **argv)
         O_NOMIN,
         O_XEDN,
         O_XJSONL,
+        O_MAXOP,
     };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -123,6 +128,7 @@ int fl_cli_check(int argc, char **argv)
         {"no-minimize", no_argument, NULL, O_NOMIN},
         {"export-edn", required_argument, NULL, O_XEDN},
         {"export-jsonl", required_argument, NULL, O_XJSONL},
+        {"max-op-size", required_argument, NULL, O_MAXOP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -133,6 +139,7 @@ int fl_cli_check(int argc, char **argv)
     enum fl_hist_format fmt = FL_FMT_AUTO;
     bool json = false;
     long long ll;
+    uint64_t max_op = FL_HISTORY_MAX_OP_BYTES;
     int c;
 
     fl_check_opts_init(&o);
@@ -199,6 +206,16 @@ int fl_cli_check(int argc, char **argv)
         case O_XJSONL:
             xjsonl = optarg;
             break;
+        case O_MAXOP:
+            if (fl_parse_size(optarg, &max_op, &e) < 0 || max_op < 1024 ||
+                max_op > FL_HISTORY_MAX_STREAM_BYTES) {
+                fprintf(stderr,
+                        "faultline check: --max-op-size: %s; give a size from 1k to 4g, e.g. "
+                        "256m\n",
+                        e.msg[0] ? e.msg : "out of range");
+                return EXIT_INPUT;
+            }
+            break;
         case 'h':
             usage(stdout);
             return EXIT_VALID;
@@ -217,21 +234,21 @@ int fl_cli_check(int argc, char **argv)
                 argc - optind);
         return EXIT_INPUT;
     }
+    char names[512];
     if (!model && !xedn && !xjsonl) {
-        fprintf(stderr, "faultline check: --model is required (bank, register, cas-register, "
-                        "multi-register, kv, set, counter, queue, total-queue, mutex)\n");
+        fprintf(stderr, "faultline check: --model is required (%s)\n",
+                fl_check_checker_names(names, sizeof names));
         return EXIT_INPUT;
     }
     if (model && !fl_check_model_known(model)) {
         fprintf(stderr,
-                "faultline check: unknown model '%s'; run `faultline check --help` for "
-                "the list\n",
-                model);
+                "faultline check: unknown model '%s'; models: %s (see `faultline check --help`)\n",
+                model, fl_check_checker_names(names, sizeof names));
         return EXIT_INPUT;
     }
 
     struct fl_history *h = NULL;
-    if (fl_history_load(argv[optind], fmt, &h, &e) < 0) {
+    if (fl_history_load_max(argv[optind], fmt, (size_t)max_op, &h, &e) < 0) {
         fprintf(stderr, "faultline check: %s\n", e.msg);
         return EXIT_INPUT;
     }
