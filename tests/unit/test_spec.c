@@ -4,6 +4,7 @@
  * validation error has a case and its position is pinned. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,10 +272,10 @@ Test(spec, workload_and_checks_become_command_flags)
     fl_spec_free(s);
 }
 
-/* fuzz_spec found that libfyaml 0.7.12's fy_token_get_text() leaks on a
- * single-quoted scalar with five or more '' escapes; the loader reads such a
- * one-line scalar from the source itself (LeakSanitizer fails this test if
- * that regresses), and must still read it whole and right. */
+/* fuzz_spec found that libfyaml 0.7.12 (the loader's former YAML library)
+ * leaked on a single-quoted scalar with five or more '' escapes; kept as a
+ * regression case: read whole and right, and LeakSanitizer fails this test
+ * on a leak. */
 Test(spec, quoted_scalar_with_many_escapes_is_read_whole_without_leaking)
 {
     char y[4096];
@@ -354,9 +355,9 @@ Test(spec, double_quoted_and_plain_scalars_read_as_yaml_says)
 
 Test(spec, double_quoted_key_with_mixed_breaks_does_not_leak)
 {
-    /* libfyaml's own text formatting leaked for this key (fuzz_spec); it is
-     * read from the source now. Under ASan (as `make check` builds) the
-     * leak checker runs right here: a leak fails the test. */
+    /* libfyaml, the loader's former YAML library, leaked for this key
+     * (fuzz_spec); kept as a regression case. Under ASan (as `make check`
+     * builds) the leak checker runs right here: a leak fails the test. */
     static const char y[] = "{\"0\r\n\r\r\n\n\n\n\n\n\n\n\n\n\": 1}\n";
     struct fl_spec_errors errs = {0};
     struct fl_spec *s = fl_spec_load_string("x.yaml", y, sizeof y - 1, &errs);
@@ -400,4 +401,30 @@ Test(spec, a_directory_is_named_as_one)
     cr_expect(!strstr(errs.msg[0], "empty"), "%s", errs.msg[0]);
     fl_spec_errors_fini(&errs);
     rmdir(dir);
+}
+
+/* 3600 random flow scalars (tests/data/spec/scalars/generate.py: folds,
+ * CR/LF breaks, escapes, blanks) read exactly as PyYAML's pure-Python
+ * SafeLoader reads them: an independent reader, not the libyaml core the
+ * loader itself uses. */
+Test(spec, scalars_read_as_pyyaml_reads_them)
+{
+    char path[1024];
+    json_error_t jerr;
+    json_t *cases, *c;
+    size_t i;
+
+    snprintf(path, sizeof path, "%s/spec/scalars/cases.json", data_dir());
+    cases = json_load_file(path, 0, &jerr);
+    cr_assert_not_null(cases, "%s: %s", path, jerr.text);
+    cr_assert_eq(json_array_size(cases), 3600);
+    json_array_foreach(cases, i, c)
+    {
+        const char *yaml = json_string_value(json_array_get(c, 0));
+        const char *want = json_string_value(json_array_get(c, 1));
+
+        cr_assert(yaml && want, "case %zu is not [yaml, want]", i);
+        expect_title(yaml, want, i);
+    }
+    json_decref(cases);
 }
