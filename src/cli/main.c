@@ -28,6 +28,7 @@ static const struct fl_cli_cmd commands[] = {
     {"run", fl_cli_run, "run an experiment: steady state, faults, guardrails, recovery, verdict"},
     {"runs", fl_cli_runs, "list recorded experiment runs"},
     {"show", fl_cli_show, "show one run: timeline, probe statistics, verdict"},
+    {"server", fl_cli_server, "serve the control plane: API, runs, schedules (docs/server.md)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
     {"__guardian", fl_cli_guardian, NULL},
