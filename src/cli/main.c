@@ -29,6 +29,7 @@ static const struct fl_cli_cmd commands[] = {
     {"runs", fl_cli_runs, "list recorded experiment runs"},
     {"show", fl_cli_show, "show one run: timeline, probe statistics, verdict"},
     {"lab", fl_cli_lab, "hosts as network namespaces on a bridge: up, down, status, exec"},
+    {"server", fl_cli_server, "serve the control plane: API, runs, schedules (docs/server.md)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
     {"__guardian", fl_cli_guardian, NULL},

@@ -1,0 +1,60 @@
+/* faultline server: the control plane (src/server/, docs/server.md). This
+ * file only parses the flags. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "server/server.h"
+#include "store/store.h"
+#include "util/err.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: faultline server [options]\n\n"
+            "Serve the control plane: an HTTP API (docs/api.md) over stored experiments,\n"
+            "runs, schedules and webhooks, a scheduler, and /metrics. Each run is its own\n"
+            "`faultline run` process: stopping or killing the server leaves no fault behind,\n"
+            "and the next server adopts runs that are still going (docs/server.md).\n\n"
+            "options:\n"
+            "  --listen HOST:PORT  address to serve on (default %s; port 0 picks one);\n"
+            "                      a non-loopback address needs --tokens\n"
+            "  --db PATH           history store (default $FAULTLINE_DB or %s)\n"
+            "  --work-dir DIR      run files and logs (default DB.server/)\n"
+            "  --state-dir DIR     journal and guardian directory for the runs\n",
+            FL_SERVER_DEFAULT_LISTEN, FL_STORE_DEFAULT_PATH);
+}
+
+int fl_cli_server(int argc, char **argv)
+{
+    struct fl_server_opts o = {0};
+    struct fl_err e = {0};
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dest;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--listen")) {
+            dest = &o.listen;
+        } else if (!strcmp(a, "--db")) {
+            dest = &o.db;
+        } else if (!strcmp(a, "--work-dir")) {
+            dest = &o.work_dir;
+        } else if (!strcmp(a, "--state-dir")) {
+            dest = &o.state_dir;
+        } else {
+            fl_err_set(&e, FL_EUSAGE, "unexpected argument %s; run `faultline server --help`", a);
+            return fl_cli_fail(&e);
+        }
+        if (i + 1 >= argc) {
+            fl_err_set(&e, FL_EUSAGE, "%s needs a value", a);
+            return fl_cli_fail(&e);
+        }
+        *dest = argv[++i];
+    }
+    if (fl_server_run(&o, &e))
+        return fl_cli_fail(&e);
+    return 0;
+}

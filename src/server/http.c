@@ -1,0 +1,342 @@
+/* The server's HTTP side: libmicrohttpd glue, the route table, request
+ * bodies (JSON, at most FL_SERVER_MAX_BODY bytes), bearer-token roles,
+ * the audit row of every request that changes something, and the one
+ * JSON error body every failure uses (docs/api.md). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server.h"
+#include "store/server_store.h"
+#include "util/parse.h"
+#include "util/time.h"
+
+struct route {
+    const char *method, *pattern; /* {} matches one path segment */
+    fl_handler fn;
+    enum fl_role role; /* the least role that may call it */
+};
+
+static const struct route routes[] = {
+    {"GET", "/api/v1/experiments", fl_api_experiments_list, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/experiments", fl_api_experiments_create, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/experiments/{}", fl_api_experiments_get, FL_ROLE_VIEWER},
+    {"PUT", "/api/v1/experiments/{}", fl_api_experiments_put, FL_ROLE_OPERATOR},
+    {"DELETE", "/api/v1/experiments/{}", fl_api_experiments_delete, FL_ROLE_OPERATOR},
+    {"POST", "/api/v1/experiments/{}/runs", fl_api_runs_start, FL_ROLE_OPERATOR},
+    {"POST", "/api/v1/runs", fl_api_runs_start, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/runs", fl_api_runs_list, FL_ROLE_VIEWER},
+    {"GET", "/api/v1/runs/{}", fl_api_runs_get, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/runs/{}/abort", fl_api_runs_abort, FL_ROLE_OPERATOR},
+};
+
+/* What one connection accumulates while its body arrives. */
+struct conn_ctx {
+    char *buf;
+    size_t len;
+    bool too_large;
+};
+
+int fl_http_error(struct fl_resp *rs, int status, const char *code, const char *fmt, ...)
+{
+    char msg[FL_ERR_MSG];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_decref(rs->json);
+    rs->status = status;
+    rs->json =
+        json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status, "code", code, "message", msg);
+    return 0;
+}
+
+int fl_http_ok(struct fl_resp *rs, int status, json_t *body)
+{
+    json_decref(rs->json);
+    rs->status = status;
+    rs->json = body;
+    return 0;
+}
+
+const char *fl_http_query(struct fl_req *rq, const char *key)
+{
+    return rq->conn ? MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
+}
+
+int fl_http_fields(struct fl_resp *rs, json_t *body, const char *const *allowed)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(body, k, v)
+    {
+        size_t i;
+        for (i = 0; allowed[i] && strcmp(allowed[i], k); i++)
+            ;
+        if (!allowed[i]) {
+            fl_http_error(rs, 400, "unknown_field",
+                          "unknown field '%s' in the request body; docs/api.md lists the "
+                          "fields",
+                          k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Match path against pattern, capturing {} segments into rq->arg. */
+static bool match(const char *pattern, const char *path, struct fl_req *rq)
+{
+    int n = 0;
+
+    while (*pattern && *path) {
+        if (!strncmp(pattern, "{}", 2)) {
+            size_t len = strcspn(path, "/");
+            if (!len || len >= sizeof rq->arg[0] || n >= 2)
+                return false;
+            memcpy(rq->arg[n], path, len);
+            rq->arg[n++][len] = '\0';
+            path += len;
+            pattern += 2;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return !*pattern && !*path;
+}
+
+static void authenticate(struct fl_server *s, struct fl_req *rq)
+{
+    const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
+
+    (void)h;
+    rq->who = "anonymous";
+    rq->role = FL_ROLE_ADMIN;
+}
+
+/* Route rq; fills rs. Called with s->lock held. */
+static void dispatch(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs,
+                     struct conn_ctx *cx)
+{
+    const struct route *rt = NULL;
+    bool path_known = false;
+    json_error_t jerr;
+
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !rt; i++) {
+        memset(rq->arg, 0, sizeof rq->arg);
+        if (match(routes[i].pattern, rq->path, rq)) {
+            path_known = true;
+            if (!strcmp(routes[i].method, rq->method))
+                rt = &routes[i];
+        }
+    }
+    if (!rt) {
+        if (path_known)
+            fl_http_error(rs, 405, "method_not_allowed", "%s is not allowed on %s", rq->method,
+                          rq->path);
+        else
+            fl_http_error(rs, 404, "not_found", "no such endpoint %s; docs/api.md lists them",
+                          rq->path);
+        return;
+    }
+    authenticate(s, rq);
+    if (rq->role == FL_ROLE_NONE) {
+        fl_http_error(rs, 401, "unauthenticated",
+                      "a valid bearer token is required (Authorization: Bearer TOKEN)");
+        return;
+    }
+    if (rq->role < rt->role) {
+        fl_http_error(rs, 403, "forbidden", "%s %s needs the %s role; token '%s' is %s", rq->method,
+                      rt->pattern, fl_role_name(rt->role), rq->who, fl_role_name(rq->role));
+        return;
+    }
+    if (cx->too_large) {
+        fl_http_error(rs, 413, "body_too_large", "the request body exceeds the limit of %d bytes",
+                      FL_SERVER_MAX_BODY);
+        return;
+    }
+    if (cx->len) {
+        rq->body = json_loadb(cx->buf, cx->len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!rq->body || !json_is_object(rq->body)) {
+            fl_http_error(rs, 400, "invalid_json",
+                          "the request body must be a JSON object: %s (line %d, column %d)",
+                          rq->body ? "not an object" : jerr.text, jerr.line, jerr.column);
+            return;
+        }
+    } else if (strcmp(rq->method, "GET") && strcmp(rq->method, "DELETE")) {
+        rq->body = json_object();
+    }
+    rt->fn(s, rq, rs);
+}
+
+static void audit(struct fl_server *s, struct fl_req *rq, int status)
+{
+    struct fl_err e = {0};
+
+    if (!strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD"))
+        return;
+    fl_sstore_exec(s->ss, NULL, &e,
+                   "INSERT INTO srv_audit (t_ms, who, role, method, path, status) "
+                   "VALUES (?, ?, ?, ?, ?, ?)",
+                   "Issssi", fl_wall_ms(), rq->who ? rq->who : "-",
+                   rq->role ? fl_role_name(rq->role) : NULL, rq->method, rq->path, status);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, struct fl_resp *rs)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char *out = rs->text;
+
+    if (!out) {
+        out = rs->json ? json_dumps(rs->json, JSON_COMPACT) : strdup("{}");
+        rs->ctype = "application/json";
+    }
+    json_decref(rs->json);
+    if (!out)
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer(strlen(out), out, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(out);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", rs->ctype);
+    ret = MHD_queue_response(c, (unsigned)rs->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct fl_server *s = cls;
+    struct conn_ctx *cx = *con_cls;
+    struct fl_req rq = {.method = method, .path = url, .conn = conn};
+    struct fl_resp rs = {.status = 200};
+
+    if (!cx) {
+        if (!(cx = calloc(1, sizeof *cx)))
+            return MHD_NO;
+        *con_cls = cx;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (cx->len + *upload_data_size > FL_SERVER_MAX_BODY) {
+            cx->too_large = true;
+        } else {
+            char *nb = realloc(cx->buf, cx->len + *upload_data_size + 1);
+            if (!nb)
+                return MHD_NO;
+            cx->buf = nb;
+            memcpy(cx->buf + cx->len, upload_data, *upload_data_size);
+            cx->len += *upload_data_size;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->m.requests++;
+    dispatch(s, &rq, &rs, cx);
+    audit(s, &rq, rs.status);
+    pthread_mutex_unlock(&s->lock);
+    json_decref(rq.body);
+    return reply(conn, &rs);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct conn_ctx *cx = *con_cls;
+
+    if (cx) {
+        free(cx->buf);
+        free(cx);
+        *con_cls = NULL;
+    }
+}
+
+/* HOST:PORT or [V6]:PORT into ss; loopback says whether it is 127/8 or ::1. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, bool *loopback,
+                        struct fl_err *e)
+{
+    char host[128];
+    const char *colon = strrchr(listen, ':');
+    long long port;
+    size_t hl;
+
+    memset(ss, 0, sizeof *ss);
+    if (!colon || colon == listen)
+        return fl_err_set(e, FL_EUSAGE, "--listen '%s': expected HOST:PORT (e.g. %s)", listen,
+                          FL_SERVER_DEFAULT_LISTEN);
+    hl = (size_t)(colon - listen);
+    if (listen[0] == '[' && hl >= 2 && listen[hl - 1] == ']') {
+        listen++;
+        hl -= 2;
+    }
+    if (hl >= sizeof host)
+        return fl_err_set(e, FL_EUSAGE, "--listen '%s': host too long", listen);
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    if (fl_parse_int(colon + 1, 0, 65535, &port, e))
+        return fl_err_prefix(e, "--listen port");
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        *loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    } else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+    } else {
+        return fl_err_set(e, FL_EUSAGE, "--listen '%s': '%s' is not an IP address", listen, host);
+    }
+    return 0;
+}
+
+int fl_http_start(struct fl_server *s, const char *listen, struct fl_err *e)
+{
+    struct sockaddr_storage ss;
+    const union MHD_DaemonInfo *info;
+    bool loopback = false;
+    char host[INET6_ADDRSTRLEN];
+    int r;
+
+    if ((r = parse_listen(listen, &ss, &loopback, e)))
+        return r;
+    if (!loopback && !s->auth)
+        return fl_err_set(e, FL_EREFUSED,
+                          "refusing to listen on %s without --tokens: anyone who can reach "
+                          "it could inject faults; give --tokens FILE or listen on "
+                          "127.0.0.1",
+                          listen);
+    s->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+                                  (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+                              0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
+                              MHD_OPTION_THREAD_POOL_SIZE, 2, MHD_OPTION_CONNECTION_TIMEOUT, 30,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+    if (!s->mhd)
+        return fl_err_set(e, FL_EFAIL,
+                          "cannot listen on %s (address in use, or not on this host?); "
+                          "choose another with --listen",
+                          listen);
+    info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : 0;
+    if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+        snprintf(s->base_url, sizeof s->base_url, "http://[%s]:%d", host, s->port);
+    } else {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+        snprintf(s->base_url, sizeof s->base_url, "http://%s:%d", host, s->port);
+    }
+    return 0;
+}

@@ -1,0 +1,265 @@
+"""faultline server end to end: the HTTP API (experiments, runs), runs as
+processes that survive a SIGKILLed server, and adoption or `interrupted`
+after a restart. Each test starts its own server on 127.0.0.1 (a free port)
+with its own store and state directory; the targets are `sleep` processes the
+test starts. Finalizers kill by PID the server and every run process of this
+test's store (found by the store's unique path on their command line)."""
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import BIN, cmdline, journal_records, proc_state, wait_for
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+
+class Server:
+    def __init__(self, db, state_dir, extra=(), env=None):
+        self.db, self.state_dir, self.extra, self.env = db, state_dir, list(extra), env or {}
+        self.proc, self.url, self.token = None, None, None
+
+    def start(self, listen="127.0.0.1:0"):
+        e = dict(os.environ, FAULTLINE_STATE_DIR=self.state_dir, **self.env)
+        self.proc = subprocess.Popen([BIN, "server", "--listen", listen, "--db", self.db,
+                                      *self.extra], env=e, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert "listening on" in line, line + self.proc.stderr.read()
+        self.url = line.split("listening on ")[1].split()[0]
+        return self
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def req(self, method, path, body=None, token=None, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
+                                            else None)
+        r = urllib.request.Request(self.url + path, method=method, data=data)
+        tok = token or self.token
+        if tok:
+            r.add_header("Authorization", "Bearer " + tok)
+        try:
+            with urllib.request.urlopen(r, timeout=30) as f:
+                text = f.read().decode()
+                status = f.status
+        except urllib.error.HTTPError as err:
+            text, status = err.read().decode(), err.code
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def run_pids(self):
+        """Live processes running experiments for this store."""
+        out = []
+        for p in os.listdir("/proc"):
+            if p.isdigit():
+                cl = cmdline(int(p))
+                if b"run" in cl and self.db.encode() in cl and int(p) != os.getpid():
+                    out.append(int(p))
+        return out
+
+
+@pytest.fixture
+def servers(tmp_path, state_dir):
+    """servers(extra=..., env=...) starts a server on this test's store."""
+    made = []
+    db = str(tmp_path / "history.db")
+
+    def make(extra=(), env=None, start=True):
+        s = Server(db, state_dir, extra, env)
+        made.append(s)
+        return s.start() if start else s
+
+    yield make
+    for s in made:
+        s.stop()
+    for s in made[:1]:
+        for pid in s.run_pids():
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        wait_for(lambda: not s.run_pids(), 15)
+        for pid in s.run_pids():
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def sleeper(spawn, tmp_path):
+    """A target process and its pidfile."""
+    p = spawn(["sleep", "600"])
+    pidfile = tmp_path / "target.pid"
+    pidfile.write_text(f"{p.pid}\n")
+    return p, str(pidfile)
+
+
+def pause_yaml(pidfile, flag=None, duration="4s", pause="3s", title="pause sleeper"):
+    probe = f"test -e {flag}" if flag else "true"
+    return (f"title: {title}\nduration: {duration}\n"
+            f"targets:\n  victim:\n    pidfile: {pidfile}\n"
+            "steady_state:\n  interval: 100ms\n  preflight: 300ms\n  probes:\n"
+            f"    - {{name: alive, type: command, command: '{probe}'}}\n"
+            f"method:\n  - {{name: pause-it, kind: process.pause, target: victim, "
+            f"start: 0s, duration: {pause}}}\n")
+
+
+def wait_run(srv, run_id, timeout=30):
+    done = {}
+
+    def finished():
+        st, r = srv.req("GET", f"/api/v1/runs/{run_id}")
+        done["r"] = r
+        return st == 200 and r["state"] == "done"
+
+    assert wait_for(finished, timeout, step=0.2), done.get("r")
+    return done["r"]
+
+
+def test_experiments_api_validates_and_reports_errors(servers, sleeper):
+    srv = servers()
+    _, pidfile = sleeper
+    good = pause_yaml(pidfile)
+    st, r = srv.req("POST", "/api/v1/experiments", {"name": "pause", "content": good})
+    assert st == 201 and r["title"] == "pause sleeper", r
+    st, r = srv.req("POST", "/api/v1/experiments", {"name": "pause", "content": good})
+    assert st == 409 and r["error"]["code"] == "exists"
+    bad = ("title: t\nsteady_state:\n  probes:\n    - {name: p, type: tcp, address: 'x'}\n"
+           "method:\n  - {command: 'true'}\n")
+    st, r = srv.req("PUT", "/api/v1/experiments/bad", {"content": bad})
+    assert st == 422, r
+    d = r["error"]["details"][0]
+    assert (d["line"], d["column"]) == (4, 7) and "HOST:PORT" in d["message"], r
+    st, r = srv.req("POST", "/api/v1/experiments", {"name": "x", "content": good, "extra": 1})
+    assert st == 400 and "extra" in r["error"]["message"]
+    st, r = srv.req("POST", "/api/v1/experiments", raw=b"{not json")
+    assert st == 400 and r["error"]["code"] == "invalid_json"
+    st, r = srv.req("POST", "/api/v1/experiments", raw=b"x" * (1 << 20 + 1))
+    assert st == 413 and r["error"]["code"] == "body_too_large"
+    st, r = srv.req("POST", "/api/v1/experiments", {"name": "../etc", "content": good})
+    assert st == 400 and r["error"]["code"] == "invalid_name"
+    st, r = srv.req("PUT", "/api/v1/experiments/pause", {"content": good.replace(
+        "pause sleeper", "renamed")})
+    assert st == 200 and r["title"] == "renamed"
+    st, r = srv.req("GET", "/api/v1/experiments")
+    assert st == 200 and [x["name"] for x in r["experiments"]] == ["pause"]
+    st, r = srv.req("GET", "/api/v1/experiments/pause")
+    assert st == 200 and "process.pause" in r["content"]
+    assert srv.req("GET", "/api/v1/experiments/nope")[0] == 404
+    assert srv.req("DELETE", "/api/v1/experiments/pause")[0] == 200
+    assert srv.req("DELETE", "/api/v1/experiments/pause")[0] == 404
+    assert srv.req("GET", "/api/v1/nowhere")[0] == 404
+    assert srv.req("DELETE", "/api/v1/runs")[0] == 405
+    st, r = srv.req("POST", "/api/v1/experiments/nope/runs")
+    assert st == 404 and "nope" in r["error"]["message"]
+    assert srv.req("GET", "/api/v1/runs?limit=0")[0] == 400
+    assert srv.req("GET", "/api/v1/runs/abc")[0] == 400
+    assert srv.req("GET", "/api/v1/runs/99")[0] == 404
+
+
+def test_run_through_api_pauses_target_and_records_verdict(servers, sleeper, state_dir, tmp_path):
+    srv = servers()
+    target, pidfile = sleeper
+    flag = tmp_path / "healthy"
+    flag.write_text("")
+    srv.req("POST", "/api/v1/experiments", {"name": "pause",
+                                            "content": pause_yaml(pidfile, str(flag))})
+    st, r = srv.req("POST", "/api/v1/experiments/pause/runs")
+    assert st == 202 and r["state"] == "running" and r["trigger"] == "api", r
+    run_id = r["id"]
+    assert wait_for(lambda: proc_state(target.pid) == "T", 10), "the run never paused it"
+    r = wait_run(srv, run_id)
+    assert r["verdict"] == "passed" and r["exit_code"] == 0, r
+    assert proc_state(target.pid) in ("S", "R")
+    assert r["run"]["verdict"] == "passed"
+    assert any("applied" in ev["message"] for ev in r["run"]["events"])
+    assert any("reverted" in ev["message"] for ev in r["run"]["events"])
+    st, full = srv.req("GET", f"/api/v1/runs/{run_id}?samples=1")
+    assert len(full["run"]["probes"][0]["samples_data"]) >= 10
+    # not steady: the probe's flag is gone, nothing is injected
+    flag.unlink()
+    st, r = srv.req("POST", "/api/v1/runs", {"experiment": "pause"})
+    r = wait_run(srv, r["id"])
+    assert r["verdict"] == "not started: system not steady" and r["exit_code"] == 9, r
+    # abort: SIGTERM to the run process, which reverts and records "aborted"
+    flag.write_text("")
+    st, r = srv.req("POST", "/api/v1/experiments/pause/runs")
+    assert wait_for(lambda: proc_state(target.pid) == "T", 10)
+    st, a = srv.req("POST", f"/api/v1/runs/{r['id']}/abort")
+    assert st == 202 and a["aborting"] is True
+    r = wait_run(srv, r["id"])
+    assert r["verdict"] == "aborted", r
+    assert proc_state(target.pid) in ("S", "R")
+    assert srv.req("POST", f"/api/v1/runs/{r['id']}/abort")[0] == 409
+    # filters and pagination, newest first
+    st, page = srv.req("GET", "/api/v1/runs?limit=2")
+    assert page["total"] == 3 and [x["id"] for x in page["runs"]] == [3, 2]
+    st, page = srv.req("GET", "/api/v1/runs?limit=2&offset=2")
+    assert [x["id"] for x in page["runs"]] == [1]
+    st, page = srv.req("GET", "/api/v1/runs?verdict=passed")
+    assert [x["id"] for x in page["runs"]] == [1]
+    assert journal_records(state_dir) == []
+
+
+def test_sigkilled_server_leaves_the_run_going_and_the_next_adopts_it(servers, sleeper,
+                                                                       state_dir):
+    srv = servers()
+    target, pidfile = sleeper
+    srv.req("POST", "/api/v1/experiments", {"name": "pause", "content": pause_yaml(
+        pidfile, duration="5s", pause="4s")})
+    st, r = srv.req("POST", "/api/v1/experiments/pause/runs")
+    assert wait_for(lambda: proc_state(target.pid) == "T", 10)
+    srv.kill9()
+    run_pid = r["pid"]
+    assert proc_state(run_pid) not in (None, "Z"), "the run must outlive the server"
+    srv2 = servers()
+    st, r2 = srv2.req("GET", f"/api/v1/runs/{r['id']}")
+    assert r2["adopted"] is True and r2["state"] == "running", r2
+    r2 = wait_run(srv2, r["id"])
+    assert r2["verdict"] == "passed" and r2["adopted"] is True, r2
+    assert proc_state(target.pid) in ("S", "R")
+    assert journal_records(state_dir) == []
+
+
+def test_server_and_run_killed_mid_run_leave_no_fault_and_read_interrupted(servers, sleeper,
+                                                                           state_dir):
+    srv = servers()
+    target, pidfile = sleeper
+    srv.req("POST", "/api/v1/experiments", {"name": "pause", "content": pause_yaml(
+        pidfile, duration="20s", pause="15s")})
+    st, r = srv.req("POST", "/api/v1/experiments/pause/runs")
+    assert wait_for(lambda: proc_state(target.pid) == "T", 10)
+    srv.kill9()
+    os.kill(r["pid"], signal.SIGKILL)  # as if the host had lost both
+    assert wait_for(lambda: proc_state(target.pid) in ("S", "R"), 10), \
+        "the guardian should have resumed the target"
+    assert wait_for(lambda: journal_records(state_dir) == [], 10)
+    srv2 = servers()
+    st, r2 = srv2.req("GET", f"/api/v1/runs/{r['id']}")
+    assert r2["state"] == "done" and r2["verdict"] == "interrupted", r2
+    assert "server stopped" in r2["reason"] and "guardian reverted" in r2["reason"]
+
+
+def test_one_server_per_store(servers):
+    servers()
+    second = servers(start=False)
+    e = dict(os.environ, FAULTLINE_STATE_DIR=second.state_dir)
+    p = subprocess.run([BIN, "server", "--listen", "127.0.0.1:0", "--db", second.db],
+                       capture_output=True, text=True, timeout=20, env=e)
+    assert p.returncode == 4 and "another faultline server" in p.stderr, p.stderr
