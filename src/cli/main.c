@@ -34,6 +34,7 @@ static const struct fl_cli_cmd commands[] = {
     {"help", cmd_help, "show this help"},
     {"__guardian", fl_cli_guardian, NULL},
     {"__stressor", fl_cli_stressor, NULL},
+    {"__dns-worker", fl_cli_dns_worker, NULL},
 };
 
 static int cmd_help(int argc, char **argv)
