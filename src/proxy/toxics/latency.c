@@ -16,7 +16,7 @@ static void latency_data(struct fl_px_tinst *ti, struct fl_px_segs *s)
 
 const struct fl_px_toxic_ops fl_px_toxic_latency = {
     .type = "latency",
-    .attrs = {{"latency", 0, FL_PX_ATTR_BOUND}, {"jitter", 0, FL_PX_ATTR_BOUND}, {NULL}},
+    .attrs = {{"latency", 0, FL_PX_ATTR_BOUND}, {"jitter", 0, FL_PX_ATTR_BOUND}, {NULL, 0, 0}},
     .touches_data = true,
     .data = latency_data,
 };

@@ -26,7 +26,7 @@ static void limit_data_data(struct fl_px_tinst *ti, struct fl_px_segs *s)
 
 const struct fl_px_toxic_ops fl_px_toxic_limit_data = {
     .type = "limit_data",
-    .attrs = {{"bytes", 0, 0}, {NULL}},
+    .attrs = {{"bytes", 0, 0}, {NULL, 0, 0}},
     .touches_data = true,
     .state_size = sizeof(struct limit_state),
     .data = limit_data_data,

@@ -4,5 +4,5 @@
 
 const struct fl_px_toxic_ops fl_px_toxic_noop = {
     .type = "noop",
-    .attrs = {{NULL}},
+    .attrs = {{NULL, 0, 0}},
 };

@@ -27,7 +27,7 @@ static void reset_peer_timer(struct fl_px_tinst *ti)
 
 const struct fl_px_toxic_ops fl_px_toxic_reset_peer = {
     .type = "reset_peer",
-    .attrs = {{"timeout", 0, FL_PX_ATTR_BOUND}, {NULL}},
+    .attrs = {{"timeout", 0, FL_PX_ATTR_BOUND}, {NULL, 0, 0}},
     .touches_data = true,
     .state_size = sizeof(struct reset_state),
     .data = reset_peer_data,

@@ -41,7 +41,7 @@ const struct fl_px_toxic_ops fl_px_toxic_slicer = {
     .attrs = {{"average_size", 0, FL_PX_ATTR_BOUND},
               {"size_variation", 0, FL_PX_ATTR_BOUND},
               {"delay", 0, FL_PX_ATTR_BOUND},
-              {NULL}},
+              {NULL, 0, 0}},
     .touches_data = true,
     .data = slicer_data,
 };
