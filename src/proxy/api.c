@@ -33,6 +33,7 @@ struct reply {
     int status;
     char *out;
     const char *ctype;
+    bool changed; /* a failed request that still changed proxies (populate) */
 };
 
 /* Success bodies are compact JSON; the one real number (toxicity) is
@@ -312,6 +313,7 @@ static int populate(struct fl_px_server *s, struct reply *r, const json_t *arr)
     for (size_t i = 0; i < n; i++) {
         struct fl_px_proxy *p;
         int st = populate_one(s, &specs[i], &p, msg, sizeof msg);
+        r->changed = true; /* even a failure may have stopped the proxy it replaces */
         if (st) {
             free(specs);
             return populate_reply(r, st, msg, out);
@@ -736,7 +738,7 @@ int fl_px_api_handle(struct fl_px_server *s, const char *method, const char *pat
     struct reply r = {0};
     int st = route(s, &r, method, path, body, len);
 
-    if (st >= 200 && st < 300 && !is(method, "GET"))
+    if ((st >= 200 && st < 300 && !is(method, "GET")) || r.changed)
         persist(s);
     if (s->dry)
         fl_px_reap(s);

@@ -127,6 +127,8 @@ def test_populate_like_toxiproxy(proxyd, echo):
         assert [p["name"] for p in out["proxies"]] == ["a"]
         st, all_ = proxyd.req("GET", "/proxies")
         assert set(all_) == {"a"}
+        # what was applied before the failure is saved too
+        assert [p["name"] for p in json.load(open(proxyd.state))] == ["a"]
         assert proxyd.req("POST", "/reset") == (204, None)
     finally:
         busy.close()
