@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "fl_config.h"
+#include "proxy/link.h"
+#include "proxy/loop.h"
 #include "proxy/px.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -749,7 +751,8 @@ int fl_px_api_handle(struct fl_px_server *s, const char *method, const char *pat
 
 /* ---- the HTTP thread ---- */
 
-void fl_px_calls_run(struct fl_px_server *s)
+/* The loop's on_wake hook: run the API requests the HTTP thread queued. */
+static void calls_run(struct fl_px_server *s)
 {
     struct fl_px_call *c;
 
@@ -922,6 +925,7 @@ struct fl_px_server *fl_px_server_new(const struct fl_px_options *o, struct fl_e
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->dry = o->dry;
+    s->on_wake = calls_run;
     if (o->state_path && !(s->state_path = strdup(o->state_path)))
         goto oom;
     if (s->dry)
