@@ -91,8 +91,10 @@ def test_status_content_type_and_bodies(proxyd, echo):
     # the upstream chain is listed first
     st, ct, body = raw(proxyd, "GET", "/proxies/p/toxics")
     assert [t["name"] for t in json.loads(body)] == ["noop_UpStream", "latency_downstream"]
+    proxyd.create("a", echo.addr)
     st, ct, body = raw(proxyd, "GET", "/proxies")
     assert (st, ct) == (200, JSON) and json.loads(body)["p"]["listen"] == p["listen"]
+    assert body.index('"a":') < body.index('"p":')  # by name, as Go writes a map
     # deletes: 204, no body, no Content-Type
     assert raw(proxyd, "DELETE", "/proxies/p/toxics/noop_UpStream") == (204, None, "")
     # /version, written by hand in api.go
