@@ -295,6 +295,8 @@ static int populate(struct fl_px_server *s, struct reply *r, const json_t *arr)
     size_t n;
     char msg[600] = "", m[512];
 
+    if (json_is_null(arr)) /* Go decodes null into an empty list */
+        return populate_reply(r, 201, NULL, NULL);
     if (!json_is_array(arr)) {
         snprintf(msg, sizeof msg, "bad request body: expected a JSON array of proxies, not %s",
                  json_is_object(arr) ? "an object" : "a single value");

@@ -285,6 +285,7 @@ Test(api, populate_like_toxiproxy)
     json_t *j;
 
     ASSERT_RAW("POST", "/populate", "[]", 201, JSON, "{\"proxies\":null}");
+    ASSERT_RAW("POST", "/populate", "null", 201, JSON, "{\"proxies\":null}");
     ASSERT_RAW("POST", "/populate", "{\"proxies\":[]}", 400, JSON,
                "{\"error\":\"bad request body: expected a JSON array of proxies, not an "
                "object\",\"status\":400,\"proxies\":null}");
