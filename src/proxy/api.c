@@ -617,11 +617,10 @@ static int h_toxic_update(struct fl_px_server *s, struct reply *r, const struct 
         free(nt.name);
         return reply_err(r, st, msg);
     }
-    /* Replace in place: live links drop the old instance and draw anew. */
-    fl_px_links_toxic_removed(p, t);
+    /* Replace in place: live links restart their instance and draw anew. */
     free(t->name);
     *t = nt;
-    fl_px_links_toxic_added(p, t);
+    fl_px_links_toxic_updated(p, t);
     return reply_json(r, 200, fl_px_toxic_json(t));
 }
 

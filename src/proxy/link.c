@@ -83,39 +83,79 @@ static void tinst_free(struct fl_px_server *s, struct fl_px_tinst *ti)
     free(ti);
 }
 
-/* Draw the toxicity for toxic t on direction dir of link l and, if it
- * applies, add an instance (appended: the proxy's order is kept because
- * toxics are only ever appended to the proxy's list). */
-static void tinst_add(struct fl_px_link *l, struct fl_px_toxic *t)
+/* Position of toxic t in its proxy's list: the order of every chain. */
+static size_t toxic_rank(const struct fl_px_proxy *p, const struct fl_px_toxic *t)
+{
+    for (size_t i = 0; i < p->ntoxics; i++)
+        if (p->toxics[i] == t)
+            return i;
+    return p->ntoxics;
+}
+
+/* Draw the toxicity for toxic t on link l and, if it applies, insert an
+ * instance in the proxy's order into the chain of t's direction. `state`
+ * (owned, may be NULL) is the instance's state carried over from before
+ * an update; NULL starts from zero. */
+static void tinst_add(struct fl_px_link *l, struct fl_px_toxic *t, void *state)
 {
     struct fl_px_dir *d = &l->d[t->stream];
     struct fl_px_tinst *ti, **v;
+    size_t pos, rank;
 
-    if (!(t->toxicity >= 1.0 || fl_px_rand() < t->toxicity))
+    if (!(t->toxicity >= 1.0 || fl_px_rand() < t->toxicity)) {
+        free(state);
         return;
+    }
     ti = calloc(1, sizeof *ti);
     v = realloc(d->ti, (d->nti + 1) * sizeof *v);
-    if (!ti || !v) {
+    if (v)
+        d->ti = v;
+    if (t->ops->state_size && ti && !state)
+        state = calloc(1, t->ops->state_size);
+    if (!ti || !v || (t->ops->state_size && !state)) {
         free(ti);
-        if (v)
-            d->ti = v;
+        free(state);
         fl_warn("proxy %s: out of memory adding toxic %s to a link", l->px->name, t->name);
         return;
     }
-    d->ti = v;
     ti->toxic = t;
     ti->link = l;
     ti->dir = t->stream;
+    ti->state = state;
     fl_px_timer_init(&ti->timer, tinst_fire, ti);
-    if (t->ops->state_size && !(ti->state = calloc(1, t->ops->state_size))) {
-        free(ti);
-        return;
-    }
-    d->ti[d->nti++] = ti;
+    rank = toxic_rank(l->px, t);
+    for (pos = d->nti; pos > 0 && toxic_rank(l->px, d->ti[pos - 1]->toxic) > rank; pos--)
+        ;
+    memmove(d->ti + pos + 1, d->ti + pos, (d->nti - pos) * sizeof *d->ti);
+    d->ti[pos] = ti;
+    d->nti++;
     if (t->ops->touches_data)
         d->data_toxics++;
     if (t->ops->start)
         t->ops->start(ti);
+}
+
+/* Take toxic t's instance out of direction d; with `keep`, its state is
+ * handed over instead of freed. */
+static void tinst_drop(struct fl_px_server *s, struct fl_px_dir *d, const struct fl_px_toxic *t,
+                       void **keep)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < d->nti; i++) {
+        if (d->ti[i]->toxic != t) {
+            d->ti[k++] = d->ti[i];
+            continue;
+        }
+        if (t->ops->touches_data)
+            d->data_toxics--;
+        if (keep) {
+            *keep = d->ti[i]->state;
+            d->ti[i]->state = NULL;
+        }
+        tinst_free(s, d->ti[i]);
+    }
+    d->nti = k;
 }
 
 static void close_fd_rst(int fd, bool rst)
@@ -687,7 +727,7 @@ void fl_px_link_new(struct fl_px_proxy *p, int cfd)
     ev.data.ptr = &l->srv;
     epoll_ctl(s->epfd, EPOLL_CTL_ADD, sfd, &ev);
     for (size_t i = 0; i < p->ntoxics && !l->dead; i++)
-        tinst_add(l, p->toxics[i]);
+        tinst_add(l, p->toxics[i], NULL);
 }
 
 void fl_px_link_event(struct fl_px_side *sd, uint32_t events)
@@ -722,7 +762,7 @@ void fl_px_link_event(struct fl_px_side *sd, uint32_t events)
 void fl_px_links_toxic_added(struct fl_px_proxy *p, struct fl_px_toxic *t)
 {
     for (struct fl_px_link *l = p->links; l; l = l->next) {
-        tinst_add(l, t);
+        tinst_add(l, t, NULL);
     }
     for (struct fl_px_link *l = p->links, *n; l; l = n) {
         n = l->next;
@@ -732,21 +772,19 @@ void fl_px_links_toxic_added(struct fl_px_proxy *p, struct fl_px_toxic *t)
 
 void fl_px_links_toxic_removed(struct fl_px_proxy *p, struct fl_px_toxic *t)
 {
-    for (struct fl_px_link *l = p->links; l; l = l->next) {
-        struct fl_px_dir *d = &l->d[t->stream];
-        size_t k = 0;
-        for (size_t i = 0; i < d->nti; i++) {
-            if (d->ti[i]->toxic == t) {
-                if (t->ops->touches_data)
-                    d->data_toxics--;
-                tinst_free(p->srv, d->ti[i]);
-            } else {
-                d->ti[k++] = d->ti[i];
-            }
-        }
-        d->nti = k;
-    }
+    for (struct fl_px_link *l = p->links; l; l = l->next)
+        tinst_drop(p->srv, &l->d[t->stream], t, NULL);
     /* pumping happens after the caller freed t: see fl_px_links_pump */
+}
+
+void fl_px_links_toxic_updated(struct fl_px_proxy *p, struct fl_px_toxic *t)
+{
+    for (struct fl_px_link *l = p->links; l; l = l->next) {
+        void *state = NULL;
+        tinst_drop(p->srv, &l->d[t->stream], t, t->ops->keep_state ? &state : NULL);
+        tinst_add(l, t, state);
+    }
+    fl_px_links_pump(p);
 }
 
 void fl_px_links_pump(struct fl_px_proxy *p)

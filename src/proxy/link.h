@@ -26,6 +26,11 @@ void fl_px_link_free(struct fl_px_server *s, struct fl_px_link *l);
 void fl_px_links_toxic_added(struct fl_px_proxy *p, struct fl_px_toxic *t);
 /* Toxic t is about to be freed: drop its instances from every live link. */
 void fl_px_links_toxic_removed(struct fl_px_proxy *p, struct fl_px_toxic *t);
+/* Toxic t changed in place (toxicity, attributes): every live link draws
+ * its toxicity anew and restarts its instance where it was in the chain,
+ * as Toxiproxy restarts the toxic; a keep_state toxic (limit_data) keeps its
+ * per-link state, as Toxiproxy's stateful toxics do. */
+void fl_px_links_toxic_updated(struct fl_px_proxy *p, struct fl_px_toxic *t);
 /* Pump every live link of p (after a toxic was removed and freed). */
 void fl_px_links_pump(struct fl_px_proxy *p);
 
