@@ -156,6 +156,11 @@ static void tinst_drop(struct fl_px_server *s, struct fl_px_dir *d, const struct
         tinst_free(s, d->ti[i]);
     }
     d->nti = k;
+    if (t->ops->eof_delay && d->fin_wait) {
+        /* The FIN it held: the remaining toxics decide anew (dir_finish). */
+        fl_px_heap_cancel(&s->heap, &d->timer);
+        d->fin_wait = false;
+    }
 }
 
 static void close_fd_rst(int fd, bool rst)

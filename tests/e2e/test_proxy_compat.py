@@ -372,3 +372,29 @@ def test_limit_data_counts_across_an_update(proxyd, echo):
     c.sendall(b"x" * 12)
     assert recv_all(c) == b"x" * 12
     c.close()
+
+
+def test_reset_peer_holds_a_fin_then_resets(proxyd, echo):
+    """Toxiproxy's reset_peer takes the end of the stream as its first data:
+    the FIN is held and the link reset `timeout` ms later; removing the
+    toxic lets a held FIN go on."""
+    p = proxyd.create("p", echo.addr)
+    proxyd.toxic("p", "reset_peer", stream="upstream", attributes={"timeout": 300})
+    c = connect(p)
+    c.shutdown(socket.SHUT_WR)
+    t = time.perf_counter()
+    with pytest.raises(ConnectionResetError):
+        while c.recv(10):
+            pass
+    assert time.perf_counter() - t >= 0.25
+    c.close()
+    proxyd.req("PATCH", "/proxies/p/toxics/reset_peer_upstream", {"attributes": {"timeout": 60000}})
+    c = connect(p)
+    c.shutdown(socket.SHUT_WR)
+    c.settimeout(0.3)
+    with pytest.raises(socket.timeout):  # the FIN waits in the proxy: no end yet
+        c.recv(10)
+    assert proxyd.req("DELETE", "/proxies/p/toxics/reset_peer_upstream")[0] == 204
+    c.settimeout(5)
+    assert recv_all(c) == b""  # a clean end: the echo server saw the FIN and closed
+    c.close()
