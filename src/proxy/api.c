@@ -50,11 +50,29 @@ static int reply_json(struct reply *r, int status, json_t *j)
     return status;
 }
 
+/* A JSON string of msg, cut before a UTF-8 sequence that snprintf left
+ * incomplete (a long name in a message), so an error is never lost. */
+static json_t *json_text(const char *msg)
+{
+    char buf[1024];
+    size_t n = strlen(msg);
+    json_t *j = json_string(msg);
+
+    if (n >= sizeof buf)
+        n = sizeof buf - 1;
+    memcpy(buf, msg, n);
+    for (int cut = 0; !j && cut < 4 && n; cut++) {
+        buf[--n] = '\0';
+        j = json_string(buf);
+    }
+    return j ? j : json_string("(an error message that is not UTF-8)");
+}
+
 /* Errors as Toxiproxy's apiError writes them (Go's http.Error): the JSON
  * {"error", "status"} as text/plain, ending with a newline. */
 static int reply_err(struct reply *r, int status, const char *msg)
 {
-    json_t *j = json_pack("{s:s, s:i}", "error", msg, "status", status);
+    json_t *j = json_pack("{s:o, s:i}", "error", json_text(msg), "status", status);
     char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
     json_decref(j);
@@ -236,7 +254,7 @@ static int populate_reply(struct reply *r, int status, const char *msg, json_t *
     json_t *j = json_object();
 
     if (msg) {
-        json_object_set_new(j, "error", json_string(msg));
+        json_object_set_new(j, "error", json_text(msg));
         json_object_set_new(j, "status", json_integer(status));
     }
     if (json_array_size(proxies))

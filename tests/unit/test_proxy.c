@@ -279,6 +279,25 @@ Test(api, toxiproxy_status_and_bodies)
     ASSERT_RAW("DELETE", "/proxies/p/toxics/noop_UPSTREAM", NULL, 204, NULL, "");
 }
 
+/* A message cut inside a UTF-8 sequence (a long attribute name) still
+ * makes an error body, never an empty one. */
+Test(api, long_utf8_names_in_errors)
+{
+    char body[2048], key[1400] = "";
+    json_t *j;
+
+    for (int i = 0; i < 300; i++)
+        strcat(key, "\xc3\xa9");
+    call("POST", "/proxies", "{\"name\":\"p\",\"upstream\":\"127.0.0.1:1\"}", NULL);
+    for (int off = 0; off < 2; off++) {
+        snprintf(body, sizeof body, "{\"type\":\"latency\",\"attributes\":{\"%s%s\":1}}",
+                 off ? "x" : "", key);
+        cr_assert_eq(call("POST", "/proxies/p/toxics", body, &j), 400);
+        cr_assert(json_string_value(json_object_get(j, "error")), "no error message (off %d)", off);
+        json_decref(j);
+    }
+}
+
 /* Issue 9 §7: POST /populate as Toxiproxy answers it. */
 Test(api, populate_like_toxiproxy)
 {
