@@ -227,6 +227,8 @@ TestSuite(api, .init = setup, .fini = teardown);
  * gorilla/mux write them. */
 Test(api, toxiproxy_status_and_bodies)
 {
+    json_t *j;
+
     ASSERT_RAW("GET", "/nope", NULL, 404, TEXT, "404 page not found\n");
     ASSERT_RAW("GET", "/proxies/", NULL, 404, TEXT, "404 page not found\n");
     ASSERT_RAW("GET", "/", NULL, 404, TEXT, "404 page not found\n");
@@ -246,6 +248,13 @@ Test(api, toxiproxy_status_and_bodies)
     ASSERT_RAW("GET", "/proxies/p/toxics/", NULL, 404, TEXT, "404 page not found\n");
     ASSERT_RAW("POST", "/proxies", "{\"name\":\"p\",\"upstream\":\"x:1\"}", 409, TEXT,
                "{\"error\":\"proxy already exists\",\"status\":409}\n");
+    cr_assert_eq(
+        call("POST", "/proxies", "{\"name\":\"n\",\"upstream\":\"x:1\",\"enabled\":null}", NULL),
+        201);
+    cr_assert_eq(call("PATCH", "/proxies/n", "{\"enabled\":false}", NULL), 200);
+    cr_assert_eq(call("PATCH", "/proxies/n", "{\"enabled\":null,\"listen\":null}", &j), 200);
+    cr_assert(json_is_false(json_object_get(j, "enabled")), "null keeps enabled as it was");
+    json_decref(j);
     ASSERT_RAW("POST", "/proxies", "{\"upstream\":\"x:1\"}", 400, TEXT,
                "{\"error\":\"missing required field: name\",\"status\":400}\n");
     ASSERT_RAW("GET", "/proxies/p/toxics/nope", NULL, 404, TEXT,
