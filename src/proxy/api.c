@@ -808,6 +808,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, int status, char *ou
     }
     if (ctype)
         MHD_add_response_header(resp, "Content-Type", ctype);
+    if (ctype && !strcmp(ctype, "text/plain; charset=utf-8")) /* Go's http.Error adds it */
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     ret = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;

@@ -54,6 +54,17 @@ def api_error(status, msg):
                                       separators=(",", ":")) + "\n")
 
 
+def test_error_headers(proxyd):
+    c = http.client.HTTPConnection("127.0.0.1", proxyd.port, timeout=10)
+    try:
+        c.request("GET", "/proxies/nope")
+        r = c.getresponse()
+        r.read()
+        assert r.status == 404 and r.getheader("X-Content-Type-Options") == "nosniff"
+    finally:
+        c.close()
+
+
 def test_status_content_type_and_bodies(proxyd, echo):
     # gorilla/mux: unknown path (a trailing slash too) -> Go's NotFound page
     for path in ("/nope", "/proxies/", "/", "/proxies/p/toxics/x/y"):
