@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "fl_config.h"
+#include "proxy/link.h"
+#include "proxy/loop.h"
 #include "proxy/px.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -33,6 +35,7 @@ struct reply {
     int status;
     char *out;
     const char *ctype;
+    bool changed; /* a failed request that still changed proxies (populate) */
 };
 
 /* Success bodies are compact JSON; the one real number (toxicity) is
@@ -47,11 +50,29 @@ static int reply_json(struct reply *r, int status, json_t *j)
     return status;
 }
 
+/* A JSON string of msg, cut before a UTF-8 sequence that snprintf left
+ * incomplete (a long name in a message), so an error is never lost. */
+static json_t *json_text(const char *msg)
+{
+    char buf[1024];
+    size_t n = strlen(msg);
+    json_t *j = json_string(msg);
+
+    if (n >= sizeof buf)
+        n = sizeof buf - 1;
+    memcpy(buf, msg, n);
+    for (int cut = 0; !j && cut < 4 && n; cut++) {
+        buf[--n] = '\0';
+        j = json_string(buf);
+    }
+    return j ? j : json_string("(an error message that is not UTF-8)");
+}
+
 /* Errors as Toxiproxy's apiError writes them (Go's http.Error): the JSON
  * {"error", "status"} as text/plain, ending with a newline. */
 static int reply_err(struct reply *r, int status, const char *msg)
 {
-    json_t *j = json_pack("{s:s, s:i}", "error", msg, "status", status);
+    json_t *j = json_pack("{s:o, s:i}", "error", json_text(msg), "status", status);
     char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
     json_decref(j);
@@ -233,7 +254,7 @@ static int populate_reply(struct reply *r, int status, const char *msg, json_t *
     json_t *j = json_object();
 
     if (msg) {
-        json_object_set_new(j, "error", json_string(msg));
+        json_object_set_new(j, "error", json_text(msg));
         json_object_set_new(j, "status", json_integer(status));
     }
     if (json_array_size(proxies))
@@ -292,6 +313,8 @@ static int populate(struct fl_px_server *s, struct reply *r, const json_t *arr)
     size_t n;
     char msg[600] = "", m[512];
 
+    if (json_is_null(arr)) /* Go decodes null into an empty list */
+        return populate_reply(r, 201, NULL, NULL);
     if (!json_is_array(arr)) {
         snprintf(msg, sizeof msg, "bad request body: expected a JSON array of proxies, not %s",
                  json_is_object(arr) ? "an object" : "a single value");
@@ -312,6 +335,7 @@ static int populate(struct fl_px_server *s, struct reply *r, const json_t *arr)
     for (size_t i = 0; i < n; i++) {
         struct fl_px_proxy *p;
         int st = populate_one(s, &specs[i], &p, msg, sizeof msg);
+        r->changed = true; /* even a failure may have stopped the proxy it replaces */
         if (st) {
             free(specs);
             return populate_reply(r, st, msg, out);
@@ -611,11 +635,10 @@ static int h_toxic_update(struct fl_px_server *s, struct reply *r, const struct 
         free(nt.name);
         return reply_err(r, st, msg);
     }
-    /* Replace in place: live links drop the old instance and draw anew. */
-    fl_px_links_toxic_removed(p, t);
+    /* Replace in place: live links restart their instance and draw anew. */
     free(t->name);
     *t = nt;
-    fl_px_links_toxic_added(p, t);
+    fl_px_links_toxic_updated(p, t);
     return reply_json(r, 200, fl_px_toxic_json(t));
 }
 
@@ -736,7 +759,7 @@ int fl_px_api_handle(struct fl_px_server *s, const char *method, const char *pat
     struct reply r = {0};
     int st = route(s, &r, method, path, body, len);
 
-    if (st >= 200 && st < 300 && !is(method, "GET"))
+    if ((st >= 200 && st < 300 && !is(method, "GET")) || r.changed)
         persist(s);
     if (s->dry)
         fl_px_reap(s);
@@ -747,7 +770,8 @@ int fl_px_api_handle(struct fl_px_server *s, const char *method, const char *pat
 
 /* ---- the HTTP thread ---- */
 
-void fl_px_calls_run(struct fl_px_server *s)
+/* The loop's on_wake hook: run the API requests the HTTP thread queued. */
+static void calls_run(struct fl_px_server *s)
 {
     struct fl_px_call *c;
 
@@ -784,6 +808,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, int status, char *ou
     }
     if (ctype)
         MHD_add_response_header(resp, "Content-Type", ctype);
+    if (ctype && !strcmp(ctype, "text/plain; charset=utf-8")) /* Go's http.Error adds it */
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     ret = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -920,6 +946,7 @@ struct fl_px_server *fl_px_server_new(const struct fl_px_options *o, struct fl_e
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->dry = o->dry;
+    s->on_wake = calls_run;
     if (o->state_path && !(s->state_path = strdup(o->state_path)))
         goto oom;
     if (s->dry)

@@ -284,6 +284,8 @@ int fl_px_spec_parse(const json_t *in, const struct fl_px_spec *base, struct fl_
         snprintf(dst[i], sizeof out->name, "%s", json_string_value(v));
     }
     v = json_object_get(in, "enabled");
+    if (json_is_null(v)) /* Go leaves the field as it was */
+        v = NULL;
     if (v && !json_is_boolean(v))
         return BAD(400, "bad request body: enabled must be a boolean");
     if (v)

@@ -61,6 +61,7 @@ struct fl_px_toxic_ops {
     const char *type;
     struct fl_px_attr_def attrs[FL_PX_MAX_ATTRS + 1]; /* ends with {NULL} */
     bool touches_data; /* needs the buffered path (no splice) while active */
+    bool keep_state;   /* the per-link state survives an update of the toxic (limit_data) */
     size_t state_size;
     /* The toxic became active on a link direction (link accepted, or toxic
      * added to a live link): arm timers here. */

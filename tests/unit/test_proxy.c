@@ -227,6 +227,8 @@ TestSuite(api, .init = setup, .fini = teardown);
  * gorilla/mux write them. */
 Test(api, toxiproxy_status_and_bodies)
 {
+    json_t *j;
+
     ASSERT_RAW("GET", "/nope", NULL, 404, TEXT, "404 page not found\n");
     ASSERT_RAW("GET", "/proxies/", NULL, 404, TEXT, "404 page not found\n");
     ASSERT_RAW("GET", "/", NULL, 404, TEXT, "404 page not found\n");
@@ -246,6 +248,13 @@ Test(api, toxiproxy_status_and_bodies)
     ASSERT_RAW("GET", "/proxies/p/toxics/", NULL, 404, TEXT, "404 page not found\n");
     ASSERT_RAW("POST", "/proxies", "{\"name\":\"p\",\"upstream\":\"x:1\"}", 409, TEXT,
                "{\"error\":\"proxy already exists\",\"status\":409}\n");
+    cr_assert_eq(
+        call("POST", "/proxies", "{\"name\":\"n\",\"upstream\":\"x:1\",\"enabled\":null}", NULL),
+        201);
+    cr_assert_eq(call("PATCH", "/proxies/n", "{\"enabled\":false}", NULL), 200);
+    cr_assert_eq(call("PATCH", "/proxies/n", "{\"enabled\":null,\"listen\":null}", &j), 200);
+    cr_assert(json_is_false(json_object_get(j, "enabled")), "null keeps enabled as it was");
+    json_decref(j);
     ASSERT_RAW("POST", "/proxies", "{\"upstream\":\"x:1\"}", 400, TEXT,
                "{\"error\":\"missing required field: name\",\"status\":400}\n");
     ASSERT_RAW("GET", "/proxies/p/toxics/nope", NULL, 404, TEXT,
@@ -279,12 +288,32 @@ Test(api, toxiproxy_status_and_bodies)
     ASSERT_RAW("DELETE", "/proxies/p/toxics/noop_UPSTREAM", NULL, 204, NULL, "");
 }
 
+/* A message cut inside a UTF-8 sequence (a long attribute name) still
+ * makes an error body, never an empty one. */
+Test(api, long_utf8_names_in_errors)
+{
+    char body[2048], key[1400] = "";
+    json_t *j;
+
+    for (int i = 0; i < 300; i++)
+        strcat(key, "\xc3\xa9");
+    call("POST", "/proxies", "{\"name\":\"p\",\"upstream\":\"127.0.0.1:1\"}", NULL);
+    for (int off = 0; off < 2; off++) {
+        snprintf(body, sizeof body, "{\"type\":\"latency\",\"attributes\":{\"%s%s\":1}}",
+                 off ? "x" : "", key);
+        cr_assert_eq(call("POST", "/proxies/p/toxics", body, &j), 400);
+        cr_assert(json_string_value(json_object_get(j, "error")), "no error message (off %d)", off);
+        json_decref(j);
+    }
+}
+
 /* Issue 9 §7: POST /populate as Toxiproxy answers it. */
 Test(api, populate_like_toxiproxy)
 {
     json_t *j;
 
     ASSERT_RAW("POST", "/populate", "[]", 201, JSON, "{\"proxies\":null}");
+    ASSERT_RAW("POST", "/populate", "null", 201, JSON, "{\"proxies\":null}");
     ASSERT_RAW("POST", "/populate", "{\"proxies\":[]}", 400, JSON,
                "{\"error\":\"bad request body: expected a JSON array of proxies, not an "
                "object\",\"status\":400,\"proxies\":null}");
