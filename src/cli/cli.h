@@ -23,6 +23,7 @@ int fl_cli_runs(int argc, char **argv);
 int fl_cli_show(int argc, char **argv);
 int fl_cli_lab(int argc, char **argv);
 int fl_cli_dns_worker(int argc, char **argv);
+int fl_cli_diskio_worker(int argc, char **argv);
 int fl_cli_server(int argc, char **argv);
 
 /* The state directory: --state-dir, else $FAULTLINE_STATE_DIR, else /run/faultline. */

@@ -35,6 +35,7 @@ static const struct fl_cli_cmd commands[] = {
     {"__guardian", fl_cli_guardian, NULL},
     {"__stressor", fl_cli_stressor, NULL},
     {"__dns-worker", fl_cli_dns_worker, NULL},
+    {"__diskio-worker", fl_cli_diskio_worker, NULL},
 };
 
 static int cmd_help(int argc, char **argv)

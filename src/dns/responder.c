@@ -26,6 +26,7 @@
 #include "net/peer.h"
 #include "net/redirect.h"
 #include "util/log.h"
+#include "util/rand.h"
 #include "util/time.h"
 
 #define MAX_JOBS 256
@@ -37,8 +38,7 @@ struct responder {
     struct sockaddr_storage upstream;
     socklen_t upstream_len;
     int udp, tcp;
-    pthread_mutex_t rnd_lock;
-    uint64_t rnd;
+    _Atomic uint64_t rnd;
     atomic_int jobs;
     atomic_long selected, answered;
 };
@@ -55,19 +55,6 @@ struct job {
     size_t len;
     struct fl_dns_decision d;
 };
-
-static double next_rnd(struct responder *rs)
-{
-    uint64_t z;
-
-    pthread_mutex_lock(&rs->rnd_lock);
-    z = (rs->rnd += 0x9e3779b97f4a7c15ull); /* splitmix64 */
-    pthread_mutex_unlock(&rs->rnd_lock);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
 
 static int upstream_socket(struct responder *rs, int type)
 {
@@ -180,7 +167,7 @@ static ssize_t respond(struct responder *rs, bool tcp, const uint8_t *q, size_t 
 
 static void decide(struct responder *rs, const uint8_t *q, size_t len, struct fl_dns_decision *d)
 {
-    fl_dns_decide(&rs->rules, q, len, next_rnd(rs), d);
+    fl_dns_decide(&rs->rules, q, len, fl_rand_unit(&rs->rnd), d);
     if (d->selected) {
         atomic_fetch_add(&rs->selected, 1);
         fl_debug("dns: %s -> action %d, delay %lldms", d->qname, (int)d->action,
@@ -467,7 +454,6 @@ int fl_dns_worker_main(const char *config, int ready_fd)
     int port = -1, sfd = -1, tfd = -1, r;
 
     rs.udp = rs.tcp = -1;
-    pthread_mutex_init(&rs.rnd_lock, NULL);
     prctl(PR_SET_NAME, "faultline-dns");
     if (!cfg || !id || strlen(id) >= FL_FAULT_ID_LEN) {
         r = fl_err_set(&e, FL_EUSAGE, "the DNS responder's configuration is not valid JSON "

@@ -101,7 +101,7 @@ static int await_ready(const struct fl_fault_worker_spec *s, int fd, pid_t pid, 
             break;
     }
     buf[len] = 0;
-    if (sscanf(buf, "ok %d", port) == 1 && *port > 0)
+    if (sscanf(buf, "ok %d", port) == 1 && *port >= 0)
         return 0;
     if (!strncmp(buf, "error ", 6)) {
         int code = atoi(buf + 6);
