@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from conftest import BIN, alive, journal_records, proc_state, wait_for
+from test_workload import postgres_server  # noqa: F401 (a fixture: a real PostgreSQL)
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -318,3 +319,48 @@ method:
             run.kill()
             run.wait()
     assert states == {"pause-a": "T", "pause-b": "S"}, (states, "".join(lines))
+
+
+# ---- --pidfile reads the pid on the first line (docs/faults-process.md)
+
+def test_pause_by_postgres_postmaster_pid(fl, postgres_server):
+    """PostgreSQL's own postmaster.pid (pid, data directory, start time,
+    port, ... one per line) selects the postmaster."""
+    pm = postgres_server["pid"]
+    pidfile = os.path.join(os.readlink(f"/proc/{pm}/cwd"), "postmaster.pid")
+    with open(pidfile) as f:
+        lines = f.read().splitlines()
+    assert len(lines) > 3 and lines[0] == str(pm), lines
+    rc, out, err = fl("inject", "process.pause", "--pidfile", pidfile, "--detach", "--lease",
+                      "30s")
+    assert rc == 0, err
+    fid = out.strip().splitlines()[-1]
+    try:
+        assert proc_state(pm) == "T"
+    finally:
+        assert fl("recover", fid)[0] == 0
+    assert wait_for(lambda: proc_state(pm) not in ("T", None), 2)
+
+
+@pytest.mark.parametrize("text,ok", [
+    ("{pid}\n/var/lib/data\n1700000000\n5432\n", True),
+    ("  {pid}  \nmore\n", True),
+    ("{pid}", True),
+    ("x{pid}\n", False),
+    ("{pid} 12\n", False),
+    ("\n{pid}\n", False),
+    ("99999999999999999999\n", False),
+])
+def test_pidfile_first_line(fl, sleepers, tmp_path, text, ok):
+    (p,), _ = sleepers(1)
+    pf = tmp_path / "x.pid"
+    pf.write_text(text.format(pid=p.pid))
+    rc, out, err = fl("inject", "process.pause", "--pidfile", pf, "--detach", "--lease", "30s")
+    if ok:
+        assert rc == 0, err
+        assert proc_state(p.pid) == "T"
+        assert fl("recover", out.strip().splitlines()[-1])[0] == 0
+    else:
+        assert rc == 3, err
+        assert f"--pidfile {pf} does not hold a process id on its first line" in err, err
+        assert proc_state(p.pid) == "S"
