@@ -6,6 +6,7 @@
 #include "util/opts.h"
 #include "util/parse.h"
 #include "util/proc.h"
+#include "util/suggest.h"
 
 Test(parse, durations)
 {
@@ -67,6 +68,21 @@ Test(parse, rates)
     cr_assert_eq(v, 1000000000);
     cr_assert_eq(fl_parse_rate_bps("fast", &v, &e), -FL_EUSAGE);
     cr_assert_eq(fl_parse_rate_bps("1", &v, &e), -FL_EUSAGE);
+    cr_assert_eq(fl_parse_rate_bps("2tbit", &v, &e), 0);
+    cr_assert_eq(v, 2000000000000ULL);
+}
+
+/* A number too large for a known unit says so, not "cannot read". */
+Test(parse, rates_too_large)
+{
+    uint64_t v;
+    struct fl_err e = {0};
+    cr_assert_eq(fl_parse_rate_bps("99999999tbit", &v, &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "'99999999tbit' is too large"), "%s", e.msg);
+    cr_assert_eq(fl_parse_rate_bps("99999999999gbps", &v, &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "too large"), "%s", e.msg);
+    cr_assert_eq(fl_parse_rate_bps("5furlongs", &v, &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "cannot read"), "%s", e.msg);
 }
 
 Test(parse, percents)
@@ -110,6 +126,52 @@ Test(opts, parse_into_json)
     cr_assert_float_eq(fl_param_real(p, "percent", 0), 30.0, 1e-9);
     cr_assert_null(fl_opts_find(tables, "nope"));
     json_decref(p);
+}
+
+/* One rule for durations: a table's min (ms) is the least accepted, and 0
+ * is refused with the way to get the default instead of meaning "forever". */
+Test(opts, duration_minimum)
+{
+    static const struct fl_opt t[] = {
+        {"lease", FL_OPT_DURATION, 0, "D", "lease", NULL, 1000, 0},
+        {"after", FL_OPT_DURATION, 0, "D", "after", NULL, 0, 0},
+        FL_OPT_END,
+    };
+    json_t *p = json_object();
+    struct fl_err e = {0};
+
+    cr_assert_eq(fl_opts_set(&t[0], p, "0", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--lease: 0 is not accepted") && strstr(e.msg, "leave --lease out"),
+              "%s", e.msg);
+    cr_assert_eq(fl_opts_set(&t[0], p, "500ms", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "'500ms' is shorter than 1.0s, the least --lease takes"), "%s",
+              e.msg);
+    cr_assert_eq(fl_opts_set(&t[0], p, "1s", &e), 0);
+    cr_assert_eq(fl_opts_set(&t[1], p, "0", &e), 0, "%s", e.msg); /* no minimum: 0 is a value */
+    json_decref(p);
+}
+
+Test(suggest, closest_within_two_edits)
+{
+    static const char *const kinds[] = {"network.partition", "network.loss", "process.pause",
+                                        "process.kill", NULL};
+    static const char *const opts[] = {"pid", "pidfile", "duration", "detach", "lease", NULL};
+
+    cr_assert_str_eq(fl_suggest("process.pasue", kinds), "process.pause"); /* a swap */
+    cr_assert_str_eq(fl_suggest("network.partion", kinds), "network.partition");
+    cr_assert_str_eq(fl_suggest("Network.Loss", kinds), "network.loss");
+    cr_assert_str_eq(fl_suggest("duraton", opts), "duration");
+    cr_assert_str_eq(fl_suggest("pidd", opts), "pid"); /* ties: the earlier entry */
+    cr_assert_str_eq(fl_suggest("leese", opts), "lease");
+    cr_assert_null(fl_suggest("network.bandwidthh3", kinds));
+    cr_assert_null(fl_suggest("zzz", kinds));
+    cr_assert_null(fl_suggest("x", opts)); /* too short to guess from */
+    cr_assert_null(fl_suggest("", opts));
+    cr_assert_null(fl_suggest(NULL, opts));
+    char longw[300];
+    memset(longw, 'a', sizeof longw - 1);
+    longw[sizeof longw - 1] = '\0';
+    cr_assert_null(fl_suggest(longw, opts));
 }
 
 Test(proc, refuses_pid1_and_self)
