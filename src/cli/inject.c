@@ -90,7 +90,10 @@ static void usage(FILE *out, const struct fl_fault_ops *ops)
     fl_opts_print_help(out, common_opts);
     fprintf(out, "\nA foreground inject holds the fault for --duration and reverts at the end or\n"
                  "on Ctrl-C/SIGTERM (exit 0 once reverted). If this process dies, the guardian\n"
-                 "reverts the fault at once. Exit codes: docs/exit-codes.md.\n");
+                 "reverts the fault at once. Faults on one target compose (a process paused\n"
+                 "twice runs again when the later pause ends) or are refused (exit 4) where\n"
+                 "they cannot: see \"Overlapping faults\" in docs/faults-*.md. Exit codes:\n"
+                 "docs/exit-codes.md.\n");
 }
 
 /* Parse "--name value" / "--name=value" pairs into kind and common params. */
