@@ -56,6 +56,10 @@ int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_
      * still see each other. A refused fault leaves no record. */
     fl_journal_lock(j);
     r = fl_compose_check(j, f, true, e);
+    if (r == 0 && f->ops->overlap) {
+        f->ops->overlap(f);
+        json_object_set(rec, "undo", f->undo);
+    }
     if (r == 0)
         r = fl_journal_put(j, rec, e);
     fl_journal_unlock(j);

@@ -71,6 +71,11 @@ struct fl_fault_ops {
      * has its own nft table, cgroup, file). Adds key -> json_integer(mode)
      * pairs to `out` from params and undo; called after plan. */
     void (*claims)(const struct fl_fault *f, json_t *out);
+    /* May be NULL. Called once fault->held is set, before the journal record
+     * is written: adjusts undo to what other faults hold (a pause leaves a
+     * process it finds stopped by another pause to that pause, not to
+     * "someone else"), so a revert from the record alone is right. */
+    void (*overlap)(struct fl_fault *f);
 };
 
 enum fl_claim_mode {

@@ -74,7 +74,7 @@ static void pause_claims(const struct fl_fault *f, json_t *out)
  * must leave it so; but a process stopped by another pause fault that still
  * holds it (or one that runs again by now) is this fault's to continue once
  * every pause on it has ended. */
-static void forget_faultline_stops(struct fl_fault *f)
+static void pause_overlap(struct fl_fault *f)
 {
     json_t *targets = json_object_get(f->undo, "targets"), *t;
     size_t i;
@@ -117,7 +117,7 @@ static int pause_inject(struct fl_fault *f, struct fl_err *e)
     pid_t laggard = 0;
     int r = 0;
 
-    forget_faultline_stops(f);
+    pause_overlap(f); /* again: a pause may have ended since the record was written */
     fl_select_from_json(json_object_get(f->undo, "targets"), &sel);
     for (size_t i = 0; i < sel.n; i++) {
         int s = fl_select_signal(sel.targets[i].pid, sel.targets[i].start, SIGSTOP);
@@ -212,4 +212,5 @@ const struct fl_fault_ops fl_fault_process_pause = {
     .revert = pause_revert,
     .describe = pause_describe,
     .claims = pause_claims,
+    .overlap = pause_overlap,
 };

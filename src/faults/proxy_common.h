@@ -44,7 +44,7 @@
      "share of new connections affected, drawn per connection (default 100)", NULL, 0, 0}, \
     {"hard-stop", FL_OPT_DURATION, 0, "DURATION", "the proxy stops (and its redirect " \
      "goes) by itself after this long even if nothing reverts the fault (default: " \
-     "--duration or a detached --lease, + 30s; else 1h)", NULL, 0, 0}
+     "--duration or a detached --lease, + 30s; else 1h)", NULL, 1, 0}
 /* clang-format on */
 
 /* How one kind uses the shared machinery. */

@@ -294,3 +294,22 @@ def test_second_proxy_fault_on_a_target_is_refused(lab, fl, state_dir):
         if other:
             assert fl("recover", other)[0] == 0
     assert lab.faultline_tables(lab.a) == []
+
+
+@pytest.mark.parametrize("args,text", [
+    # the message names the option the bad value was given to
+    (["network.delay", "--target", "10.9.9.9:99999", "--latency", "1s"],
+     "--target: '10.9.9.9:99999': the port must be a number from 1 to 65535"),
+    (["network.partition", "--peer", "10.9.9.9:99999"],
+     "--peer: '10.9.9.9:99999': the port must be a number from 1 to 65535"),
+    (["network.reset", "--endpoint", "10.9.9.9:0"],
+     "--endpoint: '10.9.9.9:0': the port must be a number from 1 to 65535"),
+    # a number too large is "too large", not unreadable
+    (["network.bandwidth", "--dev", "lo", "--rate", "99999999tbit"],
+     "--rate: rate '99999999tbit' is too large"),
+])
+def test_bad_values_are_named_by_their_option(fl, args, text):
+    rc, _, err = fl("inject", *args, "--duration", "1s")
+    assert rc == 2, err
+    assert text in err, err
+    assert "--peer" not in err or "--peer" in args

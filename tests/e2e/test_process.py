@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from conftest import BIN, alive, journal_records, proc_state, wait_for
+from test_workload import postgres_server  # noqa: F401 (a fixture: a real PostgreSQL)
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -318,3 +319,102 @@ method:
             run.kill()
             run.wait()
     assert states == {"pause-a": "T", "pause-b": "S"}, (states, "".join(lines))
+
+
+# ---- --pidfile reads the pid on the first line (docs/faults-process.md)
+
+def test_pause_by_postgres_postmaster_pid(fl, postgres_server):
+    """PostgreSQL's own postmaster.pid (pid, data directory, start time,
+    port, ... one per line) selects the postmaster."""
+    pm = postgres_server["pid"]
+    pidfile = os.path.join(os.readlink(f"/proc/{pm}/cwd"), "postmaster.pid")
+    with open(pidfile) as f:
+        lines = f.read().splitlines()
+    assert len(lines) > 3 and lines[0] == str(pm), lines
+    rc, out, err = fl("inject", "process.pause", "--pidfile", pidfile, "--detach", "--lease",
+                      "30s")
+    assert rc == 0, err
+    fid = out.strip().splitlines()[-1]
+    try:
+        assert proc_state(pm) == "T"
+    finally:
+        assert fl("recover", fid)[0] == 0
+    assert wait_for(lambda: proc_state(pm) not in ("T", None), 2)
+
+
+@pytest.mark.parametrize("text,ok", [
+    ("{pid}\n/var/lib/data\n1700000000\n5432\n", True),
+    ("  {pid}  \nmore\n", True),
+    ("{pid}", True),
+    ("x{pid}\n", False),
+    ("{pid} 12\n", False),
+    ("\n{pid}\n", False),
+    ("99999999999999999999\n", False),
+])
+def test_pidfile_first_line(fl, sleepers, tmp_path, text, ok):
+    (p,), _ = sleepers(1)
+    pf = tmp_path / "x.pid"
+    pf.write_text(text.format(pid=p.pid))
+    rc, out, err = fl("inject", "process.pause", "--pidfile", pf, "--detach", "--lease", "30s")
+    if ok:
+        assert rc == 0, err
+        assert proc_state(p.pid) == "T"
+        assert fl("recover", out.strip().splitlines()[-1])[0] == 0
+    else:
+        assert rc == 3, err
+        assert f"--pidfile {pf} does not hold a process id on its first line" in err, err
+        assert proc_state(p.pid) == "S"
+
+
+# ---- messages: misspellings get a suggestion; zero is never a duration
+# (docs/cli.md)
+
+@pytest.mark.parametrize("args,text", [
+    (["process.pasue", "--pid", "2"],
+     "unknown fault kind 'process.pasue' (did you mean process.pause?)"),
+    (["netwrk.partition", "--help"],
+     "unknown fault kind 'netwrk.partition' (did you mean network.partition?)"),
+    (["process.pause", "--pidd", "2"], "process.pause does not take --pidd (did you mean --pid?)"),
+    (["process.pause", "--pid", "2", "--duraton", "1s"],
+     "does not take --duraton (did you mean --duration?)"),
+    (["process.pause", "--pid", "2", "--detach", "--leas", "1m"], "(did you mean --lease?)"),
+    (["process.pause", "--pid", "2", "--duration", "0"],
+     "--duration: 0 is not accepted (it means neither 'forever' nor 'the default'): leave "
+     "--duration out"),
+    (["process.pause", "--pid", "2", "--detach", "--lease", "0"],
+     "--lease: 0 is not accepted"),
+    (["process.pause", "--pid", "2", "--detach", "--lease", "500ms"],
+     "--lease: '500ms' is shorter than 1.0s, the least --lease takes"),
+    (["stress.cpu", "--hard-stop", "0"], "--hard-stop: 0 is not accepted"),
+])
+def test_usage_messages(fl, state_dir, args, text):
+    rc, out, err = fl("inject", *args)
+    assert rc == 2, err
+    assert text in err, err
+    assert journal_records(state_dir) == []
+
+
+def test_unknown_kind_far_from_any_gets_no_guess(fl):
+    rc, out, err = fl("inject", "zzz")
+    assert rc == 2
+    assert "unknown fault kind 'zzz'; run `faultline inject --help`" in err, err
+
+
+def test_zero_duration_is_refused_in_experiments_too(fl, tmp_path):
+    """The same rule in YAML: duration 0 and hard-stop 0 are refused."""
+    exp = tmp_path / "zero.yaml"
+    exp.write_text("""title: zero
+duration: 2s
+steady_state:
+  probes:
+    - {name: ok, type: command, command: "true"}
+method:
+  - kind: stress.cpu
+    duration: 0s
+  - kind: stress.cpu
+    hard-stop: 0
+""")
+    rc, out, err = fl("validate", str(exp))
+    assert rc == 2, err
+    assert f"{exp}:8:15: duration must be longer than 0" in err, err
+    assert f"{exp}:10:16: stress.cpu: --hard-stop: 0 is not accepted" in err, err

@@ -1,9 +1,11 @@
-/* Fuzz the unit parsers every command line and experiment file goes through. */
+/* Fuzz the unit parsers every command line and experiment file goes through,
+ * and the "did you mean" search over words of any length. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/parse.h"
+#include "util/suggest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -23,6 +25,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fl_parse_rate_bps(s, &u, &e);
     fl_parse_percent(s, &d, &e);
     fl_parse_int(s, -5, 5, &ll, &e);
+    {
+        static const char *const words[] = {"network.partition", "pid", "", "duration", NULL};
+        const char *const one[] = {s, NULL};
+        fl_suggest(s, words);
+        fl_suggest("duraton", one);
+    }
     free(s);
     return 0;
 }
