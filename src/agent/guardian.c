@@ -112,10 +112,92 @@ int fl_guardian_ensure(struct fl_journal *j, struct fl_err *e)
                       j->root);
 }
 
-/* Revert every record whose lease says so. Returns how many records remain. */
-static int guardian_pass(struct fl_journal *j)
+/* What the guardian remembers between passes, so a record it cannot
+ * revert costs a bounded number of log lines: failing reverts are retried
+ * with a doubling delay (1 s up to GUARDIAN_RETRY_MAX_MS) and logged once
+ * per try; a damaged record is logged once, when it appears. */
+#define GUARDIAN_RETRY_FIRST_MS 1000
+#define GUARDIAN_RETRY_MAX_MS 60000
+
+struct guardian_memory {
+    json_t *retry;   /* id -> {"at": next try (ms), "delay": ms, "tries": n} */
+    json_t *damaged; /* record name -> the problem last logged */
+};
+
+/* One revert attempt of a record that is due, with back-off on failure. */
+static void guardian_revert(struct fl_journal *j, struct guardian_memory *m, const char *id,
+                            const char *kind, enum fl_lease_verdict v, int64_t now, int *remaining)
 {
-    json_t *all = fl_journal_list(j);
+    json_t *rt = json_object_get(m->retry, id);
+    int64_t delay = rt ? json_integer_value(json_object_get(rt, "delay")) : 0;
+    json_int_t tries = rt ? json_integer_value(json_object_get(rt, "tries")) : 0;
+    struct fl_err e = {0};
+    bool found;
+
+    if (rt && now < json_integer_value(json_object_get(rt, "at"))) {
+        (*remaining)++;
+        return;
+    }
+    if (!rt)
+        fl_info("reverting fault %s (%s): %s", id, kind ? kind : "?", fl_lease_verdict_str(v));
+    if (fl_journal_revert(j, id, &found, &e) == 0) {
+        if (found)
+            fl_info("fault %s reverted%s", id, rt ? " at last" : "");
+        json_object_del(m->retry, id);
+        return;
+    }
+    delay = delay ? delay * 2 : GUARDIAN_RETRY_FIRST_MS;
+    if (delay > GUARDIAN_RETRY_MAX_MS)
+        delay = GUARDIAN_RETRY_MAX_MS;
+    tries++;
+    fl_error("revert of %s failed (try %lld), next try in %llds: %s", id, (long long)tries,
+             (long long)(delay / 1000), e.msg);
+    json_object_set_new(m->retry, id,
+                        json_pack("{s:I, s:I, s:I}", "at", (json_int_t)(now + delay), "delay",
+                                  (json_int_t)delay, "tries", tries));
+    (*remaining)++;
+}
+
+/* Log each damaged record once (again only if its problem changes). */
+static void guardian_note_damaged(struct fl_journal *j, struct guardian_memory *m)
+{
+    json_t *bad = fl_journal_list_damaged(j), *d, *seen = json_object();
+    size_t i;
+
+    json_array_foreach(bad, i, d) {
+        const char *name = json_string_value(json_object_get(d, "id"));
+        const char *problem = json_string_value(json_object_get(d, "problem"));
+        const char *before = json_string_value(json_object_get(m->damaged, name));
+
+        if (!before || strcmp(before, problem))
+            fl_warn("journal record %s cannot be reverted: %s. If its fault is still "
+                    "applied, remove it by hand; then `faultline recover --forget %s` "
+                    "(`faultline status` lists it)",
+                    json_string_value(json_object_get(d, "file")), problem, name);
+        json_object_set_new(seen, name, json_string(problem));
+    }
+    json_decref(m->damaged);
+    m->damaged = seen;
+    json_decref(bad);
+}
+
+/* Forget the back-off of records that are gone (recover, --forget). */
+static void forget_gone(struct guardian_memory *m, const json_t *live)
+{
+    const char *key;
+    json_t *val;
+    void *tmp;
+
+    json_object_foreach_safe(m->retry, tmp, key, val) {
+        if (!json_object_get(live, key))
+            json_object_del(m->retry, key);
+    }
+}
+
+/* Revert every record whose lease says so. Returns how many records remain. */
+static int guardian_pass(struct fl_journal *j, struct guardian_memory *m)
+{
+    json_t *all = fl_journal_list(j), *live = json_object();
     int64_t now = fl_now_ms();
     size_t i;
     json_t *rec;
@@ -125,21 +207,17 @@ static int guardian_pass(struct fl_journal *j)
         const char *id = json_string_value(json_object_get(rec, "id"));
         const char *kind = json_string_value(json_object_get(rec, "kind"));
         enum fl_lease_verdict v = fl_lease_check(rec, now, fl_journal_owner_alive(rec));
-        struct fl_err e = {0};
-        bool found;
 
+        json_object_set_new(live, id, json_true());
         if (v == FL_LEASE_KEEP) {
             remaining++;
             continue;
         }
-        fl_info("reverting fault %s (%s): %s", id, kind ? kind : "?", fl_lease_verdict_str(v));
-        if (fl_journal_revert(j, id, &found, &e)) {
-            fl_error("revert of %s failed, will retry: %s", id, e.msg);
-            remaining++;
-        } else if (found) {
-            fl_info("fault %s reverted", id);
-        }
+        guardian_revert(j, m, id, kind, v, now, &remaining);
     }
+    forget_gone(m, live);
+    guardian_note_damaged(j, m);
+    json_decref(live);
     json_decref(all);
     return remaining;
 }
@@ -153,6 +231,7 @@ int fl_guardian_run(const char *state_dir, int poll_ms, int idle_exit_ms)
     int lock_fd;
     int64_t idle_since = 0;
     struct sigaction sa = {.sa_handler = on_stop};
+    struct guardian_memory mem = {0};
 
     if (fl_journal_open(&j, state_dir, &e)) {
         fl_error("%s", e.msg);
@@ -175,8 +254,10 @@ int fl_guardian_run(const char *state_dir, int poll_ms, int idle_exit_ms)
         return 0; /* another guardian already watches this journal */
     }
     fl_info("guardian started for %s", j.root);
+    mem.retry = json_object();
+    mem.damaged = json_object();
     while (!guardian_stop) {
-        int remaining = guardian_pass(&j);
+        int remaining = guardian_pass(&j, &mem);
         int64_t now = fl_now_ms();
 
         if (remaining > 0) {
@@ -202,6 +283,8 @@ int fl_guardian_run(const char *state_dir, int poll_ms, int idle_exit_ms)
     if (guardian_stop)
         close(lock_fd);
     fl_info("guardian exiting");
+    json_decref(mem.retry);
+    json_decref(mem.damaged);
     fl_journal_close(&j);
     fl_log_set_file(NULL);
     if (log)

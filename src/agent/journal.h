@@ -42,8 +42,19 @@ json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_m
 int fl_journal_put(struct fl_journal *j, json_t *record, struct fl_err *e);
 /* The record for id, or NULL (e->code FL_ENOTARGET when absent). */
 json_t *fl_journal_get(struct fl_journal *j, const char *id, struct fl_err *e);
-/* All records, oldest first. Unreadable files are skipped with a warning. */
+/* All sound records, oldest first: the ones faultline can revert. */
 json_t *fl_journal_list(struct fl_journal *j);
+/* Every other *.json file of the journal: unreadable or truncated, unknown
+ * kind, an id that is not a fault id or differs from the file name, missing
+ * fields. Each entry: {"id": file name without .json, "file", "problem",
+ * "kind", "description", "params", "undo"} (the last four null when the
+ * file cannot be read). Nothing can revert these; `status` shows them. */
+json_t *fl_journal_list_damaged(struct fl_journal *j);
+/* Remove the record file <name>.json, sound or not, without reverting
+ * anything: for a record the user has checked by hand (recover --forget).
+ * *was_sound tells whether faultline could have reverted it. FL_ENOTARGET
+ * when there is no such record. */
+int fl_journal_forget(struct fl_journal *j, const char *name, bool *was_sound, struct fl_err *e);
 int fl_journal_count(struct fl_journal *j);
 void fl_journal_remove(struct fl_journal *j, const char *id);
 

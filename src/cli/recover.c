@@ -14,16 +14,33 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: faultline recover ID... | --all [--state-dir DIR]\n\n"
-            "Revert faults now. Reverting an unknown or already reverted id is a no-op.\n"
-            "  --all             revert every journaled fault, then remove every leftover\n"
-            "                    found by naming convention: nft tables faultline_*, tbf\n"
-            "                    qdiscs with handle fa17:, stress cgroups faultline/<id>,\n"
-            "                    fill files .faultline-fill-* in registered directories\n"
-            "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or "
-            "/run/faultline)\n"
-            "Exit: 0 all reverted, 1 something could not be reverted (it stays journaled).\n");
+    fprintf(out, "usage: faultline recover ID... | --all | --forget ID... [--state-dir DIR]\n\n"
+                 "Revert faults now. Reverting an unknown or already reverted id is a no-op.\n"
+                 "  --all             revert every journaled fault, then remove every leftover\n"
+                 "                    found by naming convention: nft tables faultline_*, tbf\n"
+                 "                    qdiscs with handle fa17:, stress cgroups faultline/<id>,\n"
+                 "                    fill files .faultline-fill-* in registered directories\n"
+                 "  --forget          remove the named journal records without reverting\n"
+                 "                    anything: for a damaged record `status` lists, once you\n"
+                 "                    have checked by hand that its fault is gone\n"
+                 "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or "
+                 "/run/faultline)\n"
+                 "Exit: 0 all reverted, 1 something could not be reverted (it stays journaled).\n");
+}
+
+static int forget_one(struct fl_journal *j, const char *name)
+{
+    struct fl_err e = {0};
+    bool sound;
+
+    if (fl_journal_forget(j, name, &sound, &e))
+        return fl_cli_fail(&e);
+    printf("forgot %s: its journal record is removed; nothing was reverted\n", name);
+    if (sound)
+        fl_warn("%s was a sound record faultline could have reverted (`faultline recover %s`); "
+                "if its fault is still applied, nothing watches it any more",
+                name, name);
+    return 0;
 }
 
 static int revert_one(struct fl_journal *j, const char *id, int *failed)
@@ -48,11 +65,12 @@ static int revert_one(struct fl_journal *j, const char *id, int *failed)
 int fl_cli_recover(int argc, char **argv)
 {
     static const struct option longopts[] = {{"all", no_argument, NULL, 'a'},
-                                              {"state-dir", required_argument, NULL, 's'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {NULL, 0, NULL, 0}};
+                                             {"forget", no_argument, NULL, 'f'},
+                                             {"state-dir", required_argument, NULL, 's'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *state_dir = NULL;
-    bool all = false;
+    bool all = false, forget = false;
     struct fl_journal j;
     struct fl_err e = {0};
     int c, failed = 0, rc = 0;
@@ -60,6 +78,8 @@ int fl_cli_recover(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == 'a')
             all = true;
+        else if (c == 'f')
+            forget = true;
         else if (c == 's')
             state_dir = optarg;
         else if (c == 'h') {
@@ -70,13 +90,21 @@ int fl_cli_recover(int argc, char **argv)
             return FL_EUSAGE;
         }
     }
-    if (all == (optind < argc)) {
-        fl_err_set(&e, FL_EUSAGE, "give fault ids or --all (not both, not neither)");
+    if (all == (optind < argc) || (all && forget)) {
+        fl_err_set(&e, FL_EUSAGE,
+                   "give fault ids, --all, or --forget with ids (one of them; see "
+                   "`faultline recover --help`)");
         return fl_cli_fail(&e);
     }
     if (fl_journal_open_existing(&j, fl_cli_state_dir(state_dir), &e))
         return fl_cli_fail(&e);
-    if (!all) {
+    if (forget) {
+        for (int i = optind; i < argc; i++) {
+            int r = forget_one(&j, argv[i]);
+            if (r && !rc)
+                rc = r;
+        }
+    } else if (!all) {
         for (int i = optind; i < argc; i++) {
             int r = revert_one(&j, argv[i], &failed);
             if (r && !rc)

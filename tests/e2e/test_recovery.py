@@ -75,12 +75,13 @@ def test_missing_state_dir_says_why(tmp_path, sleeper):
 
 def test_reading_commands_create_nothing(tmp_path):
     sd = str(tmp_path / "a" / "state")
-    for args in (["status"], ["status", "--json"], ["recover", "0badf00d"]):
+    for args in (["status"], ["status", "--json"], ["recover", "0badf00d"],
+                 ["recover", "--forget", "0badf00d"]):
         r = fl(*args, "--state-dir", sd)
         assert r.returncode in (0, 3), (args, r.stderr)
         assert not os.path.exists(tmp_path / "a"), args
     r = fl("status", "--json", "--state-dir", sd)
-    assert json.loads(r.stdout) == {"guardian": False, "faults": []}
+    assert json.loads(r.stdout) == {"guardian": False, "faults": [], "damaged": []}
     # An existing, empty state directory gets nothing new either.
     os.makedirs(os.path.join(sd, "faults"))
     before = tree(sd)
@@ -112,10 +113,115 @@ def test_failed_fill_on_read_only_mount_leaves_no_record(state, tmp_path, mounts
     assert records(state) == []
     assert ro not in registered_fill_dirs()
     st = json.loads(fl("status", "--json", state=state).stdout)
-    assert st["faults"] == []
+    assert st["faults"] == [] and st["damaged"] == []
     # The guardian started for the record has nothing to do and exits.
     assert wait_for(lambda: guardian_pids(state) == [], 5)
     log = os.path.join(state, "guardian.log")
     if os.path.exists(log):
         with open(log) as f:
             assert "revert of" not in f.read()
+
+
+# ---- damaged and forged journal records -------------------------------------
+
+def pause_record(fid, pid, **over):
+    """A journal record as inject writes it for a detached process.pause."""
+    with open(f"/proc/{pid}/stat") as f:
+        start = int(f.read().rsplit(")", 1)[1].split()[19])
+    rec = {"version": 1, "id": fid, "kind": "process.pause", "state": "applied",
+           "params": {"pid": [str(pid)]}, "owner": None,
+           "undo": {"pids": [{"pid": pid, "start": start}]},
+           "created_ms": 0, "created_wall_ms": 0, "lease_ms": 60000, "lease_until": 0,
+           "end_at": 0, "duration_ms": 0, "seed": 1, "description": f"pause pid {pid}"}
+    rec.update(over)
+    return rec
+
+
+def put(state, name, text):
+    d = os.path.join(state, "faults")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name + ".json"), "w") as f:
+        f.write(text)
+
+
+def log_lines(state, needle):
+    try:
+        with open(os.path.join(state, "guardian.log")) as f:
+            return [line for line in f if needle in line]
+    except FileNotFoundError:
+        return []
+
+
+def test_damaged_records_are_reported_and_forgotten(state, sleeper):
+    p = sleeper()
+    os.kill(p.pid, signal.SIGSTOP)  # what a truncated pause record leaves behind
+    assert wait_for(lambda: proc_state(p.pid) == "T", 2)
+    whole = json.dumps(pause_record("aaaa0001", p.pid), indent=2)
+    put(state, "aaaa0001", whole[: len(whole) // 2])                     # truncated
+    put(state, "aaaa0002", json.dumps(pause_record("aaaa0002", p.pid, kind="process.freeze")))
+    put(state, "zz-forged", json.dumps(pause_record("zz-forged", p.pid)))  # non-hex id
+    put(state, "aaaa0004", json.dumps(pause_record("0badbeef", p.pid)))  # id differs
+    damaged = {"aaaa0001": "aaaa0001.json", "aaaa0002": "unknown fault kind 'process.freeze'",
+               "zz-forged": "not a fault id", "aaaa0004": "differs from its file name"}
+
+    r = fl("status", state=state)
+    assert r.returncode == 0
+    assert "no active faults that faultline can revert" in r.stdout, r.stdout
+    assert "4 damaged journal records" in r.stdout and "--forget" in r.stdout
+    for name, problem in damaged.items():
+        line = [ln for ln in r.stdout.splitlines() if ln.startswith(name + " ")]
+        assert line and problem in line[0], (name, r.stdout)
+    st = json.loads(fl("status", "--json", state=state).stdout)
+    assert st["faults"] == []
+    assert sorted(d["id"] for d in st["damaged"]) == sorted(damaged)
+    byid = {d["id"]: d for d in st["damaged"]}
+    assert byid["aaaa0002"]["kind"] == "process.freeze"
+    assert byid["aaaa0002"]["undo"]["pids"][0]["pid"] == p.pid
+    assert byid["aaaa0001"]["kind"] is None
+
+    r = fl("recover", "aaaa0001", state=state)
+    assert r.returncode == 7 and "recover --forget aaaa0001" in r.stderr, r.stderr
+    r = fl("recover", "aaaa0002", state=state)
+    assert r.returncode == 7 and "unknown kind" in r.stderr and "--forget" in r.stderr
+    r = fl("recover", "--forget", "../../etc/passwd", state=state)
+    assert r.returncode == 2, r.stderr
+    r = fl("recover", "--forget", "aaaa0009", state=state)
+    assert r.returncode == 3 and "no journal record aaaa0009" in r.stderr
+    r = fl("recover", "--all", "--forget", "aaaa0001", state=state)
+    assert r.returncode == 2
+    # The user checks by hand, resumes the process, and discards the records.
+    os.kill(p.pid, signal.SIGCONT)
+    r = fl("recover", "--forget", *damaged, state=state)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("nothing was reverted") == 4
+    assert records(state) == []
+    assert fl("status", state=state).stdout == "no active faults\n"
+
+
+def test_guardian_backs_off_failing_and_damaged_records(state):
+    """A revert that keeps failing and a damaged record cost a bounded
+    number of log lines, not ten a second."""
+    # Sound, but its revert refuses: the undo names a file that is not a fill file.
+    fill = {"version": 1, "id": "bbbb0001", "kind": "disk.fill", "state": "applied",
+            "params": {"path": "/tmp", "size": 1}, "owner": None,
+            "undo": {"dir": "/tmp", "file": "/tmp/not-a-fill-file"},
+            "created_ms": 0, "created_wall_ms": 0, "lease_ms": 1000, "lease_until": 0,
+            "end_at": 0, "duration_ms": 0, "seed": 1, "description": "forged"}
+    put(state, "bbbb0001", json.dumps(fill))
+    put(state, "bbbb0002", '{"version": 1, "id": "bbbb0002", "ki')
+    r = fl("status", state=state)  # starts the guardian: a sound record is journaled
+    assert "bbbb0001" in r.stdout and "bbbb0002" in r.stdout
+    assert wait_for(lambda: guardian_pids(state) != [], 3)
+    time.sleep(4)
+    failing = log_lines(state, "revert of bbbb0001 failed")
+    assert 1 <= len(failing) <= 3, failing    # tries at 0, 1, 3 s (then 7, 15, ... 60 s)
+    assert "next try in" in failing[-1] and "not a faultline fill file" in failing[-1]
+    assert len(log_lines(state, "bbbb0002")) == 1
+    with open(os.path.join(state, "guardian.log")) as f:
+        assert len(f.read().splitlines()) < 12
+    st = json.loads(fl("status", "--json", state=state).stdout)
+    assert "not a faultline fill file" in st["faults"][0]["last_error"]
+    r = fl("recover", "--forget", "bbbb0001", "bbbb0002", state=state)
+    assert r.returncode == 0 and "sound record" in r.stderr, r.stderr
+    assert records(state) == []
+    assert wait_for(lambda: guardian_pids(state) == [], 5)
