@@ -1,5 +1,6 @@
 #include "agent/guardian.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -110,6 +111,72 @@ int fl_guardian_ensure(struct fl_journal *j, struct fl_err *e)
                       "the guardian did not start within 3s (see %s/guardian.log); refusing "
                       "to inject a fault nobody would revert if this process died",
                       j->root);
+}
+
+/* argv of /proc/<pid>/cmdline as a NUL-separated buffer; returns its length. */
+static size_t read_cmdline(const char *pid, char *buf, size_t cap)
+{
+    char path[64];
+    int fd;
+    ssize_t n;
+
+    snprintf(path, sizeof path, "/proc/%s/cmdline", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return (size_t)n;
+}
+
+/* The --state-dir of a guardian's argv ("faultline __guardian --state-dir
+ * DIR ..."), made absolute; false if `pid` is not a guardian. */
+static bool guardian_dir(const char *pid, char *out, size_t len)
+{
+    char argv[8192], cwd[PATH_MAX], link[64];
+    size_t n = read_cmdline(pid, argv, sizeof argv), at = 0;
+    const char *args[8] = {0};
+    int argc = 0;
+    ssize_t c;
+
+    while (at < n && argc < 8) {
+        args[argc++] = argv + at;
+        at += strlen(argv + at) + 1;
+    }
+    if (argc < 4 || strcmp(args[1], "__guardian") || strcmp(args[2], "--state-dir"))
+        return false;
+    if (args[3][0] == '/') {
+        snprintf(out, len, "%s", args[3]);
+        return true;
+    }
+    snprintf(link, sizeof link, "/proc/%s/cwd", pid);
+    c = readlink(link, cwd, sizeof cwd - 1);
+    if (c <= 0)
+        return false;
+    cwd[c] = '\0';
+    snprintf(out, len, "%s/%s", cwd, args[3]);
+    return true;
+}
+
+json_t *fl_guardian_state_dirs(void)
+{
+    json_t *out = json_array();
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+
+    while (d && (de = readdir(d))) {
+        char dir[PATH_MAX];
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        if (guardian_dir(de->d_name, dir, sizeof dir))
+            json_array_append_new(out, json_string(dir));
+    }
+    if (d)
+        closedir(d);
+    return out;
 }
 
 /* What the guardian remembers between passes, so a record it cannot

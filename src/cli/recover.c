@@ -2,11 +2,15 @@
  *
  * --all reverts every journaled fault, then sweeps by naming convention for
  * leftovers the journal does not know (a deleted state directory, a reboot
- * that wiped /run while files persisted, a crash between apply and record). */
+ * that wiped /run while files persisted, a crash between apply and record),
+ * sparing the live faults other state directories journal. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "agent/guardian.h"
 #include "agent/journal.h"
 #include "cli/cli.h"
 #include "faults/fault.h"
@@ -19,7 +23,9 @@ static void usage(FILE *out)
                  "  --all             revert every journaled fault, then remove every leftover\n"
                  "                    found by naming convention: nft tables faultline_*, tbf\n"
                  "                    qdiscs with handle fa17:, stress cgroups faultline/<id>,\n"
-                 "                    fill files .faultline-fill-* in registered directories\n"
+                 "                    fill files .faultline-fill-* in registered directories;\n"
+                 "                    except the live faults of other state directories (those\n"
+                 "                    of running guardians, /run/faultline, $FAULTLINE_STATE_DIR)\n"
                  "  --forget          remove the named journal records without reverting\n"
                  "                    anything: for a damaged record `status` lists, once you\n"
                  "                    have checked by hand that its fault is gone\n"
@@ -60,6 +66,71 @@ static int revert_one(struct fl_journal *j, const char *id, int *failed)
     else
         printf("nothing to do: no active fault %s\n", id);
     return 0;
+}
+
+static bool same_dir(const char *a, const char *b)
+{
+    struct stat sa, sb;
+
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* Fault id -> {"state_dir", "kind"} for every sound record of every other
+ * state directory faultline can find: those of running guardians (a state
+ * directory with live faults always has one), the default one and
+ * $FAULTLINE_STATE_DIR. Their kernel objects are live faults, not leftovers. */
+static json_t *foreign_records(const struct fl_journal *mine)
+{
+    json_t *dirs = fl_guardian_state_dirs(), *out = json_object(), *d;
+    const char *env = getenv("FAULTLINE_STATE_DIR");
+    size_t i, k;
+
+    json_array_append_new(dirs, json_string(FL_STATE_DIR_DEFAULT));
+    if (env && *env)
+        json_array_append_new(dirs, json_string(env));
+    json_array_foreach(dirs, i, d) {
+        struct fl_journal other;
+        struct fl_err e = {0};
+        json_t *recs, *rec;
+
+        if (same_dir(json_string_value(d), mine->root) ||
+            fl_journal_open_existing(&other, json_string_value(d), &e))
+            continue;
+        recs = fl_journal_list(&other);
+        json_array_foreach(recs, k, rec) {
+            json_object_set_new(out, json_string_value(json_object_get(rec, "id")),
+                                json_pack("{s:s, s:O}", "state_dir", other.root, "kind",
+                                          json_object_get(rec, "kind")));
+        }
+        json_decref(recs);
+        fl_journal_close(&other);
+    }
+    json_decref(dirs);
+    return out;
+}
+
+/* Remove faultline's leftovers host-wide, except the live faults of other
+ * state directories. Returns how many could not be removed. */
+static int sweep(const struct fl_journal *j)
+{
+    json_t *spare = foreign_records(j);
+    struct fl_sweep_report rep = {.spare = spare};
+    struct fl_err e = {0};
+    int failed = 0;
+
+    for (const fl_sweep_fn *s = fl_fault_sweepers(); *s; s++) {
+        if ((*s)(&rep, &e)) {
+            fprintf(stderr, "faultline: error: sweep: %s\n", e.msg);
+            failed++;
+        }
+    }
+    printf("swept leftovers: %d found, %d removed, %d failed", rep.found, rep.removed, rep.failed);
+    if (rep.spared)
+        printf("; %d kept (live faults of other state directories)", rep.spared);
+    putchar('\n');
+    json_decref(spare);
+    return failed + rep.failed;
 }
 
 int fl_cli_recover(int argc, char **argv)
@@ -112,21 +183,12 @@ int fl_cli_recover(int argc, char **argv)
         }
     } else {
         json_t *recs = fl_journal_list(&j), *rec;
-        struct fl_sweep_report rep = {0};
         size_t i;
 
         json_array_foreach(recs, i, rec)
             revert_one(&j, json_string_value(json_object_get(rec, "id")), &failed);
         json_decref(recs);
-        for (const fl_sweep_fn *s = fl_fault_sweepers(); *s; s++) {
-            if ((*s)(&rep, &e)) {
-                fprintf(stderr, "faultline: error: sweep: %s\n", e.msg);
-                failed++;
-            }
-        }
-        printf("swept leftovers: %d found, %d removed, %d failed\n", rep.found, rep.removed,
-               rep.failed);
-        failed += rep.failed;
+        failed += sweep(&j);
     }
     fl_journal_close(&j);
     if (failed && !rc)

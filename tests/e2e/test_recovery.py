@@ -225,3 +225,48 @@ def test_guardian_backs_off_failing_and_damaged_records(state):
     assert r.returncode == 0 and "sound record" in r.stderr, r.stderr
     assert records(state) == []
     assert wait_for(lambda: guardian_pids(state) == [], 5)
+
+
+# ---- recover --all is scoped to its state directory --------------------------
+
+def test_recover_all_spares_other_state_dirs(tmp_path, mounts):
+    from netlab import Lab
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    scratch = mounts(str(tmp_path / "scratch"), "size=8m")
+    lab = Lab()
+    try:
+        r = fl("inject", "network.partition", "--netns", lab.a, "--peer", lab.b_ip,
+               "--detach", "--lease", "1m", "--state-dir", a)
+        assert r.returncode == 0, r.stderr
+        part = r.stdout.strip()
+        r = fl("inject", "disk.fill", "--path", scratch, "--size", "1MiB", "--detach",
+               "--lease", "1m", "--state-dir", a)
+        assert r.returncode == 0, r.stderr
+        fill = r.stdout.strip()
+        fill_file = os.path.join(scratch, ".faultline-fill-" + fill)
+        assert lab.faultline_tables(lab.a) == ["faultline_" + part]
+        assert os.path.exists(fill_file)
+        # A leftover nobody journals is still swept from B.
+        subprocess.run(["ip", "netns", "exec", lab.b, "nft", "add", "table", "inet",
+                        "faultline_0badf00d"], check=True)
+
+        r = fl("recover", "--all", "--state-dir", b)
+        assert r.returncode == 0, r.stderr
+        assert "2 kept (live faults of other state directories)" in r.stdout, r.stdout
+        assert f"fault {part} is journaled in state directory {a}" in r.stderr, r.stderr
+        assert lab.faultline_tables(lab.a) == ["faultline_" + part]
+        assert lab.faultline_tables(lab.b) == []
+        assert os.path.exists(fill_file)
+        st = json.loads(fl("status", "--json", "--state-dir", a).stdout)
+        assert sorted(f["id"] for f in st["faults"]) == sorted([part, fill])
+        assert not os.path.exists(b)
+
+        r = fl("recover", "--all", "--state-dir", a)
+        assert r.returncode == 0, r.stderr
+        assert f"reverted {part}" in r.stdout and f"reverted {fill}" in r.stdout
+        assert lab.leftovers() == [] and not os.path.exists(fill_file)
+        assert records(a) == []
+    finally:
+        fl("recover", "--all", "--state-dir", a)
+        lab.close()
+    assert wait_for(lambda: guardian_pids(a) == [], 5)
