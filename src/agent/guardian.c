@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/sentinel.h"
 #include "util/log.h"
 #include "util/time.h"
 
@@ -299,6 +300,7 @@ int fl_guardian_run(const char *state_dir, int poll_ms, int idle_exit_ms)
     int64_t idle_since = 0;
     struct sigaction sa = {.sa_handler = on_stop};
     struct guardian_memory mem = {0};
+    struct fl_sentinel sentinel = {.pidfd = -1};
 
     if (fl_journal_open(&j, state_dir, &e)) {
         fl_error("%s", e.msg);
@@ -323,10 +325,12 @@ int fl_guardian_run(const char *state_dir, int poll_ms, int idle_exit_ms)
     fl_info("guardian started for %s", j.root);
     mem.retry = json_object();
     mem.damaged = json_object();
+    fl_sentinel_start(&sentinel, j.root);
     while (!guardian_stop) {
         int remaining = guardian_pass(&j, &mem);
         int64_t now = fl_now_ms();
 
+        fl_sentinel_check(&sentinel, j.root);
         if (remaining > 0) {
             idle_since = 0;
         } else if (!idle_since) {
@@ -347,8 +351,12 @@ int fl_guardian_run(const char *state_dir, int poll_ms, int idle_exit_ms)
         }
         fl_sleep_ms(poll_ms);
     }
-    if (guardian_stop)
+    if (guardian_stop) {
+        fl_sentinel_stop(&sentinel); /* stopping the guardian means stopping both */
         close(lock_fd);
+    } else if (sentinel.pidfd >= 0) {
+        close(sentinel.pidfd); /* it sees us exit and follows, the journal being empty */
+    }
     fl_info("guardian exiting");
     json_decref(mem.retry);
     json_decref(mem.damaged);

@@ -308,13 +308,28 @@ def test_recover_while_owner_holds(state, sleeper):
     assert "reverted by someone else" in inj.stderr.read()
 
 
+def sentinel_pids(state):
+    return [p for p in map(int, filter(str.isdigit, os.listdir("/proc")))
+            if (lambda a: b"__sentinel" in a and state.encode() in a)(cmdline(p))]
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
 def test_dead_guardian_is_restarted(state, sleeper):
+    """Guardian and sentinel both killed: the next command starts a guardian."""
     p = sleeper()
     fl("inject", "process.pause", "--pid", str(p.pid), "--duration", "1500ms", "--detach",
        state=state)
-    for g in guardian_pids(state):
-        os.kill(g, signal.SIGKILL)
-    assert wait_for(lambda: guardian_pids(state) == [], 2)
+    assert wait_for(lambda: len(sentinel_pids(state)) == 1, 2)
+    for pid in sentinel_pids(state) + guardian_pids(state):
+        os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: guardian_pids(state) == [] and sentinel_pids(state) == [], 2)
     r = fl("status", state=state)  # any command that sees journaled faults restarts it
     assert r.returncode == 0
     assert len(guardian_pids(state)) == 1

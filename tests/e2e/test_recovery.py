@@ -270,3 +270,118 @@ def test_recover_all_spares_other_state_dirs(tmp_path, mounts):
         fl("recover", "--all", "--state-dir", a)
         lab.close()
     assert wait_for(lambda: guardian_pids(a) == [], 5)
+
+
+# ---- a SIGKILLed guardian ----------------------------------------------------
+
+def sentinels(state):
+    out = []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"__sentinel" in args and state.encode() in args:
+            out.append(int(p))
+    return out
+
+
+def kill_guardian_and_time_revert(state, inject, reverted, lease):
+    """Inject a detached fault with `lease`, SIGKILL its guardian at once,
+    run no other faultline command, and return how long after the lease's
+    end the fault was gone."""
+    t0 = time.monotonic()
+    r = fl(*inject, "--detach", "--lease", f"{lease}s", "--duration", "60s", state=state)
+    assert r.returncode == 0, r.stderr
+    guardians = guardian_pids(state)
+    assert len(guardians) == 1
+    os.kill(guardians[0], signal.SIGKILL)
+    assert wait_for(lambda: guardians[0] not in guardian_pids(state), 2)
+    assert wait_for(reverted, lease + 2, step=0.02), "the fault outlived its lease"
+    late = time.monotonic() - t0 - lease
+    with open(os.path.join(state, "guardian.log")) as f:
+        log = f.read()
+    assert "the sentinel becomes the guardian" in log and "lease expired" in log, log
+    assert wait_for(lambda: records(state) == [], 2)
+    assert wait_for(lambda: guardian_pids(state) == [] and sentinels(state) == [], 5)
+    return late
+
+
+def test_sigkilled_guardian_of_detached_pause(state, sleeper):
+    p = sleeper()
+    late = kill_guardian_and_time_revert(
+        state, ["inject", "process.pause", "--pid", str(p.pid)],
+        lambda: proc_state(p.pid) == "S", 2)
+    assert late < 1.0, f"resumed {late:.2f}s after the lease ended"
+
+
+def test_sigkilled_guardian_of_detached_partition(state):
+    from netlab import Lab
+    lab = Lab()
+    try:
+        late = kill_guardian_and_time_revert(
+            state, ["inject", "network.partition", "--netns", lab.a, "--peer", lab.b_ip],
+            lambda: lab.faultline_tables(lab.a) == [], 2)
+        assert late < 1.0, f"table removed {late:.2f}s after the lease ended"
+    finally:
+        fl("recover", "--all", state=state)
+        lab.close()
+
+
+def test_killed_sentinel_is_replaced(state, sleeper):
+    p = sleeper()
+    r = fl("inject", "process.pause", "--pid", str(p.pid), "--detach", "--lease", "1m",
+           state=state)
+    fid = r.stdout.strip()
+    assert wait_for(lambda: len(sentinels(state)) == 1, 2)
+    first = sentinels(state)[0]
+    os.kill(first, signal.SIGKILL)
+    assert wait_for(lambda: len(sentinels(state)) == 1 and sentinels(state)[0] != first, 3)
+    # ...and the new one does its job.
+    os.kill(guardian_pids(state)[0], signal.SIGKILL)
+    assert wait_for(lambda: len(guardian_pids(state)) == 1, 2)
+    assert fl("recover", fid, state=state).returncode == 0
+    assert proc_state(p.pid) == "S"
+    # SIGTERM stops the guardian and its sentinel for good.
+    r = fl("inject", "process.pause", "--pid", str(p.pid), "--detach", "--lease", "1m",
+           state=state)
+    assert wait_for(lambda: len(sentinels(state)) == 1 and len(guardian_pids(state)) == 1, 3)
+    os.kill(guardian_pids(state)[0], signal.SIGTERM)
+    assert wait_for(lambda: guardian_pids(state) == [] and sentinels(state) == [], 3)
+    assert fl("recover", r.stdout.strip(), state=state).returncode == 0
+    assert proc_state(p.pid) == "S"
+
+
+def test_boot_unit_is_valid(tmp_path):
+    """deploy/systemd/faultline-recover.service, pointed at this binary, is a
+    unit systemd accepts, and runs `recover --all` once at boot."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "deploy", "systemd", "faultline-recover.service")) as f:
+        text = f.read()
+    assert "ExecStart=/usr/local/bin/faultline recover --all\n" in text
+    assert "Type=oneshot" in text and "WantedBy=sysinit.target" in text
+    unit = tmp_path / "faultline-recover.service"
+    unit.write_text(text.replace("/usr/local/bin/faultline", os.path.abspath(BIN)))
+    r = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_any_command_restarts_a_missing_guardian(state, sleeper):
+    """Guardian and sentinel both killed: the next faultline command of any
+    kind (here `check --help`) starts a guardian for $FAULTLINE_STATE_DIR."""
+    p = sleeper()
+    fid = fl("inject", "process.pause", "--pid", str(p.pid), "--detach", "--lease", "1m",
+             state=state).stdout.strip()
+    assert wait_for(lambda: len(sentinels(state)) == 1, 2)
+    for pid in sentinels(state) + guardian_pids(state):
+        os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: guardian_pids(state) == [] and sentinels(state) == [], 2)
+    time.sleep(0.3)
+    assert guardian_pids(state) == [] and proc_state(p.pid) == "T"
+    assert fl("check", "--help", state=state).returncode == 0
+    assert len(guardian_pids(state)) == 1
+    assert wait_for(lambda: len(sentinels(state)) == 1, 2)
+    assert fl("recover", fid, state=state).returncode == 0
+    assert proc_state(p.pid) == "S"
