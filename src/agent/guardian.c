@@ -13,6 +13,7 @@
 
 #include "agent/sentinel.h"
 #include "util/log.h"
+#include "util/parse.h"
 #include "util/time.h"
 
 /* Set by SIGTERM/SIGINT; the guardian's only global state. */
@@ -193,9 +194,12 @@ struct guardian_memory {
 };
 
 /* One revert attempt of a record that is due, with back-off on failure. */
-static void guardian_revert(struct fl_journal *j, struct guardian_memory *m, const char *id,
-                            const char *kind, enum fl_lease_verdict v, int64_t now, int *remaining)
+static void guardian_revert(struct fl_journal *j, struct guardian_memory *m, const json_t *rec,
+                            enum fl_lease_verdict v, int64_t now, int *remaining)
 {
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    char by[256], lease[32];
     json_t *rt = json_object_get(m->retry, id);
     int64_t delay = rt ? json_integer_value(json_object_get(rt, "delay")) : 0;
     json_int_t tries = rt ? json_integer_value(json_object_get(rt, "tries")) : 0;
@@ -208,7 +212,16 @@ static void guardian_revert(struct fl_journal *j, struct guardian_memory *m, con
     }
     if (!rt)
         fl_info("reverting fault %s (%s): %s", id, kind ? kind : "?", fl_lease_verdict_str(v));
-    if (fl_journal_revert(j, id, &found, &e) == 0) {
+    fl_format_duration(json_integer_value(json_object_get(rec, "lease_ms")), lease, sizeof lease);
+    if (v == FL_LEASE_EXPIRED)
+        snprintf(by, sizeof by,
+                 "the guardian (pid %d): its lease of %s expired, this process did not renew "
+                 "it in time (was it stopped, or starved of CPU?)",
+                 (int)getpid(), lease);
+    else
+        snprintf(by, sizeof by, "the guardian (pid %d): %s", (int)getpid(),
+                 fl_lease_verdict_str(v));
+    if (fl_journal_revert_by(j, id, by, &found, &e) == 0) {
         if (found)
             fl_info("fault %s reverted%s", id, rt ? " at last" : "");
         json_object_del(m->retry, id);
@@ -273,7 +286,6 @@ static int guardian_pass(struct fl_journal *j, struct guardian_memory *m)
 
     json_array_foreach(all, i, rec) {
         const char *id = json_string_value(json_object_get(rec, "id"));
-        const char *kind = json_string_value(json_object_get(rec, "kind"));
         enum fl_lease_verdict v = fl_lease_check(rec, now, fl_journal_owner_alive(rec));
 
         json_object_set_new(live, id, json_true());
@@ -281,10 +293,11 @@ static int guardian_pass(struct fl_journal *j, struct guardian_memory *m)
             remaining++;
             continue;
         }
-        guardian_revert(j, m, id, kind, v, now, &remaining);
+        guardian_revert(j, m, rec, v, now, &remaining);
     }
     forget_gone(m, live);
     guardian_note_damaged(j, m);
+    fl_journal_prune_notes(j, 600);
     json_decref(live);
     json_decref(all);
     return remaining;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/fs.h"
@@ -394,7 +395,69 @@ int fl_journal_to_fault(const json_t *record, struct fl_fault *f, struct fl_err 
     return 0;
 }
 
+static void note_path(const struct fl_journal *j, const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s.reverted", j->faults, id);
+}
+
+/* Leave a note for the owner of `rec` (if it has one) saying who reverted
+ * its fault: the owner finds its record gone and tells its user why. */
+static void leave_note(struct fl_journal *j, const json_t *rec, const char *id, const char *by)
+{
+    char path[PATH_MAX + 64];
+    FILE *f;
+
+    if (!by || !json_is_object(json_object_get(rec, "owner")))
+        return;
+    note_path(j, id, path, sizeof path);
+    f = fopen(path, "we");
+    if (!f)
+        return;
+    fprintf(f, "%s\n", by);
+    fclose(f);
+}
+
+void fl_journal_reverted_by(struct fl_journal *j, const char *id, char *buf, size_t len)
+{
+    char path[PATH_MAX + 64];
+    int n;
+
+    note_path(j, id, path, sizeof path);
+    n = id_valid(id) ? fl_read_small(path, buf, len) : -ENOENT;
+    if (n > 0) {
+        buf[strcspn(buf, "\n")] = '\0';
+        unlink(path);
+        return;
+    }
+    snprintf(buf, len,
+             "someone else: its journal record was removed without a note (by hand, "
+             "or `recover --forget`?)");
+}
+
+void fl_journal_prune_notes(struct fl_journal *j, int64_t max_age_s)
+{
+    DIR *d = opendir(j->faults);
+    struct dirent *de;
+    struct stat st;
+    time_t now = time(NULL);
+
+    while (d && (de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len > 9 && !strcmp(de->d_name + len - 9, ".reverted") &&
+            fstatat(dirfd(d), de->d_name, &st, 0) == 0 && now - st.st_mtime > max_age_s)
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    if (d)
+        closedir(d);
+}
+
 int fl_journal_revert(struct fl_journal *j, const char *id, bool *found, struct fl_err *e)
+{
+    return fl_journal_revert_by(j, id, NULL, found, e);
+}
+
+int fl_journal_revert_by(struct fl_journal *j, const char *id, const char *by, bool *found,
+                         struct fl_err *e)
 {
     struct fl_fault f;
     json_t *rec;
@@ -426,6 +489,7 @@ int fl_journal_revert(struct fl_journal *j, const char *id, bool *found, struct 
         fl_fault_fini(&f);
     }
     if (r == 0) {
+        leave_note(j, rec, id, by);
         fl_journal_remove(j, id);
     } else {
         struct fl_err e2 = {0};

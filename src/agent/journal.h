@@ -66,6 +66,17 @@ int fl_journal_to_fault(const json_t *record, struct fl_fault *f, struct fl_err 
  * sets *found = false. On failure the record stays, with "last_error" set. */
 int fl_journal_revert(struct fl_journal *j, const char *id, bool *found, struct fl_err *e);
 
+/* The same, saying who reverts it and why ("the guardian: lease expired
+ * ..."): for an owned record, the text is left in <faults>/<id>.reverted
+ * for the owner, which finds its record gone. */
+int fl_journal_revert_by(struct fl_journal *j, const char *id, const char *by, bool *found,
+                         struct fl_err *e);
+/* For an owner whose record disappeared: who reverted it (and the note is
+ * removed), or a sentence saying nobody left a note. */
+void fl_journal_reverted_by(struct fl_journal *j, const char *id, char *buf, size_t len);
+/* Remove notes no owner collected within max_age_s (the owner died too). */
+void fl_journal_prune_notes(struct fl_journal *j, int64_t max_age_s);
+
 /* Why a record must be reverted now, or FL_LEASE_KEEP. Pure, for testing. */
 enum fl_lease_verdict {
     FL_LEASE_KEEP,

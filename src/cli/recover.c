@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/guardian.h"
 #include "agent/journal.h"
@@ -52,9 +53,11 @@ static int forget_one(struct fl_journal *j, const char *name)
 static int revert_one(struct fl_journal *j, const char *id, int *failed)
 {
     struct fl_err e = {0};
+    char by[64];
     bool found;
 
-    if (fl_journal_revert(j, id, &found, &e)) {
+    snprintf(by, sizeof by, "`faultline recover` (pid %d)", (int)getpid());
+    if (fl_journal_revert_by(j, id, by, &found, &e)) {
         fprintf(stderr, "faultline: error: fault %s: %s\n", id, e.msg);
         (*failed)++;
         return e.code;
