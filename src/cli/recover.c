@@ -191,6 +191,18 @@ int fl_cli_recover(int argc, char **argv)
         json_array_foreach(recs, i, rec)
             revert_one(&j, json_string_value(json_object_get(rec, "id")), &failed);
         json_decref(recs);
+        recs = fl_journal_list_damaged(&j);
+        json_array_foreach(recs, i, rec)
+        {
+            fprintf(stderr,
+                    "faultline: error: journal record %s cannot be reverted: %s (check by hand "
+                    "that its fault is gone, then `faultline recover --forget %s`)\n",
+                    json_string_value(json_object_get(rec, "file")),
+                    json_string_value(json_object_get(rec, "problem")),
+                    json_string_value(json_object_get(rec, "id")));
+            failed++;
+        }
+        json_decref(recs);
         failed += sweep(&j);
     }
     fl_journal_close(&j);

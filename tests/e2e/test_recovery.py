@@ -189,6 +189,11 @@ def test_damaged_records_are_reported_and_forgotten(state, sleeper):
     assert r.returncode == 3 and "no journal record aaaa0009" in r.stderr
     r = fl("recover", "--all", "--forget", "aaaa0001", state=state)
     assert r.returncode == 2
+    r = fl("recover", "--all", state=state)
+    assert r.returncode == 1, r.stderr
+    for name in damaged:
+        assert f"journal record {state}/faults/{name}.json cannot be reverted" in r.stderr
+    assert sorted(records(state)) == sorted(n + ".json" for n in damaged)
     # The user checks by hand, resumes the process, and discards the records.
     os.kill(p.pid, signal.SIGCONT)
     r = fl("recover", "--forget", *damaged, state=state)
