@@ -240,9 +240,9 @@ static void guardian_revert(struct fl_journal *j, struct guardian_memory *m, con
 }
 
 /* Log each damaged record once (again only if its problem changes). */
-static void guardian_note_damaged(struct fl_journal *j, struct guardian_memory *m)
+static void guardian_note_damaged(struct guardian_memory *m, const json_t *bad)
 {
-    json_t *bad = fl_journal_list_damaged(j), *d, *seen = json_object();
+    json_t *d, *seen = json_object();
     size_t i;
 
     json_array_foreach(bad, i, d) {
@@ -259,7 +259,6 @@ static void guardian_note_damaged(struct fl_journal *j, struct guardian_memory *
     }
     json_decref(m->damaged);
     m->damaged = seen;
-    json_decref(bad);
 }
 
 /* Forget the back-off of records that are gone (recover, --forget). */
@@ -278,12 +277,13 @@ static void forget_gone(struct guardian_memory *m, const json_t *live)
 /* Revert every record whose lease says so. Returns how many records remain. */
 static int guardian_pass(struct fl_journal *j, struct guardian_memory *m)
 {
-    json_t *all = fl_journal_list(j), *live = json_object();
+    json_t *all = json_array(), *bad = json_array(), *live = json_object();
     int64_t now = fl_now_ms();
     size_t i;
     json_t *rec;
     int remaining = 0;
 
+    fl_journal_scan(j, all, bad);
     json_array_foreach(all, i, rec) {
         const char *id = json_string_value(json_object_get(rec, "id"));
         enum fl_lease_verdict v = fl_lease_check(rec, now, fl_journal_owner_alive(rec));
@@ -296,8 +296,9 @@ static int guardian_pass(struct fl_journal *j, struct guardian_memory *m)
         guardian_revert(j, m, rec, v, now, &remaining);
     }
     forget_gone(m, live);
-    guardian_note_damaged(j, m);
+    guardian_note_damaged(m, bad);
     fl_journal_prune_notes(j, 600);
+    json_decref(bad);
     json_decref(live);
     json_decref(all);
     return remaining;

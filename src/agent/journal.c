@@ -231,9 +231,7 @@ static json_t *damaged_entry(const char *stem, const char *path, const char *pro
     return d;
 }
 
-/* Sort sound records into `good` (oldest first) and describe every other
- * *.json file of the journal in `damaged` (either may be NULL). */
-static void journal_scan(struct fl_journal *j, json_t *good, json_t *damaged)
+void fl_journal_scan(struct fl_journal *j, json_t *good, json_t *damaged)
 {
     DIR *d = opendir(j->faults);
     struct dirent *de;
@@ -294,7 +292,7 @@ json_t *fl_journal_list(struct fl_journal *j)
 {
     json_t *out = json_array();
 
-    journal_scan(j, out, NULL);
+    fl_journal_scan(j, out, NULL);
     return out;
 }
 
@@ -302,11 +300,11 @@ json_t *fl_journal_list_damaged(struct fl_journal *j)
 {
     json_t *out = json_array();
 
-    journal_scan(j, NULL, out);
+    fl_journal_scan(j, NULL, out);
     return out;
 }
 
-/* Names --forget accepts: what journal_scan reports as an id, without any
+/* Names --forget accepts: what fl_journal_scan reports as an id, without any
  * way out of the faults directory. */
 static bool forget_name_valid(const char *name)
 {

@@ -50,6 +50,9 @@ json_t *fl_journal_list(struct fl_journal *j);
  * "kind", "description", "params", "undo"} (the last four null when the
  * file cannot be read). Nothing can revert these; `status` shows them. */
 json_t *fl_journal_list_damaged(struct fl_journal *j);
+/* Both lists in one pass over the directory (either array may be NULL):
+ * sound records appended to `good`, oldest first; the rest to `damaged`. */
+void fl_journal_scan(struct fl_journal *j, json_t *good, json_t *damaged);
 /* Remove the record file <name>.json, sound or not, without reverting
  * anything: for a record the user has checked by hand (recover --forget).
  * *was_sound tells whether faultline could have reverted it. FL_ENOTARGET

@@ -103,8 +103,9 @@ int fl_cli_status(int argc, char **argv)
     }
     if (fl_journal_open_existing(&j, fl_cli_state_dir(state_dir), &e))
         return fl_cli_fail(&e);
-    all = fl_journal_list(&j);
-    bad = fl_journal_list_damaged(&j);
+    all = json_array();
+    bad = json_array();
+    fl_journal_scan(&j, all, bad);
     /* Detached faults must never sit unguarded: if the guardian died, start one. */
     if (json_array_size(all) > 0 && fl_guardian_ensure(&j, &e))
         fl_warn("%s", e.msg);
