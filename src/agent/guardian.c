@@ -221,7 +221,8 @@ static void guardian_revert(struct fl_journal *j, struct guardian_memory *m, con
     else
         snprintf(by, sizeof by, "the guardian (pid %d): %s", (int)getpid(),
                  fl_lease_verdict_str(v));
-    if (fl_journal_revert_by(j, id, by, &found, &e) == 0) {
+    /* A dead owner reads no note. */
+    if (fl_journal_revert_by(j, id, v == FL_LEASE_OWNER_GONE ? NULL : by, &found, &e) == 0) {
         if (found)
             fl_info("fault %s reverted%s", id, rt ? " at last" : "");
         json_object_del(m->retry, id);
