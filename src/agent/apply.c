@@ -98,9 +98,12 @@ int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_
         json_decref(rec);
     } else {
         struct fl_err e2 = {0};
-        fl_warn("fault %s was reverted by the guardian while it was being applied (lease "
-                "expired); undoing what was applied since",
-                f->id);
+        char by[256];
+
+        fl_journal_reverted_by(j, f->id, by, sizeof by);
+        fl_warn("fault %s was reverted while it was being applied, by %s; undoing what was "
+                "applied since",
+                f->id, by);
         fl_journal_lock(j);
         fl_compose_check(j, f, false, &e2);
         if (f->ops->revert && f->ops->revert(f, &e2))

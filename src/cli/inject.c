@@ -174,7 +174,9 @@ static bool hold(struct fl_journal *j, const char *id, int64_t end_at, int64_t l
             break;
         if (now >= next_renew) {
             if (!fl_fault_renew(j, id, lease_ms)) {
-                fl_info("fault %s was reverted by someone else (faultline recover?)", id);
+                char by[256];
+                fl_journal_reverted_by(j, id, by, sizeof by);
+                fl_info("fault %s was reverted by %s", id, by);
                 return false;
             }
             next_renew = now + renew_every;

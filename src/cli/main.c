@@ -33,6 +33,7 @@ static const struct fl_cli_cmd commands[] = {
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
     {"__guardian", fl_cli_guardian, NULL},
+    {"__sentinel", fl_cli_sentinel, NULL},
     {"__stressor", fl_cli_stressor, NULL},
     {"__dns-worker", fl_cli_dns_worker, NULL},
     {"__diskio-worker", fl_cli_diskio_worker, NULL},
@@ -63,6 +64,7 @@ int main(int argc, char **argv)
         name = "help";
     if (!strcmp(name, "--version"))
         name = "version";
+    fl_cli_housekeep(name);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(commands[i].name, name))
             return commands[i].main(argc > 1 ? argc - 1 : argc, argc > 1 ? argv + 1 : argv);

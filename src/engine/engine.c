@@ -642,9 +642,10 @@ static void inject_and_observe(struct run *r)
                 } else if (now >= s->next_renew) {
                     s->next_renew = now + LEASE_MS / 3;
                     if (!fl_fault_renew(&r->j, s->f.id, LEASE_MS)) {
+                        char by[256];
+                        fl_journal_reverted_by(&r->j, s->f.id, by, sizeof by);
                         s->state = STEP_DONE;
-                        event(r, "%s %s was reverted by someone else (faultline recover?)",
-                              s->a->name, s->f.id);
+                        event(r, "%s %s was reverted by %s", s->a->name, s->f.id, by);
                     }
                 }
             }

@@ -428,6 +428,10 @@ int fl_fill_sweep(struct fl_sweep_report *rep, struct fl_err *e)
         while ((de = readdir(d))) {
             if (strncmp(de->d_name, FL_FILL_PREFIX, strlen(FL_FILL_PREFIX)))
                 continue;
+            if (fl_sweep_spared(rep, de->d_name + strlen(FL_FILL_PREFIX), de->d_name)) {
+                failed = 1; /* keep the directory registered */
+                continue;
+            }
             snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
             rep->found++;
             fl_info("fill file %s: removing it", path);

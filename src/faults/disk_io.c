@@ -127,9 +127,10 @@ static int diskio_inject(struct fl_fault *f, struct fl_err *e)
                                  &port, e);
 }
 
-/* Call fn(mount point) for every faultline FUSE mount whose source is
+/* Call fn(mount point, source) for every faultline FUSE mount whose source is
  * `source` (NULL: all of them). */
-static int each_mount(const char *source, void (*fn)(const char *point, void *), void *arg)
+static int each_mount(const char *source, void (*fn)(const char *point, const char *source, void *),
+                      void *arg)
 {
     FILE *m = fopen("/proc/self/mountinfo", "re");
     char line[4096];
@@ -148,7 +149,7 @@ static int each_mount(const char *source, void (*fn)(const char *point, void *),
         if (strchr(point, '\\'))
             fl_warn("disk.io mount %s has an escaped path; unmount it by hand", point);
         else
-            fn(point, arg);
+            fn(point, src, arg);
         n++;
     }
     if (m)
@@ -156,8 +157,9 @@ static int each_mount(const char *source, void (*fn)(const char *point, void *),
     return n;
 }
 
-static void lazy_unmount(const char *point, void *arg)
+static void lazy_unmount(const char *point, const char *source, void *arg)
 {
+    (void)source;
     int *failed = arg;
 
     if (umount2(point, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) {
@@ -211,16 +213,35 @@ static void diskio_claims(const struct fl_fault *f, json_t *out)
     json_object_set_new(out, key, json_integer(FL_CLAIM_EXCLUSIVE));
 }
 
+struct sweep_ctx {
+    struct fl_sweep_report *rep;
+    int failed;
+};
+
+static void sweep_mount(const char *point, const char *source, void *arg)
+{
+    struct sweep_ctx *c = arg;
+    char what[PATH_MAX + 64];
+    int before = c->failed;
+
+    snprintf(what, sizeof what, "disk.io filesystem at %s", point);
+    if (!strncmp(source, "faultline-", 10) && fl_sweep_spared(c->rep, source + 10, what))
+        return;
+    c->rep->found++;
+    lazy_unmount(point, source, &c->failed);
+    if (c->failed == before)
+        c->rep->removed++;
+    else
+        c->rep->failed++;
+}
+
 int fl_diskio_sweep(struct fl_sweep_report *rep, struct fl_err *e)
 {
-    int failed = 0, n;
+    struct sweep_ctx c = {rep, 0};
 
     (void)e;
     fl_fault_worker_sweep(&diskio_worker, rep);
-    n = each_mount(NULL, lazy_unmount, &failed);
-    rep->found += n;
-    rep->removed += n - failed;
-    rep->failed += failed;
+    each_mount(NULL, sweep_mount, &c);
     return 0;
 }
 

@@ -125,7 +125,18 @@ struct fl_sweep_report {
     int found;   /* leftovers seen */
     int removed; /* leftovers removed */
     int failed;  /* leftovers that could not be removed (details logged) */
+    int spared;  /* left alone: their fault is journaled in another state directory */
+    /* Fault ids -> records journaled in other state directories (NULL: none):
+     * their objects are live faults, not leftovers. Filled by the caller. */
+    const json_t *spare;
 };
+
+/* True (and logged, and counted) if a sweeper must leave `what` alone:
+ * fault `id` is journaled in another state directory. */
+bool fl_sweep_spared(struct fl_sweep_report *r, const char *id, const char *what);
+/* The same for objects that carry no id (tbf qdiscs): true if any fault of
+ * `kind` is journaled in another state directory. */
+bool fl_sweep_spared_kind(struct fl_sweep_report *r, const char *kind, const char *what);
 
 /* A sweeper finds leftovers of one mechanism (nft tables faultline_*, tbf
  * qdiscs with faultline's handle, stress cgroups, fill files) without any

@@ -525,9 +525,12 @@ int fl_pxfault_sweep(struct fl_sweep_report *rep, struct fl_err *e)
     (void)e;
     for (size_t i = 0; i < n; i++) {
         struct fl_err se = {0};
-        char what[64];
+        char what[64], wid[FL_FAULT_ID_LEN + 8];
 
         snprintf(what, sizeof what, "proxy worker %d", (int)pids[i]);
+        worker_id(pids[i], wid, sizeof wid);
+        if (fl_sweep_spared(rep, wid, what))
+            continue;
         rep->found++;
         fl_info("stopping leftover proxy fault worker %d (its redirect goes with it)",
                 (int)pids[i]);

@@ -309,12 +309,15 @@ int fl_fault_worker_sweep(const struct fl_fault_worker_spec *s, struct fl_sweep_
 
     for (size_t i = 0; i < n; i++) {
         struct fl_err se = {0};
-        char id[32];
+        char id[FL_FAULT_ID_LEN + 8], what[96];
 
-        snprintf(id, sizeof id, "leftover %s", s->what);
+        worker_id(s, pids[i], id, sizeof id);
+        snprintf(what, sizeof what, "%s %d", s->what, (int)pids[i]);
+        if (fl_sweep_spared(rep, id, what))
+            continue; /* a live fault of another state directory */
         rep->found++;
-        fl_info("stopping leftover %s %d (its redirect goes with it)", s->what, (int)pids[i]);
-        if (fl_fault_worker_stop(pids[i], fl_proc_start_time(pids[i]), s->what, id, &se)) {
+        fl_info("stopping leftover %s (its redirect or mount goes with it)", what);
+        if (fl_fault_worker_stop(pids[i], fl_proc_start_time(pids[i]), s->what, "leftover", &se)) {
             fl_error("%s", se.msg);
             rep->failed++;
         } else {
