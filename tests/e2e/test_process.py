@@ -2,6 +2,7 @@
 
 Targets are `sleep` processes with a command line (and, for --name, a comm)
 unique to the test, so no selector can reach anything else on the host."""
+import json
 import os
 import re
 import signal
@@ -205,21 +206,29 @@ def states_for(pid, secs):
     return seen
 
 
-def test_overlapping_foreground_pauses_hold_until_the_later_ends(fl_popen, sleepers):
+def test_overlapping_foreground_pauses_hold_until_the_later_ends(fl_popen, fl, sleepers):
     (p,), _ = sleepers(1)
-    a = fl_popen("inject", "process.pause", "--pid", p.pid, "--duration", "1s")
+    a = fl_popen("inject", "process.pause", "--pid", p.pid, "--duration", "3s")
     assert wait_for(lambda: proc_state(p.pid) == "T", 5), a.stderr.read() if a.poll() else ""
     time.sleep(0.3)
-    b = fl_popen("inject", "process.pause", "--pid", p.pid, "--duration", "3s")
+    b = fl_popen("inject", "process.pause", "--pid", p.pid, "--duration", "5s")
+
+    def applied():
+        rc, out, _ = fl("status", "--json")
+        return rc == 0 and [f["state"] for f in json.loads(out)["faults"]] == ["applied"] * 2
+
+    # both hold before A ends (on a loaded machine B can take a while to apply)
+    assert wait_for(applied, 10)
+    assert a.poll() is None, "A ended before B was applied: the machine is too slow for this test"
     assert a.wait(timeout=15) == 0, a.stderr.read()
-    assert "reverted after 1.0s" in a.stderr.read()
-    # A has ended; B, which ends 2.3s later at the earliest, still holds the
+    assert "reverted after 3.0s" in a.stderr.read()
+    # A has ended; B, which ends 2s later at the earliest, still holds the
     # process: it stays stopped (before the fix it ran again at once).
     seen = states_for(p.pid, 1.0)
     assert set(seen) == {"T"}, f"ran while B held it: {seen}"
     assert b.wait(timeout=15) == 0
     err = b.stderr.read()
-    assert "holding for 3.0s" in err and "reverted after 3.0s" in err, err
+    assert "holding for 5.0s" in err and "reverted after 5.0s" in err, err
     assert wait_for(lambda: proc_state(p.pid) == "S", 2)
 
 
