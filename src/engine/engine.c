@@ -868,6 +868,28 @@ static const char *check_result(int rc)
     }
 }
 
+/* Replace every `from` in buf (a C string of capacity len) with `to`,
+ * truncating if it does not fit. */
+static void replace_all(char *buf, size_t len, const char *from, const char *to)
+{
+    size_t fl = strlen(from), tl = strlen(to);
+    char *at = buf;
+
+    if (!fl)
+        return;
+    while ((at = strstr(at, from))) {
+        size_t tail = strlen(at + fl), off = (size_t)(at - buf);
+        if (off + tl >= len)
+            break;
+        if (off + tl + tail >= len)
+            tail = len - 1 - off - tl;
+        memmove(at + tl, at + fl, tail);
+        at[tl + tail] = '\0';
+        memcpy(at, to, tl);
+        at += tl;
+    }
+}
+
 /* Wait for the clients, store the history with the run, run each check,
  * and make the checks part of the verdict. */
 static void finish_workload(struct run *r)
@@ -883,16 +905,23 @@ static void finish_workload(struct run *r)
     r->phase = "check";
     rc = fl_workload_child_wait(&r->wl, stopping(r) ? 0 : dur + 30000);
     fl_workload_child_tail(&r->wl, out, 600);
+    if (fl_store_history_put(r->o->store, r->run_id, w->client, w->workload, r->wl.history, &e)) {
+        event(r, "the workload %s: %s", rc ? "failed" : "finished", out);
+        event(r, "the history was not stored: %s; it is kept at %s", e.msg, r->wl.history);
+        set_verdict(r, FL_VERDICT_ERROR, "the workload recorded no usable history: %s", e.msg);
+        fl_workload_child_keep(&r->wl);
+        return;
+    }
+    {
+        /* the temporary file is removed below: point at where it is kept */
+        char stored[96];
+        snprintf(stored, sizeof stored, "stored with run %lld", (long long)r->run_id);
+        replace_all(out, sizeof out, r->wl.history, stored);
+    }
     if (rc != 0)
         event(r, "the workload exited with status %d: %s", rc, out);
     else
         event(r, "the workload finished: %s", out);
-    if (fl_store_history_put(r->o->store, r->run_id, w->client, w->workload, r->wl.history, &e)) {
-        event(r, "the history was not stored: %s", e.msg);
-        set_verdict(r, FL_VERDICT_ERROR, "the workload recorded no usable history: %s", e.msg);
-        fl_workload_child_cleanup(&r->wl);
-        return;
-    }
     event(r, "history stored with the run (`faultline show %lld --history`)", (long long)r->run_id);
     for (size_t i = 0; i < r->spec->nchecks; i++) {
         const struct fl_spec_check *ck = &r->spec->checks[i];

@@ -54,6 +54,12 @@ static const char *const migrations[] = {
     "  run_id INTEGER NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL,\n"
     "  model TEXT NOT NULL, result TEXT NOT NULL, exit_code INTEGER NOT NULL,\n"
     "  output TEXT, PRIMARY KEY (run_id, seq));\n",
+    /* 4: operations had counted lines (events: an invocation and a
+     * completion each); count operations as the workload does, keep both */
+    "ALTER TABLE histories ADD COLUMN events INTEGER;\n"
+    "UPDATE histories SET events = operations - (substr(CAST(content AS TEXT), 1, 1) = '#'), "
+    "operations = (length(CAST(content AS TEXT)) - "
+    "length(replace(CAST(content AS TEXT), '\"type\":\"invoke\"', ''))) / 15;\n",
 };
 
 int fl_store_schema_version(void)
@@ -490,6 +496,31 @@ int fl_store_run_end(struct fl_store *st, int64_t run_id, int64_t duration_ms, c
     return r == SQLITE_DONE ? 0 : -FL_ESTATE;
 }
 
+/* Operations and events of a JSON Lines history, counted as `faultline
+ * workload` counts them: an event is a line (not a '#' comment), an operation is a client's
+ * invocation (a line with an integer process and type "invoke"). */
+static void count_history(const char *buf, size_t size, long long *ops, long long *events)
+{
+    const char *p = buf, *end = buf + size;
+
+    *ops = *events = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        json_t *ev;
+
+        if (len && *p != '#') { /* a '#' line is a comment (the recorder's header) */
+            (*events)++;
+            ev = json_loadb(p, len, 0, NULL);
+            *ops += json_is_integer(json_object_get(ev, "process")) &&
+                    json_is_string(json_object_get(ev, "type")) &&
+                    !strcmp(json_string_value(json_object_get(ev, "type")), "invoke");
+            json_decref(ev);
+        }
+        p += len + 1;
+    }
+}
+
 int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client,
                          const char *workload, const char *path, struct fl_err *e)
 {
@@ -497,7 +528,7 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
     sqlite3_stmt *q = NULL;
     char *buf = NULL;
     long size;
-    long long ops = 0;
+    long long ops = 0, events = 0;
     int r;
 
     if (!f)
@@ -514,11 +545,10 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
                           size, FL_STORE_MAX_HISTORY);
     }
     fclose(f);
-    for (long i = 0; i < size; i++)
-        ops += buf[i] == '\n';
+    count_history(buf, (size_t)size, &ops, &events);
     if (sqlite3_prepare_v2(st->db,
                            "INSERT OR REPLACE INTO histories (run_id, client, workload, "
-                           "operations, bytes, content) VALUES (?, ?, ?, ?, ?, ?)",
+                           "operations, bytes, content, events) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            -1, &q, NULL)) {
         free(buf);
         return db_err(st, e, "storing the history");
@@ -529,6 +559,7 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
     sqlite3_bind_int64(q, 4, ops);
     sqlite3_bind_int64(q, 5, size);
     sqlite3_bind_blob(q, 6, buf, (int)size, free);
+    sqlite3_bind_int64(q, 7, events);
     r = sqlite3_step(q);
     sqlite3_finalize(q);
     return r == SQLITE_DONE ? 0 : db_err(st, e, "storing the history");
@@ -715,7 +746,7 @@ json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples,
     json_object_set_new(o, "probes", probes);
     {
         json_t *h = rows(st,
-                         "SELECT client, workload, operations, bytes FROM histories "
+                         "SELECT client, workload, operations, events, bytes FROM histories "
                          "WHERE run_id = ?",
                          run_id, true);
         json_object_set(o, "history", json_array_size(h) ? json_array_get(h, 0) : json_null());

@@ -385,3 +385,57 @@ Test(store, readers_create_nothing_and_odd_paths_are_refused)
         cr_expect_neq(access(probe, F_OK), 0, "%s was left behind", probe);
     }
 }
+
+/* Schema 4 counts a stored history's operations as the workload does (one
+ * per invocation) and its events (lines) apart; an older store is
+ * recounted from the stored content. */
+Test(store, history_operations_are_invocations_not_lines)
+{
+    char path[] = "/tmp/fl-store-hist-XXXXXX", db[128], hist[160];
+    const char *text = "# faultline history\n"
+                       "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1}\n"
+                       "{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n"
+                       "{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":1}\n"
+                       "{\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"value\":1}\n";
+    struct fl_store *st;
+    struct fl_err e = {0};
+    int64_t run = 0;
+    json_t *one, *h;
+    sqlite3 *raw;
+    FILE *f;
+
+    cr_assert(mkdtemp(path));
+    snprintf(db, sizeof db, "%s/h.db", path);
+    snprintf(hist, sizeof hist, "%s/h.jsonl", path);
+    cr_assert((f = fopen(hist, "w")));
+    fputs(text, f);
+    fclose(f);
+    cr_assert_eq(fl_store_open(db, &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(fl_store_run_begin(st, "t", "f.yaml", "c", "abc", 1000, 5, &run, &e), 0);
+    cr_assert_eq(fl_store_history_put(st, run, "redis", "register", hist, &e), 0, "%s", e.msg);
+    one = fl_store_show_run(st, run, 0, &e);
+    h = json_object_get(one, "history");
+    cr_expect_eq(json_integer_value(json_object_get(h, "operations")), 2);
+    cr_expect_eq(json_integer_value(json_object_get(h, "events")), 4);
+    json_decref(one);
+    fl_store_close(st);
+
+    /* as schema 3 wrote it: operations = lines, no events column */
+    cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(raw,
+                              "CREATE TABLE h2 AS SELECT run_id, client, workload, operations, "
+                              "bytes, content FROM histories; DROP TABLE histories; "
+                              "ALTER TABLE h2 RENAME TO histories; "
+                              "UPDATE histories SET operations = 5; "
+                              "UPDATE schema_version SET version = 3;",
+                              NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(raw));
+    sqlite3_close(raw);
+    cr_assert_eq(fl_store_open_readonly(db, &st, &e), 0, "%s", e.msg);
+    one = fl_store_show_run(st, run, 0, &e);
+    h = json_object_get(one, "history");
+    cr_expect_eq(json_integer_value(json_object_get(h, "operations")), 2);
+    cr_expect_eq(json_integer_value(json_object_get(h, "events")), 4);
+    json_decref(one);
+    fl_store_close(st);
+}
