@@ -295,7 +295,24 @@ int fl_store_open_readonly(const char *path, struct fl_store **out, struct fl_er
     if ((r = open_db(path, SQLITE_OPEN_READONLY, st, e)))
         goto fail;
     sqlite3_busy_timeout(st->db, 5000);
-    if ((r = read_version(st, path, &version, e)))
+    r = read_version(st, path, &version, e);
+    if (r && sqlite3_extended_errcode(st->db) == SQLITE_READONLY_ROLLBACK) {
+        /* a run was killed mid-write and left a hot journal: rolling it
+         * back needs write access (it removes the journal, creates nothing) */
+        sqlite3_close(st->db);
+        st->db = NULL;
+        if ((r = open_db(path, SQLITE_OPEN_READWRITE, st, e))) {
+            fl_err_set(e, FL_ESTATE,
+                       "history store %s has an unfinished write of a killed run (%s-journal) "
+                       "and cannot be opened for writing to roll it back: make it writable once, "
+                       "or choose another with --db or FAULTLINE_DB",
+                       path, path);
+            goto fail;
+        }
+        sqlite3_busy_timeout(st->db, 5000);
+        r = read_version(st, path, &version, e);
+    }
+    if (r)
         goto fail;
     if (version != fl_store_schema_version()) {
         /* an older store is upgraded in place (no new file); a newer one is refused */
