@@ -45,7 +45,7 @@ struct fl_probe {
     void *state; /* the kind's, between open and close */
 };
 
-/* Registry (registry.c). */
+/* Registry (registry.c): tcp, command, http, prometheus, redis, sql. */
 const struct fl_probe_ops *fl_probe_lookup(const char *kind);
 const struct fl_probe_ops *const *fl_probe_kinds(void);
 
@@ -107,5 +107,8 @@ bool fl_tolerance_holds_phase(const struct fl_tolerance *t, const struct fl_samp
  * to cap-1 bytes of stdout. Returns the exit status (0..255), 128+signal,
  * -ETIMEDOUT, or another negative errno. */
 int fl_probe_run_command(const char *cmd, int64_t timeout_ms, char *out, size_t cap);
+
+/* Split "HOST:PORT" or "[V6]:PORT"; 0, or -1 when it is neither. */
+int fl_probe_split_address(const char *addr, char *host, size_t hlen, char *port, size_t plen);
 
 #endif

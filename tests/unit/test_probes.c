@@ -439,3 +439,109 @@ Test(store, history_operations_are_invocations_not_lines)
     json_decref(one);
     fl_store_close(st);
 }
+
+#include <pthread.h>
+
+/* Accept one connection, read the request, answer "+PONG\r\n". */
+static void *pong_once(void *arg)
+{
+    int lfd = *(int *)arg, c = accept(lfd, NULL, NULL);
+    char buf[64];
+
+    if (c >= 0) {
+        if (read(c, buf, sizeof buf) > 0) {
+            ssize_t w = write(c, "+PONG\r\n", 7); /* a short write fails the probe */
+            (void)w;
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+/* A listening socket nobody accepts on is a frozen server as the kernel
+ * shows it: the handshake completes, nothing answers. A bare tcp probe is
+ * fooled; with send/expect it is not. */
+Test(probe, tcp_send_expect_sees_a_server_that_does_not_answer)
+{
+    const struct fl_probe_ops *ops = fl_probe_lookup("tcp");
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char addr[64];
+    json_t *bare, *req;
+    struct fl_probe p = {.ops = ops, .timeout_ms = 300};
+    struct fl_probe_result r = {0};
+    struct fl_err e = {0};
+    pthread_t th;
+
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 8) == 0);
+    getsockname(fd, (struct sockaddr *)&a, &alen);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
+    bare = json_pack("{s:s}", "address", addr);
+    req = json_pack("{s:s, s:s, s:s}", "address", addr, "send", "PING\r\n", "expect", "^\\+PONG");
+    cr_assert_eq(ops->validate(req, &e), 0, "%s", e.msg);
+
+    p.params = bare;
+    cr_assert_eq(ops->open(&p, &e), 0);
+    ops->sample(&p, &r);
+    cr_expect(r.ok, "a bare connect succeeds against a frozen server: %s", r.detail);
+    ops->close(&p);
+
+    p.params = req;
+    cr_assert_eq(ops->open(&p, &e), 0);
+    memset(&r, 0, sizeof r);
+    ops->sample(&p, &r);
+    cr_expect_not(r.ok);
+    cr_expect(strstr(r.detail, "does not answer"), "%s", r.detail);
+
+    /* drain the two pending connections, then answer the next one */
+    for (int i = 0; i < 2; i++)
+        close(accept(fd, NULL, NULL));
+    cr_assert_eq(pthread_create(&th, NULL, pong_once, &fd), 0);
+    memset(&r, 0, sizeof r);
+    ops->sample(&p, &r);
+    pthread_join(th, NULL);
+    cr_expect(r.ok, "%s", r.detail);
+    cr_expect(r.has_value && r.value >= 0);
+    ops->close(&p);
+
+    json_object_set_new(req, "expect", json_string("(unclosed"));
+    cr_expect_neq(ops->validate(req, &e), 0);
+    cr_expect(strstr(e.msg, "expect regex"), "%s", e.msg);
+    close(fd);
+    json_decref(bare);
+    json_decref(req);
+}
+
+Test(probe, registry_has_redis_and_sql_and_their_options_are_checked)
+{
+    const struct fl_probe_ops *redis = fl_probe_lookup("redis"), *sql = fl_probe_lookup("sql");
+    struct fl_err e = {0};
+    json_t *p;
+
+    cr_assert(redis && sql);
+    p = json_pack("{s:s, s:s}", "address", "127.0.0.1:99999", "command", "PING");
+    cr_expect_neq(redis->validate(p, &e), 0);
+    cr_expect(strstr(e.msg, "1-65535"), "%s", e.msg);
+    json_object_set_new(p, "address", json_string("127.0.0.1:6379"));
+    json_object_set_new(p, "command", json_string("   "));
+    cr_expect_neq(redis->validate(p, &e), 0);
+    cr_expect(strstr(e.msg, "words"), "%s", e.msg);
+    json_decref(p);
+    p = json_pack("{s:s}", "dsn", "host=127.0.0.1 bogus_option=1");
+    cr_expect_neq(sql->validate(p, &e), 0);
+    cr_expect(strstr(e.msg, "not a libpq connection string"), "%s", e.msg);
+    json_object_set_new(p, "dsn", json_string("host=127.0.0.1 port=1 connect_timeout=1"));
+    cr_expect_eq(sql->validate(p, &e), 0, "%s", e.msg);
+    {
+        /* nothing listens on port 1: a clear failure, not a hang */
+        struct fl_probe pr = {.ops = sql, .params = p, .timeout_ms = 1000};
+        struct fl_probe_result r = {0};
+        cr_assert_eq(sql->open(&pr, &e), 0);
+        sql->sample(&pr, &r);
+        cr_expect_not(r.ok);
+        cr_expect(strstr(r.detail, "connect"), "%s", r.detail);
+        sql->close(&pr);
+    }
+    json_decref(p);
+}
