@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/parse.h"
 #include "util/time.h"
 
 void fl_tolerance_default(struct fl_tolerance *t)
@@ -178,8 +179,9 @@ bool fl_tolerance_holds_phase(const struct fl_tolerance *t, const struct fl_samp
             continue; /* window not yet full */
         if (!fl_tolerance_holds(t, s + start, end - start + 1, why, len)) {
             size_t used = strlen(why);
-            snprintf(why + used, len - used, " in the %llds window ending at that sample",
-                     (long long)(t->window_ms / 1000));
+            char w[32];
+            fl_format_duration(t->window_ms, w, sizeof w);
+            snprintf(why + used, len - used, " in the %s window ending at that sample", w);
             *at_ms = s[end].t_ms;
             return false;
         }
