@@ -561,3 +561,15 @@ recovery: {{within: 5s}}
     pids = [int(p) for p in open(os.path.join(cg, "cgroup.procs")).read().split()]
     assert len(pids) >= 3 and all(proc_state(p) != "T" for p in pids)
     assert journal_records(state_dir) == []
+
+
+def test_infinite_probe_values_are_shown_not_dropped(run, tmp_path):
+    exp = tmp_path / "inf.yaml"
+    exp.write_text(SIMPLE.replace("command: 'true'}", "command: 'echo 1e999'}", 1))
+    rc, out, err = run("run", str(exp))
+    assert rc == 0, out + err
+    doc = show(run, last_run(run)["id"])
+    p = doc["probes"][0]
+    data = p["samples_data"]
+    assert data and len(data) >= p["samples"], p  # no sample dropped
+    assert all(s[1] == "inf" for s in data), data[:3]
