@@ -71,7 +71,7 @@ const char *fl_store_path(const char *flag_value)
 {
     const char *env = getenv("FAULTLINE_DB");
 
-    if (flag_value && *flag_value)
+    if (flag_value) /* even empty: `--db ""` is refused, not the machine-wide default */
         return flag_value;
     if (env && *env)
         return env;
@@ -130,8 +130,10 @@ fail:
     return -FL_ESTATE;
 }
 
-/* What is at `path`: 0 when it is a regular file, -ENOENT when nothing is
- * there, else a usage error naming what it is. */
+/* What is at `path`: 0 when it is a regular file, STORE_MISSING when
+ * nothing is there, else a negative error naming what it is. */
+#define STORE_MISSING 1
+
 static int check_path(const char *path, struct fl_err *e)
 {
     struct stat sb;
@@ -140,7 +142,7 @@ static int check_path(const char *path, struct fl_err *e)
         return fl_err_set(e, FL_EUSAGE, "the history store path is empty: give --db a file path");
     if (stat(path, &sb)) {
         if (errno == ENOENT)
-            return -ENOENT;
+            return STORE_MISSING;
         return fl_err_set(e, FL_ESTATE,
                           "cannot use history store %s: %s (choose another with --db or "
                           "FAULTLINE_DB)",
@@ -260,7 +262,7 @@ int fl_store_open(const char *path, struct fl_store **out, struct fl_err *e)
 
     *out = NULL;
     r = check_path(path, e);
-    if (r && r != -ENOENT)
+    if (r < 0)
         return r;
     if ((r = writable_dir(path, e)))
         return r;
@@ -283,7 +285,7 @@ int fl_store_open_readonly(const char *path, struct fl_store **out, struct fl_er
 
     *out = NULL;
     r = check_path(path, e);
-    if (r == -ENOENT)
+    if (r == STORE_MISSING)
         return fl_err_set(e, FL_ENOTARGET,
                           "no history store at %s: no run has been recorded there (`faultline "
                           "run` creates it; --db or FAULTLINE_DB choose another)",

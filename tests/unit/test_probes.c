@@ -371,6 +371,11 @@ Test(store, readers_create_nothing_and_odd_paths_are_refused)
     cr_expect_neq(access("/dev/null-journal", F_OK), 0);
     cr_expect_eq(fl_store_open_readonly(path, &st, &e), -FL_ESTATE);
     cr_expect(strstr(e.msg, "is a directory"), "%s", e.msg);
+    /* --db "" is a mistake, not the machine-wide default */
+    cr_expect_str_eq(fl_store_path(""), "");
+    cr_expect_eq(fl_store_open("", &st, &e), -FL_EUSAGE);
+    cr_expect(strstr(e.msg, "path is empty"), "%s", e.msg);
+    cr_expect_eq(fl_store_open_readonly("", &st, &e), -FL_EUSAGE);
 
     /* a store written, then read: no -journal, -wal or -shm is left */
     cr_assert_eq(fl_store_open(db, &st, &e), 0, "%s", e.msg);
