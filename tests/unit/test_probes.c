@@ -550,3 +550,43 @@ Test(probe, registry_has_redis_and_sql_and_their_options_are_checked)
     }
     json_decref(p);
 }
+
+/* The redis probe speaks RESP: PING answered +PONG is ok; a server that
+ * accepts but never answers (frozen) fails at the timeout, and the probe
+ * connects again afterwards. */
+Test(probe, redis_probe_pings_and_sees_a_silent_server)
+{
+    const struct fl_probe_ops *ops = fl_probe_lookup("redis");
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char addr[64];
+    json_t *params;
+    struct fl_probe p = {.ops = ops, .timeout_ms = 300};
+    struct fl_probe_result r = {0};
+    struct fl_err e = {0};
+    pthread_t th;
+
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 8) == 0);
+    getsockname(fd, (struct sockaddr *)&a, &alen);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
+    params = json_pack("{s:s, s:s}", "address", addr, "expect", "^PONG$");
+    cr_assert_eq(ops->validate(params, &e), 0, "%s", e.msg);
+    p.params = params;
+    cr_assert_eq(ops->open(&p, &e), 0, "%s", e.msg);
+
+    ops->sample(&p, &r); /* nobody accepts: the handshake completes, no reply */
+    cr_expect_not(r.ok);
+    cr_expect(strstr(r.detail, "PING") && strstr(r.detail, "paused or hung"), "%s", r.detail);
+    close(accept(fd, NULL, NULL));
+
+    cr_assert_eq(pthread_create(&th, NULL, pong_once, &fd), 0);
+    memset(&r, 0, sizeof r);
+    ops->sample(&p, &r);
+    pthread_join(th, NULL);
+    cr_expect(r.ok, "%s", r.detail);
+    cr_expect_str_eq(r.detail, "PONG");
+    ops->close(&p);
+    close(fd);
+    json_decref(params);
+}
