@@ -96,21 +96,23 @@ static void push(struct probe_rt *p, const struct fl_sample *s, const char *deta
 }
 
 /* Record the ticks that came due while a slow sample ran, from *next up
- * to end_ms, as failed samples: the probe could not be asked then. Then
- * mark everything up to end_ms as accounted for. */
-static void record_missed(struct probe_rt *p, int64_t *next, int64_t end_ms, int64_t took_ms)
+ * to end_ms. The probe is never asked twice at once, so such a tick is a
+ * "missed" sample: it carries the outcome and value of the sample that was
+ * running (a timeout fails every tick it covered; a slow success does not
+ * fail them), and as latency how long it waited for that sample to end,
+ * so latency tolerances see the slowness. Then everything before *next is
+ * accounted for. */
+static void record_missed(struct probe_rt *p, int64_t *next, int64_t end_ms,
+                          const struct fl_sample *running, const char *detail)
 {
     char why[160];
 
-    snprintf(why, sizeof why,
-             "missed: the previous sample was still running (it took %lldms; interval %lldms)",
-             (long long)took_ms, (long long)p->sp->interval_ms);
+    snprintf(why, sizeof why, "missed (the previous sample took %.0fms; interval %lldms): %s",
+             running->latency_ms, (long long)p->sp->interval_ms, detail);
     while (*next < end_ms) {
-        struct fl_sample m = {.t_ms = *next,
-                              .value = NAN,
-                              .probe_ok = false,
-                              .ok = false,
-                              .latency_ms = (double)(end_ms - *next)};
+        struct fl_sample m = *running;
+        m.t_ms = *next;
+        m.latency_ms = (double)(end_ms - *next);
         push(p, &m, why);
         *next += p->sp->interval_ms;
     }
@@ -185,7 +187,7 @@ static void *probe_main(void *arg)
         push(p, &s, r.detail);
         next += p->sp->interval_ms;
         end = rel_ms(p->t0_ns);
-        record_missed(p, &next, end, (int64_t)s.latency_ms);
+        record_missed(p, &next, end, &s, r.detail);
     }
     if (!broken[0] && probe.ops->close)
         probe.ops->close(&probe);

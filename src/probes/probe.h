@@ -52,8 +52,9 @@ const struct fl_probe_ops *const *fl_probe_kinds(void);
 /* One measurement as the engine records it. t_ms counts from the run start
  * and is the tick the sample was scheduled for: samples are due every
  * interval; a tick that comes due while the previous sample still runs is
- * recorded as a failed "missed" sample, so a phase of D ms always holds
- * about D / interval samples, however slow the probe. */
+ * recorded as a "missed" sample with that sample's outcome and value (and
+ * the wait as latency), so a phase of D ms always holds about D / interval
+ * samples, however slow the probe. */
 struct fl_sample {
     int64_t t_ms;
     double value;  /* NAN when the probe gave none */
