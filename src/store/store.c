@@ -170,10 +170,11 @@ static int check_path(const char *path, struct fl_err *e)
  * command), and writable, since SQLite keeps its journal next to the file. */
 static int writable_dir(const char *path, struct fl_err *e)
 {
-    char dir[PATH_MAX];
+    char buf[PATH_MAX];
+    const char *dir;
 
-    snprintf(dir, sizeof dir, "%s", path);
-    dirname(dir);
+    snprintf(buf, sizeof buf, "%s", path);
+    dir = dirname(buf); /* "." (not in buf) for a bare file name */
     if (strcmp(dir, ".") && fl_mkdir_p(dir, 0755, e) < 0)
         return fl_err_prefix(e, "history store %s", path);
     if (access(dir, W_OK))

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "probes/probe.h"
@@ -376,6 +377,21 @@ Test(store, readers_create_nothing_and_odd_paths_are_refused)
     cr_expect_eq(fl_store_open("", &st, &e), -FL_EUSAGE);
     cr_expect(strstr(e.msg, "path is empty"), "%s", e.msg);
     cr_expect_eq(fl_store_open_readonly("", &st, &e), -FL_EUSAGE);
+
+    /* a bare file name is a file in the current directory, not a directory */
+    {
+        char cwd[512], here[200];
+        struct stat sb;
+        cr_assert(getcwd(cwd, sizeof cwd));
+        snprintf(here, sizeof here, "%s/sub", path);
+        cr_assert_eq(mkdir(here, 0755), 0);
+        cr_assert_eq(chdir(here), 0);
+        cr_expect_eq(fl_store_open("rel.db", &st, &e), 0, "%s", e.msg);
+        fl_store_close(st);
+        cr_expect(stat("rel.db", &sb) == 0 && S_ISREG(sb.st_mode), "rel.db is not a file");
+        unlink("rel.db");
+        cr_assert_eq(chdir(cwd), 0);
+    }
 
     /* a store written, then read: no -journal, -wal or -shm is left */
     cr_assert_eq(fl_store_open(db, &st, &e), 0, "%s", e.msg);
