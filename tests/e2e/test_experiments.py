@@ -573,3 +573,16 @@ def test_infinite_probe_values_are_shown_not_dropped(run, tmp_path):
     data = p["samples_data"]
     assert data and len(data) >= p["samples"], p  # no sample dropped
     assert all(s[1] == "inf" for s in data), data[:3]
+
+
+def test_validate_names_a_directory_and_suggests_keys(fl, tmp_path):
+    rc, out, err = fl("validate", str(tmp_path) + "/")
+    assert rc == 2
+    assert "is a directory, not an experiment file" in err and "empty" not in err, err
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(SIMPLE.replace("duration:", "durration:").replace("type: command",
+                                                                       "type: comand"))
+    rc, out, err = fl("validate", str(bad))
+    assert rc == 2
+    assert "unknown key 'durration' in the experiment; did you mean 'duration'?" in err, err
+    assert "unknown probe type 'comand'; did you mean 'command'?" in err, err
