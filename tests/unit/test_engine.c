@@ -208,8 +208,9 @@ Test(engine, samples_keep_the_interval_and_every_report_counts_the_same)
     size_t i;
 
     cr_expect_eq(res.verdict, FL_VERDICT_FAILED, "%s", res.explanation);
-    /* about 1s / 100ms ticks, not the ~3 a 350ms probe would manage */
-    cr_expect(n >= 9 && n <= 13, "%lld samples", n);
+    /* about 1s / 100ms ticks (a loaded machine stretches the phase a little),
+     * not the ~3 a 350ms probe would manage */
+    cr_expect(n >= 9 && n <= 16, "%lld samples", n);
     cr_expect_eq(after(res.explanation, "("), bad, "%s vs %lld failed", res.explanation, bad);
     cr_expect(strstr(res.explanation, "of "), "%s", res.explanation);
     cr_expect_eq(after(strstr(res.explanation, "of "), "of "), n, "%s vs %lld samples",
@@ -241,7 +242,7 @@ Test(engine, a_slow_healthy_probe_keeps_its_ticks_and_passes)
     long long n = json_integer_value(json_object_get(p, "samples"));
 
     cr_expect_eq(res.verdict, FL_VERDICT_PASSED, "%s", res.explanation);
-    cr_expect(n >= 9 && n <= 13, "%lld samples", n);
+    cr_expect(n >= 9 && n <= 16, "%lld samples", n);
     cr_expect_eq(json_integer_value(json_object_get(p, "failures")), 0);
     cr_expect_geq(json_number_value(json_object_get(p, "max_ms")), 200);
     json_decref(j);
