@@ -241,7 +241,7 @@ static int prepare_writer(struct fl_store *st, const char *path, const char *why
                  "PRAGMA journal_mode=DELETE; PRAGMA synchronous=NORMAL;"
                  "PRAGMA foreign_keys=ON;",
                  NULL, NULL, NULL);
-    if ((r = migrate(st, e)))
+    if (migrate(st, e))
         return fl_err_prefix(e, "%s", path);
     if (sqlite3_prepare_v2(st->db,
                            "INSERT INTO samples (run_id, probe_id, t_ms, value, ok, latency_ms)"
