@@ -66,9 +66,10 @@ static void print_human(const json_t *run)
     {
         json_t *h = json_object_get(run, "history"), *checks = json_object_get(run, "checks");
         if (json_is_object(h))
-            printf("\nhistory: %lld operations from the %s %s workload (`faultline show %lld "
-                   "--history`)\n",
+            printf("\nhistory: %lld operations (%lld events) from the %s %s workload "
+                   "(`faultline show %lld --history`)\n",
                    (long long)json_integer_value(json_object_get(h, "operations")),
+                   (long long)json_integer_value(json_object_get(h, "events")),
                    str_or(h, "client", "?"), str_or(h, "workload", "?"),
                    (long long)json_integer_value(json_object_get(run, "id")));
         json_array_foreach(checks, i, x)

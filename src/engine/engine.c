@@ -96,21 +96,23 @@ static void push(struct probe_rt *p, const struct fl_sample *s, const char *deta
 }
 
 /* Record the ticks that came due while a slow sample ran, from *next up
- * to end_ms, as failed samples: the probe could not be asked then. Then
- * mark everything up to end_ms as accounted for. */
-static void record_missed(struct probe_rt *p, int64_t *next, int64_t end_ms, int64_t took_ms)
+ * to end_ms. The probe is never asked twice at once, so such a tick is a
+ * "missed" sample: it carries the outcome and value of the sample that was
+ * running (a timeout fails every tick it covered; a slow success does not
+ * fail them), and as latency how long it waited for that sample to end,
+ * so latency tolerances see the slowness. Then everything before *next is
+ * accounted for. */
+static void record_missed(struct probe_rt *p, int64_t *next, int64_t end_ms,
+                          const struct fl_sample *running, const char *detail)
 {
     char why[160];
 
-    snprintf(why, sizeof why,
-             "missed: the previous sample was still running (it took %lldms; interval %lldms)",
-             (long long)took_ms, (long long)p->sp->interval_ms);
+    snprintf(why, sizeof why, "missed (the previous sample took %.0fms; interval %lldms): %s",
+             running->latency_ms, (long long)p->sp->interval_ms, detail);
     while (*next < end_ms) {
-        struct fl_sample m = {.t_ms = *next,
-                              .value = NAN,
-                              .probe_ok = false,
-                              .ok = false,
-                              .latency_ms = (double)(end_ms - *next)};
+        struct fl_sample m = *running;
+        m.t_ms = *next;
+        m.latency_ms = (double)(end_ms - *next);
         push(p, &m, why);
         *next += p->sp->interval_ms;
     }
@@ -185,7 +187,7 @@ static void *probe_main(void *arg)
         push(p, &s, r.detail);
         next += p->sp->interval_ms;
         end = rel_ms(p->t0_ns);
-        record_missed(p, &next, end, (int64_t)s.latency_ms);
+        record_missed(p, &next, end, &s, r.detail);
     }
     if (!broken[0] && probe.ops->close)
         probe.ops->close(&probe);
@@ -869,6 +871,28 @@ static const char *check_result(int rc)
     }
 }
 
+/* Replace every `from` in buf (a C string of capacity len) with `to`,
+ * truncating if it does not fit. */
+static void replace_all(char *buf, size_t len, const char *from, const char *to)
+{
+    size_t fl = strlen(from), tl = strlen(to);
+    char *at = buf;
+
+    if (!fl)
+        return;
+    while ((at = strstr(at, from))) {
+        size_t tail = strlen(at + fl), off = (size_t)(at - buf);
+        if (off + tl >= len)
+            break;
+        if (off + tl + tail >= len)
+            tail = len - 1 - off - tl;
+        memmove(at + tl, at + fl, tail);
+        at[tl + tail] = '\0';
+        memcpy(at, to, tl);
+        at += tl;
+    }
+}
+
 /* Wait for the clients, store the history with the run, run each check,
  * and make the checks part of the verdict. */
 static void finish_workload(struct run *r)
@@ -884,16 +908,23 @@ static void finish_workload(struct run *r)
     r->phase = "check";
     rc = fl_workload_child_wait(&r->wl, stopping(r) ? 0 : dur + 30000);
     fl_workload_child_tail(&r->wl, out, 600);
+    if (fl_store_history_put(r->o->store, r->run_id, w->client, w->workload, r->wl.history, &e)) {
+        event(r, "the workload %s: %s", rc ? "failed" : "finished", out);
+        event(r, "the history was not stored: %s; it is kept at %s", e.msg, r->wl.history);
+        set_verdict(r, FL_VERDICT_ERROR, "the workload recorded no usable history: %s", e.msg);
+        fl_workload_child_keep(&r->wl);
+        return;
+    }
+    {
+        /* the temporary file is removed below: point at where it is kept */
+        char stored[96];
+        snprintf(stored, sizeof stored, "stored with run %lld", (long long)r->run_id);
+        replace_all(out, sizeof out, r->wl.history, stored);
+    }
     if (rc != 0)
         event(r, "the workload exited with status %d: %s", rc, out);
     else
         event(r, "the workload finished: %s", out);
-    if (fl_store_history_put(r->o->store, r->run_id, w->client, w->workload, r->wl.history, &e)) {
-        event(r, "the history was not stored: %s", e.msg);
-        set_verdict(r, FL_VERDICT_ERROR, "the workload recorded no usable history: %s", e.msg);
-        fl_workload_child_cleanup(&r->wl);
-        return;
-    }
     event(r, "history stored with the run (`faultline show %lld --history`)", (long long)r->run_id);
     for (size_t i = 0; i < r->spec->nchecks; i++) {
         const struct fl_spec_check *ck = &r->spec->checks[i];

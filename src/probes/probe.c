@@ -1,4 +1,5 @@
-/* The probe registry, tolerance judgement and the helpers probe kinds share. */
+/* Tolerance judgement and the helpers probe kinds share (the registry is
+ * registry.c). */
 #include "probes/probe.h"
 
 #include <errno.h>
@@ -13,29 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/parse.h"
 #include "util/time.h"
-
-extern const struct fl_probe_ops fl_probe_tcp;
-extern const struct fl_probe_ops fl_probe_command;
-extern const struct fl_probe_ops fl_probe_http;
-extern const struct fl_probe_ops fl_probe_prometheus;
-
-static const struct fl_probe_ops *const kinds[] = {
-    &fl_probe_tcp, &fl_probe_command, &fl_probe_http, &fl_probe_prometheus, NULL,
-};
-
-const struct fl_probe_ops *const *fl_probe_kinds(void)
-{
-    return kinds;
-}
-
-const struct fl_probe_ops *fl_probe_lookup(const char *kind)
-{
-    for (size_t i = 0; kinds[i]; i++)
-        if (!strcmp(kinds[i]->kind, kind))
-            return kinds[i];
-    return NULL;
-}
 
 void fl_tolerance_default(struct fl_tolerance *t)
 {
@@ -199,8 +179,9 @@ bool fl_tolerance_holds_phase(const struct fl_tolerance *t, const struct fl_samp
             continue; /* window not yet full */
         if (!fl_tolerance_holds(t, s + start, end - start + 1, why, len)) {
             size_t used = strlen(why);
-            snprintf(why + used, len - used, " in the %llds window ending at that sample",
-                     (long long)(t->window_ms / 1000));
+            char w[32];
+            fl_format_duration(t->window_ms, w, sizeof w);
+            snprintf(why + used, len - used, " in the %s window ending at that sample", w);
             *at_ms = s[end].t_ms;
             return false;
         }
@@ -295,4 +276,24 @@ int fl_probe_run_command(const char *cmd, int64_t timeout_ms, char *out, size_t 
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
+}
+
+int fl_probe_split_address(const char *addr, char *host, size_t hlen, char *port, size_t plen)
+{
+    const char *colon;
+
+    if (addr[0] == '[') {
+        const char *end = strchr(addr, ']');
+        if (!end || end[1] != ':' || !end[2])
+            return -1;
+        snprintf(host, hlen, "%.*s", (int)(end - addr - 1), addr + 1);
+        snprintf(port, plen, "%s", end + 2);
+        return 0;
+    }
+    colon = strrchr(addr, ':');
+    if (!colon || colon == addr || !colon[1] || strchr(addr, ':') != colon)
+        return -1;
+    snprintf(host, hlen, "%.*s", (int)(colon - addr), addr);
+    snprintf(port, plen, "%s", colon + 1);
+    return 0;
 }

@@ -45,15 +45,16 @@ struct fl_probe {
     void *state; /* the kind's, between open and close */
 };
 
-/* Registry (registry.c). */
+/* Registry (registry.c): tcp, command, http, prometheus, redis, sql. */
 const struct fl_probe_ops *fl_probe_lookup(const char *kind);
 const struct fl_probe_ops *const *fl_probe_kinds(void);
 
 /* One measurement as the engine records it. t_ms counts from the run start
  * and is the tick the sample was scheduled for: samples are due every
  * interval; a tick that comes due while the previous sample still runs is
- * recorded as a failed "missed" sample, so a phase of D ms always holds
- * about D / interval samples, however slow the probe. */
+ * recorded as a "missed" sample with that sample's outcome and value (and
+ * the wait as latency), so a phase of D ms always holds about D / interval
+ * samples, however slow the probe. */
 struct fl_sample {
     int64_t t_ms;
     double value;  /* NAN when the probe gave none */
@@ -107,5 +108,8 @@ bool fl_tolerance_holds_phase(const struct fl_tolerance *t, const struct fl_samp
  * to cap-1 bytes of stdout. Returns the exit status (0..255), 128+signal,
  * -ETIMEDOUT, or another negative errno. */
 int fl_probe_run_command(const char *cmd, int64_t timeout_ms, char *out, size_t cap);
+
+/* Split "HOST:PORT" or "[V6]:PORT"; 0, or -1 when it is neither. */
+int fl_probe_split_address(const char *addr, char *host, size_t hlen, char *port, size_t plen);
 
 #endif

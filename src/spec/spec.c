@@ -981,6 +981,35 @@ static void check_timing(struct ctx *c, const struct fl_ynode *root)
     }
 }
 
+/* A tcp probe that only connects cannot see a frozen server: the kernel
+ * completes the handshake for the paused process. Warn when one guards an
+ * experiment that pauses processes. */
+static void warn_blind_probes(struct ctx *c)
+{
+    struct fl_spec *s = c->s;
+    const struct fl_spec_action *pause = NULL;
+
+    for (size_t i = 0; i < s->nactions && !pause; i++)
+        if (s->actions[i].type == FL_ACTION_FAULT && s->actions[i].ops &&
+            !strcmp(s->actions[i].ops->kind, "process.pause"))
+            pause = &s->actions[i];
+    for (size_t i = 0; pause && i < s->nprobes && s->nwarnings < FL_SPEC_MAX_ERRORS; i++) {
+        const struct fl_spec_probe *p = &s->probes[i];
+        char *m = NULL;
+        if (!p->ops || strcmp(p->ops->kind, "tcp") || fl_param_str(p->params, "send", NULL) ||
+            fl_param_str(p->params, "expect", NULL))
+            continue;
+        if (asprintf(&m,
+                     "%s:%d:%d: warning: tcp probe '%s' only connects, and the kernel completes "
+                     "the handshake while step '%s' (process.pause) has the server frozen, so "
+                     "this probe cannot see the pause: add send:/expect: (a request and its "
+                     "reply), or use a redis, sql or http probe",
+                     c->file, p->line, p->col, p->name ? p->name : "?",
+                     pause->name ? pause->name : "?") >= 0)
+            s->warnings[s->nwarnings++] = m;
+    }
+}
+
 static void load_root(struct ctx *c, const struct fl_ynode *root)
 {
     static const char *const keys[] = {
@@ -1020,6 +1049,7 @@ static void load_root(struct ctx *c, const struct fl_ynode *root)
     load_workload(c, fl_yaml_get(root, "workload"));
     load_checks(c, fl_yaml_get(root, "checks"));
     check_timing(c, root);
+    warn_blind_probes(c);
     if (s->has_recovery && !s->recovery_stable_ms) {
         int64_t longest = 0;
         for (size_t i = 0; i < s->nprobes; i++)
@@ -1110,6 +1140,8 @@ void fl_spec_free(struct fl_spec *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; i < s->nwarnings; i++)
+        free(s->warnings[i]);
     for (size_t i = 0; i < s->nprobes; i++) {
         free(s->probes[i].name);
         free(s->probes[i].netns);

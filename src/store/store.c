@@ -54,6 +54,12 @@ static const char *const migrations[] = {
     "  run_id INTEGER NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL,\n"
     "  model TEXT NOT NULL, result TEXT NOT NULL, exit_code INTEGER NOT NULL,\n"
     "  output TEXT, PRIMARY KEY (run_id, seq));\n",
+    /* 4: operations had counted lines (events: an invocation and a
+     * completion each); count operations as the workload does, keep both */
+    "ALTER TABLE histories ADD COLUMN events INTEGER;\n"
+    "UPDATE histories SET events = operations - (substr(CAST(content AS TEXT), 1, 1) = '#'), "
+    "operations = (length(CAST(content AS TEXT)) - "
+    "length(replace(CAST(content AS TEXT), '\"type\":\"invoke\"', ''))) / 15;\n",
 };
 
 int fl_store_schema_version(void)
@@ -65,7 +71,7 @@ const char *fl_store_path(const char *flag_value)
 {
     const char *env = getenv("FAULTLINE_DB");
 
-    if (flag_value && *flag_value)
+    if (flag_value) /* even empty: `--db ""` is refused, not the machine-wide default */
         return flag_value;
     if (env && *env)
         return env;
@@ -124,8 +130,10 @@ fail:
     return -FL_ESTATE;
 }
 
-/* What is at `path`: 0 when it is a regular file, -ENOENT when nothing is
- * there, else a usage error naming what it is. */
+/* What is at `path`: 0 when it is a regular file, STORE_MISSING when
+ * nothing is there, else a negative error naming what it is. */
+#define STORE_MISSING 1
+
 static int check_path(const char *path, struct fl_err *e)
 {
     struct stat sb;
@@ -134,7 +142,7 @@ static int check_path(const char *path, struct fl_err *e)
         return fl_err_set(e, FL_EUSAGE, "the history store path is empty: give --db a file path");
     if (stat(path, &sb)) {
         if (errno == ENOENT)
-            return -ENOENT;
+            return STORE_MISSING;
         return fl_err_set(e, FL_ESTATE,
                           "cannot use history store %s: %s (choose another with --db or "
                           "FAULTLINE_DB)",
@@ -162,10 +170,11 @@ static int check_path(const char *path, struct fl_err *e)
  * command), and writable, since SQLite keeps its journal next to the file. */
 static int writable_dir(const char *path, struct fl_err *e)
 {
-    char dir[PATH_MAX];
+    char buf[PATH_MAX];
+    const char *dir;
 
-    snprintf(dir, sizeof dir, "%s", path);
-    dirname(dir);
+    snprintf(buf, sizeof buf, "%s", path);
+    dir = dirname(buf); /* "." (not in buf) for a bare file name */
     if (strcmp(dir, ".") && fl_mkdir_p(dir, 0755, e) < 0)
         return fl_err_prefix(e, "history store %s", path);
     if (access(dir, W_OK))
@@ -232,7 +241,7 @@ static int prepare_writer(struct fl_store *st, const char *path, const char *why
                  "PRAGMA journal_mode=DELETE; PRAGMA synchronous=NORMAL;"
                  "PRAGMA foreign_keys=ON;",
                  NULL, NULL, NULL);
-    if ((r = migrate(st, e)))
+    if (migrate(st, e))
         return fl_err_prefix(e, "%s", path);
     if (sqlite3_prepare_v2(st->db,
                            "INSERT INTO samples (run_id, probe_id, t_ms, value, ok, latency_ms)"
@@ -254,7 +263,7 @@ int fl_store_open(const char *path, struct fl_store **out, struct fl_err *e)
 
     *out = NULL;
     r = check_path(path, e);
-    if (r && r != -ENOENT)
+    if (r < 0)
         return r;
     if ((r = writable_dir(path, e)))
         return r;
@@ -277,7 +286,7 @@ int fl_store_open_readonly(const char *path, struct fl_store **out, struct fl_er
 
     *out = NULL;
     r = check_path(path, e);
-    if (r == -ENOENT)
+    if (r == STORE_MISSING)
         return fl_err_set(e, FL_ENOTARGET,
                           "no history store at %s: no run has been recorded there (`faultline "
                           "run` creates it; --db or FAULTLINE_DB choose another)",
@@ -289,7 +298,24 @@ int fl_store_open_readonly(const char *path, struct fl_store **out, struct fl_er
     if ((r = open_db(path, SQLITE_OPEN_READONLY, st, e)))
         goto fail;
     sqlite3_busy_timeout(st->db, 5000);
-    if ((r = read_version(st, path, &version, e)))
+    r = read_version(st, path, &version, e);
+    if (r && sqlite3_extended_errcode(st->db) == SQLITE_READONLY_ROLLBACK) {
+        /* a run was killed mid-write and left a hot journal: rolling it
+         * back needs write access (it removes the journal, creates nothing) */
+        sqlite3_close(st->db);
+        st->db = NULL;
+        if ((r = open_db(path, SQLITE_OPEN_READWRITE, st, e))) {
+            fl_err_set(e, FL_ESTATE,
+                       "history store %s has an unfinished write of a killed run (%s-journal) "
+                       "and cannot be opened for writing to roll it back: make it writable once, "
+                       "or choose another with --db or FAULTLINE_DB",
+                       path, path);
+            goto fail;
+        }
+        sqlite3_busy_timeout(st->db, 5000);
+        r = read_version(st, path, &version, e);
+    }
+    if (r)
         goto fail;
     if (version != fl_store_schema_version()) {
         /* an older store is upgraded in place (no new file); a newer one is refused */
@@ -490,6 +516,31 @@ int fl_store_run_end(struct fl_store *st, int64_t run_id, int64_t duration_ms, c
     return r == SQLITE_DONE ? 0 : -FL_ESTATE;
 }
 
+/* Operations and events of a JSON Lines history, counted as `faultline
+ * workload` counts them: an event is a line (not a '#' comment), an operation is a client's
+ * invocation (a line with an integer process and type "invoke"). */
+static void count_history(const char *buf, size_t size, long long *ops, long long *events)
+{
+    const char *p = buf, *end = buf + size;
+
+    *ops = *events = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        json_t *ev;
+
+        if (len && *p != '#') { /* a '#' line is a comment (the recorder's header) */
+            (*events)++;
+            ev = json_loadb(p, len, 0, NULL);
+            *ops += json_is_integer(json_object_get(ev, "process")) &&
+                    json_is_string(json_object_get(ev, "type")) &&
+                    !strcmp(json_string_value(json_object_get(ev, "type")), "invoke");
+            json_decref(ev);
+        }
+        p += len + 1;
+    }
+}
+
 int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client,
                          const char *workload, const char *path, struct fl_err *e)
 {
@@ -497,7 +548,7 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
     sqlite3_stmt *q = NULL;
     char *buf = NULL;
     long size;
-    long long ops = 0;
+    long long ops = 0, events = 0;
     int r;
 
     if (!f)
@@ -514,11 +565,10 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
                           size, FL_STORE_MAX_HISTORY);
     }
     fclose(f);
-    for (long i = 0; i < size; i++)
-        ops += buf[i] == '\n';
+    count_history(buf, (size_t)size, &ops, &events);
     if (sqlite3_prepare_v2(st->db,
                            "INSERT OR REPLACE INTO histories (run_id, client, workload, "
-                           "operations, bytes, content) VALUES (?, ?, ?, ?, ?, ?)",
+                           "operations, bytes, content, events) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            -1, &q, NULL)) {
         free(buf);
         return db_err(st, e, "storing the history");
@@ -529,6 +579,7 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
     sqlite3_bind_int64(q, 4, ops);
     sqlite3_bind_int64(q, 5, size);
     sqlite3_bind_blob(q, 6, buf, (int)size, free);
+    sqlite3_bind_int64(q, 7, events);
     r = sqlite3_step(q);
     sqlite3_finalize(q);
     return r == SQLITE_DONE ? 0 : db_err(st, e, "storing the history");
@@ -715,7 +766,7 @@ json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples,
     json_object_set_new(o, "probes", probes);
     {
         json_t *h = rows(st,
-                         "SELECT client, workload, operations, bytes FROM histories "
+                         "SELECT client, workload, operations, events, bytes FROM histories "
                          "WHERE run_id = ?",
                          run_id, true);
         json_object_set(o, "history", json_array_size(h) ? json_array_get(h, 0) : json_null());

@@ -1,5 +1,5 @@
 /* Fuzz the unit parsers every command line and experiment file goes through,
- * and the "did you mean" search over words of any length. */
+ * and the "did you mean" matcher their error messages use. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +26,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fl_parse_percent(s, &d, &e);
     fl_parse_int(s, -5, 5, &ll, &e);
     {
-        static const char *const words[] = {"network.partition", "pid", "", "duration", NULL};
-        const char *const one[] = {s, NULL};
-        fl_suggest(s, words);
-        fl_suggest("duraton", one);
+        /* the input's lines: the first is the word, the rest the known list */
+        const char *known[9] = {0};
+        char *save = NULL, *word = strtok_r(s, "\n", &save);
+        for (size_t k = 0; k < 8 && (known[k] = strtok_r(NULL, "\n", &save)); k++)
+            ;
+        fl_suggest(word, known);
     }
     free(s);
     return 0;

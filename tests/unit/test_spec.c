@@ -428,3 +428,23 @@ Test(spec, scalars_read_as_pyyaml_reads_them)
     }
     json_decref(cases);
 }
+
+Test(spec, a_bare_tcp_probe_guarding_a_pause_is_warned_about)
+{
+    const char *text =
+        "title: t\n"
+        "steady_state:\n  probes:\n"
+        "    - {name: port, type: tcp, address: '127.0.0.1:1'}\n"
+        "    - {name: ping, type: tcp, address: '127.0.0.1:1', send: \"PING\\r\\n\"}\n"
+        "method:\n  - {name: freeze, kind: process.pause, pid: 1, duration: 1s}\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s = fl_spec_load_string("w.yaml", text, strlen(text), &errs);
+
+    cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
+    cr_assert_eq(s->nwarnings, 1);
+    cr_expect(!strncmp(s->warnings[0], "w.yaml:4:7: warning: tcp probe 'port' only connects", 50),
+              "%s", s->warnings[0]);
+    cr_expect(strstr(s->warnings[0], "step 'freeze'"), "%s", s->warnings[0]);
+    fl_spec_free(s);
+    fl_spec_errors_fini(&errs);
+}
