@@ -358,11 +358,39 @@ static int queue_fast(struct lin_ctx *c, struct fl_check_report *r, const struct
     return FL_CHECK_INVALID;
 }
 
+/* The first op with a "key" field, or h->nops when none has one. */
+static size_t first_keyed(const struct fl_history *h)
+{
+    size_t i = 0;
+    while (i < h->nops && h->ops[i].key.kind == FL_V_NIL)
+        i++;
+    return i;
+}
+
+/* A history recorded with keys, checked with a single-object model: each
+ * key is its own object (Jepsen's independent checker), so an op without
+ * a key has no object. */
+static int key_of(struct fl_history *h, const struct fl_model_ops *m, size_t i, int64_t *key,
+                  struct fl_err *e)
+{
+    const struct fl_hop *op = &h->ops[i];
+
+    if (op->key.kind == FL_V_NIL)
+        return fl_err_set(e, FL_EUSAGE,
+                          "%s:%u:%u: this operation has no \"key\" while others in the history "
+                          "have one; the %s model then checks each key as its own object, so "
+                          "give every operation a key (or none)",
+                          h->name, op->call_line, op->call_col, m->name);
+    *key = fl_history_code(h, &op->key);
+    return 0;
+}
+
 int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
                     const struct fl_check_opts *o, struct fl_check_report *r, struct fl_err *e)
 {
     const struct fl_model_ops *m = checker->model;
     struct lin_ctx c = {.h = h, .o = o, .m = m};
+    bool split = !m->per_key && !o->no_split && first_keyed(h) < h->nops;
     struct fl_lin_op *grp = NULL;
     int rc = 0, verdict = FL_CHECK_VALID;
     const char *why = NULL;
@@ -390,9 +418,11 @@ int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
             continue;
         if (o->no_split)
             mo.key = FL_CODE_NIL;
+        if (split && (rc = key_of(h, m, i, &mo.key, e)) < 0)
+            goto out;
         c.mops[c.nmops++] = mo;
     }
-    if (m->per_key && !o->no_split)
+    if ((m->per_key || split) && !o->no_split)
         qsort(c.mops, c.nmops, sizeof *c.mops, mop_cmp_key);
     c.deadline = o->timeout_ms > 0 ? fl_check_now_ns() + o->timeout_ms * 1000000 : 0;
     r->checked_ops = c.nmops;
@@ -459,9 +489,9 @@ int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
     }
     if (verdict == FL_CHECK_VALID)
         fprintf(out,
-                "VALID: the history is linearizable as a %s (%zu operations checked in %zu "
+                "VALID: the history is linearizable as a %s%s (%zu operations checked in %zu "
                 "part(s)).\n",
-                m->name, c.nmops, r->partitions);
+                m->name, split ? " per key (each key its own object)" : "", c.nmops, r->partitions);
     else if (verdict == FL_CHECK_UNKNOWN)
         fprintf(out,
                 "UNKNOWN: could not decide whether the history is linearizable as a %s: "
@@ -515,6 +545,15 @@ int fl_check_run(struct fl_history *h, const struct fl_check_opts *o, struct fl_
     r->offending = calloc(h->nops + 1, sizeof *r->offending);
     if (!r->offending)
         return fl_err_set(e, FL_EFAIL, "out of memory");
+    size_t k = c->one_object ? first_keyed(h) : h->nops;
+    if (k < h->nops) {
+        fl_check_report_fini(r);
+        return fl_err_set(e, FL_EUSAGE,
+                          "%s:%u:%u: this operation has a \"key\", but the %s checker checks "
+                          "one object; check a history recorded with keys with a keyed model "
+                          "such as --model kv, or record it without keys",
+                          h->name, h->ops[k].call_line, h->ops[k].call_col, fl_checker_name(c));
+    }
     rc = c->run(c, h, o, r, e);
     if (rc == 0 && lead_with_verdict(r) < 0)
         rc = fl_err_set(e, FL_EFAIL, "out of memory");

@@ -60,6 +60,9 @@ struct fl_check_report {
  *   name, summary  for people (NULL: taken from model)
  *   model          the linearizability model the checker searches with, or
  *                  NULL for a direct analysis of the history (bank, ...)
+ *   one_object     the history is of one object: operations with a "key"
+ *                  field are refused (a linearizable model without per_key
+ *                  instead checks each key as its own object)
  *   run            the check itself; same contract as fl_check_run (r arrives
  *                  zeroed with r->nops and r->offending set; r->text must
  *                  start with "VALID: ", "INVALID: " or "UNKNOWN: ", which
@@ -69,6 +72,7 @@ struct fl_checker {
     const char *name;
     const char *summary;
     const struct fl_model_ops *model;
+    bool one_object;
     int (*run)(const struct fl_checker *c, struct fl_history *h, const struct fl_check_opts *o,
                struct fl_check_report *r, struct fl_err *e);
 };

@@ -1,5 +1,6 @@
 #include "check/history.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -1108,6 +1109,35 @@ static int parse_edn(struct builder *b, const char *buf, size_t len)
     return rc;
 }
 
+/* The model named by a "model=NAME" word in the comment lines (# or ;)
+ * before the first event, as `faultline workload` writes them. */
+static void read_header_model(struct fl_history *h, const char *buf, size_t len)
+{
+    const char *p = buf, *end = buf + len;
+
+    while (p < end) {
+        const char *le = memchr(p, '\n', (size_t)(end - p));
+        le = le ? le : end;
+        while (p < le && (*p == ' ' || *p == '\t' || *p == '\r'))
+            p++;
+        if (p < le && *p != '#' && *p != ';')
+            return; /* the first event: the header is over */
+        for (const char *w = p; w + 6 < le; w++) {
+            if ((w == p || w[-1] == ' ' || w[-1] == '\t') && !memcmp(w, "model=", 6)) {
+                size_t n = 0;
+                w += 6;
+                while (w + n < le && n + 1 < sizeof h->model &&
+                       (isalnum((unsigned char)w[n]) || w[n] == '-' || w[n] == '_'))
+                    n++;
+                memcpy(h->model, w, n);
+                h->model[n] = '\0';
+                return;
+            }
+        }
+        p = le + 1;
+    }
+}
+
 int fl_history_parse(const char *buf, size_t len, enum fl_hist_format fmt, const char *name,
                      struct fl_history **out, struct fl_err *e)
 {
@@ -1140,6 +1170,7 @@ int fl_history_parse_max(const char *buf, size_t len, enum fl_hist_format fmt, c
                         (buf[i] == '{' && i + 1 < len && buf[i + 1] == ':')))
             fmt = FL_FMT_EDN;
     }
+    read_header_model(b.h, buf, len);
     rc = fmt == FL_FMT_EDN ? parse_edn(&b, buf, len) : parse_jsonl(&b, buf, len);
     free(b.pend.proc);
     free(b.pend.op);

@@ -1,0 +1,119 @@
+"""faultline check as a user runs it: several histories in one call, the
+model taken from a history's header, the bounds on hostile input (device
+files, endless pipes, huge lines), and the shape of every report's first
+line. The verdicts themselves are data-driven unit tests
+(tests/data/check); these cover what only the command line does."""
+import os
+import subprocess
+
+from conftest import BIN, ROOT
+
+DATA = os.path.join(ROOT, "tests", "data", "check")
+
+
+def data(name):
+    return os.path.join(DATA, name)
+
+
+def test_several_histories_one_report_each_a_summary_and_the_worst_exit(fl):
+    rc, so, se = fl("check", "--model", "register", data("register-read-initial-nil.jsonl"),
+                    data("register-empty.jsonl"))
+    assert rc == 0, so + se
+    assert so.count("\n== ") + so.startswith("== ") == 3, so
+    assert "== 2 histories: 2 valid, 0 invalid, 0 unknown, 0 not checked" in so, so
+    # one invalid among valid ones: exit 1; an input error too: still 1 (invalid first)
+    rc, so, se = fl("check", "--model", "register", data("register-empty.jsonl"),
+                    data("register-stale-read.jsonl"), data("error-bad-json.jsonl"))
+    assert rc == 1, so + se
+    assert "1 valid, 1 invalid, 0 unknown, 1 not checked (input error)" in so, so
+    assert "error-bad-json.jsonl:2:" in se, se
+    # only valid and an input error: 3
+    rc, so, se = fl("check", "--model", "register", data("register-empty.jsonl"),
+                    data("error-bad-json.jsonl"))
+    assert rc == 3, so + se
+    # JSON: one object per history, then the summary
+    rc, so, se = fl("check", "--json", "--model", "register", data("register-empty.jsonl"),
+                    data("register-stale-read.jsonl"))
+    lines = so.strip().splitlines()
+    assert rc == 1 and len(lines) == 3, so + se
+    assert '"file"' in lines[0] and '"invalid"' in lines[1], so
+    assert lines[2] == ('{"histories":2,"valid":1,"invalid":1,"unknown":0,'
+                        '"input_error":0}'), so
+
+
+def test_outputs_that_write_one_file_need_one_history(fl, tmp_path):
+    rc, so, se = fl("check", "--model", "register", "--html", tmp_path / "r.html",
+                    data("register-empty.jsonl"), data("register-empty.jsonl"))
+    assert rc == 3 and "single history" in se, se
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_model_from_the_history_header(fl, tmp_path):
+    # the header says model=kv: no --model needed, and the keys are kept apart
+    rc, so, se = fl("check", data("register-keyed-split.jsonl"))
+    assert rc == 0 and so.startswith("VALID: the history is linearizable as a kv"), so + se
+    # no header, no --model: a clear error naming the models
+    rc, so, se = fl("check", data("register-empty.jsonl"))
+    assert rc == 3 and "--model is required" in se and "cas-register" in se, se
+    # a header naming a model check does not know
+    h = tmp_path / "h.jsonl"
+    h.write_text("# faultline workload: model=nosuch\n")
+    rc, so, se = fl("check", h)
+    assert rc == 3 and "'nosuch'" in se, se
+
+
+def test_device_files_and_directories_are_refused_at_once(fl, tmp_path):
+    for path in ("/dev/zero", str(tmp_path)):
+        rc, so, se = fl("check", "--model", "bank", path, timeout=10)
+        assert rc == 3 and path in se and "not a history file" in se, se
+
+
+def test_endless_stdin_ends_with_the_line_bound(tmp_path):
+    with open("/dev/zero", "rb") as zero:
+        p = subprocess.run([BIN, "check", "--model", "bank", "--max-op-size", "1MiB", "-"],
+                           stdin=zero, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 3, p.stderr
+    assert "-:1:1:" in p.stderr and "limit of 1048576 bytes" in p.stderr, p.stderr
+
+
+def test_a_huge_line_is_refused_with_its_line_number(fl, tmp_path):
+    h = tmp_path / "h.jsonl"
+    with open(h, "w") as f:
+        f.write('{"process":0,"type":"invoke","f":"read","value":null}\n')
+        f.write('{"process":0,"type":"ok","f":"read","value":"' + "x" * (2 << 20) + '"}\n')
+    rc, so, se = fl("check", "--model", "register", "--max-op-size", "1MiB", h, timeout=30)
+    assert rc == 3 and f"{h}:2:1:" in se and "--max-op-size" in se, se
+    rc, so, se = fl("check", "--model", "register", "--max-op-size", "3MiB", h, timeout=30)
+    assert rc == 1 and so.startswith("INVALID"), so + se
+    rc, so, se = fl("check", "--model", "register", "--max-op-size", "12", h)
+    assert rc == 3 and "--max-op-size" in se, se
+
+
+def test_process_ids_out_of_range_are_input_errors(fl, tmp_path):
+    for pid in ("-1", "99999999999999999999", "1.5"):
+        h = tmp_path / "h.jsonl"
+        h.write_text(f'{{"process":{pid},"type":"invoke","f":"read","value":null}}\n'
+                     f'{{"process":{pid},"type":"ok","f":"read","value":7}}\n')
+        rc, so, se = fl("check", "--model", "register", h)
+        assert rc == 3 and f"{h}:1:1: process {pid} is not a client process id" in se, se
+
+
+def test_every_checker_opens_its_report_with_the_verdict(fl):
+    cases = {"set-good.jsonl": "set", "total-queue-good.jsonl": "total-queue",
+             "bank-good.jsonl": "bank", "kv-good.jsonl": "kv",
+             "set-no-read.jsonl": "set", "set-lost.jsonl": "set"}
+    for name, model in cases.items():
+        rc, so, se = fl("check", "--model", model, data(name))
+        first = so.splitlines()[0]
+        want = {0: "VALID: ", 1: "INVALID: ", 2: "UNKNOWN: "}[rc]
+        assert first.startswith(want), (name, so, se)
+
+
+def test_help_lists_every_checker_of_the_registry(fl):
+    rc, so, se = fl("check", "--help")
+    assert rc == 0
+    for m in ("bank", "register", "cas-register", "multi-register", "kv", "set", "counter",
+              "queue", "total-queue", "mutex"):
+        assert f"\n                          {m} " in so, m
+    rc, so, se = fl("check", "--model", "nope", data("register-empty.jsonl"))
+    assert rc == 3 and "unknown model 'nope'; models: bank, register" in se, se
