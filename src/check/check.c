@@ -10,7 +10,11 @@
 
 #include "check/queue_fast.h"
 
-#define MINIMIZE_BUDGET_NS (3 * INT64_C(1000000000))
+/* The counterexample search's time budget: twice what the check itself
+ * took, within these bounds, unless --minimize-budget says otherwise; the
+ * upper bound when a counterexample file was asked for. */
+#define MINIMIZE_MIN_NS (50 * INT64_C(1000000))
+#define MINIMIZE_MAX_NS (3 * INT64_C(1000000000))
 
 void fl_check_opts_init(struct fl_check_opts *o)
 {
@@ -96,6 +100,7 @@ struct lin_ctx {
     struct fl_mop *mops;
     size_t nmops;
     int64_t deadline;
+    int64_t t0; /* when the check began */
 };
 
 static int lin_run(struct lin_ctx *c, const struct fl_lin_op *ops, size_t n, int64_t deadline,
@@ -124,15 +129,32 @@ static int lin_run(struct lin_ctx *c, const struct fl_lin_op *ops, size_t n, int
  *     search still fails.
  * What stays definite is the core of the anomaly. Each attempt is a full
  * search, so the whole thing runs against a small time budget. */
-static size_t minimize(struct lin_ctx *c, struct fl_lin_op *cur, size_t n, size_t stuck)
+static int64_t minimize_budget_ns(const struct lin_ctx *c)
 {
-    int64_t budget = fl_check_now_ns() + MINIMIZE_BUDGET_NS;
+    int64_t spent = fl_check_now_ns() - c->t0;
+
+    if (c->o->minimize_budget_ms > 0)
+        return c->o->minimize_budget_ms * INT64_C(1000000);
+    if (c->o->want_counterexample)
+        return MINIMIZE_MAX_NS;
+    return spent * 2 < MINIMIZE_MIN_NS   ? MINIMIZE_MIN_NS
+           : spent * 2 > MINIMIZE_MAX_NS ? MINIMIZE_MAX_NS
+                                         : spent * 2;
+}
+
+/* Returns the new length of cur; *ran_out says whether the budget ended
+ * the search before it had tried everything. */
+static size_t minimize(struct lin_ctx *c, struct fl_lin_op *cur, size_t n, size_t stuck,
+                       int64_t budget_ns, bool *ran_out)
+{
+    int64_t budget = fl_check_now_ns() + budget_ns;
     int64_t deadline = c->deadline && c->deadline < budget ? c->deadline : budget;
     struct fl_lin_op *tmp = malloc((n + 1) * sizeof *tmp);
     size_t *cand = malloc((n + 1) * sizeof *cand);
     struct fl_lin_result res;
     size_t k = 0, nc;
 
+    *ran_out = true;
     if (!tmp || !cand) {
         free(tmp);
         free(cand);
@@ -195,8 +217,10 @@ static size_t minimize(struct lin_ctx *c, struct fl_lin_op *cur, size_t n, size_
                 start = end;
             }
         }
-        if (chunk == 1)
+        if (chunk == 1) {
+            *ran_out = fl_check_now_ns() >= deadline;
             break;
+        }
     }
     free(tmp);
     free(cand);
@@ -269,16 +293,26 @@ static void explain_invalid(struct lin_ctx *c, struct fl_check_report *r, struct
     json_object_set_new(j, "states", states);
 
     if (!c->o->no_minimize) {
-        size_t k = minimize(c, grp, n, res->stuck);
+        int64_t budget = minimize_budget_ns(c);
+        bool ran_out;
+        size_t k = minimize(c, grp, n, res->stuck, budget, &ran_out);
         size_t definite = 0;
         r->counterexample = calloc(h->nops + 1, sizeof *r->counterexample);
         json_t *lines = json_array();
         for (size_t i = 0; i < k; i++)
             definite += grp[i].ret != FL_LIN_NORET;
+        if (ran_out)
+            fprintf(out,
+                    "\nSmallest failing core found within the %.0f ms budget (not necessarily "
+                    "the smallest;\n--minimize-budget DURATION searches longer):\n",
+                    (double)budget / 1e6);
+        else
+            fputs("\nSmallest failing core found (the shrinking search tried every "
+                  "operation):\n",
+                  out);
         fprintf(out,
-                "\nSmallest failing core found: %zu operation(s) that must have happened as "
-                "recorded,\nplus %zu whose outcome is taken as unknown (may or may not have "
-                "happened),\nout of %zu%s:\n",
+                "%zu operation(s) that must have happened as recorded, plus %zu whose outcome "
+                "is\ntaken as unknown (may or may not have happened), out of %zu%s:\n",
                 definite, k - definite, n, key != FL_CODE_NIL ? " for this key" : "");
         /* list up to 30 ops: the definite ones closest before the stuck op */
         bool all = k <= 30;
@@ -303,12 +337,11 @@ static void explain_invalid(struct lin_ctx *c, struct fl_check_report *r, struct
             fputc('\n', out);
         }
         if (k > to - from)
-            fprintf(out, "  (%zu operations in all, in the counterexample file)\n", k);
+            fprintf(out, "  (%zu operations in all%s)\n", k,
+                    c->o->want_counterexample ? ", in the counterexample file" : "");
         free(pick);
-        if (k == n)
-            fputs("(the search could not shrink it within its 3 s budget)\n", out);
-        fputs("(write it out with --counterexample FILE)\n", out);
         json_object_set_new(j, "counterexample_lines", lines);
+        json_object_set_new(j, "counterexample_budget_ran_out", json_boolean(ran_out));
     }
 }
 
@@ -424,7 +457,8 @@ int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
     }
     if ((m->per_key || split) && !o->no_split)
         qsort(c.mops, c.nmops, sizeof *c.mops, mop_cmp_key);
-    c.deadline = o->timeout_ms > 0 ? fl_check_now_ns() + o->timeout_ms * 1000000 : 0;
+    c.t0 = fl_check_now_ns();
+    c.deadline = o->timeout_ms > 0 ? c.t0 + o->timeout_ms * 1000000 : 0;
     r->checked_ops = c.nmops;
 
     FILE *out = open_memstream(&text, &tlen);

@@ -26,11 +26,13 @@
 struct fl_check_opts {
     const char *model;
     struct fl_model_cfg cfg;
-    int64_t timeout_ms; /* 0: no limit */
-    bool no_memo;       /* naive search (benchmarks) */
-    bool no_split;      /* do not split by key (benchmarks) */
-    bool no_minimize;   /* skip the smallest-counterexample search */
-    bool no_fast;       /* skip model shortcuts (the queue order check): tests, benchmarks */
+    int64_t timeout_ms;         /* 0: no limit */
+    bool no_memo;               /* naive search (benchmarks) */
+    bool no_split;              /* do not split by key (benchmarks) */
+    bool no_minimize;           /* skip the smallest-counterexample search */
+    int64_t minimize_budget_ms; /* its time budget; 0: in proportion to the check */
+    bool want_counterexample;   /* one will be written out: spend the full default budget */
+    bool no_fast; /* skip model shortcuts (the queue order check): tests, benchmarks */
     /* bank */
     long long accounts; /* 0: take the accounts from the first read */
     long long total;

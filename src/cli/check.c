@@ -50,6 +50,8 @@ static void usage(FILE *out)
             "  --counterexample FILE write the smallest failing sub-history found (EDN, or\n"
             "                        JSON Lines when FILE ends in .jsonl)\n"
             "  --no-minimize         skip the search for a smallest failing sub-history\n"
+            "  --minimize-budget DURATION  time for that search (default: twice the check's\n"
+            "                        own time, from 50ms to 3s; 3s with --counterexample)\n"
             "  --export-edn FILE     write the history as Jepsen EDN\n"
             "  --export-jsonl FILE   write the history as faultline JSON Lines\n"
             "                        (without --model, only convert)\n"
@@ -128,6 +130,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
         O_XEDN,
         O_XJSONL,
         O_MAXOP,
+        O_MINBUDGET,
     };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -144,6 +147,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
         {"export-edn", required_argument, NULL, O_XEDN},
         {"export-jsonl", required_argument, NULL, O_XJSONL},
         {"max-op-size", required_argument, NULL, O_MAXOP},
+        {"minimize-budget", required_argument, NULL, O_MINBUDGET},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -204,6 +208,15 @@ static int parse_args(int argc, char **argv, struct check_args *a)
             break;
         case O_CX:
             a->cx = optarg;
+            a->o.want_counterexample = true;
+            break;
+        case O_MINBUDGET:
+            if (fl_parse_duration_ms(optarg, &a->o.minimize_budget_ms, &e) < 0 ||
+                a->o.minimize_budget_ms < 1) {
+                fprintf(stderr, "faultline check: --minimize-budget: %s\n",
+                        e.msg[0] ? e.msg : "give a duration of at least 1ms, e.g. 500ms or 10s");
+                return -1;
+            }
             break;
         case O_NOMIN:
             a->o.no_minimize = true;

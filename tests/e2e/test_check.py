@@ -117,3 +117,36 @@ def test_help_lists_every_checker_of_the_registry(fl):
         assert f"\n                          {m} " in so, m
     rc, so, se = fl("check", "--model", "nope", data("register-empty.jsonl"))
     assert rc == 3 and "unknown model 'nope'; models: bank, register" in se, se
+
+
+def invalid_history(path, n):
+    """n sequential write/read pairs, then a read of a value never written."""
+    with open(path, "w") as f:
+        for i in range(n):
+            f.write(f'{{"process":0,"type":"invoke","f":"write","value":{i}}}\n'
+                    f'{{"process":0,"type":"ok","f":"write","value":{i}}}\n'
+                    f'{{"process":1,"type":"invoke","f":"read","value":null}}\n'
+                    f'{{"process":1,"type":"ok","f":"read","value":{i}}}\n')
+        f.write('{"process":1,"type":"invoke","f":"read","value":null}\n'
+                '{"process":1,"type":"ok","f":"read","value":-5}\n')
+
+
+def test_counterexample_search_says_whether_its_budget_ran_out(fl, tmp_path):
+    h = tmp_path / "h.jsonl"
+    invalid_history(h, 400)
+    rc, so, se = fl("check", "--model", "register", "--minimize-budget", "1ms", h)
+    assert rc == 1, so + se
+    assert "Smallest failing core found within the 1 ms budget (not necessarily" in so, so
+    assert "counterexample file" not in so, so
+    rc, so, se = fl("check", "--model", "register", data("register-stale-read.jsonl"))
+    assert rc == 1 and "(the shrinking search tried every operation)" in so, so
+    assert "counterexample file" not in so and "within the" not in so, so
+    # asked for the file: it is written, and the text may point at it
+    cx = tmp_path / "cx.jsonl"
+    rc, so, se = fl("check", "--model", "register", "--counterexample", cx, "--minimize-budget",
+                    "1ms", h)
+    assert rc == 1 and cx.exists() and cx.stat().st_size > 0, so + se
+    rc, so, se = fl("check", "--model", "register", cx)
+    assert rc == 1, so + se
+    rc, so, se = fl("check", "--model", "register", "--minimize-budget", "0", h)
+    assert rc == 3 and "--minimize-budget" in se, se
