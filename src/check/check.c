@@ -74,6 +74,12 @@ void fl_check_describe_op(const struct fl_history *h, size_t i, FILE *out)
     }
     switch (op->type) {
     case FL_OP_OK:
+        if (op->comp.kind == FL_V_NIL && op->inv.kind == FL_V_NIL &&
+            (fl_history_fis(h, op, "read") || fl_history_fis(h, op, "get") ||
+             fl_history_fis(h, op, "dequeue"))) {
+            fputs(" -> nil", out); /* a read of nothing: say so */
+            break;
+        }
         fputs(" -> ok", out);
         if (op->comp.kind != FL_V_NIL && !val_equal(h, &op->comp, &op->inv)) {
             fputc(' ', out);
@@ -243,6 +249,29 @@ static int mop_cmp_key(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* The model's name for the failure, when it has one (lost write, ...). */
+static void explain_anomaly(struct lin_ctx *c, const struct fl_lin_op *grp, size_t n, size_t stuck,
+                            FILE *out, json_t *j)
+{
+    struct fl_anomaly_in in = {c->h, &c->o->cfg, c->mops, grp, n, stuck};
+    const char *kind = NULL;
+    char *buf = NULL;
+    size_t len = 0;
+
+    if (!c->m->anomaly)
+        return;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return;
+    int rc = c->m->anomaly(&in, m, &kind);
+    fclose(m);
+    if (rc == 0 && kind) {
+        fprintf(out, "\n%s", buf);
+        json_object_set_new(j, "anomaly", json_string(kind));
+    }
+    free(buf);
+}
+
 static void explain_invalid(struct lin_ctx *c, struct fl_check_report *r, struct fl_lin_op *grp,
                             size_t n, struct fl_lin_result *res, int64_t key, FILE *out, json_t *j)
 {
@@ -257,7 +286,9 @@ static void explain_invalid(struct lin_ctx *c, struct fl_check_report *r, struct
         fl_history_print_code(h, key, out);
         fputc(')', out);
     }
-    fputs(".\n\nThis operation could not be linearized:\n  ", out);
+    fputs(".\n", out);
+    explain_anomaly(c, grp, n, res->stuck, out, j);
+    fputs("\nThis operation could not be linearized:\n  ", out);
     fl_check_describe_op(h, stuck_id, out);
     fprintf(out,
             "\nIt cannot take effect in any state the system could be in at that point,"

@@ -22,6 +22,16 @@
 
 struct fl_lin_op;
 
+/* A failed partition, for a model's anomaly hook: ops[0..n) over mops,
+ * ops[stuck] the operation the search could not place. */
+struct fl_anomaly_in {
+    struct fl_history *h;
+    const struct fl_model_cfg *cfg;
+    const struct fl_mop *mops;
+    const struct fl_lin_op *ops;
+    size_t n, stuck;
+};
+
 /* A recorded operation as a model sees it. */
 struct fl_mop {
     uint32_t id;  /* index into history ops */
@@ -82,6 +92,10 @@ struct fl_model_ops {
      * FL_QUEUE_FAST_NA to leave it to the search. NULL: none. */
     int (*fast)(const struct fl_mop *mops, const struct fl_lin_op *ops, size_t n, size_t *witness,
                 size_t *nwitness);
+    /* Name the failure when it is an anomaly people know ("lost write",
+     * "stale read"): write a paragraph to out, set *kind (a static string)
+     * and return 0; return 1 when it is none of them. NULL: never. */
+    int (*anomaly)(const struct fl_anomaly_in *in, FILE *out, const char **kind);
 };
 
 /* The model of the checker named name (registry.c), NULL if none. */

@@ -196,4 +196,5 @@ const struct fl_model_ops fl_model_kv = {
     .step = step,
     .readonly = readonly,
     .describe_state = describe,
+    .anomaly = fl_model_register_anomaly,
 };

@@ -87,4 +87,5 @@ const struct fl_model_ops fl_model_register = {
     .step = fl_model_register_step,
     .readonly = fl_model_register_readonly,
     .describe_state = fl_model_register_describe,
+    .anomaly = fl_model_register_anomaly,
 };
