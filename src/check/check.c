@@ -272,6 +272,62 @@ static void explain_anomaly(struct lin_ctx *c, const struct fl_lin_op *grp, size
     free(buf);
 }
 
+/* Shrink the failing partition (minimize) and list the core it leaves. */
+static void explain_core(struct lin_ctx *c, struct fl_check_report *r, struct fl_lin_op *grp,
+                         size_t n, size_t stuck, size_t stuck_id, int64_t key, FILE *out, json_t *j)
+{
+    struct fl_history *h = c->h;
+    int64_t budget = minimize_budget_ns(c);
+    bool ran_out;
+    size_t k = minimize(c, grp, n, stuck, budget, &ran_out);
+    size_t definite = 0;
+    r->counterexample = calloc(h->nops + 1, sizeof *r->counterexample);
+    json_t *lines = json_array();
+    for (size_t i = 0; i < k; i++)
+        definite += grp[i].ret != FL_LIN_NORET;
+    if (ran_out)
+        fprintf(out,
+                "\nSmallest failing core found within the %.0f ms budget (not necessarily "
+                "the smallest;\n--minimize-budget DURATION searches longer):\n",
+                (double)budget / 1e6);
+    else
+        fputs("\nSmallest failing core found (the shrinking search tried every "
+              "operation):\n",
+              out);
+    fprintf(out,
+            "%zu operation(s) that must have happened as recorded, plus %zu whose outcome "
+            "is\ntaken as unknown (may or may not have happened), out of %zu%s:\n",
+            definite, k - definite, n, key != FL_CODE_NIL ? " for this key" : "");
+    /* list up to 30 ops: the definite ones closest before the stuck op */
+    bool all = k <= 30;
+    size_t *pick = malloc((k + 1) * sizeof *pick), np = 0, at = 0;
+    for (size_t i = 0; i < k && r->counterexample; i++) {
+        size_t id = c->mops[grp[i].mop].id;
+        r->counterexample[id] = true;
+        json_array_append_new(lines, json_integer(h->ops[id].call_line));
+        if (pick && (all || grp[i].ret != FL_LIN_NORET)) {
+            if (h->ops[id].call <= h->ops[stuck_id].call)
+                at = np + 1;
+            pick[np++] = i;
+        }
+    }
+    size_t from = at > 30 ? at - 30 : 0, to = from + 30 < np ? from + 30 : np;
+    if (from)
+        fprintf(out, "  ... %zu earlier operations\n", from);
+    for (size_t j = from; j < to; j++) {
+        size_t i = pick[j], id = c->mops[grp[i].mop].id;
+        fputs(grp[i].ret == FL_LIN_NORET ? "  (unknown) " : "  ", out);
+        fl_check_describe_op(h, id, out);
+        fputc('\n', out);
+    }
+    if (k > to - from)
+        fprintf(out, "  (%zu operations in all%s)\n", k,
+                c->o->want_counterexample ? ", in the counterexample file" : "");
+    free(pick);
+    json_object_set_new(j, "counterexample_lines", lines);
+    json_object_set_new(j, "counterexample_budget_ran_out", json_boolean(ran_out));
+}
+
 static void explain_invalid(struct lin_ctx *c, struct fl_check_report *r, struct fl_lin_op *grp,
                             size_t n, struct fl_lin_result *res, int64_t key, FILE *out, json_t *j)
 {
@@ -323,57 +379,8 @@ static void explain_invalid(struct lin_ctx *c, struct fl_check_report *r, struct
     json_object_set_new(j, "stuck_op", stuck);
     json_object_set_new(j, "states", states);
 
-    if (!c->o->no_minimize) {
-        int64_t budget = minimize_budget_ns(c);
-        bool ran_out;
-        size_t k = minimize(c, grp, n, res->stuck, budget, &ran_out);
-        size_t definite = 0;
-        r->counterexample = calloc(h->nops + 1, sizeof *r->counterexample);
-        json_t *lines = json_array();
-        for (size_t i = 0; i < k; i++)
-            definite += grp[i].ret != FL_LIN_NORET;
-        if (ran_out)
-            fprintf(out,
-                    "\nSmallest failing core found within the %.0f ms budget (not necessarily "
-                    "the smallest;\n--minimize-budget DURATION searches longer):\n",
-                    (double)budget / 1e6);
-        else
-            fputs("\nSmallest failing core found (the shrinking search tried every "
-                  "operation):\n",
-                  out);
-        fprintf(out,
-                "%zu operation(s) that must have happened as recorded, plus %zu whose outcome "
-                "is\ntaken as unknown (may or may not have happened), out of %zu%s:\n",
-                definite, k - definite, n, key != FL_CODE_NIL ? " for this key" : "");
-        /* list up to 30 ops: the definite ones closest before the stuck op */
-        bool all = k <= 30;
-        size_t *pick = malloc((k + 1) * sizeof *pick), np = 0, at = 0;
-        for (size_t i = 0; i < k && r->counterexample; i++) {
-            size_t id = c->mops[grp[i].mop].id;
-            r->counterexample[id] = true;
-            json_array_append_new(lines, json_integer(h->ops[id].call_line));
-            if (pick && (all || grp[i].ret != FL_LIN_NORET)) {
-                if (h->ops[id].call <= h->ops[stuck_id].call)
-                    at = np + 1;
-                pick[np++] = i;
-            }
-        }
-        size_t from = at > 30 ? at - 30 : 0, to = from + 30 < np ? from + 30 : np;
-        if (from)
-            fprintf(out, "  ... %zu earlier operations\n", from);
-        for (size_t j = from; j < to; j++) {
-            size_t i = pick[j], id = c->mops[grp[i].mop].id;
-            fputs(grp[i].ret == FL_LIN_NORET ? "  (unknown) " : "  ", out);
-            fl_check_describe_op(h, id, out);
-            fputc('\n', out);
-        }
-        if (k > to - from)
-            fprintf(out, "  (%zu operations in all%s)\n", k,
-                    c->o->want_counterexample ? ", in the counterexample file" : "");
-        free(pick);
-        json_object_set_new(j, "counterexample_lines", lines);
-        json_object_set_new(j, "counterexample_budget_ran_out", json_boolean(ran_out));
-    }
+    if (!c->o->no_minimize)
+        explain_core(c, r, grp, n, res->stuck, stuck_id, key, out, j);
 }
 
 /* The queue order check (queue_fast.h) for one partition. VALID: decided,
@@ -449,6 +456,32 @@ static int key_of(struct fl_history *h, const struct fl_model_ops *m, size_t i, 
     return 0;
 }
 
+/* Turn the history's ops into the model's (c->mops), each with the key of
+ * its partition; fail ops did not happen and are left out. */
+static int prepare_mops(struct lin_ctx *c, bool split, struct fl_err *e)
+{
+    struct fl_history *h = c->h;
+    int rc;
+
+    for (size_t i = 0; i < h->nops; i++) {
+        const struct fl_hop *op = &h->ops[i];
+        if (op->type == FL_OP_FAIL)
+            continue; /* it did not happen */
+        struct fl_mop mo = {.id = (uint32_t)i, .key = FL_CODE_NIL};
+        int pr = c->m->prepare(&c->prep, op, &mo);
+        if (pr < 0)
+            return pr;
+        if (pr == FL_PREP_SKIP)
+            continue;
+        if (c->o->no_split)
+            mo.key = FL_CODE_NIL;
+        if (split && (rc = key_of(h, c->m, i, &mo.key, e)) < 0)
+            return rc;
+        c->mops[c->nmops++] = mo;
+    }
+    return 0;
+}
+
 int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
                     const struct fl_check_opts *o, struct fl_check_report *r, struct fl_err *e)
 {
@@ -468,24 +501,8 @@ int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
         rc = fl_err_set(e, FL_EFAIL, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < h->nops; i++) {
-        const struct fl_hop *op = &h->ops[i];
-        if (op->type == FL_OP_FAIL)
-            continue; /* it did not happen */
-        struct fl_mop mo = {.id = (uint32_t)i, .key = FL_CODE_NIL};
-        int pr = m->prepare(&c.prep, op, &mo);
-        if (pr < 0) {
-            rc = pr;
-            goto out;
-        }
-        if (pr == FL_PREP_SKIP)
-            continue;
-        if (o->no_split)
-            mo.key = FL_CODE_NIL;
-        if (split && (rc = key_of(h, m, i, &mo.key, e)) < 0)
-            goto out;
-        c.mops[c.nmops++] = mo;
-    }
+    if ((rc = prepare_mops(&c, split, e)) < 0)
+        goto out;
     if ((m->per_key || split) && !o->no_split)
         qsort(c.mops, c.nmops, sizeof *c.mops, mop_cmp_key);
     c.t0 = fl_check_now_ns();

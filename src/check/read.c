@@ -115,8 +115,30 @@ int fl_read_type_of(const struct fl_read *b, const struct fl_val *t)
     return -1;
 }
 
+/* A process is a client id (an integer from 0 to 2^62) or a name (the
+ * nemesis): any other number is refused rather than taken for a name. */
+static int bad_process(struct fl_read *b, const struct fl_val *proc, uint32_t line, uint32_t col)
+{
+    struct fl_history *h = b->h;
+    const char *nm = h->name;
+
+    if (proc->kind == FL_V_NUM || (proc->kind == FL_V_INT && proc->x < 0)) {
+        char txt[48];
+        if (proc->kind == FL_V_INT)
+            snprintf(txt, sizeof txt, "%" PRId64, proc->x);
+        else
+            snprintf(txt, sizeof txt, "%.40s", fl_history_str(h, proc->x, NULL));
+        return fl_err_set(b->e, FL_EUSAGE,
+                          "%s:%u:%u: process %s is not a client process id: ids are integers "
+                          "from 0 to 2^62 (a name such as \"nemesis\" marks a non-client "
+                          "process, whose events are not checked)",
+                          nm, line, col, txt);
+    }
+    return 0;
+}
+
 /* Turn one event into an invocation or a completion. field[] holds the
- * values of the fields by K_* index (NULL: absent); t is the type (3 for
+ * values of the fields by FL_RK_* index (NULL: absent); t is the type (3 for
  * invoke, an enum fl_optype, -1 when missing or not one of those). */
 int fl_read_add_fields(struct fl_read *b, const struct fl_val *const *field, int t, uint32_t line,
                        uint32_t col)
@@ -132,18 +154,9 @@ int fl_read_add_fields(struct fl_read *b, const struct fl_val *const *field, int
     if (!proc)
         return fl_err_set(b->e, FL_EUSAGE, "%s:%u:%u: operation has no \"process\" field", nm, line,
                           col);
-    if (proc->kind == FL_V_NUM || (proc->kind == FL_V_INT && proc->x < 0)) {
-        char txt[48];
-        if (proc->kind == FL_V_INT)
-            snprintf(txt, sizeof txt, "%" PRId64, proc->x);
-        else
-            snprintf(txt, sizeof txt, "%.40s", fl_history_str(h, proc->x, NULL));
-        return fl_err_set(b->e, FL_EUSAGE,
-                          "%s:%u:%u: process %s is not a client process id: ids are integers "
-                          "from 0 to 2^62 (a name such as \"nemesis\" marks a non-client "
-                          "process, whose events are not checked)",
-                          nm, line, col, txt);
-    }
+    int rc = bad_process(b, proc, line, col);
+    if (rc < 0)
+        return rc;
     if (proc->kind != FL_V_INT)
         return 0; /* the nemesis and other non-client processes are not checked */
     if (t < 0)
