@@ -150,3 +150,15 @@ def test_counterexample_search_says_whether_its_budget_ran_out(fl, tmp_path):
     assert rc == 1, so + se
     rc, so, se = fl("check", "--model", "register", "--minimize-budget", "0", h)
     assert rc == 3 and "--minimize-budget" in se, se
+
+
+def test_register_failures_are_named_and_nil_reads_print_as_nil(fl):
+    rc, so, se = fl("check", "--model", "register", data("register-read-before-write.jsonl"))
+    assert rc == 1, so + se
+    lines = so.splitlines()
+    assert lines[0] == "INVALID: the history is not linearizable as a register.", so
+    assert lines[2].startswith("Anomaly: lost write: the acknowledged write of 3 (line 1)"), so
+    assert "process 0 read -> nil" in so, so
+    rc, so, se = fl("check", "--json", "--model", "register",
+                    data("register-stale-read-seen.jsonl"))
+    assert rc == 1 and '"anomaly": "stale-read"' in so, so
