@@ -1,6 +1,6 @@
 /* The history data model: the value arena, interned strings, value codes,
  * printing values as EDN or JSON, and writing a history back out. The
- * readers that build a history are read*.c. */
+ * readers that build a history are in readers/. */
 #include "check/history.h"
 
 #include <errno.h>

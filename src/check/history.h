@@ -1,7 +1,7 @@
 /* Recorded operation histories: values, operations, parsers and writers.
  * The data model and the writers are history.c; the readers behind
- * fl_history_parse / fl_history_load are read*.c (see read.h), over the EDN
- * value reader edn.c.
+ * fl_history_parse / fl_history_load are in readers/ (see readers/read.h),
+ * over the EDN value reader edn.c.
  *
  * A history is read once (JSON Lines or Jepsen EDN) into compact arrays the
  * checkers walk many times:

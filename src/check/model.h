@@ -9,7 +9,7 @@
  *            the operation is impossible in that state;
  *   describe print an operation or a state for people.
  * equal/hash default to word-wise comparison when NULL. Adding a model is one
- * file plus one FL_CHECKER_LINEAR line in registry.c.
+ * file in models/ plus one FL_CHECKER_LINEAR line in registry.c.
  */
 #ifndef FL_CHECK_MODEL_H
 #define FL_CHECK_MODEL_H

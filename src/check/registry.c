@@ -1,13 +1,13 @@
 /* The checker registry: every `faultline check --model NAME` is one line in
- * the table below. A linearizable model is one file (model_*.c, declared in
- * models.h) plus an FL_CHECKER_LINEAR line; any other checker is a run
+ * the table below. A linearizable model is one file in models/ (declared in
+ * models/models.h) plus an FL_CHECKER_LINEAR line; any other checker is a run
  * function plus a line with its name and summary. --help, validation and the
  * "unknown model" message all read this table. */
 #include <stdio.h>
 #include <string.h>
 
 #include "check/check.h"
-#include "check/models.h"
+#include "check/models/models.h"
 
 static const struct fl_checker checkers[] = {
     {.name = "bank",

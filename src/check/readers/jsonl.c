@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check/edn.h"
-#include "check/read.h"
+#include "check/readers/read.h"
 
 static int json_to_val(struct fl_history *h, json_t *j, struct fl_val *out, int depth)
 {

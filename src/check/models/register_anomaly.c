@@ -14,9 +14,9 @@
 #include <inttypes.h>
 
 #include "check/check.h"
-#include "check/models.h"
+#include "check/models/models.h"
 
-enum { KV_GET = FL_REG_CAS + 1 }; /* model_kv.c: a read by another name */
+enum { KV_GET = FL_REG_CAS + 1 }; /* kv.c: a read by another name */
 
 static bool is_read(const struct fl_mop *m)
 {

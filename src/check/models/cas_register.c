@@ -1,6 +1,6 @@
 /* cas-register: read, write, and compare-and-set with value [old new]
  * (Knossos' cas-register). A failed cas did not happen and is dropped. */
-#include "check/models.h"
+#include "check/models/models.h"
 
 static int prepare(struct fl_prep *p, const struct fl_hop *op, struct fl_mop *out)
 {

@@ -12,7 +12,7 @@
  * 2^-61 per comparison. */
 #include <string.h>
 
-#include "check/models.h"
+#include "check/models/models.h"
 
 enum { KV_GET = FL_REG_CAS + 1, KV_APPEND };
 

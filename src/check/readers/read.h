@@ -1,15 +1,15 @@
-/* The history readers' shared part (private to src/check/read*.c): events
+/* The history readers' shared part (private to src/check/readers/): events
  * are paired into operations here whatever the format, so the JSON Lines
  * and EDN readers only turn text into events.
  *
- *   read.c        pairing events into operations; fl_history_parse (format
- *                 detection, the header's model=, the per-operation bound)
- *   read_jsonl.c  faultline JSON Lines
- *   read_edn.c    Jepsen EDN histories (values through edn.c)
- *   read_file.c   fl_history_load: mapped files, pipes and stdin, bounds
+ *   read.c         pairing events into operations; fl_history_parse (format
+ *                  detection, the header's model=, the per-operation bound)
+ *   jsonl.c        faultline JSON Lines
+ *   edn_history.c  Jepsen EDN histories (values through ../edn.c)
+ *   file.c         fl_history_load: mapped files, pipes and stdin, bounds
  */
-#ifndef FL_CHECK_READ_H
-#define FL_CHECK_READ_H
+#ifndef FL_CHECK_READERS_READ_H
+#define FL_CHECK_READERS_READ_H
 
 #include <stdbool.h>
 #include <stddef.h>

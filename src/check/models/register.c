@@ -1,7 +1,7 @@
 /* register: a single value with read and write. Also the shared step of the
  * register family (cas-register, kv). A read of an unknown value (an info
  * read) constrains nothing and is dropped before the search. */
-#include "check/models.h"
+#include "check/models/models.h"
 
 static const char *const reg_fs[] = {"read", "write", "cas", NULL};
 

@@ -1,7 +1,7 @@
 /* The built-in models (one file each) and helpers the register family
  * shares. Only registry.c and the model files include this. */
-#ifndef FL_CHECK_MODELS_H
-#define FL_CHECK_MODELS_H
+#ifndef FL_CHECK_MODELS_MODELS_H
+#define FL_CHECK_MODELS_MODELS_H
 
 #include "check/model.h"
 

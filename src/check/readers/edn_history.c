@@ -1,7 +1,7 @@
 /* The Jepsen EDN history reader: a vector or list of event maps (or maps
  * one after another), values read by edn.c. */
 #include "check/edn.h"
-#include "check/read.h"
+#include "check/readers/read.h"
 
 /* Read one event form, reading no further than b->max_op bytes: a form
  * that does not end by then is refused before it fills memory. */

@@ -1,14 +1,14 @@
 /* Reading a history, whatever its format: pairing each invocation with its
  * completion into one struct fl_hop, and fl_history_parse, which detects
  * the format, reads the header's model= and calls the format's reader
- * (read_jsonl.c, read_edn.c). */
+ * (jsonl.c, edn_history.c). */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "check/read.h"
+#include "check/readers/read.h"
 
 /* Prefault the part of a big growing array that is about to be written,
  * 4 MB at a time: one madvise instead of a thousand page faults (a
