@@ -106,7 +106,8 @@ struct lin_ctx {
     struct fl_mop *mops;
     size_t nmops;
     int64_t deadline;
-    int64_t t0; /* when the check began */
+    int64_t t0;              /* when the check began */
+    struct fl_model_cfg cfg; /* o->cfg in the model's words (model ops .value) */
 };
 
 static int lin_run(struct lin_ctx *c, const struct fl_lin_op *ops, size_t n, int64_t deadline,
@@ -114,7 +115,7 @@ static int lin_run(struct lin_ctx *c, const struct fl_lin_op *ops, size_t n, int
 {
     struct fl_lin_input in = {
         .model = c->m,
-        .cfg = &c->o->cfg,
+        .cfg = &c->cfg,
         .mops = c->mops,
         .aux = c->prep.aux,
         .ops = ops,
@@ -253,7 +254,7 @@ static int mop_cmp_key(const void *a, const void *b)
 static void explain_anomaly(struct lin_ctx *c, const struct fl_lin_op *grp, size_t n, size_t stuck,
                             FILE *out, json_t *j)
 {
-    struct fl_anomaly_in in = {c->h, &c->o->cfg, c->mops, grp, n, stuck};
+    struct fl_anomaly_in in = {c->h, &c->cfg, c->mops, grp, n, stuck};
     const char *kind = NULL;
     char *buf = NULL;
     size_t len = 0;
@@ -494,7 +495,10 @@ int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
     char *text = NULL;
     size_t tlen = 0;
 
-    c.prep = (struct fl_prep){.h = h, .cfg = &o->cfg, .e = e};
+    c.cfg = o->cfg;
+    if (m->value)
+        c.cfg.initial = m->value(h, c.cfg.initial);
+    c.prep = (struct fl_prep){.h = h, .cfg = &c.cfg, .e = e};
     c.mops = malloc((h->nops + 1) * sizeof *c.mops);
     grp = malloc((h->nops + 1) * sizeof *grp);
     if (!c.mops || !grp) {

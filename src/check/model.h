@@ -92,6 +92,9 @@ struct fl_model_ops {
      * FL_QUEUE_FAST_NA to leave it to the search. NULL: none. */
     int (*fast)(const struct fl_mop *mops, const struct fl_lin_op *ops, size_t n, size_t *witness,
                 size_t *nwitness);
+    /* The model's word for a value code, when it differs (kv keeps strings
+     * as hashes of their text): applied to --initial. NULL: the code. */
+    int64_t (*value)(struct fl_history *h, int64_t code);
     /* Name the failure when it is an anomaly people know ("lost write",
      * "stale read"): write a paragraph to out, set *kind (a static string)
      * and return 0; return 1 when it is none of them. NULL: never. */

@@ -54,7 +54,7 @@ static uint64_t pow_b(size_t n)
 
 static bool is_text(const struct fl_val *v)
 {
-    return v->kind == FL_V_STR || v->kind == FL_V_KW;
+    return v->kind == FL_V_STR || v->kind == FL_V_KW || v->kind == FL_V_SYM;
 }
 
 static bool is_str_state(int64_t s)
@@ -73,6 +73,18 @@ static int64_t kv_code(struct fl_history *h, const struct fl_val *v)
         return fl_history_code(h, v);
     s = fl_history_str(h, v->x, &n);
     return KV_STR + (int64_t)text_hash(s, n);
+}
+
+/* --initial arrives as a value code: a string's is its interned id. */
+static int64_t value_of_code(struct fl_history *h, int64_t code)
+{
+    if (code < FL_CODE_ATOM0 || code >= FL_CODE_INT_MIN)
+        return code;
+    int64_t id = code - FL_CODE_ATOM0;
+    if (h->strkind[id] != FL_V_STR && h->strkind[id] != FL_V_KW && h->strkind[id] != FL_V_SYM)
+        return code;
+    struct fl_val v = {FL_V_STR, 0, id};
+    return kv_code(h, &v);
 }
 
 static int prep_value(struct fl_prep *p, const struct fl_hop *op, const struct fl_val *v,
@@ -197,4 +209,5 @@ const struct fl_model_ops fl_model_kv = {
     .readonly = readonly,
     .describe_state = describe,
     .anomaly = fl_model_register_anomaly,
+    .value = value_of_code,
 };
