@@ -253,27 +253,47 @@ static int parse_args(int argc, char **argv, struct check_args *a)
 
 /* The model to check path's history with: --model, or else the one its
  * header names. NULL (said on stderr) when neither gives a known model. */
-static const char *pick_model(const struct check_args *a, const struct fl_history *h)
+static const char *pick_model(const struct check_args *a, const struct fl_history *h,
+                              struct fl_err *e)
 {
     char names[512];
 
     if (a->model)
         return a->model;
     if (!h->model[0]) {
-        fprintf(stderr,
-                "faultline check: %s: --model is required: the history does not name its model "
-                "(a header comment with model=NAME); models: %s\n",
-                h->name, fl_check_checker_names(names, sizeof names));
+        fl_err_set(e, FL_EUSAGE,
+                   "%s: --model is required: the history does not name its model (a header "
+                   "comment with model=NAME); models: %s",
+                   h->name, fl_check_checker_names(names, sizeof names));
         return NULL;
     }
     if (!fl_check_model_known(h->model)) {
-        fprintf(stderr,
-                "faultline check: %s: the history's header names model '%s', which check does "
-                "not know; give --model (%s)\n",
-                h->name, h->model, fl_check_checker_names(names, sizeof names));
+        fl_err_set(e, FL_EUSAGE,
+                   "%s: the history's header names model '%s', which check does not know; give "
+                   "--model (%s)",
+                   h->name, h->model, fl_check_checker_names(names, sizeof names));
         return NULL;
     }
     return h->model;
+}
+
+/* An input error: said on stderr, and with several files and --json also
+ * as that file's JSON line, so the output still has one line per file. */
+static int input_error(const struct check_args *a, const char *path, bool multi,
+                       const struct fl_err *e)
+{
+    if (e->msg[0])
+        fprintf(stderr, "faultline check: %s\n", e->msg);
+    if (multi && a->json) {
+        json_t *j = json_pack("{s:s,s:s,s:s}", "file", path, "verdict", "input-error", "error",
+                              e->msg[0] ? e->msg : "see the message on stderr");
+        char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        if (s)
+            puts(s);
+        free(s);
+        json_decref(j);
+    }
+    return EXIT_INPUT;
 }
 
 static int exit_of(int verdict)
@@ -320,23 +340,20 @@ static int check_file(const struct check_args *a, const char *path, bool multi)
 
     if (multi && !a->json)
         printf("== %s\n", path);
-    if (fl_history_load_max(path, a->fmt, (size_t)a->max_op, &h, &e) < 0) {
-        fprintf(stderr, "faultline check: %s\n", e.msg);
-        return EXIT_INPUT;
+    if (fl_history_load_max(path, a->fmt, (size_t)a->max_op, &h, &e) < 0)
+        return input_error(a, path, multi, &e);
+    if ((a->initial && parse_initial(h, a->initial, &o.cfg.initial) < 0) ||
+        (a->xedn && write_file(a->xedn, h, NULL, false) < 0) ||
+        (a->xjsonl && write_file(a->xjsonl, h, NULL, true) < 0)) {
+        status = input_error(a, path, multi, &e); /* already said on stderr */
+        goto out;
     }
-    if (a->initial && parse_initial(h, a->initial, &o.cfg.initial) < 0)
-        goto out;
-    if ((a->xedn && write_file(a->xedn, h, NULL, false) < 0) ||
-        (a->xjsonl && write_file(a->xjsonl, h, NULL, true) < 0))
-        goto out;
     if (!a->model && (a->xedn || a->xjsonl)) {
         status = EXIT_VALID; /* only convert */
         goto out;
     }
-    if (!(o.model = pick_model(a, h)))
-        goto out;
-    if (fl_check_run(h, &o, &r, &e) < 0) {
-        fprintf(stderr, "faultline check: %s\n", e.msg);
+    if (!(o.model = pick_model(a, h, &e)) || fl_check_run(h, &o, &r, &e) < 0) {
+        status = input_error(a, path, multi, &e);
         goto out;
     }
     if (a->json) {

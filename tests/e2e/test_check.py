@@ -3,6 +3,7 @@ model taken from a history's header, the bounds on hostile input (device
 files, endless pipes, huge lines), and the shape of every report's first
 line. The verdicts themselves are data-driven unit tests
 (tests/data/check); these cover what only the command line does."""
+import json
 import os
 import subprocess
 
@@ -39,6 +40,14 @@ def test_several_histories_one_report_each_a_summary_and_the_worst_exit(fl):
     assert '"file"' in lines[0] and '"invalid"' in lines[1], so
     assert lines[2] == ('{"histories":2,"valid":1,"invalid":1,"unknown":0,'
                         '"input_error":0}'), so
+    # a history that cannot be checked still has its line
+    rc, so, se = fl("check", "--json", "--model", "register", data("error-bad-json.jsonl"),
+                    data("register-empty.jsonl"))
+    lines = so.strip().splitlines()
+    assert rc == 3 and len(lines) == 3, so + se
+    bad = json.loads(lines[0])
+    assert bad["verdict"] == "input-error" and "error-bad-json.jsonl:2:" in bad["error"], so
+    assert json.loads(lines[2])["input_error"] == 1, so
 
 
 def test_outputs_that_write_one_file_need_one_history(fl, tmp_path):
