@@ -171,3 +171,19 @@ def test_register_failures_are_named_and_nil_reads_print_as_nil(fl):
     rc, so, se = fl("check", "--json", "--model", "register",
                     data("register-stale-read-seen.jsonl"))
     assert rc == 1 and '"anomaly": "stale-read"' in so, so
+
+
+def test_a_named_pipe_is_read_once_within_the_bounds(tmp_path):
+    fifo = tmp_path / "h.fifo"
+    os.mkfifo(fifo)
+    p = subprocess.Popen([BIN, "check", "--model", "register", str(fifo)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with open(fifo, "w") as w, open(data("register-stale-read.jsonl")) as r:
+            w.write(r.read())
+        so, se = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 1 and so.startswith("INVALID"), so + se

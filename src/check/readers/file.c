@@ -48,9 +48,10 @@ static void mapped_file_shrank(int sig, siginfo_t *si, void *uc)
 
 /* A regular file is mapped rather than read: no copy of a history that can
  * be hundreds of MB, and no buffer to fault in. Returns 1 when the path is
- * not a regular non-empty file (or cannot be mapped): the caller reads it. */
+ * not a regular non-empty file (or cannot be mapped): the caller reads it
+ * from *stream_fd. */
 static int load_mapped(const char *path, enum fl_hist_format fmt, size_t max_op,
-                       struct fl_history **out, struct fl_err *e)
+                       struct fl_history **out, struct fl_err *e, int *stream_fd)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct sigaction old;
@@ -72,13 +73,15 @@ static int load_mapped(const char *path, enum fl_hist_format fmt, size_t max_op,
                           path, S_ISDIR(st.st_mode) ? "directory" : "device");
     }
     if (!S_ISREG(st.st_mode) || st.st_size == 0 || (uint64_t)st.st_size > SIZE_MAX) {
-        close(fd);
-        return 1; /* not a regular non-empty file: read it */
+        *stream_fd = fd; /* a pipe, an empty file: read it from this fd (a FIFO opens once) */
+        return 1;
     }
     map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED)
+    if (map == MAP_FAILED) {
+        *stream_fd = fd;
         return 1;
+    }
+    close(fd);
     madvise(map, (size_t)st.st_size, MADV_WILLNEED);
     mapped.base = map;
     mapped.len = (size_t)st.st_size;
@@ -152,17 +155,20 @@ int fl_history_load(const char *path, enum fl_hist_format fmt, struct fl_history
 int fl_history_load_max(const char *path, enum fl_hist_format fmt, size_t max_op,
                         struct fl_history **out, struct fl_err *e)
 {
-    FILE *f;
+    FILE *f = stdin;
     char *buf = NULL;
     size_t len = 0;
-    int rc;
+    int rc, fd = -1;
 
     *out = NULL;
-    if (strcmp(path, "-") && (rc = load_mapped(path, fmt, max_op, out, e)) <= 0)
-        return rc;
-    f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f)
-        return fl_err_set(e, FL_EUSAGE, "%s: cannot open history: %s", path, strerror(errno));
+    if (strcmp(path, "-")) {
+        if ((rc = load_mapped(path, fmt, max_op, out, e, &fd)) <= 0)
+            return rc;
+        if (!(f = fdopen(fd, "rb"))) {
+            close(fd);
+            return fl_err_set(e, FL_EFAIL, "%s: out of memory", path);
+        }
+    }
     rc = read_stream(f, path, max_op, &buf, &len, e);
     if (f != stdin)
         fclose(f);
