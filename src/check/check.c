@@ -121,6 +121,7 @@ static int lin_run(struct lin_ctx *c, const struct fl_lin_op *ops, size_t n, int
         .ops = ops,
         .n = n,
         .no_memo = c->o->no_memo,
+        .max_memo_bytes = c->o->search_memory,
         .deadline_ns = deadline,
     };
     return fl_check_linearizable(&in, res);
@@ -491,6 +492,7 @@ int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
     bool split = !m->per_key && !o->no_split && first_keyed(h) < h->nops;
     struct fl_lin_op *grp = NULL;
     int rc = 0, verdict = FL_CHECK_VALID;
+    size_t nunknown = 0; /* parts the search could not decide */
     const char *why = NULL;
     char *text = NULL;
     size_t tlen = 0;
@@ -565,14 +567,22 @@ int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
             break;
         }
         if (res.verdict == FL_CHECK_UNKNOWN) {
-            verdict = FL_CHECK_UNKNOWN;
+            /* another part may still be decided invalid, which settles the
+             * whole history (as Porcupine, which searches parts in parallel);
+             * once the one deadline has passed the rest would time out too */
+            nunknown++;
             why = res.why_unknown;
             fl_lin_result_fini(&res);
-            break; /* with one deadline for all parts, the rest would time out too */
+            if (c.deadline && fl_check_now_ns() >= c.deadline)
+                break;
+            start = end;
+            continue;
         }
         fl_lin_result_fini(&res);
         start = end;
     }
+    if (verdict == FL_CHECK_VALID && nunknown)
+        verdict = FL_CHECK_UNKNOWN;
     if (verdict == FL_CHECK_VALID)
         fprintf(out,
                 "VALID: the history is linearizable as a %s%s (%zu operations checked in %zu "
@@ -581,8 +591,8 @@ int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
     else if (verdict == FL_CHECK_UNKNOWN)
         fprintf(out,
                 "UNKNOWN: could not decide whether the history is linearizable as a %s: "
-                "%s.\n",
-                m->name, why ? why : "search stopped");
+                "%s (%zu part(s) undecided, %zu linearizable).\n",
+                m->name, why ? why : "search stopped", nunknown, r->partitions - nunknown);
     fclose(out);
     r->verdict = verdict;
     r->text = text;

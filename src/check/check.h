@@ -32,7 +32,8 @@ struct fl_check_opts {
     bool no_minimize;           /* skip the smallest-counterexample search */
     int64_t minimize_budget_ms; /* its time budget; 0: in proportion to the check */
     bool want_counterexample;   /* one will be written out: spend the full default budget */
-    bool no_fast; /* skip model shortcuts (the queue order check): tests, benchmarks */
+    bool no_fast;         /* skip model shortcuts (the queue order check): tests, benchmarks */
+    size_t search_memory; /* memo bytes one part's search may use; 0: 1 GiB */
     /* bank */
     long long accounts; /* 0: take the accounts from the first read */
     long long total;

@@ -50,6 +50,8 @@ static void usage(FILE *out)
             "  --counterexample FILE write the smallest failing sub-history found (EDN, or\n"
             "                        JSON Lines when FILE ends in .jsonl)\n"
             "  --no-minimize         skip the search for a smallest failing sub-history\n"
+            "  --search-memory SIZE  memory the search may use per part before it answers\n"
+            "                        unknown for that part (default 1GiB)\n"
             "  --minimize-budget DURATION  time for that search (default: twice the check's\n"
             "                        own time, from 50ms to 3s; 3s with --counterexample)\n"
             "  --export-edn FILE     write the history as Jepsen EDN\n"
@@ -131,6 +133,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
         O_XJSONL,
         O_MAXOP,
         O_MINBUDGET,
+        O_SEARCHMEM,
     };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -148,6 +151,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
         {"export-jsonl", required_argument, NULL, O_XJSONL},
         {"max-op-size", required_argument, NULL, O_MAXOP},
         {"minimize-budget", required_argument, NULL, O_MINBUDGET},
+        {"search-memory", required_argument, NULL, O_SEARCHMEM},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -237,6 +241,18 @@ static int parse_args(int argc, char **argv, struct check_args *a)
                 return -1;
             }
             break;
+        case O_SEARCHMEM: {
+            uint64_t v;
+            if (fl_parse_size(optarg, &v, &e) < 0 || v < 4096 || v > ((uint64_t)1 << 40)) {
+                fprintf(stderr,
+                        "faultline check: --search-memory: %s; give a size from 4KiB to 1TiB, "
+                        "e.g. 4GiB\n",
+                        e.msg[0] ? e.msg : "out of range");
+                return -1;
+            }
+            a->o.search_memory = (size_t)v;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 1;

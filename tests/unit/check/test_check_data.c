@@ -13,7 +13,7 @@ struct expect {
     char error[32];
     char initial[64];
     char anomaly[32]; /* the anomaly named in the report, "none" for none */
-    long long accounts, total, max_op;
+    long long accounts, total, max_op, search_memory;
     bool have_total, allow_negative;
     long long lost, unexpected, recovered, duplicated; /* -1: not checked */
 };
@@ -40,6 +40,8 @@ static void read_expect(const char *path, struct expect *x)
             snprintf(x->initial, sizeof x->initial, "%s", v);
         else if (!strcmp(k, "anomaly"))
             snprintf(x->anomaly, sizeof x->anomaly, "%s", v);
+        else if (!strcmp(k, "search-memory"))
+            x->search_memory = atoll(v);
         else if (!strcmp(k, "max-op-size"))
             x->max_op = atoll(v);
         else if (!strcmp(k, "accounts"))
@@ -98,6 +100,7 @@ static int run_case(const char *dir, const char *name)
         o.total = x.total;
         o.have_total = x.have_total;
         o.allow_negative = x.allow_negative;
+        o.search_memory = (size_t)x.search_memory;
         if (x.initial[0])
             cr_assert_eq(test_code(h, x.initial, &o.cfg.initial), 0);
         rc = fl_check_run(h, &o, &r, &e);
