@@ -81,6 +81,8 @@ static int64_t value_of_code(struct fl_history *h, int64_t code)
     if (code < FL_CODE_ATOM0 || code >= FL_CODE_INT_MIN)
         return code;
     int64_t id = code - FL_CODE_ATOM0;
+    if ((size_t)id >= h->nstr)
+        return code;
     if (h->strkind[id] != FL_V_STR && h->strkind[id] != FL_V_KW && h->strkind[id] != FL_V_SYM)
         return code;
     struct fl_val v = {FL_V_STR, 0, id};
