@@ -12,6 +12,7 @@
  * generic explanation. Shared by register, cas-register and kv (whose
  * append histories are left to the generic explanation). */
 #include <inttypes.h>
+#include <stdlib.h>
 
 #include "check/check.h"
 #include "check/models/models.h"
@@ -71,43 +72,87 @@ static void describe(const struct fl_anomaly_in *in, size_t i, FILE *out)
     fputc('\n', out);
 }
 
-/* Does some read begun after op w completed return w's value? */
-static bool seen_later(const struct fl_anomaly_in *in, size_t w, int64_t v)
+/* A value and the latest invocation of a read that returned it. */
+struct seen {
+    int64_t v;
+    uint32_t last_call;
+};
+
+static int seen_cmp(const void *a, const void *b)
 {
+    const struct seen *x = a, *y = b;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+/* Every value some definite read returned, sorted, each with the latest
+ * call of such a read; NULL when out of memory. */
+static struct seen *reads_by_value(const struct fl_anomaly_in *in, size_t *n)
+{
+    struct seen *s = malloc((in->n + 1) * sizeof *s);
+    size_t k = 0, m = 0;
+
+    if (!s)
+        return NULL;
     for (size_t i = 0; i < in->n; i++)
-        if (is_read(&in->mops[in->ops[i].mop]) && definite(in, i) &&
-            in->ops[i].call > in->ops[w].ret && in->mops[in->ops[i].mop].a == v)
-            return true;
-    return false;
+        if (is_read(&in->mops[in->ops[i].mop]) && definite(in, i))
+            s[k++] = (struct seen){in->mops[in->ops[i].mop].a, in->ops[i].call};
+    qsort(s, k, sizeof *s, seen_cmp);
+    for (size_t i = 0; i < k; i++) {
+        if (m && s[m - 1].v == s[i].v) {
+            if (s[i].last_call > s[m - 1].last_call)
+                s[m - 1].last_call = s[i].last_call;
+        } else {
+            s[m++] = s[i];
+        }
+    }
+    *n = m;
+    return s;
+}
+
+/* Does some read begun after call position `after` return v? */
+static bool seen_after(const struct seen *s, size_t n, int64_t v, uint32_t after)
+{
+    struct seen key = {.v = v};
+    const struct seen *f = bsearch(&key, s, n, sizeof *s, seen_cmp);
+    return f && f->last_call > after;
 }
 
 /* The definite write of another value that completed before read r began
  * and after every write of v that could precede r had completed; one whose
- * value no later read saw first. SIZE_MAX when there is none. */
+ * value no later read saw first, else the latest. SIZE_MAX when there is
+ * none (or when out of memory: the generic explanation stands). Linear in
+ * the part's size, plus a sort. */
 static size_t overwriter(const struct fl_anomaly_in *in, size_t r, int64_t v, bool *lost)
 {
-    size_t best = SIZE_MAX;
+    size_t best = SIZE_MAX, nseen = 0;
+    uint32_t v_done = 0; /* every write of v that could precede r ended before this */
+    struct seen *seen;
 
     *lost = false;
+    for (size_t i = 0; i < in->n; i++) {
+        int64_t y;
+        if (writes(in, i, &y) && y == v && in->ops[i].call < in->ops[r].ret) {
+            if (!definite(in, i))
+                return SIZE_MAX; /* it may have taken effect at any later time */
+            if (in->ops[i].ret > v_done)
+                v_done = in->ops[i].ret;
+        }
+    }
+    if (!(seen = reads_by_value(in, &nseen)))
+        return SIZE_MAX;
     for (size_t w = 0; w < in->n; w++) {
         int64_t x;
-        if (!writes(in, w, &x) || x == v || !definite(in, w) || in->ops[w].ret > in->ops[r].call)
+        if (!writes(in, w, &x) || x == v || !definite(in, w) || in->ops[w].ret > in->ops[r].call ||
+            (v_done && in->ops[w].call < v_done))
             continue;
-        bool after_all = true;
-        for (size_t i = 0; i < in->n && after_all; i++) {
-            int64_t y;
-            if (writes(in, i, &y) && y == v && in->ops[i].call < in->ops[r].ret)
-                after_all = definite(in, i) && in->ops[i].ret < in->ops[w].call;
-        }
-        if (!after_all)
-            continue;
-        bool l = !seen_later(in, w, x);
+        bool l = !seen_after(seen, nseen, x, in->ops[w].ret);
         if (best == SIZE_MAX || (l && !*lost) ||
             (l == *lost && in->ops[w].ret > in->ops[best].ret)) {
             best = w;
             *lost = l;
         }
     }
+    free(seen);
     return best;
 }
 
