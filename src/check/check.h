@@ -26,11 +26,14 @@
 struct fl_check_opts {
     const char *model;
     struct fl_model_cfg cfg;
-    int64_t timeout_ms; /* 0: no limit */
-    bool no_memo;       /* naive search (benchmarks) */
-    bool no_split;      /* do not split by key (benchmarks) */
-    bool no_minimize;   /* skip the smallest-counterexample search */
-    bool no_fast;       /* skip model shortcuts (the queue order check): tests, benchmarks */
+    int64_t timeout_ms;         /* 0: no limit */
+    bool no_memo;               /* naive search (benchmarks) */
+    bool no_split;              /* do not split by key (benchmarks) */
+    bool no_minimize;           /* skip the smallest-counterexample search */
+    int64_t minimize_budget_ms; /* its time budget; 0: in proportion to the check */
+    bool want_counterexample;   /* one will be written out: spend the full default budget */
+    bool no_fast;         /* skip model shortcuts (the queue order check): tests, benchmarks */
+    size_t search_memory; /* memo bytes one part's search may use; 0: 1 GiB */
     /* bank */
     long long accounts; /* 0: take the accounts from the first read */
     long long total;
@@ -60,6 +63,9 @@ struct fl_check_report {
  *   name, summary  for people (NULL: taken from model)
  *   model          the linearizability model the checker searches with, or
  *                  NULL for a direct analysis of the history (bank, ...)
+ *   one_object     the history is of one object: operations with a "key"
+ *                  field are refused (a linearizable model without per_key
+ *                  instead checks each key as its own object)
  *   run            the check itself; same contract as fl_check_run (r arrives
  *                  zeroed with r->nops and r->offending set; r->text must
  *                  start with "VALID: ", "INVALID: " or "UNKNOWN: ", which
@@ -69,6 +75,7 @@ struct fl_checker {
     const char *name;
     const char *summary;
     const struct fl_model_ops *model;
+    bool one_object;
     int (*run)(const struct fl_checker *c, struct fl_history *h, const struct fl_check_opts *o,
                struct fl_check_report *r, struct fl_err *e);
 };

@@ -1,4 +1,7 @@
 /* Recorded operation histories: values, operations, parsers and writers.
+ * The data model and the writers are history.c; the readers behind
+ * fl_history_parse / fl_history_load are in readers/ (see readers/read.h),
+ * over the EDN value reader edn.c.
  *
  * A history is read once (JSON Lines or Jepsen EDN) into compact arrays the
  * checkers walk many times:
@@ -90,6 +93,9 @@ struct fl_history {
     uint32_t *strhash; /* open addressing: slot -> id + 1 (0 empty) */
     size_t hashcap;
     bool have_time; /* every op has call time (and ret time when completed) */
+    /* the model a leading comment names ("# faultline workload: ... model=kv"),
+     * "" if none: `check` uses it when --model is not given */
+    char model[64];
 };
 
 enum fl_hist_format { FL_FMT_AUTO, FL_FMT_JSONL, FL_FMT_EDN };

@@ -1,27 +1,29 @@
 /* The checker registry: every `faultline check --model NAME` is one line in
- * the table below. A linearizable model is one file (model_*.c, declared in
- * models.h) plus an FL_CHECKER_LINEAR line; any other checker is a run
+ * the table below. A linearizable model is one file in models/ (declared in
+ * models/models.h) plus an FL_CHECKER_LINEAR line; any other checker is a run
  * function plus a line with its name and summary. --help, validation and the
  * "unknown model" message all read this table. */
 #include <stdio.h>
 #include <string.h>
 
 #include "check/check.h"
-#include "check/models.h"
+#include "check/models/models.h"
 
 static const struct fl_checker checkers[] = {
     {.name = "bank",
      .summary = "money conserved across transfers (see --accounts, --total)",
+     .one_object = true,
      .run = fl_check_bank},
     FL_CHECKER_LINEAR(fl_model_register),
     FL_CHECKER_LINEAR(fl_model_cas_register),
     FL_CHECKER_LINEAR(fl_model_multi_register),
     FL_CHECKER_LINEAR(fl_model_kv),
-    {.model = &fl_model_set, .run = fl_check_set},
+    {.model = &fl_model_set, .one_object = true, .run = fl_check_set},
     FL_CHECKER_LINEAR(fl_model_counter),
     FL_CHECKER_LINEAR(fl_model_queue),
     {.name = "total-queue",
      .summary = "every acknowledged enqueue comes out once, in any order",
+     .one_object = true,
      .run = fl_check_total_queue},
     FL_CHECKER_LINEAR(fl_model_mutex),
 };

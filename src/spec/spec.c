@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "check/check.h"
 #include "spec/yaml.h"
 #include "util/parse.h"
 #include "util/suggest.h"
@@ -901,6 +902,7 @@ static void load_checks(struct ctx *c, const struct fl_ynode *n)
     c->s->checks = calloc(n->n ? n->n : 1, sizeof *c->s->checks);
     if (!c->s->checks)
         return;
+    char names[512];
     for (size_t i = 0; i < n->n; i++) {
         const struct fl_ynode *m = n->kids[i];
         struct fl_spec_check *ck = &c->s->checks[c->s->nchecks];
@@ -919,14 +921,17 @@ static void load_checks(struct ctx *c, const struct fl_ynode *n)
             }
             if (!flag_name_ok(c, k, "a check"))
                 continue;
-            if (!strcmp(k->str, "model"))
+            if (!strcmp(k->str, "model")) {
                 ck->model = dup_str(c, v, "model");
+                if (ck->model && !fl_check_model_known(ck->model))
+                    err_at(c, v, "unknown check model '%s'; models: %s", ck->model,
+                           fl_check_checker_names(names, sizeof names));
+            }
             add_flag(c, k, v, &ck->argv, &ck->argc);
         }
         if (!ck->model)
-            err_at(c, m,
-                   "a check needs model: (bank, set, counter, register, cas-register, "
-                   "kv, queue, total-queue, mutex; see `faultline check --help`)");
+            err_at(c, m, "a check needs model: (%s; see `faultline check --help`)",
+                   fl_check_checker_names(names, sizeof names));
     }
 }
 

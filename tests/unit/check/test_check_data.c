@@ -12,7 +12,8 @@ struct expect {
     char verdict[32];
     char error[32];
     char initial[64];
-    long long accounts, total, max_op;
+    char anomaly[32]; /* the anomaly named in the report, "none" for none */
+    long long accounts, total, max_op, search_memory;
     bool have_total, allow_negative;
     long long lost, unexpected, recovered, duplicated; /* -1: not checked */
 };
@@ -37,6 +38,10 @@ static void read_expect(const char *path, struct expect *x)
             snprintf(x->error, sizeof x->error, ":%s", v);
         else if (!strcmp(k, "initial"))
             snprintf(x->initial, sizeof x->initial, "%s", v);
+        else if (!strcmp(k, "anomaly"))
+            snprintf(x->anomaly, sizeof x->anomaly, "%s", v);
+        else if (!strcmp(k, "search-memory"))
+            x->search_memory = atoll(v);
         else if (!strcmp(k, "max-op-size"))
             x->max_op = atoll(v);
         else if (!strcmp(k, "accounts"))
@@ -95,6 +100,7 @@ static int run_case(const char *dir, const char *name)
         o.total = x.total;
         o.have_total = x.have_total;
         o.allow_negative = x.allow_negative;
+        o.search_memory = (size_t)x.search_memory;
         if (x.initial[0])
             cr_assert_eq(test_code(h, x.initial, &o.cfg.initial), 0);
         rc = fl_check_run(h, &o, &r, &e);
@@ -123,6 +129,12 @@ static int run_case(const char *dir, const char *name)
             if (x.duplicated >= 0)
                 cr_expect_eq(set_count(r.json, "duplicated_count"), x.duplicated, "%s: duplicated",
                              name);
+            if (x.anomaly[0]) {
+                json_t *an = json_object_get(r.json, "anomaly");
+                const char *got = json_is_string(an) ? json_string_value(an) : "none";
+                cr_expect_str_eq(got, x.anomaly, "%s: anomaly %s, expected %s\n%s", name, got,
+                                 x.anomaly, r.text);
+            }
             if (r.verdict == FL_CHECK_INVALID) {
                 bool any = false;
                 for (size_t i = 0; i < r.nops; i++)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check/models.h"
+#include "check/models/models.h"
 
 static int prepare(struct fl_prep *p, const struct fl_hop *op, struct fl_mop *out)
 {

@@ -1,5 +1,5 @@
 /* counter: add n (or incr, meaning add 1) and read. Starts at --initial or 0. */
-#include "check/models.h"
+#include "check/models/models.h"
 
 enum { C_ADD, C_INCR, C_READ };
 static const char *const fs[] = {"add", "incr", "read", NULL};

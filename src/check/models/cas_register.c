@@ -1,6 +1,6 @@
 /* cas-register: read, write, and compare-and-set with value [old new]
  * (Knossos' cas-register). A failed cas did not happen and is dropped. */
-#include "check/models.h"
+#include "check/models/models.h"
 
 static int prepare(struct fl_prep *p, const struct fl_hop *op, struct fl_mop *out)
 {
@@ -16,4 +16,5 @@ const struct fl_model_ops fl_model_cas_register = {
     .step = fl_model_register_step,
     .readonly = fl_model_register_readonly,
     .describe_state = fl_model_register_describe,
+    .anomaly = fl_model_register_anomaly,
 };

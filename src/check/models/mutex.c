@@ -1,6 +1,6 @@
 /* mutex: acquire and release of one lock (Knossos' mutex). A failed acquire
  * or release did not happen. */
-#include "check/models.h"
+#include "check/models/models.h"
 
 static const char *const fs[] = {"acquire", "release", NULL};
 

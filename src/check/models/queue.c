@@ -2,7 +2,7 @@
  * queue is empty. A dequeue with unknown outcome removes the head if any. */
 #include <string.h>
 
-#include "check/models.h"
+#include "check/models/models.h"
 #include "check/queue_fast.h"
 
 enum { Q_ENQ, Q_DEQ };

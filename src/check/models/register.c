@@ -1,7 +1,7 @@
 /* register: a single value with read and write. Also the shared step of the
  * register family (cas-register, kv). A read of an unknown value (an info
  * read) constrains nothing and is dropped before the search. */
-#include "check/models.h"
+#include "check/models/models.h"
 
 static const char *const reg_fs[] = {"read", "write", "cas", NULL};
 
@@ -87,4 +87,5 @@ const struct fl_model_ops fl_model_register = {
     .step = fl_model_register_step,
     .readonly = fl_model_register_readonly,
     .describe_state = fl_model_register_describe,
+    .anomaly = fl_model_register_anomaly,
 };

@@ -1,7 +1,7 @@
 /* The built-in models (one file each) and helpers the register family
  * shares. Only registry.c and the model files include this. */
-#ifndef FL_CHECK_MODELS_H
-#define FL_CHECK_MODELS_H
+#ifndef FL_CHECK_MODELS_MODELS_H
+#define FL_CHECK_MODELS_MODELS_H
 
 #include "check/model.h"
 
@@ -26,5 +26,7 @@ int fl_model_register_step(const int64_t *s, int n, const struct fl_mop *op, con
                            int64_t *out);
 bool fl_model_register_readonly(const struct fl_mop *op, const int64_t *aux);
 void fl_model_register_describe(const struct fl_history *h, const int64_t *s, int n, FILE *out);
+/* The anomaly hook of the register family (register_anomaly.c). */
+int fl_model_register_anomaly(const struct fl_anomaly_in *in, FILE *out, const char **kind);
 
 #endif

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check/check.h"
-#include "check/models.h"
+#include "check/models/models.h"
 
 enum { S_ADD, S_READ };
 static const char *const fs[] = {"add", "read", NULL};
