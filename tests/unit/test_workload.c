@@ -412,6 +412,36 @@ Test(registry, every_client_and_workload_is_found)
     cr_assert_eq(fl_wl_f_find("nope"), -1);
 }
 
+/* Each client's table: one row per workload, each naming a registered
+ * workload and giving both functions; the lists printed in help and errors
+ * come from the registries (queue included). */
+Test(registry, client_tables_name_registered_workloads)
+{
+    const struct fl_wl_client_ops *const *cl = fl_wl_clients();
+    char list[256];
+
+    for (size_t i = 0; cl[i]; i++) {
+        size_t rows = 0;
+        for (const struct fl_wl_client_impl *r = cl[i]->impls; r->workload; r++, rows++) {
+            cr_assert(fl_wl_find(r->workload), "%s: %s", cl[i]->name, r->workload);
+            cr_assert(r->setup && r->exec, "%s: %s", cl[i]->name, r->workload);
+            cr_assert_eq(fl_wl_client_find_impl(cl[i], r->workload), r);
+        }
+        cr_assert_gt(rows, 0, "%s runs no workload", cl[i]->name);
+        cr_assert_null(fl_wl_client_find_impl(cl[i], "stack"));
+    }
+    fl_wl_workload_names(list, sizeof list);
+    cr_assert(!strncmp(list, "register, bank, set, counter, queue", 35), "%s", list);
+    for (size_t i = 0; fl_wl_workloads()[i]; i++)
+        cr_assert(strstr(list, fl_wl_workloads()[i]->name), "%s", list);
+    fl_wl_client_names(list, sizeof list);
+    cr_assert(!strncmp(list, "redis, postgres, etcd, http", 27), "%s", list);
+    fl_wl_client_workload_names(fl_wl_client_find("redis"), list, sizeof list);
+    cr_assert(!strncmp(list, "register, bank, set, counter, queue", 35), "%s", list);
+    fl_wl_workload_names(list, 12); /* truncated, still terminated */
+    cr_assert_str_eq(list, "register, b");
+}
+
 Test(b64, round_trip)
 {
     const char *in[] = {"", "f", "fo", "foo", "foob", "faultline/bank/10"};
@@ -484,16 +514,17 @@ static void fake_exec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_
     pthread_mutex_unlock(&fake.mu);
 }
 
-static const char *const fake_workloads[] = {"counter", NULL};
+static const struct fl_wl_client_impl fake_impls[] = {
+    {.workload = "counter", .setup = fake_setup, .exec = fake_exec},
+    {0},
+};
 static const struct fl_wl_client_ops fake_client = {
     .name = "fake",
     .summary = "test",
     .target_help = "anything",
-    .workloads = fake_workloads,
+    .impls = fake_impls,
     .connect = fake_connect,
     .close = fake_close,
-    .setup = fake_setup,
-    .exec = fake_exec,
 };
 
 static struct fl_history *run_fake(struct fl_wl_cfg *c, struct fl_wl_stats *st)
