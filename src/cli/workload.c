@@ -4,6 +4,7 @@
  * Exit codes follow `faultline check` so scripts can use either:
  * 0 clean run (and valid with --check), 1 invalid, 2 unknown, 3 usage,
  * 4 cannot connect or set up at start, 5 cannot write the history. */
+#include <assert.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -91,6 +92,7 @@ static int run_check(const struct fl_wl_cfg *c, int64_t timeout_ms)
         fprintf(stderr, "faultline workload: --check: %s\n", e.msg);
         return FL_WL_EXIT_IO;
     }
+    assert(c->workload); /* validated before the run */
     fl_check_opts_init(&o);
     o.model = c->workload->model;
     o.timeout_ms = timeout_ms;
@@ -387,7 +389,7 @@ int fl_cli_workload(int argc, char **argv)
         fprintf(stderr,
                 "faultline workload: %s %s: %llu operations in %.1fs (ok %llu, fail %llu, "
                 "info %llu; %llu reconnects), seed %llu%s; history %s (%llu events)\n",
-                c.client->name, c.workload->name, (unsigned long long)(t[0] + t[1] + t[2]),
+                c.client->name, c.workload->name, (unsigned long long)t[0] + t[1] + t[2],
                 st.seconds, (unsigned long long)t[0], (unsigned long long)t[1],
                 (unsigned long long)t[2], (unsigned long long)st.reconnects,
                 (unsigned long long)c.seed, stop_requested ? ", stopped early by a signal" : "",

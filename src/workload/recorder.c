@@ -252,7 +252,7 @@ static void *writer_main(void *arg)
     while (!r->done) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 20 * 1000000;
+        ts.tv_nsec += 20 * 1000000L;
         if (ts.tv_nsec >= 1000000000) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000;

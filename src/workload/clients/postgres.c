@@ -333,7 +333,7 @@ static void bank_transfer(struct pg *p, const struct fl_wl_cfg *c, const struct 
         return failed(p, q, dl, r, false);
     PQclear(res);
     /* half done: from here on a failure leaves money missing, so unknown */
-    if ((q = query(p, dl, r, &res, sql, 2, op->b, to_bal + op->c)) != Q_OK) {
+    if (query(p, dl, r, &res, sql, 2, op->b, to_bal + op->c) != Q_OK) {
         r->type = FL_WL_INFO;
         return;
     }

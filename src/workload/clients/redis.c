@@ -375,7 +375,7 @@ static int setup_bank(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
 
     for (int i = 0; i < c->accounts; i++) {
         key_of(c, key, sizeof key, i);
-        if (simple(conn, e, "SET", "SET %s %lld", key, (long long)(each + (i == 0 ? rest : 0))) < 0)
+        if (simple(conn, e, "SET", "SET %s %lld", key, (long long)each + (i == 0 ? rest : 0)) < 0)
             return -FL_EFAIL;
     }
     return 0;
