@@ -214,14 +214,34 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* One connection first: fail fast if the target is unreachable, and reset
+ * what the workload owns. Returns 0 or -FL_WL_EXIT_USAGE/-FL_WL_EXIT_CONNECT
+ * with e filled. */
+static int connect_and_reset(const struct fl_wl_cfg *c, const struct fl_wl_client_impl *impl,
+                             struct fl_err *e)
+{
+    void *conn = NULL;
+    int rc = c->client->connect(c, &conn, e);
+
+    if (rc < 0) {
+        e->code = rc == -FL_EUSAGE ? FL_WL_EXIT_USAGE : FL_WL_EXIT_CONNECT;
+        return -e->code;
+    }
+    rc = impl->setup(conn, c, e);
+    c->client->close(conn);
+    if (rc < 0) {
+        e->code = FL_WL_EXIT_CONNECT;
+        return -FL_WL_EXIT_CONNECT;
+    }
+    return 0;
+}
+
 int fl_wl_run(const struct fl_wl_cfg *c, struct fl_wl_stats *st, struct fl_err *e)
 {
+    const struct fl_wl_client_impl *impl = fl_wl_client_find_impl(c->client, c->workload->name);
     int n = c->concurrency;
     FILE *out;
-    void *conn = NULL;
     int rc = 0;
-
-    const struct fl_wl_client_impl *impl = fl_wl_client_find_impl(c->client, c->workload->name);
 
     memset(st, 0, sizeof *st);
     if (!impl) /* fl_wl_cfg_validate() says so first */
@@ -235,21 +255,8 @@ int fl_wl_run(const struct fl_wl_cfg *c, struct fl_wl_stats *st, struct fl_err *
     setvbuf(out, NULL, _IOFBF, 1 << 20);
     if (c->client->global)
         c->client->global(true);
-
-    /* One connection first: fail fast if the target is unreachable, and
-     * reset what the workload owns. */
-    if ((rc = c->client->connect(c, &conn, e)) < 0) {
-        e->code = rc == -FL_EUSAGE ? FL_WL_EXIT_USAGE : FL_WL_EXIT_CONNECT;
-        rc = -e->code;
+    if ((rc = connect_and_reset(c, impl, e)) < 0)
         goto close_out;
-    }
-    if (impl->setup(conn, c, e) < 0) {
-        c->client->close(conn);
-        e->code = FL_WL_EXIT_CONNECT;
-        rc = -FL_WL_EXIT_CONNECT;
-        goto close_out;
-    }
-    c->client->close(conn);
 
     fprintf(out,
             "# faultline workload: client=%s workload=%s model=%s concurrency=%d seed=%llu "
