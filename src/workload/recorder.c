@@ -1,3 +1,6 @@
+/* The history recorder (see recorder.h for the ordering argument): per-worker
+ * event buffers, one writer thread merging them by timestamp into JSON Lines
+ * behind a watermark, and the line format itself. */
 #include "workload/recorder.h"
 
 #include <errno.h>
