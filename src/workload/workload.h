@@ -7,7 +7,7 @@
  *   c.target = "127.0.0.1:6379";  c.out = "history.jsonl";  ...
  *   if (fl_wl_cfg_validate(&c, &e) < 0) ...;   // FL_EUSAGE with a message
  *   struct fl_wl_stats st;
- *   if (fl_wl_run(&c, &st, &e) < 0) ...;       // FL_WL_E* codes, see below
+ *   if (fl_wl_run(&c, &st, &e) < 0) ...;       // -FL_WL_EXIT_* codes, see below
  *
  * Two small ops tables keep the parts apart:
  *   - a workload (register.c, bank.c, set.c, counter.c, queue.c) says which functions
@@ -166,8 +166,9 @@ int fl_wl_cfg_validate(const struct fl_wl_cfg *c, struct fl_err *e);
 int fl_wl_parse_mix(const struct fl_wl_ops *w, const char *s, unsigned mix[FL_WL_NF],
                     struct fl_err *e);
 
-/* Run the workload. Returns 0, or -FL_WL_EXIT_CONNECT / -FL_WL_EXIT_IO with e
- * filled. */
+/* Run the workload. Returns 0, or -FL_WL_EXIT_USAGE (a bad target, a client
+ * that does not run the workload) / -FL_WL_EXIT_CONNECT / -FL_WL_EXIT_IO with
+ * e filled. */
 int fl_wl_run(const struct fl_wl_cfg *c, struct fl_wl_stats *st, struct fl_err *e);
 
 /* Operation generation, exposed for tests: the seq-th op of a worker. Same
