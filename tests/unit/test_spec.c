@@ -203,7 +203,7 @@ Test(spec, hash_is_stable_and_content_based)
 
 Test(spec, yaml_limits_node_count)
 {
-    size_t n = 0, cap = 4 * (FL_YAML_MAX_NODES + 10);
+    size_t n = 0, cap = (size_t)4 * (FL_YAML_MAX_NODES + 10);
     char *buf = malloc(cap), err[256];
 
     cr_assert(buf);
