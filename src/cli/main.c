@@ -29,6 +29,8 @@ static const struct fl_cli_cmd commands[] = {
     {"runs", fl_cli_runs, "list recorded experiment runs"},
     {"show", fl_cli_show, "show one run: timeline, probe statistics, verdict"},
     {"server", fl_cli_server, "serve the control plane: API, runs, schedules (docs/server.md)"},
+    {"experiment", fl_cli_experiment, "add, list, show, remove experiments stored in a server"},
+    {"schedule", fl_cli_schedule, "add, list, pause, resume, remove schedules of a server"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
     {"__guardian", fl_cli_guardian, NULL},

@@ -33,6 +33,13 @@ static const struct route routes[] = {
     {"GET", "/api/v1/runs", fl_api_runs_list, FL_ROLE_VIEWER},
     {"GET", "/api/v1/runs/{}", fl_api_runs_get, FL_ROLE_VIEWER},
     {"POST", "/api/v1/runs/{}/abort", fl_api_runs_abort, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/schedules", fl_api_schedules_list, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/schedules", fl_api_schedules_create, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/schedules/{}", fl_api_schedules_get, FL_ROLE_VIEWER},
+    {"DELETE", "/api/v1/schedules/{}", fl_api_schedules_delete, FL_ROLE_OPERATOR},
+    {"POST", "/api/v1/schedules/{}/pause", fl_api_schedules_pause, FL_ROLE_OPERATOR},
+    {"POST", "/api/v1/schedules/{}/resume", fl_api_schedules_resume, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/schedules/{}/next", fl_api_schedules_next, FL_ROLE_VIEWER},
 };
 
 /* What one connection accumulates while its body arrives. */
@@ -114,7 +121,8 @@ static bool match(const char *pattern, const char *path, struct fl_req *rq)
 
 static void authenticate(struct fl_server *s, struct fl_req *rq)
 {
-    const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
+    const char *h =
+        rq->conn ? MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization") : NULL;
 
     (void)h;
     rq->who = "anonymous";
@@ -189,10 +197,9 @@ static void audit(struct fl_server *s, struct fl_req *rq, int status)
                    rq->role ? fl_role_name(rq->role) : NULL, rq->method, rq->path, status);
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, struct fl_resp *rs)
+/* The body of rs as text (malloc'd); frees rs->json. */
+static char *body_text(struct fl_resp *rs)
 {
-    struct MHD_Response *resp;
-    enum MHD_Result ret;
     char *out = rs->text;
 
     if (!out) {
@@ -200,6 +207,40 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct fl_resp *rs)
         rs->ctype = "application/json";
     }
     json_decref(rs->json);
+    rs->json = NULL;
+    return out;
+}
+
+static void handle(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs, struct conn_ctx *cx)
+{
+    pthread_mutex_lock(&s->lock);
+    s->m.requests++;
+    dispatch(s, rq, rs, cx);
+    audit(s, rq, rs->status);
+    pthread_mutex_unlock(&s->lock);
+    json_decref(rq->body);
+}
+
+void fl_http_handle(struct fl_server *s, const char *method, const char *path, const char *body,
+                    size_t len, char **out, int *status)
+{
+    struct conn_ctx cx = {.buf = (char *)body, .len = len, .too_large = len > FL_SERVER_MAX_BODY};
+    struct fl_req rq = {.method = method, .path = path};
+    struct fl_resp rs = {.status = 200};
+
+    if (cx.too_large)
+        cx.len = 0;
+    handle(s, &rq, &rs, &cx);
+    *status = rs.status;
+    *out = body_text(&rs);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, struct fl_resp *rs)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char *out = body_text(rs);
+
     if (!out)
         return MHD_NO;
     resp = MHD_create_response_from_buffer(strlen(out), out, MHD_RESPMEM_MUST_FREE);
@@ -242,12 +283,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    pthread_mutex_lock(&s->lock);
-    s->m.requests++;
-    dispatch(s, &rq, &rs, cx);
-    audit(s, &rq, rs.status);
-    pthread_mutex_unlock(&s->lock);
-    json_decref(rq.body);
+    handle(s, &rq, &rs, cx);
     return reply(conn, &rs);
 }
 

@@ -73,8 +73,12 @@ struct fl_resp {
 
 typedef int (*fl_handler)(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 
-/* server.c */
+/* server.c: serve until SIGINT/SIGTERM. fl_server_new opens the stores and
+ * takes the store's server lock (its fd in *lock_fd) without serving, for
+ * fl_server_run and for tests that call fl_http_handle directly. */
 int fl_server_run(const struct fl_server_opts *o, struct fl_err *e);
+struct fl_server *fl_server_new(const struct fl_server_opts *o, int *lock_fd, struct fl_err *e);
+void fl_server_free(struct fl_server *s, int lock_fd);
 
 /* http.c: fill rs with the JSON error body {"error": {status, code, message}};
  * returns 0 so handlers can `return fl_http_error(...)`. */
@@ -82,6 +86,11 @@ int fl_http_error(struct fl_resp *rs, int status, const char *code, const char *
     __attribute__((format(printf, 4, 5)));
 int fl_http_ok(struct fl_resp *rs, int status, json_t *body); /* steals body */
 int fl_http_start(struct fl_server *s, const char *listen, struct fl_err *e);
+/* One request without a connection (tests, fuzzing): takes s->lock; *out is
+ * the malloc'd response body, *status its HTTP status. No query string,
+ * no Authorization header (the request acts as an unauthenticated client). */
+void fl_http_handle(struct fl_server *s, const char *method, const char *path, const char *body,
+                    size_t len, char **out, int *status);
 const char *fl_http_query(struct fl_req *rq, const char *key);
 /* Check that body has only the given fields (NULL-terminated); else a 400. */
 int fl_http_fields(struct fl_resp *rs, json_t *body, const char *const *allowed);
@@ -127,10 +136,15 @@ void fl_runner_recover(struct fl_server *s);
  * `detail`); NULL when there is no such run. */
 json_t *fl_runner_get(struct fl_server *s, int64_t id, bool detail, bool samples);
 
-/* scheduler.c */
-int fl_scheduler_start(struct fl_server *s, pthread_t *th);
-/* Compute a schedule's first fire time (now, its spec and jitter). */
-int64_t fl_scheduler_first(const char *spec, int64_t jitter_ms, int64_t now_ms);
+/* scheduler.c (lock held): fire due schedules; at start, apply catch_up
+ * skip to slots missed while down; plan a schedule's next slot from now. */
+void fl_scheduler_tick(struct fl_server *s);
+void fl_scheduler_recover(struct fl_server *s);
+void fl_scheduler_resume(struct fl_server *s, const char *name, const char *spec,
+                         int64_t jitter_ms);
+
+/* api_experiments.c: 0 when name is a valid experiment/schedule name, else a 400 in rs. */
+int fl_api_name_error(struct fl_resp *rs, const char *what, const char *name);
 
 /* webhooks.c: queue a delivery of a run's end to every webhook. */
 void fl_webhooks_run_ended(struct fl_server *s, int64_t run_id);

@@ -30,7 +30,7 @@ static const char *const migrations[] = {
     "  jitter_ms INTEGER NOT NULL DEFAULT 0, concurrency TEXT NOT NULL DEFAULT 'forbid',\n"
     "  keep INTEGER NOT NULL DEFAULT 50, catch_up TEXT NOT NULL DEFAULT 'once',\n"
     "  gates TEXT NOT NULL DEFAULT '[]', paused INTEGER NOT NULL DEFAULT 0,\n"
-    "  next_ms INTEGER, last_fire_ms INTEGER, created_ms INTEGER NOT NULL);\n"
+    "  next_ms INTEGER, fire_ms INTEGER, last_fire_ms INTEGER, created_ms INTEGER NOT NULL);\n"
     "CREATE TABLE srv_audit (\n"
     "  id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL, who TEXT NOT NULL, role TEXT,\n"
     "  method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL);\n"
