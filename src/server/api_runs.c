@@ -134,3 +134,21 @@ int fl_api_runs_abort(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs
     json_object_set_new(r, "aborting", json_true());
     return fl_http_ok(rs, 202, r);
 }
+
+int fl_api_audit_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
+{
+    long long limit, offset;
+    struct fl_err e = {0};
+    json_t *rows;
+
+    if (query_int(rq, rs, "limit", 1, 1000, 100, &limit) ||
+        query_int(rq, rs, "offset", 0, 1LL << 40, 0, &offset))
+        return 0;
+    rows = fl_sstore_rows(s->ss, &e,
+                          "SELECT id, t_ms, who, role, method, path, status FROM srv_audit "
+                          "ORDER BY id DESC LIMIT ? OFFSET ?",
+                          "II", (int64_t)limit, (int64_t)offset);
+    if (!rows)
+        return fl_http_error(rs, 500, "store", "%s", e.msg);
+    return fl_http_ok(rs, 200, json_pack("{s:o}", "audit", rows));
+}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/server.h"
 #include "store/server_store.h"
@@ -40,6 +41,7 @@ static const struct route routes[] = {
     {"POST", "/api/v1/schedules/{}/pause", fl_api_schedules_pause, FL_ROLE_OPERATOR},
     {"POST", "/api/v1/schedules/{}/resume", fl_api_schedules_resume, FL_ROLE_OPERATOR},
     {"GET", "/api/v1/schedules/{}/next", fl_api_schedules_next, FL_ROLE_VIEWER},
+    {"GET", "/api/v1/audit", fl_api_audit_list, FL_ROLE_ADMIN},
 };
 
 /* What one connection accumulates while its body arrives. */
@@ -124,9 +126,15 @@ static void authenticate(struct fl_server *s, struct fl_req *rq)
     const char *h =
         rq->conn ? MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization") : NULL;
 
-    (void)h;
-    rq->who = "anonymous";
-    rq->role = FL_ROLE_ADMIN;
+    if (!s->auth) {
+        rq->who = "anonymous";
+        rq->role = FL_ROLE_ADMIN;
+        return;
+    }
+    rq->who = "-";
+    rq->role = FL_ROLE_NONE;
+    if (h && !strncasecmp(h, "Bearer ", 7))
+        rq->role = fl_auth_check(s->auth, h + 7, &rq->who);
 }
 
 /* Route rq; fills rs. Called with s->lock held. */

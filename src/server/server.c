@@ -93,7 +93,8 @@ struct fl_server *fl_server_new(const struct fl_server_opts *o, int *lock_fd, st
     }
     pthread_mutex_init(&s->lock, NULL);
     s->started_ms = fl_wall_ms();
-    if (setup(s, o, e) || lock_work_dir(s, lock_fd, e) || fl_store_open(s->db, &s->hist, e) ||
+    if (setup(s, o, e) || (o->tokens && fl_auth_load(o->tokens, &s->auth, e)) ||
+        lock_work_dir(s, lock_fd, e) || fl_store_open(s->db, &s->hist, e) ||
         fl_sstore_open(s->db, &s->ss, e)) {
         fl_server_free(s, *lock_fd);
         *lock_fd = -1;
