@@ -42,6 +42,11 @@ static const struct route routes[] = {
     {"POST", "/api/v1/schedules/{}/resume", fl_api_schedules_resume, FL_ROLE_OPERATOR},
     {"GET", "/api/v1/schedules/{}/next", fl_api_schedules_next, FL_ROLE_VIEWER},
     {"GET", "/api/v1/audit", fl_api_audit_list, FL_ROLE_ADMIN},
+    {"GET", "/api/v1/webhooks", fl_api_webhooks_list, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/webhooks", fl_api_webhooks_create, FL_ROLE_ADMIN},
+    {"DELETE", "/api/v1/webhooks/{}", fl_api_webhooks_delete, FL_ROLE_ADMIN},
+    {"GET", "/api/v1/webhooks/{}/deliveries", fl_api_webhooks_deliveries, FL_ROLE_VIEWER},
+    {"GET", "/metrics", fl_api_metrics, FL_ROLE_VIEWER},
 };
 
 /* What one connection accumulates while its body arrives. */

@@ -138,6 +138,8 @@ int fl_runner_skip(struct fl_server *s, const char *experiment, const char *sche
                            "'skipped', ?, ?, ?)",
                            "sssII", experiment, schedule, reason, now, now);
 
+    if (r >= 0)
+        fl_webhooks_run_ended(s, *id);
     return r < 0 ? r : 0;
 }
 
@@ -225,6 +227,7 @@ static void settle(struct fl_server *s, int64_t id, int64_t pid, int64_t start, 
                        id);
     json_decref(h);
     free(tail);
+    fl_webhooks_run_ended(s, id);
     /* a schedule keeps its newest `keep` finished runs */
     fl_sstore_exec(s->ss, NULL, &e,
                    "DELETE FROM srv_runs WHERE state = 'done' AND schedule IS NOT NULL AND "

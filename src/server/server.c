@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <microhttpd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,8 @@ void fl_server_free(struct fl_server *s, int lock_fd)
 int fl_server_run(const struct fl_server_opts *o, struct fl_err *e)
 {
     struct fl_server *s;
+    pthread_t hooks;
+    bool hooks_started = false;
     sigset_t sigs;
     int lock_fd, r;
 
@@ -136,6 +139,11 @@ int fl_server_run(const struct fl_server_opts *o, struct fl_err *e)
     fl_scheduler_recover(s);
     if ((r = fl_http_start(s, o->listen ? o->listen : FL_SERVER_DEFAULT_LISTEN, e)))
         goto out;
+    if (fl_webhooks_start(s, &hooks)) {
+        r = fl_err_set(e, FL_EFAIL, "cannot start the webhook thread");
+        goto out;
+    }
+    hooks_started = true;
     printf("faultline server: listening on %s (store %s)\n", s->base_url, s->db);
     fflush(stdout);
     while (!s->stop) {
@@ -151,6 +159,9 @@ int fl_server_run(const struct fl_server_opts *o, struct fl_err *e)
     printf("faultline server: stopping; running runs continue and the next server adopts "
            "them\n");
 out:
+    s->stop = 1;
+    if (hooks_started)
+        pthread_join(hooks, NULL);
     fl_server_free(s, lock_fd);
     return r;
 }
