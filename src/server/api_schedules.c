@@ -77,7 +77,7 @@ static int options(struct fl_resp *rs, json_t *b, int64_t *jitter_ms, const char
         *keep = json_integer_value(k);
     if (g && fl_gates_validate(g, &e))
         return fl_http_error(rs, 400, "invalid_gate", "%s", e.msg), -1;
-    *gates = json_dumps(g ? g : json_array(), JSON_COMPACT);
+    *gates = g ? json_dumps(g, JSON_COMPACT) : strdup("[]");
     return 0;
 }
 

@@ -15,33 +15,53 @@ import pytest
 from conftest import BIN, cmdline, wait_for
 
 
+SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
 class Server:
-    def __init__(self, db, state_dir, extra=(), env=None):
+    def __init__(self, db, state_dir, extra=(), env=None, err_path=None):
         self.db, self.state_dir, self.extra, self.env = db, state_dir, list(extra), env or {}
-        self.proc, self.url, self.token = None, None, None
+        self.proc, self.url, self.token, self.err_path = None, None, None, err_path
+        self.killed, self.stopped_rc = False, None
 
     def start(self, listen="127.0.0.1:0"):
         e = dict(os.environ, FAULTLINE_STATE_DIR=self.state_dir, **self.env)
-        self.proc = subprocess.Popen([BIN, "server", "--listen", listen, "--db", self.db,
-                                      *self.extra], env=e, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        with open(self.err_path, "a") as err:
+            self.proc = subprocess.Popen([BIN, "server", "--listen", listen, "--db", self.db,
+                                          *self.extra], env=e, stdout=subprocess.PIPE,
+                                         stderr=err, text=True)
         line = self.proc.stdout.readline()
-        assert "listening on" in line, line + self.proc.stderr.read()
+        assert "listening on" in line, line + open(self.err_path).read()
         self.url = line.split("listening on ")[1].split()[0]
         return self
 
     def kill9(self):
         self.proc.kill()
         self.proc.wait()
+        self.killed = True
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=10)
+                self.stopped_rc = self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def sanitizer_reports(self):
+        """Sanitizer reports in the server's stderr and in its runs' output."""
+        logs = [self.err_path]
+        runs = self.db + ".server/runs"
+        if os.path.isdir(runs):
+            logs += [os.path.join(runs, f) for f in os.listdir(runs) if f.endswith(".log")]
+        found = []
+        for path in logs:
+            if os.path.exists(path):
+                text = open(path, errors="replace").read()
+                if any(s in text for s in SANITIZER):
+                    found.append(f"{path}:\n{text[-3000:]}")
+        return found
 
     def req(self, method, path, body=None, token=None, raw=None):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None
@@ -79,7 +99,7 @@ def servers(tmp_path, state_dir):
     db = str(tmp_path / "history.db")
 
     def make(extra=(), env=None, start=True):
-        s = Server(db, state_dir, extra, env)
+        s = Server(db, state_dir, extra, env, str(tmp_path / f"server{len(made)}.err"))
         made.append(s)
         return s.start() if start else s
 
@@ -95,6 +115,11 @@ def servers(tmp_path, state_dir):
         wait_for(lambda: not s.run_pids(), 15)
         for pid in s.run_pids():
             os.kill(pid, signal.SIGKILL)
+    stopped = [s for s in made if s.proc and not s.killed]
+    assert all(s.stopped_rc in (0, None) for s in stopped), \
+        [(s.err_path, s.stopped_rc) for s in stopped]
+    assert not [r for s in made for r in s.sanitizer_reports()], \
+        [r for s in made for r in s.sanitizer_reports()]
 
 
 @pytest.fixture
