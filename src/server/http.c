@@ -34,6 +34,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/runs", fl_api_runs_list, FL_ROLE_VIEWER},
     {"GET", "/api/v1/runs/{}", fl_api_runs_get, FL_ROLE_VIEWER},
     {"POST", "/api/v1/runs/{}/abort", fl_api_runs_abort, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/runs/{}/events", fl_api_runs_stream, FL_ROLE_VIEWER},
     {"GET", "/api/v1/schedules", fl_api_schedules_list, FL_ROLE_VIEWER},
     {"POST", "/api/v1/schedules", fl_api_schedules_create, FL_ROLE_OPERATOR},
     {"GET", "/api/v1/schedules/{}", fl_api_schedules_get, FL_ROLE_VIEWER},
@@ -244,6 +245,10 @@ void fl_http_handle(struct fl_server *s, const char *method, const char *path, c
     if (cx.too_large)
         cx.len = 0;
     handle(s, &rq, &rs, &cx);
+    if (rs.reader) {
+        rs.reader_free(rs.reader_ctx);
+        rs.reader = NULL;
+    }
     *status = rs.status;
     *out = body_text(&rs);
 }
@@ -252,9 +257,23 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct fl_resp *rs)
 {
     struct MHD_Response *resp;
     enum MHD_Result ret;
-    char *out = body_text(rs);
+    char *out;
 
-    if (!out)
+    if (rs->reader) {
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+                                                 (MHD_ContentReaderCallback)rs->reader,
+                                                 rs->reader_ctx, rs->reader_free);
+        if (!resp) {
+            rs->reader_free(rs->reader_ctx);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", rs->ctype);
+        MHD_add_response_header(resp, "Cache-Control", "no-cache");
+        ret = MHD_queue_response(c, (unsigned)rs->status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    if (!(out = body_text(rs)))
         return MHD_NO;
     resp = MHD_create_response_from_buffer(strlen(out), out, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -368,11 +387,13 @@ int fl_http_start(struct fl_server *s, const char *listen, struct fl_err *e)
                           "it could inject faults; give --tokens FILE or listen on "
                           "127.0.0.1",
                           listen);
-    s->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-                                  (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+    /* a thread per connection: a live stream (runs/ID/events) blocks only its own */
+    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                  MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
                               0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
-                              MHD_OPTION_THREAD_POOL_SIZE, 2, MHD_OPTION_CONNECTION_TIMEOUT, 30,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+                              MHD_OPTION_CONNECTION_LIMIT, FL_SERVER_MAX_CONNECTIONS,
+                              MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_NOTIFY_COMPLETED,
+                              on_completed, NULL, MHD_OPTION_END);
     if (!s->mhd)
         return fl_err_set(e, FL_EFAIL,
                           "cannot listen on %s (address in use, or not on this host?); "

@@ -14,12 +14,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/err.h"
 
 #define FL_SERVER_DEFAULT_LISTEN "127.0.0.1:7420"
 /* The largest request body the API reads (an experiment file is far smaller). */
 #define FL_SERVER_MAX_BODY (1 << 20)
+/* Connections served at once (each has a thread); more are refused. */
+#define FL_SERVER_MAX_CONNECTIONS 256
 
 struct fl_store;
 struct fl_sstore;
@@ -69,6 +72,12 @@ struct fl_resp {
     json_t *json;      /* the body, or */
     char *text;        /* a text body (malloc'd) with */
     const char *ctype; /* its content type */
+    /* or a stream: reader fills buf (as libmicrohttpd's content reader:
+     * the number of bytes, or -1 at the end; it blocks rather than return 0),
+     * called without s->lock */
+    ssize_t (*reader)(void *ctx, uint64_t pos, char *buf, size_t max);
+    void (*reader_free)(void *ctx);
+    void *reader_ctx;
 };
 
 typedef int (*fl_handler)(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
@@ -117,6 +126,7 @@ int fl_api_webhooks_delete(struct fl_server *s, struct fl_req *rq, struct fl_res
 int fl_api_webhooks_deliveries(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_audit_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_metrics(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_runs_stream(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 
 /* runner.c: runs as `faultline run` processes. Called with s->lock held. */
 /* Start a run of the stored experiment; *id receives the server run id.

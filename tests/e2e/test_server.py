@@ -146,3 +146,48 @@ def test_one_server_per_store(servers):
     p = subprocess.run([BIN, "server", "--listen", "127.0.0.1:0", "--db", second.db],
                        capture_output=True, text=True, timeout=20, env=e)
     assert p.returncode == 4 and "another faultline server" in p.stderr, p.stderr
+
+
+def test_live_events_stream_while_the_run_goes(servers, sleeper, state_dir):
+    """GET /api/v1/runs/ID/events streams the run's events as they happen
+    (Server-Sent Events) and ends with the verdict."""
+    import urllib.request
+    srv = servers()
+    target, pidfile = sleeper
+    srv.req("POST", "/api/v1/experiments", {"name": "pause", "content": pause_yaml(
+        pidfile, duration="3s", pause="2s")})
+    st, r = srv.req("POST", "/api/v1/experiments/pause/runs")
+    stream = urllib.request.urlopen(f"{srv.url}/api/v1/runs/{r['id']}/events", timeout=30)
+    assert stream.headers["Content-Type"] == "text/event-stream"
+    events, cur, paused_seen_live = [], {}, False
+    for raw in stream:
+        line = raw.decode().rstrip("\n")
+        if not line:
+            if cur:
+                events.append(cur)
+                if cur.get("event") == "event" and "applied" in cur["data"]:
+                    # the stream is live: the fault is still held when its event arrives
+                    paused_seen_live = proc_state(target.pid) == "T"
+            cur = {}
+            continue
+        if line.startswith(":"):
+            continue
+        k, _, v = line.partition(": ")
+        cur[k] = v
+    import json as _json
+    kinds = [e["event"] for e in events]
+    assert kinds[-1] == "end" and kinds.count("end") == 1, kinds
+    end = _json.loads(events[-1]["data"])
+    assert end["verdict"] == "passed" and end["state"] == "done"
+    msgs = [_json.loads(e["data"])["message"] for e in events if e["event"] == "event"]
+    assert any("applied" in m for m in msgs) and any("reverted" in m for m in msgs), msgs
+    assert paused_seen_live, "the applied event should arrive while the fault is held"
+    ids = [int(e["id"]) for e in events if "id" in e]
+    assert ids == sorted(ids) and len(ids) == len(set(ids))
+    # resuming after an event id gives only the later ones
+    req = urllib.request.Request(f"{srv.url}/api/v1/runs/{r['id']}/events",
+                                 headers={"Last-Event-ID": str(ids[-3])})
+    tail = urllib.request.urlopen(req, timeout=30).read().decode()
+    assert tail.count("event: event") == 2 and tail.count("event: end") == 1, tail
+    assert srv.req("GET", "/api/v1/runs/999/events")[0] == 404
+    assert journal_records(state_dir) == []
