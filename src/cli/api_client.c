@@ -1,7 +1,8 @@
 /* The HTTP client of `faultline experiment` and `faultline schedule`: one
  * JSON request to the server's API (libcurl), the server's URL from
  * --server / $FAULTLINE_SERVER and a bearer token from --token /
- * $FAULTLINE_TOKEN. An API error becomes an exit code (docs/server.md). */
+ * $FAULTLINE_TOKEN; $FAULTLINE_CACERT names a CA file to trust for an
+ * https:// server with its own certificate. An API error becomes an exit code (docs/server.md). */
 #include "cli/api_client.h"
 
 #include <curl/curl.h>
@@ -86,6 +87,8 @@ int fl_cli_api(struct fl_cli_client *c, const char *method, const char *path, js
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+    if (getenv("FAULTLINE_CACERT") && *getenv("FAULTLINE_CACERT"))
+        curl_easy_setopt(curl, CURLOPT_CAINFO, getenv("FAULTLINE_CACERT"));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
     if (body) {

@@ -24,6 +24,8 @@ static void usage(FILE *out)
             "                      (roles viewer, operator, admin); without it every client\n"
             "                      is admin and only loopback addresses are allowed\n"
             "  --hash-token        read a token on stdin, print its sha256:HEX and exit\n"
+            "  --tls-cert FILE     serve HTTPS with this PEM certificate (chain)...\n"
+            "  --tls-key FILE      ...and its PEM private key (GnuTLS)\n"
             "  --work-dir DIR      run files and logs (default DB.server/)\n"
             "  --state-dir DIR     journal and guardian directory for the runs\n",
             FL_SERVER_DEFAULT_LISTEN, FL_STORE_DEFAULT_PATH);
@@ -67,6 +69,10 @@ int fl_cli_server(int argc, char **argv)
             dest = &o.tokens;
         } else if (!strcmp(a, "--db")) {
             dest = &o.db;
+        } else if (!strcmp(a, "--tls-cert")) {
+            dest = &o.tls_cert;
+        } else if (!strcmp(a, "--tls-key")) {
+            dest = &o.tls_key;
         } else if (!strcmp(a, "--work-dir")) {
             dest = &o.work_dir;
         } else if (!strcmp(a, "--state-dir")) {

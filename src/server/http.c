@@ -371,16 +371,57 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, bool *l
     return 0;
 }
 
-int fl_http_start(struct fl_server *s, const char *listen, struct fl_err *e)
+/* A PEM file's text (at most 1 MiB). */
+static char *read_pem(const char *path, const char *what, struct fl_err *e)
 {
+    FILE *f = fopen(path, "re");
+    char *buf = calloc(1, (1 << 20) + 1);
+    size_t n = 0;
+
+    if (f && buf)
+        n = fread(buf, 1, 1 << 20, f);
+    if (f)
+        fclose(f);
+    if (!f || !buf || !n || !strstr(buf, "-----BEGIN ")) {
+        free(buf);
+        fl_err_set(e, FL_EUSAGE, "%s %s: %s", what, path,
+                   !f ? strerror(errno) : "not a PEM file (-----BEGIN ...)");
+        return NULL;
+    }
+    return buf;
+}
+
+static int load_tls(struct fl_server *s, const struct fl_server_opts *o, struct fl_err *e)
+{
+    if (!o->tls_cert && !o->tls_key)
+        return 0;
+    if (!o->tls_cert || !o->tls_key)
+        return fl_err_set(e, FL_EUSAGE, "--tls-cert and --tls-key go together");
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+        return fl_err_set(e, FL_EUNSUPPORTED,
+                          "this libmicrohttpd was built without TLS (GnuTLS); serve plain HTTP "
+                          "behind a TLS proxy instead");
+    if (!(s->tls_cert = read_pem(o->tls_cert, "--tls-cert", e)) ||
+        !(s->tls_key = read_pem(o->tls_key, "--tls-key", e)))
+        return -FL_EUSAGE;
+    return 0;
+}
+
+int fl_http_start(struct fl_server *s, const struct fl_server_opts *o, struct fl_err *e)
+{
+    const char *listen = o->listen ? o->listen : FL_SERVER_DEFAULT_LISTEN;
     struct sockaddr_storage ss;
     const union MHD_DaemonInfo *info;
     bool loopback = false;
     char host[INET6_ADDRSTRLEN];
     int r;
 
-    if ((r = parse_listen(listen, &ss, &loopback, e)))
+    if ((r = parse_listen(listen, &ss, &loopback, e)) || (r = load_tls(s, o, e)))
         return r;
+    struct MHD_OptionItem tls[] = {{MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert},
+                                   {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},
+                                   {MHD_OPTION_END, 0, NULL}},
+                          none[] = {{MHD_OPTION_END, 0, NULL}};
     if (!loopback && !s->auth)
         return fl_err_set(e, FL_EREFUSED,
                           "refusing to listen on %s without --tokens: anyone who can reach "
@@ -388,25 +429,28 @@ int fl_http_start(struct fl_server *s, const char *listen, struct fl_err *e)
                           "127.0.0.1",
                           listen);
     /* a thread per connection: a live stream (runs/ID/events) blocks only its own */
-    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                  MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-                              0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
-                              MHD_OPTION_CONNECTION_LIMIT, FL_SERVER_MAX_CONNECTIONS,
-                              MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_completed, NULL, MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
+            (s->tls_cert ? MHD_USE_TLS : 0) | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
+        FL_SERVER_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_ARRAY, s->tls_cert ? tls : none, MHD_OPTION_END);
     if (!s->mhd)
         return fl_err_set(e, FL_EFAIL,
-                          "cannot listen on %s (address in use, or not on this host?); "
-                          "choose another with --listen",
+                          "cannot listen on %s (address in use, not on this host, or a TLS "
+                          "certificate and key that do not load or match?); choose another "
+                          "with --listen",
                           listen);
     info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : 0;
     if (ss.ss_family == AF_INET6) {
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
-        snprintf(s->base_url, sizeof s->base_url, "http://[%s]:%d", host, s->port);
+        snprintf(s->base_url, sizeof s->base_url, "%s://[%s]:%d", s->tls_cert ? "https" : "http",
+                 host, s->port);
     } else {
         inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
-        snprintf(s->base_url, sizeof s->base_url, "http://%s:%d", host, s->port);
+        snprintf(s->base_url, sizeof s->base_url, "%s://%s:%d", s->tls_cert ? "https" : "http",
+                 host, s->port);
     }
     return 0;
 }

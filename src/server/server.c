@@ -113,6 +113,8 @@ void fl_server_free(struct fl_server *s, int lock_fd)
     fl_sstore_close(s->ss);
     fl_store_close(s->hist);
     fl_auth_free(s->auth);
+    free(s->tls_cert);
+    free(s->tls_key);
     if (lock_fd >= 0)
         close(lock_fd);
     pthread_mutex_destroy(&s->lock);
@@ -137,7 +139,7 @@ int fl_server_run(const struct fl_server_opts *o, struct fl_err *e)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     fl_runner_recover(s);
     fl_scheduler_recover(s);
-    if ((r = fl_http_start(s, o->listen ? o->listen : FL_SERVER_DEFAULT_LISTEN, e)))
+    if ((r = fl_http_start(s, o, e)))
         goto out;
     if (fl_webhooks_start(s, &hooks)) {
         r = fl_err_set(e, FL_EFAIL, "cannot start the webhook thread");

@@ -34,6 +34,8 @@ struct fl_server_opts {
     const char *tokens;    /* the tokens file, or NULL (loopback only) */
     const char *state_dir; /* passed to each run process (journal, guardian) */
     const char *work_dir;  /* run files and logs; default DB.server/ */
+    const char *tls_cert;  /* PEM certificate (chain) and its key: serve HTTPS */
+    const char *tls_key;
 };
 
 enum fl_role { FL_ROLE_NONE, FL_ROLE_VIEWER, FL_ROLE_OPERATOR, FL_ROLE_ADMIN };
@@ -51,6 +53,7 @@ struct fl_server {
     struct MHD_Daemon *mhd;
     char db[PATH_MAX], work_dir[PATH_MAX], state_dir[PATH_MAX], exe[PATH_MAX];
     char base_url[128];
+    char *tls_cert, *tls_key; /* PEM text while the daemon runs */
     int port;
     int64_t started_ms;
     volatile sig_atomic_t stop;
@@ -94,7 +97,7 @@ void fl_server_free(struct fl_server *s, int lock_fd);
 int fl_http_error(struct fl_resp *rs, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int fl_http_ok(struct fl_resp *rs, int status, json_t *body); /* steals body */
-int fl_http_start(struct fl_server *s, const char *listen, struct fl_err *e);
+int fl_http_start(struct fl_server *s, const struct fl_server_opts *o, struct fl_err *e);
 /* One request without a connection (tests, fuzzing): takes s->lock; *out is
  * the malloc'd response body, *status its HTTP status. No query string,
  * no Authorization header (the request acts as an unauthenticated client). */

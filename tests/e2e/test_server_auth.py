@@ -95,3 +95,42 @@ def test_no_tokens_means_loopback_only_and_bad_token_files_are_refused(tmp_path,
     p = subprocess.run([BIN, "server", "--hash-token"], input="short\n", capture_output=True,
                        text=True)
     assert p.returncode == 2 and "at least 16" in p.stderr
+
+
+def test_tls_with_a_certificate(servers, tmp_path, tokens_file):
+    """--tls-cert/--tls-key serve HTTPS (GnuTLS in libmicrohttpd); a client that trusts
+    the certificate talks to it, plain HTTP does not get an answer."""
+    import ssl
+    import urllib.request
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    srv = servers(extra=["--tokens", str(tokens_file), "--tls-cert", str(cert),
+                         "--tls-key", str(key)])
+    assert srv.url.startswith("https://127.0.0.1:")
+    ctx = ssl.create_default_context(cafile=str(cert))
+    req = urllib.request.Request(srv.url + "/api/v1/experiments",
+                                 headers={"Authorization": "Bearer " + TOKENS["watcher"][1]})
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as f:
+        assert f.status == 200
+    plain = srv.url.replace("https://", "http://")
+    with pytest.raises(Exception):
+        urllib.request.urlopen(plain + "/api/v1/experiments", timeout=5).read()
+    e = dict(os.environ, FAULTLINE_SERVER=srv.url, FAULTLINE_TOKEN=TOKENS["watcher"][1])
+    p = subprocess.run([BIN, "experiment", "list"], capture_output=True, text=True, env=e)
+    assert p.returncode == 1 and "cannot reach the server" in p.stderr  # untrusted certificate
+    p = subprocess.run([BIN, "experiment", "list"], capture_output=True, text=True,
+                       env=dict(e, FAULTLINE_CACERT=str(cert)))
+    assert p.returncode == 0, p.stderr
+    # a key file that is not PEM, or a certificate without its key, is refused
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key\n")
+    p = subprocess.run([BIN, "server", "--listen", "127.0.0.1:0", "--db",
+                        str(tmp_path / "o.db"), "--tls-cert", str(cert), "--tls-key", str(bad)],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 2 and "not a PEM file" in p.stderr, p.stderr
+    p = subprocess.run([BIN, "server", "--listen", "127.0.0.1:0", "--db",
+                        str(tmp_path / "o.db"), "--tls-cert", str(cert)],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 2 and "go together" in p.stderr
