@@ -191,3 +191,18 @@ def test_live_events_stream_while_the_run_goes(servers, sleeper, state_dir):
     assert tail.count("event: event") == 2 and tail.count("event: end") == 1, tail
     assert srv.req("GET", "/api/v1/runs/999/events")[0] == 404
     assert journal_records(state_dir) == []
+
+
+def test_systemd_unit_verifies(tmp_path):
+    """deploy/systemd/faultline-server.service is a valid unit (systemd-analyze verify)."""
+    import shutil
+    from conftest import ROOT
+    if not shutil.which("systemd-analyze"):
+        pytest.fail("systemd-analyze is missing (Debian package systemd)")
+    unit = open(os.path.join(ROOT, "deploy", "systemd", "faultline-server.service")).read()
+    assert "KillMode=process" in unit and "RuntimeDirectoryPreserve=yes" in unit
+    local = tmp_path / "faultline-server.service"
+    local.write_text(unit.replace("/usr/local/bin/faultline", BIN))
+    p = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True,
+                       text=True)
+    assert p.returncode == 0 and not p.stderr.strip(), p.stderr
