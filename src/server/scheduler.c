@@ -113,6 +113,9 @@ void fl_scheduler_tick(struct fl_server *s)
            *sc;
     size_t i;
 
+    /* one transaction for the whole tick: a thousand fires are one commit */
+    if (json_array_size(due))
+        fl_sstore_exec(s->ss, NULL, &e, "BEGIN IMMEDIATE", NULL);
     json_array_foreach(due, i, sc)
     {
         int64_t lag = now - json_integer_value(json_object_get(sc, "fire_ms"));
@@ -128,6 +131,8 @@ void fl_scheduler_tick(struct fl_server *s)
              json_integer_value(json_object_get(sc, "next_ms")),
              json_integer_value(json_object_get(sc, "jitter_ms")), now);
     }
+    if (json_array_size(due))
+        fl_sstore_exec(s->ss, NULL, &e, "COMMIT", NULL);
     json_decref(due);
 }
 
@@ -155,4 +160,22 @@ void fl_scheduler_resume(struct fl_server *s, const char *name, const char *spec
     int64_t now = fl_wall_ms();
 
     plan(s, name, spec, 0, jitter_ms, now);
+}
+
+int64_t fl_scheduler_wait_ms(struct fl_server *s, int64_t max_ms)
+{
+    struct fl_err e = {0};
+    json_t *r = fl_sstore_row(s->ss, &e,
+                              "SELECT MIN(fire_ms) AS t FROM srv_schedules WHERE paused = 0 AND "
+                              "fire_ms >= 0",
+                              NULL);
+    json_t *t = json_object_get(r, "t");
+    int64_t wait = max_ms;
+
+    if (json_is_integer(t)) {
+        wait = json_integer_value(t) - fl_wall_ms();
+        wait = wait < 1 ? 1 : wait > max_ms ? max_ms : wait;
+    }
+    json_decref(r);
+    return wait;
 }

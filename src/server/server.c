@@ -126,6 +126,7 @@ int fl_server_run(const struct fl_server_opts *o, struct fl_err *e)
     struct fl_server *s;
     pthread_t hooks;
     bool hooks_started = false;
+    int64_t wake_ms = TICK_MS;
     sigset_t sigs;
     int lock_fd, r;
 
@@ -149,13 +150,16 @@ int fl_server_run(const struct fl_server_opts *o, struct fl_err *e)
     printf("faultline server: listening on %s (store %s)\n", s->base_url, s->db);
     fflush(stdout);
     while (!s->stop) {
-        struct timespec ts = {0, TICK_MS * 1000000L};
+        /* wake for the next fire time, or after a tick to reap runs */
+        int64_t wait = wake_ms;
+        struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
         int sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGINT || sig == SIGTERM)
             break;
         pthread_mutex_lock(&s->lock);
         fl_runner_poll(s);
         fl_scheduler_tick(s);
+        wake_ms = fl_scheduler_wait_ms(s, TICK_MS);
         pthread_mutex_unlock(&s->lock);
     }
     printf("faultline server: stopping; running runs continue and the next server adopts "

@@ -153,6 +153,8 @@ json_t *fl_runner_get(struct fl_server *s, int64_t id, bool detail, bool samples
  * skip to slots missed while down; plan a schedule's next slot from now. */
 void fl_scheduler_tick(struct fl_server *s);
 void fl_scheduler_recover(struct fl_server *s);
+/* How long the main loop may sleep: until the next fire time, at most max_ms. */
+int64_t fl_scheduler_wait_ms(struct fl_server *s, int64_t max_ms);
 void fl_scheduler_resume(struct fl_server *s, const char *name, const char *spec,
                          int64_t jitter_ms);
 

@@ -189,3 +189,24 @@ def runs_of(srv, schedule):
         return con.execute("SELECT id FROM srv_runs WHERE schedule = ?", (schedule,)).fetchall()
     finally:
         con.close()
+
+
+def test_keep_bounds_a_schedules_runs(servers, tmp_path):
+    srv = servers()
+    flag = tmp_path / "healthy"
+    srv.req("POST", "/api/v1/experiments", {"name": "q", "content": quick_yaml(flag)})
+    st, r = srv.req("POST", "/api/v1/schedules", {
+        "name": "k", "experiment": "q", "cron": "@every 1s", "keep": 2,
+        "gates": [{"type": "command", "command": "false"}]})
+    assert st == 201, r
+    seen = set()
+
+    def enough():
+        ids = [x["id"] for x in runs(srv, schedule="k")]
+        assert len(ids) <= 2, ids
+        seen.update(ids)
+        return len(seen) >= 4
+
+    assert wait_for(enough, 15, 0.2), seen
+    assert all(x["verdict"] == "skipped" for x in runs(srv, schedule="k"))
+    srv.req("DELETE", "/api/v1/schedules/k")
