@@ -57,8 +57,9 @@ int fl_cli_client_opt(struct fl_cli_client *c, int argc, char **argv, int *i)
     return 1;
 }
 
-int fl_cli_api(struct fl_cli_client *c, const char *method, const char *path, json_t *body,
-               json_t **out)
+/* One request; the reply's text in *out (malloc'd, may be NULL). */
+static int perform(struct fl_cli_client *c, const char *method, const char *path, json_t *body,
+                   char **out)
 {
     const char *server = c->server ? c->server : getenv("FAULTLINE_SERVER");
     const char *token = c->token ? c->token : getenv("FAULTLINE_TOKEN");
@@ -110,9 +111,42 @@ int fl_cli_api(struct fl_cli_client *c, const char *method, const char *path, js
         return -1;
     }
     free(url);
-    *out = b.p ? json_loads(b.p, 0, NULL) : NULL;
-    free(b.p);
+    *out = b.p;
     return (int)status;
+}
+
+int fl_cli_api(struct fl_cli_client *c, const char *method, const char *path, json_t *body,
+               json_t **out)
+{
+    char *text = NULL;
+    int st = perform(c, method, path, body, &text);
+
+    *out = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return st;
+}
+
+int fl_cli_api_text(struct fl_cli_client *c, const char *path, char **out)
+{
+    int st = perform(c, "GET", path, NULL, out);
+
+    if (st >= 0 && st != 200) {
+        json_t *reply = *out ? json_loads(*out, 0, NULL) : NULL;
+        fl_cli_api_fail(st, reply);
+        json_decref(reply);
+    }
+    return st;
+}
+
+char *fl_cli_url_escape(const char *s)
+{
+    CURL *curl = curl_easy_init();
+    char *esc = curl ? curl_easy_escape(curl, s, 0) : NULL, *out = esc ? strdup(esc) : NULL;
+
+    curl_free(esc);
+    if (curl)
+        curl_easy_cleanup(curl);
+    return out;
 }
 
 int fl_cli_api_fail(int status, json_t *reply)

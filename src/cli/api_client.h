@@ -20,6 +20,10 @@ int fl_cli_client_opt(struct fl_cli_client *c, int argc, char **argv, int *i);
  * or -1 when the server cannot be reached (message printed). */
 int fl_cli_api(struct fl_cli_client *c, const char *method, const char *path, json_t *body,
                json_t **out);
+/* GET path as text (*out malloc'd); prints the API error unless 200. */
+int fl_cli_api_text(struct fl_cli_client *c, const char *path, char **out);
+/* s escaped for a URL query (malloc'd), NULL on failure. */
+char *fl_cli_url_escape(const char *s);
 /* Print the API error and return the exit code: 2 bad request, 3 not
  * found, 4 conflict, 5 unauthenticated/forbidden, 1 otherwise. */
 int fl_cli_api_fail(int status, json_t *reply);

@@ -31,6 +31,7 @@ static const struct fl_cli_cmd commands[] = {
     {"server", fl_cli_server, "serve the control plane: API, runs, schedules (docs/server.md)"},
     {"experiment", fl_cli_experiment, "add, list, show, remove experiments stored in a server"},
     {"schedule", fl_cli_schedule, "add, list, pause, resume, remove schedules of a server"},
+    {"bulletin", fl_cli_bulletin, "add, list, show, export known-limit bulletins of a server"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
     {"__guardian", fl_cli_guardian, NULL},

@@ -130,6 +130,13 @@ int fl_api_webhooks_deliveries(struct fl_server *s, struct fl_req *rq, struct fl
 int fl_api_audit_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_metrics(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_runs_stream(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_bulletins_create(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_bulletins_from_run(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_bulletins_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_bulletins_get(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_bulletins_update(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_bulletins_delete(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_bulletins_markdown(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 
 /* runner.c: runs as `faultline run` processes. Called with s->lock held. */
 /* Start a run of the stored experiment; *id receives the server run id.

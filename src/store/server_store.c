@@ -45,6 +45,12 @@ static const char *const migrations[] = {
     "  event TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,\n"
     "  http_status INTEGER, last_error TEXT, next_ms INTEGER NOT NULL,\n"
     "  payload TEXT NOT NULL, t_ms INTEGER NOT NULL);\n",
+    /* 2: known-limit bulletins */
+    "CREATE TABLE srv_bulletins (\n"
+    "  id INTEGER PRIMARY KEY, date TEXT NOT NULL, title TEXT NOT NULL, background TEXT,\n"
+    "  runs TEXT NOT NULL DEFAULT '[]', recommendations TEXT, initiatives TEXT,\n"
+    "  status TEXT NOT NULL DEFAULT 'open', created_ms INTEGER NOT NULL,\n"
+    "  updated_ms INTEGER NOT NULL);\n",
 };
 
 int fl_sstore_schema_version(void)
