@@ -20,9 +20,34 @@ static void usage(FILE *out)
             "  --listen HOST:PORT  address to serve on (default %s; port 0 picks one);\n"
             "                      a non-loopback address needs --tokens\n"
             "  --db PATH           history store (default $FAULTLINE_DB or %s)\n"
+            "  --tokens FILE       bearer tokens with roles, one 'NAME ROLE sha256:HEX' a line\n"
+            "                      (roles viewer, operator, admin); without it every client\n"
+            "                      is admin and only loopback addresses are allowed\n"
+            "  --hash-token        read a token on stdin, print its sha256:HEX and exit\n"
+            "  --tls-cert FILE     serve HTTPS with this PEM certificate (chain)...\n"
+            "  --tls-key FILE      ...and its PEM private key (GnuTLS)\n"
             "  --work-dir DIR      run files and logs (default DB.server/)\n"
             "  --state-dir DIR     journal and guardian directory for the runs\n",
             FL_SERVER_DEFAULT_LISTEN, FL_STORE_DEFAULT_PATH);
+}
+
+/* --hash-token: the line a tokens file needs for the token on stdin. */
+static int hash_token(void)
+{
+    char tok[512], out[72];
+
+    if (fgets(tok, sizeof tok, stdin))
+        tok[strcspn(tok, "\r\n")] = '\0';
+    else
+        tok[0] = '\0';
+    if (strlen(tok) < 16) {
+        fprintf(stderr, "faultline: error: --hash-token reads one token of at least 16 "
+                        "characters on stdin (e.g. from `openssl rand -hex 32`)\n");
+        return FL_EUSAGE;
+    }
+    fl_auth_hash(tok, out);
+    printf("%s\n", out);
+    return 0;
 }
 
 int fl_cli_server(int argc, char **argv)
@@ -38,8 +63,16 @@ int fl_cli_server(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--listen")) {
             dest = &o.listen;
+        } else if (!strcmp(a, "--hash-token")) {
+            return hash_token();
+        } else if (!strcmp(a, "--tokens")) {
+            dest = &o.tokens;
         } else if (!strcmp(a, "--db")) {
             dest = &o.db;
+        } else if (!strcmp(a, "--tls-cert")) {
+            dest = &o.tls_cert;
+        } else if (!strcmp(a, "--tls-key")) {
+            dest = &o.tls_key;
         } else if (!strcmp(a, "--work-dir")) {
             dest = &o.work_dir;
         } else if (!strcmp(a, "--state-dir")) {

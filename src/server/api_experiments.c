@@ -26,7 +26,6 @@ static bool name_ok(const char *n)
     return true;
 }
 
-int fl_api_name_error(struct fl_resp *rs, const char *what, const char *name);
 int fl_api_name_error(struct fl_resp *rs, const char *what, const char *name)
 {
     if (name && name_ok(name))

@@ -52,16 +52,16 @@ int fl_api_runs_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
     long long limit, offset;
     struct fl_err e = {0};
     json_t *runs, *total;
-    const char *where = "(?1 IS NULL OR experiment = ?1) AND (?2 IS NULL OR schedule = ?2) AND "
-                        "(?3 IS NULL OR verdict = ?3) AND (?4 IS NULL OR state = ?4) AND "
-                        "(?5 IS NULL OR trigger = ?5)";
-    char sql[1024];
+    char sql[1024], where[256] = "1";
 
     if (query_int(rq, rs, "limit", 1, 1000, 50, &limit) ||
         query_int(rq, rs, "offset", 0, 1LL << 40, 0, &offset))
         return 0;
+    /* only the given filters, so an unfiltered count is SQLite's fast count */
     for (int i = 0; i < 5; i++)
-        f[i] = fl_http_query(rq, filters[i]);
+        if ((f[i] = fl_http_query(rq, filters[i])))
+            snprintf(where + strlen(where), sizeof where - strlen(where), " AND %s = ?%d",
+                     filters[i], i + 1);
     snprintf(sql, sizeof sql,
              "SELECT id, experiment, schedule, trigger, state, verdict, reason, history_run, "
              "exit_code, adopted, created_ms, ended_ms FROM srv_runs WHERE %s ORDER BY id DESC "
@@ -69,7 +69,8 @@ int fl_api_runs_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
              where);
     runs = fl_sstore_rows(s->ss, &e, sql, "sssssII", f[0], f[1], f[2], f[3], f[4], (int64_t)limit,
                           (int64_t)offset);
-    snprintf(sql, sizeof sql, "SELECT COUNT(*) AS n FROM srv_runs WHERE %s", where);
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) AS n FROM srv_runs%s%s", where[1] ? " WHERE " : "",
+             where[1] ? where : "");
     total = runs ? fl_sstore_row(s->ss, &e, sql, "sssss", f[0], f[1], f[2], f[3], f[4]) : NULL;
     if (!runs || !total) {
         json_decref(runs);
@@ -133,4 +134,22 @@ int fl_api_runs_abort(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs
     r = fl_runner_get(s, id, false, false);
     json_object_set_new(r, "aborting", json_true());
     return fl_http_ok(rs, 202, r);
+}
+
+int fl_api_audit_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
+{
+    long long limit, offset;
+    struct fl_err e = {0};
+    json_t *rows;
+
+    if (query_int(rq, rs, "limit", 1, 1000, 100, &limit) ||
+        query_int(rq, rs, "offset", 0, 1LL << 40, 0, &offset))
+        return 0;
+    rows = fl_sstore_rows(s->ss, &e,
+                          "SELECT id, t_ms, who, role, method, path, status FROM srv_audit "
+                          "ORDER BY id DESC LIMIT ? OFFSET ?",
+                          "II", (int64_t)limit, (int64_t)offset);
+    if (!rows)
+        return fl_http_error(rs, 500, "store", "%s", e.msg);
+    return fl_http_ok(rs, 200, json_pack("{s:o}", "audit", rows));
 }

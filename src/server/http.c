@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/server.h"
 #include "store/server_store.h"
@@ -33,6 +34,27 @@ static const struct route routes[] = {
     {"GET", "/api/v1/runs", fl_api_runs_list, FL_ROLE_VIEWER},
     {"GET", "/api/v1/runs/{}", fl_api_runs_get, FL_ROLE_VIEWER},
     {"POST", "/api/v1/runs/{}/abort", fl_api_runs_abort, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/runs/{}/events", fl_api_runs_stream, FL_ROLE_VIEWER},
+    {"GET", "/api/v1/schedules", fl_api_schedules_list, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/schedules", fl_api_schedules_create, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/schedules/{}", fl_api_schedules_get, FL_ROLE_VIEWER},
+    {"DELETE", "/api/v1/schedules/{}", fl_api_schedules_delete, FL_ROLE_OPERATOR},
+    {"POST", "/api/v1/schedules/{}/pause", fl_api_schedules_pause, FL_ROLE_OPERATOR},
+    {"POST", "/api/v1/schedules/{}/resume", fl_api_schedules_resume, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/schedules/{}/next", fl_api_schedules_next, FL_ROLE_VIEWER},
+    {"GET", "/api/v1/audit", fl_api_audit_list, FL_ROLE_ADMIN},
+    {"GET", "/api/v1/bulletins", fl_api_bulletins_list, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/bulletins", fl_api_bulletins_create, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/bulletins/{}", fl_api_bulletins_get, FL_ROLE_VIEWER},
+    {"PATCH", "/api/v1/bulletins/{}", fl_api_bulletins_update, FL_ROLE_OPERATOR},
+    {"DELETE", "/api/v1/bulletins/{}", fl_api_bulletins_delete, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/bulletins/{}/markdown", fl_api_bulletins_markdown, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/runs/{}/bulletin", fl_api_bulletins_from_run, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/webhooks", fl_api_webhooks_list, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/webhooks", fl_api_webhooks_create, FL_ROLE_ADMIN},
+    {"DELETE", "/api/v1/webhooks/{}", fl_api_webhooks_delete, FL_ROLE_ADMIN},
+    {"GET", "/api/v1/webhooks/{}/deliveries", fl_api_webhooks_deliveries, FL_ROLE_VIEWER},
+    {"GET", "/metrics", fl_api_metrics, FL_ROLE_VIEWER},
 };
 
 /* What one connection accumulates while its body arrives. */
@@ -114,11 +136,18 @@ static bool match(const char *pattern, const char *path, struct fl_req *rq)
 
 static void authenticate(struct fl_server *s, struct fl_req *rq)
 {
-    const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
+    const char *h =
+        rq->conn ? MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization") : NULL;
 
-    (void)h;
-    rq->who = "anonymous";
-    rq->role = FL_ROLE_ADMIN;
+    if (!s->auth) {
+        rq->who = "anonymous";
+        rq->role = FL_ROLE_ADMIN;
+        return;
+    }
+    rq->who = "-";
+    rq->role = FL_ROLE_NONE;
+    if (h && !strncasecmp(h, "Bearer ", 7))
+        rq->role = fl_auth_check(s->auth, h + 7, &rq->who);
 }
 
 /* Route rq; fills rs. Called with s->lock held. */
@@ -189,10 +218,9 @@ static void audit(struct fl_server *s, struct fl_req *rq, int status)
                    rq->role ? fl_role_name(rq->role) : NULL, rq->method, rq->path, status);
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, struct fl_resp *rs)
+/* The body of rs as text (malloc'd); frees rs->json. */
+static char *body_text(struct fl_resp *rs)
 {
-    struct MHD_Response *resp;
-    enum MHD_Result ret;
     char *out = rs->text;
 
     if (!out) {
@@ -200,7 +228,59 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct fl_resp *rs)
         rs->ctype = "application/json";
     }
     json_decref(rs->json);
-    if (!out)
+    rs->json = NULL;
+    return out;
+}
+
+static void handle(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs, struct conn_ctx *cx)
+{
+    pthread_mutex_lock(&s->lock);
+    s->m.requests++;
+    dispatch(s, rq, rs, cx);
+    audit(s, rq, rs->status);
+    pthread_mutex_unlock(&s->lock);
+    json_decref(rq->body);
+}
+
+void fl_http_handle(struct fl_server *s, const char *method, const char *path, const char *body,
+                    size_t len, char **out, int *status)
+{
+    struct conn_ctx cx = {.buf = (char *)body, .len = len, .too_large = len > FL_SERVER_MAX_BODY};
+    struct fl_req rq = {.method = method, .path = path};
+    struct fl_resp rs = {.status = 200};
+
+    if (cx.too_large)
+        cx.len = 0;
+    handle(s, &rq, &rs, &cx);
+    if (rs.reader) {
+        rs.reader_free(rs.reader_ctx);
+        rs.reader = NULL;
+    }
+    *status = rs.status;
+    *out = body_text(&rs);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, struct fl_resp *rs)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char *out;
+
+    if (rs->reader) {
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+                                                 (MHD_ContentReaderCallback)rs->reader,
+                                                 rs->reader_ctx, rs->reader_free);
+        if (!resp) {
+            rs->reader_free(rs->reader_ctx);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", rs->ctype);
+        MHD_add_response_header(resp, "Cache-Control", "no-cache");
+        ret = MHD_queue_response(c, (unsigned)rs->status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    if (!(out = body_text(rs)))
         return MHD_NO;
     resp = MHD_create_response_from_buffer(strlen(out), out, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -242,12 +322,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    pthread_mutex_lock(&s->lock);
-    s->m.requests++;
-    dispatch(s, &rq, &rs, cx);
-    audit(s, &rq, rs.status);
-    pthread_mutex_unlock(&s->lock);
-    json_decref(rq.body);
+    handle(s, &rq, &rs, cx);
     return reply(conn, &rs);
 }
 
@@ -303,40 +378,86 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, bool *l
     return 0;
 }
 
-int fl_http_start(struct fl_server *s, const char *listen, struct fl_err *e)
+/* A PEM file's text (at most 1 MiB). */
+static char *read_pem(const char *path, const char *what, struct fl_err *e)
 {
+    FILE *f = fopen(path, "re");
+    char *buf = calloc(1, (1 << 20) + 1);
+    size_t n = 0;
+
+    if (f && buf)
+        n = fread(buf, 1, 1 << 20, f);
+    if (f)
+        fclose(f);
+    if (!f || !buf || !n || !strstr(buf, "-----BEGIN ")) {
+        free(buf);
+        fl_err_set(e, FL_EUSAGE, "%s %s: %s", what, path,
+                   !f ? strerror(errno) : "not a PEM file (-----BEGIN ...)");
+        return NULL;
+    }
+    return buf;
+}
+
+static int load_tls(struct fl_server *s, const struct fl_server_opts *o, struct fl_err *e)
+{
+    if (!o->tls_cert && !o->tls_key)
+        return 0;
+    if (!o->tls_cert || !o->tls_key)
+        return fl_err_set(e, FL_EUSAGE, "--tls-cert and --tls-key go together");
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+        return fl_err_set(e, FL_EUNSUPPORTED,
+                          "this libmicrohttpd was built without TLS (GnuTLS); serve plain HTTP "
+                          "behind a TLS proxy instead");
+    if (!(s->tls_cert = read_pem(o->tls_cert, "--tls-cert", e)) ||
+        !(s->tls_key = read_pem(o->tls_key, "--tls-key", e)))
+        return -FL_EUSAGE;
+    return 0;
+}
+
+int fl_http_start(struct fl_server *s, const struct fl_server_opts *o, struct fl_err *e)
+{
+    const char *listen = o->listen ? o->listen : FL_SERVER_DEFAULT_LISTEN;
     struct sockaddr_storage ss;
     const union MHD_DaemonInfo *info;
     bool loopback = false;
     char host[INET6_ADDRSTRLEN];
     int r;
 
-    if ((r = parse_listen(listen, &ss, &loopback, e)))
+    if ((r = parse_listen(listen, &ss, &loopback, e)) || (r = load_tls(s, o, e)))
         return r;
+    struct MHD_OptionItem tls[] = {{MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert},
+                                   {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},
+                                   {MHD_OPTION_END, 0, NULL}},
+                          none[] = {{MHD_OPTION_END, 0, NULL}};
     if (!loopback && !s->auth)
         return fl_err_set(e, FL_EREFUSED,
                           "refusing to listen on %s without --tokens: anyone who can reach "
                           "it could inject faults; give --tokens FILE or listen on "
                           "127.0.0.1",
                           listen);
-    s->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-                                  (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-                              0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
-                              MHD_OPTION_THREAD_POOL_SIZE, 2, MHD_OPTION_CONNECTION_TIMEOUT, 30,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+    /* a thread per connection: a live stream (runs/ID/events) blocks only its own */
+    s->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
+            (s->tls_cert ? MHD_USE_TLS : 0) | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
+        FL_SERVER_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_ARRAY, s->tls_cert ? tls : none, MHD_OPTION_END);
     if (!s->mhd)
         return fl_err_set(e, FL_EFAIL,
-                          "cannot listen on %s (address in use, or not on this host?); "
-                          "choose another with --listen",
+                          "cannot listen on %s (address in use, not on this host, or a TLS "
+                          "certificate and key that do not load or match?); choose another "
+                          "with --listen",
                           listen);
     info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : 0;
     if (ss.ss_family == AF_INET6) {
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
-        snprintf(s->base_url, sizeof s->base_url, "http://[%s]:%d", host, s->port);
+        snprintf(s->base_url, sizeof s->base_url, "%s://[%s]:%d", s->tls_cert ? "https" : "http",
+                 host, s->port);
     } else {
         inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
-        snprintf(s->base_url, sizeof s->base_url, "http://%s:%d", host, s->port);
+        snprintf(s->base_url, sizeof s->base_url, "%s://%s:%d", s->tls_cert ? "https" : "http",
+                 host, s->port);
     }
     return 0;
 }

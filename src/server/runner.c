@@ -127,6 +127,24 @@ int fl_runner_start(struct fl_server *s, const char *experiment, const char *sch
     return 0;
 }
 
+/* A schedule keeps its newest `keep` finished runs (run id is one of them). */
+static void prune(struct fl_server *s, int64_t id)
+{
+    struct fl_err e = {0};
+    json_t *r = fl_sstore_row(s->ss, &e,
+                              "SELECT c.name, c.keep FROM srv_runs r JOIN srv_schedules c ON "
+                              "c.name = r.schedule WHERE r.id = ?",
+                              "I", id);
+
+    if (r)
+        fl_sstore_exec(s->ss, NULL, &e,
+                       "DELETE FROM srv_runs WHERE schedule = ?1 AND state = 'done' AND id NOT IN "
+                       "(SELECT id FROM srv_runs WHERE schedule = ?1 ORDER BY id DESC LIMIT ?2)",
+                       "sI", json_string_value(json_object_get(r, "name")),
+                       json_integer_value(json_object_get(r, "keep")));
+    json_decref(r);
+}
+
 int fl_runner_skip(struct fl_server *s, const char *experiment, const char *schedule,
                    const char *reason, int64_t *id)
 {
@@ -138,6 +156,10 @@ int fl_runner_skip(struct fl_server *s, const char *experiment, const char *sche
                            "'skipped', ?, ?, ?)",
                            "sssII", experiment, schedule, reason, now, now);
 
+    if (r >= 0) {
+        fl_webhooks_run_ended(s, *id);
+        prune(s, *id);
+    }
     return r < 0 ? r : 0;
 }
 
@@ -225,15 +247,8 @@ static void settle(struct fl_server *s, int64_t id, int64_t pid, int64_t start, 
                        id);
     json_decref(h);
     free(tail);
-    /* a schedule keeps its newest `keep` finished runs */
-    fl_sstore_exec(s->ss, NULL, &e,
-                   "DELETE FROM srv_runs WHERE state = 'done' AND schedule IS NOT NULL AND "
-                   "schedule = (SELECT schedule FROM srv_runs WHERE id = ?1) AND id NOT IN "
-                   "(SELECT r.id FROM srv_runs r JOIN srv_schedules c ON c.name = r.schedule "
-                   "WHERE r.schedule = (SELECT schedule FROM srv_runs WHERE id = ?1) "
-                   "ORDER BY r.id DESC LIMIT (SELECT keep FROM srv_schedules c2 WHERE c2.name "
-                   "= (SELECT schedule FROM srv_runs WHERE id = ?1)))",
-                   "I", id);
+    fl_webhooks_run_ended(s, id);
+    prune(s, id);
 }
 
 void fl_runner_poll(struct fl_server *s)

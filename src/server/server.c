@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <microhttpd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,6 @@
 #include "util/time.h"
 
 #define TICK_MS 200
-
-void fl_scheduler_tick(struct fl_server *s);
 
 /* An absolute path for p (its directory must exist). */
 static int absolute(const char *p, char *out, size_t len, struct fl_err *e)
@@ -84,50 +83,91 @@ static int setup(struct fl_server *s, const struct fl_server_opts *o, struct fl_
     return 0;
 }
 
-int fl_server_run(const struct fl_server_opts *o, struct fl_err *e)
+struct fl_server *fl_server_new(const struct fl_server_opts *o, int *lock_fd, struct fl_err *e)
 {
     struct fl_server *s = calloc(1, sizeof *s);
-    sigset_t sigs;
-    int lock_fd = -1, r;
 
-    if (!s)
-        return fl_err_set(e, FL_EFAIL, "out of memory");
+    *lock_fd = -1;
+    if (!s) {
+        fl_err_set(e, FL_EFAIL, "out of memory");
+        return NULL;
+    }
     pthread_mutex_init(&s->lock, NULL);
     s->started_ms = fl_wall_ms();
-    if ((r = setup(s, o, e)) || (r = lock_work_dir(s, &lock_fd, e)) ||
-        (r = fl_store_open(s->db, &s->hist, e)) || (r = fl_sstore_open(s->db, &s->ss, e)))
-        goto out;
-    /* The API and scheduler threads inherit this mask; the main thread waits for them. */
+    if (setup(s, o, e) || (o->tokens && fl_auth_load(o->tokens, &s->auth, e)) ||
+        lock_work_dir(s, lock_fd, e) || fl_store_open(s->db, &s->hist, e) ||
+        fl_sstore_open(s->db, &s->ss, e)) {
+        fl_server_free(s, *lock_fd);
+        *lock_fd = -1;
+        return NULL;
+    }
+    return s;
+}
+
+void fl_server_free(struct fl_server *s, int lock_fd)
+{
+    if (!s)
+        return;
+    if (s->mhd)
+        MHD_stop_daemon(s->mhd);
+    fl_sstore_close(s->ss);
+    fl_store_close(s->hist);
+    fl_auth_free(s->auth);
+    free(s->tls_cert);
+    free(s->tls_key);
+    if (lock_fd >= 0)
+        close(lock_fd);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+int fl_server_run(const struct fl_server_opts *o, struct fl_err *e)
+{
+    struct fl_server *s;
+    pthread_t hooks;
+    bool hooks_started = false;
+    int64_t wake_ms = TICK_MS;
+    sigset_t sigs;
+    int lock_fd, r;
+
+    if (!(s = fl_server_new(o, &lock_fd, e)))
+        return -e->code;
+    /* The API threads inherit this mask; the main thread waits for the signals. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     fl_runner_recover(s);
-    if ((r = fl_http_start(s, o->listen ? o->listen : FL_SERVER_DEFAULT_LISTEN, e)))
+    fl_scheduler_recover(s);
+    if ((r = fl_http_start(s, o, e)))
         goto out;
+    if (fl_webhooks_start(s, &hooks)) {
+        r = fl_err_set(e, FL_EFAIL, "cannot start the webhook thread");
+        goto out;
+    }
+    hooks_started = true;
     printf("faultline server: listening on %s (store %s)\n", s->base_url, s->db);
     fflush(stdout);
     while (!s->stop) {
-        struct timespec ts = {0, TICK_MS * 1000000L};
+        /* wake for the next fire time, or after a tick to reap runs */
+        int64_t wait = wake_ms;
+        struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
         int sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGINT || sig == SIGTERM)
             break;
         pthread_mutex_lock(&s->lock);
         fl_runner_poll(s);
-        // TICK
+        fl_scheduler_tick(s);
+        wake_ms = fl_scheduler_wait_ms(s, TICK_MS);
         pthread_mutex_unlock(&s->lock);
     }
     printf("faultline server: stopping; running runs continue and the next server adopts "
            "them\n");
 out:
-    if (s->mhd)
-        MHD_stop_daemon(s->mhd);
-    fl_sstore_close(s->ss);
-    fl_store_close(s->hist);
-    if (lock_fd >= 0)
-        close(lock_fd);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
+    s->stop = 1;
+    if (hooks_started)
+        pthread_join(hooks, NULL);
+    fl_server_free(s, lock_fd);
     return r;
 }

@@ -25,12 +25,15 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL, ended_ms INTEGER);\n"
     "CREATE INDEX srv_runs_exp ON srv_runs(experiment, id);\n"
     "CREATE INDEX srv_runs_state ON srv_runs(state);\n"
+    "CREATE INDEX srv_runs_schedule ON srv_runs(schedule, id);\n"
+    "CREATE INDEX srv_runs_finished ON srv_runs(experiment, id)\n"
+    "  WHERE state = 'done' AND verdict != 'skipped';\n"
     "CREATE TABLE srv_schedules (\n"
     "  name TEXT PRIMARY KEY, experiment TEXT NOT NULL, spec TEXT NOT NULL,\n"
     "  jitter_ms INTEGER NOT NULL DEFAULT 0, concurrency TEXT NOT NULL DEFAULT 'forbid',\n"
     "  keep INTEGER NOT NULL DEFAULT 50, catch_up TEXT NOT NULL DEFAULT 'once',\n"
     "  gates TEXT NOT NULL DEFAULT '[]', paused INTEGER NOT NULL DEFAULT 0,\n"
-    "  next_ms INTEGER, last_fire_ms INTEGER, created_ms INTEGER NOT NULL);\n"
+    "  next_ms INTEGER, fire_ms INTEGER, last_fire_ms INTEGER, created_ms INTEGER NOT NULL);\n"
     "CREATE TABLE srv_audit (\n"
     "  id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL, who TEXT NOT NULL, role TEXT,\n"
     "  method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL);\n"
@@ -42,6 +45,12 @@ static const char *const migrations[] = {
     "  event TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,\n"
     "  http_status INTEGER, last_error TEXT, next_ms INTEGER NOT NULL,\n"
     "  payload TEXT NOT NULL, t_ms INTEGER NOT NULL);\n",
+    /* 2: known-limit bulletins */
+    "CREATE TABLE srv_bulletins (\n"
+    "  id INTEGER PRIMARY KEY, date TEXT NOT NULL, title TEXT NOT NULL, background TEXT,\n"
+    "  runs TEXT NOT NULL DEFAULT '[]', recommendations TEXT, initiatives TEXT,\n"
+    "  status TEXT NOT NULL DEFAULT 'open', created_ms INTEGER NOT NULL,\n"
+    "  updated_ms INTEGER NOT NULL);\n",
 };
 
 int fl_sstore_schema_version(void)

@@ -3,7 +3,8 @@
  * file as the history store but on their own connection and with their own
  * migrations (table server_schema_version), so the history store's schema
  * stays the engine's. Queries take a small type string for their
- * parameters: 's' text (NULL binds NULL), 'I' int64, 'i' int, 'd' double.
+ * parameters: 's' text (NULL binds NULL), 'I' int64, 'i' int, 'd' double;
+ * parameters beyond those the statement names are ignored.
  * Documented in docs/server.md ("Tables"). */
 #ifndef FL_STORE_SERVER_STORE_H
 #define FL_STORE_SERVER_STORE_H

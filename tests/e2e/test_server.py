@@ -2,134 +2,17 @@
 processes that survive a SIGKILLed server, and adoption or `interrupted`
 after a restart. Each test starts its own server on 127.0.0.1 (a free port)
 with its own store and state directory; the targets are `sleep` processes the
-test starts. Finalizers kill by PID the server and every run process of this
-test's store (found by the store's unique path on their command line)."""
-import json
+test starts (server_helpers.py)."""
 import os
 import signal
 import subprocess
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from conftest import BIN, cmdline, journal_records, proc_state, wait_for
+from conftest import BIN, journal_records, proc_state, wait_for
+from server_helpers import Server, pause_yaml, servers, sleeper, wait_run  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
-
-
-class Server:
-    def __init__(self, db, state_dir, extra=(), env=None):
-        self.db, self.state_dir, self.extra, self.env = db, state_dir, list(extra), env or {}
-        self.proc, self.url, self.token = None, None, None
-
-    def start(self, listen="127.0.0.1:0"):
-        e = dict(os.environ, FAULTLINE_STATE_DIR=self.state_dir, **self.env)
-        self.proc = subprocess.Popen([BIN, "server", "--listen", listen, "--db", self.db,
-                                      *self.extra], env=e, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        assert "listening on" in line, line + self.proc.stderr.read()
-        self.url = line.split("listening on ")[1].split()[0]
-        return self
-
-    def kill9(self):
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def req(self, method, path, body=None, token=None, raw=None):
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
-                                            else None)
-        r = urllib.request.Request(self.url + path, method=method, data=data)
-        tok = token or self.token
-        if tok:
-            r.add_header("Authorization", "Bearer " + tok)
-        try:
-            with urllib.request.urlopen(r, timeout=30) as f:
-                text = f.read().decode()
-                status = f.status
-        except urllib.error.HTTPError as err:
-            text, status = err.read().decode(), err.code
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, text
-
-    def run_pids(self):
-        """Live processes running experiments for this store."""
-        out = []
-        for p in os.listdir("/proc"):
-            if p.isdigit():
-                cl = cmdline(int(p))
-                if b"run" in cl and self.db.encode() in cl and int(p) != os.getpid():
-                    out.append(int(p))
-        return out
-
-
-@pytest.fixture
-def servers(tmp_path, state_dir):
-    """servers(extra=..., env=...) starts a server on this test's store."""
-    made = []
-    db = str(tmp_path / "history.db")
-
-    def make(extra=(), env=None, start=True):
-        s = Server(db, state_dir, extra, env)
-        made.append(s)
-        return s.start() if start else s
-
-    yield make
-    for s in made:
-        s.stop()
-    for s in made[:1]:
-        for pid in s.run_pids():
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        wait_for(lambda: not s.run_pids(), 15)
-        for pid in s.run_pids():
-            os.kill(pid, signal.SIGKILL)
-
-
-@pytest.fixture
-def sleeper(spawn, tmp_path):
-    """A target process and its pidfile."""
-    p = spawn(["sleep", "600"])
-    pidfile = tmp_path / "target.pid"
-    pidfile.write_text(f"{p.pid}\n")
-    return p, str(pidfile)
-
-
-def pause_yaml(pidfile, flag=None, duration="4s", pause="3s", title="pause sleeper"):
-    probe = f"test -e {flag}" if flag else "true"
-    return (f"title: {title}\nduration: {duration}\n"
-            f"targets:\n  victim:\n    pidfile: {pidfile}\n"
-            "steady_state:\n  interval: 100ms\n  preflight: 300ms\n  probes:\n"
-            f"    - {{name: alive, type: command, command: '{probe}'}}\n"
-            f"method:\n  - {{name: pause-it, kind: process.pause, target: victim, "
-            f"start: 0s, duration: {pause}}}\n")
-
-
-def wait_run(srv, run_id, timeout=30):
-    done = {}
-
-    def finished():
-        st, r = srv.req("GET", f"/api/v1/runs/{run_id}")
-        done["r"] = r
-        return st == 200 and r["state"] == "done"
-
-    assert wait_for(finished, timeout, step=0.2), done.get("r")
-    return done["r"]
 
 
 def test_experiments_api_validates_and_reports_errors(servers, sleeper):
@@ -263,3 +146,63 @@ def test_one_server_per_store(servers):
     p = subprocess.run([BIN, "server", "--listen", "127.0.0.1:0", "--db", second.db],
                        capture_output=True, text=True, timeout=20, env=e)
     assert p.returncode == 4 and "another faultline server" in p.stderr, p.stderr
+
+
+def test_live_events_stream_while_the_run_goes(servers, sleeper, state_dir):
+    """GET /api/v1/runs/ID/events streams the run's events as they happen
+    (Server-Sent Events) and ends with the verdict."""
+    import urllib.request
+    srv = servers()
+    target, pidfile = sleeper
+    srv.req("POST", "/api/v1/experiments", {"name": "pause", "content": pause_yaml(
+        pidfile, duration="3s", pause="2s")})
+    st, r = srv.req("POST", "/api/v1/experiments/pause/runs")
+    stream = urllib.request.urlopen(f"{srv.url}/api/v1/runs/{r['id']}/events", timeout=30)
+    assert stream.headers["Content-Type"] == "text/event-stream"
+    events, cur, paused_seen_live = [], {}, False
+    for raw in stream:
+        line = raw.decode().rstrip("\n")
+        if not line:
+            if cur:
+                events.append(cur)
+                if cur.get("event") == "event" and "applied" in cur["data"]:
+                    # the stream is live: the fault is still held when its event arrives
+                    paused_seen_live = proc_state(target.pid) == "T"
+            cur = {}
+            continue
+        if line.startswith(":"):
+            continue
+        k, _, v = line.partition(": ")
+        cur[k] = v
+    import json as _json
+    kinds = [e["event"] for e in events]
+    assert kinds[-1] == "end" and kinds.count("end") == 1, kinds
+    end = _json.loads(events[-1]["data"])
+    assert end["verdict"] == "passed" and end["state"] == "done"
+    msgs = [_json.loads(e["data"])["message"] for e in events if e["event"] == "event"]
+    assert any("applied" in m for m in msgs) and any("reverted" in m for m in msgs), msgs
+    assert paused_seen_live, "the applied event should arrive while the fault is held"
+    ids = [int(e["id"]) for e in events if "id" in e]
+    assert ids == sorted(ids) and len(ids) == len(set(ids))
+    # resuming after an event id gives only the later ones
+    req = urllib.request.Request(f"{srv.url}/api/v1/runs/{r['id']}/events",
+                                 headers={"Last-Event-ID": str(ids[-3])})
+    tail = urllib.request.urlopen(req, timeout=30).read().decode()
+    assert tail.count("event: event") == 2 and tail.count("event: end") == 1, tail
+    assert srv.req("GET", "/api/v1/runs/999/events")[0] == 404
+    assert journal_records(state_dir) == []
+
+
+def test_systemd_unit_verifies(tmp_path):
+    """deploy/systemd/faultline-server.service is a valid unit (systemd-analyze verify)."""
+    import shutil
+    from conftest import ROOT
+    if not shutil.which("systemd-analyze"):
+        pytest.fail("systemd-analyze is missing (Debian package systemd)")
+    unit = open(os.path.join(ROOT, "deploy", "systemd", "faultline-server.service")).read()
+    assert "KillMode=process" in unit and "RuntimeDirectoryPreserve=yes" in unit
+    local = tmp_path / "faultline-server.service"
+    local.write_text(unit.replace("/usr/local/bin/faultline", BIN))
+    p = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True,
+                       text=True)
+    assert p.returncode == 0 and not p.stderr.strip(), p.stderr
