@@ -48,7 +48,9 @@ static const struct fl_opt common_opts[] = {
     {"dry-run", FL_OPT_FLAG, 0, NULL, "resolve targets and print the plan; touch nothing",
      NULL, 0, 0},
     {"state-dir", FL_OPT_STRING, 0, "DIR",
-     "journal and guardian directory (default $FAULTLINE_STATE_DIR or /run/faultline)", NULL,
+     "journal and guardian directory (default $FAULTLINE_STATE_DIR or the machine-wide "
+     "/run/faultline, shared by every user)",
+     NULL,
      0, 0},
     FL_OPT_END,
 };

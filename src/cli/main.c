@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "fl_config.h"
+#include "store/store.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -53,7 +54,12 @@ static int cmd_help(int argc, char **argv)
     printf("\nRun `faultline COMMAND --help` for a command's options.\n"
            "Exit codes: 0 ok, 1 failed, 2 usage, 3 target not found, 4 refused by a\n"
            "safety rule, 5 permission denied, 6 unsupported here, 7 state directory\n"
-           "unusable (docs/exit-codes.md).\n");
+           "unusable (docs/exit-codes.md).\n\n"
+           "Machine-wide by default: faults are journaled in /run/faultline and runs are\n"
+           "stored in " FL_STORE_DEFAULT_PATH ", one of each for every user of this\n"
+           "machine. For your own, set FAULTLINE_STATE_DIR and FAULTLINE_DB (or give\n"
+           "--state-dir and --db), e.g. FAULTLINE_STATE_DIR=$HOME/.faultline/state\n"
+           "FAULTLINE_DB=$HOME/.faultline/history.db.\n");
     return 0;
 }
 

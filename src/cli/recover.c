@@ -31,7 +31,7 @@ static void usage(FILE *out)
                  "  --forget          remove the named journal records without reverting\n"
                  "                    anything: for a damaged record `status` lists, once you\n"
                  "                    have checked by hand that its fault is gone\n"
-                 "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or "
+                 "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or the machine-wide "
                  "/run/faultline)\n"
                  "Exit: 0 all reverted, 1 something could not be reverted (it stays journaled).\n");
 }

@@ -18,7 +18,7 @@ static void usage(FILE *out)
                  "then `faultline recover --forget ID`). Creates nothing.\n"
                  "  --json            one JSON object: {\"guardian\": bool, \"faults\": [...],\n"
                  "                    \"damaged\": [...]}\n"
-                 "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or "
+                 "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or the machine-wide "
                  "/run/faultline)\n");
 }
 

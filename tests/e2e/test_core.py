@@ -384,3 +384,12 @@ def test_journal_written_before_apply(state, sleeper):
     assert str(p.pid) in json.dumps(rec["undo"])
     assert rec["owner"] is None and rec["lease_ms"] == 60000
     assert fl("recover", fid, state=state).returncode == 0
+
+
+def test_help_says_state_and_history_are_machine_wide():
+    out = subprocess.run([BIN, "help"], capture_output=True, text=True).stdout
+    assert "Machine-wide by default" in out and "FAULTLINE_STATE_DIR" in out and \
+        "FAULTLINE_DB" in out
+    for cmd in (["status"], ["recover"], ["inject", "process.pause"], ["run"]):
+        out = subprocess.run([BIN, *cmd, "--help"], capture_output=True, text=True).stdout
+        assert "machine-wide" in out, cmd
