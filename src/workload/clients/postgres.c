@@ -83,13 +83,13 @@ static void redacted(const char *target, char *buf, size_t len)
         while (*end && *end != ' ')
             end++;
         memmove(p + 12, end, strlen(end) + 1);
-        memcpy(p + 9, "***", 3);
+        memset(p + 9, '*', 3);
     }
     char *scheme = strstr(buf, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
     char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
     if (at && colon && colon < at) {
         memmove(colon + 4, at, strlen(at) + 1);
-        memcpy(colon + 1, "***", 3);
+        memset(colon + 1, '*', 3);
     }
 }
 
