@@ -15,7 +15,8 @@
  * upper bound when a counterexample file was asked for. */
 #define MINIMIZE_MIN_NS (50 * INT64_C(1000000))
 #define MINIMIZE_MAX_NS (3 * INT64_C(1000000000))
-/* With several parts, each is first searched within this much memo. */
+/* With several parts, each is first searched within 1/32 of the memo cap,
+ * at most this much. */
 #define FIRST_PASS_MEMO ((size_t)32 << 20)
 
 void fl_check_opts_init(struct fl_check_opts *o)
@@ -548,7 +549,9 @@ static int search_parts(struct lin_ctx *c, struct fl_check_report *r, struct fl_
             ;
     }
     starts[*nparts] = c->nmops;
-    size_t first = *nparts > 1 && full > FIRST_PASS_MEMO ? FIRST_PASS_MEMO : full;
+    size_t first = *nparts > 1 ? full / 32 : full;
+    if (first > FIRST_PASS_MEMO)
+        first = FIRST_PASS_MEMO;
     size_t *retry = malloc((*nparts + 1) * sizeof *retry);
     if (!retry) {
         free(starts);
