@@ -489,7 +489,8 @@ static size_t count_reads(const struct fl_history *h)
 
 bool fl_check_model_known(const char *name)
 {
-    return !strcmp(name, "bank") || !strcmp(name, "total-queue") || fl_check_model_find(name);
+    return !strcmp(name, "bank") || !strcmp(name, "total-queue") || fl_check_txn_model(name) ||
+           fl_check_model_find(name);
 }
 
 int fl_check_run(struct fl_history *h, const struct fl_check_opts *o, struct fl_check_report *r,
@@ -507,14 +508,18 @@ int fl_check_run(struct fl_history *h, const struct fl_check_opts *o, struct fl_
         rc = fl_check_bank(h, o, r, e);
     } else if (!strcmp(o->model, "total-queue")) {
         rc = fl_check_total_queue(h, o, r, e);
+    } else if (fl_check_txn_model(o->model)) {
+        rc = fl_check_txn(h, o, r, e);
     } else {
         const struct fl_model_ops *m = fl_check_model_find(o->model);
         if (!m) {
             fl_check_report_fini(r);
-            return fl_err_set(e, FL_EUSAGE,
-                              "unknown model '%s'; models: bank, register, cas-register, "
-                              "multi-register, kv, set, counter, queue, total-queue, mutex",
-                              o->model);
+            return fl_err_set(
+                e, FL_EUSAGE,
+                "unknown model '%s'; models: bank, register, cas-register, "
+                "multi-register, kv, set, counter, queue, total-queue, mutex, list-append, "
+                "rw-register",
+                o->model);
         }
         if (!strcmp(m->name, "set")) {
             struct fl_check_report sr = {0};

@@ -35,6 +35,9 @@ struct fl_check_opts {
     long long total;
     bool have_total;
     bool allow_negative;
+    /* list-append, rw-register: comma-separated models to hold the history
+     * to (NULL: serializable) */
+    const char *consistency_models;
 };
 
 void fl_check_opts_init(struct fl_check_opts *o);
@@ -75,6 +78,10 @@ int fl_check_bank(struct fl_history *h, const struct fl_check_opts *o, struct fl
                   struct fl_err *e);
 int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
                            struct fl_check_report *r, struct fl_err *e);
+/* Transactional isolation, Elle-style (txn.c): list-append, rw-register. */
+bool fl_check_txn_model(const char *name);
+int fl_check_txn(struct fl_history *h, const struct fl_check_opts *o, struct fl_check_report *r,
+                 struct fl_err *e);
 int fl_check_total_queue(struct fl_history *h, const struct fl_check_opts *o,
                          struct fl_check_report *r, struct fl_err *e);
 

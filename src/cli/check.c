@@ -27,7 +27,9 @@ static void usage(FILE *out)
                  "history; the format is detected from the content unless --format is given.\n\n"
                  "  --model MODEL         bank (money conserved, see --accounts), total-queue\n"
                  "                        (every acknowledged enqueue comes out once, in any\n"
-                 "                        order), or one of the linearizable models:\n");
+                 "                        order), list-append or rw-register (transactional\n"
+                 "                        isolation, see --consistency-models), or one of the\n"
+                 "                        linearizable models:\n");
     for (size_t i = 0; m[i]; i++)
         fprintf(out, "                          %-15s %s\n", m[i]->name, m[i]->summary);
     fprintf(out,
@@ -39,6 +41,10 @@ static void usage(FILE *out)
             "  --accounts N          bank: number of accounts every read must show\n"
             "  --total N             bank: the conserved total (default: the first read's sum)\n"
             "  --allow-negative      bank: negative balances are allowed\n"
+            "  --consistency-models LIST  list-append, rw-register: the models the history\n"
+            "                        must satisfy, comma-separated: read-committed,\n"
+            "                        repeatable-read, snapshot-isolation, serializable\n"
+            "                        (default), strict-serializable (adds real-time order)\n"
             "  --json                print the report as JSON instead of text\n"
             "  --html FILE           write a self-contained HTML timeline report\n"
             "  --counterexample FILE write the smallest failing sub-history found (EDN, or\n"
@@ -108,6 +114,7 @@ int fl_cli_check(int argc, char **argv)
         O_NOMIN,
         O_XEDN,
         O_XJSONL,
+        O_CMODELS,
     };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -123,6 +130,7 @@ int fl_cli_check(int argc, char **argv)
         {"no-minimize", no_argument, NULL, O_NOMIN},
         {"export-edn", required_argument, NULL, O_XEDN},
         {"export-jsonl", required_argument, NULL, O_XJSONL},
+        {"consistency-models", required_argument, NULL, O_CMODELS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -199,6 +207,9 @@ int fl_cli_check(int argc, char **argv)
         case O_XJSONL:
             xjsonl = optarg;
             break;
+        case O_CMODELS:
+            o.consistency_models = optarg;
+            break;
         case 'h':
             usage(stdout);
             return EXIT_VALID;
@@ -219,7 +230,8 @@ int fl_cli_check(int argc, char **argv)
     }
     if (!model && !xedn && !xjsonl) {
         fprintf(stderr, "faultline check: --model is required (bank, register, cas-register, "
-                        "multi-register, kv, set, counter, queue, total-queue, mutex)\n");
+                        "multi-register, kv, set, counter, queue, total-queue, mutex, "
+                        "list-append, rw-register)\n");
         return EXIT_INPUT;
     }
     if (model && !fl_check_model_known(model)) {

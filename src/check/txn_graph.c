@@ -1,0 +1,354 @@
+/* The transaction dependency graph: edges collected during inference become
+ * a compact adjacency (CSR) with one kind mask per pair; strongly connected
+ * components (Tarjan's algorithm, iterative so a million transactions cannot
+ * overflow the stack) restricted to chosen edge kinds bound each cycle
+ * search, and a breadth-first search inside one component finds a shortest
+ * cycle through a chosen edge. Each component is searched in passes, from
+ * the strongest anomaly to the weakest:
+ *   ww only                -> G0 (dirty write)
+ *   ww + wr                -> G1c (circular information flow)
+ *   ww + wr + one rw       -> G-single (read skew)
+ *   ww + wr + rw           -> G2-item (write skew: two or more rw)
+ *   everything + real time -> the same names with "-realtime"
+ * Linear in the graph per pass, plus a bounded number of searches per
+ * component. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check/txn.h"
+#include "util/cleanup.h"
+
+/* searches per component and kind of cycle */
+#define TRIES 32
+
+int fl_txn_add_edge(struct txn_ctx *c, uint32_t src, uint32_t dst, uint8_t kind)
+{
+    if (c->nedges == c->capedges) {
+        size_t cap = c->capedges ? 2 * c->capedges : 4096;
+        uint32_t *s = realloc(c->esrc, cap * sizeof *s);
+        if (s)
+            c->esrc = s;
+        uint32_t *d = realloc(c->edst, cap * sizeof *d);
+        if (d)
+            c->edst = d;
+        uint8_t *k = realloc(c->ekind, cap);
+        if (k)
+            c->ekind = k;
+        if (!s || !d || !k)
+            return -1;
+        c->capedges = cap;
+    }
+    c->esrc[c->nedges] = src;
+    c->edst[c->nedges] = dst;
+    c->ekind[c->nedges] = kind;
+    c->nedges++;
+    return 0;
+}
+
+/* Counting sort by source, then merge parallel edges into one kind mask. */
+int fl_txn_graph_build(struct txn_ctx *c)
+{
+    size_t n = c->ntx, m = c->nedges;
+    c->off = calloc(n + 2, sizeof *c->off);
+    c->adj = malloc((m + 1) * sizeof *c->adj);
+    c->akind = malloc(m + 1);
+    if (!c->off || !c->adj || !c->akind)
+        return -1;
+    for (size_t i = 0; i < m; i++)
+        c->off[c->esrc[i] + 1]++;
+    for (size_t i = 0; i < n; i++)
+        c->off[i + 1] += c->off[i];
+    _cleanup_free_ uint32_t *at = malloc((n + 1) * sizeof *at);
+    if (!at)
+        return -1;
+    memcpy(at, c->off, n * sizeof *at);
+    for (size_t i = 0; i < m; i++) {
+        uint32_t p = at[c->esrc[i]]++;
+        c->adj[p] = c->edst[i];
+        c->akind[p] = c->ekind[i];
+    }
+    free(c->esrc);
+    free(c->edst);
+    free(c->ekind);
+    c->esrc = c->edst = NULL;
+    c->ekind = NULL;
+    /* merge duplicates: a stamp per destination, per source */
+    _cleanup_free_ uint32_t *slot = malloc((n + 1) * sizeof *slot);
+    if (!slot)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        slot[i] = UINT32_MAX;
+    uint32_t w = 0;
+    for (size_t v = 0; v < n; v++) {
+        uint32_t start = w, b = c->off[v], e = c->off[v + 1];
+        for (uint32_t i = b; i < e; i++) {
+            uint32_t d = c->adj[i];
+            if (slot[d] != UINT32_MAX && slot[d] >= start) {
+                c->akind[slot[d]] |= c->akind[i];
+                continue;
+            }
+            slot[d] = w;
+            c->adj[w] = d;
+            c->akind[w++] = c->akind[i];
+        }
+        c->off[v] = start;
+    }
+    c->off[n] = w;
+    c->nedges = w;
+    return 0;
+}
+
+struct search {
+    struct txn_ctx *c;
+    uint32_t *comp; /* SCC id per node for the current pass */
+    uint32_t *csize;
+    uint32_t *seen; /* BFS stamp */
+    uint32_t stamp;
+    uint32_t *parent;
+    uint8_t *pkind;
+    uint32_t *queue;
+};
+
+/* Tarjan's SCC over edges whose kind meets mask; comp[v] gets the
+ * component id, csize its size. */
+static int tarjan(struct search *s, uint8_t mask)
+{
+    struct txn_ctx *c = s->c;
+    size_t n = c->ntx;
+    _cleanup_free_ uint32_t *index = malloc((n + 1) * sizeof *index);
+    _cleanup_free_ uint32_t *low = malloc((n + 1) * sizeof *low);
+    _cleanup_free_ uint32_t *stack = malloc((n + 1) * sizeof *stack);
+    _cleanup_free_ uint32_t *call = malloc((n + 1) * sizeof *call); /* node */
+    _cleanup_free_ uint32_t *next = malloc((n + 1) * sizeof *next); /* edge cursor */
+    _cleanup_free_ uint8_t *on = calloc(n + 1, 1);
+    uint32_t idx = 0, sp = 0, ncomp = 0;
+
+    if (!index || !low || !stack || !call || !next || !on)
+        return -1;
+    for (size_t v = 0; v < n; v++)
+        index[v] = UINT32_MAX;
+    for (uint32_t root = 0; root < n; root++) {
+        if (index[root] != UINT32_MAX)
+            continue;
+        uint32_t depth = 0;
+        call[depth++] = root;
+        index[root] = low[root] = idx++;
+        next[root] = c->off[root];
+        stack[sp++] = root;
+        on[root] = 1;
+        while (depth) {
+            uint32_t v = call[depth - 1];
+            if (next[v] < c->off[v + 1]) {
+                uint32_t e = next[v]++;
+                if (!(c->akind[e] & mask))
+                    continue;
+                uint32_t w = c->adj[e];
+                if (index[w] == UINT32_MAX) {
+                    index[w] = low[w] = idx++;
+                    next[w] = c->off[w];
+                    stack[sp++] = w;
+                    on[w] = 1;
+                    call[depth++] = w;
+                } else if (on[w] && index[w] < low[v]) {
+                    low[v] = index[w];
+                }
+                continue;
+            }
+            depth--;
+            if (depth && low[v] < low[call[depth - 1]])
+                low[call[depth - 1]] = low[v];
+            if (low[v] != index[v])
+                continue;
+            uint32_t size = 0, w;
+            do {
+                w = stack[--sp];
+                on[w] = 0;
+                s->comp[w] = ncomp;
+                size++;
+            } while (w != v);
+            s->csize[ncomp++] = size;
+        }
+    }
+    return 0;
+}
+
+/* The edge kind a cycle's edge is named by: the weakest dependency present. */
+static uint8_t pick(uint8_t k)
+{
+    return k & DEP_WW ? DEP_WW : k & DEP_WR ? DEP_WR : k & DEP_RW ? DEP_RW : DEP_RT;
+}
+
+/* Shortest path from a to b inside a's component over edges of mask. The
+ * search runs over states (node, saw a pure rw edge); with need_rw the path
+ * must contain one, so a component with both G-single and G2-item cycles
+ * still yields the G2-item. Fills parent/pkind per state; returns the final
+ * state of b, or UINT32_MAX. */
+static uint32_t bfs(struct search *s, uint32_t a, uint32_t b, uint8_t mask, bool need_rw)
+{
+    struct txn_ctx *c = s->c;
+    uint32_t head = 0, tail = 0, cid = s->comp[a];
+    s->stamp++;
+    s->seen[2 * a] = s->stamp;
+    s->queue[tail++] = 2 * a;
+    while (head < tail) {
+        uint32_t st = s->queue[head++], v = st / 2;
+        for (uint32_t e = c->off[v]; e < c->off[v + 1]; e++) {
+            uint32_t w = c->adj[e];
+            uint8_t k = c->akind[e] & mask;
+            if (!k || s->comp[w] != cid)
+                continue;
+            uint32_t ws = 2 * w + ((st & 1) | (need_rw && pick(k) == DEP_RW));
+            if (s->seen[ws] == s->stamp)
+                continue;
+            s->seen[ws] = s->stamp;
+            s->parent[ws] = st;
+            s->pkind[ws] = k;
+            if (w == b && (!need_rw || (ws & 1)))
+                return ws;
+            s->queue[tail++] = ws;
+        }
+    }
+    return UINT32_MAX;
+}
+
+/* Start a cycle at its earliest transaction, so T1 is the first in the file. */
+static void rotate(uint32_t *t, uint8_t *k, uint32_t len)
+{
+    uint32_t m = 0;
+    for (uint32_t i = 1; i < len; i++)
+        if (t[i] < t[m])
+            m = i;
+    for (uint32_t r = 0; r < m; r++) {
+        uint32_t t0 = t[0];
+        uint8_t k0 = k[0];
+        memmove(t, t + 1, (len - 1) * sizeof *t);
+        memmove(k, k + 1, len - 1);
+        t[len - 1] = t0;
+        k[len - 1] = k0;
+    }
+}
+
+/* The cycle a -(kind)-> b ~~> a ending in state end of bfs(b, a),
+ * classified by its edges, recorded. want: the class this pass looks for
+ * (-1: any cycle through a real-time edge). 1 recorded, 0 not, -1 ENOMEM. */
+static int record(struct search *s, uint32_t a, uint32_t b, uint8_t kind, uint32_t end, int want)
+{
+    uint32_t len = 1;
+    for (uint32_t st = end; st / 2 != b || (st & 1); st = s->parent[st])
+        len++;
+    uint32_t *t = malloc(len * sizeof *t);
+    uint8_t *k = malloc(len);
+    if (!t || !k) {
+        free(t);
+        free(k);
+        return -1;
+    }
+    /* walk back from a to b, then b comes first */
+    uint32_t i = len;
+    t[--i] = a;
+    k[i] = pick(kind);
+    for (uint32_t st = end; st / 2 != b || (st & 1); st = s->parent[st]) {
+        t[--i] = s->parent[st] / 2;
+        k[i] = pick(s->pkind[st]);
+    }
+    /* a walk through a node twice is not a cycle to report */
+    s->stamp++;
+    for (i = 0; i < len; i++) {
+        if (s->seen[2 * t[i]] == s->stamp) {
+            free(t);
+            free(k);
+            return 0;
+        }
+        s->seen[2 * t[i]] = s->stamp;
+    }
+    int nrw = 0, nwr = 0, nrt = 0;
+    for (i = 0; i < len; i++) {
+        nrw += k[i] == DEP_RW;
+        nwr += k[i] == DEP_WR;
+        nrt += k[i] == DEP_RT;
+    }
+    int an = nrw == 0 ? (nwr ? AN_G1C : AN_G0) : nrw == 1 ? AN_GSINGLE : AN_G2ITEM;
+    if (nrt)
+        an = an == AN_G0        ? AN_G0_RT
+             : an == AN_G1C     ? AN_G1C_RT
+             : an == AN_GSINGLE ? AN_GSINGLE_RT
+                                : AN_G2ITEM_RT;
+    if (want >= 0 ? an != want : nrt == 0) {
+        free(t);
+        free(k);
+        return 0;
+    }
+    rotate(t, k, len);
+    return fl_txn_note(s->c, an, t, k, len, 0, 0) < 0 ? -1 : 1;
+}
+
+/* In every non-trivial component of the mask graph, look for a cycle
+ * through an edge of kind `through`, the rest over `rest`, of class want. */
+static int pass(struct search *s, uint8_t mask, uint8_t through, uint8_t rest, int want)
+{
+    struct txn_ctx *c = s->c;
+    if (tarjan(s, mask) < 0)
+        return -1;
+    _cleanup_free_ uint32_t *tries = calloc(c->ntx + 1, sizeof *tries);
+    _cleanup_free_ uint8_t *done = calloc(c->ntx + 1, 1);
+    if (!tries || !done)
+        return -1;
+    for (uint32_t a = 0; a < c->ntx; a++) {
+        uint32_t cid = s->comp[a];
+        if (s->csize[cid] < 2 || done[cid])
+            continue;
+        for (uint32_t e = c->off[a]; e < c->off[a + 1] && !done[cid]; e++) {
+            uint32_t b = c->adj[e];
+            if (!(c->akind[e] & through) || s->comp[b] != cid)
+                continue;
+            if (tries[cid]++ >= TRIES) {
+                c->capped = true;
+                done[cid] = 1;
+                break;
+            }
+            uint8_t k = c->akind[e] & mask;
+            bool need_rw = want == AN_G2ITEM;
+            uint32_t end = bfs(s, b, a, rest, need_rw);
+            if (end == UINT32_MAX)
+                continue;
+            int rc = record(s, a, b, k, end, want);
+            if (rc < 0)
+                return -1;
+            done[cid] = rc > 0;
+        }
+    }
+    return 0;
+}
+
+int fl_txn_find_cycles(struct txn_ctx *c)
+{
+    size_t n = c->ntx + 1;
+    struct search s = {.c = c};
+    int rc = -1;
+
+    s.comp = malloc(n * sizeof *s.comp);
+    s.csize = malloc(n * sizeof *s.csize);
+    s.seen = calloc(2 * n, sizeof *s.seen);
+    s.parent = malloc(2 * n * sizeof *s.parent);
+    s.pkind = malloc(2 * n);
+    s.queue = malloc(2 * n * sizeof *s.queue);
+    if (s.comp && s.csize && s.seen && s.parent && s.pkind && s.queue) {
+        uint8_t dep = DEP_WW | DEP_WR | DEP_RW;
+        rc = pass(&s, DEP_WW, DEP_WW, DEP_WW, AN_G0);
+        if (rc == 0)
+            rc = pass(&s, DEP_WW | DEP_WR, DEP_WR, DEP_WW | DEP_WR, AN_G1C);
+        if (rc == 0)
+            rc = pass(&s, dep, DEP_RW, DEP_WW | DEP_WR, AN_GSINGLE);
+        if (rc == 0)
+            rc = pass(&s, dep, DEP_RW, dep, AN_G2ITEM);
+        if (rc == 0 && (c->models & CM_STRICT_SERIALIZABLE))
+            rc = pass(&s, dep | DEP_RT, DEP_RT, dep | DEP_RT, -1);
+    }
+    free(s.comp);
+    free(s.csize);
+    free(s.seen);
+    free(s.parent);
+    free(s.pkind);
+    free(s.queue);
+    return rc;
+}
