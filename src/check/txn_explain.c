@@ -75,6 +75,14 @@ static void pcode(const struct txn_ctx *c, int64_t code, FILE *out)
     fl_history_print_code(c->h, code, out);
 }
 
+/* A key: "x", or "key 3" when keys are numbers (so "read key 3=[1 2]"). */
+static void pkey(const struct txn_ctx *c, int64_t key, FILE *out)
+{
+    if (fl_code_is_int(key))
+        fputs("key ", out);
+    pcode(c, key, out);
+}
+
 /* A read's result: a list (long ones elided in the middle) or a register. */
 static void pread(const struct txn_ctx *c, const struct txn_mop *m, FILE *out)
 {
@@ -99,14 +107,21 @@ static void pmop(const struct txn_ctx *c, const struct txn_mop *m, FILE *out)
 {
     if (m->f == MOP_READ) {
         fputs("read ", out);
-        pcode(c, m->key, out);
+        pkey(c, m->key, out);
         fputc('=', out);
         pread(c, m, out);
         return;
     }
-    fputs(m->f == MOP_APPEND ? "appended " : "wrote ", out);
-    pcode(c, m->key, out);
-    fputc(' ', out);
+    if (m->f == MOP_APPEND) {
+        fputs("appended ", out);
+        pcode(c, m->val, out);
+        fputs(" to ", out);
+        pkey(c, m->key, out);
+        return;
+    }
+    fputs("wrote ", out);
+    pkey(c, m->key, out);
+    fputc('=', out);
     pcode(c, m->val, out);
 }
 
@@ -213,7 +228,7 @@ static int64_t edge_why(const struct txn_ctx *c, uint32_t a, uint32_t b, uint8_t
             int64_t va;
             if (c->kind == TXN_RW_REGISTER && saw(c, r, a, &va)) {
                 fprintf(out, "%s overwrote %s's ", nb, na);
-                pcode(c, m->key, out);
+                pkey(c, m->key, out);
                 fputc('=', out);
                 pcode(c, va, out);
                 fputs(" with ", out);
@@ -227,7 +242,7 @@ static int64_t edge_why(const struct txn_ctx *c, uint32_t a, uint32_t b, uint8_t
                 fprintf(out, "%s appended ", nb);
                 pcode(c, m->val, out);
                 fputs(" to ", out);
-                pcode(c, m->key, out);
+                pkey(c, m->key, out);
                 fprintf(out, " after %s's ", na);
                 pcode(c, wa->val, out);
                 return m->key;
@@ -328,7 +343,7 @@ static void explain_other(const struct txn_ctx *c, const struct txn_finding *f, 
             pmop(c, rd, out);
         } else {
             fputs("read ", out);
-            pcode(c, f->key, out);
+            pkey(c, f->key, out);
         }
         fputs(la && f->anomaly == AN_G1A ? ", which contains "
               : la                       ? ", which ends in "
@@ -347,31 +362,31 @@ static void explain_other(const struct txn_ctx *c, const struct txn_finding *f, 
         if (r)
             pmop(c, r, out);
         else
-            pcode(c, f->key, out);
+            pkey(c, f->key, out);
         fprintf(out, " (the same version) and each %s ", la ? "appended to" : "wrote");
-        pcode(c, f->key, out);
+        pkey(c, f->key, out);
         fputs("; all committed, so each overwrote what another had read\n", out);
         break;
     case AN_INTERNAL:
         fputs("T1 read ", out);
-        pcode(c, f->key, out);
+        pkey(c, f->key, out);
         fputs(" inconsistently with its own earlier reads and writes of it\n", out);
         break;
     case AN_DUPLICATE:
         fputs("T1 read ", out);
-        pcode(c, f->key, out);
+        pkey(c, f->key, out);
         fputs(" with ", out);
         pcode(c, f->val, out);
         fputs(" in it more than once, though it was appended once\n", out);
         break;
     case AN_INCOMPATIBLE:
         fputs("T1 and T2 read ", out);
-        pcode(c, f->key, out);
+        pkey(c, f->key, out);
         fputs(" in orders that are not prefixes of one another\n", out);
         break;
     default:
         fputs("T1 read ", out);
-        pcode(c, f->key, out);
+        pkey(c, f->key, out);
         fputs(la ? " containing " : "=", out);
         pcode(c, f->val, out);
         fputs(", which no transaction in the history wrote\n", out);

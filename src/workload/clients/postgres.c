@@ -34,7 +34,14 @@
 #include "util/time.h"
 #include "workload/workload.h"
 
-static const char *const workloads[] = {"register", "bank", "set", "counter", "queue", NULL};
+static const char *const workloads[] = {"register", "bank",        "set",         "counter",
+                                        "queue",    "list-append", "rw-register", NULL};
+
+/* list-append, rw-register: clients/postgres_txn.c */
+int fl_wl_pg_txn_setup(PGconn *conn, const char *table, const struct fl_wl_cfg *c,
+                       struct fl_err *e);
+void fl_wl_pg_txn_exec(PGconn *conn, const char *table, const struct fl_wl_cfg *c,
+                       const struct fl_wl_op *op, struct fl_wl_result *r);
 
 struct pg {
     PGconn *conn;
@@ -429,6 +436,8 @@ static void pexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *
     int q;
 
     r->type = FL_WL_OK;
+    if (op->f == FL_WL_TXN)
+        return fl_wl_pg_txn_exec(p->conn, p->table, c, op, r);
     if (!strcmp(w, "bank")) {
         if (op->f == FL_WL_TRANSFER)
             return bank_transfer(p, c, op, dl, r);
@@ -533,6 +542,8 @@ static int psetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
     const char *w = c->workload->name;
 
     exec_setup(p, "SET client_min_messages = warning", e);
+    if (!strcmp(w, "list-append") || !strcmp(w, "rw-register"))
+        return fl_wl_pg_txn_setup(p->conn, p->table, c, e);
     snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", p->table);
     if (exec_setup(p, sql, e) < 0)
         return -FL_EFAIL;
