@@ -241,6 +241,11 @@ int fl_cli_check(int argc, char **argv)
                 model);
         return EXIT_INPUT;
     }
+    if (o.consistency_models && (!model || !fl_check_txn_model(model))) {
+        fprintf(stderr, "faultline check: --consistency-models applies to --model list-append "
+                        "and rw-register only\n");
+        return EXIT_INPUT;
+    }
 
     struct fl_history *h = NULL;
     if (fl_history_load(argv[optind], fmt, &h, &e) < 0) {

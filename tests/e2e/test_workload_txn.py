@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import BIN, proc_state, wait_for
+from test_proxy import Proxyd
 from test_workload import children, postgres_server, read_history  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
@@ -81,6 +82,61 @@ def test_list_append_serializable_under_pause_is_valid(fl, postgres_server, tmp_
     rc, so2, se2 = fl("check", "--model", "list-append", "--consistency-models",
                       "strict-serializable", out)
     assert rc == 0, so2 + se2
+
+
+def test_list_append_serializable_through_a_partition_is_valid(fl, postgres_server, tmp_path):
+    """The clients reach PostgreSQL through `faultline proxy`; a timeout toxic
+    on both directions (nothing gets through) partitions them for 2 s."""
+    out = tmp_path / "part.jsonl"
+    px = Proxyd("")
+    wl = None
+    try:
+        p = px.create("pg", f"127.0.0.1:{postgres_server['port']}")
+        port = p["listen"].rsplit(":", 1)[1]
+        wl = subprocess.Popen([BIN, "workload", "--client", "postgres", "--workload",
+                               "list-append", "--target",
+                               f"host=127.0.0.1 port={port} dbname=postgres user=postgres",
+                               "--isolation", "serializable", "--keys", "3", "--concurrency", "6",
+                               "--duration", "6s", "--timeout", "500ms", "--out", str(out),
+                               "--check"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        px.toxic("pg", "timeout", name="cut_down", stream="downstream",
+                 attributes={"timeout": 0})
+        px.toxic("pg", "timeout", name="cut_up", stream="upstream", attributes={"timeout": 0})
+        time.sleep(2)
+        assert px.req("DELETE", "/proxies/pg/toxics/cut_down")[0] == 204
+        assert px.req("DELETE", "/proxies/pg/toxics/cut_up")[0] == 204
+        so, se = wl.communicate(timeout=60)
+    finally:
+        if wl is not None and wl.poll() is None:
+            wl.kill()
+            wl.wait()
+        px.stop()
+    assert wl.returncode == 0, so + se
+    assert "VALID: no anomaly that serializable forbids" in so, so
+    ops = txns(out)
+    infos = [o for o in ops if o["type"] == "info"]
+    assert any(1.4e9 < o["time"] < 4.5e9 for o in infos), "the partition left no unknown outcome"
+    oks = [o["time"] for o in ops if o["type"] == "ok"]
+    assert min(oks) < 1.4e9 and max(oks) > 4.5e9
+
+
+def test_check_usage_errors(fl, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"process":0,"type":"invoke","f":"txn","value":[["w","x",1]]}\n'
+                   '{"process":0,"type":"ok","f":"txn","value":[["w","x",1]]}\n')
+    rc, so, se = fl("check", "--model", "list-append", bad)
+    assert rc == 3 and "bad.jsonl:1:1: transaction micro-op 1" in se and "rw-register" in se, se
+    rc, so, se = fl("check", "--model", "rw-register", "--consistency-models", "snapshot", bad)
+    assert rc == 3 and "unknown model 'snapshot'" in se, se
+    rc, so, se = fl("check", "--model", "kv", "--consistency-models", "serializable", bad)
+    assert rc == 3 and "list-append and rw-register only" in se, se
+    rc, so, se = fl("check", "--model", "rw-register", "--consistency-models",
+                    "read-committed,serializable", bad)
+    assert rc == 0 and "VALID: no anomaly that read-committed or serializable forbids" in so, so
+    rc, so, se = fl("check", "--help")
+    assert rc == 0 and "--consistency-models" in so and "list-append" in so
 
 
 def test_repeatable_read_shows_write_skew_that_snapshot_isolation_allows(fl, postgres_server,
