@@ -44,6 +44,7 @@ enum txn_anomaly {
     AN_G1B,
     AN_G1C,
     AN_GSINGLE,
+    AN_GNONADJ,
     AN_G2ITEM,
     AN_G0_RT,
     AN_G1C_RT,

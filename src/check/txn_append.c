@@ -219,8 +219,9 @@ static int lost_updates(struct txn_ctx *c, struct lu *lus, size_t n)
     return 0;
 }
 
-/* rw edges from a read that saw the whole known version of a key to every
- * append nobody read: those came after it. At most this many. */
+/* Appends nobody read came after every append someone read: ww from the
+ * writer of the last element of the key's longest read, and rw from every
+ * read that saw that whole version. rw edges: at most this many. */
 #define TAIL_EDGE_BUDGET (8u << 20)
 
 struct tail {
@@ -249,6 +250,15 @@ static int unread_appends(struct txn_ctx *c)
     }
     qsort(a, n, sizeof *a, tail_cmp);
     int rc = 0;
+    /* ww: the last append anyone read -> each append nobody read */
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct txn_key *k = fl_txn_key(c, a[i].key);
+        if (!k->n)
+            continue;
+        struct txn_wslot *s = fl_txn_writer(c, k->key, fl_txn_elem(c, k->first, k->n - 1));
+        if (s && s->txn != a[i].t && c->tx[s->txn].type != FL_OP_FAIL)
+            rc = fl_txn_add_edge(c, s->txn, a[i].t, DEP_WW);
+    }
     for (uint32_t t = 0; rc == 0 && n && t < c->ntx; t++) {
         const struct txn *tx = &c->tx[t];
         for (uint32_t j = 0; rc == 0 && tx->type == FL_OP_OK && j < tx->nmop; j++) {

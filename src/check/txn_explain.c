@@ -22,6 +22,9 @@ static const struct {
     [AN_GSINGLE] = {"G-single", "read skew",
                     CM_REPEATABLE_READ | CM_SNAPSHOT_ISOLATION | CM_SERIALIZABLE |
                         CM_STRICT_SERIALIZABLE},
+    [AN_GNONADJ] = {"G-nonadjacent", "long fork",
+                    CM_REPEATABLE_READ | CM_SNAPSHOT_ISOLATION | CM_SERIALIZABLE |
+                        CM_STRICT_SERIALIZABLE},
     [AN_G2ITEM] = {"G2-item", "write skew",
                    CM_REPEATABLE_READ | CM_SERIALIZABLE | CM_STRICT_SERIALIZABLE},
     [AN_G0_RT] = {"G0-realtime", "dirty write against real-time order", CM_STRICT_SERIALIZABLE},
@@ -237,6 +240,17 @@ static int64_t edge_why(const struct txn_ctx *c, uint32_t a, uint32_t b, uint8_t
             }
             struct txn_wslot *sa = fl_txn_writer(c, m->key, wa->val);
             struct txn_wslot *sb = fl_txn_writer(c, m->key, m->val);
+            if (c->kind == TXN_LIST_APPEND && sa && sb && sa->pos != UINT32_MAX &&
+                sb->pos == UINT32_MAX) {
+                fprintf(out, "%s appended ", nb);
+                pcode(c, m->val, out);
+                fputs(" to ", out);
+                pkey(c, m->key, out);
+                fprintf(out, ", which no read saw, so after %s's ", na);
+                pcode(c, wa->val, out);
+                fputs(", the last one read", out);
+                return m->key;
+            }
             if (c->kind == TXN_LIST_APPEND && sa && sb && sa->pos < sb->pos &&
                 sb->pos != UINT32_MAX) {
                 fprintf(out, "%s appended ", nb);

@@ -8,6 +8,9 @@
  *   ww only                -> G0 (dirty write)
  *   ww + wr                -> G1c (circular information flow)
  *   ww + wr + one rw       -> G-single (read skew)
+ *   ww + wr + rw, no two rw edges in a row -> G-nonadjacent (not snapshot
+ *                             isolation, which allows only cycles with two
+ *                             adjacent rw edges)
  *   ww + wr + rw           -> G2-item (write skew: two or more rw)
  *   everything + real time -> the same names with "-realtime"
  * Linear in the graph per pass, plus a bounded number of searches per
@@ -178,32 +181,50 @@ static uint8_t pick(uint8_t k)
     return k & DEP_WW ? DEP_WW : k & DEP_WR ? DEP_WR : k & DEP_RW ? DEP_RW : DEP_RT;
 }
 
+/* How a search constrains the kinds of edges on its path. */
+enum { PATH_ANY, PATH_NEED_RW, PATH_NONADJ };
+
 /* Shortest path from a to b inside a's component over edges of mask. The
- * search runs over states (node, saw a pure rw edge); with need_rw the path
- * must contain one, so a component with both G-single and G2-item cycles
- * still yields the G2-item. Fills parent/pkind per state; returns the final
- * state of b, or UINT32_MAX. */
-static uint32_t bfs(struct search *s, uint32_t a, uint32_t b, uint8_t mask, bool need_rw)
+ * search runs over states (node, flags): bit 0 = the last edge was a pure rw
+ * edge, bit 1 = the path has the rw edge the mode needs. PATH_NEED_RW: the
+ * path contains a pure rw edge (so with the rw edge that closes the cycle,
+ * two or more: G2-item even in a component that also has a G-single).
+ * PATH_NONADJ: the cycle closed by the rw edge a -> ... (start flags 1)
+ * gets another rw edge, and no two rw edges follow each other, not even
+ * around the end (G-nonadjacent). Fills parent/pkind per state; returns
+ * the final state at b, or UINT32_MAX. */
+static uint32_t bfs(struct search *s, uint32_t a, uint32_t b, uint8_t mask, int mode)
 {
     struct txn_ctx *c = s->c;
     uint32_t head = 0, tail = 0, cid = s->comp[a];
+    uint32_t start = 4 * a + (mode == PATH_NONADJ);
     s->stamp++;
-    s->seen[2 * a] = s->stamp;
-    s->queue[tail++] = 2 * a;
+    s->seen[start] = s->stamp;
+    s->queue[tail++] = start;
     while (head < tail) {
-        uint32_t st = s->queue[head++], v = st / 2;
+        uint32_t st = s->queue[head++], v = st / 4, fl = st & 3;
         for (uint32_t e = c->off[v]; e < c->off[v + 1]; e++) {
             uint32_t w = c->adj[e];
             uint8_t k = c->akind[e] & mask;
             if (!k || s->comp[w] != cid)
                 continue;
-            uint32_t ws = 2 * w + ((st & 1) | (need_rw && pick(k) == DEP_RW));
+            bool rw = pick(k) == DEP_RW;
+            uint32_t nf = 0;
+            if (mode == PATH_NEED_RW)
+                nf = (fl & 2) | (rw ? 2 : 0);
+            else if (mode == PATH_NONADJ) {
+                if (rw && (fl & 1))
+                    continue;
+                nf = (fl & 2) | (rw ? 3 : 0);
+            }
+            uint32_t ws = 4 * w + nf;
             if (s->seen[ws] == s->stamp)
                 continue;
             s->seen[ws] = s->stamp;
             s->parent[ws] = st;
             s->pkind[ws] = k;
-            if (w == b && (!need_rw || (ws & 1)))
+            if (w == b && (mode == PATH_ANY || (mode == PATH_NEED_RW && (nf & 2)) ||
+                           (mode == PATH_NONADJ && nf == 2)))
                 return ws;
             s->queue[tail++] = ws;
         }
@@ -231,10 +252,11 @@ static void rotate(uint32_t *t, uint8_t *k, uint32_t len)
 /* The cycle a -(kind)-> b ~~> a ending in state end of bfs(b, a),
  * classified by its edges, recorded. want: the class this pass looks for
  * (-1: any cycle through a real-time edge). 1 recorded, 0 not, -1 ENOMEM. */
-static int record(struct search *s, uint32_t a, uint32_t b, uint8_t kind, uint32_t end, int want)
+static int record(struct search *s, uint32_t a, uint32_t b, uint8_t kind, uint32_t start,
+                  uint32_t end, int want)
 {
     uint32_t len = 1;
-    for (uint32_t st = end; st / 2 != b || (st & 1); st = s->parent[st])
+    for (uint32_t st = end; st != start; st = s->parent[st])
         len++;
     uint32_t *t = malloc(len * sizeof *t);
     uint8_t *k = malloc(len);
@@ -247,32 +269,35 @@ static int record(struct search *s, uint32_t a, uint32_t b, uint8_t kind, uint32
     uint32_t i = len;
     t[--i] = a;
     k[i] = pick(kind);
-    for (uint32_t st = end; st / 2 != b || (st & 1); st = s->parent[st]) {
-        t[--i] = s->parent[st] / 2;
+    for (uint32_t st = end; st != start; st = s->parent[st]) {
+        t[--i] = s->parent[st] / 4;
         k[i] = pick(s->pkind[st]);
     }
     /* a walk through a node twice is not a cycle to report */
     s->stamp++;
     for (i = 0; i < len; i++) {
-        if (s->seen[2 * t[i]] == s->stamp) {
+        if (s->seen[4 * t[i]] == s->stamp) {
             free(t);
             free(k);
             return 0;
         }
-        s->seen[2 * t[i]] = s->stamp;
+        s->seen[4 * t[i]] = s->stamp;
     }
-    int nrw = 0, nwr = 0, nrt = 0;
+    int nrw = 0, nwr = 0, nrt = 0, adjacent = 0;
     for (i = 0; i < len; i++) {
         nrw += k[i] == DEP_RW;
         nwr += k[i] == DEP_WR;
         nrt += k[i] == DEP_RT;
+        adjacent += k[i] == DEP_RW && k[(i + 1) % len] == DEP_RW;
     }
-    int an = nrw == 0 ? (nwr ? AN_G1C : AN_G0) : nrw == 1 ? AN_GSINGLE : AN_G2ITEM;
+    int an = nrw == 0   ? (nwr ? AN_G1C : AN_G0)
+             : nrw == 1 ? AN_GSINGLE
+                        : (adjacent ? AN_G2ITEM : AN_GNONADJ);
     if (nrt)
         an = an == AN_G0        ? AN_G0_RT
              : an == AN_G1C     ? AN_G1C_RT
              : an == AN_GSINGLE ? AN_GSINGLE_RT
-                                : AN_G2ITEM_RT;
+                                : AN_G2ITEM_RT; /* also G-nonadjacent */
     if (want >= 0 ? an != want : nrt == 0) {
         free(t);
         free(k);
@@ -307,11 +332,13 @@ static int pass(struct search *s, uint8_t mask, uint8_t through, uint8_t rest, i
                 break;
             }
             uint8_t k = c->akind[e] & mask;
-            bool need_rw = want == AN_G2ITEM;
-            uint32_t end = bfs(s, b, a, rest, need_rw);
+            int mode = want == AN_G2ITEM    ? PATH_NEED_RW
+                       : want == AN_GNONADJ ? PATH_NONADJ
+                                            : PATH_ANY;
+            uint32_t end = bfs(s, b, a, rest, mode);
             if (end == UINT32_MAX)
                 continue;
-            int rc = record(s, a, b, k, end, want);
+            int rc = record(s, a, b, k, 4 * b + (mode == PATH_NONADJ), end, want);
             if (rc < 0)
                 return -1;
             done[cid] = rc > 0;
@@ -328,10 +355,10 @@ int fl_txn_find_cycles(struct txn_ctx *c)
 
     s.comp = malloc(n * sizeof *s.comp);
     s.csize = malloc(n * sizeof *s.csize);
-    s.seen = calloc(2 * n, sizeof *s.seen);
-    s.parent = malloc(2 * n * sizeof *s.parent);
-    s.pkind = malloc(2 * n);
-    s.queue = malloc(2 * n * sizeof *s.queue);
+    s.seen = calloc(4 * n, sizeof *s.seen);
+    s.parent = malloc(4 * n * sizeof *s.parent);
+    s.pkind = malloc(4 * n);
+    s.queue = malloc(4 * n * sizeof *s.queue);
     if (s.comp && s.csize && s.seen && s.parent && s.pkind && s.queue) {
         uint8_t dep = DEP_WW | DEP_WR | DEP_RW;
         rc = pass(&s, DEP_WW, DEP_WW, DEP_WW, AN_G0);
@@ -339,6 +366,8 @@ int fl_txn_find_cycles(struct txn_ctx *c)
             rc = pass(&s, DEP_WW | DEP_WR, DEP_WR, DEP_WW | DEP_WR, AN_G1C);
         if (rc == 0)
             rc = pass(&s, dep, DEP_RW, DEP_WW | DEP_WR, AN_GSINGLE);
+        if (rc == 0)
+            rc = pass(&s, dep, DEP_RW, dep, AN_GNONADJ);
         if (rc == 0)
             rc = pass(&s, dep, DEP_RW, dep, AN_G2ITEM);
         if (rc == 0 && (c->models & CM_STRICT_SERIALIZABLE))
