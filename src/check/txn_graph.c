@@ -110,6 +110,7 @@ struct search {
     uint32_t *parent;
     uint8_t *pkind;
     uint32_t *queue;
+    int comp_mask; /* the mask comp[] was computed for, -1 none */
 };
 
 /* Tarjan's SCC over edges whose kind meets mask; comp[v] gets the
@@ -312,8 +313,9 @@ static int record(struct search *s, uint32_t a, uint32_t b, uint8_t kind, uint32
 static int pass(struct search *s, uint8_t mask, uint8_t through, uint8_t rest, int want)
 {
     struct txn_ctx *c = s->c;
-    if (tarjan(s, mask) < 0)
+    if (s->comp_mask != mask && tarjan(s, mask) < 0)
         return -1;
+    s->comp_mask = mask;
     _cleanup_free_ uint32_t *tries = calloc(c->ntx + 1, sizeof *tries);
     _cleanup_free_ uint8_t *done = calloc(c->ntx + 1, 1);
     if (!tries || !done)
@@ -350,7 +352,7 @@ static int pass(struct search *s, uint8_t mask, uint8_t through, uint8_t rest, i
 int fl_txn_find_cycles(struct txn_ctx *c)
 {
     size_t n = c->ntx + 1;
-    struct search s = {.c = c};
+    struct search s = {.c = c, .comp_mask = -1};
     int rc = -1;
 
     s.comp = malloc(n * sizeof *s.comp);
