@@ -126,6 +126,12 @@ Test(check_txn, planted_lost_update)
             "G2-item,lost-update");
 }
 
+Test(check_txn, planted_long_fork_is_g_nonadjacent)
+{
+    planted(TG_LONGFORK, "snapshot-isolation", FL_CHECK_INVALID, "G-nonadjacent", "G-nonadjacent");
+    planted(TG_LONGFORK, "read-committed", FL_CHECK_VALID, "G-nonadjacent", "G-nonadjacent");
+}
+
 Test(check_txn, planted_stale_read_only_breaks_strict_serializability)
 {
     planted(TG_STALE, "serializable", FL_CHECK_VALID, "", "");

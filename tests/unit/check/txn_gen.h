@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum txn_plant { TG_NONE, TG_G2, TG_GSINGLE, TG_G1C, TG_LOST, TG_STALE };
+enum txn_plant { TG_NONE, TG_G2, TG_GSINGLE, TG_G1C, TG_LOST, TG_STALE, TG_LONGFORK };
 
 struct txn_gen {
     uint64_t seed;
@@ -136,6 +136,13 @@ static inline void tg_line(FILE *out, int p, const char *type, const char *value
             value);
 }
 
+static inline void tg_read_text(struct txn_gen *g, uint32_t key, char *buf, size_t cap)
+{
+    FILE *f = fmemopen(buf, cap, "w");
+    tg_print_read(g, key, f);
+    fclose(f);
+}
+
 /* A planted transaction: its micro-ops ('r' or 'w' key value), read now
  * into inv/ok text without applying its writes (the caller applies them
  * when the anomaly needs). With registers, a write first reads its key, so
@@ -230,6 +237,42 @@ static inline void tg_plant(struct txn_gen *g, FILE *out)
         tg_line(out, 1, "ok", ok[1]);
         tg_write(g, x, a);
         tg_write(g, x, b);
+        break;
+    }
+    case TG_LONGFORK: { /* two readers see two independent writers in opposite orders */
+        uint32_t z = g->nextkey++, w = g->nextkey++;
+        if (tg_grow(g, w) < 0)
+            return;
+        struct tg_mop t0[] = {{'w', x, a}, {'w', y, a}}, t1[] = {{'w', z, b}, {'w', w, b}};
+        char before[2][2048], after[2][2048], rinv[256];
+        tg_exec(g, t0, 2, false, inv[0], ok[0], sizeof inv[0]);
+        tg_exec(g, t1, 2, false, inv[1], ok[1], sizeof inv[1]);
+        tg_read_text(g, x, before[0], sizeof before[0]);
+        tg_read_text(g, z, before[1], sizeof before[1]);
+        tg_write(g, x, a);
+        tg_write(g, y, a);
+        tg_write(g, z, b);
+        tg_write(g, w, b);
+        tg_read_text(g, w, after[0], sizeof after[0]);
+        tg_read_text(g, y, after[1], sizeof after[1]);
+        tg_line(out, 0, "invoke", inv[0]);
+        tg_line(out, 1, "invoke", inv[1]);
+        snprintf(rinv, sizeof rinv, "[\"r\", %u, null], [\"r\", %u, null]", x, w);
+        tg_line(out, 2, "invoke", rinv);
+        snprintf(rinv, sizeof rinv, "[\"r\", %u, null], [\"r\", %u, null]", y, z);
+        tg_line(out, 3, "invoke", rinv);
+        tg_line(out, 0, "ok", ok[0]);
+        tg_line(out, 1, "ok", ok[1]);
+        fprintf(out,
+                "{\"process\": 2, \"type\": \"ok\", \"f\": \"txn\", \"value\": [[\"r\", %u, %s], "
+                "[\"r\", %u, %s]]}\n",
+                x, before[0], w, after[0]);
+        fprintf(out,
+                "{\"process\": 3, \"type\": \"ok\", \"f\": \"txn\", \"value\": [[\"r\", %u, %s], "
+                "[\"r\", %u, %s]]}\n",
+                y, after[1], z, before[1]);
+        x = z; /* the final read shows z and w */
+        y = w;
         break;
     }
     case TG_STALE: { /* a read after a completed write misses it */
