@@ -21,8 +21,11 @@
 #include "check/txn.h"
 #include "util/cleanup.h"
 
-/* searches per component and kind of cycle */
+/* searches per component and kind of cycle, and states all the searches
+ * of one pass may visit (a broken database can make one component of a
+ * million transactions: the search stays bounded, the report says so) */
 #define TRIES 32
+#define WORK_BUDGET (UINT64_C(1) << 27)
 
 int fl_txn_add_edge(struct txn_ctx *c, uint32_t src, uint32_t dst, uint8_t kind)
 {
@@ -111,6 +114,7 @@ struct search {
     uint8_t *pkind;
     uint32_t *queue;
     int comp_mask; /* the mask comp[] was computed for, -1 none */
+    uint64_t work; /* states visited by this pass's searches */
 };
 
 /* Tarjan's SCC over edges whose kind meets mask; comp[v] gets the
@@ -225,29 +229,44 @@ static uint32_t bfs(struct search *s, uint32_t a, uint32_t b, uint8_t mask, int 
             s->parent[ws] = st;
             s->pkind[ws] = k;
             if (w == b && (mode == PATH_ANY || (mode == PATH_NEED_RW && (nf & 2)) ||
-                           (mode == PATH_NONADJ && nf == 2)))
+                           (mode == PATH_NONADJ && nf == 2))) {
+                s->work += tail;
                 return ws;
+            }
             s->queue[tail++] = ws;
         }
     }
+    s->work += tail;
     return UINT32_MAX;
 }
 
-/* Start a cycle at its earliest transaction, so T1 is the first in the file. */
+/* Start a cycle at its earliest transaction, so T1 is the first in the
+ * file: reverse both halves, then the whole (in place, linear). */
+static void reverse(uint32_t *t, uint8_t *k, uint32_t lo, uint32_t hi)
+{
+    while (lo < hi) {
+        uint32_t tt = t[lo];
+        uint8_t kk = k[lo];
+        t[lo] = t[hi];
+        k[lo] = k[hi];
+        t[hi] = tt;
+        k[hi] = kk;
+        lo++;
+        hi--;
+    }
+}
+
 static void rotate(uint32_t *t, uint8_t *k, uint32_t len)
 {
     uint32_t m = 0;
     for (uint32_t i = 1; i < len; i++)
         if (t[i] < t[m])
             m = i;
-    for (uint32_t r = 0; r < m; r++) {
-        uint32_t t0 = t[0];
-        uint8_t k0 = k[0];
-        memmove(t, t + 1, (len - 1) * sizeof *t);
-        memmove(k, k + 1, len - 1);
-        t[len - 1] = t0;
-        k[len - 1] = k0;
-    }
+    if (m == 0)
+        return;
+    reverse(t, k, 0, m - 1);
+    reverse(t, k, m, len - 1);
+    reverse(t, k, 0, len - 1);
 }
 
 /* The cycle a -(kind)-> b ~~> a ending in state end of bfs(b, a),
@@ -316,6 +335,7 @@ static int pass(struct search *s, uint8_t mask, uint8_t through, uint8_t rest, i
     if (s->comp_mask != mask && tarjan(s, mask) < 0)
         return -1;
     s->comp_mask = mask;
+    s->work = 0;
     _cleanup_free_ uint32_t *tries = calloc(c->ntx + 1, sizeof *tries);
     _cleanup_free_ uint8_t *done = calloc(c->ntx + 1, 1);
     if (!tries || !done)
@@ -328,7 +348,7 @@ static int pass(struct search *s, uint8_t mask, uint8_t through, uint8_t rest, i
             uint32_t b = c->adj[e];
             if (!(c->akind[e] & through) || s->comp[b] != cid)
                 continue;
-            if (tries[cid]++ >= TRIES) {
+            if (tries[cid]++ >= TRIES || s->work > WORK_BUDGET) {
                 c->capped = true;
                 done[cid] = 1;
                 break;
