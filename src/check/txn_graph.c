@@ -25,6 +25,7 @@
  * of one pass may visit (a broken database can make one component of a
  * million transactions: the search stays bounded, the report says so) */
 #define TRIES 32
+#define SHORTEST 4 /* cycles compared per component for the shortest */
 #define WORK_BUDGET (UINT64_C(1) << 27)
 
 int fl_txn_add_edge(struct txn_ctx *c, uint32_t src, uint32_t dst, uint8_t kind)
@@ -269,11 +270,40 @@ static void rotate(uint32_t *t, uint8_t *k, uint32_t len)
     reverse(t, k, 0, len - 1);
 }
 
-/* The cycle a -(kind)-> b ~~> a ending in state end of bfs(b, a),
- * classified by its edges, recorded. want: the class this pass looks for
- * (-1: any cycle through a real-time edge). 1 recorded, 0 not, -1 ENOMEM. */
-static int record(struct search *s, uint32_t a, uint32_t b, uint8_t kind, uint32_t start,
-                  uint32_t end, int want)
+/* A cycle found in one component: transactions, edge kinds, class. */
+struct cycle {
+    uint32_t *t;
+    uint8_t *k;
+    uint32_t len, hits;
+    int an;
+};
+
+/* The class of a cycle by its edge kinds. */
+static int classify(const uint8_t *k, uint32_t len)
+{
+    int nrw = 0, nwr = 0, nrt = 0, adjacent = 0;
+    for (uint32_t i = 0; i < len; i++) {
+        nrw += k[i] == DEP_RW;
+        nwr += k[i] == DEP_WR;
+        nrt += k[i] == DEP_RT;
+        adjacent += k[i] == DEP_RW && k[(i + 1) % len] == DEP_RW;
+    }
+    int an = nrw == 0   ? (nwr ? AN_G1C : AN_G0)
+             : nrw == 1 ? AN_GSINGLE
+                        : (adjacent ? AN_G2ITEM : AN_GNONADJ);
+    if (!nrt)
+        return an;
+    return an == AN_G0        ? AN_G0_RT
+           : an == AN_G1C     ? AN_G1C_RT
+           : an == AN_GSINGLE ? AN_GSINGLE_RT
+                              : AN_G2ITEM_RT; /* also G-nonadjacent */
+}
+
+/* The cycle a -(kind)-> b ~~> a ending in state end of bfs(b, a) into cy
+ * when it is of class want (-1: any cycle through a real-time edge).
+ * 1 built, 0 not wanted, -1 ENOMEM. */
+static int build(struct search *s, uint32_t a, uint32_t b, uint8_t kind, uint32_t start,
+                 uint32_t end, int want, struct cycle *cy)
 {
     uint32_t len = 1;
     for (uint32_t st = end; st != start; st = s->parent[st])
@@ -294,41 +324,58 @@ static int record(struct search *s, uint32_t a, uint32_t b, uint8_t kind, uint32
         k[i] = pick(s->pkind[st]);
     }
     /* a walk through a node twice is not a cycle to report */
+    bool twice = false;
     s->stamp++;
-    for (i = 0; i < len; i++) {
-        if (s->seen[4 * t[i]] == s->stamp) {
-            free(t);
-            free(k);
-            return 0;
-        }
+    for (i = 0; i < len && !twice; i++) {
+        twice = s->seen[4 * t[i]] == s->stamp;
         s->seen[4 * t[i]] = s->stamp;
     }
-    int nrw = 0, nwr = 0, nrt = 0, adjacent = 0;
-    for (i = 0; i < len; i++) {
-        nrw += k[i] == DEP_RW;
-        nwr += k[i] == DEP_WR;
-        nrt += k[i] == DEP_RT;
-        adjacent += k[i] == DEP_RW && k[(i + 1) % len] == DEP_RW;
-    }
-    int an = nrw == 0   ? (nwr ? AN_G1C : AN_G0)
-             : nrw == 1 ? AN_GSINGLE
-                        : (adjacent ? AN_G2ITEM : AN_GNONADJ);
-    if (nrt)
-        an = an == AN_G0        ? AN_G0_RT
-             : an == AN_G1C     ? AN_G1C_RT
-             : an == AN_GSINGLE ? AN_GSINGLE_RT
-                                : AN_G2ITEM_RT; /* also G-nonadjacent */
-    if (want >= 0 ? an != want : nrt == 0) {
+    int an = classify(k, len);
+    if (twice || (want >= 0 ? an != want : an < AN_G0_RT)) {
         free(t);
         free(k);
         return 0;
     }
-    rotate(t, k, len);
-    return fl_txn_note(s->c, an, t, k, len, 0, 0) < 0 ? -1 : 1;
+    *cy = (struct cycle){t, k, len, 0, an};
+    return 1;
+}
+
+/* Keep the shorter of two cycles of one component. */
+static void keep_shorter(struct cycle *best, struct cycle *cy)
+{
+    uint32_t hits = best->hits + 1;
+    if (best->t && best->len <= cy->len) {
+        free(cy->t);
+        free(cy->k);
+    } else {
+        free(best->t);
+        free(best->k);
+        *best = *cy;
+    }
+    best->hits = hits;
+}
+
+/* Report each component's cycle, first transaction first. */
+static int note_cycles(struct txn_ctx *c, struct cycle *best, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!best[i].t)
+            continue;
+        rotate(best[i].t, best[i].k, best[i].len);
+        if (rc == 0)
+            rc = fl_txn_note(c, best[i].an, best[i].t, best[i].k, best[i].len, 0, 0);
+        else {
+            free(best[i].t);
+            free(best[i].k);
+        }
+    }
+    return rc;
 }
 
 /* In every non-trivial component of the mask graph, look for a cycle
- * through an edge of kind `through`, the rest over `rest`, of class want. */
+ * through an edge of kind `through`, the rest over `rest`, of class want;
+ * the shortest of the first SHORTEST found is reported. */
 static int pass(struct search *s, uint8_t mask, uint8_t through, uint8_t rest, int want)
 {
     struct txn_ctx *c = s->c;
@@ -337,36 +384,34 @@ static int pass(struct search *s, uint8_t mask, uint8_t through, uint8_t rest, i
     s->comp_mask = mask;
     s->work = 0;
     _cleanup_free_ uint32_t *tries = calloc(c->ntx + 1, sizeof *tries);
-    _cleanup_free_ uint8_t *done = calloc(c->ntx + 1, 1);
-    if (!tries || !done)
-        return -1;
-    for (uint32_t a = 0; a < c->ntx; a++) {
+    struct cycle *best = calloc(c->ntx + 1, sizeof *best);
+    int mode = want == AN_G2ITEM ? PATH_NEED_RW : want == AN_GNONADJ ? PATH_NONADJ : PATH_ANY;
+    int rc = tries && best ? 0 : -1;
+    for (uint32_t a = 0; rc == 0 && a < c->ntx; a++) {
         uint32_t cid = s->comp[a];
-        if (s->csize[cid] < 2 || done[cid])
-            continue;
-        for (uint32_t e = c->off[a]; e < c->off[a + 1] && !done[cid]; e++) {
+        for (uint32_t e = c->off[a]; rc == 0 && s->csize[cid] > 1 && e < c->off[a + 1]; e++) {
             uint32_t b = c->adj[e];
-            if (!(c->akind[e] & through) || s->comp[b] != cid)
+            if (!(c->akind[e] & through) || s->comp[b] != cid || best[cid].hits >= SHORTEST)
                 continue;
-            if (tries[cid]++ >= TRIES || s->work > WORK_BUDGET) {
-                c->capped = true;
-                done[cid] = 1;
+            if (tries[cid] >= TRIES || s->work > WORK_BUDGET) {
+                c->capped |= !best[cid].hits;
                 break;
             }
-            uint8_t k = c->akind[e] & mask;
-            int mode = want == AN_G2ITEM    ? PATH_NEED_RW
-                       : want == AN_GNONADJ ? PATH_NONADJ
-                                            : PATH_ANY;
+            tries[cid]++;
             uint32_t end = bfs(s, b, a, rest, mode);
-            if (end == UINT32_MAX)
-                continue;
-            int rc = record(s, a, b, k, 4 * b + (mode == PATH_NONADJ), end, want);
-            if (rc < 0)
-                return -1;
-            done[cid] = rc > 0;
+            struct cycle cy;
+            if (end != UINT32_MAX &&
+                (rc = build(s, a, b, c->akind[e] & mask, 4 * b + (mode == PATH_NONADJ), end, want,
+                            &cy)) > 0) {
+                keep_shorter(&best[cid], &cy);
+                rc = 0;
+            }
         }
     }
-    return 0;
+    if (best && note_cycles(c, best, c->ntx + 1) < 0)
+        rc = -1;
+    free(best);
+    return rc;
 }
 
 int fl_txn_find_cycles(struct txn_ctx *c)
