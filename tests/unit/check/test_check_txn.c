@@ -156,3 +156,35 @@ Test(check_txn, unknown_consistency_model_is_a_usage_error)
     cr_expect(strstr(e.msg, "'snapshot'") && strstr(e.msg, "snapshot-isolation"), "%s", e.msg);
     fl_history_free(h);
 }
+
+Test(check_txn, html_draws_the_cycle)
+{
+    struct txn_gen g = base(3, false);
+    g.plant = TG_G2;
+    size_t len;
+    char *text = gen(&g, &len);
+    struct fl_history *h = NULL;
+    struct fl_err e = {0};
+    struct fl_check_opts o;
+    struct fl_check_report r;
+
+    cr_assert_eq(fl_history_parse(text, len, FL_FMT_JSONL, "gen", &h, &e), 0, "%s", e.msg);
+    fl_check_opts_init(&o);
+    o.model = "list-append";
+    cr_assert_eq(fl_check_run(h, &o, &r, &e), 0, "%s", e.msg);
+    char *html = NULL;
+    size_t hl = 0;
+    FILE *f = open_memstream(&html, &hl);
+    cr_assert_eq(fl_check_write_html(h, &r, "list-append", f), 0);
+    fclose(f);
+    /* a write skew: two arrows, each an rw anti-dependency */
+    size_t lines = 0;
+    for (const char *p = html; (p = strstr(p, "<line ")); p++)
+        lines++;
+    cr_expect_eq(lines, 2, "%zu arrows", lines);
+    cr_expect(strstr(html, "<title>G2-item</title>") && strstr(html, ">rw</text>"));
+    free(html);
+    fl_check_report_fini(&r);
+    fl_history_free(h);
+    free(text);
+}
