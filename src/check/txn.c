@@ -393,10 +393,12 @@ static int run(struct txn_ctx *c, struct fl_check_report *r, struct fl_err *e)
     return 0;
 }
 
-int fl_check_txn(struct fl_history *h, const struct fl_check_opts *o, struct fl_check_report *r,
-                 struct fl_err *e)
+int fl_check_txn(const struct fl_checker *checker, struct fl_history *h,
+                 const struct fl_check_opts *o, struct fl_check_report *r, struct fl_err *e)
 {
     struct txn_ctx c = {.h = h};
+
+    (void)checker;
     int rc;
 
     c.kind = !strcmp(o->model, "list-append") ? TXN_LIST_APPEND : TXN_RW_REGISTER;

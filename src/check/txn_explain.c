@@ -460,6 +460,8 @@ static unsigned found_mask(const struct txn_ctx *c)
     return m;
 }
 
+/* The verdict first (every report opens with it), then what was checked
+ * and which models the history rules out. */
 static void headline(const struct txn_ctx *c, struct fl_check_report *r, FILE *out)
 {
     size_t nok = 0, nfail = 0;
@@ -469,6 +471,21 @@ static void headline(const struct txn_ctx *c, struct fl_check_report *r, FILE *o
     }
     unsigned bad = found_mask(c) & c->models;
     r->verdict = c->ntx == 0 ? FL_CHECK_UNKNOWN : bad ? FL_CHECK_INVALID : FL_CHECK_VALID;
+    if (r->verdict == FL_CHECK_UNKNOWN) {
+        fputs("UNKNOWN: the history has no transactions to check.\n", out);
+    } else if (bad) {
+        fputs("INVALID: not ", out);
+        ruled_out(c, c->models, out);
+        fputs(".\n", out);
+    } else {
+        fputs("VALID: no anomaly that ", out);
+        for (unsigned m = 1, first = 1; m <= 16; m <<= 1)
+            if (c->models & m) {
+                fprintf(out, "%s%s", first ? "" : " or ", fl_txn_model_name(m));
+                first = 0;
+            }
+        fputs(" forbids.\n", out);
+    }
     fprintf(out,
             "%s: %zu transactions (%zu committed, %zu failed, %zu unknown), %zu dependencies\n",
             c->kind == TXN_LIST_APPEND ? "list-append" : "rw-register", c->ntx, nok, nfail,
@@ -480,24 +497,6 @@ static void headline(const struct txn_ctx *c, struct fl_check_report *r, FILE *o
         fputs("Note: the cycle search in a large component stopped after a bounded number of "
               "tries; more anomalies may exist there.\n",
               out);
-    if (r->verdict == FL_CHECK_UNKNOWN) {
-        fputs("UNKNOWN: the history has no transactions to check.\n", out);
-        return;
-    }
-    fprintf(out, "%s: ", bad ? "INVALID" : "VALID");
-    if (bad) {
-        fputs("not ", out);
-        ruled_out(c, c->models, out);
-        fputs(".\n", out);
-    } else {
-        fputs("no anomaly that ", out);
-        for (unsigned m = 1, first = 1; m <= 16; m <<= 1)
-            if (c->models & m) {
-                fprintf(out, "%s%s", first ? "" : " or ", fl_txn_model_name(m));
-                first = 0;
-            }
-        fputs(" forbids.\n", out);
-    }
 }
 
 int fl_txn_report(struct txn_ctx *c, struct fl_check_report *r)

@@ -28,10 +28,18 @@ static const struct fl_cli_cmd commands[] = {
     {"run", fl_cli_run, "run an experiment: steady state, faults, guardrails, recovery, verdict"},
     {"runs", fl_cli_runs, "list recorded experiment runs"},
     {"show", fl_cli_show, "show one run: timeline, probe statistics, verdict"},
+    {"lab", fl_cli_lab, "hosts as network namespaces on a bridge: up, down, status, exec"},
+    {"server", fl_cli_server, "serve the control plane: API, runs, schedules (docs/server.md)"},
+    {"experiment", fl_cli_experiment, "add, list, show, remove experiments stored in a server"},
+    {"schedule", fl_cli_schedule, "add, list, pause, resume, remove schedules of a server"},
+    {"bulletin", fl_cli_bulletin, "add, list, show, export known-limit bulletins of a server"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
     {"__guardian", fl_cli_guardian, NULL},
+    {"__sentinel", fl_cli_sentinel, NULL},
     {"__stressor", fl_cli_stressor, NULL},
+    {"__dns-worker", fl_cli_dns_worker, NULL},
+    {"__diskio-worker", fl_cli_diskio_worker, NULL},
 };
 
 static int cmd_help(int argc, char **argv)
@@ -59,6 +67,7 @@ int main(int argc, char **argv)
         name = "help";
     if (!strcmp(name, "--version"))
         name = "version";
+    fl_cli_housekeep(name);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(commands[i].name, name))
             return commands[i].main(argc > 1 ? argc - 1 : argc, argc > 1 ? argv + 1 : argv);

@@ -100,6 +100,8 @@ int fl_cli_run(int argc, char **argv)
         fl_spec_errors_fini(&errs);
         return FL_EXIT_INVALID;
     }
+    for (size_t k = 0; k < spec->nwarnings; k++)
+        fprintf(stderr, "%s\n", spec->warnings[k]);
     o.state_dir = fl_cli_state_dir(state);
     o.tty = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
     if (dry) {

@@ -1,0 +1,155 @@
+/* /api/v1/runs: start a stored experiment now, list runs (filters and
+ * pagination, newest first), one run with its history-store record (events,
+ * probes, samples on request, checks, verdict), abort a running one. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server.h"
+#include "store/server_store.h"
+#include "util/parse.h"
+
+int fl_api_runs_start(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
+{
+    static const char *const fields[] = {"experiment", NULL};
+    const char *exp =
+        rq->arg[0][0] ? rq->arg[0] : json_string_value(json_object_get(rq->body, "experiment"));
+    struct fl_err e = {0};
+    int64_t id = 0;
+    int r;
+
+    if (fl_http_fields(rs, rq->body, fields))
+        return 0;
+    if (!exp)
+        return fl_http_error(rs, 400, "missing_field",
+                             "'experiment' (the stored experiment's name) is required");
+    r = fl_runner_start(s, exp, NULL, "api", rq->who, &id, &e);
+    if (r == -FL_ENOTARGET)
+        return fl_http_error(rs, 404, "not_found", "%s", e.msg);
+    if (r)
+        return fl_http_error(rs, 500, "start_failed", "%s", e.msg);
+    return fl_http_ok(rs, 202, fl_runner_get(s, id, false, false));
+}
+
+/* ?name=N within [min, max], else def; -1 with a 400 in rs when malformed. */
+static int query_int(struct fl_req *rq, struct fl_resp *rs, const char *name, long long min,
+                     long long max, long long def, long long *out)
+{
+    const char *v = fl_http_query(rq, name);
+    struct fl_err e = {0};
+
+    *out = def;
+    if (v && fl_parse_int(v, min, max, out, &e)) {
+        fl_http_error(rs, 400, "invalid_query", "?%s=%.50s: %s", name, v, e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+int fl_api_runs_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
+{
+    static const char *const filters[] = {"experiment", "schedule", "verdict", "state", "trigger"};
+    const char *f[5];
+    long long limit, offset;
+    struct fl_err e = {0};
+    json_t *runs, *total;
+    char sql[1024], where[256] = "1";
+
+    if (query_int(rq, rs, "limit", 1, 1000, 50, &limit) ||
+        query_int(rq, rs, "offset", 0, 1LL << 40, 0, &offset))
+        return 0;
+    /* only the given filters, so an unfiltered count is SQLite's fast count */
+    for (int i = 0; i < 5; i++)
+        if ((f[i] = fl_http_query(rq, filters[i])))
+            snprintf(where + strlen(where), sizeof where - strlen(where), " AND %s = ?%d",
+                     filters[i], i + 1);
+    snprintf(sql, sizeof sql,
+             "SELECT id, experiment, schedule, trigger, state, verdict, reason, history_run, "
+             "exit_code, adopted, created_ms, ended_ms FROM srv_runs WHERE %s ORDER BY id DESC "
+             "LIMIT ?6 OFFSET ?7",
+             where);
+    runs = fl_sstore_rows(s->ss, &e, sql, "sssssII", f[0], f[1], f[2], f[3], f[4], (int64_t)limit,
+                          (int64_t)offset);
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) AS n FROM srv_runs%s%s", where[1] ? " WHERE " : "",
+             where[1] ? where : "");
+    total = runs ? fl_sstore_row(s->ss, &e, sql, "sssss", f[0], f[1], f[2], f[3], f[4]) : NULL;
+    if (!runs || !total) {
+        json_decref(runs);
+        return fl_http_error(rs, 500, "store", "%s", e.msg);
+    }
+    {
+        size_t i;
+        json_t *r;
+        json_array_foreach(runs, i, r) json_object_set_new(
+            r, "adopted", json_boolean(json_integer_value(json_object_get(r, "adopted"))));
+    }
+    fl_http_ok(rs, 200,
+               json_pack("{s:o,s:O,s:I,s:I}", "runs", runs, "total", json_object_get(total, "n"),
+                         "limit", (json_int_t)limit, "offset", (json_int_t)offset));
+    json_decref(total);
+    return 0;
+}
+
+static int run_id(struct fl_req *rq, struct fl_resp *rs, int64_t *id)
+{
+    long long v;
+    struct fl_err e = {0};
+
+    if (fl_parse_int(rq->arg[0], 1, 1LL << 53, &v, &e)) {
+        fl_http_error(rs, 400, "invalid_id", "run id '%s': %s", rq->arg[0], e.msg);
+        return -1;
+    }
+    *id = v;
+    return 0;
+}
+
+int fl_api_runs_get(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
+{
+    const char *samples = fl_http_query(rq, "samples");
+    int64_t id;
+    json_t *r;
+
+    if (run_id(rq, rs, &id))
+        return 0;
+    r = fl_runner_get(s, id, true, samples && strcmp(samples, "0") && strcmp(samples, "false"));
+    if (!r)
+        return fl_http_error(rs, 404, "not_found", "no run %lld; GET /api/v1/runs lists them",
+                             (long long)id);
+    return fl_http_ok(rs, 200, r);
+}
+
+int fl_api_runs_abort(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
+{
+    struct fl_err e = {0};
+    int64_t id;
+    json_t *r;
+
+    if (run_id(rq, rs, &id))
+        return 0;
+    if (!(r = fl_runner_get(s, id, false, false)))
+        return fl_http_error(rs, 404, "not_found", "no run %lld", (long long)id);
+    json_decref(r);
+    if (fl_runner_abort(s, id, &e))
+        return fl_http_error(rs, e.code == FL_ENOTARGET ? 409 : 500,
+                             e.code == FL_ENOTARGET ? "not_running" : "abort_failed", "%s", e.msg);
+    r = fl_runner_get(s, id, false, false);
+    json_object_set_new(r, "aborting", json_true());
+    return fl_http_ok(rs, 202, r);
+}
+
+int fl_api_audit_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
+{
+    long long limit, offset;
+    struct fl_err e = {0};
+    json_t *rows;
+
+    if (query_int(rq, rs, "limit", 1, 1000, 100, &limit) ||
+        query_int(rq, rs, "offset", 0, 1LL << 40, 0, &offset))
+        return 0;
+    rows = fl_sstore_rows(s->ss, &e,
+                          "SELECT id, t_ms, who, role, method, path, status FROM srv_audit "
+                          "ORDER BY id DESC LIMIT ? OFFSET ?",
+                          "II", (int64_t)limit, (int64_t)offset);
+    if (!rows)
+        return fl_http_error(rs, 500, "store", "%s", e.msg);
+    return fl_http_ok(rs, 200, json_pack("{s:o}", "audit", rows));
+}

@@ -1,0 +1,463 @@
+/* The server's HTTP side: libmicrohttpd glue, the route table, request
+ * bodies (JSON, at most FL_SERVER_MAX_BODY bytes), bearer-token roles,
+ * the audit row of every request that changes something, and the one
+ * JSON error body every failure uses (docs/api.md). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server/server.h"
+#include "store/server_store.h"
+#include "util/parse.h"
+#include "util/time.h"
+
+struct route {
+    const char *method, *pattern; /* {} matches one path segment */
+    fl_handler fn;
+    enum fl_role role; /* the least role that may call it */
+};
+
+static const struct route routes[] = {
+    {"GET", "/api/v1/experiments", fl_api_experiments_list, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/experiments", fl_api_experiments_create, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/experiments/{}", fl_api_experiments_get, FL_ROLE_VIEWER},
+    {"PUT", "/api/v1/experiments/{}", fl_api_experiments_put, FL_ROLE_OPERATOR},
+    {"DELETE", "/api/v1/experiments/{}", fl_api_experiments_delete, FL_ROLE_OPERATOR},
+    {"POST", "/api/v1/experiments/{}/runs", fl_api_runs_start, FL_ROLE_OPERATOR},
+    {"POST", "/api/v1/runs", fl_api_runs_start, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/runs", fl_api_runs_list, FL_ROLE_VIEWER},
+    {"GET", "/api/v1/runs/{}", fl_api_runs_get, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/runs/{}/abort", fl_api_runs_abort, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/runs/{}/events", fl_api_runs_stream, FL_ROLE_VIEWER},
+    {"GET", "/api/v1/schedules", fl_api_schedules_list, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/schedules", fl_api_schedules_create, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/schedules/{}", fl_api_schedules_get, FL_ROLE_VIEWER},
+    {"DELETE", "/api/v1/schedules/{}", fl_api_schedules_delete, FL_ROLE_OPERATOR},
+    {"POST", "/api/v1/schedules/{}/pause", fl_api_schedules_pause, FL_ROLE_OPERATOR},
+    {"POST", "/api/v1/schedules/{}/resume", fl_api_schedules_resume, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/schedules/{}/next", fl_api_schedules_next, FL_ROLE_VIEWER},
+    {"GET", "/api/v1/audit", fl_api_audit_list, FL_ROLE_ADMIN},
+    {"GET", "/api/v1/bulletins", fl_api_bulletins_list, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/bulletins", fl_api_bulletins_create, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/bulletins/{}", fl_api_bulletins_get, FL_ROLE_VIEWER},
+    {"PATCH", "/api/v1/bulletins/{}", fl_api_bulletins_update, FL_ROLE_OPERATOR},
+    {"DELETE", "/api/v1/bulletins/{}", fl_api_bulletins_delete, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/bulletins/{}/markdown", fl_api_bulletins_markdown, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/runs/{}/bulletin", fl_api_bulletins_from_run, FL_ROLE_OPERATOR},
+    {"GET", "/api/v1/webhooks", fl_api_webhooks_list, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/webhooks", fl_api_webhooks_create, FL_ROLE_ADMIN},
+    {"DELETE", "/api/v1/webhooks/{}", fl_api_webhooks_delete, FL_ROLE_ADMIN},
+    {"GET", "/api/v1/webhooks/{}/deliveries", fl_api_webhooks_deliveries, FL_ROLE_VIEWER},
+    {"GET", "/metrics", fl_api_metrics, FL_ROLE_VIEWER},
+};
+
+/* What one connection accumulates while its body arrives. */
+struct conn_ctx {
+    char *buf;
+    size_t len;
+    bool too_large;
+};
+
+int fl_http_error(struct fl_resp *rs, int status, const char *code, const char *fmt, ...)
+{
+    char msg[FL_ERR_MSG];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_decref(rs->json);
+    rs->status = status;
+    rs->json =
+        json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status, "code", code, "message", msg);
+    return 0;
+}
+
+int fl_http_ok(struct fl_resp *rs, int status, json_t *body)
+{
+    json_decref(rs->json);
+    rs->status = status;
+    rs->json = body;
+    return 0;
+}
+
+const char *fl_http_query(struct fl_req *rq, const char *key)
+{
+    return rq->conn ? MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
+}
+
+int fl_http_fields(struct fl_resp *rs, json_t *body, const char *const *allowed)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(body, k, v)
+    {
+        size_t i;
+        for (i = 0; allowed[i] && strcmp(allowed[i], k); i++)
+            ;
+        if (!allowed[i]) {
+            fl_http_error(rs, 400, "unknown_field",
+                          "unknown field '%s' in the request body; docs/api.md lists the "
+                          "fields",
+                          k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Match path against pattern, capturing {} segments into rq->arg. */
+static bool match(const char *pattern, const char *path, struct fl_req *rq)
+{
+    int n = 0;
+
+    while (*pattern && *path) {
+        if (!strncmp(pattern, "{}", 2)) {
+            size_t len = strcspn(path, "/");
+            if (!len || len >= sizeof rq->arg[0] || n >= 2)
+                return false;
+            memcpy(rq->arg[n], path, len);
+            rq->arg[n++][len] = '\0';
+            path += len;
+            pattern += 2;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return !*pattern && !*path;
+}
+
+static void authenticate(struct fl_server *s, struct fl_req *rq)
+{
+    const char *h =
+        rq->conn ? MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization") : NULL;
+
+    if (!s->auth) {
+        rq->who = "anonymous";
+        rq->role = FL_ROLE_ADMIN;
+        return;
+    }
+    rq->who = "-";
+    rq->role = FL_ROLE_NONE;
+    if (h && !strncasecmp(h, "Bearer ", 7))
+        rq->role = fl_auth_check(s->auth, h + 7, &rq->who);
+}
+
+/* Route rq; fills rs. Called with s->lock held. */
+static void dispatch(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs,
+                     struct conn_ctx *cx)
+{
+    const struct route *rt = NULL;
+    bool path_known = false;
+    json_error_t jerr;
+
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !rt; i++) {
+        memset(rq->arg, 0, sizeof rq->arg);
+        if (match(routes[i].pattern, rq->path, rq)) {
+            path_known = true;
+            if (!strcmp(routes[i].method, rq->method))
+                rt = &routes[i];
+        }
+    }
+    if (!rt) {
+        if (path_known)
+            fl_http_error(rs, 405, "method_not_allowed", "%s is not allowed on %s", rq->method,
+                          rq->path);
+        else
+            fl_http_error(rs, 404, "not_found", "no such endpoint %s; docs/api.md lists them",
+                          rq->path);
+        return;
+    }
+    authenticate(s, rq);
+    if (rq->role == FL_ROLE_NONE) {
+        fl_http_error(rs, 401, "unauthenticated",
+                      "a valid bearer token is required (Authorization: Bearer TOKEN)");
+        return;
+    }
+    if (rq->role < rt->role) {
+        fl_http_error(rs, 403, "forbidden", "%s %s needs the %s role; token '%s' is %s", rq->method,
+                      rt->pattern, fl_role_name(rt->role), rq->who, fl_role_name(rq->role));
+        return;
+    }
+    if (cx->too_large) {
+        fl_http_error(rs, 413, "body_too_large", "the request body exceeds the limit of %d bytes",
+                      FL_SERVER_MAX_BODY);
+        return;
+    }
+    if (cx->len) {
+        rq->body = json_loadb(cx->buf, cx->len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!rq->body || !json_is_object(rq->body)) {
+            fl_http_error(rs, 400, "invalid_json",
+                          "the request body must be a JSON object: %s (line %d, column %d)",
+                          rq->body ? "not an object" : jerr.text, jerr.line, jerr.column);
+            return;
+        }
+    } else if (strcmp(rq->method, "GET") && strcmp(rq->method, "DELETE")) {
+        rq->body = json_object();
+    }
+    rt->fn(s, rq, rs);
+}
+
+static void audit(struct fl_server *s, struct fl_req *rq, int status)
+{
+    struct fl_err e = {0};
+
+    if (!strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD"))
+        return;
+    fl_sstore_exec(s->ss, NULL, &e,
+                   "INSERT INTO srv_audit (t_ms, who, role, method, path, status) "
+                   "VALUES (?, ?, ?, ?, ?, ?)",
+                   "Issssi", fl_wall_ms(), rq->who ? rq->who : "-",
+                   rq->role ? fl_role_name(rq->role) : NULL, rq->method, rq->path, status);
+}
+
+/* The body of rs as text (malloc'd); frees rs->json. */
+static char *body_text(struct fl_resp *rs)
+{
+    char *out = rs->text;
+
+    if (!out) {
+        out = rs->json ? json_dumps(rs->json, JSON_COMPACT) : strdup("{}");
+        rs->ctype = "application/json";
+    }
+    json_decref(rs->json);
+    rs->json = NULL;
+    return out;
+}
+
+static void handle(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs, struct conn_ctx *cx)
+{
+    pthread_mutex_lock(&s->lock);
+    s->m.requests++;
+    dispatch(s, rq, rs, cx);
+    audit(s, rq, rs->status);
+    pthread_mutex_unlock(&s->lock);
+    json_decref(rq->body);
+}
+
+void fl_http_handle(struct fl_server *s, const char *method, const char *path, const char *body,
+                    size_t len, char **out, int *status)
+{
+    struct conn_ctx cx = {.buf = (char *)body, .len = len, .too_large = len > FL_SERVER_MAX_BODY};
+    struct fl_req rq = {.method = method, .path = path};
+    struct fl_resp rs = {.status = 200};
+
+    if (cx.too_large)
+        cx.len = 0;
+    handle(s, &rq, &rs, &cx);
+    if (rs.reader) {
+        rs.reader_free(rs.reader_ctx);
+        rs.reader = NULL;
+    }
+    *status = rs.status;
+    *out = body_text(&rs);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, struct fl_resp *rs)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char *out;
+
+    if (rs->reader) {
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+                                                 (MHD_ContentReaderCallback)rs->reader,
+                                                 rs->reader_ctx, rs->reader_free);
+        if (!resp) {
+            rs->reader_free(rs->reader_ctx);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", rs->ctype);
+        MHD_add_response_header(resp, "Cache-Control", "no-cache");
+        ret = MHD_queue_response(c, (unsigned)rs->status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    if (!(out = body_text(rs)))
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer(strlen(out), out, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(out);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", rs->ctype);
+    ret = MHD_queue_response(c, (unsigned)rs->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct fl_server *s = cls;
+    struct conn_ctx *cx = *con_cls;
+    struct fl_req rq = {.method = method, .path = url, .conn = conn};
+    struct fl_resp rs = {.status = 200};
+
+    if (!cx) {
+        if (!(cx = calloc(1, sizeof *cx)))
+            return MHD_NO;
+        *con_cls = cx;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (cx->len + *upload_data_size > FL_SERVER_MAX_BODY) {
+            cx->too_large = true;
+        } else {
+            char *nb = realloc(cx->buf, cx->len + *upload_data_size + 1);
+            if (!nb)
+                return MHD_NO;
+            cx->buf = nb;
+            memcpy(cx->buf + cx->len, upload_data, *upload_data_size);
+            cx->len += *upload_data_size;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    handle(s, &rq, &rs, cx);
+    return reply(conn, &rs);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct conn_ctx *cx = *con_cls;
+
+    if (cx) {
+        free(cx->buf);
+        free(cx);
+        *con_cls = NULL;
+    }
+}
+
+/* HOST:PORT or [V6]:PORT into ss; loopback says whether it is 127/8 or ::1. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, bool *loopback,
+                        struct fl_err *e)
+{
+    char host[128];
+    const char *colon = strrchr(listen, ':');
+    long long port;
+    size_t hl;
+
+    memset(ss, 0, sizeof *ss);
+    if (!colon || colon == listen)
+        return fl_err_set(e, FL_EUSAGE, "--listen '%s': expected HOST:PORT (e.g. %s)", listen,
+                          FL_SERVER_DEFAULT_LISTEN);
+    hl = (size_t)(colon - listen);
+    if (listen[0] == '[' && hl >= 2 && listen[hl - 1] == ']') {
+        listen++;
+        hl -= 2;
+    }
+    if (hl >= sizeof host)
+        return fl_err_set(e, FL_EUSAGE, "--listen '%s': host too long", listen);
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    if (fl_parse_int(colon + 1, 0, 65535, &port, e))
+        return fl_err_prefix(e, "--listen port");
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        *loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    } else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+    } else {
+        return fl_err_set(e, FL_EUSAGE, "--listen '%s': '%s' is not an IP address", listen, host);
+    }
+    return 0;
+}
+
+/* A PEM file's text (at most 1 MiB). */
+static char *read_pem(const char *path, const char *what, struct fl_err *e)
+{
+    FILE *f = fopen(path, "re");
+    char *buf = calloc(1, (1 << 20) + 1);
+    size_t n = 0;
+
+    if (f && buf)
+        n = fread(buf, 1, 1 << 20, f);
+    if (f)
+        fclose(f);
+    if (!f || !buf || !n || !strstr(buf, "-----BEGIN ")) {
+        free(buf);
+        fl_err_set(e, FL_EUSAGE, "%s %s: %s", what, path,
+                   !f ? strerror(errno) : "not a PEM file (-----BEGIN ...)");
+        return NULL;
+    }
+    return buf;
+}
+
+static int load_tls(struct fl_server *s, const struct fl_server_opts *o, struct fl_err *e)
+{
+    if (!o->tls_cert && !o->tls_key)
+        return 0;
+    if (!o->tls_cert || !o->tls_key)
+        return fl_err_set(e, FL_EUSAGE, "--tls-cert and --tls-key go together");
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+        return fl_err_set(e, FL_EUNSUPPORTED,
+                          "this libmicrohttpd was built without TLS (GnuTLS); serve plain HTTP "
+                          "behind a TLS proxy instead");
+    if (!(s->tls_cert = read_pem(o->tls_cert, "--tls-cert", e)) ||
+        !(s->tls_key = read_pem(o->tls_key, "--tls-key", e)))
+        return -FL_EUSAGE;
+    return 0;
+}
+
+int fl_http_start(struct fl_server *s, const struct fl_server_opts *o, struct fl_err *e)
+{
+    const char *listen = o->listen ? o->listen : FL_SERVER_DEFAULT_LISTEN;
+    struct sockaddr_storage ss;
+    const union MHD_DaemonInfo *info;
+    bool loopback = false;
+    char host[INET6_ADDRSTRLEN];
+    int r;
+
+    if ((r = parse_listen(listen, &ss, &loopback, e)) || (r = load_tls(s, o, e)))
+        return r;
+    struct MHD_OptionItem tls[] = {{MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert},
+                                   {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},
+                                   {MHD_OPTION_END, 0, NULL}},
+                          none[] = {{MHD_OPTION_END, 0, NULL}};
+    if (!loopback && !s->auth)
+        return fl_err_set(e, FL_EREFUSED,
+                          "refusing to listen on %s without --tokens: anyone who can reach "
+                          "it could inject faults; give --tokens FILE or listen on "
+                          "127.0.0.1",
+                          listen);
+    /* a thread per connection: a live stream (runs/ID/events) blocks only its own */
+    s->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
+            (s->tls_cert ? MHD_USE_TLS : 0) | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
+        FL_SERVER_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_ARRAY, s->tls_cert ? tls : none, MHD_OPTION_END);
+    if (!s->mhd)
+        return fl_err_set(e, FL_EFAIL,
+                          "cannot listen on %s (address in use, not on this host, or a TLS "
+                          "certificate and key that do not load or match?); choose another "
+                          "with --listen",
+                          listen);
+    info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : 0;
+    if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+        snprintf(s->base_url, sizeof s->base_url, "%s://[%s]:%d", s->tls_cert ? "https" : "http",
+                 host, s->port);
+    } else {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+        snprintf(s->base_url, sizeof s->base_url, "%s://%s:%d", s->tls_cert ? "https" : "http",
+                 host, s->port);
+    }
+    return 0;
+}

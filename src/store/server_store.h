@@ -1,0 +1,39 @@
+/* The control plane's tables (stored experiments, server runs, schedules,
+ * webhooks and their deliveries, the audit log), kept in the same SQLite
+ * file as the history store but on their own connection and with their own
+ * migrations (table server_schema_version), so the history store's schema
+ * stays the engine's. Queries take a small type string for their
+ * parameters: 's' text (NULL binds NULL), 'I' int64, 'i' int, 'd' double;
+ * parameters beyond those the statement names are ignored.
+ * Documented in docs/server.md ("Tables"). */
+#ifndef FL_STORE_SERVER_STORE_H
+#define FL_STORE_SERVER_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+struct fl_sstore;
+
+int fl_sstore_schema_version(void);
+/* Open the file (the history store must be openable there too) and migrate. */
+int fl_sstore_open(const char *path, struct fl_sstore **out, struct fl_err *e);
+void fl_sstore_close(struct fl_sstore *st);
+
+/* Run one statement; returns the number of changed rows, or -FL_ESTATE
+ * (with e filled). `last_id` (may be NULL) receives the last inserted row id. */
+int fl_sstore_exec(struct fl_sstore *st, int64_t *last_id, struct fl_err *e, const char *sql,
+                   const char *types, ...);
+/* The rows of a query as an array of objects keyed by column name; NULL
+ * (with e filled) on a database error. */
+json_t *fl_sstore_rows(struct fl_sstore *st, struct fl_err *e, const char *sql, const char *types,
+                       ...);
+/* The first row, or NULL when there is none (e->code stays 0) or on error. */
+json_t *fl_sstore_row(struct fl_sstore *st, struct fl_err *e, const char *sql, const char *types,
+                      ...);
+
+/* The history store's run that the process (pid, start time) recorded, 0 if none yet. */
+int64_t fl_sstore_history_run(struct fl_sstore *st, int64_t pid, int64_t start);
+
+#endif
