@@ -273,50 +273,67 @@ static int index_writes(struct txn_ctx *c, struct fl_err *e)
  * the transitive reduction is added: an op completed before B's invocation
  * whose own successor has also completed before it is reached through that
  * successor. The frontier stays as small as the concurrency. */
-static int add_realtime(struct txn_ctx *c)
-{
-    _cleanup_free_ uint32_t *ev = malloc((size_t)c->h->nevents * sizeof *ev);
-    _cleanup_free_ uint32_t *front = malloc((c->ntx + 1) * sizeof *front);
-    _cleanup_free_ uint8_t *in = calloc(c->ntx + 1, 1);
-    _cleanup_free_ size_t *e0 = malloc((c->ntx + 1) * sizeof *e0);
-    _cleanup_free_ size_t *e1 = malloc((c->ntx + 1) * sizeof *e1);
-    size_t nf = 0;
+struct rt_scratch {
+    uint32_t *ev;    /* event index -> 2 * transaction (+1: its completion) */
+    uint32_t *front; /* completed, not yet followed by a completed successor */
+    uint8_t *in;     /* transaction -> in front */
+    size_t *e0, *e1; /* transaction -> its rt edges into it, [e0, e1) */
+};
 
-    if (!ev || !front || !in || !e0 || !e1)
-        return -1;
+static int sweep(struct txn_ctx *c, struct rt_scratch *w)
+{
+    size_t nf = 0;
     for (uint32_t i = 0; i < c->h->nevents; i++)
-        ev[i] = UINT32_MAX;
+        w->ev[i] = UINT32_MAX;
     for (uint32_t t = 0; t < c->ntx; t++) {
         const struct fl_hop *op = &c->h->ops[c->tx[t].op];
         if (c->tx[t].type == FL_OP_FAIL)
             continue;
-        ev[op->call] = t * 2;
+        w->ev[op->call] = t * 2;
         if (op->ret != FL_HOP_NORET && c->tx[t].type == FL_OP_OK)
-            ev[op->ret] = t * 2 + 1;
+            w->ev[op->ret] = t * 2 + 1;
     }
     for (uint32_t i = 0; i < c->h->nevents; i++) {
-        if (ev[i] == UINT32_MAX)
+        if (w->ev[i] == UINT32_MAX)
             continue;
-        uint32_t t = ev[i] / 2;
-        if (!(ev[i] & 1)) {
-            e0[t] = c->nedges;
+        uint32_t t = w->ev[i] / 2;
+        if (!(w->ev[i] & 1)) {
+            w->e0[t] = c->nedges;
             for (size_t j = 0; j < nf; j++)
-                if (fl_txn_add_edge(c, front[j], t, DEP_RT) < 0)
+                if (fl_txn_add_edge(c, w->front[j], t, DEP_RT) < 0)
                     return -1;
-            e1[t] = c->nedges;
+            w->e1[t] = c->nedges;
             continue;
         }
-        for (size_t j = e0[t]; j < e1[t]; j++)
-            in[c->esrc[j]] = 0;
+        for (size_t j = w->e0[t]; j < w->e1[t]; j++)
+            w->in[c->esrc[j]] = 0;
         size_t k = 0;
         for (size_t j = 0; j < nf; j++)
-            if (in[front[j]])
-                front[k++] = front[j];
+            if (w->in[w->front[j]])
+                w->front[k++] = w->front[j];
         nf = k;
-        front[nf++] = t;
-        in[t] = 1;
+        w->front[nf++] = t;
+        w->in[t] = 1;
     }
     return 0;
+}
+
+static int add_realtime(struct txn_ctx *c)
+{
+    struct rt_scratch w = {
+        .ev = malloc(((size_t)c->h->nevents + 1) * sizeof *w.ev),
+        .front = malloc((c->ntx + 1) * sizeof *w.front),
+        .in = calloc(c->ntx + 1, 1),
+        .e0 = malloc((c->ntx + 1) * sizeof *w.e0),
+        .e1 = malloc((c->ntx + 1) * sizeof *w.e1),
+    };
+    int rc = w.ev && w.front && w.in && w.e0 && w.e1 ? sweep(c, &w) : -1;
+    free(w.ev);
+    free(w.front);
+    free(w.in);
+    free(w.e0);
+    free(w.e1);
+    return rc;
 }
 
 /* "serializable,snapshot-isolation" -> CM_* mask. */

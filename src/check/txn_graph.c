@@ -65,7 +65,7 @@ int fl_txn_graph_build(struct txn_ctx *c)
         c->off[c->esrc[i] + 1]++;
     for (size_t i = 0; i < n; i++)
         c->off[i + 1] += c->off[i];
-    _cleanup_free_ uint32_t *at = malloc((n + 1) * sizeof *at);
+    uint32_t *at = malloc((n + 1) * sizeof *at); /* next free slot per source, then per dst */
     if (!at)
         return -1;
     memcpy(at, c->off, n * sizeof *at);
@@ -80,9 +80,7 @@ int fl_txn_graph_build(struct txn_ctx *c)
     c->esrc = c->edst = NULL;
     c->ekind = NULL;
     /* merge duplicates: a stamp per destination, per source */
-    _cleanup_free_ uint32_t *slot = malloc((n + 1) * sizeof *slot);
-    if (!slot)
-        return -1;
+    uint32_t *slot = at;
     for (size_t i = 0; i < n; i++)
         slot[i] = UINT32_MAX;
     uint32_t w = 0;
@@ -102,6 +100,7 @@ int fl_txn_graph_build(struct txn_ctx *c)
     }
     c->off[n] = w;
     c->nedges = w;
+    free(at);
     return 0;
 }
 
@@ -120,20 +119,21 @@ struct search {
 
 /* Tarjan's SCC over edges whose kind meets mask; comp[v] gets the
  * component id, csize its size. */
-static int tarjan(struct search *s, uint8_t mask)
+struct tarjan_scratch {
+    uint32_t *index, *low, *stack;
+    uint32_t *call; /* the DFS path: node */
+    uint32_t *next; /* per node: the next edge to look at */
+    uint8_t *on;    /* on the stack */
+};
+
+static void tarjan_run(struct search *s, uint8_t mask, const struct tarjan_scratch *x)
 {
     struct txn_ctx *c = s->c;
     size_t n = c->ntx;
-    _cleanup_free_ uint32_t *index = malloc((n + 1) * sizeof *index);
-    _cleanup_free_ uint32_t *low = malloc((n + 1) * sizeof *low);
-    _cleanup_free_ uint32_t *stack = malloc((n + 1) * sizeof *stack);
-    _cleanup_free_ uint32_t *call = malloc((n + 1) * sizeof *call); /* node */
-    _cleanup_free_ uint32_t *next = malloc((n + 1) * sizeof *next); /* edge cursor */
-    _cleanup_free_ uint8_t *on = calloc(n + 1, 1);
+    uint32_t *index = x->index, *low = x->low, *stack = x->stack, *call = x->call;
+    uint32_t *next = x->next;
+    uint8_t *on = x->on;
     uint32_t idx = 0, sp = 0, ncomp = 0;
-
-    if (!index || !low || !stack || !call || !next || !on)
-        return -1;
     for (size_t v = 0; v < n; v++)
         index[v] = UINT32_MAX;
     for (uint32_t root = 0; root < n; root++) {
@@ -178,7 +178,29 @@ static int tarjan(struct search *s, uint8_t mask)
             s->csize[ncomp++] = size;
         }
     }
-    return 0;
+}
+
+static int tarjan(struct search *s, uint8_t mask)
+{
+    size_t n = s->c->ntx + 1;
+    struct tarjan_scratch x = {
+        .index = malloc(n * sizeof *x.index),
+        .low = malloc(n * sizeof *x.low),
+        .stack = malloc(n * sizeof *x.stack),
+        .call = malloc(n * sizeof *x.call),
+        .next = malloc(n * sizeof *x.next),
+        .on = calloc(n, 1),
+    };
+    int rc = x.index && x.low && x.stack && x.call && x.next && x.on ? 0 : -1;
+    if (rc == 0)
+        tarjan_run(s, mask, &x);
+    free(x.index);
+    free(x.low);
+    free(x.stack);
+    free(x.call);
+    free(x.next);
+    free(x.on);
+    return rc;
 }
 
 /* The edge kind a cycle's edge is named by: the weakest dependency present. */
@@ -327,8 +349,8 @@ static int build(struct search *s, uint32_t a, uint32_t b, uint8_t kind, uint32_
     bool twice = false;
     s->stamp++;
     for (i = 0; i < len && !twice; i++) {
-        twice = s->seen[4 * t[i]] == s->stamp;
-        s->seen[4 * t[i]] = s->stamp;
+        twice = s->seen[(size_t)4 * t[i]] == s->stamp;
+        s->seen[(size_t)4 * t[i]] = s->stamp;
     }
     int an = classify(k, len);
     if (twice || (want >= 0 ? an != want : an < AN_G0_RT)) {
@@ -383,7 +405,7 @@ static int pass(struct search *s, uint8_t mask, uint8_t through, uint8_t rest, i
         return -1;
     s->comp_mask = mask;
     s->work = 0;
-    _cleanup_free_ uint32_t *tries = calloc(c->ntx + 1, sizeof *tries);
+    uint32_t *tries = calloc(c->ntx + 1, sizeof *tries);
     struct cycle *best = calloc(c->ntx + 1, sizeof *best);
     int mode = want == AN_G2ITEM ? PATH_NEED_RW : want == AN_GNONADJ ? PATH_NONADJ : PATH_ANY;
     int rc = tries && best ? 0 : -1;
@@ -411,6 +433,7 @@ static int pass(struct search *s, uint8_t mask, uint8_t through, uint8_t rest, i
     if (best && note_cycles(c, best, c->ntx + 1) < 0)
         rc = -1;
     free(best);
+    free(tries);
     return rc;
 }
 
@@ -434,8 +457,8 @@ int fl_txn_find_cycles(struct txn_ctx *c)
     struct search s = {.c = c, .comp_mask = -1};
     int rc = -1;
 
-    s.comp = malloc(n * sizeof *s.comp);
-    s.csize = malloc(n * sizeof *s.csize);
+    s.comp = calloc(n, sizeof *s.comp);
+    s.csize = calloc(n, sizeof *s.csize);
     s.seen = calloc(4 * n, sizeof *s.seen);
     s.parent = malloc(4 * n * sizeof *s.parent);
     s.pkind = malloc(4 * n);

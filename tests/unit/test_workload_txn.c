@@ -38,7 +38,7 @@ Test(txn_gen, transactions_have_unique_values_and_rotate_keys)
     c.txn_len = 5;
     c.max_writes_per_key = 4;
     c.concurrency = 4;
-    size_t nv = 0, cap = 4 * 2000 * FL_WL_TXN_MAX;
+    size_t nv = 0, cap = (size_t)4 * 2000 * FL_WL_TXN_MAX;
     int64_t *vals = malloc(cap * sizeof *vals), maxkey = 0;
     int reads = 0, appends = 0;
 

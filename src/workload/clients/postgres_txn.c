@@ -134,8 +134,12 @@ static char *read_json(PGresult *res, bool list)
         return strdup(list ? "[]" : "null");
     char *s = strdup(PQgetvalue(res, 0, 0));
     if (s && list) {
-        for (char *p = s; *p; p++)
-            *p = *p == '{' ? '[' : *p == '}' ? ']' : *p;
+        for (char *p = s; *p; p++) {
+            if (*p == '{')
+                *p = '[';
+            else if (*p == '}')
+                *p = ']';
+        }
     }
     return s;
 }
