@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from conftest import cgroup2_mount, journal_records, proc_state, wait_for
+from conftest import BIN, cgroup2_mount, journal_records, proc_state, wait_for
 
 BUSYBOX = "/bin/busybox"  # busybox-static: runs in a rootfs with no libraries
 PODMAN = ["podman", "--runtime", "runc"]
@@ -286,3 +286,46 @@ def test_docker_api_lookup_pauses_the_cgroup(tmp_path, own_cgroup, fl, spawn):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+EXPERIMENT = """\
+title: a container's processes pause and resume
+hypothesis: the container comes back after the pause
+duration: 3s
+targets:
+  app:
+    container: {name}
+steady_state:
+  interval: 100ms
+  probes:
+    - name: alive
+      type: command
+      command: "true"
+method:
+  - name: pause-app
+    kind: process.pause
+    target: app
+    start: 300ms
+    duration: 1500ms
+recovery:
+  within: 5s
+"""
+
+
+def test_experiment_target_by_container(container, tmp_path, state_dir):
+    name = f"fl-e2e-exp-{os.getpid()}"
+    _, init = container(name, "/bin/sleep", "300")
+    spec = tmp_path / "exp.yaml"
+    spec.write_text(EXPERIMENT.format(name=name))
+    env = dict(os.environ, FAULTLINE_STATE_DIR=state_dir)
+    p = subprocess.Popen([BIN, "run", str(spec), "--db", str(tmp_path / "runs.db")], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = set()
+    while p.poll() is None:
+        seen.add(proc_state(init))
+        time.sleep(0.05)
+    out, err = p.communicate()
+    assert p.returncode == 0, out + err
+    assert "T" in seen, seen
+    assert proc_state(init) in ("S", "R")
+    assert journal_records(state_dir) == []
