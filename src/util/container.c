@@ -334,12 +334,14 @@ int fl_container_lookup(const char *ref, struct fl_container *c, struct fl_err *
         return r;
     name = split_ref(ref, rt, sizeof rt);
     if (!*rt) {
-        char sock[PATH_MAX];
+        char sock[PATH_MAX] = DOCKER_SOCK_DEFAULT;
         struct fl_err ignore = {0};
-        bool docker = docker_socket(sock, sizeof sock, &ignore) == 0 && access(sock, F_OK) == 0;
+        /* A DOCKER_HOST faultline cannot use counts as Docker: its lookup
+         * then says what is wrong with it. */
+        int bad_host = docker_socket(sock, sizeof sock, &ignore);
         if (on_path("podman"))
             snprintf(rt, sizeof rt, "podman");
-        else if (docker)
+        else if (bad_host || access(sock, F_OK) == 0)
             snprintf(rt, sizeof rt, "docker");
         else
             return fl_err_set(e, FL_ENOTARGET,

@@ -203,6 +203,13 @@ def test_missing_stopped_and_bad_containers(container, fl):
     rc, _, err = fl("inject", "process.pause", "--container", "docker:x", "--duration", "1s",
                     env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert rc == 3 and "Docker is not running" in err, err
+    # No runtime at all: no podman on PATH, no Docker socket.
+    rc, _, err = fl("inject", "process.pause", "--container", "web", "--duration", "1s",
+                    env={"PATH": "/nonexistent", "DOCKER_HOST": "unix:///nonexistent/d.sock"})
+    assert rc == 3 and "no container runtime here" in err, err
+    rc, _, err = fl("inject", "process.pause", "--container", "docker:web", "--duration", "1s",
+                    env={"DOCKER_HOST": "tcp://127.0.0.1:2375"})
+    assert rc == 2 and "local unix socket" in err, err
 
 
 # ---- Docker, through a fake API on a unix socket ----------------------------
