@@ -1,8 +1,11 @@
 """Containers as targets: process and network faults by container name.
 
 Each podman test runs a container from a root filesystem the test builds in
-its tmp dir (a statically linked busybox; no registry is reachable) and
-removes it by id when it ends, pass or fail. Containers run with runc: crun
+its tmp dir (a statically linked busybox, plus redis-server and the
+libraries ldd lists for the Redis test; no registry is reachable) and removes
+it by id when it ends, pass or fail. Traffic goes over a veth pair the test
+wires from the host into the container's namespace (containers run with
+--network none), deleted at the end. Containers run with runc: crun
 refuses this machine's hybrid cgroup layout. The Docker lookup is tested
 against a fake Docker API on a unix socket (Docker is not installed here);
 the "container" it describes is a process the test puts in a cgroup of its
@@ -151,6 +154,49 @@ def veth_to(request):
     yield make
     for host in made:
         subprocess.run(["ip", "link", "del", host], capture_output=True)
+
+
+def add_program(rootfs, prog):
+    """Copy `prog` and the shared libraries ldd names into the rootfs."""
+    out = subprocess.run(["ldd", prog], capture_output=True, text=True, check=True).stdout
+    files = [prog] + [w for line in out.splitlines() for w in line.split() if w.startswith("/")]
+    for f in files:
+        dst = os.path.join(rootfs, f.lstrip("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy(os.path.realpath(f), dst)
+
+
+def redis_ping(ip, port, timeout=1.0):
+    s = socket.socket()
+    s.settimeout(timeout)
+    try:
+        s.connect((ip, port))
+        s.sendall(b"PING\r\n")
+        return "ok" if s.recv(7) == b"+PONG\r\n" else "bad"
+    except socket.timeout:
+        return "timeout"
+    except OSError as ex:
+        return type(ex).__name__
+    finally:
+        s.close()
+
+
+def test_containerized_redis_paused_by_name(rootfs, container, veth_to, fl):
+    assert shutil.which("redis-server"), "redis-server is not installed: run scripts/bootstrap"
+    add_program(rootfs, shutil.which("redis-server"))
+    name = f"fl-e2e-redis-{os.getpid()}"
+    _, init = container(name, shutil.which("redis-server"), "--port", "6379", "--bind", "0.0.0.0",
+                        "--protected-mode", "no", "--save", "", "--appendonly", "no")
+    veth_to(init)
+    assert wait_for(lambda: redis_ping(CT_IP, 6379) == "ok", 10)
+    rc, out, err = fl("inject", "process.pause", "--container", name, "--detach")
+    assert rc == 0, err
+    assert "redis-server" in err or f"container {name}" in err, err
+    assert proc_state(init) == "T"
+    assert redis_ping(CT_IP, 6379, 0.7) == "timeout"  # the kernel accepts, Redis never answers
+    rc, _, err = fl("recover", out.strip())
+    assert rc == 0, err
+    assert redis_ping(CT_IP, 6379) == "ok"
 
 
 def test_partition_by_container_name_and_heal(container, veth_to, fl):
