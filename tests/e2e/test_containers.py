@@ -59,12 +59,14 @@ def container(rootfs):
     ids = []
 
     def run(name, *cmd, network="none", start=True):
-        verb = "run" if start else "create"
-        cid = podman(verb, *(["-d"] if start else []), "--name", name, "--network", network,
-                     *LIMITS, "--rootfs", rootfs, *cmd)
+        # create, then start: the id is known (and removed) even if start fails
+        cid = podman("create", "--name", name, "--network", network, *LIMITS, "--rootfs",
+                     rootfs, *cmd)
         ids.append(cid)
-        pid = int(podman("inspect", "--format", "{{.State.Pid}}", cid)) if start else 0
-        return cid, pid
+        if not start:
+            return cid, 0
+        podman("start", cid)
+        return cid, int(podman("inspect", "--format", "{{.State.Pid}}", cid))
 
     yield run
     for cid in ids:
