@@ -368,8 +368,9 @@ int fl_container_lookup(const char *ref, struct fl_container *c, struct fl_err *
 
 /* ---- the container's processes ------------------------------------------- */
 
-/* The cgroup line of `pid` for hierarchy `key` ("0:", "4:memory:"...): its
- * path into out. With key NULL, choose the init's hierarchy: cgroup v2 when
+/* The cgroup path of `pid` in the hierarchy `key` names ("0:" for cgroup
+ * v2, "4:memory" for a v1 one; only the part after the first ':' is
+ * compared). With `choose`, pick the hierarchy and fill `key`: cgroup v2 when
  * it places the process below the root, else the first v1 line that does. */
 static int cgroup_of(pid_t pid, char *key, size_t klen, char *out, size_t len, bool choose)
 {
