@@ -43,6 +43,8 @@ static const struct route routes[] = {
     {"POST", "/api/v1/schedules/{}/resume", fl_api_schedules_resume, FL_ROLE_OPERATOR},
     {"GET", "/api/v1/schedules/{}/next", fl_api_schedules_next, FL_ROLE_VIEWER},
     {"GET", "/api/v1/audit", fl_api_audit_list, FL_ROLE_ADMIN},
+    {"GET", "/api/v1/faults", fl_api_faults_list, FL_ROLE_VIEWER},
+    {"POST", "/api/v1/faults/{}/recover", fl_api_faults_recover, FL_ROLE_OPERATOR},
     {"GET", "/api/v1/bulletins", fl_api_bulletins_list, FL_ROLE_VIEWER},
     {"POST", "/api/v1/bulletins", fl_api_bulletins_create, FL_ROLE_OPERATOR},
     {"GET", "/api/v1/bulletins/{}", fl_api_bulletins_get, FL_ROLE_VIEWER},

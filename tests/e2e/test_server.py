@@ -206,3 +206,27 @@ def test_systemd_unit_verifies(tmp_path):
     p = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True,
                        text=True)
     assert p.returncode == 0 and not p.stderr.strip(), p.stderr
+
+
+def test_active_faults_listed_and_recovered_through_the_api(servers, sleeper, state_dir):
+    srv = servers()
+    target, pidfile = sleeper
+    srv.req("POST", "/api/v1/experiments", {"name": "pause", "content": pause_yaml(
+        pidfile, duration="20s", pause="15s")})
+    st, r = srv.req("POST", "/api/v1/experiments/pause/runs")
+    assert wait_for(lambda: proc_state(target.pid) == "T", 10)
+    st, f = srv.req("GET", "/api/v1/faults")
+    assert st == 200 and f["state_dir"] == state_dir
+    (fault,) = f["faults"]
+    assert fault["kind"] == "process.pause" and fault["owner_pid"] == r["pid"]
+    assert fault["owner_alive"] is True and fault["lease_left_ms"] > 0
+    st, rec = srv.req("POST", f"/api/v1/faults/{fault['id']}/recover")
+    assert st == 200 and rec["reverted"] is True, rec
+    assert proc_state(target.pid) in ("S", "R")
+    assert journal_records(state_dir) == []
+    assert srv.req("GET", "/api/v1/faults")[1]["faults"] == []
+    assert srv.req("POST", f"/api/v1/faults/{fault['id']}/recover")[0] == 404
+    assert srv.req("POST", "/api/v1/faults/..%2Fx/recover")[0] in (400, 404)
+    srv.req("POST", f"/api/v1/runs/{r['id']}/abort")
+    assert wait_run(srv, r["id"])["verdict"] == "aborted"
+    assert proc_state(target.pid) in ("S", "R")
