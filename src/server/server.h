@@ -182,6 +182,10 @@ int fl_gates_check(struct fl_server *s, json_t *gates, const char *experiment, c
 /* Validate a gates array from the API; 0 or -FL_EUSAGE with e. */
 int fl_gates_validate(json_t *gates, struct fl_err *e);
 
+/* blackout.c: validate a blackouts array; whether t_ms falls in one (1, reason filled). */
+int fl_blackouts_validate(json_t *windows, struct fl_err *e);
+int fl_blackouts_check(json_t *windows, int64_t t_ms, char *reason, size_t len);
+
 /* auth.c */
 int fl_auth_load(const char *path, struct fl_auth **out, struct fl_err *e);
 void fl_auth_free(struct fl_auth *a);
