@@ -124,6 +124,7 @@ int fl_runner_start(struct fl_server *s, const char *experiment, const char *sch
     fl_sstore_exec(s->ss, NULL, e,
                    "UPDATE srv_runs SET state = 'running', pid = ?, pid_start = ? WHERE id = ?",
                    "III", (int64_t)pid, (int64_t)fl_proc_start_time(pid), *id);
+    fl_webhooks_event(s, *id, "run.start");
     return 0;
 }
 
@@ -183,6 +184,7 @@ int fl_runner_abort(struct fl_server *s, int64_t id, struct fl_err *e)
     if (kill(pid, SIGTERM))
         return fl_err_set(e, FL_EFAIL, "cannot signal run %lld (pid %d): %s", (long long)id,
                           (int)pid, strerror(errno));
+    fl_webhooks_event(s, id, "run.abort");
     return 0;
 }
 

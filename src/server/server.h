@@ -172,7 +172,9 @@ void fl_scheduler_resume(struct fl_server *s, const char *name, const char *spec
 /* api_experiments.c: 0 when name is a valid experiment/schedule name, else a 400 in rs. */
 int fl_api_name_error(struct fl_resp *rs, const char *what, const char *name);
 
-/* webhooks.c: queue a delivery of a run's end to every webhook. */
+/* webhooks.c: queue a delivery of a run's event (run.start, run.end,
+ * run.abort) to every webhook that asked for it. */
+void fl_webhooks_event(struct fl_server *s, int64_t run_id, const char *event);
 void fl_webhooks_run_ended(struct fl_server *s, int64_t run_id);
 int fl_webhooks_start(struct fl_server *s, pthread_t *th);
 
