@@ -2,7 +2,7 @@
 BUILD      ?= build
 CHECK_BUILD ?= build-check
 
-.PHONY: all bootstrap build demo check bench fuzz clean
+.PHONY: all bootstrap build demo check bench fuzz clean lint tsan scan-build
 
 all: build
 
@@ -23,7 +23,22 @@ bench: build
 	@scripts/bench $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(CHECK_BUILD) build-fuzz
+	rm -rf $(BUILD) $(CHECK_BUILD) build-fuzz build-tsan build-tidy build-scan
 
 fuzz: bootstrap
 	@scripts/fuzz 60
+
+# Static gates: clang-format, shellcheck, clang-tidy; then the complexity report.
+lint: bootstrap
+	@scripts/lint
+
+# ThreadSanitizer build (build-tsan/) and the threaded parts under it.
+tsan: bootstrap
+	@scripts/tsan
+
+# The clang static analyzer over a full build, on demand (slow); the HTML
+# report lands in build-scan/report/ and any bug fails the target.
+scan-build: bootstrap
+	@rm -rf build-scan
+	@scan-build meson setup build-scan >/dev/null
+	@scan-build --status-bugs -o build-scan/report ninja -C build-scan

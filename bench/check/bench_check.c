@@ -3,7 +3,9 @@
  *  1. every Knossos history: parse, check (memoized search, split by key),
  *     and the baseline measured in the same run: the naive Wing-Gong search
  *     without memoization on the same input (capped at 2 s);
- *  2. generated histories of 10k, 100k and 1M operations per model (five
+ *  2. the counterexample search on the invalid ones: the default budget
+ *     against the fixed 3 s budget it used to have;
+ *  3. generated histories of 10k, 100k and 1M operations per model (five
  *     concurrent clients, a few unknown outcomes), with the parse-only time
  *     as the baseline ratio.
  * Each case runs in a child process so its peak RSS is its own.
@@ -436,6 +438,60 @@ static const char *vname(int v)
     return v < 0 ? "error" : fl_check_verdict_name(v);
 }
 
+/* The counterexample search on the invalid Knossos histories, with the
+ * default budget (in proportion to the check) against the fixed 3 s budget
+ * every invalid history used to get, in the same run. */
+static void minimize_budgets(const char *data)
+{
+    char dir[4096];
+    double t_default = 0, t_fixed = 0;
+    int files = 0;
+
+    snprintf(dir, sizeof dir, "%s/knossos/cas-register/bad", data);
+    DIR *dp = opendir(dir);
+    struct dirent *de;
+    if (!dp)
+        return;
+    printf("== Counterexample search on invalid histories (baseline: the fixed 3 s budget)\n");
+    printf("%-40s %10s %10s %8s  %s\n", "history", "default s", "3 s-budget", "ratio",
+           "default ran out");
+    while ((de = readdir(dp))) {
+        char path[8192];
+        struct fl_history *h = NULL;
+        struct fl_err e = {0};
+        double t[2] = {0, 0};
+        bool ran_out = false;
+        if (!strstr(de->d_name, ".edn"))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (fl_history_load(path, FL_FMT_AUTO, &h, &e) < 0)
+            continue;
+        for (int k = 0; k < 2; k++) {
+            struct fl_check_opts o;
+            struct fl_check_report r;
+            fl_check_opts_init(&o);
+            o.model = "cas-register";
+            o.minimize_budget_ms = k ? 3000 : 0;
+            int64_t t0 = fl_check_now_ns();
+            if (fl_check_run(h, &o, &r, &e) < 0)
+                break;
+            t[k] = secs(t0, fl_check_now_ns());
+            if (!k)
+                ran_out = json_is_true(json_object_get(r.json, "counterexample_budget_ran_out"));
+            fl_check_report_fini(&r);
+        }
+        fl_history_free(h);
+        files++;
+        t_default += t[0];
+        t_fixed += t[1];
+        printf("%-40.40s %10.3f %10.3f %7.1fx  %s\n", de->d_name, t[0], t[1],
+               t[0] > 0 ? t[1] / t[0] : 0.0, ran_out ? "yes" : "no");
+    }
+    closedir(dp);
+    printf("Counterexamples: %d histories, default %.3f s, fixed 3 s budget %.3f s (%.1fx)\n\n",
+           files, t_default, t_fixed, t_default > 0 ? t_fixed / t_default : 0.0);
+}
+
 int main(int argc, char **argv)
 {
     const char *data = getenv("FL_SHARED_DATA") && *getenv("FL_SHARED_DATA")
@@ -505,6 +561,7 @@ int main(int argc, char **argv)
     printf("Knossos: %d histories, total %.3f s (naive baseline %.3f s, %.1fx), slowest %.3f s, "
            "%d at or over 1 s, %d wrong verdicts. ('+' = naive hit its cap)\n\n",
            files, total, total_base, total > 0 ? total_base / total : 0.0, worst, over, wrong);
+    minimize_budgets(data);
 
 generated:;
     static const char *const models[] = {

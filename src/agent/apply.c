@@ -1,20 +1,68 @@
+/* fl_fault_apply: every fault's journal -> guardian -> inject sequence, and
+ * what happens when inject fails or the guardian reverts under our feet. */
 #include "agent/apply.h"
 
+#include <stdlib.h>
+
+#include "agent/compose.h"
 #include "agent/guardian.h"
 #include "util/log.h"
 #include "util/time.h"
+
+/* inject failed: undo whatever prefix of it happened, and leave no record.
+ * The record was written before inject so that a crash during inject is
+ * recovered; once this process knows inject failed, keeping the record would
+ * only make the guardian retry a revert of something that mostly never
+ * existed (a read-only mount refuses even to unlink a file that is not
+ * there), forever. So revert is tried a few times (a transient EBUSY), and
+ * the record goes either way; if the revert failed, the error says what may
+ * remain and how to remove it by hand. */
+static void undo_failed_inject(struct fl_journal *j, struct fl_fault *f, json_t *rec)
+{
+    struct fl_err e2 = {0};
+    bool found = false;
+    int r = -1;
+
+    if (fl_journal_put(j, rec, &e2) == 0) {
+        for (int i = 0; i < 3 && r; i++) {
+            if (i)
+                fl_sleep_ms(100 << i);
+            r = fl_journal_revert(j, f->id, &found, &e2);
+        }
+    } else if (!f->ops->revert || (r = f->ops->revert(f, &e2)) == 0) {
+        r = 0;
+    }
+    fl_journal_remove(j, f->id);
+    if (r) {
+        char *undo = json_dumps(f->undo, JSON_COMPACT | JSON_SORT_KEYS);
+        fl_error("undoing what %s may have applied also failed: %s; its journal record was "
+                 "removed (a fault that failed to apply leaves none): check by hand that "
+                 "nothing of it remains (%s)",
+                 f->id, e2.msg, undo ? undo : "{}");
+        free(undo);
+    }
+}
 
 int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_t lease_ms,
                    int64_t end_at, struct fl_err *e)
 {
     json_t *rec = fl_journal_record(f, owner, lease_ms, end_at);
     char desc[512];
-    bool found;
     int r;
 
     if (!rec)
         return fl_err_set(e, FL_EFAIL, "cannot build the journal record for %s", f->id);
-    r = fl_journal_put(j, rec, e);
+    /* Overlap check and record under one lock: two faults journaled at once
+     * still see each other. A refused fault leaves no record. */
+    fl_journal_lock(j);
+    r = fl_compose_check(j, f, true, e);
+    if (r == 0 && f->ops->overlap) {
+        f->ops->overlap(f);
+        json_object_set(rec, "undo", f->undo);
+    }
+    if (r == 0)
+        r = fl_journal_put(j, rec, e);
+    fl_journal_unlock(j);
     if (r == 0)
         r = fl_guardian_ensure(j, e);
     if (r) {
@@ -26,12 +74,7 @@ int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_
     /* inject may have learned more undo details (pids it spawned, ...). */
     json_object_set(rec, "undo", f->undo);
     if (r) {
-        struct fl_err e2 = {0};
-        fl_journal_put(j, rec, &e2);
-        if (fl_journal_revert(j, f->id, &found, &e2))
-            fl_error("undoing the partly applied fault %s failed: %s (the guardian keeps "
-                     "retrying; see `faultline status`)",
-                     f->id, e2.msg);
+        undo_failed_inject(j, f, rec);
         json_decref(rec);
         return r;
     }
@@ -55,11 +98,17 @@ int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_
         json_decref(rec);
     } else {
         struct fl_err e2 = {0};
-        fl_warn("fault %s was reverted by the guardian while it was being applied (lease "
-                "expired); undoing what was applied since",
-                f->id);
+        char by[256];
+
+        fl_journal_reverted_by(j, f->id, by, sizeof by);
+        fl_warn("fault %s was reverted while it was being applied, by %s; undoing what was "
+                "applied since",
+                f->id, by);
+        fl_journal_lock(j);
+        fl_compose_check(j, f, false, &e2);
         if (f->ops->revert && f->ops->revert(f, &e2))
             fl_error("undoing %s failed: %s", f->id, e2.msg);
+        fl_journal_unlock(j);
     }
     return 0;
 }

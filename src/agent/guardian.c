@@ -1,5 +1,6 @@
 #include "agent/guardian.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -10,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/sentinel.h"
 #include "util/log.h"
+#include "util/parse.h"
 #include "util/time.h"
 
 /* Set by SIGTERM/SIGINT; the guardian's only global state. */
@@ -46,10 +49,18 @@ static int take_lock(const struct fl_journal *j)
 
 bool fl_guardian_running(struct fl_journal *j)
 {
-    int fd = take_lock(j);
+    char path[PATH_MAX];
+    int fd;
 
+    /* Look without creating anything: no lock file, no guardian. */
+    lock_path(j, path, sizeof path);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
+        return false;
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        close(fd);
         return true;
+    }
     close(fd);
     return false;
 }
@@ -104,34 +115,192 @@ int fl_guardian_ensure(struct fl_journal *j, struct fl_err *e)
                       j->root);
 }
 
-/* Revert every record whose lease says so. Returns how many records remain. */
-static int guardian_pass(struct fl_journal *j)
+/* argv of /proc/<pid>/cmdline as a NUL-separated buffer; returns its length. */
+static size_t read_cmdline(const char *pid, char *buf, size_t cap)
 {
-    json_t *all = fl_journal_list(j);
+    char path[64];
+    int fd;
+    ssize_t n;
+
+    snprintf(path, sizeof path, "/proc/%s/cmdline", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return (size_t)n;
+}
+
+/* The --state-dir of a guardian's argv ("faultline __guardian --state-dir
+ * DIR ..."), made absolute; false if `pid` is not a guardian. */
+static bool guardian_dir(const char *pid, char *out, size_t len)
+{
+    char argv[8192], cwd[PATH_MAX], link[64];
+    size_t n = read_cmdline(pid, argv, sizeof argv), at = 0;
+    const char *args[8] = {0};
+    int argc = 0;
+    ssize_t c;
+
+    while (at < n && argc < 8) {
+        args[argc++] = argv + at;
+        at += strlen(argv + at) + 1;
+    }
+    if (argc < 4 || strcmp(args[1], "__guardian") || strcmp(args[2], "--state-dir"))
+        return false;
+    if (args[3][0] == '/') {
+        snprintf(out, len, "%s", args[3]);
+        return true;
+    }
+    snprintf(link, sizeof link, "/proc/%s/cwd", pid);
+    c = readlink(link, cwd, sizeof cwd - 1);
+    if (c <= 0)
+        return false;
+    cwd[c] = '\0';
+    snprintf(out, len, "%s/%s", cwd, args[3]);
+    return true;
+}
+
+json_t *fl_guardian_state_dirs(void)
+{
+    json_t *out = json_array();
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+
+    while (d && (de = readdir(d))) {
+        char dir[PATH_MAX];
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        if (guardian_dir(de->d_name, dir, sizeof dir))
+            json_array_append_new(out, json_string(dir));
+    }
+    if (d)
+        closedir(d);
+    return out;
+}
+
+/* What the guardian remembers between passes, so a record it cannot
+ * revert costs a bounded number of log lines: failing reverts are retried
+ * with a doubling delay (1 s up to GUARDIAN_RETRY_MAX_MS) and logged once
+ * per try; a damaged record is logged once, when it appears. */
+#define GUARDIAN_RETRY_FIRST_MS 1000
+#define GUARDIAN_RETRY_MAX_MS 60000
+
+struct guardian_memory {
+    json_t *retry;   /* id -> {"at": next try (ms), "delay": ms, "tries": n} */
+    json_t *damaged; /* record name -> the problem last logged */
+};
+
+/* One revert attempt of a record that is due, with back-off on failure. */
+static void guardian_revert(struct fl_journal *j, struct guardian_memory *m, const json_t *rec,
+                            enum fl_lease_verdict v, int64_t now, int *remaining)
+{
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    char by[256], lease[32];
+    json_t *rt = json_object_get(m->retry, id);
+    int64_t delay = rt ? json_integer_value(json_object_get(rt, "delay")) : 0;
+    json_int_t tries = rt ? json_integer_value(json_object_get(rt, "tries")) : 0;
+    struct fl_err e = {0};
+    bool found;
+
+    if (rt && now < json_integer_value(json_object_get(rt, "at"))) {
+        (*remaining)++;
+        return;
+    }
+    if (!rt)
+        fl_info("reverting fault %s (%s): %s", id, kind ? kind : "?", fl_lease_verdict_str(v));
+    fl_format_duration(json_integer_value(json_object_get(rec, "lease_ms")), lease, sizeof lease);
+    if (v == FL_LEASE_EXPIRED)
+        snprintf(by, sizeof by,
+                 "the guardian (pid %d): its lease of %s expired, this process did not renew "
+                 "it in time (was it stopped, or starved of CPU?)",
+                 (int)getpid(), lease);
+    else
+        snprintf(by, sizeof by, "the guardian (pid %d): %s", (int)getpid(),
+                 fl_lease_verdict_str(v));
+    /* A dead owner reads no note. */
+    if (fl_journal_revert_by(j, id, v == FL_LEASE_OWNER_GONE ? NULL : by, &found, &e) == 0) {
+        if (found)
+            fl_info("fault %s reverted%s", id, rt ? " at last" : "");
+        json_object_del(m->retry, id);
+        return;
+    }
+    delay = delay ? delay * 2 : GUARDIAN_RETRY_FIRST_MS;
+    if (delay > GUARDIAN_RETRY_MAX_MS)
+        delay = GUARDIAN_RETRY_MAX_MS;
+    tries++;
+    fl_error("revert of %s failed (try %lld), next try in %llds: %s", id, (long long)tries,
+             (long long)(delay / 1000), e.msg);
+    json_object_set_new(m->retry, id,
+                        json_pack("{s:I, s:I, s:I}", "at", (json_int_t)(now + delay), "delay",
+                                  (json_int_t)delay, "tries", tries));
+    (*remaining)++;
+}
+
+/* Log each damaged record once (again only if its problem changes). */
+static void guardian_note_damaged(struct guardian_memory *m, const json_t *bad)
+{
+    json_t *d, *seen = json_object();
+    size_t i;
+
+    json_array_foreach(bad, i, d) {
+        const char *name = json_string_value(json_object_get(d, "id"));
+        const char *problem = json_string_value(json_object_get(d, "problem"));
+        const char *before = json_string_value(json_object_get(m->damaged, name));
+
+        if (!before || strcmp(before, problem))
+            fl_warn("journal record %s cannot be reverted: %s. If its fault is still "
+                    "applied, remove it by hand; then `faultline recover --forget %s` "
+                    "(`faultline status` lists it)",
+                    json_string_value(json_object_get(d, "file")), problem, name);
+        json_object_set_new(seen, name, json_string(problem));
+    }
+    json_decref(m->damaged);
+    m->damaged = seen;
+}
+
+/* Forget the back-off of records that are gone (recover, --forget). */
+static void forget_gone(struct guardian_memory *m, const json_t *live)
+{
+    const char *key;
+    json_t *val;
+    void *tmp;
+
+    json_object_foreach_safe(m->retry, tmp, key, val) {
+        if (!json_object_get(live, key))
+            json_object_del(m->retry, key);
+    }
+}
+
+/* Revert every record whose lease says so. Returns how many records remain. */
+static int guardian_pass(struct fl_journal *j, struct guardian_memory *m)
+{
+    json_t *all = json_array(), *bad = json_array(), *live = json_object();
     int64_t now = fl_now_ms();
     size_t i;
     json_t *rec;
     int remaining = 0;
 
+    fl_journal_scan(j, all, bad);
     json_array_foreach(all, i, rec) {
         const char *id = json_string_value(json_object_get(rec, "id"));
-        const char *kind = json_string_value(json_object_get(rec, "kind"));
         enum fl_lease_verdict v = fl_lease_check(rec, now, fl_journal_owner_alive(rec));
-        struct fl_err e = {0};
-        bool found;
 
+        json_object_set_new(live, id, json_true());
         if (v == FL_LEASE_KEEP) {
             remaining++;
             continue;
         }
-        fl_info("reverting fault %s (%s): %s", id, kind ? kind : "?", fl_lease_verdict_str(v));
-        if (fl_journal_revert(j, id, &found, &e)) {
-            fl_error("revert of %s failed, will retry: %s", id, e.msg);
-            remaining++;
-        } else if (found) {
-            fl_info("fault %s reverted", id);
-        }
+        guardian_revert(j, m, rec, v, now, &remaining);
     }
+    forget_gone(m, live);
+    guardian_note_damaged(m, bad);
+    fl_journal_prune_notes(j, 600);
+    json_decref(bad);
+    json_decref(live);
     json_decref(all);
     return remaining;
 }
@@ -145,6 +314,8 @@ int fl_guardian_run(const char *state_dir, int poll_ms, int idle_exit_ms)
     int lock_fd;
     int64_t idle_since = 0;
     struct sigaction sa = {.sa_handler = on_stop};
+    struct guardian_memory mem = {0};
+    struct fl_sentinel sentinel = {.pidfd = -1};
 
     if (fl_journal_open(&j, state_dir, &e)) {
         fl_error("%s", e.msg);
@@ -167,10 +338,14 @@ int fl_guardian_run(const char *state_dir, int poll_ms, int idle_exit_ms)
         return 0; /* another guardian already watches this journal */
     }
     fl_info("guardian started for %s", j.root);
+    mem.retry = json_object();
+    mem.damaged = json_object();
+    fl_sentinel_start(&sentinel, j.root);
     while (!guardian_stop) {
-        int remaining = guardian_pass(&j);
+        int remaining = guardian_pass(&j, &mem);
         int64_t now = fl_now_ms();
 
+        fl_sentinel_check(&sentinel, j.root);
         if (remaining > 0) {
             idle_since = 0;
         } else if (!idle_since) {
@@ -191,9 +366,15 @@ int fl_guardian_run(const char *state_dir, int poll_ms, int idle_exit_ms)
         }
         fl_sleep_ms(poll_ms);
     }
-    if (guardian_stop)
+    if (guardian_stop) {
+        fl_sentinel_stop(&sentinel); /* stopping the guardian means stopping both */
         close(lock_fd);
+    } else if (sentinel.pidfd >= 0) {
+        close(sentinel.pidfd); /* it sees us exit and follows, the journal being empty */
+    }
     fl_info("guardian exiting");
+    json_decref(mem.retry);
+    json_decref(mem.damaged);
     fl_journal_close(&j);
     fl_log_set_file(NULL);
     if (log)

@@ -6,6 +6,8 @@
 #ifndef FL_AGENT_GUARDIAN_H
 #define FL_AGENT_GUARDIAN_H
 
+#include <jansson.h>
+
 #include "agent/journal.h"
 #include "util/err.h"
 
@@ -15,6 +17,10 @@
 int fl_guardian_ensure(struct fl_journal *j, struct fl_err *e);
 /* True if a guardian holds the lock for this state directory. */
 bool fl_guardian_running(struct fl_journal *j);
+/* The state directories running guardians watch (absolute paths, from
+ * /proc/PID/cmdline; relative ones resolved against /proc/PID/cwd), so a
+ * host-wide sweep can tell another directory's live faults from leftovers. */
+json_t *fl_guardian_state_dirs(void);
 /* The daemon's body; returns an exit code. Does not detach itself. */
 int fl_guardian_run(const char *state_dir, int poll_ms, int idle_exit_ms);
 

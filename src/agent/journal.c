@@ -6,35 +6,101 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "agent/compose.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/time.h"
 
-int fl_journal_open(struct fl_journal *j, const char *state_dir, struct fl_err *e)
+/* What to tell the user when the state directory cannot be used. Root is
+ * only suggested when faultline does not run as root and the kernel said
+ * EPERM/EACCES; a read-only or missing file system is named as such. */
+static int state_dir_error(struct fl_journal *j, int code, const char *what, struct fl_err *e)
 {
-    char lock[PATH_MAX];
-    int r;
+    const char *hint = code == FL_EPERM && geteuid() != 0
+                           ? "faultline needs root, or a state directory you can write: "
+                           : "";
 
+    return fl_err_set(e, code == FL_EPERM ? FL_EPERM : FL_ESTATE,
+                      "cannot use state directory %s: %s (%schoose another with --state-dir "
+                      "or FAULTLINE_STATE_DIR)",
+                      j->root, what, hint);
+}
+
+static int journal_init(struct fl_journal *j, const char *state_dir, struct fl_err *e)
+{
     memset(j, 0, sizeof *j);
     j->lock_fd = -1;
     if (!state_dir || !*state_dir || strlen(state_dir) >= sizeof j->root)
-        return fl_err_set(e, FL_EUSAGE, "bad state directory '%s'", state_dir ? state_dir : "");
+        return fl_err_set(e, FL_EUSAGE,
+                          "bad state directory '%s' (give a directory path of at most %zu "
+                          "characters with --state-dir or FAULTLINE_STATE_DIR)",
+                          state_dir ? state_dir : "", sizeof j->root - 1);
     snprintf(j->root, sizeof j->root, "%s", state_dir);
     snprintf(j->faults, sizeof j->faults, "%s/faults", j->root);
-    r = fl_mkdir_p(j->faults, 0700, e);
-    if (r)
-        return fl_err_set(e, e->code == FL_EPERM ? FL_EPERM : FL_ESTATE,
-                          "cannot use state directory %s: %s (faultline needs root; choose "
-                          "another with --state-dir or FAULTLINE_STATE_DIR)",
-                          j->root, e->msg);
-    snprintf(lock, sizeof lock, "%s/journal.lock", j->root);
-    j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (j->lock_fd < 0)
-        return fl_err_set(e, FL_ESTATE, "cannot open %s: %s", lock, strerror(errno));
     return 0;
+}
+
+/* The journal lock lives in a directory that already exists. A reader
+ * (!must_write) creates nothing: without a lock file it goes on without a
+ * lock until fl_journal_lock needs one. */
+static int open_lock(struct fl_journal *j, bool must_write, struct fl_err *e)
+{
+    char lock[PATH_MAX];
+
+    snprintf(lock, sizeof lock, "%s/journal.lock", j->root);
+    j->lock_fd = open(lock, O_RDWR | O_CLOEXEC | (must_write ? O_CREAT : 0), 0600);
+    if (j->lock_fd < 0 && !must_write)
+        j->lock_fd = open(lock, O_RDONLY | O_CLOEXEC); /* flock works on it too */
+    if (j->lock_fd < 0 && must_write) {
+        int err = errno;
+        char what[PATH_MAX + 128];
+        snprintf(what, sizeof what, "cannot open %s: %s", lock, strerror(err));
+        return state_dir_error(j, fl_code_from_errno(err), what, e);
+    }
+    return 0;
+}
+
+int fl_journal_open(struct fl_journal *j, const char *state_dir, struct fl_err *e)
+{
+    int r = journal_init(j, state_dir, e);
+
+    if (r)
+        return r;
+    if (fl_mkdir_p(j->faults, 0700, e))
+        return state_dir_error(j, e->code, e->msg, e);
+    j->exists = true;
+    return open_lock(j, true, e);
+}
+
+int fl_journal_open_existing(struct fl_journal *j, const char *state_dir, struct fl_err *e)
+{
+    struct stat st;
+    int r = journal_init(j, state_dir, e);
+
+    if (r)
+        return r;
+    if (stat(j->faults, &st)) {
+        int err = errno;
+        char what[PATH_MAX + 128];
+        if (err == ENOENT && stat(j->root, &st) == 0 && !S_ISDIR(st.st_mode))
+            err = ENOTDIR;
+        if (err == ENOENT)
+            return 0; /* nothing journaled here: an empty journal */
+        snprintf(what, sizeof what, "cannot look at %s: %s", j->faults, strerror(err));
+        return state_dir_error(j, fl_code_from_errno(err), what, e);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        char what[PATH_MAX + 64];
+        snprintf(what, sizeof what, "%s is not a directory", j->faults);
+        return state_dir_error(j, FL_ESTATE, what, e);
+    }
+    j->exists = true;
+    return open_lock(j, false, e);
 }
 
 void fl_journal_close(struct fl_journal *j)
@@ -46,6 +112,8 @@ void fl_journal_close(struct fl_journal *j)
 
 void fl_journal_lock(struct fl_journal *j)
 {
+    if (j->lock_fd < 0 && j->exists)
+        open_lock(j, true, &(struct fl_err){0});
     while (flock(j->lock_fd, LOCK_EX) && errno == EINTR)
         ;
 }
@@ -66,12 +134,12 @@ json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_m
         owner_j = json_pack("{s:i, s:I}", "pid", (int)owner, "start",
                             (json_int_t)fl_proc_start_time(owner));
     return json_pack("{s:i, s:s, s:s, s:O, s:O, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-                     "version", 1, "id", f->id, "kind", f->ops->kind, "params", f->params,
-                     "undo", f->undo, "state", "pending", "owner", owner_j, "created_ms",
-                     (json_int_t)now, "created_wall_ms", (json_int_t)fl_wall_ms(), "lease_ms",
-                     (json_int_t)lease_ms, "lease_until", (json_int_t)(now + lease_ms),
-                     "end_at", (json_int_t)end_at, "duration_ms", (json_int_t)f->duration_ms,
-                     "seed", (json_int_t)f->seed, "description", desc);
+                     "version", 1, "id", f->id, "kind", f->ops->kind, "params", f->params, "undo",
+                     f->undo, "state", "pending", "owner", owner_j, "created_ms", (json_int_t)now,
+                     "created_wall_ms", (json_int_t)fl_wall_ms(), "lease_ms", (json_int_t)lease_ms,
+                     "lease_until", (json_int_t)(now + lease_ms), "end_at", (json_int_t)end_at,
+                     "duration_ms", (json_int_t)f->duration_ms, "seed", (json_int_t)f->seed,
+                     "description", desc);
 }
 
 static void record_path(const struct fl_journal *j, const char *id, char *buf, size_t len)
@@ -125,48 +193,159 @@ static int by_created(const void *a, const void *b)
     return ca < cb ? -1 : ca > cb;
 }
 
-json_t *fl_journal_list(struct fl_journal *j)
+/* Why a record file cannot be acted on, or NULL when it is sound: the
+ * guardian and recover can revert exactly the sound ones. */
+static const char *record_problem(const char *stem, const json_t *rec, char *buf, size_t len)
 {
-    json_t *out = json_array();
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+
+    if (!id_valid(stem))
+        return "its file name is not a fault id (8 hex digits)";
+    if (!json_is_object(rec))
+        return "it is not a JSON object";
+    if (!id || strcmp(id, stem)) {
+        snprintf(buf, len, "its id '%s' differs from its file name", id ? id : "");
+        return buf;
+    }
+    if (!kind || !fl_fault_lookup(kind)) {
+        snprintf(buf, len, "unknown fault kind '%s'", kind ? kind : "");
+        return buf;
+    }
+    if (!json_is_object(json_object_get(rec, "params")) ||
+        !json_is_object(json_object_get(rec, "undo")) ||
+        !json_is_integer(json_object_get(rec, "lease_until")))
+        return "params, undo or lease_until is missing";
+    return NULL;
+}
+
+static json_t *damaged_entry(const char *stem, const char *path, const char *problem,
+                             const json_t *rec)
+{
+    json_t *d = json_pack("{s:s, s:s, s:s}", "id", stem, "file", path, "problem", problem);
+    const char *fields[] = {"kind", "description", "params", "undo"};
+
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        json_t *v = json_object_get(rec, fields[i]); /* NULL for a NULL or a non-object */
+        json_object_set(d, fields[i], v ? v : json_null());
+    }
+    return d;
+}
+
+void fl_journal_scan(struct fl_journal *j, json_t *good, json_t *damaged)
+{
     DIR *d = opendir(j->faults);
     struct dirent *de;
     json_t **items = NULL;
     size_t n = 0, cap = 0;
 
-    if (!d)
-        return out;
-    while ((de = readdir(d))) {
-        char id[64], path[PATH_MAX + 64];
+    while (d && (de = readdir(d))) {
+        char stem[256], path[PATH_MAX + 300], why[256];
         size_t len = strlen(de->d_name);
         struct fl_err e = {0};
+        const char *problem;
         json_t *rec;
 
-        if (len < 6 || strcmp(de->d_name + len - 5, ".json") || len - 5 >= sizeof id)
+        if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json"))
             continue;
-        memcpy(id, de->d_name, len - 5);
-        id[len - 5] = '\0';
-        if (!id_valid(id))
-            continue;
+        memcpy(stem, de->d_name, len - 5);
+        stem[len - 5] = '\0';
         snprintf(path, sizeof path, "%s/%s", j->faults, de->d_name);
         rec = fl_json_load(path, &e);
-        if (!rec) {
-            if (e.code != FL_ENOTARGET)
-                fl_warn("skipping unreadable journal record: %s", e.msg);
+        if (!rec && e.code == FL_ENOTARGET)
+            continue; /* reverted since readdir */
+        problem = e.msg;
+        if (rec) {
+            problem = record_problem(stem, rec, why, sizeof why);
+        } else if (!strncmp(e.msg, path, strlen(path)) && e.msg[strlen(path)] == ':') {
+            snprintf(why, sizeof why, "not readable JSON (line:column %s)",
+                     e.msg + strlen(path) + 1);
+            problem = why;
+        }
+        if (problem) {
+            if (damaged)
+                json_array_append_new(damaged, damaged_entry(stem, path, problem, rec));
+            json_decref(rec);
             continue;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            items = realloc(items, cap * sizeof *items);
+        if (good && n == cap) {
+            json_t **grown = realloc(items, (cap ? cap * 2 : 16) * sizeof *items);
+            if (grown) {
+                items = grown;
+                cap = cap ? cap * 2 : 16;
+            }
         }
-        items[n++] = rec;
+        if (good && n < cap)
+            items[n++] = rec;
+        else
+            json_decref(rec);
     }
-    closedir(d);
+    if (d)
+        closedir(d);
     if (n)
         qsort(items, n, sizeof *items, by_created);
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(out, items[i]);
+        json_array_append_new(good, items[i]);
     free(items);
+}
+
+json_t *fl_journal_list(struct fl_journal *j)
+{
+    json_t *out = json_array();
+
+    fl_journal_scan(j, out, NULL);
     return out;
+}
+
+json_t *fl_journal_list_damaged(struct fl_journal *j)
+{
+    json_t *out = json_array();
+
+    fl_journal_scan(j, NULL, out);
+    return out;
+}
+
+/* Names --forget accepts: what fl_journal_scan reports as an id, without any
+ * way out of the faults directory. */
+static bool forget_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > 200 || name[0] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+@:",
+                    name[i]))
+            return false;
+    return true;
+}
+
+int fl_journal_forget(struct fl_journal *j, const char *name, bool *was_sound, struct fl_err *e)
+{
+    char path[PATH_MAX + 300], why[256];
+    struct fl_err le = {0};
+    json_t *rec;
+    int r = 0;
+
+    *was_sound = false;
+    if (!forget_name_valid(name))
+        return fl_err_set(e, FL_EUSAGE,
+                          "'%s' is not a journal record name (use the id `faultline status` "
+                          "shows)",
+                          name);
+    snprintf(path, sizeof path, "%s/%s.json", j->faults, name);
+    if (!j->exists || access(path, F_OK))
+        return fl_err_set(e, FL_ENOTARGET,
+                          "no journal record %s in %s (`faultline status` lists them)", name,
+                          j->faults);
+    fl_journal_lock(j);
+    rec = fl_json_load(path, &le);
+    *was_sound = rec && !record_problem(name, rec, why, sizeof why);
+    json_decref(rec);
+    if (unlink(path) && errno != ENOENT)
+        r = fl_err_set(e, fl_code_from_errno(errno), "cannot remove %s: %s", path, strerror(errno));
+    fl_journal_unlock(j);
+    return r;
 }
 
 int fl_journal_count(struct fl_journal *j)
@@ -196,10 +375,16 @@ int fl_journal_to_fault(const json_t *record, struct fl_fault *f, struct fl_err 
     json_t *undo = json_object_get(record, "undo");
 
     if (!ops)
-        return fl_err_set(e, FL_ESTATE, "journal record %s has unknown kind '%s'",
-                          id ? id : "?", kind ? kind : "");
+        return fl_err_set(e, FL_ESTATE,
+                          "journal record %s has unknown kind '%s', so faultline cannot revert "
+                          "it: check by hand that its fault is gone, then `faultline recover "
+                          "--forget %s`",
+                          id ? id : "?", kind ? kind : "", id ? id : "ID");
     if (!id_valid(id) || !json_is_object(params) || !json_is_object(undo))
-        return fl_err_set(e, FL_ESTATE, "journal record %s is malformed", id ? id : "?");
+        return fl_err_set(e, FL_ESTATE,
+                          "journal record %s is malformed, so faultline cannot revert it: check "
+                          "by hand that its fault is gone, then `faultline recover --forget %s`",
+                          id ? id : "?", id ? id : "ID");
     fl_fault_init(f, ops, json_deep_copy(params));
     json_decref(f->undo);
     f->undo = json_deep_copy(undo);
@@ -209,13 +394,86 @@ int fl_journal_to_fault(const json_t *record, struct fl_fault *f, struct fl_err 
     return 0;
 }
 
+static void note_path(const struct fl_journal *j, const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s.reverted", j->faults, id);
+}
+
+/* Leave a note for the owner of `rec` (if it has one) saying who reverted
+ * its fault: the owner finds its record gone and tells its user why. */
+static void leave_note(struct fl_journal *j, const json_t *rec, const char *id, const char *by)
+{
+    char path[PATH_MAX + 64];
+    FILE *f;
+
+    if (!by || !json_is_object(json_object_get(rec, "owner")))
+        return;
+    note_path(j, id, path, sizeof path);
+    f = fopen(path, "we");
+    if (!f)
+        return;
+    fprintf(f, "%s\n", by);
+    fclose(f);
+}
+
+void fl_journal_reverted_by(struct fl_journal *j, const char *id, char *buf, size_t len)
+{
+    char path[PATH_MAX + 64];
+    int n;
+
+    note_path(j, id, path, sizeof path);
+    n = id_valid(id) ? fl_read_small(path, buf, len) : -ENOENT;
+    if (n > 0) {
+        buf[strcspn(buf, "\n")] = '\0';
+        unlink(path);
+        return;
+    }
+    snprintf(buf, len,
+             "someone else: its journal record was removed without a note (by hand, "
+             "or `recover --forget`?)");
+}
+
+void fl_journal_prune_notes(struct fl_journal *j, int64_t max_age_s)
+{
+    DIR *d = opendir(j->faults);
+    struct dirent *de;
+    struct stat st;
+    time_t now = time(NULL);
+
+    while (d && (de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len > 9 && !strcmp(de->d_name + len - 9, ".reverted") &&
+            fstatat(dirfd(d), de->d_name, &st, 0) == 0 && now - st.st_mtime > max_age_s)
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    if (d)
+        closedir(d);
+}
+
 int fl_journal_revert(struct fl_journal *j, const char *id, bool *found, struct fl_err *e)
+{
+    return fl_journal_revert_by(j, id, NULL, found, e);
+}
+
+int fl_journal_revert_by(struct fl_journal *j, const char *id, const char *by, bool *found,
+                         struct fl_err *e)
 {
     struct fl_fault f;
     json_t *rec;
     int r = 0;
 
     *found = false;
+    /* A first look without the lock: reverting an unknown id creates nothing. */
+    rec = fl_journal_get(j, id, e);
+    if (!rec && e->code == FL_ESTATE)
+        return fl_err_set(e, FL_ESTATE,
+                          "journal record %s cannot be read, so faultline cannot revert it (%s): "
+                          "check by hand that its fault is gone, then `faultline recover "
+                          "--forget %s`",
+                          id, e->msg, id);
+    if (!rec)
+        return e->code == FL_ENOTARGET ? 0 : -e->code;
+    json_decref(rec);
     fl_journal_lock(j);
     rec = fl_journal_get(j, id, e);
     if (!rec) {
@@ -225,11 +483,13 @@ int fl_journal_revert(struct fl_journal *j, const char *id, bool *found, struct 
     *found = true;
     r = fl_journal_to_fault(rec, &f, e);
     if (r == 0) {
-        if (f.ops->revert)
+        /* What other faults still hold stays in place (compose.h). */
+        if (f.ops->revert && (r = fl_compose_check(j, &f, false, e)) == 0)
             r = f.ops->revert(&f, e);
         fl_fault_fini(&f);
     }
     if (r == 0) {
+        leave_note(j, rec, id, by);
         fl_journal_remove(j, id);
     } else {
         struct fl_err e2 = {0};

@@ -17,13 +17,18 @@
 #define FL_STATE_DIR_DEFAULT "/run/faultline"
 
 struct fl_journal {
-    char root[PATH_MAX - 64];   /* the state directory */
-    char faults[PATH_MAX];      /* root/faults */
-    int lock_fd;                /* root/journal.lock, for fl_journal_lock */
+    char root[PATH_MAX - 64]; /* the state directory */
+    char faults[PATH_MAX];    /* root/faults */
+    int lock_fd;              /* root/journal.lock, for fl_journal_lock; -1 if none */
+    bool exists;              /* root/faults exists (false: an empty journal) */
 };
 
 /* Create the state directory if needed and open it. */
 int fl_journal_open(struct fl_journal *j, const char *state_dir, struct fl_err *e);
+/* Open the state directory for commands that only read it or act on what
+ * is already journaled (status, recover): creates nothing. A missing
+ * directory is an empty journal (j->exists false), not an error. */
+int fl_journal_open_existing(struct fl_journal *j, const char *state_dir, struct fl_err *e);
 void fl_journal_close(struct fl_journal *j);
 
 /* Serialise reverts and record removal across processes (flock). */
@@ -33,13 +38,26 @@ void fl_journal_unlock(struct fl_journal *j);
 /* A new record for `f`. owner 0 = detached (no owner). lease_ms is the lease
  * length; end_at is the CLOCK_BOOTTIME ms deadline of the fault's duration
  * (0 = none). */
-json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_ms,
-                          int64_t end_at);
+json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_ms, int64_t end_at);
 int fl_journal_put(struct fl_journal *j, json_t *record, struct fl_err *e);
 /* The record for id, or NULL (e->code FL_ENOTARGET when absent). */
 json_t *fl_journal_get(struct fl_journal *j, const char *id, struct fl_err *e);
-/* All records, oldest first. Unreadable files are skipped with a warning. */
+/* All sound records, oldest first: the ones faultline can revert. */
 json_t *fl_journal_list(struct fl_journal *j);
+/* Every other *.json file of the journal: unreadable or truncated, unknown
+ * kind, an id that is not a fault id or differs from the file name, missing
+ * fields. Each entry: {"id": file name without .json, "file", "problem",
+ * "kind", "description", "params", "undo"} (the last four null when the
+ * file cannot be read). Nothing can revert these; `status` shows them. */
+json_t *fl_journal_list_damaged(struct fl_journal *j);
+/* Both lists in one pass over the directory (either array may be NULL):
+ * sound records appended to `good`, oldest first; the rest to `damaged`. */
+void fl_journal_scan(struct fl_journal *j, json_t *good, json_t *damaged);
+/* Remove the record file <name>.json, sound or not, without reverting
+ * anything: for a record the user has checked by hand (recover --forget).
+ * *was_sound tells whether faultline could have reverted it. FL_ENOTARGET
+ * when there is no such record. */
+int fl_journal_forget(struct fl_journal *j, const char *name, bool *was_sound, struct fl_err *e);
 int fl_journal_count(struct fl_journal *j);
 void fl_journal_remove(struct fl_journal *j, const char *id);
 
@@ -50,6 +68,17 @@ int fl_journal_to_fault(const json_t *record, struct fl_fault *f, struct fl_err 
  * the journal lock. A fault with no record is already reverted: returns 0 and
  * sets *found = false. On failure the record stays, with "last_error" set. */
 int fl_journal_revert(struct fl_journal *j, const char *id, bool *found, struct fl_err *e);
+
+/* The same, saying who reverts it and why ("the guardian: lease expired
+ * ..."): for an owned record, the text is left in <faults>/<id>.reverted
+ * for the owner, which finds its record gone. */
+int fl_journal_revert_by(struct fl_journal *j, const char *id, const char *by, bool *found,
+                         struct fl_err *e);
+/* For an owner whose record disappeared: who reverted it (and the note is
+ * removed), or a sentence saying nobody left a note. */
+void fl_journal_reverted_by(struct fl_journal *j, const char *id, char *buf, size_t len);
+/* Remove notes no owner collected within max_age_s (the owner died too). */
+void fl_journal_prune_notes(struct fl_journal *j, int64_t max_age_s);
 
 /* Why a record must be reverted now, or FL_LEASE_KEEP. Pure, for testing. */
 enum fl_lease_verdict {

@@ -10,7 +10,11 @@
 
 #include "check/queue_fast.h"
 
-#define MINIMIZE_BUDGET_NS (3 * INT64_C(1000000000))
+/* The counterexample search's time budget: twice what the check itself
+ * took, within these bounds, unless --minimize-budget says otherwise; the
+ * upper bound when a counterexample file was asked for. */
+#define MINIMIZE_MIN_NS (50 * INT64_C(1000000))
+#define MINIMIZE_MAX_NS (3 * INT64_C(1000000000))
 
 void fl_check_opts_init(struct fl_check_opts *o)
 {
@@ -70,6 +74,12 @@ void fl_check_describe_op(const struct fl_history *h, size_t i, FILE *out)
     }
     switch (op->type) {
     case FL_OP_OK:
+        if (op->comp.kind == FL_V_NIL && op->inv.kind == FL_V_NIL &&
+            (fl_history_fis(h, op, "read") || fl_history_fis(h, op, "get") ||
+             fl_history_fis(h, op, "dequeue"))) {
+            fputs(" -> nil", out); /* a read of nothing: say so */
+            break;
+        }
         fputs(" -> ok", out);
         if (op->comp.kind != FL_V_NIL && !val_equal(h, &op->comp, &op->inv)) {
             fputc(' ', out);
@@ -96,6 +106,8 @@ struct lin_ctx {
     struct fl_mop *mops;
     size_t nmops;
     int64_t deadline;
+    int64_t t0;              /* when the check began */
+    struct fl_model_cfg cfg; /* o->cfg in the model's words (model ops .value) */
 };
 
 static int lin_run(struct lin_ctx *c, const struct fl_lin_op *ops, size_t n, int64_t deadline,
@@ -103,12 +115,13 @@ static int lin_run(struct lin_ctx *c, const struct fl_lin_op *ops, size_t n, int
 {
     struct fl_lin_input in = {
         .model = c->m,
-        .cfg = &c->o->cfg,
+        .cfg = &c->cfg,
         .mops = c->mops,
         .aux = c->prep.aux,
         .ops = ops,
         .n = n,
         .no_memo = c->o->no_memo,
+        .max_memo_bytes = c->o->search_memory,
         .deadline_ns = deadline,
     };
     return fl_check_linearizable(&in, res);
@@ -124,15 +137,32 @@ static int lin_run(struct lin_ctx *c, const struct fl_lin_op *ops, size_t n, int
  *     search still fails.
  * What stays definite is the core of the anomaly. Each attempt is a full
  * search, so the whole thing runs against a small time budget. */
-static size_t minimize(struct lin_ctx *c, struct fl_lin_op *cur, size_t n, size_t stuck)
+static int64_t minimize_budget_ns(const struct lin_ctx *c)
 {
-    int64_t budget = fl_check_now_ns() + MINIMIZE_BUDGET_NS;
+    int64_t spent = fl_check_now_ns() - c->t0;
+
+    if (c->o->minimize_budget_ms > 0)
+        return c->o->minimize_budget_ms * INT64_C(1000000);
+    if (c->o->want_counterexample)
+        return MINIMIZE_MAX_NS;
+    return spent * 2 < MINIMIZE_MIN_NS   ? MINIMIZE_MIN_NS
+           : spent * 2 > MINIMIZE_MAX_NS ? MINIMIZE_MAX_NS
+                                         : spent * 2;
+}
+
+/* Returns the new length of cur; *ran_out says whether the budget ended
+ * the search before it had tried everything. */
+static size_t minimize(struct lin_ctx *c, struct fl_lin_op *cur, size_t n, size_t stuck,
+                       int64_t budget_ns, bool *ran_out)
+{
+    int64_t budget = fl_check_now_ns() + budget_ns;
     int64_t deadline = c->deadline && c->deadline < budget ? c->deadline : budget;
     struct fl_lin_op *tmp = malloc((n + 1) * sizeof *tmp);
     size_t *cand = malloc((n + 1) * sizeof *cand);
     struct fl_lin_result res;
     size_t k = 0, nc;
 
+    *ran_out = true;
     if (!tmp || !cand) {
         free(tmp);
         free(cand);
@@ -195,8 +225,10 @@ static size_t minimize(struct lin_ctx *c, struct fl_lin_op *cur, size_t n, size_
                 start = end;
             }
         }
-        if (chunk == 1)
+        if (chunk == 1) {
+            *ran_out = fl_check_now_ns() >= deadline;
             break;
+        }
     }
     free(tmp);
     free(cand);
@@ -219,6 +251,85 @@ static int mop_cmp_key(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* The model's name for the failure, when it has one (lost write, ...). */
+static void explain_anomaly(struct lin_ctx *c, const struct fl_lin_op *grp, size_t n, size_t stuck,
+                            FILE *out, json_t *j)
+{
+    struct fl_anomaly_in in = {c->h, &c->cfg, c->mops, grp, n, stuck};
+    const char *kind = NULL;
+    char *buf = NULL;
+    size_t len = 0;
+
+    if (!c->m->anomaly)
+        return;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return;
+    int rc = c->m->anomaly(&in, m, &kind);
+    fclose(m);
+    if (rc == 0 && kind) {
+        fprintf(out, "\n%s", buf);
+        json_object_set_new(j, "anomaly", json_string(kind));
+    }
+    free(buf);
+}
+
+/* Shrink the failing partition (minimize) and list the core it leaves. */
+static void explain_core(struct lin_ctx *c, struct fl_check_report *r, struct fl_lin_op *grp,
+                         size_t n, size_t stuck, size_t stuck_id, int64_t key, FILE *out, json_t *j)
+{
+    struct fl_history *h = c->h;
+    int64_t budget = minimize_budget_ns(c);
+    bool ran_out;
+    size_t k = minimize(c, grp, n, stuck, budget, &ran_out);
+    size_t definite = 0;
+    r->counterexample = calloc(h->nops + 1, sizeof *r->counterexample);
+    json_t *lines = json_array();
+    for (size_t i = 0; i < k; i++)
+        definite += grp[i].ret != FL_LIN_NORET;
+    if (ran_out)
+        fprintf(out,
+                "\nSmallest failing core found within the %.0f ms budget (not necessarily "
+                "the smallest;\n--minimize-budget DURATION searches longer):\n",
+                (double)budget / 1e6);
+    else
+        fputs("\nSmallest failing core found (the shrinking search tried every "
+              "operation):\n",
+              out);
+    fprintf(out,
+            "%zu operation(s) that must have happened as recorded, plus %zu whose outcome "
+            "is\ntaken as unknown (may or may not have happened), out of %zu%s:\n",
+            definite, k - definite, n, key != FL_CODE_NIL ? " for this key" : "");
+    /* list up to 30 ops: the definite ones closest before the stuck op */
+    bool all = k <= 30;
+    size_t *pick = malloc((k + 1) * sizeof *pick), np = 0, at = 0;
+    for (size_t i = 0; i < k && r->counterexample; i++) {
+        size_t id = c->mops[grp[i].mop].id;
+        r->counterexample[id] = true;
+        json_array_append_new(lines, json_integer(h->ops[id].call_line));
+        if (pick && (all || grp[i].ret != FL_LIN_NORET)) {
+            if (h->ops[id].call <= h->ops[stuck_id].call)
+                at = np + 1;
+            pick[np++] = i;
+        }
+    }
+    size_t from = at > 30 ? at - 30 : 0, to = from + 30 < np ? from + 30 : np;
+    if (from)
+        fprintf(out, "  ... %zu earlier operations\n", from);
+    for (size_t j = from; j < to; j++) {
+        size_t i = pick[j], id = c->mops[grp[i].mop].id;
+        fputs(grp[i].ret == FL_LIN_NORET ? "  (unknown) " : "  ", out);
+        fl_check_describe_op(h, id, out);
+        fputc('\n', out);
+    }
+    if (k > to - from)
+        fprintf(out, "  (%zu operations in all%s)\n", k,
+                c->o->want_counterexample ? ", in the counterexample file" : "");
+    free(pick);
+    json_object_set_new(j, "counterexample_lines", lines);
+    json_object_set_new(j, "counterexample_budget_ran_out", json_boolean(ran_out));
+}
+
 static void explain_invalid(struct lin_ctx *c, struct fl_check_report *r, struct fl_lin_op *grp,
                             size_t n, struct fl_lin_result *res, int64_t key, FILE *out, json_t *j)
 {
@@ -233,7 +344,9 @@ static void explain_invalid(struct lin_ctx *c, struct fl_check_report *r, struct
         fl_history_print_code(h, key, out);
         fputc(')', out);
     }
-    fputs(".\n\nThis operation could not be linearized:\n  ", out);
+    fputs(".\n", out);
+    explain_anomaly(c, grp, n, res->stuck, out, j);
+    fputs("\nThis operation could not be linearized:\n  ", out);
     fl_check_describe_op(h, stuck_id, out);
     fprintf(out,
             "\nIt cannot take effect in any state the system could be in at that point,"
@@ -268,48 +381,8 @@ static void explain_invalid(struct lin_ctx *c, struct fl_check_report *r, struct
     json_object_set_new(j, "stuck_op", stuck);
     json_object_set_new(j, "states", states);
 
-    if (!c->o->no_minimize) {
-        size_t k = minimize(c, grp, n, res->stuck);
-        size_t definite = 0;
-        r->counterexample = calloc(h->nops + 1, sizeof *r->counterexample);
-        json_t *lines = json_array();
-        for (size_t i = 0; i < k; i++)
-            definite += grp[i].ret != FL_LIN_NORET;
-        fprintf(out,
-                "\nSmallest failing core found: %zu operation(s) that must have happened as "
-                "recorded,\nplus %zu whose outcome is taken as unknown (may or may not have "
-                "happened),\nout of %zu%s:\n",
-                definite, k - definite, n, key != FL_CODE_NIL ? " for this key" : "");
-        /* list up to 30 ops: the definite ones closest before the stuck op */
-        bool all = k <= 30;
-        size_t *pick = malloc((k + 1) * sizeof *pick), np = 0, at = 0;
-        for (size_t i = 0; i < k && r->counterexample; i++) {
-            size_t id = c->mops[grp[i].mop].id;
-            r->counterexample[id] = true;
-            json_array_append_new(lines, json_integer(h->ops[id].call_line));
-            if (pick && (all || grp[i].ret != FL_LIN_NORET)) {
-                if (h->ops[id].call <= h->ops[stuck_id].call)
-                    at = np + 1;
-                pick[np++] = i;
-            }
-        }
-        size_t from = at > 30 ? at - 30 : 0, to = from + 30 < np ? from + 30 : np;
-        if (from)
-            fprintf(out, "  ... %zu earlier operations\n", from);
-        for (size_t j = from; j < to; j++) {
-            size_t i = pick[j], id = c->mops[grp[i].mop].id;
-            fputs(grp[i].ret == FL_LIN_NORET ? "  (unknown) " : "  ", out);
-            fl_check_describe_op(h, id, out);
-            fputc('\n', out);
-        }
-        if (k > to - from)
-            fprintf(out, "  (%zu operations in all, in the counterexample file)\n", k);
-        free(pick);
-        if (k == n)
-            fputs("(the search could not shrink it within its 3 s budget)\n", out);
-        fputs("(write it out with --counterexample FILE)\n", out);
-        json_object_set_new(j, "counterexample_lines", lines);
-    }
+    if (!c->o->no_minimize)
+        explain_core(c, r, grp, n, res->stuck, stuck_id, key, out, j);
 }
 
 /* The queue order check (queue_fast.h) for one partition. VALID: decided,
@@ -324,7 +397,7 @@ static int queue_fast(struct lin_ctx *c, struct fl_check_report *r, const struct
     size_t wit[FL_QUEUE_FAST_MAX_WITNESS], nw;
     struct fl_lin_op sub[FL_QUEUE_FAST_MAX_WITNESS];
     struct fl_lin_result res;
-    int fv = fl_queue_fast_check(c->mops, grp, n, wit, &nw);
+    int fv = c->m->fast(c->mops, grp, n, wit, &nw);
 
     if (fv == FL_CHECK_VALID)
         r->partitions++;
@@ -358,42 +431,88 @@ static int queue_fast(struct lin_ctx *c, struct fl_check_report *r, const struct
     return FL_CHECK_INVALID;
 }
 
-static int check_linear(struct fl_history *h, const struct fl_check_opts *o,
-                        const struct fl_model_ops *m, struct fl_check_report *r, struct fl_err *e)
+/* The first op with a "key" field, or h->nops when none has one. */
+static size_t first_keyed(const struct fl_history *h)
 {
+    size_t i = 0;
+    while (i < h->nops && h->ops[i].key.kind == FL_V_NIL)
+        i++;
+    return i;
+}
+
+/* A history recorded with keys, checked with a single-object model: each
+ * key is its own object (Jepsen's independent checker), so an op without
+ * a key has no object. */
+static int key_of(struct fl_history *h, const struct fl_model_ops *m, size_t i, int64_t *key,
+                  struct fl_err *e)
+{
+    const struct fl_hop *op = &h->ops[i];
+
+    if (op->key.kind == FL_V_NIL)
+        return fl_err_set(e, FL_EUSAGE,
+                          "%s:%u:%u: this operation has no \"key\" while others in the history "
+                          "have one; the %s model then checks each key as its own object, so "
+                          "give every operation a key (or none)",
+                          h->name, op->call_line, op->call_col, m->name);
+    *key = fl_history_code(h, &op->key);
+    return 0;
+}
+
+/* Turn the history's ops into the model's (c->mops), each with the key of
+ * its partition; fail ops did not happen and are left out. */
+static int prepare_mops(struct lin_ctx *c, bool split, struct fl_err *e)
+{
+    struct fl_history *h = c->h;
+    int rc;
+
+    for (size_t i = 0; i < h->nops; i++) {
+        const struct fl_hop *op = &h->ops[i];
+        if (op->type == FL_OP_FAIL)
+            continue; /* it did not happen */
+        struct fl_mop mo = {.id = (uint32_t)i, .key = FL_CODE_NIL};
+        int pr = c->m->prepare(&c->prep, op, &mo);
+        if (pr < 0)
+            return pr;
+        if (pr == FL_PREP_SKIP)
+            continue;
+        if (c->o->no_split)
+            mo.key = FL_CODE_NIL;
+        if (split && (rc = key_of(h, c->m, i, &mo.key, e)) < 0)
+            return rc;
+        c->mops[c->nmops++] = mo;
+    }
+    return 0;
+}
+
+int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
+                    const struct fl_check_opts *o, struct fl_check_report *r, struct fl_err *e)
+{
+    const struct fl_model_ops *m = checker->model;
     struct lin_ctx c = {.h = h, .o = o, .m = m};
+    bool split = !m->per_key && !o->no_split && first_keyed(h) < h->nops;
     struct fl_lin_op *grp = NULL;
     int rc = 0, verdict = FL_CHECK_VALID;
+    size_t nunknown = 0; /* parts the search could not decide */
     const char *why = NULL;
     char *text = NULL;
     size_t tlen = 0;
 
-    c.prep = (struct fl_prep){.h = h, .cfg = &o->cfg, .e = e};
+    c.cfg = o->cfg;
+    if (m->value)
+        c.cfg.initial = m->value(h, c.cfg.initial);
+    c.prep = (struct fl_prep){.h = h, .cfg = &c.cfg, .e = e};
     c.mops = malloc((h->nops + 1) * sizeof *c.mops);
     grp = malloc((h->nops + 1) * sizeof *grp);
     if (!c.mops || !grp) {
         rc = fl_err_set(e, FL_EFAIL, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < h->nops; i++) {
-        const struct fl_hop *op = &h->ops[i];
-        if (op->type == FL_OP_FAIL)
-            continue; /* it did not happen */
-        struct fl_mop mo = {.id = (uint32_t)i, .key = FL_CODE_NIL};
-        int pr = m->prepare(&c.prep, op, &mo);
-        if (pr < 0) {
-            rc = pr;
-            goto out;
-        }
-        if (pr == FL_PREP_SKIP)
-            continue;
-        if (o->no_split)
-            mo.key = FL_CODE_NIL;
-        c.mops[c.nmops++] = mo;
-    }
-    if (m->per_key && !o->no_split)
+    if ((rc = prepare_mops(&c, split, e)) < 0)
+        goto out;
+    if ((m->per_key || split) && !o->no_split)
         qsort(c.mops, c.nmops, sizeof *c.mops, mop_cmp_key);
-    c.deadline = o->timeout_ms > 0 ? fl_check_now_ns() + o->timeout_ms * 1000000 : 0;
+    c.t0 = fl_check_now_ns();
+    c.deadline = o->timeout_ms > 0 ? c.t0 + o->timeout_ms * 1000000 : 0;
     r->checked_ops = c.nmops;
 
     FILE *out = open_memstream(&text, &tlen);
@@ -413,7 +532,7 @@ static int check_linear(struct fl_history *h, const struct fl_check_opts *o,
                                         op->type == FL_OP_OK ? op->ret : FL_LIN_NORET};
         }
         struct fl_lin_result res;
-        if (!strcmp(m->name, "queue") && !o->no_fast) {
+        if (m->fast && !o->no_fast) {
             int fv = queue_fast(&c, r, grp, n, c.mops[start].key, out, j);
             if (fv < 0) {
                 fclose(out);
@@ -448,24 +567,32 @@ static int check_linear(struct fl_history *h, const struct fl_check_opts *o,
             break;
         }
         if (res.verdict == FL_CHECK_UNKNOWN) {
-            verdict = FL_CHECK_UNKNOWN;
+            /* another part may still be decided invalid, which settles the
+             * whole history (as Porcupine, which searches parts in parallel);
+             * once the one deadline has passed the rest would time out too */
+            nunknown++;
             why = res.why_unknown;
             fl_lin_result_fini(&res);
-            break; /* with one deadline for all parts, the rest would time out too */
+            if (c.deadline && fl_check_now_ns() >= c.deadline)
+                break;
+            start = end;
+            continue;
         }
         fl_lin_result_fini(&res);
         start = end;
     }
+    if (verdict == FL_CHECK_VALID && nunknown)
+        verdict = FL_CHECK_UNKNOWN;
     if (verdict == FL_CHECK_VALID)
         fprintf(out,
-                "VALID: the history is linearizable as a %s (%zu operations checked in %zu "
+                "VALID: the history is linearizable as a %s%s (%zu operations checked in %zu "
                 "part(s)).\n",
-                m->name, c.nmops, r->partitions);
+                m->name, split ? " per key (each key its own object)" : "", c.nmops, r->partitions);
     else if (verdict == FL_CHECK_UNKNOWN)
         fprintf(out,
                 "UNKNOWN: could not decide whether the history is linearizable as a %s: "
-                "%s.\n",
-                m->name, why ? why : "search stopped");
+                "%s (%zu part(s) undecided, %zu linearizable).\n",
+                m->name, why ? why : "search stopped", nunknown, r->partitions - nunknown);
     fclose(out);
     r->verdict = verdict;
     r->text = text;
@@ -479,93 +606,53 @@ out:
     return rc;
 }
 
-static size_t count_reads(const struct fl_history *h)
+/* Every report opens with its verdict ("VALID: ...") so people and scripts
+ * find it on the first line whatever the checker. */
+static int lead_with_verdict(struct fl_check_report *r)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < h->nops; i++)
-        n += h->ops[i].type == FL_OP_OK && fl_history_fis(h, &h->ops[i], "read");
-    return n;
-}
+    static const char *const heads[] = {"VALID: ", "INVALID: ", "UNKNOWN: "};
+    const char *head = heads[r->verdict == FL_CHECK_VALID     ? 0
+                             : r->verdict == FL_CHECK_INVALID ? 1
+                                                              : 2];
+    char *t = NULL;
 
-bool fl_check_model_known(const char *name)
-{
-    return !strcmp(name, "bank") || !strcmp(name, "total-queue") || fl_check_model_find(name);
+    if (r->text && !strncmp(r->text, head, strlen(head)))
+        return 0;
+    if (asprintf(&t, "%s%s", head, r->text ? r->text : "\n") < 0)
+        return -1;
+    free(r->text);
+    r->text = t;
+    return 0;
 }
 
 int fl_check_run(struct fl_history *h, const struct fl_check_opts *o, struct fl_check_report *r,
                  struct fl_err *e)
 {
+    const struct fl_checker *c = fl_check_checker_find(o->model);
     int64_t t0 = fl_check_now_ns();
+    char names[512];
     int rc;
 
     memset(r, 0, sizeof *r);
+    if (!c)
+        return fl_err_set(e, FL_EUSAGE, "unknown model '%s'; models: %s", o->model,
+                          fl_check_checker_names(names, sizeof names));
     r->nops = h->nops;
     r->offending = calloc(h->nops + 1, sizeof *r->offending);
     if (!r->offending)
         return fl_err_set(e, FL_EFAIL, "out of memory");
-    if (!strcmp(o->model, "bank")) {
-        rc = fl_check_bank(h, o, r, e);
-    } else if (!strcmp(o->model, "total-queue")) {
-        rc = fl_check_total_queue(h, o, r, e);
-    } else {
-        const struct fl_model_ops *m = fl_check_model_find(o->model);
-        if (!m) {
-            fl_check_report_fini(r);
-            return fl_err_set(e, FL_EUSAGE,
-                              "unknown model '%s'; models: bank, register, cas-register, "
-                              "multi-register, kv, set, counter, queue, total-queue, mutex",
-                              o->model);
-        }
-        if (!strcmp(m->name, "set")) {
-            struct fl_check_report sr = {0};
-            sr.nops = h->nops;
-            sr.offending = calloc(h->nops + 1, sizeof *sr.offending);
-            if (!sr.offending) {
-                fl_check_report_fini(r);
-                return fl_err_set(e, FL_EFAIL, "out of memory");
-            }
-            rc = fl_check_set_anomalies(h, o, &sr, e);
-            if (rc == 0 && sr.verdict == FL_CHECK_INVALID) {
-                fl_check_report_fini(r);
-                *r = sr;
-            } else if (rc == 0 && count_reads(h) <= 1) {
-                /* one read: the analysis is exact, no search needed */
-                fl_check_report_fini(r);
-                *r = sr;
-                r->partitions = 1;
-                if (r->verdict == FL_CHECK_UNKNOWN) {
-                    /* nothing was ever read: any order of the adds explains it */
-                    char *t = NULL;
-                    r->verdict = FL_CHECK_VALID;
-                    if (asprintf(&t,
-                                 "%sVALID: with no read, every history of adds is "
-                                 "linearizable.\n",
-                                 r->text ? r->text : "") >= 0) {
-                        free(r->text);
-                        r->text = t;
-                    }
-                }
-            } else if (rc == 0) {
-                rc = check_linear(h, o, m, r, e);
-                if (rc == 0) {
-                    /* lead with the anomaly counts, then the search's verdict */
-                    char *t = NULL;
-                    if (asprintf(&t, "%s%s", sr.text, r->text) >= 0) {
-                        free(r->text);
-                        r->text = t;
-                    }
-                    json_object_set(r->json, "set", json_object_get(sr.json, "set"));
-                    if (sr.verdict == FL_CHECK_UNKNOWN && r->verdict == FL_CHECK_VALID)
-                        r->verdict = FL_CHECK_VALID; /* no final read: linearizability decides */
-                }
-                fl_check_report_fini(&sr);
-            } else {
-                fl_check_report_fini(&sr);
-            }
-        } else {
-            rc = check_linear(h, o, m, r, e);
-        }
+    size_t k = c->one_object ? first_keyed(h) : h->nops;
+    if (k < h->nops) {
+        fl_check_report_fini(r);
+        return fl_err_set(e, FL_EUSAGE,
+                          "%s:%u:%u: this operation has a \"key\", but the %s checker checks "
+                          "one object; check a history recorded with keys with a keyed model "
+                          "such as --model kv, or record it without keys",
+                          h->name, h->ops[k].call_line, h->ops[k].call_col, fl_checker_name(c));
     }
+    rc = c->run(c, h, o, r, e);
+    if (rc == 0 && lead_with_verdict(r) < 0)
+        rc = fl_err_set(e, FL_EFAIL, "out of memory");
     if (rc < 0) {
         fl_check_report_fini(r);
         return rc;

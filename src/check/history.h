@@ -1,4 +1,7 @@
 /* Recorded operation histories: values, operations, parsers and writers.
+ * The data model and the writers are history.c; the readers behind
+ * fl_history_parse / fl_history_load are in readers/ (see readers/read.h),
+ * over the EDN value reader edn.c.
  *
  * A history is read once (JSON Lines or Jepsen EDN) into compact arrays the
  * checkers walk many times:
@@ -90,12 +93,23 @@ struct fl_history {
     uint32_t *strhash; /* open addressing: slot -> id + 1 (0 empty) */
     size_t hashcap;
     bool have_time; /* every op has call time (and ret time when completed) */
+    /* the model a leading comment names ("# faultline workload: ... model=kv"),
+     * "" if none: `check` uses it when --model is not given */
+    char model[64];
 };
 
 enum fl_hist_format { FL_FMT_AUTO, FL_FMT_JSONL, FL_FMT_EDN };
 
 struct fl_history *fl_history_new(const char *name);
 void fl_history_free(struct fl_history *h);
+
+/* Limits on what a history may hold, so a wrong or hostile input ends with
+ * an error instead of exhausting memory (docs/history-format.md, "Limits"):
+ * one operation's text (a JSON line, an EDN event form; also every line of
+ * input that is not a regular file) and the whole of such input (a pipe,
+ * stdin). A regular file is mapped and needs no total bound. */
+#define FL_HISTORY_MAX_OP_BYTES ((size_t)64 << 20)
+#define FL_HISTORY_MAX_STREAM_BYTES ((size_t)4 << 30)
 
 /* Parse a whole history from memory. `name` is used in messages
  * ("history.edn:12:5: ..."). On failure returns a negative FL_E* code and
@@ -108,6 +122,13 @@ int fl_history_parse(const char *buf, size_t len, enum fl_hist_format fmt, const
  * 3 and a message on stderr (the input error of `check` and `workload`). */
 int fl_history_load(const char *path, enum fl_hist_format fmt, struct fl_history **out,
                     struct fl_err *e);
+/* The same with another bound on one operation's text than
+ * FL_HISTORY_MAX_OP_BYTES (check --max-op-size). Device files (/dev/zero)
+ * are refused; pipes and stdin are read up to FL_HISTORY_MAX_STREAM_BYTES. */
+int fl_history_parse_max(const char *buf, size_t len, enum fl_hist_format fmt, const char *name,
+                         size_t max_op, struct fl_history **out, struct fl_err *e);
+int fl_history_load_max(const char *path, enum fl_hist_format fmt, size_t max_op,
+                        struct fl_history **out, struct fl_err *e);
 
 /* Interning and value helpers. */
 int64_t fl_history_intern(struct fl_history *h, const char *s, size_t n, int kind);

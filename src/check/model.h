@@ -9,7 +9,7 @@
  *            the operation is impossible in that state;
  *   describe print an operation or a state for people.
  * equal/hash default to word-wise comparison when NULL. Adding a model is one
- * file plus one line in registry.c.
+ * file in models/ plus one FL_CHECKER_LINEAR line in registry.c.
  */
 #ifndef FL_CHECK_MODEL_H
 #define FL_CHECK_MODEL_H
@@ -19,6 +19,18 @@
 #include <stdio.h>
 
 #include "check/history.h"
+
+struct fl_lin_op;
+
+/* A failed partition, for a model's anomaly hook: ops[0..n) over mops,
+ * ops[stuck] the operation the search could not place. */
+struct fl_anomaly_in {
+    struct fl_history *h;
+    const struct fl_model_cfg *cfg;
+    const struct fl_mop *mops;
+    const struct fl_lin_op *ops;
+    size_t n, stuck;
+};
 
 /* A recorded operation as a model sees it. */
 struct fl_mop {
@@ -74,11 +86,23 @@ struct fl_model_ops {
     void (*describe_op)(const struct fl_history *h, const struct fl_mop *op, const int64_t *aux,
                         FILE *out);
     void (*describe_state)(const struct fl_history *h, const int64_t *s, int n, FILE *out);
+    /* A decision procedure tried on each partition before the search, with
+     * the contract of fl_queue_fast_check (queue_fast.h): VALID, INVALID
+     * with up to FL_QUEUE_FAST_MAX_WITNESS witness ops, or
+     * FL_QUEUE_FAST_NA to leave it to the search. NULL: none. */
+    int (*fast)(const struct fl_mop *mops, const struct fl_lin_op *ops, size_t n, size_t *witness,
+                size_t *nwitness);
+    /* The model's word for a value code, when it differs (kv keeps strings
+     * as hashes of their text): applied to --initial. NULL: the code. */
+    int64_t (*value)(struct fl_history *h, int64_t code);
+    /* Name the failure when it is an anomaly people know ("lost write",
+     * "stale read"): write a paragraph to out, set *kind (a static string)
+     * and return 0; return 1 when it is none of them. NULL: never. */
+    int (*anomaly)(const struct fl_anomaly_in *in, FILE *out, const char **kind);
 };
 
+/* The model of the checker named name (registry.c), NULL if none. */
 const struct fl_model_ops *fl_check_model_find(const char *name);
-/* NULL-terminated list of every model, for help text. */
-const struct fl_model_ops *const *fl_check_models(void);
 
 /* Helpers shared by model files. */
 uint64_t fl_check_hash_words(const int64_t *s, int n);

@@ -50,7 +50,7 @@ static void put(size_t *w, size_t *nw, size_t a, size_t b, size_t c, size_t d)
 }
 
 int fl_queue_fast_check(const struct fl_mop *mops, const struct fl_lin_op *ops, size_t n,
-                        size_t witness[FL_QUEUE_FAST_MAX_WITNESS], size_t *nwitness)
+                        size_t *witness, size_t *nwitness)
 {
     struct entry *ent = malloc((n + 1) * sizeof *ent);
     struct enq *enq = malloc((n + 1) * sizeof *enq);

@@ -37,6 +37,6 @@
  * the history is outside what the check decides; or -FL_EFAIL when out of
  * memory. */
 int fl_queue_fast_check(const struct fl_mop *mops, const struct fl_lin_op *ops, size_t n,
-                        size_t witness[FL_QUEUE_FAST_MAX_WITNESS], size_t *nwitness);
+                        size_t *witness, size_t *nwitness);
 
 #endif

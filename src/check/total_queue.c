@@ -72,9 +72,9 @@ static size_t excused(size_t nlost, const struct copy *lost, const uint32_t *ret
     return taken;
 }
 
-static int explain(struct fl_check_report *r, size_t acked, size_t out, size_t nlost,
-                   size_t nexc, struct fl_vlist *lost, struct fl_vlist *unexp,
-                   struct fl_vlist *dup, struct fl_vlist *recov, bool drain_unknown)
+static int explain(struct fl_check_report *r, size_t acked, size_t out, size_t nlost, size_t nexc,
+                   struct fl_vlist *lost, struct fl_vlist *unexp, struct fl_vlist *dup,
+                   struct fl_vlist *recov, bool drain_unknown)
 {
     json_t *q = json_object();
     char *missing = NULL;
@@ -91,8 +91,8 @@ static int explain(struct fl_check_report *r, size_t acked, size_t out, size_t n
                       "dequeues with unknown outcome):%s\n",
                       nexc, lost->buf) < 0)
         missing = NULL;
-    else if (nlost && !nexc && !drain_unknown && asprintf(&missing, "  lost (acknowledged, never came out):%s\n",
-                                         lost->buf) < 0)
+    else if (nlost && !nexc && !drain_unknown &&
+             asprintf(&missing, "  lost (acknowledged, never came out):%s\n", lost->buf) < 0)
         missing = NULL;
     if (asprintf(&r->text,
                  "%stotal-queue analysis: %zu acknowledged enqueues, %zu values out; %zu lost, "
@@ -127,9 +127,10 @@ static int explain(struct fl_check_report *r, size_t acked, size_t out, size_t n
     return 0;
 }
 
-int fl_check_total_queue(struct fl_history *h, const struct fl_check_opts *o,
-                         struct fl_check_report *r, struct fl_err *e)
+int fl_check_total_queue(const struct fl_checker *c, struct fl_history *h,
+                         const struct fl_check_opts *o, struct fl_check_report *r, struct fl_err *e)
 {
+    (void)c;
     struct copy *in = calloc(h->nops + 1, sizeof *in), *lostc = NULL;
     int64_t *outv = NULL, *bad = NULL;
     uint32_t *uret = calloc(h->nops + 1, sizeof *uret);
@@ -150,8 +151,8 @@ int fl_check_total_queue(struct fl_history *h, const struct fl_check_opts *o,
         bool drain = fl_history_fis(h, op, "drain");
         if (is_enq(h, op)) {
             if (op->type != FL_OP_FAIL)
-                in[nin++] = (struct copy){fl_history_code(h, &op->inv), op->call,
-                                          op->type == FL_OP_OK};
+                in[nin++] =
+                    (struct copy){fl_history_code(h, &op->inv), op->call, op->type == FL_OP_OK};
             acked += op->type == FL_OP_OK;
         } else if (is_deq(h, op) || drain) {
             if (op->type == FL_OP_INFO) {
@@ -185,8 +186,8 @@ int fl_check_total_queue(struct fl_history *h, const struct fl_check_opts *o,
                 outv[nout++] = fl_history_code(h, fl_history_child(h, &op->comp, k));
         } else {
             rc = fl_err_set(e, FL_EUSAGE,
-                            "%s:%u: total-queue operations are enqueue, dequeue and drain",
-                            h->name, op->call_line);
+                            "%s:%u: total-queue operations are enqueue, dequeue and drain", h->name,
+                            op->call_line);
             goto out;
         }
     }
@@ -235,12 +236,13 @@ int fl_check_total_queue(struct fl_history *h, const struct fl_check_opts *o,
         if (op->type != FL_OP_OK)
             continue;
         if (is_enq(h, op)) {
-            r->offending[i] = nlost > nexc && fl_code_has(outv, nlost, fl_history_code(h, &op->inv));
+            r->offending[i] =
+                nlost > nexc && fl_code_has(outv, nlost, fl_history_code(h, &op->inv));
         } else if (op->comp.kind == FL_V_VEC || op->comp.kind == FL_V_LIST ||
                    op->comp.kind == FL_V_SET) {
             for (uint32_t k = 0; k < op->comp.n && !r->offending[i]; k++)
-                r->offending[i] = fl_code_has(
-                    bad, nbad, fl_history_code(h, fl_history_child(h, &op->comp, k)));
+                r->offending[i] =
+                    fl_code_has(bad, nbad, fl_history_code(h, fl_history_child(h, &op->comp, k)));
         } else if (op->comp.kind != FL_V_NIL) {
             r->offending[i] = fl_code_has(bad, nbad, fl_history_code(h, &op->comp));
         }

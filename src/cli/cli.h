@@ -14,6 +14,7 @@ int fl_cli_status(int argc, char **argv);
 int fl_cli_recover(int argc, char **argv);
 int fl_cli_proxy(int argc, char **argv);
 int fl_cli_guardian(int argc, char **argv);
+int fl_cli_sentinel(int argc, char **argv);
 int fl_cli_stressor(int argc, char **argv);
 int fl_cli_check(int argc, char **argv);
 int fl_cli_workload(int argc, char **argv);
@@ -21,6 +22,9 @@ int fl_cli_validate(int argc, char **argv);
 int fl_cli_run(int argc, char **argv);
 int fl_cli_runs(int argc, char **argv);
 int fl_cli_show(int argc, char **argv);
+int fl_cli_lab(int argc, char **argv);
+int fl_cli_dns_worker(int argc, char **argv);
+int fl_cli_diskio_worker(int argc, char **argv);
 int fl_cli_server(int argc, char **argv);
 int fl_cli_experiment(int argc, char **argv);
 int fl_cli_schedule(int argc, char **argv);
@@ -28,6 +32,12 @@ int fl_cli_bulletin(int argc, char **argv);
 
 /* The state directory: --state-dir, else $FAULTLINE_STATE_DIR, else /run/faultline. */
 const char *fl_cli_state_dir(const char *flag_value);
+
+/* Before any command (main.c): if the default state directory
+ * ($FAULTLINE_STATE_DIR or /run/faultline) journals faults and no guardian
+ * watches them (guardian and sentinel both killed), start one. Cheap: a
+ * directory listing and a lock probe; creates nothing otherwise. */
+void fl_cli_housekeep(const char *command);
 
 /* Print an error from a struct fl_err and return the exit code. */
 struct fl_err;

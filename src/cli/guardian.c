@@ -1,9 +1,12 @@
 /* faultline __guardian: the hidden entry point of the guardian daemon,
- * started by fl_guardian_ensure(); see src/agent/guardian.h. */
+ * started by fl_guardian_ensure(); see src/agent/guardian.h. And faultline
+ * __sentinel, the guardian's watcher (src/agent/sentinel.h). */
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #include "agent/guardian.h"
+#include "agent/sentinel.h"
 #include "cli/cli.h"
 
 int fl_cli_guardian(int argc, char **argv)
@@ -26,4 +29,26 @@ int fl_cli_guardian(int argc, char **argv)
             return FL_EUSAGE;
     }
     return fl_guardian_run(fl_cli_state_dir(state_dir), poll_ms, idle_ms);
+}
+
+int fl_cli_sentinel(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"state-dir", required_argument, NULL, 's'},
+                                             {"guardian", required_argument, NULL, 'g'},
+                                             {NULL, 0, NULL, 0}};
+    const char *state_dir = NULL;
+    long guardian = 0;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 's')
+            state_dir = optarg;
+        else if (c == 'g')
+            guardian = strtol(optarg, NULL, 10);
+        else
+            return FL_EUSAGE;
+    }
+    if (guardian <= 1 || guardian > INT_MAX)
+        return FL_EUSAGE;
+    return fl_sentinel_run(fl_cli_state_dir(state_dir), (pid_t)guardian);
 }

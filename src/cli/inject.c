@@ -19,6 +19,7 @@
 #include "util/log.h"
 #include "util/opts.h"
 #include "util/parse.h"
+#include "util/suggest.h"
 #include "util/time.h"
 
 #define LEASE_FOREGROUND_MS 15000
@@ -35,22 +36,37 @@ static void on_signal(int sig)
 static const struct fl_opt common_opts[] = {
     {"duration", FL_OPT_DURATION, 0, "DURATION",
      "how long to hold the fault (default: until Ctrl-C/SIGTERM, or the lease if detached)",
-     NULL, 0, 0},
+     NULL, 1, 0},
     {"detach", FL_OPT_FLAG, 0, NULL,
      "apply, print the fault id and return; the guardian reverts at the end", NULL, 0, 0},
     {"lease", FL_OPT_DURATION, 0, "DURATION",
      "revert if not renewed by then (foreground: 15s, renewed while running; "
-     "detached: the duration, else 5m)",
-     NULL, 0, 0},
+     "detached: the duration, else 5m; at least 1s)",
+     NULL, 1000, 0},
     {"seed", FL_OPT_INT, 0, "N", "seed for random target picks (default: random, printed)",
      NULL, 0, 0},
     {"dry-run", FL_OPT_FLAG, 0, NULL, "resolve targets and print the plan; touch nothing",
      NULL, 0, 0},
     {"state-dir", FL_OPT_STRING, 0, "DIR",
-     "journal and guardian directory (default $FAULTLINE_STATE_DIR or /run/faultline)", NULL,
+     "journal and guardian directory (default $FAULTLINE_STATE_DIR or the machine-wide "
+     "/run/faultline, shared by every user)",
+     NULL,
      0, 0},
     FL_OPT_END,
 };
+
+/* The registered kind closest to a misspelled one, or NULL. */
+static const char *suggest_kind(const char *kind)
+{
+    const struct fl_fault_ops *const *k = fl_fault_kinds();
+    const char *names[64];
+    size_t n = 0;
+
+    for (; *k && n + 1 < sizeof names / sizeof *names; k++)
+        names[n++] = (*k)->kind;
+    names[n] = NULL;
+    return fl_suggest(kind, names);
+}
 
 static void print_kinds(FILE *out)
 {
@@ -76,7 +92,10 @@ static void usage(FILE *out, const struct fl_fault_ops *ops)
     fl_opts_print_help(out, common_opts);
     fprintf(out, "\nA foreground inject holds the fault for --duration and reverts at the end or\n"
                  "on Ctrl-C/SIGTERM (exit 0 once reverted). If this process dies, the guardian\n"
-                 "reverts the fault at once. Exit codes: docs/exit-codes.md.\n");
+                 "reverts the fault at once. Faults on one target compose (a process paused\n"
+                 "twice runs again when the later pause ends) or are refused (exit 4) where\n"
+                 "they cannot: see \"Overlapping faults\" in docs/faults-*.md. Exit codes:\n"
+                 "docs/exit-codes.md.\n");
 }
 
 /* Parse "--name value" / "--name=value" pairs into kind and common params. */
@@ -106,11 +125,15 @@ static int parse_args(int argc, char **argv, const struct fl_fault_ops *ops, jso
             o = fl_opts_find(common_tables, name);
             dest = common;
         }
-        if (!o)
+        if (!o) {
+            const struct fl_opt *const all[] = {ops->opts, common_opts, NULL};
+            const char *hint = fl_opts_suggest(all, name);
             return fl_err_set(e, FL_EUSAGE,
-                              "%s does not take --%s; run `faultline inject %s --help` for its "
-                              "options",
-                              ops->kind, name, ops->kind);
+                              "%s does not take --%s%s%s%s; run `faultline inject %s --help` "
+                              "for its options",
+                              ops->kind, name, hint ? " (did you mean --" : "", hint ? hint : "",
+                              hint ? "?)" : "", ops->kind);
+        }
         if (o->type == FL_OPT_FLAG) {
             if (eq)
                 return fl_err_set(e, FL_EUSAGE, "--%s takes no value", name);
@@ -153,7 +176,9 @@ static bool hold(struct fl_journal *j, const char *id, int64_t end_at, int64_t l
             break;
         if (now >= next_renew) {
             if (!fl_fault_renew(j, id, lease_ms)) {
-                fl_info("fault %s was reverted by someone else (faultline recover?)", id);
+                char by[256];
+                fl_journal_reverted_by(j, id, by, sizeof by);
+                fl_info("fault %s was reverted by %s", id, by);
                 return false;
             }
             next_renew = now + renew_every;
@@ -247,7 +272,7 @@ static int run_fault(struct fl_fault *f, json_t *common, struct fl_err *e)
 int fl_cli_inject(int argc, char **argv)
 {
     const struct fl_fault_ops *ops;
-    const char *why;
+    const char *why, *hint;
     struct fl_err e = {0};
     struct fl_fault f;
     json_t *params, *common;
@@ -260,9 +285,10 @@ int fl_cli_inject(int argc, char **argv)
     }
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            ops = fl_fault_lookup(argv[1]);
+            if (!(ops = fl_fault_lookup(argv[1])))
+                break;
             usage(stdout, ops);
-            return ops ? 0 : FL_EUSAGE;
+            return 0;
         }
     ops = fl_fault_lookup(argv[1]);
     if (!ops) {
@@ -271,9 +297,10 @@ int fl_cli_inject(int argc, char **argv)
             fl_err_set(&e, FL_EUNSUPPORTED, "%s is not available: %s", argv[1], why);
             return fl_cli_fail(&e);
         }
+        hint = suggest_kind(argv[1]);
         fl_err_set(&e, FL_EUSAGE,
-                   "unknown fault kind '%s'; run `faultline inject --help` for the list",
-                   argv[1]);
+                   "unknown fault kind '%s'%s%s%s; run `faultline inject --help` for the list",
+                   argv[1], hint ? " (did you mean " : "", hint ? hint : "", hint ? "?)" : "");
         return fl_cli_fail(&e);
     }
     params = json_object();

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "fl_config.h"
+#include "store/store.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -28,6 +29,7 @@ static const struct fl_cli_cmd commands[] = {
     {"run", fl_cli_run, "run an experiment: steady state, faults, guardrails, recovery, verdict"},
     {"runs", fl_cli_runs, "list recorded experiment runs"},
     {"show", fl_cli_show, "show one run: timeline, probe statistics, verdict"},
+    {"lab", fl_cli_lab, "hosts as network namespaces on a bridge: up, down, status, exec"},
     {"server", fl_cli_server, "serve the control plane: API, runs, schedules (docs/server.md)"},
     {"experiment", fl_cli_experiment, "add, list, show, remove experiments stored in a server"},
     {"schedule", fl_cli_schedule, "add, list, pause, resume, remove schedules of a server"},
@@ -35,7 +37,10 @@ static const struct fl_cli_cmd commands[] = {
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
     {"__guardian", fl_cli_guardian, NULL},
+    {"__sentinel", fl_cli_sentinel, NULL},
     {"__stressor", fl_cli_stressor, NULL},
+    {"__dns-worker", fl_cli_dns_worker, NULL},
+    {"__diskio-worker", fl_cli_diskio_worker, NULL},
 };
 
 static int cmd_help(int argc, char **argv)
@@ -49,7 +54,12 @@ static int cmd_help(int argc, char **argv)
     printf("\nRun `faultline COMMAND --help` for a command's options.\n"
            "Exit codes: 0 ok, 1 failed, 2 usage, 3 target not found, 4 refused by a\n"
            "safety rule, 5 permission denied, 6 unsupported here, 7 state directory\n"
-           "unusable (docs/exit-codes.md).\n");
+           "unusable (docs/exit-codes.md).\n\n"
+           "Machine-wide by default: faults are journaled in /run/faultline and runs are\n"
+           "stored in " FL_STORE_DEFAULT_PATH ", one of each for every user of this\n"
+           "machine. For your own, set FAULTLINE_STATE_DIR and FAULTLINE_DB (or give\n"
+           "--state-dir and --db), e.g. FAULTLINE_STATE_DIR=$HOME/.faultline/state\n"
+           "FAULTLINE_DB=$HOME/.faultline/history.db.\n");
     return 0;
 }
 
@@ -63,6 +73,7 @@ int main(int argc, char **argv)
         name = "help";
     if (!strcmp(name, "--version"))
         name = "version";
+    fl_cli_housekeep(name);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(commands[i].name, name))
             return commands[i].main(argc > 1 ? argc - 1 : argc, argc > 1 ? argv + 1 : argv);

@@ -26,10 +26,11 @@ static void usage(FILE *out)
                  "                       [--netns NAME] [--intercept NAME=ADDR[:PORT]]...\n\n"
                  "Forward TCP connections through fault-injecting proxies, managed with a\n"
                  "Toxiproxy-compatible HTTP API (toxics: latency, bandwidth, slow_close, timeout,\n"
-                 "reset_peer, slicer, limit_data). Runs until SIGINT or SIGTERM.\n"
+                 "reset_peer, slicer, limit_data, noop). Runs until SIGINT or SIGTERM.\n"
                  "  --listen HOST:PORT  API address (default 127.0.0.1:8474; port 0 picks one)\n"
                  "  --config FILE       create proxies from a Toxiproxy-style JSON array at start\n"
-                 "  --state FILE        where proxies and toxics persist across restarts\n"
+                 "  --state FILE        where proxies and toxics persist across restarts (a file,\n"
+                 "                      not a directory)\n"
                  "                      (default " DEFAULT_STATE "; --state '' keeps nothing)\n"
                  "  --netns NAME        proxies listen, connect and intercept inside network\n"
                  "                      namespace NAME (/run/netns/NAME); the API stays here\n"
@@ -101,7 +102,16 @@ static void raise_nofile(void)
     }
 }
 
-int fl_cli_proxy(int argc, char **argv)
+struct args {
+    struct fl_px_options o;
+    const char *config, *netns;
+    const char *icpt[FL_PX_MAX_INTERCEPTS];
+    size_t nicpt;
+};
+
+/* Read the options into a; false when the command ends here, with *rc its
+ * exit code (--help, or a usage error already reported). */
+static bool parse_args(int argc, char **argv, struct args *a, int *rc)
 {
     static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
                                              {"config", required_argument, NULL, 'c'},
@@ -110,49 +120,56 @@ int fl_cli_proxy(int argc, char **argv)
                                              {"intercept", required_argument, NULL, 'i'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    struct fl_px_options o = {"127.0.0.1:8474", DEFAULT_STATE, false};
-    const char *config = NULL, *netns = NULL;
-    const char *icpt[FL_PX_MAX_INTERCEPTS];
+    struct fl_err e = {0};
+    int c;
+
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'l')
+            a->o.api_listen = optarg;
+        else if (c == 'c')
+            a->config = optarg;
+        else if (c == 's')
+            a->o.state_path = *optarg ? optarg : NULL;
+        else if (c == 'n')
+            a->netns = optarg;
+        else if (c == 'i' && a->nicpt == FL_PX_MAX_INTERCEPTS) {
+            fl_err_set(&e, FL_EUSAGE, "at most %d --intercept options", FL_PX_MAX_INTERCEPTS);
+            *rc = fl_cli_fail(&e);
+            return false;
+        } else if (c == 'i') {
+            a->icpt[a->nicpt++] = optarg;
+        } else {
+            usage(c == 'h' ? stdout : stderr);
+            *rc = c == 'h' ? 0 : FL_EUSAGE;
+            return false;
+        }
+    }
+    if (optind < argc) {
+        fl_err_set(&e, FL_EUSAGE, "unexpected argument '%s'", argv[optind]);
+        *rc = fl_cli_fail(&e);
+        return false;
+    }
+    return true;
+}
+
+int fl_cli_proxy(int argc, char **argv)
+{
+    struct args a = {.o = {"127.0.0.1:8474", DEFAULT_STATE, false}};
     struct fl_px_intercept ic[FL_PX_MAX_INTERCEPTS] = {0};
-    size_t nicpt = 0, nic = 0;
+    size_t nic = 0;
     struct fl_netns_guard g = {-1, false};
     bool in_ns = false;
     struct fl_px_server *s;
     struct fl_err e = {0};
     sigset_t mask;
-    int c, sfd, rc;
+    int sfd, rc;
 
     /* Internal: the data path of a proxy fault (proxy/worker.h), started by
      * the fault driver as `proxy --fault-worker CONFIG --ready-fd N`. */
     if (argc == 5 && !strcmp(argv[1], FL_PX_WORKER_FLAG) && !strcmp(argv[3], "--ready-fd"))
         return fl_px_worker_main(argv[2], atoi(argv[4]));
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == 'l')
-            o.api_listen = optarg;
-        else if (c == 'c')
-            config = optarg;
-        else if (c == 's')
-            o.state_path = *optarg ? optarg : NULL;
-        else if (c == 'n')
-            netns = optarg;
-        else if (c == 'i') {
-            if (nicpt == FL_PX_MAX_INTERCEPTS) {
-                fl_err_set(&e, FL_EUSAGE, "at most %d --intercept options", FL_PX_MAX_INTERCEPTS);
-                return fl_cli_fail(&e);
-            }
-            icpt[nicpt++] = optarg;
-        } else if (c == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return FL_EUSAGE;
-        }
-    }
-    if (optind < argc) {
-        fl_err_set(&e, FL_EUSAGE, "unexpected argument '%s'", argv[optind]);
-        return fl_cli_fail(&e);
-    }
+    if (!parse_args(argc, argv, &a, &rc))
+        return rc;
     raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     /* Block the stop signals before the HTTP thread starts so it inherits the
@@ -166,20 +183,20 @@ int fl_cli_proxy(int argc, char **argv)
         fl_err_set(&e, FL_EFAIL, "signalfd: %m");
         return fl_cli_fail(&e);
     }
-    if (!(s = fl_px_server_new(&o, &e))) {
+    if (!(s = fl_px_server_new(&a.o, &e))) {
         close(sfd);
         return fl_cli_fail(&e);
     }
     /* The HTTP thread already listens here; from now on the loop (this
      * thread) creates every proxy socket and the redirects in the netns. */
-    if (netns && (rc = enter_netns(netns, &g, &e)) == 0)
+    if (a.netns && (rc = enter_netns(a.netns, &g, &e)) == 0)
         in_ns = true;
-    else if (netns)
+    else if (a.netns)
         goto fail;
-    if (fl_px_server_load(s, config, &e))
+    if (fl_px_server_load(s, a.config, &e))
         goto fail;
-    for (nic = 0; nic < nicpt; nic++)
-        if (intercept(s, icpt[nic], &ic[nic], &e))
+    for (nic = 0; nic < a.nicpt; nic++)
+        if (intercept(s, a.icpt[nic], &ic[nic], &e))
             goto fail;
     printf("faultline proxy: API on %s\n", fl_px_server_api_addr(s));
     fflush(stdout);
@@ -196,7 +213,7 @@ int fl_cli_proxy(int argc, char **argv)
     fl_info("proxy: stopped");
     return 0;
 fail:
-    for (size_t i = 0; i < nicpt; i++)
+    for (size_t i = 0; i < a.nicpt; i++)
         fl_px_intercept_stop(&ic[i]);
     fl_px_server_free(s);
     if (in_ns)

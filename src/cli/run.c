@@ -27,7 +27,8 @@ static void usage(FILE *out)
             "  --junit PATH        write a JUnit XML report\n"
             "  --json PATH         write the run as `faultline show --json` prints it\n"
             "  --db PATH           history store (default $FAULTLINE_DB or %s)\n"
-            "  --state-dir DIR     journal and guardian directory\n\n"
+            "  --state-dir DIR     journal and guardian directory (default $FAULTLINE_STATE_DIR\n"
+            "                      or the machine-wide /run/faultline)\n\n"
             "Exit codes: 0 passed, 1 failed, 2 invalid file, 8 aborted (guardrail or signal),\n"
             "9 not started (system not steady), 3-7 a fault could not be applied (as for\n"
             "inject), 10 other errors. See docs/experiments.md.\n",
@@ -100,6 +101,8 @@ int fl_cli_run(int argc, char **argv)
         fl_spec_errors_fini(&errs);
         return FL_EXIT_INVALID;
     }
+    for (size_t k = 0; k < spec->nwarnings; k++)
+        fprintf(stderr, "%s\n", spec->warnings[k]);
     o.state_dir = fl_cli_state_dir(state);
     o.tty = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
     if (dry) {

@@ -24,7 +24,7 @@ void fl_cli_format_time(long long ms, char *buf, size_t len)
 int fl_cli_runs(int argc, char **argv)
 {
     const char *db = NULL;
-    struct fl_store *st;
+    struct fl_store *st = NULL;
     struct fl_err e = {0};
     const char *only = NULL;
     json_t *runs, *r;
@@ -51,7 +51,10 @@ int fl_cli_runs(int argc, char **argv)
                    "  --experiment TITLE  only the runs of the experiment with this title\n"
                    "  --last N            only the newest N runs (of that experiment)\n"
                    "  --json              the array documented in docs/experiments.md\n"
-                   "  --db PATH           the history store (default: see docs/experiments.md)\n");
+                   "  --db PATH           the history store (default $FAULTLINE_DB or the\n"
+                   "                      machine-wide " FL_STORE_DEFAULT_PATH ")\n"
+                   "The store is opened read-only: nothing is created, even when it does not\n"
+                   "exist yet (then the list is empty).\n");
             return 0;
         } else {
             fl_err_set(&e, FL_EUSAGE, "unexpected argument %s; run `faultline runs --help`",
@@ -59,9 +62,16 @@ int fl_cli_runs(int argc, char **argv)
             return fl_cli_fail(&e);
         }
     }
-    if (fl_store_open(fl_store_path(db), &st, &e))
-        return fl_cli_fail(&e);
-    runs = fl_store_list_runs(st, &e);
+    if (fl_store_open_readonly(fl_store_path(db), &st, &e)) {
+        if (e.code != FL_ENOTARGET)
+            return fl_cli_fail(&e);
+        /* nothing recorded there yet: an empty list, and create nothing */
+        fprintf(stderr, "faultline: %s\n", e.msg);
+        runs = json_array();
+    } else {
+        runs = fl_store_list_runs(st, &e);
+        fl_store_close(st);
+    }
     for (i = json_array_size(runs); only && i-- > 0;) {
         json_t *t = json_object_get(json_array_get(runs, i), "experiment");
         if (!json_is_string(t) || strcmp(json_string_value(t), only))
@@ -95,6 +105,5 @@ int fl_cli_runs(int argc, char **argv)
         }
     }
     json_decref(runs);
-    fl_store_close(st);
     return 0;
 }

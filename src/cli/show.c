@@ -52,10 +52,13 @@ static void print_human(const json_t *run)
         char det[32], rec[32];
         ms_or_dash(json_object_get(x, "time_to_detect_ms"), det, sizeof det);
         ms_or_dash(json_object_get(x, "time_to_recover_ms"), rec, sizeof rec);
-        printf("  %-16s %-12s %8lld %8.2f %8.2fms %8.2fms %8.2fms %10s %10s\n",
+        char avail[32] = "-";
+        if (json_is_number(json_object_get(x, "availability")))
+            snprintf(avail, sizeof avail, "%.2f",
+                     json_number_value(json_object_get(x, "availability")));
+        printf("  %-16s %-12s %8lld %8s %8.2fms %8.2fms %8.2fms %10s %10s\n",
                str_or(x, "name", "?"), str_or(x, "role", "?"),
-               (long long)json_integer_value(json_object_get(x, "samples")),
-               json_number_value(json_object_get(x, "availability")),
+               (long long)json_integer_value(json_object_get(x, "samples")), avail,
                json_number_value(json_object_get(x, "p50_ms")),
                json_number_value(json_object_get(x, "p95_ms")),
                json_number_value(json_object_get(x, "p99_ms")), det, rec);
@@ -63,9 +66,10 @@ static void print_human(const json_t *run)
     {
         json_t *h = json_object_get(run, "history"), *checks = json_object_get(run, "checks");
         if (json_is_object(h))
-            printf("\nhistory: %lld operations from the %s %s workload (`faultline show %lld "
-                   "--history`)\n",
+            printf("\nhistory: %lld operations (%lld events) from the %s %s workload "
+                   "(`faultline show %lld --history`)\n",
                    (long long)json_integer_value(json_object_get(h, "operations")),
+                   (long long)json_integer_value(json_object_get(h, "events")),
                    str_or(h, "client", "?"), str_or(h, "workload", "?"),
                    (long long)json_integer_value(json_object_get(run, "id")));
         json_array_foreach(checks, i, x)
@@ -130,7 +134,7 @@ int fl_cli_show(int argc, char **argv)
         fl_err_prefix(&e, "RUN_ID");
         return fl_cli_fail(&e);
     }
-    if (fl_store_open(fl_store_path(db), &st, &e))
+    if (fl_store_open_readonly(fl_store_path(db), &st, &e))
         return fl_cli_fail(&e);
     if (history) {
         int r = fl_store_history_write(st, run_id, stdout, &e);

@@ -13,9 +13,12 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: faultline status [--json] [--state-dir DIR]\n\n"
-                 "List active faults: id, kind, target, age, lease left, owner.\n"
-                 "  --json            one JSON object: {\"guardian\": bool, \"faults\": [...]}\n"
-                 "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or "
+                 "List active faults: id, kind, target, age, lease left, owner; then any\n"
+                 "damaged journal record faultline cannot revert (check its fault by hand,\n"
+                 "then `faultline recover --forget ID`). Creates nothing.\n"
+                 "  --json            one JSON object: {\"guardian\": bool, \"faults\": [...],\n"
+                 "                    \"damaged\": [...]}\n"
+                 "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or the machine-wide "
                  "/run/faultline)\n");
 }
 
@@ -45,6 +48,27 @@ static json_t *fault_json(const json_t *rec, int64_t now)
     return o;
 }
 
+/* Records nobody can revert: say so loudly, with what to do. */
+static void print_damaged(const json_t *bad)
+{
+    size_t i;
+    json_t *d;
+
+    printf("\n%zu damaged journal record%s: faultline cannot revert %s. Check by hand that "
+           "%s fault is gone (the file may say what it was), then run `faultline recover "
+           "--forget ID`.\n",
+           json_array_size(bad), json_array_size(bad) == 1 ? "" : "s",
+           json_array_size(bad) == 1 ? "it" : "them",
+           json_array_size(bad) == 1 ? "its" : "each one's");
+    printf("%-9s %-18s %s\n", "ID", "KIND", "PROBLEM (FILE)");
+    json_array_foreach(bad, i, d) {
+        printf("%-9s %-18s %s (%s)\n", json_string_value(json_object_get(d, "id")),
+               json_string_value(json_object_get(d, "kind")) ?: "?",
+               json_string_value(json_object_get(d, "problem")),
+               json_string_value(json_object_get(d, "file")));
+    }
+}
+
 int fl_cli_status(int argc, char **argv)
 {
     static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
@@ -55,7 +79,7 @@ int fl_cli_status(int argc, char **argv)
     bool as_json = false;
     struct fl_journal j;
     struct fl_err e = {0};
-    json_t *all, *rec;
+    json_t *all, *bad, *rec;
     int64_t now;
     size_t i;
     int c;
@@ -77,9 +101,11 @@ int fl_cli_status(int argc, char **argv)
         fl_err_set(&e, FL_EUSAGE, "status takes no arguments (got '%s')", argv[optind]);
         return fl_cli_fail(&e);
     }
-    if (fl_journal_open(&j, fl_cli_state_dir(state_dir), &e))
+    if (fl_journal_open_existing(&j, fl_cli_state_dir(state_dir), &e))
         return fl_cli_fail(&e);
-    all = fl_journal_list(&j);
+    all = json_array();
+    bad = json_array();
+    fl_journal_scan(&j, all, bad);
     /* Detached faults must never sit unguarded: if the guardian died, start one. */
     if (json_array_size(all) > 0 && fl_guardian_ensure(&j, &e))
         fl_warn("%s", e.msg);
@@ -88,11 +114,12 @@ int fl_cli_status(int argc, char **argv)
         json_t *out = json_pack("{s:b, s:[]}", "guardian", fl_guardian_running(&j), "faults");
         json_t *arr = json_object_get(out, "faults");
         json_array_foreach(all, i, rec) json_array_append_new(arr, fault_json(rec, now));
+        json_object_set(out, "damaged", bad);
         json_dumpf(out, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
         putchar('\n');
         json_decref(out);
     } else if (json_array_size(all) == 0) {
-        printf("no active faults\n");
+        printf("no active faults%s\n", json_array_size(bad) ? " that faultline can revert" : "");
     } else {
         printf("%-9s %-18s %-8s %-9s %-8s %s\n", "ID", "KIND", "AGE", "LEASE", "OWNER",
                "TARGET");
@@ -120,7 +147,10 @@ int fl_cli_status(int argc, char **argv)
             json_decref(f);
         }
     }
+    if (!as_json && json_array_size(bad))
+        print_damaged(bad);
     json_decref(all);
+    json_decref(bad);
     fl_journal_close(&j);
     return 0;
 }

@@ -18,6 +18,8 @@ int fl_cli_validate(int argc, char **argv)
                    "fault and probe options (parsed exactly like `faultline inject`),\n"
                    "references between targets, probes and guardrails, and timing.\n"
                    "Errors are printed as FILE:LINE:COL: message. Exit 0 valid, 2 invalid.\n"
+                   "Warnings (FILE:LINE:COL: warning: ...) do not make a file invalid; e.g.\n"
+                   "a tcp probe without send:/expect: cannot see a process.pause.\n"
                    "Schema: docs/experiments.md\n");
             return 0;
         }
@@ -34,6 +36,8 @@ int fl_cli_validate(int argc, char **argv)
         }
         files++;
         s = fl_spec_load_file(argv[i], &errs);
+        for (size_t k = 0; s && k < s->nwarnings; k++)
+            fprintf(stderr, "%s\n", s->warnings[k]);
         if (s) {
             printf("%s: ok: \"%s\", %zu probe(s), %zu step(s), %zu guardrail(s)\n", argv[i],
                    s->title, s->nprobes, s->nactions, s->nguardrails);

@@ -4,6 +4,7 @@
  * Exit codes follow `faultline check` so scripts can use either:
  * 0 clean run (and valid with --check), 1 invalid, 2 unknown, 3 usage,
  * 4 cannot connect or set up at start, 5 cannot write the history. */
+#include <assert.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,11 +37,10 @@ static void usage(FILE *out)
                  "invocation and outcome as a JSON Lines history (docs/history-format.md).\n\n"
                  "clients:\n");
     for (size_t i = 0; cl[i]; i++) {
-        fprintf(out, "  %-10s %s\n             target: %s\n             workloads:", cl[i]->name,
-                cl[i]->summary, cl[i]->target_help);
-        for (size_t k = 0; cl[i]->workloads[k]; k++)
-            fprintf(out, " %s", cl[i]->workloads[k]);
-        fputc('\n', out);
+        char list[256];
+        fl_wl_client_workload_names(cl[i], list, sizeof list);
+        fprintf(out, "  %-10s %s\n             target: %s\n             workloads: %s\n",
+                cl[i]->name, cl[i]->summary, cl[i]->target_help, list);
     }
     fprintf(out, "workloads:\n");
     for (size_t i = 0; w[i]; i++) {
@@ -92,6 +92,7 @@ static int run_check(const struct fl_wl_cfg *c, int64_t timeout_ms)
         fprintf(stderr, "faultline workload: --check: %s\n", e.msg);
         return FL_WL_EXIT_IO;
     }
+    assert(c->workload); /* validated before the run */
     fl_check_opts_init(&o);
     o.model = c->workload->model;
     o.timeout_ms = timeout_ms;
@@ -119,6 +120,30 @@ static int bad(const char *flag, const struct fl_err *e)
 {
     fprintf(stderr, "faultline workload: %s: %s\n", flag, e->msg);
     return FL_WL_EXIT_USAGE;
+}
+
+/* --client and --workload by name, from the registries; the error lists
+ * what there is. */
+static int resolve(struct fl_wl_cfg *c, const char *client, const char *workload)
+{
+    char list[256];
+
+    if (client && !(c->client = fl_wl_client_find(client))) {
+        fl_wl_client_names(list, sizeof list);
+        fprintf(stderr,
+                "faultline workload: unknown client '%s' (%s); see `faultline workload --help`\n",
+                client, list);
+        return -1;
+    }
+    if (workload && !(c->workload = fl_wl_find(workload))) {
+        fl_wl_workload_names(list, sizeof list);
+        fprintf(stderr,
+                "faultline workload: unknown workload '%s' (%s); see `faultline workload "
+                "--help`\n",
+                workload, list);
+        return -1;
+    }
+    return 0;
 }
 
 int fl_cli_workload(int argc, char **argv)
@@ -320,20 +345,8 @@ int fl_cli_workload(int argc, char **argv)
                 argv[optind]);
         return FL_WL_EXIT_USAGE;
     }
-    if (client && !(c.client = fl_wl_client_find(client))) {
-        fprintf(stderr,
-                "faultline workload: unknown client '%s' (redis, postgres, etcd, http); see "
-                "`faultline workload --help`\n",
-                client);
+    if (resolve(&c, client, workload) < 0)
         return FL_WL_EXIT_USAGE;
-    }
-    if (workload && !(c.workload = fl_wl_find(workload))) {
-        fprintf(stderr,
-                "faultline workload: unknown workload '%s' (register, bank, set, "
-                "counter)\n",
-                workload);
-        return FL_WL_EXIT_USAGE;
-    }
     if (c.workload) {
         memcpy(c.mix, c.workload->mix, sizeof c.mix);
         if (mix && fl_wl_parse_mix(c.workload, mix, c.mix, &e) < 0) {
@@ -376,7 +389,7 @@ int fl_cli_workload(int argc, char **argv)
         fprintf(stderr,
                 "faultline workload: %s %s: %llu operations in %.1fs (ok %llu, fail %llu, "
                 "info %llu; %llu reconnects), seed %llu%s; history %s (%llu events)\n",
-                c.client->name, c.workload->name, (unsigned long long)(t[0] + t[1] + t[2]),
+                c.client->name, c.workload->name, (unsigned long long)t[0] + t[1] + t[2],
                 st.seconds, (unsigned long long)t[0], (unsigned long long)t[1],
                 (unsigned long long)t[2], (unsigned long long)st.reconnects,
                 (unsigned long long)c.seed, stop_requested ? ", stopped early by a signal" : "",

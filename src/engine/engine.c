@@ -65,6 +65,7 @@ struct probe_rt {
     struct fl_sample *s; /* guarded by mu */
     size_t n, cap;       /* guarded by mu */
     size_t stored;       /* main thread only */
+    int64_t covered_ms;  /* guarded by mu: every tick before this one is recorded */
     char last[160];      /* guarded by mu: the last sample's detail */
     atomic_bool stop;
     int64_t t0_ns;
@@ -94,6 +95,53 @@ static void push(struct probe_rt *p, const struct fl_sample *s, const char *deta
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Record the ticks that came due while a slow sample ran, from *next up
+ * to end_ms. The probe is never asked twice at once, so such a tick is a
+ * "missed" sample: it carries the outcome and value of the sample that was
+ * running (a timeout fails every tick it covered; a slow success does not
+ * fail them), and as latency how long it waited for that sample to end,
+ * so latency tolerances see the slowness. Then everything before *next is
+ * accounted for. */
+static void record_missed(struct probe_rt *p, int64_t *next, int64_t end_ms,
+                          const struct fl_sample *running, const char *detail)
+{
+    char why[160];
+
+    snprintf(why, sizeof why, "missed (the previous sample took %.0fms; interval %lldms): %s",
+             running->latency_ms, (long long)p->sp->interval_ms, detail);
+    while (*next < end_ms) {
+        struct fl_sample m = *running;
+        m.t_ms = *next;
+        m.latency_ms = (double)(end_ms - *next);
+        push(p, &m, why);
+        *next += p->sp->interval_ms;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->covered_ms = *next;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Sleep until `until` (ms from t0) or until stop_probes wakes us. */
+static void wait_tick(struct probe_rt *p, int64_t until)
+{
+    int64_t now = rel_ms(p->t0_ns), ns;
+    struct timespec ts;
+
+    if (now >= until)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ns = ts.tv_nsec + (until - now) * 1000000;
+    ts.tv_sec += ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_mutex_lock(&p->mu);
+    if (!atomic_load(&p->stop))
+        pthread_cond_timedwait(&p->wake, &p->mu, &ts);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* One probe's thread: a sample is due at every multiple of the interval;
+ * each is recorded at its tick, and the ticks a slow sample overran are
+ * recorded as missed (failed), so every report counts the same ticks. */
 static void *probe_main(void *arg)
 {
     struct probe_rt *p = arg;
@@ -120,24 +168,14 @@ static void *probe_main(void *arg)
     while (!atomic_load(&p->stop)) {
         struct fl_probe_result r = {0};
         struct fl_sample s;
-        int64_t now = rel_ms(p->t0_ns), start;
+        int64_t start, end;
 
-        if (now < next) {
-            /* sleep until the tick, or until stop_probes wakes us */
-            struct timespec ts;
-            int64_t ns;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ns = ts.tv_nsec + (next - now) * 1000000;
-            ts.tv_sec += ns / 1000000000;
-            ts.tv_nsec = ns % 1000000000;
-            pthread_mutex_lock(&p->mu);
-            if (!atomic_load(&p->stop))
-                pthread_cond_timedwait(&p->wake, &p->mu, &ts);
-            pthread_mutex_unlock(&p->mu);
+        if (rel_ms(p->t0_ns) < next) {
+            wait_tick(p, next);
             continue;
         }
         start = fl_mono_ns();
-        s.t_ms = now;
+        s.t_ms = next;
         if (broken[0])
             snprintf(r.detail, sizeof r.detail, "%s", broken);
         else
@@ -148,9 +186,8 @@ static void *probe_main(void *arg)
         s.ok = fl_tolerance_sample_ok(&p->sp->tol, r.ok, s.value);
         push(p, &s, r.detail);
         next += p->sp->interval_ms;
-        now = rel_ms(p->t0_ns);
-        if (next < now)
-            next = now; /* a slow sample skips ticks rather than bursting */
+        end = rel_ms(p->t0_ns);
+        record_missed(p, &next, end, &s, r.detail);
     }
     if (!broken[0] && probe.ops->close)
         probe.ops->close(&probe);
@@ -549,7 +586,12 @@ static bool guardrails_trip(struct run *r)
         pthread_mutex_lock(&p->mu);
         for (lo = p->n; lo > 0 && p->s[lo - 1].t_ms >= from; lo--)
             ;
-        ok = fl_tolerance_holds(&g->tol, p->s + lo, p->n - lo, why, sizeof why);
+        /* a window too young to hold a sample yet is not judged; one that
+         * should hold samples and has none is a violation ("no samples") */
+        if (p->n == lo && now - from < p->sp->interval_ms + p->sp->timeout_ms)
+            ok = true;
+        else
+            ok = fl_tolerance_holds(&g->tol, p->s + lo, p->n - lo, why, sizeof why);
         pthread_mutex_unlock(&p->mu);
         if (ok) {
             r->guard_since[i] = -1;
@@ -602,9 +644,10 @@ static void inject_and_observe(struct run *r)
                 } else if (now >= s->next_renew) {
                     s->next_renew = now + LEASE_MS / 3;
                     if (!fl_fault_renew(&r->j, s->f.id, LEASE_MS)) {
+                        char by[256];
+                        fl_journal_reverted_by(&r->j, s->f.id, by, sizeof by);
                         s->state = STEP_DONE;
-                        event(r, "%s %s was reverted by someone else (faultline recover?)",
-                              s->a->name, s->f.id);
+                        event(r, "%s %s was reverted by %s", s->a->name, s->f.id, by);
                     }
                 }
             }
@@ -646,12 +689,41 @@ static size_t streak_start(const struct probe_rt *p)
     return i;
 }
 
+/* Wait until every probe has recorded each tick up to the end of the
+ * injection phase (a sample may still be running), so the judgement and
+ * the statistics count exactly the same samples. Bounded by the slowest
+ * probe's interval and timeout. */
+static void settle_samples(struct run *r, int64_t until_ms)
+{
+    int64_t limit = 0, deadline;
+
+    for (size_t i = 0; i < r->spec->nprobes; i++) {
+        const struct fl_spec_probe *sp = r->probes[i].sp;
+        if (sp->interval_ms + sp->timeout_ms > limit)
+            limit = sp->interval_ms + sp->timeout_ms;
+    }
+    deadline = rel_ms(r->t0_ns) + limit + 1000;
+    for (;;) {
+        bool all = true;
+        for (size_t i = 0; i < r->spec->nprobes; i++) {
+            struct probe_rt *p = &r->probes[i];
+            pthread_mutex_lock(&p->mu);
+            all &= !p->started || p->covered_ms > until_ms;
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (all || rel_ms(r->t0_ns) >= deadline)
+            return;
+        fl_sleep_ms(5);
+    }
+}
+
 static void judge_hypothesis(struct run *r)
 {
     char buf[1800];
     size_t off = 0;
 
     r->phase = "judge";
+    settle_samples(r, r->revert_end_ms);
     for (size_t i = 0; i < r->spec->nprobes; i++) {
         struct probe_rt *p = &r->probes[i];
         char why[512];
@@ -799,6 +871,28 @@ static const char *check_result(int rc)
     }
 }
 
+/* Replace every `from` in buf (a C string of capacity len) with `to`,
+ * truncating if it does not fit. */
+static void replace_all(char *buf, size_t len, const char *from, const char *to)
+{
+    size_t fl = strlen(from), tl = strlen(to);
+    char *at = buf;
+
+    if (!fl)
+        return;
+    while ((at = strstr(at, from))) {
+        size_t tail = strlen(at + fl), off = (size_t)(at - buf);
+        if (off + tl >= len)
+            break;
+        if (off + tl + tail >= len)
+            tail = len - 1 - off - tl;
+        memmove(at + tl, at + fl, tail);
+        at[tl + tail] = '\0';
+        memcpy(at, to, tl);
+        at += tl;
+    }
+}
+
 /* Wait for the clients, store the history with the run, run each check,
  * and make the checks part of the verdict. */
 static void finish_workload(struct run *r)
@@ -814,19 +908,24 @@ static void finish_workload(struct run *r)
     r->phase = "check";
     rc = fl_workload_child_wait(&r->wl, stopping(r) ? 0 : dur + 30000);
     fl_workload_child_tail(&r->wl, out, 600);
+    if (fl_store_history_put(r->o->store, r->run_id, w->client, w->workload, r->wl.history, &e)) {
+        event(r, "the workload %s: %s", rc ? "failed" : "finished", out);
+        event(r, "the history was not stored: %s; it is kept at %s", e.msg, r->wl.history);
+        set_verdict(r, FL_VERDICT_ERROR, "the workload recorded no usable history: %s", e.msg);
+        fl_workload_child_keep(&r->wl);
+        return;
+    }
+    {
+        /* the temporary file is removed below: point at where it is kept */
+        char stored[96];
+        snprintf(stored, sizeof stored, "stored with run %lld", (long long)r->run_id);
+        replace_all(out, sizeof out, r->wl.history, stored);
+    }
     if (rc != 0)
         event(r, "the workload exited with status %d: %s", rc, out);
     else
         event(r, "the workload finished: %s", out);
-    if (fl_store_history_put(r->o->store, r->run_id, w->client, w->workload, r->wl.history,
-                             &e)) {
-        event(r, "the history was not stored: %s", e.msg);
-        set_verdict(r, FL_VERDICT_ERROR, "the workload recorded no usable history: %s", e.msg);
-        fl_workload_child_cleanup(&r->wl);
-        return;
-    }
-    event(r, "history stored with the run (`faultline show %lld --history`)",
-          (long long)r->run_id);
+    event(r, "history stored with the run (`faultline show %lld --history`)", (long long)r->run_id);
     for (size_t i = 0; i < r->spec->nchecks; i++) {
         const struct fl_spec_check *ck = &r->spec->checks[i];
         const char *res;
@@ -844,8 +943,8 @@ static void finish_workload(struct run *r)
                         ck->model, first);
         else if (rc == 2)
             set_verdict(r, FL_VERDICT_FAILED,
-                        "the %s check could not decide within its timeout (unknown): %s",
-                        ck->model, first);
+                        "the %s check could not decide within its timeout (unknown): %s", ck->model,
+                        first);
         else if (rc != 0)
             set_verdict(r, FL_VERDICT_ERROR, "the %s check could not run (status %d): %s",
                         ck->model, rc, first);
@@ -887,10 +986,14 @@ static void record_results(struct run *r)
                 snprintf(det, sizeof det, "%lldms", (long long)p->detect_ms);
             if (p->recover_ms >= 0)
                 snprintf(rec, sizeof rec, "%lldms", (long long)p->recover_ms);
-            event(r,
-                  "probe %s: %zu samples, availability %.2f%%, latency p50 %.1fms p95 %.1fms "
-                  "p99 %.1fms, time to detect %s, time to recover %s",
-                  p->sp->name, st.n, st.availability, st.p50, st.p95, st.p99, det, rec);
+            if (st.n == 0)
+                event(r, "probe %s: no samples, availability unknown", p->sp->name);
+            else
+                event(r,
+                      "probe %s: %zu samples (%zu failed), availability %.2f%%, latency p50 "
+                      "%.1fms p95 %.1fms p99 %.1fms, time to detect %s, time to recover %s",
+                      p->sp->name, st.n, st.failures, st.availability, st.p50, st.p95, st.p99, det,
+                      rec);
         }
     }
 }
@@ -959,6 +1062,7 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
         r.probes[i].t0_ns = r.t0_ns;
         r.probes[i].recover_ms = -1;
         r.probes[i].detect_ms = -1;
+        r.probes[i].covered_ms = -1;
         pthread_mutex_init(&r.probes[i].mu, NULL);
         {
             pthread_condattr_t ca;

@@ -196,6 +196,17 @@ void fl_workload_child_tail(const struct fl_workload_child *c, char *buf, size_t
     file_tail(c->log, buf, len);
 }
 
+void fl_workload_child_keep(struct fl_workload_child *c)
+{
+    if (c->pid > 0) {
+        kill(c->pid, SIGKILL);
+        waitpid(c->pid, NULL, 0);
+        c->pid = 0;
+    }
+    unlink(c->log);
+    c->dir[0] = '\0';
+}
+
 void fl_workload_child_cleanup(struct fl_workload_child *c)
 {
     if (c->pid > 0) {
@@ -211,8 +222,7 @@ void fl_workload_child_cleanup(struct fl_workload_child *c)
     }
 }
 
-int fl_check_child_run(const struct fl_spec_check *ck, const char *history, char *out,
-                       size_t len)
+int fl_check_child_run(const struct fl_spec_check *ck, const char *history, char *out, size_t len)
 {
     char log[PATH_MAX], timeout[32];
     char **argv = calloc(ck->argc + 8, sizeof *argv);

@@ -41,11 +41,13 @@ void fl_workload_child_tail(const struct fl_workload_child *c, char *buf, size_t
 
 /* Remove the temporary directory (after the history has been stored). */
 void fl_workload_child_cleanup(struct fl_workload_child *c);
+/* Stop the clients but keep the directory (the history could not be
+ * stored: the file is where the user finds it). */
+void fl_workload_child_keep(struct fl_workload_child *c);
 
 /* Run one check of `history`; its output goes to out (the head, truncated). Returns
  * the exit status of `faultline check` (0 valid, 1 invalid, 2 unknown,
  * others: it could not check), 128+signal if it had to be killed. */
-int fl_check_child_run(const struct fl_spec_check *ck, const char *history, char *out,
-                       size_t len);
+int fl_check_child_run(const struct fl_spec_check *ck, const char *history, char *out, size_t len);
 
 #endif

@@ -80,8 +80,9 @@ int fl_engine_dry_run(const struct fl_spec *spec, const struct fl_engine_opts *o
                 spec->workload.netns ? spec->workload.netns : "");
         for (size_t i = 0; i < spec->workload.argc; i++)
             fprintf(out, " %s", spec->workload.argv[i]);
-        fprintf(out, " --duration %lldms --seed %llu (from before the first fault to the end "
-                     "of recovery)\n",
+        fprintf(out,
+                " --duration %lldms --seed %llu (from before the first fault to the end "
+                "of recovery)\n",
                 (long long)fl_workload_duration_ms(spec), (unsigned long long)seed);
     }
     for (size_t i = 0; i < spec->nchecks; i++) {
@@ -150,8 +151,13 @@ int fl_engine_write_junit(const json_t *run, const char *path, struct fl_err *e)
     {
         fprintf(f, "  <testcase classname=\"faultline.probe\" name=\"");
         xml_escape(f, json_string_value(json_object_get(p, "name")));
-        fprintf(f, "\">\n    <system-out>availability %.3f%%, p99 %.3fms, time to detect ",
-                json_number_value(json_object_get(p, "availability")),
+        fprintf(f, "\">\n    <system-out>");
+        if (json_is_number(json_object_get(p, "availability")))
+            fprintf(f, "availability %.3f%%",
+                    json_number_value(json_object_get(p, "availability")));
+        else
+            fprintf(f, "no samples, availability unknown");
+        fprintf(f, ", p99 %.3fms, time to detect ",
                 json_number_value(json_object_get(p, "p99_ms")));
         if (json_is_integer(json_object_get(p, "time_to_detect_ms")))
             fprintf(f, "%lldms",

@@ -21,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "faults/fault.h"
@@ -129,7 +130,26 @@ static int fill_plan(struct fl_fault *f, struct fl_err *e)
     json_object_set_new(f->undo, "bytes", json_integer((json_int_t)bytes));
     json_object_set_new(f->undo, "used_before", json_integer((json_int_t)sp.used));
     json_object_set_new(f->undo, "fs_size", json_integer((json_int_t)sp.size));
+    json_object_set_new(f->undo, "fs_dev", json_integer((json_int_t)st.st_dev));
     return 0;
+}
+
+/* Fills of a --size compose (each takes its own bytes with its own file);
+ * a --percent fill's size is computed from the space the others left, and
+ * would be wrong as soon as one of them ends, so it claims its filesystem
+ * exclusively. */
+static void fill_claims(const struct fl_fault *f, json_t *out)
+{
+    json_t *dev = json_object_get(f->undo, "fs_dev");
+    char key[64];
+
+    if (!dev)
+        return;
+    snprintf(key, sizeof key, "the filesystem of device %u:%u",
+             major((dev_t)json_integer_value(dev)), minor((dev_t)json_integer_value(dev)));
+    json_object_set_new(
+        out, key,
+        json_integer(json_object_get(f->params, "percent") ? FL_CLAIM_EXCLUSIVE : FL_CLAIM_SHARED));
 }
 
 /* Open the registry and take its lock; returns the fd or -1 (e filled).
@@ -348,9 +368,15 @@ static int fill_revert(const struct fl_fault *f, struct fl_err *e)
     base = strrchr(file, '/');
     if (!base || strncmp(base + 1, FL_FILL_PREFIX, strlen(FL_FILL_PREFIX)))
         return fl_err_set(e, FL_ESTATE, "refusing to remove %s: not a faultline fill file", file);
-    if (unlink(file) && errno != ENOENT)
-        return fl_err_set(e, fl_code_from_errno(errno), "cannot remove %s: %s", file,
-                          strerror(errno));
+    /* A file that is not there is reverted, even where unlink says EROFS
+     * (a read-only mount refuses before looking). */
+    if (unlink(file) && errno != ENOENT) {
+        int err = errno;
+        if (err != EROFS || faccessat(AT_FDCWD, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+            errno != ENOENT)
+            return fl_err_set(e, fl_code_from_errno(err), "cannot remove %s: %s", file,
+                              strerror(err));
+    }
     registry_forget(json_string_value(json_object_get(f->undo, "dir")));
     return 0;
 }
@@ -402,6 +428,10 @@ int fl_fill_sweep(struct fl_sweep_report *rep, struct fl_err *e)
         while ((de = readdir(d))) {
             if (strncmp(de->d_name, FL_FILL_PREFIX, strlen(FL_FILL_PREFIX)))
                 continue;
+            if (fl_sweep_spared(rep, de->d_name + strlen(FL_FILL_PREFIX), de->d_name)) {
+                failed = 1; /* keep the directory registered */
+                continue;
+            }
             snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
             rep->found++;
             fl_info("fill file %s: removing it", path);
@@ -434,4 +464,5 @@ const struct fl_fault_ops fl_fault_disk_fill = {
     .inject = fill_inject,
     .revert = fill_revert,
     .describe = fill_describe,
+    .claims = fill_claims,
 };

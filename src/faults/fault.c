@@ -5,6 +5,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "util/log.h"
+
 int fl_fault_init(struct fl_fault *f, const struct fl_fault_ops *ops, json_t *params)
 {
     memset(f, 0, sizeof *f);
@@ -21,7 +23,13 @@ void fl_fault_fini(struct fl_fault *f)
         return;
     json_decref(f->params);
     json_decref(f->undo);
-    f->params = f->undo = NULL;
+    json_decref(f->held);
+    f->params = f->undo = f->held = NULL;
+}
+
+bool fl_fault_held(const struct fl_fault *f, const char *key)
+{
+    return f->held && json_object_get(f->held, key);
 }
 
 void fl_fault_new_id(char id[FL_FAULT_ID_LEN])
@@ -50,4 +58,29 @@ int64_t fl_fault_self_stop_ms(const struct fl_fault *f, int64_t grace_ms, int64_
     if (f->fixed_lease_ms && (!end || f->fixed_lease_ms < end))
         end = f->fixed_lease_ms;
     return end ? end + grace_ms : fallback_ms;
+}
+
+bool fl_sweep_spared(struct fl_sweep_report *r, const char *id, const char *what)
+{
+    const json_t *rec = id && r->spare ? json_object_get(r->spare, id) : NULL;
+
+    if (!rec)
+        return false;
+    fl_info("keeping %s: fault %s is journaled in state directory %s", what, id,
+            json_string_value(json_object_get(rec, "state_dir")));
+    r->spared++;
+    return true;
+}
+
+bool fl_sweep_spared_kind(struct fl_sweep_report *r, const char *kind, const char *what)
+{
+    const char *id;
+    json_t *rec;
+
+    json_object_foreach((json_t *)r->spare, id, rec) {
+        const char *k = json_string_value(json_object_get(rec, "kind"));
+        if (k && !strcmp(k, kind))
+            return fl_sweep_spared(r, id, what);
+    }
+    return false;
 }

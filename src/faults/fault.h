@@ -18,6 +18,16 @@
  * If inject fails half-way, the caller runs revert on the same record, so a
  * driver's revert must cope with any prefix of its inject having happened.
  *
+ * Overlapping faults ("Overlapping faults" in docs/faults-*.md): claims(fault)
+ * names what a fault holds on the world, each under a key that spells it out
+ * ("pid 1234 (start 5678)"). Before a fault is journaled, the journal layer
+ * (agent/compose.c) compares its claims with those of every other fault in
+ * the journal: a key that either side claims as FL_CLAIM_EXCLUSIVE refuses
+ * the new fault (one root qdisc per device); keys both claim as
+ * FL_CLAIM_SHARED compose, and fault->held lists the ones other faults still
+ * hold when inject and revert run, so revert leaves those in place (a pid
+ * paused by two faults stays stopped until the last one ends).
+ *
  * Kinds that differ only in data share one driver: their ops point at the
  * shared functions, and ops->impl at what makes the kind itself (see
  * network_common.h and proxy_common.h).
@@ -26,6 +36,7 @@
 #define FL_FAULTS_FAULT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,10 +53,10 @@ enum {
 struct fl_fault;
 
 struct fl_fault_ops {
-    const char *kind;             /* "network.partition" */
-    const char *summary;          /* one line for `inject --help` */
-    const struct fl_opt *opts;    /* the kind's options, FL_OPT_END-terminated */
-    unsigned flags;               /* FL_FAULT_* */
+    const char *kind;          /* "network.partition" */
+    const char *summary;       /* one line for `inject --help` */
+    const struct fl_opt *opts; /* the kind's options, FL_OPT_END-terminated */
+    unsigned flags;            /* FL_FAULT_* */
     /* May be NULL. Gets its own ops, so kinds sharing a driver can share it. */
     int (*validate)(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e);
     int (*plan)(struct fl_fault *f, struct fl_err *e);
@@ -56,19 +67,39 @@ struct fl_fault_ops {
     /* What a shared driver needs to know of this kind (a struct
      * fl_netfilter_kind or fl_pxfault_kind); NULL for the others. */
     const void *impl;
+    /* May be NULL (the fault holds nothing another fault could share: each
+     * has its own nft table, cgroup, file). Adds key -> json_integer(mode)
+     * pairs to `out` from params and undo; called after plan. */
+    void (*claims)(const struct fl_fault *f, json_t *out);
+    /* May be NULL. Called once fault->held is set, before the journal record
+     * is written: adjusts undo to what other faults hold (a pause leaves a
+     * process it finds stopped by another pause to that pause, not to
+     * "someone else"), so a revert from the record alone is right. */
+    void (*overlap)(struct fl_fault *f);
+};
+
+enum fl_claim_mode {
+    FL_CLAIM_SHARED = 1,    /* several faults may hold it; the last revert releases it */
+    FL_CLAIM_EXCLUSIVE = 2, /* an overlapping fault on it is refused */
 };
 
 struct fl_fault {
     char id[FL_FAULT_ID_LEN];
     const struct fl_fault_ops *ops;
-    json_t *params;     /* owned; validated options */
-    json_t *undo;       /* owned; filled by plan (and inject if it learns more) */
+    json_t *params;      /* owned; validated options */
+    json_t *undo;        /* owned; filled by plan (and inject if it learns more) */
     int64_t duration_ms; /* 0 = until interrupted / lease */
     uint64_t seed;       /* for random selections; recorded in params as "seed" */
     /* A lease nobody renews (a detached inject): the guardian reverts the
      * fault by then. 0 when its holder renews the lease. */
     int64_t fixed_lease_ms;
+    /* Shared claims other journaled faults hold too: key -> their fault id.
+     * Set by the journal layer before inject and revert; NULL = none. Owned. */
+    json_t *held;
 };
+
+/* True if another fault still holds `key` (see claims above). */
+bool fl_fault_held(const struct fl_fault *f, const char *key);
 
 /* Registry (registry.c): every kind, looked up by name. */
 const struct fl_fault_ops *fl_fault_lookup(const char *kind);
@@ -94,7 +125,18 @@ struct fl_sweep_report {
     int found;   /* leftovers seen */
     int removed; /* leftovers removed */
     int failed;  /* leftovers that could not be removed (details logged) */
+    int spared;  /* left alone: their fault is journaled in another state directory */
+    /* Fault ids -> records journaled in other state directories (NULL: none):
+     * their objects are live faults, not leftovers. Filled by the caller. */
+    const json_t *spare;
 };
+
+/* True (and logged, and counted) if a sweeper must leave `what` alone:
+ * fault `id` is journaled in another state directory. */
+bool fl_sweep_spared(struct fl_sweep_report *r, const char *id, const char *what);
+/* The same for objects that carry no id (tbf qdiscs): true if any fault of
+ * `kind` is journaled in another state directory. */
+bool fl_sweep_spared_kind(struct fl_sweep_report *r, const char *kind, const char *what);
 
 /* A sweeper finds leftovers of one mechanism (nft tables faultline_*, tbf
  * qdiscs with faultline's handle, stress cgroups, fill files) without any

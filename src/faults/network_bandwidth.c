@@ -226,6 +226,23 @@ static int bw_revert(const struct fl_fault *f, struct fl_err *e)
     return first;
 }
 
+/* A device has one root qdisc: two rate limits on it cannot both apply, so
+ * each shaped device is an exclusive claim (an overlapping fault is refused
+ * by name before anything is planned twice). */
+static void bw_claims(const struct fl_fault *f, json_t *out)
+{
+    json_t *devs = json_object_get(f->undo, "devices"), *d;
+    char scope[300], key[400];
+    size_t i;
+
+    fl_netfault_scope_text(f, scope, sizeof scope);
+    json_array_foreach(devs, i, d) {
+        snprintf(key, sizeof key, "the root qdisc of %s in %s",
+                 json_string_value(json_object_get(d, "name")), scope);
+        json_object_set_new(out, key, json_integer(FL_CLAIM_EXCLUSIVE));
+    }
+}
+
 /* "limit egress of netns n1 (veth0, veth1) to 2mbit/s (burst 5KiB, queue up to 50ms)" */
 static void bw_describe(const struct fl_fault *f, char *buf, size_t len)
 {
@@ -271,4 +288,5 @@ const struct fl_fault_ops fl_fault_network_bandwidth = {
     .inject = bw_inject,
     .revert = bw_revert,
     .describe = bw_describe,
+    .claims = bw_claims,
 };

@@ -32,7 +32,7 @@ static int peers_from_params(const json_t *params, struct fl_netfilter *nf, stru
         if (!json_is_string(s))
             return fl_err_set(e, FL_EUSAGE, "--peer must be an address or a list of addresses");
         if ((r = fl_net_peer_parse(json_string_value(s), &nf->peers[i], e)))
-            return r;
+            return fl_err_prefix(e, "--peer");
         nf->npeers++;
     }
     return 0;

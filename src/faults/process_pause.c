@@ -1,7 +1,10 @@
 /* process.pause: freeze the selected processes with SIGSTOP; revert sends
  * SIGCONT to those that still run with the start time recorded at plan, so a
  * recycled pid is never continued. A process that was already stopped before
- * the fault (someone else's SIGSTOP, a debugger) is left stopped by revert. */
+ * the fault (someone else's SIGSTOP, a debugger) is left stopped by revert.
+ * Pauses compose: each paused process is a shared claim, and revert leaves a
+ * process stopped while another pause fault still holds it, so it runs again
+ * only when the last pause on it ends. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,8 @@
 #include "util/time.h"
 
 #define STOP_WAIT_MS 2000
+/* Claim suffix of a process stopped before any pause fault held it. */
+#define BEFORE ", stopped before faultline paused it"
 
 static const struct fl_opt pause_opts[] = {
     FL_SELECT_OPTS,
@@ -40,6 +45,54 @@ static int pause_plan(struct fl_fault *f, struct fl_err *e)
     return 0;
 }
 
+static void pid_key(pid_t pid, uint64_t start, char *buf, size_t len)
+{
+    snprintf(buf, len, "pid %d (start %llu)", (int)pid, (unsigned long long)start);
+}
+
+/* Every selected process is a shared claim: two pauses compose. A process
+ * someone else had stopped before the first pause carries a second claim,
+ * so a later pause knows to leave it stopped too. */
+static void pause_claims(const struct fl_fault *f, json_t *out)
+{
+    json_t *targets = json_object_get(f->undo, "targets"), *t;
+    size_t i;
+
+    json_array_foreach(targets, i, t) {
+        char key[64 + sizeof BEFORE];
+        pid_key((pid_t)json_integer_value(json_object_get(t, "pid")),
+                (uint64_t)json_integer_value(json_object_get(t, "start")), key, sizeof key);
+        json_object_set_new(out, key, json_integer(FL_CLAIM_SHARED));
+        if (json_is_true(json_object_get(t, "was_stopped"))) {
+            strcat(key, BEFORE);
+            json_object_set_new(out, key, json_integer(FL_CLAIM_SHARED));
+        }
+    }
+}
+
+/* "was_stopped" from plan means someone else stopped the process and revert
+ * must leave it so; but a process stopped by another pause fault that still
+ * holds it (or one that runs again by now) is this fault's to continue once
+ * every pause on it has ended. */
+static void pause_overlap(struct fl_fault *f)
+{
+    json_t *targets = json_object_get(f->undo, "targets"), *t;
+    size_t i;
+
+    json_array_foreach(targets, i, t) {
+        pid_t pid = (pid_t)json_integer_value(json_object_get(t, "pid"));
+        char key[64 + sizeof BEFORE], before[sizeof key], st;
+
+        if (!json_is_true(json_object_get(t, "was_stopped")))
+            continue;
+        pid_key(pid, (uint64_t)json_integer_value(json_object_get(t, "start")), key, sizeof key);
+        snprintf(before, sizeof before, "%s%s", key, BEFORE);
+        st = fl_proc_state(pid);
+        if ((fl_fault_held(f, key) && !fl_fault_held(f, before)) || (st != 'T' && st != 't'))
+            json_object_del(t, "was_stopped");
+    }
+}
+
 static bool all_stopped(const struct fl_selection *sel, pid_t *laggard)
 {
     for (size_t i = 0; i < sel->n; i++) {
@@ -64,6 +117,7 @@ static int pause_inject(struct fl_fault *f, struct fl_err *e)
     pid_t laggard = 0;
     int r = 0;
 
+    pause_overlap(f); /* again: a pause may have ended since the record was written */
     fl_select_from_json(json_object_get(f->undo, "targets"), &sel);
     for (size_t i = 0; i < sel.n; i++) {
         int s = fl_select_signal(sel.targets[i].pid, sel.targets[i].start, SIGSTOP);
@@ -107,10 +161,17 @@ static int pause_revert(const struct fl_fault *f, struct fl_err *e)
     json_array_foreach(targets, i, t) {
         pid_t pid = (pid_t)json_integer_value(json_object_get(t, "pid"));
         uint64_t start = (uint64_t)json_integer_value(json_object_get(t, "start"));
+        char key[64];
         int s;
 
         if (pid <= 1 || json_is_true(json_object_get(t, "was_stopped")))
             continue;
+        pid_key(pid, start, key, sizeof key);
+        if (fl_fault_held(f, key)) {
+            fl_info("pid %d stays stopped: fault %s still pauses it", (int)pid,
+                    json_string_value(json_object_get(f->held, key)));
+            continue;
+        }
         s = fl_select_signal(pid, start, SIGCONT);
         if (s < 0 && !r)
             r = fl_err_set(e, fl_code_from_errno(-s), "cannot continue pid %d: %s", (int)pid,
@@ -150,4 +211,6 @@ const struct fl_fault_ops fl_fault_process_pause = {
     .inject = pause_inject,
     .revert = pause_revert,
     .describe = pause_describe,
+    .claims = pause_claims,
+    .overlap = pause_overlap,
 };

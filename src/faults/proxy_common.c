@@ -500,6 +500,23 @@ void fl_pxfault_describe(const struct fl_fault *f, char *buf, size_t len)
              targets, share, scope);
 }
 
+/* The first redirect of a connection wins, so a second proxy fault on the
+ * same target would never see its traffic: each target is an exclusive
+ * claim. */
+void fl_pxfault_claims(const struct fl_fault *f, json_t *out)
+{
+    json_t *targets = json_object_get(json_object_get(f->undo, "config"), "targets"), *t;
+    char scope[300], key[512];
+    size_t i;
+
+    fl_netfault_scope_text(f, scope, sizeof scope);
+    json_array_foreach(targets, i, t) {
+        snprintf(key, sizeof key, "traffic to %s in %s (redirected to a proxy)",
+                 json_string_value(t), scope);
+        json_object_set_new(out, key, json_integer(FL_CLAIM_EXCLUSIVE));
+    }
+}
+
 int fl_pxfault_sweep(struct fl_sweep_report *rep, struct fl_err *e)
 {
     pid_t pids[256];
@@ -508,9 +525,12 @@ int fl_pxfault_sweep(struct fl_sweep_report *rep, struct fl_err *e)
     (void)e;
     for (size_t i = 0; i < n; i++) {
         struct fl_err se = {0};
-        char what[64];
+        char what[64], wid[FL_FAULT_ID_LEN + 8];
 
         snprintf(what, sizeof what, "proxy worker %d", (int)pids[i]);
+        worker_id(pids[i], wid, sizeof wid);
+        if (fl_sweep_spared(rep, wid, what))
+            continue;
         rep->found++;
         fl_info("stopping leftover proxy fault worker %d (its redirect goes with it)",
                 (int)pids[i]);

@@ -44,7 +44,7 @@
      "share of new connections affected, drawn per connection (default 100)", NULL, 0, 0}, \
     {"hard-stop", FL_OPT_DURATION, 0, "DURATION", "the proxy stops (and its redirect " \
      "goes) by itself after this long even if nothing reverts the fault (default: " \
-     "--duration or a detached --lease, + 30s; else 1h)", NULL, 0, 0}
+     "--duration or a detached --lease, + 30s; else 1h)", NULL, 1, 0}
 /* clang-format on */
 
 /* How one kind uses the shared machinery. */
@@ -64,6 +64,7 @@ int fl_pxfault_plan(struct fl_fault *f, struct fl_err *e);
 int fl_pxfault_inject(struct fl_fault *f, struct fl_err *e);
 int fl_pxfault_revert(const struct fl_fault *f, struct fl_err *e);
 void fl_pxfault_describe(const struct fl_fault *f, char *buf, size_t len);
+void fl_pxfault_claims(const struct fl_fault *f, json_t *out);
 
 /* Sweeper: stop every proxy fault worker on the machine (their redirect
  * tables go with them). Runs before the nft sweeper, which cannot delete

@@ -60,5 +60,6 @@ const struct fl_fault_ops fl_fault_network_delay = {
     .inject = fl_pxfault_inject,
     .revert = fl_pxfault_revert,
     .describe = fl_pxfault_describe,
+    .claims = fl_pxfault_claims,
     .impl = &k,
 };

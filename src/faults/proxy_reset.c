@@ -1,7 +1,8 @@
 /* network.reset: reset new TCP connections to a target (both ends see
- * "connection reset by peer"), at once or --after a while, through the
- * userspace proxy (Toxiproxy's reset_peer toxic). The client's connect()
- * itself succeeds: the proxy accepted it. */
+ * "connection reset by peer") once data flows in the chosen direction, at
+ * once or --after a while, through the userspace proxy (Toxiproxy's
+ * reset_peer toxic: that data is dropped). The client's connect() itself
+ * succeeds: the proxy accepted it. */
 #include <stdio.h>
 
 #include "faults/proxy_common.h"
@@ -9,7 +10,9 @@
 static const struct fl_opt opts[] = {
     FL_PXFAULT_OPTS(" (for a reset it only matters with --percent)"),
     {"after", FL_OPT_DURATION, 0, "DURATION",
-     "reset each connection this long after it was opened (default 0: at once)", NULL, 0, 0},
+     "reset each connection this long after its first data in --direction (default 0: at "
+     "once; that data is dropped)",
+     NULL, 0, 0},
     FL_OPT_END,
 };
 
@@ -44,5 +47,6 @@ const struct fl_fault_ops fl_fault_network_reset = {
     .inject = fl_pxfault_inject,
     .revert = fl_pxfault_revert,
     .describe = fl_pxfault_describe,
+    .claims = fl_pxfault_claims,
     .impl = &k,
 };

@@ -23,6 +23,8 @@ extern const struct fl_fault_ops fl_fault_network_jitter;
 extern const struct fl_fault_ops fl_fault_network_reset;
 extern const struct fl_fault_ops fl_fault_network_timeout;
 extern const struct fl_fault_ops fl_fault_network_slow;
+extern const struct fl_fault_ops fl_fault_dns_fault;
+extern const struct fl_fault_ops fl_fault_disk_io;
 
 static const struct fl_fault_ops *const kinds[] = {
     /* drivers: registry lines */
@@ -41,6 +43,8 @@ static const struct fl_fault_ops *const kinds[] = {
     &fl_fault_network_reset,
     &fl_fault_network_timeout,
     &fl_fault_network_slow,
+    &fl_fault_dns_fault,
+    &fl_fault_disk_io,
     NULL,
 };
 
@@ -50,10 +54,14 @@ int fl_tc_sweep(struct fl_sweep_report *r, struct fl_err *e);
 int fl_stress_sweep(struct fl_sweep_report *r, struct fl_err *e);
 int fl_fill_sweep(struct fl_sweep_report *r, struct fl_err *e);
 int fl_pxfault_sweep(struct fl_sweep_report *r, struct fl_err *e);
+int fl_dns_sweep(struct fl_sweep_report *r, struct fl_err *e);
+int fl_diskio_sweep(struct fl_sweep_report *r, struct fl_err *e);
 
 static const fl_sweep_fn sweepers[] = {
     /* sweepers: registry lines */
     fl_pxfault_sweep, /* first: the nft sweep cannot delete a table a live worker owns */
+    fl_dns_sweep,     /* the same */
+    fl_diskio_sweep,
     fl_nft_sweep,
     fl_tc_sweep,
     fl_stress_sweep,

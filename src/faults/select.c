@@ -376,19 +376,29 @@ static void read_cmdline(pid_t pid, char *buf, size_t len)
     buf[n] = '\0';
 }
 
+/* The pid is the number on the first line; later lines are ignored, so
+ * PostgreSQL's postmaster.pid (pid, data directory, start time, port, ...)
+ * works as well as a one-line pidfile. */
 static int read_pidfile(const char *path, pid_t *pid, struct fl_err *e)
 {
-    char buf[64], *end;
+    char buf[64], *end, *nl;
     long v;
     int n = fl_read_small(path, buf, sizeof buf);
 
     if (n < 0)
         return fl_err_set(e, FL_ENOTARGET, "--pidfile %s: cannot read it: %s", path, strerror(-n));
+    if ((nl = strchr(buf, '\n')))
+        *nl = '\0';
+    errno = 0;
     v = strtol(buf, &end, 10);
     while (isspace((unsigned char)*end))
         end++;
-    if (end == buf || *end || v <= 0 || v > INT_MAX)
-        return fl_err_set(e, FL_ENOTARGET, "--pidfile %s does not hold a process id", path);
+    if (end == buf || *end || errno || v <= 0 || v > INT_MAX || (!nl && n == sizeof buf - 1))
+        return fl_err_set(e, FL_ENOTARGET,
+                          "--pidfile %s does not hold a process id on its first line (it "
+                          "should start with the pid, as postmaster.pid or redis.pid do); "
+                          "check the path, or select with --pid PID",
+                          path);
     *pid = (pid_t)v;
     return 0;
 }

@@ -301,7 +301,8 @@ int fl_stress_sweep(struct fl_sweep_report *rep, struct fl_err *e)
     while ((de = readdir(d))) {
         struct fl_err ke = {0};
 
-        if (de->d_type != DT_DIR || de->d_name[0] == '.')
+        if (de->d_type != DT_DIR || de->d_name[0] == '.' ||
+            fl_sweep_spared(rep, de->d_name, "a stress cgroup"))
             continue;
         snprintf(path, sizeof path, "%s/%s", root, de->d_name);
         rep->found++;

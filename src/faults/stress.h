@@ -28,7 +28,7 @@
 #define FL_STRESS_OPTS \
     {"hard-stop", FL_OPT_DURATION, 0, "DURATION", "workers exit by themselves after this long " \
      "even if nothing reverts the fault (default: --duration or a detached --lease, + 30s; " \
-     "else 1h)", NULL, 0, 0}
+     "else 1h)", NULL, 1, 0}
 /* clang-format on */
 
 /* Resolve the cgroup path and the workers' deadline into f->undo

@@ -463,6 +463,8 @@ static void sweep_here(const char *where, void *arg)
         if (sscanf(line, "table %31s %127s", family, name) != 2 ||
             strncmp(name, FL_NFT_TABLE_PREFIX, strlen(FL_NFT_TABLE_PREFIX)))
             continue;
+        if (fl_sweep_spared(r, name + strlen(FL_NFT_TABLE_PREFIX), name))
+            continue;
         r->found++;
         fl_info("removing leftover nft table %s %s in %s", family, name, where);
         if (fl_nft_delete_table(n, family, name, &e) < 0) {

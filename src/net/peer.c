@@ -75,7 +75,7 @@ int fl_net_peer_parse(const char *s, struct fl_net_peer *p, struct fl_err *e)
 
     memset(p, 0, sizeof *p);
     if (!s || !*s)
-        return fl_err_set(e, FL_EUSAGE, "--peer is empty: give an address such as 10.0.0.2");
+        return fl_err_set(e, FL_EUSAGE, "the address is empty: give one such as 10.0.0.2");
     if (s[0] == '[') {
         /* [V6] or [V6/PREFIX], optionally followed by :PORT */
         end = strchr(s, ']');
@@ -99,10 +99,10 @@ int fl_net_peer_parse(const char *s, struct fl_net_peer *p, struct fl_err *e)
     p->port = (int)port;
     return 0;
 bad_port:
-    return fl_err_set(e, FL_EUSAGE, "--peer '%s': the port must be a number from 1 to 65535", s);
+    return fl_err_set(e, FL_EUSAGE, "'%s': the port must be a number from 1 to 65535", s);
 bad:
     return fl_err_set(e, FL_EUSAGE,
-                      "--peer '%s' is not an address: use ADDR, ADDR/PREFIX or ADDR:PORT for "
+                      "'%s' is not an address: use ADDR, ADDR/PREFIX or ADDR:PORT for "
                       "IPv4 (10.0.0.2, 10.0.0.0/24, 10.0.0.2:6379) and V6, V6/PREFIX or "
                       "[V6]:PORT for IPv6 (fd00::2, fd00::/64, [fd00::2]:6379); host names are "
                       "not resolved",

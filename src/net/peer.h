@@ -18,6 +18,8 @@ struct fl_net_peer {
     int port;               /* 0 = any port */
 };
 
+/* Parse ADDR, ADDR/PREFIX, ADDR:PORT, [V6]:PORT. Error messages quote the
+ * text but do not name an option: the caller prefixes its own (--peer, --target). */
 int fl_net_peer_parse(const char *s, struct fl_net_peer *p, struct fl_err *e);
 /* Canonical text: "10.0.0.0/24", "fd00::2", with ":PORT" / "[..]:PORT" when
  * with_port and a port is set. */

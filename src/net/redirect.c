@@ -35,6 +35,11 @@ static void emit_redirects(FILE *f, const struct fl_redirect_spec *s)
                 "\t\t%s daddr %s meta l4proto tcp %stcp flags & (fin | syn | rst | ack) == syn "
                 "redirect to :%d\n",
                 p->family == AF_INET6 ? "ip6" : "ip", a, port, s->listen_port);
+        /* UDP has no opening packet: conntrack NATs a flow's first datagram
+         * and the rest of that flow follow it. */
+        if (s->udp && p->port)
+            fprintf(f, "\t\t%s daddr %s meta l4proto udp udp dport %d redirect to :%d\n",
+                    p->family == AF_INET6 ? "ip6" : "ip", a, p->port, s->listen_port);
     }
 }
 

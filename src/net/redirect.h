@@ -37,6 +37,8 @@ struct fl_redirect_spec {
     uint32_t mark;   /* the proxy's upstream sockets carry it: never redirected */
     bool owner;      /* bind the table to the creating socket */
     bool prerouting; /* also intercept connections entering the namespace */
+    bool udp;        /* redirect UDP datagrams to the targets' ports too (every
+                        new flow; targets need a port) */
 };
 
 /* The nft script (caller frees). Pure: touches nothing. */

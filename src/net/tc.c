@@ -229,6 +229,8 @@ static void sweep_here(const char *where, void *arg)
     for (size_t i = 0; i < n; i++) {
         if (devs[i].root_handle != FL_TC_HANDLE)
             continue;
+        if (fl_sweep_spared_kind(rep, "network.bandwidth", devs[i].name))
+            continue;
         rep->found++;
         fl_info("removing leftover tbf qdisc fa17: on %s in %s", devs[i].name, where);
         if (fl_tc_tbf_del(devs[i].ifindex, devs[i].name, &e) < 0) {

@@ -1,4 +1,5 @@
-/* The probe registry, tolerance judgement and the helpers probe kinds share. */
+/* Tolerance judgement and the helpers probe kinds share (the registry is
+ * registry.c). */
 #include "probes/probe.h"
 
 #include <errno.h>
@@ -13,29 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/parse.h"
 #include "util/time.h"
-
-extern const struct fl_probe_ops fl_probe_tcp;
-extern const struct fl_probe_ops fl_probe_command;
-extern const struct fl_probe_ops fl_probe_http;
-extern const struct fl_probe_ops fl_probe_prometheus;
-
-static const struct fl_probe_ops *const kinds[] = {
-    &fl_probe_tcp, &fl_probe_command, &fl_probe_http, &fl_probe_prometheus, NULL,
-};
-
-const struct fl_probe_ops *const *fl_probe_kinds(void)
-{
-    return kinds;
-}
-
-const struct fl_probe_ops *fl_probe_lookup(const char *kind)
-{
-    for (size_t i = 0; kinds[i]; i++)
-        if (!strcmp(kinds[i]->kind, kind))
-            return kinds[i];
-    return NULL;
-}
 
 void fl_tolerance_default(struct fl_tolerance *t)
 {
@@ -125,7 +105,7 @@ void fl_probe_stats(const struct fl_sample *s, size_t n, struct fl_probe_stats *
     st->n = n;
     for (size_t i = 0; i < n; i++)
         st->failures += !s[i].ok;
-    st->availability = n ? 100.0 * (double)(n - st->failures) / (double)n : 100.0;
+    st->availability = n ? 100.0 * (double)(n - st->failures) / (double)n : NAN;
     st->p50 = fl_probe_percentile(s, n, 50);
     st->p95 = fl_probe_percentile(s, n, 95);
     st->p99 = fl_probe_percentile(s, n, 99);
@@ -138,8 +118,10 @@ bool fl_tolerance_holds(const struct fl_tolerance *t, const struct fl_sample *s,
     size_t bad = 0;
     double ratio;
 
-    if (n == 0)
-        return true;
+    if (n == 0) {
+        snprintf(why, len, "no samples");
+        return false;
+    }
     for (size_t i = 0; i < n; i++)
         bad += !fl_tolerance_sample_ok(t, s[i].probe_ok, s[i].value);
     ratio = 100.0 * (double)(n - bad) / (double)n;
@@ -171,6 +153,13 @@ bool fl_tolerance_holds_phase(const struct fl_tolerance *t, const struct fl_samp
     hi = lo;
     while (hi < n && s[hi].t_ms <= to_ms)
         hi++;
+    if (hi == lo) {
+        snprintf(why, len,
+                 "no samples (no data is not health: is the interval longer than the "
+                 "phase?)");
+        *at_ms = from_ms;
+        return false;
+    }
     if (!t->window_ms) {
         if (fl_tolerance_holds(t, s + lo, hi - lo, why, len))
             return true;
@@ -189,6 +178,10 @@ bool fl_tolerance_holds_phase(const struct fl_tolerance *t, const struct fl_samp
         if (s[end].t_ms - from_ms < t->window_ms)
             continue; /* window not yet full */
         if (!fl_tolerance_holds(t, s + start, end - start + 1, why, len)) {
+            size_t used = strlen(why);
+            char w[32];
+            fl_format_duration(t->window_ms, w, sizeof w);
+            snprintf(why + used, len - used, " in the %s window ending at that sample", w);
             *at_ms = s[end].t_ms;
             return false;
         }
@@ -283,4 +276,24 @@ int fl_probe_run_command(const char *cmd, int64_t timeout_ms, char *out, size_t 
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
+}
+
+int fl_probe_split_address(const char *addr, char *host, size_t hlen, char *port, size_t plen)
+{
+    const char *colon;
+
+    if (addr[0] == '[') {
+        const char *end = strchr(addr, ']');
+        if (!end || end[1] != ':' || !end[2])
+            return -1;
+        snprintf(host, hlen, "%.*s", (int)(end - addr - 1), addr + 1);
+        snprintf(port, plen, "%s", end + 2);
+        return 0;
+    }
+    colon = strrchr(addr, ':');
+    if (!colon || colon == addr || !colon[1] || strchr(addr, ':') != colon)
+        return -1;
+    snprintf(host, hlen, "%.*s", (int)(colon - addr), addr);
+    snprintf(port, plen, "%s", colon + 1);
+    return 0;
 }

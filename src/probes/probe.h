@@ -45,11 +45,16 @@ struct fl_probe {
     void *state; /* the kind's, between open and close */
 };
 
-/* Registry (registry.c). */
+/* Registry (registry.c): tcp, command, http, prometheus, redis, sql. */
 const struct fl_probe_ops *fl_probe_lookup(const char *kind);
 const struct fl_probe_ops *const *fl_probe_kinds(void);
 
-/* One measurement as the engine records it. t_ms counts from the run start. */
+/* One measurement as the engine records it. t_ms counts from the run start
+ * and is the tick the sample was scheduled for: samples are due every
+ * interval; a tick that comes due while the previous sample still runs is
+ * recorded as a "missed" sample with that sample's outcome and value (and
+ * the wait as latency), so a phase of D ms always holds about D / interval
+ * samples, however slow the probe. */
 struct fl_sample {
     int64_t t_ms;
     double value;  /* NAN when the probe gave none */
@@ -79,7 +84,7 @@ void fl_tolerance_describe(const struct fl_tolerance *t, char *buf, size_t len);
 /* Statistics over n samples (ok as recorded). */
 struct fl_probe_stats {
     size_t n, failures;
-    double availability;        /* percent ok; 100 when n == 0 */
+    double availability;        /* percent ok; NAN when n == 0 (no data is not health) */
     double p50, p95, p99, pmax; /* latency ms */
 };
 void fl_probe_stats(const struct fl_sample *s, size_t n, struct fl_probe_stats *st);
@@ -88,12 +93,13 @@ double fl_probe_percentile(const struct fl_sample *s, size_t n, double pct);
 
 /* Judge the window checks over n samples. Returns true when they hold;
  * otherwise fills why ("success ratio 40.0% < 99.5% (6 of 10 samples
- * failed)"). An empty span holds. */
+ * failed)"). An empty span does not hold: why is "no samples". */
 bool fl_tolerance_holds(const struct fl_tolerance *t, const struct fl_sample *s, size_t n,
                         char *why, size_t len);
 /* Judge a phase: the whole span when window_ms is 0, else every sliding
  * window ending at a sample whose window lies inside the span; on the first
- * violation sets *at_ms to the time it was seen. */
+ * violation sets *at_ms to the time it was seen. A span without samples
+ * fails with "no samples". */
 bool fl_tolerance_holds_phase(const struct fl_tolerance *t, const struct fl_sample *s, size_t n,
                               int64_t from_ms, int64_t to_ms, int64_t *at_ms, char *why,
                               size_t len);
@@ -102,5 +108,8 @@ bool fl_tolerance_holds_phase(const struct fl_tolerance *t, const struct fl_samp
  * to cap-1 bytes of stdout. Returns the exit status (0..255), 128+signal,
  * -ETIMEDOUT, or another negative errno. */
 int fl_probe_run_command(const char *cmd, int64_t timeout_ms, char *out, size_t cap);
+
+/* Split "HOST:PORT" or "[V6]:PORT"; 0, or -1 when it is neither. */
+int fl_probe_split_address(const char *addr, char *host, size_t hlen, char *port, size_t plen);
 
 #endif

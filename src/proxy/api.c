@@ -9,9 +9,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fl_config.h"
+#include "proxy/link.h"
+#include "proxy/loop.h"
 #include "proxy/px.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -32,39 +35,85 @@ struct reply {
     int status;
     char *out;
     const char *ctype;
+    bool changed; /* a failed request that still changed proxies (populate) */
 };
 
+/* Success bodies are compact JSON; the one real number (toxicity) is
+ * written with 9 significant digits, which prints its float32 shortest form
+ * (model.c). */
 static int reply_json(struct reply *r, int status, json_t *j)
 {
     r->status = status;
     r->ctype = "application/json";
-    r->out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    r->out = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(j);
     return status;
 }
 
-static int reply_err(struct reply *r, int status, const char *msg)
+/* A JSON string of msg, cut before a UTF-8 sequence that snprintf left
+ * incomplete (a long name in a message), so an error is never lost. */
+static json_t *json_text(const char *msg)
 {
-    return reply_json(r, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
+    char buf[1024];
+    size_t n = strlen(msg);
+    json_t *j = json_string(msg);
+
+    if (n >= sizeof buf)
+        n = sizeof buf - 1;
+    memcpy(buf, msg, n);
+    for (int cut = 0; !j && cut < 4 && n; cut++) {
+        buf[--n] = '\0';
+        j = json_string(buf);
+    }
+    return j ? j : json_string("(an error message that is not UTF-8)");
 }
 
+/* Errors as Toxiproxy's apiError writes them (Go's http.Error): the JSON
+ * {"error", "status"} as text/plain, ending with a newline. */
+static int reply_err(struct reply *r, int status, const char *msg)
+{
+    json_t *j = json_pack("{s:o, s:i}", "error", json_text(msg), "status", status);
+    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+    json_decref(j);
+    r->status = status;
+    r->ctype = "text/plain; charset=utf-8";
+    r->out = NULL;
+    if (txt && asprintf(&r->out, "%s\n", txt) < 0)
+        r->out = NULL;
+    free(txt);
+    return status;
+}
+
+/* No body and no Content-Type (204, and 405 as gorilla/mux answers it). */
 static int reply_empty(struct reply *r, int status)
 {
     r->status = status;
     r->out = NULL;
-    r->ctype = "text/plain";
+    r->ctype = NULL;
     return status;
 }
 
-static struct fl_px_proxy *proxy_new(struct fl_px_server *s, const struct fl_px_spec *sp)
+/* An unknown path, as Go's http.NotFound answers it. */
+static int reply_not_found(struct reply *r)
+{
+    r->status = 404;
+    r->out = strdup("404 page not found\n");
+    r->ctype = "text/plain; charset=utf-8";
+    return 404;
+}
+
+static bool is(const char *a, const char *b)
+{
+    return !strcmp(a, b);
+}
+
+static struct fl_px_proxy *proxy_alloc(struct fl_px_server *s, const struct fl_px_spec *sp)
 {
     struct fl_px_proxy *p = calloc(1, sizeof *p);
-    struct fl_px_proxy **v = realloc(s->px, (s->npx + 1) * sizeof *v);
 
-    if (v)
-        s->px = v;
-    if (!p || !v)
-        goto fail;
+    if (!p)
+        return NULL;
     p->srv = s;
     p->lfd = -1;
     fl_px_timer_init(&p->retry, NULL, p);
@@ -72,27 +121,46 @@ static struct fl_px_proxy *proxy_new(struct fl_px_server *s, const struct fl_px_
     p->name = strdup(sp->name);
     p->listen = strdup(sp->listen);
     p->upstream = strdup(sp->upstream);
-    if (!p->name || !p->listen || !p->upstream)
-        goto fail;
-    s->px[s->npx++] = p;
+    if (!p->name || !p->listen || !p->upstream) {
+        fl_px_proxy_free(p);
+        return NULL;
+    }
     return p;
-fail:
-    fl_px_proxy_free(p);
-    return NULL;
 }
 
-/* Remove p from the server; its memory is freed after the current batch. */
-static void proxy_delete(struct fl_px_server *s, struct fl_px_proxy *p)
+/* A new proxy appended to the server's list (not started). */
+static struct fl_px_proxy *proxy_new(struct fl_px_server *s, const struct fl_px_spec *sp)
+{
+    struct fl_px_proxy **v = realloc(s->px, (s->npx + 1) * sizeof *v), *p;
+
+    if (!v)
+        return NULL;
+    s->px = v;
+    if (!(p = proxy_alloc(s, sp)))
+        return NULL;
+    s->px[s->npx++] = p;
+    return p;
+}
+
+/* Stop p and queue its memory for after the current batch (it may still be
+ * on a ready list or in a timer). */
+static void proxy_bury(struct fl_px_server *s, struct fl_px_proxy *p)
 {
     fl_px_proxy_stop(p);
+    p->dnext = s->pgrave;
+    s->pgrave = p;
+}
+
+/* Remove p from the server. */
+static void proxy_delete(struct fl_px_server *s, struct fl_px_proxy *p)
+{
     for (size_t i = 0; i < s->npx; i++)
         if (s->px[i] == p) {
             memmove(s->px + i, s->px + i + 1, (s->npx - i - 1) * sizeof *s->px);
             s->npx--;
             break;
         }
-    p->dnext = s->pgrave;
-    s->pgrave = p;
+    proxy_bury(s, p);
 }
 
 /* Bring p's listener in line with p->enabled; on failure p ends disabled. */
@@ -108,6 +176,31 @@ static int proxy_apply(struct fl_px_proxy *p, char *msg, size_t msglen)
     if (st)
         p->enabled = false;
     return st;
+}
+
+/* Whether a spec names another listen address or upstream than p, the way
+ * Toxiproxy's Differs decides: the new listen is resolved first, so
+ * "localhost:8080" is the running "127.0.0.1:8080". faultline's one
+ * addition: port 0 (any port) matches the port p is bound to, so a --config
+ * read again at restart keeps the proxies the state file brought back.
+ * Returns 1 or 0, or 500 with msg filled when the listen address does not
+ * resolve. */
+static int proxy_differs(const struct fl_px_proxy *p, const struct fl_px_spec *sp, char *msg,
+                         size_t msglen)
+{
+    char addr[300];
+    const char *colon;
+
+    if (!is(p->upstream, sp->upstream))
+        return 1;
+    if (p->srv->dry || is(p->listen, sp->listen))
+        return !is(p->listen, sp->listen);
+    if (fl_px_addr_resolve(sp->listen, addr, sizeof addr, msg, msglen))
+        return 500;
+    colon = strrchr(addr, ':');
+    if (colon && is(colon, ":0") && !strncmp(addr, p->listen, (size_t)(colon - addr + 1)))
+        return 0;
+    return !is(addr, p->listen);
 }
 
 static int toxic_add(struct fl_px_proxy *p, struct fl_px_toxic *t)
@@ -140,11 +233,6 @@ static void toxic_remove(struct fl_px_proxy *p, size_t idx)
     fl_px_links_pump(p);
 }
 
-static bool is(const char *a, const char *b)
-{
-    return !strcmp(a, b);
-}
-
 static int parse_body(struct reply *r, const char *body, size_t len, json_t **out)
 {
     json_error_t je;
@@ -152,61 +240,110 @@ static int parse_body(struct reply *r, const char *body, size_t len, json_t **ou
     *out = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &je);
     if (!*out) {
         char msg[300];
-        snprintf(msg, sizeof msg, "bad request body: %s", je.text);
+        snprintf(msg, sizeof msg, "bad request body: %s (at byte %d)", je.text, je.position);
         return reply_err(r, 400, msg);
     }
     return 0;
 }
 
-/* Create or replace proxies from an array of specs (POST /populate, --config):
- * a proxy whose listen and upstream are unchanged is kept with its toxics. */
+/* POST /populate's answer, as Toxiproxy writes it whatever happened:
+ * application/json {"error", "status"} (on failure) and "proxies", the
+ * proxies created or kept so far, or null when there are none. */
+static int populate_reply(struct reply *r, int status, const char *msg, json_t *proxies)
+{
+    json_t *j = json_object();
+
+    if (msg) {
+        json_object_set_new(j, "error", json_text(msg));
+        json_object_set_new(j, "status", json_integer(status));
+    }
+    if (json_array_size(proxies))
+        json_object_set_new(j, "proxies", proxies);
+    else {
+        json_decref(proxies);
+        json_object_set_new(j, "proxies", json_null());
+    }
+    return reply_json(r, status, j);
+}
+
+/* One populate entry: keep an existing proxy with the same listen and
+ * upstream as it is (enabled or not, with its toxics and links); otherwise
+ * stop the existing one and put a new one in its place, started if the spec
+ * is enabled. When the new one cannot start, it is dropped and the old one
+ * stays, stopped (as in Toxiproxy). */
+static int populate_one(struct fl_px_server *s, const struct fl_px_spec *sp,
+                        struct fl_px_proxy **out, char *msg, size_t msglen)
+{
+    struct fl_px_proxy *old = fl_px_find(s, sp->name), *np;
+    int st;
+
+    if (old && (st = proxy_differs(old, sp, msg, msglen)) != 1) {
+        *out = old;
+        return st == 500 ? st : 0;
+    }
+    if (old) {
+        fl_px_proxy_stop(old);
+        old->enabled = false;
+    }
+    if (!(np = old ? proxy_alloc(s, sp) : proxy_new(s, sp)))
+        return snprintf(msg, msglen, "out of memory"), 500;
+    if ((st = proxy_apply(np, msg, msglen))) {
+        if (old)
+            fl_px_proxy_free(np);
+        else
+            proxy_delete(s, np);
+        return st;
+    }
+    if (old) {
+        for (size_t i = 0; i < s->npx; i++)
+            if (s->px[i] == old)
+                s->px[i] = np;
+        proxy_bury(s, old);
+    }
+    *out = np;
+    return 0;
+}
+
+/* Create or replace proxies from an array of specs (POST /populate,
+ * --config), every entry checked before any is applied. */
 static int populate(struct fl_px_server *s, struct reply *r, const json_t *arr)
 {
     struct fl_px_spec *specs;
     json_t *out;
     size_t n;
-    char msg[512] = "";
+    char msg[600] = "", m[512];
 
-    if (json_is_object(arr) && json_is_array(json_object_get(arr, "proxies")))
-        arr = json_object_get(arr, "proxies");
-    if (!json_is_array(arr))
-        return reply_err(r, 400, "bad request body: expected a JSON array of proxies");
+    if (json_is_null(arr)) /* Go decodes null into an empty list */
+        return populate_reply(r, 201, NULL, NULL);
+    if (!json_is_array(arr)) {
+        snprintf(msg, sizeof msg, "bad request body: expected a JSON array of proxies, not %s",
+                 json_is_object(arr) ? "an object" : "a single value");
+        return populate_reply(r, 400, msg, NULL);
+    }
     n = json_array_size(arr);
-    specs = calloc(n ? n : 1, sizeof *specs);
-    if (!specs)
-        return reply_err(r, 500, "out of memory");
+    if (!(specs = calloc(n ? n : 1, sizeof *specs)))
+        return populate_reply(r, 500, "out of memory", NULL);
     for (size_t i = 0; i < n; i++) {
-        int st = fl_px_spec_parse(json_array_get(arr, i), NULL, &specs[i], msg, sizeof msg);
+        int st = fl_px_spec_parse(json_array_get(arr, i), NULL, &specs[i], m, sizeof m);
         if (st) {
             free(specs);
-            return reply_err(r, st, msg);
+            snprintf(msg, sizeof msg, "%s at proxy %zu", m, i + 1);
+            return populate_reply(r, st, msg, NULL);
         }
     }
     out = json_array();
     for (size_t i = 0; i < n; i++) {
-        struct fl_px_proxy *p = fl_px_find(s, specs[i].name);
-        int st;
-
-        if (p && (!is(p->upstream, specs[i].upstream) ||
-                  (!is(p->listen, specs[i].listen) && !is(specs[i].listen, "127.0.0.1:0")))) {
-            proxy_delete(s, p);
-            p = NULL;
-        }
-        if (!p && !(p = proxy_new(s, &specs[i]))) {
-            json_decref(out);
+        struct fl_px_proxy *p;
+        int st = populate_one(s, &specs[i], &p, msg, sizeof msg);
+        r->changed = true; /* even a failure may have stopped the proxy it replaces */
+        if (st) {
             free(specs);
-            return reply_err(r, 500, "out of memory");
-        }
-        p->enabled = specs[i].enabled;
-        if ((st = proxy_apply(p, msg, sizeof msg))) {
-            json_decref(out);
-            free(specs);
-            return reply_err(r, st, msg);
+            return populate_reply(r, st, msg, out);
         }
         json_array_append_new(out, fl_px_proxy_json(p));
     }
     free(specs);
-    return reply_json(r, 201, json_pack("{s:o}", "proxies", out));
+    return populate_reply(r, 201, NULL, out);
 }
 
 static void label(char *dst, size_t cap, const char *s)
@@ -261,104 +398,236 @@ static int metrics(struct fl_px_server *s, struct reply *r)
     return 200;
 }
 
-/* /proxies/{name}[/toxics[/{toxic}]] */
-static int route_proxy(struct fl_px_server *s, struct reply *r, const char *m, char *rest,
-                       const char *body, size_t len)
+/* ---- the routes: one handler per (path, methods), as Toxiproxy's mux ---- */
+
+/* A matched request: the method, the path's {proxy} and {toxic}, the body. */
+struct req {
+    const char *m, *body;
+    size_t len;
+    const char *pname, *tname;
+};
+
+static int get_proxy(struct fl_px_server *s, struct reply *r, const struct req *q,
+                     struct fl_px_proxy **p)
 {
-    char *pname = rest, *sub = strchr(rest, '/'), *tname = NULL, msg[512] = "";
+    if (!(*p = fl_px_find(s, q->pname)))
+        return reply_err(r, 404, "proxy not found");
+    return 0;
+}
+
+static int h_proxy_index(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    json_t *o = json_object();
+    const char *prev = NULL;
+
+    /* by name, as Go writes a map */
+    for (size_t k = 0; k < s->npx; k++) {
+        const struct fl_px_proxy *next = NULL;
+        for (size_t i = 0; i < s->npx; i++)
+            if ((!prev || strcmp(s->px[i]->name, prev) > 0) &&
+                (!next || strcmp(s->px[i]->name, next->name) < 0))
+                next = s->px[i];
+        json_object_set_new(o, next->name, fl_px_proxy_json(next));
+        prev = next->name;
+    }
+    return reply_json(r, 200, o);
+}
+
+static int h_proxy_create(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    struct fl_px_spec sp;
     struct fl_px_proxy *p;
-    struct fl_px_toxic *t, nt;
-    json_t *in = NULL;
-    size_t idx;
+    char msg[512] = "";
+    json_t *in;
     int st;
 
-    if (sub) {
-        *sub++ = '\0';
-        if (strncmp(sub, "toxics", 6) || (sub[6] && sub[6] != '/'))
-            return reply_err(r, 404, "not found");
-        if (sub[6] == '/' && sub[7])
-            tname = sub + 7;
-        if (tname && strchr(tname, '/'))
-            return reply_err(r, 404, "not found");
+    if (parse_body(r, q->body, q->len, &in))
+        return r->status;
+    st = fl_px_spec_parse(in, NULL, &sp, msg, sizeof msg);
+    json_decref(in);
+    if (st)
+        return reply_err(r, st, msg);
+    if (fl_px_find(s, sp.name))
+        return reply_err(r, 409, "proxy already exists");
+    if (!(p = proxy_new(s, &sp)))
+        return reply_err(r, 500, "out of memory");
+    if ((st = proxy_apply(p, msg, sizeof msg))) {
+        proxy_delete(s, p);
+        return reply_err(r, st, msg);
     }
-    if (!(p = fl_px_find(s, pname)))
-        return reply_err(r, 404, "proxy not found");
-    if (!sub) {
-        if (is(m, "GET"))
-            return reply_json(r, 200, fl_px_proxy_json(p));
-        if (is(m, "DELETE")) {
-            proxy_delete(s, p);
-            return reply_empty(r, 204);
-        }
-        if (!is(m, "POST") && !is(m, "PATCH"))
-            return reply_err(r, 405, "method not allowed");
-        if (parse_body(r, body, len, &in))
-            return r->status;
-        struct fl_px_spec old, sp;
-        snprintf(old.name, sizeof old.name, "%s", p->name);
-        snprintf(old.listen, sizeof old.listen, "%s", p->listen);
-        snprintf(old.upstream, sizeof old.upstream, "%s", p->upstream);
-        old.enabled = p->enabled;
-        st = fl_px_spec_parse(in, &old, &sp, msg, sizeof msg);
-        json_decref(in);
-        if (st)
-            return reply_err(r, st, msg);
-        if (!is(sp.listen, old.listen) || !is(sp.upstream, old.upstream)) {
-            char *l = strdup(sp.listen), *u = strdup(sp.upstream);
-            if (!l || !u) {
-                free(l);
-                free(u);
-                return reply_err(r, 500, "out of memory");
-            }
-            fl_px_proxy_stop(p);
-            free(p->listen);
-            free(p->upstream);
-            p->listen = l;
-            p->upstream = u;
-        }
-        p->enabled = sp.enabled;
+    return reply_json(r, 201, fl_px_proxy_json(p));
+}
+
+static int h_populate(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    json_t *in;
+    int st;
+
+    if (parse_body(r, q->body, q->len, &in)) {
+        char *txt = r->out;
+        json_t *e = json_loads(txt, 0, NULL);
+        st = populate_reply(r, 400, json_string_value(json_object_get(e, "error")), NULL);
+        json_decref(e);
+        free(txt);
+        return st;
+    }
+    st = populate(s, r, in);
+    json_decref(in);
+    return st;
+}
+
+/* Toxiproxy starts every proxy (one that cannot start fails the request,
+ * 500) and then removes its toxics. */
+static int h_reset(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    char msg[512];
+    int st;
+
+    for (size_t i = 0; i < s->npx; i++) {
+        struct fl_px_proxy *p = s->px[i];
+        p->enabled = true;
         if ((st = proxy_apply(p, msg, sizeof msg)))
             return reply_err(r, st, msg);
-        return reply_json(r, 200, fl_px_proxy_json(p));
+        while (p->ntoxics)
+            toxic_remove(p, p->ntoxics - 1);
     }
-    if (!tname) {
-        if (is(m, "GET")) {
-            json_t *a = json_array();
-            for (size_t i = 0; i < p->ntoxics; i++)
-                json_array_append_new(a, fl_px_toxic_json(p->toxics[i]));
-            return reply_json(r, 200, a);
-        }
-        if (!is(m, "POST"))
-            return reply_err(r, 405, "method not allowed");
-        if (parse_body(r, body, len, &in))
-            return r->status;
-        st = fl_px_toxic_parse(in, NULL, &nt, msg, sizeof msg);
-        json_decref(in);
-        if (st) {
-            free(nt.name);
-            return reply_err(r, st, msg);
-        }
-        if (fl_px_toxic_find(p, nt.name, NULL)) {
-            free(nt.name);
-            return reply_err(r, 409, "toxic already exists");
-        }
-        if (toxic_add(p, &nt)) {
-            free(nt.name);
+    return reply_empty(r, 204);
+}
+
+/* Toxiproxy writes this one by hand: a space after the colon, a newline. */
+static int h_version(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    r->status = 200;
+    r->ctype = "application/json;charset=utf-8";
+    if (asprintf(&r->out, "{\"version\": \"%s\"}\n", FL_VERSION) < 0)
+        r->out = NULL;
+    return 200;
+}
+
+static int h_metrics(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    return metrics(s, r);
+}
+
+static int h_proxy_show(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    struct fl_px_proxy *p;
+
+    if (get_proxy(s, r, q, &p))
+        return r->status;
+    return reply_json(r, 200, fl_px_proxy_json(p));
+}
+
+static int h_proxy_update(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    struct fl_px_spec old, sp;
+    struct fl_px_proxy *p;
+    char msg[512] = "";
+    json_t *in;
+    int st;
+
+    if (get_proxy(s, r, q, &p) || parse_body(r, q->body, q->len, &in))
+        return r->status;
+    snprintf(old.name, sizeof old.name, "%s", p->name);
+    snprintf(old.listen, sizeof old.listen, "%s", p->listen);
+    snprintf(old.upstream, sizeof old.upstream, "%s", p->upstream);
+    old.enabled = p->enabled;
+    st = fl_px_spec_parse(in, &old, &sp, msg, sizeof msg);
+    json_decref(in);
+    if (st)
+        return reply_err(r, st, msg);
+    if ((st = proxy_differs(p, &sp, msg, sizeof msg)) == 500)
+        return reply_err(r, st, msg);
+    if (st) {
+        char *l = strdup(sp.listen), *u = strdup(sp.upstream);
+        if (!l || !u) {
+            free(l);
+            free(u);
             return reply_err(r, 500, "out of memory");
         }
-        return reply_json(r, 200, fl_px_toxic_json(p->toxics[p->ntoxics - 1]));
+        fl_px_proxy_stop(p);
+        free(p->listen);
+        free(p->upstream);
+        p->listen = l;
+        p->upstream = u;
     }
-    if (!(t = fl_px_toxic_find(p, tname, &idx)))
+    p->enabled = sp.enabled;
+    if ((st = proxy_apply(p, msg, sizeof msg)))
+        return reply_err(r, st, msg);
+    return reply_json(r, 200, fl_px_proxy_json(p));
+}
+
+static int h_proxy_delete(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    struct fl_px_proxy *p;
+
+    if (get_proxy(s, r, q, &p))
+        return r->status;
+    proxy_delete(s, p);
+    return reply_empty(r, 204);
+}
+
+static int h_toxic_index(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    struct fl_px_proxy *p;
+
+    if (get_proxy(s, r, q, &p))
+        return r->status;
+    return reply_json(r, 200, fl_px_toxics_json(p));
+}
+
+static int h_toxic_create(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    struct fl_px_proxy *p;
+    struct fl_px_toxic nt;
+    char msg[512] = "";
+    json_t *in;
+    int st;
+
+    if (get_proxy(s, r, q, &p) || parse_body(r, q->body, q->len, &in))
+        return r->status;
+    st = fl_px_toxic_parse(in, NULL, &nt, msg, sizeof msg);
+    json_decref(in);
+    if (!st && fl_px_toxic_find(p, nt.name, NULL))
+        st = 409, snprintf(msg, sizeof msg, "toxic already exists");
+    if (!st && toxic_add(p, &nt))
+        st = 500, snprintf(msg, sizeof msg, "out of memory");
+    if (st) {
+        free(nt.name);
+        return reply_err(r, st, msg);
+    }
+    return reply_json(r, 200, fl_px_toxic_json(p->toxics[p->ntoxics - 1]));
+}
+
+static int get_toxic(struct fl_px_server *s, struct reply *r, const struct req *q,
+                     struct fl_px_proxy **p, struct fl_px_toxic **t, size_t *idx)
+{
+    if (get_proxy(s, r, q, p))
+        return r->status;
+    if (!(*t = fl_px_toxic_find(*p, q->tname, idx)))
         return reply_err(r, 404, "toxic not found");
-    if (is(m, "GET"))
-        return reply_json(r, 200, fl_px_toxic_json(t));
-    if (is(m, "DELETE")) {
-        toxic_remove(p, idx);
-        return reply_empty(r, 204);
-    }
-    if (!is(m, "POST") && !is(m, "PATCH"))
-        return reply_err(r, 405, "method not allowed");
-    if (parse_body(r, body, len, &in))
+    return 0;
+}
+
+static int h_toxic_show(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    struct fl_px_proxy *p;
+    struct fl_px_toxic *t;
+
+    if (get_toxic(s, r, q, &p, &t, NULL))
+        return r->status;
+    return reply_json(r, 200, fl_px_toxic_json(t));
+}
+
+static int h_toxic_update(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    struct fl_px_proxy *p;
+    struct fl_px_toxic *t, nt;
+    char msg[512] = "";
+    json_t *in;
+    int st;
+
+    if (get_toxic(s, r, q, &p, &t, NULL) || parse_body(r, q->body, q->len, &in))
         return r->status;
     st = fl_px_toxic_parse(in, t, &nt, msg, sizeof msg);
     json_decref(in);
@@ -366,12 +635,109 @@ static int route_proxy(struct fl_px_server *s, struct reply *r, const char *m, c
         free(nt.name);
         return reply_err(r, st, msg);
     }
-    /* Replace in place: live links drop the old instance and draw anew. */
-    fl_px_links_toxic_removed(p, t);
+    /* Replace in place: live links restart their instance and draw anew. */
     free(t->name);
     *t = nt;
-    fl_px_links_toxic_added(p, t);
+    fl_px_links_toxic_updated(p, t);
     return reply_json(r, 200, fl_px_toxic_json(t));
+}
+
+static int h_toxic_delete(struct fl_px_server *s, struct reply *r, const struct req *q)
+{
+    struct fl_px_proxy *p;
+    struct fl_px_toxic *t;
+    size_t idx;
+
+    if (get_toxic(s, r, q, &p, &t, &idx))
+        return r->status;
+    toxic_remove(p, idx);
+    return reply_empty(r, 204);
+}
+
+typedef int (*handler)(struct fl_px_server *, struct reply *, const struct req *);
+
+/* Toxiproxy's routes (api.go). A pattern segment "*" is a non-empty
+ * variable: {proxy} first, {toxic} second. methods NULL: any. */
+static const struct route {
+    const char *pat[4];
+    const char *methods;
+    handler fn;
+} routes[] = {
+    {{"reset"}, "POST", h_reset},
+    {{"proxies"}, "GET", h_proxy_index},
+    {{"proxies"}, "POST", h_proxy_create},
+    {{"populate"}, "POST", h_populate},
+    {{"proxies", "*"}, "GET", h_proxy_show},
+    {{"proxies", "*"}, "POST PATCH", h_proxy_update},
+    {{"proxies", "*"}, "DELETE", h_proxy_delete},
+    {{"proxies", "*", "toxics"}, "GET", h_toxic_index},
+    {{"proxies", "*", "toxics"}, "POST", h_toxic_create},
+    {{"proxies", "*", "toxics", "*"}, "GET", h_toxic_show},
+    {{"proxies", "*", "toxics", "*"}, "POST PATCH", h_toxic_update},
+    {{"proxies", "*", "toxics", "*"}, "DELETE", h_toxic_delete},
+    {{"version"}, "GET", h_version},
+    {{"metrics"}, NULL, h_metrics},
+};
+
+static bool method_in(const char *m, const char *list)
+{
+    size_t n = strlen(m);
+
+    for (const char *c = list; c && (c = strstr(c, m)); c += n)
+        if ((c == list || c[-1] == ' ') && (c[n] == ' ' || !c[n]))
+            return true;
+    return !list;
+}
+
+/* Match the path's segments against one pattern; fills the variables. */
+static bool path_match(const struct route *rt, char *const *seg, size_t nseg, struct req *q)
+{
+    size_t n = 0, var = 0;
+
+    while (n < 4 && rt->pat[n])
+        n++;
+    if (n != nseg)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!*seg[i])
+            return false;
+        if (is(rt->pat[i], "*"))
+            *(var++ ? &q->tname : &q->pname) = seg[i];
+        else if (!is(rt->pat[i], seg[i]))
+            return false;
+    }
+    return true;
+}
+
+/* Like gorilla/mux: an unknown path (a trailing slash included) is Go's
+ * "404 page not found", a known path with another method an empty 405. */
+static int route(struct fl_px_server *s, struct reply *r, const char *m, const char *path,
+                 const char *body, size_t len)
+{
+    char buf[1024], *seg[5];
+    size_t nseg = 0;
+    struct req q = {m, body, len, NULL, NULL};
+    bool path_known = false;
+
+    if (path[0] != '/' || strlen(path) >= sizeof buf)
+        return reply_not_found(r);
+    snprintf(buf, sizeof buf, "%s", path + 1);
+    for (char *c = buf;; c++) {
+        if (nseg == 5)
+            return reply_not_found(r);
+        seg[nseg++] = c;
+        if (!(c = strchr(c, '/')))
+            break;
+        *c = '\0';
+    }
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!path_match(&routes[i], seg, nseg, &q))
+            continue;
+        path_known = true;
+        if (method_in(m, routes[i].methods))
+            return routes[i].fn(s, r, &q);
+    }
+    return path_known ? reply_empty(r, 405) : reply_not_found(r);
 }
 
 static void persist(struct fl_px_server *s)
@@ -387,100 +753,25 @@ static void persist(struct fl_px_server *s)
     json_decref(j);
 }
 
-static int route(struct fl_px_server *s, struct reply *r, const char *m, const char *path,
-                 const char *body, size_t len)
-{
-    char buf[1024];
-    json_t *in = NULL;
-    int st;
-
-    snprintf(buf, sizeof buf, "%s", path);
-    for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/'; n--)
-        buf[n - 1] = '\0';
-    if (is(buf, "/proxies")) {
-        if (is(m, "GET")) {
-            json_t *o = json_object();
-            for (size_t i = 0; i < s->npx; i++)
-                json_object_set_new(o, s->px[i]->name, fl_px_proxy_json(s->px[i]));
-            return reply_json(r, 200, o);
-        }
-        if (!is(m, "POST"))
-            return reply_err(r, 405, "method not allowed");
-        struct fl_px_spec sp;
-        char msg[512] = "";
-        struct fl_px_proxy *p;
-        if (parse_body(r, body, len, &in))
-            return r->status;
-        st = fl_px_spec_parse(in, NULL, &sp, msg, sizeof msg);
-        json_decref(in);
-        if (st)
-            return reply_err(r, st, msg);
-        if (fl_px_find(s, sp.name))
-            return reply_err(r, 409, "proxy already exists");
-        if (!(p = proxy_new(s, &sp)))
-            return reply_err(r, 500, "out of memory");
-        if ((st = proxy_apply(p, msg, sizeof msg))) {
-            proxy_delete(s, p);
-            return reply_err(r, st, msg);
-        }
-        return reply_json(r, 201, fl_px_proxy_json(p));
-    }
-    if (!strncmp(buf, "/proxies/", 9) && buf[9])
-        return route_proxy(s, r, m, buf + 9, body, len);
-    if (is(buf, "/populate")) {
-        if (!is(m, "POST"))
-            return reply_err(r, 405, "method not allowed");
-        if (parse_body(r, body, len, &in))
-            return r->status;
-        st = populate(s, r, in);
-        json_decref(in);
-        return st;
-    }
-    if (is(buf, "/reset")) {
-        if (!is(m, "POST"))
-            return reply_err(r, 405, "method not allowed");
-        for (size_t i = 0; i < s->npx; i++) {
-            struct fl_px_proxy *p = s->px[i];
-            char msg[512];
-            while (p->ntoxics)
-                toxic_remove(p, p->ntoxics - 1);
-            p->enabled = true;
-            if ((st = proxy_apply(p, msg, sizeof msg)))
-                return reply_err(r, st, msg);
-        }
-        return reply_empty(r, 204);
-    }
-    if (is(buf, "/version")) {
-        if (!is(m, "GET"))
-            return reply_err(r, 405, "method not allowed");
-        return reply_json(r, 200, json_pack("{s:s}", "version", FL_VERSION));
-    }
-    if (is(buf, "/metrics")) {
-        if (!is(m, "GET"))
-            return reply_err(r, 405, "method not allowed");
-        return metrics(s, r);
-    }
-    return reply_err(r, 404, "not found");
-}
-
 int fl_px_api_handle(struct fl_px_server *s, const char *method, const char *path, const char *body,
                      size_t len, char **out, const char **ctype)
 {
     struct reply r = {0};
     int st = route(s, &r, method, path, body, len);
 
-    if (st >= 200 && st < 300 && !is(method, "GET"))
+    if ((st >= 200 && st < 300 && !is(method, "GET")) || r.changed)
         persist(s);
     if (s->dry)
         fl_px_reap(s);
     *out = r.out;
-    *ctype = r.ctype ? r.ctype : "application/json";
+    *ctype = r.ctype; /* NULL: no body */
     return st;
 }
 
 /* ---- the HTTP thread ---- */
 
-void fl_px_calls_run(struct fl_px_server *s)
+/* The loop's on_wake hook: run the API requests the HTTP thread queued. */
+static void calls_run(struct fl_px_server *s)
 {
     struct fl_px_call *c;
 
@@ -515,8 +806,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, int status, char *ou
         free(out);
         return MHD_NO;
     }
-    if (status != 204)
+    if (ctype)
         MHD_add_response_header(resp, "Content-Type", ctype);
+    if (ctype && !strcmp(ctype, "text/plain; charset=utf-8")) /* Go's http.Error adds it */
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     ret = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -554,12 +847,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (u->too_big)
         return send_reply(conn, 413,
-                          strdup("{\"error\":\"request body too large\",\"status\":413}"),
-                          "application/json");
+                          strdup("{\"error\":\"request body too large (the limit is 1 MiB)\","
+                                 "\"status\":413}\n"),
+                          "text/plain; charset=utf-8");
     /* Like Toxiproxy, refuse browsers so a web page cannot drive the API. */
     ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
     if (ua && !strncmp(ua, "Mozilla/", 8))
-        return send_reply(conn, 403, strdup("User agent not allowed\n"), "text/plain");
+        return send_reply(conn, 403, strdup("User agent not allowed\n"),
+                          "text/plain; charset=utf-8");
     call.method = method;
     call.url = url;
     call.body = u->buf;
@@ -567,8 +862,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     pthread_mutex_lock(&s->mu);
     if (s->stopping) {
         pthread_mutex_unlock(&s->mu);
-        return send_reply(conn, 503, strdup("{\"error\":\"shutting down\",\"status\":503}"),
-                          "application/json");
+        return send_reply(conn, 503, strdup("{\"error\":\"shutting down\",\"status\":503}\n"),
+                          "text/plain; charset=utf-8");
     }
     call.next = s->calls;
     s->calls = &call;
@@ -596,6 +891,47 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- life cycle ---- */
 
+/* Bind the API's socket here (so a failure says why, which libmicrohttpd
+ * would only print as "Failed to bind to port 0") and serve it. */
+static int api_start(struct fl_px_server *s, const char *listen_at, struct fl_err *e)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char why[300];
+    int fd, one = 1, err;
+
+    if (fl_px_addr_parse(listen_at, &ss, &len, why, sizeof why))
+        return fl_err_set(e, FL_EUSAGE, "--listen %s: %s", listen_at, why);
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 128)) {
+        err = errno;
+        if (fd >= 0)
+            close(fd);
+        return fl_err_set(e, FL_EFAIL, "--listen %s: cannot serve the API there: %s%s", listen_at,
+                          strerror(err),
+                          err == EADDRINUSE ? " (another faultline proxy or Toxiproxy runs there? "
+                                              "stop it, or choose another port: --listen "
+                                              "127.0.0.1:0 picks a free one)"
+                          : err == EADDRNOTAVAIL ? " (no interface of this host has that address)"
+                          : err == EACCES        ? " (ports below 1024 need root)"
+                                                 : "");
+    }
+    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                              on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+    if (!s->mhd) {
+        close(fd);
+        return fl_err_set(e, FL_EFAIL, "--listen %s: cannot start the HTTP server (libmicrohttpd)",
+                          listen_at);
+    }
+    len = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    fl_px_addr_format(&ss, s->api_addr, sizeof s->api_addr);
+    return 0;
+}
+
 struct fl_px_server *fl_px_server_new(const struct fl_px_options *o, struct fl_err *e)
 {
     struct fl_px_server *s = calloc(1, sizeof *s);
@@ -610,6 +946,7 @@ struct fl_px_server *fl_px_server_new(const struct fl_px_options *o, struct fl_e
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->dry = o->dry;
+    s->on_wake = calls_run;
     if (o->state_path && !(s->state_path = strdup(o->state_path)))
         goto oom;
     if (s->dry)
@@ -626,33 +963,21 @@ struct fl_px_server *fl_px_server_new(const struct fl_px_options *o, struct fl_e
     epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &ev);
     if (s->state_path) {
         char dir[4096];
+        struct stat st;
+        if (!stat(s->state_path, &st) && !S_ISREG(st.st_mode)) {
+            fl_err_set(e, FL_EUSAGE,
+                       "--state %s: is %s, not a file; give the path of the state file, e.g. "
+                       "--state %s%sproxy.json",
+                       s->state_path, S_ISDIR(st.st_mode) ? "a directory" : "not a regular file",
+                       s->state_path, S_ISDIR(st.st_mode) ? "/" : ".");
+            goto fail;
+        }
         snprintf(dir, sizeof dir, "%s", s->state_path);
         if (fl_mkdir_p(dirname(dir), 0755, e))
             goto fail;
     }
-    if (o->api_listen) {
-        struct sockaddr_storage ss;
-        socklen_t len;
-        const union MHD_DaemonInfo *info;
-        const char *colon = strrchr(o->api_listen, ':');
-
-        if (fl_px_addr_parse(o->api_listen, &ss, &len)) {
-            fl_err_set(e, FL_EUSAGE, "--listen '%s': expected HOST:PORT (e.g. 127.0.0.1:8474)",
-                       o->api_listen);
-            goto fail;
-        }
-        s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-                                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-                                  0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-        if (!s->mhd) {
-            fl_err_set(e, FL_EFAIL, "cannot serve the API on %s (address in use?)", o->api_listen);
-            goto fail;
-        }
-        info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-        snprintf(s->api_addr, sizeof s->api_addr, "%.*s:%u", (int)(colon - o->api_listen),
-                 o->api_listen, info ? info->port : 0);
-    }
+    if (o->api_listen && api_start(s, o->api_listen, e))
+        goto fail;
     return s;
 oom:
     fl_err_set(e, FL_EFAIL, "out of memory");
@@ -674,8 +999,8 @@ void fl_px_server_free(struct fl_px_server *s)
     s->stopping = true;
     for (struct fl_px_call *c = s->calls; c; c = c->next) {
         c->status = 503;
-        c->out = strdup("{\"error\":\"shutting down\",\"status\":503}");
-        c->ctype = "application/json";
+        c->out = strdup("{\"error\":\"shutting down\",\"status\":503}\n");
+        c->ctype = "text/plain; charset=utf-8";
         c->done = true;
     }
     s->calls = NULL;

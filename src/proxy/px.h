@@ -1,4 +1,6 @@
-/* Internals of the proxy shared by its files (loop, model, api). */
+/* Internals of the proxy shared by its files: the objects (server, proxy,
+ * link) and the model's functions (model.c). What the loop and the data path
+ * offer is in loop.h and link.h. */
 #ifndef FL_PROXY_PX_H
 #define FL_PROXY_PX_H
 
@@ -68,6 +70,7 @@ struct fl_px_proxy {
     struct sockaddr_storage up;
     socklen_t uplen;
     bool transparent; /* upstream FL_PX_UPSTREAM_TRANSPARENT: SO_ORIGINAL_DST */
+    char uperr[400];  /* why the upstream did not resolve at start, or "" */
     struct fl_px_link *links;
     struct fl_px_proxy *dnext; /* server's graveyard */
     uint64_t bytes[2], conns_total, conns_active;
@@ -93,8 +96,11 @@ struct fl_px_server {
     bool stopping;
     struct MHD_Daemon *mhd;
     char api_addr[128];
-    char scratch[16384]; /* the loop's small-read fast path (loop.c) */
-    /* Empty splice pipes kept for the next burst (loop.c): a link holds a
+    /* Called by the loop when wakefd fires: the API runs the requests the
+     * HTTP thread queued (api.c sets it). */
+    void (*on_wake)(struct fl_px_server *s);
+    char scratch[16384]; /* the data path's small-read fast path (link.c) */
+    /* Empty splice pipes kept for the next burst (link.c): a link holds a
      * pipe only while a bulk transfer is in flight. */
     struct fl_px_pipe {
         int fd[2];
@@ -110,6 +116,8 @@ struct fl_px_proxy *fl_px_find(struct fl_px_server *s, const char *name);
 struct fl_px_toxic *fl_px_toxic_find(struct fl_px_proxy *p, const char *name, size_t *idx);
 json_t *fl_px_proxy_json(const struct fl_px_proxy *p);
 json_t *fl_px_toxic_json(const struct fl_px_toxic *t);
+/* The proxy's toxics, upstream ones first (Toxiproxy's order). */
+json_t *fl_px_toxics_json(const struct fl_px_proxy *p);
 json_t *fl_px_state_json(const struct fl_px_server *s);
 /* Parse a toxic from API JSON; with `base` it is an update that keeps every
  * unspecified field. Returns 0 or an HTTP status with msg filled. */
@@ -123,22 +131,17 @@ struct fl_px_spec {
 };
 int fl_px_spec_parse(const json_t *in, const struct fl_px_spec *base, struct fl_px_spec *out,
                      char *msg, size_t msglen);
-/* Parse "host:port" into a socket address. */
-int fl_px_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+/* Parse "host:port" into a socket address (resolving host); -1 with msg
+ * saying what is wrong (Go's words where it has them: "missing port in
+ * address", "lookup HOST: ..."). */
+int fl_px_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len, char *msg,
+                     size_t msglen);
+/* Write an address as Go does: "127.0.0.1:8474", "[::1]:8474". */
+void fl_px_addr_format(const struct sockaddr_storage *ss, char *out, size_t cap);
+/* Parse and write back: the numeric form of "localhost:8474". */
+int fl_px_addr_resolve(const char *s, char *out, size_t cap, char *msg, size_t msglen);
 
-/* loop.c: the data path */
-int fl_px_proxy_start(struct fl_px_proxy *p, char *msg, size_t msglen);
-void fl_px_proxy_stop(struct fl_px_proxy *p);
-/* The toxic list of p changed: add toxic `t` to every live link. */
-void fl_px_links_toxic_added(struct fl_px_proxy *p, struct fl_px_toxic *t);
-/* Toxic t is about to be freed: drop its instances from every live link. */
-void fl_px_links_toxic_removed(struct fl_px_proxy *p, struct fl_px_toxic *t);
-void fl_px_links_pump(struct fl_px_proxy *p);
-/* Free what was closed during this loop iteration (links, deleted proxies). */
-void fl_px_reap(struct fl_px_server *s);
 /* Free a proxy's memory (it must be stopped); model.c. */
 void fl_px_proxy_free(struct fl_px_proxy *p);
-/* Run the API requests the HTTP thread queued; api.c. */
-void fl_px_calls_run(struct fl_px_server *s);
 
 #endif

@@ -2,8 +2,8 @@
  * registered by one line in toxics/registry.c (Toxiproxy's toxics/ directory shape).
  *
  * Every attribute of every Toxiproxy toxic is an integer, so a type declares
- * its attributes as (name, default) pairs and the model parses, merges and
- * prints them generically. The data path calls the hooks below on a per-link,
+ * its attributes as (name, default, bound) triples and the model parses,
+ * merges and prints them generically. The data path calls the hooks below on a per-link,
  * per-direction instance (struct fl_px_tinst) that exists only when the toxic
  * won its toxicity draw for that link. */
 #ifndef FL_PROXY_TOXIC_H
@@ -45,15 +45,23 @@ struct fl_px_tinst {
     void *state;              /* ops->state_size zeroed bytes, or NULL */
 };
 
+/* The documented bound of most attributes: values outside -bound..bound are
+ * refused, so that milliseconds (or microseconds, or KB/s) times their unit
+ * and the sums of several toxics stay far from int64 overflow (10^12 ms is
+ * about 31 years). */
+#define FL_PX_ATTR_BOUND 1000000000000LL
+
 struct fl_px_attr_def {
     const char *name;
     int64_t def;
+    int64_t bound; /* |value| <= bound; 0: any 64-bit integer */
 };
 
 struct fl_px_toxic_ops {
     const char *type;
-    struct fl_px_attr_def attrs[FL_PX_MAX_ATTRS + 1]; /* ends with {NULL, 0} */
+    struct fl_px_attr_def attrs[FL_PX_MAX_ATTRS + 1]; /* ends with {NULL} */
     bool touches_data; /* needs the buffered path (no splice) while active */
+    bool keep_state;   /* the per-link state survives an update of the toxic (limit_data) */
     size_t state_size;
     /* The toxic became active on a link direction (link accepted, or toxic
      * added to a live link): arm timers here. */
@@ -70,8 +78,9 @@ struct fl_px_toxic_ops {
 struct fl_px_toxic {
     char *name;
     const struct fl_px_toxic_ops *ops;
-    int stream; /* 0 upstream, 1 downstream */
-    double toxicity;
+    int stream;           /* 0 upstream, 1 downstream */
+    char stream_name[12]; /* as the client spelled it ("Upstream"), as Toxiproxy echoes it */
+    float toxicity;       /* a float32, like Toxiproxy's: drawn as rand < toxicity */
     int64_t attr[FL_PX_MAX_ATTRS];
 };
 
@@ -92,5 +101,15 @@ double fl_px_rand(void);
 int64_t fl_px_rand_span(int64_t span);
 
 #define FL_PX_MS 1000000LL
+
+/* a + b, saturated at the int64 bounds (chains of delaying toxics). */
+static inline int64_t fl_px_sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
 
 #endif

@@ -10,9 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "check/check.h"
 #include "spec/yaml.h"
 #include "util/parse.h"
+#include "util/suggest.h"
 
 #define DEFAULT_INTERVAL_MS 1000
 #define DEFAULT_TIMEOUT_MS 2000
@@ -159,17 +162,45 @@ static void join_keys(const char *const *keys, char *buf, size_t len)
         off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", *keys);
 }
 
+/* "did you mean 'title'? " when a word of `known` is close to `word`, else "". */
+static const char *hint(const char *word, const char *const *known, char *buf, size_t len)
+{
+    const char *best = fl_suggest(word, known);
+
+    buf[0] = '\0';
+    if (best)
+        snprintf(buf, len, "did you mean '%s'? ", best);
+    return buf;
+}
+
+#define HINT_MAX_WORDS 96
+
+/* The same for an option table plus extra words (either may be NULL). */
+static const char *hint_opts(const char *word, const struct fl_opt *t, const char *const *extra,
+                             char *buf, size_t len)
+{
+    const char *words[HINT_MAX_WORDS + 1];
+    size_t n = 0;
+
+    for (; t && t->name && n < HINT_MAX_WORDS; t++)
+        words[n++] = t->name;
+    for (; extra && *extra && n < HINT_MAX_WORDS; extra++)
+        words[n++] = *extra;
+    words[n] = NULL;
+    return hint(word, words, buf, len);
+}
+
 /* Report every key of `map` not in `keys`. */
 static void check_keys(struct ctx *c, const struct fl_ynode *map, const char *where,
                        const char *const *keys)
 {
-    char list[512];
+    char list[512], h[96];
 
     for (size_t i = 0; i < map->n; i += 2)
         if (!in_list(map->kids[i]->str, keys)) {
             join_keys(keys, list, sizeof list);
-            err_at(c, map->kids[i], "unknown key '%s' in %s; expected one of: %s",
-                   map->kids[i]->str, where, list);
+            err_at(c, map->kids[i], "unknown key '%s' in %s; %sexpected one of: %s",
+                   map->kids[i]->str, where, hint(map->kids[i]->str, keys, h, sizeof h), list);
         }
 }
 
@@ -365,11 +396,18 @@ static long load_probe(struct ctx *c, const struct fl_ynode *n, enum fl_probe_ro
         err_at(c, n, "probe '%s' has no type: add type: one of %s", name ? name : "?", list);
     } else if (type && !(p->ops = fl_probe_lookup(type))) {
         const struct fl_probe_ops *const *k = fl_probe_kinds();
-        size_t off = 0;
-        for (list[0] = '\0'; *k; k++)
+        const char *names[HINT_MAX_WORDS + 1];
+        size_t off = 0, nn = 0;
+        char h[96];
+        for (list[0] = '\0'; *k; k++) {
             off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", off ? ", " : "",
                                     (*k)->kind);
-        err_at(c, v, "unknown probe type '%s'; known types: %s", type, list);
+            if (nn < HINT_MAX_WORDS)
+                names[nn++] = (*k)->kind;
+        }
+        names[nn] = NULL;
+        err_at(c, v, "unknown probe type '%s'; %sknown types: %s", type,
+               hint(type, names, h, sizeof h), list);
     }
     if ((v = fl_yaml_get(n, "interval")) && get_duration(c, v, "interval", &p->interval_ms) &&
         p->interval_ms < 10)
@@ -395,10 +433,11 @@ static long load_probe(struct ctx *c, const struct fl_ynode *n, enum fl_probe_ro
             continue;
         o = fl_opts_find(tables, k->str);
         if (!o) {
-            char opts[400];
+            char opts[400], h[96];
             opts_names(p->ops->opts, opts, sizeof opts);
-            err_at(c, k, "%s probes do not take '%s'; their options: %s (and %s)", p->ops->kind,
-                   k->str, opts, "name, type, interval, timeout, netns, tolerance");
+            err_at(c, k, "%s probes do not take '%s'; %stheir options: %s (and %s)", p->ops->kind,
+                   k->str, hint_opts(k->str, p->ops->opts, probe_common_keys, h, sizeof h), opts,
+                   "name, type, interval, timeout, netns, tolerance");
             continue;
         }
         set_option(c, o, p->ops->kind, n->kids[i + 1], p->params);
@@ -506,10 +545,12 @@ static void load_fault_params(struct ctx *c, const struct fl_ynode *n, struct fl
         if (in_list(k->str, action_keys))
             continue;
         if (!(o = fl_opts_find(tables, k->str))) {
+            char h[96];
             err_at(c, k,
-                   "%s does not take '%s'; its options: %s (see `faultline inject %s "
+                   "%s does not take '%s'; %sits options: %s (see `faultline inject %s "
                    "--help`)",
-                   a->ops->kind, k->str, opts, a->ops->kind);
+                   a->ops->kind, k->str, hint_opts(k->str, a->ops->opts, action_keys, h, sizeof h),
+                   opts, a->ops->kind);
             continue;
         }
         set_option(c, o, a->ops->kind, n->kids[i + 1], a->params);
@@ -518,7 +559,14 @@ static void load_fault_params(struct ctx *c, const struct fl_ynode *n, struct fl
         const char *name = scalar(c, v, "target");
         tnode = name ? fl_yaml_get(c->targets, name) : NULL;
         if (name && !tnode) {
-            err_at(c, v, "unknown target '%s': define it under targets:", name);
+            const char *names[HINT_MAX_WORDS + 1];
+            size_t nn = 0;
+            char h[96];
+            for (size_t j = 0; c->targets && j < c->targets->n && nn < HINT_MAX_WORDS; j += 2)
+                names[nn++] = c->targets->kids[j]->str;
+            names[nn] = NULL;
+            err_at(c, v, "unknown target '%s': %sdefine it under targets:", name,
+                   hint(name, names, h, sizeof h));
         } else if (tnode && tnode->type == FL_YMAP) {
             a->target = strdup(name);
             for (size_t j = 0; j < tnode->n; j += 2) {
@@ -600,11 +648,19 @@ static void load_action(struct ctx *c, const struct fl_ynode *n, size_t idx)
         if (!a->ops) {
             if ((why = fl_fault_unavailable_reason(k)))
                 err_at(c, kind, "fault kind %s is not available: %s", k, why);
-            else
+            else {
+                const char *names[HINT_MAX_WORDS + 1];
+                size_t nn = 0;
+                char h[96];
+                for (const struct fl_fault_ops *const *f = fl_fault_kinds();
+                     *f && nn < HINT_MAX_WORDS; f++)
+                    names[nn++] = (*f)->kind;
+                names[nn] = NULL;
                 err_at(c, kind,
-                       "unknown fault kind '%s': run `faultline inject --help` for "
+                       "unknown fault kind '%s': %srun `faultline inject --help` for "
                        "the list",
-                       k);
+                       k, hint(k, names, h, sizeof h));
+            }
             return;
         }
         if ((v = fl_yaml_get(n, "timeout")))
@@ -846,6 +902,7 @@ static void load_checks(struct ctx *c, const struct fl_ynode *n)
     c->s->checks = calloc(n->n ? n->n : 1, sizeof *c->s->checks);
     if (!c->s->checks)
         return;
+    char names[512];
     for (size_t i = 0; i < n->n; i++) {
         const struct fl_ynode *m = n->kids[i];
         struct fl_spec_check *ck = &c->s->checks[c->s->nchecks];
@@ -864,14 +921,17 @@ static void load_checks(struct ctx *c, const struct fl_ynode *n)
             }
             if (!flag_name_ok(c, k, "a check"))
                 continue;
-            if (!strcmp(k->str, "model"))
+            if (!strcmp(k->str, "model")) {
                 ck->model = dup_str(c, v, "model");
+                if (ck->model && !fl_check_model_known(ck->model))
+                    err_at(c, v, "unknown check model '%s'; models: %s", ck->model,
+                           fl_check_checker_names(names, sizeof names));
+            }
             add_flag(c, k, v, &ck->argv, &ck->argc);
         }
         if (!ck->model)
-            err_at(c, m,
-                   "a check needs model: (bank, set, counter, register, cas-register, "
-                   "kv, queue, total-queue, mutex; see `faultline check --help`)");
+            err_at(c, m, "a check needs model: (%s; see `faultline check --help`)",
+                   fl_check_checker_names(names, sizeof names));
     }
 }
 
@@ -926,12 +986,40 @@ static void check_timing(struct ctx *c, const struct fl_ynode *root)
     }
 }
 
+/* A tcp probe that only connects cannot see a frozen server: the kernel
+ * completes the handshake for the paused process. Warn when one guards an
+ * experiment that pauses processes. */
+static void warn_blind_probes(struct ctx *c)
+{
+    struct fl_spec *s = c->s;
+    const struct fl_spec_action *pause = NULL;
+
+    for (size_t i = 0; i < s->nactions && !pause; i++)
+        if (s->actions[i].type == FL_ACTION_FAULT && s->actions[i].ops &&
+            !strcmp(s->actions[i].ops->kind, "process.pause"))
+            pause = &s->actions[i];
+    for (size_t i = 0; pause && i < s->nprobes && s->nwarnings < FL_SPEC_MAX_ERRORS; i++) {
+        const struct fl_spec_probe *p = &s->probes[i];
+        char *m = NULL;
+        if (!p->ops || strcmp(p->ops->kind, "tcp") || fl_param_str(p->params, "send", NULL) ||
+            fl_param_str(p->params, "expect", NULL))
+            continue;
+        if (asprintf(&m,
+                     "%s:%d:%d: warning: tcp probe '%s' only connects, and the kernel completes "
+                     "the handshake while step '%s' (process.pause) has the server frozen, so "
+                     "this probe cannot see the pause: add send:/expect: (a request and its "
+                     "reply), or use a redis, sql or http probe",
+                     c->file, p->line, p->col, p->name ? p->name : "?",
+                     pause->name ? pause->name : "?") >= 0)
+            s->warnings[s->nwarnings++] = m;
+    }
+}
+
 static void load_root(struct ctx *c, const struct fl_ynode *root)
 {
-    static const char *const keys[] = {"title",      "description", "hypothesis",   "seed",
-                                       "duration",   "targets",     "steady_state", "method",
-                                       "guardrails", "recovery",    "rollbacks",    "workload",
-                                       "checks",     NULL};
+    static const char *const keys[] = {
+        "title",  "description", "hypothesis", "seed",      "duration", "targets", "steady_state",
+        "method", "guardrails",  "recovery",   "rollbacks", "workload", "checks",  NULL};
     struct fl_spec *s = c->s;
     const struct fl_ynode *v;
 
@@ -966,6 +1054,7 @@ static void load_root(struct ctx *c, const struct fl_ynode *root)
     load_workload(c, fl_yaml_get(root, "workload"));
     load_checks(c, fl_yaml_get(root, "checks"));
     check_timing(c, root);
+    warn_blind_probes(c);
     if (s->has_recovery && !s->recovery_stable_ms) {
         int64_t longest = 0;
         for (size_t i = 0; i < s->nprobes; i++)
@@ -1019,10 +1108,21 @@ struct fl_spec *fl_spec_load_file(const char *path, struct fl_spec_errors *errs)
     char *buf;
     size_t n;
     struct fl_spec *s;
+    struct stat sb;
 
     if (!f) {
         char *m = NULL;
         if (asprintf(&m, "%s:1:1: cannot open: %s", path, strerror(errno)) >= 0)
+            errs->msg[errs->n++] = m;
+        return NULL;
+    }
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        char *m = NULL;
+        fclose(f);
+        if (asprintf(&m,
+                     "%s:1:1: is a directory, not an experiment file: name the YAML files in "
+                     "it (faultline validate %s%s*.yaml)",
+                     path, path, path[strlen(path) - 1] == '/' ? "" : "/") >= 0)
             errs->msg[errs->n++] = m;
         return NULL;
     }
@@ -1045,6 +1145,8 @@ void fl_spec_free(struct fl_spec *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; i < s->nwarnings; i++)
+        free(s->warnings[i]);
     for (size_t i = 0; i < s->nprobes; i++) {
         free(s->probes[i].name);
         free(s->probes[i].netns);

@@ -64,8 +64,8 @@ struct fl_spec_guardrail {
  * netns becomes a `--key value` flag of that command. */
 struct fl_spec_workload {
     bool present;
-    char *netns;  /* run the clients inside this named namespace, or NULL */
-    char **argv;  /* "--client", "redis", "--workload", "register", ... */
+    char *netns; /* run the clients inside this named namespace, or NULL */
+    char **argv; /* "--client", "redis", "--workload", "register", ... */
     size_t argc;
     char *client, *workload; /* for messages */
     int line, col;
@@ -105,6 +105,11 @@ struct fl_spec {
     struct fl_spec_workload workload;
     size_t nchecks;
     struct fl_spec_check *checks;
+
+    /* "FILE:LINE:COL: warning: ..." for a valid file that probably does
+     * not do what its author thinks (validate and run print them) */
+    size_t nwarnings;
+    char *warnings[FL_SPEC_MAX_ERRORS];
 };
 
 /* Load and validate. On failure returns NULL with errs filled (the caller

@@ -1,12 +1,15 @@
+/* The experiment loader's YAML reader: libyaml's event stream (the C core
+ * PyYAML uses) built into the small fl_ynode tree of yaml.h, with the line
+ * and column of every node, limits on depth and size, no anchors or aliases,
+ * and ${NAME} substitution in scalars. */
 #include "spec/yaml.h"
 
-#include <ctype.h>
-#include <libfyaml.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yaml.h>
 
 struct builder {
     struct fl_ynode *stack[FL_YAML_MAX_DEPTH + 1];
@@ -16,8 +19,6 @@ struct builder {
     bool env;
     char *err;
     size_t errlen;
-    const char *text; /* the whole input, for single-quoted scalars */
-    size_t len;
 };
 
 static int fail(struct builder *b, int line, int col, const char *fmt, ...)
@@ -156,22 +157,23 @@ static int attach(struct builder *b, struct fl_ynode *n)
     }
     return 0;
 }
-
-static struct fl_ynode *node_new(struct builder *b, enum fl_ynode_type t, const struct fy_mark *m)
+static struct fl_ynode *node_new(struct builder *b, enum fl_ynode_type t, yaml_mark_t m)
 {
     struct fl_ynode *n;
+    int line = (int)m.line + 1, col = (int)m.column + 1;
 
     if (++b->nodes > FL_YAML_MAX_NODES) {
-        fail(b, m ? m->line + 1 : 0, m ? m->column + 1 : 0,
-             "document too large (more than %d nodes)", FL_YAML_MAX_NODES);
+        fail(b, line, col, "document too large (more than %d nodes)", FL_YAML_MAX_NODES);
         return NULL;
     }
     n = calloc(1, sizeof *n);
-    if (!n)
+    if (!n) {
+        fail(b, line, col, "out of memory");
         return NULL;
+    }
     n->type = t;
-    n->line = m ? m->line + 1 : 0;
-    n->col = m ? m->column + 1 : 0;
+    n->line = line;
+    n->col = col;
     return n;
 }
 
@@ -192,225 +194,59 @@ static int check_map(struct builder *b, const struct fl_ynode *m)
     return 0;
 }
 
-/* A scalar's text, in a buffer we own. libfyaml 0.7.12's text formatting
- * (fy_token_get_text and the token iterators built on it) leaks its chunk
- * array when a scalar needs many chunks: a single-quoted one with five or
- * more '' escapes, a double-quoted one with many mixed CR/LF breaks (both
- * found by fuzz_spec), and its iterators return wrong text. Flow scalars
- * (plain, single- and double-quoted) are therefore read from the source
- * here, by YAML 1.2's rules for them; block scalars (| and >) still go
- * through libfyaml. The parser has already checked the syntax. */
-
-static bool is_break(char c)
+/* A scalar event becomes a scalar node: libyaml has already folded and
+ * unescaped the text (value holds `length` bytes and may contain a NUL from
+ * a "\0" escape, which is refused). */
+static int on_scalar(struct builder *b, const yaml_event_t *ev, int line, int col)
 {
-    return c == '\n' || c == '\r';
+    const char *txt = (const char *)ev->data.scalar.value;
+    size_t len = ev->data.scalar.length;
+    struct fl_ynode *n;
+
+    if (ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+        ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+        col++; /* errors point at the text inside the quote, as they always have */
+    if (ev->data.scalar.anchor)
+        return fail(b, line, col, "YAML anchors (&name) are not supported");
+    if (memchr(txt, '\0', len))
+        return fail(b, line, col, "a NUL character (\\0) in a value is not supported: remove it");
+    if (!(n = node_new(b, FL_YSCALAR, ev->start_mark)))
+        return -1;
+    n->col = col;
+    n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    n->str = expand(b, txt, len, line, col);
+    if (!n->str) {
+        if (!b->err[0])
+            fail(b, line, col, "out of memory");
+        fl_yaml_free(n);
+        return -1;
+    }
+    return attach(b, n);
 }
 
-/* A line break and the blank lines after it, at *in: folded (one break is a
- * space, N > 1 breaks are N-1 newlines; with escaped, the first break is
- * dropped instead), leading blanks of the next line skipped. */
-static size_t fold(const char **inp, const char *stop, char *out, size_t n, bool escaped)
+static int on_event(struct builder *b, const yaml_event_t *ev)
 {
-    const char *in = *inp;
-    size_t breaks = 0;
-
-    for (; in < stop && (is_break(*in) || *in == ' ' || *in == '\t'); in++) {
-        if (*in == '\r' && in + 1 < stop && in[1] == '\n')
-            in++;
-        breaks += is_break(*in);
-    }
-    *inp = in;
-    if (breaks == 1 && !escaped)
-        out[n++] = ' ';
-    else
-        for (; breaks > 1; breaks--) /* an escaped first break yields nothing */
-            out[n++] = '\n';
-    return n;
-}
-
-/* One code point as UTF-8. */
-static size_t put_utf8(char *out, size_t n, unsigned long cp)
-{
-    if (cp < 0x80) {
-        out[n++] = (char)cp;
-    } else if (cp < 0x800) {
-        out[n++] = (char)(0xc0 | (cp >> 6));
-        out[n++] = (char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        out[n++] = (char)(0xe0 | (cp >> 12));
-        out[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[n++] = (char)(0x80 | (cp & 0x3f));
-    } else {
-        out[n++] = (char)(0xf0 | ((cp >> 18) & 0x07));
-        out[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        out[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[n++] = (char)(0x80 | (cp & 0x3f));
-    }
-    return n;
-}
-
-/* The escape after a backslash at *inp (which points past it). */
-static size_t escape(const char **inp, const char *stop, char *out, size_t n)
-{
-    static const char from[] = "0abtnvfre \"/\\\t", to[] = "\0\a\b\t\n\v\f\r\033 \"/\\\t";
-    const char *in = *inp, *hit;
-    int digits = 0;
-    unsigned long cp = 0;
-
-    if (in >= stop)
-        return n;
-    if ((hit = memchr(from, *in, sizeof from - 1))) {
-        out[n++] = to[hit - from];
-        *inp = in + 1;
-        return n;
-    }
-    switch (*in) {
-    case 'N':
-        cp = 0x85;
-        break;
-    case '_':
-        cp = 0xa0;
-        break;
-    case 'L':
-        cp = 0x2028;
-        break;
-    case 'P':
-        cp = 0x2029;
-        break;
-    case 'x':
-        digits = 2;
-        break;
-    case 'u':
-        digits = 4;
-        break;
-    case 'U':
-        digits = 8;
-        break;
-    default: /* not an escape YAML has: kept as written */
-        out[n++] = '\\';
-        out[n++] = *in;
-        *inp = in + 1;
-        return n;
-    }
-    in++;
-    for (; digits > 0 && in < stop && isxdigit((unsigned char)*in); digits--, in++)
-        cp = cp * 16 +
-             (unsigned long)(isdigit((unsigned char)*in) ? *in - '0' : (*in | 0x20) - 'a' + 10);
-    *inp = in;
-    return put_utf8(out, n, cp > 0x10ffff ? 0xfffd : cp);
-}
-
-/* A flow scalar's content between in and stop: plain, '...' (where '' is ')
- * or "..." (with escapes). Trailing blanks before a break go, except those
- * an escape wrote. */
-static char *flow_scalar(const char *in, const char *stop, char style, size_t *len)
-{
-    char *out = malloc((size_t)(stop - in) * 2 + 8); /* \L, \P: 2 bytes in, 3 out */
-    size_t n = 0, keep = 0;
-
-    if (!out)
-        return NULL;
-    while (in < stop) {
-        if (is_break(*in)) {
-            n = keep;
-            n = keep = fold(&in, stop, out, n, false);
-        } else if (style == '"' && *in == '\\' && in + 1 < stop && is_break(in[1])) {
-            in++;
-            n = keep = fold(&in, stop, out, n, true);
-        } else if (style == '"' && *in == '\\') {
-            in++;
-            n = keep = escape(&in, stop, out, n);
-        } else if (style == '\'' && *in == '\'' && in + 1 < stop && in[1] == '\'') {
-            out[n++] = '\'';
-            keep = n;
-            in += 2;
-        } else {
-            out[n++] = *in;
-            if (*in != ' ' && *in != '\t')
-                keep = n;
-            in++;
-        }
-    }
-    out[n] = '\0';
-    *len = n;
-    return out;
-}
-
-static char *token_text(struct builder *b, struct fy_token *t, size_t *len)
-{
-    const struct fy_mark *s = fy_token_start_mark(t), *e = fy_token_end_mark(t);
-    enum fy_scalar_style style = fy_token_scalar_style(t);
-    const char *txt;
-    char q = style == FYSS_SINGLE_QUOTED ? '\'' : style == FYSS_DOUBLE_QUOTED ? '"' : 0;
-
-    if (s && e && s->input_pos <= e->input_pos && e->input_pos <= b->len) {
-        /* the marks of a quoted scalar span its content, between the quotes */
-        if (q && s->input_pos >= 1 && e->input_pos < b->len && b->text[s->input_pos - 1] == q &&
-            b->text[e->input_pos] == q)
-            return flow_scalar(b->text + s->input_pos, b->text + e->input_pos, q, len);
-        if (style == FYSS_PLAIN)
-            return flow_scalar(b->text + s->input_pos, b->text + e->input_pos, 0, len);
-    }
-    txt = fy_token_get_text(t, len);
-    if (!txt) {
-        *len = 0;
-        return strdup("");
-    }
-    /* all *len bytes: a "\0" escape puts a NUL inside, which the caller refuses */
-    char *copy = malloc(*len + 1);
-    if (copy) {
-        memcpy(copy, txt, *len);
-        copy[*len] = '\0';
-    }
-    return copy;
-}
-
-static int on_event(struct builder *b, struct fy_event *ev)
-{
-    const struct fy_mark *m = fy_event_start_mark(ev);
-    int line = m ? m->line + 1 : 0, col = m ? m->column + 1 : 0;
+    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+    bool map = ev->type == YAML_MAPPING_START_EVENT;
     struct fl_ynode *n;
 
     switch (ev->type) {
-    case FYET_ALIAS:
+    case YAML_ALIAS_EVENT:
         return fail(b, line, col, "YAML aliases (*name) are not supported: repeat the value");
-    case FYET_SCALAR: {
-        size_t len;
-        char *txt;
-        if (ev->scalar.anchor)
-            return fail(b, line, col, "YAML anchors (&name) are not supported");
-        if (!(txt = token_text(b, ev->scalar.value, &len)))
-            return fail(b, line, col, "cannot read this scalar");
-        if (memchr(txt, '\0', len)) {
-            free(txt);
-            return fail(b, line, col,
-                        "a NUL character (\\0) in a value is not supported: remove it");
-        }
-        if (!(n = node_new(b, FL_YSCALAR, m))) {
-            free(txt);
-            return -1;
-        }
-        n->plain = fy_token_scalar_style(ev->scalar.value) == FYSS_PLAIN;
-        n->str = expand(b, txt, len, line, col);
-        free(txt);
-        if (!n->str) {
-            fl_yaml_free(n);
-            return -1;
-        }
-        return attach(b, n);
-    }
-    case FYET_MAPPING_START:
-    case FYET_SEQUENCE_START:
-        if ((ev->type == FYET_MAPPING_START ? ev->mapping_start.anchor : ev->sequence_start.anchor))
+    case YAML_SCALAR_EVENT:
+        return on_scalar(b, ev, line, col);
+    case YAML_MAPPING_START_EVENT:
+    case YAML_SEQUENCE_START_EVENT:
+        if (map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor)
             return fail(b, line, col, "YAML anchors (&name) are not supported");
         if (b->depth >= FL_YAML_MAX_DEPTH)
             return fail(b, line, col, "nested too deeply (more than %d levels)", FL_YAML_MAX_DEPTH);
-        if (!(n = node_new(b, ev->type == FYET_MAPPING_START ? FL_YMAP : FL_YSEQ, m)))
+        if (!(n = node_new(b, map ? FL_YMAP : FL_YSEQ, ev->start_mark)))
             return -1;
         b->stack[b->depth++] = n;
         return 0;
-    case FYET_MAPPING_END:
-    case FYET_SEQUENCE_END:
+    case YAML_MAPPING_END_EVENT:
+    case YAML_SEQUENCE_END_EVENT:
         if (b->depth == 0)
             return fail(b, line, col, "unbalanced collection");
         n = b->stack[--b->depth];
@@ -422,23 +258,6 @@ static int on_event(struct builder *b, struct fy_event *ev)
     default:
         return 0;
     }
-}
-
-/* libfyaml reports syntax errors through this callback (collecting them
- * instead leaks in 0.7.x); keep the first message. */
-struct diag_capture {
-    char msg[256];
-};
-
-static void on_diag(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-    struct diag_capture *c = user;
-
-    if (c->msg[0])
-        return;
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
-        len--;
-    snprintf(c->msg, sizeof c->msg, "%.*s", (int)len, buf);
 }
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
@@ -471,8 +290,8 @@ static size_t utf8_len(const unsigned char *s, size_t left)
     return n;
 }
 
-/* libfyaml 0.7 can loop forever on some invalid UTF-8 (found by
- * tests/fuzz/fuzz_spec.c), and YAML must be UTF-8 anyway: check first. */
+/* YAML must be UTF-8, and libyaml reports invalid UTF-8 with a byte offset
+ * only: check first, so the error says line and column. */
 static int check_utf8(struct builder *b, const char *text, size_t len)
 {
     int line = 1, col = 1;
@@ -490,70 +309,57 @@ static int check_utf8(struct builder *b, const char *text, size_t len)
     return 0;
 }
 
+/* libyaml's syntax error as "LINE:COL: YAML syntax error: PROBLEM (while
+ * CONTEXT that starts at LINE:COL)". */
+static void syntax_error(struct builder *b, const yaml_parser_t *p)
+{
+    const yaml_mark_t *m = &p->problem_mark;
+    const char *problem = p->problem ? p->problem : "unreadable";
+
+    if (p->error == YAML_MEMORY_ERROR) {
+        fail(b, 1, 1, "out of memory while reading the YAML");
+    } else if (p->context) {
+        fail(b, (int)m->line + 1, (int)m->column + 1,
+             "YAML syntax error: %s (%s that starts at %d:%d)", problem, p->context,
+             (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+    } else {
+        fail(b, (int)m->line + 1, (int)m->column + 1, "YAML syntax error: %s", problem);
+    }
+}
+
 struct fl_ynode *fl_yaml_parse(const char *text, size_t len, bool env, char *err, size_t errlen)
 {
-    struct fy_diag_cfg dcfg;
-    struct fy_diag *diag;
-    struct fy_parse_cfg cfg = {0};
-    struct fy_parser *fyp;
-    struct fy_event *ev;
-    struct builder b = {.env = env, .err = err, .errlen = errlen, .text = text, .len = len};
-    struct diag_capture cap = {{0}};
+    yaml_parser_t p;
+    yaml_event_t ev;
+    struct builder b = {.env = env, .err = err, .errlen = errlen};
     int docs = 0, r = 0;
+    bool done = false;
 
     err[0] = '\0';
     if (check_utf8(&b, text, len))
         return NULL;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = on_diag;
-    dcfg.user = &cap;
-    dcfg.colorize = false;
-    dcfg.show_source = false;
-    dcfg.show_position = true;
-    dcfg.show_type = false;
-    dcfg.show_module = false;
-    dcfg.level = FYET_ERROR;
-    diag = fy_diag_create(&dcfg);
-    if (!diag) {
-        snprintf(err, errlen, "1:1: cannot create the YAML parser");
+    if (!yaml_parser_initialize(&p)) {
+        snprintf(err, errlen, "1:1: out of memory: cannot create the YAML parser");
         return NULL;
     }
-    cfg.flags = FYPCF_QUIET | FYPCF_DISABLE_RECYCLING;
-    cfg.diag = diag;
-    fyp = fy_parser_create(&cfg);
-    if (!fyp || fy_parser_set_string(fyp, text, len)) {
-        snprintf(err, errlen, "1:1: cannot create the YAML parser");
-        if (fyp)
-            fy_parser_destroy(fyp);
-        fy_diag_unref(diag);
-        return NULL;
-    }
-    while (r == 0 && (ev = fy_parser_parse(fyp))) {
-        if (ev->type == FYET_DOCUMENT_START && ++docs > 1) {
-            const struct fy_mark *m = fy_event_start_mark(ev);
-            r = fail(&b, m ? m->line + 1 : 0, m ? m->column + 1 : 0,
-                     "more than one YAML document: an experiment file holds one");
-        } else {
-            r = on_event(&b, ev);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    while (r == 0 && !done) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            syntax_error(&b, &p);
+            r = -1;
+            break;
         }
-        fy_parser_event_free(fyp, ev);
-    }
-    if (r == 0 && fy_parser_get_stream_error(fyp)) {
-        /* "<memory-@0x...>:LINE:COL: error: MESSAGE" */
-        const char *at = strstr(cap.msg, ">:");
-        int line = 0, col = 0, used = 0;
-        at = at ? at + 2 : cap.msg;
-        if (sscanf(at, "%d:%d: error: %n", &line, &col, &used) >= 2 && used > 0)
-            fail(&b, line, col, "YAML syntax error: %s", at + used);
+        if (ev.type == YAML_DOCUMENT_START_EVENT && ++docs > 1)
+            r = fail(&b, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+                     "more than one YAML document: an experiment file holds one");
         else
-            fail(&b, 1, 1, "YAML syntax error: %s", cap.msg[0] ? cap.msg : "unreadable");
-        r = -1;
+            r = on_event(&b, &ev);
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
     }
+    yaml_parser_delete(&p);
     while (b.depth > 0)
         fl_yaml_free(b.stack[--b.depth]);
-    fy_parser_destroy(fyp);
-    fy_diag_unref(diag);
     if (r) {
         fl_yaml_free(b.root);
         return NULL;

@@ -1,4 +1,4 @@
-/* A small YAML tree with source positions, built from libfyaml's event
+/* A small YAML tree with source positions, built from libyaml's event
  * stream. The experiment loader needs the line and column of every node
  * (mappings and sequences included) to point its errors at the file, and a
  * tree it fully owns: no anchors/aliases (refused), no tags, bounded depth

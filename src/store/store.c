@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/fs.h"
@@ -53,6 +54,12 @@ static const char *const migrations[] = {
     "  run_id INTEGER NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL,\n"
     "  model TEXT NOT NULL, result TEXT NOT NULL, exit_code INTEGER NOT NULL,\n"
     "  output TEXT, PRIMARY KEY (run_id, seq));\n",
+    /* 4: operations had counted lines (events: an invocation and a
+     * completion each); count operations as the workload does, keep both */
+    "ALTER TABLE histories ADD COLUMN events INTEGER;\n"
+    "UPDATE histories SET events = operations - (substr(CAST(content AS TEXT), 1, 1) = '#'), "
+    "operations = (length(CAST(content AS TEXT)) - "
+    "length(replace(CAST(content AS TEXT), '\"type\":\"invoke\"', ''))) / 15;\n",
 };
 
 int fl_store_schema_version(void)
@@ -64,7 +71,7 @@ const char *fl_store_path(const char *flag_value)
 {
     const char *env = getenv("FAULTLINE_DB");
 
-    if (flag_value && *flag_value)
+    if (flag_value) /* even empty: `--db ""` is refused, not the machine-wide default */
         return flag_value;
     if (env && *env)
         return env;
@@ -123,54 +130,209 @@ fail:
     return -FL_ESTATE;
 }
 
+/* What is at `path`: 0 when it is a regular file, STORE_MISSING when
+ * nothing is there, else a negative error naming what it is. */
+#define STORE_MISSING 1
+
+static int check_path(const char *path, struct fl_err *e)
+{
+    struct stat sb;
+
+    if (!*path)
+        return fl_err_set(e, FL_EUSAGE, "the history store path is empty: give --db a file path");
+    if (stat(path, &sb)) {
+        if (errno == ENOENT)
+            return STORE_MISSING;
+        return fl_err_set(e, FL_ESTATE,
+                          "cannot use history store %s: %s (choose another with --db or "
+                          "FAULTLINE_DB)",
+                          path, strerror(errno));
+    }
+    if (S_ISDIR(sb.st_mode))
+        return fl_err_set(e, FL_ESTATE,
+                          "history store %s is a directory: --db takes a database file, e.g. "
+                          "%s/history.db",
+                          path, path);
+    if (!S_ISREG(sb.st_mode))
+        return fl_err_set(e, FL_ESTATE,
+                          "history store %s is not a regular file (%s): --db takes a database "
+                          "file, e.g. ./history.db",
+                          path,
+                          S_ISCHR(sb.st_mode)    ? "a character device"
+                          : S_ISBLK(sb.st_mode)  ? "a block device"
+                          : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                          : S_ISSOCK(sb.st_mode) ? "a socket"
+                                                 : "not a file");
+    return 0;
+}
+
+/* The directory a writer needs: created if missing (run is a writing
+ * command), and writable, since SQLite keeps its journal next to the file. */
+static int writable_dir(const char *path, struct fl_err *e)
+{
+    char buf[PATH_MAX];
+    const char *dir;
+
+    snprintf(buf, sizeof buf, "%s", path);
+    dir = dirname(buf); /* "." (not in buf) for a bare file name */
+    if (strcmp(dir, ".") && fl_mkdir_p(dir, 0755, e) < 0)
+        return fl_err_prefix(e, "history store %s", path);
+    if (access(dir, W_OK))
+        return fl_err_set(e, FL_ESTATE,
+                          "history store %s: its directory %s is not writable (%s); SQLite "
+                          "writes a journal next to the database: fix the permissions or choose "
+                          "another with --db or FAULTLINE_DB",
+                          path, dir, strerror(errno));
+    return 0;
+}
+
+static int open_db(const char *path, int flags, struct fl_store *st, struct fl_err *e)
+{
+    if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) == SQLITE_OK)
+        return 0;
+    fl_err_set(e, FL_ESTATE,
+               "cannot open history store %s: %s (choose another with --db or "
+               "FAULTLINE_DB)",
+               path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
+    sqlite3_close(st->db);
+    st->db = NULL;
+    return -FL_ESTATE;
+}
+
+/* The schema version in the file, 0 for a fresh file; -FL_ESTATE when it
+ * is not a database at all. */
+static int read_version(struct fl_store *st, const char *path, long long *version, struct fl_err *e)
+{
+    sqlite3_stmt *q = NULL;
+    int rc;
+
+    *version = 0;
+    rc = sqlite3_prepare_v2(st->db, "SELECT version FROM schema_version", -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW)
+            *version = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        return 0;
+    }
+    if (strstr(sqlite3_errmsg(st->db), "no such table"))
+        return 0;
+    return fl_err_set(e, FL_ESTATE,
+                      "history store %s cannot be read: %s (is it a faultline history "
+                      "database? choose another with --db or FAULTLINE_DB)",
+                      path, sqlite3_errmsg(st->db));
+}
+
+/* Make an open store writable: migrate it and prepare the insert
+ * statements. `why` says why it must be written, for the read-only error. */
+static int prepare_writer(struct fl_store *st, const char *path, const char *why, struct fl_err *e)
+{
+    int r;
+
+    sqlite3_busy_timeout(st->db, 5000);
+    if (sqlite3_db_readonly(st->db, "main") == 1)
+        return fl_err_set(e, FL_ESTATE,
+                          "history store %s is read-only (file permissions or a read-only file "
+                          "system) and %s: make it writable or choose another with --db or "
+                          "FAULTLINE_DB",
+                          path, why);
+    /* rollback journal, not WAL: a WAL database makes even a read-only
+     * reader create -wal and -shm files next to it */
+    sqlite3_exec(st->db,
+                 "PRAGMA journal_mode=DELETE; PRAGMA synchronous=NORMAL;"
+                 "PRAGMA foreign_keys=ON;",
+                 NULL, NULL, NULL);
+    if (migrate(st, e))
+        return fl_err_prefix(e, "%s", path);
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO samples (run_id, probe_id, t_ms, value, ok, latency_ms)"
+                           " VALUES (?, ?, ?, ?, ?, ?)",
+                           -1, &st->ins_sample, NULL) ||
+        sqlite3_prepare_v2(st->db,
+                           "INSERT INTO events (run_id, seq, t_ms, phase, message) VALUES "
+                           "(?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = "
+                           "?1), ?2, ?3, ?4)",
+                           -1, &st->ins_event, NULL))
+        return r = db_err(st, e, "prepare"), fl_err_prefix(e, "%s", path), r;
+    return 0;
+}
+
 int fl_store_open(const char *path, struct fl_store **out, struct fl_err *e)
 {
-    struct fl_store *st = calloc(1, sizeof *st);
-    char dir[PATH_MAX];
+    struct fl_store *st;
     int r;
 
     *out = NULL;
-    if (!st)
-        return fl_err_set(e, FL_EFAIL, "out of memory");
-    snprintf(dir, sizeof dir, "%s", path);
-    if (strcmp(dirname(dir), ".") && fl_mkdir_p(dir, 0755, e) < 0) {
-        free(st);
-        return fl_err_prefix(e, "history store %s", path);
-    }
-    if (sqlite3_open_v2(path, &st->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                        NULL) != SQLITE_OK) {
-        r = fl_err_set(e, FL_ESTATE,
-                       "cannot open history store %s: %s (choose another with "
-                       "--db)",
-                       path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        sqlite3_close(st->db);
-        free(st);
+    r = check_path(path, e);
+    if (r < 0)
         return r;
-    }
-    sqlite3_busy_timeout(st->db, 5000);
-    sqlite3_exec(st->db,
-                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                 "PRAGMA foreign_keys=ON;",
-                 NULL, NULL, NULL);
-    if ((r = migrate(st, e)) ||
-        (sqlite3_prepare_v2(st->db,
-                            "INSERT INTO samples (run_id, probe_id, t_ms, value, ok, latency_ms)"
-                            " VALUES (?, ?, ?, ?, ?, ?)",
-                            -1, &st->ins_sample, NULL) &&
-         (r = db_err(st, e, "prepare"))) ||
-        (sqlite3_prepare_v2(st->db,
-                            "INSERT INTO events (run_id, seq, t_ms, phase, message) VALUES "
-                            "(?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = "
-                            "?1), ?2, ?3, ?4)",
-                            -1, &st->ins_event, NULL) &&
-         (r = db_err(st, e, "prepare")))) {
-        fl_err_prefix(e, "%s", path);
+    if ((r = writable_dir(path, e)))
+        return r;
+    if (!(st = calloc(1, sizeof *st)))
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    if ((r = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, st, e)) ||
+        (r = prepare_writer(st, path, "a run must be recorded in it", e))) {
         fl_store_close(st);
         return r;
     }
     *out = st;
     return 0;
+}
+
+int fl_store_open_readonly(const char *path, struct fl_store **out, struct fl_err *e)
+{
+    struct fl_store *st;
+    long long version;
+    int r;
+
+    *out = NULL;
+    r = check_path(path, e);
+    if (r == STORE_MISSING)
+        return fl_err_set(e, FL_ENOTARGET,
+                          "no history store at %s: no run has been recorded there (`faultline "
+                          "run` creates it; --db or FAULTLINE_DB choose another)",
+                          path);
+    if (r)
+        return r;
+    if (!(st = calloc(1, sizeof *st)))
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    if ((r = open_db(path, SQLITE_OPEN_READONLY, st, e)))
+        goto fail;
+    sqlite3_busy_timeout(st->db, 5000);
+    r = read_version(st, path, &version, e);
+    if (r && sqlite3_extended_errcode(st->db) == SQLITE_READONLY_ROLLBACK) {
+        /* a run was killed mid-write and left a hot journal: rolling it
+         * back needs write access (it removes the journal, creates nothing) */
+        sqlite3_close(st->db);
+        st->db = NULL;
+        if ((r = open_db(path, SQLITE_OPEN_READWRITE, st, e))) {
+            fl_err_set(e, FL_ESTATE,
+                       "history store %s has an unfinished write of a killed run (%s-journal) "
+                       "and cannot be opened for writing to roll it back: make it writable once, "
+                       "or choose another with --db or FAULTLINE_DB",
+                       path, path);
+            goto fail;
+        }
+        sqlite3_busy_timeout(st->db, 5000);
+        r = read_version(st, path, &version, e);
+    }
+    if (r)
+        goto fail;
+    if (version != fl_store_schema_version()) {
+        /* an older store is upgraded in place (no new file); a newer one is refused */
+        char why[128];
+        snprintf(why, sizeof why, "its schema (version %lld) must be upgraded to version %d",
+                 version, fl_store_schema_version());
+        sqlite3_close(st->db);
+        st->db = NULL;
+        if ((r = open_db(path, SQLITE_OPEN_READWRITE, st, e)) ||
+            (r = prepare_writer(st, path, why, e)))
+            goto fail;
+    }
+    *out = st;
+    return 0;
+fail:
+    fl_store_close(st);
+    return r;
 }
 
 void fl_store_close(struct fl_store *st)
@@ -310,7 +472,10 @@ int fl_store_probe_result(struct fl_store *st, int64_t run_id, int probe_id,
         return -FL_ESTATE;
     sqlite3_bind_int64(q, 1, (sqlite3_int64)stats->n);
     sqlite3_bind_int64(q, 2, (sqlite3_int64)stats->failures);
-    sqlite3_bind_double(q, 3, stats->availability);
+    if (stats->n)
+        sqlite3_bind_double(q, 3, stats->availability);
+    else
+        sqlite3_bind_null(q, 3); /* no samples: no availability, not 100% */
     sqlite3_bind_double(q, 4, stats->p50);
     sqlite3_bind_double(q, 5, stats->p95);
     sqlite3_bind_double(q, 6, stats->p99);
@@ -351,6 +516,31 @@ int fl_store_run_end(struct fl_store *st, int64_t run_id, int64_t duration_ms, c
     return r == SQLITE_DONE ? 0 : -FL_ESTATE;
 }
 
+/* Operations and events of a JSON Lines history, counted as `faultline
+ * workload` counts them: an event is a line (not a '#' comment), an operation is a client's
+ * invocation (a line with an integer process and type "invoke"). */
+static void count_history(const char *buf, size_t size, long long *ops, long long *events)
+{
+    const char *p = buf, *end = buf + size;
+
+    *ops = *events = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        json_t *ev;
+
+        if (len && *p != '#') { /* a '#' line is a comment (the recorder's header) */
+            (*events)++;
+            ev = json_loadb(p, len, 0, NULL);
+            *ops += json_is_integer(json_object_get(ev, "process")) &&
+                    json_is_string(json_object_get(ev, "type")) &&
+                    !strcmp(json_string_value(json_object_get(ev, "type")), "invoke");
+            json_decref(ev);
+        }
+        p += len + 1;
+    }
+}
+
 int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client,
                          const char *workload, const char *path, struct fl_err *e)
 {
@@ -358,7 +548,7 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
     sqlite3_stmt *q = NULL;
     char *buf = NULL;
     long size;
-    long long ops = 0;
+    long long ops = 0, events = 0;
     int r;
 
     if (!f)
@@ -371,15 +561,14 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
         fclose(f);
         free(buf);
         return fl_err_set(e, FL_EFAIL,
-                          "the history %s is too large to store (%ld bytes; the limit is %d)",
-                          path, size, FL_STORE_MAX_HISTORY);
+                          "the history %s is too large to store (%ld bytes; the limit is %d)", path,
+                          size, FL_STORE_MAX_HISTORY);
     }
     fclose(f);
-    for (long i = 0; i < size; i++)
-        ops += buf[i] == '\n';
+    count_history(buf, (size_t)size, &ops, &events);
     if (sqlite3_prepare_v2(st->db,
                            "INSERT OR REPLACE INTO histories (run_id, client, workload, "
-                           "operations, bytes, content) VALUES (?, ?, ?, ?, ?, ?)",
+                           "operations, bytes, content, events) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            -1, &q, NULL)) {
         free(buf);
         return db_err(st, e, "storing the history");
@@ -390,6 +579,7 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
     sqlite3_bind_int64(q, 4, ops);
     sqlite3_bind_int64(q, 5, size);
     sqlite3_bind_blob(q, 6, buf, (int)size, free);
+    sqlite3_bind_int64(q, 7, events);
     r = sqlite3_step(q);
     sqlite3_finalize(q);
     return r == SQLITE_DONE ? 0 : db_err(st, e, "storing the history");
@@ -400,8 +590,7 @@ int fl_store_history_write(struct fl_store *st, int64_t run_id, FILE *out, struc
     sqlite3_stmt *q = NULL;
     int r;
 
-    if (sqlite3_prepare_v2(st->db, "SELECT content FROM histories WHERE run_id = ?", -1, &q,
-                           NULL))
+    if (sqlite3_prepare_v2(st->db, "SELECT content FROM histories WHERE run_id = ?", -1, &q, NULL))
         return db_err(st, e, "reading the history");
     sqlite3_bind_int64(q, 1, run_id);
     if (sqlite3_step(q) != SQLITE_ROW) {
@@ -411,8 +600,9 @@ int fl_store_history_write(struct fl_store *st, int64_t run_id, FILE *out, struc
                           (long long)run_id);
     }
     r = (int)fwrite(sqlite3_column_blob(q, 0), 1, (size_t)sqlite3_column_bytes(q, 0), out);
-    r = r == sqlite3_column_bytes(q, 0) ? 0 : fl_err_set(e, FL_EFAIL, "writing the history: %s",
-                                                          strerror(errno));
+    r = r == sqlite3_column_bytes(q, 0)
+            ? 0
+            : fl_err_set(e, FL_EFAIL, "writing the history: %s", strerror(errno));
     sqlite3_finalize(q);
     return r;
 }
@@ -439,14 +629,21 @@ int fl_store_check(struct fl_store *st, int64_t run_id, int seq, const char *mod
     return r == SQLITE_DONE ? 0 : -FL_ESTATE;
 }
 
-/* Column i as JSON: integer, real, text or null. */
+/* Column i as JSON: integer, real, text or null. JSON has no infinity
+ * (jansson refuses it), so an infinite value is the string "inf" or
+ * "-inf" (docs/experiments.md); SQLite stores NaN as NULL. */
 static json_t *col_json(sqlite3_stmt *q, int i)
 {
+    double d;
+
     switch (sqlite3_column_type(q, i)) {
     case SQLITE_INTEGER:
         return json_integer(sqlite3_column_int64(q, i));
     case SQLITE_FLOAT:
-        return json_real(sqlite3_column_double(q, i));
+        d = sqlite3_column_double(q, i);
+        if (isinf(d))
+            return json_string(d > 0 ? "inf" : "-inf");
+        return isnan(d) ? json_null() : json_real(d);
     case SQLITE_TEXT:
         return json_string((const char *)sqlite3_column_text(q, i));
     default:
@@ -569,7 +766,7 @@ json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples,
     json_object_set_new(o, "probes", probes);
     {
         json_t *h = rows(st,
-                         "SELECT client, workload, operations, bytes FROM histories "
+                         "SELECT client, workload, operations, events, bytes FROM histories "
                          "WHERE run_id = ?",
                          run_id, true);
         json_object_set(o, "history", json_array_size(h) ? json_array_get(h, 0) : json_null());

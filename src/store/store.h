@@ -1,9 +1,9 @@
 /* The history store: every run, its timeline, every probe sample and the
- * verdict, in SQLite (WAL mode, so `faultline runs` can read while a run
- * writes). The schema is versioned: schema_version holds the number of
- * migrations applied, and opening a store applies the missing ones in
- * order inside one transaction. Tables are documented in
- * docs/experiments.md ("History store"). */
+ * verdict, in SQLite (rollback-journal mode: readers open the file
+ * read-only and create nothing, which WAL mode cannot promise). The schema is versioned:
+ * schema_version holds the number of migrations applied, and opening a store applies the missing
+ * ones in order inside one transaction. Tables are documented in docs/experiments.md ("History
+ * store"). */
 #ifndef FL_STORE_STORE_H
 #define FL_STORE_STORE_H
 
@@ -21,8 +21,13 @@ struct fl_store;
 
 /* The schema version this build creates (the number of migrations). */
 int fl_store_schema_version(void);
-/* Open (creating the file and its directory if needed) and migrate. */
+/* Open for writing (creating the file and its directory if needed) and
+ * migrate. Refuses a path that is not a regular file (FL_ESTATE) and a
+ * read-only file or directory, with the fix in the message. */
 int fl_store_open(const char *path, struct fl_store **out, struct fl_err *e);
+/* Open for reading (`runs`, `show`): creates nothing. A missing file is
+ * FL_ENOTARGET; a store of an older schema is upgraded in place. */
+int fl_store_open_readonly(const char *path, struct fl_store **out, struct fl_err *e);
 void fl_store_close(struct fl_store *st);
 /* --db, else $FAULTLINE_DB, else the default path. */
 const char *fl_store_path(const char *flag_value);

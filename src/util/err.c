@@ -1,3 +1,4 @@
+/* Error codes, their text, and filling a struct fl_err. */
 #include "util/err.h"
 
 #include <errno.h>
@@ -11,18 +12,23 @@ int fl_err_set(struct fl_err *e, int code, const char *fmt, ...)
     if (code == 0)
         code = FL_EFAIL;
     if (e) {
+        /* Format into a copy first: callers often pass e->msg itself as an
+         * argument ("cannot use %s: %s", ..., e->msg), and vsnprintf into
+         * the buffer it is reading from garbles the message. */
+        char buf[FL_ERR_MSG];
         va_list ap;
         va_start(ap, fmt);
-        e->code = code;
-        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        vsnprintf(buf, sizeof buf, fmt, ap);
         va_end(ap);
+        e->code = code;
+        memcpy(e->msg, buf, sizeof e->msg);
     }
     return -code;
 }
 
 int fl_err_prefix(struct fl_err *e, const char *fmt, ...)
 {
-    char head[256], old[FL_ERR_MSG];
+    char head[FL_ERR_MSG], old[FL_ERR_MSG];
     va_list ap;
 
     if (!e)

@@ -1,3 +1,5 @@
+/* Leveled log lines to stderr, or to a file for the guardian daemon; the
+ * sink and the level are the process-wide logging state. */
 #include "util/log.h"
 
 #include <stdarg.h>

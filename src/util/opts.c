@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "util/parse.h"
+#include "util/suggest.h"
 
 const struct fl_opt *fl_opts_find(const struct fl_opt *const *tables, const char *name)
 {
@@ -11,6 +12,18 @@ const struct fl_opt *fl_opts_find(const struct fl_opt *const *tables, const char
             if (!strcmp(o->name, name))
                 return o;
     return NULL;
+}
+
+const char *fl_opts_suggest(const struct fl_opt *const *tables, const char *name)
+{
+    const char *names[128];
+    size_t n = 0;
+
+    for (; *tables; tables++)
+        for (const struct fl_opt *o = *tables; o->name && n + 1 < 128; o++)
+            names[n++] = o->name;
+    names[n] = NULL;
+    return fl_suggest(name, names);
 }
 
 static int enum_has(const char *choices, const char *value)
@@ -59,8 +72,22 @@ static json_t *parse_value(const struct fl_opt *o, const char *v, struct fl_err 
         r = fl_parse_size(v, &u, e);
         return r ? NULL : json_integer((json_int_t)u);
     case FL_OPT_DURATION:
-        r = fl_parse_duration_ms(v, &ms, e);
-        return r ? NULL : json_integer(ms);
+        if ((r = fl_parse_duration_ms(v, &ms, e)))
+            return NULL;
+        if (ms < o->min) {
+            char least[32];
+            fl_format_duration(o->min, least, sizeof least);
+            if (ms == 0)
+                fl_err_set(e, FL_EUSAGE,
+                           "0 is not accepted (it means neither 'forever' nor 'the default'): "
+                           "leave --%s out for its default, or give at least %s",
+                           o->name, least);
+            else
+                fl_err_set(e, FL_EUSAGE, "'%s' is shorter than %s, the least --%s takes", v, least,
+                           o->name);
+            return NULL;
+        }
+        return json_integer(ms);
     case FL_OPT_RATE:
         r = fl_parse_rate_bps(v, &u, e);
         return r ? NULL : json_integer((json_int_t)u);

@@ -32,7 +32,8 @@ struct fl_opt {
     const char *metavar; /* shown in help: "PERCENT" */
     const char *help;
     const char *choices; /* FL_OPT_ENUM: "in|out|both" */
-    long long min, max;  /* FL_OPT_INT bounds (both 0: any non-negative) */
+    long long min, max;  /* FL_OPT_INT bounds (both 0: any non-negative);
+                          * FL_OPT_DURATION: min = the least ms it takes (0: any) */
 };
 
 /* The end of an option table. */
@@ -40,6 +41,8 @@ struct fl_opt {
 
 /* Find option `name` in the NULL-terminated tables (several may be chained). */
 const struct fl_opt *fl_opts_find(const struct fl_opt *const *tables, const char *name);
+/* The option name in the tables closest to a misspelled `name` (fl_suggest), or NULL. */
+const char *fl_opts_suggest(const struct fl_opt *const *tables, const char *name);
 /* Parse `value` for `opt` and store it in `params` (appending for MULTI). */
 int fl_opts_set(const struct fl_opt *opt, json_t *params, const char *value, struct fl_err *e);
 /* Fail naming the first required option that params lacks. */

@@ -109,8 +109,8 @@ int fl_parse_size(const char *s, uint64_t *out, struct fl_err *e)
 int fl_parse_rate_bps(const char *s, uint64_t *out, struct fl_err *e)
 {
     static const struct unit units[] = {
-        {"", 1},        {"bit", 1},     {"kbit", 1e3},  {"mbit", 1e6},  {"gbit", 1e9},
-        {"bps", 8},     {"kbps", 8e3},  {"mbps", 8e6},  {"gbps", 8e9},  {NULL, 0}};
+        {"", 1},    {"bit", 1},   {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9}, {"tbit", 1e12},
+        {"bps", 8}, {"kbps", 8e3}, {"mbps", 8e6}, {"gbps", 8e9}, {"tbps", 8e12}, {NULL, 0}};
     double num;
     const char *suffix;
     const struct unit *u;
@@ -127,13 +127,13 @@ int fl_parse_rate_bps(const char *s, uint64_t *out, struct fl_err *e)
     if (num * u->mult < 8)
         return fl_err_set(e, FL_EUSAGE, "rate '%s' is below 8 bit/s (1 byte/s)", s);
     if (num * u->mult > 9.0e18)
-        return fl_err_set(e, FL_EUSAGE, "rate '%s' is too large", s);
+        return fl_err_set(e, FL_EUSAGE, "rate '%s' is too large: at most 9000000tbit", s);
     *out = (uint64_t)llround(num * u->mult);
     return 0;
 bad:
     return fl_err_set(e, FL_EUSAGE,
                       "cannot read '%s' as a rate: use bits per second with a unit "
-                      "(100kbit, 1mbit, 1gbit) or bytes per second (125kbps, 1mbps)",
+                      "(100kbit, 1mbit, 1gbit, 1tbit) or bytes per second (125kbps, 1mbps)",
                       s ? s : "");
 }
 

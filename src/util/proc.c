@@ -1,3 +1,7 @@
+/* Reads /proc for one process: its start time (so a reused pid is told
+ * apart), state, parent, name and RSS, whether it is a kernel thread or
+ * faultline itself, and the refusals every process fault checks first
+ * (pid 1, kernel threads, faultline and its ancestors). */
 #include "util/proc.h"
 
 #include <errno.h>

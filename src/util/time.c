@@ -1,3 +1,6 @@
+/* Clocks in the units the rest of the code uses: monotonic and wall
+ * milliseconds, monotonic nanoseconds, and a sleep that resumes after a
+ * signal. */
 #include "util/time.h"
 
 #include <errno.h>

@@ -1,3 +1,6 @@
+/* The history recorder (see recorder.h for the ordering argument): per-worker
+ * event buffers, one writer thread merging them by timestamp into JSON Lines
+ * behind a watermark, and the line format itself. */
 #include "workload/recorder.h"
 
 #include <errno.h>
@@ -252,7 +255,7 @@ static void *writer_main(void *arg)
     while (!r->done) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 20 * 1000000;
+        ts.tv_nsec += 20 * 1000000L;
         if (ts.tv_nsec >= 1000000000) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000;

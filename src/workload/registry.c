@@ -1,5 +1,6 @@
 /* The workload and client registries: adding one is a new file plus a line
  * here (and in meson.build). */
+#include <stdio.h>
 #include <string.h>
 
 #include "workload/workload.h"
@@ -42,10 +43,46 @@ const struct fl_wl_client_ops *fl_wl_client_find(const char *name)
     return NULL;
 }
 
+const struct fl_wl_client_impl *fl_wl_client_find_impl(const struct fl_wl_client_ops *cl,
+                                                       const char *workload)
+{
+    for (const struct fl_wl_client_impl *i = cl->impls; i->workload; i++)
+        if (!strcmp(i->workload, workload))
+            return i;
+    return NULL;
+}
+
 bool fl_wl_client_supports(const struct fl_wl_client_ops *cl, const char *workload)
 {
-    for (size_t i = 0; cl->workloads[i]; i++)
-        if (!strcmp(cl->workloads[i], workload))
-            return true;
-    return false;
+    return fl_wl_client_find_impl(cl, workload) != NULL;
+}
+
+/* Append ", name" (or "name" first) to buf, truncating. */
+static void add_name(char *buf, size_t len, const char *name)
+{
+    size_t used = strlen(buf);
+
+    if (used < len)
+        snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
+}
+
+void fl_wl_workload_names(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; workloads[i]; i++)
+        add_name(buf, len, workloads[i]->name);
+}
+
+void fl_wl_client_names(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; clients[i]; i++)
+        add_name(buf, len, clients[i]->name);
+}
+
+void fl_wl_client_workload_names(const struct fl_wl_client_ops *cl, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (const struct fl_wl_client_impl *i = cl->impls; i->workload; i++)
+        add_name(buf, len, i->workload);
 }

@@ -42,6 +42,7 @@ static void gate_wait(struct gate *g)
 
 struct worker {
     const struct fl_wl_cfg *c;
+    const struct fl_wl_client_impl *impl; /* the client's row for c->workload */
     struct fl_recorder *rec;
     struct gate *gate;
     int id;
@@ -130,7 +131,7 @@ static int do_op(struct worker *w, const struct fl_wl_op *op)
 
     set_value(&ev, op);
     fl_recorder_add(w->rec, w->id, &ev);
-    c->client->exec(w->conn, c, op, &r);
+    w->impl->exec(w->conn, c, op, &r);
 
     struct fl_rec_ev done = ev;
     done.type = r.type == FL_WL_OK ? FL_REC_OK : r.type == FL_WL_FAIL ? FL_REC_FAIL : FL_REC_INFO;
@@ -213,14 +214,39 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* One connection first: fail fast if the target is unreachable, and reset
+ * what the workload owns. Returns 0 or -FL_WL_EXIT_USAGE/-FL_WL_EXIT_CONNECT
+ * with e filled. */
+static int connect_and_reset(const struct fl_wl_cfg *c, const struct fl_wl_client_impl *impl,
+                             struct fl_err *e)
+{
+    void *conn = NULL;
+    int rc = c->client->connect(c, &conn, e);
+
+    if (rc < 0) {
+        e->code = rc == -FL_EUSAGE ? FL_WL_EXIT_USAGE : FL_WL_EXIT_CONNECT;
+        return -e->code;
+    }
+    rc = impl->setup(conn, c, e);
+    c->client->close(conn);
+    if (rc < 0) {
+        e->code = FL_WL_EXIT_CONNECT;
+        return -FL_WL_EXIT_CONNECT;
+    }
+    return 0;
+}
+
 int fl_wl_run(const struct fl_wl_cfg *c, struct fl_wl_stats *st, struct fl_err *e)
 {
+    const struct fl_wl_client_impl *impl = fl_wl_client_find_impl(c->client, c->workload->name);
     int n = c->concurrency;
     FILE *out;
-    void *conn = NULL;
     int rc = 0;
 
     memset(st, 0, sizeof *st);
+    if (!impl) /* fl_wl_cfg_validate() says so first */
+        return fl_err_set(e, FL_WL_EXIT_USAGE, "the %s client cannot run the %s workload",
+                          c->client->name, c->workload->name);
     if (!strcmp(c->out, "-"))
         out = stdout;
     else if (!(out = fopen(c->out, "w")))
@@ -229,21 +255,8 @@ int fl_wl_run(const struct fl_wl_cfg *c, struct fl_wl_stats *st, struct fl_err *
     setvbuf(out, NULL, _IOFBF, 1 << 20);
     if (c->client->global)
         c->client->global(true);
-
-    /* One connection first: fail fast if the target is unreachable, and
-     * reset what the workload owns. */
-    if ((rc = c->client->connect(c, &conn, e)) < 0) {
-        e->code = rc == -FL_EUSAGE ? FL_WL_EXIT_USAGE : FL_WL_EXIT_CONNECT;
-        rc = -e->code;
+    if ((rc = connect_and_reset(c, impl, e)) < 0)
         goto close_out;
-    }
-    if (c->client->setup(conn, c, e) < 0) {
-        c->client->close(conn);
-        e->code = FL_WL_EXIT_CONNECT;
-        rc = -FL_WL_EXIT_CONNECT;
-        goto close_out;
-    }
-    c->client->close(conn);
 
     fprintf(out,
             "# faultline workload: client=%s workload=%s model=%s concurrency=%d seed=%llu "
@@ -270,6 +283,7 @@ int fl_wl_run(const struct fl_wl_cfg *c, struct fl_wl_stats *st, struct fl_err *
     for (int i = 0; i < n; i++) {
         struct worker *w = &ws[i];
         w->c = c;
+        w->impl = impl;
         w->rec = rec;
         w->gate = &gate;
         w->id = i;

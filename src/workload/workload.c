@@ -142,16 +142,18 @@ out:
 
 int fl_wl_cfg_validate(const struct fl_wl_cfg *c, struct fl_err *e)
 {
-    if (!c->client)
-        return fl_err_set(e, FL_EUSAGE, "--client is required (redis, postgres, etcd, http)");
-    if (!c->workload)
-        return fl_err_set(e, FL_EUSAGE,
-                          "--workload is required (register, bank, set, counter, queue)");
+    char list[256];
+
+    if (!c->client) {
+        fl_wl_client_names(list, sizeof list);
+        return fl_err_set(e, FL_EUSAGE, "--client is required (%s)", list);
+    }
+    if (!c->workload) {
+        fl_wl_workload_names(list, sizeof list);
+        return fl_err_set(e, FL_EUSAGE, "--workload is required (%s)", list);
+    }
     if (!fl_wl_client_supports(c->client, c->workload->name)) {
-        char list[128] = "";
-        for (size_t i = 0; c->client->workloads[i]; i++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
-                     c->client->workloads[i]);
+        fl_wl_client_workload_names(c->client, list, sizeof list);
         return fl_err_set(e, FL_EUSAGE, "the %s client cannot run the %s workload (it runs %s)",
                           c->client->name, c->workload->name, list);
     }

@@ -7,14 +7,15 @@
  *   c.target = "127.0.0.1:6379";  c.out = "history.jsonl";  ...
  *   if (fl_wl_cfg_validate(&c, &e) < 0) ...;   // FL_EUSAGE with a message
  *   struct fl_wl_stats st;
- *   if (fl_wl_run(&c, &st, &e) < 0) ...;       // FL_WL_E* codes, see below
+ *   if (fl_wl_run(&c, &st, &e) < 0) ...;       // -FL_WL_EXIT_* codes, see below
  *
  * Two small ops tables keep the parts apart:
  *   - a workload (register.c, bank.c, set.c, counter.c, queue.c) says which functions
  *     it uses, their default mix, how to pick arguments, and which checker
  *     model judges it;
- *   - a client (clients/redis.c, clients/postgres.c, ...) connects, resets the
- *     state the workload owns, and executes one operation, answering ok, fail
+ *   - a client (clients/redis.c, clients/postgres.c, ...) connects, and has
+ *     one row per workload it runs (struct fl_wl_client_impl): reset the
+ *     state the workload owns, and execute one operation, answering ok, fail
  *     (certainly did not happen) or info (unknown: timeout, connection lost).
  * run.c owns the threads (one per worker, each with its own connection), the
  * rate limit and reconnection; recorder.c merges the workers' events into one
@@ -86,25 +87,33 @@ struct fl_wl_ops {
                 struct fl_wl_op *op);
 };
 
+/* What a client does for one workload: one row of the client's table.
+ * Adding a workload to a client is one exec function and one row. */
+struct fl_wl_client_impl {
+    const char *workload; /* the fl_wl_ops name */
+    /* Once before the run: create/reset what the workload owns (keys,
+     * tables, initial balances). Rows may share one. */
+    int (*setup)(void *conn, const struct fl_wl_cfg *c, struct fl_err *e);
+    /* Execute op, finishing within c->timeout_ms; r arrives zeroed (type
+     * FL_WL_OK). Never fails silently: timeouts and lost connections are
+     * FL_WL_INFO with broken set. */
+    void (*exec)(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                 struct fl_wl_result *r);
+};
+
 /* A client kind. Each worker owns one connection (void *). */
 struct fl_wl_client_ops {
     const char *name;
     const char *summary;
     const char *target_help;
-    const char *const *workloads; /* supported workload names, NULL-terminated */
+    /* One row per workload it runs, ended by an empty row ({0}). */
+    const struct fl_wl_client_impl *impls;
     /* Optional: process-wide library setup (init true) and teardown, called
      * once around the run, before any thread starts. */
     void (*global)(bool init);
     /* Connect within c->timeout_ms; on failure fill e (what, where, how to fix). */
     int (*connect)(const struct fl_wl_cfg *c, void **conn, struct fl_err *e);
     void (*close)(void *conn);
-    /* Once before the run: create/reset what the workload owns (keys, tables,
-     * initial balances). */
-    int (*setup)(void *conn, const struct fl_wl_cfg *c, struct fl_err *e);
-    /* Execute op, finishing within c->timeout_ms; never fails silently:
-     * timeouts and lost connections are FL_WL_INFO with broken set. */
-    void (*exec)(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
-                 struct fl_wl_result *r);
 };
 
 enum fl_wl_isolation { FL_WL_SERIALIZABLE, FL_WL_REPEATABLE_READ, FL_WL_READ_COMMITTED };
@@ -157,8 +166,9 @@ int fl_wl_cfg_validate(const struct fl_wl_cfg *c, struct fl_err *e);
 int fl_wl_parse_mix(const struct fl_wl_ops *w, const char *s, unsigned mix[FL_WL_NF],
                     struct fl_err *e);
 
-/* Run the workload. Returns 0, or -FL_WL_EXIT_CONNECT / -FL_WL_EXIT_IO with e
- * filled. */
+/* Run the workload. Returns 0, or -FL_WL_EXIT_USAGE (a bad target, a client
+ * that does not run the workload) / -FL_WL_EXIT_CONNECT / -FL_WL_EXIT_IO with
+ * e filled. */
 int fl_wl_run(const struct fl_wl_cfg *c, struct fl_wl_stats *st, struct fl_err *e);
 
 /* Operation generation, exposed for tests: the seq-th op of a worker. Same
@@ -174,7 +184,15 @@ const struct fl_wl_ops *const *fl_wl_workloads(void);
 const struct fl_wl_client_ops *const *fl_wl_clients(void);
 const struct fl_wl_ops *fl_wl_find(const char *name);
 const struct fl_wl_client_ops *fl_wl_client_find(const char *name);
+/* The client's row for a workload, NULL when it does not run it. */
+const struct fl_wl_client_impl *fl_wl_client_find_impl(const struct fl_wl_client_ops *cl,
+                                                       const char *workload);
 bool fl_wl_client_supports(const struct fl_wl_client_ops *cl, const char *workload);
+/* "a, b, c": the registered workloads, the registered clients, the workloads
+ * one client runs (for help and error messages). Truncated to fit len. */
+void fl_wl_workload_names(char *buf, size_t len);
+void fl_wl_client_names(char *buf, size_t len);
+void fl_wl_client_workload_names(const struct fl_wl_client_ops *cl, char *buf, size_t len);
 
 void fl_wl_result_fini(struct fl_wl_result *r);
 

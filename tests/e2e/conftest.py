@@ -21,6 +21,39 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.environ.get("FAULTLINE_BIN", os.path.join(ROOT, "build", "faultline"))
 
 
+def _record_execs(path):
+    """Append every program a test starts to `path` (JSON lines), so that
+    scripts/check-commands can check that scripts/bootstrap installs each one."""
+    import json
+    import sys
+
+    def hook(event, args):
+        rec = None
+        if event == "subprocess.Popen":
+            argv = args[1]
+            if isinstance(argv, (str, bytes)):
+                rec = {"shell": os.fsdecode(argv)}
+            else:
+                rec = {"argv": [os.fsdecode(a) if isinstance(a, (str, bytes)) else str(a) for a in argv]}
+                if args[0] and not isinstance(args[0], int):
+                    rec["argv"][0] = os.fsdecode(args[0]) if rec["argv"][0] != os.fsdecode(args[0]) and \
+                        os.path.basename(os.fsdecode(args[0])) != rec["argv"][0] else rec["argv"][0]
+        elif event in ("os.exec", "os.posix_spawn"):
+            rec = {"argv": [os.fsdecode(args[0])] + [os.fsdecode(a) for a in list(args[1])[1:]]}
+        elif event == "os.system":
+            rec = {"shell": os.fsdecode(args[0])}
+        if rec is not None:
+            rec["test"] = os.environ.get("PYTEST_CURRENT_TEST", "tests/e2e").split(" ")[0].split("::")[0]
+            with open(path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+
+    sys.addaudithook(hook)
+
+
+if os.environ.get("FL_EXEC_LOG"):
+    _record_execs(os.environ["FL_EXEC_LOG"])
+
+
 def cgroup2_mount():
     """The cgroup2 mount point from /proc/self/mountinfo, or None."""
     with open("/proc/self/mountinfo") as f:

@@ -66,7 +66,17 @@ def guardian_pids(state):
             continue
         if b"__guardian" in args and state.encode() in args:
             pids.append(int(p))
-    return pids
+    # A guardian's child between fork and exec (its sentinel starting) still
+    # shows the guardian's command line: not a second guardian.
+    return [p for p in pids if ppid(p) not in pids]
+
+
+def ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        return None
 
 
 def proc_state(pid):
@@ -175,10 +185,14 @@ def test_recover_unknown_is_noop(state):
     assert r.returncode == 2
 
 
-def test_unusable_state_dir():
-    r = fl("status", "--state-dir", "/proc/faultline-cannot-exist")
+def test_unusable_state_dir(sleeper):
+    r = fl("inject", "process.pause", "--pid", str(sleeper().pid), "--state-dir",
+           "/proc/faultline-cannot-exist")
     assert r.returncode == 7, r.stderr
     assert "state directory" in r.stderr
+    # Reading a state directory that does not exist finds nothing, creates nothing.
+    r = fl("status", "--state-dir", "/proc/faultline-cannot-exist")
+    assert r.returncode == 0 and "no active faults" in r.stdout
 
 
 def test_dry_run_touches_nothing(state, sleeper):
@@ -255,9 +269,12 @@ def test_hung_owner_lease_expires(state, sleeper):
             assert "lease expired" in f.read()
     finally:
         os.kill(inj.pid, signal.SIGCONT)
-    # The owner wakes up, finds its fault gone, and exits cleanly.
+    # The owner wakes up, finds its fault gone, says who reverted it and why,
+    # and exits cleanly.
     _, err = inj.communicate(timeout=10)
     assert inj.returncode == 0, err
+    assert "was reverted by the guardian (pid " in err, err
+    assert "its lease of 2.0s expired, this process did not renew it in time" in err, err
     assert proc_state(p.pid) == "S"
 
 
@@ -301,16 +318,33 @@ def test_recover_while_owner_holds(state, sleeper):
     assert fl("recover", fid, state=state).returncode == 0
     assert proc_state(p.pid) == "S"
     assert inj.wait(5) == 0
-    assert "reverted by someone else" in inj.stderr.read()
+    err = inj.stderr.read()
+    assert f"fault {fid} was reverted by `faultline recover` (pid " in err, err
+    assert not os.path.exists(os.path.join(state, "faults", fid + ".reverted"))
+
+
+def sentinel_pids(state):
+    return [p for p in map(int, filter(str.isdigit, os.listdir("/proc")))
+            if (lambda a: b"__sentinel" in a and state.encode() in a)(cmdline(p))]
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
 
 
 def test_dead_guardian_is_restarted(state, sleeper):
+    """Guardian and sentinel both killed: the next command starts a guardian."""
     p = sleeper()
     fl("inject", "process.pause", "--pid", str(p.pid), "--duration", "1500ms", "--detach",
        state=state)
-    for g in guardian_pids(state):
-        os.kill(g, signal.SIGKILL)
-    assert wait_for(lambda: guardian_pids(state) == [], 2)
+    assert wait_for(lambda: len(sentinel_pids(state)) == 1, 2)
+    for pid in sentinel_pids(state) + guardian_pids(state):
+        os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: guardian_pids(state) == [] and sentinel_pids(state) == [], 2)
     r = fl("status", state=state)  # any command that sees journaled faults restarts it
     assert r.returncode == 0
     assert len(guardian_pids(state)) == 1
@@ -350,3 +384,12 @@ def test_journal_written_before_apply(state, sleeper):
     assert str(p.pid) in json.dumps(rec["undo"])
     assert rec["owner"] is None and rec["lease_ms"] == 60000
     assert fl("recover", fid, state=state).returncode == 0
+
+
+def test_help_says_state_and_history_are_machine_wide():
+    out = subprocess.run([BIN, "help"], capture_output=True, text=True).stdout
+    assert "Machine-wide by default" in out and "FAULTLINE_STATE_DIR" in out and \
+        "FAULTLINE_DB" in out
+    for cmd in (["status"], ["recover"], ["inject", "process.pause"], ["run"]):
+        out = subprocess.run([BIN, *cmd, "--help"], capture_output=True, text=True).stdout
+        assert "machine-wide" in out, cmd

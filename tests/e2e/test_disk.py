@@ -109,3 +109,35 @@ def test_fill_path_must_be_a_directory(fl, scratch, tmp_path):
     assert rc == 2 and "not a directory" in err, err
     rc, out, err = fl("inject", "disk.fill", "--size", "1MiB")
     assert rc == 2 and "--path" in err, err
+
+
+def test_overlapping_fills(fl, scratch, state_dir):
+    """Fills of a --size add up and end one by one; a --percent fill is
+    refused while another fill uses the filesystem, and the other way round
+    (docs/faults-disk.md, "Overlapping faults")."""
+    free0 = avail(scratch)
+    ids = []
+    for size in ("16MiB", "8MiB"):
+        rc, out, err = fl("inject", "disk.fill", "--path", scratch, "--size", size, "--detach",
+                          "--lease", "30s")
+        assert rc == 0, err
+        ids.append(out.strip().splitlines()[-1])
+    assert 23 * MiB <= free0 - avail(scratch) <= 25 * MiB
+    rc, out, err = fl("inject", "disk.fill", "--path", scratch, "--percent", 90, "--detach")
+    assert rc == 4, err
+    assert "cannot overlap fault" in err and "the filesystem of device" in err, err
+    assert sorted(journal_records(state_dir)) == sorted(i + ".json" for i in ids)
+    assert fl("recover", ids[0])[0] == 0
+    assert fill_files(scratch) == [".faultline-fill-" + ids[1]]
+    assert 7 * MiB <= free0 - avail(scratch) <= 9 * MiB
+    assert fl("recover", ids[1])[0] == 0
+    assert abs(avail(scratch) - free0) < MiB
+    # a --percent fill first: a later fill on the filesystem is refused
+    rc, out, err = fl("inject", "disk.fill", "--path", scratch, "--percent", 50, "--detach",
+                      "--lease", "30s")
+    assert rc == 0, err
+    fid = out.strip().splitlines()[-1]
+    rc, out, err = fl("inject", "disk.fill", "--path", scratch, "--size", "1MiB", "--detach")
+    assert rc == 4 and f"cannot overlap fault {fid}" in err, err
+    assert fl("recover", fid)[0] == 0
+    assert fill_files(scratch) == []

@@ -7,6 +7,7 @@ loopback on free ports and are killed by PID; the faults are process pauses
 of those servers."""
 import json
 import os
+import re
 import signal
 import subprocess
 
@@ -102,6 +103,10 @@ def test_redis_register_through_a_pause_checks_out_and_passes(fl, server, tmp_pa
     assert run["checks"][0]["result"] == "valid", run["checks"][0]["output"]
     msgs = [e["message"] for e in run["events"]]
     assert any("redis register clients started" in m for m in msgs), msgs
+    # the PING probe saw the pause (a tcp connect would not) and the recovery
+    ping = next(p for p in run["probes"] if p["name"] == "redis-ping")
+    assert ping["kind"] == "redis" and ping["failures"] >= 2, ping
+    assert ping["time_to_recover_ms"] is not None, ping
     assert any(m.startswith("check kv: valid") for m in msgs), msgs
 
     # The stored history is the real one: it checks out again from `show --history`,
@@ -111,6 +116,19 @@ def test_redis_register_through_a_pause_checks_out_and_passes(fl, server, tmp_pa
     ops = [json.loads(l) for l in hist_text.splitlines() if l.strip() and not l.startswith("#")]
     assert len([o for o in ops if o["type"] == "invoke"]) > 20
     assert {o["type"] for o in ops} >= {"invoke", "ok"}
+    # every report counts the same operations: the workload's own line,
+    # show --json and the human show
+    invokes = len([o for o in ops if o["type"] == "invoke"])
+    assert hist["operations"] == invokes and hist["events"] == len(ops)
+    done = next(m for m in msgs if m.startswith("the workload finished:"))
+    assert f"{invokes} operations" in done and f"({len(ops)} events)" in done, done
+    rc, text, err = fl("show", "1", "--db", db)
+    assert f"history: {invokes} operations ({len(ops)} events)" in text, text
+    # the timeline points at where the history really is, not a deleted temporary file
+    assert "stored with run 1" in done, done
+    for m in msgs:
+        for path in re.findall(r"/\S*history\.jsonl", m):
+            assert os.path.exists(path), f"the timeline points at {path}, which is gone: {m}"
     h = tmp_path / "again.jsonl"
     h.write_text(hist_text)
     rc, out, err = fl("check", "--model", "kv", h)

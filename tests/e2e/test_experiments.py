@@ -348,3 +348,243 @@ def test_runs_filters_by_experiment_and_keeps_the_newest(run, tmp_path):
     for bad in ("0", "x"):
         rc, out, err = run("runs", "--last", bad)
         assert rc == 2 and "--last" in err
+
+
+# ---- the history store: reading commands create nothing ------------------
+
+SIMPLE = """title: simple
+duration: 300ms
+steady_state:
+  interval: 100ms
+  preflight: 200ms
+  probes:
+    - {name: fine, type: command, command: 'true'}
+method:
+  - {command: 'true'}
+"""
+
+
+def test_reading_commands_create_nothing_and_odd_stores_are_refused(fl, tmp_path):
+    exp = tmp_path / "simple.yaml"
+    exp.write_text(SIMPLE)
+    missing = tmp_path / "nonexistent" / "dir" / "x.db"
+    rc, out, err = fl("runs", "--db", str(missing))
+    assert rc == 0 and "no history store at" in err, out + err
+    rc, out, err = fl("runs", "--db", str(missing), "--json")
+    assert rc == 0 and json.loads(out) == []
+    rc, out, err = fl("show", "1", "--db", str(missing))
+    assert rc == 3 and "no history store at" in err
+    assert not (tmp_path / "nonexistent").exists(), "a reading command created a directory"
+
+    journal_existed = os.path.exists("/dev/null-journal")
+    rc, out, err = fl("run", str(exp), "--db", "/dev/null")
+    assert rc == 7, out + err
+    assert "/dev/null is not a regular file (a character device)" in err
+    assert journal_existed or not os.path.exists("/dev/null-journal")
+    rc, out, err = fl("runs", "--db", str(tmp_path))
+    assert rc == 7 and "is a directory" in err
+
+    db = tmp_path / "store" / "h.db"
+    rc, out, err = fl("run", str(exp), "--db", str(db))
+    assert rc == 0, out + err
+    before = sorted(os.listdir(db.parent))
+    for args in (["runs"], ["runs", "--json"], ["show", "1"], ["show", "1", "--json",
+                                                               "--samples"]):
+        rc, out, err = fl(*args, "--db", str(db))
+        assert rc == 0, err
+    assert sorted(os.listdir(db.parent)) == before == ["h.db"]
+
+
+def test_read_only_store_says_what_and_how_to_fix(fl, tmp_path):
+    exp = tmp_path / "simple.yaml"
+    exp.write_text(SIMPLE)
+    src = tmp_path / "h.db"
+    rc, out, err = fl("run", str(exp), "--db", str(src))
+    assert rc == 0, out + err
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    sh("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt))
+    try:
+        shutil.copy(src, mnt / "h.db")
+        sh("mount", "-o", "remount,ro", str(mnt))
+        rc, out, err = fl("run", str(exp), "--db", str(mnt / "h.db"))
+        assert rc == 7, out + err
+        assert "Read-only file system" in err and "choose another with --db" in err, err
+        assert "unable to open database file" not in err
+        rc, out, err = fl("runs", "--db", str(mnt / "h.db"), "--json")
+        assert rc == 0 and len(json.loads(out)) == 1, err
+    finally:
+        sh("umount", str(mnt), check=False)
+
+
+# ---- probes that see a frozen server (a tcp connect cannot) ---------------
+
+from test_workload import children, free_port, port_open, postgres_server, stop_pid  # noqa: E402,F401
+
+
+@pytest.fixture
+def local_redis(tmp_path):
+    port = free_port()
+    d = tmp_path / "redis"
+    d.mkdir()
+    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save",
+                          "", "--appendonly", "no", "--dir", str(d)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: port_open(port), 10), "redis-server did not start"
+        yield p.pid, port
+    finally:
+        stop_pid(p.pid, signal.SIGKILL)
+        p.wait()
+
+
+def by_name(doc):
+    return {p["name"]: p for p in doc["probes"]}
+
+
+def test_redis_and_request_probes_see_a_paused_redis_that_tcp_cannot(run, fl, local_redis,
+                                                                      tmp_path, state_dir):
+    pid, port = local_redis
+    exp = tmp_path / "redis-pause.yaml"
+    exp.write_text(f"""title: redis probes through a pause
+duration: 2500ms
+steady_state:
+  interval: 100ms
+  preflight: 300ms
+  probes:
+    - {{name: port, type: tcp, address: "127.0.0.1:{port}", timeout: 300ms}}
+    - {{name: ping, type: redis, address: "127.0.0.1:{port}", timeout: 300ms}}
+    - {{name: exchange, type: tcp, address: "127.0.0.1:{port}", send: "PING\\r\\n",
+        expect: "^\\\\+PONG", timeout: 300ms}}
+    - {{name: dbsize, type: redis, address: "127.0.0.1:{port}", command: DBSIZE,
+        timeout: 300ms, tolerance: {{success_ratio: 10%, equals: 0}}}}
+method:
+  - {{name: pause-redis, kind: process.pause, pid: {pid}, start: 500ms, duration: 1s}}
+recovery: {{within: 3s}}
+""")
+    rc, out, err = fl("validate", str(exp))
+    assert rc == 0, err
+    assert "warning: tcp probe 'port' only connects" in err
+    assert "'exchange'" not in err and "'ping'" not in err
+    rc, out, err = run("run", str(exp))
+    assert rc == 1, out + err
+    doc = show(run, last_run(run)["id"])
+    probes = by_name(doc)
+    # the blind spot: the kernel accepted every connection while redis was frozen
+    assert probes["port"]["failures"] == 0, probes["port"]
+    for name in ("ping", "exchange"):
+        p = probes[name]
+        # about 1s of 100ms ticks; fewer when the apply was slow (the pause
+        # is then shorter) or the last stalled request was answered in time
+        assert p["failures"] >= 3, p
+        assert 300 <= p["time_to_detect_ms"] <= 1500, p
+        assert p["time_to_recover_ms"] is not None and p["time_to_recover_ms"] < 2000, p
+        assert f"probe {name}:" in doc["explanation"]
+    assert "probe port:" not in doc["explanation"]
+    # DBSIZE's integer reply is the value
+    assert any(s[1] == 0 and s[2] for s in probes["dbsize"]["samples_data"])
+    assert proc_state(pid) in ("S", "R")
+    assert journal_records(state_dir) == []
+
+
+def test_sql_probe_sees_a_paused_postgres_and_its_recovery(run, fl, postgres_server, tmp_path,
+                                                           state_dir):
+    pg = postgres_server
+    # every PostgreSQL process, including the backends the probes' connections
+    # will fork: a cgroup of their own, selected by the pause
+    from conftest import cgroup2_mount
+    mnt = cgroup2_mount()
+    assert mnt, "no cgroup2 mount"
+    with open(f"/proc/{pg['pid']}/cgroup") as f:
+        home = os.path.join(mnt, f.read().strip().split("::", 1)[1].lstrip("/"))
+    cg = os.path.join(mnt, f"fl-e2e-pg-{uuid.uuid4().hex[:8]}")
+    os.mkdir(cg)
+    try:
+        for p in [pg["pid"]] + children(pg["pid"]):
+            with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                f.write(str(p))
+        _sql_probe_run(run, fl, pg, cg, tmp_path, state_dir)
+    finally:
+        for p in open(os.path.join(cg, "cgroup.procs")).read().split():
+            try:
+                with open(os.path.join(home, "cgroup.procs"), "w") as f:
+                    f.write(p)
+            except OSError:
+                pass
+        os.rmdir(cg)
+
+
+def _sql_probe_run(run, fl, pg, cg, tmp_path, state_dir):
+    exp = tmp_path / "pg-pause.yaml"
+    exp.write_text(f"""title: postgres answers queries again after a pause
+duration: 3s
+steady_state:
+  interval: 100ms
+  preflight: 500ms
+  probes:
+    - {{name: port, type: tcp, address: "127.0.0.1:{pg['port']}", timeout: 400ms}}
+    - name: select
+      type: sql
+      dsn: "{pg['target']} connect_timeout=2"
+      query: SELECT 1
+      expect: "1"
+      timeout: 400ms
+    - name: count
+      type: sql
+      dsn: "{pg['target']}"
+      query: SELECT count(*) FROM pg_database WHERE datname = 'postgres'
+      timeout: 400ms
+      tolerance: {{equals: 1, success_ratio: 10%}}
+method:
+  - name: pause-postgres
+    kind: process.pause
+    cgroup: {os.path.basename(cg)}
+    mode: all
+    start: 500ms
+    duration: 1500ms
+recovery: {{within: 5s}}
+""")
+    rc, out, err = fl("validate", str(exp))
+    assert rc == 0, err
+    assert "warning: tcp probe 'port'" in err
+    rc, out, err = run("run", str(exp), timeout=120)
+    assert rc == 1, out + err
+    doc = show(run, last_run(run)["id"])
+    probes = by_name(doc)
+    assert probes["port"]["failures"] == 0, probes["port"]
+    sel = probes["select"]
+    assert sel["failures"] >= 4, sel
+    assert 300 <= sel["time_to_detect_ms"] <= 1800, sel
+    assert sel["time_to_recover_ms"] is not None and sel["time_to_recover_ms"] < 4000, sel
+    assert "probe select:" in doc["explanation"]
+    # the value is the query's result
+    assert any(s[1] == 1 and s[2] for s in probes["count"]["samples_data"])
+    pids = [int(p) for p in open(os.path.join(cg, "cgroup.procs")).read().split()]
+    assert len(pids) >= 3 and all(proc_state(p) != "T" for p in pids)
+    assert journal_records(state_dir) == []
+
+
+def test_infinite_probe_values_are_shown_not_dropped(run, tmp_path):
+    exp = tmp_path / "inf.yaml"
+    exp.write_text(SIMPLE.replace("command: 'true'}", "command: 'echo 1e999'}", 1))
+    rc, out, err = run("run", str(exp))
+    assert rc == 0, out + err
+    doc = show(run, last_run(run)["id"])
+    p = doc["probes"][0]
+    data = p["samples_data"]
+    assert data and len(data) >= p["samples"], p  # no sample dropped
+    assert all(s[1] == "inf" for s in data), data[:3]
+
+
+def test_validate_names_a_directory_and_suggests_keys(fl, tmp_path):
+    rc, out, err = fl("validate", str(tmp_path) + "/")
+    assert rc == 2
+    assert "is a directory, not an experiment file" in err and "empty" not in err, err
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(SIMPLE.replace("duration:", "durration:").replace("type: command",
+                                                                       "type: comand"))
+    rc, out, err = fl("validate", str(bad))
+    assert rc == 2
+    assert "unknown key 'durration' in the experiment; did you mean 'duration'?" in err, err
+    assert "unknown probe type 'comand'; did you mean 'command'?" in err, err

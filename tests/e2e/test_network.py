@@ -228,3 +228,88 @@ def test_recover_all_sweeps_leftovers(lab, fl):
     assert rc == 0, err
     assert "faultline_0badf00d" in err and "fa17:" in err
     assert lab.leftovers() == []
+
+
+# ---- overlapping faults on one namespace (docs/faults-network.md,
+# "Overlapping faults")
+
+def test_overlapping_partitions_compose(lab, fl):
+    """Each nft fault is its own table: reverting one leaves the other
+    cutting the traffic until it ends too."""
+    lab.tcp_server(lab.b, lab.b_ip, PORT)
+    ids = []
+    for kind in ("network.partition", "network.blackhole"):
+        rc, out, err = fl("inject", kind, "--netns", lab.a, "--peer", lab.b_ip, "--detach",
+                          "--lease", "1m")
+        assert rc == 0, err
+        ids.append(out.strip())
+    assert sorted(lab.faultline_tables(lab.a)) == sorted("faultline_" + i for i in ids)
+    assert fl("recover", ids[0])[0] == 0
+    assert lab.faultline_tables(lab.a) == ["faultline_" + ids[1]]
+    assert lab.connect(lab.a, lab.b_ip, PORT, 0.7)[0] == "timeout"
+    assert fl("recover", ids[1])[0] == 0
+    assert lab.connect(lab.a, lab.b_ip, PORT)[0] == "ok"
+
+
+def test_second_bandwidth_limit_on_a_device_is_refused(lab, fl, state_dir):
+    rc, out, err = fl("inject", "network.bandwidth", "--netns", lab.a, "--rate", "2mbit",
+                      "--detach", "--lease", "1m")
+    assert rc == 0, err
+    fid = out.strip()
+    try:
+        rc, out, err = fl("inject", "network.bandwidth", "--netns", lab.a, "--rate", "1mbit",
+                          "--detach", "--lease", "1m")
+        assert rc == 4, err
+        assert lab.a_dev in err and "already shaped by faultline" in err, err
+        # the first limit is untouched, and the refused fault left no record
+        assert "rate 2Mbit" in lab.qdiscs(lab.a), lab.qdiscs(lab.a)
+        assert journal_records(state_dir) == [fid + ".json"]
+    finally:
+        assert fl("recover", fid)[0] == 0
+    assert " fa17: " not in lab.qdiscs(lab.a)
+
+
+def test_second_proxy_fault_on_a_target_is_refused(lab, fl, state_dir):
+    rc, out, err = fl("inject", "network.delay", "--netns", lab.a, "--target",
+                      f"{lab.b_ip}:{PORT}", "--latency", "100ms", "--detach", "--lease", "1m")
+    assert rc == 0, err
+    fid = out.strip()
+    other = None
+    try:
+        rc, out, err = fl("inject", "network.jitter", "--netns", lab.a, "--target",
+                          f"{lab.b_ip}:{PORT}", "--jitter", "50ms", "--detach", "--lease", "1m")
+        assert rc == 4, err
+        assert f"cannot overlap fault {fid}" in err and f"{lab.b_ip}:{PORT}" in err, err
+        assert f"faultline recover {fid}" in err
+        assert journal_records(state_dir) == [fid + ".json"]
+        assert lab.faultline_tables(lab.a) == ["faultline_" + fid]
+        # another port of the same host is another target: allowed
+        rc, out, err = fl("inject", "network.jitter", "--netns", lab.a, "--target",
+                          f"{lab.b_ip}:{PORT + 1}", "--jitter", "50ms", "--detach", "--lease",
+                          "1m")
+        assert rc == 0, err
+        other = out.strip()
+    finally:
+        assert fl("recover", fid)[0] == 0
+        if other:
+            assert fl("recover", other)[0] == 0
+    assert lab.faultline_tables(lab.a) == []
+
+
+@pytest.mark.parametrize("args,text", [
+    # the message names the option the bad value was given to
+    (["network.delay", "--target", "10.9.9.9:99999", "--latency", "1s"],
+     "--target: '10.9.9.9:99999': the port must be a number from 1 to 65535"),
+    (["network.partition", "--peer", "10.9.9.9:99999"],
+     "--peer: '10.9.9.9:99999': the port must be a number from 1 to 65535"),
+    (["network.reset", "--endpoint", "10.9.9.9:0"],
+     "--endpoint: '10.9.9.9:0': the port must be a number from 1 to 65535"),
+    # a number too large is "too large", not unreadable
+    (["network.bandwidth", "--dev", "lo", "--rate", "99999999tbit"],
+     "--rate: rate '99999999tbit' is too large"),
+])
+def test_bad_values_are_named_by_their_option(fl, args, text):
+    rc, _, err = fl("inject", *args, "--duration", "1s")
+    assert rc == 2, err
+    assert text in err, err
+    assert "--peer" not in err or "--peer" in args

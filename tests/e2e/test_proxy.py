@@ -262,9 +262,10 @@ def test_api_toxics(proxyd, echo):
     st, u = proxyd.req("PATCH", "/proxies/p/toxics/slow", {"toxicity": 1})
     assert st == 200 and u["toxicity"] == 1 and u["attributes"]["latency"] == 200
     st, p = proxyd.req("GET", "/proxies/p")
+    # as Toxiproxy lists them: the upstream chain first, each in insertion order
     assert [x["name"] for x in p["toxics"]] == [
-        "latency_downstream", "bandwidth_upstream", "slow_close_upstream", "timeout_upstream",
-        "reset_peer_upstream", "limit_data_upstream", "slicer_upstream", "slow"]
+        "bandwidth_upstream", "slow_close_upstream", "timeout_upstream", "reset_peer_upstream",
+        "limit_data_upstream", "slicer_upstream", "slow", "latency_downstream"]
     assert proxyd.req("DELETE", "/proxies/p/toxics/slow") == (204, None)
     assert proxyd.req("DELETE", "/proxies/p/toxics/slow")[0] == 404
     assert proxyd.req("DELETE", "/proxies/nope/toxics/slow")[0] == 404
@@ -480,15 +481,25 @@ def test_timeout_holds_then_closes(proxyd, echo):
 
 
 def test_reset_peer(proxyd, echo):
+    # As in Toxiproxy: the timer starts at the first data in the toxic's
+    # direction (downstream: the echo), that data is dropped, and an idle
+    # link is never reset.
     p = proxyd.create("p", echo.addr)
     proxyd.toxic("p", "reset_peer", attributes={"timeout": 200})
+    idle = connect(p)
     c = connect(p)
+    time.sleep(0.4)
+    c.sendall(b"ping")
     t = time.perf_counter()
     with pytest.raises(ConnectionResetError):
         while True:
             if not c.recv(10):
                 break
     assert 0.15 <= time.perf_counter() - t < 2
+    # the idle link outlived the timeout by far and still works once the toxic goes
+    assert proxyd.req("DELETE", "/proxies/p/toxics/reset_peer_downstream")[0] == 204
+    rtt(idle)
+    idle.close()
 
 
 def test_limit_data(proxyd, echo):

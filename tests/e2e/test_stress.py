@@ -169,3 +169,18 @@ def test_stressor_deadline_follows_duration_or_detached_lease(fl, args, want_s):
     undo = json.loads(out.split("undo record: ", 1)[1].splitlines()[0])
     left = undo["deadline_ms"] / 1000 - time.clock_gettime(time.CLOCK_BOOTTIME)  # fl_now_ms
     assert want_s - 3 < left <= want_s + 0.5, (args, left)
+
+
+def test_overlapping_stresses_compose(fl):
+    """Two stress faults add up, each in its own cgroup: reverting one stops
+    only its own workers (docs/faults-stress.md, "Overlapping faults")."""
+    a = detach(fl, "stress.cpu", "--workers", 1)
+    b = detach(fl, "stress.memory", "--size", "32MiB", "--workers", 1)
+    pa, pb = cgroup_pids(a), cgroup_pids(b)
+    assert len(pa) == 1 and len(pb) == 1
+    assert fl("recover", a)[0] == 0
+    assert not any(alive(p) for p in pa)
+    assert all(alive(p) for p in pb) and cgroup_pids(b) == pb
+    assert vm_rss(pb[0]) >= (32 << 20) * 0.95
+    assert fl("recover", b)[0] == 0
+    assert not any(alive(p) for p in pb)

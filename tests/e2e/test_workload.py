@@ -512,7 +512,7 @@ def test_redis_queue_checks_out_valid_and_lost_values_are_caught(fl, redis_serve
                           f"127.0.0.1:{redis_server}", "--concurrency", 4, "--duration", "1s",
                           "--namespace", "flwltest", "--out", out, "--check")
     assert rc == 0, so + se
-    assert so.startswith("total-queue analysis:") and " 0 lost" in so, so
+    assert so.startswith("VALID: total-queue analysis:") and " 0 lost" in so, so
     enq, came_out = queue_counts(read_history(out))
     assert len(enq) > 50 and sorted(enq) == sorted(came_out)
     # the same history with one dequeued value dropped from the record: lost

@@ -4,12 +4,9 @@
  * has an escape put first on every line (which sends every line to the
  * general readers) must read as the same history, or fail on the same
  * line. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "check/check.h"
+#include "fuzz_history.h"
 
 static char *slow_variant(const char *data, size_t size, size_t *out_len)
 {
@@ -92,32 +89,20 @@ static void differential(const uint8_t *data, size_t size, struct fl_history *fa
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static const char *const models[] = {"register", "kv", "counter", "mutex", "bank"};
+    static const struct fuzz_history f = {
+        .fmt = FL_FMT_JSONL,
+        .reread_name = "re.jsonl",
+        .write = fl_history_write_jsonl,
+        .models = models,
+        .nmodels = sizeof models / sizeof models[0],
+    };
     struct fl_history *h = NULL;
     struct fl_err e;
 
     int rc = fl_history_parse((const char *)data, size, FL_FMT_JSONL, "fuzz.jsonl", &h, &e);
     differential(data, size, h, rc, &e);
-    if (rc < 0)
-        return 0;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    if (m) {
-        fl_history_write_jsonl(h, NULL, m);
-        fclose(m);
-        struct fl_history *h2 = NULL;
-        if (fl_history_parse(buf, len, FL_FMT_JSONL, "re.jsonl", &h2, &e) == 0)
-            fl_history_free(h2);
-    }
-    free(buf);
-    static const char *const models[] = {"register", "kv", "counter", "mutex", "bank"};
-    struct fl_check_opts o;
-    struct fl_check_report r;
-    fl_check_opts_init(&o);
-    o.model = models[size % 5];
-    o.timeout_ms = 50;
-    if (fl_check_run(h, &o, &r, &e) == 0)
-        fl_check_report_fini(&r);
-    fl_history_free(h);
+    if (rc == 0)
+        fuzz_history_exercise(&f, h, size);
     return 0;
 }

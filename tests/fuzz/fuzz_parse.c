@@ -1,9 +1,11 @@
-/* Fuzz the unit parsers every command line and experiment file goes through. */
+/* Fuzz the unit parsers every command line and experiment file goes through,
+ * and the "did you mean" matcher their error messages use. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/parse.h"
+#include "util/suggest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -23,6 +25,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fl_parse_rate_bps(s, &u, &e);
     fl_parse_percent(s, &d, &e);
     fl_parse_int(s, -5, 5, &ll, &e);
+    {
+        /* the input's lines: the first is the word, the rest the known list */
+        const char *known[9] = {0};
+        char *save = NULL, *word = strtok_r(s, "\n", &save);
+        for (size_t k = 0; k < 8 && (known[k] = strtok_r(NULL, "\n", &save)); k++)
+            ;
+        fl_suggest(word, known);
+    }
     free(s);
     return 0;
 }

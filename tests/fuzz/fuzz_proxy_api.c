@@ -7,12 +7,17 @@
 
 #include "proxy/proxy.h"
 
-static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE"};
+static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE", "PUT"};
 static const char *const paths[] = {
-    "/proxies",  "/proxies/a", "/proxies/a/toxics", "/proxies/a/toxics/t",
-    "/populate", "/reset",     "/proxies/b/toxics", "/proxies/a/toxics/latency_downstream",
-    "/metrics",  "/version",
+    "/proxies",          "/proxies/a",
+    "/proxies/a/toxics", "/proxies/a/toxics/t",
+    "/populate",         "/reset",
+    "/proxies/b/toxics", "/proxies/a/toxics/latency_downstream",
+    "/metrics",          "/version",
+    "/proxies/",         "/proxies/a/toxics/",
+    "//proxies",         "/proxies/a/toxics/t/x",
 };
+#define N(a) (sizeof a / sizeof a[0])
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -36,8 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             memcpy(body, line + 2, len - 2);
             body[len - 2] = '\0';
-            fl_px_api_handle(s, methods[line[0] % 4], paths[line[1] % 10], body, len - 2, &out,
-                             &ctype);
+            fl_px_api_handle(s, methods[line[0] % N(methods)], paths[line[1] % N(paths)], body,
+                             len - 2, &out, &ctype);
             free(out);
             free(body);
         }

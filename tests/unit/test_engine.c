@@ -161,3 +161,89 @@ Test(engine, recovery_too_slow_fails)
     cr_expect(seen);
     json_decref(j);
 }
+
+/* No data is not health: a phase shorter than the interval has no sample,
+ * and that fails the hypothesis with "no samples" instead of reading as
+ * 100% available. */
+Test(engine, no_samples_in_the_phase_fails)
+{
+    struct fl_run_result res;
+    json_t *j = run("title: blind\nduration: 100ms\n"
+                    "steady_state:\n  interval: 3s\n  preflight: 100ms\n  probes:\n"
+                    "    - {name: file, type: command, command: 'test -e %1$s'}\n"
+                    "method:\n  - {command: 'true'}\n",
+                    &res);
+    json_t *p = json_array_get(json_object_get(j, "probes"), 0);
+
+    cr_expect_eq(res.verdict, FL_VERDICT_FAILED, "%s", res.explanation);
+    cr_expect(strstr(res.explanation, "probe file: no samples"), "%s", res.explanation);
+    cr_expect_eq(json_integer_value(json_object_get(p, "samples")), 0);
+    cr_expect(json_is_null(json_object_get(p, "availability")));
+    json_decref(j);
+}
+
+static long long after(const char *s, const char *key)
+{
+    const char *at = s ? strstr(s, key) : NULL;
+    return at ? atoll(at + strlen(key)) : -1;
+}
+
+/* A slow probe keeps its schedule: every 100ms tick is a sample, the ones
+ * that came while a failing sample still ran fail with it ("missed"), and
+ * the judgement and the statistics count the same samples even when a
+ * sample is in flight at the end of the phase. */
+Test(engine, samples_keep_the_interval_and_every_report_counts_the_same)
+{
+    struct fl_run_result res;
+    json_t *j = run("title: slow\nduration: 1s\n"
+                    "steady_state:\n  interval: 100ms\n  preflight: 200ms\n  probes:\n"
+                    "    - {name: file, type: command, command: 'test -e %1$s || { sleep 0.35; "
+                    "false; }'}\n"
+                    "method:\n  - {command: 'rm %1$s'}\n",
+                    &res);
+    json_t *p = json_array_get(json_object_get(j, "probes"), 0), *ev, *x;
+    long long n = json_integer_value(json_object_get(p, "samples"));
+    long long bad = json_integer_value(json_object_get(p, "failures"));
+    const char *judged = NULL;
+    size_t i;
+
+    cr_expect_eq(res.verdict, FL_VERDICT_FAILED, "%s", res.explanation);
+    /* about 1s / 100ms ticks (a loaded machine stretches the phase a little),
+     * not the ~3 a 350ms probe would manage */
+    cr_expect(n >= 9 && n <= 16, "%lld samples", n);
+    cr_expect_eq(after(res.explanation, "("), bad, "%s vs %lld failed", res.explanation, bad);
+    cr_expect(strstr(res.explanation, "of "), "%s", res.explanation);
+    cr_expect_eq(after(strstr(res.explanation, "of "), "of "), n, "%s vs %lld samples",
+                 res.explanation, n);
+    ev = json_object_get(j, "events");
+    json_array_foreach(ev, i, x)
+    {
+        const char *m = json_string_value(json_object_get(x, "message"));
+        if (!strncmp(m, "probe file: ", 12) && strstr(m, "samples ("))
+            judged = m;
+    }
+    cr_assert(judged);
+    cr_expect_eq(after(judged, "probe file: "), n, "%s", judged);
+    cr_expect_eq(after(judged, "samples ("), bad, "%s", judged);
+    json_decref(j);
+}
+
+/* A slow success is not a failure: the ticks it overran carry its outcome,
+ * and their latency (how long they waited) shows the slowness. */
+Test(engine, a_slow_healthy_probe_keeps_its_ticks_and_passes)
+{
+    struct fl_run_result res;
+    json_t *j = run("title: slow but fine\nduration: 1s\n"
+                    "steady_state:\n  interval: 100ms\n  preflight: 200ms\n  probes:\n"
+                    "    - {name: file, type: command, command: 'sleep 0.25; test -e %1$s'}\n"
+                    "method:\n  - {command: 'true'}\n",
+                    &res);
+    json_t *p = json_array_get(json_object_get(j, "probes"), 0);
+    long long n = json_integer_value(json_object_get(p, "samples"));
+
+    cr_expect_eq(res.verdict, FL_VERDICT_PASSED, "%s", res.explanation);
+    cr_expect(n >= 9 && n <= 16, "%lld samples", n);
+    cr_expect_eq(json_integer_value(json_object_get(p, "failures")), 0);
+    cr_expect_geq(json_number_value(json_object_get(p, "max_ms")), 200);
+    json_decref(j);
+}

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "probes/probe.h"
@@ -32,7 +33,18 @@ Test(tolerance, success_ratio_and_explanation)
     s[0].probe_ok = false;
     cr_expect_not(fl_tolerance_holds(&t, s, 10, why, sizeof why));
     cr_expect_str_eq(why, "success ratio 70.0% < 80% (3 of 10 samples failed)");
-    cr_expect(fl_tolerance_holds(&t, s, 0, why, sizeof why), "an empty span holds");
+    /* no data is not health */
+    cr_expect_not(fl_tolerance_holds(&t, s, 0, why, sizeof why), "an empty span does not hold");
+    cr_expect_str_eq(why, "no samples");
+    {
+        struct fl_probe_stats st;
+        int64_t at = -1;
+        fl_probe_stats(s, 0, &st);
+        cr_expect(isnan(st.availability), "no samples is not 100%% available");
+        cr_expect_not(fl_tolerance_holds_phase(&t, s, 10, 5000, 6000, &at, why, sizeof why));
+        cr_expect(!strncmp(why, "no samples", 10), "%s", why);
+        cr_expect_eq(at, 5000);
+    }
 }
 
 Test(tolerance, latency_percentile_nearest_rank)
@@ -306,4 +318,291 @@ Test(store, migrates_an_old_schema_and_refuses_a_newer_one)
     sqlite3_close(raw);
     cr_expect_neq(fl_store_open(db, &st, &e), 0);
     cr_expect(strstr(e.msg, "newer than this faultline knows"), "%s", e.msg);
+}
+
+/* JSON has no infinity: an infinite probe value is shown as "inf"/"-inf",
+ * not dropped with the rest of its sample. */
+Test(store, infinite_values_are_shown_as_strings)
+{
+    char path[] = "/tmp/fl-store-inf-XXXXXX", db[128];
+    struct fl_sample s[3] = {S(0, true, 1), S(100, true, 1), S(200, true, 1)};
+    struct fl_store *st;
+    struct fl_err e = {0};
+    int64_t run = 0;
+    json_t *one, *data;
+
+    s[0].value = INFINITY;
+    s[1].value = -INFINITY;
+    s[2].value = 1.5;
+    cr_assert(mkdtemp(path));
+    snprintf(db, sizeof db, "%s/h.db", path);
+    cr_assert_eq(fl_store_open(db, &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(fl_store_run_begin(st, "t", "f.yaml", "c", "abc", 1000, 5, &run, &e), 0);
+    cr_expect_eq(fl_store_probe_define(st, run, 0, "p", "command", "steady_state", "x"), 0);
+    cr_expect_eq(fl_store_samples(st, run, 0, s, 3), 0);
+    one = fl_store_show_run(st, run, 1, &e);
+    cr_assert(one);
+    data = json_object_get(json_array_get(json_object_get(one, "probes"), 0), "samples_data");
+    cr_assert_eq(json_array_size(data), 3);
+    cr_expect_str_eq(json_string_value(json_array_get(json_array_get(data, 0), 1)), "inf");
+    cr_expect_str_eq(json_string_value(json_array_get(json_array_get(data, 1), 1)), "-inf");
+    cr_expect_eq(json_real_value(json_array_get(json_array_get(data, 2), 1)), 1.5);
+    json_decref(one);
+    fl_store_close(st);
+}
+
+/* Reading commands create nothing: a missing store is "not found", and a
+ * path that is not a regular file is refused by readers and writers. */
+Test(store, readers_create_nothing_and_odd_paths_are_refused)
+{
+    char path[] = "/tmp/fl-store-ro-XXXXXX", db[160], probe[200];
+    struct fl_store *st;
+    struct fl_err e = {0};
+    int64_t run = 0;
+
+    cr_assert(mkdtemp(path));
+    snprintf(db, sizeof db, "%s/sub/x.db", path);
+    cr_expect_eq(fl_store_open_readonly(db, &st, &e), -FL_ENOTARGET);
+    cr_expect(strstr(e.msg, "no history store at"), "%s", e.msg);
+    snprintf(probe, sizeof probe, "%s/sub", path);
+    cr_expect_neq(access(probe, F_OK), 0, "a reader created %s", probe);
+
+    cr_expect_eq(fl_store_open("/dev/null", &st, &e), -FL_ESTATE);
+    cr_expect(strstr(e.msg, "not a regular file (a character device)"), "%s", e.msg);
+    cr_expect_neq(access("/dev/null-journal", F_OK), 0);
+    cr_expect_eq(fl_store_open_readonly(path, &st, &e), -FL_ESTATE);
+    cr_expect(strstr(e.msg, "is a directory"), "%s", e.msg);
+    /* --db "" is a mistake, not the machine-wide default */
+    cr_expect_str_eq(fl_store_path(""), "");
+    cr_expect_eq(fl_store_open("", &st, &e), -FL_EUSAGE);
+    cr_expect(strstr(e.msg, "path is empty"), "%s", e.msg);
+    cr_expect_eq(fl_store_open_readonly("", &st, &e), -FL_EUSAGE);
+
+    /* a bare file name is a file in the current directory, not a directory */
+    {
+        char cwd[512], here[200];
+        struct stat sb;
+        cr_assert(getcwd(cwd, sizeof cwd));
+        snprintf(here, sizeof here, "%s/sub", path);
+        cr_assert_eq(mkdir(here, 0755), 0);
+        cr_assert_eq(chdir(here), 0);
+        cr_expect_eq(fl_store_open("rel.db", &st, &e), 0, "%s", e.msg);
+        fl_store_close(st);
+        cr_expect(stat("rel.db", &sb) == 0 && S_ISREG(sb.st_mode), "rel.db is not a file");
+        unlink("rel.db");
+        cr_assert_eq(chdir(cwd), 0);
+    }
+
+    /* a store written, then read: no -journal, -wal or -shm is left */
+    cr_assert_eq(fl_store_open(db, &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(fl_store_run_begin(st, "t", "f.yaml", "c", "abc", 1000, 5, &run, &e), 0);
+    fl_store_close(st);
+    cr_assert_eq(fl_store_open_readonly(db, &st, &e), 0, "%s", e.msg);
+    json_decref(fl_store_list_runs(st, &e));
+    fl_store_close(st);
+    for (const char *const *sfx = (const char *const[]){"-journal", "-wal", "-shm", NULL}; *sfx;
+         sfx++) {
+        snprintf(probe, sizeof probe, "%s%s", db, *sfx);
+        cr_expect_neq(access(probe, F_OK), 0, "%s was left behind", probe);
+    }
+}
+
+/* Schema 4 counts a stored history's operations as the workload does (one
+ * per invocation) and its events (lines) apart; an older store is
+ * recounted from the stored content. */
+Test(store, history_operations_are_invocations_not_lines)
+{
+    char path[] = "/tmp/fl-store-hist-XXXXXX", db[128], hist[160];
+    const char *text = "# faultline history\n"
+                       "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1}\n"
+                       "{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n"
+                       "{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":1}\n"
+                       "{\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"value\":1}\n";
+    struct fl_store *st;
+    struct fl_err e = {0};
+    int64_t run = 0;
+    json_t *one, *h;
+    sqlite3 *raw;
+    FILE *f;
+
+    cr_assert(mkdtemp(path));
+    snprintf(db, sizeof db, "%s/h.db", path);
+    snprintf(hist, sizeof hist, "%s/h.jsonl", path);
+    cr_assert((f = fopen(hist, "w")));
+    fputs(text, f);
+    fclose(f);
+    cr_assert_eq(fl_store_open(db, &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(fl_store_run_begin(st, "t", "f.yaml", "c", "abc", 1000, 5, &run, &e), 0);
+    cr_assert_eq(fl_store_history_put(st, run, "redis", "register", hist, &e), 0, "%s", e.msg);
+    one = fl_store_show_run(st, run, 0, &e);
+    h = json_object_get(one, "history");
+    cr_expect_eq(json_integer_value(json_object_get(h, "operations")), 2);
+    cr_expect_eq(json_integer_value(json_object_get(h, "events")), 4);
+    json_decref(one);
+    fl_store_close(st);
+
+    /* as schema 3 wrote it: operations = lines, no events column */
+    cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(raw,
+                              "CREATE TABLE h2 AS SELECT run_id, client, workload, operations, "
+                              "bytes, content FROM histories; DROP TABLE histories; "
+                              "ALTER TABLE h2 RENAME TO histories; "
+                              "UPDATE histories SET operations = 5; "
+                              "UPDATE schema_version SET version = 3;",
+                              NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(raw));
+    sqlite3_close(raw);
+    cr_assert_eq(fl_store_open_readonly(db, &st, &e), 0, "%s", e.msg);
+    one = fl_store_show_run(st, run, 0, &e);
+    h = json_object_get(one, "history");
+    cr_expect_eq(json_integer_value(json_object_get(h, "operations")), 2);
+    cr_expect_eq(json_integer_value(json_object_get(h, "events")), 4);
+    json_decref(one);
+    fl_store_close(st);
+}
+
+#include <pthread.h>
+
+/* Accept one connection, read the request, answer "+PONG\r\n". */
+static void *pong_once(void *arg)
+{
+    int lfd = *(int *)arg, c = accept(lfd, NULL, NULL);
+    char buf[64];
+
+    if (c >= 0) {
+        if (read(c, buf, sizeof buf) > 0) {
+            ssize_t w = write(c, "+PONG\r\n", 7); /* a short write fails the probe */
+            (void)w;
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+/* A listening socket nobody accepts on is a frozen server as the kernel
+ * shows it: the handshake completes, nothing answers. A bare tcp probe is
+ * fooled; with send/expect it is not. */
+Test(probe, tcp_send_expect_sees_a_server_that_does_not_answer)
+{
+    const struct fl_probe_ops *ops = fl_probe_lookup("tcp");
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char addr[64];
+    json_t *bare, *req;
+    struct fl_probe p = {.ops = ops, .timeout_ms = 300};
+    struct fl_probe_result r = {0};
+    struct fl_err e = {0};
+    pthread_t th;
+
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 8) == 0);
+    getsockname(fd, (struct sockaddr *)&a, &alen);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
+    bare = json_pack("{s:s}", "address", addr);
+    req = json_pack("{s:s, s:s, s:s}", "address", addr, "send", "PING\r\n", "expect", "^\\+PONG");
+    cr_assert_eq(ops->validate(req, &e), 0, "%s", e.msg);
+
+    p.params = bare;
+    cr_assert_eq(ops->open(&p, &e), 0);
+    ops->sample(&p, &r);
+    cr_expect(r.ok, "a bare connect succeeds against a frozen server: %s", r.detail);
+    ops->close(&p);
+
+    p.params = req;
+    cr_assert_eq(ops->open(&p, &e), 0);
+    memset(&r, 0, sizeof r);
+    ops->sample(&p, &r);
+    cr_expect_not(r.ok);
+    cr_expect(strstr(r.detail, "does not answer"), "%s", r.detail);
+
+    /* drain the two pending connections, then answer the next one */
+    for (int i = 0; i < 2; i++)
+        close(accept(fd, NULL, NULL));
+    cr_assert_eq(pthread_create(&th, NULL, pong_once, &fd), 0);
+    memset(&r, 0, sizeof r);
+    ops->sample(&p, &r);
+    pthread_join(th, NULL);
+    cr_expect(r.ok, "%s", r.detail);
+    cr_expect(r.has_value && r.value >= 0);
+    ops->close(&p);
+
+    json_object_set_new(req, "expect", json_string("(unclosed"));
+    cr_expect_neq(ops->validate(req, &e), 0);
+    cr_expect(strstr(e.msg, "expect regex"), "%s", e.msg);
+    close(fd);
+    json_decref(bare);
+    json_decref(req);
+}
+
+Test(probe, registry_has_redis_and_sql_and_their_options_are_checked)
+{
+    const struct fl_probe_ops *redis = fl_probe_lookup("redis"), *sql = fl_probe_lookup("sql");
+    struct fl_err e = {0};
+    json_t *p;
+
+    cr_assert(redis && sql);
+    p = json_pack("{s:s, s:s}", "address", "127.0.0.1:99999", "command", "PING");
+    cr_expect_neq(redis->validate(p, &e), 0);
+    cr_expect(strstr(e.msg, "1-65535"), "%s", e.msg);
+    json_object_set_new(p, "address", json_string("127.0.0.1:6379"));
+    json_object_set_new(p, "command", json_string("   "));
+    cr_expect_neq(redis->validate(p, &e), 0);
+    cr_expect(strstr(e.msg, "words"), "%s", e.msg);
+    json_decref(p);
+    p = json_pack("{s:s}", "dsn", "host=127.0.0.1 bogus_option=1");
+    cr_expect_neq(sql->validate(p, &e), 0);
+    cr_expect(strstr(e.msg, "not a libpq connection string"), "%s", e.msg);
+    json_object_set_new(p, "dsn", json_string("host=127.0.0.1 port=1 connect_timeout=1"));
+    cr_expect_eq(sql->validate(p, &e), 0, "%s", e.msg);
+    {
+        /* nothing listens on port 1: a clear failure, not a hang */
+        struct fl_probe pr = {.ops = sql, .params = p, .timeout_ms = 1000};
+        struct fl_probe_result r = {0};
+        cr_assert_eq(sql->open(&pr, &e), 0);
+        sql->sample(&pr, &r);
+        cr_expect_not(r.ok);
+        cr_expect(strstr(r.detail, "connect"), "%s", r.detail);
+        sql->close(&pr);
+    }
+    json_decref(p);
+}
+
+/* The redis probe speaks RESP: PING answered +PONG is ok; a server that
+ * accepts but never answers (frozen) fails at the timeout, and the probe
+ * connects again afterwards. */
+Test(probe, redis_probe_pings_and_sees_a_silent_server)
+{
+    const struct fl_probe_ops *ops = fl_probe_lookup("redis");
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char addr[64];
+    json_t *params;
+    struct fl_probe p = {.ops = ops, .timeout_ms = 300};
+    struct fl_probe_result r = {0};
+    struct fl_err e = {0};
+    pthread_t th;
+
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 8) == 0);
+    getsockname(fd, (struct sockaddr *)&a, &alen);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
+    params = json_pack("{s:s, s:s}", "address", addr, "expect", "^PONG$");
+    cr_assert_eq(ops->validate(params, &e), 0, "%s", e.msg);
+    p.params = params;
+    cr_assert_eq(ops->open(&p, &e), 0, "%s", e.msg);
+
+    ops->sample(&p, &r); /* nobody accepts: the handshake completes, no reply */
+    cr_expect_not(r.ok);
+    cr_expect(strstr(r.detail, "PING") && strstr(r.detail, "paused or hung"), "%s", r.detail);
+    close(accept(fd, NULL, NULL));
+
+    cr_assert_eq(pthread_create(&th, NULL, pong_once, &fd), 0);
+    memset(&r, 0, sizeof r);
+    ops->sample(&p, &r);
+    pthread_join(th, NULL);
+    cr_expect(r.ok, "%s", r.detail);
+    cr_expect_str_eq(r.detail, "PONG");
+    ops->close(&p);
+    close(fd);
+    json_decref(params);
 }

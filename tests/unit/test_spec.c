@@ -4,6 +4,7 @@
  * validation error has a case and its position is pinned. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,7 +203,7 @@ Test(spec, hash_is_stable_and_content_based)
 
 Test(spec, yaml_limits_node_count)
 {
-    size_t n = 0, cap = 4 * (FL_YAML_MAX_NODES + 10);
+    size_t n = 0, cap = (size_t)4 * (FL_YAML_MAX_NODES + 10);
     char *buf = malloc(cap), err[256];
 
     cr_assert(buf);
@@ -247,10 +248,12 @@ Test(spec, workload_and_checks_become_command_flags)
                     "  - model: set\n";
     struct fl_spec_errors errs = {0};
     struct fl_spec *s = fl_spec_load_string("x.yaml", y, strlen(y), &errs);
-    const char *const want[] = {"--client",      "postgres", "--workload", "bank",
-                                "--target",      "host=10.0.0.1 dbname=x",
-                                "--concurrency", "4",        "--postgres-mode",
-                                "non-transactional",         "--verbose"};
+    const char *const want[] = {"--client",        "postgres",
+                                "--workload",      "bank",
+                                "--target",        "host=10.0.0.1 dbname=x",
+                                "--concurrency",   "4",
+                                "--postgres-mode", "non-transactional",
+                                "--verbose"};
 
     cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
     cr_assert(s->workload.present);
@@ -269,10 +272,10 @@ Test(spec, workload_and_checks_become_command_flags)
     fl_spec_free(s);
 }
 
-/* fuzz_spec found that libfyaml 0.7.12's fy_token_get_text() leaks on a
- * single-quoted scalar with five or more '' escapes; the loader reads such a
- * one-line scalar from the source itself (LeakSanitizer fails this test if
- * that regresses), and must still read it whole and right. */
+/* fuzz_spec found that libfyaml 0.7.12 (the loader's former YAML library)
+ * leaked on a single-quoted scalar with five or more '' escapes; kept as a
+ * regression case: read whole and right, and LeakSanitizer fails this test
+ * on a leak. */
 Test(spec, quoted_scalar_with_many_escapes_is_read_whole_without_leaking)
 {
     char y[4096];
@@ -352,9 +355,9 @@ Test(spec, double_quoted_and_plain_scalars_read_as_yaml_says)
 
 Test(spec, double_quoted_key_with_mixed_breaks_does_not_leak)
 {
-    /* libfyaml's own text formatting leaked for this key (fuzz_spec); it is
-     * read from the source now. Under ASan (as `make check` builds) the
-     * leak checker runs right here: a leak fails the test. */
+    /* libfyaml, the loader's former YAML library, leaked for this key
+     * (fuzz_spec); kept as a regression case. Under ASan (as `make check`
+     * builds) the leak checker runs right here: a leak fails the test. */
     static const char y[] = "{\"0\r\n\r\r\n\n\n\n\n\n\n\n\n\n\": 1}\n";
     struct fl_spec_errors errs = {0};
     struct fl_spec *s = fl_spec_load_string("x.yaml", y, sizeof y - 1, &errs);
@@ -364,4 +367,84 @@ Test(spec, double_quoted_key_with_mixed_breaks_does_not_leak)
     fl_spec_errors_fini(&errs);
     if (__lsan_do_recoverable_leak_check)
         cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see above)");
+}
+
+#include "util/suggest.h"
+
+Test(suggest, closest_known_word_within_two_edits)
+{
+    const char *const keys[] = {"title", "duration", "steady_state", "method", "latency", NULL};
+
+    cr_expect_str_eq(fl_suggest("titel", keys), "title");        /* a swap */
+    cr_expect_str_eq(fl_suggest("durration", keys), "duration"); /* an insertion */
+    cr_expect_str_eq(fl_suggest("latencyy", keys), "latency");
+    cr_expect_str_eq(fl_suggest("Method", keys), "method"); /* case */
+    cr_expect_str_eq(fl_suggest("steady-stat", keys), "steady_state");
+    cr_expect_null(fl_suggest("banana", keys));
+    cr_expect_null(fl_suggest("ab", keys), "two edits of a two-letter word is no likeness");
+    cr_expect_null(fl_suggest("", keys));
+    cr_expect_null(fl_suggest("title", (const char *const[]){NULL}));
+    cr_expect_eq(fl_suggest_distance("abc", "abc", 2), 0);
+    cr_expect_eq(fl_suggest_distance("abcdef", "a", 2), 3, "capped at max + 1");
+}
+
+Test(spec, a_directory_is_named_as_one)
+{
+    struct fl_spec_errors errs = {0};
+    char dir[] = "/tmp/fl-spec-dir-XXXXXX", arg[64];
+
+    cr_assert(mkdtemp(dir));
+    snprintf(arg, sizeof arg, "%s/", dir);
+    cr_expect_null(fl_spec_load_file(arg, &errs));
+    cr_assert_eq(errs.n, 1);
+    cr_expect(strstr(errs.msg[0], "is a directory, not an experiment file"), "%s", errs.msg[0]);
+    cr_expect(!strstr(errs.msg[0], "empty"), "%s", errs.msg[0]);
+    fl_spec_errors_fini(&errs);
+    rmdir(dir);
+}
+
+/* 3600 random flow scalars (tests/data/spec/scalars/generate.py: folds,
+ * CR/LF breaks, escapes, blanks) read exactly as PyYAML's pure-Python
+ * SafeLoader reads them: an independent reader, not the libyaml core the
+ * loader itself uses. */
+Test(spec, scalars_read_as_pyyaml_reads_them)
+{
+    char path[1024];
+    json_error_t jerr;
+    json_t *cases, *c;
+    size_t i;
+
+    snprintf(path, sizeof path, "%s/spec/scalars/cases.json", data_dir());
+    cases = json_load_file(path, 0, &jerr);
+    cr_assert_not_null(cases, "%s: %s", path, jerr.text);
+    cr_assert_eq(json_array_size(cases), 3600);
+    json_array_foreach(cases, i, c)
+    {
+        const char *yaml = json_string_value(json_array_get(c, 0));
+        const char *want = json_string_value(json_array_get(c, 1));
+
+        cr_assert(yaml && want, "case %zu is not [yaml, want]", i);
+        expect_title(yaml, want, i);
+    }
+    json_decref(cases);
+}
+
+Test(spec, a_bare_tcp_probe_guarding_a_pause_is_warned_about)
+{
+    const char *text =
+        "title: t\n"
+        "steady_state:\n  probes:\n"
+        "    - {name: port, type: tcp, address: '127.0.0.1:1'}\n"
+        "    - {name: ping, type: tcp, address: '127.0.0.1:1', send: \"PING\\r\\n\"}\n"
+        "method:\n  - {name: freeze, kind: process.pause, pid: 1, duration: 1s}\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s = fl_spec_load_string("w.yaml", text, strlen(text), &errs);
+
+    cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
+    cr_assert_eq(s->nwarnings, 1);
+    cr_expect(!strncmp(s->warnings[0], "w.yaml:4:7: warning: tcp probe 'port' only connects", 50),
+              "%s", s->warnings[0]);
+    cr_expect(strstr(s->warnings[0], "step 'freeze'"), "%s", s->warnings[0]);
+    fl_spec_free(s);
+    fl_spec_errors_fini(&errs);
 }

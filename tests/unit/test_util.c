@@ -1,11 +1,18 @@
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include "agent/apply.h"
+#include "agent/compose.h"
 #include "agent/journal.h"
 #include "util/opts.h"
 #include "util/parse.h"
 #include "util/proc.h"
+#include "util/suggest.h"
 
 Test(parse, durations)
 {
@@ -67,6 +74,21 @@ Test(parse, rates)
     cr_assert_eq(v, 1000000000);
     cr_assert_eq(fl_parse_rate_bps("fast", &v, &e), -FL_EUSAGE);
     cr_assert_eq(fl_parse_rate_bps("1", &v, &e), -FL_EUSAGE);
+    cr_assert_eq(fl_parse_rate_bps("2tbit", &v, &e), 0);
+    cr_assert_eq(v, 2000000000000ULL);
+}
+
+/* A number too large for a known unit says so, not "cannot read". */
+Test(parse, rates_too_large)
+{
+    uint64_t v;
+    struct fl_err e = {0};
+    cr_assert_eq(fl_parse_rate_bps("99999999tbit", &v, &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "'99999999tbit' is too large"), "%s", e.msg);
+    cr_assert_eq(fl_parse_rate_bps("99999999999gbps", &v, &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "too large"), "%s", e.msg);
+    cr_assert_eq(fl_parse_rate_bps("5furlongs", &v, &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "cannot read"), "%s", e.msg);
 }
 
 Test(parse, percents)
@@ -112,6 +134,51 @@ Test(opts, parse_into_json)
     json_decref(p);
 }
 
+/* One rule for durations: a table's min (ms) is the least accepted, and 0
+ * is refused with the way to get the default instead of meaning "forever". */
+Test(opts, duration_minimum)
+{
+    static const struct fl_opt t[] = {
+        {"lease", FL_OPT_DURATION, 0, "D", "lease", NULL, 1000, 0},
+        {"after", FL_OPT_DURATION, 0, "D", "after", NULL, 0, 0},
+        FL_OPT_END,
+    };
+    json_t *p = json_object();
+    struct fl_err e = {0};
+
+    cr_assert_eq(fl_opts_set(&t[0], p, "0", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--lease: 0 is not accepted") && strstr(e.msg, "leave --lease out"),
+              "%s", e.msg);
+    cr_assert_eq(fl_opts_set(&t[0], p, "500ms", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "'500ms' is shorter than 1.0s, the least --lease takes"), "%s", e.msg);
+    cr_assert_eq(fl_opts_set(&t[0], p, "1s", &e), 0);
+    cr_assert_eq(fl_opts_set(&t[1], p, "0", &e), 0, "%s", e.msg); /* no minimum: 0 is a value */
+    json_decref(p);
+}
+
+Test(suggest, closest_within_two_edits)
+{
+    static const char *const kinds[] = {"network.partition", "network.loss", "process.pause",
+                                        "process.kill", NULL};
+    static const char *const opts[] = {"pid", "pidfile", "duration", "detach", "lease", NULL};
+
+    cr_assert_str_eq(fl_suggest("process.pasue", kinds), "process.pause"); /* a swap */
+    cr_assert_str_eq(fl_suggest("network.partion", kinds), "network.partition");
+    cr_assert_str_eq(fl_suggest("Network.Loss", kinds), "network.loss");
+    cr_assert_str_eq(fl_suggest("duraton", opts), "duration");
+    cr_assert_str_eq(fl_suggest("pidd", opts), "pid"); /* ties: the earlier entry */
+    cr_assert_str_eq(fl_suggest("leese", opts), "lease");
+    cr_assert_null(fl_suggest("network.bandwidthh3", kinds));
+    cr_assert_null(fl_suggest("zzz", kinds));
+    cr_assert_null(fl_suggest("x", opts)); /* too short to guess from */
+    cr_assert_null(fl_suggest("", opts));
+    cr_assert_null(fl_suggest(NULL, opts));
+    char longw[300];
+    memset(longw, 'a', sizeof longw - 1);
+    longw[sizeof longw - 1] = '\0';
+    cr_assert_null(fl_suggest(longw, opts));
+}
+
 Test(proc, refuses_pid1_and_self)
 {
     struct fl_err e = {0};
@@ -141,4 +208,145 @@ Test(lease, verdicts)
     cr_assert_eq(fl_lease_check(detached, 1001, false), FL_LEASE_EXPIRED);
     json_decref(owned);
     json_decref(detached);
+}
+
+/* Callers pass e->msg itself as an argument ("cannot use %s: %s", e->msg):
+ * the message must come out whole, whatever the length of what precedes it. */
+Test(err, set_may_quote_its_own_message)
+{
+    struct fl_err e = {0};
+    char want[FL_ERR_MSG];
+
+    for (int pad = 0; pad < 80; pad += 7) {
+        fl_err_set(&e, FL_ESTATE, "cannot create /x/faults: Read-only file system");
+        snprintf(want, sizeof want, "cannot use state directory %*s: %s", pad, "d",
+                 "cannot create /x/faults: Read-only file system");
+        cr_assert_eq(
+            fl_err_set(&e, FL_ESTATE, "cannot use state directory %*s: %s", pad, "d", e.msg),
+            -FL_ESTATE);
+        cr_assert_str_eq(e.msg, want);
+    }
+    fl_err_set(&e, FL_EPERM, "inner");
+    fl_err_prefix(&e, "outer %s", e.msg);
+    cr_assert_str_eq(e.msg, "outer inner: inner");
+    cr_assert_eq(e.code, FL_EPERM);
+}
+
+static int failing_inject(struct fl_fault *f, struct fl_err *e)
+{
+    json_object_set_new(f->undo, "touched", json_true());
+    return fl_err_set(e, FL_EFAIL, "inject failed on purpose");
+}
+
+static int failing_revert(const struct fl_fault *f, struct fl_err *e)
+{
+    return fl_err_set(e, FL_EFAIL, "revert failed on purpose");
+}
+
+/* A fault whose inject fails leaves no journal record, even when undoing
+ * it fails too (the guardian would otherwise retry it forever). The kind is
+ * not in the registry, so the journal cannot revert it either. */
+Test(apply, failed_inject_leaves_no_record)
+{
+    static const struct fl_fault_ops ops = {
+        .kind = "test.failing", .inject = failing_inject, .revert = failing_revert};
+    char dir[] = "/tmp/fl-apply-XXXXXX", lock[64], rec[96];
+    struct fl_journal j;
+    struct fl_fault f;
+    struct fl_err e = {0};
+    int held;
+
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(fl_journal_open(&j, dir, &e), 0, "%s", e.msg);
+    /* Pose as the guardian, so fl_guardian_ensure starts none. */
+    snprintf(lock, sizeof lock, "%s/guardian.lock", dir);
+    held = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    cr_assert(held >= 0 && flock(held, LOCK_EX) == 0);
+    cr_assert_eq(fl_fault_init(&f, &ops, json_object()), 0);
+    fl_fault_new_id(f.id);
+    cr_assert_eq(fl_fault_apply(&j, &f, 0, 60000, 0, &e), -FL_EFAIL);
+    cr_assert_str_eq(e.msg, "inject failed on purpose");
+    snprintf(rec, sizeof rec, "%s/faults/%s.json", dir, f.id);
+    cr_assert_neq(access(rec, F_OK), 0, "a failed inject left %s", rec);
+    cr_assert_eq(fl_journal_count(&j), 0);
+    fl_fault_fini(&f);
+    fl_journal_close(&j);
+    close(held);
+    unlink(lock);
+    snprintf(lock, sizeof lock, "%s/journal.lock", dir);
+    unlink(lock);
+    snprintf(rec, sizeof rec, "%s/faults", dir);
+    cr_assert_eq(rmdir(rec), 0);
+    cr_assert_eq(rmdir(dir), 0);
+}
+
+/* A fault with this kind, id and undo, as a journal would rebuild it. */
+static void fake_fault(struct fl_fault *f, const char *kind, const char *id, json_t *params,
+                       json_t *undo)
+{
+    fl_fault_init(f, fl_fault_lookup(kind), params);
+    json_decref(f->undo);
+    f->undo = undo;
+    snprintf(f->id, sizeof f->id, "%s", id);
+}
+
+/* Overlapping faults (agent/compose.c): shared claims compose and say who
+ * else holds them; exclusive ones refuse the newcomer by name. */
+Test(compose, shared_and_exclusive_claims)
+{
+    char dir[] = "/tmp/fl-test-compose-XXXXXX";
+    struct fl_journal j;
+    struct fl_err e = {0};
+    struct fl_fault a, b, c, d;
+    json_t *rec;
+
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(fl_journal_open(&j, dir, &e), 0, "%s", e.msg);
+#define PAUSED()                                                                                   \
+    json_pack("{s:[{s:i, s:i}], s:i}", "targets", "pid", 4242, "start", 7, "matched", 1)
+    fake_fault(&a, "process.pause", "0000000a", NULL, PAUSED());
+    fake_fault(&b, "process.pause", "0000000b", NULL, PAUSED());
+    rec = fl_journal_record(&a, 0, 60000, 0);
+    cr_assert_eq(fl_journal_put(&j, rec, &e), 0, "%s", e.msg);
+    json_decref(rec);
+    cr_assert_eq(fl_compose_check(&j, &b, true, &e), 0, "%s", e.msg);
+    cr_assert(fl_fault_held(&b, "pid 4242 (start 7)"));
+    cr_assert_str_eq(json_string_value(json_object_get(b.held, "pid 4242 (start 7)")), "0000000a");
+    /* a itself is not "another" fault: nothing holds its pid but a */
+    cr_assert_eq(fl_compose_check(&j, &a, false, &e), 0);
+    cr_assert_not(fl_fault_held(&a, "pid 4242 (start 7)"));
+
+#define REDIRECT(t) json_pack("{s:{s:[s]}}", "config", "targets", t)
+    fake_fault(&c, "network.delay", "0000000c", json_pack("{s:s}", "netns", "n1"),
+               REDIRECT("10.0.0.2:80"));
+    fake_fault(&d, "network.jitter", "0000000d", json_pack("{s:s}", "netns", "n1"),
+               REDIRECT("10.0.0.2:80"));
+    rec = fl_journal_record(&c, 0, 60000, 0);
+    cr_assert_eq(fl_journal_put(&j, rec, &e), 0, "%s", e.msg);
+    json_decref(rec);
+    cr_assert_eq(fl_compose_check(&j, &d, true, &e), -FL_EREFUSED);
+    cr_assert(strstr(e.msg, "network.jitter cannot overlap fault 0000000c") &&
+                  strstr(e.msg, "10.0.0.2:80") && strstr(e.msg, "faultline recover 0000000c"),
+              "%s", e.msg);
+    /* at revert nothing is refused */
+    cr_assert_eq(fl_compose_check(&j, &d, false, &e), 0);
+    json_object_set_new(json_object_get(d.undo, "config"), "targets",
+                        json_pack("[s]", "10.0.0.2:81"));
+    cr_assert_eq(fl_compose_check(&j, &d, true, &e), 0, "%s", e.msg);
+
+    fl_fault_fini(&a);
+    fl_fault_fini(&b);
+    fl_fault_fini(&c);
+    fl_fault_fini(&d);
+    fl_journal_remove(&j, "0000000a");
+    fl_journal_remove(&j, "0000000c");
+    fl_journal_close(&j);
+    {
+        char path[sizeof dir + 32];
+        snprintf(path, sizeof path, "%s/faults", dir);
+        cr_assert_eq(rmdir(path), 0);
+        snprintf(path, sizeof path, "%s/journal.lock", dir);
+        cr_assert_eq(unlink(path), 0);
+        cr_assert_eq(rmdir(dir), 0);
+    }
 }

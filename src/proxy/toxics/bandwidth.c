@@ -40,7 +40,7 @@ done:
 
 const struct fl_px_toxic_ops fl_px_toxic_bandwidth = {
     .type = "bandwidth",
-    .attrs = {{"rate", 0}, {NULL, 0}},
+    .attrs = {{"rate", 0, FL_PX_ATTR_BOUND}, {NULL, 0, 0}},
     .touches_data = true,
     .state_size = sizeof(struct bw_state),
     .data = bandwidth_data,

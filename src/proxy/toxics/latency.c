@@ -1,4 +1,7 @@
-/* latency: delay every chunk by `latency` ms plus a uniform ±`jitter` ms. */
+/* latency: delay every chunk by `latency` ms plus a uniform ±`jitter` ms
+ * (negative values, as Toxiproxy takes them: a negative total is no delay, a
+ * negative jitter none). Attributes are bounded (FL_PX_ATTR_BOUND), so the
+ * products fit; the sum over a chain of toxics saturates. */
 #include "proxy/toxic.h"
 
 static void latency_data(struct fl_px_tinst *ti, struct fl_px_segs *s)
@@ -8,12 +11,12 @@ static void latency_data(struct fl_px_tinst *ti, struct fl_px_segs *s)
     if (d < 0)
         d = 0;
     for (size_t i = 0; i < s->n; i++)
-        s->v[i].at += d;
+        s->v[i].at = fl_px_sat_add(s->v[i].at, d);
 }
 
 const struct fl_px_toxic_ops fl_px_toxic_latency = {
     .type = "latency",
-    .attrs = {{"latency", 0}, {"jitter", 0}, {NULL, 0}},
+    .attrs = {{"latency", 0, FL_PX_ATTR_BOUND}, {"jitter", 0, FL_PX_ATTR_BOUND}, {NULL, 0, 0}},
     .touches_data = true,
     .data = latency_data,
 };

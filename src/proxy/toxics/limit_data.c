@@ -1,4 +1,6 @@
-/* limit_data: let `bytes` bytes through the direction, then close the link. */
+/* limit_data: let `bytes` bytes through the direction, then close the link.
+ * What went through is counted per link across updates of the toxic, as in
+ * Toxiproxy (its one stateful toxic). */
 #include "proxy/toxic.h"
 
 struct limit_state {
@@ -26,8 +28,9 @@ static void limit_data_data(struct fl_px_tinst *ti, struct fl_px_segs *s)
 
 const struct fl_px_toxic_ops fl_px_toxic_limit_data = {
     .type = "limit_data",
-    .attrs = {{"bytes", 0}, {NULL, 0}},
+    .attrs = {{"bytes", 0, 0}, {NULL, 0, 0}},
     .touches_data = true,
+    .keep_state = true, /* an update changes the limit, not what already went through */
     .state_size = sizeof(struct limit_state),
     .data = limit_data_data,
 };

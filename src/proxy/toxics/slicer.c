@@ -22,7 +22,7 @@ static void slicer_data(struct fl_px_tinst *ti, struct fl_px_segs *s)
         while (left) {
             int64_t size = avg + fl_px_rand_span(var);
             uint32_t len = size < 1 ? 1 : size > left ? left : (uint32_t)size;
-            int64_t at = out.n ? last + delay : s->v[i].at;
+            int64_t at = out.n ? fl_px_sat_add(last, delay) : s->v[i].at;
             if (at < s->v[i].at)
                 at = s->v[i].at;
             if (fl_px_segs_push(&out, len, at) < 0)
@@ -38,7 +38,10 @@ done:
 
 const struct fl_px_toxic_ops fl_px_toxic_slicer = {
     .type = "slicer",
-    .attrs = {{"average_size", 0}, {"size_variation", 0}, {"delay", 0}, {NULL, 0}},
+    .attrs = {{"average_size", 0, FL_PX_ATTR_BOUND},
+              {"size_variation", 0, FL_PX_ATTR_BOUND},
+              {"delay", 0, FL_PX_ATTR_BOUND},
+              {NULL, 0, 0}},
     .touches_data = true,
     .data = slicer_data,
 };

@@ -9,6 +9,6 @@ static int64_t slow_close_eof_delay(struct fl_px_tinst *ti)
 
 const struct fl_px_toxic_ops fl_px_toxic_slow_close = {
     .type = "slow_close",
-    .attrs = {{"delay", 0}, {NULL, 0}},
+    .attrs = {{"delay", 0, FL_PX_ATTR_BOUND}, {NULL, 0, 0}},
     .eof_delay = slow_close_eof_delay,
 };

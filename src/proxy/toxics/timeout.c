@@ -21,7 +21,7 @@ static void timeout_timer(struct fl_px_tinst *ti)
 
 const struct fl_px_toxic_ops fl_px_toxic_timeout = {
     .type = "timeout",
-    .attrs = {{"timeout", 0}, {NULL, 0}},
+    .attrs = {{"timeout", 0, FL_PX_ATTR_BOUND}, {NULL, 0, 0}},
     .touches_data = true,
     .start = timeout_start,
     .data = timeout_data,

@@ -25,8 +25,6 @@
 #include "workload/clients/httpc.h"
 #include "workload/workload.h"
 
-static const char *const workloads[] = {"register", "bank", "set", "counter", "queue", NULL};
-
 static void ekey(const struct fl_wl_cfg *c, char *buf, size_t len, long long i)
 {
     if (i < 0)
@@ -243,9 +241,13 @@ static void deleted_values(json_t *resp, struct fl_wl_result *r)
     }
 }
 
-static void queue_op(struct fl_httpc *h, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
-                     struct fl_wl_result *r)
+/* queue: put under a per-value key; dequeue = range the oldest key, delete
+ * it with prev_kv (retried when another consumer took it first); drain =
+ * one deleterange. */
+static void exec_queue(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                       struct fl_wl_result *r)
 {
+    struct fl_httpc *h = conn;
     char key[256];
     json_t *resp;
     int q;
@@ -302,73 +304,94 @@ static void queue_op(struct fl_httpc *h, const struct fl_wl_cfg *c, const struct
     snprintf(r->error, sizeof r->error, "other consumers took the head 5 times");
 }
 
-static void eexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
-                  struct fl_wl_result *r)
+/* register: range / put / cas as a txn comparing the value. */
+static void exec_register(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                          struct fl_wl_result *r)
 {
     struct fl_httpc *h = conn;
-    const char *w = c->workload->name;
-    char key[256], key2[256];
+    char key[256];
     json_t *resp;
     int q;
 
-    r->type = FL_WL_OK;
-    if (!strcmp(w, "register")) {
-        ekey(c, key, sizeof key, op->key);
-        if (op->f == FL_WL_READ) {
-            int64_t mod;
-            if ((q = get1(h, key, &r->nil, &r->value, &mod, r)) != E_OK)
-                outcome(q, r);
-        } else if (op->f == FL_WL_WRITE) {
-            q = call(h, "/v3/kv/put",
-                     json_pack("{s:o,s:o}", "key", b64j(key), "value", b64int(op->a)), &resp, r);
-            if (q != E_OK)
-                return outcome(q, r);
-            json_decref(resp);
-        } else {
-            json_t *req = json_pack("{s:[{s:o,s:s,s:s,s:o}],s:[o]}", "compare", "key", b64j(key),
-                                    "result", "EQUAL", "target", "VALUE", "value", b64int(op->a),
-                                    "success", put_op(key, op->b));
-            txn(h, req, "value differs", r);
-        }
-        return;
-    }
-    if (!strcmp(w, "bank")) {
-        if (op->f == FL_WL_READ)
-            return read_prefix(h, c, true, r);
-        bool nil1, nil2;
-        int64_t b1, b2, m1, m2;
-        ekey(c, key, sizeof key, op->a);
-        ekey(c, key2, sizeof key2, op->b);
-        if ((q = get1(h, key, &nil1, &b1, &m1, r)) != E_OK ||
-            (q = get1(h, key2, &nil2, &b2, &m2, r)) != E_OK)
-            return outcome(q, r);
-        if (nil1 || nil2 || b1 < op->c) {
-            r->type = FL_WL_FAIL;
-            snprintf(r->error, sizeof r->error,
-                     nil1 || nil2 ? "no such account" : "insufficient funds");
-            return;
-        }
-        json_t *req = json_pack("{s:[o,o],s:[o,o]}", "compare", cmp_mod(key, m1), cmp_mod(key2, m2),
-                                "success", put_op(key, b1 - op->c), put_op(key2, b2 + op->c));
-        return txn(h, req, "concurrent transfer", r);
-    }
-    if (!strcmp(w, "set")) {
-        if (op->f == FL_WL_READ)
-            return read_prefix(h, c, false, r);
-        ekey(c, key, sizeof key, op->a);
-        q = call(h, "/v3/kv/put", json_pack("{s:o,s:o}", "key", b64j(key), "value", b64j("1")),
+    ekey(c, key, sizeof key, op->key);
+    if (op->f == FL_WL_READ) {
+        int64_t mod;
+        if ((q = get1(h, key, &r->nil, &r->value, &mod, r)) != E_OK)
+            outcome(q, r);
+    } else if (op->f == FL_WL_WRITE) {
+        q = call(h, "/v3/kv/put", json_pack("{s:o,s:o}", "key", b64j(key), "value", b64int(op->a)),
                  &resp, r);
         if (q != E_OK)
             return outcome(q, r);
         json_decref(resp);
+    } else {
+        json_t *req = json_pack("{s:[{s:o,s:s,s:s,s:o}],s:[o]}", "compare", "key", b64j(key),
+                                "result", "EQUAL", "target", "VALUE", "value", b64int(op->a),
+                                "success", put_op(key, op->b));
+        txn(h, req, "value differs", r);
+    }
+}
+
+/* bank: read both balances, then a txn that writes both only if neither
+ * changed since (mod revisions); read = range over the prefix. */
+static void exec_bank(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                      struct fl_wl_result *r)
+{
+    struct fl_httpc *h = conn;
+    char key[256], key2[256];
+    bool nil1, nil2;
+    int64_t b1, b2, m1, m2;
+    int q;
+
+    if (op->f == FL_WL_READ)
+        return read_prefix(h, c, true, r);
+    ekey(c, key, sizeof key, op->a);
+    ekey(c, key2, sizeof key2, op->b);
+    if ((q = get1(h, key, &nil1, &b1, &m1, r)) != E_OK ||
+        (q = get1(h, key2, &nil2, &b2, &m2, r)) != E_OK)
+        return outcome(q, r);
+    if (nil1 || nil2 || b1 < op->c) {
+        r->type = FL_WL_FAIL;
+        snprintf(r->error, sizeof r->error,
+                 nil1 || nil2 ? "no such account" : "insufficient funds");
         return;
     }
-    if (!strcmp(w, "queue"))
-        return queue_op(h, c, op, r);
-    /* counter */
-    ekey(c, key, sizeof key, 0);
+    json_t *req = json_pack("{s:[o,o],s:[o,o]}", "compare", cmp_mod(key, m1), cmp_mod(key2, m2),
+                            "success", put_op(key, b1 - op->c), put_op(key2, b2 + op->c));
+    txn(h, req, "concurrent transfer", r);
+}
+
+/* set: one key per element; read = range over the prefix (keys only). */
+static void exec_set(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                     struct fl_wl_result *r)
+{
+    struct fl_httpc *h = conn;
+    char key[256];
+    json_t *resp;
+    int q;
+
+    if (op->f == FL_WL_READ)
+        return read_prefix(h, c, false, r);
+    ekey(c, key, sizeof key, op->a);
+    q = call(h, "/v3/kv/put", json_pack("{s:o,s:o}", "key", b64j(key), "value", b64j("1")), &resp,
+             r);
+    if (q != E_OK)
+        return outcome(q, r);
+    json_decref(resp);
+}
+
+/* counter: read, then a txn that writes the sum only if the key did not
+ * change since. */
+static void exec_counter(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                         struct fl_wl_result *r)
+{
+    struct fl_httpc *h = conn;
+    char key[256];
     bool nil;
     int64_t v, mod;
+    int q;
+
+    ekey(c, key, sizeof key, 0);
     if ((q = get1(h, key, &nil, &v, &mod, r)) != E_OK)
         return outcome(q, r);
     if (op->f == FL_WL_READ) {
@@ -390,31 +413,50 @@ static int simple(struct fl_httpc *h, const char *path, json_t *req, struct fl_e
     return 0;
 }
 
-static int esetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+/* Every workload starts by deleting its prefix (register, set, queue need
+ * nothing more). */
+static int setup_clear(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
 {
-    struct fl_httpc *h = conn;
-    const char *w = c->workload->name;
+    return simple(conn, "/v3/kv/deleterange", prefix_range(c, false), e);
+}
+
+static int setup_bank(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    int64_t each = c->total / c->accounts, rest = c->total % c->accounts;
     char key[256];
 
-    if (simple(h, "/v3/kv/deleterange", prefix_range(c, false), e) < 0)
+    if (setup_clear(conn, c, e) < 0)
         return -FL_EFAIL;
-    if (!strcmp(w, "bank")) {
-        int64_t each = c->total / c->accounts, rest = c->total % c->accounts;
-        for (int i = 0; i < c->accounts; i++) {
-            ekey(c, key, sizeof key, i);
-            if (simple(h, "/v3/kv/put",
-                       json_pack("{s:o,s:o}", "key", b64j(key), "value",
-                                 b64int(each + (i == 0 ? rest : 0))),
-                       e) < 0)
-                return -FL_EFAIL;
-        }
-    } else if (!strcmp(w, "counter")) {
-        ekey(c, key, sizeof key, 0);
-        return simple(h, "/v3/kv/put", json_pack("{s:o,s:o}", "key", b64j(key), "value", b64int(0)),
-                      e);
+    for (int i = 0; i < c->accounts; i++) {
+        ekey(c, key, sizeof key, i);
+        if (simple(conn, "/v3/kv/put",
+                   json_pack("{s:o,s:o}", "key", b64j(key), "value",
+                             b64int(each + (i == 0 ? rest : 0))),
+                   e) < 0)
+            return -FL_EFAIL;
     }
     return 0;
 }
+
+static int setup_counter(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    char key[256];
+
+    if (setup_clear(conn, c, e) < 0)
+        return -FL_EFAIL;
+    ekey(c, key, sizeof key, 0);
+    return simple(conn, "/v3/kv/put", json_pack("{s:o,s:o}", "key", b64j(key), "value", b64int(0)),
+                  e);
+}
+
+static const struct fl_wl_client_impl impls[] = {
+    {.workload = "register", .setup = setup_clear, .exec = exec_register},
+    {.workload = "bank", .setup = setup_bank, .exec = exec_bank},
+    {.workload = "set", .setup = setup_clear, .exec = exec_set},
+    {.workload = "counter", .setup = setup_counter, .exec = exec_counter},
+    {.workload = "queue", .setup = setup_clear, .exec = exec_queue},
+    {0},
+};
 
 static int econnect(const struct fl_wl_cfg *c, void **out, struct fl_err *e)
 {
@@ -453,10 +495,8 @@ const struct fl_wl_client_ops fl_wl_client_etcd = {
     .name = "etcd",
     .summary = "etcd v3 via its JSON gateway (libcurl); cas and transfers are txns",
     .target_help = "the client URL, e.g. --target http://127.0.0.1:2379 (or HOST:PORT)",
-    .workloads = workloads,
+    .impls = impls,
     .global = fl_httpc_global,
     .connect = econnect,
     .close = eclose,
-    .setup = esetup,
-    .exec = eexec,
 };

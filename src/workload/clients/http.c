@@ -25,8 +25,6 @@
 #include "workload/clients/httpc.h"
 #include "workload/workload.h"
 
-static const char *const workloads[] = {"register", "bank", "set", "counter", "queue", NULL};
-
 /* Send one request and classify the status. */
 static int req(struct fl_httpc *h, const char *method, const char *path, json_t *body,
                struct fl_wl_result *r)
@@ -111,77 +109,105 @@ static void read_list(struct fl_httpc *h, const struct fl_wl_cfg *c, const char 
     json_decref(j);
 }
 
-static void hexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
-                  struct fl_wl_result *r)
+/* register: GET (404 = nil) / PUT / POST .../cas. */
+static void exec_register(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                          struct fl_wl_result *r)
 {
     struct fl_httpc *h = conn;
-    const char *w = c->workload->name;
     char path[64];
 
-    if (!strcmp(w, "register")) {
-        snprintf(path, sizeof path, "/register/%d", op->key);
-        if (op->f == FL_WL_READ) {
-            int st = req(h, "GET", path, NULL, r);
-            if (st == 404) {
-                r->type = FL_WL_OK;
-                r->nil = true;
-                r->error[0] = '\0';
-            } else if (r->type == FL_WL_OK) {
-                json_t *j = json_loads(h->body, JSON_DECODE_ANY, NULL);
-                if (json_is_null(j) ||
-                    (json_is_object(j) && json_is_null(json_object_get(j, "value"))))
-                    r->nil = true;
-                else if (!int_of(j, &r->value))
-                    unreadable(r, path);
-                json_decref(j);
-            }
-        } else if (op->f == FL_WL_WRITE) {
-            req(h, "PUT", path, json_integer(op->a), r);
-        } else {
-            snprintf(path, sizeof path, "/register/%d/cas", op->key);
-            req(h, "POST", path,
-                json_pack("{s:I,s:I}", "old", (json_int_t)op->a, "new", (json_int_t)op->b), r);
-        }
-    } else if (!strcmp(w, "bank")) {
-        if (op->f == FL_WL_READ)
-            return read_list(h, c, "GET", "/bank/balances", true, r);
-        req(h, "POST", "/bank/transfer",
-            json_pack("{s:I,s:I,s:I}", "from", (json_int_t)op->a, "to", (json_int_t)op->b, "amount",
-                      (json_int_t)op->c),
-            r);
-    } else if (!strcmp(w, "set")) {
-        if (op->f == FL_WL_READ)
-            return read_list(h, c, "GET", "/set", false, r);
-        req(h, "POST", "/set", json_pack("{s:I}", "value", (json_int_t)op->a), r);
-    } else if (!strcmp(w, "queue")) {
-        if (op->f == FL_WL_ENQUEUE) {
-            req(h, "POST", "/queue", json_pack("{s:I}", "value", (json_int_t)op->a), r);
-        } else if (op->f == FL_WL_DRAIN) {
-            read_list(h, c, "POST", "/queue/drain", false, r);
-        } else {
-            int st = req(h, "POST", "/queue/dequeue", NULL, r);
-            if (r->type != FL_WL_OK)
-                return;
-            json_t *j = st == 204 ? NULL : json_loads(h->body, JSON_DECODE_ANY, NULL);
-            if (st == 204 || json_is_null(j) ||
-                (json_is_object(j) && json_is_null(json_object_get(j, "value"))))
-                r->nil = true; /* the queue was empty */
-            else if (!int_of(j, &r->value))
-                unreadable(r, "/queue/dequeue");
-            json_decref(j);
-        }
-    } else {
-        if (op->f == FL_WL_ADD) {
-            req(h, "POST", "/counter", json_pack("{s:I}", "amount", (json_int_t)op->a), r);
-            return;
-        }
-        if (req(h, "GET", "/counter", NULL, r) < 0 || r->type != FL_WL_OK)
-            return;
+    snprintf(path, sizeof path, "/register/%d", op->key);
+    if (op->f == FL_WL_WRITE) {
+        req(h, "PUT", path, json_integer(op->a), r);
+        return;
+    }
+    if (op->f == FL_WL_CAS) {
+        snprintf(path, sizeof path, "/register/%d/cas", op->key);
+        req(h, "POST", path,
+            json_pack("{s:I,s:I}", "old", (json_int_t)op->a, "new", (json_int_t)op->b), r);
+        return;
+    }
+    int st = req(h, "GET", path, NULL, r);
+    if (st == 404) {
+        r->type = FL_WL_OK;
+        r->nil = true;
+        r->error[0] = '\0';
+    } else if (r->type == FL_WL_OK) {
         json_t *j = json_loads(h->body, JSON_DECODE_ANY, NULL);
-        if (!int_of(j, &r->value))
-            unreadable(r, "/counter");
+        if (json_is_null(j) || (json_is_object(j) && json_is_null(json_object_get(j, "value"))))
+            r->nil = true;
+        else if (!int_of(j, &r->value))
+            unreadable(r, path);
         json_decref(j);
     }
+}
+
+/* bank: POST /bank/transfer; GET /bank/balances. */
+static void exec_bank(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                      struct fl_wl_result *r)
+{
+    struct fl_httpc *h = conn;
+
+    if (op->f == FL_WL_READ)
+        return read_list(h, c, "GET", "/bank/balances", true, r);
+    req(h, "POST", "/bank/transfer",
+        json_pack("{s:I,s:I,s:I}", "from", (json_int_t)op->a, "to", (json_int_t)op->b, "amount",
+                  (json_int_t)op->c),
+        r);
+}
+
+/* set: POST /set; GET /set. */
+static void exec_set(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                     struct fl_wl_result *r)
+{
+    struct fl_httpc *h = conn;
+
+    if (op->f == FL_WL_READ)
+        return read_list(h, c, "GET", "/set", false, r);
+    req(h, "POST", "/set", json_pack("{s:I}", "value", (json_int_t)op->a), r);
+}
+
+/* queue: POST /queue; POST /queue/dequeue (204 or null = empty); POST
+ * /queue/drain. */
+static void exec_queue(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                       struct fl_wl_result *r)
+{
+    struct fl_httpc *h = conn;
+
+    if (op->f == FL_WL_ENQUEUE) {
+        req(h, "POST", "/queue", json_pack("{s:I}", "value", (json_int_t)op->a), r);
+        return;
+    }
+    if (op->f == FL_WL_DRAIN)
+        return read_list(h, c, "POST", "/queue/drain", false, r);
+    int st = req(h, "POST", "/queue/dequeue", NULL, r);
+    if (r->type != FL_WL_OK)
+        return;
+    json_t *j = st == 204 ? NULL : json_loads(h->body, JSON_DECODE_ANY, NULL);
+    if (st == 204 || json_is_null(j) ||
+        (json_is_object(j) && json_is_null(json_object_get(j, "value"))))
+        r->nil = true; /* the queue was empty */
+    else if (!int_of(j, &r->value))
+        unreadable(r, "/queue/dequeue");
+    json_decref(j);
+}
+
+/* counter: POST /counter; GET /counter. */
+static void exec_counter(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                         struct fl_wl_result *r)
+{
+    struct fl_httpc *h = conn;
+
+    if (op->f == FL_WL_ADD) {
+        req(h, "POST", "/counter", json_pack("{s:I}", "amount", (json_int_t)op->a), r);
+        return;
+    }
+    if (req(h, "GET", "/counter", NULL, r) < 0 || r->type != FL_WL_OK)
+        return;
+    json_t *j = json_loads(h->body, JSON_DECODE_ANY, NULL);
+    if (!int_of(j, &r->value))
+        unreadable(r, "/counter");
+    json_decref(j);
 }
 
 static int hsetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
@@ -209,6 +235,16 @@ static int hsetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
     return fl_err_set(e, FL_EFAIL, "the service at %s refused POST /reset: %s", h->base, r.error);
 }
 
+/* Every workload resets through the one POST /reset. */
+static const struct fl_wl_client_impl impls[] = {
+    {.workload = "register", .setup = hsetup, .exec = exec_register},
+    {.workload = "bank", .setup = hsetup, .exec = exec_bank},
+    {.workload = "set", .setup = hsetup, .exec = exec_set},
+    {.workload = "counter", .setup = hsetup, .exec = exec_counter},
+    {.workload = "queue", .setup = hsetup, .exec = exec_queue},
+    {0},
+};
+
 static int hconnect(const struct fl_wl_cfg *c, void **out, struct fl_err *e)
 {
     struct fl_httpc *h = calloc(1, sizeof *h);
@@ -234,10 +270,8 @@ const struct fl_wl_client_ops fl_wl_client_http = {
     .name = "http",
     .summary = "a team's own HTTP service: one request per operation (docs/workload.md)",
     .target_help = "the service's base URL, e.g. --target http://127.0.0.1:8080/api",
-    .workloads = workloads,
+    .impls = impls,
     .global = fl_httpc_global,
     .connect = hconnect,
     .close = hclose,
-    .setup = hsetup,
-    .exec = hexec,
 };

@@ -1,3 +1,7 @@
+/* libcurl under the etcd and http workload clients: one easy handle per
+ * worker connection, a per-request deadline, the body in a growing buffer,
+ * "no answer" told apart from any HTTP status; and base64 for etcd's JSON
+ * gateway. */
 #include "workload/clients/httpc.h"
 
 #include <curl/curl.h>

@@ -34,8 +34,6 @@
 #include "util/time.h"
 #include "workload/workload.h"
 
-static const char *const workloads[] = {"register", "bank", "set", "counter", "queue", NULL};
-
 struct pg {
     PGconn *conn;
     char table[128];
@@ -335,7 +333,7 @@ static void bank_transfer(struct pg *p, const struct fl_wl_cfg *c, const struct 
         return failed(p, q, dl, r, false);
     PQclear(res);
     /* half done: from here on a failure leaves money missing, so unknown */
-    if ((q = query(p, dl, r, &res, sql, 2, op->b, to_bal + op->c)) != Q_OK) {
+    if (query(p, dl, r, &res, sql, 2, op->b, to_bal + op->c) != Q_OK) {
         r->type = FL_WL_INFO;
         return;
     }
@@ -374,9 +372,13 @@ static void read_list(struct pg *p, const struct fl_wl_cfg *c, const char *sql, 
         commit(p, dl, r);
 }
 
-static void queue_op(struct pg *p, const struct fl_wl_cfg *c, const struct fl_wl_op *op, int64_t dl,
-                     struct fl_wl_result *r)
+/* queue: INSERT; dequeue = DELETE of the oldest row (FOR UPDATE SKIP
+ * LOCKED); drain = DELETE ... RETURNING every row. */
+static void exec_queue(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                       struct fl_wl_result *r)
 {
+    struct pg *p = conn;
+    int64_t dl = fl_now_ms() + c->timeout_ms;
     char sql[512];
     PGresult *res;
     int q;
@@ -418,38 +420,107 @@ static void queue_op(struct pg *p, const struct fl_wl_cfg *c, const struct fl_wl
     PQclear(res);
 }
 
-static void pexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
-                  struct fl_wl_result *r)
+/* bank: transfers in a transaction at --isolation; read = every balance. */
+static void exec_bank(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                      struct fl_wl_result *r)
 {
     struct pg *p = conn;
     int64_t dl = fl_now_ms() + c->timeout_ms;
-    const char *w = c->workload->name;
+    char sql[512];
+
+    if (op->f == FL_WL_TRANSFER)
+        return bank_transfer(p, c, op, dl, r);
+    snprintf(sql, sizeof sql, "SELECT balance FROM %s ORDER BY id", p->table);
+    read_list(p, c, sql, dl, r);
+}
+
+/* set: one row per element. */
+static void exec_set(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                     struct fl_wl_result *r)
+{
+    struct pg *p = conn;
+    int64_t dl = fl_now_ms() + c->timeout_ms;
     char sql[512];
     PGresult *res;
     int q;
 
-    r->type = FL_WL_OK;
-    if (!strcmp(w, "bank")) {
-        if (op->f == FL_WL_TRANSFER)
-            return bank_transfer(p, c, op, dl, r);
-        snprintf(sql, sizeof sql, "SELECT balance FROM %s ORDER BY id", p->table);
+    if (op->f == FL_WL_READ) {
+        snprintf(sql, sizeof sql, "SELECT v FROM %s ORDER BY v", p->table);
         return read_list(p, c, sql, dl, r);
     }
-    if (!strcmp(w, "set")) {
-        if (op->f == FL_WL_READ) {
-            snprintf(sql, sizeof sql, "SELECT v FROM %s ORDER BY v", p->table);
-            return read_list(p, c, sql, dl, r);
+    snprintf(sql, sizeof sql, "INSERT INTO %s (v) VALUES ($1)", p->table);
+    if ((q = query(p, dl, r, &res, sql, 1, op->a)) != Q_OK)
+        return failed(p, q, dl, r, false);
+    PQclear(res);
+}
+
+/* cas or add without a transaction: read, compare/compute in the client,
+ * write back; racy on purpose (--postgres-mode non-transactional). */
+static void row_update_racy(struct pg *p, const struct fl_wl_op *op, int64_t key, int64_t dl,
+                            struct fl_wl_result *r)
+{
+    char sql[512];
+    PGresult *res;
+    int q;
+    int64_t cur, next;
+
+    snprintf(sql, sizeof sql, "SELECT v FROM %s WHERE k = $1", p->table);
+    if ((q = query(p, dl, r, &res, sql, 1, key)) != Q_OK)
+        return failed(p, q, dl, r, false);
+    bool have = get_int(res, 0, 0, &cur);
+    PQclear(res);
+    if (op->f == FL_WL_CAS) {
+        if (!have || cur != op->a) {
+            r->type = FL_WL_FAIL;
+            snprintf(r->error, sizeof r->error, "value differs");
+            return;
         }
-        snprintf(sql, sizeof sql, "INSERT INTO %s (v) VALUES ($1)", p->table);
-        if ((q = query(p, dl, r, &res, sql, 1, op->a)) != Q_OK)
-            return failed(p, q, dl, r, false);
-        PQclear(res);
-        return;
+        next = op->b;
+    } else {
+        next = (have ? cur : 0) + op->a;
     }
-    if (!strcmp(w, "queue"))
-        return queue_op(p, c, op, dl, r);
-    /* register and counter: one row per key */
+    snprintf(sql, sizeof sql, "UPDATE %s SET v = $2 WHERE k = $1", p->table);
+    if ((q = query(p, dl, r, &res, sql, 2, key, next)) != Q_OK)
+        return failed(p, q, dl, r, false);
+    PQclear(res);
+}
+
+/* cas or add as one UPDATE (atomic). */
+static void row_update(struct pg *p, const struct fl_wl_op *op, int64_t key, int64_t dl,
+                       struct fl_wl_result *r)
+{
+    char sql[512];
+    PGresult *res;
+    int q;
+
+    if (op->f == FL_WL_CAS) {
+        snprintf(sql, sizeof sql, "UPDATE %s SET v = $3 WHERE k = $1 AND v = $2", p->table);
+        q = query(p, dl, r, &res, sql, 3, key, op->a, op->b);
+    } else {
+        snprintf(sql, sizeof sql, "UPDATE %s SET v = v + $2 WHERE k = $1", p->table);
+        q = query(p, dl, r, &res, sql, 2, key, op->a);
+    }
+    if (q != Q_OK)
+        return failed(p, q, dl, r, false);
+    if (strcmp(PQcmdTuples(res), "1") != 0) {
+        r->type = FL_WL_FAIL;
+        snprintf(r->error, sizeof r->error, op->f == FL_WL_CAS ? "value differs" : "no row");
+    }
+    PQclear(res);
+}
+
+/* register and counter: one row per key (the counter is key 0); read,
+ * write (upsert), cas, add. */
+static void exec_row(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                     struct fl_wl_result *r)
+{
+    struct pg *p = conn;
+    int64_t dl = fl_now_ms() + c->timeout_ms;
     int64_t key = op->key < 0 ? 0 : op->key;
+    char sql[512];
+    PGresult *res;
+    int q;
+
     if (op->f == FL_WL_READ) {
         snprintf(sql, sizeof sql, "SELECT v FROM %s WHERE k = $1", p->table);
         if ((q = query(p, dl, r, &res, sql, 1, key)) != Q_OK)
@@ -468,45 +539,9 @@ static void pexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *
         PQclear(res);
         return;
     }
-    if (c->non_transactional) {
-        /* read, compare/compute in the client, write back: racy on purpose */
-        int64_t cur;
-        snprintf(sql, sizeof sql, "SELECT v FROM %s WHERE k = $1", p->table);
-        if ((q = query(p, dl, r, &res, sql, 1, key)) != Q_OK)
-            return failed(p, q, dl, r, false);
-        bool have = get_int(res, 0, 0, &cur);
-        PQclear(res);
-        int64_t next;
-        if (op->f == FL_WL_CAS) {
-            if (!have || cur != op->a) {
-                r->type = FL_WL_FAIL;
-                snprintf(r->error, sizeof r->error, "value differs");
-                return;
-            }
-            next = op->b;
-        } else {
-            next = (have ? cur : 0) + op->a;
-        }
-        snprintf(sql, sizeof sql, "UPDATE %s SET v = $2 WHERE k = $1", p->table);
-        if ((q = query(p, dl, r, &res, sql, 2, key, next)) != Q_OK)
-            return failed(p, q, dl, r, false);
-        PQclear(res);
-        return;
-    }
-    if (op->f == FL_WL_CAS) {
-        snprintf(sql, sizeof sql, "UPDATE %s SET v = $3 WHERE k = $1 AND v = $2", p->table);
-        if ((q = query(p, dl, r, &res, sql, 3, key, op->a, op->b)) != Q_OK)
-            return failed(p, q, dl, r, false);
-    } else {
-        snprintf(sql, sizeof sql, "UPDATE %s SET v = v + $2 WHERE k = $1", p->table);
-        if ((q = query(p, dl, r, &res, sql, 2, key, op->a)) != Q_OK)
-            return failed(p, q, dl, r, false);
-    }
-    if (strcmp(PQcmdTuples(res), "1") != 0) {
-        r->type = FL_WL_FAIL;
-        snprintf(r->error, sizeof r->error, op->f == FL_WL_CAS ? "value differs" : "no row");
-    }
-    PQclear(res);
+    if (c->non_transactional)
+        return row_update_racy(p, op, key, dl, r);
+    row_update(p, op, key, dl, r);
 }
 
 static int exec_setup(struct pg *p, const char *sql, struct fl_err *e)
@@ -526,55 +561,75 @@ static int exec_setup(struct pg *p, const char *sql, struct fl_err *e)
     return 0;
 }
 
-static int psetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+/* Drop the workload's table and create it again with these columns. */
+static int reset_table(struct pg *p, const char *columns, struct fl_err *e)
 {
-    struct pg *p = conn;
     char sql[512];
-    const char *w = c->workload->name;
 
     exec_setup(p, "SET client_min_messages = warning", e);
     snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", p->table);
     if (exec_setup(p, sql, e) < 0)
         return -FL_EFAIL;
-    if (!strcmp(w, "bank")) {
-        snprintf(sql, sizeof sql, "CREATE TABLE %s (id int PRIMARY KEY, balance bigint NOT NULL)",
-                 p->table);
-        if (exec_setup(p, sql, e) < 0)
-            return -FL_EFAIL;
-        int64_t each = c->total / c->accounts, rest = c->total % c->accounts;
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO %s SELECT i, %lld + CASE WHEN i = 0 THEN %lld ELSE 0 END FROM "
-                 "generate_series(0, %d) AS i",
-                 p->table, (long long)each, (long long)rest, c->accounts - 1);
-        return exec_setup(p, sql, e);
-    }
-    if (!strcmp(w, "set")) {
-        snprintf(sql, sizeof sql, "CREATE TABLE %s (v bigint PRIMARY KEY)", p->table);
-        return exec_setup(p, sql, e);
-    }
-    if (!strcmp(w, "queue")) {
-        snprintf(sql, sizeof sql, "CREATE TABLE %s (id bigserial PRIMARY KEY, v bigint NOT NULL)",
-                 p->table);
-        return exec_setup(p, sql, e);
-    }
-    snprintf(sql, sizeof sql, "CREATE TABLE %s (k int PRIMARY KEY, v bigint)", p->table);
-    if (exec_setup(p, sql, e) < 0)
-        return -FL_EFAIL;
-    if (!strcmp(w, "counter")) {
-        snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (0, 0)", p->table);
-        return exec_setup(p, sql, e);
-    }
-    return 0;
+    snprintf(sql, sizeof sql, "CREATE TABLE %s (%s)", p->table, columns);
+    return exec_setup(p, sql, e);
 }
+
+static int setup_bank(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    struct pg *p = conn;
+    int64_t each = c->total / c->accounts, rest = c->total % c->accounts;
+    char sql[512];
+
+    if (reset_table(p, "id int PRIMARY KEY, balance bigint NOT NULL", e) < 0)
+        return -FL_EFAIL;
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s SELECT i, %lld + CASE WHEN i = 0 THEN %lld ELSE 0 END FROM "
+             "generate_series(0, %d) AS i",
+             p->table, (long long)each, (long long)rest, c->accounts - 1);
+    return exec_setup(p, sql, e);
+}
+
+static int setup_set(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    return reset_table(conn, "v bigint PRIMARY KEY", e);
+}
+
+static int setup_queue(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    return reset_table(conn, "id bigserial PRIMARY KEY, v bigint NOT NULL", e);
+}
+
+static int setup_register(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    return reset_table(conn, "k int PRIMARY KEY, v bigint", e);
+}
+
+static int setup_counter(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    struct pg *p = conn;
+    char sql[512];
+
+    if (setup_register(conn, c, e) < 0)
+        return -FL_EFAIL;
+    snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (0, 0)", p->table);
+    return exec_setup(p, sql, e);
+}
+
+static const struct fl_wl_client_impl impls[] = {
+    {.workload = "register", .setup = setup_register, .exec = exec_row},
+    {.workload = "bank", .setup = setup_bank, .exec = exec_bank},
+    {.workload = "set", .setup = setup_set, .exec = exec_set},
+    {.workload = "counter", .setup = setup_counter, .exec = exec_row},
+    {.workload = "queue", .setup = setup_queue, .exec = exec_queue},
+    {0},
+};
 
 const struct fl_wl_client_ops fl_wl_client_postgres = {
     .name = "postgres",
     .summary = "PostgreSQL via libpq; bank transfers in real transactions at --isolation",
     .target_help = "a libpq conninfo (\"host=127.0.0.1 port=5432 dbname=app user=app\"), a "
                    "postgresql:// URL, or HOST:PORT (database postgres)",
-    .workloads = workloads,
+    .impls = impls,
     .connect = pconnect,
     .close = pclose_,
-    .setup = psetup,
-    .exec = pexec,
 };

@@ -20,8 +20,6 @@
 
 #include "workload/workload.h"
 
-static const char *const workloads[] = {"register", "bank", "set", "counter", "queue", NULL};
-
 static const char cas_script[] = "local v = redis.call('GET', KEYS[1]) "
                                  "if v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) "
                                  "return 1 else return 0 end";
@@ -165,138 +163,180 @@ static int cmp64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void rexec(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
-                  struct fl_wl_result *r)
+/* register: GET / SET / cas by a Lua script. */
+static void exec_register(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                          struct fl_wl_result *r)
+{
+    redisContext *ctx = conn;
+    char key[300];
+    redisReply *rep;
+    int64_t v;
+
+    key_of(c, key, sizeof key, op->key);
+    if (op->f == FL_WL_READ) {
+        if (!(rep = cmd(ctx, r, "GET %s", key)))
+            return;
+        if (rep->type == REDIS_REPLY_NIL)
+            r->nil = true;
+        else if (!reply_int(rep, &r->value))
+            unexpected(r, rep);
+    } else if (op->f == FL_WL_WRITE) {
+        if (!(rep = cmd(ctx, r, "SET %s %lld", key, (long long)op->a)))
+            return;
+    } else {
+        if (!(rep = cmd(ctx, r, "EVAL %s 1 %s %lld %lld", cas_script, key, (long long)op->a,
+                        (long long)op->b)))
+            return;
+        if (!reply_int(rep, &v)) {
+            unexpected(r, rep);
+        } else if (v == 0) {
+            r->type = FL_WL_FAIL;
+            snprintf(r->error, sizeof r->error, "value differs");
+        }
+    }
+    freeReplyObject(rep);
+}
+
+/* bank read: MGET of every account; a missing account reads as 0, so the
+ * checker sees money vanish. */
+static void bank_read(redisContext *ctx, const struct fl_wl_cfg *c, struct fl_wl_result *r)
+{
+    size_t n = (size_t)c->accounts;
+    const char **argv = calloc(n + 1, sizeof *argv);
+    char *keys = calloc(n, 300);
+    redisReply *rep;
+
+    if (!argv || !keys) {
+        free(argv);
+        free(keys);
+        r->type = FL_WL_FAIL;
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return;
+    }
+    argv[0] = "MGET";
+    for (size_t i = 0; i < n; i++) {
+        key_of(c, keys + i * 300, 300, (long long)i);
+        argv[i + 1] = keys + i * 300;
+    }
+    rep = redisCommandArgv(ctx, (int)n + 1, argv, NULL);
+    free(argv);
+    free(keys);
+    if (!rep) {
+        r->type = FL_WL_INFO;
+        r->broken = true;
+        snprintf(r->error, sizeof r->error, "%s", ctx->errstr);
+        return;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        r->type = FL_WL_FAIL;
+        snprintf(r->error, sizeof r->error, "%s", rep->str);
+    } else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
+        unexpected(r, rep);
+    } else if (!(r->vals = calloc(n, sizeof *r->vals))) {
+        r->type = FL_WL_FAIL;
+    } else {
+        r->is_list = true;
+        r->nvals = n;
+        for (size_t i = 0; i < n; i++)
+            if (rep->element[i]->type != REDIS_REPLY_NIL &&
+                !reply_int(rep->element[i], &r->vals[i]))
+                unexpected(r, rep->element[i]);
+    }
+    freeReplyObject(rep);
+}
+
+/* bank: transfers by a Lua script that refuses to overdraw; read = MGET. */
+static void exec_bank(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                      struct fl_wl_result *r)
 {
     redisContext *ctx = conn;
     char key[300], key2[300];
-    redisReply *rep = NULL;
-    const char *w = c->workload->name;
+    redisReply *rep;
+    int64_t v;
 
-    r->type = FL_WL_OK;
-    if (!strcmp(w, "register")) {
-        key_of(c, key, sizeof key, op->key);
-        if (op->f == FL_WL_READ) {
-            if (!(rep = cmd(ctx, r, "GET %s", key)))
-                return;
-            if (rep->type == REDIS_REPLY_NIL)
-                r->nil = true;
-            else if (!reply_int(rep, &r->value))
-                unexpected(r, rep);
-        } else if (op->f == FL_WL_WRITE) {
-            if (!(rep = cmd(ctx, r, "SET %s %lld", key, (long long)op->a)))
-                return;
-        } else {
-            if (!(rep = cmd(ctx, r, "EVAL %s 1 %s %lld %lld", cas_script, key, (long long)op->a,
-                            (long long)op->b)))
-                return;
-            int64_t v;
-            if (!reply_int(rep, &v))
-                unexpected(r, rep);
-            else if (v == 0) {
-                r->type = FL_WL_FAIL;
-                snprintf(r->error, sizeof r->error, "value differs");
-            }
-        }
-    } else if (!strcmp(w, "bank")) {
-        if (op->f == FL_WL_TRANSFER) {
-            key_of(c, key, sizeof key, op->a);
-            key_of(c, key2, sizeof key2, op->b);
-            if (!(rep = cmd(ctx, r, "EVAL %s 2 %s %s %lld", transfer_script, key, key2,
-                            (long long)op->c)))
-                return;
-            int64_t v;
-            if (!reply_int(rep, &v))
-                unexpected(r, rep);
-            else if (v == 0) {
-                r->type = FL_WL_FAIL;
-                snprintf(r->error, sizeof r->error, "insufficient funds");
-            }
-        } else {
-            size_t n = (size_t)c->accounts;
-            const char **argv = calloc(n + 1, sizeof *argv);
-            char *keys = calloc(n, 300);
-            if (!argv || !keys) {
-                free(argv);
-                free(keys);
-                r->type = FL_WL_FAIL;
-                snprintf(r->error, sizeof r->error, "out of memory");
-                return;
-            }
-            argv[0] = "MGET";
-            for (size_t i = 0; i < n; i++) {
-                key_of(c, keys + i * 300, 300, (long long)i);
-                argv[i + 1] = keys + i * 300;
-            }
-            rep = redisCommandArgv(ctx, (int)n + 1, argv, NULL);
-            free(argv);
-            free(keys);
-            if (!rep) {
-                r->type = FL_WL_INFO;
-                r->broken = true;
-                snprintf(r->error, sizeof r->error, "%s", ctx->errstr);
-                return;
-            }
-            if (rep->type == REDIS_REPLY_ERROR) {
-                r->type = FL_WL_FAIL;
-                snprintf(r->error, sizeof r->error, "%s", rep->str);
-            } else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
-                unexpected(r, rep);
-            } else if (!(r->vals = calloc(n, sizeof *r->vals))) {
-                r->type = FL_WL_FAIL;
-            } else {
-                r->is_list = true;
-                r->nvals = n;
-                /* a missing account reads as 0: the checker then sees money vanish */
-                for (size_t i = 0; i < n; i++)
-                    if (rep->element[i]->type != REDIS_REPLY_NIL &&
-                        !reply_int(rep->element[i], &r->vals[i]))
-                        unexpected(r, rep->element[i]);
-            }
-        }
-    } else if (!strcmp(w, "set")) {
-        key_of(c, key, sizeof key, -1);
-        if (op->f == FL_WL_ADD) {
-            if (!(rep = cmd(ctx, r, "SADD %s %lld", key, (long long)op->a)))
-                return;
-        } else {
-            if (!(rep = cmd(ctx, r, "SMEMBERS %s", key)))
-                return;
-            if (reply_list(rep, r))
-                qsort(r->vals, r->nvals, sizeof *r->vals, cmp64);
-        }
-    } else if (!strcmp(w, "queue")) {
-        key_of(c, key, sizeof key, -1);
-        if (op->f == FL_WL_ENQUEUE) {
-            if (!(rep = cmd(ctx, r, "RPUSH %s %lld", key, (long long)op->a)))
-                return;
-        } else if (op->f == FL_WL_DEQUEUE) {
-            if (!(rep = cmd(ctx, r, "LPOP %s", key)))
-                return;
-            if (rep->type == REDIS_REPLY_NIL)
-                r->nil = true;
-            else if (!reply_int(rep, &r->value))
-                unexpected(r, rep);
-        } else {
-            if (!(rep = cmd(ctx, r, "EVAL %s 1 %s", drain_script, key)))
-                return;
-            reply_list(rep, r);
-        }
-    } else { /* counter */
-        key_of(c, key, sizeof key, -1);
-        if (op->f == FL_WL_ADD) {
-            if (!(rep = cmd(ctx, r, "INCRBY %s %lld", key, (long long)op->a)))
-                return;
-        } else {
-            if (!(rep = cmd(ctx, r, "GET %s", key)))
-                return;
-            r->value = 0;
-            if (rep->type != REDIS_REPLY_NIL && !reply_int(rep, &r->value))
-                unexpected(r, rep);
-        }
+    if (op->f != FL_WL_TRANSFER)
+        return bank_read(ctx, c, r);
+    key_of(c, key, sizeof key, op->a);
+    key_of(c, key2, sizeof key2, op->b);
+    if (!(rep = cmd(ctx, r, "EVAL %s 2 %s %s %lld", transfer_script, key, key2, (long long)op->c)))
+        return;
+    if (!reply_int(rep, &v)) {
+        unexpected(r, rep);
+    } else if (v == 0) {
+        r->type = FL_WL_FAIL;
+        snprintf(r->error, sizeof r->error, "insufficient funds");
     }
-    if (rep)
-        freeReplyObject(rep);
+    freeReplyObject(rep);
+}
+
+/* set: SADD / SMEMBERS on one key. */
+static void exec_set(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                     struct fl_wl_result *r)
+{
+    redisContext *ctx = conn;
+    char key[300];
+    redisReply *rep;
+
+    key_of(c, key, sizeof key, -1);
+    if (op->f == FL_WL_ADD) {
+        if (!(rep = cmd(ctx, r, "SADD %s %lld", key, (long long)op->a)))
+            return;
+    } else {
+        if (!(rep = cmd(ctx, r, "SMEMBERS %s", key)))
+            return;
+        if (reply_list(rep, r))
+            qsort(r->vals, r->nvals, sizeof *r->vals, cmp64);
+    }
+    freeReplyObject(rep);
+}
+
+/* queue: RPUSH / LPOP on one list; the drain is a Lua script. */
+static void exec_queue(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                       struct fl_wl_result *r)
+{
+    redisContext *ctx = conn;
+    char key[300];
+    redisReply *rep;
+
+    key_of(c, key, sizeof key, -1);
+    if (op->f == FL_WL_ENQUEUE) {
+        if (!(rep = cmd(ctx, r, "RPUSH %s %lld", key, (long long)op->a)))
+            return;
+    } else if (op->f == FL_WL_DEQUEUE) {
+        if (!(rep = cmd(ctx, r, "LPOP %s", key)))
+            return;
+        if (rep->type == REDIS_REPLY_NIL)
+            r->nil = true;
+        else if (!reply_int(rep, &r->value))
+            unexpected(r, rep);
+    } else {
+        if (!(rep = cmd(ctx, r, "EVAL %s 1 %s", drain_script, key)))
+            return;
+        reply_list(rep, r);
+    }
+    freeReplyObject(rep);
+}
+
+/* counter: INCRBY / GET on one key. */
+static void exec_counter(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                         struct fl_wl_result *r)
+{
+    redisContext *ctx = conn;
+    char key[300];
+    redisReply *rep;
+
+    key_of(c, key, sizeof key, -1);
+    if (op->f == FL_WL_ADD) {
+        if (!(rep = cmd(ctx, r, "INCRBY %s %lld", key, (long long)op->a)))
+            return;
+    } else {
+        if (!(rep = cmd(ctx, r, "GET %s", key)))
+            return;
+        r->value = 0;
+        if (rep->type != REDIS_REPLY_NIL && !reply_int(rep, &r->value))
+            unexpected(r, rep);
+    }
+    freeReplyObject(rep);
 }
 
 static int simple(redisContext *ctx, struct fl_err *e, const char *what, const char *fmt, ...)
@@ -316,43 +356,62 @@ static int simple(redisContext *ctx, struct fl_err *e, const char *what, const c
     return 0;
 }
 
-static int rsetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+static int setup_register(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
 {
-    redisContext *ctx = conn;
     char key[300];
-    const char *w = c->workload->name;
 
-    if (!strcmp(w, "register")) {
-        for (int i = 0; i < c->keys; i++) {
-            key_of(c, key, sizeof key, i);
-            if (simple(ctx, e, "DEL", "DEL %s", key) < 0)
-                return -FL_EFAIL;
-        }
-    } else if (!strcmp(w, "bank")) {
-        int64_t each = c->total / c->accounts, rest = c->total % c->accounts;
-        for (int i = 0; i < c->accounts; i++) {
-            key_of(c, key, sizeof key, i);
-            if (simple(ctx, e, "SET", "SET %s %lld", key, (long long)(each + (i == 0 ? rest : 0))) <
-                0)
-                return -FL_EFAIL;
-        }
-    } else if (!strcmp(w, "set") || !strcmp(w, "queue")) {
-        key_of(c, key, sizeof key, -1);
-        return simple(ctx, e, "DEL", "DEL %s", key);
-    } else {
-        key_of(c, key, sizeof key, -1);
-        return simple(ctx, e, "SET", "SET %s 0", key);
+    for (int i = 0; i < c->keys; i++) {
+        key_of(c, key, sizeof key, i);
+        if (simple(conn, e, "DEL", "DEL %s", key) < 0)
+            return -FL_EFAIL;
     }
     return 0;
 }
+
+static int setup_bank(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    int64_t each = c->total / c->accounts, rest = c->total % c->accounts;
+    char key[300];
+
+    for (int i = 0; i < c->accounts; i++) {
+        key_of(c, key, sizeof key, i);
+        if (simple(conn, e, "SET", "SET %s %lld", key, (long long)each + (i == 0 ? rest : 0)) < 0)
+            return -FL_EFAIL;
+    }
+    return 0;
+}
+
+/* set and queue: delete the one key. */
+static int setup_del(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    char key[300];
+
+    key_of(c, key, sizeof key, -1);
+    return simple(conn, e, "DEL", "DEL %s", key);
+}
+
+static int setup_counter(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    char key[300];
+
+    key_of(c, key, sizeof key, -1);
+    return simple(conn, e, "SET", "SET %s 0", key);
+}
+
+static const struct fl_wl_client_impl impls[] = {
+    {.workload = "register", .setup = setup_register, .exec = exec_register},
+    {.workload = "bank", .setup = setup_bank, .exec = exec_bank},
+    {.workload = "set", .setup = setup_del, .exec = exec_set},
+    {.workload = "counter", .setup = setup_counter, .exec = exec_counter},
+    {.workload = "queue", .setup = setup_del, .exec = exec_queue},
+    {0},
+};
 
 const struct fl_wl_client_ops fl_wl_client_redis = {
     .name = "redis",
     .summary = "Redis via hiredis; cas and transfers are Lua scripts",
     .target_help = "HOST:PORT of the Redis server, e.g. --target 127.0.0.1:6379",
-    .workloads = workloads,
+    .impls = impls,
     .connect = rconnect,
     .close = rclose,
-    .setup = rsetup,
-    .exec = rexec,
 };

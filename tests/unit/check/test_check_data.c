@@ -2,6 +2,7 @@
  * NAME.expect naming the model, options, and the verdict (or the input error
  * position) the checker must give. */
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <dirent.h>
 
 #include "check_test_util.h"
@@ -11,7 +12,8 @@ struct expect {
     char verdict[32];
     char error[32];
     char initial[64];
-    long long accounts, total;
+    char anomaly[32]; /* the anomaly named in the report, "none" for none */
+    long long accounts, total, max_op, search_memory;
     bool have_total, allow_negative;
     long long lost, unexpected, recovered, duplicated; /* -1: not checked */
 };
@@ -36,6 +38,12 @@ static void read_expect(const char *path, struct expect *x)
             snprintf(x->error, sizeof x->error, ":%s", v);
         else if (!strcmp(k, "initial"))
             snprintf(x->initial, sizeof x->initial, "%s", v);
+        else if (!strcmp(k, "anomaly"))
+            snprintf(x->anomaly, sizeof x->anomaly, "%s", v);
+        else if (!strcmp(k, "search-memory"))
+            x->search_memory = atoll(v);
+        else if (!strcmp(k, "max-op-size"))
+            x->max_op = atoll(v);
         else if (!strcmp(k, "accounts"))
             x->accounts = atoll(v);
         else if (!strcmp(k, "total")) {
@@ -80,7 +88,8 @@ static int run_case(const char *dir, const char *name)
     cr_assert(x.model[0], "%s: no model", exp);
     cr_assert(x.verdict[0] || x.error[0], "%s: no verdict or error", exp);
 
-    int rc = fl_history_load(hist, FL_FMT_AUTO, &h, &e);
+    int rc = fl_history_load_max(hist, FL_FMT_AUTO,
+                                 x.max_op > 0 ? (size_t)x.max_op : FL_HISTORY_MAX_OP_BYTES, &h, &e);
     if (rc == 0) {
         struct fl_check_opts o;
         struct fl_check_report r;
@@ -91,6 +100,7 @@ static int run_case(const char *dir, const char *name)
         o.total = x.total;
         o.have_total = x.have_total;
         o.allow_negative = x.allow_negative;
+        o.search_memory = (size_t)x.search_memory;
         if (x.initial[0])
             cr_assert_eq(test_code(h, x.initial, &o.cfg.initial), 0);
         rc = fl_check_run(h, &o, &r, &e);
@@ -102,6 +112,12 @@ static int run_case(const char *dir, const char *name)
                                  "%s: verdict %s, expected %s\n%s", name,
                                  fl_check_verdict_name(r.verdict), x.verdict, r.text);
             cr_expect(r.text && strlen(r.text) > 0, "%s: empty explanation", name);
+            char head[16];
+            snprintf(head, sizeof head, "%s: ", fl_check_verdict_name(r.verdict));
+            for (char *p = head; *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+            cr_expect(r.text && !strncmp(r.text, head, strlen(head)),
+                      "%s: the report does not open with '%s':\n%s", name, head, r.text);
             if (x.lost >= 0)
                 cr_expect_eq(set_count(r.json, "lost_count"), x.lost, "%s: lost", name);
             if (x.unexpected >= 0)
@@ -113,6 +129,12 @@ static int run_case(const char *dir, const char *name)
             if (x.duplicated >= 0)
                 cr_expect_eq(set_count(r.json, "duplicated_count"), x.duplicated, "%s: duplicated",
                              name);
+            if (x.anomaly[0]) {
+                json_t *an = json_object_get(r.json, "anomaly");
+                const char *got = json_is_string(an) ? json_string_value(an) : "none";
+                cr_expect_str_eq(got, x.anomaly, "%s: anomaly %s, expected %s\n%s", name, got,
+                                 x.anomaly, r.text);
+            }
             if (r.verdict == FL_CHECK_INVALID) {
                 bool any = false;
                 for (size_t i = 0; i < r.nops; i++)
@@ -154,4 +176,27 @@ Test(check_data, every_case_gets_its_expected_verdict)
     closedir(d);
     free(dir);
     cr_expect_geq(cases, 60, "only %d data cases found", cases);
+}
+
+/* The registry is the one list of checkers: docs/check.md must name each. */
+Test(check_data, docs_name_every_registered_checker)
+{
+    char *path = test_path("FL_TEST_DATA", "../../docs/check.md");
+    FILE *f = fopen(path, "r");
+    char *doc = NULL;
+    size_t cap = 0, n;
+
+    cr_assert_not_null(f, "cannot open %s", path);
+    cr_assert(getdelim(&doc, &cap, '\0', f) > 0);
+    fclose(f);
+    const struct fl_checker *c = fl_check_checkers(&n);
+    for (size_t i = 0; i < n; i++) {
+        char want[80];
+        snprintf(want, sizeof want, "`%s`", fl_checker_name(&c[i]));
+        cr_expect(strstr(doc, want), "docs/check.md does not name the checker %s", want);
+        cr_expect(fl_check_model_known(fl_checker_name(&c[i])));
+    }
+    cr_expect_not(fl_check_model_known("nope"));
+    free(doc);
+    free(path);
 }

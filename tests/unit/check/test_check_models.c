@@ -74,6 +74,7 @@ static void gen_model(struct gen *g, const char *model, size_t n)
     int64_t set[4096];
     size_t ns = 0;
     int64_t next = 1;
+    char strs[5][200] = {""};
 
     for (size_t i = 0; i < n; i++) {
         uint64_t r = rnd(g) % 10;
@@ -115,6 +116,24 @@ static void gen_model(struct gen *g, const char *model, size_t n)
                 o = add(g, "read");
                 if (written[k])
                     sprintf(o->comp, "%" PRId64, regs[k]);
+            }
+            sprintf(o->key, "\"k%d\"", k);
+        } else if (!strcmp(model, "kv-append")) {
+            /* Porcupine's kv: append pieces, get the whole string, put now and then */
+            int k = (int)(rnd(g) % 5);
+            if (r < 5) {
+                char piece[8];
+                snprintf(piece, sizeof piece, "%c%d", 'a' + (int)(rnd(g) % 26), (int)(rnd(g) % 10));
+                o = add(g, r == 0 || strlen(strs[k]) > 150 ? "put" : "append");
+                if (!strcmp(o->f, "put"))
+                    strcpy(strs[k], piece);
+                else
+                    strcat(strs[k], piece);
+                sprintf(o->inv, "\"%s\"", piece);
+                maybe_info(g, o);
+            } else {
+                o = add(g, "get");
+                sprintf(o->comp, "\"%s\"", strs[k]);
             }
             sprintf(o->key, "\"k%d\"", k);
         } else if (!strcmp(model, "multi-register")) {
@@ -263,7 +282,7 @@ static int verdict_of(const char *model, const char *text, size_t len, bool no_m
     cr_assert_eq(fl_history_parse(text, len, FL_FMT_JSONL, "gen", &h, &e), 0, "%s\n%s", e.msg,
                  text);
     fl_check_opts_init(&o);
-    o.model = model;
+    o.model = strcmp(model, "kv-append") ? model : "kv";
     o.timeout_ms = 30000;
     o.no_memo = no_memo;
     o.no_minimize = true;
@@ -296,6 +315,10 @@ static bool mutate(struct gen *g, const char *model)
         if (!strcmp(o->f, "read") && !strcmp(model, "set")) {
             size_t l = strlen(o->comp);
             sprintf(o->comp + l - 1, "%s%d]", l > 2 ? "," : "", BAD);
+            return true;
+        }
+        if (!strcmp(o->f, "get")) { /* no append ever writes capitals */
+            strcpy(o->comp, "\"BAD\"");
             return true;
         }
         if (!strcmp(o->f, "read") || !strcmp(o->f, "dequeue")) {
@@ -353,7 +376,8 @@ static void property(const char *model, size_t n, int rounds, bool naive)
 
 #define MODELS_X(X)                                                                                \
     X(register, "register")                                                                        \
-    X(cas_register, "cas-register") X(kv, "kv") X(multi_register, "multi-register")                \
+    X(cas_register, "cas-register")                                                                \
+    X(kv, "kv") X(kv_append, "kv-append") X(multi_register, "multi-register")                      \
         X(counter, "counter") X(set, "set") X(queue, "queue") X(mutex, "mutex")
 
 /* Queue states remember the order of concurrent enqueues until they are

@@ -1,0 +1,253 @@
+/* faultline lab up|down|status|exec: hosts as network namespaces on a bridge. */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "lab/lab.h"
+#include "util/err.h"
+#include "util/parse.h"
+#include "util/time.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: faultline lab up [--name NAME] [--hosts N] [--subnet A.B.C.D/P] [--json]\n"
+            "       faultline lab down [NAME]\n"
+            "       faultline lab status [NAME] [--json]\n"
+            "       faultline lab exec NAME/HOST -- COMMAND [ARG...]\n\n"
+            "A lab is N hosts, each a network namespace NAME-hK with eth0 on a bridge\n"
+            "flb-NAME in the host's namespace, addresses from --subnet (the bridge takes\n"
+            "the first, hK the (K+1)th) and an /etc/hosts naming every host (hK and\n"
+            "NAME-hK). Faults reach a lab host with `--netns NAME-hK`.\n\n"
+            "  --name NAME       1-%d lower-case letters and digits (default: lab)\n"
+            "  --hosts N         1-%d hosts (default: 3)\n"
+            "  --subnet NET      an IPv4 network /16../29 that no route of this host\n"
+            "                    overlaps (default: " FL_LAB_DEFAULT_SUBNET ")\n"
+            "  --json            print the lab as JSON\n"
+            "  --state-dir DIR   where the lab file is kept (default $FAULTLINE_STATE_DIR\n"
+            "                    or /run/faultline)\n\n"
+            "`lab down` stops every process running in the lab's namespaces (SIGTERM, then\n"
+            "SIGKILL after a second) and removes the namespaces, links and files, also\n"
+            "what a killed `lab up` left. `lab exec` runs COMMAND inside the host with the\n"
+            "lab's /etc/hosts; its exit status is COMMAND's (127: not found).\n"
+            "Exit codes: 0 ok, 2 usage, 3 no such lab or host, 4 name in use or subnet\n"
+            "overlaps a route, 5 not root (docs/lab.md).\n",
+            FL_LAB_NAME_MAX, FL_LAB_MAX_HOSTS);
+}
+
+static void print_lab(const struct fl_lab *lab, bool ready, bool as_json)
+{
+    json_t *j = fl_lab_to_json(lab, ready);
+
+    if (as_json) {
+        char *s = json_dumps(j, JSON_INDENT(2));
+
+        puts(s ? s : "{}");
+        free(s);
+    } else {
+        json_t *h;
+        size_t i;
+
+        printf("lab %s%s: bridge %s %s (%s)\n", lab->name, ready ? "" : " (incomplete)",
+               lab->bridge, json_string_value(json_object_get(j, "bridge_addr")) ?: "-",
+               json_string_value(json_object_get(j, "subnet")) ?: "subnet unknown");
+        json_array_foreach(json_object_get(j, "hosts"), i, h)
+        {
+            printf("  %-4s %-16s %-15s %s, %lld process(es)\n",
+                   json_string_value(json_object_get(h, "name")),
+                   json_string_value(json_object_get(h, "netns")),
+                   json_string_value(json_object_get(h, "addr")) ?: "-",
+                   json_is_true(json_object_get(h, "up")) ? "up" : "missing",
+                   (long long)json_integer_value(json_object_get(h, "processes")));
+        }
+    }
+    json_decref(j);
+}
+
+/* Options shared by the lab subcommands; positional arguments are left at
+ * argv[optind..]. Returns 0, 1 for --help, or a negative code. */
+struct lab_opts {
+    const char *name, *subnet, *state_dir;
+    int hosts;
+    bool json, named;
+};
+
+static int parse_opts(int argc, char **argv, bool in_order, struct lab_opts *o, struct fl_err *e)
+{
+    static const struct option longopts[] = {
+        {"name", required_argument, NULL, 'n'},      {"hosts", required_argument, NULL, 'H'},
+        {"subnet", required_argument, NULL, 'S'},    {"json", no_argument, NULL, 'j'},
+        {"state-dir", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    long long v;
+    int c;
+
+    optind = 1;
+    /* exec stops at NAME/HOST: what follows is the command's */
+    while ((c = getopt_long(argc, argv, in_order ? "+" : "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            o->name = optarg;
+            o->named = true;
+            break;
+        case 'H':
+            if (fl_parse_int(optarg, 1, FL_LAB_MAX_HOSTS, &v, e) < 0)
+                return fl_err_prefix(e, "--hosts");
+            o->hosts = (int)v;
+            break;
+        case 'S':
+            o->subnet = optarg;
+            break;
+        case 'j':
+            o->json = true;
+            break;
+        case 's':
+            o->state_dir = optarg;
+            break;
+        case 'h':
+            return 1;
+        default:
+            return fl_err_set(e, FL_EUSAGE, "run `faultline lab --help` for the options");
+        }
+    }
+    return 0;
+}
+
+static int lab_up(struct lab_opts *o, struct fl_err *e)
+{
+    struct fl_lab lab;
+    int64_t t0 = fl_mono_ns();
+    int r;
+
+    if ((r = fl_lab_plan(&lab, o->name, o->hosts, o->subnet, e)) < 0 ||
+        (r = fl_lab_up(&lab, fl_cli_state_dir(o->state_dir), e)) < 0)
+        return fl_cli_fail(e);
+    print_lab(&lab, true, o->json);
+    if (!o->json)
+        printf("up in %lld ms; run commands with `faultline lab exec %s/h1 -- CMD`, remove it "
+               "with `faultline lab down %s`\n",
+               (long long)((fl_mono_ns() - t0) / 1000000), lab.name, lab.name);
+    return 0;
+}
+
+static int lab_down(struct lab_opts *o, struct fl_err *e)
+{
+    struct fl_lab_down_report r;
+
+    if (fl_lab_down(o->name, fl_cli_state_dir(o->state_dir), &r, e) < 0)
+        return fl_cli_fail(e);
+    printf("lab %s removed: %d namespace(s), %d link(s), %d file(s), %d process(es) stopped\n",
+           o->name, r.namespaces, r.links, r.files, r.processes);
+    return 0;
+}
+
+static int lab_status(struct lab_opts *o, bool one, struct fl_err *e)
+{
+    char (*names)[FL_LAB_NAME_MAX + 1] = NULL;
+    json_t *all = json_array();
+    size_t n = 0;
+    int rc = 0;
+
+    if (one) {
+        names = calloc(1, sizeof *names);
+        if (names && fl_lab_check_name(o->name, e) == 0) {
+            snprintf(names[0], sizeof names[0], "%s", o->name);
+            n = 1;
+        } else {
+            rc = -FL_EUSAGE;
+        }
+    } else {
+        rc = fl_lab_list(&names, &n, e);
+    }
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct fl_lab lab;
+        bool ready;
+
+        if ((rc = fl_lab_load(names[i], fl_cli_state_dir(o->state_dir), &lab, &ready, e)) < 0)
+            break;
+        if (o->json)
+            json_array_append_new(all, fl_lab_to_json(&lab, ready));
+        else
+            print_lab(&lab, ready, false);
+    }
+    free(names);
+    if (!rc && o->json) {
+        char *s = json_dumps(all, JSON_INDENT(2));
+
+        puts(s ? s : "[]");
+        free(s);
+    } else if (!rc && !n) {
+        printf("no labs (make one with `faultline lab up`)\n");
+    }
+    json_decref(all);
+    return rc < 0 ? fl_cli_fail(e) : 0;
+}
+
+static int lab_exec(struct lab_opts *o, int argc, char **argv, struct fl_err *e)
+{
+    char name[FL_LAB_NAME_MAX + 2];
+    const char *slash;
+    struct fl_lab lab;
+    bool ready;
+
+    if (argc < 2 || !(slash = strchr(argv[0], '/')) || (size_t)(slash - argv[0]) >= sizeof name)
+        return fl_cli_fail(&(struct fl_err){FL_EUSAGE, "usage: faultline lab exec NAME/HOST -- "
+                                                       "COMMAND [ARG...] (e.g. lab/h2 -- "
+                                                       "redis-server --port 6379)"});
+    memcpy(name, argv[0], (size_t)(slash - argv[0]));
+    name[slash - argv[0]] = '\0';
+    if (fl_lab_load(name, fl_cli_state_dir(o->state_dir), &lab, &ready, e) < 0)
+        return fl_cli_fail(e);
+    fl_lab_exec(&lab, slash + 1, argv + 1, e);
+    fl_cli_fail(e);
+    return e->code == FL_ENOTARGET && strstr(e->msg, "cannot run") ? 127 : e->code;
+}
+
+int fl_cli_lab(int argc, char **argv)
+{
+    struct lab_opts o = {"lab", FL_LAB_DEFAULT_SUBNET, NULL, 3, false, false};
+    struct fl_err e = {0};
+    const char *sub = argc > 1 ? argv[1] : "";
+    int r;
+
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(sub, "up") && strcmp(sub, "down") && strcmp(sub, "status") && strcmp(sub, "exec")) {
+        fl_err_set(&e, FL_EUSAGE, "lab: unknown subcommand '%s'; use up, down, status or exec",
+                   sub);
+        return fl_cli_fail(&e);
+    }
+    if ((r = parse_opts(argc - 1, argv + 1, !strcmp(sub, "exec"), &o, &e)) == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (r < 0)
+        return fl_cli_fail(&e);
+    argc -= optind + 1;
+    argv += optind + 1;
+    if (!strcmp(sub, "exec")) {
+        if (argc > 1 && !strcmp(argv[1], "--")) { /* NAME/HOST -- CMD */
+            argv[1] = argv[0];
+            return lab_exec(&o, argc - 1, argv + 1, &e);
+        }
+        return lab_exec(&o, argc, argv, &e);
+    }
+    if (argc > 1 || (argc == 1 && !strcmp(sub, "up"))) {
+        fl_err_set(&e, FL_EUSAGE, "lab %s: unexpected argument '%s'", sub, argv[argc - 1]);
+        return fl_cli_fail(&e);
+    }
+    if (argc == 1) {
+        o.name = argv[0];
+        o.named = true;
+    }
+    if (!strcmp(sub, "up"))
+        return lab_up(&o, &e);
+    if (!strcmp(sub, "down"))
+        return lab_down(&o, &e);
+    return lab_status(&o, o.named, &e);
+}
