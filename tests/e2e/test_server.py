@@ -214,7 +214,12 @@ def test_active_faults_listed_and_recovered_through_the_api(servers, sleeper, st
     srv.req("POST", "/api/v1/experiments", {"name": "pause", "content": pause_yaml(
         pidfile, duration="20s", pause="15s")})
     st, r = srv.req("POST", "/api/v1/experiments/pause/runs")
-    assert wait_for(lambda: proc_state(target.pid) == "T", 10)
+
+    def applied():  # the engine checks the pause holds before it says "applied"
+        run = srv.req("GET", f"/api/v1/runs/{r['id']}")[1]["run"]
+        return run and any("applied" in ev["message"] for ev in run["events"])
+
+    assert wait_for(applied, 15, 0.2)
     st, f = srv.req("GET", "/api/v1/faults")
     assert st == 200 and f["state_dir"] == state_dir
     (fault,) = f["faults"]
@@ -228,7 +233,8 @@ def test_active_faults_listed_and_recovered_through_the_api(servers, sleeper, st
     assert srv.req("POST", f"/api/v1/faults/{fault['id']}/recover")[0] == 404
     assert srv.req("POST", "/api/v1/faults/..%2Fx/recover")[0] in (400, 404)
     srv.req("POST", f"/api/v1/runs/{r['id']}/abort")
-    assert wait_run(srv, r["id"])["verdict"] == "aborted"
+    done = wait_run(srv, r["id"])
+    assert done["verdict"] == "aborted", (done["reason"], done["log"])
     assert proc_state(target.pid) in ("S", "R")
 
 
