@@ -210,6 +210,23 @@ def test_keep_bounds_a_schedules_runs(servers, tmp_path):
     assert wait_for(enough, 15, 0.2), seen
     assert all(x["verdict"] == "skipped" for x in runs(srv, schedule="k"))
     srv.req("DELETE", "/api/v1/schedules/k")
+    # runs that ran: their files go with them
+    flag.write_text("")
+    st, r = srv.req("POST", "/api/v1/schedules", {"name": "f", "experiment": "q",
+                                                  "cron": "@every 1s", "keep": 1})
+    assert st == 201, r
+    finished = lambda: [x for x in runs(srv, schedule="f") if x["state"] == "done"]
+    ran = set()
+    assert wait_for(lambda: ran.update(x["id"] for x in finished()) or len(ran) >= 3, 20, 0.2)
+    srv.req("DELETE", "/api/v1/schedules/f")
+    assert wait_for(lambda: not runs(srv, state="running"), 15)
+    kept = {x["id"] for x in runs(srv, schedule="f")}
+    files = os.listdir(srv.db + ".server/runs")
+    assert ran - kept, (ran, kept)
+    for gone in ran - kept:
+        assert f"{gone}.yaml" not in files and f"{gone}.log" not in files, (gone, files)
+    for k in kept:
+        assert f"{k}.log" in files
 
 
 def test_blackout_windows_skip_with_the_window_as_reason(servers, tmp_path):
