@@ -226,6 +226,8 @@ static int schedule_main(struct fl_cli_client *c, int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (first_opt == 3 && fl_cli_name_check("schedule", name))
+        return FL_EUSAGE;
     if (!strcmp(verb, "add") && first_opt == 3) {
         json_t *body = json_pack("{s:s}", "name", name), *reply = NULL;
         int r = add_opts(body, argc, argv, 3);

@@ -152,6 +152,10 @@ def test_bad_schedules_are_refused_with_the_reason(servers, tmp_path):
                    "address: 'x'}\nmethod:\n  - {command: 'true'}\n")
     rc, out, err = cli(srv, "experiment", "add", "bad", bad)
     assert rc == 2 and f"{bad}:4:7: tcp probe 'p'" in err, err
+    rc, out, err = cli(srv, "experiment", "add", "../x", exp)
+    assert rc == 2 and "experiment name '../x'" in err
+    rc, out, err = cli(srv, "schedule", "pause", "a/b")
+    assert rc == 2 and "schedule name 'a/b'" in err
     e = dict(os.environ, FAULTLINE_SERVER="http://127.0.0.1:1")
     p = subprocess.run([BIN, "experiment", "list"], capture_output=True, text=True, env=e)
     assert p.returncode == 1 and "cannot reach the server" in p.stderr
