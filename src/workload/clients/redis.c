@@ -7,6 +7,10 @@
  *   counter   INCRBY / GET on one key
  *   queue     RPUSH / LPOP on one list; the drain is a Lua script (LRANGE,
  *             then DEL: atomic)
+ *   list-append, rw-register
+ *             one Lua script per transaction (atomic: Redis runs one script
+ *             at a time), LRANGE / RPUSH on lists or GET / SET on strings,
+ *             one key per key of the workload
  *
  * Setup deletes the register, set and queue keys and writes the initial
  * balances and a zero counter. A timeout or lost connection is `info` and the
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workload/txn.h"
 #include "workload/workload.h"
 
 static const char cas_script[] = "local v = redis.call('GET', KEYS[1]) "
@@ -87,14 +92,10 @@ static void rclose(void *conn)
         redisFree(conn);
 }
 
-/* Run one command (printf-style as hiredis takes it); NULL reply means the
- * connection is broken and r says so. */
-static redisReply *cmd(redisContext *ctx, struct fl_wl_result *r, const char *fmt, ...)
+/* A reply as r sees it: NULL when the connection is broken or the server
+ * answered an error (r says which). */
+static redisReply *checked(redisContext *ctx, redisReply *rep, struct fl_wl_result *r)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *rep = redisvCommand(ctx, fmt, ap);
-    va_end(ap);
     if (!rep) {
         r->type = FL_WL_INFO;
         r->broken = true;
@@ -111,6 +112,16 @@ static redisReply *cmd(redisContext *ctx, struct fl_wl_result *r, const char *fm
         return NULL;
     }
     return rep;
+}
+
+/* Run one command (printf-style as hiredis takes it); see checked(). */
+static redisReply *cmd(redisContext *ctx, struct fl_wl_result *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(ctx, fmt, ap);
+    va_end(ap);
+    return checked(ctx, rep, r);
 }
 
 static bool reply_int(const redisReply *rep, int64_t *out)
@@ -398,12 +409,132 @@ static int setup_counter(void *conn, const struct fl_wl_cfg *c, struct fl_err *e
     return simple(conn, e, "SET", "SET %s 0", key);
 }
 
+/* One transaction, atomically: KEYS are the micro-ops' keys, ARGV their
+ * (f, value) pairs and last "l" (lists) or "s" (strings). A read answers
+ * the list, or {} / {value} for a string; a write answers {}. */
+static const char txn_script[] =
+    "local out, lists = {}, ARGV[#ARGV] == 'l' "
+    "for i = 1, #KEYS do "
+    "  local f, v = ARGV[2 * i - 1], ARGV[2 * i] "
+    "  if f == 'r' and lists then out[i] = redis.call('LRANGE', KEYS[i], 0, -1) "
+    "  elseif f == 'r' then local x = redis.call('GET', KEYS[i]) "
+    "    if x then out[i] = {x} else out[i] = {} end "
+    "  elseif lists then redis.call('RPUSH', KEYS[i], v) out[i] = {} "
+    "  else redis.call('SET', KEYS[i], v) out[i] = {} end "
+    "end return out";
+
+/* What read i saw, as JSON: "[1,2]" for a list, the value or null for a
+ * string. NULL when the element is not what the script returns. */
+static char *txn_read_json(const redisReply *el, bool list)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    if (el->type != REDIS_REPLY_ARRAY || (!list && el->elements > 1))
+        return NULL;
+    if (!list)
+        return el->elements ? strdup(el->element[0]->str ? el->element[0]->str : "null")
+                            : strdup("null");
+    if (!(f = open_memstream(&buf, &len)))
+        return NULL;
+    fputc('[', f);
+    for (size_t i = 0; i < el->elements; i++)
+        fprintf(f, "%s%s", i ? "," : "", el->element[i]->str ? el->element[i]->str : "null");
+    fputc(']', f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static void exec_txn(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                     struct fl_wl_result *r)
+{
+    bool list = !strcmp(c->workload->name, "list-append");
+    char num[16], keys[FL_WL_TXN_MAX][300], vals[FL_WL_TXN_MAX][24];
+    const char *argv[3 + 3 * FL_WL_TXN_MAX + 1];
+    char *reads[FL_WL_TXN_MAX] = {0};
+    int n = op->nmops, a = 0;
+    redisReply *rep;
+
+    argv[a++] = "EVAL";
+    argv[a++] = txn_script;
+    snprintf(num, sizeof num, "%d", n);
+    argv[a++] = num;
+    for (int i = 0; i < n; i++) {
+        key_of(c, keys[i], sizeof keys[i], (long long)op->mops[i].key);
+        argv[a++] = keys[i];
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(vals[i], sizeof vals[i], "%lld", (long long)op->mops[i].v);
+        argv[a++] = op->mops[i].f == FL_WL_READ ? "r" : "w";
+        argv[a++] = vals[i];
+    }
+    argv[a++] = list ? "l" : "s";
+    rep = checked(conn, redisCommandArgv(conn, a, argv, NULL), r);
+    if (!rep) {
+        /* a script that failed half-way keeps the writes it made: unknown */
+        if (r->type == FL_WL_FAIL)
+            r->type = FL_WL_INFO;
+        return;
+    }
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != (size_t)n) {
+        unexpected(r, rep);
+        freeReplyObject(rep);
+        return;
+    }
+    for (int i = 0; i < n && r->type == FL_WL_OK; i++)
+        if (op->mops[i].f == FL_WL_READ && !(reads[i] = txn_read_json(rep->element[i], list)))
+            unexpected(r, rep->element[i]);
+    if (r->type == FL_WL_OK && !(r->txn = fl_wl_txn_render(op, reads))) {
+        r->type = FL_WL_INFO;
+        snprintf(r->error, sizeof r->error, "out of memory");
+    }
+    for (int i = 0; i < n; i++)
+        free(reads[i]);
+    freeReplyObject(rep);
+}
+
+/* list-append, rw-register: delete every key of the workload (keys rotate,
+ * so they are found by SCAN). */
+static int setup_txn(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    char pattern[300], cursor[32] = "0";
+
+    key_of(c, pattern, sizeof pattern, -1);
+    strncat(pattern, ":*", sizeof pattern - strlen(pattern) - 1);
+    do {
+        redisReply *rep = redisCommand(conn, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+
+        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            fl_err_set(e, FL_EFAIL, "redis SCAN %s: %s", pattern,
+                       rep && rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                             : ((redisContext *)conn)->errstr);
+            if (rep)
+                freeReplyObject(rep);
+            return -FL_EFAIL;
+        }
+        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str ? rep->element[0]->str : "0");
+        for (size_t i = 0; i < rep->element[1]->elements; i++)
+            if (simple(conn, e, "DEL", "DEL %s", rep->element[1]->element[i]->str) < 0) {
+                freeReplyObject(rep);
+                return -FL_EFAIL;
+            }
+        freeReplyObject(rep);
+    } while (strcmp(cursor, "0"));
+    return 0;
+}
+
 static const struct fl_wl_client_impl impls[] = {
     {.workload = "register", .setup = setup_register, .exec = exec_register},
     {.workload = "bank", .setup = setup_bank, .exec = exec_bank},
     {.workload = "set", .setup = setup_del, .exec = exec_set},
     {.workload = "counter", .setup = setup_counter, .exec = exec_counter},
     {.workload = "queue", .setup = setup_del, .exec = exec_queue},
+    {.workload = "list-append", .setup = setup_txn, .exec = exec_txn},
+    {.workload = "rw-register", .setup = setup_txn, .exec = exec_txn},
     {0},
 };
 
