@@ -17,7 +17,8 @@ import pytest
 
 from conftest import BIN, proc_state, wait_for
 from test_proxy import Proxyd
-from test_workload import children, postgres_server, read_history, redis_server  # noqa: F401
+from test_workload import (children, etcd_server, postgres_server, read_history,  # noqa: F401
+                           redis_server)
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -219,3 +220,19 @@ def redis_pid(port):
     out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "server"], capture_output=True,
                          text=True).stdout
     return int(next(l.split(":")[1] for l in out.splitlines() if l.startswith("process_id:")))
+
+
+@pytest.mark.parametrize("kind", ["list-append", "rw-register"])
+def test_etcd_transactions_are_strict_serializable(fl, etcd_server, tmp_path, kind):
+    """etcd: a snapshot txn, then a txn that commits only if no touched key
+    changed; contended keys make some transactions fail, none are wrong."""
+    out = tmp_path / "h.jsonl"
+    rc, so, se = fl("workload", "--client", "etcd", "--workload", kind, "--target",
+                    f"http://127.0.0.1:{etcd_server}", "--keys", 3, "--concurrency", 4,
+                    "--duration", "2s", "--out", out, timeout=60)
+    assert rc == 0, se
+    ops = txns(out)
+    assert any(o["type"] == "ok" for o in ops) and any(o["type"] == "fail" for o in ops)
+    rc, so, se = fl("check", "--model", kind, "--consistency-models", "strict-serializable",
+                    out)
+    assert rc == 0 and so.startswith("VALID"), so + se

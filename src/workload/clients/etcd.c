@@ -9,6 +9,12 @@
  *             read = one range over the prefix (a single revision)
  *   set       put "<ns>/set/<v>"; read = range over the prefix, keys only
  *   counter   read-then-txn on mod_revision, like a transfer
+ *   list-append, rw-register
+ *             optimistic: one read-only txn ranges every key the transaction
+ *             touches (one revision), the micro-ops run on that snapshot,
+ *             then one txn puts the written keys only if none of the touched
+ *             keys' mod_revision changed (else fail). A list is stored as
+ *             its elements in decimal, separated by spaces.
  *   queue     put "<ns>/queue/<v>"; a dequeue ranges the oldest key (by
  *             create revision) and deletes it, returning the deleted value
  *             (another consumer took it first: try the next, 5 times, then
@@ -23,6 +29,7 @@
 #include <string.h>
 
 #include "workload/clients/httpc.h"
+#include "workload/txn.h"
 #include "workload/workload.h"
 
 static void ekey(const struct fl_wl_cfg *c, char *buf, size_t len, long long i)
@@ -403,6 +410,141 @@ static void exec_counter(void *conn, const struct fl_wl_cfg *c, const struct fl_
     txn(h, req, "concurrent increment", r);
 }
 
+/* The keys a transaction touches, each once, with what the snapshot holds. */
+struct tkey {
+    int64_t k, mod;
+    char name[256];
+    char *val; /* the snapshot's value, then the transaction's (malloc'd); NULL: none */
+    bool written;
+};
+
+static int tkey_find(struct tkey *t, int *n, const struct fl_wl_cfg *c, int64_t k)
+{
+    for (int i = 0; i < *n; i++)
+        if (t[i].k == k)
+            return i;
+    memset(&t[*n], 0, sizeof t[*n]);
+    t[*n].k = k;
+    ekey(c, t[*n].name, sizeof t[*n].name, (long long)k);
+    return (*n)++;
+}
+
+/* Range every key in one read-only txn: one revision for all of them. */
+static int snapshot(struct fl_httpc *h, struct tkey *t, int n, struct fl_wl_result *r)
+{
+    json_t *ops = json_array(), *resp, *rs;
+    int q;
+
+    for (int i = 0; i < n; i++)
+        json_array_append_new(ops, json_pack("{s:{s:o}}", "request_range", "key",
+                                             b64j(t[i].name)));
+    if ((q = call(h, "/v3/kv/txn", json_pack("{s:o}", "success", ops), &resp, r)) != E_OK)
+        return q;
+    rs = json_object_get(resp, "responses");
+    for (int i = 0; i < n; i++) {
+        json_t *kv = json_array_get(
+            json_object_get(json_object_get(json_array_get(rs, (size_t)i), "response_range"),
+                            "kvs"),
+            0);
+        const char *v = json_string_value(json_object_get(kv, "value"));
+        size_t len;
+
+        t[i].mod = kv ? jint(json_object_get(kv, "mod_revision")) : 0;
+        t[i].val = v ? fl_b64_decode(v, &len) : NULL;
+        if (kv && !t[i].val) {
+            snprintf(r->error, sizeof r->error, "%s: unreadable value", t[i].name);
+            json_decref(resp);
+            return E_BROKEN;
+        }
+    }
+    json_decref(resp);
+    return E_OK;
+}
+
+/* A stored value as the history shows a read of it: "[1 2]" -> "[1,2]". */
+static char *read_json(const char *val, bool list)
+{
+    char *s;
+
+    if (!val)
+        return strdup(list ? "[]" : "null");
+    if (!list)
+        return strdup(val);
+    if (!(s = malloc(strlen(val) + 3)))
+        return NULL;
+    sprintf(s, "[%s]", val);
+    for (char *p = s + 1; *p; p++)
+        if (*p == ' ')
+            *p = ',';
+    return s;
+}
+
+/* One micro-op on the snapshot: a read records what it sees, an append or
+ * a write changes the key's value. False when out of memory. */
+static bool apply_mop(struct tkey *tk, const struct fl_wl_mop *m, bool list, char **read)
+{
+    char *nv;
+
+    if (m->f == FL_WL_READ)
+        return (*read = read_json(tk->val, list)) != NULL;
+    if (list && tk->val && *tk->val) {
+        if (!(nv = malloc(strlen(tk->val) + 24)))
+            return false;
+        sprintf(nv, "%s %lld", tk->val, (long long)m->v);
+    } else {
+        if (!(nv = malloc(24)))
+            return false;
+        sprintf(nv, "%lld", (long long)m->v);
+    }
+    free(tk->val);
+    tk->val = nv;
+    tk->written = true;
+    return true;
+}
+
+static void exec_txn(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                     struct fl_wl_result *r)
+{
+    bool list = !strcmp(c->workload->name, "list-append");
+    struct tkey t[FL_WL_TXN_MAX];
+    char *reads[FL_WL_TXN_MAX] = {0};
+    int n = 0, q;
+
+    for (int i = 0; i < op->nmops; i++)
+        tkey_find(t, &n, c, op->mops[i].key);
+    if ((q = snapshot(conn, t, n, r)) != E_OK) {
+        outcome(q, r);
+        goto out;
+    }
+    for (int i = 0; i < op->nmops; i++) {
+        if (!apply_mop(&t[tkey_find(t, &n, c, op->mops[i].key)], &op->mops[i], list,
+                       &reads[i])) {
+            r->type = FL_WL_FAIL;
+            snprintf(r->error, sizeof r->error, "out of memory");
+            goto out;
+        }
+    }
+    /* commit: every touched key still as the snapshot saw it */
+    json_t *cmp = json_array(), *puts = json_array();
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(cmp, cmp_mod(t[i].name, t[i].mod));
+        if (t[i].written)
+            json_array_append_new(puts, json_pack("{s:{s:o,s:o}}", "request_put", "key",
+                                                  b64j(t[i].name), "value", b64j(t[i].val)));
+    }
+    txn(conn, json_pack("{s:o,s:o}", "compare", cmp, "success", puts),
+        "a concurrent transaction changed a key", r);
+    if (r->type == FL_WL_OK && !(r->txn = fl_wl_txn_render(op, reads))) {
+        r->type = FL_WL_INFO;
+        snprintf(r->error, sizeof r->error, "out of memory");
+    }
+out:
+    for (int i = 0; i < op->nmops; i++)
+        free(reads[i]);
+    for (int i = 0; i < n; i++)
+        free(t[i].val);
+}
+
 static int simple(struct fl_httpc *h, const char *path, json_t *req, struct fl_err *e)
 {
     struct fl_wl_result r = {0};
@@ -455,6 +597,8 @@ static const struct fl_wl_client_impl impls[] = {
     {.workload = "set", .setup = setup_clear, .exec = exec_set},
     {.workload = "counter", .setup = setup_counter, .exec = exec_counter},
     {.workload = "queue", .setup = setup_clear, .exec = exec_queue},
+    {.workload = "list-append", .setup = setup_clear, .exec = exec_txn},
+    {.workload = "rw-register", .setup = setup_clear, .exec = exec_txn},
     {0},
 };
 
