@@ -397,6 +397,7 @@ class H(BaseHTTPRequestHandler):
         if p == "/reset":
             with lock:
                 st["reg"].clear(); st["set"].clear(); st["counter"] = 0; st["queue"] = []
+                st["txn"] = {}
                 n = b["accounts"]
                 st["bank"] = [b["total"] // n + (b["total"] % n if i == 0 else 0) for i in range(n)]
             return self.reply(204)
@@ -442,6 +443,29 @@ class H(BaseHTTPRequestHandler):
             with lock:
                 q, st["queue"] = st["queue"], []
             return self.reply(200, q)
+        if p == "/txn":
+            # serializable: the whole transaction under the lock; the broken
+            # service takes the lock per micro-op, so transactions interleave
+            t = st.setdefault("txn", {})
+            def mop(f, k, v):
+                if f == "r":
+                    cur = t.get(k)
+                    return [f, k, list(cur) if isinstance(cur, list) else cur]
+                if f == "append":
+                    t.setdefault(k, []).append(v)
+                else:
+                    t[k] = v
+                return [f, k, v]
+            if broken:
+                out = []
+                for m in b["value"]:
+                    time.sleep(0.0005)
+                    with lock:
+                        out.append(mop(*m))
+            else:
+                with lock:
+                    out = [mop(*m) for m in b["value"]]
+            return self.reply(200, {"value": out})
         self.reply(404)
 ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 '''

@@ -17,8 +17,8 @@ import pytest
 
 from conftest import BIN, proc_state, wait_for
 from test_proxy import Proxyd
-from test_workload import (children, etcd_server, postgres_server, read_history,  # noqa: F401
-                           redis_server)
+from test_workload import (children, etcd_server, http_service, postgres_server,  # noqa: F401
+                           read_history, redis_server)
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -236,3 +236,21 @@ def test_etcd_transactions_are_strict_serializable(fl, etcd_server, tmp_path, ki
     rc, so, se = fl("check", "--model", kind, "--consistency-models", "strict-serializable",
                     out)
     assert rc == 0 and so.startswith("VALID"), so + se
+
+
+@pytest.mark.parametrize("kind", ["list-append", "rw-register"])
+def test_http_transactions_of_a_teams_service(fl, http_service, tmp_path, kind):
+    """POST /txn of the test service: serializable when it holds its lock for
+    the whole transaction; the broken one interleaves micro-ops and the
+    checker names what that does (G-single, G2-item or lost updates)."""
+    for broken in (False, True):
+        out = tmp_path / f"h{int(broken)}.jsonl"
+        rc, so, se = fl("workload", "--client", "http", "--workload", kind, "--target",
+                        http_service(broken), "--keys", 2, "--concurrency", 6, "--duration",
+                        "2s", "--out", out, timeout=60)
+        assert rc == 0, se
+        rc, so, se = fl("check", "--model", kind, "--consistency-models", "serializable", out)
+        if broken:
+            assert rc == 1 and so.startswith("INVALID"), so + se
+        else:
+            assert rc == 0 and so.startswith("VALID"), so + se

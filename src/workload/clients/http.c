@@ -13,6 +13,11 @@
  *             GET  /set                 -> [v, ...]
  *   counter   POST /counter             {"amount": n}
  *             GET  /counter             -> n or {"value": n}
+ *   list-append, rw-register
+ *             POST /txn                 {"value": [["r", k, null], ["append", k, v], ...]}
+ *                                       -> the same micro-ops with what each read saw
+ *                                       (a list, an integer or null), as an array or
+ *                                       {"value": [...]}; 409 = aborted (fail)
  *
  * 2xx is ok; 4xx means the service refused (cas mismatch, insufficient
  * funds): fail; 5xx, timeouts and connection errors are info, since the
@@ -23,6 +28,7 @@
 #include <string.h>
 
 #include "workload/clients/httpc.h"
+#include "workload/txn.h"
 #include "workload/workload.h"
 
 /* Send one request and classify the status. */
@@ -210,6 +216,51 @@ static void exec_counter(void *conn, const struct fl_wl_cfg *c, const struct fl_
     json_decref(j);
 }
 
+/* What read i of a /txn answer saw, as JSON text; NULL when the answer is
+ * not the transaction it was sent. */
+static char *txn_read(const json_t *ans, size_t i, const struct fl_wl_mop *m)
+{
+    const json_t *mop = json_array_get(ans, i), *v = json_array_get(mop, 2);
+
+    if (json_array_size(mop) != 3 || json_integer_value(json_array_get(mop, 1)) != m->key ||
+        !(json_is_array(v) || json_is_integer(v) || json_is_null(v)))
+        return NULL;
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static void exec_txn(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                     struct fl_wl_result *r)
+{
+    struct fl_httpc *h = conn;
+    char *sent = fl_wl_txn_render(op, NULL), *reads[FL_WL_TXN_MAX] = {0};
+    json_t *body = sent ? json_loads(sent, 0, NULL) : NULL, *j, *ans;
+
+    (void)c;
+    free(sent);
+    if (!body) {
+        r->type = FL_WL_FAIL;
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return;
+    }
+    if (req(h, "POST", "/txn", json_pack("{s:o}", "value", body), r) < 0 || r->type != FL_WL_OK)
+        return;
+    j = json_loads(h->body, 0, NULL);
+    ans = json_is_object(j) ? json_object_get(j, "value") : j;
+    if (json_array_size(ans) != (size_t)op->nmops) {
+        unreadable(r, "/txn");
+    } else {
+        for (int i = 0; i < op->nmops && r->type == FL_WL_OK; i++)
+            if (op->mops[i].f == FL_WL_READ &&
+                !(reads[i] = txn_read(ans, (size_t)i, &op->mops[i])))
+                unreadable(r, "/txn");
+        if (r->type == FL_WL_OK && !(r->txn = fl_wl_txn_render(op, reads)))
+            unreadable(r, "/txn");
+    }
+    for (int i = 0; i < op->nmops; i++)
+        free(reads[i]);
+    json_decref(j);
+}
+
 static int hsetup(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
 {
     struct fl_httpc *h = conn;
@@ -242,6 +293,8 @@ static const struct fl_wl_client_impl impls[] = {
     {.workload = "set", .setup = hsetup, .exec = exec_set},
     {.workload = "counter", .setup = hsetup, .exec = exec_counter},
     {.workload = "queue", .setup = hsetup, .exec = exec_queue},
+    {.workload = "list-append", .setup = hsetup, .exec = exec_txn},
+    {.workload = "rw-register", .setup = hsetup, .exec = exec_txn},
     {0},
 };
 
