@@ -16,6 +16,7 @@
 #include "spec/yaml.h"
 #include "util/parse.h"
 #include "util/suggest.h"
+#include "workload/workload.h"
 
 #define DEFAULT_INTERVAL_MS 1000
 #define DEFAULT_TIMEOUT_MS 2000
@@ -885,10 +886,18 @@ static void load_workload(struct ctx *c, const struct fl_ynode *n)
             w->workload = dup_str(c, v, "workload");
         add_flag(c, k, v, &w->argv, &w->argc);
     }
-    if (!w->client)
-        err_at(c, n, "workload needs client: redis, postgres, etcd or http");
-    if (!w->workload)
-        err_at(c, n, "workload needs workload: register, bank, set, counter or queue");
+    if (!w->client) {
+        char names[256];
+
+        fl_wl_client_names(names, sizeof names);
+        err_at(c, n, "workload needs client: %s", names);
+    }
+    if (!w->workload) {
+        char names[256];
+
+        fl_wl_workload_names(names, sizeof names);
+        err_at(c, n, "workload needs workload: %s", names);
+    }
 }
 
 static void load_checks(struct ctx *c, const struct fl_ynode *n)
