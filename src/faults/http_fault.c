@@ -11,7 +11,22 @@
 #include "proxy/http.h"
 
 static const struct fl_opt opts[] = {
-    FL_PXFAULT_OPTS(" (ignored by http.fault: it reads requests and rewrites responses)"),
+    /* proxy_common.h's options without --direction (a rule reads requests and
+     * rewrites responses), and --percent per request */
+    FL_NETNS_OPTS,
+    {"target", FL_OPT_STRING, FL_OPT_MULTI, "ADDR[/PREFIX][:PORT]",
+     "intercept new TCP connections to this address (or network), and port if given, made in "
+     "or through the scope; repeat for more (required, or --endpoint)",
+     NULL, 0, 0},
+    {"endpoint", FL_OPT_STRING, FL_OPT_MULTI, "ADDR[/PREFIX][:PORT]",
+     "the same as --target, under the name experiment files use", NULL, 0, 0},
+    {"percent", FL_OPT_PERCENT, 0, "PERCENT",
+     "share of matching requests affected, drawn per request (default 100)", NULL, 0, 0},
+    {"hard-stop", FL_OPT_DURATION, 0, "DURATION",
+     "the proxy stops (and its redirect goes) by "
+     "itself after this long even if nothing reverts the fault (default: --duration or a "
+     "detached --lease, + 30s; else 1h)",
+     NULL, 1, 0},
     {"method", FL_OPT_STRING, 0, "METHOD", "match only this request method (GET, POST, ...)", NULL,
      0, 0},
     {"path", FL_OPT_STRING, 0, "GLOB",
@@ -98,7 +113,10 @@ static int attributes(const json_t *params, json_t **attrs, struct fl_err *e)
                                           "'Name: value'");
     if (fl_http_rule_parse(a, &r, msg, sizeof msg)) {
         json_decref(a);
-        return fl_err_set(e, FL_EUSAGE, "%s", msg);
+        const char *why = msg;
+        if (!strncmp(why, "bad request body: ", 18))
+            why += 18; /* the API's wording; here it is the command line */
+        return fl_err_set(e, FL_EUSAGE, "%s", why);
     }
     fl_http_rule_free(r);
     *attrs = a;

@@ -283,9 +283,17 @@ static int emit_body(struct fl_http_conn *c, int dir)
     return r;
 }
 
+static bool name_in(const char *names, size_t len, const char *name, size_t nl)
+{
+    for (size_t i = 0; i < len; i += strlen(names + i) + 1)
+        if (strlen(names + i) == nl && !strncasecmp(names + i, name, nl))
+            return true;
+    return false;
+}
+
 /* The answer a rule gives instead of forwarding the request. */
 static char *synth_answer(int status, const char *body, size_t blen, const char *hdrs, size_t hlen,
-                          bool head_req, size_t *len)
+                          bool head_req, bool own_type, size_t *len)
 {
     const char *reason = http_status_str((enum http_status)status);
     char top[256];
@@ -295,9 +303,8 @@ static char *synth_answer(int status, const char *body, size_t blen, const char 
     if (!strcmp(reason, "<unknown>"))
         reason = "Injected";
     n = snprintf(top, sizeof top,
-                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-                 "X-Faultline: http.fault\r\n",
-                 status, reason, blen);
+                 "HTTP/1.1 %d %s\r\n%sContent-Length: %zu\r\nX-Faultline: http.fault\r\n", status,
+                 reason, own_type ? "" : "Content-Type: text/plain\r\n", blen);
     if (!(out = malloc((size_t)n + hlen + 2 + blen)))
         return NULL;
     memcpy(out, top, (size_t)n);
@@ -396,7 +403,7 @@ static int request_head(struct fl_http_conn *c, size_t end, int64_t now,
             body = dflt;
         }
         if (!(ans = synth_answer(status, body, blen, sl.bytes ? sl.bytes : "", hlen, sl.head_req,
-                                 &sl.len)))
+                                 name_in(sl.names, sl.nnames, "Content-Type", 12), &sl.len)))
             goto fail;
         free(sl.bytes);
         sl.bytes = ans;
@@ -416,14 +423,6 @@ static int request_head(struct fl_http_conn *c, size_t end, int64_t now,
 fail:
     slot_clear(&sl);
     return -ENOMEM;
-}
-
-static bool name_in(const char *names, size_t len, const char *name, size_t nl)
-{
-    for (size_t i = 0; i < len; i += strlen(names + i) + 1)
-        if (strlen(names + i) == nl && !strncasecmp(names + i, name, nl))
-            return true;
-    return false;
 }
 
 /* The response head in[mark, end), rewritten: the slot's headers replace
