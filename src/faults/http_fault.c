@@ -53,6 +53,11 @@ static const struct fl_opt opts[] = {
      "hold matching requests (or the --status answer) "
      "this long",
      NULL, 0, 0},
+    {"find", FL_OPT_STRING, 0, "TEXT",
+     "with --replace: patch the bodies of the responses to "
+     "matching requests, every TEXT becomes --replace's (responses up to 1 MiB)",
+     NULL, 0, 0},
+    {"replace", FL_OPT_STRING, 0, "TEXT", "what --find's TEXT becomes (may be empty)", NULL, 0, 0},
     {"set-header", FL_OPT_STRING, FL_OPT_MULTI, "NAME: VALUE",
      "add or replace this header in "
      "the responses to matching requests (and in --status answers); repeatable",
@@ -105,12 +110,20 @@ static int attributes(const json_t *params, json_t **attrs, struct fl_err *e)
         if (set_headers(sh, o, e))
             return json_decref(a), FL_EUSAGE;
     }
+    if (!json_object_get(params, "find") != !json_object_get(params, "replace"))
+        return json_decref(a), fl_err_set(e, FL_EUSAGE,
+                                          "--find TEXT and --replace TEXT go together (patch "
+                                          "the response body)");
+    if (json_object_get(params, "find"))
+        json_object_set_new(a, "patch",
+                            json_pack("{s:O, s:O}", "find", json_object_get(params, "find"),
+                                      "replace", json_object_get(params, "replace")));
     if (!json_object_get(a, "status") && !json_object_get(a, "delay") &&
-        !json_object_get(a, "body") && !sh)
+        !json_object_get(a, "body") && !json_object_get(a, "patch") && !sh)
         return json_decref(a), fl_err_set(e, FL_EUSAGE,
                                           "say what to do to matching requests: --status CODE, "
-                                          "--delay DURATION, --body TEXT or --set-header "
-                                          "'Name: value'");
+                                          "--delay DURATION, --body TEXT, --find TEXT "
+                                          "--replace TEXT or --set-header 'Name: value'");
     if (fl_http_rule_parse(a, &r, msg, sizeof msg)) {
         json_decref(a);
         const char *why = msg;

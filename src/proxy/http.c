@@ -32,6 +32,8 @@ struct slot {
     char *body; /* replacement body */
     size_t body_len;
     bool has_body;
+    char *find, *repl; /* body patch: every `find` becomes `repl` */
+    size_t find_len, repl_len;
     int64_t at;
 };
 
@@ -40,6 +42,9 @@ struct side {
     char *in;                    /* FL_HTTP_HEAD_MAX bytes */
     size_t in_len, parsed, mark; /* in[0, mark) is handled, in[0, parsed) parsed */
     bool in_head, drop, eof;
+    bool hold, over;  /* a response held whole to patch its body; past the bound */
+    char *held, *dec; /* its raw bytes, and its decoded body */
+    size_t held_len, dec_len, held_head;
     int ev;
     int64_t at; /* release time of the current message's bytes */
     char url[FL_HTTP_URL_MAX];
@@ -81,6 +86,29 @@ static int cb_url(http_parser *hp, const char *at, size_t n)
     return 0;
 }
 
+static int grow(char **buf, size_t *len, const char *p, size_t n)
+{
+    char *b;
+
+    if (*len + n > FL_HTTP_PATCH_MAX)
+        return -E2BIG;
+    if (!(b = realloc(*buf, *len + n + 1)))
+        return -ENOMEM;
+    memcpy(b + *len, p, n);
+    *len += n;
+    *buf = b;
+    return 0;
+}
+
+static int cb_body(http_parser *hp, const char *at, size_t n)
+{
+    struct side *s = hp->data;
+
+    if (s->hold && !s->over && grow(&s->dec, &s->dec_len, at, n))
+        s->over = true; /* too big: emit_body gives up on the patch */
+    return 0;
+}
+
 static int cb_head(http_parser *hp)
 {
     struct side *s = hp->data;
@@ -106,6 +134,7 @@ static int cb_done(http_parser *hp)
 static const http_parser_settings settings = {
     .on_message_begin = cb_begin,
     .on_url = cb_url,
+    .on_body = cb_body,
     .on_headers_complete = cb_head,
     .on_message_complete = cb_done,
 };
@@ -135,6 +164,8 @@ static void slot_clear(struct slot *sl)
     free(sl->bytes);
     free(sl->names);
     free(sl->body);
+    free(sl->find);
+    free(sl->repl);
     memset(sl, 0, sizeof *sl);
 }
 
@@ -144,6 +175,8 @@ void fl_http_conn_free(struct fl_http_conn *c)
         return;
     for (int i = 0; i < 2; i++) {
         free(c->s[i].in);
+        free(c->s[i].held);
+        free(c->s[i].dec);
         free(c->out[i].buf);
         free(c->out[i].seg);
     }
@@ -253,10 +286,28 @@ static int release_synth(struct fl_http_conn *c)
     return 0;
 }
 
+/* Stop holding a response for a patch: what was held goes on unchanged. */
+static int unhold(struct fl_http_conn *c, bool emit)
+{
+    struct side *s = &c->s[1];
+    int r = 0;
+
+    if (!s->hold)
+        return 0;
+    if (emit)
+        r = out_push(&c->out[1], s->held, s->held_len, s->at);
+    free(s->held);
+    free(s->dec);
+    s->held = s->dec = NULL;
+    s->held_len = s->dec_len = 0;
+    s->hold = s->over = false;
+    return r;
+}
+
 /* Not HTTP/1.1 (or no longer): from here on both directions pass unchanged. */
 static int go_raw(struct fl_http_conn *c, int64_t now)
 {
-    if (release_synth(c))
+    if (unhold(c, true) || release_synth(c))
         return -ENOMEM;
     c->raw = true;
     for (int i = 0; i < 2; i++) {
@@ -277,6 +328,20 @@ static int emit_body(struct fl_http_conn *c, int dir)
 
     if (s->in_head || s->parsed <= s->mark)
         return 0;
+    if (s->hold && !s->over &&
+        !(r = grow(&s->held, &s->held_len, s->in + s->mark, s->parsed - s->mark))) {
+        s->mark = s->parsed;
+        return 0;
+    }
+    if (r == -ENOMEM)
+        return r;
+    if (s->hold) {
+        /* past FL_HTTP_PATCH_MAX: the response goes on unpatched */
+        if (unhold(c, true))
+            return -ENOMEM;
+        s->drop = false;
+        r = 0;
+    }
     if (!s->drop)
         r = out_push(&c->out[dir], s->in + s->mark, s->parsed - s->mark, s->at);
     s->mark = s->parsed;
@@ -359,6 +424,18 @@ static int apply_rules(struct slot *sl, int *status, int64_t *delay_ms, const ch
                 append(&sl->names, &sl->nnames, r->set_names[k], nl + 1))
                 return -ENOMEM;
         }
+        if (r->find) {
+            free(sl->find);
+            free(sl->repl);
+            sl->find = malloc(r->find_len + 1);
+            sl->repl = malloc(r->repl_len + 1);
+            if (!sl->find || !sl->repl)
+                return -ENOMEM;
+            memcpy(sl->find, r->find, r->find_len);
+            memcpy(sl->repl, r->repl, r->repl_len);
+            sl->find_len = r->find_len;
+            sl->repl_len = r->repl_len;
+        }
         if (r->has_body) {
             free(sl->body);
             if (!(sl->body = malloc(r->body_len + 1)))
@@ -427,11 +504,10 @@ fail:
 
 /* The response head in[mark, end), rewritten: the slot's headers replace
  * those of the same name, and a replaced body gets a new Content-Length. */
-static int rewrite_head(struct fl_http_conn *c, const struct slot *sl, bool body, size_t end,
-                        int64_t at)
+static int rewrite_head(struct fl_http_conn *c, const struct slot *sl, const char *p, size_t hlen,
+                        bool body, size_t blen, int64_t at)
 {
-    struct side *s = &c->s[1];
-    const char *p = s->in + s->mark, *e = s->in + end;
+    const char *e = p + hlen;
     struct fl_http_out *o = &c->out[1];
     bool first = true, skip = false;
     char cl[64];
@@ -458,8 +534,7 @@ static int rewrite_head(struct fl_http_conn *c, const struct slot *sl, bool body
     if (sl->len && out_push(o, sl->bytes, sl->len, at))
         return -ENOMEM;
     if (body &&
-        out_push(o, cl, (size_t)snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", sl->body_len),
-                 at))
+        out_push(o, cl, (size_t)snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", blen), at))
         return -ENOMEM;
     c->stats[3]++;
     return out_push(o, "\r\n", 2, at);
@@ -477,12 +552,61 @@ static int response_head(struct fl_http_conn *c, size_t end, int64_t now)
     s->drop = false;
     s->at = now;
     body = sl && sl->has_body && !c->interim && st != 101 && st != 204 && st != 304;
+    if (sl && sl->find && !body && !c->interim && st != 101 && st != 204 && st != 304 &&
+        !sl->head_req) {
+        /* patch: hold the whole response, head included (it gets a new length) */
+        s->hold = true;
+        s->held_head = end - s->mark;
+        r = grow(&s->held, &s->held_len, s->in + s->mark, end - s->mark);
+        s->mark = end;
+        return r;
+    }
     if (!sl || c->interim || (!sl->len && !body))
         r = out_push(&c->out[1], s->in + s->mark, end - s->mark, now);
     else
-        r = rewrite_head(c, sl, body, end, now);
+        r = rewrite_head(c, sl, s->in + s->mark, end - s->mark, body, sl->body_len, now);
     s->drop = body;
     s->mark = end;
+    return r;
+}
+
+/* Every `find` in the held body becomes `repl`; the response leaves with
+ * its new length. A result past FL_HTTP_PATCHED_MAX leaves unpatched. */
+static int patch_out(struct fl_http_conn *c, const struct slot *sl)
+{
+    struct side *s = &c->s[1];
+    size_t hits = 0, len;
+    char *out, *o;
+    const char *p, *e = s->dec ? s->dec + s->dec_len : NULL;
+    int r;
+
+    for (p = s->dec; s->dec_len && (p = memmem(p, (size_t)(e - p), sl->find, sl->find_len));
+         p += sl->find_len)
+        hits++;
+    len = s->dec_len - hits * sl->find_len;
+    if (hits && sl->repl_len > (FL_HTTP_PATCHED_MAX - len) / hits)
+        return unhold(c, true);
+    len += hits * sl->repl_len;
+    if (!(o = out = malloc(len + 1)))
+        return -ENOMEM;
+    for (p = s->dec; p < e;) {
+        const char *h = memmem(p, (size_t)(e - p), sl->find, sl->find_len);
+        size_t k = h ? (size_t)(h - p) : (size_t)(e - p);
+        memcpy(o, p, k);
+        o += k;
+        p += k;
+        if (h) {
+            memcpy(o, sl->repl, sl->repl_len);
+            o += sl->repl_len;
+            p += sl->find_len;
+        }
+    }
+    r = rewrite_head(c, sl, s->held, s->held_head, true, len, s->at);
+    if (!r)
+        r = out_push(&c->out[1], out, len, s->at);
+    free(out);
+    if (!r)
+        r = unhold(c, false);
     return r;
 }
 
@@ -493,6 +617,8 @@ static int response_done(struct fl_http_conn *c, int64_t now)
     if (c->interim || !c->sn)
         return 0;
     sl = &c->slots[c->sh];
+    if (c->s[1].hold && patch_out(c, sl))
+        return -ENOMEM;
     if (c->s[1].drop && !sl->head_req && out_push(&c->out[1], sl->body, sl->body_len, now))
         return -ENOMEM;
     slot_clear(sl);

@@ -25,6 +25,8 @@
 #define FL_HTTP_OUT_MAX (256 * 1024) /* queued output before reading pauses */
 #define FL_HTTP_SET_HEADERS_MAX 32   /* set_headers entries */
 #define FL_HTTP_DELAY_MAX_MS 3600000LL
+#define FL_HTTP_PATCH_MAX (1024 * 1024)       /* a response held whole to patch its body */
+#define FL_HTTP_PATCHED_MAX (4 * 1024 * 1024) /* the patched body */
 
 /* One rule (the attributes of one `http` toxic). */
 struct fl_http_rule {
@@ -39,7 +41,9 @@ struct fl_http_rule {
     char *body;   /* the answer's body, or the response body's replacement */
     size_t body_len;
     bool has_body;
-    int64_t delay_ms; /* hold the request (or the answer) this long */
+    int64_t delay_ms;  /* hold the request (or the answer) this long */
+    char *find, *repl; /* patch: every `find` in the response body becomes `repl` */
+    size_t find_len, repl_len;
     char **set_names; /* response headers to add or replace */
     char **set_values;
     size_t nset;

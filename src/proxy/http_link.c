@@ -117,7 +117,16 @@ void fl_px_http_pump(struct fl_px_link *l)
     int64_t now = fl_px_now();
     bool progress = true;
 
-    for (int rounds = 0; progress && !l->dead && rounds < 64; rounds++) {
+    for (int rounds = 0; progress && !l->dead; rounds++) {
+        if (rounds == 16) {
+            /* Be fair to other links: the loop's ready list finishes this one. */
+            if (!l->ready) {
+                l->ready = true;
+                l->rnext = l->px->srv->ready;
+                l->px->srv->ready = l;
+            }
+            return;
+        }
         progress = false;
         for (int i = 0; i < 2 && !l->dead; i++) {
             struct fl_px_dir *d = &l->d[i];

@@ -174,6 +174,20 @@ def test_rewrite_response_headers_and_body(lab, fl_popen):
     assert curl(lab, "/r/a")[:2] == (200, "ok /r/a\n")
 
 
+def test_patch_response_body(lab, fl_popen):
+    lab.start_ready(lab.b, HTTP_SERVER, lab.b_ip, PORT)
+    p = start_fault(lab, fl_popen, "--path", "/*", "--method", "GET", "--find", "c",
+                    "--replace", "CCC", "--duration", "30s")
+    r = keepalive(lab, [["GET", "/abc", None], ["GET", "/chunked", None],
+                        ["POST", "/c", "cc"], ["GET", "/x", None]])
+    got = [(st, body, h.get("Content-Length")) for _, st, body, h in r["responses"]]
+    assert got == [(200, "ok /abCCC\n", "10"), (200, "abCCCdefgh", "10"), (200, "cc", "2"),
+                   (200, "ok /x\n", "6")], got
+    assert "Transfer-Encoding" not in r["responses"][1][3]
+    p.send_signal(signal.SIGINT)
+    assert p.wait(15) == 0, p.stderr.read()
+
+
 def test_header_match_and_non_http_passes_unchanged(lab, fl_popen):
     lab.start_ready(lab.b, HTTP_SERVER, lab.b_ip, PORT)
     p = start_fault(lab, fl_popen, "--header", "X-User: test-*", "--status", "503",
@@ -223,6 +237,7 @@ def test_sigkill_owner_guardian_reverts(lab, fl_popen, state_dir):
     (["--status", "503", "--path-regex", "(["], "path_regex"),
     (["--status", "503", "--header", "Bad Name: x"], "header"),
     (["--set-header", "novalue"], "Name: value"),
+    (["--find", "x"], "go together"),
     (["--status", "503", "--direction", "both"], "direction"),
 ])
 def test_usage_errors(fl, args, want):

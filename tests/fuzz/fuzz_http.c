@@ -1,7 +1,7 @@
 /* Fuzz the HTTP fault engine (src/proxy/http.c) the way a connection drives
  * it: the input is cut into pieces, each fed from the client or the server
  * side (the first byte of a piece says which and how long), under rules that
- * answer, delay and rewrite; the queued output is drained as a socket
+ * answer, delay, rewrite and patch; the queued output is drained as a socket
  * would. Checks that the queues stay bounded and every segment's bytes
  * exist. */
 #include <stdint.h>
@@ -41,7 +41,7 @@ static void drain(struct fl_http_conn *c)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct fl_http_active rules[3];
+    static struct fl_http_active rules[4];
     struct fl_http_conn *c;
 
     if (!rules[0].rule) {
@@ -54,6 +54,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rules[2] = (struct fl_http_active){
             rule("{\"header\": \"X-A: b*\", \"method\": \"POST\", \"delay\": 5}"), 1};
     }
+    if (!rules[3].rule)
+        rules[3] = (struct fl_http_active){
+            rule("{\"path\": \"/p*\", \"patch\": {\"find\": \"a\", \"replace\": \"xyz\"}}"), 1};
     if (!(c = fl_http_conn_new()))
         return 0;
     while (size) {
@@ -64,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             n = size;
         if (n > space)
             n = space;
-        if (fl_http_conn_feed(c, dir, (const char *)data, n, 1000, rules, 3, draw))
+        if (fl_http_conn_feed(c, dir, (const char *)data, n, 1000, rules, 4, draw))
             break;
         data += n, size -= n;
         if (fl_http_conn_space(c, dir) == 0 || (size && data[0] == 0xff))

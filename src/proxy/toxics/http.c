@@ -26,6 +26,8 @@ void fl_http_rule_free(struct fl_http_rule *r)
     free(r->hname);
     free(r->hvalue);
     free(r->body);
+    free(r->find);
+    free(r->repl);
     for (size_t i = 0; i < r->nset; i++) {
         free(r->set_names[i]);
         free(r->set_values[i]);
@@ -146,8 +148,35 @@ static int parse_set_headers(const json_t *v, struct fl_http_rule *r, char *msg,
     return 0;
 }
 
+/* "patch": {"find": "...", "replace": "..."}: strings without NUL, find not empty. */
+static int parse_patch(const json_t *v, struct fl_http_rule *r, char *msg, size_t msglen)
+{
+    const json_t *f = json_object_get(v, "find"), *t = json_object_get(v, "replace");
+
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_object(v) || json_object_size(v) != 2 || !json_is_string(f) ||
+        !json_is_string(t) || !json_string_length(f) || json_string_length(f) > FL_HTTP_BODY_MAX ||
+        json_string_length(t) > FL_HTTP_BODY_MAX)
+        return BAD("bad request body: http attribute patch must be {\"find\": \"text\", "
+                   "\"replace\": \"text\"} (find not empty, each at most %d bytes)",
+                   FL_HTTP_BODY_MAX);
+    if (r->has_body && !r->status)
+        return BAD("bad request body: http attributes body (a replacement) and patch exclude "
+                   "each other");
+    r->find_len = json_string_length(f);
+    r->repl_len = json_string_length(t);
+    if (!(r->find = malloc(r->find_len + 1)) || !(r->repl = malloc(r->repl_len + 1)))
+        return BAD("out of memory");
+    memcpy(r->find, json_string_value(f), r->find_len + 1);
+    memcpy(r->repl, json_string_value(t), r->repl_len + 1);
+    return 0;
+}
+
 static int parse_actions(const json_t *a, struct fl_http_rule *r, char *msg, size_t msglen)
 {
+    int st_;
+
     const json_t *st = json_object_get(a, "status"), *d = json_object_get(a, "delay");
     const json_t *b = json_object_get(a, "body");
 
@@ -177,13 +206,15 @@ static int parse_actions(const json_t *a, struct fl_http_rule *r, char *msg, siz
         memcpy(r->body, json_string_value(b), r->body_len + 1);
         r->has_body = true;
     }
+    if ((st_ = parse_patch(json_object_get(a, "patch"), r, msg, msglen)))
+        return st_;
     return parse_set_headers(json_object_get(a, "set_headers"), r, msg, msglen);
 }
 
 int fl_http_rule_parse(const json_t *attrs, struct fl_http_rule **out, char *msg, size_t msglen)
 {
     static const char *const keys[] = {"method", "path", "path_regex",  "header", "status",
-                                       "delay",  "body", "set_headers", NULL};
+                                       "delay",  "body", "set_headers", "patch",  NULL};
     struct fl_http_rule *r = calloc(1, sizeof *r);
     const char *k;
     json_t *v;
@@ -201,7 +232,7 @@ int fl_http_rule_parse(const json_t *attrs, struct fl_http_rule **out, char *msg
             ;
         if (!keys[i] && !st)
             st = BAD("bad request body: an http toxic has no attribute '%s' (its attributes: "
-                     "method, path, path_regex, header, status, delay, body, set_headers)",
+                     "method, path, path_regex, header, status, delay, body, set_headers, patch)",
                      k);
     }
     if (!st && !(st = parse_match(attrs, r, msg, msglen)))
