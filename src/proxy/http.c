@@ -658,7 +658,10 @@ static int process(struct fl_http_conn *c, int dir, int64_t now, const struct fl
     struct side *s = &c->s[dir];
     int r = 0;
 
-    while (!c->raw && s->parsed < s->in_len) {
+    /* a request waits (unparsed) while FL_HTTP_PIPELINE_MAX others wait for
+     * their responses; a response that completes resumes it (fl_http_conn_feed) */
+    while (!c->raw && s->parsed < s->in_len &&
+           !(dir == 0 && s->in_head && c->sn >= FL_HTTP_PIPELINE_MAX)) {
         size_t k;
         enum http_errno e;
 
@@ -679,13 +682,16 @@ static int process(struct fl_http_conn *c, int dir, int64_t now, const struct fl
         return 0;
     if ((r = emit_body(c, dir)))
         return r;
-    if (s->in_head && s->mark == 0 && s->in_len == FL_HTTP_HEAD_MAX)
+    if (s->in_head && s->mark == 0 && s->in_len == FL_HTTP_HEAD_MAX && s->parsed == s->in_len)
         return go_raw(c, now); /* a head past the bound: not faulted, passed on */
-    if (s->mark) {
-        memmove(s->in, s->in + s->mark, s->in_len - s->mark);
-        s->in_len -= s->mark;
-        s->parsed -= s->mark;
-        s->mark = 0;
+    /* drop what is handled; the mark passes the parser by one byte (the
+     * head's last LF) when parsing stopped right after a head */
+    size_t done = s->mark < s->parsed ? s->mark : s->parsed;
+    if (done) {
+        memmove(s->in, s->in + done, s->in_len - done);
+        s->in_len -= done;
+        s->parsed -= done;
+        s->mark -= done;
     }
     return 0;
 }
@@ -711,6 +717,8 @@ int fl_http_conn_feed(struct fl_http_conn *c, int dir, const char *p, size_t n, 
         if (c->raw)
             return out_push(&c->out[dir], p, n, now);
     }
+    if (dir == 1 && c->s[0].parsed < c->s[0].in_len && c->sn < FL_HTTP_PIPELINE_MAX)
+        return process(c, 0, now, rules, nrules, draw);
     return 0;
 }
 

@@ -138,6 +138,25 @@ while True:
 sys.stdout.write(d.decode())
 """, lab.b_ip, PORT)
     assert out.index("ok /p1") < out.index("429 Too Many Requests") < out.index("ok /p3"), out
+    # 150 pipelined requests in one write: past FL_HTTP_PIPELINE_MAX (64) waiting
+    # for their responses, the rest wait unparsed and nothing is lost or reordered
+    out = lab.run(lab.a, r"""
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+reqs = b"".join(b"GET /%s/%d HTTP/1.1\r\nHost: x\r\n\r\n" % (b"api" if i % 3 == 0 else b"q", i)
+                for i in range(150))
+s.sendall(reqs + b"GET /end HTTP/1.1\r\nConnection: close\r\n\r\n")
+d = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    d += b
+sys.stdout.write(d.decode())
+""", lab.b_ip, PORT)
+    assert out.count("HTTP/1.1 429 ") == 50 and out.count("HTTP/1.1 200 ") == 101, out[-500:]
+    pos = [out.index("ok /q/%d\n" % i) for i in range(150) if i % 3]
+    assert pos == sorted(pos) and out.rstrip().endswith("ok /end"), out[-300:]
     p.send_signal(signal.SIGINT)
     assert p.wait(15) == 0, p.stderr.read()
 
