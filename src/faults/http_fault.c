@@ -144,11 +144,27 @@ static void effect(const json_t *params, char *buf, size_t len)
 
     fl_pxfault_format_ms(d, ds, sizeof ds);
     if (st)
-        snprintf(buf, len, "HTTP %lld%s%s on %s", st, d ? " after " : "", d ? ds : "", path);
+        snprintf(buf, len, "HTTP %lld%s%s for %s", st, d ? " after " : "", d ? ds : "", path);
     else if (d)
-        snprintf(buf, len, "HTTP delay %s on %s", ds, path);
+        snprintf(buf, len, "HTTP delay %s for %s", ds, path);
     else
-        snprintf(buf, len, "HTTP response rewrite on %s", path);
+        snprintf(buf, len, "HTTP response rewrite for %s", path);
+}
+
+/* The shared description, naming what http.fault acts on (requests; a
+ * --percent share "of them" is of the requests) instead of a direction's data. */
+static void describe(const struct fl_fault *f, char *buf, size_t len)
+{
+    static const char from[] = " on the server-to-client data of new TCP connections";
+    char tmp[1024], *at;
+
+    fl_pxfault_describe(f, tmp, sizeof tmp);
+    if (!(at = strstr(tmp, from))) {
+        snprintf(buf, len, "%s", tmp);
+        return;
+    }
+    *at = 0;
+    snprintf(buf, len, "%s on the HTTP requests of new TCP connections%s", tmp, at + strlen(from));
 }
 
 static const struct fl_pxfault_kind k = {"http.fault", "http", attributes, effect};
@@ -162,7 +178,7 @@ const struct fl_fault_ops fl_fault_http_fault = {
     .plan = fl_pxfault_plan,
     .inject = fl_pxfault_inject,
     .revert = fl_pxfault_revert,
-    .describe = fl_pxfault_describe,
+    .describe = describe,
     .claims = fl_pxfault_claims,
     .impl = &k,
 };

@@ -103,7 +103,7 @@ def test_status_on_matching_paths_then_revert(lab, fl_popen):
     assert curl(lab, "/apix")[0] == 200  # the glob is /api/*, not /api*
     assert p.wait(15) == 0, p.stderr.read()
     err = p.stderr.read()
-    assert "HTTP 503 on /api/*" in err and "reverted" in err, err
+    assert "HTTP 503 for /api/* on the HTTP requests of new TCP connections" in err and "reverted" in err, err
     assert table_in(lab, lab.a) == [] and worker_pids(fid) == []
     assert curl(lab, "/api/x")[:2] == (200, "ok /api/x\n")
 
