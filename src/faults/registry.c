@@ -1,7 +1,7 @@
 /* The fault registry: adding a kind is its file plus one line here. */
 #include <stddef.h>
-#include <string.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
@@ -19,6 +19,7 @@ extern const struct fl_fault_ops fl_fault_stress_cpu;
 extern const struct fl_fault_ops fl_fault_stress_memory;
 extern const struct fl_fault_ops fl_fault_disk_fill;
 extern const struct fl_fault_ops fl_fault_network_delay;
+extern const struct fl_fault_ops fl_fault_http_fault;
 extern const struct fl_fault_ops fl_fault_network_jitter;
 extern const struct fl_fault_ops fl_fault_network_reset;
 extern const struct fl_fault_ops fl_fault_network_timeout;
@@ -39,6 +40,7 @@ static const struct fl_fault_ops *const kinds[] = {
     &fl_fault_stress_memory,
     &fl_fault_disk_fill,
     &fl_fault_network_delay,
+    &fl_fault_http_fault,
     &fl_fault_network_jitter,
     &fl_fault_network_reset,
     &fl_fault_network_timeout,
@@ -61,12 +63,7 @@ static const fl_sweep_fn sweepers[] = {
     /* sweepers: registry lines */
     fl_pxfault_sweep, /* first: the nft sweep cannot delete a table a live worker owns */
     fl_dns_sweep,     /* the same */
-    fl_diskio_sweep,
-    fl_nft_sweep,
-    fl_tc_sweep,
-    fl_stress_sweep,
-    fl_fill_sweep,
-    NULL,
+    fl_diskio_sweep,  fl_nft_sweep, fl_tc_sweep, fl_stress_sweep, fl_fill_sweep, NULL,
 };
 
 const struct fl_fault_ops *const *fl_fault_kinds(void)
@@ -102,8 +99,7 @@ static int netem_present(void)
         snprintf(path, sizeof path, "/lib/modules/%s/kernel/net/sched/sch_netem.ko", u.release);
         if (stat(path, &st) == 0)
             return 1;
-        snprintf(path, sizeof path, "/lib/modules/%s/kernel/net/sched/sch_netem.ko.xz",
-                 u.release);
+        snprintf(path, sizeof path, "/lib/modules/%s/kernel/net/sched/sch_netem.ko.xz", u.release);
         if (stat(path, &st) == 0)
             return 1;
     }

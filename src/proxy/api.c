@@ -593,7 +593,7 @@ static int h_toxic_create(struct fl_px_server *s, struct reply *r, const struct 
     if (!st && toxic_add(p, &nt))
         st = 500, snprintf(msg, sizeof msg, "out of memory");
     if (st) {
-        free(nt.name);
+        fl_px_toxic_clear(&nt);
         return reply_err(r, st, msg);
     }
     return reply_json(r, 200, fl_px_toxic_json(p->toxics[p->ntoxics - 1]));
@@ -632,11 +632,11 @@ static int h_toxic_update(struct fl_px_server *s, struct reply *r, const struct 
     st = fl_px_toxic_parse(in, t, &nt, msg, sizeof msg);
     json_decref(in);
     if (st) {
-        free(nt.name);
+        fl_px_toxic_clear(&nt);
         return reply_err(r, st, msg);
     }
     /* Replace in place: live links restart their instance and draw anew. */
-    free(t->name);
+    fl_px_toxic_clear(t);
     *t = nt;
     fl_px_links_toxic_updated(p, t);
     return reply_json(r, 200, fl_px_toxic_json(t));
@@ -1042,10 +1042,10 @@ static void load_proxy(struct fl_px_server *s, const json_t *j)
     {
         struct fl_px_toxic t;
         if (fl_px_toxic_parse(tj, NULL, &t, msg, sizeof msg)) {
-            free(t.name);
+            fl_px_toxic_clear(&t);
             fl_warn("proxy %s: state: skipping a toxic: %s", sp.name, msg);
         } else if (fl_px_toxic_find(p, t.name, NULL) || toxic_add(p, &t)) {
-            free(t.name);
+            fl_px_toxic_clear(&t);
         }
     }
     if (proxy_apply(p, msg, sizeof msg))

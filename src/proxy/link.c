@@ -26,6 +26,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "proxy/http.h"
+#include "proxy/http_link.h"
 #include "proxy/link.h"
 #include "proxy/px.h"
 #include "util/log.h"
@@ -257,6 +259,7 @@ void fl_px_link_free(struct fl_px_server *s, struct fl_px_link *l)
             tinst_free(s, d->ti[k]);
         free(d->ti);
     }
+    fl_http_conn_free(l->http);
     free(l);
 }
 
@@ -560,6 +563,10 @@ void fl_px_link_pump(struct fl_px_link *l)
     int64_t now = fl_px_now();
     bool progress = true;
 
+    if (l->http) {
+        fl_px_http_pump(l);
+        return;
+    }
     for (int rounds = 0; progress && !l->dead; rounds++) {
         if (rounds == 16) {
             /* Be fair to other links: finish in the next loop iteration. */
@@ -719,6 +726,13 @@ void fl_px_link_new(struct fl_px_proxy *p, int cfd)
         d->dst = i ? &l->cli : &l->srv;
         d->pipe[0] = d->pipe[1] = -1;
         fl_px_timer_init(&d->timer, dir_timer_fire, l);
+    }
+    if (fl_px_http_wanted(p) && !(l->http = fl_http_conn_new())) {
+        fl_warn("proxy %s: out of memory for the HTTP engine; connection closed", p->name);
+        close(sfd);
+        close(cfd);
+        free(l);
+        return;
     }
     l->next = p->links;
     if (p->links)

@@ -55,9 +55,9 @@ static json_t *toxicity_json(float f)
  * name, type, stream and toxicity. */
 json_t *fl_px_toxic_json(const struct fl_px_toxic *t)
 {
-    json_t *attrs = json_object();
+    json_t *attrs = t->ops->config_json ? t->ops->config_json(t->cfg) : json_object();
 
-    for (int i = 0; t->ops->attrs[i].name; i++)
+    for (int i = 0; !t->ops->config_json && t->ops->attrs[i].name; i++)
         json_object_set_new(attrs, t->ops->attrs[i].name, json_integer(t->attr[i]));
     return json_pack("{s:o, s:s, s:s, s:s, s:o}", "attributes", attrs, "name", t->name, "type",
                      t->ops->type, "stream", t->stream_name, "toxicity",
@@ -96,8 +96,17 @@ void fl_px_toxic_free(struct fl_px_toxic *t)
 {
     if (!t)
         return;
-    free(t->name);
+    fl_px_toxic_clear(t);
     free(t);
+}
+
+void fl_px_toxic_clear(struct fl_px_toxic *t)
+{
+    free(t->name);
+    t->name = NULL;
+    if (t->cfg && t->ops && t->ops->config_free)
+        t->ops->config_free(t->cfg);
+    t->cfg = NULL;
 }
 
 void fl_px_proxy_free(struct fl_px_proxy *p)
@@ -141,6 +150,8 @@ static int parse_attrs(const json_t *attrs, struct fl_px_toxic *out, char *msg, 
     const char *key;
     json_t *v;
 
+    if (ops->config)
+        return ops->config(json_is_null(attrs) ? NULL : attrs, &out->cfg, msg, msglen);
     if (!attrs || json_is_null(attrs))
         return 0;
     if (!json_is_object(attrs))
@@ -244,8 +255,17 @@ int fl_px_toxic_parse(const json_t *in, const struct fl_px_toxic *base, struct f
     if (base) {
         /* An update reads toxicity and attributes only, like Toxiproxy's. */
         *out = *base;
+        out->cfg = NULL;
         if (!(out->name = strdup(base->name)))
             return BAD(500, "out of memory");
+        if (base->ops->config && !json_object_get(in, "attributes")) {
+            /* keep the current attributes: parse a copy of them */
+            json_t *cur = base->ops->config_json(base->cfg);
+            st = base->ops->config(cur, &out->cfg, msg, msglen);
+            json_decref(cur);
+            if (st)
+                return st;
+        }
     } else {
         out->toxicity = 1.0f;
         if ((st = parse_new(in, out, msg, msglen)))
@@ -253,6 +273,8 @@ int fl_px_toxic_parse(const json_t *in, const struct fl_px_toxic *base, struct f
     }
     if ((st = parse_toxicity(json_object_get(in, "toxicity"), out, msg, msglen)))
         return st;
+    if (base && out->ops->config && !json_object_get(in, "attributes"))
+        return 0;
     return parse_attrs(json_object_get(in, "attributes"), out, msg, msglen);
 }
 

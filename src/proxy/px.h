@@ -54,8 +54,9 @@ struct fl_px_link {
     struct fl_px_link *prev, *next;
     struct fl_px_side cli, srv;
     bool connected, dead, ready;
-    struct fl_px_link *rnext; /* server's ready list */
-    struct fl_px_dir d[2];    /* 0 upstream (client->server), 1 downstream */
+    struct fl_px_link *rnext;  /* server's ready list */
+    struct fl_px_dir d[2];     /* 0 upstream (client->server), 1 downstream */
+    struct fl_http_conn *http; /* the HTTP engine (proxy/http.h) drives this link, or NULL */
 };
 
 struct fl_px_proxy {
@@ -77,6 +78,7 @@ struct fl_px_proxy {
 };
 
 struct fl_px_call;
+struct fl_http_conn;
 
 struct fl_px_server {
     int epfd;
@@ -124,6 +126,8 @@ json_t *fl_px_state_json(const struct fl_px_server *s);
 int fl_px_toxic_parse(const json_t *in, const struct fl_px_toxic *base, struct fl_px_toxic *out,
                       char *msg, size_t msglen);
 void fl_px_toxic_free(struct fl_px_toxic *t);
+/* Release what a parsed toxic owns (name, cfg) without freeing t itself. */
+void fl_px_toxic_clear(struct fl_px_toxic *t);
 /* Parse a proxy spec {name, listen, upstream, enabled}; base as above. */
 struct fl_px_spec {
     char name[256], listen[256], upstream[256];

@@ -72,6 +72,17 @@ struct fl_px_toxic_ops {
     int64_t (*eof_delay)(struct fl_px_tinst *ti);
     /* The instance timer fired. */
     void (*timer)(struct fl_px_tinst *ti);
+    /* A toxic whose attributes are not integers (faultline's http toxic)
+     * parses its whole attributes object here into *cfg (NULL attrs: the
+     * defaults); returns 0 or an HTTP status with msg filled. config_json
+     * writes it back and config_free releases it. */
+    int (*config)(const void *json_attrs, void **cfg, char *msg, size_t msglen);
+    void *(*config_json)(const void *cfg);
+    void (*config_free)(void *cfg);
+    /* The toxic works on HTTP/1.1 messages (proxy/http.h): a link accepted
+     * while the proxy has one is driven by the HTTP engine, and its
+     * toxicity is drawn per request rather than per link. */
+    bool http;
 };
 
 /* A configured toxic (the API object). */
@@ -82,6 +93,7 @@ struct fl_px_toxic {
     char stream_name[12]; /* as the client spelled it ("Upstream"), as Toxiproxy echoes it */
     float toxicity;       /* a float32, like Toxiproxy's: drawn as rand < toxicity */
     int64_t attr[FL_PX_MAX_ATTRS];
+    void *cfg; /* ops->config's result, or NULL */
 };
 
 /* Registry: NULL if unknown. */

@@ -5,12 +5,14 @@
 
 extern const struct fl_px_toxic_ops fl_px_toxic_latency, fl_px_toxic_bandwidth,
     fl_px_toxic_slow_close, fl_px_toxic_timeout, fl_px_toxic_reset_peer, fl_px_toxic_slicer,
-    fl_px_toxic_limit_data, fl_px_toxic_noop;
+    fl_px_toxic_limit_data, fl_px_toxic_noop, fl_px_toxic_http;
 
 const struct fl_px_toxic_ops *const fl_px_toxic_types[] = {
-    &fl_px_toxic_latency,    &fl_px_toxic_bandwidth,  &fl_px_toxic_slow_close,
-    &fl_px_toxic_timeout,    &fl_px_toxic_reset_peer, &fl_px_toxic_slicer,
-    &fl_px_toxic_limit_data, &fl_px_toxic_noop,       NULL,
+    &fl_px_toxic_latency,    &fl_px_toxic_bandwidth,
+    &fl_px_toxic_slow_close, &fl_px_toxic_timeout,
+    &fl_px_toxic_reset_peer, &fl_px_toxic_slicer,
+    &fl_px_toxic_limit_data, &fl_px_toxic_noop,
+    &fl_px_toxic_http,       NULL,
 };
 
 const struct fl_px_toxic_ops *fl_px_toxic_lookup(const char *type)
