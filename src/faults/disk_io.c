@@ -23,9 +23,9 @@
 #define DISKIO_FSTYPE "fuse.faultline"
 
 static const struct fl_fault_worker_spec diskio_worker = {
-    "__diskio-worker",
-    "disk.io filesystem",
-    "FAULTLINE_DISKIO_WORKER_LOG",
+    .subcommand = "__diskio-worker",
+    .what = "disk.io filesystem",
+    .log_env = "FAULTLINE_DISKIO_WORKER_LOG",
 };
 
 static const struct fl_opt diskio_opts[] = {

@@ -23,9 +23,9 @@
 #define DNS_HARD_STOP_GRACE_MS (30LL * 1000)
 
 static const struct fl_fault_worker_spec dns_worker = {
-    "__dns-worker",
-    "DNS responder",
-    "FAULTLINE_DNS_WORKER_LOG",
+    .subcommand = "__dns-worker",
+    .what = "DNS responder",
+    .log_env = "FAULTLINE_DNS_WORKER_LOG",
 };
 
 static const struct fl_opt dns_opts[] = {
@@ -162,28 +162,7 @@ static int dns_inject(struct fl_fault *f, struct fl_err *e)
 
 static int dns_revert(const struct fl_fault *f, struct fl_err *e)
 {
-    const char *table = json_string_value(json_object_get(f->undo, "table"));
-    struct fl_netns_guard g;
-    struct fl_nft *n;
-    int r;
-
-    if (!table || !json_object_get(f->undo, "scope"))
-        return 0; /* never planned, so never started */
-    if ((r = fl_fault_worker_stop_all(&dns_worker, f->undo, f->id, e)) < 0)
-        return r;
-    /* The table went with its owner; make sure, in the recorded scope. */
-    if ((r = fl_netfault_enter_recorded(f, &g, e)) <= 0)
-        return r;
-    if ((n = fl_nft_shared(e))) {
-        r = fl_nft_delete_table(n, "inet", table, e);
-        if (r == 1)
-            fl_warn("%s: removed a leftover DNS redirect table %s", f->id, table);
-        r = r < 0 ? r : 0;
-    } else {
-        r = -e->code;
-    }
-    fl_netns_leave(&g);
-    return r;
+    return fl_netfault_revert_worker(f, &dns_worker, e);
 }
 
 static void dns_describe(const struct fl_fault *f, char *buf, size_t len)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "faults/worker.h"
+#include "net/nft.h"
 #include "util/log.h"
 
 /* params.peer may be one string (experiment files) or an array of them. */
@@ -320,4 +322,31 @@ void fl_netfilter_describe(const struct fl_fault *f, char *buf, size_t len)
                                              : "");
     }
     free(nf.peers);
+}
+
+int fl_netfault_revert_worker(const struct fl_fault *f, const struct fl_fault_worker_spec *w,
+                              struct fl_err *e)
+{
+    const char *table = json_string_value(json_object_get(f->undo, "table"));
+    struct fl_netns_guard g;
+    struct fl_nft *n;
+    int r;
+
+    if (!table || !json_object_get(f->undo, "scope"))
+        return 0; /* never planned, so never started */
+    if ((r = fl_fault_worker_stop_all(w, f->undo, f->id, e)) < 0)
+        return r;
+    /* The table went with its owner; make sure, in the recorded scope. */
+    if ((r = fl_netfault_enter_recorded(f, &g, e)) <= 0)
+        return r;
+    if ((n = fl_nft_shared(e))) {
+        r = fl_nft_delete_table(n, "inet", table, e);
+        if (r == 1)
+            fl_warn("%s: removed a leftover redirect table %s", f->id, table);
+        r = r < 0 ? r : 0;
+    } else {
+        r = -e->code;
+    }
+    fl_netns_leave(&g);
+    return r;
 }

@@ -62,6 +62,13 @@ void fl_netfault_scope_text(const struct fl_fault *f, char *buf, size_t len);
  * gone (nothing left to revert there), negative on error. */
 int fl_netfault_enter_recorded(const struct fl_fault *f, struct fl_netns_guard *g,
                                struct fl_err *e);
+/* Revert a fault held by a worker process that owns an nft redirect table
+ * (undo: "worker", "table", "scope"): stop the worker (and any other worker
+ * of this fault, faults/worker.h), then delete the table in the recorded
+ * scope if the kernel did not already take it with its owner. */
+struct fl_fault_worker_spec;
+int fl_netfault_revert_worker(const struct fl_fault *f, const struct fl_fault_worker_spec *w,
+                              struct fl_err *e);
 /* "1.5mbit", "2gbit", "800kbit". */
 void fl_netfault_format_rate(unsigned long long bps, char *buf, size_t len);
 

@@ -1,30 +1,17 @@
 #include "faults/proxy_common.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "faults/network_common.h"
-#include "net/nft.h"
+#include "faults/worker.h"
 #include "net/peer.h"
 #include "proxy/worker.h"
 #include "util/log.h"
-#include "util/proc.h"
 #include "util/time.h"
 
-#define READY_WAIT_MS 10000
-#define TERM_WAIT_MS 5000
-#define KILL_WAIT_MS 3000
-#define WORKER_FD 3
 
 void fl_pxfault_format_ms(long long ms, char *buf, size_t len)
 {
@@ -182,293 +169,34 @@ out:
     return r;
 }
 
-/* Child side of the spawn: become the worker. Reports errno on errfd when
- * the exec fails; a successful exec closes it. */
-static void child_exec(const char *cfg, int ready, int errfd, const char *log)
-{
-    int err, devnull;
-    sigset_t all;
-
-    setsid(); /* out of the terminal's process group: Ctrl-C goes to inject */
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL);
-    for (int s = 1; s < 32; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            signal(s, SIG_DFL);
-    /* errfd may sit on WORKER_FD: move it out of the way first */
-    if (errfd == WORKER_FD) {
-        int nfd = fcntl(errfd, F_DUPFD_CLOEXEC, WORKER_FD + 1);
-        if (nfd < 0)
-            _exit(126);
-        errfd = nfd;
-    }
-    if (dup2(ready, WORKER_FD) < 0) {
-        err = errno;
-        goto fail;
-    }
-    devnull = open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        if (devnull > 2 && devnull != WORKER_FD)
-            close(devnull);
-    }
-    if (log) {
-        int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-            dup2(fd, 2);
-            if (fd != WORKER_FD)
-                close(fd);
-        }
-    }
-    syscall(SYS_close_range, (unsigned)WORKER_FD + 1, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
-    execl("/proc/self/exe", "faultline", "proxy", FL_PX_WORKER_FLAG, cfg, "--ready-fd", "3",
-          (char *)NULL);
-    err = errno;
-fail:
-    if (write(errfd, &err, sizeof err) < 0)
-        _exit(126);
-    _exit(127);
-}
-
-/* Read the worker's "ok PORT" / "error CODE MSG" line. */
-static int await_ready(int fd, pid_t pid, int *port, struct fl_err *e)
-{
-    char buf[FL_ERR_MSG + 64];
-    size_t len = 0;
-    int64_t until = fl_now_ms() + READY_WAIT_MS;
-
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int64_t left = until - fl_now_ms();
-        ssize_t n;
-
-        if (left <= 0)
-            return fl_err_set(e, FL_EFAIL, "the proxy worker (pid %d) did not start within %ds",
-                              (int)pid, READY_WAIT_MS / 1000);
-        if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
-            return fl_err_set(e, FL_EFAIL, "poll: %s", strerror(errno));
-        n = read(fd, buf + len, sizeof buf - 1 - len);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (memchr(buf, '\n', len) || len == sizeof buf - 1)
-            break;
-    }
-    buf[len] = 0;
-    if (sscanf(buf, "ok %d", port) == 1 && *port > 0)
-        return 0;
-    if (!strncmp(buf, "error ", 6)) {
-        int code = atoi(buf + 6);
-        char *msg = strchr(buf + 6, ' '), *nl;
-        if ((nl = strchr(buf, '\n')))
-            *nl = 0;
-        return fl_err_set(e, code > 0 ? code : FL_EFAIL, "%s", msg ? msg + 1 : "the proxy failed");
-    }
-    return fl_err_set(e, FL_EFAIL, "the proxy worker (pid %d) exited before it was ready",
-                      (int)pid);
-}
+static const struct fl_fault_worker_spec px_worker = {
+    .subcommand = "proxy",
+    .flag = FL_PX_WORKER_FLAG,
+    .what = "proxy fault worker",
+    /* For debugging (and the sanitizer builds' tests): where the worker's
+     * stderr goes; by default /dev/null, as for every detached helper. */
+    .log_env = "FAULTLINE_PROXY_WORKER_LOG",
+};
 
 int fl_pxfault_inject(struct fl_fault *f, struct fl_err *e)
 {
-    json_t *cfgj = json_object_get(f->undo, "config");
-    char *cfg;
-    int rp[2], ep[2], err = 0, port = 0, r;
-    ssize_t n;
-    pid_t pid;
+    json_t *cfg = json_object_get(f->undo, "config");
+    int port = 0, r;
 
-    if (!cfgj)
+    if (!cfg)
         return fl_err_set(e, FL_EFAIL, "%s: the plan holds no proxy configuration", f->ops->kind);
-    /* For debugging (and the sanitizer builds' tests): where the worker's
-     * stderr goes; by default /dev/null, as for every detached helper. */
-    const char *log = getenv("FAULTLINE_PROXY_WORKER_LOG");
-
-    if (!(cfg = json_dumps(cfgj, JSON_COMPACT)))
-        return fl_err_set(e, FL_EFAIL, "out of memory");
-    if (pipe2(rp, O_CLOEXEC)) {
-        free(cfg);
-        return fl_err_set(e, FL_EFAIL, "pipe: %s", strerror(errno));
-    }
-    if (pipe2(ep, O_CLOEXEC)) {
-        close(rp[0]);
-        close(rp[1]);
-        free(cfg);
-        return fl_err_set(e, FL_EFAIL, "pipe: %s", strerror(errno));
-    }
-    pid = fork();
-    if (pid == 0) {
-        close(rp[0]);
-        close(ep[0]);
-        child_exec(cfg, rp[1], ep[1], log && *log ? log : NULL);
-    }
-    err = errno;
-    free(cfg);
-    close(rp[1]);
-    close(ep[1]);
-    if (pid < 0) {
-        close(rp[0]);
-        close(ep[0]);
-        return fl_err_set(e, FL_EFAIL, "cannot start the proxy worker: fork: %s", strerror(err));
-    }
-    /* Recorded at once: whatever happens next, revert knows whom to stop. */
-    json_object_set_new(
-        f->undo, "worker",
-        json_pack("{s:i, s:I}", "pid", (int)pid, "start", (json_int_t)fl_proc_start_time(pid)));
-    do
-        n = read(ep[0], &err, sizeof err);
-    while (n < 0 && errno == EINTR);
-    close(ep[0]);
-    if (n > 0) {
-        close(rp[0]);
-        waitpid(pid, NULL, 0);
-        return fl_err_set(e, fl_code_from_errno(err), "cannot start the proxy worker: %s",
-                          strerror(err));
-    }
-    r = await_ready(rp[0], pid, &port, e);
-    close(rp[0]);
-    if (r)
+    if ((r = fl_fault_worker_spawn(&px_worker, cfg, f->undo, &port, e)) < 0)
         return r;
+    if (port <= 0)
+        return fl_err_set(e, FL_EFAIL, "the proxy worker reported no port");
     json_object_set_new(f->undo, "port", json_integer(port));
-    fl_debug("%s: proxy worker %d listens on port %d", f->id, (int)pid, port);
+    fl_debug("%s: proxy worker listens on port %d", f->id, port);
     return 0;
-}
-
-/* ---- finding and stopping workers ---- */
-
-/* The fault id a process serves if it is a proxy fault worker, else "". */
-static void worker_id(pid_t pid, char *id, size_t len)
-{
-    char path[64], *buf = NULL, *args[4] = {0};
-    size_t cap = 0;
-    FILE *f;
-    ssize_t n;
-    int k = 0;
-
-    id[0] = 0;
-    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-    if (!(f = fopen(path, "re")))
-        return;
-    for (;;) {
-        char *nb;
-        size_t got;
-        if (!(nb = realloc(buf, cap + 4096)))
-            break;
-        buf = nb;
-        got = fread(buf + cap, 1, 4096, f);
-        cap += got;
-        if (got < 4096)
-            break;
-    }
-    fclose(f);
-    n = (ssize_t)cap;
-    if (n <= 0 || !buf) {
-        free(buf);
-        return;
-    }
-    for (ssize_t i = 0; i < n && k < 4; k++) {
-        args[k] = buf + i;
-        i += (ssize_t)strnlen(buf + i, (size_t)(n - i)) + 1;
-    }
-    if (k == 4 && args[1][0] && !strcmp(args[1], "proxy") && !strcmp(args[2], FL_PX_WORKER_FLAG) &&
-        args[3][0] == '{' && memchr(args[3], 0, (size_t)(buf + n - args[3]))) {
-        json_t *j = json_loads(args[3], 0, NULL);
-        const char *s = json_string_value(json_object_get(j, "id"));
-        if (s && fl_proc_is_faultline(pid))
-            snprintf(id, len, "%s", s);
-        json_decref(j);
-    }
-    free(buf);
-}
-
-/* Every live worker: for id == NULL all of them, else those of that fault. */
-static size_t find_workers(const char *id, pid_t *out, size_t cap)
-{
-    DIR *d = opendir("/proc");
-    struct dirent *de;
-    size_t n = 0;
-
-    while (d && (de = readdir(d)) && n < cap) {
-        char wid[FL_FAULT_ID_LEN + 8], *end;
-        long pid = strtol(de->d_name, &end, 10);
-        if (*end || pid <= 1 || pid == getpid())
-            continue;
-        worker_id((pid_t)pid, wid, sizeof wid);
-        if (wid[0] && (!id || !strcmp(id, wid)))
-            out[n++] = (pid_t)pid;
-    }
-    if (d)
-        closedir(d);
-    return n;
-}
-
-static bool gone(pid_t pid, uint64_t start)
-{
-    waitpid(pid, NULL, WNOHANG); /* our own child (foreground inject): reap it */
-    return !fl_proc_alive(pid, start);
-}
-
-/* SIGTERM (the worker deletes its redirect, then closes), then SIGKILL (the
- * kernel deletes the owned table with the worker's socket). */
-static int stop_worker(pid_t pid, uint64_t start, const char *what, struct fl_err *e)
-{
-    int64_t until;
-
-    if (!start || gone(pid, start))
-        return 0;
-    kill(pid, SIGTERM);
-    kill(pid, SIGCONT); /* a stopped worker cannot act on SIGTERM */
-    for (until = fl_now_ms() + TERM_WAIT_MS; fl_now_ms() < until; fl_sleep_ms(10))
-        if (gone(pid, start))
-            return 0;
-    fl_warn("%s: proxy worker %d did not stop within %ds of SIGTERM: killing it", what, (int)pid,
-            TERM_WAIT_MS / 1000);
-    kill(pid, SIGKILL);
-    for (until = fl_now_ms() + KILL_WAIT_MS; fl_now_ms() < until; fl_sleep_ms(10))
-        if (gone(pid, start))
-            return 0;
-    return fl_err_set(e, FL_EFAIL, "%s: proxy worker %d survived SIGKILL for %ds", what, (int)pid,
-                      KILL_WAIT_MS / 1000);
 }
 
 int fl_pxfault_revert(const struct fl_fault *f, struct fl_err *e)
 {
-    const json_t *w = json_object_get(f->undo, "worker");
-    const char *table = json_string_value(json_object_get(f->undo, "table"));
-    pid_t pid = (pid_t)json_integer_value(json_object_get(w, "pid"));
-    uint64_t start = (uint64_t)json_integer_value(json_object_get(w, "start"));
-    struct fl_netns_guard g;
-    struct fl_nft *n;
-    pid_t more[16];
-    size_t nmore;
-    int r;
-
-    if (!table || !json_object_get(f->undo, "scope"))
-        return 0; /* never planned, so never started */
-    if (pid > 1 && (r = stop_worker(pid, start, f->id, e)))
-        return r;
-    /* A worker the record does not name (this process died between fork
-     * and recording it, or the start time was not readable yet). */
-    nmore = find_workers(f->id, more, 16);
-    for (size_t i = 0; i < nmore; i++)
-        if ((r = stop_worker(more[i], fl_proc_start_time(more[i]), f->id, e)))
-            return r;
-    /* The table went with its worker; make sure, in the recorded scope. */
-    r = fl_netfault_enter_recorded(f, &g, e);
-    if (r <= 0)
-        return r;
-    if ((n = fl_nft_shared(e))) {
-        r = fl_nft_delete_table(n, "inet", table, e);
-        if (r == 1)
-            fl_warn("%s: removed a leftover redirect table %s", f->id, table);
-        r = r < 0 ? r : 0;
-    } else {
-        r = -e->code;
-    }
-    fl_netns_leave(&g);
-    return r;
+    return fl_netfault_revert_worker(f, &px_worker, e);
 }
 
 void fl_pxfault_describe(const struct fl_fault *f, char *buf, size_t len)
@@ -519,27 +247,6 @@ void fl_pxfault_claims(const struct fl_fault *f, json_t *out)
 
 int fl_pxfault_sweep(struct fl_sweep_report *rep, struct fl_err *e)
 {
-    pid_t pids[256];
-    size_t n = find_workers(NULL, pids, 256);
-
     (void)e;
-    for (size_t i = 0; i < n; i++) {
-        struct fl_err se = {0};
-        char what[64], wid[FL_FAULT_ID_LEN + 8];
-
-        snprintf(what, sizeof what, "proxy worker %d", (int)pids[i]);
-        worker_id(pids[i], wid, sizeof wid);
-        if (fl_sweep_spared(rep, wid, what))
-            continue;
-        rep->found++;
-        fl_info("stopping leftover proxy fault worker %d (its redirect goes with it)",
-                (int)pids[i]);
-        if (stop_worker(pids[i], fl_proc_start_time(pids[i]), what, &se)) {
-            fl_error("%s", se.msg);
-            rep->failed++;
-        } else {
-            rep->removed++;
-        }
-    }
-    return 0;
+    return fl_fault_worker_sweep(&px_worker, rep);
 }

@@ -65,7 +65,12 @@ static void child_exec(const struct fl_fault_worker_spec *s, const char *cfg, in
         }
     }
     syscall(SYS_close_range, (unsigned)WORKER_FD + 1, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
-    execl("/proc/self/exe", "faultline", s->subcommand, cfg, "--ready-fd", "3", (char *)NULL);
+    if (s->flag)
+        execl("/proc/self/exe", "faultline", s->subcommand, s->flag, cfg, "--ready-fd", "3",
+              (char *)NULL);
+    else
+        execl("/proc/self/exe", "faultline", s->subcommand, cfg, "--ready-fd", "3",
+              (char *)NULL);
     err = errno;
 fail:
     if (write(errfd, &err, sizeof err) < 0)
@@ -208,10 +213,10 @@ int fl_fault_worker_stop(pid_t pid, uint64_t start, const char *what, const char
 /* The fault id a process serves if it is a worker of this kind, else "". */
 static void worker_id(const struct fl_fault_worker_spec *s, pid_t pid, char *id, size_t len)
 {
-    char path[64], *buf = NULL, *args[3] = {0};
+    char path[64], *buf = NULL, *args[4] = {0};
     size_t cap = 0, got;
     FILE *f;
-    int k = 0;
+    int k = 0, want = s->flag ? 4 : 3; /* faultline SUBCOMMAND [FLAG] CONFIG */
 
     id[0] = 0;
     snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
@@ -227,13 +232,13 @@ static void worker_id(const struct fl_fault_worker_spec *s, pid_t pid, char *id,
         cap += got;
     } while (got == 4096);
     fclose(f);
-    for (size_t i = 0; buf && i < cap && k < 3; k++) {
+    for (size_t i = 0; buf && i < cap && k < want; k++) {
         args[k] = buf + i;
         i += strnlen(buf + i, cap - i) + 1;
     }
-    if (k == 3 && !strcmp(args[1], s->subcommand) && args[2][0] == '{' &&
-        memchr(args[2], 0, (size_t)(buf + cap - args[2]))) {
-        json_t *j = json_loads(args[2], 0, NULL);
+    if (k == want && !strcmp(args[1], s->subcommand) && (!s->flag || !strcmp(args[2], s->flag)) &&
+        args[want - 1][0] == '{' && memchr(args[want - 1], 0, (size_t)(buf + cap - args[want - 1]))) {
+        json_t *j = json_loads(args[want - 1], 0, NULL);
         const char *v = json_string_value(json_object_get(j, "id"));
 
         if (v && fl_proc_is_faultline(pid))

@@ -1,7 +1,7 @@
 /* Helper processes a fault runs while it holds (a DNS responder, ...).
  *
  * A worker is this binary again, started from /proc/self/exe as
- *   faultline SUBCOMMAND CONFIG --ready-fd 3
+ *   faultline SUBCOMMAND [FLAG] CONFIG --ready-fd 3
  * where CONFIG is a JSON object with at least {"id": FAULT_ID}. It runs in a
  * session of its own (Ctrl-C goes to `inject`, not to it), with stdin/stdout
  * on /dev/null and stderr on /dev/null or the file named by the spec's log
@@ -25,6 +25,7 @@
 
 struct fl_fault_worker_spec {
     const char *subcommand; /* "__dns-worker" */
+    const char *flag;       /* NULL, or an argument before CONFIG ("--fault-worker") */
     const char *what;       /* "DNS responder", for messages */
     const char *log_env;    /* "FAULTLINE_DNS_WORKER_LOG" */
 };
