@@ -1,13 +1,19 @@
 /* src/net and the network fault kinds: peer parsing, nft rule text,
- * option validation. Nothing here touches the system. */
+ * netem requests, option validation. Nothing here touches the system. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <netlink/msg.h>
+#include <netlink/route/qdisc.h>
+#include <netlink/route/qdisc/netem.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "faults/fault.h"
 #include "faults/network_common.h"
+#include "net/netem.h"
 #include "net/netns.h"
 #include "net/nft.h"
 #include "net/peer.h"
@@ -71,8 +77,7 @@ Test(peer, bad)
         struct fl_err e = {0};
         cr_assert_eq(fl_net_peer_parse(bad[i], &p, &e), -FL_EUSAGE, "'%s' was accepted", bad[i]);
         /* the text is quoted; the option is the caller's to name (--peer, --target) */
-        cr_assert(!strstr(e.msg, "--peer") && !strstr(e.msg, "--target"), "%s: %s", bad[i],
-                  e.msg);
+        cr_assert(!strstr(e.msg, "--peer") && !strstr(e.msg, "--target"), "%s: %s", bad[i], e.msg);
         cr_assert(strstr(e.msg, bad[i]) || !*bad[i], "%s: %s", bad[i], e.msg);
     }
 }
@@ -498,4 +503,116 @@ Test(netns, missing_name_and_pid)
     cr_assert_eq(fl_netns_resolve(p, &s, &e), -FL_ENOTARGET);
     cr_assert(strstr(e.msg, "4194303"), "%s", e.msg);
     json_decref(p);
+}
+
+/* ---- kernel netem (net/tc.c, faults/network_netem.c) ----
+ * This kernel has no sch_netem, so the requests are checked by building
+ * them and parsing them back with libnl's own qdisc parser. */
+
+static struct rtnl_qdisc *parsed_qdisc;
+
+static void keep_qdisc(struct nl_object *o, void *arg)
+{
+    (void)arg;
+    nl_object_get(o);
+    parsed_qdisc = (struct rtnl_qdisc *)o;
+}
+
+/* Build the request for n on ifindex 7, check its header, parse it back. */
+static struct rtnl_qdisc *netem_roundtrip(const struct fl_tc_netem *n)
+{
+    struct nl_msg *msg = NULL;
+    struct fl_err e = {0};
+    struct nlmsghdr *h;
+
+    cr_assert_eq(fl_tc_netem_msg(7, n, &msg, &e), 0, "%s", e.msg);
+    h = nlmsg_hdr(msg);
+    cr_assert_eq(h->nlmsg_type, RTM_NEWQDISC);
+    cr_assert_eq(h->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL | NLM_F_REPLACE),
+                 NLM_F_CREATE | NLM_F_EXCL, "never replaces a configured qdisc");
+    parsed_qdisc = NULL;
+    nlmsg_set_proto(msg, NETLINK_ROUTE); /* picks libnl's rtnetlink qdisc parser */
+    int r = nl_msg_parse(msg, keep_qdisc, NULL);
+    nlmsg_free(msg);
+    cr_assert_geq(r, 0, "%s", nl_geterror(r));
+    cr_assert(parsed_qdisc, "the request parses back into a qdisc");
+    cr_assert_eq(rtnl_tc_get_ifindex(TC_CAST(parsed_qdisc)), 7);
+    cr_assert_eq(rtnl_tc_get_parent(TC_CAST(parsed_qdisc)), TC_H_ROOT);
+    cr_assert_eq(rtnl_tc_get_handle(TC_CAST(parsed_qdisc)), FL_TC_HANDLE);
+    cr_assert_str_eq(rtnl_tc_get_kind(TC_CAST(parsed_qdisc)), "netem");
+    return parsed_qdisc;
+}
+
+static uint32_t u32(int v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+Test(netem, probability_scale)
+{
+    cr_assert_eq(fl_tc_netem_prob(0), 0);
+    cr_assert_eq(fl_tc_netem_prob(-1), 0);
+    cr_assert_eq(fl_tc_netem_prob(100), UINT32_MAX);
+    cr_assert_eq(fl_tc_netem_prob(250), UINT32_MAX);
+    /* tc's scale: 50% is half of UINT32_MAX, 1% a hundredth */
+    cr_assert_leq(llabs((long long)fl_tc_netem_prob(50) - (long long)(UINT32_MAX / 2)), 1);
+    cr_assert_leq(llabs((long long)fl_tc_netem_prob(1) - 42949672LL), 1);
+}
+
+Test(netem, delay_and_jitter_message)
+{
+    struct fl_tc_netem n = {.delay_us = 100000, .jitter_us = 10000};
+    struct rtnl_qdisc *q = netem_roundtrip(&n);
+
+    /* libnl carries delays as kernel ticks: allow its rounding */
+    cr_assert_leq(abs(rtnl_netem_get_delay(q) - 100000), 10, "delay %d", rtnl_netem_get_delay(q));
+    cr_assert_leq(abs(rtnl_netem_get_jitter(q) - 10000), 10, "jitter %d", rtnl_netem_get_jitter(q));
+    cr_assert_eq(rtnl_netem_get_limit(q), FL_TC_NETEM_LIMIT, "a zero limit would drop everything");
+    cr_assert_eq(u32(rtnl_netem_get_loss(q)), 0);
+    cr_assert_eq(u32(rtnl_netem_get_duplicate(q)), 0);
+    rtnl_qdisc_put(q);
+}
+
+Test(netem, duplicate_and_corrupt_message)
+{
+    struct fl_tc_netem n = {.duplicate = fl_tc_netem_prob(5), .correlation = fl_tc_netem_prob(25)};
+    struct rtnl_qdisc *q = netem_roundtrip(&n);
+
+    cr_assert_eq(u32(rtnl_netem_get_duplicate(q)), fl_tc_netem_prob(5));
+    cr_assert_eq(u32(rtnl_netem_get_duplicate_correlation(q)), fl_tc_netem_prob(25));
+    cr_assert_eq(u32(rtnl_netem_get_delay(q)), 0);
+    rtnl_qdisc_put(q);
+
+    struct fl_tc_netem c = {.corrupt = fl_tc_netem_prob(75)}; /* above INT_MAX: the bits pass */
+    q = netem_roundtrip(&c);
+    cr_assert_eq(u32(rtnl_netem_get_corruption_probability(q)), fl_tc_netem_prob(75));
+    cr_assert_eq(u32(rtnl_netem_get_duplicate(q)), 0);
+    rtnl_qdisc_put(q);
+}
+
+Test(netem, reorder_message)
+{
+    struct fl_tc_netem n = {.delay_us = 10000, .reorder = fl_tc_netem_prob(30), .gap = 5};
+    struct rtnl_qdisc *q = netem_roundtrip(&n);
+
+    cr_assert_eq(u32(rtnl_netem_get_reorder_probability(q)), fl_tc_netem_prob(30));
+    cr_assert_eq(rtnl_netem_get_gap(q), 5);
+    cr_assert_leq(abs(rtnl_netem_get_delay(q) - 10000), 10);
+    rtnl_qdisc_put(q);
+}
+
+Test(netem, env_switch)
+{
+    const char *why = NULL;
+    struct fl_err e = {0};
+
+    setenv("FAULTLINE_NETEM", "bogus", 1);
+    cr_assert_eq(fl_netem_available(&why, &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "FAULTLINE_NETEM"), "%s", e.msg);
+    setenv("FAULTLINE_NETEM", "off", 1);
+    cr_assert_eq(fl_netem_available(&why, &e), 0);
+    cr_assert(why && strstr(why, "FAULTLINE_NETEM=off"));
+    unsetenv("FAULTLINE_NETEM");
 }
