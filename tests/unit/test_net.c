@@ -13,6 +13,7 @@
 
 #include "faults/fault.h"
 #include "faults/network_common.h"
+#include "faults/network_netem.h"
 #include "net/netem.h"
 #include "net/netns.h"
 #include "net/nft.h"
@@ -601,6 +602,75 @@ Test(netem, reorder_message)
     cr_assert_eq(rtnl_netem_get_gap(q), 5);
     cr_assert_leq(abs(rtnl_netem_get_delay(q) - 10000), 10);
     rtnl_qdisc_put(q);
+}
+
+Test(netem, undo_record_roundtrip)
+{
+    struct fl_tc_netem n = {.delay_us = 1,
+                            .jitter_us = 2,
+                            .loss = 3,
+                            .duplicate = UINT32_MAX,
+                            .reorder = 5,
+                            .corrupt = 6,
+                            .correlation = 7,
+                            .gap = 8},
+                       back;
+    json_t *j = fl_netemfault_to_json(&n);
+
+    fl_netemfault_from_json(j, &back);
+    json_decref(j);
+    cr_assert_eq(memcmp(&n, &back, sizeof n), 0);
+}
+
+Test(netem, options)
+{
+    struct fl_err e = {0};
+
+    cr_assert_eq(validate("network.duplicate", "{\"netns\":\"n1\",\"percent\":5}", &e), 0, "%s",
+                 e.msg);
+    cr_assert_eq(validate("network.corrupt", "{\"dev\":[\"eth0\"],\"percent\":0.5}", &e), 0, "%s",
+                 e.msg);
+    cr_assert_eq(validate("network.duplicate", "{\"netns\":\"n1\"}", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--percent"), "%s", e.msg);
+    cr_assert_eq(validate("network.duplicate", "{\"netns\":\"n1\",\"percent\":0}", &e), -FL_EUSAGE);
+    /* never the host's devices by default */
+    cr_assert_eq(validate("network.corrupt", "{\"percent\":5}", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--dev"), "%s", e.msg);
+    cr_assert_eq(validate("network.corrupt", "{\"dev\":[\"a/b\"],\"percent\":5}", &e), -FL_EUSAGE);
+    /* reorder needs the delay the other packets wait */
+    cr_assert_eq(validate("network.reorder", "{\"netns\":\"n1\",\"percent\":5}", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--latency"), "%s", e.msg);
+    cr_assert_eq(validate("network.reorder",
+                          "{\"netns\":\"n1\",\"percent\":5,\"latency\":10,\"gap\":3}", &e),
+                 0, "%s", e.msg);
+    /* delay: without --target the netem path, with it the proxy; never both */
+    cr_assert_eq(validate("network.delay", "{\"netns\":\"n1\",\"latency\":100}", &e), 0, "%s",
+                 e.msg);
+    cr_assert_eq(validate("network.delay", "{\"latency\":100}", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--target"), "the message names the proxy way too: %s", e.msg);
+    cr_assert_eq(validate("network.delay",
+                          "{\"target\":[\"10.0.0.2:80\"],\"dev\":[\"eth0\"],\"latency\":1}", &e),
+                 -FL_EUSAGE);
+    cr_assert_eq(validate("network.jitter", "{\"netns\":\"n1\",\"jitter\":120000}", &e), -FL_EUSAGE,
+                 "netem's delays stop at 1m");
+}
+
+Test(netem, describe)
+{
+    const struct fl_fault_ops *ops = fl_fault_lookup("network.reorder");
+    struct fl_fault f;
+    char buf[512];
+
+    cr_assert(ops);
+    cr_assert_eq(fl_fault_init(&f, ops,
+                               json_loads("{\"netns\":\"n1\",\"percent\":25,\"latency\":10,"
+                                          "\"dev\":[\"veth0\"]}",
+                                          0, NULL)),
+                 0);
+    fl_fault_describe(&f, buf, sizeof buf);
+    cr_assert(strstr(buf, "send at once 25% of packets, delay the rest 10ms"), "%s", buf);
+    cr_assert(strstr(buf, "veth0") && strstr(buf, "kernel netem"), "%s", buf);
+    fl_fault_fini(&f);
 }
 
 Test(netem, env_switch)
