@@ -65,8 +65,10 @@ int fl_netemfault_check(const struct fl_netem_kind *k, const json_t *params, str
         return fl_err_set(e, FL_EUSAGE, "--dev must be a device name or a list of them");
     if (json_is_array(dev) && json_array_size(dev) > MAX_DEVS)
         return fl_err_set(e, FL_EUSAGE, "at most %d --dev", MAX_DEVS);
-    for (size_t i = 0; json_is_array(dev) && i < json_array_size(dev); i++) {
-        const char *s = json_string_value(json_array_get(dev, i));
+    const char *names[MAX_DEVS];
+    size_t nnames = dev_names(params, names, MAX_DEVS);
+    for (size_t i = 0; i < nnames; i++) {
+        const char *s = names[i];
         if (!s || !*s || strlen(s) >= IF_NAMESIZE || strchr(s, '/'))
             return fl_err_set(e, FL_EUSAGE, "--dev '%s' is not a network device name", s ? s : "");
     }

@@ -637,6 +637,8 @@ Test(netem, options)
     cr_assert_eq(validate("network.corrupt", "{\"percent\":5}", &e), -FL_EUSAGE);
     cr_assert(strstr(e.msg, "--dev"), "%s", e.msg);
     cr_assert_eq(validate("network.corrupt", "{\"dev\":[\"a/b\"],\"percent\":5}", &e), -FL_EUSAGE);
+    cr_assert_eq(validate("network.corrupt", "{\"dev\":\"a/b\",\"percent\":5}", &e), -FL_EUSAGE,
+                 "a single --dev (a YAML scalar) is checked too");
     /* reorder needs the delay the other packets wait */
     cr_assert_eq(validate("network.reorder", "{\"netns\":\"n1\",\"percent\":5}", &e), -FL_EUSAGE);
     cr_assert(strstr(e.msg, "--latency"), "%s", e.msg);
