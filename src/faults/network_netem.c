@@ -35,6 +35,20 @@ int fl_netemfault_no_dev(const json_t *params, struct fl_err *e)
                       "packet the devices send (kernel netem); drop one of them");
 }
 
+int fl_netemfault_no_proxy_opts(const json_t *params, struct fl_err *e)
+{
+    static const char *const proxy_only[] = {"direction", "percent", "hard-stop", NULL};
+
+    for (size_t i = 0; proxy_only[i]; i++)
+        if (json_object_get(params, proxy_only[i]))
+            return fl_err_set(e, FL_EUSAGE,
+                              "--%s needs --target: it belongs to the proxy, which acts on TCP "
+                              "connections to that service; without --target the fault uses "
+                              "kernel netem on every packet the devices send, which has no --%s",
+                              proxy_only[i], proxy_only[i]);
+    return 0;
+}
+
 bool fl_netemfault_planned(const struct fl_fault *f)
 {
     const char *m = json_string_value(json_object_get(f->undo, "mechanism"));

@@ -42,6 +42,9 @@ struct fl_netem_kind {
 bool fl_netemfault_wanted(const json_t *params);
 /* The proxy path: --dev is refused (it belongs to the netem path). */
 int fl_netemfault_no_dev(const json_t *params, struct fl_err *e);
+/* The netem path of delay/jitter: the proxy's own options (--direction,
+ * --percent, --hard-stop) are refused, never ignored. */
+int fl_netemfault_no_proxy_opts(const json_t *params, struct fl_err *e);
 /* True when a fault's undo says it was planned on the netem path. */
 bool fl_netemfault_planned(const struct fl_fault *f);
 

@@ -82,14 +82,14 @@ static const struct fl_netem_kind nk = {
 static int jitter_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e)
 {
     if (fl_netemfault_wanted(params))
-        return fl_netemfault_check(&nk, params, e);
+        return fl_netemfault_no_proxy_opts(params, e) ?: fl_netemfault_check(&nk, params, e);
     return fl_netemfault_no_dev(params, e) ?: fl_pxfault_validate(ops, params, e);
 }
 
 static int jitter_plan(struct fl_fault *f, struct fl_err *e)
 {
     if (fl_netemfault_wanted(f->params))
-        return fl_netemfault_plan_kind(f, &nk, e);
+        return fl_netemfault_no_proxy_opts(f->params, e) ?: fl_netemfault_plan_kind(f, &nk, e);
     return fl_netemfault_no_dev(f->params, e) ?: fl_pxfault_plan(f, e);
 }
 

@@ -653,6 +653,13 @@ Test(netem, options)
     cr_assert_eq(validate("network.delay",
                           "{\"target\":[\"10.0.0.2:80\"],\"dev\":[\"eth0\"],\"latency\":1}", &e),
                  -FL_EUSAGE);
+    /* the proxy's own options are refused on the netem path, never ignored */
+    cr_assert_eq(validate("network.delay", "{\"netns\":\"n1\",\"latency\":10,\"percent\":50}", &e),
+                 -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--percent needs --target"), "%s", e.msg);
+    cr_assert_eq(validate("network.jitter",
+                          "{\"netns\":\"n1\",\"jitter\":10,\"direction\":\"upstream\"}", &e),
+                 -FL_EUSAGE);
     cr_assert_eq(validate("network.jitter", "{\"netns\":\"n1\",\"jitter\":120000}", &e), -FL_EUSAGE,
                  "netem's delays stop at 1m");
 }
