@@ -695,3 +695,40 @@ Test(netem, env_switch)
     cr_assert(why && strstr(why, "FAULTLINE_NETEM=off"));
     unsetenv("FAULTLINE_NETEM");
 }
+
+/* The claims of a fault of `kind` planned (undo) onto device veth0 of n1. */
+static json_t *claims_on_veth0(const char *kind, const char *params, const char *mechanism)
+{
+    struct fl_fault f;
+    json_t *out = json_object();
+
+    cr_assert_eq(fl_fault_init(&f, fl_fault_lookup(kind), json_loads(params, 0, NULL)), 0);
+    json_object_set_new(f.undo, "devices",
+                        json_pack("[{s:s, s:i}]", "name", "veth0", "ifindex", 4));
+    if (mechanism)
+        json_object_set_new(f.undo, "mechanism", json_string(mechanism));
+    f.ops->claims(&f, out);
+    fl_fault_fini(&f);
+    return out;
+}
+
+Test(netem, one_root_qdisc_per_device)
+{
+    json_t *bw = claims_on_veth0("network.bandwidth", "{\"netns\":\"n1\",\"rate\":1000000}", NULL);
+    json_t *dup = claims_on_veth0("network.duplicate", "{\"netns\":\"n1\",\"percent\":5}", "netem");
+    json_t *delay = claims_on_veth0("network.delay", "{\"netns\":\"n1\",\"latency\":10}", "netem");
+    const char *key;
+    json_t *v;
+
+    cr_assert_eq(json_object_size(bw), 1);
+    /* the same exclusive key: bandwidth and netem faults refuse each other */
+    json_object_foreach(bw, key, v)
+    {
+        cr_assert(strstr(key, "root qdisc of veth0"), "%s", key);
+        cr_assert(json_integer_value(json_object_get(dup, key)) == FL_CLAIM_EXCLUSIVE, "%s", key);
+        cr_assert(json_integer_value(json_object_get(delay, key)) == FL_CLAIM_EXCLUSIVE, "%s", key);
+    }
+    json_decref(bw);
+    json_decref(dup);
+    json_decref(delay);
+}
