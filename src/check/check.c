@@ -15,6 +15,9 @@
  * upper bound when a counterexample file was asked for. */
 #define MINIMIZE_MIN_NS (50 * INT64_C(1000000))
 #define MINIMIZE_MAX_NS (3 * INT64_C(1000000000))
+/* With several parts, each is first searched within 1/32 of the memo cap,
+ * at most this much. */
+#define FIRST_PASS_MEMO ((size_t)32 << 20)
 
 void fl_check_opts_init(struct fl_check_opts *o)
 {
@@ -108,6 +111,7 @@ struct lin_ctx {
     int64_t deadline;
     int64_t t0;              /* when the check began */
     struct fl_model_cfg cfg; /* o->cfg in the model's words (model ops .value) */
+    size_t memo_cap;         /* memo bytes the current search may use */
 };
 
 static int lin_run(struct lin_ctx *c, const struct fl_lin_op *ops, size_t n, int64_t deadline,
@@ -121,7 +125,7 @@ static int lin_run(struct lin_ctx *c, const struct fl_lin_op *ops, size_t n, int
         .ops = ops,
         .n = n,
         .no_memo = c->o->no_memo,
-        .max_memo_bytes = c->o->search_memory,
+        .max_memo_bytes = c->memo_cap,
         .deadline_ns = deadline,
     };
     return fl_check_linearizable(&in, res);
@@ -484,6 +488,109 @@ static int prepare_mops(struct lin_ctx *c, bool split, struct fl_err *e)
     return 0;
 }
 
+/* Search one part, mops[start..end): VALID, INVALID (explained to out and
+ * j) or UNKNOWN (*why says why), or -1 when out of memory. A part left
+ * UNKNOWN under a small memory cap (final false) will be searched again,
+ * so it is not counted yet. */
+static int search_part(struct lin_ctx *c, struct fl_check_report *r, struct fl_lin_op *grp,
+                       size_t start, size_t end, bool final, FILE *out, json_t *j, const char **why)
+{
+    const struct fl_history *h = c->h;
+    struct fl_lin_result res;
+    size_t n = end - start;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct fl_hop *op = &h->ops[c->mops[start + i].id];
+        grp[i] = (struct fl_lin_op){(uint32_t)(start + i), op->call,
+                                    op->type == FL_OP_OK ? op->ret : FL_LIN_NORET};
+    }
+    if (c->m->fast && !c->o->no_fast) {
+        int fv = queue_fast(c, r, grp, n, c->mops[start].key, out, j);
+        if (fv < 0)
+            return -1;
+        if (fv == FL_CHECK_VALID || fv == FL_CHECK_INVALID)
+            return fv;
+    }
+    if (lin_run(c, grp, n, c->deadline, &res) < 0)
+        return -1;
+    int v = res.verdict;
+    if (v != FL_CHECK_UNKNOWN || final)
+        r->partitions++;
+    r->steps += res.steps;
+    r->memo_entries += res.memo_entries;
+    if (res.memo_bytes > r->memo_bytes)
+        r->memo_bytes = res.memo_bytes;
+    if (v == FL_CHECK_INVALID)
+        explain_invalid(c, r, grp, n, &res, c->mops[start].key, out, j);
+    if (v == FL_CHECK_UNKNOWN)
+        *why = res.why_unknown;
+    fl_lin_result_fini(&res);
+    return v;
+}
+
+/* Search every part. A part that is not linearizable settles the whole
+ * history, so no part may hold the others up (Porcupine searches them in
+ * parallel): with several parts, each is first searched with a small memo
+ * cap, and only the ones that needed more are searched again with the full
+ * one (--search-memory). Once the one deadline has passed the rest would
+ * time out too. 0, or -1 when out of memory. */
+static int search_parts(struct lin_ctx *c, struct fl_check_report *r, struct fl_lin_op *grp,
+                        FILE *out, json_t *j, int *verdict, size_t *nunknown, size_t *nparts,
+                        const char **why)
+{
+    size_t full = c->o->search_memory ? c->o->search_memory : (size_t)1 << 30;
+    size_t *starts = malloc((c->nmops + 2) * sizeof *starts), nretry = 0;
+
+    if (!starts)
+        return -1;
+    for (size_t s = 0; s < c->nmops; (*nparts)++) {
+        starts[*nparts] = s;
+        while (++s < c->nmops && c->mops[s].key == c->mops[s - 1].key)
+            ;
+    }
+    starts[*nparts] = c->nmops;
+    size_t first = *nparts > 1 ? full / 32 : full;
+    if (first > FIRST_PASS_MEMO)
+        first = FIRST_PASS_MEMO;
+    size_t *retry = malloc((*nparts + 1) * sizeof *retry);
+    if (!retry) {
+        free(starts);
+        return -1;
+    }
+    for (int pass = 0; pass < 2 && *verdict != FL_CHECK_INVALID; pass++) {
+        size_t count = pass ? nretry : *nparts;
+        c->memo_cap = pass ? full : first;
+        for (size_t k = 0; k < count; k++) {
+            size_t p = pass ? retry[k] : k;
+            bool final = c->memo_cap == full;
+            int v = search_part(c, r, grp, starts[p], starts[p + 1], final, out, j, why);
+            if (v < 0) {
+                free(starts);
+                free(retry);
+                return -1;
+            }
+            if (v == FL_CHECK_INVALID) {
+                *verdict = FL_CHECK_INVALID;
+                break;
+            }
+            bool late = v == FL_CHECK_UNKNOWN && c->deadline && fl_check_now_ns() >= c->deadline;
+            if (v == FL_CHECK_UNKNOWN && !final && !late)
+                retry[nretry++] = p;
+            else if (v == FL_CHECK_UNKNOWN) {
+                (*nunknown)++;
+                r->partitions += !final; /* counted here, as it will not be searched again */
+            }
+            if (late) {
+                pass = 2; /* stop: the rest would time out too */
+                break;
+            }
+        }
+    }
+    free(starts);
+    free(retry);
+    return 0;
+}
+
 int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
                     const struct fl_check_opts *o, struct fl_check_report *r, struct fl_err *e)
 {
@@ -492,7 +599,7 @@ int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
     bool split = !m->per_key && !o->no_split && first_keyed(h) < h->nops;
     struct fl_lin_op *grp = NULL;
     int rc = 0, verdict = FL_CHECK_VALID;
-    size_t nunknown = 0; /* parts the search could not decide */
+    size_t nunknown = 0, nparts = 0; /* parts, and those the search could not decide */
     const char *why = NULL;
     char *text = NULL;
     size_t tlen = 0;
@@ -521,65 +628,12 @@ int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
         goto out;
     }
     json_t *j = json_object();
-    for (size_t start = 0; start < c.nmops;) {
-        size_t end = start + 1;
-        while (end < c.nmops && c.mops[end].key == c.mops[start].key)
-            end++;
-        size_t n = end - start;
-        for (size_t i = 0; i < n; i++) {
-            const struct fl_hop *op = &h->ops[c.mops[start + i].id];
-            grp[i] = (struct fl_lin_op){(uint32_t)(start + i), op->call,
-                                        op->type == FL_OP_OK ? op->ret : FL_LIN_NORET};
-        }
-        struct fl_lin_result res;
-        if (m->fast && !o->no_fast) {
-            int fv = queue_fast(&c, r, grp, n, c.mops[start].key, out, j);
-            if (fv < 0) {
-                fclose(out);
-                json_decref(j);
-                rc = fl_err_set(e, FL_EFAIL, "out of memory while checking");
-                goto out;
-            }
-            if (fv == FL_CHECK_VALID) {
-                start = end;
-                continue;
-            }
-            if (fv == FL_CHECK_INVALID) {
-                verdict = FL_CHECK_INVALID;
-                break;
-            }
-        }
-        if (lin_run(&c, grp, n, c.deadline, &res) < 0) {
-            fclose(out);
-            json_decref(j);
-            rc = fl_err_set(e, FL_EFAIL, "out of memory while searching");
-            goto out;
-        }
-        r->partitions++;
-        r->steps += res.steps;
-        r->memo_entries += res.memo_entries;
-        if (res.memo_bytes > r->memo_bytes)
-            r->memo_bytes = res.memo_bytes;
-        if (res.verdict == FL_CHECK_INVALID) {
-            verdict = FL_CHECK_INVALID;
-            explain_invalid(&c, r, grp, n, &res, c.mops[start].key, out, j);
-            fl_lin_result_fini(&res);
-            break;
-        }
-        if (res.verdict == FL_CHECK_UNKNOWN) {
-            /* another part may still be decided invalid, which settles the
-             * whole history (as Porcupine, which searches parts in parallel);
-             * once the one deadline has passed the rest would time out too */
-            nunknown++;
-            why = res.why_unknown;
-            fl_lin_result_fini(&res);
-            if (c.deadline && fl_check_now_ns() >= c.deadline)
-                break;
-            start = end;
-            continue;
-        }
-        fl_lin_result_fini(&res);
-        start = end;
+    rc = search_parts(&c, r, grp, out, j, &verdict, &nunknown, &nparts, &why);
+    if (rc < 0) {
+        fclose(out);
+        json_decref(j);
+        rc = fl_err_set(e, FL_EFAIL, "out of memory while searching");
+        goto out;
     }
     if (verdict == FL_CHECK_VALID && nunknown)
         verdict = FL_CHECK_UNKNOWN;
@@ -591,8 +645,8 @@ int fl_check_linear(const struct fl_checker *checker, struct fl_history *h,
     else if (verdict == FL_CHECK_UNKNOWN)
         fprintf(out,
                 "UNKNOWN: could not decide whether the history is linearizable as a %s: "
-                "%s (%zu part(s) undecided, %zu linearizable).\n",
-                m->name, why ? why : "search stopped", nunknown, r->partitions - nunknown);
+                "%s (%zu of %zu part(s) found linearizable, none not).\n",
+                m->name, why ? why : "search stopped", r->partitions - nunknown, nparts);
     fclose(out);
     r->verdict = verdict;
     r->text = text;

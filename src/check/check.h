@@ -39,6 +39,9 @@ struct fl_check_opts {
     long long total;
     bool have_total;
     bool allow_negative;
+    /* list-append, rw-register: comma-separated models to hold the history
+     * to (NULL: serializable) */
+    const char *consistency_models;
 };
 
 void fl_check_opts_init(struct fl_check_opts *o);
@@ -120,6 +123,10 @@ int fl_check_bank(const struct fl_checker *c, struct fl_history *h, const struct
 int fl_check_total_queue(const struct fl_checker *c, struct fl_history *h,
                          const struct fl_check_opts *o, struct fl_check_report *r,
                          struct fl_err *e);
+/* Transactional isolation, Elle-style (txn.c): list-append, rw-register. */
+int fl_check_txn(const struct fl_checker *c, struct fl_history *h, const struct fl_check_opts *o,
+                 struct fl_check_report *r, struct fl_err *e);
+bool fl_check_txn_model(const char *name);
 /* The set anomaly analysis on its own (used by fl_check_set). */
 int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
                            struct fl_check_report *r, struct fl_err *e);

@@ -35,6 +35,76 @@ static void esc(const char *s, size_t n, FILE *out)
     }
 }
 
+/* Where the timeline draws ops: for the dependency arrows. */
+struct geo {
+    const struct fl_history *h;
+    size_t first, n;
+    const int64_t *procs;
+    size_t np;
+    int64_t lo, hi;
+    double span;
+    bool t;
+};
+
+/* Centre of op i's bar; false when op i is not drawn. */
+static bool bar_mid(const struct geo *g, size_t i, double *x, double *y)
+{
+    if (i < g->first || i >= g->first + g->n)
+        return false;
+    const struct fl_hop *op = &g->h->ops[i];
+    const int64_t *p = bsearch(&op->process, g->procs, g->np, sizeof *g->procs, fl_code_cmp);
+    int64_t a = g->t ? op->call_time : op->call;
+    int64_t b = op->ret == FL_HOP_NORET ? g->hi : (g->t ? op->ret_time : op->ret);
+    *x = LEFT + ((double)(a - g->lo) + (double)(b - a) / 2) / g->span * WIDTH;
+    *y = (double)(p - g->procs) * ROW_H + 11;
+    return p != NULL;
+}
+
+static size_t op_at_line(const struct geo *g, json_int_t line)
+{
+    for (size_t i = g->first; i < g->first + g->n; i++)
+        if (g->h->ops[i].call_line == line)
+            return i;
+    return SIZE_MAX;
+}
+
+/* The transactional checker's cycles (list-append, rw-register): the first
+ * example of each class as arrows from transaction to transaction, each
+ * labelled with its dependency (ww, wr, rw, rt). */
+static void draw_cycles(const struct geo *g, const struct fl_check_report *r, FILE *out)
+{
+    json_t *an = json_object_get(json_object_get(r->json, "txn"), "anomalies"), *v;
+    const char *name;
+    bool defs = false;
+
+    json_object_foreach(an, name, v)
+    {
+        json_t *ex = json_array_get(json_object_get(v, "examples"), 0);
+        json_t *lines = json_object_get(ex, "lines"), *edges = json_object_get(ex, "edges");
+        size_t len = json_array_size(edges);
+        for (size_t k = 0; k < len && k < 32; k++) {
+            double x1, y1, x2, y2;
+            size_t a = op_at_line(g, json_integer_value(json_array_get(lines, k)));
+            size_t b = op_at_line(g, json_integer_value(json_array_get(lines, (k + 1) % len)));
+            if (!bar_mid(g, a, &x1, &y1) || !bar_mid(g, b, &x2, &y2))
+                continue;
+            if (!defs) {
+                fputs("<defs><marker id=\"arr\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" "
+                      "markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0 0L10 "
+                      "5L0 10z\" fill=\"#1565c0\"/></marker></defs>\n",
+                      out);
+                defs = true;
+            }
+            fprintf(out,
+                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#1565c0\" "
+                    "stroke-width=\"1.5\" marker-end=\"url(#arr)\"><title>%s</title></line>"
+                    "<text x=\"%.1f\" y=\"%.1f\" fill=\"#1565c0\">%s</text>\n",
+                    x1, y1, x2, y2, name, (x1 + x2) / 2, (y1 + y2) / 2 - 2,
+                    json_string_value(json_array_get(edges, k)));
+        }
+    }
+}
+
 int fl_check_write_html(const struct fl_history *h, const struct fl_check_report *r,
                         const char *model, FILE *out)
 {
@@ -138,7 +208,11 @@ int fl_check_write_html(const struct fl_history *h, const struct fl_check_report
         free(d);
         fputs("</rect>\n", out);
     }
-    fputs("</svg>\n<p>Hover a bar for the operation.</p>\n</body></html>\n", out);
+    struct geo g = {h, first, n, procs, np, lo, hi, span, t};
+    draw_cycles(&g, r, out);
+    fputs("</svg>\n<p>Hover a bar for the operation; arrows are the dependencies of a "
+          "reported cycle.</p>\n</body></html>\n",
+          out);
     free(procs);
     return ferror(out) ? -FL_EFAIL : 0;
 }

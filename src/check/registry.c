@@ -26,6 +26,13 @@ static const struct fl_checker checkers[] = {
      .one_object = true,
      .run = fl_check_total_queue},
     FL_CHECKER_LINEAR(fl_model_mutex),
+    {.name = "list-append",
+     .summary = "transactions of appends and list reads: isolation anomalies, Elle-style "
+                "(see --consistency-models)",
+     .run = fl_check_txn},
+    {.name = "rw-register",
+     .summary = "transactions of register reads and writes: isolation anomalies, Elle-style",
+     .run = fl_check_txn},
 };
 
 #define NCHECKERS (sizeof checkers / sizeof checkers[0])

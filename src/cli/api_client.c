@@ -183,3 +183,16 @@ void fl_cli_format_ms(json_t *ms, char *buf, size_t len)
     else
         snprintf(buf, len, "-");
 }
+
+int fl_cli_name_check(const char *what, const char *name)
+{
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.')) {
+            fprintf(stderr,
+                    "faultline: error: %s name '%s': use letters, digits, '-', '_' or '.'\n", what,
+                    name);
+            return FL_EUSAGE;
+        }
+    return 0;
+}

@@ -27,6 +27,9 @@ char *fl_cli_url_escape(const char *s);
 /* Print the API error and return the exit code: 2 bad request, 3 not
  * found, 4 conflict, 5 unauthenticated/forbidden, 1 otherwise. */
 int fl_cli_api_fail(int status, json_t *reply);
+/* 0, or FL_EUSAGE with a message when name cannot be an experiment or
+ * schedule name (it goes into the URL path). */
+int fl_cli_name_check(const char *what, const char *name);
 /* ms since the epoch as UTC, or "-" */
 void fl_cli_format_ms(json_t *ms, char *buf, size_t len);
 

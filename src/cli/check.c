@@ -47,6 +47,10 @@ static void usage(FILE *out)
             "  --accounts N          bank: number of accounts every read must show\n"
             "  --total N             bank: the conserved total (default: the first read's sum)\n"
             "  --allow-negative      bank: negative balances are allowed\n"
+            "  --consistency-models LIST  list-append, rw-register: the models the history\n"
+            "                        must satisfy, comma-separated: read-committed,\n"
+            "                        repeatable-read, snapshot-isolation, serializable\n"
+            "                        (default), strict-serializable (adds real-time order)\n"
             "  --json                print the report as JSON instead of text\n"
             "  --html FILE           write a self-contained HTML timeline report\n"
             "  --counterexample FILE write the smallest failing sub-history found (EDN, or\n"
@@ -134,6 +138,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
         O_MAXOP,
         O_MINBUDGET,
         O_SEARCHMEM,
+        O_CMODELS,
     };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -152,6 +157,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
         {"max-op-size", required_argument, NULL, O_MAXOP},
         {"minimize-budget", required_argument, NULL, O_MINBUDGET},
         {"search-memory", required_argument, NULL, O_SEARCHMEM},
+        {"consistency-models", required_argument, NULL, O_CMODELS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -253,6 +259,9 @@ static int parse_args(int argc, char **argv, struct check_args *a)
             a->o.search_memory = (size_t)v;
             break;
         }
+        case O_CMODELS:
+            a->o.consistency_models = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -425,6 +434,11 @@ int fl_cli_check(int argc, char **argv)
         fprintf(stderr,
                 "faultline check: unknown model '%s'; models: %s (see `faultline check --help`)\n",
                 a.model, fl_check_checker_names(names, sizeof names));
+        return EXIT_INPUT;
+    }
+    if (a.o.consistency_models && a.model && !fl_check_txn_model(a.model)) {
+        fprintf(stderr, "faultline check: --consistency-models applies to --model list-append "
+                        "and rw-register only\n");
         return EXIT_INPUT;
     }
     int status = EXIT_VALID;

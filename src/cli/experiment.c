@@ -167,6 +167,8 @@ int fl_cli_experiment(int argc, char **argv)
             pos[npos++] = argv[i];
         }
     }
+    if (npos >= 2 && fl_cli_name_check("experiment", pos[1]))
+        return FL_EUSAGE;
     if (npos == 3 && !strcmp(pos[0], "add"))
         return add(&c, pos[1], pos[2]);
     if (npos == 1 && !strcmp(pos[0], "list"))

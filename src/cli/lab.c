@@ -120,10 +120,9 @@ static int lab_up(struct lab_opts *o, struct fl_err *e)
 {
     struct fl_lab lab;
     int64_t t0 = fl_mono_ns();
-    int r;
 
-    if ((r = fl_lab_plan(&lab, o->name, o->hosts, o->subnet, e)) < 0 ||
-        (r = fl_lab_up(&lab, fl_cli_state_dir(o->state_dir), e)) < 0)
+    if (fl_lab_plan(&lab, o->name, o->hosts, o->subnet, e) < 0 ||
+        fl_lab_up(&lab, fl_cli_state_dir(o->state_dir), e) < 0)
         return fl_cli_fail(e);
     print_lab(&lab, true, o->json);
     if (!o->json)

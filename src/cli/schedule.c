@@ -16,6 +16,7 @@ static void usage(FILE *out)
             "usage: faultline schedule add NAME --experiment E (--cron EXPR | --every D)\n"
             "                              [--jitter D] [--concurrency forbid|allow|replace]\n"
             "                              [--keep N] [--catch-up once|skip] [--gate JSON]...\n"
+            "                              [--blackout-cron EXPR]... [--blackout FROM..TO]...\n"
             "                              [--paused]\n"
             "       faultline schedule list [--json] | next NAME [--count N] [--json] |\n"
             "                          pause NAME | resume NAME | rm NAME\n\n"
@@ -30,6 +31,9 @@ static void usage(FILE *out)
             "                      server was down; skip: none\n"
             "  --gate JSON         a gate checked before each run (docs/server.md), e.g.\n"
             "                      '{\"type\":\"previous_run_passed\"}'\n"
+            "  --blackout-cron EXPR  no runs in the UTC minutes EXPR matches (5 fields),\n"
+            "                      e.g. '* 0-8,18-23 * * *' outside office hours\n"
+            "  --blackout FROM..TO no runs from FROM to TO (UTC, 2026-12-20T00:00Z)\n"
             "  --paused            create it paused\n" FL_CLI_CLIENT_HELP
             "\nExit codes as for `faultline experiment`.\n");
 }
@@ -115,6 +119,23 @@ static int add_opts(json_t *body, int argc, char **argv, int i)
                 return FL_EUSAGE;
             }
             json_object_set_new(body, "keep", json_integer(n));
+        } else if (!strcmp(a, "--blackout-cron") || !strcmp(a, "--blackout")) {
+            const char *sep = strstr(v, "..");
+            json_t *w;
+            if (!strcmp(a, "--blackout-cron"))
+                w = json_pack("{s:s}", "cron", v);
+            else if (sep)
+                w = json_pack("{s:s%,s:s}", "from", v, (size_t)(sep - v), "to", sep + 2);
+            else {
+                fprintf(stderr,
+                        "faultline: error: --blackout '%s': expected FROM..TO, e.g. "
+                        "2026-12-20T00:00Z..2027-01-04T00:00Z\n",
+                        v);
+                return FL_EUSAGE;
+            }
+            if (!json_object_get(body, "blackouts"))
+                json_object_set_new(body, "blackouts", json_array());
+            json_array_append_new(json_object_get(body, "blackouts"), w);
         } else if (!strcmp(a, "--gate")) {
             json_t *g = json_loads(v, 0, NULL);
             if (!json_is_object(g)) {
@@ -205,6 +226,8 @@ static int schedule_main(struct fl_cli_client *c, int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (first_opt == 3 && fl_cli_name_check("schedule", name))
+        return FL_EUSAGE;
     if (!strcmp(verb, "add") && first_opt == 3) {
         json_t *body = json_pack("{s:s}", "name", name), *reply = NULL;
         int r = add_opts(body, argc, argv, 3);

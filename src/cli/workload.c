@@ -58,7 +58,12 @@ static void usage(FILE *out)
             "  --duration D          how long to issue operations (default 10s)\n"
             "  --timeout D           per operation and per connect (default 1s); a timeout is\n"
             "                        recorded as info (unknown outcome), never fail\n"
-            "  --keys K              register: number of keys (default 10)\n"
+            "  --keys K              register, list-append, rw-register: number of keys\n"
+            "                        (default 10)\n"
+            "  --txn-length N        list-append, rw-register: 1..N micro-ops per\n"
+            "                        transaction (default 4, at most 16)\n"
+            "  --max-writes-per-key N  list-append, rw-register: move on to fresh keys after\n"
+            "                        about N writes per key (default 32)\n"
             "  --values V            register: written values are 0..V-1 (default 5)\n"
             "  --accounts A          bank: number of accounts (default 5)\n"
             "  --total T             bank: money spread over the accounts at start (default 1000)\n"
@@ -96,6 +101,10 @@ static int run_check(const struct fl_wl_cfg *c, int64_t timeout_ms)
     fl_check_opts_init(&o);
     o.model = c->workload->model;
     o.timeout_ms = timeout_ms;
+    if (fl_check_txn_model(o.model)) /* hold the history to what --isolation promises */
+        o.consistency_models = c->isolation == FL_WL_SERIALIZABLE      ? "serializable"
+                               : c->isolation == FL_WL_REPEATABLE_READ ? "snapshot-isolation"
+                                                                       : "read-committed";
     if (!strcmp(o.model, "bank")) {
         o.accounts = c->accounts;
         o.total = c->total;
@@ -170,6 +179,8 @@ int fl_cli_workload(int argc, char **argv)
         O_CHECK,
         O_CHECKTO,
         O_QUIET,
+        O_TXNLEN,
+        O_MAXW,
     };
     static const struct option longopts[] = {
         {"client", required_argument, NULL, O_CLIENT},
@@ -193,6 +204,8 @@ int fl_cli_workload(int argc, char **argv)
         {"check", no_argument, NULL, O_CHECK},
         {"check-timeout", required_argument, NULL, O_CHECKTO},
         {"quiet", no_argument, NULL, O_QUIET},
+        {"txn-length", required_argument, NULL, O_TXNLEN},
+        {"max-writes-per-key", required_argument, NULL, O_MAXW},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -248,6 +261,16 @@ int fl_cli_workload(int argc, char **argv)
             if (fl_parse_int(optarg, 1, 1000000, &ll, &e) < 0)
                 return bad("--keys", &e);
             c.keys = (int)ll;
+            break;
+        case O_TXNLEN:
+            if (fl_parse_int(optarg, 1, FL_WL_TXN_MAX, &ll, &e) < 0)
+                return bad("--txn-length", &e);
+            c.txn_len = (int)ll;
+            break;
+        case O_MAXW:
+            if (fl_parse_int(optarg, 1, 1000000, &ll, &e) < 0)
+                return bad("--max-writes-per-key", &e);
+            c.max_writes_per_key = (int)ll;
             break;
         case O_VALUES:
             if (fl_parse_int(optarg, 1, 1000000000, &ll, &e) < 0)

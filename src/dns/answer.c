@@ -182,7 +182,8 @@ void fl_dns_decide(const struct fl_dns_rules *r, const uint8_t *q, size_t len, d
     ldns_pkt_free(pkt);
     for (size_t i = 0; i < r->nnames; i++) {
         if (fnmatch(r->names[i], d->qname, FNM_CASEFOLD) == 0) {
-            d->selected = rnd * 100.0 < r->percent;
+            if (rnd * 100.0 < r->percent)
+                d->selected = true;
             break;
         }
     }

@@ -228,7 +228,7 @@ static void start_job(struct job *j)
     }
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&a, 256 * 1024);
+    pthread_attr_setstacksize(&a, (size_t)256 * 1024);
     if (pthread_create(&t, &a, job_main, j) == 0) {
         pthread_attr_destroy(&a);
         return;
@@ -300,8 +300,9 @@ static int listen_both(struct responder *rs, struct fl_err *e)
     for (int attempt = 0; attempt < 20; attempt++) {
         struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
         struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_addr.s_addr = INADDR_ANY};
-        struct sockaddr_storage got;
-        socklen_t gl = sizeof got;
+        struct sockaddr_in6 g6 = {0};
+        struct sockaddr_in g4 = {0};
+        socklen_t gl;
         int off = 0, on = 1, port;
         bool v6 = true;
 
@@ -316,10 +317,10 @@ static int listen_both(struct responder *rs, struct fl_err *e)
             setsockopt(rs->udp, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
         if ((v6 ? bind(rs->udp, (struct sockaddr *)&a6, sizeof a6)
                 : bind(rs->udp, (struct sockaddr *)&a4, sizeof a4)) < 0 ||
-            getsockname(rs->udp, (struct sockaddr *)&got, &gl) < 0)
+            (gl = v6 ? sizeof g6 : sizeof g4,
+             getsockname(rs->udp, v6 ? (struct sockaddr *)&g6 : (struct sockaddr *)&g4, &gl)) < 0)
             return fl_err_set(e, FL_EFAIL, "cannot bind a UDP port: %s", strerror(errno));
-        port = ntohs(v6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                        : ((struct sockaddr_in *)&got)->sin_port);
+        port = ntohs(v6 ? g6.sin6_port : g4.sin_port);
         a6.sin6_port = a4.sin_port = htons((uint16_t)port);
         rs->tcp = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (rs->tcp < 0)
@@ -341,11 +342,10 @@ static int listen_both(struct responder *rs, struct fl_err *e)
 static int parse_upstream(struct responder *rs, const char *s, struct fl_err *e)
 {
     struct fl_net_peer p;
-    int r;
 
     if (!s)
         return fl_err_set(e, FL_EUSAGE, "the responder has no upstream resolver");
-    if ((r = fl_net_peer_parse(s, &p, e)) < 0)
+    if (fl_net_peer_parse(s, &p, e) < 0)
         return fl_err_prefix(e, "upstream");
     memset(&rs->upstream, 0, sizeof rs->upstream);
     if (p.family == AF_INET) {
@@ -451,28 +451,24 @@ int fl_dns_worker_main(const char *config, int ready_fd)
     json_t *cfg = json_loads(config, 0, NULL);
     const char *id = json_string_value(json_object_get(cfg, "id"));
     char table[96];
-    int port = -1, sfd = -1, tfd = -1, r;
+    int port = -1, sfd = -1, tfd = -1;
 
     rs.udp = rs.tcp = -1;
     prctl(PR_SET_NAME, "faultline-dns");
     if (!cfg || !id || strlen(id) >= FL_FAULT_ID_LEN) {
-        r = fl_err_set(&e, FL_EUSAGE, "the DNS responder's configuration is not valid JSON "
-                                      "with an id");
+        fl_err_set(&e, FL_EUSAGE, "the DNS responder's configuration is not valid JSON with an "
+                                  "id");
         goto fail;
     }
     rs.rnd = (uint64_t)json_integer_value(json_object_get(cfg, "seed"));
-    if ((r = fl_dns_rules_from_params(json_object_get(cfg, "params"), &rs.rules, &e)) < 0 ||
-        (r = parse_upstream(&rs, json_string_value(json_object_get(cfg, "upstream")), &e)) < 0 ||
-        (r = stop_fds(json_integer_value(json_object_get(cfg, "deadline_ms")), &sfd, &tfd, &e)) <
-            0 ||
-        (r = fl_netns_from_json(json_object_get(cfg, "scope"), &scope, &e)) < 0 ||
-        (r = fl_netns_enter(&scope, &g, &e)) < 0)
+    if (fl_dns_rules_from_params(json_object_get(cfg, "params"), &rs.rules, &e) < 0 ||
+        parse_upstream(&rs, json_string_value(json_object_get(cfg, "upstream")), &e) < 0 ||
+        stop_fds(json_integer_value(json_object_get(cfg, "deadline_ms")), &sfd, &tfd, &e) < 0 ||
+        fl_netns_from_json(json_object_get(cfg, "scope"), &scope, &e) < 0 ||
+        fl_netns_enter(&scope, &g, &e) < 0)
         goto fail;
-    if ((port = listen_both(&rs, &e)) < 0 ||
-        (r = add_redirect(id, port, &nft, table, sizeof table, &e)) < 0) {
-        r = port < 0 ? port : r;
+    if ((port = listen_both(&rs, &e)) < 0 || add_redirect(id, port, &nft, table, sizeof table, &e) < 0)
         goto fail;
-    }
     fl_fault_worker_report(ready_fd, 0, NULL, port);
     close(ready_fd);
     fl_info("dns %s: answering on port %d", id, port);

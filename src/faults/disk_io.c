@@ -18,8 +18,8 @@
 #include "util/log.h"
 #include "util/time.h"
 
-#define DISKIO_DEFAULT_HARD_STOP_MS (60 * 60 * 1000)
-#define DISKIO_HARD_STOP_GRACE_MS (30 * 1000)
+#define DISKIO_DEFAULT_HARD_STOP_MS (60LL * 60 * 1000)
+#define DISKIO_HARD_STOP_GRACE_MS (30LL * 1000)
 #define DISKIO_FSTYPE "fuse.faultline"
 
 static const struct fl_fault_worker_spec diskio_worker = {
@@ -114,7 +114,7 @@ static int diskio_plan(struct fl_fault *f, struct fl_err *e)
     json_object_set_new(f->undo, "config",
                         json_pack("{s:s, s:s, s:O, s:I, s:I}", "id", f->id, "path", real,
                                   "params", f->params, "deadline_ms",
-                                  (json_int_t)(fl_now_ms() + hard), "seed",
+                                  (json_int_t)fl_now_ms() + hard, "seed",
                                   (json_int_t)(f->seed & 0x7fffffffffffffffull)));
     return 0;
 }

@@ -19,8 +19,8 @@
 #include "util/log.h"
 #include "util/time.h"
 
-#define DNS_DEFAULT_HARD_STOP_MS (60 * 60 * 1000)
-#define DNS_HARD_STOP_GRACE_MS (30 * 1000)
+#define DNS_DEFAULT_HARD_STOP_MS (60LL * 60 * 1000)
+#define DNS_HARD_STOP_GRACE_MS (30LL * 1000)
 
 static const struct fl_fault_worker_spec dns_worker = {
     "__dns-worker",
@@ -139,7 +139,7 @@ static int dns_plan(struct fl_fault *f, struct fl_err *e)
     snprintf(table, sizeof table, FL_NFT_TABLE_PREFIX "%s", f->id);
     cfg = json_pack("{s:s, s:o, s:O, s:s, s:I, s:I}", "id", f->id, "scope",
                     fl_netns_to_json(&scope), "params", f->params, "upstream", upstream,
-                    "deadline_ms", (json_int_t)(fl_now_ms() + hard), "seed",
+                    "deadline_ms", (json_int_t)fl_now_ms() + hard, "seed",
                     (json_int_t)(f->seed & 0x7fffffffffffffffull));
     json_object_set_new(f->undo, "scope", fl_netns_to_json(&scope));
     json_object_set_new(f->undo, "table", json_string(table));

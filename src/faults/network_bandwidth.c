@@ -72,11 +72,12 @@ static int bw_validate(const struct fl_fault_ops *ops, const json_t *params, str
                                   n ? n : "");
         }
     }
-    if (!dev && !json_object_get(params, "netns") && !json_object_get(params, "pid"))
+    if (!dev && !json_object_get(params, "netns") && !json_object_get(params, "pid") &&
+        !json_object_get(params, "container"))
         return fl_err_set(e, FL_EUSAGE,
                           "network.bandwidth on the host needs --dev IFACE: faultline never "
                           "shapes the host's devices by default (that could cut off your own "
-                          "session); name the device, or use --netns/--pid");
+                          "session); name the device, or use --netns/--pid/--container");
     if (burst && (!json_is_integer(burst) || json_integer_value(burst) < 64 ||
                   json_integer_value(burst) > (1LL << 30)))
         return fl_err_set(e, FL_EUSAGE, "--burst must be from 64B to 1GiB");

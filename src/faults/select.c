@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/container.h"
 #include "util/fs.h"
 #include "util/parse.h"
 #include "util/proc.h"
@@ -149,6 +150,11 @@ static bool has_explicit_selector(const json_t *params)
     return json_object_get(params, "pid") || json_object_get(params, "pidfile");
 }
 
+static bool has_container(const json_t *params)
+{
+    return json_object_get(params, "container") != NULL;
+}
+
 /* Explicitly named processes default to all of them; patterns to one. */
 static const char *mode_of(const json_t *params)
 {
@@ -164,10 +170,13 @@ int fl_select_validate(const json_t *params, struct fl_err *e)
     const char *re = fl_param_str(params, "cmdline", NULL);
     int r;
 
-    if (!has_pattern_selector(params) && !has_explicit_selector(params))
+    if (!has_pattern_selector(params) && !has_explicit_selector(params) && !has_container(params))
         return fl_err_set(e, FL_EUSAGE,
                           "no processes selected: give --pid PID, --pidfile PATH, --name COMM, "
-                          "--cmdline REGEX or --cgroup PATH");
+                          "--cmdline REGEX, --cgroup PATH or --container NAME");
+    if (has_container(params) &&
+        (r = fl_container_validate(fl_param_str(params, "container", NULL), e)))
+        return r;
     if ((r = fl_select_parse_mode(mode_of(params), &m, e)))
         return r;
     if (re) {
@@ -425,6 +434,8 @@ void fl_select_describe(const json_t *params, char *buf, size_t len)
         ADD("matching '%s'", s);
     if ((s = fl_param_str(params, "cgroup", NULL)))
         ADD("in cgroup %s", s);
+    if ((s = fl_param_str(params, "container", NULL)))
+        ADD("in container %s", s);
     if ((s = fl_param_str(params, "pidfile", NULL)))
         ADD("from pidfile %s", s);
     if (json_is_integer(pids))
@@ -468,7 +479,7 @@ void fl_select_describe_targets(const json_t *params, const json_t *targets, lon
     const char *comm = json_string_value(json_object_get(json_array_get(targets, 0), "comm"));
 
     fl_select_describe_pids(targets, pids, sizeof pids);
-    if (!has_pattern_selector(params)) {
+    if (!has_pattern_selector(params) && !has_container(params)) {
         snprintf(buf, len, "%s%s%s%s", pids, n == 1 && comm && *comm ? " (" : "",
                  n == 1 && comm && *comm ? comm : "", n == 1 && comm && *comm ? ")" : "");
         return;
@@ -531,17 +542,96 @@ static int explicit_pids(const json_t *params, struct pidvec *out, struct fl_err
     return 0;
 }
 
+/* --container: ask the runtime for the init pid, then take its cgroup. */
+static int container_pids(const json_t *params, struct pidvec *out, struct fl_err *e)
+{
+    const char *ref = fl_param_str(params, "container", NULL);
+    struct fl_container c;
+    pid_t *pids = NULL;
+    size_t n = 0;
+    int r;
+
+    if ((r = fl_container_lookup(ref, &c, e)) || (r = fl_container_pids(&c, &pids, &n, e)))
+        return fl_err_prefix(e, "--container %s", ref);
+    for (size_t i = 0; i < n; i++)
+        pidvec_push(out, pids[i]);
+    free(pids);
+    /* The init may have exited between the lookup and the scan. */
+    if (!fl_proc_alive(c.pid, c.start))
+        return fl_err_set(e, FL_ENOTARGET, "--container %s: it stopped while being resolved", ref);
+    pidvec_sort_unique(out);
+    return 0;
+}
+
+/* The sets the selectors name: explicit pids, the cgroup's, the container's,
+ * and the domain to scan (the smallest of them that can hold the answer; it
+ * takes over that set's memory). */
+struct pidsets {
+    struct pidvec explicit, cg, ct, domain;
+};
+
+static int gather_pids(const json_t *params, struct pidsets *s, struct fl_err *e)
+{
+    const char *cgroup = fl_param_str(params, "cgroup", NULL);
+    int r;
+
+    if (has_explicit_selector(params) && (r = explicit_pids(params, &s->explicit, e)))
+        return r;
+    if (cgroup) {
+        char dir[PATH_MAX];
+        if ((r = cgroup_dir(cgroup, dir, sizeof dir, e)))
+            return r;
+        cgroup_pids(dir, &s->cg, 0);
+        pidvec_sort_unique(&s->cg);
+    }
+    if (has_container(params) && (r = container_pids(params, &s->ct, e)))
+        return r;
+    if (has_explicit_selector(params)) {
+        s->domain = s->explicit;
+        s->explicit = (struct pidvec){0};
+    } else if (has_container(params)) {
+        s->domain = s->ct;
+        s->ct = (struct pidvec){0};
+    } else if (cgroup) {
+        s->domain = s->cg;
+        s->cg = (struct pidvec){0};
+    } else {
+        all_pids(&s->domain);
+        pidvec_sort_unique(&s->domain);
+    }
+    return 0;
+}
+
+static int push_target(struct fl_target **v, size_t *n, size_t *cap, pid_t pid, uint64_t start)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        struct fl_target *nv = realloc(*v, nc * sizeof *nv);
+        if (!nv)
+            return -ENOMEM;
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[*n].pid = pid;
+    (*v)[*n].start = start;
+    if (fl_proc_comm(pid, (*v)[*n].comm, sizeof(*v)[*n].comm))
+        (*v)[*n].comm[0] = '\0';
+    (*n)++;
+    return 0;
+}
+
 int fl_select_resolve(const json_t *params, uint64_t seed, struct fl_selection *sel,
                       struct fl_err *e)
 {
     struct fl_select_mode mode;
-    struct pidvec explicit = {0}, cg = {0}, domain = {0};
+    struct pidsets sets = {0};
+    struct pidvec domain;
     struct fl_target *cand = NULL;
     size_t n_cand = 0, cap_cand = 0;
     const char *name = fl_param_str(params, "name", NULL);
     const char *re = fl_param_str(params, "cmdline", NULL);
     const char *cgroup = fl_param_str(params, "cgroup", NULL);
-    bool has_explicit = has_explicit_selector(params);
+    bool has_explicit = has_explicit_selector(params), container = has_container(params);
     size_t n_name = 0, n_cmd = 0, excluded = 0, k, *idx = NULL;
     regex_t rx;
     bool rx_ok = false;
@@ -551,32 +641,15 @@ int fl_select_resolve(const json_t *params, uint64_t seed, struct fl_selection *
     if ((r = fl_select_validate(params, e)) ||
         (r = fl_select_parse_mode(mode_of(params), &mode, e)))
         return r;
-    if (has_explicit && (r = explicit_pids(params, &explicit, e)))
+    if ((r = gather_pids(params, &sets, e)))
         goto out;
-    if (cgroup) {
-        char dir[PATH_MAX];
-        if ((r = cgroup_dir(cgroup, dir, sizeof dir, e)))
-            goto out;
-        cgroup_pids(dir, &cg, 0);
-        pidvec_sort_unique(&cg);
-    }
+    domain = sets.domain;
     if (re) {
         if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB)) {
             r = fl_err_set(e, FL_EUSAGE, "--cmdline '%s' is not a valid regex", re);
             goto out;
         }
         rx_ok = true;
-    }
-    /* Scan the smallest set that can hold the answer. */
-    if (has_explicit) {
-        domain = explicit;
-        explicit = (struct pidvec){0};
-    } else if (cgroup) {
-        domain = cg;
-        cg = (struct pidvec){0};
-    } else {
-        all_pids(&domain);
-        pidvec_sort_unique(&domain);
     }
     for (size_t i = 0; i < domain.n; i++) {
         pid_t pid = domain.v[i];
@@ -600,8 +673,10 @@ int fl_select_resolve(const json_t *params, uint64_t seed, struct fl_selection *
             n_cmd += m;
             ok = ok && m;
         }
-        if (cgroup && has_explicit)
-            ok = ok && pidvec_has(&cg, pid);
+        if (cgroup && (has_explicit || container))
+            ok = ok && pidvec_has(&sets.cg, pid);
+        if (container && has_explicit)
+            ok = ok && pidvec_has(&sets.ct, pid);
         if (!ok)
             continue;
         if (!has_explicit && fl_proc_check_allowed(pid, &ignore)) {
@@ -611,21 +686,10 @@ int fl_select_resolve(const json_t *params, uint64_t seed, struct fl_selection *
         /* The same start time after matching: what matched is this process. */
         if (fl_proc_start_time(pid) != start)
             continue;
-        if (n_cand == cap_cand) {
-            struct fl_target *nc;
-            cap_cand = cap_cand ? cap_cand * 2 : 16;
-            nc = realloc(cand, cap_cand * sizeof *cand);
-            if (!nc) {
-                r = fl_err_set(e, FL_EFAIL, "out of memory");
-                goto out;
-            }
-            cand = nc;
+        if (push_target(&cand, &n_cand, &cap_cand, pid, start)) {
+            r = fl_err_set(e, FL_EFAIL, "out of memory");
+            goto out;
         }
-        cand[n_cand].pid = pid;
-        cand[n_cand].start = start;
-        if (fl_proc_comm(pid, cand[n_cand].comm, sizeof cand[n_cand].comm))
-            cand[n_cand].comm[0] = '\0';
-        n_cand++;
     }
     if (n_cand == 0) {
         r = no_match(params, n_name, n_cmd, excluded, e);
@@ -646,9 +710,10 @@ out:
     if (rx_ok)
         regfree(&rx);
     free(idx);
-    free(explicit.v);
-    free(cg.v);
-    free(domain.v);
+    free(sets.explicit.v);
+    free(sets.cg.v);
+    free(sets.ct.v);
+    free(sets.domain.v);
     free(cand);
     if (r)
         fl_select_free(sel);

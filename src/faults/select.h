@@ -3,7 +3,9 @@
  * radius mode), and the (pid, start time) identity recorded for revert.
  *
  * Selectors given together narrow each other down (a process must match all
- * of them); --pid may repeat and then names a set. Matching by name, cmdline
+ * of them); --pid may repeat and then names a set. --container asks podman or
+ * Docker for the container's init and takes the processes of its cgroup
+ * (util/container.h). Matching by name, cmdline
  * or cgroup silently skips pid 1, kernel threads and faultline's own
  * processes; naming one of those explicitly (--pid, --pidfile) is refused.
  * Candidates are sorted by pid and picked with a PRNG seeded by the fault's
@@ -31,8 +33,11 @@
      "joined by spaces) matches this extended regex", NULL, 0, 0}, \
     {"cgroup", FL_OPT_STRING, 0, "PATH", "select the processes in this cgroup and below " \
      "(relative to the cgroup2 mount, or absolute under /sys/fs/cgroup)", NULL, 0, 0}, \
+    {"container", FL_OPT_STRING, 0, "NAME", "select the processes of this running podman or " \
+     "Docker container (name or id; podman:NAME or docker:NAME picks the runtime)", NULL, 0, 0}, \
     {"mode", FL_OPT_STRING, 0, "MODE", "how many matches to act on: one, all, fixed:N, " \
-     "fixed-percent:P, random-max-percent:P (default one; all for --pid/--pidfile alone); " \
+     "fixed-percent:P, random-max-percent:P (default one; all for --pid, --pidfile or " \
+     "--container alone); " \
      "random picks follow --seed", NULL, 0, 0}
 /* clang-format on */
 

@@ -101,10 +101,17 @@ static int await_ready(const struct fl_fault_worker_spec *s, int fd, pid_t pid, 
             break;
     }
     buf[len] = 0;
-    if (sscanf(buf, "ok %d", port) == 1 && *port >= 0)
-        return 0;
+    if (!strncmp(buf, "ok ", 3)) {
+        char *end;
+        long v = strtol(buf + 3, &end, 10);
+
+        if (end != buf + 3 && v >= 0 && v <= 65535 && (*end == '\n' || !*end)) {
+            *port = (int)v;
+            return 0;
+        }
+    }
     if (!strncmp(buf, "error ", 6)) {
-        int code = atoi(buf + 6);
+        int code = (int)strtol(buf + 6, NULL, 10);
         char *msg = strchr(buf + 6, ' '), *nl;
 
         if ((nl = strchr(buf, '\n')))

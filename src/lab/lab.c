@@ -32,7 +32,7 @@ static inline void closedirp(DIR **d)
     if (*d)
         closedir(*d);
 }
-#define _cleanup_closedir_ __attribute__((cleanup(closedirp)))
+#define CLEANUP_CLOSEDIR __attribute__((cleanup(closedirp)))
 
 int fl_lab_check_name(const char *name, struct fl_err *e)
 {
@@ -120,8 +120,7 @@ int fl_lab_plan(struct fl_lab *lab, const char *name, int n, const char *subnet,
 static int check_overlap(const struct fl_lab *lab, struct fl_err *e)
 {
     _cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
-    char line[256], ifname[64];
-    unsigned dst, gw, flags, mask;
+    char line[256];
     uint32_t net = ntohl(lab->network.s_addr), lmask = mask_of(lab->prefix);
 
     if (!f)
@@ -129,10 +128,21 @@ static int check_overlap(const struct fl_lab *lab, struct fl_err *e)
     if (!fgets(line, sizeof line, f)) /* the header */
         return 0;
     while (fgets(line, sizeof line, f)) {
-        if (sscanf(line, "%63s %x %x %x %*d %*d %*d %x", ifname, &dst, &gw, &flags, &mask) != 5)
+        /* Iface Destination Gateway Flags RefCnt Use Metric Mask ...; hex in network order */
+        char *save = NULL, *field[8] = {0}, *end1, *end2;
+        uint32_t dst, mask;
+        const char *ifname;
+        int k = 0;
+
+        for (char *t = strtok_r(line, " \t", &save); t && k < 8; t = strtok_r(NULL, " \t", &save))
+            field[k++] = t;
+        if (k < 8)
             continue;
-        dst = ntohl(dst);
-        mask = ntohl(mask);
+        ifname = field[0];
+        dst = ntohl((uint32_t)strtoul(field[1], &end1, 16));
+        mask = ntohl((uint32_t)strtoul(field[7], &end2, 16));
+        if (*end1 || *end2)
+            continue;
         if (!mask)
             continue;
         if ((dst & (mask & lmask)) == (net & (mask & lmask))) {
@@ -346,14 +356,14 @@ static bool ns_ident(const char *path, dev_t *dev, ino_t *ino)
  * this one. Returns how many were found (at most cap). */
 static size_t pids_in_ns(dev_t dev, ino_t ino, pid_t *pids, size_t cap)
 {
-    _cleanup_closedir_ DIR *d = opendir("/proc");
+    CLEANUP_CLOSEDIR DIR *d = opendir("/proc");
     struct dirent *de;
     size_t n = 0;
 
     while (d && (de = readdir(d)) && n < cap) {
         char path[64];
         struct stat st;
-        pid_t pid = (pid_t)atoi(de->d_name);
+        pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
 
         if (pid <= 0 || pid == getpid())
             continue;
@@ -456,7 +466,7 @@ int fl_lab_down(const char *name, const char *state_dir, struct fl_lab_down_repo
     if (!(sk = fl_link_sock(e)))
         return -FL_EFAIL;
     for (const char *dirname = NETNS_RUN_DIR; dirname; dirname = NULL) {
-        _cleanup_closedir_ DIR *d = opendir(dirname);
+        CLEANUP_CLOSEDIR DIR *d = opendir(dirname);
         struct dirent *de;
 
         while (d && (de = readdir(d))) {
@@ -471,7 +481,7 @@ int fl_lab_down(const char *name, const char *state_dir, struct fl_lab_down_repo
         }
     }
     {
-        _cleanup_closedir_ DIR *d = opendir(ETC_NETNS);
+        CLEANUP_CLOSEDIR DIR *d = opendir(ETC_NETNS);
         struct dirent *de;
 
         while (d && (de = readdir(d)))

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/container.h"
 #include "util/log.h"
 #include "util/proc.h"
 
@@ -73,10 +74,15 @@ int fl_netns_validate(const json_t *params, struct fl_err *e)
 {
     json_t *name = json_object_get(params, "netns");
     json_t *pid = json_object_get(params, "pid");
+    json_t *ct = json_object_get(params, "container");
+    int r;
 
-    if (name && pid)
+    if ((name && pid) || (name && ct) || (pid && ct))
         return fl_err_set(e, FL_EUSAGE,
-                          "--netns and --pid both name a network namespace; give one of them");
+                          "--%s and --%s both name a network namespace; give one of them",
+                          name ? "netns" : "pid", ct ? "container" : "pid");
+    if (ct && (r = fl_container_validate(json_string_value(ct), e)))
+        return r;
     if (name && (!json_is_string(name) || !valid_ns_name(json_string_value(name))))
         return fl_err_set(e, FL_EUSAGE,
                           "--netns must be a namespace name as `ip netns list` shows it "
@@ -91,6 +97,7 @@ int fl_netns_resolve(const json_t *params, struct fl_netns_scope *s, struct fl_e
 {
     const char *name = fl_param_str(params, "netns", NULL);
     long long pid = fl_param_int(params, "pid", 0);
+    const char *ctr = fl_param_str(params, "container", NULL);
     char path[PATH_MAX];
     int fd, r;
 
@@ -111,10 +118,19 @@ int fl_netns_resolve(const json_t *params, struct fl_netns_scope *s, struct fl_e
             return fl_err_set(e, fl_code_from_errno(-fd), "cannot open network namespace %s: %s",
                               path, strerror(-fd));
         close(fd);
-    } else if (pid) {
+    } else if (pid || ctr) {
         s->kind = FL_NETNS_PID;
         s->pid = (pid_t)pid;
         s->pid_start = fl_proc_start_time(s->pid);
+        if (ctr) {
+            struct fl_container c;
+            if ((r = fl_container_lookup(ctr, &c, e)))
+                return fl_err_prefix(e, "--container %s", ctr);
+            s->kind = FL_NETNS_CONTAINER;
+            snprintf(s->name, sizeof s->name, "%s", ctr);
+            s->pid = c.pid;
+            s->pid_start = c.start;
+        }
         if (!s->pid_start)
             return fl_err_set(e, FL_ENOTARGET,
                               "no process has pid %lld, so it has no network namespace to act "
@@ -149,8 +165,11 @@ json_t *fl_netns_to_json(const struct fl_netns_scope *s)
         json_object_set_new(j, "kind", json_string("netns"));
         json_object_set_new(j, "name", json_string(s->name));
         break;
+    case FL_NETNS_CONTAINER: /* recorded by its init's identity, like a pid */
     case FL_NETNS_PID:
-        json_object_set_new(j, "kind", json_string("pid"));
+        if (s->kind == FL_NETNS_CONTAINER)
+            json_object_set_new(j, "container", json_string(s->name));
+        json_object_set_new(j, "kind", json_string(s->kind == FL_NETNS_PID ? "pid" : "container"));
         json_object_set_new(j, "pid", json_integer(s->pid));
         json_object_set_new(j, "pid_start", json_integer((json_int_t)s->pid_start));
         break;
@@ -178,8 +197,10 @@ int fl_netns_from_json(const json_t *j, struct fl_netns_scope *s, struct fl_err 
             return fl_err_set(e, FL_ESTATE, "the fault record names no valid netns");
         s->kind = FL_NETNS_NAMED;
         snprintf(s->name, sizeof s->name, "%s", name);
-    } else if (!strcmp(kind, "pid")) {
-        s->kind = FL_NETNS_PID;
+    } else if (!strcmp(kind, "pid") || !strcmp(kind, "container")) {
+        const char *ct = json_string_value(json_object_get(j, "container"));
+        s->kind = strcmp(kind, "pid") ? FL_NETNS_CONTAINER : FL_NETNS_PID;
+        snprintf(s->name, sizeof s->name, "%s", ct ? ct : "");
         s->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
         s->pid_start = (uint64_t)json_integer_value(json_object_get(j, "pid_start"));
     } else if (!strcmp(kind, "self")) {
@@ -207,6 +228,10 @@ void fl_netns_describe(const struct fl_netns_scope *s, char *buf, size_t len)
         else
             snprintf(buf, len, "the netns of pid %d", (int)s->pid);
         break;
+    case FL_NETNS_CONTAINER:
+        snprintf(buf, len, "%sthe netns of container %s (pid %d)", s->host ? "the host: " : "",
+                 s->name, (int)s->pid);
+        break;
     case FL_NETNS_SELF:
         snprintf(buf, len, "%s", s->host ? "the host" : "this netns");
         break;
@@ -217,9 +242,12 @@ void fl_netns_describe_params(const json_t *params, char *buf, size_t len)
 {
     const char *name = fl_param_str(params, "netns", NULL);
     long long pid = fl_param_int(params, "pid", 0);
+    const char *ctr = fl_param_str(params, "container", NULL);
 
     if (name)
         snprintf(buf, len, "netns %s", name);
+    else if (ctr)
+        snprintf(buf, len, "the netns of container %s", ctr);
     else if (pid)
         snprintf(buf, len, "the netns of pid %lld", pid);
     else
@@ -258,7 +286,8 @@ int fl_netns_open(const struct fl_netns_scope *s, struct fl_err *e)
 
     if (s->kind == FL_NETNS_NAMED)
         snprintf(path, sizeof path, NETNS_RUN_DIR "/%s", s->name);
-    else if (s->kind == FL_NETNS_PID && fl_proc_alive(s->pid, s->pid_start))
+    else if ((s->kind == FL_NETNS_PID || s->kind == FL_NETNS_CONTAINER) &&
+             fl_proc_alive(s->pid, s->pid_start))
         snprintf(path, sizeof path, "/proc/%d/ns/net", (int)s->pid);
     else if (s->kind == FL_NETNS_SELF)
         snprintf(path, sizeof path, "/proc/thread-self/ns/net");

@@ -4,11 +4,13 @@
  * back, and listing every namespace on the machine for the sweepers.
  *
  * A scope is `--netns NAME` (a namespace named by `ip netns add`, bound at
- * /run/netns/NAME), `--pid PID` (the namespace that process runs in), or
- * neither (the namespace faultline itself runs in: normally the host's).
- * Whatever named it, a scope is pinned by the namespace's identity (device
- * and inode of its nsfs file), so a recycled pid or a re-created name can
- * never redirect a revert to a different namespace. */
+ * /run/netns/NAME), `--pid PID` (the namespace that process runs in),
+ * `--container NAME` (the namespace of a podman or Docker container's init,
+ * asked of the runtime when the scope is resolved), or neither (the
+ * namespace faultline itself runs in: normally the host's). Whatever named
+ * it, a scope is pinned by the namespace's identity (device and inode of its
+ * nsfs file), so a recycled pid or a re-created name can never redirect a
+ * revert to a different namespace. */
 #ifndef FL_NET_NETNS_H
 #define FL_NET_NETNS_H
 
@@ -28,25 +30,30 @@
     {"netns", FL_OPT_STRING, 0, "NAME", "act inside the named network namespace " \
      "(/run/netns/NAME, see `ip netns list`); default: the host's", NULL, 0, 0}, \
     {"pid", FL_OPT_INT, 0, "PID", "act inside the network namespace of this process", \
-     NULL, 1, 4194304}
+     NULL, 1, 4194304}, \
+    {"container", FL_OPT_STRING, 0, "NAME", "act inside the network namespace of this running " \
+     "podman or Docker container (name or id; podman:NAME or docker:NAME picks the runtime)", \
+     NULL, 0, 0}
 /* clang-format on */
 
 enum fl_netns_kind {
-    FL_NETNS_SELF,  /* neither option: the namespace faultline runs in */
-    FL_NETNS_NAMED, /* --netns NAME */
-    FL_NETNS_PID,   /* --pid PID */
+    FL_NETNS_SELF,      /* neither option: the namespace faultline runs in */
+    FL_NETNS_NAMED,     /* --netns NAME */
+    FL_NETNS_PID,       /* --pid PID */
+    FL_NETNS_CONTAINER, /* --container NAME: pinned by its init's pid and start */
 };
 
 struct fl_netns_scope {
     enum fl_netns_kind kind;
-    char name[256];     /* FL_NETNS_NAMED */
-    pid_t pid;          /* FL_NETNS_PID */
-    uint64_t pid_start; /* FL_NETNS_PID: the process's start time */
+    char name[256];     /* FL_NETNS_NAMED: the netns; FL_NETNS_CONTAINER: the container */
+    pid_t pid;          /* FL_NETNS_PID, FL_NETNS_CONTAINER (its init) */
+    uint64_t pid_start; /* FL_NETNS_PID, FL_NETNS_CONTAINER: the process's start time */
     uint64_t dev, ino;  /* the namespace itself */
     bool host;          /* the namespace of pid 1 */
 };
 
-/* Check --netns/--pid without looking at the system: types, one of them. */
+/* Check --netns/--pid/--container without looking at the system: types, one
+ * of them. */
 int fl_netns_validate(const json_t *params, struct fl_err *e);
 /* Resolve the scope the params name against the live system. A namespace
  * or process that does not exist is FL_ENOTARGET with a message naming it. */

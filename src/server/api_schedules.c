@@ -8,12 +8,13 @@
 #include "server/cron.h"
 #include "server/server.h"
 #include "store/server_store.h"
+#include "util/cleanup.h"
 #include "util/parse.h"
 #include "util/time.h"
 
 #define SCHEDULE_COLS                                                                              \
     "name, experiment, spec AS cron, jitter_ms, concurrency, keep, catch_up, gates, paused, "      \
-    "next_ms, fire_ms, last_fire_ms, created_ms"
+    "blackouts, next_ms, fire_ms, last_fire_ms, created_ms"
 
 static json_t *decorate(json_t *sc)
 {
@@ -25,6 +26,8 @@ static json_t *decorate(json_t *sc)
                         json_boolean(json_integer_value(json_object_get(sc, "paused"))));
     g = json_loads(json_string_value(json_object_get(sc, "gates")), 0, NULL);
     json_object_set_new(sc, "gates", g ? g : json_array());
+    g = json_loads(json_string_value(json_object_get(sc, "blackouts")), 0, NULL);
+    json_object_set_new(sc, "blackouts", g ? g : json_array());
     return sc;
 }
 
@@ -43,7 +46,7 @@ static int one_of(const char *v, const char *a, const char *b, const char *c)
 
 /* Validate the body's optional fields into the out parameters. */
 static int options(struct fl_resp *rs, json_t *b, int64_t *jitter_ms, const char **conc,
-                   long long *keep, const char **catch_up, char **gates)
+                   long long *keep, const char **catch_up, char **gates, char **blackouts)
 {
     const char *j = json_string_value(json_object_get(b, "jitter"));
     json_t *k = json_object_get(b, "keep"), *g = json_object_get(b, "gates");
@@ -77,20 +80,26 @@ static int options(struct fl_resp *rs, json_t *b, int64_t *jitter_ms, const char
         *keep = json_integer_value(k);
     if (g && fl_gates_validate(g, &e))
         return fl_http_error(rs, 400, "invalid_gate", "%s", e.msg), -1;
+    g = json_object_get(b, "blackouts");
+    if (g && fl_blackouts_validate(g, &e))
+        return fl_http_error(rs, 400, "invalid_blackout", "%s", e.msg), -1;
+    *blackouts = g ? json_dumps(g, JSON_COMPACT) : strdup("[]");
+    g = json_object_get(b, "gates");
     *gates = g ? json_dumps(g, JSON_COMPACT) : strdup("[]");
     return 0;
 }
 
 int fl_api_schedules_create(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
 {
-    static const char *const fields[] = {"name", "experiment", "cron",  "jitter", "concurrency",
-                                         "keep", "catch_up",   "gates", "paused", NULL};
+    static const char *const fields[] = {"name",        "experiment", "cron",     "jitter",
+                                         "concurrency", "keep",       "catch_up", "gates",
+                                         "paused",      "blackouts",  NULL};
     const char *name = json_string_value(json_object_get(rq->body, "name"));
     const char *exp = json_string_value(json_object_get(rq->body, "experiment"));
     const char *spec = json_string_value(json_object_get(rq->body, "cron"));
     const char *conc, *catch_up;
-    int64_t jitter_ms = 0, now = fl_wall_ms(), first;
-    char *gates = NULL;
+    int64_t jitter_ms = 0, now = fl_wall_ms();
+    _cleanup_free_ char *gates = NULL, *blackouts = NULL;
     long long keep;
     struct fl_cron c;
     struct fl_err e = {0};
@@ -104,36 +113,30 @@ int fl_api_schedules_create(struct fl_server *s, struct fl_req *rq, struct fl_re
                              "* *\" or \"@every 10m\") are required");
     if (fl_cron_parse(spec, &c, &e))
         return fl_http_error(rs, 400, "invalid_cron", "%s", e.msg);
-    first = fl_cron_next(&c, now);
-    if (first < 0)
+    if (fl_cron_next(&c, now) < 0)
         return fl_http_error(rs, 400, "never_fires",
                              "schedule '%s' never fires: no minute in the next 10 years matches "
                              "it (a day that its months do not have?)",
                              spec);
-    if (options(rs, rq->body, &jitter_ms, &conc, &keep, &catch_up, &gates))
+    if (options(rs, rq->body, &jitter_ms, &conc, &keep, &catch_up, &gates, &blackouts))
         return 0;
     x = fl_sstore_row(s->ss, &e, "SELECT name FROM srv_experiments WHERE name = ?", "s", exp);
-    if (!x) {
-        free(gates);
+    if (!x)
         return fl_http_error(rs, 404, "not_found",
                              "no experiment '%s'; add it first (`faultline experiment add`)", exp);
-    }
     json_decref(x);
     if ((x = get(s, name))) {
         json_decref(x);
-        free(gates);
         return fl_http_error(rs, 409, "exists", "schedule '%s' exists; remove it first", name);
     }
     if (fl_sstore_exec(s->ss, NULL, &e,
                        "INSERT INTO srv_schedules (name, experiment, spec, jitter_ms, "
-                       "concurrency, keep, catch_up, gates, paused, created_ms) VALUES "
-                       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       "sssIsIssiI", name, exp, spec, jitter_ms, conc, (int64_t)keep, catch_up,
-                       gates, json_is_true(json_object_get(rq->body, "paused")), now) < 0) {
-        free(gates);
+                       "concurrency, keep, catch_up, gates, paused, blackouts, created_ms) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "sssIsIssisI", name, exp, spec, jitter_ms, conc, (int64_t)keep, catch_up,
+                       gates, json_is_true(json_object_get(rq->body, "paused")), blackouts,
+                       now) < 0)
         return fl_http_error(rs, 500, "store", "%s", e.msg);
-    }
-    free(gates);
     fl_scheduler_resume(s, name, spec, jitter_ms);
     return fl_http_ok(rs, 201, get(s, name));
 }

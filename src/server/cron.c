@@ -228,3 +228,15 @@ int64_t fl_cron_next(const struct fl_cron *c, int64_t after_ms)
     }
     return -1;
 }
+
+bool fl_cron_matches(const struct fl_cron *c, int64_t t_ms)
+{
+    time_t t = (time_t)(t_ms / 1000);
+    struct tm tm;
+
+    if (c->every_ms > 0)
+        return false;
+    gmtime_r(&t, &tm);
+    return (c->month & (1U << (tm.tm_mon + 1))) && day_matches(c, &tm) &&
+           (c->hour & (1U << tm.tm_hour)) && (c->minute & (1ULL << tm.tm_min));
+}

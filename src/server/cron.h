@@ -26,4 +26,7 @@ int fl_cron_parse(const char *spec, struct fl_cron *c, struct fl_err *e);
  * -1 when nothing matches within 10 years (e.g. "0 0 31 2 *"). */
 int64_t fl_cron_next(const struct fl_cron *c, int64_t after_ms);
 
+/* Whether the UTC minute holding t_ms matches (false for @every). */
+bool fl_cron_matches(const struct fl_cron *c, int64_t t_ms);
+
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fl_config.h"
 #include "server/server.h"
 #include "store/server_store.h"
 #include "util/parse.h"
@@ -21,40 +22,75 @@ struct route {
     const char *method, *pattern; /* {} matches one path segment */
     fl_handler fn;
     enum fl_role role; /* the least role that may call it */
+    const char *summary;
+    int status; /* on success */
 };
 
+static int fl_api_openapi(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+
 static const struct route routes[] = {
-    {"GET", "/api/v1/experiments", fl_api_experiments_list, FL_ROLE_VIEWER},
-    {"POST", "/api/v1/experiments", fl_api_experiments_create, FL_ROLE_OPERATOR},
-    {"GET", "/api/v1/experiments/{}", fl_api_experiments_get, FL_ROLE_VIEWER},
-    {"PUT", "/api/v1/experiments/{}", fl_api_experiments_put, FL_ROLE_OPERATOR},
-    {"DELETE", "/api/v1/experiments/{}", fl_api_experiments_delete, FL_ROLE_OPERATOR},
-    {"POST", "/api/v1/experiments/{}/runs", fl_api_runs_start, FL_ROLE_OPERATOR},
-    {"POST", "/api/v1/runs", fl_api_runs_start, FL_ROLE_OPERATOR},
-    {"GET", "/api/v1/runs", fl_api_runs_list, FL_ROLE_VIEWER},
-    {"GET", "/api/v1/runs/{}", fl_api_runs_get, FL_ROLE_VIEWER},
-    {"POST", "/api/v1/runs/{}/abort", fl_api_runs_abort, FL_ROLE_OPERATOR},
-    {"GET", "/api/v1/runs/{}/events", fl_api_runs_stream, FL_ROLE_VIEWER},
-    {"GET", "/api/v1/schedules", fl_api_schedules_list, FL_ROLE_VIEWER},
-    {"POST", "/api/v1/schedules", fl_api_schedules_create, FL_ROLE_OPERATOR},
-    {"GET", "/api/v1/schedules/{}", fl_api_schedules_get, FL_ROLE_VIEWER},
-    {"DELETE", "/api/v1/schedules/{}", fl_api_schedules_delete, FL_ROLE_OPERATOR},
-    {"POST", "/api/v1/schedules/{}/pause", fl_api_schedules_pause, FL_ROLE_OPERATOR},
-    {"POST", "/api/v1/schedules/{}/resume", fl_api_schedules_resume, FL_ROLE_OPERATOR},
-    {"GET", "/api/v1/schedules/{}/next", fl_api_schedules_next, FL_ROLE_VIEWER},
-    {"GET", "/api/v1/audit", fl_api_audit_list, FL_ROLE_ADMIN},
-    {"GET", "/api/v1/bulletins", fl_api_bulletins_list, FL_ROLE_VIEWER},
-    {"POST", "/api/v1/bulletins", fl_api_bulletins_create, FL_ROLE_OPERATOR},
-    {"GET", "/api/v1/bulletins/{}", fl_api_bulletins_get, FL_ROLE_VIEWER},
-    {"PATCH", "/api/v1/bulletins/{}", fl_api_bulletins_update, FL_ROLE_OPERATOR},
-    {"DELETE", "/api/v1/bulletins/{}", fl_api_bulletins_delete, FL_ROLE_OPERATOR},
-    {"GET", "/api/v1/bulletins/{}/markdown", fl_api_bulletins_markdown, FL_ROLE_VIEWER},
-    {"POST", "/api/v1/runs/{}/bulletin", fl_api_bulletins_from_run, FL_ROLE_OPERATOR},
-    {"GET", "/api/v1/webhooks", fl_api_webhooks_list, FL_ROLE_VIEWER},
-    {"POST", "/api/v1/webhooks", fl_api_webhooks_create, FL_ROLE_ADMIN},
-    {"DELETE", "/api/v1/webhooks/{}", fl_api_webhooks_delete, FL_ROLE_ADMIN},
-    {"GET", "/api/v1/webhooks/{}/deliveries", fl_api_webhooks_deliveries, FL_ROLE_VIEWER},
-    {"GET", "/metrics", fl_api_metrics, FL_ROLE_VIEWER},
+    {"GET", "/api/v1/experiments", fl_api_experiments_list, FL_ROLE_VIEWER,
+     "List stored experiments", 200},
+    {"POST", "/api/v1/experiments", fl_api_experiments_create, FL_ROLE_OPERATOR,
+     "Store a new experiment (validated)", 201},
+    {"GET", "/api/v1/experiments/{}", fl_api_experiments_get, FL_ROLE_VIEWER,
+     "One stored experiment with its YAML", 200},
+    {"PUT", "/api/v1/experiments/{}", fl_api_experiments_put, FL_ROLE_OPERATOR,
+     "Create or replace an experiment (validated)", 200},
+    {"DELETE", "/api/v1/experiments/{}", fl_api_experiments_delete, FL_ROLE_OPERATOR,
+     "Remove an experiment without schedules or running runs", 200},
+    {"POST", "/api/v1/experiments/{}/runs", fl_api_runs_start, FL_ROLE_OPERATOR,
+     "Start a run of the experiment now", 202},
+    {"POST", "/api/v1/runs", fl_api_runs_start, FL_ROLE_OPERATOR, "Start a run of {experiment} now",
+     202},
+    {"GET", "/api/v1/runs", fl_api_runs_list, FL_ROLE_VIEWER,
+     "Runs, newest first, with filters and pagination", 200},
+    {"GET", "/api/v1/runs/{}", fl_api_runs_get, FL_ROLE_VIEWER,
+     "One run with its history-store record and output", 200},
+    {"POST", "/api/v1/runs/{}/abort", fl_api_runs_abort, FL_ROLE_OPERATOR,
+     "Abort a running run (it reverts and records aborted)", 202},
+    {"GET", "/api/v1/runs/{}/events", fl_api_runs_stream, FL_ROLE_VIEWER,
+     "The run's events live, as Server-Sent Events", 200},
+    {"GET", "/api/v1/schedules", fl_api_schedules_list, FL_ROLE_VIEWER, "List schedules", 200},
+    {"POST", "/api/v1/schedules", fl_api_schedules_create, FL_ROLE_OPERATOR, "Create a schedule",
+     201},
+    {"GET", "/api/v1/schedules/{}", fl_api_schedules_get, FL_ROLE_VIEWER, "One schedule", 200},
+    {"DELETE", "/api/v1/schedules/{}", fl_api_schedules_delete, FL_ROLE_OPERATOR,
+     "Remove a schedule", 200},
+    {"POST", "/api/v1/schedules/{}/pause", fl_api_schedules_pause, FL_ROLE_OPERATOR,
+     "Pause a schedule", 200},
+    {"POST", "/api/v1/schedules/{}/resume", fl_api_schedules_resume, FL_ROLE_OPERATOR,
+     "Resume a schedule (next slot from now)", 200},
+    {"GET", "/api/v1/schedules/{}/next", fl_api_schedules_next, FL_ROLE_VIEWER,
+     "The next fire times of a schedule", 200},
+    {"GET", "/api/v1/audit", fl_api_audit_list, FL_ROLE_ADMIN,
+     "The audit log of changes, newest first", 200},
+    {"GET", "/api/v1/faults", fl_api_faults_list, FL_ROLE_VIEWER,
+     "Faults applied now under the runs' state directory", 200},
+    {"POST", "/api/v1/faults/{}/recover", fl_api_faults_recover, FL_ROLE_OPERATOR,
+     "Revert an active fault now", 200},
+    {"GET", "/api/v1/bulletins", fl_api_bulletins_list, FL_ROLE_VIEWER,
+     "Known-limit bulletins, with search and status filters", 200},
+    {"POST", "/api/v1/bulletins", fl_api_bulletins_create, FL_ROLE_OPERATOR, "Create a bulletin",
+     201},
+    {"GET", "/api/v1/bulletins/{}", fl_api_bulletins_get, FL_ROLE_VIEWER, "One bulletin", 200},
+    {"PATCH", "/api/v1/bulletins/{}", fl_api_bulletins_update, FL_ROLE_OPERATOR,
+     "Change fields of a bulletin", 200},
+    {"DELETE", "/api/v1/bulletins/{}", fl_api_bulletins_delete, FL_ROLE_OPERATOR,
+     "Remove a bulletin", 200},
+    {"GET", "/api/v1/bulletins/{}/markdown", fl_api_bulletins_markdown, FL_ROLE_VIEWER,
+     "A bulletin as Markdown", 200},
+    {"POST", "/api/v1/runs/{}/bulletin", fl_api_bulletins_from_run, FL_ROLE_OPERATOR,
+     "Create a bulletin about a finished run", 201},
+    {"GET", "/api/v1/webhooks", fl_api_webhooks_list, FL_ROLE_VIEWER, "List webhooks", 200},
+    {"POST", "/api/v1/webhooks", fl_api_webhooks_create, FL_ROLE_ADMIN, "Register a webhook", 201},
+    {"DELETE", "/api/v1/webhooks/{}", fl_api_webhooks_delete, FL_ROLE_ADMIN, "Remove a webhook",
+     200},
+    {"GET", "/api/v1/webhooks/{}/deliveries", fl_api_webhooks_deliveries, FL_ROLE_VIEWER,
+     "A webhook's deliveries and their status", 200},
+    {"GET", "/metrics", fl_api_metrics, FL_ROLE_VIEWER, "Prometheus metrics (text format)", 200},
+    {"GET", "/api/v1/openapi.json", fl_api_openapi, FL_ROLE_VIEWER,
+     "This API as an OpenAPI 3.0 description", 200},
 };
 
 /* What one connection accumulates while its body arrives. */
@@ -460,4 +496,62 @@ int fl_http_start(struct fl_server *s, const struct fl_server_opts *o, struct fl
                  host, s->port);
     }
     return 0;
+}
+
+/* The OpenAPI description, made from the route table so it cannot drift:
+ * each {} segment becomes {name} or {id}, each operation has its summary,
+ * the least role (x-faultline-role), its success status and the shared
+ * error body. */
+static int fl_api_openapi(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
+{
+    json_t *paths = json_object();
+    json_t *error =
+        json_loads("{\"description\": \"the error body (docs/api.md)\", \"content\": "
+                   "{\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\": "
+                   "{\"error\": {\"type\": \"object\", \"properties\": {\"status\": {\"type\": "
+                   "\"integer\"}, \"code\": {\"type\": \"string\"}, \"message\": {\"type\": "
+                   "\"string\"}}}}}}}}",
+                   0, NULL);
+
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct route *rt = &routes[i];
+        char path[128], method[16], code[8];
+        const char *p = rt->pattern;
+        json_t *params = json_array(), *op, *item;
+        size_t n = 0;
+
+        for (; *p && n + 8 < sizeof path; p++) {
+            if (!strncmp(p, "{}", 2)) {
+                const char *nm =
+                    strstr(rt->pattern, "experiments/{}") || strstr(rt->pattern, "schedules/{}")
+                        ? "name"
+                        : "id";
+                n += (size_t)snprintf(path + n, sizeof path - n, "{%s}", nm);
+                json_array_append_new(params,
+                                      json_pack("{s:s,s:s,s:b,s:{s:s}}", "name", nm, "in", "path",
+                                                "required", 1, "schema", "type", "string"));
+                p++;
+            } else {
+                path[n++] = *p;
+            }
+        }
+        path[n] = '\0';
+        for (n = 0; rt->method[n] && n + 1 < sizeof method; n++)
+            method[n] = (char)(rt->method[n] - 'A' + 'a');
+        method[n] = '\0';
+        snprintf(code, sizeof code, "%d", rt->status);
+        op = json_pack("{s:s,s:s,s:o,s:{s:{s:s},s:O}}", "summary", rt->summary, "x-faultline-role",
+                       fl_role_name(rt->role), "parameters", params, "responses", code,
+                       "description", "success", "default", error);
+        if (!(item = json_object_get(paths, path)))
+            json_object_set_new(paths, path, item = json_object());
+        json_object_set_new(item, method, op);
+    }
+    json_decref(error);
+    return fl_http_ok(rs, 200,
+                      json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:{s:{s:s,s:s}}},s:[{s:[]}]}",
+                                "openapi", "3.0.3", "info", "title", "faultline server API",
+                                "version", FL_VERSION, "description", "See docs/api.md.", "paths",
+                                paths, "components", "securitySchemes", "bearer", "type", "http",
+                                "scheme", "bearer", "security", "bearer"));
 }

@@ -131,8 +131,7 @@ static void last_probes(struct fl_server *s, FILE *f)
 /* Journal records under the runs' state directory, by fault kind. */
 static void active_faults(struct fl_server *s, FILE *f)
 {
-    const char *env = getenv("FAULTLINE_STATE_DIR");
-    const char *state = s->state_dir[0] ? s->state_dir : env && *env ? env : FL_STATE_DIR_DEFAULT;
+    const char *state = fl_server_state_dir(s);
     char dir[PATH_MAX + 16], path[PATH_MAX + 300];
     json_t *kinds = json_object(), *n;
     struct dirent *de;

@@ -124,6 +124,7 @@ int fl_runner_start(struct fl_server *s, const char *experiment, const char *sch
     fl_sstore_exec(s->ss, NULL, e,
                    "UPDATE srv_runs SET state = 'running', pid = ?, pid_start = ? WHERE id = ?",
                    "III", (int64_t)pid, (int64_t)fl_proc_start_time(pid), *id);
+    fl_webhooks_event(s, *id, "run.start");
     return 0;
 }
 
@@ -134,14 +135,30 @@ static void prune(struct fl_server *s, int64_t id)
     json_t *r = fl_sstore_row(s->ss, &e,
                               "SELECT c.name, c.keep FROM srv_runs r JOIN srv_schedules c ON "
                               "c.name = r.schedule WHERE r.id = ?",
-                              "I", id);
+                              "I", id),
+           *old = NULL, *o;
+    const char *sched = json_string_value(json_object_get(r, "name"));
+    int64_t keep = json_integer_value(json_object_get(r, "keep"));
+    char path[PATH_MAX + 32];
+    size_t i;
 
     if (r)
-        fl_sstore_exec(s->ss, NULL, &e,
-                       "DELETE FROM srv_runs WHERE schedule = ?1 AND state = 'done' AND id NOT IN "
-                       "(SELECT id FROM srv_runs WHERE schedule = ?1 ORDER BY id DESC LIMIT ?2)",
-                       "sI", json_string_value(json_object_get(r, "name")),
-                       json_integer_value(json_object_get(r, "keep")));
+        old = fl_sstore_rows(s->ss, &e,
+                             "SELECT id FROM srv_runs WHERE schedule = ?1 AND state = 'done' AND "
+                             "id NOT IN (SELECT id FROM srv_runs WHERE schedule = ?1 ORDER BY id "
+                             "DESC LIMIT ?2)",
+                             "sI", sched, keep);
+    /* the run's files go with it, so a schedule's disk use stays bounded too */
+    json_array_foreach(old, i, o)
+    {
+        int64_t gone = json_integer_value(json_object_get(o, "id"));
+        run_path(s, gone, "yaml", path, sizeof path);
+        unlink(path);
+        run_path(s, gone, "log", path, sizeof path);
+        unlink(path);
+        fl_sstore_exec(s->ss, NULL, &e, "DELETE FROM srv_runs WHERE id = ?", "I", gone);
+    }
+    json_decref(old);
     json_decref(r);
 }
 
@@ -183,6 +200,7 @@ int fl_runner_abort(struct fl_server *s, int64_t id, struct fl_err *e)
     if (kill(pid, SIGTERM))
         return fl_err_set(e, FL_EFAIL, "cannot signal run %lld (pid %d): %s", (long long)id,
                           (int)pid, strerror(errno));
+    fl_webhooks_event(s, id, "run.abort");
     return 0;
 }
 

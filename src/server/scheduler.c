@@ -71,6 +71,14 @@ static void fire(struct fl_server *s, json_t *sc)
     size_t i;
     int closed;
 
+    gates = json_loads(json_string_value(json_object_get(sc, "blackouts")), 0, NULL);
+    closed = fl_blackouts_check(gates, fl_wall_ms(), reason, sizeof reason);
+    json_decref(gates);
+    if (closed) {
+        fl_runner_skip(s, exp, name, reason, &id);
+        json_decref(running);
+        return;
+    }
     if (json_array_size(running) && !strcmp(policy, "forbid")) {
         snprintf(
             reason, sizeof reason, "run %lld of schedule %s is still running (concurrency: forbid)",
@@ -104,12 +112,13 @@ void fl_scheduler_tick(struct fl_server *s)
 {
     int64_t now = fl_wall_ms();
     struct fl_err e = {0};
-    json_t *due = fl_sstore_rows(s->ss, &e,
-                                 "SELECT name, experiment, spec, jitter_ms, concurrency, gates, "
-                                 "next_ms, fire_ms FROM srv_schedules WHERE paused = 0 AND "
-                                 "fire_ms IS NOT NULL AND fire_ms >= 0 AND fire_ms <= ? "
-                                 "ORDER BY fire_ms",
-                                 "I", now),
+    json_t *due = fl_sstore_rows(
+               s->ss, &e,
+               "SELECT name, experiment, spec, jitter_ms, concurrency, gates, blackouts, "
+               "next_ms, fire_ms FROM srv_schedules WHERE paused = 0 AND "
+               "fire_ms IS NOT NULL AND fire_ms >= 0 AND fire_ms <= ? "
+               "ORDER BY fire_ms",
+               "I", now),
            *sc;
     size_t i;
 

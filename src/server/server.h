@@ -130,6 +130,10 @@ int fl_api_webhooks_deliveries(struct fl_server *s, struct fl_req *rq, struct fl
 int fl_api_audit_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_metrics(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_runs_stream(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_faults_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_faults_recover(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+/* api_faults.c: the runs' state directory (--state-dir, $FAULTLINE_STATE_DIR, default). */
+const char *fl_server_state_dir(struct fl_server *s);
 int fl_api_bulletins_create(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_bulletins_from_run(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_bulletins_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
@@ -168,7 +172,9 @@ void fl_scheduler_resume(struct fl_server *s, const char *name, const char *spec
 /* api_experiments.c: 0 when name is a valid experiment/schedule name, else a 400 in rs. */
 int fl_api_name_error(struct fl_resp *rs, const char *what, const char *name);
 
-/* webhooks.c: queue a delivery of a run's end to every webhook. */
+/* webhooks.c: queue a delivery of a run's event (run.start, run.end,
+ * run.abort) to every webhook that asked for it. */
+void fl_webhooks_event(struct fl_server *s, int64_t run_id, const char *event);
 void fl_webhooks_run_ended(struct fl_server *s, int64_t run_id);
 int fl_webhooks_start(struct fl_server *s, pthread_t *th);
 
@@ -177,6 +183,10 @@ int fl_gates_check(struct fl_server *s, json_t *gates, const char *experiment, c
                    size_t len);
 /* Validate a gates array from the API; 0 or -FL_EUSAGE with e. */
 int fl_gates_validate(json_t *gates, struct fl_err *e);
+
+/* blackout.c: validate a blackouts array; whether t_ms falls in one (1, reason filled). */
+int fl_blackouts_validate(json_t *windows, struct fl_err *e);
+int fl_blackouts_check(json_t *windows, int64_t t_ms, char *reason, size_t len);
 
 /* auth.c */
 int fl_auth_load(const char *path, struct fl_auth **out, struct fl_err *e);

@@ -17,11 +17,19 @@
 #define MAX_ATTEMPTS 5
 #define TIMEOUT_MS 5000
 
-void fl_webhooks_run_ended(struct fl_server *s, int64_t run_id)
+void fl_webhooks_event(struct fl_server *s, int64_t run_id, const char *event)
 {
     struct fl_err e = {0};
-    json_t *hooks = fl_sstore_rows(s->ss, &e, "SELECT id FROM srv_webhooks", NULL), *h;
+    json_t *hooks = fl_sstore_rows(s->ss, &e,
+                                   "SELECT id FROM srv_webhooks WHERE instr(',' || events || ',', "
+                                   "',' || ? || ',') > 0",
+                                   "s", event),
+           *h;
     json_t *run = fl_runner_get(s, run_id, false, false), *doc;
+    const char *what = !strcmp(event, "run.start")   ? "started"
+                       : !strcmp(event, "run.abort") ? "is being aborted"
+                                                     : NULL;
+    const char *reason = json_string_value(json_object_get(run, "reason"));
     char link[256], text[2048];
     char *payload;
     size_t i;
@@ -34,12 +42,9 @@ void fl_webhooks_run_ended(struct fl_server *s, int64_t run_id)
     snprintf(link, sizeof link, "%s/api/v1/runs/%lld", s->base_url, (long long)run_id);
     snprintf(text, sizeof text, "faultline: %s run %lld %s%s%s",
              json_string_value(json_object_get(run, "experiment")), (long long)run_id,
-             json_string_value(json_object_get(run, "verdict")),
-             json_is_string(json_object_get(run, "reason")) ? ": " : "",
-             json_is_string(json_object_get(run, "reason"))
-                 ? json_string_value(json_object_get(run, "reason"))
-                 : "");
-    doc = json_pack("{s:s,s:O,s:I,s:O,s:O,s:O,s:O,s:O,s:s,s:s}", "event", "run.end", "experiment",
+             what ? what : json_string_value(json_object_get(run, "verdict")),
+             !what && reason ? ": " : "", !what && reason ? reason : "");
+    doc = json_pack("{s:s,s:O,s:I,s:O,s:O,s:O,s:O,s:O,s:s,s:s}", "event", event, "experiment",
                     json_object_get(run, "experiment"), "run", (json_int_t)run_id, "history_run",
                     json_object_get(run, "history_run"), "schedule",
                     json_object_get(run, "schedule"), "verdict", json_object_get(run, "verdict"),
@@ -49,13 +54,18 @@ void fl_webhooks_run_ended(struct fl_server *s, int64_t run_id)
     json_array_foreach(hooks, i, h)
         fl_sstore_exec(s->ss, NULL, &e,
                        "INSERT INTO srv_deliveries (webhook_id, run, event, status, next_ms, "
-                       "payload, t_ms) VALUES (?, ?, 'run.end', 'pending', ?, ?, ?)",
-                       "IIIsI", json_integer_value(json_object_get(h, "id")), run_id, fl_wall_ms(),
-                       payload ? payload : "{}", fl_wall_ms());
+                       "payload, t_ms) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+                       "IIsIsI", json_integer_value(json_object_get(h, "id")), run_id, event,
+                       fl_wall_ms(), payload ? payload : "{}", fl_wall_ms());
     free(payload);
     json_decref(doc);
     json_decref(run);
     json_decref(hooks);
+}
+
+void fl_webhooks_run_ended(struct fl_server *s, int64_t run_id)
+{
+    fl_webhooks_event(s, run_id, "run.end");
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
@@ -154,20 +164,34 @@ int fl_webhooks_start(struct fl_server *s, pthread_t *th)
 
 int fl_api_webhooks_create(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
 {
-    static const char *const fields[] = {"url", NULL};
+    static const char *const fields[] = {"url", "events", NULL};
     const char *url = json_string_value(json_object_get(rq->body, "url"));
+    json_t *events = json_object_get(rq->body, "events"), *ev;
+    char list[64] = "";
     struct fl_err e = {0};
     int64_t id = 0;
+    size_t i;
 
     if (fl_http_fields(rs, rq->body, fields))
         return 0;
+    if (events && (!json_is_array(events) || !json_array_size(events)))
+        return fl_http_error(rs, 400, "invalid_field",
+                             "'events' is a non-empty array of run.start, run.end, run.abort");
+    json_array_foreach(events, i, ev)
+    {
+        const char *v = json_string_value(ev);
+        if (!v || (strcmp(v, "run.start") && strcmp(v, "run.end") && strcmp(v, "run.abort")))
+            return fl_http_error(rs, 400, "invalid_field",
+                                 "events[%zu]: use run.start, run.end or run.abort", i);
+        if (!strstr(list, v))
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", *list ? "," : "", v);
+    }
     if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) || strlen(url) > 2000)
         return fl_http_error(rs, 400, "invalid_field",
                              "'url' must be an http:// or https:// URL (at most 2000 bytes)");
     if (fl_sstore_exec(s->ss, &id, &e,
-                       "INSERT INTO srv_webhooks (url, events, created_ms) VALUES (?, 'run.end', "
-                       "?)",
-                       "sI", url, fl_wall_ms()) < 0)
+                       "INSERT INTO srv_webhooks (url, events, created_ms) VALUES (?, ?, ?)", "ssI",
+                       url, *list ? list : "run.end", fl_wall_ms()) < 0)
         return fl_http_error(rs, 500, "store", "%s", e.msg);
     return fl_http_ok(rs, 201,
                       fl_sstore_row(s->ss, &e,

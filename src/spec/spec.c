@@ -515,14 +515,14 @@ static void load_targets(struct ctx *c, const struct fl_ynode *n)
         if (t->n == 0)
             err_at(c, t,
                    "target '%s' is empty: give it selector options such as netns, pid, "
-                   "pidfile, name, cmdline or peer",
+                   "pidfile, name, cmdline, container or peer",
                    k->str);
         for (size_t j = 0; j < t->n; j += 2)
             if (!any_kind_takes(t->kids[j]->str))
                 err_at(c, t->kids[j],
                        "target '%s': no fault kind takes '%s'; targets hold "
                        "fault options such as netns, pid, pidfile, name, "
-                       "cmdline, cgroup, mode, peer",
+                       "cmdline, cgroup, container, mode, peer",
                        k->str, t->kids[j]->str);
     }
 }

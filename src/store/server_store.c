@@ -51,6 +51,8 @@ static const char *const migrations[] = {
     "  runs TEXT NOT NULL DEFAULT '[]', recommendations TEXT, initiatives TEXT,\n"
     "  status TEXT NOT NULL DEFAULT 'open', created_ms INTEGER NOT NULL,\n"
     "  updated_ms INTEGER NOT NULL);\n",
+    /* 3: blackout windows of schedules */
+    "ALTER TABLE srv_schedules ADD COLUMN blackouts TEXT NOT NULL DEFAULT '[]';\n",
 };
 
 int fl_sstore_schema_version(void)

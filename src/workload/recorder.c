@@ -120,6 +120,9 @@ void fl_recorder_format(const struct fl_rec_ev *ev, FILE *out)
         }
         putc_unlocked(']', out);
         break;
+    case FL_RV_JSON:
+        put_str(ev->json ? ev->json : "null", out);
+        break;
     }
     put_str(",\"time\":", out);
     put_int(ev->time, out);
@@ -134,6 +137,7 @@ static void ev_free(struct fl_rec_ev *ev)
 {
     free(ev->arr);
     free(ev->error);
+    free(ev->json);
 }
 
 /* Order of events from different workers: time, then invocations first. */
@@ -344,6 +348,7 @@ int64_t fl_recorder_add(struct fl_recorder *r, int worker, struct fl_rec_ev *ev)
     atomic_store(&b->stamping, 0);
     ev->arr = NULL;
     ev->error = NULL;
+    ev->json = NULL;
     return t;
 }
 

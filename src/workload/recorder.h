@@ -30,6 +30,7 @@ enum fl_rec_vkind {
     FL_RV_PAIR,     /* [a, b] (cas) */
     FL_RV_TRANSFER, /* {"from":a,"to":b,"amount":c} */
     FL_RV_LIST,     /* [arr...] */
+    FL_RV_JSON,     /* json: text already formatted (transactions) */
 };
 
 struct fl_rec_ev {
@@ -43,6 +44,7 @@ struct fl_rec_ev {
     int64_t *arr; /* FL_RV_LIST; owned by the recorder once added */
     uint32_t narr;
     char *error; /* owned by the recorder once added; NULL if none */
+    char *json;  /* FL_RV_JSON; owned by the recorder once added */
 };
 
 struct fl_recorder;

@@ -5,12 +5,14 @@
 
 #include "workload/workload.h"
 
-extern const struct fl_wl_ops fl_wl_register, fl_wl_bank, fl_wl_set, fl_wl_counter, fl_wl_queue;
+extern const struct fl_wl_ops fl_wl_register, fl_wl_bank, fl_wl_set, fl_wl_counter, fl_wl_queue,
+    fl_wl_list_append, fl_wl_rw_register;
 extern const struct fl_wl_client_ops fl_wl_client_redis, fl_wl_client_postgres, fl_wl_client_etcd,
     fl_wl_client_http;
 
 static const struct fl_wl_ops *const workloads[] = {
-    &fl_wl_register, &fl_wl_bank, &fl_wl_set, &fl_wl_counter, &fl_wl_queue, NULL,
+    &fl_wl_register, &fl_wl_bank,        &fl_wl_set,         &fl_wl_counter,
+    &fl_wl_queue,    &fl_wl_list_append, &fl_wl_rw_register, NULL,
 };
 
 static const struct fl_wl_client_ops *const clients[] = {

@@ -15,6 +15,7 @@
 
 #include "util/time.h"
 #include "workload/recorder.h"
+#include "workload/txn.h"
 #include "workload/workload.h"
 
 /* Counts workers still issuing operations; the final read waits for zero. */
@@ -95,6 +96,10 @@ static void set_value(struct fl_rec_ev *ev, const struct fl_wl_op *op)
         ev->b = op->b;
         ev->c = op->c;
         break;
+    case FL_WL_TXN:
+        ev->vkind = FL_RV_JSON;
+        ev->json = fl_wl_txn_render(op, NULL);
+        break;
     default:
         ev->vkind = FL_RV_NIL;
     }
@@ -146,6 +151,11 @@ static int do_op(struct worker *w, const struct fl_wl_op *op)
             done.vkind = FL_RV_INT;
             done.a = r.value;
         }
+    }
+    if (op->f == FL_WL_TXN) {
+        done.json = r.type == FL_WL_OK && r.txn ? r.txn : fl_wl_txn_render(op, NULL);
+        if (done.json == r.txn)
+            r.txn = NULL;
     }
     if (r.type != FL_WL_OK && r.error[0])
         done.error = strdup(r.error);

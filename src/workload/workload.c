@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const f_names[FL_WL_NF] = {"read", "write",   "cas",     "transfer",
-                                              "add",  "enqueue", "dequeue", "drain"};
+static const char *const f_names[FL_WL_NF] = {"read",    "write",   "cas",   "transfer", "add",
+                                              "enqueue", "dequeue", "drain", "append",   "txn"};
 
 const char *fl_wl_f_name(int f)
 {
@@ -86,6 +86,8 @@ void fl_wl_cfg_init(struct fl_wl_cfg *c)
     c->seed = 0;
     c->ns = "faultline";
     c->isolation = FL_WL_SERIALIZABLE;
+    c->txn_len = 4;
+    c->max_writes_per_key = 32;
 }
 
 int fl_wl_parse_mix(const struct fl_wl_ops *w, const char *s, unsigned mix[FL_WL_NF],
@@ -169,6 +171,10 @@ int fl_wl_cfg_validate(const struct fl_wl_cfg *c, struct fl_err *e)
         return fl_err_set(e, FL_EUSAGE, "--timeout must be at least 10ms");
     if (c->keys < 1)
         return fl_err_set(e, FL_EUSAGE, "--keys must be at least 1");
+    if (c->txn_len < 1 || c->txn_len > FL_WL_TXN_MAX)
+        return fl_err_set(e, FL_EUSAGE, "--txn-length must be 1..%d", FL_WL_TXN_MAX);
+    if (c->max_writes_per_key < 1)
+        return fl_err_set(e, FL_EUSAGE, "--max-writes-per-key must be at least 1");
     if (c->accounts < 2)
         return fl_err_set(e, FL_EUSAGE, "--accounts must be at least 2 (money moves between them)");
     if (c->total < 0)
@@ -195,6 +201,8 @@ int fl_wl_cfg_validate(const struct fl_wl_cfg *c, struct fl_err *e)
 
 void fl_wl_result_fini(struct fl_wl_result *r)
 {
+    free(r->txn);
+    r->txn = NULL;
     free(r->vals);
     r->vals = NULL;
     r->nvals = 0;

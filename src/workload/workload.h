@@ -41,7 +41,16 @@ enum fl_wl_f {
     FL_WL_ENQUEUE,
     FL_WL_DEQUEUE,
     FL_WL_DRAIN,
+    FL_WL_APPEND, /* a micro-op of list-append transactions */
+    FL_WL_TXN,    /* a transaction of micro-ops (list-append, rw-register) */
     FL_WL_NF
+};
+
+/* One micro-op of a transaction (workload/txn.c): read, append or write. */
+#define FL_WL_TXN_MAX 16
+struct fl_wl_mop {
+    int f; /* FL_WL_READ, FL_WL_APPEND, FL_WL_WRITE */
+    int64_t key, v;
 };
 
 const char *fl_wl_f_name(int f);
@@ -55,6 +64,8 @@ struct fl_wl_op {
     int64_t b;  /* cas: new; transfer: to */
     int64_t c;  /* transfer: amount */
     bool final; /* the final read after the run (set, bank, counter) */
+    int nmops;  /* txn: micro-ops in mops */
+    struct fl_wl_mop mops[FL_WL_TXN_MAX];
 };
 
 enum fl_wl_type { FL_WL_OK, FL_WL_FAIL, FL_WL_INFO };
@@ -69,6 +80,7 @@ struct fl_wl_result {
     bool is_list;    /* the read value is vals[] */
     bool broken;     /* the connection is unusable: close it and reconnect */
     char error[160]; /* why (fail/info), for the history's "error" field */
+    char *txn;       /* txn, ok: the micro-ops with what the reads saw, as JSON (malloc'd) */
 };
 
 struct fl_wl_cfg;
@@ -137,6 +149,8 @@ struct fl_wl_cfg {
     const char *ns;         /* namespace of keys/tables: "faultline" */
     int isolation;          /* postgres: enum fl_wl_isolation */
     bool non_transactional; /* postgres: broken read-modify-write mode, for tests */
+    int txn_len;            /* list-append, rw-register: at most this many micro-ops */
+    int max_writes_per_key; /* list-append, rw-register: then keys rotate */
     bool quiet;
     volatile sig_atomic_t *stop; /* set by a signal handler: stop early (may be NULL) */
 };

@@ -393,3 +393,25 @@ def test_help_says_state_and_history_are_machine_wide():
     for cmd in (["status"], ["recover"], ["inject", "process.pause"], ["run"]):
         out = subprocess.run([BIN, *cmd, "--help"], capture_output=True, text=True).stdout
         assert "machine-wide" in out, cmd
+
+
+def test_heavy_libraries_are_loaded_on_first_use_only(tmp_path):
+    """check, --help and validate must not pay for libcurl, libpq & co at
+    start (src/util/lazy.h): the binary does not link them on x86-64, and a
+    command that needs one loads it then."""
+    import platform
+    if platform.machine() != "x86_64":
+        pytest.skip("lazy loading is built on x86-64 only")  # counted as a failure by make check
+    out = subprocess.run(["readelf", "-d", BIN], capture_output=True, text=True).stdout
+    needed = [l.split("[")[1].rstrip("]") for l in out.splitlines() if "(NEEDED)" in l]
+    for lib in ("libcurl", "libpq", "libhiredis", "libmicrohttpd", "libgnutls", "libldns",
+                "libfuse3"):
+        assert not any(n.startswith(lib) for n in needed), (lib, needed)
+    # and `check` loads none of them (the suites of the commands that need one
+    # - proxy, workload, probes, server, dns.fault, disk.io - exercise the loading)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    r = subprocess.run([BIN, "check", "--model", "register", str(empty)], capture_output=True,
+                       text=True, env=dict(os.environ, LD_DEBUG="files"))
+    loaded = [l for l in r.stderr.splitlines() if "file=" in l]
+    assert loaded and not any(x in l for l in loaded for x in ("libcurl", "libpq", "libgnutls"))

@@ -227,3 +227,24 @@ def test_command_and_previous_run_gates(servers, tmp_path):
         assert st == 400 and r["error"]["code"] == "invalid_gate" and msg in \
             r["error"]["message"], r
     assert wait_for(lambda: not runs(srv, state="running"), 10)
+
+
+def test_webhooks_for_run_start_and_abort(servers, sink, tmp_path):
+    srv = servers()
+    st, r = srv.req("POST", "/api/v1/webhooks", {"url": sink.url, "events": ["run.start",
+                                                                             "run.abort"]})
+    assert st == 201 and r["events"] == "run.start,run.abort", r
+    slow = QUICK.format(cmd="true").replace("duration: 300ms", "duration: 20s")
+    srv.req("POST", "/api/v1/experiments", {"name": "slow", "content": slow})
+    st, run = srv.req("POST", "/api/v1/experiments/slow/runs")
+    assert wait_for(lambda: [b["event"] for b in sink.got] == ["run.start"], 15, 0.2), sink.got
+    assert sink.got[0]["text"] == f"faultline: slow run {run['id']} started"
+    assert srv.req("POST", f"/api/v1/runs/{run['id']}/abort")[0] == 202
+    assert wait_for(lambda: [b["event"] for b in sink.got] == ["run.start", "run.abort"], 15,
+                    0.2), sink.got
+    assert wait_for(lambda: srv.req("GET", f"/api/v1/runs/{run['id']}")[1]["state"] == "done",
+                    15)
+    time.sleep(0.5)
+    assert [b["event"] for b in sink.got] == ["run.start", "run.abort"]  # no run.end asked for
+    st, r = srv.req("POST", "/api/v1/webhooks", {"url": sink.url, "events": ["run.maybe"]})
+    assert st == 400 and "run.start, run.end or run.abort" in r["error"]["message"]

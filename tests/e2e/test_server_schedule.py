@@ -152,6 +152,10 @@ def test_bad_schedules_are_refused_with_the_reason(servers, tmp_path):
                    "address: 'x'}\nmethod:\n  - {command: 'true'}\n")
     rc, out, err = cli(srv, "experiment", "add", "bad", bad)
     assert rc == 2 and f"{bad}:4:7: tcp probe 'p'" in err, err
+    rc, out, err = cli(srv, "experiment", "add", "../x", exp)
+    assert rc == 2 and "experiment name '../x'" in err
+    rc, out, err = cli(srv, "schedule", "pause", "a/b")
+    assert rc == 2 and "schedule name 'a/b'" in err
     e = dict(os.environ, FAULTLINE_SERVER="http://127.0.0.1:1")
     p = subprocess.run([BIN, "experiment", "list"], capture_output=True, text=True, env=e)
     assert p.returncode == 1 and "cannot reach the server" in p.stderr
@@ -210,3 +214,58 @@ def test_keep_bounds_a_schedules_runs(servers, tmp_path):
     assert wait_for(enough, 15, 0.2), seen
     assert all(x["verdict"] == "skipped" for x in runs(srv, schedule="k"))
     srv.req("DELETE", "/api/v1/schedules/k")
+    # runs that ran: their files go with them
+    flag.write_text("")
+    st, r = srv.req("POST", "/api/v1/schedules", {"name": "f", "experiment": "q",
+                                                  "cron": "@every 1s", "keep": 1})
+    assert st == 201, r
+    finished = lambda: [x for x in runs(srv, schedule="f") if x["state"] == "done"]
+    ran = set()
+    assert wait_for(lambda: ran.update(x["id"] for x in finished()) or len(ran) >= 3, 20, 0.2)
+    srv.req("DELETE", "/api/v1/schedules/f")
+    assert wait_for(lambda: not runs(srv, state="running"), 15)
+    kept = {x["id"] for x in runs(srv, schedule="f")}
+    files = os.listdir(srv.db + ".server/runs")
+    assert ran - kept, (ran, kept)
+    for gone in ran - kept:
+        assert f"{gone}.yaml" not in files and f"{gone}.log" not in files, (gone, files)
+    for k in kept:
+        assert f"{k}.log" in files
+
+
+def test_blackout_windows_skip_with_the_window_as_reason(servers, tmp_path):
+    srv = servers()
+    flag = tmp_path / "healthy"
+    flag.write_text("")
+    exp = tmp_path / "quick.yaml"
+    exp.write_text(quick_yaml(flag))
+    assert cli(srv, "experiment", "add", "q", exp)[0] == 0
+    now = time.time()
+    fmt = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    rc, out, err = cli(srv, "schedule", "add", "always", "--experiment", "q", "--every", "1s",
+                       "--blackout-cron", "* * * * *")
+    assert rc == 0, err
+    rc, out, err = cli(srv, "schedule", "add", "freeze", "--experiment", "q", "--every", "1s",
+                       "--blackout", f"{fmt(now - 3600)}..{fmt(now + 3600)}")
+    assert rc == 0, err
+    rc, out, err = cli(srv, "schedule", "add", "past", "--experiment", "q", "--every", "1s",
+                       "--blackout", f"{fmt(now - 7200)}..{fmt(now - 3600)}")
+    assert rc == 0, err
+    assert wait_for(lambda: all(runs(srv, schedule=n) for n in ("always", "freeze", "past")),
+                    10, 0.2)
+    a, f = runs(srv, schedule="always")[0], runs(srv, schedule="freeze")[0]
+    assert a["verdict"] == "skipped" and a["reason"] == "in blackout window 1 (cron '* * * * *')"
+    assert f["verdict"] == "skipped" and f["reason"].startswith("in blackout window 1 (")
+    assert runs(srv, schedule="past")[0]["verdict"] != "skipped"
+    for n in ("always", "freeze", "past"):
+        cli(srv, "schedule", "rm", n)
+    rc, out, err = cli(srv, "schedule", "add", "b", "--experiment", "q", "--every", "1m",
+                       "--blackout-cron", "* 25 * * *")
+    assert rc == 2 and "blackout 1: cron field 2 (hour)" in err, err
+    rc, out, err = cli(srv, "schedule", "add", "b", "--experiment", "q", "--every", "1m",
+                       "--blackout", f"{fmt(now)}..{fmt(now - 60)}")
+    assert rc == 2 and "is not before" in err, err
+    rc, out, err = cli(srv, "schedule", "add", "b", "--experiment", "q", "--every", "1m",
+                       "--blackout", "tomorrow..later")
+    assert rc == 2 and "UTC times" in err, err
+    assert wait_for(lambda: not runs(srv, state="running"), 10)

@@ -2,7 +2,7 @@
  * names, cron and gate validation): each input line is one request
  * "<method digit><path digit><body>" against one server on a temporary
  * store, so sequences exercise create/replace/delete interplay. Routes
- * that start or abort run processes are left out. */
+ * that start or abort run processes or revert faults are left out. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +23,14 @@ static const char *const paths[] = {
     "/api/v1/runs/1",
     "/api/v1/experiments/a%2F..",
     "/api/v1/schedules/s/resume",
+    "/api/v1/bulletins",
+    "/api/v1/bulletins/1",
+    "/api/v1/bulletins/1/markdown",
+    "/api/v1/webhooks",
+    "/api/v1/webhooks/1",
+    "/api/v1/audit",
 };
+#define NPATHS (sizeof paths / sizeof paths[0])
 
 static char dir[] = "/tmp/fuzz_server_api.XXXXXX";
 
@@ -73,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *line = data + off;
         const uint8_t *nl = memchr(line, '\n', size - off);
         size_t len = nl ? (size_t)(nl - line) : size - off;
-        const char *method = methods[line[0] % 4], *path = paths[line[1] % 10];
+        const char *method = methods[line[0] % 4], *path = paths[line[1] % NPATHS];
         char *out = NULL;
         int status;
 

@@ -111,3 +111,19 @@ Test(cron, errors_name_the_field)
     bad("*x * * * *", "unexpected characters");
     bad("@often", "unknown alias");
 }
+
+Test(cron, matches_a_minute_for_blackout_windows)
+{
+    struct fl_cron c;
+    struct fl_err e = {0};
+
+    cr_assert_eq(fl_cron_parse("* 0-8,18-23 * * *", &c, &e), 0);
+    cr_assert(fl_cron_matches(&c, at(2026, 3, 2, 7, 59) + 30000));
+    cr_assert(!fl_cron_matches(&c, at(2026, 3, 2, 9, 0)));
+    cr_assert(fl_cron_matches(&c, at(2026, 3, 2, 23, 59)));
+    cr_assert_eq(fl_cron_parse("* * * * sat,sun", &c, &e), 0);
+    cr_assert(fl_cron_matches(&c, at(2026, 3, 7, 12, 0)));
+    cr_assert(!fl_cron_matches(&c, at(2026, 3, 6, 12, 0)));
+    cr_assert_eq(fl_cron_parse("@every 1m", &c, &e), 0);
+    cr_assert(!fl_cron_matches(&c, at(2026, 3, 7, 12, 0)));
+}

@@ -133,8 +133,8 @@ char *fl_b64_encode(const char *s, size_t n)
             v |= (unsigned char)s[i + 2];
         *p++ = b64[v >> 18];
         *p++ = b64[(v >> 12) & 63];
-        *p++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-        *p++ = i + 2 < n ? b64[v & 63] : '=';
+        *p++ = (char)(i + 1 < n ? b64[(v >> 6) & 63] : '=');
+        *p++ = (char)(i + 2 < n ? b64[v & 63] : '=');
     }
     *p = '\0';
     return o;

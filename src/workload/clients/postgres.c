@@ -83,13 +83,13 @@ static void redacted(const char *target, char *buf, size_t len)
         while (*end && *end != ' ')
             end++;
         memmove(p + 12, end, strlen(end) + 1);
-        memcpy(p + 9, "***", 3);
+        memset(p + 9, '*', 3);
     }
     char *scheme = strstr(buf, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
     char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
     if (at && colon && colon < at) {
         memmove(colon + 4, at, strlen(at) + 1);
-        memcpy(colon + 1, "***", 3);
+        memset(colon + 1, '*', 3);
     }
 }
 
@@ -615,12 +615,34 @@ static int setup_counter(void *conn, const struct fl_wl_cfg *c, struct fl_err *e
     return exec_setup(p, sql, e);
 }
 
+/* list-append, rw-register: clients/postgres_txn.c */
+int fl_wl_pg_txn_setup(PGconn *conn, const char *table, const struct fl_wl_cfg *c,
+                       struct fl_err *e);
+void fl_wl_pg_txn_exec(PGconn *conn, const char *table, const struct fl_wl_cfg *c,
+                       const struct fl_wl_op *op, struct fl_wl_result *r);
+
+static int setup_txn(void *conn, const struct fl_wl_cfg *c, struct fl_err *e)
+{
+    struct pg *p = conn;
+    exec_setup(p, "SET client_min_messages = warning", e);
+    return fl_wl_pg_txn_setup(p->conn, p->table, c, e);
+}
+
+static void exec_txn(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_op *op,
+                     struct fl_wl_result *r)
+{
+    struct pg *p = conn;
+    fl_wl_pg_txn_exec(p->conn, p->table, c, op, r);
+}
+
 static const struct fl_wl_client_impl impls[] = {
     {.workload = "register", .setup = setup_register, .exec = exec_row},
     {.workload = "bank", .setup = setup_bank, .exec = exec_bank},
     {.workload = "set", .setup = setup_set, .exec = exec_set},
     {.workload = "counter", .setup = setup_counter, .exec = exec_row},
     {.workload = "queue", .setup = setup_queue, .exec = exec_queue},
+    {.workload = "list-append", .setup = setup_txn, .exec = exec_txn},
+    {.workload = "rw-register", .setup = setup_txn, .exec = exec_txn},
     {0},
 };
 

@@ -12,7 +12,9 @@ struct expect {
     char verdict[32];
     char error[32];
     char initial[64];
-    char anomaly[32]; /* the anomaly named in the report, "none" for none */
+    char cmodels[128];
+    char anomalies[256]; /* list-append, rw-register: the exact anomaly classes, comma-separated */
+    char anomaly[32];    /* the anomaly named in the report, "none" for none */
     long long accounts, total, max_op, search_memory;
     bool have_total, allow_negative;
     long long lost, unexpected, recovered, duplicated; /* -1: not checked */
@@ -38,6 +40,10 @@ static void read_expect(const char *path, struct expect *x)
             snprintf(x->error, sizeof x->error, ":%s", v);
         else if (!strcmp(k, "initial"))
             snprintf(x->initial, sizeof x->initial, "%s", v);
+        else if (!strcmp(k, "consistency-models"))
+            snprintf(x->cmodels, sizeof x->cmodels, "%s", v);
+        else if (!strcmp(k, "anomalies"))
+            snprintf(x->anomalies, sizeof x->anomalies, "%s", v);
         else if (!strcmp(k, "anomaly"))
             snprintf(x->anomaly, sizeof x->anomaly, "%s", v);
         else if (!strcmp(k, "search-memory"))
@@ -73,6 +79,23 @@ static long long set_count(json_t *j, const char *k)
     return json_is_integer(v) ? json_integer_value(v) : -2;
 }
 
+/* The transactional checker found exactly these classes ("none": none). */
+static void expect_anomalies(const char *name, json_t *j, const char *want, const char *text)
+{
+    json_t *types = json_object_get(json_object_get(j, "txn"), "anomaly_types");
+    char got[256] = "";
+    size_t i;
+    json_t *t;
+
+    json_array_foreach(types, i, t)
+    {
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? "," : "",
+                 json_string_value(t));
+    }
+    cr_expect_str_eq(got[0] ? got : "none", want, "%s: anomalies %s, expected %s\n%s", name,
+                     got[0] ? got : "none", want, text);
+}
+
 static int run_case(const char *dir, const char *name)
 {
     char *hist = NULL, *exp = NULL;
@@ -100,6 +123,7 @@ static int run_case(const char *dir, const char *name)
         o.total = x.total;
         o.have_total = x.have_total;
         o.allow_negative = x.allow_negative;
+        o.consistency_models = x.cmodels[0] ? x.cmodels : NULL;
         o.search_memory = (size_t)x.search_memory;
         if (x.initial[0])
             cr_assert_eq(test_code(h, x.initial, &o.cfg.initial), 0);
@@ -129,6 +153,8 @@ static int run_case(const char *dir, const char *name)
             if (x.duplicated >= 0)
                 cr_expect_eq(set_count(r.json, "duplicated_count"), x.duplicated, "%s: duplicated",
                              name);
+            if (x.anomalies[0])
+                expect_anomalies(name, r.json, x.anomalies, r.text);
             if (x.anomaly[0]) {
                 json_t *an = json_object_get(r.json, "anomaly");
                 const char *got = json_is_string(an) ? json_string_value(an) : "none";
