@@ -86,11 +86,12 @@ int fl_netemfault_check(const struct fl_netem_kind *k, const json_t *params, str
         if (!s || !*s || strlen(s) >= IF_NAMESIZE || strchr(s, '/'))
             return fl_err_set(e, FL_EUSAGE, "--dev '%s' is not a network device name", s ? s : "");
     }
-    if (!dev && !json_object_get(params, "netns") && !json_object_get(params, "pid"))
+    if (!dev && !json_object_get(params, "netns") && !json_object_get(params, "pid") &&
+        !json_object_get(params, "container"))
         return fl_err_set(e, FL_EUSAGE,
                           "%s on the host needs --dev IFACE: faultline never puts netem on "
                           "the host's devices by default (that could cut off your own "
-                          "session); name the device, or use --netns/--pid%s",
+                          "session); name the device, or use --netns/--pid/--container%s",
                           k->kind, k->alt_usage ? k->alt_usage : "");
     return k->fill(params, &n, e);
 }
