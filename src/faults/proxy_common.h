@@ -33,7 +33,9 @@
     FL_NETNS_OPTS, \
     {"target", FL_OPT_STRING, FL_OPT_MULTI, "ADDR[/PREFIX][:PORT]", \
      "intercept new TCP connections to this address (or network), and port if given, " \
-     "made in or through the scope; repeat for more (required, or --endpoint)", NULL, 0, 0}, \
+     "made in or through the scope; repeat for more (required, or --endpoint; " \
+     "network.delay and network.jitter without it use kernel netem on every packet)", \
+     NULL, 0, 0}, \
     {"endpoint", FL_OPT_STRING, FL_OPT_MULTI, "ADDR[/PREFIX][:PORT]", \
      "the same as --target, under the name experiment files use (there `target:` names " \
      "an entry of targets:)", NULL, 0, 0}, \

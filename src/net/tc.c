@@ -7,7 +7,9 @@
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/route/qdisc.h>
+#include <netlink/route/qdisc/netem.h>
 #include <netlink/route/qdisc/tbf.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +173,111 @@ out:
     return r;
 }
 
+uint32_t fl_tc_netem_prob(double percent)
+{
+    if (!(percent > 0))
+        return 0;
+    if (percent >= 100)
+        return UINT32_MAX;
+    return (uint32_t)(percent / 100.0 * (double)UINT32_MAX);
+}
+
+/* libnl takes the kernel's u32 probabilities as int: same bits. */
+static int prob_arg(uint32_t p)
+{
+    int v;
+
+    memcpy(&v, &p, sizeof v);
+    return v;
+}
+
+/* The netem qdisc object for n on ifindex (caller puts it). */
+static struct rtnl_qdisc *netem_qdisc(int ifindex, const struct fl_tc_netem *n, struct fl_err *e)
+{
+    struct rtnl_qdisc *q = rtnl_qdisc_alloc();
+    int r;
+
+    if (!q) {
+        fl_err_set(e, FL_EFAIL, "out of memory");
+        return NULL;
+    }
+    rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
+    rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
+    rtnl_tc_set_handle(TC_CAST(q), FL_TC_HANDLE);
+    if ((r = rtnl_tc_set_kind(TC_CAST(q), "netem")) < 0) {
+        fl_err_set(e, FL_EUNSUPPORTED, "libnl has no netem support: %s", nl_geterror(r));
+        rtnl_qdisc_put(q);
+        return NULL;
+    }
+    /* libnl sends every field of tc_netem_qopt, set or not: a limit of 0
+     * would drop every packet, so it is always set. */
+    rtnl_netem_set_limit(q, (int)(n->limit ? n->limit : FL_TC_NETEM_LIMIT));
+    if (n->delay_us || n->jitter_us)
+        rtnl_netem_set_delay(q, (int)n->delay_us);
+    if (n->jitter_us)
+        rtnl_netem_set_jitter(q, (int)n->jitter_us);
+    if (n->loss) {
+        rtnl_netem_set_loss(q, prob_arg(n->loss));
+        rtnl_netem_set_loss_correlation(q, prob_arg(n->correlation));
+    }
+    if (n->duplicate) {
+        rtnl_netem_set_duplicate(q, prob_arg(n->duplicate));
+        rtnl_netem_set_duplicate_correlation(q, prob_arg(n->correlation));
+    }
+    if (n->reorder) {
+        rtnl_netem_set_reorder_probability(q, prob_arg(n->reorder));
+        rtnl_netem_set_reorder_correlation(q, prob_arg(n->correlation));
+        rtnl_netem_set_gap(q, (int)n->gap);
+    }
+    if (n->corrupt) {
+        rtnl_netem_set_corruption_probability(q, prob_arg(n->corrupt));
+        rtnl_netem_set_corruption_correlation(q, prob_arg(n->correlation));
+    }
+    return q;
+}
+
+int fl_tc_netem_msg(int ifindex, const struct fl_tc_netem *n, struct nl_msg **out, struct fl_err *e)
+{
+    struct rtnl_qdisc *q = netem_qdisc(ifindex, n, e);
+    int r;
+
+    *out = NULL;
+    if (!q)
+        return -e->code;
+    /* CREATE|EXCL: as for tbf, a configured root qdisc makes this fail. */
+    r = rtnl_qdisc_build_add_request(q, NLM_F_CREATE | NLM_F_EXCL, out);
+    rtnl_qdisc_put(q);
+    if (r < 0)
+        return fl_err_set(e, FL_EFAIL, "cannot build the netem request: %s", nl_geterror(r));
+    return 0;
+}
+
+int fl_tc_netem_add(int ifindex, const char *name, const struct fl_tc_netem *n, struct fl_err *e)
+{
+    struct nl_msg *msg = NULL;
+    struct nl_sock *sk;
+    int r;
+
+    if ((r = fl_tc_netem_msg(ifindex, n, &msg, e)))
+        return r;
+    if (!(sk = route_sock(e))) {
+        nlmsg_free(msg);
+        return -e->code;
+    }
+    if ((r = nl_send_auto(sk, msg)) >= 0)
+        r = nl_wait_for_ack(sk);
+    nlmsg_free(msg);
+    nl_socket_free(sk);
+    if (r < 0)
+        return fl_err_set(e, r == -NLE_EXIST ? FL_EREFUSED : nl_code(r),
+                          "cannot add the netem qdisc on %s: %s%s", name, nl_geterror(r),
+                          r == -NLE_EXIST ? " (the device already has a configured root qdisc)"
+                          : r == -NLE_OBJ_NOTFOUND || r == -NLE_NOATTR
+                              ? " (does this kernel have sch_netem?)"
+                              : "");
+    return 0;
+}
+
 int fl_tc_tbf_del(int ifindex, const char *name, struct fl_err *e)
 {
     struct nl_cache *links = NULL, *qdiscs = NULL;
@@ -214,6 +321,18 @@ out:
     return r;
 }
 
+/* A netem qdisc of faultline's may belong to any of the netem kinds. */
+static bool spared_netem(struct fl_sweep_report *rep, const char *dev)
+{
+    static const char *const kinds[] = {"network.delay",   "network.jitter",  "network.duplicate",
+                                        "network.reorder", "network.corrupt", NULL};
+
+    for (size_t i = 0; kinds[i]; i++)
+        if (fl_sweep_spared_kind(rep, kinds[i], dev))
+            return true;
+    return false;
+}
+
 /* Delete faultline's root qdiscs in the namespace this thread is in. */
 static void sweep_here(const char *where, void *arg)
 {
@@ -229,10 +348,13 @@ static void sweep_here(const char *where, void *arg)
     for (size_t i = 0; i < n; i++) {
         if (devs[i].root_handle != FL_TC_HANDLE)
             continue;
-        if (fl_sweep_spared_kind(rep, "network.bandwidth", devs[i].name))
+        if (strcmp(devs[i].root_kind, "netem")
+                ? fl_sweep_spared_kind(rep, "network.bandwidth", devs[i].name)
+                : spared_netem(rep, devs[i].name))
             continue;
         rep->found++;
-        fl_info("removing leftover tbf qdisc fa17: on %s in %s", devs[i].name, where);
+        fl_info("removing leftover %s qdisc fa17: on %s in %s",
+                *devs[i].root_kind ? devs[i].root_kind : "root", devs[i].name, where);
         if (fl_tc_tbf_del(devs[i].ifindex, devs[i].name, &e) < 0) {
             fl_warn("cannot remove the qdisc on %s in %s: %s", devs[i].name, where, e.msg);
             rep->failed++;

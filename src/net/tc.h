@@ -54,7 +54,33 @@ int fl_tc_tbf_add(int ifindex, const char *name, const struct fl_tc_tbf *t, stru
  * deleted, 0 when there was nothing of faultline's there. */
 int fl_tc_tbf_del(int ifindex, const char *name, struct fl_err *e);
 
-/* Sweeper: delete every root qdisc with handle fa17: in every namespace. */
+/* A netem root qdisc (faultline's handle fa17:, like the tbf above; the
+ * kernel needs sch_netem, see net/netem.h). Probabilities are the kernel's
+ * scale: 0 = never, UINT32_MAX = always (fl_tc_netem_prob). */
+struct fl_tc_netem {
+    uint32_t delay_us, jitter_us;
+    uint32_t loss, duplicate, reorder, corrupt;
+    uint32_t correlation; /* of whichever of the above is set (same scale) */
+    uint32_t gap;         /* reorder: every gap-th packet is sent at once */
+    uint32_t limit;       /* queue length in packets (0: FL_TC_NETEM_LIMIT) */
+};
+#define FL_TC_NETEM_LIMIT 1000 /* tc's default */
+/* percent (0..100) on the kernel's probability scale. */
+uint32_t fl_tc_netem_prob(double percent);
+
+struct nl_msg;
+/* The RTM_NEWQDISC request (CREATE|EXCL) that installs n as the root qdisc
+ * of ifindex. Builds, sends nothing; caller frees *out with nlmsg_free. */
+int fl_tc_netem_msg(int ifindex, const struct fl_tc_netem *n, struct nl_msg **out,
+                    struct fl_err *e);
+/* Install faultline's netem as the root qdisc of ifindex; refuses
+ * (FL_EREFUSED) a device whose root qdisc someone configured, like
+ * fl_tc_tbf_add. Remove it with fl_tc_tbf_del (it deletes any root qdisc
+ * with faultline's handle, tbf or netem). */
+int fl_tc_netem_add(int ifindex, const char *name, const struct fl_tc_netem *n, struct fl_err *e);
+
+/* Sweeper: delete every root qdisc with handle fa17: (tbf or netem) in
+ * every namespace. */
 int fl_tc_sweep(struct fl_sweep_report *r, struct fl_err *e);
 
 #endif

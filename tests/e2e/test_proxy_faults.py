@@ -372,7 +372,8 @@ def test_jitter_and_slow(lab, fl):
 
 def test_bad_input(lab, fl, state_dir):
     cases = [
-        (["network.delay", "--netns", lab.a, "--latency", "1s"], "--target"),
+        (["network.delay", "--target", f"{lab.b_ip}:{PORT}", "--dev", "lo", "--latency", "1s"],
+         "--target"),
         (["network.delay", "--netns", lab.a, "--target", f"{lab.b_ip}:{PORT}"], "--latency"),
         (["network.delay", "--netns", lab.a, "--target", "db.example:80", "--latency", "1s"],
          "--target"),
@@ -389,6 +390,11 @@ def test_bad_input(lab, fl, state_dir):
     rc, out, err = fl("inject", "network.delay", "--netns", "fl-no-such-ns", "--target",
                       f"{lab.b_ip}:{PORT}", "--latency", "1s")
     assert rc == 3, err
+    # without --target, delay is kernel netem's (docs/faults-network.md); with
+    # netem off (or absent, as here) that says to give --target
+    rc, out, err = fl("inject", "network.delay", "--netns", lab.a, "--latency", "1s",
+                      env={"FAULTLINE_NETEM": "off"})
+    assert rc == 6 and "--target" in err, err
     assert journal_records(state_dir) == []
 
 

@@ -1,13 +1,20 @@
 /* src/net and the network fault kinds: peer parsing, nft rule text,
- * option validation. Nothing here touches the system. */
+ * netem requests, option validation. Nothing here touches the system. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <netlink/msg.h>
+#include <netlink/route/qdisc.h>
+#include <netlink/route/qdisc/netem.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "faults/fault.h"
 #include "faults/network_common.h"
+#include "faults/network_netem.h"
+#include "net/netem.h"
 #include "net/netns.h"
 #include "net/nft.h"
 #include "net/peer.h"
@@ -71,8 +78,7 @@ Test(peer, bad)
         struct fl_err e = {0};
         cr_assert_eq(fl_net_peer_parse(bad[i], &p, &e), -FL_EUSAGE, "'%s' was accepted", bad[i]);
         /* the text is quoted; the option is the caller's to name (--peer, --target) */
-        cr_assert(!strstr(e.msg, "--peer") && !strstr(e.msg, "--target"), "%s: %s", bad[i],
-                  e.msg);
+        cr_assert(!strstr(e.msg, "--peer") && !strstr(e.msg, "--target"), "%s: %s", bad[i], e.msg);
         cr_assert(strstr(e.msg, bad[i]) || !*bad[i], "%s: %s", bad[i], e.msg);
     }
 }
@@ -498,4 +504,231 @@ Test(netns, missing_name_and_pid)
     cr_assert_eq(fl_netns_resolve(p, &s, &e), -FL_ENOTARGET);
     cr_assert(strstr(e.msg, "4194303"), "%s", e.msg);
     json_decref(p);
+}
+
+/* ---- kernel netem (net/tc.c, faults/network_netem.c) ----
+ * This kernel has no sch_netem, so the requests are checked by building
+ * them and parsing them back with libnl's own qdisc parser. */
+
+static struct rtnl_qdisc *parsed_qdisc;
+
+static void keep_qdisc(struct nl_object *o, void *arg)
+{
+    (void)arg;
+    nl_object_get(o);
+    parsed_qdisc = (struct rtnl_qdisc *)o;
+}
+
+/* Build the request for n on ifindex 7, check its header, parse it back. */
+static struct rtnl_qdisc *netem_roundtrip(const struct fl_tc_netem *n)
+{
+    struct nl_msg *msg = NULL;
+    struct fl_err e = {0};
+    struct nlmsghdr *h;
+
+    cr_assert_eq(fl_tc_netem_msg(7, n, &msg, &e), 0, "%s", e.msg);
+    h = nlmsg_hdr(msg);
+    cr_assert_eq(h->nlmsg_type, RTM_NEWQDISC);
+    cr_assert_eq(h->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL | NLM_F_REPLACE),
+                 NLM_F_CREATE | NLM_F_EXCL, "never replaces a configured qdisc");
+    parsed_qdisc = NULL;
+    nlmsg_set_proto(msg, NETLINK_ROUTE); /* picks libnl's rtnetlink qdisc parser */
+    int r = nl_msg_parse(msg, keep_qdisc, NULL);
+    nlmsg_free(msg);
+    cr_assert_geq(r, 0, "%s", nl_geterror(r));
+    cr_assert(parsed_qdisc, "the request parses back into a qdisc");
+    cr_assert_eq(rtnl_tc_get_ifindex(TC_CAST(parsed_qdisc)), 7);
+    cr_assert_eq(rtnl_tc_get_parent(TC_CAST(parsed_qdisc)), TC_H_ROOT);
+    cr_assert_eq(rtnl_tc_get_handle(TC_CAST(parsed_qdisc)), FL_TC_HANDLE);
+    cr_assert_str_eq(rtnl_tc_get_kind(TC_CAST(parsed_qdisc)), "netem");
+    return parsed_qdisc;
+}
+
+static uint32_t u32(int v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+Test(netem, probability_scale)
+{
+    cr_assert_eq(fl_tc_netem_prob(0), 0);
+    cr_assert_eq(fl_tc_netem_prob(-1), 0);
+    cr_assert_eq(fl_tc_netem_prob(100), UINT32_MAX);
+    cr_assert_eq(fl_tc_netem_prob(250), UINT32_MAX);
+    /* tc's scale: 50% is half of UINT32_MAX, 1% a hundredth */
+    cr_assert_leq(llabs((long long)fl_tc_netem_prob(50) - (long long)(UINT32_MAX / 2)), 1);
+    cr_assert_leq(llabs((long long)fl_tc_netem_prob(1) - 42949672LL), 1);
+}
+
+Test(netem, delay_and_jitter_message)
+{
+    struct fl_tc_netem n = {.delay_us = 100000, .jitter_us = 10000};
+    struct rtnl_qdisc *q = netem_roundtrip(&n);
+
+    /* libnl carries delays as kernel ticks: allow its rounding */
+    cr_assert_leq(abs(rtnl_netem_get_delay(q) - 100000), 10, "delay %d", rtnl_netem_get_delay(q));
+    cr_assert_leq(abs(rtnl_netem_get_jitter(q) - 10000), 10, "jitter %d", rtnl_netem_get_jitter(q));
+    cr_assert_eq(rtnl_netem_get_limit(q), FL_TC_NETEM_LIMIT, "a zero limit would drop everything");
+    cr_assert_eq(u32(rtnl_netem_get_loss(q)), 0);
+    cr_assert_eq(u32(rtnl_netem_get_duplicate(q)), 0);
+    rtnl_qdisc_put(q);
+}
+
+Test(netem, duplicate_and_corrupt_message)
+{
+    struct fl_tc_netem n = {.duplicate = fl_tc_netem_prob(5), .correlation = fl_tc_netem_prob(25)};
+    struct rtnl_qdisc *q = netem_roundtrip(&n);
+
+    cr_assert_eq(u32(rtnl_netem_get_duplicate(q)), fl_tc_netem_prob(5));
+    cr_assert_eq(u32(rtnl_netem_get_duplicate_correlation(q)), fl_tc_netem_prob(25));
+    cr_assert_eq(u32(rtnl_netem_get_delay(q)), 0);
+    rtnl_qdisc_put(q);
+
+    struct fl_tc_netem c = {.corrupt = fl_tc_netem_prob(75)}; /* above INT_MAX: the bits pass */
+    q = netem_roundtrip(&c);
+    cr_assert_eq(u32(rtnl_netem_get_corruption_probability(q)), fl_tc_netem_prob(75));
+    cr_assert_eq(u32(rtnl_netem_get_duplicate(q)), 0);
+    rtnl_qdisc_put(q);
+}
+
+Test(netem, reorder_message)
+{
+    struct fl_tc_netem n = {.delay_us = 10000, .reorder = fl_tc_netem_prob(30), .gap = 5};
+    struct rtnl_qdisc *q = netem_roundtrip(&n);
+
+    cr_assert_eq(u32(rtnl_netem_get_reorder_probability(q)), fl_tc_netem_prob(30));
+    cr_assert_eq(rtnl_netem_get_gap(q), 5);
+    cr_assert_leq(abs(rtnl_netem_get_delay(q) - 10000), 10);
+    rtnl_qdisc_put(q);
+}
+
+Test(netem, undo_record_roundtrip)
+{
+    struct fl_tc_netem n = {.delay_us = 1,
+                            .jitter_us = 2,
+                            .loss = 3,
+                            .duplicate = UINT32_MAX,
+                            .reorder = 5,
+                            .corrupt = 6,
+                            .correlation = 7,
+                            .gap = 8},
+                       back;
+    json_t *j = fl_netemfault_to_json(&n);
+
+    fl_netemfault_from_json(j, &back);
+    json_decref(j);
+    cr_assert_eq(memcmp(&n, &back, sizeof n), 0);
+}
+
+Test(netem, options)
+{
+    struct fl_err e = {0};
+
+    cr_assert_eq(validate("network.duplicate", "{\"netns\":\"n1\",\"percent\":5}", &e), 0, "%s",
+                 e.msg);
+    cr_assert_eq(validate("network.corrupt", "{\"dev\":[\"eth0\"],\"percent\":0.5}", &e), 0, "%s",
+                 e.msg);
+    cr_assert_eq(validate("network.duplicate", "{\"netns\":\"n1\"}", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--percent"), "%s", e.msg);
+    cr_assert_eq(validate("network.duplicate", "{\"netns\":\"n1\",\"percent\":0}", &e), -FL_EUSAGE);
+    /* never the host's devices by default */
+    cr_assert_eq(validate("network.corrupt", "{\"percent\":5}", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--dev"), "%s", e.msg);
+    cr_assert_eq(validate("network.corrupt", "{\"dev\":[\"a/b\"],\"percent\":5}", &e), -FL_EUSAGE);
+    cr_assert_eq(validate("network.corrupt", "{\"dev\":\"a/b\",\"percent\":5}", &e), -FL_EUSAGE,
+                 "a single --dev (a YAML scalar) is checked too");
+    /* reorder needs the delay the other packets wait */
+    cr_assert_eq(validate("network.reorder", "{\"netns\":\"n1\",\"percent\":5}", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--latency"), "%s", e.msg);
+    cr_assert_eq(validate("network.reorder",
+                          "{\"netns\":\"n1\",\"percent\":5,\"latency\":10,\"gap\":3}", &e),
+                 0, "%s", e.msg);
+    /* delay: without --target the netem path, with it the proxy; never both */
+    cr_assert_eq(validate("network.delay", "{\"netns\":\"n1\",\"latency\":100}", &e), 0, "%s",
+                 e.msg);
+    cr_assert_eq(validate("network.delay", "{\"latency\":100}", &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--target"), "the message names the proxy way too: %s", e.msg);
+    cr_assert_eq(validate("network.delay",
+                          "{\"target\":[\"10.0.0.2:80\"],\"dev\":[\"eth0\"],\"latency\":1}", &e),
+                 -FL_EUSAGE);
+    /* the proxy's own options are refused on the netem path, never ignored */
+    cr_assert_eq(validate("network.delay", "{\"netns\":\"n1\",\"latency\":10,\"percent\":50}", &e),
+                 -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--percent needs --target"), "%s", e.msg);
+    cr_assert_eq(validate("network.jitter",
+                          "{\"netns\":\"n1\",\"jitter\":10,\"direction\":\"upstream\"}", &e),
+                 -FL_EUSAGE);
+    cr_assert_eq(validate("network.jitter", "{\"netns\":\"n1\",\"jitter\":120000}", &e), -FL_EUSAGE,
+                 "netem's delays stop at 1m");
+}
+
+Test(netem, describe)
+{
+    const struct fl_fault_ops *ops = fl_fault_lookup("network.reorder");
+    struct fl_fault f;
+    char buf[512];
+
+    cr_assert(ops);
+    cr_assert_eq(fl_fault_init(&f, ops,
+                               json_loads("{\"netns\":\"n1\",\"percent\":25,\"latency\":10,"
+                                          "\"dev\":[\"veth0\"]}",
+                                          0, NULL)),
+                 0);
+    fl_fault_describe(&f, buf, sizeof buf);
+    cr_assert(strstr(buf, "send at once 25% of packets, delay the rest 10ms"), "%s", buf);
+    cr_assert(strstr(buf, "veth0") && strstr(buf, "kernel netem"), "%s", buf);
+    fl_fault_fini(&f);
+}
+
+Test(netem, env_switch)
+{
+    const char *why = NULL;
+    struct fl_err e = {0};
+
+    setenv("FAULTLINE_NETEM", "bogus", 1);
+    cr_assert_eq(fl_netem_available(&why, &e), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "FAULTLINE_NETEM"), "%s", e.msg);
+    setenv("FAULTLINE_NETEM", "off", 1);
+    cr_assert_eq(fl_netem_available(&why, &e), 0);
+    cr_assert(why && strstr(why, "FAULTLINE_NETEM=off"));
+    unsetenv("FAULTLINE_NETEM");
+}
+
+/* The claims of a fault of `kind` planned (undo) onto device veth0 of n1. */
+static json_t *claims_on_veth0(const char *kind, const char *params, const char *mechanism)
+{
+    struct fl_fault f;
+    json_t *out = json_object();
+
+    cr_assert_eq(fl_fault_init(&f, fl_fault_lookup(kind), json_loads(params, 0, NULL)), 0);
+    json_object_set_new(f.undo, "devices",
+                        json_pack("[{s:s, s:i}]", "name", "veth0", "ifindex", 4));
+    if (mechanism)
+        json_object_set_new(f.undo, "mechanism", json_string(mechanism));
+    f.ops->claims(&f, out);
+    fl_fault_fini(&f);
+    return out;
+}
+
+Test(netem, one_root_qdisc_per_device)
+{
+    json_t *bw = claims_on_veth0("network.bandwidth", "{\"netns\":\"n1\",\"rate\":1000000}", NULL);
+    json_t *dup = claims_on_veth0("network.duplicate", "{\"netns\":\"n1\",\"percent\":5}", "netem");
+    json_t *delay = claims_on_veth0("network.delay", "{\"netns\":\"n1\",\"latency\":10}", "netem");
+    const char *key;
+    json_t *v;
+
+    cr_assert_eq(json_object_size(bw), 1);
+    /* the same exclusive key: bandwidth and netem faults refuse each other */
+    json_object_foreach(bw, key, v)
+    {
+        cr_assert(strstr(key, "root qdisc of veth0"), "%s", key);
+        cr_assert(json_integer_value(json_object_get(dup, key)) == FL_CLAIM_EXCLUSIVE, "%s", key);
+        cr_assert(json_integer_value(json_object_get(delay, key)) == FL_CLAIM_EXCLUSIVE, "%s", key);
+    }
+    json_decref(bw);
+    json_decref(dup);
+    json_decref(delay);
 }
