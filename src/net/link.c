@@ -21,26 +21,26 @@
 
 #define NETNS_RUN_DIR "/run/netns"
 
-static int nl_fail(struct fl_err *e, int nlerr, const char *what, const char *name)
+int fl_link_nl_code(int nlerr)
 {
-    int code = FL_EFAIL;
-
     switch (-nlerr) {
     case NLE_PERM:
-        code = FL_EPERM;
-        break;
+        return FL_EPERM;
     case NLE_NODEV:
     case NLE_OBJ_NOTFOUND:
-        code = FL_ENOTARGET;
-        break;
+        return FL_ENOTARGET;
     case NLE_EXIST:
-        code = FL_EREFUSED;
-        break;
+        return FL_EREFUSED;
     case NLE_OPNOTSUPP:
-        code = FL_EUNSUPPORTED;
-        break;
+        return FL_EUNSUPPORTED;
+    default:
+        return FL_EFAIL;
     }
-    return fl_err_set(e, code, "%s %s: %s", what, name, nl_geterror(nlerr));
+}
+
+static int nl_fail(struct fl_err *e, int nlerr, const char *what, const char *name)
+{
+    return fl_err_set(e, fl_link_nl_code(nlerr), "%s %s: %s", what, name, nl_geterror(nlerr));
 }
 
 struct nl_sock *fl_link_sock(struct fl_err *e)

@@ -16,6 +16,8 @@ struct nl_sock;
 /* A connected NETLINK_ROUTE socket in the calling thread's namespace. */
 struct nl_sock *fl_link_sock(struct fl_err *e);
 void fl_link_sock_free(struct nl_sock *sk);
+/* The FL_E* code closest to a libnl error (-NLE_*). */
+int fl_link_nl_code(int nlerr);
 
 int fl_link_bridge_add(struct nl_sock *sk, const char *name, struct fl_err *e);
 /* A veth pair, both ends in the socket's namespace. */

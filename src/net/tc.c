@@ -15,41 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/link.h"
 #include "net/netns.h"
 #include "util/log.h"
-
-/* A connected NETLINK_ROUTE socket in the current namespace. */
-static struct nl_sock *route_sock(struct fl_err *e)
-{
-    struct nl_sock *sk = nl_socket_alloc();
-    int r;
-
-    if (!sk) {
-        fl_err_set(e, FL_EFAIL, "out of memory");
-        return NULL;
-    }
-    if ((r = nl_connect(sk, NETLINK_ROUTE)) < 0) {
-        fl_err_set(e, FL_EFAIL, "cannot open a netlink socket: %s", nl_geterror(r));
-        nl_socket_free(sk);
-        return NULL;
-    }
-    return sk;
-}
-
-static int nl_code(int nlerr)
-{
-    switch (-nlerr) {
-    case NLE_PERM:
-        return FL_EPERM;
-    case NLE_NODEV:
-    case NLE_OBJ_NOTFOUND:
-        return FL_ENOTARGET;
-    case NLE_OPNOTSUPP:
-        return FL_EUNSUPPORTED;
-    default:
-        return FL_EFAIL;
-    }
-}
 
 static void fill_dev(struct fl_tc_dev *d, struct rtnl_link *l, struct nl_cache *qdiscs)
 {
@@ -79,11 +47,11 @@ int fl_tc_devices(const char *const *names, size_t nnames, struct fl_tc_dev **ou
 
     *out = NULL;
     *n = 0;
-    if (!(sk = route_sock(e)))
+    if (!(sk = fl_link_sock(e)))
         return -e->code;
     if ((r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &links)) < 0 ||
         (r = rtnl_qdisc_alloc_cache(sk, &qdiscs)) < 0) {
-        r = fl_err_set(e, nl_code(r), "cannot list network devices: %s", nl_geterror(r));
+        r = fl_err_set(e, fl_link_nl_code(r), "cannot list network devices: %s", nl_geterror(r));
         goto out;
     }
     v = calloc((nnames ? nnames : (size_t)nl_cache_nitems(links)) + 1, sizeof *v);
@@ -140,7 +108,7 @@ int fl_tc_tbf_add(int ifindex, const char *name, const struct fl_tc_tbf *t, stru
     if (t->rate_bps < 8 || t->rate_bps > FL_TC_RATE_MAX_BPS)
         return fl_err_set(e, FL_EUSAGE, "rate %llu bit/s is outside what tbf takes",
                           (unsigned long long)t->rate_bps);
-    if (!(sk = route_sock(e)))
+    if (!(sk = fl_link_sock(e)))
         return -e->code;
     if (!(q = rtnl_qdisc_alloc())) {
         r = fl_err_set(e, FL_EFAIL, "out of memory");
@@ -161,7 +129,7 @@ int fl_tc_tbf_add(int ifindex, const char *name, const struct fl_tc_tbf *t, stru
     /* CREATE|EXCL: the kernel's default root (handle 0) is replaced, any
      * configured root qdisc makes this fail instead of being destroyed. */
     if ((r = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL)) < 0) {
-        r = fl_err_set(e, r == -NLE_EXIST ? FL_EREFUSED : nl_code(r),
+        r = fl_err_set(e, fl_link_nl_code(r),
                        "cannot add the tbf qdisc on %s: %s%s", name, nl_geterror(r),
                        r == -NLE_EXIST ? " (the device already has a configured root qdisc)" : "");
         goto out;
@@ -260,7 +228,7 @@ int fl_tc_netem_add(int ifindex, const char *name, const struct fl_tc_netem *n, 
 
     if ((r = fl_tc_netem_msg(ifindex, n, &msg, e)))
         return r;
-    if (!(sk = route_sock(e))) {
+    if (!(sk = fl_link_sock(e))) {
         nlmsg_free(msg);
         return -e->code;
     }
@@ -269,7 +237,7 @@ int fl_tc_netem_add(int ifindex, const char *name, const struct fl_tc_netem *n, 
     nlmsg_free(msg);
     nl_socket_free(sk);
     if (r < 0)
-        return fl_err_set(e, r == -NLE_EXIST ? FL_EREFUSED : nl_code(r),
+        return fl_err_set(e, fl_link_nl_code(r),
                           "cannot add the netem qdisc on %s: %s%s", name, nl_geterror(r),
                           r == -NLE_EXIST ? " (the device already has a configured root qdisc)"
                           : r == -NLE_OBJ_NOTFOUND || r == -NLE_NOATTR
@@ -286,11 +254,11 @@ int fl_tc_tbf_del(int ifindex, const char *name, struct fl_err *e)
     struct nl_sock *sk;
     int r;
 
-    if (!(sk = route_sock(e)))
+    if (!(sk = fl_link_sock(e)))
         return -e->code;
     if ((r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &links)) < 0 ||
         (r = rtnl_qdisc_alloc_cache(sk, &qdiscs)) < 0) {
-        r = fl_err_set(e, nl_code(r), "cannot list qdiscs: %s", nl_geterror(r));
+        r = fl_err_set(e, fl_link_nl_code(r), "cannot list qdiscs: %s", nl_geterror(r));
         goto out;
     }
     l = rtnl_link_get(links, ifindex);
@@ -307,7 +275,7 @@ int fl_tc_tbf_del(int ifindex, const char *name, struct fl_err *e)
     }
     r = rtnl_qdisc_delete(sk, q);
     if (r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NODEV && r != -NLE_NOATTR) {
-        r = fl_err_set(e, nl_code(r), "cannot delete the tbf qdisc on %s: %s",
+        r = fl_err_set(e, fl_link_nl_code(r), "cannot delete the tbf qdisc on %s: %s",
                        rtnl_link_get_name(l), nl_geterror(r));
         goto out;
     }
