@@ -78,8 +78,7 @@ static void child(size_t n, int plant, int fd)
     json_t *types = json_object_get(json_object_get(r.json, "txn"), "anomaly_types");
     size_t i;
     json_t *t;
-    json_array_foreach(types, i, t)
-    {
+    json_array_foreach (types, i, t) {
         snprintf(res.classes + strlen(res.classes), sizeof res.classes - strlen(res.classes),
                  "%s%s", i ? "," : "", json_string_value(t));
     }

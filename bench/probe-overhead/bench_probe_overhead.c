@@ -235,8 +235,8 @@ int main(void)
         cpu = cpu_s() - c0;
         wall = wall_s() - w0;
         run = fl_store_show_run(o.store, res.run_id, 0, &e);
-        json_array_foreach(json_object_get(run, "probes"), i, p) samples +=
-            (size_t)json_integer_value(json_object_get(p, "samples"));
+        json_array_foreach (json_object_get(run, "probes"), i, p)
+            samples += (size_t)json_integer_value(json_object_get(p, "samples"));
         /* the probes' samples over the injection phase; add preflight's share */
         samples = (size_t)((double)samples * wall / 5.0);
         bare_equiv = (double)samples * bare_cpu;

@@ -30,7 +30,7 @@ static int compare(struct fl_fault *f, json_t *mine, const json_t *rec, bool ref
     if (fl_journal_to_fault(rec, &other, &ignore))
         return 0; /* an unreadable record claims nothing we can compare */
     theirs = claims_of(&other);
-    json_object_foreach(mine, key, mode) {
+    json_object_foreach (mine, key, mode) {
         json_t *tm = json_object_get(theirs, key);
         if (!tm)
             continue;
@@ -68,7 +68,7 @@ int fl_compose_check(struct fl_journal *j, struct fl_fault *f, bool refuse, stru
         return 0;
     f->held = json_object();
     all = fl_journal_list(j);
-    json_array_foreach(all, i, rec) {
+    json_array_foreach (all, i, rec) {
         if (!strcmp(json_string_value(json_object_get(rec, "id")) ?: "", f->id))
             continue;
         if ((r = compare(f, mine, rec, refuse, e)))

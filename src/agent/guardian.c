@@ -246,7 +246,7 @@ static void guardian_note_damaged(struct guardian_memory *m, const json_t *bad)
     json_t *d, *seen = json_object();
     size_t i;
 
-    json_array_foreach(bad, i, d) {
+    json_array_foreach (bad, i, d) {
         const char *name = json_string_value(json_object_get(d, "id"));
         const char *problem = json_string_value(json_object_get(d, "problem"));
         const char *before = json_string_value(json_object_get(m->damaged, name));
@@ -269,7 +269,7 @@ static void forget_gone(struct guardian_memory *m, const json_t *live)
     json_t *val;
     void *tmp;
 
-    json_object_foreach_safe(m->retry, tmp, key, val) {
+    json_object_foreach_safe (m->retry, tmp, key, val) {
         if (!json_object_get(live, key))
             json_object_del(m->retry, key);
     }
@@ -285,7 +285,7 @@ static int guardian_pass(struct fl_journal *j, struct guardian_memory *m)
     int remaining = 0;
 
     fl_journal_scan(j, all, bad);
-    json_array_foreach(all, i, rec) {
+    json_array_foreach (all, i, rec) {
         const char *id = json_string_value(json_object_get(rec, "id"));
         enum fl_lease_verdict v = fl_lease_check(rec, now, fl_journal_owner_alive(rec));
 

@@ -77,8 +77,7 @@ static void draw_cycles(const struct geo *g, const struct fl_check_report *r, FI
     const char *name;
     bool defs = false;
 
-    json_object_foreach(an, name, v)
-    {
+    json_object_foreach (an, name, v) {
         json_t *ex = json_array_get(json_object_get(v, "examples"), 0);
         json_t *lines = json_object_get(ex, "lines"), *edges = json_object_get(ex, "edges");
         size_t len = json_array_size(edges);

@@ -111,7 +111,7 @@ static int list(struct fl_cli_client *c, int argc, char **argv)
         return 0;
     }
     printf("%-5s %-10s %-10s %s\n", "ID", "DATE", "STATUS", "TITLE");
-    json_array_foreach(json_object_get(reply, "bulletins"), i, b)
+    json_array_foreach (json_object_get(reply, "bulletins"), i, b)
         printf("%-5lld %-10s %-10s %s\n", (long long)json_integer_value(json_object_get(b, "id")),
                json_string_value(json_object_get(b, "date")),
                json_string_value(json_object_get(b, "status")),

@@ -65,8 +65,7 @@ static int add(struct fl_cli_client *c, const char *name, const char *file)
     st = fl_cli_api(c, "PUT", path, body, &reply);
     json_decref(body);
     if (st == 422) {
-        json_array_foreach(json_object_get(json_object_get(reply, "error"), "details"), i, d)
-        {
+        json_array_foreach (json_object_get(json_object_get(reply, "error"), "details"), i, d) {
             json_t *line = json_object_get(d, "line");
             if (json_is_integer(line))
                 fprintf(stderr, "%s:%lld:%lld: %s\n", file, (long long)json_integer_value(line),
@@ -105,7 +104,7 @@ static int list(struct fl_cli_client *c, bool as_json)
         putchar('\n');
     } else {
         printf("%-24s %5s  %s\n", "NAME", "RUNS", "TITLE");
-        json_array_foreach(json_object_get(reply, "experiments"), i, x)
+        json_array_foreach (json_object_get(reply, "experiments"), i, x)
             printf("%-24s %5lld  %s\n", json_string_value(json_object_get(x, "name")),
                    (long long)json_integer_value(json_object_get(x, "runs")),
                    json_string_value(json_object_get(x, "title")));

@@ -12,9 +12,9 @@
 int fl_cli_guardian(int argc, char **argv)
 {
     static const struct option longopts[] = {{"state-dir", required_argument, NULL, 's'},
-                                              {"poll-ms", required_argument, NULL, 'p'},
-                                              {"idle-exit-ms", required_argument, NULL, 'i'},
-                                              {NULL, 0, NULL, 0}};
+                                             {"poll-ms", required_argument, NULL, 'p'},
+                                             {"idle-exit-ms", required_argument, NULL, 'i'},
+                                             {NULL, 0, NULL, 0}};
     const char *state_dir = NULL;
     int poll_ms = 100, idle_ms = 2000, c;
 

@@ -35,23 +35,22 @@ static void on_signal(int sig)
 
 static const struct fl_opt common_opts[] = {
     {"duration", FL_OPT_DURATION, 0, "DURATION",
-     "how long to hold the fault (default: until Ctrl-C/SIGTERM, or the lease if detached)",
-     NULL, 1, 0},
+     "how long to hold the fault (default: until Ctrl-C/SIGTERM, or the lease if detached)", NULL,
+     1, 0},
     {"detach", FL_OPT_FLAG, 0, NULL,
      "apply, print the fault id and return; the guardian reverts at the end", NULL, 0, 0},
     {"lease", FL_OPT_DURATION, 0, "DURATION",
      "revert if not renewed by then (foreground: 15s, renewed while running; "
      "detached: the duration, else 5m; at least 1s)",
      NULL, 1000, 0},
-    {"seed", FL_OPT_INT, 0, "N", "seed for random target picks (default: random, printed)",
-     NULL, 0, 0},
-    {"dry-run", FL_OPT_FLAG, 0, NULL, "resolve targets and print the plan; touch nothing",
-     NULL, 0, 0},
+    {"seed", FL_OPT_INT, 0, "N", "seed for random target picks (default: random, printed)", NULL, 0,
+     0},
+    {"dry-run", FL_OPT_FLAG, 0, NULL, "resolve targets and print the plan; touch nothing", NULL, 0,
+     0},
     {"state-dir", FL_OPT_STRING, 0, "DIR",
      "journal and guardian directory (default $FAULTLINE_STATE_DIR or the machine-wide "
      "/run/faultline, shared by every user)",
-     NULL,
-     0, 0},
+     NULL, 0, 0},
     FL_OPT_END,
 };
 
@@ -202,8 +201,9 @@ static int run_fault(struct fl_fault *f, json_t *common, struct fl_err *e)
     int r;
 
     if (!lease_ms)
-        lease_ms = !detach ? LEASE_FOREGROUND_MS : f->duration_ms ? f->duration_ms
-                                                                  : LEASE_DETACHED_MS;
+        lease_ms = !detach          ? LEASE_FOREGROUND_MS
+                   : f->duration_ms ? f->duration_ms
+                                    : LEASE_DETACHED_MS;
     if (lease_ms < 1000)
         return fl_err_set(e, FL_EUSAGE, "--lease must be at least 1s");
     f->fixed_lease_ms = detach ? lease_ms : 0; /* a foreground inject renews it */
@@ -308,8 +308,9 @@ int fl_cli_inject(int argc, char **argv)
     r = parse_args(argc - 2, argv + 2, ops, params, common, &e);
     if (r == 0 && (ops->flags & FL_FAULT_INSTANT) &&
         (json_object_get(common, "duration") || json_object_get(common, "detach")))
-        r = fl_err_set(&e, FL_EUSAGE, "%s happens at once and cannot be held: drop --duration "
-                                      "and --detach",
+        r = fl_err_set(&e, FL_EUSAGE,
+                       "%s happens at once and cannot be held: drop --duration "
+                       "and --detach",
                        ops->kind);
     if (r == 0 && ops->validate)
         r = ops->validate(ops, params, &e);

@@ -54,8 +54,7 @@ static void print_lab(const struct fl_lab *lab, bool ready, bool as_json)
         printf("lab %s%s: bridge %s %s (%s)\n", lab->name, ready ? "" : " (incomplete)",
                lab->bridge, json_string_value(json_object_get(j, "bridge_addr")) ?: "-",
                json_string_value(json_object_get(j, "subnet")) ?: "subnet unknown");
-        json_array_foreach(json_object_get(j, "hosts"), i, h)
-        {
+        json_array_foreach (json_object_get(j, "hosts"), i, h) {
             printf("  %-4s %-16s %-15s %s, %lld process(es)\n",
                    json_string_value(json_object_get(h, "name")),
                    json_string_value(json_object_get(h, "netns")),
@@ -77,11 +76,13 @@ struct lab_opts {
 
 static int parse_opts(int argc, char **argv, bool in_order, struct lab_opts *o, struct fl_err *e)
 {
-    static const struct option longopts[] = {
-        {"name", required_argument, NULL, 'n'},      {"hosts", required_argument, NULL, 'H'},
-        {"subnet", required_argument, NULL, 'S'},    {"json", no_argument, NULL, 'j'},
-        {"state-dir", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"name", required_argument, NULL, 'n'},
+                                             {"hosts", required_argument, NULL, 'H'},
+                                             {"subnet", required_argument, NULL, 'S'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"state-dir", required_argument, NULL, 's'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     long long v;
     int c;
 
@@ -145,7 +146,7 @@ static int lab_down(struct lab_opts *o, struct fl_err *e)
 
 static int lab_status(struct lab_opts *o, bool one, struct fl_err *e)
 {
-    char (*names)[FL_LAB_NAME_MAX + 1] = NULL;
+    char(*names)[FL_LAB_NAME_MAX + 1] = NULL;
     json_t *all = json_array();
     size_t n = 0;
     int rc = 0;

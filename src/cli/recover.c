@@ -14,26 +14,28 @@
 #include "agent/guardian.h"
 #include "agent/journal.h"
 #include "cli/cli.h"
-#include "lab/lab.h"
 #include "faults/fault.h"
+#include "lab/lab.h"
 #include "util/log.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: faultline recover ID... | --all | --forget ID... [--state-dir DIR]\n\n"
-                 "Revert faults now. Reverting an unknown or already reverted id is a no-op.\n"
-                 "  --all             revert every journaled fault, then remove every leftover\n"
-                 "                    found by naming convention: nft tables faultline_*, tbf\n"
-                 "                    qdiscs with handle fa17:, stress cgroups faultline/<id>,\n"
-                 "                    fill files .faultline-fill-* in registered directories;\n"
-                 "                    except the live faults of other state directories (those\n"
-                 "                    of running guardians, /run/faultline, $FAULTLINE_STATE_DIR)\n"
-                 "  --forget          remove the named journal records without reverting\n"
-                 "                    anything: for a damaged record `status` lists, once you\n"
-                 "                    have checked by hand that its fault is gone\n"
-                 "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or the machine-wide "
-                 "/run/faultline)\n"
-                 "Exit: 0 all reverted, 1 something could not be reverted (it stays journaled).\n");
+    fprintf(
+        out,
+        "usage: faultline recover ID... | --all | --forget ID... [--state-dir DIR]\n\n"
+        "Revert faults now. Reverting an unknown or already reverted id is a no-op.\n"
+        "  --all             revert every journaled fault, then remove every leftover\n"
+        "                    found by naming convention: nft tables faultline_*, tbf\n"
+        "                    qdiscs with handle fa17:, stress cgroups faultline/<id>,\n"
+        "                    fill files .faultline-fill-* in registered directories;\n"
+        "                    except the live faults of other state directories (those\n"
+        "                    of running guardians, /run/faultline, $FAULTLINE_STATE_DIR)\n"
+        "  --forget          remove the named journal records without reverting\n"
+        "                    anything: for a damaged record `status` lists, once you\n"
+        "                    have checked by hand that its fault is gone\n"
+        "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or the machine-wide "
+        "/run/faultline)\n"
+        "Exit: 0 all reverted, 1 something could not be reverted (it stays journaled).\n");
 }
 
 static int forget_one(struct fl_journal *j, const char *name)
@@ -107,7 +109,7 @@ static json_t *foreign_records(const struct fl_journal *mine)
     json_array_append_new(dirs, json_string(FL_STATE_DIR_DEFAULT));
     if (env && *env)
         json_array_append_new(dirs, json_string(env));
-    json_array_foreach(dirs, i, d) {
+    json_array_foreach (dirs, i, d) {
         struct fl_journal other;
         struct fl_err e = {0};
         json_t *recs, *rec;
@@ -116,7 +118,7 @@ static json_t *foreign_records(const struct fl_journal *mine)
             fl_journal_open_existing(&other, json_string_value(d), &e))
             continue;
         recs = fl_journal_list(&other);
-        json_array_foreach(recs, k, rec) {
+        json_array_foreach (recs, k, rec) {
             json_object_set_new(out, json_string_value(json_object_get(rec, "id")),
                                 json_pack("{s:s, s:O}", "state_dir", other.root, "kind",
                                           json_object_get(rec, "kind")));
@@ -203,12 +205,11 @@ int fl_cli_recover(int argc, char **argv)
         json_t *recs = fl_journal_list(&j), *rec;
         size_t i;
 
-        json_array_foreach(recs, i, rec)
+        json_array_foreach (recs, i, rec)
             revert_one(&j, json_string_value(json_object_get(rec, "id")), &failed);
         json_decref(recs);
         recs = fl_journal_list_damaged(&j);
-        json_array_foreach(recs, i, rec)
-        {
+        json_array_foreach (recs, i, rec) {
             fprintf(stderr,
                     "faultline: error: journal record %s cannot be reverted: %s (check by hand "
                     "that its fault is gone, then `faultline recover --forget %s`)\n",

@@ -84,8 +84,7 @@ int fl_cli_runs(int argc, char **argv)
         putchar('\n');
     } else {
         printf("%-5s %-20s %-9s %-30s %s\n", "ID", "START", "DURATION", "VERDICT", "EXPERIMENT");
-        json_array_foreach(runs, i, r)
-        {
+        json_array_foreach (runs, i, r) {
             char when[32], dur[32];
             json_t *d = json_object_get(r, "duration_ms");
             fl_cli_format_time(json_integer_value(json_object_get(r, "started_ms")), when,

@@ -74,8 +74,7 @@ static int list(struct fl_cli_client *c, bool as_json)
     } else {
         printf("%-20s %-20s %-8s %-8s %-20s %s\n", "NAME", "EXPERIMENT", "STATE", "POLICY",
                "NEXT (UTC)", "CRON");
-        json_array_foreach(json_object_get(reply, "schedules"), i, sc)
-        {
+        json_array_foreach (json_object_get(reply, "schedules"), i, sc) {
             printf("%-20s %-20s %-8s %-8s ", json_string_value(json_object_get(sc, "name")),
                    json_string_value(json_object_get(sc, "experiment")),
                    json_is_true(json_object_get(sc, "paused")) ? "paused" : "active",
@@ -181,8 +180,7 @@ static int act(struct fl_cli_client *c, const char *verb, const char *name, long
         json_dumpf(reply, stdout, JSON_INDENT(2));
         putchar('\n');
     } else if (!strcmp(verb, "next")) {
-        json_array_foreach(json_object_get(reply, "next_ms"), i, t)
-        {
+        json_array_foreach (json_object_get(reply, "next_ms"), i, t) {
             print_next(t);
             putchar('\n');
         }

@@ -39,16 +39,14 @@ static void print_human(const json_t *run)
            json_is_integer(json_object_get(run, "duration_ms")) ? dur : "-",
            (long long)json_integer_value(json_object_get(run, "seed")));
     printf("timeline:\n");
-    json_array_foreach(ev, i, x)
-    {
+    json_array_foreach (ev, i, x) {
         printf("  %8.3fs  %-9s %s\n",
                (double)json_integer_value(json_object_get(x, "t_ms")) / 1000.0,
                str_or(x, "phase", "?"), str_or(x, "message", ""));
     }
     printf("\nprobes (during the faults):\n  %-16s %-12s %8s %8s %10s %10s %10s %10s %10s\n",
            "NAME", "ROLE", "SAMPLES", "AVAIL%", "P50", "P95", "P99", "DETECT", "RECOVER");
-    json_array_foreach(probes, i, x)
-    {
+    json_array_foreach (probes, i, x) {
         char det[32], rec[32];
         ms_or_dash(json_object_get(x, "time_to_detect_ms"), det, sizeof det);
         ms_or_dash(json_object_get(x, "time_to_recover_ms"), rec, sizeof rec);
@@ -72,8 +70,7 @@ static void print_human(const json_t *run)
                    (long long)json_integer_value(json_object_get(h, "events")),
                    str_or(h, "client", "?"), str_or(h, "workload", "?"),
                    (long long)json_integer_value(json_object_get(run, "id")));
-        json_array_foreach(checks, i, x)
-        {
+        json_array_foreach (checks, i, x) {
             printf("check %s: %s\n", str_or(x, "model", "?"), str_or(x, "result", "?"));
             const char *out = str_or(x, "output", "");
             for (const char *l = out; *l;) {

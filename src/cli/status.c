@@ -12,14 +12,16 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: faultline status [--json] [--state-dir DIR]\n\n"
-                 "List active faults: id, kind, target, age, lease left, owner; then any\n"
-                 "damaged journal record faultline cannot revert (check its fault by hand,\n"
-                 "then `faultline recover --forget ID`). Creates nothing.\n"
-                 "  --json            one JSON object: {\"guardian\": bool, \"faults\": [...],\n"
-                 "                    \"damaged\": [...]}\n"
-                 "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or the machine-wide "
-                 "/run/faultline)\n");
+    fprintf(
+        out,
+        "usage: faultline status [--json] [--state-dir DIR]\n\n"
+        "List active faults: id, kind, target, age, lease left, owner; then any\n"
+        "damaged journal record faultline cannot revert (check its fault by hand,\n"
+        "then `faultline recover --forget ID`). Creates nothing.\n"
+        "  --json            one JSON object: {\"guardian\": bool, \"faults\": [...],\n"
+        "                    \"damaged\": [...]}\n"
+        "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or the machine-wide "
+        "/run/faultline)\n");
 }
 
 /* The stable --json shape, documented in docs/cli.md. */
@@ -29,13 +31,12 @@ static json_t *fault_json(const json_t *rec, int64_t now)
     int64_t created = json_integer_value(json_object_get(rec, "created_ms"));
     int64_t lease_until = json_integer_value(json_object_get(rec, "lease_until"));
     int64_t end_at = json_integer_value(json_object_get(rec, "end_at"));
-    json_t *o = json_pack("{s:O?, s:O?, s:O?, s:O?, s:I, s:I, s:O?, s:O?}", "id",
-                          json_object_get(rec, "id"), "kind", json_object_get(rec, "kind"),
-                          "description", json_object_get(rec, "description"), "state",
-                          json_object_get(rec, "state"), "age_ms", (json_int_t)(now - created),
-                          "lease_left_ms",
-                          (json_int_t)(lease_until > now ? lease_until - now : 0), "params",
-                          json_object_get(rec, "params"), "undo", json_object_get(rec, "undo"));
+    json_t *o = json_pack(
+        "{s:O?, s:O?, s:O?, s:O?, s:I, s:I, s:O?, s:O?}", "id", json_object_get(rec, "id"), "kind",
+        json_object_get(rec, "kind"), "description", json_object_get(rec, "description"), "state",
+        json_object_get(rec, "state"), "age_ms", (json_int_t)(now - created), "lease_left_ms",
+        (json_int_t)(lease_until > now ? lease_until - now : 0), "params",
+        json_object_get(rec, "params"), "undo", json_object_get(rec, "undo"));
 
     json_object_set_new(o, "owner_pid",
                         json_is_object(owner) ? json_incref(json_object_get(owner, "pid"))
@@ -61,7 +62,7 @@ static void print_damaged(const json_t *bad)
            json_array_size(bad) == 1 ? "it" : "them",
            json_array_size(bad) == 1 ? "its" : "each one's");
     printf("%-9s %-18s %s\n", "ID", "KIND", "PROBLEM (FILE)");
-    json_array_foreach(bad, i, d) {
+    json_array_foreach (bad, i, d) {
         printf("%-9s %-18s %s (%s)\n", json_string_value(json_object_get(d, "id")),
                json_string_value(json_object_get(d, "kind")) ?: "?",
                json_string_value(json_object_get(d, "problem")),
@@ -72,9 +73,9 @@ static void print_damaged(const json_t *bad)
 int fl_cli_status(int argc, char **argv)
 {
     static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
-                                              {"state-dir", required_argument, NULL, 's'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {NULL, 0, NULL, 0}};
+                                             {"state-dir", required_argument, NULL, 's'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *state_dir = NULL;
     bool as_json = false;
     struct fl_journal j;
@@ -113,7 +114,8 @@ int fl_cli_status(int argc, char **argv)
     if (as_json) {
         json_t *out = json_pack("{s:b, s:[]}", "guardian", fl_guardian_running(&j), "faults");
         json_t *arr = json_object_get(out, "faults");
-        json_array_foreach(all, i, rec) json_array_append_new(arr, fault_json(rec, now));
+        json_array_foreach (all, i, rec)
+            json_array_append_new(arr, fault_json(rec, now));
         json_object_set(out, "damaged", bad);
         json_dumpf(out, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
         putchar('\n');
@@ -121,13 +123,11 @@ int fl_cli_status(int argc, char **argv)
     } else if (json_array_size(all) == 0) {
         printf("no active faults%s\n", json_array_size(bad) ? " that faultline can revert" : "");
     } else {
-        printf("%-9s %-18s %-8s %-9s %-8s %s\n", "ID", "KIND", "AGE", "LEASE", "OWNER",
-               "TARGET");
-        json_array_foreach(all, i, rec) {
+        printf("%-9s %-18s %-8s %-9s %-8s %s\n", "ID", "KIND", "AGE", "LEASE", "OWNER", "TARGET");
+        json_array_foreach (all, i, rec) {
             json_t *f = fault_json(rec, now);
             char age[32], lease[32], owner[32];
-            fl_format_duration(json_integer_value(json_object_get(f, "age_ms")), age,
-                               sizeof age);
+            fl_format_duration(json_integer_value(json_object_get(f, "age_ms")), age, sizeof age);
             fl_format_duration(json_integer_value(json_object_get(f, "lease_left_ms")), lease,
                                sizeof lease);
             if (json_is_integer(json_object_get(f, "owner_pid")))

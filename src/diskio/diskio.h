@@ -34,19 +34,18 @@ enum fl_diskio_op {
 };
 
 struct fl_diskio_rules {
-    unsigned ops;                            /* FL_IO_* bits */
-    char *files[FL_DISKIO_MAX_FILES];        /* globs on the path relative to the directory */
+    unsigned ops;                     /* FL_IO_* bits */
+    char *files[FL_DISKIO_MAX_FILES]; /* globs on the path relative to the directory */
     size_t nfiles;
-    int err;                                 /* errno to fail with, 0 for none */
-    int64_t delay_ms;                        /* before the operation runs (or fails) */
-    bool short_io;                           /* reads and writes move half the bytes */
-    double percent;                          /* of the matching operations */
+    int err;          /* errno to fail with, 0 for none */
+    int64_t delay_ms; /* before the operation runs (or fails) */
+    bool short_io;    /* reads and writes move half the bytes */
+    double percent;   /* of the matching operations */
 };
 
 /* Rules from a fault's params (op, file, errno, delay, short, percent),
  * with messages naming the option. Free with fl_diskio_rules_fini. */
-int fl_diskio_rules_from_params(const json_t *params, struct fl_diskio_rules *r,
-                                struct fl_err *e);
+int fl_diskio_rules_from_params(const json_t *params, struct fl_diskio_rules *r, struct fl_err *e);
 void fl_diskio_rules_fini(struct fl_diskio_rules *r);
 /* "EIO on read, fsync of *.aof (30% of them)" */
 void fl_diskio_rules_describe(const struct fl_diskio_rules *r, char *buf, size_t len);

@@ -263,8 +263,7 @@ static int fs_utimens(const char *path, const struct timespec tv[2], struct fuse
                   : utimensat(base, rel(path), tv, AT_SYMLINK_NOFOLLOW));
 }
 
-static int fs_fallocate(const char *path, int mode, off_t off, off_t len,
-                        struct fuse_file_info *fi)
+static int fs_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
 {
     int g = gate(FL_IO_SETATTR, path);
 
@@ -403,8 +402,7 @@ static void unmount_if_ours(const char *path, const char *source)
     if (m)
         fclose(m);
     if (ours && umount2(path, MNT_DETACH) < 0)
-        fl_error("disk.io: cannot unmount %s after its filesystem died: %s", path,
-                 strerror(errno));
+        fl_error("disk.io: cannot unmount %s after its filesystem died: %s", path, strerror(errno));
 }
 
 /* A child that outlives the filesystem process by a moment: it waits for

@@ -14,9 +14,9 @@ static const struct {
     const char *name;
     unsigned op;
 } ops[] = {
-    {"open", FL_IO_OPEN},     {"read", FL_IO_READ},       {"write", FL_IO_WRITE},
-    {"fsync", FL_IO_FSYNC},   {"stat", FL_IO_STAT},       {"readdir", FL_IO_READDIR},
-    {"create", FL_IO_CREATE}, {"remove", FL_IO_REMOVE},   {"rename", FL_IO_RENAME},
+    {"open", FL_IO_OPEN},       {"read", FL_IO_READ},     {"write", FL_IO_WRITE},
+    {"fsync", FL_IO_FSYNC},     {"stat", FL_IO_STAT},     {"readdir", FL_IO_READDIR},
+    {"create", FL_IO_CREATE},   {"remove", FL_IO_REMOVE}, {"rename", FL_IO_RENAME},
     {"setattr", FL_IO_SETATTR}, {"all", FL_IO_ALL},
 };
 
@@ -25,9 +25,9 @@ static const struct {
     const char *name;
     int err;
 } errnos[] = {
-    {"EIO", EIO},       {"ENOSPC", ENOSPC}, {"EDQUOT", EDQUOT}, {"EROFS", EROFS},
-    {"EACCES", EACCES}, {"EPERM", EPERM},   {"ENOENT", ENOENT}, {"EBUSY", EBUSY},
-    {"EAGAIN", EAGAIN}, {"EINTR", EINTR},   {"EMFILE", EMFILE}, {"ENFILE", ENFILE},
+    {"EIO", EIO},       {"ENOSPC", ENOSPC},       {"EDQUOT", EDQUOT}, {"EROFS", EROFS},
+    {"EACCES", EACCES}, {"EPERM", EPERM},         {"ENOENT", ENOENT}, {"EBUSY", EBUSY},
+    {"EAGAIN", EAGAIN}, {"EINTR", EINTR},         {"EMFILE", EMFILE}, {"ENFILE", ENFILE},
     {"EFBIG", EFBIG},   {"ETIMEDOUT", ETIMEDOUT}, {"ESTALE", ESTALE}, {"ENOMEM", ENOMEM},
 };
 
@@ -109,8 +109,7 @@ static int add_file(const char *s, void *arg)
     return 0;
 }
 
-int fl_diskio_rules_from_params(const json_t *params, struct fl_diskio_rules *r,
-                                struct fl_err *e)
+int fl_diskio_rules_from_params(const json_t *params, struct fl_diskio_rules *r, struct fl_err *e)
 {
     const char *err = fl_param_str(params, "errno", NULL);
     struct acc a = {r, e};
@@ -136,11 +135,13 @@ int fl_diskio_rules_from_params(const json_t *params, struct fl_diskio_rules *r,
                           "say what happens to the matching operations: --errno E, --delay "
                           "DURATION and/or --short");
     if (r->err && r->short_io)
-        return fl_err_set(e, FL_EUSAGE, "--errno and --short exclude each other: an operation "
-                                        "fails or moves fewer bytes");
+        return fl_err_set(e, FL_EUSAGE,
+                          "--errno and --short exclude each other: an operation "
+                          "fails or moves fewer bytes");
     if (r->short_io && !(r->ops & (FL_IO_READ | FL_IO_WRITE)))
-        return fl_err_set(e, FL_EUSAGE, "--short acts on read and write: add --op read and/or "
-                                        "--op write");
+        return fl_err_set(e, FL_EUSAGE,
+                          "--short acts on read and write: add --op read and/or "
+                          "--op write");
     if (!(r->percent > 0 && r->percent <= 100))
         return fl_err_set(e, FL_EUSAGE, "--percent must be above 0 and at most 100");
     return 0;
@@ -163,13 +164,11 @@ void fl_diskio_rules_describe(const struct fl_diskio_rules *r, char *buf, size_t
     } else {
         for (size_t i = 0; i + 1 < sizeof ops / sizeof ops[0]; i++)
             if (r->ops & ops[i].op)
-                o += (size_t)snprintf(opn + o, sizeof opn - o, "%s%s", o ? ", " : "",
-                                      ops[i].name);
+                o += (size_t)snprintf(opn + o, sizeof opn - o, "%s%s", o ? ", " : "", ops[i].name);
     }
     o = 0;
     for (size_t i = 0; i < r->nfiles && o + 1 < sizeof files; i++)
-        o += (size_t)snprintf(files + o, sizeof files - o, "%s%s", i ? ", " : " of ",
-                              r->files[i]);
+        o += (size_t)snprintf(files + o, sizeof files - o, "%s%s", i ? ", " : " of ", r->files[i]);
     if (r->err)
         snprintf(what, sizeof what, "%s", fl_diskio_errno_name(r->err));
     else if (r->short_io)

@@ -71,7 +71,7 @@ int fl_dns_rules_from_params(const json_t *params, struct fl_dns_rules *r, struc
         size_t i;
         const json_t *v;
 
-        json_array_foreach(names, i, v)
+        json_array_foreach (names, i, v)
             if ((rc = add_name(r, json_string_value(v), e)) < 0)
                 return rc;
     } else if (names) {
@@ -85,7 +85,7 @@ int fl_dns_rules_from_params(const json_t *params, struct fl_dns_rules *r, struc
                           "--error and --address exclude each other: a query gets an error or "
                           "a wrong address");
     if (err) {
-        r->action = (enum fl_dns_action)-1;
+        r->action = (enum fl_dns_action) - 1;
         for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
             if (!strcmp(err, errors[i].name))
                 r->action = errors[i].action;
@@ -106,8 +106,9 @@ int fl_dns_rules_from_params(const json_t *params, struct fl_dns_rules *r, struc
                           "nxdomain|servfail|refused|timeout, --address ADDR, and/or --delay "
                           "DURATION");
     if (r->action == FL_DNS_TIMEOUT && r->delay_ms > 0)
-        return fl_err_set(e, FL_EUSAGE, "--delay has no meaning with --error timeout (no answer "
-                                        "ever comes)");
+        return fl_err_set(e, FL_EUSAGE,
+                          "--delay has no meaning with --error timeout (no answer "
+                          "ever comes)");
     if (!(r->percent > 0 && r->percent <= 100))
         return fl_err_set(e, FL_EUSAGE, "--percent must be above 0 and at most 100");
     return 0;
@@ -233,9 +234,9 @@ int fl_dns_answer(const struct fl_dns_rules *r, enum fl_dns_action a, const uint
             ldns_rr_set_type(ans, ldns_rr_get_type(qr));
             ldns_rr_set_class(ans, LDNS_RR_CLASS_IN);
             ldns_rr_set_ttl(ans, 0);
-            ldns_rr_push_rdf(ans, ldns_rdf_new_frm_data(
-                                      r->family == AF_INET ? LDNS_RDF_TYPE_A : LDNS_RDF_TYPE_AAAA,
-                                      r->family == AF_INET ? 4 : 16, r->addr));
+            ldns_rr_push_rdf(ans, ldns_rdf_new_frm_data(r->family == AF_INET ? LDNS_RDF_TYPE_A
+                                                                             : LDNS_RDF_TYPE_AAAA,
+                                                        r->family == AF_INET ? 4 : 16, r->addr));
             ldns_pkt_push_rr(resp, LDNS_SECTION_ANSWER, ans);
         }
     }

@@ -53,8 +53,8 @@ void fl_dns_rules_describe(const struct fl_dns_rules *r, char *buf, size_t len);
 struct fl_dns_decision {
     enum fl_dns_action action;
     int64_t delay_ms;
-    bool selected;      /* the fault touched this query */
-    char qname[256];    /* the first question's name, lower-case, no final dot */
+    bool selected;   /* the fault touched this query */
+    char qname[256]; /* the first question's name, lower-case, no final dot */
 };
 
 /* What to do with the query q; rnd is uniform in [0, 1). */

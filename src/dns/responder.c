@@ -456,8 +456,9 @@ int fl_dns_worker_main(const char *config, int ready_fd)
     rs.udp = rs.tcp = -1;
     prctl(PR_SET_NAME, "faultline-dns");
     if (!cfg || !id || strlen(id) >= FL_FAULT_ID_LEN) {
-        fl_err_set(&e, FL_EUSAGE, "the DNS responder's configuration is not valid JSON with an "
-                                  "id");
+        fl_err_set(&e, FL_EUSAGE,
+                   "the DNS responder's configuration is not valid JSON with an "
+                   "id");
         goto fail;
     }
     rs.rnd = (uint64_t)json_integer_value(json_object_get(cfg, "seed"));
@@ -467,7 +468,8 @@ int fl_dns_worker_main(const char *config, int ready_fd)
         fl_netns_from_json(json_object_get(cfg, "scope"), &scope, &e) < 0 ||
         fl_netns_enter(&scope, &g, &e) < 0)
         goto fail;
-    if ((port = listen_both(&rs, &e)) < 0 || add_redirect(id, port, &nft, table, sizeof table, &e) < 0)
+    if ((port = listen_both(&rs, &e)) < 0 ||
+        add_redirect(id, port, &nft, table, sizeof table, &e) < 0)
         goto fail;
     fl_fault_worker_report(ready_fd, 0, NULL, port);
     close(ready_fd);

@@ -147,8 +147,7 @@ int fl_engine_write_junit(const json_t *run, const char *path, struct fl_err *e)
         fprintf(f, "</failure>\n");
     }
     fprintf(f, "  </testcase>\n");
-    json_array_foreach(probes, i, p)
-    {
+    json_array_foreach (probes, i, p) {
         fprintf(f, "  <testcase classname=\"faultline.probe\" name=\"");
         xml_escape(f, json_string_value(json_object_get(p, "name")));
         fprintf(f, "\">\n    <system-out>");

@@ -206,7 +206,7 @@ static int registry_write(int fd, const json_t *lines)
 
     if (ftruncate(fd, 0) || lseek(fd, 0, SEEK_SET))
         return -errno;
-    json_array_foreach(lines, i, v) {
+    json_array_foreach (lines, i, v) {
         snprintf(line, sizeof line, "%s\n", json_string_value(v));
         if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
             return -errno;
@@ -219,7 +219,7 @@ static bool registry_has(const json_t *lines, const char *dir)
     size_t i;
     json_t *v;
 
-    json_array_foreach(lines, i, v) {
+    json_array_foreach (lines, i, v) {
         if (!strcmp(json_string_value(v), dir))
             return true;
     }
@@ -346,7 +346,7 @@ static void registry_forget(const char *dir)
     if (!has_fill_files(dir)) {
         lines = registry_read(fd);
         keep = json_array();
-        json_array_foreach(lines, i, v) {
+        json_array_foreach (lines, i, v) {
             if (strcmp(json_string_value(v), dir))
                 json_array_append(keep, v);
         }
@@ -417,7 +417,7 @@ int fl_fill_sweep(struct fl_sweep_report *rep, struct fl_err *e)
         return -e->code;
     lines = registry_read(fd);
     keep = json_array();
-    json_array_foreach(lines, i, v) {
+    json_array_foreach (lines, i, v) {
         const char *dir = json_string_value(v);
         DIR *d = opendir(dir);
         struct dirent *de;

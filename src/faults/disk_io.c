@@ -43,10 +43,9 @@ static const struct fl_opt diskio_opts[] = {
      "fail the selected operations with this error (EIO, ENOSPC, EDQUOT, EROFS, EACCES, EPERM, "
      "...)",
      NULL, 0, 0},
-    {"delay", FL_OPT_DURATION, 0, "DURATION", "hold each selected operation this long", NULL, 0,
-     0},
-    {"short", FL_OPT_FLAG, 0, NULL, "selected reads and writes move half the bytes asked for",
-     NULL, 0, 0},
+    {"delay", FL_OPT_DURATION, 0, "DURATION", "hold each selected operation this long", NULL, 0, 0},
+    {"short", FL_OPT_FLAG, 0, NULL, "selected reads and writes move half the bytes asked for", NULL,
+     0, 0},
     {"percent", FL_OPT_PERCENT, 0, "PERCENT",
      "act on this share of the matching operations (default 100)", NULL, 0, 0},
     {"hard-stop", FL_OPT_DURATION, 0, "DURATION",
@@ -68,9 +67,9 @@ static int diskio_validate(const struct fl_fault_ops *ops, const json_t *params,
 /* Directories whose cover would take the machine down with the service. */
 static int check_path(const char *real, struct fl_err *e)
 {
-    static const char *const whole[] = {"/",     "/usr",  "/etc", "/bin",  "/sbin", "/lib",
-                                        "/lib64", "/boot", "/var", "/home", "/root", "/run",
-                                        "/tmp",  NULL};
+    static const char *const whole[] = {"/",     "/usr",   "/etc",  "/bin", "/sbin",
+                                        "/lib",  "/lib64", "/boot", "/var", "/home",
+                                        "/root", "/run",   "/tmp",  NULL};
     static const char *const under[] = {"/proc", "/sys", "/dev", NULL};
 
     for (size_t i = 0; whole[i]; i++)
@@ -92,8 +91,7 @@ static int check_path(const char *real, struct fl_err *e)
 static int diskio_plan(struct fl_fault *f, struct fl_err *e)
 {
     const char *path = fl_param_str(f->params, "path", NULL);
-    int64_t hard =
-        fl_fault_self_stop_ms(f, DISKIO_HARD_STOP_GRACE_MS, DISKIO_DEFAULT_HARD_STOP_MS);
+    int64_t hard = fl_fault_self_stop_ms(f, DISKIO_HARD_STOP_GRACE_MS, DISKIO_DEFAULT_HARD_STOP_MS);
     char real[PATH_MAX], source[64];
     struct stat st;
     int r;
@@ -104,17 +102,18 @@ static int diskio_plan(struct fl_fault *f, struct fl_err *e)
         return fl_err_set(e, path && errno != ENOENT ? fl_code_from_errno(errno) : FL_ENOTARGET,
                           "--path %s: %s", path ? path : "", strerror(errno));
     if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
-        return fl_err_set(e, FL_EUSAGE, "--path %s is not a directory: disk.io covers a "
-                                        "directory (give the one holding the files)", path);
+        return fl_err_set(e, FL_EUSAGE,
+                          "--path %s is not a directory: disk.io covers a "
+                          "directory (give the one holding the files)",
+                          path);
     if ((r = check_path(real, e)) < 0)
         return r;
     snprintf(source, sizeof source, "faultline-%s", f->id);
     json_object_set_new(f->undo, "path", json_string(real));
     json_object_set_new(f->undo, "source", json_string(source));
     json_object_set_new(f->undo, "config",
-                        json_pack("{s:s, s:s, s:O, s:I, s:I}", "id", f->id, "path", real,
-                                  "params", f->params, "deadline_ms",
-                                  (json_int_t)fl_now_ms() + hard, "seed",
+                        json_pack("{s:s, s:s, s:O, s:I, s:I}", "id", f->id, "path", real, "params",
+                                  f->params, "deadline_ms", (json_int_t)fl_now_ms() + hard, "seed",
                                   (json_int_t)(f->seed & 0x7fffffffffffffffull)));
     return 0;
 }
@@ -123,8 +122,8 @@ static int diskio_inject(struct fl_fault *f, struct fl_err *e)
 {
     int port = 0;
 
-    return fl_fault_worker_spawn(&diskio_worker, json_object_get(f->undo, "config"), f->undo,
-                                 &port, e);
+    return fl_fault_worker_spawn(&diskio_worker, json_object_get(f->undo, "config"), f->undo, &port,
+                                 e);
 }
 
 /* Call fn(mount point, source) for every faultline FUSE mount whose source is

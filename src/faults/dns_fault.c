@@ -5,9 +5,9 @@
  * answer, a delay), every other query goes to the real resolver. The
  * responder's death, however it happens, takes the redirect with it. */
 #include <stdio.h>
-#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "dns/dns.h"
 #include "faults/fault.h"
@@ -68,11 +68,13 @@ static int dns_validate(const struct fl_fault_ops *ops, const json_t *params, st
     fl_dns_rules_fini(&r);
     if (rc < 0)
         return rc;
-    if (up && ((rc = fl_net_peer_parse(up, &p, e)) < 0 ||
-               p.prefix != (p.family == AF_INET ? 32 : 128)))
+    if (up &&
+        ((rc = fl_net_peer_parse(up, &p, e)) < 0 || p.prefix != (p.family == AF_INET ? 32 : 128)))
         return rc < 0 ? fl_err_prefix(e, "--upstream")
-                      : fl_err_set(e, FL_EUSAGE, "--upstream '%s': give one address, not a "
-                                                 "network", up);
+                      : fl_err_set(e, FL_EUSAGE,
+                                   "--upstream '%s': give one address, not a "
+                                   "network",
+                                   up);
     return 0;
 }
 

@@ -77,7 +77,7 @@ bool fl_sweep_spared_kind(struct fl_sweep_report *r, const char *kind, const cha
     const char *id;
     json_t *rec;
 
-    json_object_foreach((json_t *)r->spare, id, rec) {
+    json_object_foreach ((json_t *)r->spare, id, rec) {
         const char *k = json_string_value(json_object_get(rec, "kind"));
         if (k && !strcmp(k, kind))
             return fl_sweep_spared(r, id, what);

@@ -70,8 +70,7 @@ static int set_headers(const json_t *v, json_t *out, struct fl_err *e)
     size_t i;
     json_t *x;
 
-    json_array_foreach(v, i, x)
-    {
+    json_array_foreach (v, i, x) {
         const char *s = json_string_value(x), *colon = s ? strchr(s, ':') : NULL;
         if (!colon || colon == s)
             return fl_err_set(e, FL_EUSAGE, "--set-header '%s' must be 'Name: value'", s ? s : "?");

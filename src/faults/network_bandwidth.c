@@ -237,7 +237,7 @@ static void bw_claims(const struct fl_fault *f, json_t *out)
     size_t i;
 
     fl_netfault_scope_text(f, scope, sizeof scope);
-    json_array_foreach(devs, i, d) {
+    json_array_foreach (devs, i, d) {
         snprintf(key, sizeof key, "the root qdisc of %s in %s",
                  json_string_value(json_object_get(d, "name")), scope);
         json_object_set_new(out, key, json_integer(FL_CLAIM_EXCLUSIVE));

@@ -35,7 +35,7 @@ static int pause_plan(struct fl_fault *f, struct fl_err *e)
     if ((r = fl_select_resolve(f->params, f->seed, &sel, e)))
         return r;
     targets = fl_select_to_json(&sel);
-    json_array_foreach(targets, i, t) {
+    json_array_foreach (targets, i, t) {
         if (fl_proc_state(sel.targets[i].pid) == 'T')
             json_object_set_new(t, "was_stopped", json_true());
     }
@@ -58,7 +58,7 @@ static void pause_claims(const struct fl_fault *f, json_t *out)
     json_t *targets = json_object_get(f->undo, "targets"), *t;
     size_t i;
 
-    json_array_foreach(targets, i, t) {
+    json_array_foreach (targets, i, t) {
         char key[64 + sizeof BEFORE];
         pid_key((pid_t)json_integer_value(json_object_get(t, "pid")),
                 (uint64_t)json_integer_value(json_object_get(t, "start")), key, sizeof key);
@@ -79,7 +79,7 @@ static void pause_overlap(struct fl_fault *f)
     json_t *targets = json_object_get(f->undo, "targets"), *t;
     size_t i;
 
-    json_array_foreach(targets, i, t) {
+    json_array_foreach (targets, i, t) {
         pid_t pid = (pid_t)json_integer_value(json_object_get(t, "pid"));
         char key[64 + sizeof BEFORE], before[sizeof key], st;
 
@@ -158,7 +158,7 @@ static int pause_revert(const struct fl_fault *f, struct fl_err *e)
     size_t i;
     int r = 0;
 
-    json_array_foreach(targets, i, t) {
+    json_array_foreach (targets, i, t) {
         pid_t pid = (pid_t)json_integer_value(json_object_get(t, "pid"));
         uint64_t start = (uint64_t)json_integer_value(json_object_get(t, "start"));
         char key[64];

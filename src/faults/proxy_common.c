@@ -12,7 +12,6 @@
 #include "util/log.h"
 #include "util/time.h"
 
-
 void fl_pxfault_format_ms(long long ms, char *buf, size_t len)
 {
     if (ms >= 1000 && ms % 1000 == 0)
@@ -238,7 +237,7 @@ void fl_pxfault_claims(const struct fl_fault *f, json_t *out)
     size_t i;
 
     fl_netfault_scope_text(f, scope, sizeof scope);
-    json_array_foreach(targets, i, t) {
+    json_array_foreach (targets, i, t) {
         snprintf(key, sizeof key, "traffic to %s in %s (redirected to a proxy)",
                  json_string_value(t), scope);
         json_object_set_new(out, key, json_integer(FL_CLAIM_EXCLUSIVE));

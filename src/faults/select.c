@@ -445,7 +445,7 @@ void fl_select_describe(const json_t *params, char *buf, size_t len)
         json_t *v;
 
         ADD("with pid");
-        json_array_foreach(pids, i, v) {
+        json_array_foreach (pids, i, v) {
             if (o < len)
                 o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? ", " : " ",
                                       (long long)json_integer_value(v));
@@ -460,7 +460,7 @@ void fl_select_describe_pids(const json_t *targets, char *buf, size_t len)
     json_t *t;
 
     o = (size_t)snprintf(buf, len, "%s", n == 1 ? "pid" : "pids");
-    json_array_foreach(targets, i, t) {
+    json_array_foreach (targets, i, t) {
         if (o + 24 >= len || i >= 16) {
             if (o < len)
                 snprintf(buf + o, len - o, ", ...");
@@ -524,7 +524,7 @@ static int explicit_pids(const json_t *params, struct pidvec *out, struct fl_err
             return fl_err_prefix(e, "--pid %d", (int)pid);
         pidvec_push(out, pid);
     }
-    json_array_foreach(pids, i, v) {
+    json_array_foreach (pids, i, v) {
         pid_t pid = (pid_t)json_integer_value(v);
         if ((r = fl_proc_check_allowed(pid, e)))
             return fl_err_prefix(e, "--pid %d", (int)pid);
@@ -749,7 +749,7 @@ int fl_select_from_json(const json_t *arr, struct fl_selection *sel)
     sel->targets = calloc(json_array_size(arr) + 1, sizeof *sel->targets);
     if (!sel->targets)
         return -FL_EFAIL;
-    json_array_foreach(arr, i, t) {
+    json_array_foreach (arr, i, t) {
         json_int_t pid = json_integer_value(json_object_get(t, "pid"));
         json_int_t start = json_integer_value(json_object_get(t, "start"));
         const char *comm = json_string_value(json_object_get(t, "comm"));

@@ -167,7 +167,7 @@ int fl_stress_spawn(struct fl_fault *f, const char *kind, const json_t *worker_a
         return r;
     snprintf(procs, sizeof procs, "%s/cgroup.procs", cg);
     snprintf(dl, sizeof dl, "%lld", deadline);
-    json_array_foreach(worker_args, i, args) {
+    json_array_foreach (worker_args, i, args) {
         char *argv[32];
         size_t n = 0, j;
         json_t *a;
@@ -182,7 +182,7 @@ int fl_stress_spawn(struct fl_fault *f, const char *kind, const json_t *worker_a
         argv[n++] = (char *)rel;
         argv[n++] = "--cgroup-dir";
         argv[n++] = (char *)cg;
-        json_array_foreach(args, j, a) {
+        json_array_foreach (args, j, a) {
             if (n + 1 < sizeof argv / sizeof argv[0])
                 argv[n++] = (char *)json_string_value(a);
         }
@@ -221,7 +221,7 @@ static void reap(const json_t *workers)
     size_t i;
     json_t *w;
 
-    json_array_foreach(workers, i, w) {
+    json_array_foreach (workers, i, w) {
         pid_t pid = (pid_t)json_integer_value(json_object_get(w, "pid"));
         if (pid > 1)
             waitpid(pid, NULL, WNOHANG);

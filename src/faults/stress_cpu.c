@@ -59,7 +59,7 @@ static int cpu_inject(struct fl_fault *f, struct fl_err *e)
     /* A worker that died at once (bad argument, killed) is a failed inject. */
     fl_sleep_ms(50);
     workers = json_object_get(f->undo, "workers");
-    json_array_foreach(workers, i, w) {
+    json_array_foreach (workers, i, w) {
         pid_t pid = (pid_t)json_integer_value(json_object_get(w, "pid"));
         uint64_t start = (uint64_t)json_integer_value(json_object_get(w, "start"));
         if (!fl_proc_alive(pid, start))

@@ -76,7 +76,7 @@ static int64_t workers_rss(const json_t *workers)
     size_t i;
     json_t *w;
 
-    json_array_foreach(workers, i, w) {
+    json_array_foreach (workers, i, w) {
         pid_t pid = (pid_t)json_integer_value(json_object_get(w, "pid"));
         uint64_t start = (uint64_t)json_integer_value(json_object_get(w, "start"));
         if (!fl_proc_alive(pid, start))

@@ -69,8 +69,7 @@ static void child_exec(const struct fl_fault_worker_spec *s, const char *cfg, in
         execl("/proc/self/exe", "faultline", s->subcommand, s->flag, cfg, "--ready-fd", "3",
               (char *)NULL);
     else
-        execl("/proc/self/exe", "faultline", s->subcommand, cfg, "--ready-fd", "3",
-              (char *)NULL);
+        execl("/proc/self/exe", "faultline", s->subcommand, cfg, "--ready-fd", "3", (char *)NULL);
     err = errno;
 fail:
     if (write(errfd, &err, sizeof err) < 0)
@@ -121,11 +120,9 @@ static int await_ready(const struct fl_fault_worker_spec *s, int fd, pid_t pid, 
 
         if ((nl = strchr(buf, '\n')))
             *nl = 0;
-        return fl_err_set(e, code > 0 ? code : FL_EFAIL, "%s",
-                          msg ? msg + 1 : "the worker failed");
+        return fl_err_set(e, code > 0 ? code : FL_EFAIL, "%s", msg ? msg + 1 : "the worker failed");
     }
-    return fl_err_set(e, FL_EFAIL, "the %s (pid %d) exited before it was ready", s->what,
-                      (int)pid);
+    return fl_err_set(e, FL_EFAIL, "the %s (pid %d) exited before it was ready", s->what, (int)pid);
 }
 
 int fl_fault_worker_spawn(const struct fl_fault_worker_spec *s, const json_t *cfgj, json_t *undo,
@@ -237,7 +234,8 @@ static void worker_id(const struct fl_fault_worker_spec *s, pid_t pid, char *id,
         i += strnlen(buf + i, cap - i) + 1;
     }
     if (k == want && !strcmp(args[1], s->subcommand) && (!s->flag || !strcmp(args[2], s->flag)) &&
-        args[want - 1][0] == '{' && memchr(args[want - 1], 0, (size_t)(buf + cap - args[want - 1]))) {
+        args[want - 1][0] == '{' &&
+        memchr(args[want - 1], 0, (size_t)(buf + cap - args[want - 1]))) {
         json_t *j = json_loads(args[want - 1], 0, NULL);
         const char *v = json_string_value(json_object_get(j, "id"));
 
@@ -295,8 +293,7 @@ int fl_fault_worker_ready_fd(int argc, char **argv, struct fl_err *e)
     struct fl_err ign = {0};
     long long fd;
 
-    if (argc != 4 || strcmp(argv[2], "--ready-fd") ||
-        fl_parse_int(argv[3], 0, 1024, &fd, &ign) < 0)
+    if (argc != 4 || strcmp(argv[2], "--ready-fd") || fl_parse_int(argv[3], 0, 1024, &fd, &ign) < 0)
         return fl_err_set(e, FL_EUSAGE,
                           "usage: faultline %s CONFIG --ready-fd N (an internal command: faults "
                           "start it)",

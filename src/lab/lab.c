@@ -67,19 +67,22 @@ int fl_lab_plan(struct fl_lab *lab, const char *name, int n, const char *subnet,
     if ((r = fl_lab_check_name(name, e)) < 0)
         return r;
     if (n < 1 || n > FL_LAB_MAX_HOSTS)
-        return fl_err_set(e, FL_EUSAGE, "--hosts %d: a lab has 1 to %d hosts", n,
-                          FL_LAB_MAX_HOSTS);
+        return fl_err_set(e, FL_EUSAGE, "--hosts %d: a lab has 1 to %d hosts", n, FL_LAB_MAX_HOSTS);
     snprintf(addr, sizeof addr, "%s", subnet);
     slash = strchr(addr, '/');
     if (!slash || strlen(subnet) >= sizeof addr)
-        return fl_err_set(e, FL_EUSAGE, "--subnet '%s': expected an IPv4 network A.B.C.D/P, "
-                                        "e.g. " FL_LAB_DEFAULT_SUBNET, subnet);
+        return fl_err_set(e, FL_EUSAGE,
+                          "--subnet '%s': expected an IPv4 network A.B.C.D/P, "
+                          "e.g. " FL_LAB_DEFAULT_SUBNET,
+                          subnet);
     *slash = '\0';
     errno = 0;
     prefix = strtol(slash + 1, &end, 10);
     if (inet_pton(AF_INET, addr, &a) != 1 || *end || end == slash + 1 || errno)
-        return fl_err_set(e, FL_EUSAGE, "--subnet '%s': expected an IPv4 network A.B.C.D/P, "
-                                        "e.g. " FL_LAB_DEFAULT_SUBNET, subnet);
+        return fl_err_set(e, FL_EUSAGE,
+                          "--subnet '%s': expected an IPv4 network A.B.C.D/P, "
+                          "e.g. " FL_LAB_DEFAULT_SUBNET,
+                          subnet);
     if (prefix < 16 || prefix > 29)
         return fl_err_set(e, FL_EUSAGE, "--subnet '%s': use a prefix length from /16 to /29",
                           subnet);
@@ -182,8 +185,9 @@ static int write_hosts_file(const struct fl_lab *lab, const struct fl_lab_host *
     if (!(f = fopen(path, "we")))
         return fl_err_set(e, fl_code_from_errno(errno), "cannot write %s: %s", path,
                           strerror(errno));
-    fprintf(f, "# written by `faultline lab up %s`; removed by `faultline lab down %s`\n"
-               "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    fprintf(f,
+            "# written by `faultline lab up %s`; removed by `faultline lab down %s`\n"
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
             lab->name, lab->name);
     inet_ntop(AF_INET, &lab->bridge_addr, a, sizeof a);
     fprintf(f, "%s\t%s-host\n", a, lab->name);
@@ -258,9 +262,9 @@ static json_t *lab_json_file(const struct fl_lab *lab)
     snprintf(subnet, sizeof subnet, "%s/%d", a, lab->prefix);
     for (size_t i = 0; i < lab->n; i++) {
         inet_ntop(AF_INET, &lab->hosts[i].addr, a, sizeof a);
-        json_array_append_new(hosts, json_pack("{s:s, s:s, s:s, s:s}", "name",
-                                               lab->hosts[i].name, "netns", lab->hosts[i].netns,
-                                               "veth", lab->hosts[i].veth, "addr", a));
+        json_array_append_new(hosts, json_pack("{s:s, s:s, s:s, s:s}", "name", lab->hosts[i].name,
+                                               "netns", lab->hosts[i].netns, "veth",
+                                               lab->hosts[i].veth, "addr", a));
     }
     inet_ntop(AF_INET, &lab->bridge_addr, a, sizeof a);
     return json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", lab->name, "subnet", subnet, "bridge",
@@ -573,8 +577,10 @@ int fl_lab_load(const char *name, const char *state_dir, struct fl_lab *lab, boo
                     e);
     for (size_t i = 0; !r && i < lab->n; i++)
         if (host_from_json(&lab->hosts[i], json_array_get(hosts, i)) < 0)
-            r = fl_err_set(e, FL_ESTATE, "%s: host %zu is damaged; remove the lab with "
-                                         "`faultline lab down %s`", path, i + 1, name);
+            r = fl_err_set(e, FL_ESTATE,
+                           "%s: host %zu is damaged; remove the lab with "
+                           "`faultline lab down %s`",
+                           path, i + 1, name);
     json_decref(j);
     return r;
 }
@@ -619,8 +625,8 @@ int fl_lab_list(char (**names)[FL_LAB_NAME_MAX + 1], size_t *n, struct fl_err *e
 
 json_t *fl_lab_to_json(const struct fl_lab *lab, bool ready)
 {
-    json_t *o = json_pack("{s:s, s:s, s:b}", "name", lab->name, "bridge", lab->bridge, "ready",
-                          ready);
+    json_t *o =
+        json_pack("{s:s, s:s, s:b}", "name", lab->name, "bridge", lab->bridge, "ready", ready);
     json_t *hosts = json_array();
     char a[INET_ADDRSTRLEN];
 
@@ -658,7 +664,7 @@ json_t *fl_lab_to_json(const struct fl_lab *lab, bool ready)
 
 int fl_lab_sweep(const char *state_dir, struct fl_err *e)
 {
-    char (*names)[FL_LAB_NAME_MAX + 1] = NULL;
+    char(*names)[FL_LAB_NAME_MAX + 1] = NULL;
     struct nl_sock *sk;
     size_t n = 0;
     int removed = 0, r;
@@ -681,8 +687,8 @@ int fl_lab_sweep(const char *state_dir, struct fl_err *e)
         snprintf(want, sizeof want, "faultline lab %s building pid=%%d start=%%llu", names[i]);
         if (sscanf(alias, want, &pid, &start) != 2 || fl_proc_alive((pid_t)pid, start))
             continue;
-        fl_info("lab %s: its `lab up` (pid %d) died before it finished; removing it",
-                    names[i], pid);
+        fl_info("lab %s: its `lab up` (pid %d) died before it finished; removing it", names[i],
+                pid);
         if (fl_lab_down(names[i], state_dir, NULL, &ign) == 0)
             removed++;
     }
@@ -705,8 +711,8 @@ int fl_lab_exec(const struct fl_lab *lab, const char *host, char **argv, struct 
                           lab->name, host, lab->n);
     snprintf(path, sizeof path, NETNS_RUN_DIR "/%s", h->netns);
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return fl_err_set(e, FL_ENOTARGET, "lab %s: host %s has no namespace (%s): %s",
-                          lab->name, host, path, strerror(errno));
+        return fl_err_set(e, FL_ENOTARGET, "lab %s: host %s has no namespace (%s): %s", lab->name,
+                          host, path, strerror(errno));
     if (setns(fd, CLONE_NEWNET) < 0) {
         close(fd);
         return fl_err_set(e, fl_code_from_errno(errno), "cannot enter %s: %s", path,
@@ -724,6 +730,6 @@ int fl_lab_exec(const struct fl_lab *lab, const char *host, char **argv, struct 
     if (umount2("/sys", MNT_DETACH) == 0)
         mount(h->netns, "/sys", "sysfs", 0, NULL);
     execvp(argv[0], argv);
-    return fl_err_set(e, errno == ENOENT ? FL_ENOTARGET : FL_EFAIL, "cannot run '%s': %s",
-                      argv[0], strerror(errno));
+    return fl_err_set(e, errno == ENOENT ? FL_ENOTARGET : FL_EFAIL, "cannot run '%s': %s", argv[0],
+                      strerror(errno));
 }

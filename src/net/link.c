@@ -144,8 +144,7 @@ int fl_link_set_alias(struct nl_sock *sk, const char *name, const char *alias, s
     return link_change(sk, name, c, "cannot set the alias of link", e);
 }
 
-int fl_link_get_alias(struct nl_sock *sk, const char *name, char *buf, size_t len,
-                      struct fl_err *e)
+int fl_link_get_alias(struct nl_sock *sk, const char *name, char *buf, size_t len, struct fl_err *e)
 {
     struct rtnl_link *cur = NULL;
     int r = rtnl_link_get_kernel(sk, 0, name, &cur);
@@ -169,8 +168,7 @@ static int ifindex_of(struct nl_sock *sk, const char *name, struct fl_err *e)
     return r;
 }
 
-int fl_link_set_master(struct nl_sock *sk, const char *name, const char *master,
-                       struct fl_err *e)
+int fl_link_set_master(struct nl_sock *sk, const char *name, const char *master, struct fl_err *e)
 {
     int mi = ifindex_of(sk, master, e), si, r;
 
@@ -289,8 +287,7 @@ int fl_netns_add(const char *name, struct fl_err *e)
     if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
         unlink(path);
         return fl_err_set(e, FL_EFAIL, "cannot create network namespace %s (%s)", name,
-                          pid < 0 ? strerror(errno)
-                                  : "unshare or bind mount failed in the child");
+                          pid < 0 ? strerror(errno) : "unshare or bind mount failed in the child");
     }
     return 0;
 }

@@ -24,8 +24,7 @@ int fl_link_bridge_add(struct nl_sock *sk, const char *name, struct fl_err *e);
 int fl_link_veth_add(struct nl_sock *sk, const char *name, const char *peer, struct fl_err *e);
 /* Move a link into the namespace open at nsfd. */
 int fl_link_set_netns(struct nl_sock *sk, const char *name, int nsfd, struct fl_err *e);
-int fl_link_set_master(struct nl_sock *sk, const char *name, const char *master,
-                       struct fl_err *e);
+int fl_link_set_master(struct nl_sock *sk, const char *name, const char *master, struct fl_err *e);
 int fl_link_rename(struct nl_sock *sk, const char *name, const char *newname, struct fl_err *e);
 int fl_link_set_up(struct nl_sock *sk, const char *name, struct fl_err *e);
 int fl_link_set_alias(struct nl_sock *sk, const char *name, const char *alias, struct fl_err *e);

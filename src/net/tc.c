@@ -129,8 +129,8 @@ int fl_tc_tbf_add(int ifindex, const char *name, const struct fl_tc_tbf *t, stru
     /* CREATE|EXCL: the kernel's default root (handle 0) is replaced, any
      * configured root qdisc makes this fail instead of being destroyed. */
     if ((r = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL)) < 0) {
-        r = fl_err_set(e, fl_link_nl_code(r),
-                       "cannot add the tbf qdisc on %s: %s%s", name, nl_geterror(r),
+        r = fl_err_set(e, fl_link_nl_code(r), "cannot add the tbf qdisc on %s: %s%s", name,
+                       nl_geterror(r),
                        r == -NLE_EXIST ? " (the device already has a configured root qdisc)" : "");
         goto out;
     }
@@ -237,12 +237,11 @@ int fl_tc_netem_add(int ifindex, const char *name, const struct fl_tc_netem *n, 
     nlmsg_free(msg);
     nl_socket_free(sk);
     if (r < 0)
-        return fl_err_set(e, fl_link_nl_code(r),
-                          "cannot add the netem qdisc on %s: %s%s", name, nl_geterror(r),
-                          r == -NLE_EXIST ? " (the device already has a configured root qdisc)"
-                          : r == -NLE_OBJ_NOTFOUND || r == -NLE_NOATTR
-                              ? " (does this kernel have sch_netem?)"
-                              : "");
+        return fl_err_set(
+            e, fl_link_nl_code(r), "cannot add the netem qdisc on %s: %s%s", name, nl_geterror(r),
+            r == -NLE_EXIST ? " (the device already has a configured root qdisc)"
+            : r == -NLE_OBJ_NOTFOUND || r == -NLE_NOATTR ? " (does this kernel have sch_netem?)"
+                                                         : "");
     return 0;
 }
 

@@ -86,7 +86,8 @@ static int http_open(struct fl_probe *p, struct fl_err *e)
         free(st);
         return fl_err_set(e, FL_EFAIL, "cannot create an HTTP client");
     }
-    json_array_foreach(h, i, v) st->headers = curl_slist_append(st->headers, json_string_value(v));
+    json_array_foreach (h, i, v)
+        st->headers = curl_slist_append(st->headers, json_string_value(v));
     curl_easy_setopt(st->curl, CURLOPT_URL, fl_param_str(p->params, "url", ""));
     curl_easy_setopt(st->curl, CURLOPT_CUSTOMREQUEST, method);
     if (!strcmp(method, "HEAD"))
@@ -141,7 +142,9 @@ static void http_sample(struct fl_probe *p, struct fl_probe_result *r)
     r->has_value = true;
     r->value = (double)code;
     status_ok = json_array_size(want) ? false : code >= 200 && code < 300;
-    json_array_foreach(want, i, v) if (json_integer_value(v) == code) status_ok = true;
+    json_array_foreach (want, i, v)
+        if (json_integer_value(v) == code)
+            status_ok = true;
     if (!status_ok) {
         snprintf(r->detail, sizeof r->detail, "HTTP status %ld", code);
         return;

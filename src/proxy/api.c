@@ -1038,8 +1038,7 @@ static void load_proxy(struct fl_px_server *s, const json_t *j)
     }
     if (fl_px_find(s, sp.name) || !(p = proxy_new(s, &sp)))
         return;
-    json_array_foreach(json_object_get(j, "toxics"), i, tj)
-    {
+    json_array_foreach (json_object_get(j, "toxics"), i, tj) {
         struct fl_px_toxic t;
         if (fl_px_toxic_parse(tj, NULL, &t, msg, sizeof msg)) {
             fl_px_toxic_clear(&t);
@@ -1066,7 +1065,8 @@ int fl_px_server_load(struct fl_px_server *s, const char *config, struct fl_err 
             json_decref(j);
             return fl_err_set(e, FL_ESTATE, "%s: expected a JSON array of proxies", s->state_path);
         }
-        json_array_foreach(j, i, x) load_proxy(s, x);
+        json_array_foreach (j, i, x)
+            load_proxy(s, x);
         json_decref(j);
     }
     if (config) {

@@ -159,8 +159,7 @@ static int parse_attrs(const json_t *attrs, struct fl_px_toxic *out, char *msg, 
                    "bad request body: attributes must be an object (e.g. {\"latency\": 100}), "
                    "not %s",
                    json_kind(attrs));
-    json_object_foreach((json_t *)attrs, key, v)
-    {
+    json_object_foreach ((json_t *)attrs, key, v) {
         int i = attr_index(ops, key);
         int64_t x, b;
 

@@ -68,8 +68,7 @@ static int parse_config(struct worker *w, const char *config, struct fl_err *e)
     snprintf(w->table, sizeof w->table, FL_NFT_TABLE_PREFIX "%s", w->id);
     if (!(w->targets = calloc(json_array_size(t), sizeof *w->targets)))
         return fl_err_set(e, FL_EFAIL, "out of memory");
-    json_array_foreach(t, i, v)
-    {
+    json_array_foreach (t, i, v) {
         if (!json_is_string(v))
             return fl_err_set(e, FL_EUSAGE, "%s: targets must be strings", FL_PX_WORKER_FLAG);
         if ((r = fl_net_peer_parse(json_string_value(v), &w->targets[i], e)))
@@ -126,8 +125,7 @@ static int start_proxy(struct worker *w, struct fl_err *e)
     if ((port = fl_px_intercept_proxy(w->srv, w->id, v6, e)) < 0)
         return port;
     snprintf(path, sizeof path, "/proxies/%s/toxics", w->id);
-    json_array_foreach(json_object_get(w->cfg, "toxics"), i, tx)
-    {
+    json_array_foreach (json_object_get(w->cfg, "toxics"), i, tx) {
         char *txt = json_dumps(tx, JSON_COMPACT), *res = NULL;
         const char *ctype;
         int st = fl_px_api_handle(w->srv, "POST", path, txt, txt ? strlen(txt) : 0, &res, &ctype);

@@ -78,8 +78,7 @@ static int check(struct fl_server *s, struct fl_resp *rs, json_t *b)
                -1;
     if (runs && (!json_is_array(runs) || json_array_size(runs) > 1000))
         return fl_http_error(rs, 400, "invalid_field", "'runs' must be an array of run ids"), -1;
-    json_array_foreach(runs, i, r)
-    {
+    json_array_foreach (runs, i, r) {
         json_t *run =
             json_is_integer(r) ? fl_runner_get(s, json_integer_value(r), false, false) : NULL;
         if (!run)
@@ -196,7 +195,8 @@ int fl_api_bulletins_list(struct fl_server *s, struct fl_req *rq, struct fl_resp
     free(like);
     if (!all)
         return fl_http_error(rs, 500, "store", "%s", e.msg);
-    json_array_foreach(all, i, b) decorate(b);
+    json_array_foreach (all, i, b)
+        decorate(b);
     return fl_http_ok(rs, 200, json_pack("{s:o}", "bulletins", all));
 }
 
@@ -224,8 +224,7 @@ int fl_api_bulletins_update(struct fl_server *s, struct fl_req *rq, struct fl_re
     if (!(old = get(s, id)))
         return fl_http_error(rs, 404, "not_found", "no bulletin %lld", (long long)id);
     json_decref(old);
-    json_object_foreach(rq->body, k, v)
-    {
+    json_object_foreach (rq->body, k, v) {
         char sql[128],
             *text = json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_COMPACT);
         /* k is one of the checked field names */
@@ -283,8 +282,7 @@ int fl_api_bulletins_markdown(struct fl_server *s, struct fl_req *rq, struct fl_
     fputs("\n## Where and when it was found\n\n", f);
     if (!json_array_size(json_object_get(b, "runs")))
         fputs("_No runs linked._\n", f);
-    json_array_foreach(json_object_get(b, "runs"), i, r)
-    {
+    json_array_foreach (json_object_get(b, "runs"), i, r) {
         json_t *run = fl_runner_get(s, json_integer_value(r), false, false);
         char when[32] = "-";
         if (run) {

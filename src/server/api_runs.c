@@ -79,8 +79,9 @@ int fl_api_runs_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
     {
         size_t i;
         json_t *r;
-        json_array_foreach(runs, i, r) json_object_set_new(
-            r, "adopted", json_boolean(json_integer_value(json_object_get(r, "adopted"))));
+        json_array_foreach (runs, i, r)
+            json_object_set_new(r, "adopted",
+                                json_boolean(json_integer_value(json_object_get(r, "adopted"))));
     }
     fl_http_ok(rs, 200,
                json_pack("{s:o,s:O,s:I,s:I}", "runs", runs, "total", json_object_get(total, "n"),

@@ -151,7 +151,8 @@ int fl_api_schedules_list(struct fl_server *s, struct fl_req *rq, struct fl_resp
 
     if (!all)
         return fl_http_error(rs, 500, "store", "%s", e.msg);
-    json_array_foreach(all, i, sc) decorate(sc);
+    json_array_foreach (all, i, sc)
+        decorate(sc);
     return fl_http_ok(rs, 200, json_pack("{s:o}", "schedules", all));
 }
 

@@ -35,8 +35,7 @@ int fl_blackouts_validate(json_t *windows, struct fl_err *e)
 
     if (!json_is_array(windows) || json_array_size(windows) > 64)
         return fl_err_set(e, FL_EUSAGE, "blackouts must be an array of at most 64 windows");
-    json_array_foreach(windows, i, w)
-    {
+    json_array_foreach (windows, i, w) {
         const char *cron = json_string_value(json_object_get(w, "cron"));
         const char *from = json_string_value(json_object_get(w, "from"));
         const char *to = json_string_value(json_object_get(w, "to"));
@@ -72,8 +71,7 @@ int fl_blackouts_check(json_t *windows, int64_t t_ms, char *reason, size_t len)
     size_t i;
     json_t *w;
 
-    json_array_foreach(windows, i, w)
-    {
+    json_array_foreach (windows, i, w) {
         const char *cron = json_string_value(json_object_get(w, "cron"));
         struct fl_err e = {0};
         struct fl_cron c;

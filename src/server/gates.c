@@ -24,8 +24,7 @@ static int allowed(json_t *g, const char *const *keys, struct fl_err *e, size_t 
     const char *k;
     json_t *v;
 
-    json_object_foreach(g, k, v)
-    {
+    json_object_foreach (g, k, v) {
         size_t j;
         for (j = 0; keys[j] && strcmp(keys[j], k); j++)
             ;
@@ -45,8 +44,7 @@ int fl_gates_validate(json_t *gates, struct fl_err *e)
 
     if (!json_is_array(gates) || json_array_size(gates) > 16)
         return fl_err_set(e, FL_EUSAGE, "gates must be an array of at most 16 gate objects");
-    json_array_foreach(gates, i, g)
-    {
+    json_array_foreach (gates, i, g) {
         const char *type = json_string_value(json_object_get(g, "type"));
         json_t *min = json_object_get(g, "min"), *max = json_object_get(g, "max");
         const char *t = json_string_value(json_object_get(g, "timeout"));
@@ -169,8 +167,7 @@ int fl_gates_check(struct fl_server *s, json_t *gates, const char *experiment, c
     size_t i;
     json_t *g;
 
-    json_array_foreach(gates, i, g)
-    {
+    json_array_foreach (gates, i, g) {
         const char *type = json_string_value(json_object_get(g, "type"));
         int closed;
         if (!type)

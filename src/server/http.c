@@ -133,8 +133,7 @@ int fl_http_fields(struct fl_resp *rs, json_t *body, const char *const *allowed)
     const char *k;
     json_t *v;
 
-    json_object_foreach(body, k, v)
-    {
+    json_object_foreach (body, k, v) {
         size_t i;
         for (i = 0; allowed[i] && strcmp(allowed[i], k); i++)
             ;

@@ -44,8 +44,7 @@ static void runs(struct fl_server *s, FILE *f)
 
     head(f, "faultline_runs", "gauge",
          "Runs the server keeps (each schedule keeps its newest N), by experiment and verdict.");
-    json_array_foreach(rows, i, r)
-    {
+    json_array_foreach (rows, i, r) {
         fputs("faultline_runs{experiment=\"", f);
         label(f, json_string_value(json_object_get(r, "experiment")));
         fputs("\",verdict=\"", f);
@@ -68,8 +67,7 @@ static void durations(struct fl_server *s, FILE *f)
     long long count[sizeof buckets / sizeof buckets[0]] = {0};
     double sum = 0;
 
-    json_array_foreach(rows, i, r)
-    {
+    json_array_foreach (rows, i, r) {
         double d = json_number_value(json_object_get(r, "d"));
         sum += d;
         for (size_t b = 0; b < n; b++)
@@ -101,8 +99,7 @@ static void last_probes(struct fl_server *s, FILE *f)
 
     head(f, "faultline_probe_availability_ratio", "gauge",
          "Share of good samples of each probe in the experiment's newest finished run.");
-    json_array_foreach(rows, i, r)
-    {
+    json_array_foreach (rows, i, r) {
         json_t *a = json_object_get(r, "availability");
         if (!json_is_number(a))
             continue;
@@ -114,8 +111,7 @@ static void last_probes(struct fl_server *s, FILE *f)
     }
     head(f, "faultline_time_to_recover_seconds", "gauge",
          "Time each probe took to recover after the faults, in the newest finished run.");
-    json_array_foreach(rows, i, r)
-    {
+    json_array_foreach (rows, i, r) {
         json_t *t = json_object_get(r, "time_to_recover_ms");
         if (!json_is_integer(t))
             continue;
@@ -159,8 +155,7 @@ static void active_faults(struct fl_server *s, FILE *f)
     }
     head(f, "faultline_active_faults", "gauge",
          "Faults applied now (journaled) under the runs' state directory, by kind.");
-    json_object_foreach(kinds, k, n)
-    {
+    json_object_foreach (kinds, k, n) {
         fputs("faultline_active_faults{kind=\"", f);
         label(f, k);
         fprintf(f, "\"} %lld\n", (long long)json_integer_value(n));

@@ -149,8 +149,7 @@ static void prune(struct fl_server *s, int64_t id)
                              "DESC LIMIT ?2)",
                              "sI", sched, keep);
     /* the run's files go with it, so a schedule's disk use stays bounded too */
-    json_array_foreach(old, i, o)
-    {
+    json_array_foreach (old, i, o) {
         int64_t gone = json_integer_value(json_object_get(o, "id"));
         run_path(s, gone, "yaml", path, sizeof path);
         unlink(path);
@@ -279,8 +278,7 @@ void fl_runner_poll(struct fl_server *s)
            *r;
     size_t i;
 
-    json_array_foreach(all, i, r)
-    {
+    json_array_foreach (all, i, r) {
         int64_t id = json_integer_value(json_object_get(r, "id"));
         pid_t pid = (pid_t)json_integer_value(json_object_get(r, "pid"));
         int64_t start = json_integer_value(json_object_get(r, "pid_start"));
@@ -310,8 +308,7 @@ void fl_runner_recover(struct fl_server *s)
            *r;
     size_t i;
 
-    json_array_foreach(all, i, r)
-    {
+    json_array_foreach (all, i, r) {
         int64_t id = json_integer_value(json_object_get(r, "id"));
         json_t *jp = json_object_get(r, "pid");
         pid_t pid = (pid_t)json_integer_value(jp);

@@ -99,7 +99,7 @@ static void fire(struct fl_server *s, json_t *sc)
         return;
     }
     if (!strcmp(policy, "replace"))
-        json_array_foreach(running, i, r)
+        json_array_foreach (running, i, r)
             fl_runner_abort(s, json_integer_value(json_object_get(r, "id")), &e);
     json_decref(running);
     if (fl_runner_start(s, exp, name, "schedule", "scheduler", &id, &e) == -FL_ENOTARGET) {
@@ -125,8 +125,7 @@ void fl_scheduler_tick(struct fl_server *s)
     /* one transaction for the whole tick: a thousand fires are one commit */
     if (json_array_size(due))
         fl_sstore_exec(s->ss, NULL, &e, "BEGIN IMMEDIATE", NULL);
-    json_array_foreach(due, i, sc)
-    {
+    json_array_foreach (due, i, sc) {
         int64_t lag = now - json_integer_value(json_object_get(sc, "fire_ms"));
         s->m.sched_fires++;
         s->m.sched_lag_ms_sum += lag;
@@ -157,7 +156,7 @@ void fl_scheduler_recover(struct fl_server *s)
            *sc;
     size_t i;
 
-    json_array_foreach(missed, i, sc)
+    json_array_foreach (missed, i, sc)
         plan(s, json_string_value(json_object_get(sc, "name")),
              json_string_value(json_object_get(sc, "spec")), now,
              json_integer_value(json_object_get(sc, "jitter_ms")), now);

@@ -70,8 +70,7 @@ static void collect(struct stream *st)
                              "SELECT seq, t_ms, phase, message FROM events WHERE run_id = ? AND "
                              "seq > ? ORDER BY seq LIMIT 500",
                              "II", hr, st->last_seq);
-        json_array_foreach(evs, i, ev)
-        {
+        json_array_foreach (evs, i, ev) {
             st->last_seq = json_integer_value(json_object_get(ev, "seq"));
             append(st, "event", ev, st->last_seq);
         }

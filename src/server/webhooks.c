@@ -51,7 +51,7 @@ void fl_webhooks_event(struct fl_server *s, int64_t run_id, const char *event)
                     "reason", json_object_get(run, "reason"), "exit_code",
                     json_object_get(run, "exit_code"), "link", link, "text", text);
     payload = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_array_foreach(hooks, i, h)
+    json_array_foreach (hooks, i, h)
         fl_sstore_exec(s->ss, NULL, &e,
                        "INSERT INTO srv_deliveries (webhook_id, run, event, status, next_ms, "
                        "payload, t_ms) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
@@ -117,8 +117,7 @@ static void deliver_due(struct fl_server *s)
                          "d.next_ms <= ? ORDER BY d.next_ms LIMIT 20",
                          "I", fl_wall_ms());
     pthread_mutex_unlock(&s->lock);
-    json_array_foreach(due, i, d)
-    {
+    json_array_foreach (due, i, d) {
         char err[256] = "";
         long st = post(json_string_value(json_object_get(d, "url")),
                        json_string_value(json_object_get(d, "payload")), err, sizeof err);
@@ -177,8 +176,7 @@ int fl_api_webhooks_create(struct fl_server *s, struct fl_req *rq, struct fl_res
     if (events && (!json_is_array(events) || !json_array_size(events)))
         return fl_http_error(rs, 400, "invalid_field",
                              "'events' is a non-empty array of run.start, run.end, run.abort");
-    json_array_foreach(events, i, ev)
-    {
+    json_array_foreach (events, i, ev) {
         const char *v = json_string_value(ev);
         if (!v || (strcmp(v, "run.start") && strcmp(v, "run.end") && strcmp(v, "run.abort")))
             return fl_http_error(rs, 400, "invalid_field",

@@ -705,7 +705,8 @@ json_t *fl_store_list_runs(struct fl_store *st, struct fl_err *e)
            *r;
     size_t i;
 
-    json_array_foreach(all, i, r) settle(r);
+    json_array_foreach (all, i, r)
+        settle(r);
     return all;
 }
 
@@ -743,8 +744,7 @@ json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples,
                   "time_to_recover_ms FROM probes WHERE run_id = ? ORDER BY probe_id",
                   run_id, true);
     if (with_samples) {
-        json_array_foreach(probes, i, p)
-        {
+        json_array_foreach (probes, i, p) {
             sqlite3_stmt *q = NULL;
             json_t *arr = json_array();
             if (!sqlite3_prepare_v2(st->db,

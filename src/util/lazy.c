@@ -30,8 +30,9 @@ void *fl_lazy_resolve(unsigned i)
     }
     fn = dlsym(handles[s->lib], s->name);
     if (!fn) {
-        fprintf(stderr, "faultline: error: %s has no function %s (%s): faultline was built "
-                        "against another version of it\n",
+        fprintf(stderr,
+                "faultline: error: %s has no function %s (%s): faultline was built "
+                "against another version of it\n",
                 l->soname, s->name, dlerror());
         exit(FL_EUNSUPPORTED);
     }

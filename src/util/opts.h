@@ -37,7 +37,10 @@ struct fl_opt {
 };
 
 /* The end of an option table. */
-#define FL_OPT_END {NULL, 0, 0, NULL, NULL, NULL, 0, 0}
+#define FL_OPT_END                                                                                 \
+    {                                                                                              \
+        NULL, 0, 0, NULL, NULL, NULL, 0, 0                                                         \
+    }
 
 /* Find option `name` in the NULL-terminated tables (several may be chained). */
 const struct fl_opt *fl_opts_find(const struct fl_opt *const *tables, const char *name);

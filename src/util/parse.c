@@ -24,8 +24,7 @@ static int split_number(const char *s, double *num, const char **suffix)
     *num = strtod(s, &end);
     if (end == s || errno || !isfinite(*num) || *num < 0)
         return -1;
-    if (!strncasecmp(s, "nan", 3) || !strncasecmp(s, "inf", 3) || strchr(s, 'x') ||
-        strchr(s, 'X'))
+    if (!strncasecmp(s, "nan", 3) || !strncasecmp(s, "inf", 3) || strchr(s, 'x') || strchr(s, 'X'))
         return -1;
     *suffix = end;
     return 0;
@@ -41,8 +40,8 @@ static const struct unit *find_unit(const struct unit *units, const char *suffix
 
 int fl_parse_duration_ms(const char *s, int64_t *out, struct fl_err *e)
 {
-    static const struct unit units[] = {
-        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1000}, {NULL, 0}};
+    static const struct unit units[] = {{"ms", 1},      {"s", 1000}, {"m", 60000},
+                                        {"h", 3600000}, {"", 1000},  {NULL, 0}};
     double total = 0;
     const char *p = s;
     int parts = 0;
@@ -86,11 +85,22 @@ bad:
 
 int fl_parse_size(const char *s, uint64_t *out, struct fl_err *e)
 {
-    static const struct unit units[] = {
-        {"", 1},           {"B", 1},         {"K", 1024.0},         {"KiB", 1024.0},
-        {"KB", 1000.0},    {"k", 1024.0},    {"M", 1048576.0},      {"MiB", 1048576.0},
-        {"MB", 1e6},       {"G", 1073741824.0}, {"GiB", 1073741824.0}, {"GB", 1e9},
-        {"T", 1099511627776.0}, {"TiB", 1099511627776.0}, {"TB", 1e12}, {NULL, 0}};
+    static const struct unit units[] = {{"", 1},
+                                        {"B", 1},
+                                        {"K", 1024.0},
+                                        {"KiB", 1024.0},
+                                        {"KB", 1000.0},
+                                        {"k", 1024.0},
+                                        {"M", 1048576.0},
+                                        {"MiB", 1048576.0},
+                                        {"MB", 1e6},
+                                        {"G", 1073741824.0},
+                                        {"GiB", 1073741824.0},
+                                        {"GB", 1e9},
+                                        {"T", 1099511627776.0},
+                                        {"TiB", 1099511627776.0},
+                                        {"TB", 1e12},
+                                        {NULL, 0}};
     double num;
     const char *suffix;
     const struct unit *u;
@@ -109,7 +119,7 @@ int fl_parse_size(const char *s, uint64_t *out, struct fl_err *e)
 int fl_parse_rate_bps(const char *s, uint64_t *out, struct fl_err *e)
 {
     static const struct unit units[] = {
-        {"", 1},    {"bit", 1},   {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9}, {"tbit", 1e12},
+        {"", 1},    {"bit", 1},    {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9},  {"tbit", 1e12},
         {"bps", 8}, {"kbps", 8e3}, {"mbps", 8e6}, {"gbps", 8e9}, {"tbps", 8e12}, {NULL, 0}};
     double num;
     const char *suffix;

@@ -15,8 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n;
 
     if (!ready) {
-        json_t *p = json_pack("{s:[s,s], s:s}", "name", "*.example.com", "a?c", "address",
-                              "192.0.2.1");
+        json_t *p =
+            json_pack("{s:[s,s], s:s}", "name", "*.example.com", "a?c", "address", "192.0.2.1");
         struct fl_err e;
 
         if (fl_dns_rules_from_params(p, &r, &e) < 0)

@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bad = fl_journal_list_damaged(&j);
     if (json_array_size(good) + json_array_size(bad) != 1)
         abort(); /* every record file is either sound or damaged */
-    json_array_foreach(good, i, rec) {
+    json_array_foreach (good, i, rec) {
         struct fl_fault fault;
         struct fl_err fe = {0};
         if (fl_journal_to_fault(rec, &fault, &fe) == 0)

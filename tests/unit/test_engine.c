@@ -156,8 +156,9 @@ Test(engine, recovery_too_slow_fails)
     json_t *ev = json_object_get(j, "events"), *x;
     size_t i;
     bool seen = false;
-    json_array_foreach(ev, i, x) if (strstr(json_string_value(json_object_get(x, "message")),
-                                            "did not recover within")) seen = true;
+    json_array_foreach (ev, i, x)
+        if (strstr(json_string_value(json_object_get(x, "message")), "did not recover within"))
+            seen = true;
     cr_expect(seen);
     json_decref(j);
 }
@@ -216,8 +217,7 @@ Test(engine, samples_keep_the_interval_and_every_report_counts_the_same)
     cr_expect_eq(after(strstr(res.explanation, "of "), "of "), n, "%s vs %lld samples",
                  res.explanation, n);
     ev = json_object_get(j, "events");
-    json_array_foreach(ev, i, x)
-    {
+    json_array_foreach (ev, i, x) {
         const char *m = json_string_value(json_object_get(x, "message"));
         if (!strncmp(m, "probe file: ", 12) && strstr(m, "samples ("))
             judged = m;

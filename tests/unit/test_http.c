@@ -84,8 +84,7 @@ static void run(const struct hcase *k, size_t step)
     size_t n = 0, olen[2] = {0, 0}, i;
 
     cr_assert(arr && c);
-    json_array_foreach(arr, i, v)
-    {
+    json_array_foreach (arr, i, v) {
         struct fl_http_rule *r;
         cr_assert_eq(fl_http_rule_parse(v, &r, msg, sizeof msg), 0, "%s: %s", k->name, msg);
         act[n++] = (struct fl_http_active){r, k->toxicity};

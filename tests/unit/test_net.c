@@ -722,8 +722,7 @@ Test(netem, one_root_qdisc_per_device)
 
     cr_assert_eq(json_object_size(bw), 1);
     /* the same exclusive key: bandwidth and netem faults refuse each other */
-    json_object_foreach(bw, key, v)
-    {
+    json_object_foreach (bw, key, v) {
         cr_assert(strstr(key, "root qdisc of veth0"), "%s", key);
         cr_assert(json_integer_value(json_object_get(dup, key)) == FL_CLAIM_EXCLUSIVE, "%s", key);
         cr_assert(json_integer_value(json_object_get(delay, key)) == FL_CLAIM_EXCLUSIVE, "%s", key);

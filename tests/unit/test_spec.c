@@ -418,8 +418,7 @@ Test(spec, scalars_read_as_pyyaml_reads_them)
     cases = json_load_file(path, 0, &jerr);
     cr_assert_not_null(cases, "%s: %s", path, jerr.text);
     cr_assert_eq(json_array_size(cases), 3600);
-    json_array_foreach(cases, i, c)
-    {
+    json_array_foreach (cases, i, c) {
         const char *yaml = json_string_value(json_array_get(c, 0));
         const char *want = json_string_value(json_array_get(c, 1));
 

@@ -115,9 +115,11 @@ Test(txn_opts, validate_and_clients)
     c.max_writes_per_key = 0;
     cr_assert_lt(fl_wl_cfg_validate(&c, &e), 0);
     c.max_writes_per_key = 32;
-    c.client = fl_wl_client_find("redis");
-    cr_assert_lt(fl_wl_cfg_validate(&c, &e), 0);
-    cr_assert(strstr(e.msg, "cannot run the rw-register workload"), "%s", e.msg);
+    /* every client runs the transactional workloads */
+    for (const struct fl_wl_client_ops *const *cl = fl_wl_clients(); *cl; cl++) {
+        c.client = *cl;
+        cr_assert_eq(fl_wl_cfg_validate(&c, &e), 0, "%s: %s", (*cl)->name, e.msg);
+    }
     unsigned mix[FL_WL_NF];
     cr_assert_lt(fl_wl_parse_mix(fl_wl_find("list-append"), "read=1,write=1", mix, &e), 0);
     cr_assert(strstr(e.msg, "has no 'write' operation (it has read, append)"), "%s", e.msg);

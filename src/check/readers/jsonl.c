@@ -60,8 +60,7 @@ static int json_to_val(struct fl_history *h, json_t *j, struct fl_val *out, int 
     if (obj) {
         const char *key;
         json_t *v;
-        json_object_foreach(j, key, v)
-        {
+        json_object_foreach (j, key, v) {
             int64_t id = fl_history_intern(h, key, strlen(key), FL_V_STR);
             if (id < 0 || json_to_val(h, v, &kids[k + 1], depth + 1) < 0) {
                 rc = -1;

@@ -133,8 +133,7 @@ static int parse_set_headers(const json_t *v, struct fl_http_rule *r, char *msg,
     r->set_values = calloc(n + 1, sizeof *r->set_values);
     if (!r->set_names || !r->set_values)
         return BAD("out of memory");
-    json_object_foreach((json_t *)v, k, x)
-    {
+    json_object_foreach ((json_t *)v, k, x) {
         if (!json_is_string(x) || !is_token(k) || !is_value(json_string_value(x)) ||
             strlen(json_string_value(x)) != json_string_length(x))
             return BAD("bad request body: set_headers entry '%s' needs a token name and a "
@@ -225,8 +224,7 @@ int fl_http_rule_parse(const json_t *attrs, struct fl_http_rule **out, char *msg
         return BAD("out of memory");
     if (attrs && !json_is_object(attrs))
         st = BAD("bad request body: attributes must be an object");
-    json_object_foreach((json_t *)attrs, k, v)
-    {
+    json_object_foreach ((json_t *)attrs, k, v) {
         size_t i;
         for (i = 0; keys[i] && strcmp(keys[i], k); i++)
             ;

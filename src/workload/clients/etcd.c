@@ -209,8 +209,7 @@ static void read_prefix(struct fl_httpc *h, const struct fl_wl_cfg *c, bool bank
     r->nvals = bank ? n : 0;
     size_t i;
     json_t *kv;
-    json_array_foreach(kvs, i, kv)
-    {
+    json_array_foreach (kvs, i, kv) {
         size_t kl;
         char *k = fl_b64_decode(json_string_value(json_object_get(kv, "key")) ?: "", &kl);
         long long idx = k && kl > strlen(p) ? strtoll(k + strlen(p), NULL, 10) : -1;
@@ -241,8 +240,7 @@ static void deleted_values(json_t *resp, struct fl_wl_result *r)
         return;
     }
     r->is_list = true;
-    json_array_foreach(kvs, i, kv)
-    {
+    json_array_foreach (kvs, i, kv) {
         if (decode_int(json_object_get(kv, "value"), &r->vals[r->nvals]))
             r->nvals++;
     }
@@ -436,8 +434,7 @@ static int snapshot(struct fl_httpc *h, struct tkey *t, int n, struct fl_wl_resu
     int q;
 
     for (int i = 0; i < n; i++)
-        json_array_append_new(ops, json_pack("{s:{s:o}}", "request_range", "key",
-                                             b64j(t[i].name)));
+        json_array_append_new(ops, json_pack("{s:{s:o}}", "request_range", "key", b64j(t[i].name)));
     if ((q = call(h, "/v3/kv/txn", json_pack("{s:o}", "success", ops), &resp, r)) != E_OK)
         return q;
     rs = json_object_get(resp, "responses");
@@ -517,8 +514,7 @@ static void exec_txn(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_o
         goto out;
     }
     for (int i = 0; i < op->nmops; i++) {
-        if (!apply_mop(&t[tkey_find(t, &n, c, op->mops[i].key)], &op->mops[i], list,
-                       &reads[i])) {
+        if (!apply_mop(&t[tkey_find(t, &n, c, op->mops[i].key)], &op->mops[i], list, &reads[i])) {
             r->type = FL_WL_FAIL;
             snprintf(r->error, sizeof r->error, "out of memory");
             goto out;

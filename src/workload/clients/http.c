@@ -88,8 +88,7 @@ static void read_list(struct fl_httpc *h, const struct fl_wl_cfg *c, const char 
     if (json_is_array(j)) {
         size_t i;
         json_t *v;
-        json_array_foreach(j, i, v)
-        {
+        json_array_foreach (j, i, v) {
             if (!json_is_integer(v)) {
                 json_decref(j);
                 return unreadable(r, path);
@@ -101,8 +100,7 @@ static void read_list(struct fl_httpc *h, const struct fl_wl_cfg *c, const char 
         const char *k;
         json_t *v;
         r->nvals = (size_t)c->accounts;
-        json_object_foreach(j, k, v)
-        {
+        json_object_foreach (j, k, v) {
             char *end;
             long idx = strtol(k, &end, 10);
             if (*end || idx < 0 || idx >= c->accounts || !json_is_integer(v)) {
@@ -250,8 +248,7 @@ static void exec_txn(void *conn, const struct fl_wl_cfg *c, const struct fl_wl_o
         unreadable(r, "/txn");
     } else {
         for (int i = 0; i < op->nmops && r->type == FL_WL_OK; i++)
-            if (op->mops[i].f == FL_WL_READ &&
-                !(reads[i] = txn_read(ans, (size_t)i, &op->mops[i])))
+            if (op->mops[i].f == FL_WL_READ && !(reads[i] = txn_read(ans, (size_t)i, &op->mops[i])))
                 unreadable(r, "/txn");
         if (r->type == FL_WL_OK && !(r->txn = fl_wl_txn_render(op, reads)))
             unreadable(r, "/txn");

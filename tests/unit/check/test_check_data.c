@@ -87,8 +87,7 @@ static void expect_anomalies(const char *name, json_t *j, const char *want, cons
     size_t i;
     json_t *t;
 
-    json_array_foreach(types, i, t)
-    {
+    json_array_foreach (types, i, t) {
         snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? "," : "",
                  json_string_value(t));
     }

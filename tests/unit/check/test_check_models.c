@@ -374,11 +374,18 @@ static void property(const char *model, size_t n, int rounds, bool naive)
     cr_expect_gt(mutated, rounds / 2, "%s: too few histories could be mutated", model);
 }
 
+/* clang-format off */
 #define MODELS_X(X)                                                                                \
     X(register, "register")                                                                        \
     X(cas_register, "cas-register")                                                                \
-    X(kv, "kv") X(kv_append, "kv-append") X(multi_register, "multi-register")                      \
-        X(counter, "counter") X(set, "set") X(queue, "queue") X(mutex, "mutex")
+    X(kv, "kv")                                                                                    \
+    X(kv_append, "kv-append")                                                                      \
+    X(multi_register, "multi-register")                                                            \
+    X(counter, "counter")                                                                          \
+    X(set, "set")                                                                                  \
+    X(queue, "queue")                                                                              \
+    X(mutex, "mutex")
+/* clang-format on */
 
 /* Queue states remember the order of concurrent enqueues until they are
  * dequeued, so the search grows fastest there: its large case is smaller. */

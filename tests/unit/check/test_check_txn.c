@@ -38,8 +38,7 @@ static int check(const char *text, size_t len, const char *model, const char *cm
     size_t i;
     json_t *t;
     classes[0] = 0;
-    json_array_foreach(types, i, t)
-    {
+    json_array_foreach (types, i, t) {
         snprintf(classes + strlen(classes), cap - strlen(classes), "%s%s", i ? "," : "",
                  json_string_value(t));
     }
