@@ -18,12 +18,16 @@
  * updates; a dequeue reads the oldest row, then deletes it by id, so two
  * clients can both take it. It exists to show that the checkers catch it.
  *
+ * --target may name several hosts (a primary and its standbys); libpq tries
+ * them in order and, with target_session_attrs=read-write (added when the
+ * target does not say), keeps the one that takes writes, so a reconnect
+ * after a failover finds the new primary.
+ *
  * Every statement runs asynchronously with one deadline per operation
  * (--timeout), so a paused or partitioned server gives `info` on time
  * instead of hanging; the connection is then dropped and reopened. A
  * serialization failure (40001) or deadlock (40P01), or any other error the
  * server reports, rolls the transaction back: `fail`. */
-#include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -32,45 +36,13 @@
 #include <string.h>
 
 #include "util/time.h"
+#include "workload/clients/pg.h"
 #include "workload/workload.h"
 
 struct pg {
     PGconn *conn;
     char table[128];
 };
-
-/* Wait for fd until the deadline (ms, fl_now_ms clock); 1 ready, 0 timeout,
- * -1 error. */
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - fl_now_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd p = {.fd = fd, .events = events};
-        int n = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
-        if (n > 0)
-            return 1;
-        if (n < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
-static char *conninfo_of(const char *target)
-{
-    /* a conninfo string or URL goes to libpq as is; HOST:PORT is a shorthand */
-    if (strchr(target, '=') || strstr(target, "://"))
-        return strdup(target);
-    char host[256];
-    int port;
-    struct fl_err e;
-    if (fl_wl_split_hostport(target, host, sizeof host, &port, &e) < 0)
-        return NULL;
-    char *s = NULL;
-    if (asprintf(&s, "host=%s port=%d dbname=postgres", host, port) < 0)
-        return NULL;
-    return s;
-}
 
 /* The target for messages, without a password ("password=..." in a
  * conninfo, "user:secret@" in a URL). */
@@ -97,12 +69,10 @@ static int pconnect(const struct fl_wl_cfg *c, void **out, struct fl_err *e)
 {
     char shown[512];
     redacted(c->target, shown, sizeof shown);
-    char *ci = conninfo_of(c->target);
+    int nhosts;
+    char *ci = fl_wl_pg_conninfo(c->target, &nhosts, e);
     if (!ci)
-        return fl_err_set(e, FL_EUSAGE,
-                          "--target '%s': expected a libpq conninfo (\"host=... port=... "
-                          "dbname=...\"), a postgresql:// URL, or HOST:PORT",
-                          shown);
+        return -e->code;
     int64_t deadline = fl_now_ms() + c->timeout_ms;
     PGconn *conn = PQconnectStart(ci);
     free(ci);
@@ -114,13 +84,15 @@ static int pconnect(const struct fl_wl_cfg *c, void **out, struct fl_err *e)
     while (st != PGRES_POLLING_OK) {
         if (st == PGRES_POLLING_FAILED)
             goto bad;
-        int r = wait_fd(PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+        int r =
+            fl_wl_pg_wait(PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
         if (r == 0) {
             PQfinish(conn);
             return fl_err_set(e, FL_EFAIL,
                               "cannot connect to postgres at %s: no answer within %lldms "
-                              "(--timeout); is the server running and reachable?",
-                              shown, (long long)c->timeout_ms);
+                              "(--timeout%s); is the server running and reachable?",
+                              shown, (long long)c->timeout_ms,
+                              nhosts > 1 ? ", for all hosts, tried in order" : "");
         }
         if (r < 0)
             goto bad;
@@ -155,74 +127,21 @@ static void pclose_(void *conn)
     free(p);
 }
 
-enum { Q_OK, Q_ERR, Q_BROKEN };
+enum { Q_OK = FL_WL_PG_OK, Q_ERR = FL_WL_PG_ERR, Q_BROKEN = FL_WL_PG_BROKEN };
 
-/* Run one statement with parameters until the deadline. Returns Q_OK with
- * *res (caller clears), Q_ERR with the server's error in r (the statement
- * failed, the connection is fine), or Q_BROKEN (timeout, connection lost:
- * the outcome is unknown and r->broken is set). */
+/* Run one statement with up to four bigint parameters by the deadline; see
+ * fl_wl_pg_run() (Q_OK with *res, Q_ERR refused, Q_BROKEN unknown). */
 static int query(struct pg *p, int64_t deadline, struct fl_wl_result *r, PGresult **res,
                  const char *sql, int n, ...)
 {
-    const char *params[4];
-    char bufs[4][24];
+    int64_t params[4];
     va_list ap;
 
     va_start(ap, n);
-    for (int i = 0; i < n; i++) {
-        snprintf(bufs[i], sizeof bufs[i], "%lld", (long long)va_arg(ap, int64_t));
-        params[i] = bufs[i];
-    }
+    for (int i = 0; i < n && i < 4; i++)
+        params[i] = va_arg(ap, int64_t);
     va_end(ap);
-    *res = NULL;
-    if (!PQsendQueryParams(p->conn, sql, n, NULL, params, NULL, NULL, 0))
-        goto broken;
-    PGresult *last = NULL;
-    for (;;) {
-        while (PQisBusy(p->conn)) {
-            int w = wait_fd(PQsocket(p->conn), POLLIN, deadline);
-            if (w == 0) {
-                PQclear(last);
-                r->broken = true;
-                snprintf(r->error, sizeof r->error, "timeout");
-                return Q_BROKEN;
-            }
-            if (w < 0 || !PQconsumeInput(p->conn)) {
-                PQclear(last);
-                goto broken;
-            }
-        }
-        PGresult *x = PQgetResult(p->conn);
-        if (!x)
-            break;
-        PQclear(last);
-        last = x;
-    }
-    if (!last || PQstatus(p->conn) == CONNECTION_BAD) {
-        PQclear(last);
-        goto broken;
-    }
-    ExecStatusType st = PQresultStatus(last);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-        *res = last;
-        return Q_OK;
-    }
-    const char *state = PQresultErrorField(last, PG_DIAG_SQLSTATE);
-    const char *msg = PQresultErrorField(last, PG_DIAG_MESSAGE_PRIMARY);
-    snprintf(r->error, sizeof r->error, "%s: %s", state ? state : "?", msg ? msg : "error");
-    /* class 08 (connection exception) and 57P0x (shutdown): unknown outcome */
-    bool lost = state && (!strncmp(state, "08", 2) || !strncmp(state, "57P0", 4));
-    PQclear(last);
-    if (lost) {
-        r->broken = true;
-        return Q_BROKEN;
-    }
-    return Q_ERR;
-broken:
-    r->broken = true;
-    snprintf(r->error, sizeof r->error, "connection: %s", PQerrorMessage(p->conn));
-    r->error[strcspn(r->error, "\n")] = '\0';
-    return Q_BROKEN;
+    return fl_wl_pg_run(p->conn, deadline, r, res, sql, n, params);
 }
 
 static bool get_int(PGresult *res, int row, int col, int64_t *out)
@@ -650,7 +569,9 @@ const struct fl_wl_client_ops fl_wl_client_postgres = {
     .name = "postgres",
     .summary = "PostgreSQL via libpq; bank transfers in real transactions at --isolation",
     .target_help = "a libpq conninfo (\"host=127.0.0.1 port=5432 dbname=app user=app\"), a "
-                   "postgresql:// URL, or HOST:PORT (database postgres)",
+                   "postgresql:// URL, or HOST:PORT (database postgres); several hosts "
+                   "(HOST:PORT,HOST:PORT or host=h1,h2) connect to the one that takes writes "
+                   "(target_session_attrs=read-write)",
     .impls = impls,
     .connect = pconnect,
     .close = pclose_,

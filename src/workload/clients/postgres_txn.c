@@ -17,14 +17,13 @@
  * later write are separate transactions and other clients' writes land in
  * between (lost updates, G-single). Any error there is info: earlier
  * micro-ops may have committed. */
-#include <errno.h>
 #include <libpq-fe.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/time.h"
+#include "workload/clients/pg.h"
 #include "workload/txn.h"
 #include "workload/workload.h"
 
@@ -33,81 +32,15 @@ int fl_wl_pg_txn_setup(PGconn *conn, const char *table, const struct fl_wl_cfg *
 void fl_wl_pg_txn_exec(PGconn *conn, const char *table, const struct fl_wl_cfg *c,
                        const struct fl_wl_op *op, struct fl_wl_result *r);
 
-enum { Q_OK, Q_ERR, Q_BROKEN };
+enum { Q_OK = FL_WL_PG_OK, Q_ERR = FL_WL_PG_ERR, Q_BROKEN = FL_WL_PG_BROKEN };
 
-static int wait_in(PGconn *conn, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - fl_now_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
-        int n = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
-        if (n > 0)
-            return 1;
-        if (n < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
-/* One statement with up to two bigint parameters, answered by the deadline.
- * Q_OK with *res (caller clears), Q_ERR (the server refused it; r->error
- * says why), Q_BROKEN (timeout or lost connection; r->broken set). */
+/* One statement with up to two bigint parameters, answered by the deadline
+ * (fl_wl_pg_run()). */
 static int run(PGconn *conn, int64_t deadline, struct fl_wl_result *r, PGresult **res,
                const char *sql, int n, int64_t a, int64_t b)
 {
-    char bufs[2][24];
-    const char *params[2] = {bufs[0], bufs[1]};
-    PGresult *last = NULL;
-
-    snprintf(bufs[0], sizeof bufs[0], "%lld", (long long)a);
-    snprintf(bufs[1], sizeof bufs[1], "%lld", (long long)b);
-    *res = NULL;
-    if (!PQsendQueryParams(conn, sql, n, NULL, n ? params : NULL, NULL, NULL, 0))
-        goto broken;
-    for (;;) {
-        while (PQisBusy(conn)) {
-            int w = wait_in(conn, deadline);
-            if (w == 0) {
-                PQclear(last);
-                r->broken = true;
-                snprintf(r->error, sizeof r->error, "timeout");
-                return Q_BROKEN;
-            }
-            if (w < 0 || !PQconsumeInput(conn)) {
-                PQclear(last);
-                goto broken;
-            }
-        }
-        PGresult *x = PQgetResult(conn);
-        if (!x)
-            break;
-        PQclear(last);
-        last = x;
-    }
-    if (!last || PQstatus(conn) == CONNECTION_BAD) {
-        PQclear(last);
-        goto broken;
-    }
-    if (PQresultStatus(last) == PGRES_COMMAND_OK || PQresultStatus(last) == PGRES_TUPLES_OK) {
-        *res = last;
-        return Q_OK;
-    }
-    const char *state = PQresultErrorField(last, PG_DIAG_SQLSTATE);
-    const char *msg = PQresultErrorField(last, PG_DIAG_MESSAGE_PRIMARY);
-    snprintf(r->error, sizeof r->error, "%s: %s", state ? state : "?", msg ? msg : "error");
-    bool lost = state && (!strncmp(state, "08", 2) || !strncmp(state, "57P0", 4));
-    PQclear(last);
-    if (lost) {
-        r->broken = true;
-        return Q_BROKEN;
-    }
-    return Q_ERR;
-broken:
-    r->broken = true;
-    snprintf(r->error, sizeof r->error, "connection: %s", PQerrorMessage(conn));
-    r->error[strcspn(r->error, "\n")] = '\0';
-    return Q_BROKEN;
+    const int64_t params[2] = {a, b};
+    return fl_wl_pg_run(conn, deadline, r, res, sql, n, params);
 }
 
 /* "faultline_list-append" -> "faultline_list_append": a plain SQL name. */
