@@ -12,6 +12,12 @@
  *             at a time), LRANGE / RPUSH on lists or GET / SET on strings,
  *             one key per key of the workload
  *
+ * --target sentinel://H:P,H:P,.../NAME follows Redis Sentinel: every connect
+ * asks the sentinels in order for the primary NAME, connects there and
+ * checks with ROLE that it is one; an error reply READONLY (the server was
+ * demoted) or a lost connection makes the worker reconnect, so after a
+ * failover the workers (and the final read) go to the new primary.
+ *
  * Setup deletes the register, set and queue keys and writes the initial
  * balances and a zero counter. A timeout or lost connection is `info` and the
  * connection is reopened; an error reply (-ERR, -BUSY, -READONLY...) means
@@ -22,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workload/clients/redis.h"
 #include "workload/txn.h"
 #include "workload/workload.h"
 
@@ -53,28 +60,23 @@ static void key_of(const struct fl_wl_cfg *c, char *buf, size_t len, long long i
         snprintf(buf, len, "%s:%s:%lld", c->ns, c->workload->name, i);
 }
 
-static int rconnect(const struct fl_wl_cfg *c, void **conn, struct fl_err *e)
+/* Connect to HOST:PORT and PING it. `what` names it in messages. */
+static int connect_at(const struct fl_wl_cfg *c, const char *host, int port, const char *what,
+                      redisContext **out, struct fl_err *e)
 {
-    char host[256];
-    int port;
-
-    if (fl_wl_split_hostport(c->target, host, sizeof host, &port, e) < 0)
-        return -FL_EUSAGE;
     redisContext *ctx = redisConnectWithTimeout(host, port, tv_of(c->timeout_ms));
     if (!ctx)
-        return fl_err_set(e, FL_EFAIL, "redis %s: out of memory", c->target);
+        return fl_err_set(e, FL_EFAIL, "redis %s:%d: out of memory", host, port);
     if (ctx->err) {
-        int rc = fl_err_set(e, FL_EFAIL,
-                            "cannot connect to redis at %s: %s; is redis-server running there? "
-                            "(check --target)",
-                            c->target, ctx->errstr);
+        int rc = fl_err_set(e, FL_EFAIL, "cannot connect to %s at %s:%d: %s", what, host, port,
+                            ctx->errstr);
         redisFree(ctx);
         return rc;
     }
     redisSetTimeout(ctx, tv_of(c->timeout_ms));
     redisReply *r = redisCommand(ctx, "PING");
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        int rc = fl_err_set(e, FL_EFAIL, "redis at %s does not answer PING: %s", c->target,
+        int rc = fl_err_set(e, FL_EFAIL, "%s at %s:%d does not answer PING: %s", what, host, port,
                             r ? r->str : ctx->errstr);
         if (r)
             freeReplyObject(r);
@@ -82,6 +84,155 @@ static int rconnect(const struct fl_wl_cfg *c, void **conn, struct fl_err *e)
         return rc;
     }
     freeReplyObject(r);
+    *out = ctx;
+    return 0;
+}
+
+int fl_wl_redis_parse_sentinels(const char *target, struct fl_wl_sentinels *s, struct fl_err *e)
+{
+    const char *p = target, *slash;
+    char list[4096], *save = NULL;
+
+    memset(s, 0, sizeof *s);
+    if (strncmp(target, "sentinel://", strlen("sentinel://")) != 0)
+        return fl_err_set(e, FL_EUSAGE, "--target '%s': a Sentinel target starts with sentinel://",
+                          target);
+    p += strlen("sentinel://");
+    slash = strchr(p, '/');
+    if (!slash || !slash[1] || strchr(slash + 1, '/') || strlen(slash + 1) >= sizeof s->name ||
+        (size_t)(slash - p) >= sizeof list || slash == p)
+        return fl_err_set(e, FL_EUSAGE,
+                          "--target '%s': expected sentinel://HOST:PORT[,HOST:PORT...]/NAME, the "
+                          "sentinels' addresses and the name they monitor the primary under "
+                          "(e.g. sentinel://10.77.0.2:26379,10.77.0.3:26379/mymaster)",
+                          target);
+    snprintf(s->name, sizeof s->name, "%s", slash + 1);
+    memcpy(list, p, (size_t)(slash - p));
+    list[slash - p] = '\0';
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (s->n == FL_WL_SENTINEL_MAX)
+            return fl_err_set(e, FL_EUSAGE, "--target '%s': at most %d sentinels", target,
+                              FL_WL_SENTINEL_MAX);
+        struct fl_err pe = {0};
+        if (fl_wl_split_hostport(tok, s->host[s->n], sizeof s->host[0], &s->port[s->n], &pe) < 0)
+            return fl_err_set(e, FL_EUSAGE,
+                              "--target '%s': sentinel '%s' is not HOST:PORT (e.g. "
+                              "10.77.0.2:26379)",
+                              target, tok);
+        s->n++;
+    }
+    if (s->n == 0)
+        return fl_err_set(e, FL_EUSAGE, "--target '%s': no sentinel HOST:PORT before /%s", target,
+                          s->name);
+    return 0;
+}
+
+/* Ask one sentinel where the primary NAME is: 0 with host/port, or -1 with
+ * why in err. */
+static int ask_sentinel(const struct fl_wl_cfg *c, const struct fl_wl_sentinels *s, int i,
+                        char *host, size_t hostlen, int *port, char *err, size_t errlen)
+{
+    struct fl_err e = {0};
+    redisContext *ctx;
+
+    if (connect_at(c, s->host[i], s->port[i], "sentinel", &ctx, &e) < 0) {
+        snprintf(err, errlen, "%s", e.msg);
+        return -1;
+    }
+    redisReply *r = redisCommand(ctx, "SENTINEL get-master-addr-by-name %s", s->name);
+    int rc = -1;
+    if (!r)
+        snprintf(err, errlen, "sentinel %s:%d: %s", s->host[i], s->port[i], ctx->errstr);
+    else if (r->type == REDIS_REPLY_NIL)
+        snprintf(err, errlen, "sentinel %s:%d monitors no primary named '%s'", s->host[i],
+                 s->port[i], s->name);
+    else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !r->element[0]->str ||
+             !r->element[1]->str)
+        snprintf(err, errlen, "sentinel %s:%d: unexpected answer to get-master-addr-by-name%s%s",
+                 s->host[i], s->port[i], r->type == REDIS_REPLY_ERROR ? ": " : "",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "");
+    else {
+        snprintf(host, hostlen, "%s", r->element[0]->str);
+        *port = atoi(r->element[1]->str);
+        rc = 0;
+    }
+    if (r)
+        freeReplyObject(r);
+    redisFree(ctx);
+    return rc;
+}
+
+/* Is ctx's server a primary? (ROLE's first element, as Sentinel clients
+ * check after connecting, since a failover may be under way.) */
+static bool is_primary(redisContext *ctx)
+{
+    redisReply *r = redisCommand(ctx, "ROLE");
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->str &&
+              !strcmp(r->element[0]->str, "master");
+    if (r)
+        freeReplyObject(r);
+    return ok;
+}
+
+/* Connect to the primary the sentinels name, asking them in order until one
+ * names a server that answers as a primary (Redis' guidelines for Sentinel
+ * clients). */
+static int sentinel_connect(const struct fl_wl_cfg *c, redisContext **out, struct fl_err *e)
+{
+    struct fl_wl_sentinels s;
+    char why[FL_WL_SENTINEL_MAX][200];
+
+    if (fl_wl_redis_parse_sentinels(c->target, &s, e) < 0)
+        return -FL_EUSAGE;
+    for (int i = 0; i < s.n; i++) {
+        char host[256];
+        int port;
+        struct fl_err ce = {0};
+        redisContext *ctx;
+
+        if (ask_sentinel(c, &s, i, host, sizeof host, &port, why[i], sizeof why[i]) < 0)
+            continue;
+        if (connect_at(c, host, port, "the primary", &ctx, &ce) < 0) {
+            snprintf(why[i], sizeof why[i], "sentinel %s:%d names %s:%d: %s", s.host[i], s.port[i],
+                     host, port, ce.msg);
+            continue;
+        }
+        if (!is_primary(ctx)) {
+            snprintf(why[i], sizeof why[i],
+                     "sentinel %s:%d names %s:%d, which is not a primary (yet)", s.host[i],
+                     s.port[i], host, port);
+            redisFree(ctx);
+            continue;
+        }
+        *out = ctx;
+        return 0;
+    }
+    char all[1200] = "";
+    for (int i = 0; i < s.n; i++)
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", i ? "; " : "", why[i]);
+    return fl_err_set(e, FL_EFAIL,
+                      "cannot find the primary '%s' through the sentinels of %s: %s; are the "
+                      "sentinels running and monitoring '%s' (sentinel monitor %s HOST PORT "
+                      "QUORUM)?",
+                      s.name, c->target, all, s.name, s.name);
+}
+
+static int rconnect(const struct fl_wl_cfg *c, void **conn, struct fl_err *e)
+{
+    char host[256];
+    int port;
+    redisContext *ctx;
+    int rc;
+
+    if (!strncmp(c->target, "sentinel://", strlen("sentinel://")))
+        rc = sentinel_connect(c, &ctx, e);
+    else if (fl_wl_split_hostport(c->target, host, sizeof host, &port, e) < 0)
+        return -FL_EUSAGE;
+    else if ((rc = connect_at(c, host, port, "redis", &ctx, e)) < 0 && !strstr(e->msg, "PING"))
+        snprintf(e->msg + strlen(e->msg), sizeof e->msg - strlen(e->msg),
+                 "; is redis-server running there? (check --target)");
+    if (rc < 0)
+        return rc;
     *conn = ctx;
     return 0;
 }
@@ -108,6 +259,8 @@ static redisReply *checked(redisContext *ctx, redisReply *rep, struct fl_wl_resu
     if (rep->type == REDIS_REPLY_ERROR) {
         r->type = FL_WL_FAIL;
         snprintf(r->error, sizeof r->error, "%s", rep->str);
+        /* not the primary (any more): reconnect, asking the sentinels again */
+        r->broken = !strncmp(rep->str, "READONLY", 8) || !strncmp(rep->str, "MASTERDOWN", 10);
         freeReplyObject(rep);
         return NULL;
     }
@@ -541,7 +694,8 @@ static const struct fl_wl_client_impl impls[] = {
 const struct fl_wl_client_ops fl_wl_client_redis = {
     .name = "redis",
     .summary = "Redis via hiredis; cas and transfers are Lua scripts",
-    .target_help = "HOST:PORT of the Redis server, e.g. --target 127.0.0.1:6379",
+    .target_help = "HOST:PORT of the Redis server (--target 127.0.0.1:6379), or its sentinels "
+                   "and the primary's name: sentinel://HOST:PORT[,HOST:PORT...]/NAME",
     .impls = impls,
     .connect = rconnect,
     .close = rclose,
