@@ -20,10 +20,16 @@
  *             (another consumer took it first: try the next, 5 times, then
  *             fail); the drain is one deleterange over the prefix
  *
+ * --target may list several members (URL,URL,...): a connect takes the first
+ * healthy one (GET /health: a leader and a quorum) from a rotating start, and
+ * a worker whose operation had no answer or a 5xx reconnects, so it fails
+ * over to a member on the majority's side.
+ *
  * No answer in time or a refused connection is `info`; an HTTP 5xx from the
  * gateway (etcd's "request timed out", "leader changed", no quorum) is
  * `info` too, since a write may still commit; 4xx is `fail`. */
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +99,12 @@ static int call(struct fl_httpc *h, const char *path, json_t *req, json_t **resp
             msg = json_string_value(json_object_get(j, "error"));
         snprintf(r->error, sizeof r->error, "HTTP %d: %s", st, msg ? msg : "error");
         json_decref(j);
-        return st >= 500 ? E_BROKEN : E_ERR;
+        if (st < 500)
+            return E_ERR;
+        /* no leader, no quorum, timed out: unknown; reconnect, perhaps to
+         * another member */
+        r->broken = true;
+        return E_BROKEN;
     }
     if (!j) {
         snprintf(r->error, sizeof r->error, "unreadable answer from %s", path);
@@ -598,29 +609,93 @@ static const struct fl_wl_client_impl impls[] = {
     {0},
 };
 
+/* Which endpoint the next connect tries first. Process-wide on purpose:
+ * workers spread over the endpoints, and a worker that reconnects (after a
+ * timeout or a 5xx) starts further along the list. */
+static atomic_uint next_endpoint;
+
+#define ENDPOINTS_MAX 16
+
+/* Open endpoint url and check it is etcd (GET /version); with `health`,
+ * also that it has a leader and a quorum (GET /health). 0, or -1 with why
+ * in err. */
+static int open_endpoint(const struct fl_wl_cfg *c, const char *url, bool health,
+                         struct fl_httpc *h, char *err, size_t errlen)
+{
+    char why[160];
+    struct fl_err e = {0};
+
+    if (fl_httpc_open(h, url, c->timeout_ms, &e) < 0) {
+        snprintf(err, errlen, "%s", e.msg);
+        return -1;
+    }
+    int st = fl_httpc_request(h, "GET", "/version", NULL, NULL, why, sizeof why);
+    if (st != 200 || !strstr(h->body, "etcdserver")) {
+        snprintf(err, errlen, "%s: %s", h->base,
+                 st < 0 ? why : "GET /version did not answer like etcd");
+        fl_httpc_close(h);
+        return -1;
+    }
+    if (health) {
+        st = fl_httpc_request(h, "GET", "/health", NULL, NULL, why, sizeof why);
+        if (st != 200 || !strstr(h->body, "\"true\"")) {
+            snprintf(err, errlen, "%s: not healthy (GET /health: %s)", h->base,
+                     st < 0 ? why : h->body);
+            err[strcspn(err, "\n")] = '\0';
+            fl_httpc_close(h);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* --target URL[,URL...]: one endpoint, or several members of a cluster.
+ * With several, the first healthy one (a leader and a quorum behind it)
+ * from a rotating start. */
 static int econnect(const struct fl_wl_cfg *c, void **out, struct fl_err *e)
 {
-    struct fl_httpc *h = calloc(1, sizeof *h);
-    char err[160];
+    char list[4096], *urls[ENDPOINTS_MAX], *save = NULL;
+    char why[ENDPOINTS_MAX][200];
+    int n = 0;
 
+    if (strlen(c->target) >= sizeof list)
+        return fl_err_set(e, FL_EUSAGE, "--target is too long (at most %zu bytes)",
+                          sizeof list - 1);
+    snprintf(list, sizeof list, "%s", c->target);
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == ENDPOINTS_MAX)
+            return fl_err_set(e, FL_EUSAGE, "--target: at most %d etcd endpoints", ENDPOINTS_MAX);
+        urls[n++] = tok;
+    }
+    if (n == 0)
+        return fl_err_set(e, FL_EUSAGE,
+                          "--target '%s': expected etcd's client URL, or several separated by "
+                          "commas (http://10.77.0.2:2379,http://10.77.0.3:2379)",
+                          c->target);
+    struct fl_httpc *h = calloc(1, sizeof *h);
     if (!h)
         return fl_err_set(e, FL_EFAIL, "out of memory");
-    if (fl_httpc_open(h, c->target, c->timeout_ms, e) < 0) {
-        free(h);
-        return -FL_EFAIL;
+    unsigned start = atomic_fetch_add(&next_endpoint, 1);
+    for (int k = 0; k < n; k++) {
+        int i = (int)((start + (unsigned)k) % (unsigned)n);
+        if (open_endpoint(c, urls[i], n > 1, h, why[i], sizeof why[i]) == 0) {
+            *out = h;
+            return 0;
+        }
     }
-    int st = fl_httpc_request(h, "GET", "/version", NULL, NULL, err, sizeof err);
-    if (st != 200 || !strstr(h->body, "etcdserver")) {
-        int rc = fl_err_set(e, FL_EFAIL,
-                            "cannot reach etcd at %s: %s; is etcd listening there (its client "
-                            "URL, e.g. http://127.0.0.1:2379)? check --target",
-                            h->base, st < 0 ? err : "GET /version did not answer like etcd");
-        fl_httpc_close(h);
-        free(h);
-        return rc;
-    }
-    *out = h;
-    return 0;
+    free(h);
+    if (n == 1)
+        return fl_err_set(e, FL_EFAIL,
+                          "cannot reach etcd at %s; is etcd listening there (its client URL, "
+                          "e.g. http://127.0.0.1:2379)? check --target",
+                          why[0]);
+    char all[1500] = "";
+    for (int i = 0; i < n; i++)
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", i ? "; " : "", why[i]);
+    return fl_err_set(e, FL_EFAIL,
+                      "no healthy etcd member among the %d endpoints of --target: %s; is the "
+                      "cluster running and does a majority of its members reach each other?",
+                      n, all);
 }
 
 static void eclose(void *conn)
@@ -634,7 +709,8 @@ static void eclose(void *conn)
 const struct fl_wl_client_ops fl_wl_client_etcd = {
     .name = "etcd",
     .summary = "etcd v3 via its JSON gateway (libcurl); cas and transfers are txns",
-    .target_help = "the client URL, e.g. --target http://127.0.0.1:2379 (or HOST:PORT)",
+    .target_help = "the client URL, e.g. --target http://127.0.0.1:2379 (or HOST:PORT); several "
+                   "members separated by commas fail over between them",
     .impls = impls,
     .global = fl_httpc_global,
     .connect = econnect,
