@@ -170,10 +170,19 @@ static int do_op(struct worker *w, const struct fl_wl_op *op)
     return r.type;
 }
 
+/* The final read goes to whatever the cluster says is the primary now:
+ * the worker's connection may still point at a server that was demoted
+ * while it ran, so it is dropped and reopened (a Sentinel target asks the
+ * sentinels again, a multi-host postgres target finds the writable host, an
+ * etcd target a healthy member). */
 static void final_read(struct worker *w)
 {
     struct fl_wl_op op = {.f = w->c->workload->final_f, .key = -1, .final = true};
 
+    if (w->conn) {
+        drop_conn(w);
+        w->st.reconnects--; /* not a reconnect after a failure */
+    }
     for (int attempt = 0; attempt < 10; attempt++) {
         if (attempt)
             fl_sleep_ms(200);
