@@ -602,3 +602,34 @@ def test_postgres_queue_valid_and_non_transactional_duplicates_caught(fl, postgr
     assert so.startswith("INVALID") and "duplicated (came out more often than put in)" in so, so
 
 
+
+
+def test_cluster_targets_bad_input_and_unreachable(fl, tmp_path):
+    """Sentinel, multi-endpoint etcd and multi-host postgres targets: a
+    malformed one is a usage error (3) that shows how to write it; one where
+    nothing answers is exit 4, naming every address tried."""
+    out = tmp_path / "h.jsonl"
+    p1, p2 = free_port(), free_port()  # nothing listens there
+
+    def run(client, target):
+        return workload(fl, "--client", client, "--workload", "register", "--target", target,
+                        "--duration", "300ms", "--timeout", "200ms", "--out", out)
+
+    rc, _, se = run("redis", "sentinel://127.0.0.1:26379")
+    assert rc == 3 and "sentinel://HOST:PORT[,HOST:PORT...]/NAME" in se, se
+    rc, _, se = run("redis", "sentinel://127.0.0.1:nope/mymaster")
+    assert rc == 3 and "sentinel '127.0.0.1:nope' is not HOST:PORT" in se, se
+    rc, _, se = run("redis", f"sentinel://127.0.0.1:{p1},127.0.0.1:{p2}/mymaster")
+    assert rc == 4, se
+    assert "cannot find the primary 'mymaster' through the sentinels" in se, se
+    assert f"127.0.0.1:{p1}" in se and f"127.0.0.1:{p2}" in se, se
+    rc, _, se = run("etcd", f"http://127.0.0.1:{p1},http://127.0.0.1:{p2}")
+    assert rc == 4 and "no healthy etcd member among the 2 endpoints" in se, se
+    assert f"127.0.0.1:{p1}" in se and f"127.0.0.1:{p2}" in se, se
+    rc, _, se = run("postgres", f"127.0.0.1:{p1},bogus")
+    assert rc == 3 and "'bogus' is not HOST:PORT" in se, se
+    rc, _, se = run("postgres", "host=a,b nosuchoption=1")
+    assert rc == 3 and "libpq cannot read it" in se, se
+    rc, _, se = run("postgres", f"127.0.0.1:{p1},127.0.0.1:{p2}")
+    assert rc == 4 and "cannot connect to postgres" in se, se
+    assert not out.exists()

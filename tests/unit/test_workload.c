@@ -11,6 +11,8 @@
 
 #include "check/check.h"
 #include "workload/clients/httpc.h"
+#include "workload/clients/pg.h"
+#include "workload/clients/redis.h"
 #include "workload/recorder.h"
 #include "workload/workload.h"
 
@@ -627,4 +629,82 @@ Test(run, stop_flag_ends_the_run_with_only_the_final_read)
     cr_assert_eq(h->nops, 1);
     cr_assert(fl_history_fis(h, &h->ops[0], "read"));
     fl_history_free(h);
+}
+
+Test(targets, postgres_conninfo_forms)
+{
+    struct fl_err e = {0};
+    int n = 0;
+    char *s;
+
+    s = fl_wl_pg_conninfo("10.0.0.2:5432", &n, &e);
+    cr_assert_str_eq(s, "host=10.0.0.2 port=5432 dbname=postgres");
+    cr_assert_eq(n, 1);
+    free(s);
+    /* several hosts: the one that takes writes */
+    s = fl_wl_pg_conninfo("10.0.0.3:5432,10.0.0.2:5433", &n, &e);
+    cr_assert_str_eq(s, "host=10.0.0.3,10.0.0.2 port=5432,5433 dbname=postgres "
+                        "target_session_attrs=read-write");
+    cr_assert_eq(n, 2);
+    free(s);
+    s = fl_wl_pg_conninfo("host=a,b,c port=5432 user=app", &n, &e);
+    cr_assert_str_eq(s, "host=a,b,c port=5432 user=app target_session_attrs=read-write");
+    cr_assert_eq(n, 3);
+    free(s);
+    /* what the user said about session attributes stays */
+    s = fl_wl_pg_conninfo("host=a,b target_session_attrs=any", &n, &e);
+    cr_assert_str_eq(s, "host=a,b target_session_attrs=any");
+    free(s);
+    s = fl_wl_pg_conninfo("postgresql://app@a:5432,b:5432/app", &n, &e);
+    cr_assert_str_eq(s, "postgresql://app@a:5432,b:5432/app?target_session_attrs=read-write");
+    cr_assert_eq(n, 2);
+    free(s);
+    s = fl_wl_pg_conninfo("postgresql://a,b/app?sslmode=disable", &n, &e);
+    cr_assert_str_eq(s, "postgresql://a,b/app?sslmode=disable&target_session_attrs=read-write");
+    free(s);
+    s = fl_wl_pg_conninfo("host=a port=5432", &n, &e);
+    cr_assert_str_eq(s, "host=a port=5432");
+    cr_assert_eq(n, 1);
+    free(s);
+}
+
+Test(targets, postgres_bad_targets_say_how_to_write_them)
+{
+    struct fl_err e = {0};
+    int n;
+
+    cr_assert_null(fl_wl_pg_conninfo("10.0.0.2:5432,nonsense", &n, &e));
+    cr_assert_eq(e.code, FL_EUSAGE);
+    cr_assert(strstr(e.msg, "'nonsense' is not HOST:PORT") && strstr(e.msg, "HOST:PORT,HOST:PORT"),
+              "%s", e.msg);
+    cr_assert_null(fl_wl_pg_conninfo("host=a bogus=1", &n, &e));
+    cr_assert(strstr(e.msg, "libpq cannot read it") && strstr(e.msg, "bogus"), "%s", e.msg);
+    cr_assert_null(fl_wl_pg_conninfo(",", &n, &e));
+    cr_assert_eq(e.code, FL_EUSAGE);
+}
+
+Test(targets, sentinel_targets)
+{
+    struct fl_wl_sentinels s;
+    struct fl_err e = {0};
+
+    cr_assert_eq(
+        fl_wl_redis_parse_sentinels("sentinel://10.0.0.2:26379,[::1]:26380/mymaster", &s, &e), 0,
+        "%s", e.msg);
+    cr_assert_eq(s.n, 2);
+    cr_assert_str_eq(s.host[0], "10.0.0.2");
+    cr_assert_eq(s.port[0], 26379);
+    cr_assert_str_eq(s.host[1], "::1");
+    cr_assert_eq(s.port[1], 26380);
+    cr_assert_str_eq(s.name, "mymaster");
+
+    const char *bad[] = {"sentinel://10.0.0.2:26379", "sentinel://10.0.0.2:26379/",
+                         "sentinel:///mymaster",      "sentinel://10.0.0.2/mymaster",
+                         "sentinel://a:1/b/c",        "redis://10.0.0.2:26379/mymaster",
+                         "sentinel://a:1,,b:99999/m"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memset(&e, 0, sizeof e);
+        cr_assert_eq(fl_wl_redis_parse_sentinels(bad[i], &s, &e), -FL_EUSAGE, "%s", bad[i]);
+        cr_assert(strstr(e.msg, bad[i]) && strstr(e.msg, "sentinel://"), "%s: %s", bad[i], e.msg);
+    }
 }
