@@ -260,7 +260,8 @@ static redisReply *checked(redisContext *ctx, redisReply *rep, struct fl_wl_resu
         r->type = FL_WL_FAIL;
         snprintf(r->error, sizeof r->error, "%s", rep->str);
         /* not the primary (any more): reconnect, asking the sentinels again */
-        r->broken = !strncmp(rep->str, "READONLY", 8) || !strncmp(rep->str, "MASTERDOWN", 10);
+        r->broken = !strncmp(rep->str, "READONLY", 8) || !strncmp(rep->str, "MASTERDOWN", 10) ||
+                    !strncmp(rep->str, "NOREPLICAS", 10);
         freeReplyObject(rep);
         return NULL;
     }
