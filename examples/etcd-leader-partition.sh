@@ -25,6 +25,7 @@ DB=${DB:-$WORK/history.db}
 RUN_JSON=${RUN_JSON:-$WORK/run.json}
 export ETCDCTL_API=3
 
+# shellcheck disable=SC2317  # run by the trap
 cleanup() {
     "$FL" lab down "$LAB" >/dev/null 2>&1 || true
     rm -rf "$WORK"

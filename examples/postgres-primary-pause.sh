@@ -27,6 +27,7 @@ WORK=$(mktemp -d /tmp/fl-pg-XXXXXX)
 DB=${DB:-$WORK/history.db}
 RUN_JSON=${RUN_JSON:-$WORK/run.json}
 
+# shellcheck disable=SC2317  # run by the trap
 cleanup() {
     "$FL" lab down "$LAB" >/dev/null 2>&1 || true
     rm -rf "$WORK"
