@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/cleanup.h"
 #include "util/time.h"
 
 int fl_wl_pg_wait(int fd, short events, int64_t deadline)
@@ -109,55 +108,58 @@ static void free_opts(PQconninfoOption **o)
         PQconninfoFree(*o);
 }
 
+/* Append "sep" and the text to buf (of size len, large enough: the parts
+ * come from a target no longer than it). */
+static void append(char *buf, size_t len, bool sep, const char *text)
+{
+    size_t used = strlen(buf);
+    snprintf(buf + used, len - used, "%s%s", sep ? "," : "", text);
+}
+
 /* HOST:PORT[,HOST:PORT...] as a conninfo. */
 static char *from_hostports(const char *target, int *nhosts, struct fl_err *e)
 {
-    _cleanup_free_ char *dup = strdup(target), *hosts = NULL, *ports = NULL;
-    size_t hl = 0, pl = 0;
-    FILE *hf = NULL, *pf = NULL;
+    size_t len = strlen(target) + 1;
+    char *dup = strdup(target), *hosts = calloc(1, len), *ports = calloc(1, len + 8);
     char *save = NULL, *out = NULL;
     int n = 0;
 
-    if (!dup || !(hf = open_memstream(&hosts, &hl)) || !(pf = open_memstream(&ports, &pl)))
-        goto oom;
-    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char host[256];
-        int port;
+    if (!dup || !hosts || !ports) {
+        fl_err_set(e, FL_EFAIL, "out of memory");
+        goto done;
+    }
+    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++) {
+        char host[256], port[16];
+        int p;
         struct fl_err pe = {0};
-        if (fl_wl_split_hostport(tok, host, sizeof host, &port, &pe) < 0) {
+        if (fl_wl_split_hostport(tok, host, sizeof host, &p, &pe) < 0) {
             fl_err_set(e, FL_EUSAGE,
                        "--target '%s': '%s' is not HOST:PORT; write one host as HOST:PORT, "
                        "several as HOST:PORT,HOST:PORT, or give a libpq conninfo "
                        "(\"host=h1,h2 port=5432,5432 dbname=app\") or URL",
                        target, tok);
-            goto fail;
+            goto done;
         }
-        fprintf(hf, "%s%s", n ? "," : "", host);
-        fprintf(pf, "%s%d", n ? "," : "", port);
-        n++;
+        snprintf(port, sizeof port, "%d", p);
+        append(hosts, len, n > 0, host);
+        append(ports, len + 8, n > 0, port);
     }
     if (n == 0) {
         fl_err_set(e, FL_EUSAGE, "--target '%s': no HOST:PORT in it", target);
-        goto fail;
+        goto done;
     }
-    if (fclose(hf) != 0 || fclose(pf) != 0) {
-        hf = pf = NULL;
-        goto oom;
-    }
-    hf = pf = NULL;
     if (asprintf(&out, "host=%s port=%s dbname=postgres%s", hosts, ports,
-                 n > 1 ? " target_session_attrs=read-write" : "") < 0)
-        goto oom;
+                 n > 1 ? " target_session_attrs=read-write" : "") < 0) {
+        out = NULL;
+        fl_err_set(e, FL_EFAIL, "out of memory");
+        goto done;
+    }
     *nhosts = n;
+done:
+    free(dup);
+    free(hosts);
+    free(ports);
     return out;
-oom:
-    fl_err_set(e, FL_EFAIL, "out of memory");
-fail:
-    if (hf)
-        fclose(hf);
-    if (pf)
-        fclose(pf);
-    return NULL;
 }
 
 char *fl_wl_pg_conninfo(const char *target, int *nhosts, struct fl_err *e)

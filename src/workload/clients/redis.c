@@ -133,7 +133,7 @@ static int ask_sentinel(const struct fl_wl_cfg *c, const struct fl_wl_sentinels 
                         char *host, size_t hostlen, int *port, char *err, size_t errlen)
 {
     struct fl_err e = {0};
-    redisContext *ctx;
+    redisContext *ctx = NULL;
 
     if (connect_at(c, s->host[i], s->port[i], "sentinel", &ctx, &e) < 0) {
         snprintf(err, errlen, "%s", e.msg);
@@ -152,9 +152,15 @@ static int ask_sentinel(const struct fl_wl_cfg *c, const struct fl_wl_sentinels 
                  s->host[i], s->port[i], r->type == REDIS_REPLY_ERROR ? ": " : "",
                  r->type == REDIS_REPLY_ERROR ? r->str : "");
     else {
+        char *end;
+        long pt = strtol(r->element[1]->str, &end, 10);
         snprintf(host, hostlen, "%s", r->element[0]->str);
-        *port = atoi(r->element[1]->str);
-        rc = 0;
+        *port = (int)pt;
+        if (*end || pt < 1 || pt > 65535)
+            snprintf(err, errlen, "sentinel %s:%d names the primary at port '%s'", s->host[i],
+                     s->port[i], r->element[1]->str);
+        else
+            rc = 0;
     }
     if (r)
         freeReplyObject(r);
@@ -188,7 +194,7 @@ static int sentinel_connect(const struct fl_wl_cfg *c, redisContext **out, struc
         char host[256];
         int port;
         struct fl_err ce = {0};
-        redisContext *ctx;
+        redisContext *ctx = NULL;
 
         if (ask_sentinel(c, &s, i, host, sizeof host, &port, why[i], sizeof why[i]) < 0)
             continue;
@@ -221,7 +227,7 @@ static int rconnect(const struct fl_wl_cfg *c, void **conn, struct fl_err *e)
 {
     char host[256];
     int port;
-    redisContext *ctx;
+    redisContext *ctx = NULL;
     int rc;
 
     if (!strncmp(c->target, "sentinel://", strlen("sentinel://")))
