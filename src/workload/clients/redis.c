@@ -14,9 +14,10 @@
  *
  * --target sentinel://H:P,H:P,.../NAME follows Redis Sentinel: every connect
  * asks the sentinels in order for the primary NAME, connects there and
- * checks with ROLE that it is one; an error reply READONLY (the server was
- * demoted) or a lost connection makes the worker reconnect, so after a
- * failover the workers (and the final read) go to the new primary.
+ * checks with ROLE that it is one; an error reply READONLY or MASTERDOWN
+ * (the server was demoted), NOREPLICAS (it refuses writes without replicas)
+ * or a lost connection makes the worker reconnect, so after a failover the
+ * workers (and the final read) go to the new primary.
  *
  * Setup deletes the register, set and queue keys and writes the initial
  * balances and a zero counter. A timeout or lost connection is `info` and the
