@@ -167,6 +167,13 @@ static char task_state(pid_t pid, pid_t tid)
     return p[2];
 }
 
+/* False once the process is gone or a zombie. */
+static bool exists(pid_t pid)
+{
+    char st = task_state(pid, pid);
+    return st && st != 'Z' && st != 'X';
+}
+
 static void resume_all(struct stopped *s)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -430,6 +437,8 @@ int fl_clock_skew(const struct fl_clock_proc *p, int64_t offset_ms, uint32_t mas
     if (r) /* leave no entry half done */
         unpatch_stopped(p->pid, fd, p->vdso_base, &p->syms, p->orig, &(struct fl_err){0});
     resume_all(&s);
+    if (r && !exists(p->pid))
+        return 0; /* it exited (a SIGKILL) while stopped: nothing to skew */
     return r ? r : 1;
 }
 

@@ -20,6 +20,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from conftest import journal_records, wait_for
+from test_containers import LIMITS, podman, rootfs  # noqa: F401
 from test_core import guardian_pids
 
 HOUR = 3600.0
@@ -317,3 +318,29 @@ def test_etcd_date_header_and_lease_expiry(fl, etcd, state_dir):
     rc, out = etcdctl(port, "lease", "timetolive", lease)
     assert rc == 0 and "remaining" in out and "expired" not in out, out
     assert journal_records(state_dir) == []
+
+
+# ---- a podman container: every process of it -------------------------------
+
+
+def test_container_by_name_every_process(fl, rootfs):  # noqa: F811
+    """--container skews every process of the container (not only its first),
+    here a busybox shell printing `date +%s` and its sleep."""
+    os.symlink("busybox", os.path.join(rootfs, "bin", "date"))
+    name = f"fl-e2e-clock-{os.getpid()}"
+    cid = podman("create", "--name", name, "--network", "none", *LIMITS, "--rootfs", rootfs,
+                 "sh", "-c", "while true; do date +%s; sleep 0.2; done")
+    try:
+        podman("start", cid)
+
+        def seen():
+            out = podman("logs", cid).split()
+            return int(out[-1]) - time.time() if out else None
+
+        assert wait_for(lambda: seen() is not None, 10)
+        fid = detach(fl, "--container", name, "--offset", "+1h")
+        assert wait_for(lambda: abs(seen() - HOUR) < 3, 10), seen()
+        assert fl("recover", fid)[0] == 0
+        assert wait_for(lambda: abs(seen()) < 3, 10), seen()
+    finally:
+        podman("rm", "-f", "-t", "0", cid, check=False)
