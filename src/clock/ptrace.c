@@ -429,6 +429,13 @@ int fl_clock_skew(const struct fl_clock_proc *p, int64_t offset_ms, uint32_t mas
     int r;
 
     *page = 0;
+    /* A job-control stop holds the thread before the mmap can run. */
+    if (task_state(p->pid, p->pid) == 'T')
+        return fl_err_set(e, FL_EREFUSED,
+                          "pid %d is stopped (SIGSTOP or a process.pause): clock.skew runs one "
+                          "system call in it, so continue it first (kill -CONT %d), or skew it "
+                          "before pausing it",
+                          (int)p->pid, (int)p->pid);
     if ((fd = open_mem(p->pid, O_RDWR, e)) < 0)
         return fd == -FL_ENOTARGET ? 0 : fd;
     if ((r = stop_outside(p->pid, p->vdso_base, p->vdso_len, &s, e)) <= 0)

@@ -344,3 +344,26 @@ def test_container_by_name_every_process(fl, rootfs):  # noqa: F811
         assert wait_for(lambda: abs(seen()) < 3, 10), seen()
     finally:
         podman("rm", "-f", "-t", "0", cid, check=False)
+
+
+def test_stopped_process_refused_but_reverted_while_stopped(fl, progs, printers):
+    pr = printers([progs["dynamic"]])
+    base = baseline(pr)
+    os.kill(pr.pid, signal.SIGSTOP)
+    try:
+        rc, _, err = fl("inject", "clock.skew", "--pid", pr.pid, "--offset", "+1h",
+                        "--duration", "1s")
+        assert rc == 4 and "is stopped" in err, err
+    finally:
+        os.kill(pr.pid, signal.SIGCONT)
+    # Skewed first, then stopped: revert works on the stopped process and
+    # leaves it stopped.
+    fid = detach(fl, "--pid", pr.pid, "--offset", "+1h")
+    assert settles(pr, 0, base, HOUR)
+    os.kill(pr.pid, signal.SIGSTOP)
+    assert wait_for(lambda: open(f"/proc/{pr.pid}/stat").read().rsplit(")", 1)[1].split()[0]
+                    == "T", 5)
+    assert fl("recover", fid)[0] == 0
+    assert open(f"/proc/{pr.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "T"
+    os.kill(pr.pid, signal.SIGCONT)
+    assert settles(pr, 0, base, 0)
