@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock/ptrace.h"
@@ -367,11 +368,12 @@ static bool entry_wanted(int i, uint32_t mask, const struct fl_vdso_syms *syms)
     return i == FL_VDSO_CLOCK_GETTIME || (mask & FL_CLOCK_MASK_REALTIME);
 }
 
-static int patch_stopped(const struct fl_clock_proc *p, int fd, pid_t tid, int64_t offset_ms,
-                         uint32_t mask, const char *id, uint64_t *page, struct fl_err *e)
+static int patch_stopped(const struct fl_clock_proc *p, int fd, pid_t tid,
+                         const struct fl_clock_shift *shift, const char *id, uint64_t *page,
+                         struct fl_err *e)
 {
-    char tag[FL_CLOCK_TAG_LEN] = {0};
-    uint8_t code[FL_CLOCK_CODE_LEN], cur[FL_CLOCK_PATCH_LEN], jmp[FL_CLOCK_PATCH_LEN];
+    struct fl_clock_shift now = *shift;
+    uint8_t code[FL_CLOCK_IMAGE_LEN], cur[FL_CLOCK_PATCH_LEN], jmp[FL_CLOCK_PATCH_LEN];
     size_t entry[FL_VDSO_NENTRIES];
     int r, i;
 
@@ -383,14 +385,21 @@ static int patch_stopped(const struct fl_clock_proc *p, int fd, pid_t tid, int64
                               "pid %d: its vDSO changed since the fault was planned", (int)p->pid);
     if ((r = remote_mmap(tid, p->vdso_base + p->syms.syscall_off, page, e)))
         return r;
-    fl_clock_build_code(offset_ms, mask, code, entry);
-    snprintf(tag, sizeof tag, "%s%s", FL_CLOCK_TAG_PREFIX, id ? id : "");
-    if ((r = mem_io(fd, true, code, sizeof code, *page)) ||
-        (r = mem_io(fd, true, tag, sizeof tag, *page + FL_CLOCK_TAG_OFF)))
+    /* The drift starts now: each chosen clock's reading, as this process
+     * sees it (the same clocks unless the target has a time namespace). */
+    for (int c = 0; c < 32; c++) {
+        struct timespec ts;
+        if ((now.mask & (1u << c)) && clock_gettime(c, &ts) == 0)
+            now.t0_ns[c] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    }
+    fl_clock_build_code(&now, code, entry);
+    snprintf((char *)code + FL_CLOCK_TAG_OFF, FL_CLOCK_TAG_LEN, "%s%s", FL_CLOCK_TAG_PREFIX,
+             id ? id : "");
+    if ((r = mem_io(fd, true, code, sizeof code, *page)))
         return fl_err_set(e, FL_EFAIL, "cannot write the code page of pid %d: %s", (int)p->pid,
                           strerror(-r));
     for (i = 0; i < FL_VDSO_NENTRIES; i++) {
-        if (!entry_wanted(i, mask, &p->syms))
+        if (!entry_wanted(i, shift->mask, &p->syms))
             continue;
         fl_clock_build_patch(*page + entry[i], jmp);
         if ((r = mem_io(fd, true, jmp, sizeof jmp, p->vdso_base + p->syms.off[i])))
@@ -421,7 +430,7 @@ static int unpatch_stopped(pid_t pid, int fd, uint64_t base, const struct fl_vds
     return n;
 }
 
-int fl_clock_skew(const struct fl_clock_proc *p, int64_t offset_ms, uint32_t mask, const char *id,
+int fl_clock_skew(const struct fl_clock_proc *p, const struct fl_clock_shift *shift, const char *id,
                   uint64_t *page, struct fl_err *e)
 {
     _cleanup_close_ int fd = -1;
@@ -440,7 +449,7 @@ int fl_clock_skew(const struct fl_clock_proc *p, int64_t offset_ms, uint32_t mas
         return fd == -FL_ENOTARGET ? 0 : fd;
     if ((r = stop_outside(p->pid, p->vdso_base, p->vdso_len, &s, e)) <= 0)
         return r;
-    r = patch_stopped(p, fd, s.tids[0], offset_ms, mask, id, page, e);
+    r = patch_stopped(p, fd, s.tids[0], shift, id, page, e);
     if (r) /* leave no entry half done */
         unpatch_stopped(p->pid, fd, p->vdso_base, &p->syms, p->orig, &(struct fl_err){0});
     resume_all(&s);
@@ -490,10 +499,10 @@ int fl_clock_restore(pid_t pid, uint64_t vdso_base, const uint8_t (*orig)[FL_CLO
 
 #else /* not x86-64 */
 
-int fl_clock_skew(const struct fl_clock_proc *p, int64_t offset_ms, uint32_t mask, const char *id,
+int fl_clock_skew(const struct fl_clock_proc *p, const struct fl_clock_shift *shift, const char *id,
                   uint64_t *page, struct fl_err *e)
 {
-    (void)p, (void)offset_ms, (void)mask, (void)id;
+    (void)p, (void)shift, (void)id;
     *page = 0;
     return fl_err_set(e, FL_EUNSUPPORTED, "clock.skew runs on x86-64 only");
 }

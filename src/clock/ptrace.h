@@ -29,17 +29,17 @@ int fl_clock_inspect(pid_t pid, struct fl_clock_proc *p, struct fl_err *e);
 
 /* The code page also holds FL_CLOCK_TAG_PREFIX and the fault's id, so
  * `recover --all` can tell whose skew it finds. */
-#define FL_CLOCK_TAG_OFF 256
+#define FL_CLOCK_TAG_OFF 0x180
 #define FL_CLOCK_TAG_LEN 48
 #define FL_CLOCK_TAG_PREFIX "faultline clock.skew "
 
-/* Skew the process `p` (as inspected) by offset_ms on the clocks of `mask`,
- * tagging the code page with fault `id`.
+/* Skew the process `p` (as inspected) by `shift` (its t0_ns are filled here,
+ * at the moment of patching), tagging the code page with fault `id`.
  * *page gets the address of the code page mapped into it (0 if none was
  * mapped). Returns 1 when done, 0 when the process exited meanwhile, or a
  * negative FL_E* code; on failure the entries are as they were, though the
  * page may stay mapped. */
-int fl_clock_skew(const struct fl_clock_proc *p, int64_t offset_ms, uint32_t mask, const char *id,
+int fl_clock_skew(const struct fl_clock_proc *p, const struct fl_clock_shift *shift, const char *id,
                   uint64_t *page, struct fl_err *e);
 
 /* The fault id tagged in the code page an inspected, skewed process jumps

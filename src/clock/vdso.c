@@ -155,8 +155,6 @@ int fl_clock_parse_offset(const char *s, int64_t *ms, struct fl_err *e)
         sign = *s++ == '-' ? -1 : 1;
     if ((r = fl_parse_duration_ms(s, ms, e)))
         return r;
-    if (*ms == 0)
-        return fl_err_set(e, FL_EUSAGE, "--offset 0 moves no clock; give e.g. +1h or -30s");
     *ms *= sign;
     return 0;
 }
@@ -196,73 +194,100 @@ int fl_clock_parse_clocks(const char *s, uint32_t *mask, struct fl_err *e)
 }
 
 /* The trampoline page. Register use follows the x86-64 System V ABI the
- * vDSO entries have: arguments in rdi/rsi, result in rax; rcx and r11 are
- * clobbered by `syscall` and free to use, the rest is preserved. */
+ * vDSO entries have: arguments in rdi/rsi, result in rax; rcx, rdx, r8, r9
+ * and r11 are scratch (`syscall` itself clobbers rcx and r11), the rest is
+ * preserved. A skewed reading t (in ns) becomes
+ *     t + OFFSET + (t - T0[clock]) * PPM / 1000000
+ * with T0[clock] the clock's own reading when the fault was applied (the
+ * table at FL_CLOCK_T0_OFF), so a drift starts from zero then. */
 static const uint8_t code_template[FL_CLOCK_CODE_LEN] = {
     /* 0x00 clock_gettime(clockid_t edi, struct timespec *rsi) */
     0xf3, 0x0f, 0x1e, 0xfa,                   /* endbr64 */
     0xb8, 0xe4, 0x00, 0x00, 0x00,             /* mov eax, 228 (SYS_clock_gettime) */
     0x0f, 0x05,                               /* syscall */
     0x48, 0x85, 0xc0,                         /* test rax, rax */
-    0x75, 0x43,                               /* jnz .ret (error: as the kernel said) */
+    0x75, 0x77,                               /* jnz .ret (error: as the kernel said) */
     0x83, 0xff, 0x1f,                         /* cmp edi, 31 */
-    0x77, 0x3e,                               /* ja .ret (CPU/fd clocks, ids >= 32) */
+    0x77, 0x72,                               /* ja .ret (CPU/fd clocks: ids >= 32, < 0) */
     0x41, 0xbb, 0, 0, 0, 0,                   /* 0x15: mov r11d, MASK (imm32 at 0x17) */
     0x41, 0x0f, 0xa3, 0xfb,                   /* bt r11d, edi */
-    0x73, 0x32,                               /* jnc .ret (a clock left alone) */
+    0x73, 0x66,                               /* jnc .ret (a clock left alone) */
     0x48, 0x85, 0xf6,                         /* test rsi, rsi */
-    0x74, 0x2d,                               /* jz .ret */
-    0x48, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0,       /* 0x26: movabs rcx, SEC (imm64 at 0x28) */
-    0x48, 0x01, 0x0e,                         /* add [rsi], rcx */
-    0xb9, 0, 0, 0, 0,                         /* 0x33: mov ecx, NSEC (imm32 at 0x34) */
-    0x48, 0x03, 0x4e, 0x08,                   /* add rcx, [rsi+8] */
-    0x48, 0x81, 0xf9, 0x00, 0xca, 0x9a, 0x3b, /* cmp rcx, 1000000000 */
-    0x7c, 0x0a,                               /* jl .store */
-    0x48, 0x81, 0xe9, 0x00, 0xca, 0x9a, 0x3b, /* sub rcx, 1000000000 */
-    0x48, 0xff, 0x06,                         /* inc qword [rsi] */
-    0x48, 0x89, 0x4e, 0x08,                   /* .store: mov [rsi+8], rcx */
-    0xc3,                                     /* .ret: ret (rax still 0) */
-    /* 0x54 gettimeofday(struct timeval *rdi, struct timezone *rsi) */
-    0xf3, 0x0f, 0x1e, 0xfa,                   /* endbr64 */
-    0xb8, 0x60, 0x00, 0x00, 0x00,             /* mov eax, 96 (SYS_gettimeofday) */
-    0x0f, 0x05,                               /* syscall */
-    0x48, 0x85, 0xc0,                         /* test rax, rax */
-    0x75, 0x32,                               /* jnz .ret */
-    0x48, 0x85, 0xff,                         /* test rdi, rdi */
-    0x74, 0x2d,                               /* jz .ret */
-    0x48, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0,       /* 0x69: movabs rcx, SEC (imm64 at 0x6b) */
-    0x48, 0x01, 0x0f,                         /* add [rdi], rcx */
-    0xb9, 0, 0, 0, 0,                         /* 0x76: mov ecx, USEC (imm32 at 0x77) */
-    0x48, 0x03, 0x4f, 0x08,                   /* add rcx, [rdi+8] */
-    0x48, 0x81, 0xf9, 0x40, 0x42, 0x0f, 0x00, /* cmp rcx, 1000000 */
-    0x7c, 0x0a,                               /* jl .store */
-    0x48, 0x81, 0xe9, 0x40, 0x42, 0x0f, 0x00, /* sub rcx, 1000000 */
-    0x48, 0xff, 0x07,                         /* inc qword [rdi] */
-    0x48, 0x89, 0x4f, 0x08,                   /* .store: mov [rdi+8], rcx */
+    0x74, 0x61,                               /* jz .ret */
+    0x48, 0x69, 0x0e, 0x00, 0xca, 0x9a, 0x3b, /* imul rcx, [rsi], 1000000000 */
+    0x48, 0x03, 0x4e, 0x08,                   /* add rcx, [rsi+8]  (rcx = t in ns) */
+    0x4c, 0x8d, 0x1d, 0xc8, 0x01, 0x00, 0x00, /* lea r11, [rip+0x1c8] (T0 table at 0x200) */
+    0x48, 0x89, 0xc8,                         /* mov rax, rcx */
+    0x49, 0x2b, 0x04, 0xfb,                   /* sub rax, [r11+rdi*8]  (t - T0) */
+    0x49, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0,       /* 0x3f: movabs r8, PPM (imm64 at 0x41) */
+    0x49, 0xf7, 0xe8,                         /* imul r8  (rdx:rax = (t - T0) * PPM) */
+    0x41, 0xb8, 0x40, 0x42, 0x0f, 0x00,       /* mov r8d, 1000000 */
+    0x49, 0xf7, 0xf8,                         /* idiv r8  (|PPM| <= 1e6: no overflow) */
+    0x48, 0x01, 0xc1,                         /* add rcx, rax */
+    0x49, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0,       /* 0x58: movabs r8, OFFSET ns (imm64 at 0x5a) */
+    0x4c, 0x01, 0xc1,                         /* add rcx, r8 */
+    0x48, 0x89, 0xc8,                         /* mov rax, rcx */
+    0x48, 0x99,                               /* cqo */
+    0x41, 0xb8, 0x00, 0xca, 0x9a, 0x3b,       /* mov r8d, 1000000000 */
+    0x49, 0xf7, 0xf8,                         /* idiv r8  (rax = s, rdx = ns, signed) */
+    0x48, 0x85, 0xd2,                         /* test rdx, rdx */
+    0x79, 0x06,                               /* jns .store */
+    0x4c, 0x01, 0xc2,                         /* add rdx, r8  (ns into [0, 1e9)) */
+    0x48, 0xff, 0xc8,                         /* dec rax */
+    0x48, 0x89, 0x06,                         /* .store: mov [rsi], rax */
+    0x48, 0x89, 0x56, 0x08,                   /* mov [rsi+8], rdx */
+    0x31, 0xc0,                               /* xor eax, eax */
     0xc3,                                     /* .ret: ret */
-    /* 0x97 time(time_t *rdi): the skewed clock_gettime(CLOCK_REALTIME) above */
+    /* 0x88 gettimeofday(struct timeval *rdi, struct timezone *rsi) */
     0xf3, 0x0f, 0x1e, 0xfa,       /* endbr64 */
+    0x48, 0x85, 0xf6,             /* test rsi, rsi */
+    0x74, 0x0c,                   /* jz .tv (no timezone wanted) */
+    0xb8, 0x60, 0x00, 0x00, 0x00, /* mov eax, 96 (SYS_gettimeofday, for the timezone) */
+    0x0f, 0x05,                   /* syscall */
+    0x48, 0x85, 0xc0,             /* test rax, rax */
+    0x75, 0x3e,                   /* jnz .ret */
+    0x48, 0x85, 0xff,             /* .tv: test rdi, rdi */
+    0x74, 0x37,                   /* jz .ok */
     0x48, 0x83, 0xec, 0x18,       /* sub rsp, 24 (a timespec, rsp kept 16-aligned) */
-    0x48, 0x89, 0xfa,             /* mov rdx, rdi (the entry above leaves rdx alone) */
+    0x49, 0x89, 0xf9,             /* mov r9, rdi (the entry at 0x00 leaves r9 alone) */
     0x31, 0xff,                   /* xor edi, edi (CLOCK_REALTIME) */
     0x48, 0x89, 0xe6,             /* mov rsi, rsp */
-    0xe8, 0x54, 0xff, 0xff, 0xff, /* call 0x00 */
+    0xe8, 0x4d, 0xff, 0xff, 0xff, /* call 0x00 */
+    0x48, 0x85, 0xc0,             /* test rax, rax */
+    0x75, 0x1c,                   /* jnz .out */
+    0x48, 0x8b, 0x04, 0x24,       /* mov rax, [rsp] */
+    0x49, 0x89, 0x01,             /* mov [r9], rax  (tv_sec) */
+    0x48, 0x8b, 0x44, 0x24, 0x08, /* mov rax, [rsp+8] */
+    0x31, 0xd2,                   /* xor edx, edx */
+    0xb9, 0xe8, 0x03, 0x00, 0x00, /* mov ecx, 1000 */
+    0x48, 0xf7, 0xf1,             /* div rcx */
+    0x49, 0x89, 0x41, 0x08,       /* mov [r9+8], rax  (tv_usec) */
+    0x31, 0xc0,                   /* xor eax, eax */
+    0x48, 0x83, 0xc4, 0x18,       /* .out: add rsp, 24 */
+    0xc3,                         /* ret */
+    0x31, 0xc0,                   /* .ok: xor eax, eax */
+    0xc3,                         /* .ret: ret */
+    /* 0xdc time(time_t *rdi): the skewed clock_gettime(CLOCK_REALTIME) above */
+    0xf3, 0x0f, 0x1e, 0xfa,       /* endbr64 */
+    0x48, 0x83, 0xec, 0x18,       /* sub rsp, 24 */
+    0x49, 0x89, 0xf9,             /* mov r9, rdi */
+    0x31, 0xff,                   /* xor edi, edi (CLOCK_REALTIME) */
+    0x48, 0x89, 0xe6,             /* mov rsi, rsp */
+    0xe8, 0x0f, 0xff, 0xff, 0xff, /* call 0x00 */
     0x48, 0x8b, 0x04, 0x24,       /* mov rax, [rsp] (tv_sec) */
     0x48, 0x83, 0xc4, 0x18,       /* add rsp, 24 */
-    0x48, 0x85, 0xd2,             /* test rdx, rdx */
+    0x4d, 0x85, 0xc9,             /* test r9, r9 */
     0x74, 0x03,                   /* jz .ret */
-    0x48, 0x89, 0x02,             /* mov [rdx], rax */
+    0x49, 0x89, 0x01,             /* mov [r9], rax */
     0xc3,                         /* .ret: ret */
 };
 
 enum {
     CG_MASK = 0x17,
-    CG_SEC = 0x28,
-    CG_NSEC = 0x34,
-    GTOD_ENTRY = 0x54,
-    GTOD_SEC = 0x6b,
-    GTOD_USEC = 0x77,
-    TIME_ENTRY = 0x97,
+    CG_PPM = 0x41,
+    CG_OFFSET = 0x5a,
+    GTOD_ENTRY = 0x88,
+    TIME_ENTRY = 0xdc,
 };
 
 static void put32(uint8_t *p, uint32_t v)
@@ -277,26 +302,43 @@ static void put64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-void fl_clock_build_code(int64_t offset_ms, uint32_t mask, uint8_t buf[FL_CLOCK_CODE_LEN],
+void fl_clock_build_code(const struct fl_clock_shift *s, uint8_t buf[FL_CLOCK_IMAGE_LEN],
                          size_t entry[FL_VDSO_NENTRIES])
 {
-    /* Seconds rounded down and a non-negative remainder, so the code only
-     * ever carries upwards: -1.5 s is -2 s + 500000000 ns. */
-    int64_t sec = offset_ms / 1000, rem = offset_ms % 1000;
-
-    if (rem < 0) {
-        sec -= 1;
-        rem += 1000;
-    }
+    memset(buf, 0, FL_CLOCK_IMAGE_LEN);
     memcpy(buf, code_template, FL_CLOCK_CODE_LEN);
-    put32(buf + CG_MASK, mask);
-    put64(buf + CG_SEC, (uint64_t)sec);
-    put32(buf + CG_NSEC, (uint32_t)(rem * 1000000));
-    put64(buf + GTOD_SEC, (uint64_t)sec);
-    put32(buf + GTOD_USEC, (uint32_t)(rem * 1000));
+    put32(buf + CG_MASK, s->mask);
+    put64(buf + CG_PPM, (uint64_t)s->drift_ppm);
+    put64(buf + CG_OFFSET, (uint64_t)(s->offset_ms * 1000000));
+    for (int i = 0; i < 32; i++)
+        put64(buf + FL_CLOCK_T0_OFF + (size_t)8 * (size_t)i, (uint64_t)s->t0_ns[i]);
     entry[FL_VDSO_CLOCK_GETTIME] = 0;
     entry[FL_VDSO_GETTIMEOFDAY] = GTOD_ENTRY;
     entry[FL_VDSO_TIME] = TIME_ENTRY;
+}
+
+int fl_clock_parse_drift(const char *s, int64_t *ppm, struct fl_err *e)
+{
+    char *end;
+    double v;
+
+    if (!s || !*s)
+        return fl_err_set(e, FL_EUSAGE, "--drift needs a value such as 500 (ppm) or 10%%");
+    v = strtod(s, &end);
+    if (end == s || (*end && strcmp(end, "%") && strcmp(end, "ppm")))
+        return fl_err_set(e, FL_EUSAGE,
+                          "--drift '%s': give parts per million (500, -2000ppm) or a percentage "
+                          "(10%%, -5%%)",
+                          s);
+    if (!strcmp(end, "%"))
+        v *= 10000;
+    if (!(v > -1000000 && v <= 1000000))
+        return fl_err_set(e, FL_EUSAGE,
+                          "--drift '%s': between -100%% (exclusive: a clock that stops) and "
+                          "+100%% (twice as fast)",
+                          s);
+    *ppm = (int64_t)(v < 0 ? v - 0.5 : v + 0.5);
+    return 0;
 }
 
 void fl_clock_build_patch(uint64_t target, uint8_t out[FL_CLOCK_PATCH_LEN])

@@ -28,8 +28,11 @@ enum fl_vdso_entry {
 
 /* The jump written over an entry: movabs rax, imm64; jmp rax. */
 #define FL_CLOCK_PATCH_LEN 12
-/* Bytes of code the trampoline page holds (fl_clock_build_code). */
-#define FL_CLOCK_CODE_LEN 189
+/* The trampoline page: code from 0, the fault's tag at FL_CLOCK_TAG_OFF
+ * (ptrace.h), each clock's T0 (int64 ns, by clock id) at FL_CLOCK_T0_OFF. */
+#define FL_CLOCK_CODE_LEN 258
+#define FL_CLOCK_T0_OFF 0x200
+#define FL_CLOCK_IMAGE_LEN (FL_CLOCK_T0_OFF + 32 * 8)
 /* The largest vDSO image faultline reads (x86-64's is 8 KiB). */
 #define FL_VDSO_MAX_LEN ((uint64_t)64 * 1024)
 
@@ -55,17 +58,30 @@ int fl_vdso_parse(const uint8_t *img, size_t len, struct fl_vdso_syms *out, stru
 #define FL_CLOCK_MASK_TAI (1u << 11)
 
 /* Parse "+1h", "-30s", "90m", "-1h30m", "250ms" into signed milliseconds,
- * at most a year either way (what fl_parse_duration_ms accepts). -FL_EUSAGE
- * with a message otherwise. */
+ * at most a year either way (what fl_parse_duration_ms accepts); 0 is
+ * allowed (a drift alone). -FL_EUSAGE with a message otherwise. */
 int fl_clock_parse_offset(const char *s, int64_t *ms, struct fl_err *e);
 /* Parse "realtime", "monotonic", "boottime", "tai", "all", or a comma list
  * of them, into a mask of FL_CLOCK_MASK_* bits. */
 int fl_clock_parse_clocks(const char *s, uint32_t *mask, struct fl_err *e);
 
-/* Build the trampoline code for an offset of `offset_ms` on the clocks of
- * `mask` into buf[FL_CLOCK_CODE_LEN]; entry[i] gets the offset within buf
- * of the replacement for entry i. */
-void fl_clock_build_code(int64_t offset_ms, uint32_t mask, uint8_t buf[FL_CLOCK_CODE_LEN],
+/* What the code adds: OFFSET + (t - T0[clock]) * drift_ppm / 1e6, on the
+ * clocks of `mask`. */
+struct fl_clock_shift {
+    int64_t offset_ms; /* within +-1 year */
+    int64_t drift_ppm; /* (-1000000, 1000000] */
+    uint32_t mask;
+    int64_t t0_ns[32]; /* each clock's reading (ns) when the drift starts */
+};
+
+/* Parse a drift: parts per million ("500", "-2000ppm") or a percentage
+ * ("10%", "-5%"), within (-100%, +100%]. */
+int fl_clock_parse_drift(const char *s, int64_t *ppm, struct fl_err *e);
+
+/* Build the trampoline page's first FL_CLOCK_IMAGE_LEN bytes (the code, and
+ * the T0 table at FL_CLOCK_T0_OFF) into buf; entry[i] gets the offset within
+ * buf of the replacement for entry i. */
+void fl_clock_build_code(const struct fl_clock_shift *s, uint8_t buf[FL_CLOCK_IMAGE_LEN],
                          size_t entry[FL_VDSO_NENTRIES]);
 
 /* The jump to `target` written over an entry. */

@@ -27,9 +27,13 @@
 
 static const struct fl_opt skew_opts[] = {
     FL_SELECT_OPTS,
-    {"offset", FL_OPT_STRING, FL_OPT_REQUIRED, "[+|-]DURATION",
-     "how far to move the clocks: +1h (ahead), -30s (behind), -1h30m, 250ms; at most a year "
-     "(8760h) either way",
+    {"offset", FL_OPT_STRING, 0, "[+|-]DURATION",
+     "how far to move the clocks at once: +1h (ahead), -30s (behind), -1h30m, 250ms; at most a "
+     "year (8760h) either way",
+     NULL, 0, 0},
+    {"drift", FL_OPT_STRING, 0, "PPM|PERCENT",
+     "make the clocks run fast (+) or slow (-) from now on: parts per million (500, -2000ppm) or "
+     "a percentage (10%, -5%), above -100% and at most +100%",
      NULL, 0, 0},
     {"clocks", FL_OPT_STRING, 0, "LIST",
      "which clocks: realtime (default; also gettimeofday, time and CLOCK_REALTIME_COARSE), "
@@ -40,25 +44,36 @@ static const struct fl_opt skew_opts[] = {
 
 static const char *const entry_label[FL_VDSO_NENTRIES] = {"clock_gettime", "gettimeofday", "time"};
 
-static int skew_params(const json_t *params, int64_t *offset_ms, uint32_t *mask, struct fl_err *e)
+static int skew_params(const json_t *params, struct fl_clock_shift *sh, struct fl_err *e)
 {
+    const char *off = fl_param_str(params, "offset", NULL);
+    const char *drift = fl_param_str(params, "drift", NULL);
     int r;
 
-    if ((r = fl_clock_parse_offset(fl_param_str(params, "offset", NULL), offset_ms, e)))
+    memset(sh, 0, sizeof *sh);
+    if (!off && !drift)
+        return fl_err_set(e, FL_EUSAGE,
+                          "clock.skew needs --offset (e.g. +1h, -30s) or --drift (e.g. 10%%, "
+                          "-500ppm), or both");
+    if (off && (r = fl_clock_parse_offset(off, &sh->offset_ms, e)))
         return r;
-    return fl_clock_parse_clocks(fl_param_str(params, "clocks", "realtime"), mask, e);
+    if (drift && (r = fl_clock_parse_drift(drift, &sh->drift_ppm, e)))
+        return r;
+    if (!sh->offset_ms && !sh->drift_ppm)
+        return fl_err_set(e, FL_EUSAGE,
+                          "--offset 0 moves no clock; give e.g. --offset +1h or a --drift");
+    return fl_clock_parse_clocks(fl_param_str(params, "clocks", "realtime"), &sh->mask, e);
 }
 
 static int skew_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e)
 {
-    int64_t ms;
-    uint32_t mask;
+    struct fl_clock_shift sh;
     int r;
 
     (void)ops;
     if ((r = fl_select_validate(params, e)))
         return r;
-    return skew_params(params, &ms, &mask, e);
+    return skew_params(params, &sh, e);
 }
 
 static void hex(const uint8_t *b, size_t n, char *out)
@@ -128,13 +143,12 @@ static bool proc_from_json(const json_t *t, struct fl_clock_proc *p)
 static int skew_plan(struct fl_fault *f, struct fl_err *e)
 {
     struct fl_selection sel;
+    struct fl_clock_shift sh;
     json_t *targets, *t;
-    int64_t ms;
-    uint32_t mask;
     size_t i;
     int r;
 
-    if ((r = skew_params(f->params, &ms, &mask, e)))
+    if ((r = skew_params(f->params, &sh, e)))
         return r;
     if ((r = fl_select_resolve(f->params, f->seed, &sel, e)))
         return r;
@@ -179,12 +193,11 @@ static void skew_claims(const struct fl_fault *f, json_t *out)
 static int skew_inject(struct fl_fault *f, struct fl_err *e)
 {
     json_t *targets = json_object_get(f->undo, "targets"), *t;
-    int64_t ms;
-    uint32_t mask;
+    struct fl_clock_shift sh;
     size_t i, done = 0;
     int r;
 
-    if ((r = skew_params(f->params, &ms, &mask, e)))
+    if ((r = skew_params(f->params, &sh, e)))
         return r;
     json_array_foreach (targets, i, t) {
         struct fl_clock_proc p;
@@ -196,7 +209,7 @@ static int skew_inject(struct fl_fault *f, struct fl_err *e)
                     (int)json_integer_value(json_object_get(t, "pid")));
             continue;
         }
-        r = fl_clock_skew(&p, ms, mask, f->id, &page, e);
+        r = fl_clock_skew(&p, &sh, f->id, &page, e);
         if (page)
             json_object_set_new(t, "page", json_integer((json_int_t)page));
         if (r < 0)
@@ -238,21 +251,27 @@ static int skew_revert(const struct fl_fault *f, struct fl_err *e)
     return r;
 }
 
-/* "move CLOCK_REALTIME of pid 1234 (etcd) +1h". */
+/* "move the realtime clock of pid 1234 (etcd) by +1h, drifting 10%". */
 static void skew_describe(const struct fl_fault *f, char *buf, size_t len)
 {
     json_t *targets = json_object_get(f->undo, "targets");
     long long matched = json_integer_value(json_object_get(f->undo, "matched"));
-    const char *off = fl_param_str(f->params, "offset", "?");
+    const char *off = fl_param_str(f->params, "offset", NULL);
+    const char *drift = fl_param_str(f->params, "drift", NULL);
     const char *clocks = fl_param_str(f->params, "clocks", "realtime");
-    char what[768];
+    char what[768], by[96] = "", dr[96] = "";
 
     if (!targets)
         fl_select_describe(f->params, what, sizeof what);
     else
         fl_select_describe_targets(f->params, targets, matched, what, sizeof what);
-    snprintf(buf, len, "move the %s clock%s of %s by %s%s", clocks, strchr(clocks, ',') ? "s" : "",
-             what, (*off == '+' || *off == '-') ? "" : "+", off);
+    if (off)
+        snprintf(by, sizeof by, " by %s%s", (*off == '+' || *off == '-') ? "" : "+", off);
+    if (drift)
+        snprintf(dr, sizeof dr, "%s drifting %s%s", off ? "," : "",
+                 (*drift == '+' || *drift == '-') ? "" : "+", drift);
+    snprintf(buf, len, "move the %s clock%s of %s%s%s", clocks, strchr(clocks, ',') ? "s" : "",
+             what, by, dr);
 }
 
 /* `recover --all`: every process whose vDSO entries hold faultline's jump

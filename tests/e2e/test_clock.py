@@ -166,6 +166,25 @@ def test_negative_offset_on_the_monotonic_clock_only(fl, progs, printers):
     assert settles(pr, 0, base, 0)
 
 
+def test_drift_makes_the_clock_run_fast(fl, progs, printers):
+    """--drift 50% with no offset: the program's realtime runs 1.5x as fast
+    as its monotonic clock (compared within the program, so the machine's
+    speed does not matter), and is back in step after revert."""
+    pr = printers([progs["static"]])
+    base = baseline(pr)
+    fid = detach(fl, "--pid", pr.pid, "--drift", "50%")
+    n = pr.lines()
+    assert wait_for(lambda: pr.lines() > n + 1, 5)
+    first = pr.last()
+    assert wait_for(lambda: pr.last()[3] - first[3] >= 2.0, 20)
+    last = pr.last()
+    rate = (last[0] - first[0]) / (last[3] - first[3])
+    assert 1.4 < rate < 1.6, (first, last, rate)
+    assert fl("recover", fid)[0] == 0
+    # Revert takes the skew away: realtime and monotonic in step again.
+    assert settles(pr, 0, base, 0)
+
+
 def test_python_loop(fl, printers):
     pr = printers(["python3", "-c", PY_LOOP])
     base = baseline(pr)
@@ -227,7 +246,9 @@ def test_recover_all_restores_a_process_without_a_journal(fl, progs, printers, t
 @pytest.mark.parametrize("args,code,text", [
     (["--pid", "1", "--offset", "+1h"], 4, "pid 1"),
     (["--name", "no-such-process-x", "--offset", "+1h"], 3, "no-such-process-x"),
-    (["--pid", "{pid}"], 2, "--offset"),
+    (["--pid", "{pid}"], 2, "needs --offset"),
+    (["--pid", "{pid}", "--drift", "-100%"], 2, "-100%"),
+    (["--pid", "{pid}", "--offset", "0", "--drift", "0"], 2, "moves no clock"),
     (["--pid", "{pid}", "--offset", "soon"], 2, "soon"),
     (["--pid", "{pid}", "--offset", "0s"], 2, "moves no clock"),
     (["--pid", "{pid}", "--offset", "+9000h"], 2, "longer than a year"),
