@@ -220,9 +220,12 @@ static int seize_one(pid_t pid, pid_t tid, struct stopped *s, struct fl_err *e)
                           "debugger or strace? see TracerPid in /proc/%d/status)",
                           (int)tid, (int)pid, strerror(errno), (int)pid);
     }
-    if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0 && errno != ESRCH)
+    if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0 && errno != ESRCH) {
+        r = errno;
+        ptrace(PTRACE_DETACH, tid, NULL, NULL);
         return fl_err_set(e, FL_EFAIL, "cannot stop thread %d of pid %d: %s", (int)tid, (int)pid,
-                          strerror(errno));
+                          strerror(r));
+    }
     r = wait_stop(tid, &sig);
     if (r < 0) {
         ptrace(PTRACE_DETACH, tid, NULL, NULL);
@@ -314,10 +317,10 @@ static int stop_outside(pid_t pid, uint64_t base, uint64_t len, struct stopped *
  * registers back. orig_rax = -1 keeps the kernel from restarting a system
  * call the thread was stopped in; the saved registers bring that restart
  * back when the thread resumes. */
-static int remote_mmap(pid_t tid, uint64_t insn, uint64_t *page, struct fl_err *e)
+static int remote_mmap(pid_t tid, uint64_t insn, int *pending, uint64_t *page, struct fl_err *e)
 {
     struct user_regs_struct saved, regs;
-    int sig, r;
+    int sig = 0, r, tries = 0;
 
     if (ptrace(PTRACE_GETREGS, tid, NULL, &saved) < 0)
         return fl_err_set(e, FL_EFAIL, "cannot read the registers of thread %d: %s", (int)tid,
@@ -337,15 +340,25 @@ static int remote_mmap(pid_t tid, uint64_t insn, uint64_t *page, struct fl_err *
     regs.r10 = MAP_PRIVATE | MAP_ANONYMOUS;
     regs.r8 = (unsigned long long)-1;
     regs.r9 = 0;
-    if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0 ||
-        ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
-        return fl_err_set(e, FL_EFAIL, "cannot run mmap in thread %d: %s", (int)tid,
+    if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0)
+        return fl_err_set(e, FL_EFAIL, "cannot set the registers of thread %d: %s", (int)tid,
                           strerror(errno));
-    r = wait_stop(tid, &sig);
-    if (r <= 0)
-        return fl_err_set(e, FL_EFAIL, "thread %d did not come back from mmap: %s", (int)tid,
-                          r ? strerror(-r) : "it exited");
-    r = ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0 ? -errno : 0;
+    /* A signal that arrives first (Go preempts its threads with SIGURG) stops
+     * the thread before the syscall: keep it for the detach, step again. */
+    do {
+        if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
+            return fl_err_set(e, FL_EFAIL, "cannot run mmap in thread %d: %s", (int)tid,
+                              strerror(errno));
+        r = wait_stop(tid, &sig);
+        if (r <= 0)
+            return fl_err_set(e, FL_EFAIL, "thread %d did not come back from mmap: %s", (int)tid,
+                              r ? strerror(-r) : "it exited");
+        r = ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0 ? -errno : 0;
+        if (r || regs.rip != insn || sig == SIGTRAP)
+            break;
+        if (sig && !*pending)
+            *pending = sig;
+    } while (++tries < 8);
     if (ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0 || r)
         return fl_err_set(e, FL_EFAIL, "cannot restore the registers of thread %d: %s", (int)tid,
                           strerror(r ? -r : errno));
@@ -368,7 +381,7 @@ static bool entry_wanted(int i, uint32_t mask, const struct fl_vdso_syms *syms)
     return i == FL_VDSO_CLOCK_GETTIME || (mask & FL_CLOCK_MASK_REALTIME);
 }
 
-static int patch_stopped(const struct fl_clock_proc *p, int fd, pid_t tid,
+static int patch_stopped(const struct fl_clock_proc *p, int fd, pid_t tid, int *pending,
                          const struct fl_clock_shift *shift, const char *id, uint64_t *page,
                          struct fl_err *e)
 {
@@ -383,7 +396,7 @@ static int patch_stopped(const struct fl_clock_proc *p, int fd, pid_t tid,
                                memcmp(cur, p->orig[i], sizeof cur)))
             return fl_err_set(e, FL_EREFUSED,
                               "pid %d: its vDSO changed since the fault was planned", (int)p->pid);
-    if ((r = remote_mmap(tid, p->vdso_base + p->syms.syscall_off, page, e)))
+    if ((r = remote_mmap(tid, p->vdso_base + p->syms.syscall_off, pending, page, e)))
         return r;
     /* The drift starts now: each chosen clock's reading, as this process
      * sees it (the same clocks unless the target has a time namespace). */
@@ -449,7 +462,7 @@ int fl_clock_skew(const struct fl_clock_proc *p, const struct fl_clock_shift *sh
         return fd == -FL_ENOTARGET ? 0 : fd;
     if ((r = stop_outside(p->pid, p->vdso_base, p->vdso_len, &s, e)) <= 0)
         return r;
-    r = patch_stopped(p, fd, s.tids[0], shift, id, page, e);
+    r = patch_stopped(p, fd, s.tids[0], &s.sig[0], shift, id, page, e);
     if (r) /* leave no entry half done */
         unpatch_stopped(p->pid, fd, p->vdso_base, &p->syms, p->orig, &(struct fl_err){0});
     resume_all(&s);
