@@ -293,9 +293,11 @@ static bool any_inside(const struct stopped *s, uint64_t lo, uint64_t len)
     return false;
 }
 
-/* Stop the process with no thread inside its vDSO, so none is in the middle
- * of bytes about to change. 1: stopped, 0: it exited. */
-static int stop_outside(pid_t pid, uint64_t base, uint64_t len, struct stopped *s, struct fl_err *e)
+/* Stop the process with no thread inside its vDSO (nor in the code page at
+ * `page`, if not 0), so none is in the middle of bytes about to change.
+ * 1: stopped, 0: it exited. */
+static int stop_outside(pid_t pid, uint64_t base, uint64_t len, uint64_t page, struct stopped *s,
+                        struct fl_err *e)
 {
     for (int i = 0; i < OUTSIDE_TRIES; i++) {
         int r = stop_all(pid, s, e);
@@ -303,7 +305,7 @@ static int stop_outside(pid_t pid, uint64_t base, uint64_t len, struct stopped *
             return r;
         if (!s->n)
             return 0;
-        if (!any_inside(s, base, len))
+        if (!any_inside(s, base, len) && !(page && any_inside(s, page, 4096)))
             return 1;
         resume_all(s);
         fl_sleep_ms(1);
@@ -372,6 +374,36 @@ static int remote_mmap(pid_t tid, uint64_t insn, int *pending, uint64_t *page, s
     return 0;
 }
 
+/* The code page an earlier skew of this process left mapped (revert cannot
+ * unmap it), found by its tag, so skewing a process again reuses it instead
+ * of mapping one more page each time. 0 if there is none. */
+static uint64_t old_page(pid_t pid, int fd)
+{
+    char path[64], line[512];
+    _cleanup_fclose_ FILE *f = NULL;
+
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    if (!(f = fopen(path, "re")))
+        return 0;
+    while (fgets(line, sizeof line, f)) {
+        char perms[8] = "", tag[sizeof FL_CLOCK_TAG_PREFIX] = "", *end;
+        unsigned long long lo = strtoull(line, &end, 16), hi;
+        int name = 0;
+
+        if (*end != '-')
+            continue;
+        hi = strtoull(end + 1, &end, 16);
+        /* "lo-hi r-xp 00000000 00:00 0" and no path: an anonymous code page */
+        if (hi - lo != 4096 || sscanf(end, " %7s 00000000 00:00 0 %n", perms, &name) != 1 ||
+            strcmp(perms, "r-xp") || end[name])
+            continue;
+        if (mem_io(fd, false, tag, sizeof tag - 1, lo + FL_CLOCK_TAG_OFF) == 0 &&
+            !memcmp(tag, FL_CLOCK_TAG_PREFIX, sizeof tag - 1))
+            return lo;
+    }
+    return 0;
+}
+
 /* Which entries a skew on `mask` redirects: gettimeofday and time read
  * CLOCK_REALTIME only. */
 static bool entry_wanted(int i, uint32_t mask, const struct fl_vdso_syms *syms)
@@ -396,7 +428,7 @@ static int patch_stopped(const struct fl_clock_proc *p, int fd, pid_t tid, int *
                                memcmp(cur, p->orig[i], sizeof cur)))
             return fl_err_set(e, FL_EREFUSED,
                               "pid %d: its vDSO changed since the fault was planned", (int)p->pid);
-    if ((r = remote_mmap(tid, p->vdso_base + p->syms.syscall_off, pending, page, e)))
+    if (!*page && (r = remote_mmap(tid, p->vdso_base + p->syms.syscall_off, pending, page, e)))
         return r;
     /* The drift starts now: each chosen clock's reading, as this process
      * sees it (the same clocks unless the target has a time namespace). */
@@ -448,6 +480,7 @@ int fl_clock_skew(const struct fl_clock_proc *p, const struct fl_clock_shift *sh
 {
     _cleanup_close_ int fd = -1;
     struct stopped s;
+    uint64_t reuse;
     int r;
 
     *page = 0;
@@ -460,8 +493,10 @@ int fl_clock_skew(const struct fl_clock_proc *p, const struct fl_clock_shift *sh
                           (int)p->pid, (int)p->pid);
     if ((fd = open_mem(p->pid, O_RDWR, e)) < 0)
         return fd == -FL_ENOTARGET ? 0 : fd;
-    if ((r = stop_outside(p->pid, p->vdso_base, p->vdso_len, &s, e)) <= 0)
+    reuse = old_page(p->pid, fd);
+    if ((r = stop_outside(p->pid, p->vdso_base, p->vdso_len, reuse, &s, e)) <= 0)
         return r;
+    *page = reuse;
     r = patch_stopped(p, fd, s.tids[0], &s.sig[0], shift, id, page, e);
     if (r) /* leave no entry half done */
         unpatch_stopped(p->pid, fd, p->vdso_base, &p->syms, p->orig, &(struct fl_err){0});
@@ -502,7 +537,7 @@ int fl_clock_restore(pid_t pid, uint64_t vdso_base, const uint8_t (*orig)[FL_CLO
     }
     if ((fd = open_mem(pid, O_RDWR, e)) < 0)
         return fd == -FL_ENOTARGET ? 0 : fd;
-    if ((r = stop_outside(pid, now.vdso_base, now.vdso_len, &s, e)) <= 0)
+    if ((r = stop_outside(pid, now.vdso_base, now.vdso_len, 0, &s, e)) <= 0)
         return r;
     r = unpatch_stopped(pid, fd, now.vdso_base, &now.syms,
                         (const uint8_t(*)[FL_CLOCK_PATCH_LEN])use, e);

@@ -388,3 +388,27 @@ def test_stopped_process_refused_but_reverted_while_stopped(fl, progs, printers)
     assert open(f"/proc/{pr.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "T"
     os.kill(pr.pid, signal.SIGCONT)
     assert settles(pr, 0, base, 0)
+
+
+def anon_code_pages(pid):
+    """Anonymous 4 KiB r-x mappings (where clock.skew's code page lives)."""
+    n = 0
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            n += hi - lo == 4096 and parts[1] == "r-xp" and len(parts) == 5
+    return n
+
+
+def test_skewing_again_reuses_the_code_page(fl, progs, printers):
+    pr = printers([progs["static"]])
+    base = baseline(pr)
+    before = anon_code_pages(pr.pid)
+    for hours in (1, 2, 3):
+        fid = detach(fl, "--pid", pr.pid, "--offset", f"+{hours}h")
+        assert settles(pr, 0, base, hours * HOUR)
+        assert fl("recover", fid)[0] == 0
+        assert settles(pr, 0, base, 0)
+        # One page mapped by the first skew, reused by the next ones.
+        assert anon_code_pages(pr.pid) == before + 1
