@@ -404,6 +404,38 @@ static uint64_t old_page(pid_t pid, int fd)
     return 0;
 }
 
+/* How far clock `c` of `pid` is from this process's (ns): the offsets of
+ * its time namespace minus ours (/proc/PID/timens_offsets, Linux 5.6+;
+ * 0 without). They move the monotonic clocks and boottime only. */
+static int64_t timens_offset(pid_t pid, int c)
+{
+    const char *want =
+        (c == CLOCK_MONOTONIC || c == CLOCK_MONOTONIC_RAW || c == CLOCK_MONOTONIC_COARSE)
+            ? "monotonic"
+        : (c == CLOCK_BOOTTIME || c == CLOCK_BOOTTIME_ALARM) ? "boottime"
+                                                             : NULL;
+    int64_t off = 0;
+
+    for (int who = 0; want && who < 2; who++) {
+        char path[64], line[128], *end;
+        _cleanup_fclose_ FILE *f = NULL;
+
+        snprintf(path, sizeof path, "/proc/%d/timens_offsets", who ? (int)getpid() : (int)pid);
+        f = fopen(path, "re");
+        while (f && fgets(line, sizeof line, f)) {
+            size_t n = strlen(want);
+            long long sec, nsec;
+
+            if (strncmp(line, want, n) || line[n] != ' ')
+                continue;
+            sec = strtoll(line + n, &end, 10);
+            nsec = strtoll(end, NULL, 10);
+            off += (who ? -1 : 1) * (sec * 1000000000 + nsec);
+        }
+    }
+    return off;
+}
+
 /* Which entries a skew on `mask` redirects: gettimeofday and time read
  * CLOCK_REALTIME only. */
 static bool entry_wanted(int i, uint32_t mask, const struct fl_vdso_syms *syms)
@@ -430,12 +462,12 @@ static int patch_stopped(const struct fl_clock_proc *p, int fd, pid_t tid, int *
                               "pid %d: its vDSO changed since the fault was planned", (int)p->pid);
     if (!*page && (r = remote_mmap(tid, p->vdso_base + p->syms.syscall_off, pending, page, e)))
         return r;
-    /* The drift starts now: each chosen clock's reading, as this process
-     * sees it (the same clocks unless the target has a time namespace). */
+    /* The drift starts now: each chosen clock's reading as the target sees
+     * it (this process's, moved by the target's time namespace offsets). */
     for (int c = 0; c < 32; c++) {
         struct timespec ts;
         if ((now.mask & (1u << c)) && clock_gettime(c, &ts) == 0)
-            now.t0_ns[c] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+            now.t0_ns[c] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + timens_offset(p->pid, c);
     }
     fl_clock_build_code(&now, code, entry);
     snprintf((char *)code + FL_CLOCK_TAG_OFF, FL_CLOCK_TAG_LEN, "%s%s", FL_CLOCK_TAG_PREFIX,

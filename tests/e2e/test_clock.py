@@ -412,3 +412,28 @@ def test_skewing_again_reuses_the_code_page(fl, progs, printers):
         assert settles(pr, 0, base, 0)
         # One page mapped by the first skew, reused by the next ones.
         assert anon_code_pages(pr.pid) == before + 1
+
+
+def test_drift_in_a_time_namespace_starts_from_its_own_clock(fl, progs, printers):
+    """A program in a time namespace whose monotonic clock is 100000 s ahead
+    of the host's: a drift on its monotonic clock starts from its own
+    reading (no jump of 50000 s for 50%), then runs 1.5x as fast."""
+    pr = printers(["unshare", "--time", "--fork", "--kill-child", "--monotonic=100000",
+                   progs["static"]])
+    with open(f"/proc/{pr.pid}/task/{pr.pid}/children") as f:
+        (child,) = [int(x) for x in f.read().split()]
+    try:
+        base = baseline(pr)
+        assert base[0] < time.time() - 90000  # realtime - monotonic: the namespace's offset
+        fid = detach(fl, "--pid", child, "--drift", "50%", "--clocks", "monotonic")
+        n = pr.lines()
+        assert wait_for(lambda: pr.lines() > n + 1, 5)
+        first = pr.last()
+        assert abs(skew_of(pr, 0, base)) < 5, (first, base)
+        assert wait_for(lambda: pr.last()[0] - first[0] >= 2.0, 20)
+        last = pr.last()
+        rate = (last[3] - first[3]) / (last[0] - first[0])
+        assert 1.4 < rate < 1.6, (first, last, rate)
+        assert fl("recover", fid)[0] == 0
+    finally:
+        os.kill(child, signal.SIGKILL)  # unshare's child, not reaped by us
