@@ -26,20 +26,33 @@ extern const struct fl_fault_ops fl_fault_disk_io;
 extern const struct fl_fault_ops fl_fault_network_duplicate;
 extern const struct fl_fault_ops fl_fault_network_reorder;
 extern const struct fl_fault_ops fl_fault_network_corrupt;
+extern const struct fl_fault_ops fl_fault_clock_skew;
 
 static const struct fl_fault_ops *const kinds[] = {
     /* drivers: registry lines */
-    &fl_fault_network_partition, &fl_fault_network_blackhole,
-    &fl_fault_network_reject,    &fl_fault_network_loss,
-    &fl_fault_network_bandwidth, &fl_fault_process_kill,
-    &fl_fault_process_pause,     &fl_fault_stress_cpu,
-    &fl_fault_stress_memory,     &fl_fault_disk_fill,
-    &fl_fault_network_delay,     &fl_fault_http_fault,
-    &fl_fault_network_jitter,    &fl_fault_network_reset,
-    &fl_fault_network_timeout,   &fl_fault_network_slow,
-    &fl_fault_dns_fault,         &fl_fault_disk_io,
-    &fl_fault_network_duplicate, &fl_fault_network_reorder,
-    &fl_fault_network_corrupt,   NULL,
+    &fl_fault_network_partition,
+    &fl_fault_network_blackhole,
+    &fl_fault_network_reject,
+    &fl_fault_network_loss,
+    &fl_fault_network_bandwidth,
+    &fl_fault_process_kill,
+    &fl_fault_process_pause,
+    &fl_fault_stress_cpu,
+    &fl_fault_stress_memory,
+    &fl_fault_disk_fill,
+    &fl_fault_network_delay,
+    &fl_fault_http_fault,
+    &fl_fault_network_jitter,
+    &fl_fault_network_reset,
+    &fl_fault_network_timeout,
+    &fl_fault_network_slow,
+    &fl_fault_dns_fault,
+    &fl_fault_disk_io,
+    &fl_fault_network_duplicate,
+    &fl_fault_network_reorder,
+    &fl_fault_network_corrupt,
+    &fl_fault_clock_skew,
+    NULL,
 };
 
 /* sweepers: extern declarations */
@@ -50,12 +63,14 @@ int fl_fill_sweep(struct fl_sweep_report *r, struct fl_err *e);
 int fl_pxfault_sweep(struct fl_sweep_report *r, struct fl_err *e);
 int fl_dns_sweep(struct fl_sweep_report *r, struct fl_err *e);
 int fl_diskio_sweep(struct fl_sweep_report *r, struct fl_err *e);
+int fl_clock_sweep(struct fl_sweep_report *r, struct fl_err *e);
 
 static const fl_sweep_fn sweepers[] = {
     /* sweepers: registry lines */
     fl_pxfault_sweep, /* first: the nft sweep cannot delete a table a live worker owns */
     fl_dns_sweep,     /* the same */
-    fl_diskio_sweep,  fl_nft_sweep, fl_tc_sweep, fl_stress_sweep, fl_fill_sweep, NULL,
+    fl_diskio_sweep,  fl_nft_sweep,   fl_tc_sweep, fl_stress_sweep,
+    fl_fill_sweep,    fl_clock_sweep, NULL,
 };
 
 const struct fl_fault_ops *const *fl_fault_kinds(void)

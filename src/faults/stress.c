@@ -1,5 +1,6 @@
 #include "faults/stress.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +37,22 @@ int fl_stress_plan(struct fl_fault *f, struct fl_err *e)
     json_object_set_new(f->undo, "cgroup", json_string(path));
     json_object_set_new(f->undo, "cgroup_rel", json_string(rel));
     json_object_set_new(f->undo, "deadline_ms", json_integer(fl_now_ms() + hard));
+    if (json_object_get(f->params, "container"))
+        return fl_stress_container_plan(f, mount, e);
     return 0;
+}
+
+/* "faultline-" and 8 hex digits: a nested stress cgroup's name. */
+static bool nested_name(const char *name)
+{
+    size_t n = strlen(FL_STRESS_NESTED_PREFIX);
+
+    if (strncmp(name, FL_STRESS_NESTED_PREFIX, n) || strlen(name + n) != FL_FAULT_ID_LEN - 1)
+        return false;
+    for (const char *p = name + n; *p; p++)
+        if (!isxdigit((unsigned char)*p))
+            return false;
+    return true;
 }
 
 /* The cgroup must sit directly under <cgroup2>/faultline/: revert trusts the
@@ -50,10 +66,17 @@ static int check_ours(const char *path, struct fl_err *e)
 
     if ((r = fl_select_cgroup2_mount(mount, sizeof mount, e)))
         return r;
+    /* In a container's cgroup: <cgroup2>/.../faultline-<id>. */
+    name = strrchr(path, '/');
+    n = strlen(mount);
+    if (name && !strncmp(path, mount, n) && path[n] == '/' && !strstr(path, "/..") &&
+        nested_name(name + 1))
+        return 0;
     n = (size_t)snprintf(prefix, sizeof prefix, "%s/%s/", mount, FL_STRESS_CGROUP_DIR);
     name = path + n;
     if (strncmp(path, prefix, n) || !*name || strchr(name, '/') || name[0] == '.')
-        return fl_err_set(e, FL_ESTATE, "refusing to remove cgroup %s: not under %s", path, prefix);
+        return fl_err_set(e, FL_ESTATE, "refusing to remove cgroup %s: not under %s nor named %sID",
+                          path, prefix, FL_STRESS_NESTED_PREFIX);
     return 0;
 }
 
@@ -78,10 +101,12 @@ static int make_cgroup(const char *path, struct fl_err *e)
 
 /* Child side of spawn: join the cgroup first, then become the stressor.
  * Reports errno on `errfd` on failure; a successful exec closes it. */
-static void child_exec(const char *procs, char **argv, int errfd)
+static void child_exec(const char *procs, const json_t *join, char **argv, int errfd)
 {
     int err, fd, devnull;
     sigset_t all;
+    size_t i;
+    json_t *j;
 
     setsid();
     sigemptyset(&all);
@@ -89,6 +114,15 @@ static void child_exec(const char *procs, char **argv, int errfd)
     for (int s = 1; s < 32; s++)
         if (s != SIGKILL && s != SIGSTOP)
             signal(s, SIG_DFL);
+    /* A container's cgroup v1 hierarchies first, then the fault's own. */
+    json_array_foreach (join, i, j) {
+        fd = open(json_string_value(j), O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0", 1) != 1) {
+            err = errno;
+            goto fail;
+        }
+        close(fd);
+    }
     fd = open(procs, O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, "0", 1) != 1) {
         err = errno;
@@ -114,7 +148,8 @@ fail:
     _exit(127);
 }
 
-static int spawn_one(const char *procs, char **argv, pid_t *out, struct fl_err *e)
+static int spawn_one(const char *procs, const json_t *join, char **argv, pid_t *out,
+                     struct fl_err *e)
 {
     int pfd[2], err = 0;
     ssize_t n;
@@ -131,7 +166,7 @@ static int spawn_one(const char *procs, char **argv, pid_t *out, struct fl_err *
     }
     if (pid == 0) {
         close(pfd[0]);
-        child_exec(procs, argv, pfd[1]);
+        child_exec(procs, join, argv, pfd[1]);
     }
     close(pfd[1]);
     do
@@ -187,12 +222,23 @@ int fl_stress_spawn(struct fl_fault *f, const char *kind, const json_t *worker_a
                 argv[n++] = (char *)json_string_value(a);
         }
         argv[n] = NULL;
-        if ((r = spawn_one(procs, argv, &pid, e)))
+        if ((r = spawn_one(procs, json_object_get(f->undo, "join"), argv, &pid, e)))
             return r;
         json_array_append_new(workers, json_pack("{s:i, s:I}", "pid", (int)pid, "start",
                                                  (json_int_t)fl_proc_start_time(pid)));
     }
     return 0;
+}
+
+void fl_stress_where(const struct fl_fault *f, char *buf, size_t len)
+{
+    const char *rel = json_string_value(json_object_get(f->undo, "cgroup_rel"));
+    const char *ct = fl_param_str(f->params, "container", NULL);
+
+    if (ct)
+        snprintf(buf, len, " in the cgroups of container %s", ct);
+    else
+        snprintf(buf, len, "%s%s", rel ? " in cgroup " : "", rel ? rel : "");
 }
 
 int fl_stress_cgroup_pids(const char *dir, int *pids, int cap)
@@ -281,6 +327,43 @@ int fl_stress_revert(const struct fl_fault *f, struct fl_err *e)
     return kill_cgroup(cg, json_object_get(f->undo, "workers"), e);
 }
 
+static void sweep_one(struct fl_sweep_report *rep, const char *path, const char *id)
+{
+    struct fl_err ke = {0};
+
+    if (fl_sweep_spared(rep, id, "a stress cgroup"))
+        return;
+    rep->found++;
+    fl_info("stress cgroup %s (fault %s): killing its stressors and removing it", path, id);
+    if (kill_cgroup(path, NULL, &ke)) {
+        fl_error("%s", ke.msg);
+        rep->failed++;
+    } else {
+        rep->removed++;
+    }
+}
+
+/* Find faultline-<id> cgroups in containers' cgroups anywhere below `dir`. */
+static void sweep_nested(struct fl_sweep_report *rep, const char *dir, int depth)
+{
+    DIR *d = depth < 16 ? opendir(dir) : NULL;
+    struct dirent *de;
+
+    while (d && (de = readdir(d))) {
+        char path[PATH_MAX];
+
+        if (de->d_type != DT_DIR || de->d_name[0] == '.' ||
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path)
+            continue;
+        if (nested_name(de->d_name))
+            sweep_one(rep, path, de->d_name + strlen(FL_STRESS_NESTED_PREFIX));
+        else
+            sweep_nested(rep, path, depth + 1);
+    }
+    if (d)
+        closedir(d);
+}
+
 int fl_stress_sweep(struct fl_sweep_report *rep, struct fl_err *e)
 {
     char mount[PATH_MAX], root[PATH_MAX + 32], path[PATH_MAX * 2];
@@ -290,6 +373,7 @@ int fl_stress_sweep(struct fl_sweep_report *rep, struct fl_err *e)
 
     if (fl_select_cgroup2_mount(mount, sizeof mount, &ignore))
         return 0; /* no cgroup2: there can be no stress cgroups */
+    sweep_nested(rep, mount, 0);
     snprintf(root, sizeof root, "%s/%s", mount, FL_STRESS_CGROUP_DIR);
     d = opendir(root);
     if (!d) {
@@ -299,21 +383,10 @@ int fl_stress_sweep(struct fl_sweep_report *rep, struct fl_err *e)
                           strerror(errno));
     }
     while ((de = readdir(d))) {
-        struct fl_err ke = {0};
-
-        if (de->d_type != DT_DIR || de->d_name[0] == '.' ||
-            fl_sweep_spared(rep, de->d_name, "a stress cgroup"))
+        if (de->d_type != DT_DIR || de->d_name[0] == '.')
             continue;
         snprintf(path, sizeof path, "%s/%s", root, de->d_name);
-        rep->found++;
-        fl_info("stress cgroup %s (fault %s): killing its stressors and removing it", path,
-                de->d_name);
-        if (kill_cgroup(path, NULL, &ke)) {
-            fl_error("%s", ke.msg);
-            rep->failed++;
-        } else {
-            rep->removed++;
-        }
+        sweep_one(rep, path, de->d_name);
     }
     closedir(d);
     rmdir(root); /* best effort: an inject may be creating a cgroup in it */

@@ -72,11 +72,11 @@ static int cpu_inject(struct fl_fault *f, struct fl_err *e)
 static void cpu_describe(const struct fl_fault *f, char *buf, size_t len)
 {
     int n = cpu_workers(f->params);
-    const char *rel = json_string_value(json_object_get(f->undo, "cgroup_rel"));
+    char where[512];
 
-    snprintf(buf, len, "keep %d CPU%s %g%% busy (%d stressor worker%s%s%s)", n, n == 1 ? "" : "s",
-             fl_param_real(f->params, "load", 100), n, n == 1 ? "" : "s", rel ? " in cgroup " : "",
-             rel ? rel : "");
+    fl_stress_where(f, where, sizeof where);
+    snprintf(buf, len, "keep %d CPU%s %g%% busy (%d stressor worker%s%s)", n, n == 1 ? "" : "s",
+             fl_param_real(f->params, "load", 100), n, n == 1 ? "" : "s", where);
 }
 
 const struct fl_fault_ops fl_fault_stress_cpu = {

@@ -108,6 +108,12 @@ static int mem_inject(struct fl_fault *f, struct fl_err *e)
     until = fl_now_ms() + 5000 + (int64_t)(size >> 20);
     while (fl_now_ms() < until) {
         rss = workers_rss(json_object_get(f->undo, "workers"));
+        if (rss < 0 && json_object_get(f->params, "container"))
+            return fl_err_set(e, FL_EFAIL,
+                              "a memory stressor died while allocating in container %s: its "
+                              "memory limit is likely below --size (the kernel's OOM killer "
+                              "took the stressor); give a smaller --size",
+                              fl_param_str(f->params, "container", "?"));
         if (rss < 0)
             return fl_err_set(e, FL_EFAIL,
                               "a memory stressor died while allocating (out of memory, or a "
@@ -129,12 +135,12 @@ static void mem_describe(const struct fl_fault *f, char *buf, size_t len)
 {
     uint64_t size = (uint64_t)fl_param_int(f->params, "size", 0);
     int n = (int)fl_param_int(f->params, "workers", 1);
-    const char *rel = json_string_value(json_object_get(f->undo, "cgroup_rel"));
-    char s[32];
+    char s[32], where[512];
 
     fl_format_size(size, s, sizeof s);
-    snprintf(buf, len, "hold %s of memory (%d stressor worker%s%s%s)", s, n, n == 1 ? "" : "s",
-             rel ? " in cgroup " : "", rel ? rel : "");
+    fl_stress_where(f, where, sizeof where);
+    snprintf(buf, len, "hold %s of memory (%d stressor worker%s%s)", s, n, n == 1 ? "" : "s",
+             where);
 }
 
 const struct fl_fault_ops fl_fault_stress_memory = {
