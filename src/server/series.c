@@ -35,7 +35,7 @@ static void put(struct fl_series_bucket *b, int64_t dt, double lat, bool ok)
         b->min = lat;
     if (!b->lat_n || lat > b->max)
         b->max = lat;
-    b->sum += lat;
+    b->lat_sum += lat; /* long double: no finite doubles overflow it */
     b->lat_n++;
 }
 
@@ -72,7 +72,7 @@ static json_t *num(double v)
     double r = round(v * 1000.0) / 1000.0;
 
     if (!isfinite(v))
-        return json_null(); /* a sum of huge latencies: JSON has no infinity */
+        return json_null(); /* JSON has no infinity */
     return json_real(isfinite(r) ? r : v);
 }
 
@@ -103,7 +103,8 @@ json_t *fl_series_json(const struct fl_series *s)
         json_array_append_new(fail, json_integer(b->fail));
         json_array_append_new(mn, b->lat_n ? num(b->min) : json_null());
         json_array_append_new(mx, b->lat_n ? num(b->max) : json_null());
-        json_array_append_new(mean, b->lat_n ? num(b->sum / (double)b->lat_n) : json_null());
+        json_array_append_new(mean, b->lat_n ? num((double)(b->lat_sum / (long double)b->lat_n))
+                                             : json_null());
     }
     return json_pack("{s:o*,s:o*,s:o*,s:o*,s:o*,s:o*}", "t", t, "n", n, "fail", fail, "min", mn,
                      "max", mx, "mean", mean);

@@ -19,7 +19,8 @@
 struct fl_series_bucket {
     int64_t n, fail, lat_n; /* samples, failed ones, ones with a finite latency */
     double t_sum;           /* of (t - t0), for the bucket's mean time */
-    double min, max, sum;   /* latency_ms over the lat_n samples */
+    double min, max;        /* latency_ms over the lat_n samples */
+    long double lat_sum;
 };
 
 struct fl_series {

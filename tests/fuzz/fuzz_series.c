@@ -36,10 +36,11 @@ static void check(const struct fl_series *s, int64_t added)
                *me = json_array_get(json_object_get(j, "mean"), i);
         if (ti < s->t0 || ti > s->t1 || !mn || !mx || !me)
             abort();
-        if (json_is_real(mn) && !(json_real_value(mn) <= json_real_value(me) + 1e-3 &&
+        if (json_is_real(mn) != json_is_real(mx) || json_is_real(mn) != json_is_real(me))
+            abort(); /* a bucket has all three or none */
+        if (json_is_real(me) && !(json_real_value(mn) - 1e-3 <= json_real_value(me) &&
                                   json_real_value(me) <= json_real_value(mx) + 1e-3))
-            if (isfinite(json_real_value(me)))
-                abort();
+            abort();
         n += json_integer_value(json_array_get(json_object_get(j, "n"), i));
     }
     if (n != added || json_array_size(json_object_get(j, "fail")) != len)
