@@ -6,6 +6,12 @@
 // streams and timers with it or with onCleanup).
 const routes = [];
 let current = null;
+let before = Promise.resolve();
+
+// A promise every page waits for before it renders (e.g. knowing the role).
+export function ready(p) {
+  before = p;
+}
 
 // route('/runs/:id', () => import('./pages/run.js'), {nav: 'Runs', title})
 export function route(pattern, load, opts = {}) {
@@ -66,7 +72,7 @@ export async function render() {
   main.replaceChildren();
   main.setAttribute('aria-busy', 'true');
   try {
-    const page = await found.r.load();
+    const [page] = await Promise.all([found.r.load(), before]);
     if (!abort.signal.aborted) await page.render(main, ctx);
   } catch (e) {
     if (abort.signal.aborted) return;
