@@ -2,7 +2,7 @@
 // with the fault windows shaded, marks for guardrail trips, detection and
 // recovery, the workload's checks, the events. A running run follows its
 // events over SSE and redraws its charts without a reload.
-import { get, post, sse, can, ApiError } from '../api.js';
+import { get, post, sse, can, token, ApiError } from '../api.js';
 import { h, clear, verdict, section, errorBox } from '../dom.js';
 import { time, dur, pct } from '../fmt.js';
 import { timeline, latencyBound } from '../timeline.js';
@@ -141,11 +141,38 @@ function drawWorkload(st) {
   clear(st.workload, section('Workload and consistency check',
     hist ? h('p', {}, `${hist.client} ${hist.workload}: ${hist.operations} operations recorded ` +
       `(${hist.bytes} bytes of history).`) : null,
-    (run.checks || []).map((c) => h('div', {},
+    (run.checks || []).map((c, i) => h('div', { class: 'check', dataset: { check: i } },
       h('p', {}, h('strong', {}, c.model), ': ', verdict(c.result === 'valid' ? 'passed' :
         c.result === 'invalid' ? 'failed' : c.result), ` ${c.result}`),
-      c.output ? h('pre', { class: 'log' }, c.output) : null)),
-    null));
+      c.output ? h('pre', { class: 'log' }, c.output) : null,
+      hist ? reportButton(st, i) : null))));
+}
+
+// The check's HTML timeline (GET .../check.html, which needs the token, so it
+// is fetched and shown in a sandboxed frame, with a link to save it).
+function reportButton(st, i) {
+  const box = h('div', { class: 'report' });
+  const btn = h('button', { type: 'button', class: 'show-report', onclick: async () => {
+    btn.disabled = true;
+    btn.textContent = 'Checking the history…';
+    try {
+      const r = await fetch(`/api/v1/runs/${st.run.id}/check.html?check=${i}`,
+        { headers: token() ? { Authorization: 'Bearer ' + token() } : {}, signal: st.ctx.signal });
+      const html = await r.text();
+      if (!r.ok) throw new Error(`HTTP ${r.status}: ${html.slice(0, 300)}`);
+      const url = URL.createObjectURL(new Blob([html], { type: 'text/html' }));
+      st.ctx.onCleanup(() => URL.revokeObjectURL(url));
+      clear(box, h('p', {}, h('a', { href: url, download: `run-${st.run.id}-check-${i}.html` },
+        'Save the report')),
+      h('iframe', { class: 'report-frame', sandbox: '', srcdoc: html, title: 'the check\'s HTML timeline' }));
+      btn.remove();
+    } catch (e) {
+      btn.disabled = false;
+      btn.textContent = 'Show the HTML timeline of the check';
+      clear(box, errorBox(e));
+    }
+  } }, 'Show the HTML timeline of the check');
+  return h('div', {}, btn, box);
 }
 
 function marksFor(p, tl) {
