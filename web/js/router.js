@@ -30,7 +30,12 @@ export function navItems() {
 export function navigate(url, replace = false) {
   if (replace) history.replaceState(null, '', url);
   else history.pushState(null, '', url);
-  render();
+  render().then(() => {
+    // keyboard and screen-reader users land on the new view, not on the old link
+    const main = document.getElementById('main');
+    if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  });
 }
 
 function match(path) {
