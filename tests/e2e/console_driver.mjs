@@ -96,6 +96,26 @@ async function runPage(page, id, name) {
   return res;
 }
 
+// An active fault on the overview: the viewer sees it without a Recover
+// button; the operator recovers it from there.
+async function fault(browser, op) {
+  const sel = `tr[data-fault="${cfg.fault_id}"]`;
+  const v = await context(browser, cfg.viewer);
+  await go(v, `${cfg.base}/`);
+  await v.waitForSelector(sel, { timeout: 20000 });
+  const res = { viewerButtons: await v.$$eval(`${sel} button`, (b) => b.length) };
+  await shot(v, 'overview-fault-viewer');
+  await v.context().close();
+  await go(op, `${cfg.base}/`);
+  await op.waitForSelector(sel, { timeout: 20000 });
+  res.operatorButtons = await op.$$eval(`${sel} button`, (b) => b.map((x) => x.textContent));
+  await shot(op, 'overview-fault');
+  await op.click(`${sel} button`);
+  await op.waitForSelector('#no-faults', { timeout: 20000 });
+  res.recovered = true;
+  return res;
+}
+
 async function live(page) {
   // start a run from the overview's button, then follow it on its page
   await go(page, `${cfg.base}/`);
@@ -137,6 +157,7 @@ async function main() {
     await op.waitForSelector('main[data-loaded]', { timeout: 20000 });
     out.pages.overview = { strips: await op.$$eval('.strip a', (a) => a.length) };
     await shot(op, 'overview');
+    out.pages.fault = await fault(browser, op);
     out.pages.runA = await runPage(op, cfg.runs[0], 'run-a');
     out.pages.runB = await runPage(op, cfg.runs[1], 'run-b');
     await go(op, `${cfg.base}/compare?a=${cfg.runs[0]}&b=${cfg.runs[1]}`);
