@@ -38,7 +38,7 @@ def pause_web(pidfile, port, duration, start, pause, title):
             f"targets:\n  web:\n    pidfile: {pidfile}\n"
             "steady_state:\n  interval: 50ms\n  preflight: 400ms\n  probes:\n"
             f"    - {{name: homepage, type: http, url: 'http://127.0.0.1:{port}/', "
-            "timeout: 150ms, tolerance: {success_ratio: 50%, latency: {p99: 100ms}}}\n"
+            "timeout: 400ms, tolerance: {success_ratio: 50%, latency: {p99: 250ms}}}\n"
             f"method:\n  - {{name: freeze, kind: process.pause, target: web, start: {start}, "
             f"duration: {pause}}}\n"
             "recovery:\n  within: 3s\n")
