@@ -155,7 +155,11 @@ async function main() {
     const op = await context(browser, cfg.operator);
     await go(op, `${cfg.base}/`);
     await op.waitForSelector('main[data-loaded]', { timeout: 20000 });
-    out.pages.overview = { strips: await op.$$eval('.strip a', (a) => a.length) };
+    out.pages.overview = {
+      strips: await op.$$eval('.strip a', (a) => a.length),
+      next: await op.textContent('#sec-next-scheduled-runs + *'),
+      bulletins: await op.textContent('#sec-open-bulletins + *'),
+    };
     await shot(op, 'overview');
     out.pages.fault = await fault(browser, op);
     out.pages.runA = await runPage(op, cfg.runs[0], 'run-a');
