@@ -168,8 +168,19 @@ async function main() {
     await op.waitForSelector('main[data-charts-drawn]', { timeout: 20000 });
     out.pages.compare = await chartPixels(op);
     await shot(op, 'compare');
-    await go(op, `${cfg.base}/runs`);
+    // keyboard only: Tab to the nav's Runs link, Enter; focus lands in the new view
+    await go(op, `${cfg.base}/`);
+    await op.waitForSelector('main[data-loaded]', { timeout: 20000 });
+    let tabs = 0;
+    for (; tabs < 10; tabs++) {
+      await op.keyboard.press('Tab');
+      if (await op.evaluate(() => document.activeElement?.textContent === 'Runs')) break;
+    }
+    const ring = await op.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    await op.keyboard.press('Enter');
     await op.waitForSelector('tr[data-run]');
+    out.pages.keyboard = { tabs, ring, url: op.url(),
+      focusInMain: await op.evaluate(() => document.getElementById('main').contains(document.activeElement)) };
     await shot(op, 'runs');
     await go(op, `${cfg.base}/runs/${cfg.workload_run}`);
     await op.click('.check button.show-report');

@@ -197,6 +197,10 @@ def test_console_in_chromium(servers, web, server, fl, spawn, tmp_path):  # noqa
     st, r = srv.req("GET", "/api/v1/faults")
     assert r["faults"] == [], r
 
+    kb = pages["keyboard"]
+    assert kb["tabs"] < 10 and kb["ring"] not in ("none", "") and kb["url"].endswith("/runs"), kb
+    assert kb["focusInMain"], kb
+
     wl = pages["workload"]
     assert wl["checks"] == 1 and "invalid" in wl["text"], wl
     assert "300" in wl["report"] and wl["saveLink"], wl["report"][:300]
