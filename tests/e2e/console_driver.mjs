@@ -139,13 +139,17 @@ async function live(page) {
   }, before, { timeout: 20000 });
   const during = await page.evaluate(() => ({ e: Number(document.querySelector('main').dataset.events),
     p: Number(document.querySelector('main').dataset.progress) }));
+  // the charts take the samples that arrive while the run goes on
+  await page.waitForFunction(() => document.querySelector('main').dataset.runState === 'running' &&
+    parseInt(document.querySelector('.chart .notes')?.textContent || '0', 10) > 0, null, { timeout: 20000 });
+  const liveSamples = await page.evaluate(() => parseInt(document.querySelector('.chart .notes').textContent, 10));
   await shot(page, 'run-live');
   await page.waitForFunction(() => document.querySelector('main').dataset.runState === 'done',
     null, { timeout: 40000 });
   await page.waitForSelector('.chart .plot[data-drawn]', { timeout: 20000 });
   const noReload = await page.evaluate(() => window.flNoReload === true);
   await shot(page, 'run-live-done');
-  return { id, before, during, noReload, url: page.url() };
+  return { id, before, during, noReload, liveSamples, url: page.url() };
 }
 
 async function main() {

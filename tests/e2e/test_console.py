@@ -183,6 +183,7 @@ def test_console_in_chromium(servers, web, server, fl, spawn, tmp_path):  # noqa
 
     live = pages["live"]
     assert live["noReload"], "the live run page reloaded"
+    assert live["liveSamples"] > 0, live
     assert live["during"]["e"] > live["before"]["e"] and live["during"]["p"] > live["before"]["p"]
     st, r = srv.req("GET", "/api/v1/runs?experiment=live")
     assert st == 200 and [x["id"] for x in r["runs"]] == [live["id"]], r

@@ -136,6 +136,7 @@ export function probeChart(el, opts) {
   });
   ro.observe(el);
   u.fl_disconnect = () => { ro.disconnect(); u.destroy(); };
+  u.fl_opts = opts; // windows, marks and xRange are read at each draw: change them, then setData
   return u;
 }
 
