@@ -13,9 +13,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "faults/fault.h"
 #include "net/peer.h"
 #include "util/err.h"
+#include "util/sweep.h"
 
 #define FL_NFT_TABLE_PREFIX "faultline_"
 #define FL_NFT_PRIORITY (-300)
