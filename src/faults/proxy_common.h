@@ -68,6 +68,15 @@ int fl_pxfault_revert(const struct fl_fault *f, struct fl_err *e);
 void fl_pxfault_describe(const struct fl_fault *f, char *buf, size_t len);
 void fl_pxfault_claims(const struct fl_fault *f, json_t *out);
 
+/* The ops table of a proxy-backed kind: every function is the shared
+ * driver's, and impl (a struct fl_pxfault_kind) says what differs. */
+#define FL_PXFAULT_OPS(kind_, summary_, opts_, impl_)                                              \
+    {                                                                                              \
+        .kind = (kind_), .summary = (summary_), .opts = (opts_), .validate = fl_pxfault_validate,  \
+        .plan = fl_pxfault_plan, .inject = fl_pxfault_inject, .revert = fl_pxfault_revert,         \
+        .describe = fl_pxfault_describe, .claims = fl_pxfault_claims, .impl = (impl_),             \
+    }
+
 /* Sweeper: stop every proxy fault worker on the machine (their redirect
  * tables go with them). Runs before the nft sweeper, which cannot delete
  * a table a live worker owns. */
