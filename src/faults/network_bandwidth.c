@@ -236,7 +236,7 @@ static void bw_claims(const struct fl_fault *f, json_t *out)
     char scope[300], key[400];
     size_t i;
 
-    fl_netfault_scope_text(f, scope, sizeof scope);
+    fl_netfault_scope_id(f, scope, sizeof scope);
     json_array_foreach (devs, i, d) {
         snprintf(key, sizeof key, "the root qdisc of %s in %s",
                  json_string_value(json_object_get(d, "name")), scope);

@@ -236,6 +236,17 @@ void fl_netfault_scope_text(const struct fl_fault *f, char *buf, size_t len)
         fl_netns_describe_params(f->params, buf, len);
 }
 
+void fl_netfault_scope_id(const struct fl_fault *f, char *buf, size_t len)
+{
+    struct fl_netns_scope s;
+
+    if (f->undo && json_object_get(f->undo, "scope") &&
+        fl_netns_from_json(json_object_get(f->undo, "scope"), &s, NULL) == 0)
+        snprintf(buf, len, "net:[%llu]", (unsigned long long)s.ino);
+    else
+        fl_netns_describe_params(f->params, buf, len);
+}
+
 void fl_netfault_format_rate(unsigned long long bps, char *buf, size_t len)
 {
     static const struct {

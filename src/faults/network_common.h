@@ -68,6 +68,10 @@ void fl_netfilter_describe(const struct fl_fault *f, char *buf, size_t len);
 
 /* The scope for describe(): the recorded one after plan, else from params. */
 void fl_netfault_scope_text(const struct fl_fault *f, char *buf, size_t len);
+/* The scope's identity for claims: "net:[INODE]" (as /proc/PID/ns/net reads)
+ * once plan recorded the namespace, so --netns, --pid and --container naming
+ * the same namespace claim the same keys; the description before that. */
+void fl_netfault_scope_id(const struct fl_fault *f, char *buf, size_t len);
 /* Enter the recorded scope. Returns 1 when entered, 0 when the namespace is
  * gone (nothing left to revert there), negative on error. */
 int fl_netfault_enter_recorded(const struct fl_fault *f, struct fl_netns_guard *g,

@@ -236,7 +236,7 @@ void fl_pxfault_claims(const struct fl_fault *f, json_t *out)
     char scope[300], key[512];
     size_t i;
 
-    fl_netfault_scope_text(f, scope, sizeof scope);
+    fl_netfault_scope_id(f, scope, sizeof scope);
     json_array_foreach (targets, i, t) {
         snprintf(key, sizeof key, "traffic to %s in %s (redirected to a proxy)",
                  json_string_value(t), scope);

@@ -410,3 +410,53 @@ Test(compose, shared_and_exclusive_claims)
         cr_assert_eq(rmdir(dir), 0);
     }
 }
+
+/* The scope of a claim is the namespace itself: a fault planned with --netns
+ * and one planned with --pid of a process in that namespace (same recorded
+ * inode) claim the same target; another namespace does not. */
+Test(compose, same_namespace_by_other_names_overlaps)
+{
+    char dir[] = "/tmp/fl-test-compose-XXXXXX";
+    struct fl_journal j;
+    struct fl_err e = {0};
+    struct fl_fault a, b, c;
+    json_t *rec;
+
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(fl_journal_open(&j, dir, &e), 0, "%s", e.msg);
+#define SCOPED(scope, target)                                                                      \
+    json_pack("{s:o, s:{s:[s]}}", "scope", scope, "config", "targets", target)
+    fake_fault(&a, "network.delay", "0000000a", json_pack("{s:s}", "netns", "n1"),
+               SCOPED(json_pack("{s:s, s:s, s:i, s:I, s:b}", "kind", "netns", "name", "n1", "dev",
+                                4, "ino", (json_int_t)4026532999, "host", 0),
+                      "10.0.0.2:80"));
+    fake_fault(&b, "network.jitter", "0000000b", json_pack("{s:i}", "pid", 4242),
+               SCOPED(json_pack("{s:s, s:i, s:i, s:i, s:I, s:b}", "kind", "pid", "pid", 4242,
+                                "pid_start", 7, "dev", 4, "ino", (json_int_t)4026532999, "host", 0),
+                      "10.0.0.2:80"));
+    fake_fault(&c, "network.jitter", "0000000c", json_pack("{s:i}", "pid", 4243),
+               SCOPED(json_pack("{s:s, s:i, s:i, s:i, s:I, s:b}", "kind", "pid", "pid", 4243,
+                                "pid_start", 7, "dev", 4, "ino", (json_int_t)4026533000, "host", 0),
+                      "10.0.0.2:80"));
+    rec = fl_journal_record(&a, 0, 60000, 0);
+    cr_assert_eq(fl_journal_put(&j, rec, &e), 0, "%s", e.msg);
+    json_decref(rec);
+    cr_assert_eq(fl_compose_check(&j, &b, true, &e), -FL_EREFUSED);
+    cr_assert(strstr(e.msg, "cannot overlap fault 0000000a") &&
+                  strstr(e.msg, "10.0.0.2:80 in net:[4026532999]"),
+              "%s", e.msg);
+    cr_assert_eq(fl_compose_check(&j, &c, true, &e), 0, "%s", e.msg);
+    fl_fault_fini(&a);
+    fl_fault_fini(&b);
+    fl_fault_fini(&c);
+    fl_journal_remove(&j, "0000000a");
+    fl_journal_close(&j);
+    {
+        char path[sizeof dir + 32];
+        snprintf(path, sizeof path, "%s/faults", dir);
+        cr_assert_eq(rmdir(path), 0);
+        snprintf(path, sizeof path, "%s/journal.lock", dir);
+        cr_assert_eq(unlink(path), 0);
+        cr_assert_eq(rmdir(dir), 0);
+    }
+}
