@@ -555,6 +555,8 @@ static void start_step(struct run *r, size_t idx)
         return;
     }
     fl_fault_describe(&s->f, desc, sizeof desc);
+    now = rel_ms(r->t0_ns); /* a fault's duration counts from when it holds, not from before
+                             * plan and apply (journal, guardian, the kernel) took their time */
     if (a->ops->flags & FL_FAULT_INSTANT) {
         fl_journal_remove(&r->j, s->f.id);
         s->state = STEP_DONE;
