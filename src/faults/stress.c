@@ -29,7 +29,7 @@ int fl_stress_plan(struct fl_fault *f, struct fl_err *e)
         fl_fault_self_stop_ms(f, FL_STRESS_HARD_STOP_GRACE_MS, FL_STRESS_DEFAULT_HARD_STOP_MS);
     int r;
 
-    if ((r = fl_select_cgroup2_mount(mount, sizeof mount, e)))
+    if ((r = fl_proc_cgroup2_mount(mount, sizeof mount, e)))
         return fl_err_prefix(e, "%s needs a cgroup v2 hierarchy for its workers", f->ops->kind);
     snprintf(rel, sizeof rel, "/%s/%s", FL_STRESS_CGROUP_DIR, f->id);
     snprintf(path, sizeof path, "%s%s", mount, rel);
@@ -48,7 +48,7 @@ static int check_ours(const char *path, struct fl_err *e)
     size_t n;
     int r;
 
-    if ((r = fl_select_cgroup2_mount(mount, sizeof mount, e)))
+    if ((r = fl_proc_cgroup2_mount(mount, sizeof mount, e)))
         return r;
     n = (size_t)snprintf(prefix, sizeof prefix, "%s/%s/", mount, FL_STRESS_CGROUP_DIR);
     name = path + n;
@@ -288,7 +288,7 @@ int fl_stress_sweep(struct fl_sweep_report *rep, struct fl_err *e)
     DIR *d;
     struct dirent *de;
 
-    if (fl_select_cgroup2_mount(mount, sizeof mount, &ignore))
+    if (fl_proc_cgroup2_mount(mount, sizeof mount, &ignore))
         return 0; /* no cgroup2: there can be no stress cgroups */
     snprintf(root, sizeof root, "%s/%s", mount, FL_STRESS_CGROUP_DIR);
     d = opendir(root);
