@@ -263,7 +263,7 @@ static void bw_describe(const struct fl_fault *f, char *buf, size_t len)
         if (json_array_size(devs)) {
             uint64_t b =
                 (uint64_t)json_integer_value(json_object_get(json_array_get(devs, 0), "burst"));
-            if (b % 1024 == 0 || b >= 100 * 1024)
+            if (b % 1024 == 0 || b >= UINT64_C(100) * 1024)
                 fl_format_size(b, burst, sizeof burst);
             else
                 snprintf(burst, sizeof burst, "%lluB", (unsigned long long)b);

@@ -14,7 +14,6 @@ static int peers_from_params(const json_t *params, struct fl_netfilter *nf, stru
 {
     json_t *v = json_object_get(params, "peer");
     size_t n, i;
-    int r;
 
     if (!v)
         return 0;
@@ -33,7 +32,7 @@ static int peers_from_params(const json_t *params, struct fl_netfilter *nf, stru
         json_t *s = json_is_string(v) ? v : json_array_get(v, i);
         if (!json_is_string(s))
             return fl_err_set(e, FL_EUSAGE, "--peer must be an address or a list of addresses");
-        if ((r = fl_net_peer_parse(json_string_value(s), &nf->peers[i], e)))
+        if (fl_net_peer_parse(json_string_value(s), &nf->peers[i], e))
             return fl_err_prefix(e, "--peer");
         nf->npeers++;
     }

@@ -101,7 +101,7 @@ static int common_check(const struct fl_pxfault_kind *k, const json_t *params, j
                           "new connections the fault affects");
     if (hs && (!json_is_integer(hs) || json_integer_value(hs) <= 0))
         return fl_err_set(e, FL_EUSAGE, "--hard-stop must be a positive duration (e.g. 10m)");
-    if ((r = k->attributes(params, attrs, e)))
+    if (k->attributes(params, attrs, e))
         return fl_err_prefix(e, "%s", k->kind);
     return 0;
 }

@@ -24,9 +24,9 @@
 
 /* Without --duration, a detached lease or --hard-stop, a worker stops by
  * itself after this. */
-#define FL_PXFAULT_DEFAULT_HARD_STOP_MS (60 * 60 * 1000)
+#define FL_PXFAULT_DEFAULT_HARD_STOP_MS (INT64_C(60) * 60 * 1000)
 /* Otherwise this long after the duration (or the detached lease) ends. */
-#define FL_PXFAULT_HARD_STOP_GRACE_MS (30 * 1000)
+#define FL_PXFAULT_HARD_STOP_GRACE_MS (INT64_C(30) * 1000)
 
 /* clang-format off */
 #define FL_PXFAULT_OPTS(dirdefault) \

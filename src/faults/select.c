@@ -451,13 +451,13 @@ static int explicit_pids(const json_t *params, struct pidvec *out, struct fl_err
 
     if (json_is_integer(pids)) { /* a single pid written without a list */
         pid_t pid = (pid_t)json_integer_value(pids);
-        if ((r = fl_proc_check_allowed(pid, e)))
+        if (fl_proc_check_allowed(pid, e))
             return fl_err_prefix(e, "--pid %d", (int)pid);
         pidvec_push(out, pid);
     }
     json_array_foreach (pids, i, v) {
         pid_t pid = (pid_t)json_integer_value(v);
-        if ((r = fl_proc_check_allowed(pid, e)))
+        if (fl_proc_check_allowed(pid, e))
             return fl_err_prefix(e, "--pid %d", (int)pid);
         pidvec_push(out, pid);
     }
@@ -465,7 +465,7 @@ static int explicit_pids(const json_t *params, struct pidvec *out, struct fl_err
         pid_t pid = 0;
         if ((r = read_pidfile(pidfile, &pid, e)))
             return r;
-        if ((r = fl_proc_check_allowed(pid, e)))
+        if (fl_proc_check_allowed(pid, e))
             return fl_err_prefix(e, "--pidfile %s (pid %d)", pidfile, (int)pid);
         pidvec_push(out, pid);
     }
@@ -480,9 +480,8 @@ static int container_pids(const json_t *params, struct pidvec *out, struct fl_er
     struct fl_container c;
     pid_t *pids = NULL;
     size_t n = 0;
-    int r;
 
-    if ((r = fl_container_lookup(ref, &c, e)) || (r = fl_container_pids(&c, &pids, &n, e)))
+    if (fl_container_lookup(ref, &c, e) || fl_container_pids(&c, &pids, &n, e))
         return fl_err_prefix(e, "--container %s", ref);
     for (size_t i = 0; i < n; i++)
         pidvec_push(out, pids[i]);

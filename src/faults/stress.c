@@ -27,9 +27,8 @@ int fl_stress_plan(struct fl_fault *f, struct fl_err *e)
     char mount[PATH_MAX], path[PATH_MAX + 64], rel[128];
     int64_t hard =
         fl_fault_self_stop_ms(f, FL_STRESS_HARD_STOP_GRACE_MS, FL_STRESS_DEFAULT_HARD_STOP_MS);
-    int r;
 
-    if ((r = fl_proc_cgroup2_mount(mount, sizeof mount, e)))
+    if (fl_proc_cgroup2_mount(mount, sizeof mount, e))
         return fl_err_prefix(e, "%s needs a cgroup v2 hierarchy for its workers", f->ops->kind);
     snprintf(rel, sizeof rel, "/%s/%s", FL_STRESS_CGROUP_DIR, f->id);
     snprintf(path, sizeof path, "%s%s", mount, rel);

@@ -115,7 +115,6 @@ static json_t *parse_value(const struct fl_opt *o, const char *v, struct fl_err 
     uint64_t u;
     double d;
     long long ll;
-    int r = 0;
 
     switch (o->type) {
     case FL_OPT_STRING:
@@ -131,22 +130,21 @@ static json_t *parse_value(const struct fl_opt *o, const char *v, struct fl_err 
         }
         return json_string(v);
     case FL_OPT_INT:
-        r = fl_parse_int(v, o->min, o->min == 0 && o->max == 0 ? (1LL << 53) : o->max, &ll, e);
-        return r ? NULL : json_integer(ll);
+        if (fl_parse_int(v, o->min, o->min == 0 && o->max == 0 ? (1LL << 53) : o->max, &ll, e))
+            return NULL;
+        return json_integer(ll);
     case FL_OPT_PERCENT:
-        r = fl_parse_percent(v, &d, e);
-        return r ? NULL : json_real(d);
+        return fl_parse_percent(v, &d, e) ? NULL : json_real(d);
     case FL_OPT_SIZE:
-        if ((r = fl_parse_size(v, &u, e)))
+        if (fl_parse_size(v, &u, e) || size_in_bounds(o, v, u, e))
             return NULL;
-        return size_in_bounds(o, v, u, e) ? NULL : json_integer((json_int_t)u);
+        return json_integer((json_int_t)u);
     case FL_OPT_DURATION:
-        if ((r = fl_parse_duration_ms(v, &ms, e)))
+        if (fl_parse_duration_ms(v, &ms, e) || duration_in_bounds(o, v, ms, e))
             return NULL;
-        return duration_in_bounds(o, v, ms, e) ? NULL : json_integer(ms);
+        return json_integer(ms);
     case FL_OPT_RATE:
-        r = fl_parse_rate_bps(v, &u, e);
-        return r ? NULL : json_integer((json_int_t)u);
+        return fl_parse_rate_bps(v, &u, e) ? NULL : json_integer((json_int_t)u);
     case FL_OPT_FLAG:
         return json_true();
     case FL_OPT_REAL:
