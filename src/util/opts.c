@@ -264,7 +264,8 @@ int fl_opts_parse_argv(const struct fl_opt *table, const char *cmd, int argc, ch
     }
     longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
     longopts[n] = (struct option){NULL, 0, NULL, 0};
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then forgets a short-option cluster an earlier parse
+                 * stopped in, which would point into that parse's argv */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         if (c == 'h')
