@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import wait_for  # noqa: F401 (re-exported to test_recovery)
+from conftest import proc_state, wait_for  # noqa: F401 (re-exported to test_recovery)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("FAULTLINE_BIN", os.path.join(ROOT, "build", "faultline"))
@@ -78,14 +78,6 @@ def ppid(pid):
         with open(f"/proc/{pid}/stat") as f:
             return int(f.read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError):
-        return None
-
-
-def proc_state(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
         return None
 
 
