@@ -59,8 +59,10 @@ static const struct fl_opt opts[] = {
      1LL << 40},
     {"mix", FL_OPT_STRING, 0, "NAME=W,...", "operation weights, e.g. read=1,write=2,cas=1", NULL, 0,
      0},
-    {"seed", FL_OPT_INT, 0, "S", "seed for the operation choice (default random; printed)", NULL, 0,
-     INT64_MAX},
+    {"seed", FL_OPT_INT, 0, "S",
+     "seed for the operation choice, 0 to 2^53-1 like `faultline run --seed` (default random; "
+     "printed)",
+     NULL, 0, (1LL << 53) - 1},
     {"namespace", FL_OPT_STRING, 0, "NAME",
      "prefix of the keys/tables the workload owns and resets (default faultline)", NULL, 0, 0},
     {"isolation", FL_OPT_ENUM, 0, "LEVEL",
