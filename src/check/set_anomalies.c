@@ -209,7 +209,7 @@ int fl_check_set(const struct fl_checker *c, struct fl_history *h, const struct 
     rc = fl_check_linear(c, h, o, r, e);
     if (rc == 0) {
         /* the search's verdict first, then the anomaly counts */
-        const char *counts = sr.text + (strncmp(sr.text, "VALID: ", 7) ? 0 : 7);
+        const char *counts = !sr.text ? "" : sr.text + (strncmp(sr.text, "VALID: ", 7) ? 0 : 7);
         if (wrap_text(r, "", counts) < 0)
             rc = fl_err_set(e, FL_EFAIL, "out of memory");
         else

@@ -276,12 +276,12 @@ static int cgroup_pids(const char *dir, struct pidvec *out, int depth)
     FILE *f;
     DIR *d;
     struct dirent *de;
-    int pid;
+    pid_t pid;
 
     snprintf(path, sizeof path, "%s/cgroup.procs", dir);
     f = fopen(path, "re");
     if (f) {
-        while (fscanf(f, "%d", &pid) == 1)
+        while (fl_proc_next_pid(f, &pid))
             if (pidvec_push(out, pid))
                 break;
         fclose(f);

@@ -198,13 +198,14 @@ int fl_stress_cgroup_pids(const char *dir, int *pids, int cap)
 {
     char path[PATH_MAX + 16];
     FILE *f;
-    int n = 0, pid;
+    int n = 0;
+    pid_t pid;
 
     snprintf(path, sizeof path, "%s/cgroup.procs", dir);
     f = fopen(path, "re");
     if (!f)
         return -errno;
-    while (fscanf(f, "%d", &pid) == 1) {
+    while (fl_proc_next_pid(f, &pid)) {
         if (n < cap)
             pids[n] = pid;
         n++;

@@ -405,7 +405,9 @@ static void squash_error(const char *in, char *out, size_t len)
             }
             continue;
         }
-        out[o++] = *in == '\t' ? ' ' : *in;
+        out[o++] = *in;
+        if (*in == '\t')
+            out[o - 1] = ' ';
     }
     out[o] = 0;
 }

@@ -124,7 +124,7 @@ static int ensure_connected(struct fl_probe *p, struct redis_state *st, int64_t 
         return 0;
     fl_probe_split_address(fl_param_str(p->params, "address", ""), host, sizeof host, port,
                            sizeof port);
-    st->c = redisConnectWithTimeout(host, atoi(port), tv_ms(left > 1 ? left : 1));
+    st->c = redisConnectWithTimeout(host, (int)strtol(port, NULL, 10), tv_ms(left > 1 ? left : 1));
     if (!st->c || st->c->err) {
         snprintf(r->detail, sizeof r->detail, "connect: %s",
                  st->c ? st->c->errstr : "out of memory");

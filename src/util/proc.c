@@ -64,7 +64,10 @@ char fl_proc_state(pid_t pid)
 {
     char buf[1024];
     const char *p = stat_after_comm(pid, buf, sizeof buf);
-    return p ? *p : 0;
+
+    if (!p)
+        return '\0';
+    return *p;
 }
 
 bool fl_proc_alive(pid_t pid, uint64_t start)
@@ -306,4 +309,19 @@ int fl_proc_signal(pid_t pid, uint64_t start, int sig)
     r = r == 0 ? 1 : errno == ESRCH ? 0 : -errno;
     close(fd);
     return r;
+}
+
+bool fl_proc_next_pid(FILE *f, pid_t *pid)
+{
+    char line[32], *end;
+    long v;
+
+    if (!fgets(line, sizeof line, f))
+        return false;
+    errno = 0;
+    v = strtol(line, &end, 10);
+    if (end == line || errno || v <= 0 || v > INT_MAX || (*end && *end != '\n'))
+        return false;
+    *pid = (pid_t)v;
+    return true;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "util/err.h"
@@ -34,6 +35,10 @@ int fl_proc_check_allowed(pid_t pid, struct fl_err *e);
 /* The command line with arguments joined by spaces into buf; empty for
  * kernel threads and processes that are gone. */
 void fl_proc_cmdline(pid_t pid, char *buf, size_t len);
+
+/* The next pid of a one-pid-a-line file (cgroup.procs) into *pid; false at
+ * the end or at a line that is not a pid. */
+bool fl_proc_next_pid(FILE *f, pid_t *pid);
 
 /* The cgroup2 mount point from /proc/self/mountinfo (the unified hierarchy
  * on hybrid hosts). FL_EUNSUPPORTED when there is none. */
