@@ -195,14 +195,11 @@ static int hexval(char c)
     return -1;
 }
 
-static int read_string(struct fl_edn *r, struct fl_val *out)
+/* The fast path: a string with no escapes and no newlines is interned in
+ * place (short ones through a small cache). 1 when read, 0 when the string
+ * needs the slow path, negative on error. r->p is past the opening quote. */
+static int read_plain_string(struct fl_edn *r, struct fl_val *out)
 {
-    uint32_t line = fl_edn_line(r), col = fl_edn_col(r);
-    size_t n = 0;
-    int rc;
-
-    fl_edn_advance(r); /* opening quote */
-    /* most strings have no escapes and no newlines: intern them in place */
     for (const char *q = r->p; q < r->end && *q != '\\' && *q != '\n'; q++) {
         if (*q == '"' && q - r->p <= 7) {
             uint64_t key = 0;
@@ -220,7 +217,7 @@ static int read_string(struct fl_edn *r, struct fl_val *out)
             }
             r->p = q + 1;
             *out = (struct fl_val){FL_V_STR, 0, r->short_id[slot]};
-            return 0;
+            return 1;
         }
         if (*q == '"') {
             int64_t id = fl_history_intern(r->h, r->p, (size_t)(q - r->p), FL_V_STR);
@@ -228,9 +225,74 @@ static int read_string(struct fl_edn *r, struct fl_val *out)
                 return fl_err_set(r->e, FL_EFAIL, "%s: out of memory reading EDN", r->name);
             r->p = q + 1;
             *out = (struct fl_val){FL_V_STR, 0, id};
-            return 0;
+            return 1;
         }
     }
+    return 0;
+}
+
+/* The character an escape after a backslash stands for, into *c; a \uXXXX
+ * beyond ASCII puts its leading UTF-8 bytes into sbuf and leaves the last
+ * one in *c. r->p is at the escape letter. */
+static int read_escape(struct fl_edn *r, size_t *n, char *c)
+{
+    char esc = *r->p++;
+    unsigned cp = 0;
+    int rc;
+
+    switch (esc) {
+    case 'n':
+        *c = '\n';
+        return 0;
+    case 't':
+        *c = '\t';
+        return 0;
+    case 'r':
+        *c = '\r';
+        return 0;
+    case 'b':
+        *c = '\b';
+        return 0;
+    case 'f':
+        *c = '\f';
+        return 0;
+    case 'u':
+        break;
+    default:
+        *c = esc;
+        return 0;
+    }
+    for (int i = 0; i < 4; i++) {
+        int d = r->p < r->end ? hexval(*r->p) : -1;
+        if (d < 0)
+            return fail(r, "bad \\u escape in string: expected 4 hex digits");
+        cp = cp * 16 + (unsigned)d;
+        r->p++;
+    }
+    if (cp < 0x80) {
+        *c = (char)cp;
+    } else if (cp < 0x800) {
+        if ((rc = sbuf_put(r, n, (char)(0xC0 | (cp >> 6)))) < 0)
+            return rc;
+        *c = (char)(0x80 | (cp & 0x3F));
+    } else {
+        if ((rc = sbuf_put(r, n, (char)(0xE0 | (cp >> 12)))) < 0 ||
+            (rc = sbuf_put(r, n, (char)(0x80 | ((cp >> 6) & 0x3F)))) < 0)
+            return rc;
+        *c = (char)(0x80 | (cp & 0x3F));
+    }
+    return 0;
+}
+
+static int read_string(struct fl_edn *r, struct fl_val *out)
+{
+    uint32_t line = fl_edn_line(r), col = fl_edn_col(r);
+    size_t n = 0;
+    int rc;
+
+    fl_edn_advance(r); /* opening quote */
+    if ((rc = read_plain_string(r, out)) != 0)
+        return rc < 0 ? rc : 0;
     for (;;) {
         if (r->p >= r->end)
             return fl_err_set(r->e, FL_EUSAGE,
@@ -246,50 +308,8 @@ static int read_string(struct fl_edn *r, struct fl_val *out)
         if (c == '\\') {
             if (r->p >= r->end)
                 continue;
-            char esc = *r->p++;
-            switch (esc) {
-            case 'n':
-                c = '\n';
-                break;
-            case 't':
-                c = '\t';
-                break;
-            case 'r':
-                c = '\r';
-                break;
-            case 'b':
-                c = '\b';
-                break;
-            case 'f':
-                c = '\f';
-                break;
-            case 'u': {
-                unsigned cp = 0;
-                for (int i = 0; i < 4; i++) {
-                    int d = r->p < r->end ? hexval(*r->p) : -1;
-                    if (d < 0)
-                        return fail(r, "bad \\u escape in string: expected 4 hex digits");
-                    cp = cp * 16 + (unsigned)d;
-                    r->p++;
-                }
-                if (cp < 0x80) {
-                    c = (char)cp;
-                } else if (cp < 0x800) {
-                    if ((rc = sbuf_put(r, &n, (char)(0xC0 | (cp >> 6)))) < 0)
-                        return rc;
-                    c = (char)(0x80 | (cp & 0x3F));
-                } else {
-                    if ((rc = sbuf_put(r, &n, (char)(0xE0 | (cp >> 12)))) < 0 ||
-                        (rc = sbuf_put(r, &n, (char)(0x80 | ((cp >> 6) & 0x3F)))) < 0)
-                        return rc;
-                    c = (char)(0x80 | (cp & 0x3F));
-                }
-                break;
-            }
-            default:
-                c = esc;
-                break;
-            }
+            if ((rc = read_escape(r, &n, &c)) < 0)
+                return rc;
         }
         if ((rc = sbuf_put(r, &n, c)) < 0)
             return rc;

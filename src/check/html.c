@@ -104,11 +104,12 @@ static void draw_cycles(const struct geo *g, const struct fl_check_report *r, FI
     }
 }
 
-int fl_check_write_html(const struct fl_history *h, const struct fl_check_report *r,
-                        const char *model, FILE *out)
+/* The first op drawn: large histories show the window around the first
+ * offending op. */
+static size_t window_start(const struct fl_history *h, const struct fl_check_report *r, size_t n)
 {
-    size_t n = h->nops < MAX_DRAWN ? h->nops : MAX_DRAWN;
-    size_t first = 0; /* large histories: draw the window around the first offending op */
+    size_t first = 0;
+
     for (size_t i = 0; n < h->nops && r->offending && i < h->nops; i++)
         if (r->offending[i]) {
             first = i > n / 2 ? i - n / 2 : 0;
@@ -116,6 +117,87 @@ int fl_check_write_html(const struct fl_history *h, const struct fl_check_report
                 first = h->nops - n;
             break;
         }
+    return first;
+}
+
+/* The page up to the timeline: title, style, summary, legend, explanation. */
+static void write_head(const struct geo *g, const struct fl_check_report *r, const char *model,
+                       FILE *out)
+{
+    const struct fl_history *h = g->h;
+
+    fprintf(out,
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>faultline check: "
+            "%s</title>\n<style>\nbody{font-family:sans-serif;margin:1em}"
+            "pre{background:#f4f4f4;padding:.8em;white-space:pre-wrap}"
+            ".valid{color:#2e7d32}.invalid{color:#c62828}.unknown{color:#ef6c00}"
+            "rect.ok{fill:#81c784}rect.fail{fill:#e0e0e0}rect.info{fill:#ffe082}"
+            "rect.bad{fill:#e53935;stroke:#b71c1c;stroke-width:2}"
+            "rect.cx{stroke:#000;stroke-width:1.5}text{font-size:11px}"
+            "</style></head><body>\n",
+            fl_check_verdict_name(r->verdict));
+    fprintf(out, "<h1>faultline check: <span class=\"%s\">%s</span></h1>\n",
+            fl_check_verdict_name(r->verdict), fl_check_verdict_name(r->verdict));
+    fputs("<p>History <code>", out);
+    esc(h->name, strlen(h->name), out);
+    fprintf(out, "</code>, model <code>%s</code>, %zu operations, %zu processes. Time axis: %s.",
+            model, h->nops, g->np, g->t ? "recorded time" : "event order");
+    if (g->n < h->nops)
+        fprintf(out, " Only operations %zu to %zu are drawn.", g->first + 1, g->first + g->n);
+    fputs("</p>\n<p>Legend: <svg width=\"380\" height=\"14\">"
+          "<rect class=\"ok\" x=\"0\" y=\"1\" width=\"20\" height=\"12\"/><text x=\"24\" "
+          "y=\"11\">ok</text><rect class=\"info\" x=\"50\" y=\"1\" width=\"20\" height=\"12\"/>"
+          "<text x=\"74\" y=\"11\">unknown</text><rect class=\"fail\" x=\"130\" y=\"1\" "
+          "width=\"20\" height=\"12\"/><text x=\"154\" y=\"11\">failed</text><rect class=\"bad\" "
+          "x=\"200\" y=\"1\" width=\"20\" height=\"12\"/><text x=\"224\" y=\"11\">offending</text>"
+          "<rect class=\"ok cx\" x=\"290\" y=\"1\" width=\"20\" height=\"12\"/><text x=\"314\" "
+          "y=\"11\">counterexample</text></svg></p>\n<h2>Explanation</h2>\n<pre>",
+          out);
+    if (r->text)
+        esc(r->text, strlen(r->text), out);
+}
+
+/* One bar per drawn op, on its process's row, with the op as its title. */
+static void draw_ops(const struct geo *g, const struct fl_check_report *r, FILE *out)
+{
+    const struct fl_history *h = g->h;
+
+    for (size_t i = g->first; i < g->first + g->n; i++) {
+        const struct fl_hop *op = &h->ops[i];
+        size_t row = (size_t)((const int64_t *)bsearch(&op->process, g->procs, g->np,
+                                                       sizeof *g->procs, fl_code_cmp) -
+                              g->procs);
+        int64_t a = g->t ? op->call_time : op->call;
+        int64_t b = op->ret == FL_HOP_NORET ? g->hi : (g->t ? op->ret_time : op->ret);
+        double x0 = LEFT + (double)(a - g->lo) / g->span * WIDTH;
+        double w = (double)(b - a) / g->span * WIDTH;
+        if (w < 2)
+            w = 2;
+        const char *cls = op->type == FL_OP_OK ? "ok" : op->type == FL_OP_FAIL ? "fail" : "info";
+        bool bad = r->offending && r->offending[i];
+        bool cx = r->counterexample && r->counterexample[i];
+        fprintf(out, "<rect class=\"%s%s\" x=\"%.1f\" y=\"%zu\" width=\"%.1f\" height=\"16\">",
+                bad ? "bad" : cls, cx ? " cx" : "", x0, row * ROW_H + 3, w);
+        char *d = NULL;
+        size_t dl = 0;
+        FILE *m = open_memstream(&d, &dl);
+        if (m) {
+            fl_check_describe_op(h, i, m);
+            fclose(m);
+            fputs("<title>", out);
+            esc(d, dl, out);
+            fputs("</title>", out);
+        }
+        free(d);
+        fputs("</rect>\n", out);
+    }
+}
+
+int fl_check_write_html(const struct fl_history *h, const struct fl_check_report *r,
+                        const char *model, FILE *out)
+{
+    size_t n = h->nops < MAX_DRAWN ? h->nops : MAX_DRAWN;
+    size_t first = window_start(h, r, n);
     int64_t *procs = malloc((n + 1) * sizeof *procs);
     size_t np = 0;
     bool t = h->have_time;
@@ -141,36 +223,8 @@ int fl_check_write_html(const struct fl_history *h, const struct fl_check_report
     np = u;
     if (hi <= lo)
         hi = lo + 1;
-    double span = (double)(hi - lo) * 1.02;
-    fprintf(out,
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>faultline check: "
-            "%s</title>\n<style>\nbody{font-family:sans-serif;margin:1em}"
-            "pre{background:#f4f4f4;padding:.8em;white-space:pre-wrap}"
-            ".valid{color:#2e7d32}.invalid{color:#c62828}.unknown{color:#ef6c00}"
-            "rect.ok{fill:#81c784}rect.fail{fill:#e0e0e0}rect.info{fill:#ffe082}"
-            "rect.bad{fill:#e53935;stroke:#b71c1c;stroke-width:2}"
-            "rect.cx{stroke:#000;stroke-width:1.5}text{font-size:11px}"
-            "</style></head><body>\n",
-            fl_check_verdict_name(r->verdict));
-    fprintf(out, "<h1>faultline check: <span class=\"%s\">%s</span></h1>\n",
-            fl_check_verdict_name(r->verdict), fl_check_verdict_name(r->verdict));
-    fputs("<p>History <code>", out);
-    esc(h->name, strlen(h->name), out);
-    fprintf(out, "</code>, model <code>%s</code>, %zu operations, %zu processes. Time axis: %s.",
-            model, h->nops, np, t ? "recorded time" : "event order");
-    if (n < h->nops)
-        fprintf(out, " Only operations %zu to %zu are drawn.", first + 1, first + n);
-    fputs("</p>\n<p>Legend: <svg width=\"380\" height=\"14\">"
-          "<rect class=\"ok\" x=\"0\" y=\"1\" width=\"20\" height=\"12\"/><text x=\"24\" "
-          "y=\"11\">ok</text><rect class=\"info\" x=\"50\" y=\"1\" width=\"20\" height=\"12\"/>"
-          "<text x=\"74\" y=\"11\">unknown</text><rect class=\"fail\" x=\"130\" y=\"1\" "
-          "width=\"20\" height=\"12\"/><text x=\"154\" y=\"11\">failed</text><rect class=\"bad\" "
-          "x=\"200\" y=\"1\" width=\"20\" height=\"12\"/><text x=\"224\" y=\"11\">offending</text>"
-          "<rect class=\"ok cx\" x=\"290\" y=\"1\" width=\"20\" height=\"12\"/><text x=\"314\" "
-          "y=\"11\">counterexample</text></svg></p>\n<h2>Explanation</h2>\n<pre>",
-          out);
-    if (r->text)
-        esc(r->text, strlen(r->text), out);
+    struct geo g = {h, first, n, procs, np, lo, hi, (double)(hi - lo) * 1.02, t};
+    write_head(&g, r, model, out);
     fprintf(out,
             "</pre>\n<h2>Timeline</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
             "width=\"%d\" height=\"%zu\">\n",
@@ -178,36 +232,7 @@ int fl_check_write_html(const struct fl_history *h, const struct fl_check_report
     for (size_t p = 0; p < np; p++)
         fprintf(out, "<text x=\"4\" y=\"%zu\">process %" PRId64 "</text>\n", p * ROW_H + 15,
                 procs[p]);
-    for (size_t i = first; i < first + n; i++) {
-        const struct fl_hop *op = &h->ops[i];
-        size_t row =
-            (size_t)((int64_t *)bsearch(&op->process, procs, np, sizeof *procs, fl_code_cmp) -
-                     procs);
-        int64_t a = t ? op->call_time : op->call;
-        int64_t b = op->ret == FL_HOP_NORET ? hi : (t ? op->ret_time : op->ret);
-        double x0 = LEFT + (double)(a - lo) / span * WIDTH;
-        double w = (double)(b - a) / span * WIDTH;
-        if (w < 2)
-            w = 2;
-        const char *cls = op->type == FL_OP_OK ? "ok" : op->type == FL_OP_FAIL ? "fail" : "info";
-        bool bad = r->offending && r->offending[i];
-        bool cx = r->counterexample && r->counterexample[i];
-        fprintf(out, "<rect class=\"%s%s\" x=\"%.1f\" y=\"%zu\" width=\"%.1f\" height=\"16\">",
-                bad ? "bad" : cls, cx ? " cx" : "", x0, row * ROW_H + 3, w);
-        char *d = NULL;
-        size_t dl = 0;
-        FILE *m = open_memstream(&d, &dl);
-        if (m) {
-            fl_check_describe_op(h, i, m);
-            fclose(m);
-            fputs("<title>", out);
-            esc(d, dl, out);
-            fputs("</title>", out);
-        }
-        free(d);
-        fputs("</rect>\n", out);
-    }
-    struct geo g = {h, first, n, procs, np, lo, hi, span, t};
+    draw_ops(&g, r, out);
     draw_cycles(&g, r, out);
     fputs("</svg>\n<p>Hover a bar for the operation; arrows are the dependencies of a "
           "reported cycle.</p>\n</body></html>\n",

@@ -14,14 +14,10 @@
 
 #include "check/check.h"
 
-int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
-                           struct fl_check_report *r, struct fl_err *e)
+/* The successful read that returned last: the final read (SIZE_MAX: none). */
+static size_t final_read(const struct fl_history *h)
 {
     size_t final = SIZE_MAX;
-    int64_t *seen = NULL, *tried = NULL, *okd = NULL;
-    size_t nseen = 0, ntried = 0, nok = 0;
-    struct fl_vlist lost = {0}, unexp = {0}, recov = {0};
-    int rc = 0;
 
     for (size_t i = 0; i < h->nops; i++) {
         const struct fl_hop *op = &h->ops[i];
@@ -29,6 +25,52 @@ int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
             (final == SIZE_MAX || op->ret > h->ops[final].ret))
             final = i;
     }
+    return final;
+}
+
+/* The text and JSON report; -1 when out of memory. */
+static int report(struct fl_check_report *r, json_t *sj, const struct fl_hop *fr, size_t nseen,
+                  size_t nok, const struct fl_vlist *lost, const struct fl_vlist *unexp,
+                  const struct fl_vlist *recov)
+{
+    if (asprintf(&r->text,
+                 "%sset analysis against the final read (line %u, %zu elements): %zu "
+                 "acknowledged adds, %zu lost, %zu unexpected, %zu recovered.\n"
+                 "%s%s%s%s%s%s%s%s%s%s",
+                 r->verdict == FL_CHECK_INVALID ? "INVALID: " : "VALID: ", fr->ret_line, nseen, nok,
+                 lost->n, unexp->n, recov->n, lost->n ? "  lost (acknowledged, then missing):" : "",
+                 lost->n ? lost->buf : "", lost->n ? "\n" : "",
+                 unexp->n ? "  unexpected (no add could have written it):" : "",
+                 unexp->n ? unexp->buf : "", unexp->n ? "\n" : "",
+                 recov->n ? "  recovered (unknown outcome, but present):" : "",
+                 recov->n ? recov->buf : "", recov->n ? "\n" : "",
+                 r->verdict == FL_CHECK_INVALID
+                     ? "Offending adds are marked; each lost element with its add and the "
+                       "final read is a failing sub-history.\n"
+                     : "") < 0) {
+        r->text = NULL;
+        return -1;
+    }
+    json_object_set_new(sj, "final_read_line", json_integer(fr->ret_line));
+    json_object_set_new(sj, "acknowledged", json_integer((json_int_t)nok));
+    json_object_set_new(sj, "lost_count", json_integer((json_int_t)lost->n));
+    json_object_set_new(sj, "unexpected_count", json_integer((json_int_t)unexp->n));
+    json_object_set_new(sj, "recovered_count", json_integer((json_int_t)recov->n));
+    json_object_set(sj, "lost", lost->j);
+    json_object_set(sj, "unexpected", unexp->j);
+    json_object_set(sj, "recovered", recov->j);
+    return 0;
+}
+
+int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
+                           struct fl_check_report *r, struct fl_err *e)
+{
+    size_t final = final_read(h);
+    int64_t *seen = NULL, *tried = NULL, *okd = NULL;
+    size_t nseen = 0, ntried = 0, nok = 0;
+    struct fl_vlist lost = {0}, unexp = {0}, recov = {0};
+    int rc = 0;
+
     tried = malloc((h->nops + 1) * sizeof *tried);
     okd = malloc((h->nops + 1) * sizeof *okd);
     if (!tried || !okd) {
@@ -97,33 +139,8 @@ int fl_check_set_anomalies(struct fl_history *h, const struct fl_check_opts *o,
     fl_vlist_close(&unexp);
     fl_vlist_close(&recov);
     r->verdict = lost.n || unexp.n ? FL_CHECK_INVALID : FL_CHECK_VALID;
-    if (asprintf(&r->text,
-                 "%sset analysis against the final read (line %u, %zu elements): %zu "
-                 "acknowledged adds, %zu lost, %zu unexpected, %zu recovered.\n"
-                 "%s%s%s%s%s%s%s%s%s%s",
-                 r->verdict == FL_CHECK_INVALID ? "INVALID: " : "VALID: ", fr->ret_line, nseen, nok,
-                 lost.n, unexp.n, recov.n, lost.n ? "  lost (acknowledged, then missing):" : "",
-                 lost.n ? lost.buf : "", lost.n ? "\n" : "",
-                 unexp.n ? "  unexpected (no add could have written it):" : "",
-                 unexp.n ? unexp.buf : "", unexp.n ? "\n" : "",
-                 recov.n ? "  recovered (unknown outcome, but present):" : "",
-                 recov.n ? recov.buf : "", recov.n ? "\n" : "",
-                 r->verdict == FL_CHECK_INVALID
-                     ? "Offending adds are marked; each lost element with its add and the "
-                       "final read is a failing sub-history.\n"
-                     : "") < 0) {
-        r->text = NULL;
+    if (report(r, sj, fr, nseen, nok, &lost, &unexp, &recov))
         rc = fl_err_set(e, FL_EFAIL, "out of memory");
-        goto out;
-    }
-    json_object_set_new(sj, "final_read_line", json_integer(fr->ret_line));
-    json_object_set_new(sj, "acknowledged", json_integer((json_int_t)nok));
-    json_object_set_new(sj, "lost_count", json_integer((json_int_t)lost.n));
-    json_object_set_new(sj, "unexpected_count", json_integer((json_int_t)unexp.n));
-    json_object_set_new(sj, "recovered_count", json_integer((json_int_t)recov.n));
-    json_object_set(sj, "lost", lost.j);
-    json_object_set(sj, "unexpected", unexp.j);
-    json_object_set(sj, "recovered", recov.j);
 out:
     fl_vlist_free(&lost);
     fl_vlist_free(&unexp);
@@ -192,7 +209,7 @@ int fl_check_set(const struct fl_checker *c, struct fl_history *h, const struct 
     rc = fl_check_linear(c, h, o, r, e);
     if (rc == 0) {
         /* the search's verdict first, then the anomaly counts */
-        const char *counts = sr.text + (strncmp(sr.text, "VALID: ", 7) ? 0 : 7);
+        const char *counts = !sr.text ? "" : sr.text + (strncmp(sr.text, "VALID: ", 7) ? 0 : 7);
         if (wrap_text(r, "", counts) < 0)
             rc = fl_err_set(e, FL_EFAIL, "out of memory");
         else

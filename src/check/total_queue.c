@@ -127,142 +127,184 @@ static int explain(struct fl_check_report *r, size_t acked, size_t out, size_t n
     return 0;
 }
 
-int fl_check_total_queue(const struct fl_checker *c, struct fl_history *h,
-                         const struct fl_check_opts *o, struct fl_check_report *r, struct fl_err *e)
-{
-    (void)c;
-    struct copy *in = calloc(h->nops + 1, sizeof *in), *lostc = NULL;
-    int64_t *outv = NULL, *bad = NULL;
-    uint32_t *uret = calloc(h->nops + 1, sizeof *uret);
-    size_t nin = 0, nout = 0, cap = h->nops + 1, nuret = 0, nlost = 0, nbad = 0, acked = 0;
-    size_t nexc = 0;
-    struct fl_vlist lost = {0}, unexp = {0}, dup = {0}, recov = {0};
-    bool drain_unknown = false;
-    int rc = 0;
+/* What one check gathers and works out. */
+struct tq {
+    struct copy *in;    /* attempted enqueues (failed ones left out) */
+    int64_t *outv;      /* values that came out; later the lost values */
+    uint32_t *uret;     /* return events of dequeues/drains with unknown outcome */
+    struct copy *lostc; /* lost copies */
+    int64_t *bad;       /* values that came out unexpected or duplicated */
+    size_t nin, nout, cap, nuret, nlost, nbad, acked, nexc;
+    struct fl_vlist lost, unexp, dup, recov;
+    bool drain_unknown;
+};
 
-    outv = malloc(cap * sizeof *outv);
-    if (!in || !uret || !outv || fl_vlist_open(&lost) || fl_vlist_open(&unexp) ||
-        fl_vlist_open(&dup) || fl_vlist_open(&recov)) {
-        rc = fl_err_set(e, FL_EFAIL, "out of memory");
-        goto out;
+/* Room in outv for `more` values. */
+static int out_reserve(struct tq *t, size_t more)
+{
+    if (t->nout + more <= t->cap)
+        return 0;
+    int64_t *n = realloc(t->outv, (t->nout + more) * 2 * sizeof *n);
+    if (!n)
+        return -1;
+    t->outv = n;
+    t->cap = (t->nout + more) * 2;
+    return 0;
+}
+
+/* One dequeue or drain (ok or unknown) into t. */
+static int gather_out(struct tq *t, struct fl_history *h, const struct fl_hop *op, bool drain,
+                      struct fl_err *e)
+{
+    if (op->type == FL_OP_INFO) {
+        t->drain_unknown |= drain;
+        t->uret[t->nuret++] = op->ret; /* FL_HOP_NORET: still running at the end */
+        return 0;
     }
+    if (op->type != FL_OP_OK)
+        return 0;
+    if (!drain) {
+        if (op->comp.kind != FL_V_NIL)
+            t->outv[t->nout++] = fl_history_code(h, &op->comp);
+        return 0;
+    }
+    if (op->comp.kind != FL_V_VEC && op->comp.kind != FL_V_LIST && op->comp.kind != FL_V_SET)
+        return fl_err_set(e, FL_EUSAGE, "%s:%u: a drain must return a collection of values",
+                          h->name, op->ret_line);
+    if (out_reserve(t, op->comp.n))
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    for (uint32_t k = 0; k < op->comp.n; k++)
+        t->outv[t->nout++] = fl_history_code(h, fl_history_child(h, &op->comp, k));
+    return 0;
+}
+
+/* What went in and what came out, from every operation. */
+static int gather(struct tq *t, struct fl_history *h, struct fl_err *e)
+{
     for (size_t i = 0; i < h->nops; i++) {
         const struct fl_hop *op = &h->ops[i];
         bool drain = fl_history_fis(h, op, "drain");
+        int rc;
         if (is_enq(h, op)) {
             if (op->type != FL_OP_FAIL)
-                in[nin++] =
+                t->in[t->nin++] =
                     (struct copy){fl_history_code(h, &op->inv), op->call, op->type == FL_OP_OK};
-            acked += op->type == FL_OP_OK;
+            t->acked += op->type == FL_OP_OK;
         } else if (is_deq(h, op) || drain) {
-            if (op->type == FL_OP_INFO) {
-                drain_unknown |= drain;
-                uret[nuret++] = op->ret; /* FL_HOP_NORET: still running at the end */
-                continue;
-            }
-            if (op->type != FL_OP_OK)
-                continue;
-            if (!drain) {
-                if (op->comp.kind != FL_V_NIL)
-                    outv[nout++] = fl_history_code(h, &op->comp);
-                continue;
-            }
-            if (op->comp.kind != FL_V_VEC && op->comp.kind != FL_V_LIST &&
-                op->comp.kind != FL_V_SET) {
-                rc = fl_err_set(e, FL_EUSAGE, "%s:%u: a drain must return a collection of values",
-                                h->name, op->ret_line);
-                goto out;
-            }
-            if (nout + op->comp.n > cap) {
-                int64_t *t = realloc(outv, (nout + op->comp.n) * 2 * sizeof *outv);
-                if (!t) {
-                    rc = fl_err_set(e, FL_EFAIL, "out of memory");
-                    goto out;
-                }
-                outv = t;
-                cap = (nout + op->comp.n) * 2;
-            }
-            for (uint32_t k = 0; k < op->comp.n; k++)
-                outv[nout++] = fl_history_code(h, fl_history_child(h, &op->comp, k));
+            if ((rc = gather_out(t, h, op, drain, e)))
+                return rc;
         } else {
-            rc = fl_err_set(e, FL_EUSAGE,
-                            "%s:%u: total-queue operations are enqueue, dequeue and drain", h->name,
-                            op->call_line);
-            goto out;
+            return fl_err_set(e, FL_EUSAGE,
+                              "%s:%u: total-queue operations are enqueue, dequeue and drain",
+                              h->name, op->call_line);
         }
     }
-    qsort(in, nin, sizeof *in, by_code);
-    qsort(outv, nout, sizeof *outv, fl_code_cmp);
-    lostc = malloc((nin + 1) * sizeof *lostc);
-    bad = malloc((nout + 1) * sizeof *bad);
-    if (!lostc || !bad) {
-        rc = fl_err_set(e, FL_EFAIL, "out of memory");
-        goto out;
-    }
-    /* Walk the distinct values: a attempted copies (k of them acknowledged),
-     * d that came out. The copies that came out are taken to be the
-     * acknowledged ones first; of those, the earliest enqueued count as lost
-     * (the easiest for an unknown dequeue to have taken). */
-    for (size_t i = 0, j = 0; i < nin || j < nout;) {
-        int64_t v = i < nin && (j >= nout || in[i].code <= outv[j]) ? in[i].code : outv[j];
+    return 0;
+}
+
+/* Walk the distinct values: a attempted copies (k of them acknowledged), d
+ * that came out. The copies that came out are taken to be the acknowledged
+ * ones first; of those, the earliest enqueued count as lost (the easiest for
+ * an unknown dequeue to have taken). in and outv must be sorted. */
+static void tally(struct tq *t, struct fl_history *h)
+{
+    for (size_t i = 0, j = 0; i < t->nin || j < t->nout;) {
+        int64_t v = i < t->nin && (j >= t->nout || t->in[i].code <= t->outv[j]) ? t->in[i].code
+                                                                                : t->outv[j];
         size_t a = 0, k = 0, d = 0, i0 = i;
 
-        for (; i < nin && in[i].code == v; i++, a++)
-            k += in[i].ok;
-        for (; j < nout && outv[j] == v; j++, d++)
+        for (; i < t->nin && t->in[i].code == v; i++, a++)
+            k += t->in[i].ok;
+        for (; j < t->nout && t->outv[j] == v; j++, d++)
             ;
         for (size_t c = 0; c + d < k; c++)
-            lostc[nlost++] = in[i0 + c];
+            t->lostc[t->nlost++] = t->in[i0 + c];
         for (size_t c = k; c < a && c < d; c++)
-            fl_vlist_note(h, &recov, v);
+            fl_vlist_note(h, &t->recov, v);
         for (size_t c = a; c < d; c++)
-            fl_vlist_note(h, a ? &dup : &unexp, v);
+            fl_vlist_note(h, a ? &t->dup : &t->unexp, v);
         if (d > a)
-            bad[nbad++] = v;
+            t->bad[t->nbad++] = v;
     }
-    qsort(lostc, nlost, sizeof *lostc, by_call);
-    qsort(uret, nuret, sizeof *uret, cmp_u32);
-    nexc = drain_unknown ? nlost : excused(nlost, lostc, uret, nuret);
-    for (size_t c = 0; c < nlost; c++)
-        fl_vlist_note(h, &lost, lostc[c].code);
-    r->verdict = nlost > nexc || unexp.n || dup.n ? FL_CHECK_INVALID : FL_CHECK_VALID;
-    /* mark the acknowledged enqueues of lost values and the dequeues and
-     * drains that returned unexpected or duplicated ones */
-    for (size_t c = 0; c < nlost; c++)
-        outv[c] = lostc[c].code; /* outv is free again: the lost values, sorted */
-    qsort(outv, nlost, sizeof *outv, fl_code_cmp);
+}
+
+/* Mark the acknowledged enqueues of lost values and the dequeues and drains
+ * that returned unexpected or duplicated ones. outv holds the lost values,
+ * sorted. */
+static void mark(const struct tq *t, struct fl_history *h, struct fl_check_report *r)
+{
     for (size_t i = 0; i < h->nops; i++) {
         const struct fl_hop *op = &h->ops[i];
         if (op->type != FL_OP_OK)
             continue;
         if (is_enq(h, op)) {
             r->offending[i] =
-                nlost > nexc && fl_code_has(outv, nlost, fl_history_code(h, &op->inv));
+                t->nlost > t->nexc && fl_code_has(t->outv, t->nlost, fl_history_code(h, &op->inv));
         } else if (op->comp.kind == FL_V_VEC || op->comp.kind == FL_V_LIST ||
                    op->comp.kind == FL_V_SET) {
             for (uint32_t k = 0; k < op->comp.n && !r->offending[i]; k++)
-                r->offending[i] =
-                    fl_code_has(bad, nbad, fl_history_code(h, fl_history_child(h, &op->comp, k)));
+                r->offending[i] = fl_code_has(
+                    t->bad, t->nbad, fl_history_code(h, fl_history_child(h, &op->comp, k)));
         } else if (op->comp.kind != FL_V_NIL) {
-            r->offending[i] = fl_code_has(bad, nbad, fl_history_code(h, &op->comp));
+            r->offending[i] = fl_code_has(t->bad, t->nbad, fl_history_code(h, &op->comp));
         }
     }
-    fl_vlist_close(&lost);
-    fl_vlist_close(&unexp);
-    fl_vlist_close(&dup);
-    fl_vlist_close(&recov);
-    if (explain(r, acked, nout, nlost, nexc, &lost, &unexp, &dup, &recov, drain_unknown))
+}
+
+/* The verdict and report from what gather() found. */
+static int judge(struct tq *t, struct fl_history *h, struct fl_check_report *r, struct fl_err *e)
+{
+    qsort(t->in, t->nin, sizeof *t->in, by_code);
+    qsort(t->outv, t->nout, sizeof *t->outv, fl_code_cmp);
+    t->lostc = malloc((t->nin + 1) * sizeof *t->lostc);
+    t->bad = malloc((t->nout + 1) * sizeof *t->bad);
+    if (!t->lostc || !t->bad)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    tally(t, h);
+    qsort(t->lostc, t->nlost, sizeof *t->lostc, by_call);
+    qsort(t->uret, t->nuret, sizeof *t->uret, cmp_u32);
+    t->nexc = t->drain_unknown ? t->nlost : excused(t->nlost, t->lostc, t->uret, t->nuret);
+    for (size_t c = 0; c < t->nlost; c++)
+        fl_vlist_note(h, &t->lost, t->lostc[c].code);
+    r->verdict = t->nlost > t->nexc || t->unexp.n || t->dup.n ? FL_CHECK_INVALID : FL_CHECK_VALID;
+    for (size_t c = 0; c < t->nlost; c++)
+        t->outv[c] = t->lostc[c].code; /* outv is free again: the lost values, sorted */
+    qsort(t->outv, t->nlost, sizeof *t->outv, fl_code_cmp);
+    mark(t, h, r);
+    fl_vlist_close(&t->lost);
+    fl_vlist_close(&t->unexp);
+    fl_vlist_close(&t->dup);
+    fl_vlist_close(&t->recov);
+    if (explain(r, t->acked, t->nout, t->nlost, t->nexc, &t->lost, &t->unexp, &t->dup, &t->recov,
+                t->drain_unknown))
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    return 0;
+}
+
+int fl_check_total_queue(const struct fl_checker *c, struct fl_history *h,
+                         const struct fl_check_opts *o, struct fl_check_report *r, struct fl_err *e)
+{
+    struct tq t = {.cap = h->nops + 1};
+    int rc;
+
+    (void)c;
+    t.in = calloc(h->nops + 1, sizeof *t.in);
+    t.uret = calloc(h->nops + 1, sizeof *t.uret);
+    t.outv = malloc(t.cap * sizeof *t.outv);
+    if (!t.in || !t.uret || !t.outv || fl_vlist_open(&t.lost) || fl_vlist_open(&t.unexp) ||
+        fl_vlist_open(&t.dup) || fl_vlist_open(&t.recov))
         rc = fl_err_set(e, FL_EFAIL, "out of memory");
-out:
-    fl_vlist_free(&lost);
-    fl_vlist_free(&unexp);
-    fl_vlist_free(&dup);
-    fl_vlist_free(&recov);
-    free(in);
-    free(outv);
-    free(uret);
-    free(lostc);
-    free(bad);
+    else if (!(rc = gather(&t, h, e)))
+        rc = judge(&t, h, r, e);
+    fl_vlist_free(&t.lost);
+    fl_vlist_free(&t.unexp);
+    fl_vlist_free(&t.dup);
+    fl_vlist_free(&t.recov);
+    free(t.in);
+    free(t.outv);
+    free(t.uret);
+    free(t.lostc);
+    free(t.bad);
     r->checked_ops = h->nops;
     r->partitions = 1;
     return rc;

@@ -3,7 +3,6 @@
  * Exit codes differ from the other subcommands on purpose, so scripts can
  * tell "the system is wrong" from "the check could not decide":
  * 0 valid, 1 invalid, 2 unknown (timeout), 3 usage or input error. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +10,60 @@
 #include "check/check.h"
 #include "check/edn.h"
 #include "cli/cli.h"
+#include "util/cleanup.h"
 #include "util/err.h"
-#include "util/parse.h"
+#include "util/opts.h"
 
 enum { EXIT_VALID = 0, EXIT_INVALID = 1, EXIT_UNKNOWN = 2, EXIT_INPUT = 3 };
+
+/* The options, their bounds and their help: one place for parsing and --help. */
+static const struct fl_opt opts[] = {
+    {"model", FL_OPT_STRING, 0, "MODEL",
+     "the checker (default: the model the history's header names, as `faultline workload` "
+     "writes it); see the models below",
+     NULL, 0, 0},
+    {"format", FL_OPT_ENUM, 0, "FORMAT", "input format: edn or jsonl (default: detect)",
+     "edn|jsonl|json", 0, 0},
+    {"timeout", FL_OPT_DURATION, 0, "DURATION",
+     "give up and answer unknown after this long (default 60s, 0 = never); e.g. 500ms, 30s, 2m",
+     NULL, 0, 0},
+    {"search-memory", FL_OPT_SIZE, 0, "SIZE",
+     "memory the search may use per part before it answers unknown for that part (default "
+     "1GiB; from 4KiB to 1TiB)",
+     NULL, 4096, 1LL << 40},
+    {"initial", FL_OPT_STRING, 0, "VALUE",
+     "initial register value (EDN: 0, nil, :x, \"s\"; default nil; counter default 0)", NULL, 0, 0},
+    {"accounts", FL_OPT_INT, 0, "N", "bank: number of accounts every read must show", NULL, 1,
+     100000000},
+    {"total", FL_OPT_INT, 0, "N", "bank: the conserved total (default: the first read's sum)", NULL,
+     -(1LL << 62), 1LL << 62},
+    {"allow-negative", FL_OPT_FLAG, 0, NULL, "bank: negative balances are allowed", NULL, 0, 0},
+    {"consistency-models", FL_OPT_STRING, 0, "LIST",
+     "list-append, rw-register: the models the history must satisfy, comma-separated: "
+     "read-committed, repeatable-read, snapshot-isolation, serializable (default), "
+     "strict-serializable (adds real-time order)",
+     NULL, 0, 0},
+    {"json", FL_OPT_FLAG, 0, NULL, "print the report as JSON instead of text", NULL, 0, 0},
+    {"html", FL_OPT_STRING, 0, "FILE", "write a self-contained HTML timeline report", NULL, 0, 0},
+    {"counterexample", FL_OPT_STRING, 0, "FILE",
+     "write the smallest failing sub-history found (EDN, or JSON Lines when FILE ends in "
+     ".jsonl)",
+     NULL, 0, 0},
+    {"no-minimize", FL_OPT_FLAG, 0, NULL, "skip the search for a smallest failing sub-history",
+     NULL, 0, 0},
+    {"minimize-budget", FL_OPT_DURATION, 0, "DURATION",
+     "time for that search (default: twice the check's own time, from 50ms to 3s; 3s with "
+     "--counterexample)",
+     NULL, 1, 0},
+    {"export-edn", FL_OPT_STRING, 0, "FILE", "write the history as Jepsen EDN", NULL, 0, 0},
+    {"export-jsonl", FL_OPT_STRING, 0, "FILE",
+     "write the history as faultline JSON Lines (without --model, only convert)", NULL, 0, 0},
+    {"max-op-size", FL_OPT_SIZE, 0, "SIZE",
+     "refuse an operation (a JSON line, an EDN event) longer than this (default 64MiB, from "
+     "1KiB to 4GiB); pipes and stdin are read up to 4GiB, device files are refused",
+     NULL, 1024, (long long)FL_HISTORY_MAX_STREAM_BYTES},
+    FL_OPT_END,
+};
 
 static void usage(FILE *out)
 {
@@ -28,43 +77,15 @@ static void usage(FILE *out)
                  "history (- reads stdin); the format is detected from the content unless\n"
                  "--format is given. With several files, each gets its report under a\n"
                  "'== FILE' line, then a summary line; the exit status is the worst (invalid,\n"
-                 "then input error, then unknown).\n\n"
-                 "  --model MODEL         the checker (default: the model the history's header\n"
-                 "                        names, as `faultline workload` writes it); linearizable\n"
-                 "                        models search for an order of the operations that\n"
-                 "                        explains every result:\n");
+                 "then input error, then unknown).\n\noptions:\n");
+    fl_opts_print_help(out, opts);
+    fprintf(out, "\nmodels (--model); linearizable models search for an order of the operations\n"
+                 "that explains every result:");
     for (size_t i = 0; i < n; i++)
-        fprintf(out, "                          %-15s %s%s\n", fl_checker_name(&c[i]),
+        fprintf(out, "\n                          %-15s %s%s", fl_checker_name(&c[i]),
                 c[i].model ? "linearizable: " : "", fl_checker_summary(&c[i]));
     fprintf(out,
-            "  --format edn|jsonl    input format (default: detect)\n"
-            "  --timeout DURATION    give up and answer unknown after this long (default 60s,\n"
-            "                        0 = never); e.g. 500ms, 30s, 2m\n"
-            "  --search-memory SIZE  memory the search may use per part before it answers\n"
-            "                        unknown for that part (default 1GiB)\n"
-            "  --initial VALUE       initial register value (EDN: 0, nil, :x, \"s\"; default nil;\n"
-            "                        counter default 0)\n"
-            "  --accounts N          bank: number of accounts every read must show\n"
-            "  --total N             bank: the conserved total (default: the first read's sum)\n"
-            "  --allow-negative      bank: negative balances are allowed\n"
-            "  --consistency-models LIST  list-append, rw-register: the models the history\n"
-            "                        must satisfy, comma-separated: read-committed,\n"
-            "                        repeatable-read, snapshot-isolation, serializable\n"
-            "                        (default), strict-serializable (adds real-time order)\n"
-            "  --json                print the report as JSON instead of text\n"
-            "  --html FILE           write a self-contained HTML timeline report\n"
-            "  --counterexample FILE write the smallest failing sub-history found (EDN, or\n"
-            "                        JSON Lines when FILE ends in .jsonl)\n"
-            "  --no-minimize         skip the search for a smallest failing sub-history\n"
-            "  --minimize-budget DURATION  time for that search (default: twice the check's\n"
-            "                        own time, from 50ms to 3s; 3s with --counterexample)\n"
-            "  --export-edn FILE     write the history as Jepsen EDN\n"
-            "  --export-jsonl FILE   write the history as faultline JSON Lines\n"
-            "                        (without --model, only convert)\n"
-            "  --max-op-size SIZE    refuse an operation (a JSON line, an EDN event) longer\n"
-            "                        than this (default 64MiB, from 1KiB to 4GiB); pipes and\n"
-            "                        stdin are read up to 4GiB, device files are refused\n\n"
-            "Exit: 0 valid, 1 invalid, 2 unknown (timeout or not enough data), 3 usage or\n"
+            "\n\nExit: 0 valid, 1 invalid, 2 unknown (timeout or not enough data), 3 usage or\n"
             "input error (the message names file:line:col). See docs/check.md.\n");
 }
 
@@ -118,161 +139,43 @@ struct check_args {
     uint64_t max_op;
 };
 
-/* Parse the options into a; returns -1 (usage error, said), 0, or 1 (--help shown). */
-static int parse_args(int argc, char **argv, struct check_args *a)
+/* The options into a (its strings point into params, which must outlive it);
+ * returns -1 (usage error, said), 0 with *first the first history's index, or
+ * 1 (--help shown). */
+static int parse_args(int argc, char **argv, json_t *p, struct check_args *a, int *first)
 {
-    enum {
-        O_MODEL = 256,
-        O_FORMAT,
-        O_TIMEOUT,
-        O_INITIAL,
-        O_ACCOUNTS,
-        O_TOTAL,
-        O_ALLOWNEG,
-        O_JSON,
-        O_HTML,
-        O_CX,
-        O_NOMIN,
-        O_XEDN,
-        O_XJSONL,
-        O_MAXOP,
-        O_MINBUDGET,
-        O_SEARCHMEM,
-        O_CMODELS,
-    };
-    static const struct option longopts[] = {
-        {"model", required_argument, NULL, O_MODEL},
-        {"format", required_argument, NULL, O_FORMAT},
-        {"timeout", required_argument, NULL, O_TIMEOUT},
-        {"initial", required_argument, NULL, O_INITIAL},
-        {"accounts", required_argument, NULL, O_ACCOUNTS},
-        {"total", required_argument, NULL, O_TOTAL},
-        {"allow-negative", no_argument, NULL, O_ALLOWNEG},
-        {"json", no_argument, NULL, O_JSON},
-        {"html", required_argument, NULL, O_HTML},
-        {"counterexample", required_argument, NULL, O_CX},
-        {"no-minimize", no_argument, NULL, O_NOMIN},
-        {"export-edn", required_argument, NULL, O_XEDN},
-        {"export-jsonl", required_argument, NULL, O_XJSONL},
-        {"max-op-size", required_argument, NULL, O_MAXOP},
-        {"minimize-budget", required_argument, NULL, O_MINBUDGET},
-        {"search-memory", required_argument, NULL, O_SEARCHMEM},
-        {"consistency-models", required_argument, NULL, O_CMODELS},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct fl_err e = {0};
-    long long ll;
-    int c;
+    int r = fl_opts_parse_argv(opts, "check", argc, argv, p, first, &e);
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_MODEL:
-            a->model = optarg;
-            break;
-        case O_FORMAT:
-            if (!strcmp(optarg, "edn"))
-                a->fmt = FL_FMT_EDN;
-            else if (!strcmp(optarg, "jsonl") || !strcmp(optarg, "json"))
-                a->fmt = FL_FMT_JSONL;
-            else {
-                fprintf(stderr, "faultline check: --format must be edn or jsonl, not '%s'\n",
-                        optarg);
-                return -1;
-            }
-            break;
-        case O_TIMEOUT:
-            if (fl_parse_duration_ms(optarg, &a->o.timeout_ms, &e) < 0) {
-                fprintf(stderr, "faultline check: --timeout: %s\n", e.msg);
-                return -1;
-            }
-            break;
-        case O_INITIAL:
-            a->initial = optarg;
-            break;
-        case O_ACCOUNTS:
-            if (fl_parse_int(optarg, 1, 100000000, &ll, &e) < 0) {
-                fprintf(stderr, "faultline check: --accounts: %s\n", e.msg);
-                return -1;
-            }
-            a->o.accounts = ll;
-            break;
-        case O_TOTAL:
-            if (fl_parse_int(optarg, -(1LL << 62), 1LL << 62, &ll, &e) < 0) {
-                fprintf(stderr, "faultline check: --total: %s\n", e.msg);
-                return -1;
-            }
-            a->o.total = ll;
-            a->o.have_total = true;
-            break;
-        case O_ALLOWNEG:
-            a->o.allow_negative = true;
-            break;
-        case O_JSON:
-            a->json = true;
-            break;
-        case O_HTML:
-            a->html = optarg;
-            break;
-        case O_CX:
-            a->cx = optarg;
-            a->o.want_counterexample = true;
-            break;
-        case O_MINBUDGET:
-            if (fl_parse_duration_ms(optarg, &a->o.minimize_budget_ms, &e) < 0 ||
-                a->o.minimize_budget_ms < 1) {
-                fprintf(stderr, "faultline check: --minimize-budget: %s\n",
-                        e.msg[0] ? e.msg : "give a duration of at least 1ms, e.g. 500ms or 10s");
-                return -1;
-            }
-            break;
-        case O_NOMIN:
-            a->o.no_minimize = true;
-            break;
-        case O_XEDN:
-            a->xedn = optarg;
-            break;
-        case O_XJSONL:
-            a->xjsonl = optarg;
-            break;
-        case O_MAXOP:
-            if (fl_parse_size(optarg, &a->max_op, &e) < 0 || a->max_op < 1024 ||
-                a->max_op > FL_HISTORY_MAX_STREAM_BYTES) {
-                fprintf(stderr,
-                        "faultline check: --max-op-size: %s; give a size from 1KiB to 4GiB, "
-                        "e.g. 256MiB\n",
-                        e.msg[0] ? e.msg : "out of range");
-                return -1;
-            }
-            break;
-        case O_SEARCHMEM: {
-            uint64_t v;
-            if (fl_parse_size(optarg, &v, &e) < 0 || v < 4096 || v > ((uint64_t)1 << 40)) {
-                fprintf(stderr,
-                        "faultline check: --search-memory: %s; give a size from 4KiB to 1TiB, "
-                        "e.g. 4GiB\n",
-                        e.msg[0] ? e.msg : "out of range");
-                return -1;
-            }
-            a->o.search_memory = (size_t)v;
-            break;
-        }
-        case O_CMODELS:
-            a->o.consistency_models = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            fprintf(stderr,
-                    "faultline check: unknown or incomplete option '%s'; see "
-                    "`faultline check --help`\n",
-                    argv[optind - 1]);
-            return -1;
-        }
+    if (r == 1) {
+        usage(stdout);
+        return 1;
     }
+    if (r < 0) {
+        fprintf(stderr, "faultline check: %s\n", e.msg);
+        return -1;
+    }
+    const char *fmt = fl_param_str(p, "format", NULL);
+    if (fmt)
+        a->fmt = !strcmp(fmt, "edn") ? FL_FMT_EDN : FL_FMT_JSONL;
+    a->model = fl_param_str(p, "model", NULL);
+    a->initial = fl_param_str(p, "initial", NULL);
+    a->html = fl_param_str(p, "html", NULL);
+    a->cx = fl_param_str(p, "counterexample", NULL);
+    a->xedn = fl_param_str(p, "export-edn", NULL);
+    a->xjsonl = fl_param_str(p, "export-jsonl", NULL);
+    a->json = fl_param_bool(p, "json");
+    a->max_op = (uint64_t)fl_param_int(p, "max-op-size", (long long)a->max_op);
+    a->o.timeout_ms = fl_param_int(p, "timeout", a->o.timeout_ms);
+    a->o.accounts = fl_param_int(p, "accounts", a->o.accounts);
+    a->o.have_total = json_object_get(p, "total") != NULL;
+    a->o.total = fl_param_int(p, "total", a->o.total);
+    a->o.allow_negative = fl_param_bool(p, "allow-negative");
+    a->o.want_counterexample = a->cx != NULL;
+    a->o.minimize_budget_ms = fl_param_int(p, "minimize-budget", a->o.minimize_budget_ms);
+    a->o.no_minimize = fl_param_bool(p, "no-minimize");
+    a->o.search_memory = (size_t)fl_param_int(p, "search-memory", (long long)a->o.search_memory);
+    a->o.consistency_models = fl_param_str(p, "consistency-models", NULL);
     return 0;
 }
 
@@ -411,15 +314,17 @@ static int worse(int a, int b)
 
 int fl_cli_check(int argc, char **argv)
 {
+    _cleanup_json_ json_t *params = json_object();
     struct check_args a = {.fmt = FL_FMT_AUTO, .max_op = FL_HISTORY_MAX_OP_BYTES};
     char names[512];
     size_t count[4] = {0};
+    int first;
 
     fl_check_opts_init(&a.o);
-    int rc = parse_args(argc, argv, &a);
+    int rc = parse_args(argc, argv, params, &a, &first);
     if (rc != 0)
         return rc > 0 ? EXIT_VALID : EXIT_INPUT;
-    int nfiles = argc - optind;
+    int nfiles = argc - first;
     if (nfiles < 1) {
         fprintf(stderr, "faultline check: give a history file (or several); see "
                         "`faultline check --help`\n");
@@ -442,7 +347,7 @@ int fl_cli_check(int argc, char **argv)
         return EXIT_INPUT;
     }
     int status = EXIT_VALID;
-    for (int i = optind; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         int st = check_file(&a, argv[i], nfiles > 1);
         count[st]++;
         status = worse(status, st);

@@ -23,7 +23,7 @@
 #include "util/time.h"
 
 #define LEASE_FOREGROUND_MS 15000
-#define LEASE_DETACHED_MS (5 * 60 * 1000)
+#define LEASE_DETACHED_MS (INT64_C(5) * 60 * 1000)
 
 /* The signal that asked us to stop; the command's only global state. */
 static volatile sig_atomic_t inject_stop;

@@ -5,7 +5,6 @@
  * 0 clean run (and valid with --check), 1 invalid, 2 unknown, 3 usage,
  * 4 cannot connect or set up at start, 5 cannot write the history. */
 #include <assert.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +14,8 @@
 
 #include "check/check.h"
 #include "cli/cli.h"
-#include "util/parse.h"
+#include "util/cleanup.h"
+#include "util/opts.h"
 #include "workload/workload.h"
 
 static volatile sig_atomic_t stop_requested; /* set by SIGINT/SIGTERM: finish early */
@@ -25,6 +25,61 @@ static void on_signal(int sig)
     (void)sig;
     stop_requested = 1;
 }
+
+/* The options, their bounds and their help: one place for parsing and --help. */
+static const struct fl_opt opts[] = {
+    {"client", FL_OPT_STRING, 0, "CLIENT", "the client (see clients above)", NULL, 0, 0},
+    {"workload", FL_OPT_STRING, 0, "KIND", "the workload (see workloads above)", NULL, 0, 0},
+    {"target", FL_OPT_STRING, 0, "TARGET", "what the client connects to (see clients above)", NULL,
+     0, 0},
+    {"concurrency", FL_OPT_INT, 0, "N", "workers, each with its own connection (default 5)", NULL,
+     1, 1024},
+    {"rate", FL_OPT_REAL, 0, "R",
+     "operations per second over all workers (default 0 = as fast as the system answers)", NULL, 0,
+     10000000},
+    {"duration", FL_OPT_DURATION, 0, "D", "how long to issue operations (default 10s)", NULL, 0, 0},
+    {"timeout", FL_OPT_DURATION, 0, "D",
+     "per operation and per connect (default 1s); a timeout is recorded as info (unknown "
+     "outcome), never fail",
+     NULL, 0, 0},
+    {"keys", FL_OPT_INT, 0, "K", "register, list-append, rw-register: number of keys (default 10)",
+     NULL, 1, 1000000},
+    {"txn-length", FL_OPT_INT, 0, "N",
+     "list-append, rw-register: 1..N micro-ops per transaction (default 4, at most 16)", NULL, 1,
+     FL_WL_TXN_MAX},
+    {"max-writes-per-key", FL_OPT_INT, 0, "N",
+     "list-append, rw-register: move on to fresh keys after about N writes per key (default 32)",
+     NULL, 1, 1000000},
+    {"values", FL_OPT_INT, 0, "V", "register: written values are 0..V-1 (default 5)", NULL, 1,
+     1000000000},
+    {"accounts", FL_OPT_INT, 0, "A", "bank: number of accounts (default 5)", NULL, 2, 100000},
+    {"total", FL_OPT_INT, 0, "T", "bank: money spread over the accounts at start (default 1000)",
+     NULL, 0, 1LL << 50},
+    {"max-transfer", FL_OPT_INT, 0, "N", "bank: transfers move 1..N (default 5)", NULL, 1,
+     1LL << 40},
+    {"mix", FL_OPT_STRING, 0, "NAME=W,...", "operation weights, e.g. read=1,write=2,cas=1", NULL, 0,
+     0},
+    {"seed", FL_OPT_INT, 0, "S",
+     "seed for the operation choice, 0 to 2^53-1 like `faultline run --seed` (default random; "
+     "printed)",
+     NULL, 0, (1LL << 53) - 1},
+    {"namespace", FL_OPT_STRING, 0, "NAME",
+     "prefix of the keys/tables the workload owns and resets (default faultline)", NULL, 0, 0},
+    {"isolation", FL_OPT_ENUM, 0, "LEVEL",
+     "postgres: serializable (default), repeatable-read, read-committed",
+     "serializable|repeatable-read|read-committed", 0, 0},
+    {"postgres-mode", FL_OPT_ENUM, 0, "MODE",
+     "postgres: transactional (default) or non-transactional (read-modify-write without a "
+     "transaction: loses updates on purpose, for testing checkers)",
+     "transactional|non-transactional", 0, 0},
+    {"out", FL_OPT_STRING, 0, "FILE", "the history (default history.jsonl; - for stdout)", NULL, 0,
+     0},
+    {"check", FL_OPT_FLAG, 0, NULL, "check the history at the end with the workload's model", NULL,
+     0, 0},
+    {"check-timeout", FL_OPT_DURATION, 0, "D", "the checker's timeout (default 60s)", NULL, 0, 0},
+    {"quiet", FL_OPT_FLAG, 0, NULL, "no summary on stderr", NULL, 0, 0},
+    FL_OPT_END,
+};
 
 static void usage(FILE *out)
 {
@@ -50,38 +105,10 @@ static void usage(FILE *out)
                 fprintf(out, " %s=%u", fl_wl_f_name(f), w[i]->mix[f]);
         fputc('\n', out);
     }
+    fprintf(out, "\noptions:\n");
+    fl_opts_print_help(out, opts);
     fprintf(out,
-            "\noptions:\n"
-            "  --concurrency N       workers, each with its own connection (default 5)\n"
-            "  --rate R              operations per second over all workers (default 0 =\n"
-            "                        as fast as the system answers)\n"
-            "  --duration D          how long to issue operations (default 10s)\n"
-            "  --timeout D           per operation and per connect (default 1s); a timeout is\n"
-            "                        recorded as info (unknown outcome), never fail\n"
-            "  --keys K              register, list-append, rw-register: number of keys\n"
-            "                        (default 10)\n"
-            "  --txn-length N        list-append, rw-register: 1..N micro-ops per\n"
-            "                        transaction (default 4, at most 16)\n"
-            "  --max-writes-per-key N  list-append, rw-register: move on to fresh keys after\n"
-            "                        about N writes per key (default 32)\n"
-            "  --values V            register: written values are 0..V-1 (default 5)\n"
-            "  --accounts A          bank: number of accounts (default 5)\n"
-            "  --total T             bank: money spread over the accounts at start (default 1000)\n"
-            "  --max-transfer N      bank: transfers move 1..N (default 5)\n"
-            "  --mix NAME=W,...      operation weights, e.g. read=1,write=2,cas=1\n"
-            "  --seed S              seed for the operation choice (default random; printed)\n"
-            "  --namespace NAME      prefix of the keys/tables the workload owns and resets\n"
-            "                        (default faultline)\n"
-            "  --isolation LEVEL     postgres: serializable (default), repeatable-read,\n"
-            "                        read-committed\n"
-            "  --postgres-mode MODE  postgres: transactional (default) or non-transactional\n"
-            "                        (read-modify-write without a transaction: loses updates on\n"
-            "                        purpose, for testing checkers)\n"
-            "  --out FILE            the history (default history.jsonl; - for stdout)\n"
-            "  --check               check the history at the end with the workload's model\n"
-            "  --check-timeout D     the checker's timeout (default 60s)\n"
-            "  --quiet               no summary on stderr\n\n"
-            "Exit: 0 clean run (with --check: valid), 1 invalid, 2 unknown (--check), 3 usage,\n"
+            "\nExit: 0 clean run (with --check: valid), 1 invalid, 2 unknown (--check), 3 usage,\n"
             "4 cannot connect or set up at start, 5 cannot write the history.\n"
             "See docs/workload.md.\n");
 }
@@ -125,12 +152,6 @@ static int run_check(const struct fl_wl_cfg *c, int64_t timeout_ms)
     return status;
 }
 
-static int bad(const char *flag, const struct fl_err *e)
-{
-    fprintf(stderr, "faultline workload: %s: %s\n", flag, e->msg);
-    return FL_WL_EXIT_USAGE;
-}
-
 /* --client and --workload by name, from the registries; the error lists
  * what there is. */
 static int resolve(struct fl_wl_cfg *c, const char *client, const char *workload)
@@ -155,242 +176,108 @@ static int resolve(struct fl_wl_cfg *c, const char *client, const char *workload
     return 0;
 }
 
+/* The configuration from the parsed options; the same checks as before the
+ * table: the workload's own mix, then fl_wl_cfg_validate. */
+static int configure(struct fl_wl_cfg *c, const json_t *p, bool *check, int64_t *check_timeout)
+{
+    struct fl_err e = {0};
+    const char *mix = fl_param_str(p, "mix", NULL);
+    const char *iso = fl_param_str(p, "isolation", "serializable");
+
+    c->target = fl_param_str(p, "target", c->target);
+    c->concurrency = (int)fl_param_int(p, "concurrency", c->concurrency);
+    c->rate = fl_param_real(p, "rate", c->rate);
+    c->duration_ms = fl_param_int(p, "duration", c->duration_ms);
+    c->timeout_ms = fl_param_int(p, "timeout", c->timeout_ms);
+    c->keys = (int)fl_param_int(p, "keys", c->keys);
+    c->txn_len = (int)fl_param_int(p, "txn-length", c->txn_len);
+    c->max_writes_per_key = (int)fl_param_int(p, "max-writes-per-key", c->max_writes_per_key);
+    c->values = (int)fl_param_int(p, "values", c->values);
+    c->accounts = (int)fl_param_int(p, "accounts", c->accounts);
+    c->total = fl_param_int(p, "total", c->total);
+    c->max_transfer = fl_param_int(p, "max-transfer", c->max_transfer);
+    c->ns = fl_param_str(p, "namespace", c->ns);
+    c->isolation = !strcmp(iso, "repeatable-read")  ? FL_WL_REPEATABLE_READ
+                   : !strcmp(iso, "read-committed") ? FL_WL_READ_COMMITTED
+                                                    : FL_WL_SERIALIZABLE;
+    c->non_transactional =
+        !strcmp(fl_param_str(p, "postgres-mode", "transactional"), "non-transactional");
+    c->out = fl_param_str(p, "out", c->out);
+    c->quiet = fl_param_bool(p, "quiet");
+    *check = fl_param_bool(p, "check");
+    *check_timeout = fl_param_int(p, "check-timeout", 60000);
+    if (resolve(c, fl_param_str(p, "client", NULL), fl_param_str(p, "workload", NULL)) < 0)
+        return -1;
+    if (c->workload) {
+        memcpy(c->mix, c->workload->mix, sizeof c->mix);
+        if (mix && fl_wl_parse_mix(c->workload, mix, c->mix, &e) < 0)
+            goto bad;
+    }
+    if (fl_wl_cfg_validate(c, &e) < 0)
+        goto bad;
+    if (*check && !strcmp(c->out, "-")) {
+        fprintf(stderr, "faultline workload: --check needs a history file (--out FILE), not "
+                        "stdout\n");
+        return -1;
+    }
+    if (json_object_get(p, "seed")) {
+        c->seed = (uint64_t)fl_param_int(p, "seed", 0);
+    } else {
+        if (getrandom(&c->seed, sizeof c->seed, 0) != (ssize_t)sizeof c->seed)
+            c->seed = (uint64_t)time(NULL);
+        c->seed &= (UINT64_C(1) << 53) - 1; /* exact in any JSON reader */
+    }
+    return 0;
+bad:
+    fprintf(stderr, "faultline workload: %s\n", e.msg);
+    return -1;
+}
+
+static void print_summary(const struct fl_wl_cfg *c, const struct fl_wl_stats *st)
+{
+    uint64_t t[3] = {0};
+
+    for (int f = 0; f < FL_WL_NF; f++)
+        for (int k = 0; k < 3; k++)
+            t[k] += st->n[f][k];
+    fprintf(stderr,
+            "faultline workload: %s %s: %llu operations in %.1fs (ok %llu, fail %llu, "
+            "info %llu; %llu reconnects), seed %llu%s; history %s (%llu events)\n",
+            c->client->name, c->workload->name, (unsigned long long)t[0] + t[1] + t[2], st->seconds,
+            (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2],
+            (unsigned long long)st->reconnects, (unsigned long long)c->seed,
+            stop_requested ? ", stopped early by a signal" : "", c->out,
+            (unsigned long long)st->events);
+}
+
 int fl_cli_workload(int argc, char **argv)
 {
-    enum {
-        O_CLIENT = 256,
-        O_WORKLOAD,
-        O_TARGET,
-        O_CONC,
-        O_RATE,
-        O_DURATION,
-        O_TIMEOUT,
-        O_KEYS,
-        O_VALUES,
-        O_ACCOUNTS,
-        O_TOTAL,
-        O_MAXTR,
-        O_MIX,
-        O_SEED,
-        O_NS,
-        O_ISO,
-        O_PGMODE,
-        O_OUT,
-        O_CHECK,
-        O_CHECKTO,
-        O_QUIET,
-        O_TXNLEN,
-        O_MAXW,
-    };
-    static const struct option longopts[] = {
-        {"client", required_argument, NULL, O_CLIENT},
-        {"workload", required_argument, NULL, O_WORKLOAD},
-        {"target", required_argument, NULL, O_TARGET},
-        {"concurrency", required_argument, NULL, O_CONC},
-        {"rate", required_argument, NULL, O_RATE},
-        {"duration", required_argument, NULL, O_DURATION},
-        {"timeout", required_argument, NULL, O_TIMEOUT},
-        {"keys", required_argument, NULL, O_KEYS},
-        {"values", required_argument, NULL, O_VALUES},
-        {"accounts", required_argument, NULL, O_ACCOUNTS},
-        {"total", required_argument, NULL, O_TOTAL},
-        {"max-transfer", required_argument, NULL, O_MAXTR},
-        {"mix", required_argument, NULL, O_MIX},
-        {"seed", required_argument, NULL, O_SEED},
-        {"namespace", required_argument, NULL, O_NS},
-        {"isolation", required_argument, NULL, O_ISO},
-        {"postgres-mode", required_argument, NULL, O_PGMODE},
-        {"out", required_argument, NULL, O_OUT},
-        {"check", no_argument, NULL, O_CHECK},
-        {"check-timeout", required_argument, NULL, O_CHECKTO},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"txn-length", required_argument, NULL, O_TXNLEN},
-        {"max-writes-per-key", required_argument, NULL, O_MAXW},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    _cleanup_json_ json_t *params = json_object();
     struct fl_wl_cfg c;
     struct fl_err e = {0};
-    const char *mix = NULL, *client = NULL, *workload = NULL;
-    bool check = false, have_seed = false;
+    bool check = false;
     int64_t check_timeout = 60000;
-    long long ll;
-    int opt;
+    int first, r;
 
     fl_wl_cfg_init(&c);
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case O_CLIENT:
-            client = optarg;
-            break;
-        case O_WORKLOAD:
-            workload = optarg;
-            break;
-        case O_TARGET:
-            c.target = optarg;
-            break;
-        case O_CONC:
-            if (fl_parse_int(optarg, 1, 1024, &ll, &e) < 0)
-                return bad("--concurrency", &e);
-            c.concurrency = (int)ll;
-            break;
-        case O_RATE: {
-            char *end;
-            double r = strtod(optarg, &end);
-            if (!*optarg || *end || r < 0 || r != r || r > 1e7) {
-                fprintf(stderr,
-                        "faultline workload: --rate: '%s' is not a rate in operations per "
-                        "second (0..10000000; 0 = unlimited)\n",
-                        optarg);
-                return FL_WL_EXIT_USAGE;
-            }
-            c.rate = r;
-            break;
-        }
-        case O_DURATION:
-            if (fl_parse_duration_ms(optarg, &c.duration_ms, &e) < 0)
-                return bad("--duration", &e);
-            break;
-        case O_TIMEOUT:
-            if (fl_parse_duration_ms(optarg, &c.timeout_ms, &e) < 0)
-                return bad("--timeout", &e);
-            break;
-        case O_KEYS:
-            if (fl_parse_int(optarg, 1, 1000000, &ll, &e) < 0)
-                return bad("--keys", &e);
-            c.keys = (int)ll;
-            break;
-        case O_TXNLEN:
-            if (fl_parse_int(optarg, 1, FL_WL_TXN_MAX, &ll, &e) < 0)
-                return bad("--txn-length", &e);
-            c.txn_len = (int)ll;
-            break;
-        case O_MAXW:
-            if (fl_parse_int(optarg, 1, 1000000, &ll, &e) < 0)
-                return bad("--max-writes-per-key", &e);
-            c.max_writes_per_key = (int)ll;
-            break;
-        case O_VALUES:
-            if (fl_parse_int(optarg, 1, 1000000000, &ll, &e) < 0)
-                return bad("--values", &e);
-            c.values = (int)ll;
-            break;
-        case O_ACCOUNTS:
-            if (fl_parse_int(optarg, 2, 100000, &ll, &e) < 0)
-                return bad("--accounts", &e);
-            c.accounts = (int)ll;
-            break;
-        case O_TOTAL:
-            if (fl_parse_int(optarg, 0, 1LL << 50, &ll, &e) < 0)
-                return bad("--total", &e);
-            c.total = ll;
-            break;
-        case O_MAXTR:
-            if (fl_parse_int(optarg, 1, 1LL << 40, &ll, &e) < 0)
-                return bad("--max-transfer", &e);
-            c.max_transfer = ll;
-            break;
-        case O_MIX:
-            mix = optarg;
-            break;
-        case O_SEED: {
-            char *end;
-            unsigned long long s = strtoull(optarg, &end, 0);
-            if (!*optarg || *end || optarg[0] == '-') {
-                fprintf(stderr, "faultline workload: --seed: '%s' is not a whole number\n", optarg);
-                return FL_WL_EXIT_USAGE;
-            }
-            c.seed = s;
-            have_seed = true;
-            break;
-        }
-        case O_NS:
-            c.ns = optarg;
-            break;
-        case O_ISO:
-            if (!strcmp(optarg, "serializable"))
-                c.isolation = FL_WL_SERIALIZABLE;
-            else if (!strcmp(optarg, "repeatable-read"))
-                c.isolation = FL_WL_REPEATABLE_READ;
-            else if (!strcmp(optarg, "read-committed"))
-                c.isolation = FL_WL_READ_COMMITTED;
-            else {
-                fprintf(stderr,
-                        "faultline workload: --isolation must be serializable, repeatable-read "
-                        "or read-committed, not '%s'\n",
-                        optarg);
-                return FL_WL_EXIT_USAGE;
-            }
-            break;
-        case O_PGMODE:
-            if (!strcmp(optarg, "non-transactional"))
-                c.non_transactional = true;
-            else if (!strcmp(optarg, "transactional"))
-                c.non_transactional = false;
-            else {
-                fprintf(stderr,
-                        "faultline workload: --postgres-mode must be transactional or "
-                        "non-transactional, not '%s'\n",
-                        optarg);
-                return FL_WL_EXIT_USAGE;
-            }
-            break;
-        case O_OUT:
-            c.out = optarg;
-            break;
-        case O_CHECK:
-            check = true;
-            break;
-        case O_CHECKTO:
-            if (fl_parse_duration_ms(optarg, &check_timeout, &e) < 0)
-                return bad("--check-timeout", &e);
-            break;
-        case O_QUIET:
-            c.quiet = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return FL_WL_EXIT_OK;
-        default:
-            fprintf(stderr,
-                    "faultline workload: unknown or incomplete option '%s'; see "
-                    "`faultline workload --help`\n",
-                    argv[optind - 1]);
-            return FL_WL_EXIT_USAGE;
-        }
+    r = fl_opts_parse_argv(opts, "workload", argc, argv, params, &first, &e);
+    if (r == 1) {
+        usage(stdout);
+        return FL_WL_EXIT_OK;
     }
-    if (optind != argc) {
-        fprintf(stderr,
-                "faultline workload: unexpected argument '%s'; see `faultline workload "
-                "--help`\n",
-                argv[optind]);
-        return FL_WL_EXIT_USAGE;
-    }
-    if (resolve(&c, client, workload) < 0)
-        return FL_WL_EXIT_USAGE;
-    if (c.workload) {
-        memcpy(c.mix, c.workload->mix, sizeof c.mix);
-        if (mix && fl_wl_parse_mix(c.workload, mix, c.mix, &e) < 0) {
-            fprintf(stderr, "faultline workload: %s\n", e.msg);
-            return FL_WL_EXIT_USAGE;
-        }
-    }
-    if (fl_wl_cfg_validate(&c, &e) < 0) {
+    if (r < 0) {
         fprintf(stderr, "faultline workload: %s\n", e.msg);
         return FL_WL_EXIT_USAGE;
     }
-    if (check && !strcmp(c.out, "-")) {
-        fprintf(stderr, "faultline workload: --check needs a history file (--out FILE), not "
-                        "stdout\n");
+    if (first != argc) {
+        fprintf(stderr,
+                "faultline workload: unexpected argument '%s'; see `faultline workload "
+                "--help`\n",
+                argv[first]);
         return FL_WL_EXIT_USAGE;
     }
-    if (!have_seed) {
-        if (getrandom(&c.seed, sizeof c.seed, 0) != (ssize_t)sizeof c.seed)
-            c.seed = (uint64_t)time(NULL);
-        c.seed &= (UINT64_C(1) << 53) - 1; /* exact in any JSON reader */
-    }
+    if (configure(&c, params, &check, &check_timeout) < 0)
+        return FL_WL_EXIT_USAGE;
 
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
@@ -404,20 +291,8 @@ int fl_cli_workload(int argc, char **argv)
         fprintf(stderr, "faultline workload: %s\n", e.msg);
         return e.code ? e.code : FL_WL_EXIT_IO;
     }
-    if (!c.quiet) {
-        uint64_t t[3] = {0};
-        for (int f = 0; f < FL_WL_NF; f++)
-            for (int k = 0; k < 3; k++)
-                t[k] += st.n[f][k];
-        fprintf(stderr,
-                "faultline workload: %s %s: %llu operations in %.1fs (ok %llu, fail %llu, "
-                "info %llu; %llu reconnects), seed %llu%s; history %s (%llu events)\n",
-                c.client->name, c.workload->name, (unsigned long long)t[0] + t[1] + t[2],
-                st.seconds, (unsigned long long)t[0], (unsigned long long)t[1],
-                (unsigned long long)t[2], (unsigned long long)st.reconnects,
-                (unsigned long long)c.seed, stop_requested ? ", stopped early by a signal" : "",
-                c.out, (unsigned long long)st.events);
-    }
+    if (!c.quiet)
+        print_summary(&c, &st);
     if (!check)
         return FL_WL_EXIT_OK;
     return run_check(&c, check_timeout);

@@ -555,6 +555,11 @@ static void start_step(struct run *r, size_t idx)
         return;
     }
     fl_fault_describe(&s->f, desc, sizeof desc);
+    /* A fault's duration counts from when it holds, not from before plan and
+     * apply (journal, guardian, the kernel) took their time. */
+    int64_t held = rel_ms(r->t0_ns);
+    fl_debug("%s: plan and apply took %lldms", a->name, (long long)(held - now));
+    now = held;
     if (a->ops->flags & FL_FAULT_INSTANT) {
         fl_journal_remove(&r->j, s->f.id);
         s->state = STEP_DONE;

@@ -188,7 +188,7 @@ static void dns_claims(const struct fl_fault *f, json_t *out)
 {
     char scope[300], key[400];
 
-    fl_netfault_scope_text(f, scope, sizeof scope);
+    fl_netfault_scope_id(f, scope, sizeof scope);
     snprintf(key, sizeof key, "DNS queries in %s (redirected to a responder)", scope);
     json_object_set_new(out, key, json_integer(FL_CLAIM_EXCLUSIVE));
 }

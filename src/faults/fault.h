@@ -42,6 +42,7 @@
 
 #include "util/err.h"
 #include "util/opts.h"
+#include "util/sweep.h"
 
 #define FL_FAULT_ID_LEN 9 /* 8 hex digits + NUL */
 
@@ -120,29 +121,7 @@ void fl_fault_describe(const struct fl_fault *f, char *buf, size_t len);
  * fixed lease, else fallback_ms. */
 int64_t fl_fault_self_stop_ms(const struct fl_fault *f, int64_t grace_ms, int64_t fallback_ms);
 
-/* What `faultline recover --all` found and removed by naming convention. */
-struct fl_sweep_report {
-    int found;   /* leftovers seen */
-    int removed; /* leftovers removed */
-    int failed;  /* leftovers that could not be removed (details logged) */
-    int spared;  /* left alone: their fault is journaled in another state directory */
-    /* Fault ids -> records journaled in other state directories (NULL: none):
-     * their objects are live faults, not leftovers. Filled by the caller. */
-    const json_t *spare;
-};
-
-/* True (and logged, and counted) if a sweeper must leave `what` alone:
- * fault `id` is journaled in another state directory. */
-bool fl_sweep_spared(struct fl_sweep_report *r, const char *id, const char *what);
-/* The same for objects that carry no id (tbf qdiscs): true if any fault of
- * `kind` is journaled in another state directory. */
-bool fl_sweep_spared_kind(struct fl_sweep_report *r, const char *kind, const char *what);
-
-/* A sweeper finds leftovers of one mechanism (nft tables faultline_*, tbf
- * qdiscs with faultline's handle, stress cgroups, fill files) without any
- * journal, and removes them all. It logs each leftover it finds (fl_info)
- * and returns 0 unless it could not look at all. */
-typedef int (*fl_sweep_fn)(struct fl_sweep_report *r, struct fl_err *e);
+/* The sweepers of every mechanism (util/sweep.h). */
 const fl_sweep_fn *fl_fault_sweepers(void); /* NULL-terminated */
 
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "faults/network_common.h"
+#include "faults/root_qdisc.h"
 #include "net/tc.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -87,29 +88,14 @@ static int bw_validate(const struct fl_fault_ops *ops, const json_t *params, str
     return 0;
 }
 
-/* The device names params ask for (array of borrowed strings). */
-static size_t dev_names(const json_t *params, const char **names, size_t cap)
-{
-    json_t *dev = json_object_get(params, "dev");
-    size_t n = 0;
-
-    if (json_is_string(dev))
-        names[n++] = json_string_value(dev);
-    for (size_t i = 0; json_is_array(dev) && i < json_array_size(dev) && n < cap; i++)
-        names[n++] = json_string_value(json_array_get(dev, i));
-    return n;
-}
-
 static int bw_plan(struct fl_fault *f, struct fl_err *e)
 {
-    const char *names[32];
-    size_t nnames = dev_names(f->params, names, 32), n = 0;
     unsigned long long rate = (unsigned long long)fl_param_int(f->params, "rate", 0);
     long long burst = fl_param_int(f->params, "burst", 0);
     long long lat_ms = fl_param_int(f->params, "latency", DEFAULT_LATENCY_MS);
     struct fl_netns_scope scope;
-    struct fl_netns_guard g;
     struct fl_tc_dev *devs = NULL;
+    size_t n = 0;
     char where[300];
     json_t *jdevs;
     int r;
@@ -119,38 +105,12 @@ static int bw_plan(struct fl_fault *f, struct fl_err *e)
     if ((r = fl_netns_resolve(f->params, &scope, e)))
         return r;
     fl_netns_describe(&scope, where, sizeof where);
-    if (scope.host && !nnames)
-        return fl_err_set(e, FL_EUSAGE,
-                          "%s is the host's network namespace: network.bandwidth needs --dev "
-                          "IFACE there, so the host's uplink is never shaped by default",
-                          where);
-    if ((r = fl_netns_enter(&scope, &g, e)))
+    if ((r = fl_rootq_devices(f, &scope, where, &devs, &n, e)))
         return r;
-    r = fl_tc_devices(nnames ? names : NULL, nnames, &devs, &n, e);
-    fl_netns_leave(&g);
-    if (r)
-        return fl_err_prefix(e, "%s", where);
-    if (!n) {
-        free(devs);
-        return fl_err_set(e, FL_ENOTARGET, "%s has no network device besides lo to shape", where);
-    }
     jdevs = json_array();
     for (size_t i = 0; i < n && !r; i++) {
         uint32_t b = burst ? (uint32_t)burst : fl_tc_tbf_default_burst(rate, devs[i].mtu);
-        if (devs[i].root_handle == FL_TC_HANDLE)
-            r = fl_err_set(e, FL_EREFUSED,
-                           "%s in %s is already shaped by faultline (root qdisc fa17:): another "
-                           "network.bandwidth fault holds it, or a leftover that `faultline "
-                           "recover --all` removes",
-                           devs[i].name, where);
-        else if (devs[i].root_handle)
-            r = fl_err_set(e, FL_EREFUSED,
-                           "%s in %s already has a configured root qdisc (%s %x:); faultline "
-                           "never replaces a qdisc it did not create. Remove it yourself "
-                           "(`tc qdisc del dev %s root`) if that is what you want",
-                           devs[i].name, where, devs[i].root_kind, devs[i].root_handle >> 16,
-                           devs[i].name);
-        else if (b < devs[i].mtu + 14)
+        if (b < devs[i].mtu + 14)
             r = fl_err_set(e, FL_EUSAGE,
                            "--burst %u is smaller than one frame on %s (mtu %u): nothing could "
                            "pass; use at least %u",
@@ -173,75 +133,23 @@ static int bw_plan(struct fl_fault *f, struct fl_err *e)
     return 0;
 }
 
+static int tbf_add(const json_t *dev, int ifindex, const char *name, const void *arg,
+                   struct fl_err *e)
+{
+    struct fl_tc_tbf t = *(const struct fl_tc_tbf *)arg;
+
+    t.burst = (uint32_t)json_integer_value(json_object_get(dev, "burst"));
+    return fl_tc_tbf_add(ifindex, name, &t, e);
+}
+
 static int bw_inject(struct fl_fault *f, struct fl_err *e)
 {
-    json_t *devs = json_object_get(f->undo, "devices");
     struct fl_tc_tbf t = {
         .rate_bps = (uint64_t)json_integer_value(json_object_get(f->undo, "rate_bps")),
         .latency_us = (uint32_t)json_integer_value(json_object_get(f->undo, "latency_us")),
     };
-    struct fl_netns_guard g;
-    int r;
 
-    r = fl_netfault_enter_recorded(f, &g, e);
-    if (r == 0)
-        return fl_err_set(e, FL_ENOTARGET,
-                          "the namespace disappeared before the fault was "
-                          "applied");
-    if (r < 0)
-        return r;
-    r = 0;
-    for (size_t i = 0; i < json_array_size(devs) && !r; i++) {
-        json_t *d = json_array_get(devs, i);
-        t.burst = (uint32_t)json_integer_value(json_object_get(d, "burst"));
-        r = fl_tc_tbf_add((int)json_integer_value(json_object_get(d, "ifindex")),
-                          json_string_value(json_object_get(d, "name")), &t, e);
-    }
-    fl_netns_leave(&g);
-    return r;
-}
-
-static int bw_revert(const struct fl_fault *f, struct fl_err *e)
-{
-    json_t *devs = json_object_get(f->undo, "devices");
-    struct fl_netns_guard g;
-    int r, first = 0;
-
-    if (!devs || !json_object_get(f->undo, "scope"))
-        return 0;
-    r = fl_netfault_enter_recorded(f, &g, e);
-    if (r <= 0)
-        return r;
-    /* Try every device even if one fails; report the first failure. */
-    for (size_t i = 0; i < json_array_size(devs); i++) {
-        json_t *d = json_array_get(devs, i);
-        struct fl_err e2 = {0};
-        r = fl_tc_tbf_del((int)json_integer_value(json_object_get(d, "ifindex")),
-                          json_string_value(json_object_get(d, "name")), &e2);
-        if (r < 0 && !first) {
-            first = r;
-            *e = e2;
-        }
-    }
-    fl_netns_leave(&g);
-    return first;
-}
-
-/* A device has one root qdisc: two rate limits on it cannot both apply, so
- * each shaped device is an exclusive claim (an overlapping fault is refused
- * by name before anything is planned twice). */
-static void bw_claims(const struct fl_fault *f, json_t *out)
-{
-    json_t *devs = json_object_get(f->undo, "devices"), *d;
-    char scope[300], key[400];
-    size_t i;
-
-    fl_netfault_scope_text(f, scope, sizeof scope);
-    json_array_foreach (devs, i, d) {
-        snprintf(key, sizeof key, "the root qdisc of %s in %s",
-                 json_string_value(json_object_get(d, "name")), scope);
-        json_object_set_new(out, key, json_integer(FL_CLAIM_EXCLUSIVE));
-    }
+    return fl_rootq_apply(f, tbf_add, &t, e);
 }
 
 /* "limit egress of netns n1 (veth0, veth1) to 2mbit/s (burst 5KiB, queue up to 50ms)" */
@@ -249,7 +157,7 @@ static void bw_describe(const struct fl_fault *f, char *buf, size_t len)
 {
     json_t *devs = json_object_get(f->undo, "devices");
     const char *names[32];
-    size_t nnames = dev_names(f->params, names, 32), o = 0;
+    size_t nnames = fl_rootq_dev_names(f->params, names, 32), o = 0;
     char scope[300], rate[32], devtxt[256] = "", burst[32] = "";
 
     fl_netfault_scope_text(f, scope, sizeof scope);
@@ -263,7 +171,7 @@ static void bw_describe(const struct fl_fault *f, char *buf, size_t len)
         if (json_array_size(devs)) {
             uint64_t b =
                 (uint64_t)json_integer_value(json_object_get(json_array_get(devs, 0), "burst"));
-            if (b % 1024 == 0 || b >= 100 * 1024)
+            if (b % 1024 == 0 || b >= UINT64_C(100) * 1024)
                 fl_format_size(b, burst, sizeof burst);
             else
                 snprintf(burst, sizeof burst, "%lluB", (unsigned long long)b);
@@ -287,7 +195,7 @@ const struct fl_fault_ops fl_fault_network_bandwidth = {
     .validate = bw_validate,
     .plan = bw_plan,
     .inject = bw_inject,
-    .revert = bw_revert,
+    .revert = fl_rootq_revert,
     .describe = bw_describe,
-    .claims = bw_claims,
+    .claims = fl_rootq_claims,
 };

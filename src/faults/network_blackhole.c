@@ -22,15 +22,5 @@ static const struct fl_opt opts[] = {
     FL_OPT_END,
 };
 
-const struct fl_fault_ops fl_fault_network_blackhole = {
-    .kind = "network.blackhole",
-    .summary = "silently drop traffic to and from the listed peers",
-    .opts = opts,
-    .flags = 0,
-    .validate = fl_netfilter_validate,
-    .plan = fl_netfilter_plan,
-    .inject = fl_netfilter_inject,
-    .revert = fl_netfilter_revert,
-    .describe = fl_netfilter_describe,
-    .impl = &k,
-};
+const struct fl_fault_ops fl_fault_network_blackhole = FL_NETFILTER_OPS(
+    "network.blackhole", "silently drop traffic to and from the listed peers", opts, &k);

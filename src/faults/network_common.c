@@ -14,7 +14,6 @@ static int peers_from_params(const json_t *params, struct fl_netfilter *nf, stru
 {
     json_t *v = json_object_get(params, "peer");
     size_t n, i;
-    int r;
 
     if (!v)
         return 0;
@@ -33,7 +32,7 @@ static int peers_from_params(const json_t *params, struct fl_netfilter *nf, stru
         json_t *s = json_is_string(v) ? v : json_array_get(v, i);
         if (!json_is_string(s))
             return fl_err_set(e, FL_EUSAGE, "--peer must be an address or a list of addresses");
-        if ((r = fl_net_peer_parse(json_string_value(s), &nf->peers[i], e)))
+        if (fl_net_peer_parse(json_string_value(s), &nf->peers[i], e))
             return fl_err_prefix(e, "--peer");
         nf->npeers++;
     }
@@ -232,6 +231,17 @@ void fl_netfault_scope_text(const struct fl_fault *f, char *buf, size_t len)
     if (f->undo && json_object_get(f->undo, "scope") &&
         fl_netns_from_json(json_object_get(f->undo, "scope"), &s, NULL) == 0)
         fl_netns_describe(&s, buf, len);
+    else
+        fl_netns_describe_params(f->params, buf, len);
+}
+
+void fl_netfault_scope_id(const struct fl_fault *f, char *buf, size_t len)
+{
+    struct fl_netns_scope s;
+
+    if (f->undo && json_object_get(f->undo, "scope") &&
+        fl_netns_from_json(json_object_get(f->undo, "scope"), &s, NULL) == 0)
+        snprintf(buf, len, "net:[%llu]", (unsigned long long)s.ino);
     else
         fl_netns_describe_params(f->params, buf, len);
 }

@@ -56,8 +56,22 @@ int fl_netfilter_inject(struct fl_fault *f, struct fl_err *e);
 int fl_netfilter_revert(const struct fl_fault *f, struct fl_err *e);
 void fl_netfilter_describe(const struct fl_fault *f, char *buf, size_t len);
 
+/* The ops table of an nftables filter kind: every function is the shared
+ * driver's, and impl (a struct fl_netfilter_kind) says what differs. */
+#define FL_NETFILTER_OPS(kind_, summary_, opts_, impl_)                                            \
+    {                                                                                              \
+        .kind = (kind_), .summary = (summary_), .opts = (opts_), .flags = 0,                       \
+        .validate = fl_netfilter_validate, .plan = fl_netfilter_plan,                              \
+        .inject = fl_netfilter_inject, .revert = fl_netfilter_revert,                              \
+        .describe = fl_netfilter_describe, .impl = (impl_),                                        \
+    }
+
 /* The scope for describe(): the recorded one after plan, else from params. */
 void fl_netfault_scope_text(const struct fl_fault *f, char *buf, size_t len);
+/* The scope's identity for claims: "net:[INODE]" (as /proc/PID/ns/net reads)
+ * once plan recorded the namespace, so --netns, --pid and --container naming
+ * the same namespace claim the same keys; the description before that. */
+void fl_netfault_scope_id(const struct fl_fault *f, char *buf, size_t len);
 /* Enter the recorded scope. Returns 1 when entered, 0 when the namespace is
  * gone (nothing left to revert there), negative on error. */
 int fl_netfault_enter_recorded(const struct fl_fault *f, struct fl_netns_guard *g,

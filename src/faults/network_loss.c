@@ -25,15 +25,5 @@ static const struct fl_opt opts[] = {
     FL_OPT_END,
 };
 
-const struct fl_fault_ops fl_fault_network_loss = {
-    .kind = "network.loss",
-    .summary = "drop a random share of packets (kernel nftables, no netem needed)",
-    .opts = opts,
-    .flags = 0,
-    .validate = fl_netfilter_validate,
-    .plan = fl_netfilter_plan,
-    .inject = fl_netfilter_inject,
-    .revert = fl_netfilter_revert,
-    .describe = fl_netfilter_describe,
-    .impl = &k,
-};
+const struct fl_fault_ops fl_fault_network_loss = FL_NETFILTER_OPS(
+    "network.loss", "drop a random share of packets (kernel nftables, no netem needed)", opts, &k);

@@ -14,10 +14,11 @@
 #include <string.h>
 
 #include "faults/network_common.h"
+#include "faults/root_qdisc.h"
 #include "net/netem.h"
 #include "util/opts.h"
 
-#define MAX_DEVS 32
+#define MAX_DEVS FL_ROOTQ_MAX_DEVS
 #define MAX_LATENCY_MS (60 * 1000LL) /* netem's delay is a u32 of microseconds */
 
 bool fl_netemfault_wanted(const json_t *params)
@@ -55,18 +56,6 @@ bool fl_netemfault_planned(const struct fl_fault *f)
     return m && !strcmp(m, "netem");
 }
 
-static size_t dev_names(const json_t *params, const char **names, size_t cap)
-{
-    json_t *dev = json_object_get(params, "dev");
-    size_t n = 0;
-
-    if (json_is_string(dev))
-        names[n++] = json_string_value(dev);
-    for (size_t i = 0; json_is_array(dev) && i < json_array_size(dev) && n < cap; i++)
-        names[n++] = json_string_value(json_array_get(dev, i));
-    return n;
-}
-
 int fl_netemfault_check(const struct fl_netem_kind *k, const json_t *params, struct fl_err *e)
 {
     json_t *dev = json_object_get(params, "dev");
@@ -80,7 +69,7 @@ int fl_netemfault_check(const struct fl_netem_kind *k, const json_t *params, str
     if (json_is_array(dev) && json_array_size(dev) > MAX_DEVS)
         return fl_err_set(e, FL_EUSAGE, "at most %d --dev", MAX_DEVS);
     const char *names[MAX_DEVS];
-    size_t nnames = dev_names(params, names, MAX_DEVS);
+    size_t nnames = fl_rootq_dev_names(params, names, FL_ROOTQ_MAX_DEVS);
     for (size_t i = 0; i < nnames; i++) {
         const char *s = names[i];
         if (!s || !*s || strlen(s) >= IF_NAMESIZE || strchr(s, '/'))
@@ -100,50 +89,18 @@ int fl_netemfault_check(const struct fl_netem_kind *k, const json_t *params, str
 static int plan_devices(struct fl_fault *f, const struct fl_netns_scope *scope, const char *where,
                         struct fl_err *e)
 {
-    const char *names[MAX_DEVS];
-    size_t nnames = dev_names(f->params, names, MAX_DEVS), n = 0;
-    struct fl_tc_dev *devs = NULL;
-    struct fl_netns_guard g;
+    struct fl_tc_dev *devs;
+    size_t n;
     json_t *jdevs;
     int r;
 
-    if (scope->host && !nnames)
-        return fl_err_set(e, FL_EUSAGE,
-                          "%s is the host's network namespace: %s needs --dev IFACE there", where,
-                          f->ops->kind);
-    if ((r = fl_netns_enter(scope, &g, e)))
+    if ((r = fl_rootq_devices(f, scope, where, &devs, &n, e)))
         return r;
-    r = fl_tc_devices(nnames ? names : NULL, nnames, &devs, &n, e);
-    fl_netns_leave(&g);
-    if (r)
-        return fl_err_prefix(e, "%s", where);
-    if (!n) {
-        free(devs);
-        return fl_err_set(e, FL_ENOTARGET, "%s has no network device besides lo", where);
-    }
     jdevs = json_array();
-    for (size_t i = 0; i < n && !r; i++) {
-        if (devs[i].root_handle == FL_TC_HANDLE)
-            r = fl_err_set(e, FL_EREFUSED,
-                           "%s in %s already carries faultline's root qdisc fa17: (%s): another "
-                           "bandwidth or netem fault holds it, or a leftover that `faultline "
-                           "recover --all` removes",
-                           devs[i].name, where, devs[i].root_kind);
-        else if (devs[i].root_handle)
-            r = fl_err_set(e, FL_EREFUSED,
-                           "%s in %s already has a configured root qdisc (%s %x:); faultline "
-                           "never replaces a qdisc it did not create. Remove it yourself "
-                           "(`tc qdisc del dev %s root`) if that is what you want",
-                           devs[i].name, where, devs[i].root_kind, devs[i].root_handle >> 16,
-                           devs[i].name);
+    for (size_t i = 0; i < n; i++)
         json_array_append_new(
             jdevs, json_pack("{s:s, s:i}", "name", devs[i].name, "ifindex", devs[i].ifindex));
-    }
     free(devs);
-    if (r) {
-        json_decref(jdevs);
-        return r;
-    }
     json_object_set_new(f->undo, "devices", jdevs);
     return 0;
 }
@@ -174,69 +131,31 @@ int fl_netemfault_plan_kind(struct fl_fault *f, const struct fl_netem_kind *k, s
     return 0;
 }
 
+static int netem_add(const json_t *dev, int ifindex, const char *name, const void *arg,
+                     struct fl_err *e)
+{
+    (void)dev;
+    return fl_tc_netem_add(ifindex, name, arg, e);
+}
+
 int fl_netemfault_inject(struct fl_fault *f, struct fl_err *e)
 {
-    json_t *devs = json_object_get(f->undo, "devices");
     struct fl_tc_netem n;
-    struct fl_netns_guard g;
-    int r;
 
     fl_netemfault_from_json(json_object_get(f->undo, "netem"), &n);
-    r = fl_netfault_enter_recorded(f, &g, e);
-    if (r == 0)
-        return fl_err_set(e, FL_ENOTARGET,
-                          "the namespace disappeared before the fault was applied");
-    if (r < 0)
-        return r;
-    r = 0;
-    for (size_t i = 0; i < json_array_size(devs) && !r; i++) {
-        json_t *d = json_array_get(devs, i);
-        r = fl_tc_netem_add((int)json_integer_value(json_object_get(d, "ifindex")),
-                            json_string_value(json_object_get(d, "name")), &n, e);
-    }
-    fl_netns_leave(&g);
-    return r;
+    return fl_rootq_apply(f, netem_add, &n, e);
 }
 
 int fl_netemfault_revert(const struct fl_fault *f, struct fl_err *e)
 {
-    json_t *devs = json_object_get(f->undo, "devices");
-    struct fl_netns_guard g;
-    int r, first = 0;
-
-    if (!devs || !json_object_get(f->undo, "scope"))
-        return 0;
-    if ((r = fl_netfault_enter_recorded(f, &g, e)) <= 0)
-        return r;
-    /* Try every device even if one fails; report the first failure. */
-    for (size_t i = 0; i < json_array_size(devs); i++) {
-        json_t *d = json_array_get(devs, i);
-        struct fl_err e2 = {0};
-        r = fl_tc_tbf_del((int)json_integer_value(json_object_get(d, "ifindex")),
-                          json_string_value(json_object_get(d, "name")), &e2);
-        if (r < 0 && !first) {
-            first = r;
-            *e = e2;
-        }
-    }
-    fl_netns_leave(&g);
-    return first;
+    return fl_rootq_revert(f, e);
 }
 
 /* One root qdisc per device: the same exclusive key network.bandwidth
  * claims, so a bandwidth and a netem fault on one device refuse each other. */
 void fl_netemfault_claims(const struct fl_fault *f, json_t *out)
 {
-    json_t *devs = json_object_get(f->undo, "devices"), *d;
-    char scope[300], key[400];
-    size_t i;
-
-    fl_netfault_scope_text(f, scope, sizeof scope);
-    json_array_foreach (devs, i, d) {
-        snprintf(key, sizeof key, "the root qdisc of %s in %s",
-                 json_string_value(json_object_get(d, "name")), scope);
-        json_object_set_new(out, key, json_integer(FL_CLAIM_EXCLUSIVE));
-    }
+    fl_rootq_claims(f, out);
 }
 
 /* "duplicate 5% of packets, on what netns n1 sends through veth0 (kernel netem)" */
@@ -245,7 +164,7 @@ void fl_netemfault_describe_kind(const struct fl_fault *f, const struct fl_netem
 {
     json_t *devs = json_object_get(f->undo, "devices");
     const char *names[MAX_DEVS];
-    size_t nnames = dev_names(f->params, names, MAX_DEVS), o = 0;
+    size_t nnames = fl_rootq_dev_names(f->params, names, MAX_DEVS), o = 0;
     char scope[300], eff[160], devtxt[256] = "";
 
     fl_netfault_scope_text(f, scope, sizeof scope);

@@ -23,15 +23,5 @@ static const struct fl_opt opts[] = {
     FL_OPT_END,
 };
 
-const struct fl_fault_ops fl_fault_network_partition = {
-    .kind = "network.partition",
-    .summary = "drop traffic between the scope and the listed peers",
-    .opts = opts,
-    .flags = 0,
-    .validate = fl_netfilter_validate,
-    .plan = fl_netfilter_plan,
-    .inject = fl_netfilter_inject,
-    .revert = fl_netfilter_revert,
-    .describe = fl_netfilter_describe,
-    .impl = &k,
-};
+const struct fl_fault_ops fl_fault_network_partition = FL_NETFILTER_OPS(
+    "network.partition", "drop traffic between the scope and the listed peers", opts, &k);

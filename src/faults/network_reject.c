@@ -22,15 +22,6 @@ static const struct fl_opt opts[] = {
     FL_OPT_END,
 };
 
-const struct fl_fault_ops fl_fault_network_reject = {
-    .kind = "network.reject",
-    .summary = "refuse traffic to and from the listed peers (tcp reset, icmp unreachable)",
-    .opts = opts,
-    .flags = 0,
-    .validate = fl_netfilter_validate,
-    .plan = fl_netfilter_plan,
-    .inject = fl_netfilter_inject,
-    .revert = fl_netfilter_revert,
-    .describe = fl_netfilter_describe,
-    .impl = &k,
-};
+const struct fl_fault_ops fl_fault_network_reject = FL_NETFILTER_OPS(
+    "network.reject", "refuse traffic to and from the listed peers (tcp reset, icmp unreachable)",
+    opts, &k);

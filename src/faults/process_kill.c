@@ -31,7 +31,7 @@ static int kill_validate(const struct fl_fault_ops *ops, const json_t *params, s
 
     if ((r = fl_select_validate(params, e)))
         return r;
-    if ((r = fl_select_parse_signal(fl_param_str(params, "signal", "KILL"), &sig, e)))
+    if ((r = fl_proc_parse_signal(fl_param_str(params, "signal", "KILL"), &sig, e)))
         return r;
     /* A stop signal sent by a fault with no revert would outlive it. */
     if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
@@ -48,7 +48,7 @@ static int kill_plan(struct fl_fault *f, struct fl_err *e)
 
     if ((r = kill_validate(f->ops, f->params, e)))
         return r;
-    fl_select_parse_signal(fl_param_str(f->params, "signal", "KILL"), &sig, e);
+    fl_proc_parse_signal(fl_param_str(f->params, "signal", "KILL"), &sig, e);
     if ((r = fl_select_resolve(f->params, f->seed, &sel, e)))
         return r;
     json_object_set_new(f->undo, "targets", fl_select_to_json(&sel));
@@ -93,9 +93,9 @@ static int kill_inject(struct fl_fault *f, struct fl_err *e)
         fl_select_free(&sel);
         return fl_err_set(e, FL_EFAIL, "out of memory");
     }
-    fl_select_signal_name(sig, sname, sizeof sname);
+    fl_proc_signal_name(sig, sname, sizeof sname);
     for (size_t i = 0; i < sel.n; i++) {
-        int s = fl_select_signal(sel.targets[i].pid, sel.targets[i].start, sig);
+        int s = fl_proc_signal(sel.targets[i].pid, sel.targets[i].start, sig);
         if (s < 0) {
             r = fl_err_set(e, fl_code_from_errno(-s), "cannot send %s to pid %d: %s", sname,
                            (int)sel.targets[i].pid, strerror(-s));
@@ -142,7 +142,7 @@ static void kill_describe(const struct fl_fault *f, char *buf, size_t len)
         return;
     }
     fl_select_describe_targets(f->params, targets, matched, what, sizeof what);
-    fl_select_signal_name(sig, sname, sizeof sname);
+    fl_proc_signal_name(sig, sname, sizeof sname);
     if (sig == SIGKILL && killed)
         snprintf(buf, len, "killed %s with SIGKILL (%lld gone)", what,
                  (long long)json_integer_value(killed));

@@ -120,7 +120,7 @@ static int pause_inject(struct fl_fault *f, struct fl_err *e)
     pause_overlap(f); /* again: a pause may have ended since the record was written */
     fl_select_from_json(json_object_get(f->undo, "targets"), &sel);
     for (size_t i = 0; i < sel.n; i++) {
-        int s = fl_select_signal(sel.targets[i].pid, sel.targets[i].start, SIGSTOP);
+        int s = fl_proc_signal(sel.targets[i].pid, sel.targets[i].start, SIGSTOP);
         if (s < 0) {
             r = fl_err_set(e, fl_code_from_errno(-s), "cannot stop pid %d: %s",
                            (int)sel.targets[i].pid, strerror(-s));
@@ -172,7 +172,7 @@ static int pause_revert(const struct fl_fault *f, struct fl_err *e)
                     json_string_value(json_object_get(f->held, key)));
             continue;
         }
-        s = fl_select_signal(pid, start, SIGCONT);
+        s = fl_proc_signal(pid, start, SIGCONT);
         if (s < 0 && !r)
             r = fl_err_set(e, fl_code_from_errno(-s), "cannot continue pid %d: %s", (int)pid,
                            strerror(-s));

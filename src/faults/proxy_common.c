@@ -101,7 +101,7 @@ static int common_check(const struct fl_pxfault_kind *k, const json_t *params, j
                           "new connections the fault affects");
     if (hs && (!json_is_integer(hs) || json_integer_value(hs) <= 0))
         return fl_err_set(e, FL_EUSAGE, "--hard-stop must be a positive duration (e.g. 10m)");
-    if ((r = k->attributes(params, attrs, e)))
+    if (k->attributes(params, attrs, e))
         return fl_err_prefix(e, "%s", k->kind);
     return 0;
 }
@@ -236,7 +236,7 @@ void fl_pxfault_claims(const struct fl_fault *f, json_t *out)
     char scope[300], key[512];
     size_t i;
 
-    fl_netfault_scope_text(f, scope, sizeof scope);
+    fl_netfault_scope_id(f, scope, sizeof scope);
     json_array_foreach (targets, i, t) {
         snprintf(key, sizeof key, "traffic to %s in %s (redirected to a proxy)",
                  json_string_value(t), scope);

@@ -24,9 +24,9 @@
 
 /* Without --duration, a detached lease or --hard-stop, a worker stops by
  * itself after this. */
-#define FL_PXFAULT_DEFAULT_HARD_STOP_MS (60 * 60 * 1000)
+#define FL_PXFAULT_DEFAULT_HARD_STOP_MS (INT64_C(60) * 60 * 1000)
 /* Otherwise this long after the duration (or the detached lease) ends. */
-#define FL_PXFAULT_HARD_STOP_GRACE_MS (30 * 1000)
+#define FL_PXFAULT_HARD_STOP_GRACE_MS (INT64_C(30) * 1000)
 
 /* clang-format off */
 #define FL_PXFAULT_OPTS(dirdefault) \
@@ -67,6 +67,15 @@ int fl_pxfault_inject(struct fl_fault *f, struct fl_err *e);
 int fl_pxfault_revert(const struct fl_fault *f, struct fl_err *e);
 void fl_pxfault_describe(const struct fl_fault *f, char *buf, size_t len);
 void fl_pxfault_claims(const struct fl_fault *f, json_t *out);
+
+/* The ops table of a proxy-backed kind: every function is the shared
+ * driver's, and impl (a struct fl_pxfault_kind) says what differs. */
+#define FL_PXFAULT_OPS(kind_, summary_, opts_, impl_)                                              \
+    {                                                                                              \
+        .kind = (kind_), .summary = (summary_), .opts = (opts_), .validate = fl_pxfault_validate,  \
+        .plan = fl_pxfault_plan, .inject = fl_pxfault_inject, .revert = fl_pxfault_revert,         \
+        .describe = fl_pxfault_describe, .claims = fl_pxfault_claims, .impl = (impl_),             \
+    }
 
 /* Sweeper: stop every proxy fault worker on the machine (their redirect
  * tables go with them). Runs before the nft sweeper, which cannot delete

@@ -5,13 +5,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <regex.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -240,53 +238,6 @@ static bool pidvec_has(const struct pidvec *p, pid_t pid)
     return p->n && bsearch(&pid, p->v, p->n, sizeof pid, cmp_pid);
 }
 
-static int unescape_mountinfo(const char *in, char *out, size_t len)
-{
-    size_t o = 0;
-
-    for (const char *p = in; *p && o + 1 < len; p++) {
-        if (p[0] == '\\' && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
-            isdigit((unsigned char)p[3])) {
-            out[o++] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-            p += 3;
-        } else {
-            out[o++] = *p;
-        }
-    }
-    out[o] = '\0';
-    return 0;
-}
-
-int fl_select_cgroup2_mount(char *buf, size_t len, struct fl_err *e)
-{
-    _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-    char line[4096];
-
-    if (!f)
-        return fl_err_set(e, FL_EFAIL, "cannot read /proc/self/mountinfo: %s", strerror(errno));
-    while (fgets(line, sizeof line, f)) {
-        char *sep = strstr(line, " - "), *mnt, *save = NULL, *fstype;
-        int field = 0;
-
-        if (!sep)
-            continue;
-        fstype = strtok_r(sep + 3, " ", &save);
-        if (!fstype || strcmp(fstype, "cgroup2"))
-            continue;
-        *sep = '\0';
-        save = NULL;
-        for (mnt = strtok_r(line, " ", &save); mnt && ++field < 5; mnt = strtok_r(NULL, " ", &save))
-            ;
-        if (!mnt)
-            continue;
-        unescape_mountinfo(mnt, buf, len);
-        return 0;
-    }
-    return fl_err_set(e, FL_EUNSUPPORTED,
-                      "no cgroup2 filesystem is mounted (see /proc/self/mountinfo); mount one, "
-                      "e.g. `mount -t cgroup2 none /sys/fs/cgroup/unified`");
-}
-
 /* Resolve --cgroup to a real directory under a cgroup filesystem. */
 static int cgroup_dir(const char *arg, char *out, size_t len, struct fl_err *e)
 {
@@ -299,7 +250,7 @@ static int cgroup_dir(const char *arg, char *out, size_t len, struct fl_err *e)
         snprintf(joined, sizeof joined, "%s", arg);
         root = CGROUP_V1_ROOT;
     } else {
-        if ((r = fl_select_cgroup2_mount(mount, sizeof mount, e)))
+        if ((r = fl_proc_cgroup2_mount(mount, sizeof mount, e)))
             return r;
         while (*arg == '/')
             arg++;
@@ -325,12 +276,12 @@ static int cgroup_pids(const char *dir, struct pidvec *out, int depth)
     FILE *f;
     DIR *d;
     struct dirent *de;
-    int pid;
+    pid_t pid;
 
     snprintf(path, sizeof path, "%s/cgroup.procs", dir);
     f = fopen(path, "re");
     if (f) {
-        while (fscanf(f, "%d", &pid) == 1)
+        while (fl_proc_next_pid(f, &pid))
             if (pidvec_push(out, pid))
                 break;
         fclose(f);
@@ -363,26 +314,6 @@ static int all_pids(struct pidvec *out)
     }
     closedir(d);
     return 0;
-}
-
-/* The command line with arguments joined by spaces; empty for kernel threads. */
-static void read_cmdline(pid_t pid, char *buf, size_t len)
-{
-    char path[64];
-    int n;
-
-    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-    n = fl_read_small(path, buf, len);
-    if (n <= 0) {
-        buf[0] = '\0';
-        return;
-    }
-    while (n > 0 && buf[n - 1] == '\0')
-        n--;
-    for (int i = 0; i < n; i++)
-        if (buf[i] == '\0')
-            buf[i] = ' ';
-    buf[n] = '\0';
 }
 
 /* The pid is the number on the first line; later lines are ignored, so
@@ -520,13 +451,13 @@ static int explicit_pids(const json_t *params, struct pidvec *out, struct fl_err
 
     if (json_is_integer(pids)) { /* a single pid written without a list */
         pid_t pid = (pid_t)json_integer_value(pids);
-        if ((r = fl_proc_check_allowed(pid, e)))
+        if (fl_proc_check_allowed(pid, e))
             return fl_err_prefix(e, "--pid %d", (int)pid);
         pidvec_push(out, pid);
     }
     json_array_foreach (pids, i, v) {
         pid_t pid = (pid_t)json_integer_value(v);
-        if ((r = fl_proc_check_allowed(pid, e)))
+        if (fl_proc_check_allowed(pid, e))
             return fl_err_prefix(e, "--pid %d", (int)pid);
         pidvec_push(out, pid);
     }
@@ -534,7 +465,7 @@ static int explicit_pids(const json_t *params, struct pidvec *out, struct fl_err
         pid_t pid = 0;
         if ((r = read_pidfile(pidfile, &pid, e)))
             return r;
-        if ((r = fl_proc_check_allowed(pid, e)))
+        if (fl_proc_check_allowed(pid, e))
             return fl_err_prefix(e, "--pidfile %s (pid %d)", pidfile, (int)pid);
         pidvec_push(out, pid);
     }
@@ -549,9 +480,8 @@ static int container_pids(const json_t *params, struct pidvec *out, struct fl_er
     struct fl_container c;
     pid_t *pids = NULL;
     size_t n = 0;
-    int r;
 
-    if ((r = fl_container_lookup(ref, &c, e)) || (r = fl_container_pids(&c, &pids, &n, e)))
+    if (fl_container_lookup(ref, &c, e) || fl_container_pids(&c, &pids, &n, e))
         return fl_err_prefix(e, "--container %s", ref);
     for (size_t i = 0; i < n; i++)
         pidvec_push(out, pids[i]);
@@ -668,7 +598,7 @@ int fl_select_resolve(const json_t *params, uint64_t seed, struct fl_selection *
         if (re) {
             char cmd[8192];
             bool m;
-            read_cmdline(pid, cmd, sizeof cmd);
+            fl_proc_cmdline(pid, cmd, sizeof cmd);
             m = cmd[0] && regexec(&rx, cmd, 0, NULL, 0) == 0;
             n_cmd += m;
             ok = ok && m;
@@ -763,88 +693,4 @@ int fl_select_from_json(const json_t *arr, struct fl_selection *sel)
     }
     sel->matched = sel->n;
     return 0;
-}
-
-/* ---- signals -------------------------------------------------------------- */
-
-static const struct {
-    const char *name;
-    int sig;
-} signals[] = {
-    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},
-    {"KILL", SIGKILL},     {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
-    {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
-    {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
-    {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
-    {"PWR", SIGPWR},       {"SYS", SIGSYS},
-};
-
-int fl_select_parse_signal(const char *s, int *sig, struct fl_err *e)
-{
-    char up[32];
-    const char *n;
-    size_t i;
-
-    if (!s || !*s)
-        return fl_err_set(e, FL_EUSAGE, "--signal is empty; give a name (KILL, TERM) or number");
-    if (isdigit((unsigned char)s[0])) {
-        long long v;
-        if (fl_parse_int(s, 1, SIGRTMAX, &v, e))
-            return fl_err_prefix(e, "--signal");
-        *sig = (int)v;
-        return 0;
-    }
-    for (i = 0; s[i] && i + 1 < sizeof up; i++)
-        up[i] = (char)toupper((unsigned char)s[i]);
-    up[i] = '\0';
-    n = strncmp(up, "SIG", 3) ? up : up + 3;
-    for (i = 0; i < sizeof signals / sizeof signals[0]; i++)
-        if (!strcmp(signals[i].name, n)) {
-            *sig = signals[i].sig;
-            return 0;
-        }
-    return fl_err_set(e, FL_EUSAGE,
-                      "--signal '%s' is not a signal; use a name like KILL, TERM, INT, HUP, "
-                      "STOP, USR1 (with or without SIG) or a number 1-%d",
-                      s, SIGRTMAX);
-}
-
-const char *fl_select_signal_name(int sig, char *buf, size_t len)
-{
-    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
-        if (signals[i].sig == sig) {
-            snprintf(buf, len, "SIG%s", signals[i].name);
-            return buf;
-        }
-    snprintf(buf, len, "signal %d", sig);
-    return buf;
-}
-
-int fl_select_signal(pid_t pid, uint64_t start, int sig)
-{
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    int r;
-
-    if (fd < 0) {
-        if (errno == ESRCH)
-            return 0;
-        if (errno != ENOSYS)
-            return -errno;
-        /* Old kernel: check, then signal (a small pid-reuse window). */
-        if (!fl_proc_alive(pid, start))
-            return 0;
-        return kill(pid, sig) == 0 ? 1 : errno == ESRCH ? 0 : -errno;
-    }
-    /* The pidfd pins this process: if the start time matches now, the signal
-     * cannot reach a recycled pid. */
-    if (!fl_proc_alive(pid, start)) {
-        close(fd);
-        return 0;
-    }
-    r = (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
-    r = r == 0 ? 1 : errno == ESRCH ? 0 : -errno;
-    close(fd);
-    return r;
 }

@@ -106,17 +106,4 @@ void fl_select_describe_pids(const json_t *targets, char *buf, size_t len);
 void fl_select_describe_targets(const json_t *params, const json_t *targets, long long matched,
                                 char *buf, size_t len);
 
-/* Signals by name or number: "KILL", "SIGKILL", "kill", "9". */
-int fl_select_parse_signal(const char *s, int *sig, struct fl_err *e);
-/* "SIGKILL" for 9; "signal 40" for those without a name. */
-const char *fl_select_signal_name(int sig, char *buf, size_t len);
-
-/* Send `sig` to (pid, start) without racing pid reuse (pidfd). Returns 1 if
- * sent, 0 if that process no longer exists, negative errno on failure. */
-int fl_select_signal(pid_t pid, uint64_t start, int sig);
-
-/* The cgroup2 mount point from /proc/self/mountinfo (the unified hierarchy
- * on hybrid hosts). FL_EUNSUPPORTED when there is none. */
-int fl_select_cgroup2_mount(char *buf, size_t len, struct fl_err *e);
-
 #endif

@@ -28,9 +28,8 @@ int fl_stress_plan(struct fl_fault *f, struct fl_err *e)
     char mount[PATH_MAX], path[PATH_MAX + 64], rel[128];
     int64_t hard =
         fl_fault_self_stop_ms(f, FL_STRESS_HARD_STOP_GRACE_MS, FL_STRESS_DEFAULT_HARD_STOP_MS);
-    int r;
 
-    if ((r = fl_select_cgroup2_mount(mount, sizeof mount, e)))
+    if (fl_proc_cgroup2_mount(mount, sizeof mount, e))
         return fl_err_prefix(e, "%s needs a cgroup v2 hierarchy for its workers", f->ops->kind);
     snprintf(rel, sizeof rel, "/%s/%s", FL_STRESS_CGROUP_DIR, f->id);
     snprintf(path, sizeof path, "%s%s", mount, rel);
@@ -64,7 +63,7 @@ static int check_ours(const char *path, struct fl_err *e)
     size_t n;
     int r;
 
-    if ((r = fl_select_cgroup2_mount(mount, sizeof mount, e)))
+    if ((r = fl_proc_cgroup2_mount(mount, sizeof mount, e)))
         return r;
     /* In a container's cgroup: <cgroup2>/.../faultline-<id>. */
     name = strrchr(path, '/');
@@ -245,13 +244,14 @@ int fl_stress_cgroup_pids(const char *dir, int *pids, int cap)
 {
     char path[PATH_MAX + 16];
     FILE *f;
-    int n = 0, pid;
+    int n = 0;
+    pid_t pid;
 
     snprintf(path, sizeof path, "%s/cgroup.procs", dir);
     f = fopen(path, "re");
     if (!f)
         return -errno;
-    while (fscanf(f, "%d", &pid) == 1) {
+    while (fl_proc_next_pid(f, &pid)) {
         if (n < cap)
             pids[n] = pid;
         n++;
@@ -371,7 +371,7 @@ int fl_stress_sweep(struct fl_sweep_report *rep, struct fl_err *e)
     DIR *d;
     struct dirent *de;
 
-    if (fl_select_cgroup2_mount(mount, sizeof mount, &ignore))
+    if (fl_proc_cgroup2_mount(mount, sizeof mount, &ignore))
         return 0; /* no cgroup2: there can be no stress cgroups */
     sweep_nested(rep, mount, 0);
     snprintf(root, sizeof root, "%s/%s", mount, FL_STRESS_CGROUP_DIR);

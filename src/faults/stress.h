@@ -22,9 +22,9 @@
 #define FL_STRESS_NESTED_PREFIX "faultline-"
 /* Without --duration, a detached lease or --hard-stop, workers stop by
  * themselves after this. */
-#define FL_STRESS_DEFAULT_HARD_STOP_MS (60 * 60 * 1000)
+#define FL_STRESS_DEFAULT_HARD_STOP_MS (INT64_C(60) * 60 * 1000)
 /* Otherwise this long after the duration (or the detached lease) ends. */
-#define FL_STRESS_HARD_STOP_GRACE_MS (30 * 1000)
+#define FL_STRESS_HARD_STOP_GRACE_MS (INT64_C(30) * 1000)
 
 /* clang-format off */
 #define FL_STRESS_OPTS \

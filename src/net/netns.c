@@ -124,7 +124,7 @@ int fl_netns_resolve(const json_t *params, struct fl_netns_scope *s, struct fl_e
         s->pid_start = fl_proc_start_time(s->pid);
         if (ctr) {
             struct fl_container c;
-            if ((r = fl_container_lookup(ctr, &c, e)))
+            if (fl_container_lookup(ctr, &c, e))
                 return fl_err_prefix(e, "--container %s", ctr);
             s->kind = FL_NETNS_CONTAINER;
             snprintf(s->name, sizeof s->name, "%s", ctr);

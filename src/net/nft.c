@@ -267,7 +267,7 @@ static int emit_table(FILE *f, const struct fl_nft_spec *s)
     return 0;
 }
 
-static bool valid_table_name(const char *t)
+static bool name_ok(const char *t)
 {
     if (!t || !*t || strlen(t) > 64)
         return false;
@@ -278,6 +278,13 @@ static bool valid_table_name(const char *t)
     return true;
 }
 
+int fl_nft_check_table_name(const char *t, struct fl_err *e)
+{
+    if (name_ok(t))
+        return 0;
+    return fl_err_set(e, FL_EFAIL, "invalid nft table name '%s'", t ? t : "");
+}
+
 int fl_nft_render(const struct fl_nft_spec *s, char **script, struct fl_err *e)
 {
     char *buf = NULL;
@@ -286,8 +293,8 @@ int fl_nft_render(const struct fl_nft_spec *s, char **script, struct fl_err *e)
     int r;
 
     *script = NULL;
-    if (!valid_table_name(s->table))
-        return fl_err_set(e, FL_EFAIL, "invalid nft table name '%s'", s->table ? s->table : "");
+    if ((r = fl_nft_check_table_name(s->table, e)))
+        return r;
     if (!s->in && !s->out)
         return fl_err_set(e, FL_EUSAGE, "the fault filters no direction");
     if (s->protocol && (r = fl_net_protocol_check(s->protocol, e)))
@@ -398,7 +405,9 @@ static void squash_error(const char *in, char *out, size_t len)
             }
             continue;
         }
-        out[o++] = *in == '\t' ? ' ' : *in;
+        out[o++] = *in;
+        if (*in == '\t')
+            out[o - 1] = ' ';
     }
     out[o] = 0;
 }
@@ -426,7 +435,7 @@ int fl_nft_delete_table(struct fl_nft *n, const char *family, const char *table,
     char cmd[160];
     struct fl_err e2 = {0};
 
-    if (!valid_table_name(table) || !valid_table_name(family))
+    if (!name_ok(table) || !name_ok(family))
         return fl_err_set(e, FL_EFAIL, "invalid nft table name '%s %s'", family, table);
     snprintf(cmd, sizeof cmd, "delete table %s %s", family, table);
     if (fl_nft_run(n, cmd, &e2) == 0)

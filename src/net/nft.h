@@ -13,9 +13,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "faults/fault.h"
 #include "net/peer.h"
 #include "util/err.h"
+#include "util/sweep.h"
 
 #define FL_NFT_TABLE_PREFIX "faultline_"
 #define FL_NFT_PRIORITY (-300)
@@ -50,6 +50,10 @@ struct fl_nft_spec {
  * revert when no other chain uses the hook: a one-family table halves that
  * cost, and matches exactly the same packets. */
 const char *fl_nft_family(const struct fl_nft_spec *s);
+
+/* 0 if t can name a faultline nft table (1-64 letters, digits and '_': it
+ * goes into a script unquoted), else FL_EFAIL with a message. */
+int fl_nft_check_table_name(const char *t, struct fl_err *e);
 
 /* The nft script for the spec (caller frees). Pure: touches nothing. */
 int fl_nft_render(const struct fl_nft_spec *s, char **script, struct fl_err *e);

@@ -5,18 +5,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define DSTNAT_PRIORITY (-100)
+#include "net/nft.h"
 
-static bool valid_table_name(const char *t)
-{
-    if (!t || !*t || strlen(t) > 64)
-        return false;
-    for (; *t; t++)
-        if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') ||
-              *t == '_'))
-            return false;
-    return true;
-}
+#define DSTNAT_PRIORITY (-100)
 
 static void emit_redirects(FILE *f, const struct fl_redirect_spec *s)
 {
@@ -48,10 +39,11 @@ int fl_redirect_render(const struct fl_redirect_spec *s, char **script, struct f
     char *buf = NULL;
     size_t len = 0;
     FILE *f;
+    int r;
 
     *script = NULL;
-    if (!valid_table_name(s->table))
-        return fl_err_set(e, FL_EFAIL, "invalid nft table name '%s'", s->table ? s->table : "");
+    if ((r = fl_nft_check_table_name(s->table, e)))
+        return r;
     if (!s->ntargets)
         return fl_err_set(e, FL_EUSAGE, "nothing to intercept: no target");
     if (s->listen_port < 1 || s->listen_port > 65535)

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "faults/fault.h"
 #include "util/err.h"
+#include "util/sweep.h"
 
 #define FL_TC_HANDLE 0xfa170000u
 

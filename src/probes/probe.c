@@ -297,3 +297,18 @@ int fl_probe_split_address(const char *addr, char *host, size_t hlen, char *port
     snprintf(port, plen, "%s", colon + 1);
     return 0;
 }
+
+int fl_probe_regex(const char *what, const char *rx, regex_t *re, struct fl_err *e)
+{
+    regex_t local, *into = re ? re : &local;
+    int r = regcomp(into, rx, REG_EXTENDED | REG_NOSUB);
+
+    if (r) {
+        char msg[128];
+        regerror(r, into, msg, sizeof msg);
+        return fl_err_set(e, FL_EUSAGE, "%s '%s' does not compile: %s", what, rx, msg);
+    }
+    if (!re)
+        regfree(&local);
+    return 0;
+}

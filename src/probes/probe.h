@@ -112,4 +112,9 @@ int fl_probe_run_command(const char *cmd, int64_t timeout_ms, char *out, size_t 
 /* Split "HOST:PORT" or "[V6]:PORT"; 0, or -1 when it is neither. */
 int fl_probe_split_address(const char *addr, char *host, size_t hlen, char *port, size_t plen);
 
+/* Compile the extended regex rx, named `what` in messages ("expect regex"). With
+ * re NULL only check it (validate); else keep it in *re for the caller to
+ * regfree. FL_EUSAGE with "WHAT 'RX' does not compile: WHY". */
+int fl_probe_regex(const char *what, const char *rx, regex_t *re, struct fl_err *e);
+
 #endif

@@ -26,18 +26,8 @@ struct command_state {
 static int command_validate(const json_t *params, struct fl_err *e)
 {
     const char *rx = fl_param_str(params, "stdout", NULL);
-    regex_t re;
-    int r;
 
-    if (!rx)
-        return 0;
-    if ((r = regcomp(&re, rx, REG_EXTENDED | REG_NOSUB))) {
-        char msg[128];
-        regerror(r, &re, msg, sizeof msg);
-        return fl_err_set(e, FL_EUSAGE, "stdout regex '%s' does not compile: %s", rx, msg);
-    }
-    regfree(&re);
-    return 0;
+    return rx ? fl_probe_regex("stdout regex", rx, NULL, e) : 0;
 }
 
 static int command_open(struct fl_probe *p, struct fl_err *e)
@@ -47,7 +37,7 @@ static int command_open(struct fl_probe *p, struct fl_err *e)
 
     if (!st)
         return fl_err_set(e, FL_EFAIL, "out of memory");
-    if (rx && regcomp(&st->re, rx, REG_EXTENDED | REG_NOSUB) == 0)
+    if (rx && fl_probe_regex("stdout regex", rx, &st->re, e) == 0)
         st->has_re = true;
     p->state = st;
     return 0;

@@ -3,12 +3,12 @@
  * the HTTP status. One easy handle per probe, reused so connections are
  * kept alive like a real client's. */
 #include <curl/curl.h>
-#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "probes/curl.h"
 #include "probes/probe.h"
 
 static const struct fl_opt http_opts[] = {
@@ -36,20 +36,10 @@ static int http_validate(const json_t *params, struct fl_err *e)
 {
     const char *rx = fl_param_str(params, "body_regex", NULL);
     const char *url = fl_param_str(params, "url", "");
-    regex_t re;
-    int r;
 
-    if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-        return fl_err_set(e, FL_EUSAGE, "url '%s' must start with http:// or https://", url);
-    if (!rx)
-        return 0;
-    if ((r = regcomp(&re, rx, REG_EXTENDED | REG_NOSUB))) {
-        char msg[128];
-        regerror(r, &re, msg, sizeof msg);
-        return fl_err_set(e, FL_EUSAGE, "body_regex '%s' does not compile: %s", rx, msg);
-    }
-    regfree(&re);
-    return 0;
+    if (fl_probe_check_url(url, e))
+        return -FL_EUSAGE;
+    return rx ? fl_probe_regex("body_regex", rx, NULL, e) : 0;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -65,13 +55,6 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static int http_open(struct fl_probe *p, struct fl_err *e)
 {
     struct http_state *st = calloc(1, sizeof *st);
@@ -81,14 +64,14 @@ static int http_open(struct fl_probe *p, struct fl_err *e)
     json_t *h = json_object_get(p->params, "header"), *v;
     size_t i;
 
-    pthread_once(&curl_once, curl_init_once); /* probes open on their own threads */
-    if (!st || !(st->curl = curl_easy_init())) {
+    if (!st)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    if (!(st->curl = fl_probe_curl_new(p, fl_param_str(p->params, "url", ""), on_body, st, e))) {
         free(st);
-        return fl_err_set(e, FL_EFAIL, "cannot create an HTTP client");
+        return -e->code;
     }
     json_array_foreach (h, i, v)
         st->headers = curl_slist_append(st->headers, json_string_value(v));
-    curl_easy_setopt(st->curl, CURLOPT_URL, fl_param_str(p->params, "url", ""));
     curl_easy_setopt(st->curl, CURLOPT_CUSTOMREQUEST, method);
     if (!strcmp(method, "HEAD"))
         curl_easy_setopt(st->curl, CURLOPT_NOBODY, 1L);
@@ -96,13 +79,7 @@ static int http_open(struct fl_probe *p, struct fl_err *e)
         curl_easy_setopt(st->curl, CURLOPT_POSTFIELDS, body);
     if (st->headers)
         curl_easy_setopt(st->curl, CURLOPT_HTTPHEADER, st->headers);
-    curl_easy_setopt(st->curl, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
-    curl_easy_setopt(st->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)p->timeout_ms);
-    curl_easy_setopt(st->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(st->curl, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(st->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(st->curl, CURLOPT_WRITEDATA, st);
-    if (rx && regcomp(&st->re, rx, REG_EXTENDED | REG_NOSUB) == 0)
+    if (rx && fl_probe_regex("body_regex", rx, &st->re, e) == 0)
         st->has_re = true;
     p->state = st;
     return 0;

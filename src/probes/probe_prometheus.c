@@ -6,11 +6,11 @@
  *      query: 'sum(rate(http_errors_total[30s]))', tolerance: {max: 0.5}} */
 #include <curl/curl.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "probes/curl.h"
 #include "probes/probe.h"
 
 static const struct fl_opt prom_opts[] = {
@@ -29,20 +29,9 @@ struct prom_state {
     bool overflow;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static int prom_validate(const json_t *params, struct fl_err *e)
 {
-    const char *url = fl_param_str(params, "url", "");
-
-    if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-        return fl_err_set(e, FL_EUSAGE, "url '%s' must start with http:// or https://", url);
-    return 0;
+    return fl_probe_check_url(fl_param_str(params, "url", ""), e);
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -67,10 +56,11 @@ static int prom_open(struct fl_probe *p, struct fl_err *e)
     size_t blen = strlen(base);
     char *q;
 
-    pthread_once(&curl_once, curl_init_once);
-    if (!st || !(st->curl = curl_easy_init())) {
+    if (!st)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    if (!(st->curl = fl_probe_curl_new(p, "", on_body, st, e))) {
         free(st);
-        return fl_err_set(e, FL_EFAIL, "cannot create an HTTP client");
+        return -e->code;
     }
     q = curl_easy_escape(st->curl, fl_param_str(p->params, "query", ""), 0);
     while (blen && base[blen - 1] == '/')
@@ -84,12 +74,6 @@ static int prom_open(struct fl_probe *p, struct fl_err *e)
         return fl_err_set(e, FL_EFAIL, "out of memory");
     }
     curl_easy_setopt(st->curl, CURLOPT_URL, st->url);
-    curl_easy_setopt(st->curl, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
-    curl_easy_setopt(st->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)p->timeout_ms);
-    curl_easy_setopt(st->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(st->curl, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(st->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(st->curl, CURLOPT_WRITEDATA, st);
     p->state = st;
     return 0;
 }

@@ -63,17 +63,7 @@ static int redis_validate(const json_t *params, struct fl_err *e)
     if (!words || words > REDIS_MAX_ARGS)
         return fl_err_set(e, FL_EUSAGE, "command '%s' must have 1 to %d words (e.g. PING)", cmd,
                           REDIS_MAX_ARGS);
-    if (rx) {
-        regex_t re;
-        int r = regcomp(&re, rx, REG_EXTENDED | REG_NOSUB);
-        if (r) {
-            char msg[128];
-            regerror(r, &re, msg, sizeof msg);
-            return fl_err_set(e, FL_EUSAGE, "expect regex '%s' does not compile: %s", rx, msg);
-        }
-        regfree(&re);
-    }
-    return 0;
+    return rx ? fl_probe_regex("expect regex", rx, NULL, e) : 0;
 }
 
 static int redis_open(struct fl_probe *p, struct fl_err *e)
@@ -90,10 +80,10 @@ static int redis_open(struct fl_probe *p, struct fl_err *e)
          w = strtok_r(NULL, " ", &save))
         st->argv[st->argc++] = w;
     if (rx) {
-        if (regcomp(&st->re, rx, REG_EXTENDED | REG_NOSUB)) {
+        if (fl_probe_regex("expect regex", rx, &st->re, e)) {
             free(st->words);
             free(st);
-            return fl_err_set(e, FL_EUSAGE, "expect regex '%s' does not compile", rx);
+            return -FL_EUSAGE;
         }
         st->has_re = true;
     }
@@ -134,7 +124,7 @@ static int ensure_connected(struct fl_probe *p, struct redis_state *st, int64_t 
         return 0;
     fl_probe_split_address(fl_param_str(p->params, "address", ""), host, sizeof host, port,
                            sizeof port);
-    st->c = redisConnectWithTimeout(host, atoi(port), tv_ms(left > 1 ? left : 1));
+    st->c = redisConnectWithTimeout(host, (int)strtol(port, NULL, 10), tv_ms(left > 1 ? left : 1));
     if (!st->c || st->c->err) {
         snprintf(r->detail, sizeof r->detail, "connect: %s",
                  st->c ? st->c->errstr : "out of memory");

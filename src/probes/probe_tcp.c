@@ -65,17 +65,7 @@ static int tcp_validate(const json_t *params, struct fl_err *e)
         return fl_err_set(e, FL_EUSAGE,
                           "send is empty: give the request bytes (e.g. \"PING\\r\\n\") or "
                           "leave send out");
-    if (rx) {
-        regex_t re;
-        int r = regcomp(&re, rx, REG_EXTENDED | REG_NOSUB);
-        if (r) {
-            char msg[128];
-            regerror(r, &re, msg, sizeof msg);
-            return fl_err_set(e, FL_EUSAGE, "expect regex '%s' does not compile: %s", rx, msg);
-        }
-        regfree(&re);
-    }
-    return 0;
+    return rx ? fl_probe_regex("expect regex", rx, NULL, e) : 0;
 }
 
 static int tcp_open(struct fl_probe *p, struct fl_err *e)
@@ -87,9 +77,9 @@ static int tcp_open(struct fl_probe *p, struct fl_err *e)
         return fl_err_set(e, FL_EFAIL, "out of memory");
     st->exchange = rx || fl_param_str(p->params, "send", NULL);
     if (rx) {
-        if (regcomp(&st->re, rx, REG_EXTENDED | REG_NOSUB)) {
+        if (fl_probe_regex("expect regex", rx, &st->re, e)) {
             free(st);
-            return fl_err_set(e, FL_EUSAGE, "expect regex '%s' does not compile", rx);
+            return -FL_EUSAGE;
         }
         st->has_re = true;
     }

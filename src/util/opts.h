@@ -18,6 +18,7 @@ enum fl_opt_type {
     FL_OPT_RATE,     /* JSON integer, bits per second ("1mbit") */
     FL_OPT_ENUM,     /* JSON string, one of choices ("in|out|both") */
     FL_OPT_FLAG,     /* JSON true; takes no value */
+    FL_OPT_REAL,     /* JSON real within [min, max] */
 };
 
 enum {
@@ -32,8 +33,9 @@ struct fl_opt {
     const char *metavar; /* shown in help: "PERCENT" */
     const char *help;
     const char *choices; /* FL_OPT_ENUM: "in|out|both" */
-    long long min, max;  /* FL_OPT_INT bounds (both 0: any non-negative);
-                          * FL_OPT_DURATION: min = the least ms it takes (0: any) */
+    long long min, max;  /* FL_OPT_INT, FL_OPT_REAL bounds (both 0: any non-negative);
+                          * FL_OPT_DURATION: the least and most ms it takes (0: no bound);
+                          * FL_OPT_SIZE: the least and most bytes (both 0: any) */
 };
 
 /* The end of an option table. */
@@ -50,8 +52,20 @@ const char *fl_opts_suggest(const struct fl_opt *const *tables, const char *name
 int fl_opts_set(const struct fl_opt *opt, json_t *params, const char *value, struct fl_err *e);
 /* Fail naming the first required option that params lacks. */
 int fl_opts_check_required(const struct fl_opt *table, const json_t *params, struct fl_err *e);
-/* Print a help block for the table. */
+/* Print a help block for the table: one option a line, its help wrapped at 80 columns
+ * under the help column. */
 void fl_opts_print_help(FILE *out, const struct fl_opt *table);
+
+/* Parse a subcommand's command line by its table with getopt_long (so
+ * --name VALUE, --name=VALUE, unique abbreviations and positional arguments
+ * anywhere), each value checked and stored in params as fl_opts_set does,
+ * except that a later value replaces an earlier one unless FL_OPT_MULTI.
+ * `cmd` names the subcommand in messages ("workload"). Returns 0 with
+ * *first_arg set to the index of the first positional argument (getopt
+ * moves them to the end), 1 when --help or -h was given, or -FL_EUSAGE with
+ * e naming the option (and the nearest one for a misspelled name). */
+int fl_opts_parse_argv(const struct fl_opt *table, const char *cmd, int argc, char **argv,
+                       json_t *params, int *first_arg, struct fl_err *e);
 
 /* Typed getters on a params object, with defaults. */
 const char *fl_param_str(const json_t *params, const char *key, const char *def);

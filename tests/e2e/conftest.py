@@ -122,8 +122,11 @@ def journal_records(state_dir):
 
 
 def wait_for(pred, timeout, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    """True once pred() holds, polling every `step` s for up to `timeout` s
+    (monotonic clock); pred()'s last answer otherwise. The one copy: netlab
+    and test_core re-export it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         if pred():
             return True
         time.sleep(step)

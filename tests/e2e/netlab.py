@@ -13,7 +13,8 @@ import random
 import signal
 import subprocess
 import sys
-import time
+
+from conftest import wait_for  # noqa: F401 (re-exported: the tests import it from here)
 
 # A TCP server that accepts forever; each connection is read until EOF.
 TCP_SERVER = r"""
@@ -245,15 +246,6 @@ class Lab:
         for ns in self._created:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         self._created = []
-
-
-def wait_for(pred, timeout, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def held(lab, state_dir):

@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from conftest import proc_state, wait_for  # noqa: F401 (re-exported to test_recovery)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("FAULTLINE_BIN", os.path.join(ROOT, "build", "faultline"))
 
@@ -77,23 +79,6 @@ def ppid(pid):
             return int(f.read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError):
         return None
-
-
-def proc_state(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
-
-
-def wait_for(pred, timeout, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 @pytest.fixture

@@ -296,6 +296,33 @@ def test_second_proxy_fault_on_a_target_is_refused(lab, fl, state_dir):
     assert lab.faultline_tables(lab.a) == []
 
 
+def test_overlap_is_seen_through_another_name_of_the_namespace(lab, fl, state_dir):
+    """--netns A and --pid of a process living in A name one namespace: the
+    second proxy fault on the same target is refused, whichever name it uses
+    (claims compare the namespace's inode, not the scope's wording)."""
+    inside = lab.tcp_server(lab.a, lab.a_ip, PORT + 7)  # a process in namespace a
+    ino = os.stat(f"/proc/{inside.pid}/ns/net").st_ino
+    assert ino == os.stat(f"/run/netns/{lab.a}").st_ino
+    rc, out, err = fl("inject", "network.delay", "--netns", lab.a, "--target",
+                      f"{lab.b_ip}:{PORT}", "--latency", "100ms", "--detach", "--lease", "1m")
+    assert rc == 0, err
+    fid = out.strip()
+    other = None
+    try:
+        rc, out, err = fl("inject", "network.jitter", "--pid", inside.pid, "--target",
+                          f"{lab.b_ip}:{PORT}", "--jitter", "50ms", "--detach", "--lease", "1m")
+        other = out.strip() if rc == 0 else None
+        assert rc == 4, (out, err)
+        assert f"cannot overlap fault {fid}" in err and f"net:[{ino}]" in err, err
+        assert journal_records(state_dir) == [fid + ".json"]
+        assert lab.faultline_tables(lab.a) == ["faultline_" + fid]
+    finally:
+        assert fl("recover", fid)[0] == 0
+        if other:
+            fl("recover", other)
+    assert lab.faultline_tables(lab.a) == []
+
+
 @pytest.mark.parametrize("args,text", [
     # the message names the option the bad value was given to
     (["network.delay", "--target", "10.9.9.9:99999", "--latency", "1s"],

@@ -297,17 +297,17 @@ Test(select_signal, parses_names_and_numbers)
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int sig = -1;
         struct fl_err e = {0};
-        cr_assert_eq(fl_select_parse_signal(ok[i].in, &sig, &e), 0, "%s: %s", ok[i].in, e.msg);
+        cr_assert_eq(fl_proc_parse_signal(ok[i].in, &sig, &e), 0, "%s: %s", ok[i].in, e.msg);
         cr_assert_eq(sig, ok[i].sig, "%s", ok[i].in);
     }
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int sig;
         struct fl_err e = {0};
-        cr_assert_eq(fl_select_parse_signal(bad[i], &sig, &e), -FL_EUSAGE, "%s", bad[i]);
+        cr_assert_eq(fl_proc_parse_signal(bad[i], &sig, &e), -FL_EUSAGE, "%s", bad[i]);
         cr_assert(strstr(e.msg, "signal"), "%s: %s", bad[i], e.msg);
     }
-    cr_assert_str_eq(fl_select_signal_name(SIGKILL, buf, sizeof buf), "SIGKILL");
-    cr_assert_str_eq(fl_select_signal_name(SIGTERM, buf, sizeof buf), "SIGTERM");
+    cr_assert_str_eq(fl_proc_signal_name(SIGKILL, buf, sizeof buf), "SIGKILL");
+    cr_assert_str_eq(fl_proc_signal_name(SIGTERM, buf, sizeof buf), "SIGTERM");
 }
 
 Test(select_signal, never_hits_a_recycled_identity)
@@ -322,11 +322,11 @@ Test(select_signal, never_hits_a_recycled_identity)
     usleep(20000);
     start = fl_proc_start_time(kid);
     cr_assert_gt(start, 0);
-    cr_assert_eq(fl_select_signal(kid, start + 1, SIGKILL), 0, "wrong start time: untouched");
+    cr_assert_eq(fl_proc_signal(kid, start + 1, SIGKILL), 0, "wrong start time: untouched");
     cr_assert_eq(fl_proc_state(kid) != 0, 1);
-    cr_assert_eq(fl_select_signal(kid, start, SIGKILL), 1);
+    cr_assert_eq(fl_proc_signal(kid, start, SIGKILL), 1);
     waitpid(kid, NULL, 0);
-    cr_assert_eq(fl_select_signal(kid, start, SIGKILL), 0, "gone: nothing to signal");
+    cr_assert_eq(fl_proc_signal(kid, start, SIGKILL), 0, "gone: nothing to signal");
 }
 
 Test(select_json, round_trips)
@@ -362,7 +362,7 @@ Test(select_cgroup, finds_cgroup2_mount)
     char mnt[256];
     struct fl_err e = {0};
 
-    if (fl_select_cgroup2_mount(mnt, sizeof mnt, &e))
+    if (fl_proc_cgroup2_mount(mnt, sizeof mnt, &e))
         cr_skip_test("no cgroup2 here: %s", e.msg);
     cr_assert(strstr(mnt, "/sys/fs/cgroup") == mnt, "%s", mnt);
 }

@@ -134,6 +134,66 @@ Test(opts, parse_into_json)
     json_decref(p);
 }
 
+/* A subcommand's table parses its argv: bounds from the table (duration,
+ * size, real), the last value of a repeated option wins, positional
+ * arguments are left for the command, and a misspelled name gets the nearest
+ * one. */
+static const struct fl_opt cmd_table[] = {
+    {"timeout", FL_OPT_DURATION, 0, "D", "t", NULL, 0, 60000},
+    {"max-size", FL_OPT_SIZE, 0, "SIZE", "s", NULL, 1024, 1 << 20},
+    {"rate", FL_OPT_REAL, 0, "R", "r", NULL, 0, 100},
+    {"quiet", FL_OPT_FLAG, 0, NULL, "q", NULL, 0, 0},
+    FL_OPT_END,
+};
+
+static int parse_cmd(json_t *p, int *first, struct fl_err *e, char **argv)
+{
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    return fl_opts_parse_argv(cmd_table, "test", argc, argv, p, first, e);
+}
+
+Test(opts, parse_argv)
+{
+    json_t *p = json_object();
+    struct fl_err e = {0};
+    int first = -1;
+
+    char *ok[] = {"test", "--timeout", "2s",  "a.jsonl", "--timeout=5s", "--max-size",
+                  "2KiB", "--rate",    "2.5", "--quiet", "b.jsonl",      NULL};
+    cr_assert_eq(parse_cmd(p, &first, &e, ok), 0, "%s", e.msg);
+    cr_assert_eq(fl_param_int(p, "timeout", 0), 5000);
+    cr_assert_eq(fl_param_int(p, "max-size", 0), 2048);
+    cr_assert_float_eq(fl_param_real(p, "rate", 0), 2.5, 1e-9);
+    cr_assert(fl_param_bool(p, "quiet"));
+    cr_assert_eq(first, 9);
+    cr_assert_str_eq(ok[first], "a.jsonl");
+    cr_assert_str_eq(ok[first + 1], "b.jsonl");
+
+    char *longer[] = {"test", "--timeout", "2m", NULL};
+    cr_assert_eq(parse_cmd(p, &first, &e, longer), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--timeout") && strstr(e.msg, "longer than"), "%s", e.msg);
+    char *small[] = {"test", "--max-size", "12", NULL};
+    cr_assert_eq(parse_cmd(p, &first, &e, small), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "from 1.0KiB to 1.0MiB") || strstr(e.msg, "from 1KiB to 1MiB"), "%s",
+              e.msg);
+    char *fast[] = {"test", "--rate", "101", NULL};
+    cr_assert_eq(parse_cmd(p, &first, &e, fast), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "outside 0-100"), "%s", e.msg);
+    char *nan[] = {"test", "--rate", "nan", NULL};
+    cr_assert_eq(parse_cmd(p, &first, &e, nan), -FL_EUSAGE);
+    char *typo[] = {"test", "--timeuot", "1s", NULL};
+    cr_assert_eq(parse_cmd(p, &first, &e, typo), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "did you mean --timeout?"), "%s", e.msg);
+    char *bare[] = {"test", "--rate", NULL};
+    cr_assert_eq(parse_cmd(p, &first, &e, bare), -FL_EUSAGE);
+    cr_assert(strstr(e.msg, "--rate needs a value (R)"), "%s", e.msg);
+    char *help[] = {"test", "-h", NULL};
+    cr_assert_eq(parse_cmd(p, &first, &e, help), 1);
+    json_decref(p);
+}
+
 /* One rule for durations: a table's min (ms) is the least accepted, and 0
  * is refused with the way to get the default instead of meaning "forever". */
 Test(opts, duration_minimum)
@@ -340,6 +400,56 @@ Test(compose, shared_and_exclusive_claims)
     fl_fault_fini(&d);
     fl_journal_remove(&j, "0000000a");
     fl_journal_remove(&j, "0000000c");
+    fl_journal_close(&j);
+    {
+        char path[sizeof dir + 32];
+        snprintf(path, sizeof path, "%s/faults", dir);
+        cr_assert_eq(rmdir(path), 0);
+        snprintf(path, sizeof path, "%s/journal.lock", dir);
+        cr_assert_eq(unlink(path), 0);
+        cr_assert_eq(rmdir(dir), 0);
+    }
+}
+
+/* The scope of a claim is the namespace itself: a fault planned with --netns
+ * and one planned with --pid of a process in that namespace (same recorded
+ * inode) claim the same target; another namespace does not. */
+Test(compose, same_namespace_by_other_names_overlaps)
+{
+    char dir[] = "/tmp/fl-test-compose-XXXXXX";
+    struct fl_journal j;
+    struct fl_err e = {0};
+    struct fl_fault a, b, c;
+    json_t *rec;
+
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(fl_journal_open(&j, dir, &e), 0, "%s", e.msg);
+#define SCOPED(scope, target)                                                                      \
+    json_pack("{s:o, s:{s:[s]}}", "scope", scope, "config", "targets", target)
+    fake_fault(&a, "network.delay", "0000000a", json_pack("{s:s}", "netns", "n1"),
+               SCOPED(json_pack("{s:s, s:s, s:i, s:I, s:b}", "kind", "netns", "name", "n1", "dev",
+                                4, "ino", (json_int_t)4026532999, "host", 0),
+                      "10.0.0.2:80"));
+    fake_fault(&b, "network.jitter", "0000000b", json_pack("{s:i}", "pid", 4242),
+               SCOPED(json_pack("{s:s, s:i, s:i, s:i, s:I, s:b}", "kind", "pid", "pid", 4242,
+                                "pid_start", 7, "dev", 4, "ino", (json_int_t)4026532999, "host", 0),
+                      "10.0.0.2:80"));
+    fake_fault(&c, "network.jitter", "0000000c", json_pack("{s:i}", "pid", 4243),
+               SCOPED(json_pack("{s:s, s:i, s:i, s:i, s:I, s:b}", "kind", "pid", "pid", 4243,
+                                "pid_start", 7, "dev", 4, "ino", (json_int_t)4026533000, "host", 0),
+                      "10.0.0.2:80"));
+    rec = fl_journal_record(&a, 0, 60000, 0);
+    cr_assert_eq(fl_journal_put(&j, rec, &e), 0, "%s", e.msg);
+    json_decref(rec);
+    cr_assert_eq(fl_compose_check(&j, &b, true, &e), -FL_EREFUSED);
+    cr_assert(strstr(e.msg, "cannot overlap fault 0000000a") &&
+                  strstr(e.msg, "10.0.0.2:80 in net:[4026532999]"),
+              "%s", e.msg);
+    cr_assert_eq(fl_compose_check(&j, &c, true, &e), 0, "%s", e.msg);
+    fl_fault_fini(&a);
+    fl_fault_fini(&b);
+    fl_fault_fini(&c);
+    fl_journal_remove(&j, "0000000a");
     fl_journal_close(&j);
     {
         char path[sizeof dir + 32];

@@ -137,18 +137,138 @@ static int bad_process(struct fl_read *b, const struct fl_val *proc, uint32_t li
     return 0;
 }
 
+/* Keep the invocation's source text (for counterexamples), by op index. */
+static int keep_text(struct fl_read *b)
+{
+    struct fl_history *h = b->h;
+
+    if (b->cur_text) {
+        if (h->nops >= b->cap_text) {
+            size_t cap = h->capops;
+            const char **t = realloc(b->inv_text, cap * sizeof *t);
+            if (t)
+                b->inv_text = t;
+            uint32_t *l = t ? realloc(b->inv_len, cap * sizeof *l) : NULL;
+            if (!l)
+                return fl_err_set(b->e, FL_EFAIL, "%s: out of memory", h->name);
+            memset(l + b->cap_text, 0, (cap - b->cap_text) * sizeof *l);
+            b->inv_len = l;
+            b->cap_text = cap;
+        }
+        b->inv_text[h->nops] = b->cur_text;
+        b->inv_len[h->nops] = b->cur_len;
+    } else if (h->nops < b->cap_text) {
+        b->inv_len[h->nops] = 0;
+    }
+    return 0;
+}
+
+/* A new operation from an invoke event; *slot is the process's pending op. */
+static int add_invoke(struct fl_read *b, const struct fl_val *const *field, int64_t time,
+                      uint32_t *slot, uint32_t line, uint32_t col)
+{
+    struct fl_history *h = b->h;
+    const struct fl_val nil = {FL_V_NIL, 0, 0};
+    const struct fl_val *val = field[FL_RK_VALUE], *key = field[FL_RK_KEY];
+
+    if (*slot) /* a process that invokes again gave up on its last op: unknown outcome */
+        *slot = 0;
+    else
+        b->pend.n++;
+    if (h->nops == h->capops) {
+        size_t cap = h->capops ? h->capops * 2 : 1024;
+        struct fl_hop *o = realloc(h->ops, cap * sizeof *o);
+        if (!o)
+            return fl_err_set(b->e, FL_EFAIL, "%s: out of memory", h->name);
+        h->ops = o;
+        h->capops = cap;
+    }
+    if (h->nops >= UINT32_MAX - 2 || h->nevents >= UINT32_MAX - 2)
+        return fl_err_set(b->e, FL_EUSAGE, "%s: too many operations", h->name);
+    struct fl_hop *op = &h->ops[h->nops];
+    memset(op, 0, sizeof *op);
+    op->process = field[FL_RK_PROCESS]->x;
+    op->f = (uint32_t)field[FL_RK_F]->x;
+    op->type = FL_OP_INFO;
+    op->call = h->nevents++;
+    op->ret = FL_HOP_NORET;
+    op->call_line = line;
+    op->call_col = col;
+    op->error = -1;
+    op->inv = val ? *val : nil;
+    op->comp = nil;
+    op->key = key ? *key : nil;
+    op->call_time = time;
+    op->ret_time = -1;
+    if (time < 0)
+        h->have_time = false;
+    int rc = keep_text(b);
+    if (rc < 0)
+        return rc;
+    *slot = (uint32_t)++h->nops;
+    return 0;
+}
+
+/* Complete the process's pending operation (slot) with an ok, fail or info
+ * event of type t. */
+static int add_completion(struct fl_read *b, const struct fl_val *const *field, int t, int64_t time,
+                          uint32_t slot, uint32_t line, uint32_t col)
+{
+    struct fl_history *h = b->h;
+    const struct fl_val nil = {FL_V_NIL, 0, 0};
+    const struct fl_val *proc = field[FL_RK_PROCESS], *f = field[FL_RK_F];
+    const struct fl_val *val = field[FL_RK_VALUE], *key = field[FL_RK_KEY],
+                        *err = field[FL_RK_ERROR];
+
+    if (!slot)
+        return fl_err_set(b->e, FL_EUSAGE,
+                          "%s:%u:%u: completion (%s) for process %" PRId64
+                          " which has no pending invocation; every ok/fail/info must follow "
+                          "an invoke by the same process",
+                          h->name, line, col,
+                          t == FL_OP_OK     ? "ok"
+                          : t == FL_OP_FAIL ? "fail"
+                                            : "info",
+                          proc->x);
+    struct fl_hop *op = &h->ops[slot - 1];
+    if ((int64_t)op->f != f->x)
+        return fl_err_set(b->e, FL_EUSAGE,
+                          "%s:%u:%u: completion has f %s but process %" PRId64
+                          " invoked %s at line %u",
+                          h->name, line, col, fl_history_str(h, f->x, NULL), proc->x,
+                          fl_history_str(h, op->f, NULL), op->call_line);
+    op->type = (uint32_t)t;
+    op->ret = h->nevents++;
+    op->ret_line = line;
+    op->comp = val ? *val : nil;
+    op->ret_time = time;
+    if (time < 0)
+        h->have_time = false;
+    if (key && op->key.kind == FL_V_NIL)
+        op->key = *key;
+    if (err) {
+        int64_t c = fl_history_code(h, err);
+        if (fl_code_is_int(c)) { /* an error code: keep its text */
+            char num[32];
+            int n = snprintf(num, sizeof num, "%" PRId64, c);
+            c = FL_CODE_ATOM0 + fl_history_intern(h, num, (size_t)n, FL_V_NUM);
+        }
+        op->error = c >= FL_CODE_ATOM0 && c - FL_CODE_ATOM0 <= INT32_MAX
+                        ? (int32_t)(c - FL_CODE_ATOM0)
+                        : -1;
+    }
+    pending_del(&b->pend, proc->x);
+    return 0;
+}
+
 /* Turn one event into an invocation or a completion. field[] holds the
  * values of the fields by FL_RK_* index (NULL: absent); t is the type (3 for
  * invoke, an enum fl_optype, -1 when missing or not one of those). */
 int fl_read_add_fields(struct fl_read *b, const struct fl_val *const *field, int t, uint32_t line,
                        uint32_t col)
 {
-    struct fl_history *h = b->h;
-    const char *nm = h->name;
-    struct fl_val nil = {FL_V_NIL, 0, 0};
+    const char *nm = b->h->name;
     const struct fl_val *proc = field[FL_RK_PROCESS], *f = field[FL_RK_F];
-    const struct fl_val *val = field[FL_RK_VALUE], *key = field[FL_RK_KEY],
-                        *err = field[FL_RK_ERROR];
     const struct fl_val *tm = field[FL_RK_TIME];
 
     if (!proc)
@@ -172,101 +292,9 @@ int fl_read_add_fields(struct fl_read *b, const struct fl_val *const *field, int
     if (pending_grow(&b->pend) < 0)
         return fl_err_set(b->e, FL_EFAIL, "%s: out of memory", nm);
     uint32_t *slot = pending_slot(&b->pend, proc->x);
-
-    if (t == 3) {
-        if (*slot) /* a process that invokes again gave up on its last op: unknown outcome */
-            *slot = 0;
-        else
-            b->pend.n++;
-        if (h->nops == h->capops) {
-            size_t cap = h->capops ? h->capops * 2 : 1024;
-            struct fl_hop *o = realloc(h->ops, cap * sizeof *o);
-            if (!o)
-                return fl_err_set(b->e, FL_EFAIL, "%s: out of memory", nm);
-            h->ops = o;
-            h->capops = cap;
-        }
-        if (h->nops >= UINT32_MAX - 2 || h->nevents >= UINT32_MAX - 2)
-            return fl_err_set(b->e, FL_EUSAGE, "%s: too many operations", nm);
-        struct fl_hop *op = &h->ops[h->nops];
-        memset(op, 0, sizeof *op);
-        op->process = proc->x;
-        op->f = (uint32_t)f->x;
-        op->type = FL_OP_INFO;
-        op->call = h->nevents++;
-        op->ret = FL_HOP_NORET;
-        op->call_line = line;
-        op->call_col = col;
-        op->error = -1;
-        op->inv = val ? *val : nil;
-        op->comp = nil;
-        op->key = key ? *key : nil;
-        op->call_time = time;
-        op->ret_time = -1;
-        if (time < 0)
-            h->have_time = false;
-        if (b->cur_text) {
-            if (h->nops >= b->cap_text) {
-                size_t cap = h->capops;
-                const char **t = realloc(b->inv_text, cap * sizeof *t);
-                if (t)
-                    b->inv_text = t;
-                uint32_t *l = t ? realloc(b->inv_len, cap * sizeof *l) : NULL;
-                if (!l)
-                    return fl_err_set(b->e, FL_EFAIL, "%s: out of memory", nm);
-                memset(l + b->cap_text, 0, (cap - b->cap_text) * sizeof *l);
-                b->inv_len = l;
-                b->cap_text = cap;
-            }
-            b->inv_text[h->nops] = b->cur_text;
-            b->inv_len[h->nops] = b->cur_len;
-        } else if (h->nops < b->cap_text) {
-            b->inv_len[h->nops] = 0;
-        }
-        *slot = (uint32_t)++h->nops;
-        return 0;
-    }
-    if (!*slot) {
-        return fl_err_set(b->e, FL_EUSAGE,
-                          "%s:%u:%u: completion (%s) for process %" PRId64
-                          " which has no pending invocation; every ok/fail/info must follow "
-                          "an invoke by the same process",
-                          nm, line, col,
-                          t == FL_OP_OK     ? "ok"
-                          : t == FL_OP_FAIL ? "fail"
-                                            : "info",
-                          proc->x);
-    }
-    struct fl_hop *op = &h->ops[*slot - 1];
-    if ((int64_t)op->f != f->x) {
-        return fl_err_set(b->e, FL_EUSAGE,
-                          "%s:%u:%u: completion has f %s but process %" PRId64
-                          " invoked %s at line %u",
-                          nm, line, col, fl_history_str(h, f->x, NULL), proc->x,
-                          fl_history_str(h, op->f, NULL), op->call_line);
-    }
-    op->type = (uint32_t)t;
-    op->ret = h->nevents++;
-    op->ret_line = line;
-    op->comp = val ? *val : nil;
-    op->ret_time = time;
-    if (time < 0)
-        h->have_time = false;
-    if (key && op->key.kind == FL_V_NIL)
-        op->key = *key;
-    if (err) {
-        int64_t c = fl_history_code(h, err);
-        if (fl_code_is_int(c)) { /* an error code: keep its text */
-            char num[32];
-            int n = snprintf(num, sizeof num, "%" PRId64, c);
-            c = FL_CODE_ATOM0 + fl_history_intern(h, num, (size_t)n, FL_V_NUM);
-        }
-        op->error = c >= FL_CODE_ATOM0 && c - FL_CODE_ATOM0 <= INT32_MAX
-                        ? (int32_t)(c - FL_CODE_ATOM0)
-                        : -1;
-    }
-    pending_del(&b->pend, proc->x);
-    return 0;
+    if (t == 3)
+        return add_invoke(b, field, time, slot, line, col);
+    return add_completion(b, field, t, time, *slot, line, col);
 }
 
 /* Turn one event map (EDN, or a JSON line read by jansson) into an

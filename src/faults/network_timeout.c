@@ -39,15 +39,6 @@ static void effect(const json_t *params, char *buf, size_t len)
 
 static const struct fl_pxfault_kind k = {"network.timeout", "timeout", attributes, effect};
 
-const struct fl_fault_ops fl_fault_network_timeout = {
-    .kind = "network.timeout",
-    .summary = "new TCP connections to a target connect but stop passing data (userspace proxy)",
-    .opts = opts,
-    .validate = fl_pxfault_validate,
-    .plan = fl_pxfault_plan,
-    .inject = fl_pxfault_inject,
-    .revert = fl_pxfault_revert,
-    .describe = fl_pxfault_describe,
-    .claims = fl_pxfault_claims,
-    .impl = &k,
-};
+const struct fl_fault_ops fl_fault_network_timeout = FL_PXFAULT_OPS(
+    "network.timeout",
+    "new TCP connections to a target connect but stop passing data (userspace proxy)", opts, &k);

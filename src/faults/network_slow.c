@@ -40,15 +40,6 @@ static void effect(const json_t *params, char *buf, size_t len)
 
 static const struct fl_pxfault_kind k = {"network.slow", "bandwidth", attributes, effect};
 
-const struct fl_fault_ops fl_fault_network_slow = {
-    .kind = "network.slow",
-    .summary = "limit the bandwidth of each new TCP connection to a target (userspace proxy)",
-    .opts = opts,
-    .validate = fl_pxfault_validate,
-    .plan = fl_pxfault_plan,
-    .inject = fl_pxfault_inject,
-    .revert = fl_pxfault_revert,
-    .describe = fl_pxfault_describe,
-    .claims = fl_pxfault_claims,
-    .impl = &k,
-};
+const struct fl_fault_ops fl_fault_network_slow = FL_PXFAULT_OPS(
+    "network.slow", "limit the bandwidth of each new TCP connection to a target (userspace proxy)",
+    opts, &k);

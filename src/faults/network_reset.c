@@ -37,16 +37,8 @@ static void effect(const json_t *params, char *buf, size_t len)
 
 static const struct fl_pxfault_kind k = {"network.reset", "reset_peer", attributes, effect};
 
-const struct fl_fault_ops fl_fault_network_reset = {
-    .kind = "network.reset",
-    .summary = "reset new TCP connections to a target, at once or after a while (userspace "
-               "proxy)",
-    .opts = opts,
-    .validate = fl_pxfault_validate,
-    .plan = fl_pxfault_plan,
-    .inject = fl_pxfault_inject,
-    .revert = fl_pxfault_revert,
-    .describe = fl_pxfault_describe,
-    .claims = fl_pxfault_claims,
-    .impl = &k,
-};
+const struct fl_fault_ops fl_fault_network_reset =
+    FL_PXFAULT_OPS("network.reset",
+                   "reset new TCP connections to a target, at once or after a while (userspace "
+                   "proxy)",
+                   opts, &k);

@@ -13,7 +13,7 @@
 #include "faults/network_netem.h"
 #include "faults/proxy_common.h"
 
-#define MAX_MS (60 * 60 * 1000LL)
+#define MAX_MS (60LL * 60 * 1000)
 
 static const struct fl_opt opts[] = {
     FL_PXFAULT_OPTS(""),
