@@ -140,10 +140,8 @@ static int api_error(struct fl_agent_client *c, long status, json_t *reply, stru
                : status >= 400 && status < 500 ? FL_EUSAGE
                                                : FL_EFAIL;
     if (status == 401)
-        return fl_err_set(e, FL_EPERM,
-                          "agent %s (%s) refused the token (HTTP 401): %s; give the token of "
-                          "that agent's --tokens file",
-                          c->name, c->url, msg ? msg : "unauthenticated");
+        return fl_err_set(e, FL_EPERM, "agent %s (%s) refused the token (HTTP 401): %s", c->name,
+                          c->url, msg ? msg : "unauthenticated");
     return fl_err_set(e, code, "agent %s: %s (HTTP %ld)", c->name, msg ? msg : "unexpected reply",
                       status);
 }
