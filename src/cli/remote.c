@@ -121,8 +121,7 @@ int fl_cli_status_hosts(const char *hosts, const char *token, const char *state_
         if (fl_agent_client_list(h.c[i], &faults, &e)) {
             json_array_append_new(errors, json_pack("{s:s,s:s}", "host",
                                                     fl_agent_client_name(h.c[i]), "error", e.msg));
-            if (!as_json)
-                fprintf(stderr, "faultline: error: %s\n", e.msg);
+            fprintf(stderr, "faultline: error: %s\n", e.msg);
             rc = rc ? rc : e.code;
             continue;
         }
@@ -130,11 +129,11 @@ int fl_cli_status_hosts(const char *hosts, const char *token, const char *state_
         json_decref(faults);
     }
     if (as_json) {
-        char *s = json_dumps(
-            json_pack("{s:o,s:o}", "faults", json_incref(all), "unreachable", json_incref(errors)),
-            JSON_INDENT(2));
+        json_t *o = json_pack("{s:O,s:O}", "faults", all, "unreachable", errors);
+        char *s = json_dumps(o, JSON_INDENT(2));
         puts(s ? s : "{}");
         free(s);
+        json_decref(o);
     } else if (!json_array_size(all)) {
         printf("no active faults on %zu host(s)\n", h.n);
     } else {
@@ -256,16 +255,11 @@ int fl_cli_hosts_apply(struct fl_cli_hosts *h, const char *kind, const json_t *p
 static int hold_and_revert(struct fl_cli_hosts *h, char (*ids)[FL_FAULT_ID_LEN],
                            int64_t duration_ms)
 {
-    struct sigaction sa = {.sa_handler = on_signal};
     struct fl_agent_renewer *ren = NULL;
     int64_t end = duration_ms ? fl_now_ms() + duration_ms : 0;
     struct fl_err e = {0};
     int rc = 0;
 
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
     if (fl_agent_renewer_start(h->c, h->n, &ren, &e))
         fl_error("%s: the agents revert when the leases end", e.msg);
     while (!remote_stop && (!end || fl_now_ms() < end))
@@ -295,16 +289,27 @@ int fl_cli_inject_remote(const struct fl_fault_ops *ops, const json_t *params, c
                          const char *token, const char *state_dir, int64_t duration_ms,
                          int64_t lease_ms, bool detach, uint64_t seed)
 {
+    struct sigaction sa = {.sa_handler = on_signal};
     struct fl_cli_hosts h;
     struct fl_err e = {0};
     char(*ids)[FL_FAULT_ID_LEN] = NULL;
     int64_t skew_us = 0;
     int rc = 0;
 
+    /* before applying: a signal while an agent answers still reverts */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
     if (!lease_ms)
         lease_ms = !detach ? FL_AGENT_DEFAULT_LEASE_MS : duration_ms ? duration_ms : 5 * 60 * 1000;
-    if (fl_cli_hosts_open(hosts, token, state_dir, lease_ms, &h, &e) || fl_cli_hosts_check(&h, &e))
+    if (fl_cli_hosts_open(hosts, token, state_dir, lease_ms, &h, &e))
         return fl_cli_fail(&e);
+    if (fl_cli_hosts_check(&h, &e)) {
+        fl_cli_hosts_close(&h);
+        return fl_cli_fail(&e);
+    }
     if (!(ids = calloc(h.n, sizeof *ids)) ||
         fl_cli_hosts_apply(&h, ops->kind, params, duration_ms, seed, ids, &skew_us, &e)) {
         rc = ids ? fl_cli_fail(&e) : FL_EFAIL;
