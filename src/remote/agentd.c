@@ -48,39 +48,6 @@ static void reply_json(struct fl_agentd_resp *rs, struct MHD_Connection *c, enum
     MHD_destroy_response(resp);
 }
 
-static void handle(struct fl_agentd *d, struct MHD_Connection *conn, const char *url,
-                   const char *method, struct conn_ctx *cx, struct fl_agentd_resp *rs)
-{
-    struct fl_agentd_req rq = {.method = method, .path = url};
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    json_error_t jerr;
-
-    if (cx->too_large) {
-        rs->status = 413;
-        rs->json =
-            json_pack("{s:{s:i,s:s,s:s,s:i}}", "error", "status", 413, "code", "body_too_large",
-                      "message", "the request body is too large", "exit", FL_EUSAGE);
-        return;
-    }
-    if (cx->len) {
-        rq.body = json_loadb(cx->buf, cx->len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!json_is_object(rq.body)) {
-            rs->status = 400;
-            rs->json =
-                json_pack("{s:{s:i,s:s,s:s,s:i}}", "error", "status", 400, "code", "invalid_json",
-                          "message", "the request body must be a JSON object", "exit", FL_EUSAGE);
-            json_decref(rq.body);
-            return;
-        }
-    } else {
-        rq.body = json_object();
-    }
-    pthread_mutex_lock(&d->lock);
-    fl_agentd_dispatch(d, &rq, rs, auth);
-    pthread_mutex_unlock(&d->lock);
-    json_decref(rq.body);
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -109,7 +76,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
-    handle(cls, conn, url, method, cx, &rs);
+    fl_agentd_handle(cls, method, url, cx->too_large ? NULL : cx->buf,
+                     cx->too_large ? (size_t)-1 : cx->len,
+                     MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"), &rs);
     reply_json(&rs, conn, &ret);
     return ret;
 }
@@ -250,7 +219,7 @@ static void serve(struct fl_agentd *d)
 
 int fl_agentd_run(const struct fl_agentd_opts *o, struct fl_err *e)
 {
-    struct fl_agentd d = {.lock = PTHREAD_MUTEX_INITIALIZER, .started_ms = fl_now_ms()};
+    struct fl_agentd d;
     const char *listen = o->listen   ? o->listen
                          : o->tokens ? FL_AGENTD_DEFAULT_LISTEN
                                      : FL_AGENTD_LOOPBACK_LISTEN;
@@ -259,17 +228,8 @@ int fl_agentd_run(const struct fl_agentd_opts *o, struct fl_err *e)
     const union MHD_DaemonInfo *info;
     int lock_fd = -1, r = 0;
 
-    if (o->name)
-        snprintf(d.name, sizeof d.name, "%s", o->name);
-    else if (gethostname(d.name, sizeof d.name))
-        snprintf(d.name, sizeof d.name, "localhost");
-    if (o->tokens && (r = fl_auth_load(o->tokens, &d.auth, e)))
+    if ((r = fl_agentd_init(&d, o->state_dir, o->tokens, o->name, e)))
         return r;
-    if ((r = fl_journal_open(&d.j, o->state_dir, e))) {
-        fl_auth_free(d.auth);
-        return r;
-    }
-    d.held = json_object();
     if ((r = lock_state(&d.j, &lock_fd, e)))
         goto out;
     revert_leftovers(&d);
@@ -292,11 +252,9 @@ int fl_agentd_run(const struct fl_agentd_opts *o, struct fl_err *e)
 out:
     if (lock_fd >= 0)
         close(lock_fd);
-    json_decref(d.held);
     free(pem[0]);
     free(pem[1]);
-    fl_journal_close(&d.j);
-    fl_auth_free(d.auth);
+    fl_agentd_fini(&d);
     fl_nft_shared_clear();
     return r;
 }

@@ -159,6 +159,64 @@ void fl_agentd_dispatch(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl
     rt->fn(d, rq, rs);
 }
 
+int fl_agentd_init(struct fl_agentd *d, const char *state_dir, const char *tokens, const char *name,
+                   struct fl_err *e)
+{
+    int r;
+
+    memset(d, 0, sizeof *d);
+    pthread_mutex_init(&d->lock, NULL);
+    d->started_ms = fl_now_ms();
+    if (name)
+        snprintf(d->name, sizeof d->name, "%s", name);
+    else if (gethostname(d->name, sizeof d->name))
+        snprintf(d->name, sizeof d->name, "localhost");
+    if (tokens && (r = fl_auth_load(tokens, &d->auth, e)))
+        return r;
+    if ((r = fl_journal_open(&d->j, state_dir, e))) {
+        fl_auth_free(d->auth);
+        d->auth = NULL;
+        return r;
+    }
+    d->held = json_object();
+    return 0;
+}
+
+void fl_agentd_fini(struct fl_agentd *d)
+{
+    json_decref(d->held);
+    d->held = NULL;
+    fl_journal_close(&d->j);
+    fl_auth_free(d->auth);
+    d->auth = NULL;
+    pthread_mutex_destroy(&d->lock);
+}
+
+void fl_agentd_handle(struct fl_agentd *d, const char *method, const char *path, const char *body,
+                      size_t len, const char *auth_header, struct fl_agentd_resp *rs)
+{
+    struct fl_agentd_req rq = {.method = method, .path = path};
+    json_error_t jerr;
+
+    rs->status = 200;
+    if (len == (size_t)-1) {
+        fail(rs, 413, FL_EUSAGE, "body_too_large", "the request body exceeds %d bytes",
+             FL_AGENTD_MAX_BODY);
+        return;
+    }
+    rq.body = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
+    if (!json_is_object(rq.body)) {
+        fail(rs, 400, FL_EUSAGE, "invalid_json", "the request body must be a JSON object%s%s",
+             rq.body ? "" : ": ", rq.body ? "" : jerr.text);
+        json_decref(rq.body);
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
+    fl_agentd_dispatch(d, &rq, rs, auth_header);
+    pthread_mutex_unlock(&d->lock);
+    json_decref(rq.body);
+}
+
 static void api_health(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
 {
     ok(rs, 200,
@@ -465,7 +523,7 @@ static bool build_fault(struct fl_agentd_req *rq, struct fl_fault *f, struct fl_
 static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
 {
     static const char *const fields[] = {"kind",    "params", "duration_ms", "lease_ms",
-                                         "session", "seed",   NULL};
+                                         "session", "seed",   "dry_run",     NULL};
     const char *session = json_string_value(json_object_get(rq->body, "session")), *k;
     int64_t lease_ms, now, end_at;
     struct fl_err e = {0};
@@ -480,7 +538,7 @@ static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
         if (!fields[i]) {
             fail(rs, 400, FL_EUSAGE, "bad_request",
                  "unknown field '%s'; a fault is {kind, params, duration_ms, lease_ms, "
-                 "session, seed} (docs/agent.md)",
+                 "session, seed, dry_run} (docs/agent.md)",
                  k);
             return;
         }
@@ -494,6 +552,15 @@ static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
     }
     if (!lease_of(rq->body, &lease_ms, rs) || !build_fault(rq, &f, rs))
         return;
+    if (json_is_true(json_object_get(rq->body, "dry_run"))) {
+        /* planned (targets resolved, undo known), nothing touched */
+        fl_fault_describe(&f, desc, sizeof desc);
+        ok(rs, 200,
+           json_pack("{s:b,s:s,s:s,s:s,s:O}", "dry_run", 1, "host", d->name, "kind", f.ops->kind,
+                     "description", desc, "undo", f.undo));
+        fl_fault_fini(&f);
+        return;
+    }
     now = fl_now_ms();
     end_at = f.duration_ms ? now + f.duration_ms : 0;
     if (fl_fault_apply(&d->j, &f, getpid(), lease_ms, end_at, &e)) {

@@ -36,6 +36,15 @@ struct fl_agentd_resp {
 };
 
 /* agentd_api.c */
+/* Set d up over state_dir (created if needed), tokens (NULL: none) and name
+ * (NULL: the hostname); fl_agentd_fini releases it. Serves nothing. */
+int fl_agentd_init(struct fl_agentd *d, const char *state_dir, const char *tokens, const char *name,
+                   struct fl_err *e);
+void fl_agentd_fini(struct fl_agentd *d);
+/* One request: parse the body (len (size_t)-1: too large), authenticate,
+ * route and run it under d->lock; rs gets the status and JSON reply. */
+void fl_agentd_handle(struct fl_agentd *d, const char *method, const char *path, const char *body,
+                      size_t len, const char *auth_header, struct fl_agentd_resp *rs);
 void fl_agentd_dispatch(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs,
                         const char *auth_header);
 /* Revert fault id (held by this agent) saying why; drops it from d->held.
