@@ -66,7 +66,7 @@ int fl_cli_hosts_open(const char *list, const char *token, const char *state_dir
             r = fl_err_set(e, FL_EUSAGE, "--hosts: at most %d hosts", FL_CLI_MAX_HOSTS);
             break;
         }
-        if (!(nc = realloc(h->c, (h->n + 1) * sizeof *nc))) {
+        if (!(nc = realloc(h->c, (h->n + 1) * sizeof(struct fl_agent_client *)))) {
             r = fl_err_set(e, FL_EFAIL, "out of memory");
             break;
         }
@@ -303,7 +303,9 @@ int fl_cli_inject_remote(const struct fl_fault_ops *ops, const json_t *params, c
     sigaction(SIGHUP, &sa, NULL);
 
     if (!lease_ms)
-        lease_ms = !detach ? FL_AGENT_DEFAULT_LEASE_MS : duration_ms ? duration_ms : 5 * 60 * 1000;
+        lease_ms = !detach       ? FL_AGENT_DEFAULT_LEASE_MS
+                   : duration_ms ? duration_ms
+                                 : (int64_t)300000;
     if (fl_cli_hosts_open(hosts, token, state_dir, lease_ms, &h, &e))
         return fl_cli_fail(&e);
     if (fl_cli_hosts_check(&h, &e)) {

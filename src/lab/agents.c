@@ -220,7 +220,9 @@ int fl_lab_agent_token(const char *name, const char *state_dir, char *tok, size_
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    return remove(path) ? 0 : 0;
+    if (remove(path) != 0 && errno != ENOENT)
+        fl_warn("lab: cannot remove %s: %s", path, strerror(errno));
+    return 0;
 }
 
 /* After lab down killed the agents: revert what their journals still hold

@@ -28,7 +28,7 @@
 #define FL_AGENTD_DEFAULT_LISTEN "0.0.0.0:7421"
 #define FL_AGENTD_LOOPBACK_LISTEN "127.0.0.1:7421"
 #define FL_AGENTD_MIN_LEASE_MS 200
-#define FL_AGENTD_MAX_LEASE_MS (3600 * 1000)
+#define FL_AGENTD_MAX_LEASE_MS 3600000
 
 struct fl_agentd_opts {
     const char *listen;   /* HOST:PORT; default 0.0.0.0:7421 with tokens, else 127.0.0.1:7421 */

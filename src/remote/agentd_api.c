@@ -525,7 +525,7 @@ static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
     static const char *const fields[] = {"kind",    "params", "duration_ms", "lease_ms",
                                          "session", "seed",   "dry_run",     NULL};
     const char *session = json_string_value(json_object_get(rq->body, "session")), *k;
-    int64_t lease_ms, now, end_at;
+    int64_t lease_ms, now, end_at, until;
     struct fl_err e = {0};
     struct fl_fault f;
     json_t *v, *rec;
@@ -562,6 +562,7 @@ static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
         return;
     }
     now = fl_now_ms();
+    until = now + lease_ms;
     end_at = f.duration_ms ? now + f.duration_ms : 0;
     if (fl_fault_apply(&d->j, &f, getpid(), lease_ms, end_at, &e)) {
         fl_fault_fini(&f);
@@ -581,8 +582,8 @@ static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
     }
     json_object_set_new(d->held, f.id,
                         json_pack("{s:s,s:I,s:I,s:I,s:s}", "session", session, "lease_ms",
-                                  (json_int_t)lease_ms, "lease_until", (json_int_t)(now + lease_ms),
-                                  "end_at", (json_int_t)end_at, "who", rq->who));
+                                  (json_int_t)lease_ms, "lease_until", (json_int_t)until, "end_at",
+                                  (json_int_t)end_at, "who", rq->who));
     fl_info("fault %s applied for '%s' (session %s, lease %lld ms): %s", f.id, rq->who, session,
             (long long)lease_ms, desc);
     rec = fl_journal_get(&d->j, f.id, &e);

@@ -16,6 +16,9 @@
 
 struct fl_agent_client {
     char *url, *token, *name, *cacert;
+    /* kept between requests so the connection stays open (keep-alive): [0]
+     * for the caller's thread, [1] for the renewer's */
+    CURL *curl[2];
     char session[17];
     int64_t lease_ms, timeout_ms;
 };
@@ -93,7 +96,7 @@ int fl_agent_client_new(const struct fl_agent_client_opts *o, struct fl_agent_cl
         uint64_t x = (uint64_t)fl_wall_ms() ^ ((uint64_t)fl_now_ms() << 20);
         memcpy(rnd, &x, sizeof rnd);
     }
-    for (int i = 0; i < 8; i++)
+    for (size_t i = 0; i < sizeof rnd; i++)
         snprintf(c->session + 2 * i, 3, "%02x", rnd[i]);
     *out = c;
     return 0;
@@ -107,6 +110,9 @@ void fl_agent_client_free(struct fl_agent_client *c)
     free(c->token);
     free(c->name);
     free(c->cacert);
+    for (int i = 0; i < 2; i++)
+        if (c->curl[i])
+            curl_easy_cleanup(c->curl[i]);
     free(c);
 }
 
@@ -127,6 +133,15 @@ const char *fl_agent_client_session(const struct fl_agent_client *c)
 
 /* The agent's error reply as an fl_err: its "exit" code (the code a local
  * command would have exited with) and message, prefixed with the host. */
+static int request_on(struct fl_agent_client *c, int slot, const char *method, const char *path,
+                      const json_t *body, json_t **out, struct fl_err *e);
+
+static int request(struct fl_agent_client *c, const char *method, const char *path,
+                   const json_t *body, json_t **out, struct fl_err *e)
+{
+    return request_on(c, 0, method, path, body, out, e);
+}
+
 static int api_error(struct fl_agent_client *c, long status, json_t *reply, struct fl_err *e)
 {
     json_t *err = json_object_get(reply, "error");
@@ -146,9 +161,10 @@ static int api_error(struct fl_agent_client *c, long status, json_t *reply, stru
                       status);
 }
 
-/* One request; on 2xx the parsed reply in *out (may be NULL). */
-static int request(struct fl_agent_client *c, const char *method, const char *path,
-                   const json_t *body, json_t **out, struct fl_err *e)
+/* One request on handle `slot` (0: the caller's, 1: the renewer's); on 2xx
+ * the parsed reply in *out (may be NULL). */
+static int request_on(struct fl_agent_client *c, int slot, const char *method, const char *path,
+                      const json_t *body, json_t **out, struct fl_err *e)
 {
     struct curl_slist *h = NULL;
     struct buf b = {0};
@@ -161,7 +177,9 @@ static int request(struct fl_agent_client *c, const char *method, const char *pa
 
     if (out)
         *out = NULL;
-    if (asprintf(&url, "%s%s", c->url, path) < 0 || !(curl = curl_easy_init())) {
+    if (!c->curl[slot])
+        c->curl[slot] = curl_easy_init();
+    if (asprintf(&url, "%s%s", c->url, path) < 0 || !(curl = c->curl[slot])) {
         free(url);
         return fl_err_set(e, FL_EFAIL, "out of memory");
     }
@@ -171,6 +189,7 @@ static int request(struct fl_agent_client *c, const char *method, const char *pa
         h = curl_slist_append(h, auth);
     }
     curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L); /* no body left from the last request */
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
@@ -187,7 +206,13 @@ static int request(struct fl_agent_client *c, const char *method, const char *pa
     }
     cc = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(curl);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, NULL);
+    if (cc != CURLE_OK) { /* a fresh connection next time */
+        curl_easy_cleanup(curl);
+        c->curl[slot] = NULL;
+    }
     curl_slist_free_all(h);
     free(data);
     free(url);
@@ -305,7 +330,7 @@ int fl_agent_client_renew(struct fl_agent_client *c, json_t **live, struct fl_er
     int r;
 
     snprintf(path, sizeof path, "/api/v1/sessions/%s/renew", c->session);
-    r = request(c, "POST", path, body, &reply, e);
+    r = request_on(c, 1, "POST", path, body, &reply, e);
     json_decref(body);
     if (r == 0 && live)
         *live = json_incref(json_object_get(reply, "live"));
@@ -369,11 +394,11 @@ int fl_agent_renewer_start(struct fl_agent_client *const *clients, size_t n,
     pthread_condattr_t ca;
 
     *out = NULL;
-    if (!r || !(r->clients = calloc(n ? n : 1, sizeof *r->clients))) {
+    if (!r || !(r->clients = calloc(n ? n : 1, sizeof(struct fl_agent_client *)))) {
         free(r);
         return fl_err_set(e, FL_EFAIL, "out of memory");
     }
-    memcpy(r->clients, clients, n * sizeof *clients);
+    memcpy(r->clients, clients, n * sizeof(struct fl_agent_client *));
     r->n = n;
     pthread_mutex_init(&r->lock, NULL);
     pthread_condattr_init(&ca);
