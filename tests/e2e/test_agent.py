@@ -262,3 +262,43 @@ def test_agent_refuses_open_listen_without_tokens(fl, state_dir):
     assert rc == 4 and "without --tokens" in err
     rc, _, err = fl("agent", "--tokens", "/nonexistent/tokens")
     assert rc == 2 and "/nonexistent/tokens" in err
+
+
+def test_agent_over_tls(fl, tmp_path, state_dir):
+    """--tls-cert/--tls-key: the agent serves HTTPS; a controller that trusts the
+    certificate ($FAULTLINE_CACERT) reaches it, one that does not is told it
+    cannot reach the agent, and nothing is served over plain HTTP."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    token = "tls-test-token-0123456789"
+    h = subprocess.run([BIN, "server", "--hash-token"], input=token + "\n", capture_output=True,
+                       text=True).stdout.strip()
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"ctl operator {h}\n")
+    r, w = os.pipe()
+    agent = subprocess.Popen([BIN, "agent", "--listen", "127.0.0.1:0", "--tokens", str(tokens),
+                              "--tls-cert", str(cert), "--tls-key", str(key), "--state-dir",
+                              state_dir + "/tls", "--name", "tls1", "--notify-fd", str(w)],
+                             pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    os.close(w)
+    try:
+        line = os.read(r, 64).decode()
+        os.close(r)
+        assert line.startswith("ready "), agent.stderr.read()
+        url = f"https://127.0.0.1:{line.split()[1]}"
+        rc, out, err = fl("status", "--hosts", url, "--token", token)
+        assert rc == 1 and "agent 127.0.0.1" in err and "cannot be reached" in err, err
+        rc, out, err = fl("status", "--hosts", url, "--token", token,
+                          env={"FAULTLINE_CACERT": str(cert)})
+        assert rc == 0 and "no active faults" in out, err
+        with pytest.raises(Exception):
+            urllib.request.urlopen(url.replace("https", "http") + "/api/v1/health",
+                                   timeout=5).read()
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=10) == 0
+    rc, _, err = fl("agent", "--listen", "127.0.0.1:0", "--tls-cert", str(cert),
+                    "--state-dir", state_dir + "/tls2")
+    assert rc == 2 and "go together" in err
