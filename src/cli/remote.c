@@ -188,6 +188,7 @@ struct apply_job {
     struct fl_agent_client *c;
     const char *kind;
     const json_t *params;
+    bool commit; /* the second step: start what was prepared */
     int64_t duration_ms, done_ns;
     uint64_t seed;
     char id[FL_FAULT_ID_LEN];
@@ -199,10 +200,38 @@ static void *apply_thread(void *arg)
 {
     struct apply_job *j = arg;
 
-    j->r = fl_agent_client_apply(j->c, j->kind, j->params, j->duration_ms, j->seed, j->id, NULL,
-                                 &j->e);
+    if (j->commit)
+        j->r = fl_agent_client_commit(j->c, j->id, NULL, &j->e);
+    else
+        j->r = fl_agent_client_prepare(j->c, j->kind, j->params, j->duration_ms, j->seed, j->id,
+                                       &j->e);
     j->done_ns = fl_mono_ns();
     return NULL;
+}
+
+/* Run every job at once (a thread each); the first failure in *e. */
+static int run_jobs(struct apply_job *jobs, size_t n, struct fl_err *e)
+{
+    pthread_t *th = calloc(n, sizeof *th);
+    int r = 0;
+
+    if (!th)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (pthread_create(&th[i], NULL, apply_thread, &jobs[i])) {
+            apply_thread(&jobs[i]);
+            th[i] = 0;
+        }
+    for (size_t i = 0; i < n; i++) {
+        if (th[i])
+            pthread_join(th[i], NULL);
+        if (jobs[i].r && !r) {
+            *e = jobs[i].e;
+            r = jobs[i].r;
+        }
+    }
+    free(th);
+    return r;
 }
 
 int fl_cli_hosts_apply(struct fl_cli_hosts *h, const char *kind, const json_t *params,
@@ -210,29 +239,24 @@ int fl_cli_hosts_apply(struct fl_cli_hosts *h, const char *kind, const json_t *p
                        int64_t *skew_us, struct fl_err *e)
 {
     struct apply_job *jobs = calloc(h->n, sizeof *jobs);
-    pthread_t *th = calloc(h->n, sizeof *th);
-    int64_t decided = fl_mono_ns(), last = decided;
-    int r = 0;
+    int64_t decided, last;
+    int r;
 
-    if (!jobs || !th) {
-        free(jobs);
-        free(th);
+    if (!jobs)
         return fl_err_set(e, FL_EFAIL, "out of memory");
-    }
-    /* one thread per host, so the hosts' apply times differ by the network, not by turns */
-    for (size_t i = 0; i < h->n; i++) {
+    /* 1. prepare everywhere: plan, journal, guardian; nothing injected yet */
+    for (size_t i = 0; i < h->n; i++)
         jobs[i] = (struct apply_job){
             .c = h->c[i], .kind = kind, .params = params, .duration_ms = duration_ms, .seed = seed};
-        if (pthread_create(&th[i], NULL, apply_thread, &jobs[i]))
-            apply_thread(&jobs[i]), th[i] = 0;
-    }
+    r = run_jobs(jobs, h->n, e);
+    /* 2. all prepared: start them together, so their start times differ by
+     * the network and the inject alone */
+    decided = last = fl_mono_ns();
+    for (size_t i = 0; !r && i < h->n; i++)
+        jobs[i].commit = true;
+    if (!r)
+        r = run_jobs(jobs, h->n, e);
     for (size_t i = 0; i < h->n; i++) {
-        if (th[i])
-            pthread_join(th[i], NULL);
-        if (jobs[i].r && !r) {
-            *e = jobs[i].e;
-            r = jobs[i].r;
-        }
         last = jobs[i].done_ns > last ? jobs[i].done_ns : last;
         snprintf(ids[i], FL_FAULT_ID_LEN, "%s", jobs[i].r ? "" : jobs[i].id);
     }
@@ -240,13 +264,12 @@ int fl_cli_hosts_apply(struct fl_cli_hosts *h, const char *kind, const json_t *p
     for (size_t i = 0; r && i < h->n; i++) {
         struct fl_err e2 = {0};
         bool found;
-        if (!jobs[i].r && fl_agent_client_revert(h->c[i], jobs[i].id, &found, &e2))
+        if (!jobs[i].r && jobs[i].id[0] && fl_agent_client_revert(h->c[i], jobs[i].id, &found, &e2))
             fl_error("%s; its agent reverts %s when its lease ends", e2.msg, jobs[i].id);
     }
     if (skew_us)
         *skew_us = (last - decided) / 1000;
     free(jobs);
-    free(th);
     return r;
 }
 
