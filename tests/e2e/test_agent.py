@@ -342,3 +342,34 @@ def test_prepared_fault_starts_on_commit_or_drops_at_lease_end(fl, lab, state_di
     assert nft_tables(f"{name}-h1") == [f"faultline_{fid}"]   # and it never applied
     rc, out, err = fl("recover", "--all", "--hosts", f"{name}/h1")
     assert rc == 0 and nft_tables(f"{name}-h1") == []
+
+
+def test_lab_up_killed_while_agents_start_is_swept(fl, state_dir):
+    """A `lab up` SIGKILLed while its agents start leaves a lab marked as
+    building, agents running in it; `recover --all` removes the lab and its
+    agents (by pid), and their state."""
+    name = "k%05x" % random.randrange(1 << 20)
+    base = "10.%d.%d" % (random.randrange(200, 250), random.randrange(0, 255))
+    e = dict(os.environ, FAULTLINE_STATE_DIR=state_dir)
+    p = subprocess.Popen([BIN, "lab", "up", "--name", name, "--hosts", "32", "--subnet",
+                          base + ".0/24"], env=e, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: agent_pids(f"/labs/{name}/") or p.poll() is not None, 60,
+                        step=0.002)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        rc, out, _ = fl("lab", "status", name, "--json")
+        ready = rc == 0 and json.loads(out)[0]["ready"]
+        if ready:  # it finished before the kill landed: then lab down removes it all
+            rc, _, err = fl("lab", "down", name)
+        else:
+            rc, _, err = fl("recover", "--all")
+        assert rc == 0, err
+        print("lab up was", "ready" if ready else "still building", "when killed")
+        assert wait_for(lambda: agent_pids(f"/labs/{name}/") == [], 5)
+        ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert f"{name}-h" not in ns
+        assert not os.path.exists(os.path.join(state_dir, "labs", name))
+    finally:
+        fl("lab", "down", name)
