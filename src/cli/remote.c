@@ -71,6 +71,7 @@ int fl_cli_hosts_open(const char *list, const char *token, const char *state_dir
             break;
         }
         h->c = nc;
+        h->c[h->n] = NULL;
         if (!(r = open_one(tok, token, state_dir, lease_ms, &h->c[h->n], e)))
             h->n++;
     }
@@ -335,7 +336,7 @@ int fl_cli_inject_remote(const struct fl_fault_ops *ops, const json_t *params, c
         fl_cli_hosts_close(&h);
         return fl_cli_fail(&e);
     }
-    if (!(ids = calloc(h.n, sizeof *ids)) ||
+    if (!(ids = calloc(h.n ? h.n : 1, sizeof *ids)) ||
         fl_cli_hosts_apply(&h, ops->kind, params, duration_ms, seed, ids, &skew_us, &e)) {
         rc = ids ? fl_cli_fail(&e) : FL_EFAIL;
         goto out;

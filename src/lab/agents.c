@@ -142,7 +142,7 @@ int fl_lab_agents_start(const struct fl_lab *lab, const char *state_dir, struct 
 {
     char hashes[PATH_MAX], exe[PATH_MAX], dir[PATH_MAX];
     int fds[FL_LAB_MAX_HOSTS];
-    pid_t pids[FL_LAB_MAX_HOSTS];
+    pid_t pids[FL_LAB_MAX_HOSTS] = {0};
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     int r = 0;
 

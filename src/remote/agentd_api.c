@@ -615,7 +615,7 @@ static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
     const char *session = json_string_value(json_object_get(rq->body, "session"));
     struct fl_agentd_pending *p;
     struct fl_err e = {0};
-    int64_t lease_ms, now;
+    int64_t lease_ms, now, until;
     char desc[512];
 
     if (!fields_ok(rq, rs))
@@ -643,6 +643,7 @@ static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
         return;
     }
     now = fl_now_ms();
+    until = now + lease_ms;
     if (fl_fault_prepare(&d->j, &p->f, getpid(), lease_ms,
                          p->f.duration_ms ? now + p->f.duration_ms : 0, &p->rec, &e)) {
         pending_free(p);
@@ -651,8 +652,8 @@ static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
     }
     json_object_set_new(d->held, p->f.id,
                         json_pack("{s:s,s:I,s:I,s:I,s:s}", "session", session, "lease_ms",
-                                  (json_int_t)lease_ms, "lease_until", (json_int_t)(now + lease_ms),
-                                  "end_at", (json_int_t)0, "who", rq->who));
+                                  (json_int_t)lease_ms, "lease_until", (json_int_t)until, "end_at",
+                                  (json_int_t)0, "who", rq->who));
     if (!json_is_true(json_object_get(rq->body, "prepare"))) {
         commit(d, p, rs);
         return;
