@@ -213,7 +213,7 @@ static void *apply_thread(void *arg)
 /* Run every job at once (a thread each); the first failure in *e. */
 static int run_jobs(struct apply_job *jobs, size_t n, struct fl_err *e)
 {
-    pthread_t *th = calloc(n, sizeof *th);
+    pthread_t *th = calloc(n ? n : 1, sizeof *th);
     int r = 0;
 
     if (!th)
@@ -239,7 +239,7 @@ int fl_cli_hosts_apply(struct fl_cli_hosts *h, const char *kind, const json_t *p
                        int64_t duration_ms, uint64_t seed, char (*ids)[FL_FAULT_ID_LEN],
                        int64_t *skew_us, struct fl_err *e)
 {
-    struct apply_job *jobs = calloc(h->n, sizeof *jobs);
+    struct apply_job *jobs = calloc(h->n ? h->n : 1, sizeof *jobs);
     int64_t decided, last;
     int r;
 
