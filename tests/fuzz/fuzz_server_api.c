@@ -84,7 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *line = data + off;
         const uint8_t *nl = memchr(line, '\n', size - off);
         size_t len = nl ? (size_t)(nl - line) : size - off;
-        const char *method = methods[line[0] % 5], *path = paths[line[1] % NPATHS];
+        /* counted from '0', so the corpus's "0".."4" and "0".."?" stay readable */
+        const char *method = methods[(line[0] + 256u - '0') % 5],
+                   *path = paths[(line[1] + 256u - '0') % NPATHS];
         char *out = NULL;
         int status;
 
