@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "fl_config.h"
+#include "server/console.h"
 #include "server/server.h"
 #include "store/server_store.h"
 #include "util/parse.h"
@@ -57,6 +58,8 @@ static const struct route routes[] = {
      "Abort a running run (it reverts and records aborted)", 202},
     {"GET", "/api/v1/runs/{}/events", fl_api_runs_stream, FL_ROLE_VIEWER,
      "The run's events live, as Server-Sent Events", 200},
+    {"GET", "/api/v1/whoami", fl_api_whoami, FL_ROLE_VIEWER, "The caller's token name and role",
+     200},
     {"GET", "/api/v1/schedules", fl_api_schedules_list, FL_ROLE_VIEWER, "List schedules", 200},
     {"POST", "/api/v1/schedules", fl_api_schedules_create, FL_ROLE_OPERATOR, "Create a schedule",
      201},
@@ -377,6 +380,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (fl_console_owns(method, url))
+        return (enum MHD_Result)fl_console_reply(conn, url);
     handle(s, &rq, &rs, cx);
     return reply(conn, &rs);
 }

@@ -1,0 +1,225 @@
+// Run page (/runs/ID): verdict and reason, the phases, one chart per probe
+// with the fault windows shaded, marks for guardrail trips, detection and
+// recovery, the workload's checks, the events. A running run follows its
+// events over SSE and redraws its charts without a reload.
+import { get, post, sse, can, ApiError } from '../api.js';
+import { h, clear, verdict, section, errorBox } from '../dom.js';
+import { time, dur, pct } from '../fmt.js';
+import { timeline, latencyBound } from '../timeline.js';
+import { probeChart, table } from '../charts.js';
+
+const INJECTING = /^injecting: \d+ step\(s\) over ([\d.]+)s/;
+
+export async function render(root, ctx) {
+  const id = ctx.params.id;
+  const raw = ctx.query.get('raw') === '1';
+  const st = { id, raw, root, ctx, charts: [], events: [], run: null, refreshing: false };
+  ctx.onCleanup(() => st.charts.forEach((u) => u.fl_disconnect()));
+  const r = await get(`/api/v1/runs/${encodeURIComponent(id)}`, { signal: ctx.signal });
+  st.run = r;
+  st.events = (r.run && r.run.events) || [];
+  document.title = `faultline: run ${r.id} · ${r.experiment}`;
+  clear(root,
+    h('h1', {}, `Run ${r.id} · `, h('a', { href: `/experiments/${encodeURIComponent(r.experiment)}` },
+      r.experiment), ' ', st.badge = h('span', {}, verdict(r.verdict))),
+    st.head = h('div', { class: 'grid' }),
+    st.phases = section('Timeline'),
+    st.chartsBox = section('Probes', h('p', { class: 'hint' },
+      h('span', { class: 'legend-fault' }), ' fault windows · band: min–max latency per pixel, line: mean · ',
+      h('span', { class: 'verdict-failed' }, '●'), ' failed samples · dashed: tolerance and marks')),
+    st.workload = h('div'),
+    st.eventsBox = section('Events'));
+  root.dataset.runState = r.state;
+  drawHead(st);
+  drawTimeline(st);
+  drawEvents(st);
+  drawWorkload(st);
+  await drawCharts(st);
+  if (r.state === 'running') follow(st);
+}
+
+function drawHead(st) {
+  const r = st.run, run = r.run || {};
+  const facts = h('dl', { class: 'facts' },
+    h('dt', {}, 'State'), h('dd', { id: 'run-state' }, r.state),
+    h('dt', {}, 'Started'), h('dd', {}, time(r.created_ms)),
+    h('dt', {}, 'Ended'), h('dd', {}, r.ended_ms ? time(r.ended_ms) : '—'),
+    h('dt', {}, 'Duration'), h('dd', {}, run.duration_ms !== undefined ? dur(run.duration_ms) : '—'),
+    h('dt', {}, 'Trigger'), h('dd', {}, r.trigger + (r.schedule ? ` (schedule ${r.schedule})` : '') +
+      (r.who ? ` by ${r.who}` : '')),
+    h('dt', {}, 'History run'), h('dd', {}, r.history_run ?? '—'),
+    h('dt', {}, 'Seed'), h('dd', {}, run.seed ?? '—'));
+  const buttons = h('div', { class: 'buttons' },
+    h('a', { class: 'button', href: `/compare?a=${r.id}` }, 'Compare with another run'));
+  if (r.state === 'running' && can('operator')) {
+    buttons.append(h('button', { class: 'danger', type: 'button', id: 'abort', onclick: async (ev) => {
+      ev.target.disabled = true;
+      try { await post(`/api/v1/runs/${r.id}/abort`); } catch (e) { alert(e.message); }
+    } }, 'Abort (revert every fault)'));
+  }
+  st.progress = h('div', { class: 'progress', role: 'progressbar', 'aria-label': 'run progress',
+    'aria-valuemin': '0', 'aria-valuemax': '100' }, h('div', { style: 'width:0%' }));
+  st.status = h('p', { id: 'run-status', class: 'muted', 'aria-live': 'polite' });
+  clear(st.head,
+    h('section', { class: 'card' }, h('h2', {}, 'Verdict'),
+      h('p', { id: 'verdict' }, verdict(r.verdict)),
+      h('p', { id: 'reason' }, r.reason || run.explanation || (r.state === 'running' ? 'running…' : '—')),
+      r.state === 'running' ? [st.status, st.progress] : null, buttons),
+    h('section', { class: 'card' }, h('h2', {}, 'Run'), facts));
+  updateProgress(st);
+}
+
+function updateProgress(st) {
+  if (!st.progress) return;
+  const tl = timeline(st.events);
+  const last = st.events.length ? st.events[st.events.length - 1] : null;
+  const started = st.run.run && st.run.run.started_ms;
+  const now = started ? Math.max(Date.now() - started, last ? last.t_ms : 0) : (last ? last.t_ms : 0);
+  let frac = 0;
+  const inj = st.events.map((e) => INJECTING.exec(e.message)).find(Boolean);
+  if (tl.inject !== null && inj) frac = Math.min(1, (now - tl.inject) / (Number(inj[1]) * 1000));
+  if (last && ['revert', 'judge', 'recover', 'rollback', 'workload', 'check'].includes(last.phase)) frac = 1;
+  const p = Math.round(frac * 100);
+  st.progress.firstChild.style.width = p + '%';
+  st.progress.setAttribute('aria-valuenow', String(p));
+  st.root.dataset.progress = String(p);
+  st.root.dataset.events = String(st.events.length);
+  if (st.status) {
+    st.status.textContent = `${last ? last.phase : 'starting'} · ${dur(now)} since the start · ` +
+      `${st.events.length} events`;
+  }
+}
+
+function drawTimeline(st) {
+  const tl = timeline(st.events);
+  const total = Math.max(1, tl.end);
+  const bar = h('div', { class: 'phases', role: 'img', 'aria-label': 'phases of the run' },
+    tl.phases.map((p) => h('div', {
+      class: `phase-${p.name}`, title: `${p.name}: ${dur(p.start)} – ${dur(p.end)}`,
+      style: `flex: ${Math.max(0.002, (p.end - p.start) / total)} 0 0`,
+    }, p.name)));
+  const faults = tl.faults.length ? h('div', { class: 'table-wrap' }, h('table', {},
+    h('thead', {}, h('tr', {}, h('th', {}, 'Fault'), h('th', {}, 'Kind'), h('th', { class: 'num' }, 'From'),
+      h('th', { class: 'num' }, 'To'))),
+    h('tbody', {}, tl.faults.map((f) => h('tr', {}, h('td', {}, `${f.name} (${f.id})`), h('td', {}, f.kind),
+      h('td', { class: 'num' }, dur(f.start)), h('td', { class: 'num' }, dur(f.end))))))) :
+    h('p', { class: 'muted' }, 'No fault window recorded yet.');
+  clear(st.phases, h('h2', {}, 'Timeline'), bar, faults);
+}
+
+function drawEvents(st) {
+  clear(st.eventsBox, h('h2', {}, `Events (${st.events.length})`),
+    h('div', { class: 'events', tabindex: '0', 'aria-label': 'events of the run' },
+      h('table', {}, h('tbody', { id: 'events' }, st.events.map(eventRow)))),
+    st.run.log ? h('details', {}, h('summary', {}, 'Output of the run process'),
+      h('pre', { class: 'log' }, st.run.log)) : null);
+}
+
+function eventRow(ev) {
+  return h('tr', {}, h('td', { class: 't' }, `+${(ev.t_ms / 1000).toFixed(3)}s`),
+    h('td', { class: 'ph' }, ev.phase), h('td', {}, ev.message));
+}
+
+function drawWorkload(st) {
+  const run = st.run.run;
+  if (!run || (!run.history && !(run.checks || []).length)) return clear(st.workload);
+  const hist = run.history;
+  clear(st.workload, section('Workload and consistency check',
+    hist ? h('p', {}, `${hist.client} ${hist.workload}: ${hist.operations} operations recorded ` +
+      `(${hist.bytes} bytes of history).`) : null,
+    (run.checks || []).map((c) => h('div', {},
+      h('p', {}, h('strong', {}, c.model), ': ', verdict(c.result === 'valid' ? 'passed' :
+        c.result === 'invalid' ? 'failed' : c.result), ` ${c.result}`),
+      c.output ? h('pre', { class: 'log' }, c.output) : null)),
+    null));
+}
+
+function marksFor(p, tl) {
+  const marks = [];
+  for (const g of tl.guards) {
+    marks.push({ t: g.t, label: `guardrail ${g.name} fired`, color: 'var(--bad)' });
+  }
+  if (p.time_to_detect_ms !== null && p.time_to_detect_ms !== undefined && tl.inject !== null) {
+    marks.push({ t: tl.inject + p.time_to_detect_ms, label: `detected after ${dur(p.time_to_detect_ms)}` });
+  }
+  if (p.time_to_recover_ms !== null && p.time_to_recover_ms !== undefined && tl.lastRevert !== null) {
+    marks.push({ t: tl.lastRevert + p.time_to_recover_ms,
+      label: `recovered ${dur(p.time_to_recover_ms)} after the revert` });
+  }
+  return marks.map((m) => ({ ...m, color: m.color && m.color.startsWith('var(') ?
+    getComputedStyle(document.documentElement).getPropertyValue(m.color.slice(4, -1)).trim() : m.color }));
+}
+
+async function drawCharts(st) {
+  const width = Math.max(280, Math.round(st.chartsBox.clientWidth - 30));
+  const q = st.raw ? 'width=0' : `width=${width}`;
+  let sr;
+  try {
+    sr = await get(`/api/v1/runs/${st.id}/series?${q}`, { signal: st.ctx.signal });
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    st.chartsBox.append(errorBox(e));
+    return;
+  }
+  const tl = timeline(st.events);
+  const end = Math.max(sr.to, tl.end);
+  const windows = tl.faults.map((f) => ({ start: f.start, end: f.end }));
+  st.charts.forEach((u) => u.fl_disconnect());
+  st.charts = [];
+  st.chartsBox.querySelectorAll('.chart, .empty').forEach((n) => n.remove());
+  if (!sr.probes.length) {
+    st.chartsBox.append(h('p', { class: 'muted empty' }, 'No probe samples yet.'));
+  }
+  for (const p of sr.probes) {
+    const box = h('div', { class: 'chart', dataset: { probe: p.name, windows: JSON.stringify(windows) } });
+    const bound = latencyBound(p.tolerance);
+    const div = h('div', { class: 'plot' });
+    box.append(h('h3', {}, `${p.name} `, h('span', { class: 'muted' }, `(${p.kind}, ${p.role})`)),
+      h('p', { class: 'notes' }, `${p.samples} samples in ${p.series.t.length} points · ` +
+        `availability ${pct(p.availability)} · tolerance: ${p.tolerance || '—'}` +
+        (p.time_to_detect_ms !== null && p.time_to_detect_ms !== undefined ? ` · time to detect ${dur(p.time_to_detect_ms)}` : '') +
+        (p.time_to_recover_ms !== null && p.time_to_recover_ms !== undefined ? ` · time to recover ${dur(p.time_to_recover_ms)}` : '')),
+      div);
+    st.chartsBox.append(box);
+    st.charts.push(probeChart(div, {
+      tables: [table(p.series)], labels: [p.name], xRange: [0, Math.max(1, end) / 1000],
+      windows, marks: marksFor(p, tl), bound,
+    }));
+  }
+  st.root.dataset.chartsDrawn = String(Number(st.root.dataset.chartsDrawn || 0) + 1);
+}
+
+// Live: events over SSE; the charts are fetched again at most every 1.5 s.
+function follow(st) {
+  let pending = null;
+  const refresh = () => {
+    if (pending || st.ctx.signal.aborted) return;
+    pending = setTimeout(async () => {
+      try { await drawCharts(st); } catch (e) { if (!st.ctx.signal.aborted) console.warn(e); }
+      pending = null;
+    }, 1500);
+  };
+  const tick = setInterval(() => updateProgress(st), 500);
+  st.ctx.onCleanup(() => { clearInterval(tick); clearTimeout(pending); });
+  sse(`/api/v1/runs/${st.id}/events`, async (type, data) => {
+    if (type === 'event') {
+      if (st.events.length && data.seq && st.events.some((e) => e.seq === data.seq)) return;
+      st.events.push(data);
+      const body = st.root.querySelector('#events');
+      if (body) body.append(eventRow(data));
+      st.eventsBox.querySelector('h2').textContent = `Events (${st.events.length})`;
+      drawTimeline(st);
+      updateProgress(st);
+      refresh();
+    } else if (type === 'end') {
+      clearInterval(tick);
+      // the run is done: draw it as a finished run
+      const { render: again } = await import('./run.js');
+      if (!st.ctx.signal.aborted) {
+        st.charts.forEach((u) => u.fl_disconnect());
+        st.charts = [];
+        await again(st.root, st.ctx);
+      }
+    }
+  }, st.ctx.signal).catch((e) => { if (!st.ctx.signal.aborted) st.status.textContent = e.message; });
+}
