@@ -178,6 +178,16 @@ async function viewer(page) {
   await page.waitForSelector('#export-md');
   seen.bulletin = { edit: await count('#bulletin-edit'), remove: await count('#delete-bulletin'),
     export: await count('#export-md') };
+  // a phone during a game day: nothing wider than the screen
+  await page.setViewportSize({ width: 390, height: 844 });
+  seen.overflow = {};
+  for (const [shot, path] of [['narrow-experiment', `/experiments/${encodeURIComponent(E.EXP)}`],
+    ['narrow-schedules', '/schedules'], ['narrow-bulletin', `/bulletins/${out.bulletin}`]]) {
+    await go(page, path);
+    await page.waitForSelector('main h1');
+    seen.overflow[shot] = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+    await page.screenshot({ path: `${E.OUT}/${shot}.png`, fullPage: true });
+  }
   out.viewer = seen;
 }
 

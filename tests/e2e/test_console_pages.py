@@ -118,13 +118,15 @@ def test_experiment_schedule_and_bulletin_pages(servers, sleeper, tmp_path, out_
     assert o["mitigatedList"] == [o["bulletin"]] and o["openList"] == [], o
 
     # a viewer: pages with data, no button that would fail, and the API refuses
-    v = o["viewer"]
+    v = dict(o["viewer"])
+    overflow = v.pop("overflow")
     assert v["experiment"] == {"save": 0, "start": 0, "textarea": 0, "dryRun": 1,
                                "yaml": v["experiment"]["yaml"]} and v["experiment"]["yaml"] > 5, v
     assert v["schedules"] == {"pause": 0, "form": 0, "rows": 2}, v
     assert v["schedule"] == {"pause": 0, "form": 0}, v
     assert v["bulletins"] == {"create": 0, "rows": 1}, v
     assert v["bulletin"] == {"edit": 0, "remove": 0, "export": 1}, v
+    assert all(px <= 0 for px in overflow.values()), overflow
     for method, path, body in (("PUT", "/api/v1/experiments/pause", {"content": good}),
                                ("POST", "/api/v1/experiments/pause/runs", None),
                                ("POST", "/api/v1/schedules/nightly/resume", None),
@@ -146,4 +148,5 @@ def test_experiment_schedule_and_bulletin_pages(servers, sleeper, tmp_path, out_
         ["422 PUT /api/v1/experiments/pause", "400 GET /api/v1/cron/next"], refused
     shots = sorted(f for f in os.listdir(out_dir) if f.endswith(".png"))
     assert shots == ["bulletin.png", "bulletins.png", "experiment-error.png", "experiment.png",
+                     "narrow-bulletin.png", "narrow-experiment.png", "narrow-schedules.png",
                      "schedule.png", "schedules.png", "viewer-experiment.png"], shots
