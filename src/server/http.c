@@ -58,6 +58,8 @@ static const struct route routes[] = {
      "Abort a running run (it reverts and records aborted)", 202},
     {"GET", "/api/v1/runs/{}/events", fl_api_runs_stream, FL_ROLE_VIEWER,
      "The run's events live, as Server-Sent Events", 200},
+    {"GET", "/api/v1/runs/{}/series", fl_api_runs_series, FL_ROLE_VIEWER,
+     "The run's probe series downsampled to ?width= buckets (min/max/mean)", 200},
     {"GET", "/api/v1/whoami", fl_api_whoami, FL_ROLE_VIEWER, "The caller's token name and role",
      200},
     {"GET", "/api/v1/schedules", fl_api_schedules_list, FL_ROLE_VIEWER, "List schedules", 200},

@@ -281,3 +281,31 @@ int64_t fl_sstore_history_run(struct fl_sstore *st, int64_t pid, int64_t start)
     json_decref(r);
     return id;
 }
+
+int fl_sstore_samples_each(struct fl_sstore *st, int64_t run, int64_t probe, int64_t from,
+                           int64_t to, fl_sstore_sample_fn fn, void *ctx, struct fl_err *e)
+{
+    sqlite3_stmt *q = NULL;
+    int r;
+
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT t_ms, ok, latency_ms FROM samples WHERE run_id = ? AND "
+                           "probe_id = ? AND t_ms BETWEEN ? AND ? ORDER BY t_ms",
+                           -1, &q, NULL))
+        return fl_err_set(e, FL_ESTATE, "samples: %s", sqlite3_errmsg(st->db));
+    sqlite3_bind_int64(q, 1, run);
+    sqlite3_bind_int64(q, 2, probe);
+    sqlite3_bind_int64(q, 3, from);
+    sqlite3_bind_int64(q, 4, to);
+    while ((r = sqlite3_step(q)) == SQLITE_ROW)
+        if (fn(ctx, sqlite3_column_int64(q, 0), sqlite3_column_int(q, 1),
+               sqlite3_column_double(q, 2)))
+            break;
+    if (r != SQLITE_DONE && r != SQLITE_ROW) {
+        fl_err_set(e, FL_ESTATE, "samples: %s", sqlite3_errmsg(st->db));
+        sqlite3_finalize(q);
+        return -FL_ESTATE;
+    }
+    sqlite3_finalize(q);
+    return 0;
+}

@@ -36,4 +36,11 @@ json_t *fl_sstore_row(struct fl_sstore *st, struct fl_err *e, const char *sql, c
 /* The history store's run that the process (pid, start time) recorded, 0 if none yet. */
 int64_t fl_sstore_history_run(struct fl_sstore *st, int64_t pid, int64_t start);
 
+/* Call fn for each sample of a history-store run's probe with from <= t_ms
+ * <= to, in time order, without building rows (a run may hold millions);
+ * fn returns non-zero to stop. 0, or -FL_ESTATE with e. */
+typedef int (*fl_sstore_sample_fn)(void *ctx, int64_t t_ms, int ok, double latency_ms);
+int fl_sstore_samples_each(struct fl_sstore *st, int64_t run, int64_t probe, int64_t from,
+                           int64_t to, fl_sstore_sample_fn fn, void *ctx, struct fl_err *e);
+
 #endif

@@ -4,6 +4,7 @@
 // operators), the next scheduled runs with the state of their gates, open
 // bulletins. Refreshed every 5 s while the page is open.
 import { get, post, sse, can } from '../api.js';
+import { navigate } from '../router.js';
 import { h, clear, verdict, section, errorBox } from '../dom.js';
 import { time, dur, ago } from '../fmt.js';
 
@@ -138,9 +139,11 @@ async function trend(ctx, refresh) {
           ev.target.disabled = true;
           try {
             const run = await post(`/api/v1/experiments/${encodeURIComponent(x.name)}/runs`);
-            ev.target.textContent = `started run ${run.id}`;
-          } catch (e) { alert(e.message); }
-          refresh();
+            navigate(`/runs/${run.id}`);
+          } catch (e) {
+            alert(e.message);
+            refresh();
+          }
         } }, 'Start now') : null),
       h('div', { class: 'strip', role: 'list', 'aria-label': `last ${list.length} verdicts of ${x.name}` },
         list.length ? list.map((run) => h('a', {

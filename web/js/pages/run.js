@@ -17,7 +17,8 @@ export async function render(root, ctx) {
   ctx.onCleanup(() => st.charts.forEach((u) => u.fl_disconnect()));
   const r = await get(`/api/v1/runs/${encodeURIComponent(id)}`, { signal: ctx.signal });
   st.run = r;
-  st.events = (r.run && r.run.events) || [];
+  // a running run's events all come over SSE (it replays them from the first)
+  st.events = r.state === 'running' ? [] : (r.run && r.run.events) || [];
   document.title = `faultline: run ${r.id} · ${r.experiment}`;
   clear(root,
     h('h1', {}, `Run ${r.id} · `, h('a', { href: `/experiments/${encodeURIComponent(r.experiment)}` },
@@ -36,6 +37,14 @@ export async function render(root, ctx) {
   drawWorkload(st);
   await drawCharts(st);
   if (r.state === 'running') follow(st);
+}
+
+// ms since a running run's start (its faults are on until now); undefined when done.
+function liveEnd(st) {
+  if (st.run.state !== 'running') return undefined;
+  const started = (st.run.run && st.run.run.started_ms) || st.run.created_ms;
+  const last = st.events.length ? st.events[st.events.length - 1].t_ms : 0;
+  return Math.max(last, Date.now() - started);
 }
 
 function drawHead(st) {
@@ -91,12 +100,13 @@ function updateProgress(st) {
 }
 
 function drawTimeline(st) {
-  const tl = timeline(st.events);
-  const total = Math.max(1, tl.end);
+  const tl = timeline(st.events, liveEnd(st));
+  const first = tl.phases.length ? tl.phases[0].start : 0;
+  const total = Math.max(1, tl.end - first);
   const bar = h('div', { class: 'phases', role: 'img', 'aria-label': 'phases of the run' },
     tl.phases.map((p) => h('div', {
       class: `phase-${p.name}`, title: `${p.name}: ${dur(p.start)} – ${dur(p.end)}`,
-      style: `flex: ${Math.max(0.002, (p.end - p.start) / total)} 0 0`,
+      style: `width: ${(100 * Math.max(0.002, (p.end - p.start) / total)).toFixed(2)}%`,
     }, p.name)));
   const faults = tl.faults.length ? h('div', { class: 'table-wrap' }, h('table', {},
     h('thead', {}, h('tr', {}, h('th', {}, 'Fault'), h('th', {}, 'Kind'), h('th', { class: 'num' }, 'From'),
@@ -161,7 +171,7 @@ async function drawCharts(st) {
     st.chartsBox.append(errorBox(e));
     return;
   }
-  const tl = timeline(st.events);
+  const tl = timeline(st.events, liveEnd(st));
   const end = Math.max(sr.to, tl.end);
   const windows = tl.faults.map((f) => ({ start: f.start, end: f.end }));
   st.charts.forEach((u) => u.fl_disconnect());
@@ -189,18 +199,21 @@ async function drawCharts(st) {
   st.root.dataset.chartsDrawn = String(Number(st.root.dataset.chartsDrawn || 0) + 1);
 }
 
-// Live: events over SSE; the charts are fetched again at most every 1.5 s.
+// Live: events over SSE; the charts are fetched again every 2 s (samples
+// arrive without events while a fault is on).
 function follow(st) {
-  let pending = null;
-  const refresh = () => {
-    if (pending || st.ctx.signal.aborted) return;
-    pending = setTimeout(async () => {
-      try { await drawCharts(st); } catch (e) { if (!st.ctx.signal.aborted) console.warn(e); }
-      pending = null;
-    }, 1500);
+  let busy = false;
+  const redraw = async () => {
+    if (busy || st.ctx.signal.aborted) return;
+    busy = true;
+    try { await drawCharts(st); } catch (e) { if (!st.ctx.signal.aborted) console.warn(e); }
+    busy = false;
   };
   const tick = setInterval(() => updateProgress(st), 500);
-  st.ctx.onCleanup(() => { clearInterval(tick); clearTimeout(pending); });
+  const timer = setInterval(() => drawTimeline(st), 2000);
+  st.ctx.onCleanup(() => clearInterval(timer));
+  const charts = setInterval(redraw, 2000);
+  st.ctx.onCleanup(() => { clearInterval(tick); clearInterval(charts); });
   sse(`/api/v1/runs/${st.id}/events`, async (type, data) => {
     if (type === 'event') {
       if (st.events.length && data.seq && st.events.some((e) => e.seq === data.seq)) return;
@@ -210,9 +223,10 @@ function follow(st) {
       st.eventsBox.querySelector('h2').textContent = `Events (${st.events.length})`;
       drawTimeline(st);
       updateProgress(st);
-      refresh();
     } else if (type === 'end') {
       clearInterval(tick);
+      clearInterval(charts);
+      clearInterval(timer);
       // the run is done: draw it as a finished run
       const { render: again } = await import('./run.js');
       if (!st.ctx.signal.aborted) {
