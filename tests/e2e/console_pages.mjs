@@ -58,6 +58,7 @@ async function experiment(page) {
   out.strip = await page.$$eval('#verdict-strip a', (as) => as.map((a) => a.getAttribute('aria-label')));
   out.trendInk = [await inked(page, '#trend-ttr'), await inked(page, '#trend-availability')];
   out.highlightedKeys = await page.$$eval('.y-key', (ks) => ks.length);
+  out.bulletinLinks = await page.$$eval('#runs a[href^="/bulletins/new?run="]', (as) => as.length);
   await page.screenshot({ path: `${E.OUT}/experiment.png`, fullPage: true });
 
   await page.click('#dry-run-button');
@@ -162,6 +163,7 @@ async function viewer(page) {
   await page.waitForSelector('#trend-ttr[data-drawn]');
   seen.experiment = { save: await count('#save'), start: await count('#start-now'),
     textarea: await count('textarea'), dryRun: await count('#dry-run-button'),
+    bulletinLinks: await count('a[href^="/bulletins/new"]'),
     yaml: await count('.y-key') };
   await page.screenshot({ path: `${E.OUT}/viewer-experiment.png`, fullPage: true });
   await go(page, '/schedules');

@@ -79,6 +79,7 @@ def test_experiment_schedule_and_bulletin_pages(servers, sleeper, tmp_path, out_
     # Experiment page: trends drawn from the runs, strip of their verdicts
     assert o["strip"] == [f"run {r['id']}: {r['verdict']}" for r in runs], o["strip"]
     assert min(o["trendInk"]) > 200 and o["highlightedKeys"] > 5, o
+    assert o["bulletinLinks"] == len(runs), o
     assert f"{target.pid}" in o["dryRun"] and "process.pause" in o["dryRun"], o["dryRun"]
     assert proc_state(target.pid) in ("S", "R")
     # the bad edit: marked at line 10, listed, refused; the good one saved
@@ -122,7 +123,7 @@ def test_experiment_schedule_and_bulletin_pages(servers, sleeper, tmp_path, out_
     # a viewer: pages with data, no button that would fail, and the API refuses
     v = dict(o["viewer"])
     overflow = v.pop("overflow")
-    assert v["experiment"] == {"save": 0, "start": 0, "textarea": 0, "dryRun": 1,
+    assert v["experiment"] == {"save": 0, "start": 0, "textarea": 0, "dryRun": 1, "bulletinLinks": 0,
                                "yaml": v["experiment"]["yaml"]} and v["experiment"]["yaml"] > 5, v
     assert v["schedules"] == {"pause": 0, "form": 0, "rows": 2}, v
     assert v["schedule"] == {"pause": 0, "form": 0}, v
@@ -145,7 +146,9 @@ def test_experiment_schedule_and_bulletin_pages(servers, sleeper, tmp_path, out_
     errs, refused = o["consoleErrors"], o["refused"]
     assert all(e.startswith("Failed to load resource: the server responded with a status of ")
                for e in errs) and len(errs) == len(refused), (errs, refused)
-    assert refused == ["422 PUT /api/v1/experiments/pause", "400 GET /api/v1/cron/next"], refused
+    # (the preview may also refuse a half-typed expression on a slow machine)
+    assert refused.count("422 PUT /api/v1/experiments/pause") == 1 and \
+        set(refused) == {"422 PUT /api/v1/experiments/pause", "400 GET /api/v1/cron/next"}, refused
     shots = sorted(f for f in os.listdir(out_dir) if f.endswith(".png"))
     assert shots == ["bulletin.png", "bulletins.png", "experiment-error.png", "experiment.png",
                      "narrow-bulletin.png", "narrow-experiment.png", "narrow-schedules.png",

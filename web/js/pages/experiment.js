@@ -55,7 +55,7 @@ export async function render(root, ctx) {
         h('dt', {}, 'Schedules'), h('dd', {}, mine.length ? mine.map((s, i) => [i ? ', ' : '',
           h('a', { href: `/schedules/${enc(s.name)}` }, s.name)]) : 'none', ' ',
         op ? h('a', { href: `/schedules?experiment=${enc(name)}#new` }, '(add one)') : null)))),
-    trendSection(trend.runs, charts),
+    trendSection(trend.runs, op),
     section('YAML', op ? h('p', { class: 'hint' }, 'Tab indents; Escape then Tab leaves the editor. ',
       'Saving validates first: nothing is stored while there are errors.') : null,
     editor.el, op ? h('div', { class: 'buttons' },
@@ -124,7 +124,7 @@ function stripClass(v) {
   return /^not started/.test(v) ? 'verdict-aborted' : `verdict-${v}`;
 }
 
-function trendSection(runs, charts) {
+function trendSection(runs, op) {
   const strip = h('div', { class: 'strip', id: 'verdict-strip', role: 'list', 'aria-label': 'verdicts, oldest first' },
     runs.slice(-60).map((r) => h('a', {
       role: 'listitem', class: stripClass(r.verdict), href: `/runs/${r.id}`,
@@ -134,7 +134,9 @@ function trendSection(runs, charts) {
     h('td', {}, h('a', { href: `/runs/${r.id}` }, r.id)), h('td', {}, time(r.created_ms)),
     h('td', {}, verdict(r.verdict)), h('td', { class: 'num' }, pct(r.availability)),
     h('td', { class: 'num' }, dur(r.time_to_recover_ms)),
-    h('td', { class: 'hide-narrow' }, r.schedule ? h('a', { href: `/schedules/${enc(r.schedule)}` }, r.schedule) : r.trigger)));
+    h('td', { class: 'hide-narrow' }, r.schedule ? h('a', { href: `/schedules/${enc(r.schedule)}` }, r.schedule) : r.trigger),
+    op ? h('td', {}, h('a', { href: `/bulletins/new?run=${r.id}`, 'aria-label': `new bulletin from run ${r.id}` },
+      'bulletin…')) : null));
   return section('Runs over time', runs.length ? [
     strip,
     h('div', { class: 'grid' },
@@ -144,7 +146,7 @@ function trendSection(runs, charts) {
     h('div', { class: 'table-wrap' }, h('table', { id: 'runs' },
       h('thead', {}, h('tr', {}, h('th', {}, 'Run'), h('th', {}, 'Started'), h('th', {}, 'Verdict'),
         h('th', { class: 'num' }, 'Availability'), h('th', { class: 'num' }, 'Time to recover'),
-        h('th', { class: 'hide-narrow' }, 'Trigger'))),
+        h('th', { class: 'hide-narrow' }, 'Trigger'), op ? h('th', {}, h('span', { class: 'visually-hidden' }, 'Bulletin')) : null)),
       h('tbody', {}, rows))),
   ] : h('p', { class: 'muted', id: 'no-runs' }, 'No finished runs yet.'));
 }
