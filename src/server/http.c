@@ -60,6 +60,8 @@ static const struct route routes[] = {
      "The run's events live, as Server-Sent Events", 200},
     {"GET", "/api/v1/runs/{}/series", fl_api_runs_series, FL_ROLE_VIEWER,
      "The run's probe series downsampled to ?width= buckets (min/max/mean)", 200},
+    {"GET", "/api/v1/runs/{}/check.html", fl_api_runs_check_html, FL_ROLE_VIEWER,
+     "The HTML timeline of a workload run's consistency check (?check=N)", 200},
     {"GET", "/api/v1/whoami", fl_api_whoami, FL_ROLE_VIEWER, "The caller's token name and role",
      200},
     {"GET", "/api/v1/schedules", fl_api_schedules_list, FL_ROLE_VIEWER, "List schedules", 200},

@@ -140,6 +140,7 @@ int fl_api_faults_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *r
 int fl_api_faults_recover(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_whoami(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_runs_series(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_runs_check_html(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 /* api_faults.c: the runs' state directory (--state-dir, $FAULTLINE_STATE_DIR, default). */
 const char *fl_server_state_dir(struct fl_server *s);
 int fl_api_bulletins_create(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);

@@ -20,7 +20,8 @@ function shot(page, name) {
 
 async function context(browser, token, viewport = { width: 1200, height: 900 }, expect401 = false) {
   const ctx = await browser.newContext({ viewport, colorScheme: 'light' });
-  await ctx.addInitScript((t) => localStorage.setItem('faultline.token', t), token);
+  // (init scripts run in every frame: the sandboxed report frame has no storage)
+  await ctx.addInitScript((t) => { try { localStorage.setItem('faultline.token', t); } catch (e) { /* */ } }, token);
   const page = await ctx.newPage();
   page.on('console', (m) => {
     if (m.type() === 'error' && !(expect401 && /status of 401/.test(m.text()))) {
@@ -130,6 +131,16 @@ async function main() {
     await op.goto(`${cfg.base}/runs`);
     await op.waitForSelector('tr[data-run]');
     await shot(op, 'runs');
+    await op.goto(`${cfg.base}/runs/${cfg.workload_run}`);
+    await op.click('.check button.show-report');
+    await op.waitForSelector('iframe.report-frame', { timeout: 60000 });
+    out.pages.workload = {
+      checks: await op.$$eval('.check', (c) => c.length),
+      text: await op.textContent('.check'),
+      report: await op.$eval('iframe.report-frame', (f) => f.srcdoc),
+      saveLink: await op.$eval('.report a[download]', (a) => a.href.startsWith('blob:')),
+    };
+    await shot(op, 'run-workload');
     out.pages.live = await live(op);
 
     const narrow = await context(browser, cfg.viewer, { width: 360, height: 740 });

@@ -19,6 +19,7 @@ import pytest
 
 from conftest import BIN, wait_for
 from server_helpers import servers, wait_run  # noqa: F401
+from test_experiment_workload import EXPERIMENT, indent, server  # noqa: F401
 from test_server_auth import hash_token
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -76,7 +77,28 @@ def shaded_span(shaded):
     return (min(xs), max(xs)) if xs else None
 
 
-def test_console_in_chromium(servers, web, tmp_path):  # noqa: F811
+def bank_run(srv, server):  # noqa: F811
+    """A run of a workload against a service that loses money: its check fails."""
+    pid, port = server("http", broken=True)
+    yaml = EXPERIMENT.format(
+        title="transfers conserve money", port=port, pid=pid, pause="300ms",
+        workload=indent(f"client: http\nworkload: bank\ntarget: http://127.0.0.1:{port}/api\n"
+                        "concurrency: 4\naccounts: 3\ntotal: 300\n"),
+        checks=indent("- model: bank\n  accounts: 3\n  total: 300"))
+    st, r = srv.req("PUT", "/api/v1/experiments/bank", {"content": yaml})
+    assert st in (200, 201), r
+    st, r = srv.req("POST", "/api/v1/experiments/bank/runs")
+    assert st == 202, r
+    done = wait_run(srv, r["id"], timeout=60)
+    assert done["verdict"] == "failed" and done["run"]["checks"][0]["result"] == "invalid", done
+    # the check's HTML timeline, made from the stored history
+    st, html = srv.req("GET", f"/api/v1/runs/{done['id']}/check.html")
+    assert st == 200 and "<html" in html.lower() and "300" in html, html[:500]
+    assert srv.req("GET", f"/api/v1/runs/{done['id']}/check.html?check=1")[0] == 404
+    return done
+
+
+def test_console_in_chromium(servers, web, server, tmp_path):  # noqa: F811
     if not shutil.which("chromium"):
         pytest.fail("chromium is not installed: run scripts/bootstrap")
     tokens = tmp_path / "tokens"
@@ -95,6 +117,9 @@ def test_console_in_chromium(servers, web, tmp_path):  # noqa: F811
         done = wait_run(srv, r["id"], timeout=40)
         assert done["verdict"] in ("passed", "failed"), done
         runs.append(done)
+    bank = bank_run(srv, server)
+    st, r = srv.req("GET", f"/api/v1/runs/{runs[0]['id']}/check.html")
+    assert st == 404 and r["error"]["code"] == "no_history", r
     # the viewer may read but not start: the API refuses it
     st, r = srv.req("POST", "/api/v1/experiments/live/runs", token=VIEWER)
     assert st == 403, r
@@ -102,6 +127,7 @@ def test_console_in_chromium(servers, web, tmp_path):  # noqa: F811
     out = shots_dir()
     cfg = {"base": srv.url, "operator": OPERATOR, "viewer": VIEWER, "out": out,
            "runs": [runs[0]["id"], runs[1]["id"]], "live_experiment": "live",
+           "workload_run": bank["id"],
            "chromium": shutil.which("chromium")}
     p = subprocess.run(["node", DRIVER, json.dumps(cfg)], capture_output=True, text=True,
                        timeout=150)
@@ -144,6 +170,10 @@ def test_console_in_chromium(servers, web, tmp_path):  # noqa: F811
     st, r = srv.req("GET", f"/api/v1/runs/{live['id']}")
     assert r["who"] == "ops", r
 
+    wl = pages["workload"]
+    assert wl["checks"] == 1 and "invalid" in wl["text"], wl
+    assert "300" in wl["report"] and wl["saveLink"], wl["report"][:300]
+
     viewer = pages["viewer"]
     assert "watcher" in viewer["who"] and "viewer" in viewer["who"], viewer
     assert viewer["buttons"] == [], viewer["buttons"]
@@ -152,5 +182,6 @@ def test_console_in_chromium(servers, web, tmp_path):  # noqa: F811
     for name in ("narrow-overview", "narrow-run"):
         assert pages[name]["scrollWidth"] <= 362, (name, pages[name])
     for name in ("overview", "run-a", "run-b", "compare", "runs", "run-live", "overview-viewer",
+                 "run-workload",
                  "narrow-overview", "narrow-run", "token-form"):
         assert os.path.getsize(os.path.join(out, name + ".png")) > 5000, name

@@ -1,6 +1,6 @@
 // The console's entry point: the routes (one per view; see web/README.md
 // for how a page is added), the navigation bar and who is signed in.
-import { route, navItems, start } from './router.js';
+import { route, navItems, start, ready } from './router.js';
 import { whoami, setToken, askToken, token } from './api.js';
 import { h, clear } from './dom.js';
 
@@ -43,8 +43,7 @@ async function drawWho() {
 }
 
 document.addEventListener('fl:navigate', drawNav);
-// The role decides which buttons the pages draw: know it before the first page.
-whoami().catch(() => null).finally(() => {
-  drawWho();
-  start();
-});
+// The role decides which buttons the pages draw: know it before the first
+// page draws (the router awaits it along with the page's module).
+ready(whoami().catch(() => null).finally(drawWho));
+start();

@@ -6,6 +6,12 @@
 // streams and timers with it or with onCleanup).
 const routes = [];
 let current = null;
+let before = Promise.resolve();
+
+// A promise every page waits for before it renders (e.g. knowing the role).
+export function ready(p) {
+  before = p;
+}
 
 // route('/runs/:id', () => import('./pages/run.js'), {nav: 'Runs', title})
 export function route(pattern, load, opts = {}) {
@@ -24,7 +30,12 @@ export function navItems() {
 export function navigate(url, replace = false) {
   if (replace) history.replaceState(null, '', url);
   else history.pushState(null, '', url);
-  render();
+  render().then(() => {
+    // keyboard and screen-reader users land on the new view, not on the old link
+    const main = document.getElementById('main');
+    if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  });
 }
 
 function match(path) {
@@ -66,7 +77,7 @@ export async function render() {
   main.replaceChildren();
   main.setAttribute('aria-busy', 'true');
   try {
-    const page = await found.r.load();
+    const [page] = await Promise.all([found.r.load(), before]);
     if (!abort.signal.aborted) await page.render(main, ctx);
   } catch (e) {
     if (abort.signal.aborted) return;

@@ -145,11 +145,11 @@ async function trend(ctx, refresh) {
             refresh();
           }
         } }, 'Start now') : null),
-      h('div', { class: 'strip', role: 'list', 'aria-label': `last ${list.length} verdicts of ${x.name}` },
-        list.length ? list.map((run) => h('a', {
-          role: 'listitem', href: `/runs/${run.id}`, class: `verdict-${run.verdict}`,
+      list.length ? h('ul', { class: 'strip', 'aria-label': `last ${list.length} verdicts of ${x.name}, oldest first` },
+        list.map((run) => h('li', {}, h('a', {
+          href: `/runs/${run.id}`, class: `verdict-${run.verdict}`,
           title: `run ${run.id}: ${run.verdict}`, 'aria-label': `run ${run.id}: ${run.verdict}`,
-        })) : h('span', { class: 'muted' }, 'no run yet')));
+        })))) : h('p', { class: 'muted' }, 'no run yet'));
   }), r.experiments.length > MAX_EXPERIMENTS ?
     h('p', { class: 'hint' }, `and ${r.experiments.length - MAX_EXPERIMENTS} more`) : null);
 }

@@ -2,7 +2,7 @@
 // with the fault windows shaded, marks for guardrail trips, detection and
 // recovery, the workload's checks, the events. A running run follows its
 // events over SSE and redraws its charts without a reload.
-import { get, post, sse, can, ApiError } from '../api.js';
+import { get, post, sse, can, token, ApiError } from '../api.js';
 import { h, clear, verdict, section, errorBox } from '../dom.js';
 import { time, dur, pct } from '../fmt.js';
 import { timeline, latencyBound } from '../timeline.js';
@@ -15,6 +15,10 @@ export async function render(root, ctx) {
   const raw = ctx.query.get('raw') === '1';
   const st = { id, raw, root, ctx, charts: [], events: [], run: null, refreshing: false };
   ctx.onCleanup(() => st.charts.forEach((u) => u.fl_disconnect()));
+  // the series (the slow part of a large run) is asked for at once, with the
+  // width the charts will have (main's width less the card's padding)
+  const first = fetchSeries(st, Math.max(280, Math.round(root.clientWidth - 30)));
+  first.catch(() => null);
   const r = await get(`/api/v1/runs/${encodeURIComponent(id)}`, { signal: ctx.signal });
   st.run = r;
   // a running run's events all come over SSE (it replays them from the first)
@@ -35,7 +39,7 @@ export async function render(root, ctx) {
   drawTimeline(st);
   drawEvents(st);
   drawWorkload(st);
-  await drawCharts(st);
+  await drawCharts(st, first);
   if (r.state === 'running') follow(st);
 }
 
@@ -137,11 +141,38 @@ function drawWorkload(st) {
   clear(st.workload, section('Workload and consistency check',
     hist ? h('p', {}, `${hist.client} ${hist.workload}: ${hist.operations} operations recorded ` +
       `(${hist.bytes} bytes of history).`) : null,
-    (run.checks || []).map((c) => h('div', {},
+    (run.checks || []).map((c, i) => h('div', { class: 'check', dataset: { check: i } },
       h('p', {}, h('strong', {}, c.model), ': ', verdict(c.result === 'valid' ? 'passed' :
         c.result === 'invalid' ? 'failed' : c.result), ` ${c.result}`),
-      c.output ? h('pre', { class: 'log' }, c.output) : null)),
-    null));
+      c.output ? h('pre', { class: 'log' }, c.output) : null,
+      hist ? reportButton(st, i) : null))));
+}
+
+// The check's HTML timeline (GET .../check.html, which needs the token, so it
+// is fetched and shown in a sandboxed frame, with a link to save it).
+function reportButton(st, i) {
+  const box = h('div', { class: 'report' });
+  const btn = h('button', { type: 'button', class: 'show-report', onclick: async () => {
+    btn.disabled = true;
+    btn.textContent = 'Checking the history…';
+    try {
+      const r = await fetch(`/api/v1/runs/${st.run.id}/check.html?check=${i}`,
+        { headers: token() ? { Authorization: 'Bearer ' + token() } : {}, signal: st.ctx.signal });
+      const html = await r.text();
+      if (!r.ok) throw new Error(`HTTP ${r.status}: ${html.slice(0, 300)}`);
+      const url = URL.createObjectURL(new Blob([html], { type: 'text/html' }));
+      st.ctx.onCleanup(() => URL.revokeObjectURL(url));
+      clear(box, h('p', {}, h('a', { href: url, download: `run-${st.run.id}-check-${i}.html` },
+        'Save the report')),
+      h('iframe', { class: 'report-frame', sandbox: '', srcdoc: html, title: 'the check\'s HTML timeline' }));
+      btn.remove();
+    } catch (e) {
+      btn.disabled = false;
+      btn.textContent = 'Show the HTML timeline of the check';
+      clear(box, errorBox(e));
+    }
+  } }, 'Show the HTML timeline of the check');
+  return h('div', {}, btn, box);
 }
 
 function marksFor(p, tl) {
@@ -160,12 +191,16 @@ function marksFor(p, tl) {
     getComputedStyle(document.documentElement).getPropertyValue(m.color.slice(4, -1)).trim() : m.color }));
 }
 
-async function drawCharts(st) {
-  const width = Math.max(280, Math.round(st.chartsBox.clientWidth - 30));
+function fetchSeries(st, width) {
   const q = st.raw ? 'width=0' : `width=${width}`;
+  return get(`/api/v1/runs/${encodeURIComponent(st.id)}/series?${q}`, { signal: st.ctx.signal });
+}
+
+// Draw (again) every probe's chart; `pending` is a series request already made.
+async function drawCharts(st, pending) {
   let sr;
   try {
-    sr = await get(`/api/v1/runs/${st.id}/series?${q}`, { signal: st.ctx.signal });
+    sr = await (pending || fetchSeries(st, Math.max(280, Math.round(st.chartsBox.clientWidth - 30))));
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
     st.chartsBox.append(errorBox(e));
@@ -197,6 +232,10 @@ async function drawCharts(st) {
     }));
   }
   st.root.dataset.chartsDrawn = String(Number(st.root.dataset.chartsDrawn || 0) + 1);
+  if (st.root.dataset.chartsDrawn === '1') {
+    // bench/dashboard: the charts are on screen after the next frame
+    requestAnimationFrame(() => setTimeout(() => performance.mark('fl:charts-drawn'), 0));
+  }
 }
 
 // Live: events over SSE; the charts are fetched again every 2 s (samples
