@@ -125,11 +125,13 @@ function stripClass(v) {
 }
 
 function trendSection(runs, op) {
-  const strip = h('div', { class: 'strip', id: 'verdict-strip', role: 'list', 'aria-label': 'verdicts, oldest first' },
-    runs.slice(-60).map((r) => h('a', {
-      role: 'listitem', class: stripClass(r.verdict), href: `/runs/${r.id}`,
-      title: `run ${r.id}: ${r.verdict}`, 'aria-label': `run ${r.id}: ${r.verdict}`,
-    })));
+  const last = runs.slice(-60);
+  const strip = h('ul', { class: 'strip', id: 'verdict-strip',
+    'aria-label': `last ${last.length} verdicts, oldest first` },
+  last.map((r) => h('li', {}, h('a', {
+    class: stripClass(r.verdict), href: `/runs/${r.id}`,
+    title: `run ${r.id}: ${r.verdict}`, 'aria-label': `run ${r.id}: ${r.verdict}`,
+  }))));
   const rows = runs.slice().reverse().slice(0, 30).map((r) => h('tr', {},
     h('td', {}, h('a', { href: `/runs/${r.id}` }, r.id)), h('td', {}, time(r.created_ms)),
     h('td', {}, verdict(r.verdict)), h('td', { class: 'num' }, pct(r.availability)),
