@@ -69,7 +69,9 @@ int fl_api_experiments_validate(struct fl_server *s, struct fl_req *rq, struct f
     return 0;
 }
 
-/* The text fl_engine_dry_run prints for spec; *err gets its error, if any. */
+/* The text fl_engine_dry_run prints for spec; *err gets its error, if any.
+ * Planning resolves targets (it may ask podman about a container), so it
+ * runs without s->lock: the API and the scheduler go on meanwhile. */
 static char *dry_run_text(struct fl_server *s, const struct fl_spec *spec, struct fl_err *err)
 {
     struct fl_engine_opts o = {.state_dir = fl_server_state_dir(s)};
@@ -80,7 +82,9 @@ static char *dry_run_text(struct fl_server *s, const struct fl_spec *spec, struc
     if (!f)
         return NULL;
     o.out = f;
+    pthread_mutex_unlock(&s->lock);
     fl_engine_dry_run(spec, &o, f, err);
+    pthread_mutex_lock(&s->lock);
     fclose(f);
     return text;
 }
