@@ -65,6 +65,14 @@ async function experiment(page) {
   await page.waitForSelector('pre.plan');
   out.dryRun = await page.textContent('#dry-run');
 
+  // keyboard: Tab indents inside the editor, Escape then Tab leaves it
+  await page.focus('textarea.y-input');
+  await page.keyboard.press('Control+End');
+  await page.keyboard.press('Tab');
+  out.tabIndents = await page.$eval('textarea.y-input', (t) => t.value.endsWith('  '));
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Tab');
+  out.escapeTabLeaves = await page.evaluate(() => document.activeElement.id);
   await page.fill('textarea.y-input', E.BAD_YAML);
   await page.click('#save');
   await page.waitForSelector('.y-errors li');

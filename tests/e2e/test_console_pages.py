@@ -80,6 +80,7 @@ def test_experiment_schedule_and_bulletin_pages(servers, sleeper, tmp_path, out_
     assert o["strip"] == [f"run {r['id']}: {r['verdict']}" for r in runs], o["strip"]
     assert min(o["trendInk"]) > 200 and o["highlightedKeys"] > 5, o
     assert o["bulletinLinks"] == len(runs), o
+    assert o["tabIndents"] is True and o["escapeTabLeaves"] == "save", o
     assert f"{target.pid}" in o["dryRun"] and "process.pause" in o["dryRun"], o["dryRun"]
     assert proc_state(target.pid) in ("S", "R")
     # the bad edit: marked at line 10, listed, refused; the good one saved
