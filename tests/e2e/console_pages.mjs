@@ -113,6 +113,14 @@ async function schedules(page) {
   }, [row, out.stateBefore]);
   out.stateAfterPause = (await page.textContent(`${row} td.state`)).trim();
   await page.screenshot({ path: `${E.OUT}/schedules.png`, fullPage: true });
+  out.pausedInApi = await page.evaluate(async ([name, tok]) => (await (await fetch(
+    `/api/v1/schedules/${name}`, { headers: { Authorization: `Bearer ${tok}` } })).json()).paused, [E.SCHED, E.OP_TOKEN]);
+  await page.click(`${row} button.pause-resume`);
+  await page.waitForFunction((r) => {
+    const td = document.querySelector(`${r} td.state`);
+    return td && td.textContent.trim() === 'active';
+  }, row);
+  out.stateAfterResume = (await page.textContent(`${row} td.state`)).trim();
 
   await page.fill('#sched-name', 'from-console');
   await page.fill('#sched-cron', '');

@@ -102,8 +102,10 @@ def test_experiment_schedule_and_bulletin_pages(servers, sleeper, tmp_path, out_
 
     # Schedules page: keyboard pause, preview, gate, create
     assert o["stateBefore"] == "active" and o["tabbedToPause"], o
-    assert o["stateAfterPause"] == "paused", o
-    assert srv.req("GET", "/api/v1/schedules/nightly")[1]["paused"] is True
+    assert o["stateAfterPause"] == "paused" and o["pausedInApi"] is True, o
+    assert o["stateAfterResume"] == "active", o
+    st, sc = srv.req("GET", "/api/v1/schedules/nightly")
+    assert sc["paused"] is False and sc["next_ms"] > 0, sc
     assert o["previewCount"] == 5 and len(o["previewUtc"]) == 5, o
     assert all(t.endswith(("0:00.000Z", "5:00.000Z")) for t in o["previewUtc"]), o["previewUtc"]
     assert "hour" in o["cronError"] and "25" in o["cronError"], o["cronError"]
