@@ -99,6 +99,17 @@ async function experiment(page) {
   out.startedRun = Number(new URL(page.url()).pathname.split('/').pop());
 }
 
+// The list, and a new experiment from the form's template.
+async function experiments(page) {
+  await go(page, '/experiments');
+  out.listed = await page.$$eval('#experiments tbody tr', (rs) => rs.length);
+  await page.fill('#new-name', 'from-template');
+  await page.click('#new-experiment button[type=submit]');
+  await page.waitForURL(/\/experiments\/from-template$/);
+  await page.waitForSelector('#no-runs');
+  out.newTitle = await page.textContent('main h1');
+}
+
 async function schedules(page) {
   await go(page, '/schedules');
   const row = `tr[data-schedule="${E.SCHED}"]`;
@@ -123,6 +134,7 @@ async function schedules(page) {
   out.stateAfterResume = (await page.textContent(`${row} td.state`)).trim();
 
   await page.fill('#sched-name', 'from-console');
+  await page.selectOption('#sched-experiment', E.EXP);
   await page.fill('#sched-cron', '');
   await page.type('#sched-cron', '*/5 * * * *', { delay: 20 });
   await page.waitForFunction(() => document.querySelectorAll('#cron-preview .preview-times li').length === 5);
@@ -182,6 +194,9 @@ async function viewer(page) {
     bulletinLinks: await count('a[href^="/bulletins/new"]'),
     yaml: await count('.y-key') };
   await page.screenshot({ path: `${E.OUT}/viewer-experiment.png`, fullPage: true });
+  await go(page, '/experiments');
+  await page.waitForSelector('#experiments');
+  seen.experiments = { create: await count('#new-experiment') };
   await go(page, '/schedules');
   await page.waitForSelector('#schedules');
   seen.schedules = { pause: await count('.pause-resume'), form: await count('main form'),
@@ -212,7 +227,7 @@ async function viewer(page) {
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
 try {
   const op = await context(browser, E.OP_TOKEN);
-  for (const [name, step] of [['experiment', experiment], ['schedules', schedules], ['bulletins', bulletins]]) {
+  for (const [name, step] of [['experiment', experiment], ['experiments', experiments], ['schedules', schedules], ['bulletins', bulletins]]) {
     try {
       await step(op);
     } catch (e) {

@@ -100,6 +100,11 @@ def test_experiment_schedule_and_bulletin_pages(servers, sleeper, tmp_path, out_
     assert started["experiment"] == "pause" and started["verdict"] == "passed", started
     assert started["who"] == "ops", started
 
+    # Experiments list: a new one from the form's template, validated and stored
+    assert o["listed"] == 1 and "from-template" in o["newTitle"], o
+    st, x = srv.req("GET", "/api/v1/experiments/from-template")
+    assert st == 200 and x["title"] == "a new experiment", x
+
     # Schedules page: keyboard pause, preview, gate, create
     assert o["stateBefore"] == "active" and o["tabbedToPause"], o
     assert o["stateAfterPause"] == "paused" and o["pausedInApi"] is True, o
@@ -128,6 +133,7 @@ def test_experiment_schedule_and_bulletin_pages(servers, sleeper, tmp_path, out_
     overflow = v.pop("overflow")
     assert v["experiment"] == {"save": 0, "start": 0, "textarea": 0, "dryRun": 1, "bulletinLinks": 0,
                                "yaml": v["experiment"]["yaml"]} and v["experiment"]["yaml"] > 5, v
+    assert v["experiments"] == {"create": 0}, v
     assert v["schedules"] == {"pause": 0, "form": 0, "rows": 2}, v
     assert v["schedule"] == {"pause": 0, "form": 0}, v
     assert v["bulletins"] == {"create": 0, "rows": 1}, v

@@ -36,7 +36,7 @@ export async function render(root, ctx) {
 
 function newForm() {
   const editor = yamlEditor({ value: TEMPLATE, label: 'YAML of the new experiment' });
-  const name = h('input', { id: 'new-name', required: true, pattern: '[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}',
+  const name = h('input', { id: 'new-name', required: true, pattern: '[A-Za-z0-9_][A-Za-z0-9_.\\-]{0,99}',
     autocomplete: 'off' });
   const status = h('p', { 'aria-live': 'polite' });
   const form = h('form', { id: 'new-experiment', onsubmit: async (ev) => {
