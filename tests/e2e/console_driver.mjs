@@ -18,13 +18,28 @@ function shot(page, name) {
   return page.screenshot({ path: path.join(cfg.out, `${name}.png`), fullPage: true });
 }
 
+// page.goto, again once when the host's network changed under chromium.
+async function go(page, url) {
+  try {
+    return await page.goto(url);
+  } catch (e) {
+    if (!/ERR_NETWORK_CHANGED/.test(String(e))) throw e;
+    out.networkChanged = (out.networkChanged || 0) + 1;
+    return page.goto(url);
+  }
+}
+
 async function context(browser, token, viewport = { width: 1200, height: 900 }, expect401 = false) {
   const ctx = await browser.newContext({ viewport, colorScheme: 'light' });
   // (init scripts run in every frame: the sandboxed report frame has no storage)
   await ctx.addInitScript((t) => { try { localStorage.setItem('faultline.token', t); } catch (e) { /* */ } }, token);
   const page = await ctx.newPage();
   page.on('console', (m) => {
-    if (m.type() === 'error' && !(expect401 && /status of 401/.test(m.text()))) {
+    // chromium aborts requests with ERR_NETWORK_CHANGED when any interface of
+    // the host changes (other tests' veths and namespaces): not the console's error
+    if (m.type() === 'error' && /net::ERR_NETWORK_CHANGED/.test(m.text())) {
+      out.networkChanged = (out.networkChanged || 0) + 1;
+    } else if (m.type() === 'error' && !(expect401 && /status of 401/.test(m.text()))) {
       out.errors.push(`${page.url()}: ${m.text()}`);
     }
   });
@@ -70,7 +85,7 @@ async function chartPixels(page, index = 0) {
 }
 
 async function runPage(page, id, name) {
-  await page.goto(`${cfg.base}/runs/${id}`);
+  await go(page, `${cfg.base}/runs/${id}`);
   await page.waitForSelector('main[data-charts-drawn]', { timeout: 20000 });
   await page.waitForSelector('.chart .plot[data-drawn]', { timeout: 20000 });
   const res = await chartPixels(page);
@@ -81,9 +96,29 @@ async function runPage(page, id, name) {
   return res;
 }
 
+// An active fault on the overview: the viewer sees it without a Recover
+// button; the operator recovers it from there.
+async function fault(browser, op) {
+  const sel = `tr[data-fault="${cfg.fault_id}"]`;
+  const v = await context(browser, cfg.viewer);
+  await go(v, `${cfg.base}/`);
+  await v.waitForSelector(sel, { timeout: 20000 });
+  const res = { viewerButtons: await v.$$eval(`${sel} button`, (b) => b.length) };
+  await shot(v, 'overview-fault-viewer');
+  await v.context().close();
+  await go(op, `${cfg.base}/`);
+  await op.waitForSelector(sel, { timeout: 20000 });
+  res.operatorButtons = await op.$$eval(`${sel} button`, (b) => b.map((x) => x.textContent));
+  await shot(op, 'overview-fault');
+  await op.click(`${sel} button`);
+  await op.waitForSelector('#no-faults', { timeout: 20000 });
+  res.recovered = true;
+  return res;
+}
+
 async function live(page) {
   // start a run from the overview's button, then follow it on its page
-  await page.goto(`${cfg.base}/`);
+  await go(page, `${cfg.base}/`);
   const btn = page.locator(`.trend[data-experiment="${cfg.live_experiment}"] button.start`);
   await btn.waitFor({ timeout: 15000 });
   await btn.click();
@@ -118,20 +153,21 @@ async function main() {
     args: ['--no-sandbox', '--disable-gpu'] });
   try {
     const op = await context(browser, cfg.operator);
-    await op.goto(`${cfg.base}/`);
+    await go(op, `${cfg.base}/`);
     await op.waitForSelector('main[data-loaded]', { timeout: 20000 });
     out.pages.overview = { strips: await op.$$eval('.strip a', (a) => a.length) };
     await shot(op, 'overview');
+    out.pages.fault = await fault(browser, op);
     out.pages.runA = await runPage(op, cfg.runs[0], 'run-a');
     out.pages.runB = await runPage(op, cfg.runs[1], 'run-b');
-    await op.goto(`${cfg.base}/compare?a=${cfg.runs[0]}&b=${cfg.runs[1]}`);
+    await go(op, `${cfg.base}/compare?a=${cfg.runs[0]}&b=${cfg.runs[1]}`);
     await op.waitForSelector('main[data-charts-drawn]', { timeout: 20000 });
     out.pages.compare = await chartPixels(op);
     await shot(op, 'compare');
-    await op.goto(`${cfg.base}/runs`);
+    await go(op, `${cfg.base}/runs`);
     await op.waitForSelector('tr[data-run]');
     await shot(op, 'runs');
-    await op.goto(`${cfg.base}/runs/${cfg.workload_run}`);
+    await go(op, `${cfg.base}/runs/${cfg.workload_run}`);
     await op.click('.check button.show-report');
     await op.waitForSelector('iframe.report-frame', { timeout: 60000 });
     out.pages.workload = {
@@ -145,13 +181,13 @@ async function main() {
 
     const narrow = await context(browser, cfg.viewer, { width: 360, height: 740 });
     for (const [name, url] of [['narrow-overview', '/'], ['narrow-run', `/runs/${cfg.runs[0]}`]]) {
-      await narrow.goto(cfg.base + url);
+      await go(narrow, cfg.base + url);
       await narrow.waitForSelector(url === '/' ? 'main[data-loaded]' : '.chart .plot[data-drawn]', { timeout: 20000 });
       out.pages[name] = { scrollWidth: await narrow.evaluate(() => document.documentElement.scrollWidth) };
       await shot(narrow, name);
     }
     const viewer = await context(browser, cfg.viewer);
-    await viewer.goto(`${cfg.base}/`);
+    await go(viewer, `${cfg.base}/`);
     await viewer.waitForSelector('main[data-loaded]', { timeout: 20000 });
     out.pages.viewer = {
       who: await viewer.textContent('#who'),
@@ -161,7 +197,7 @@ async function main() {
     await shot(viewer, 'overview-viewer');
     // a wrong token opens the token form instead of failing silently
     const stranger = await context(browser, 'not-a-token', undefined, true);
-    await stranger.goto(`${cfg.base}/`);
+    await go(stranger, `${cfg.base}/`);
     await stranger.waitForSelector('#token-dialog[open]', { timeout: 10000 });
     await shot(stranger, 'token-form');
     await stranger.fill('#token-input', cfg.viewer);

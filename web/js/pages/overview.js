@@ -68,7 +68,8 @@ async function faults(ctx, refresh) {
     r.faults.map((f) => h('tr', { dataset: { fault: f.id } },
       h('td', {}, f.id), h('td', {}, f.kind), h('td', {}, f.description),
       h('td', {}, dur(f.age_ms)),
-      h('td', { class: 'hide-narrow' }, `${f.owner_pid ?? '—'}${f.owner_alive ? '' : ' (gone)'}`),
+      h('td', { class: 'hide-narrow' }, f.owner_pid ? `pid ${f.owner_pid}${f.owner_alive ? '' : ' (gone)'}` :
+        `detached${f.lease_left_ms !== null && f.lease_left_ms !== undefined ? `, lease ${dur(f.lease_left_ms)} left` : ''}`),
       h('td', {}, can('operator') ? h('button', { class: 'danger', type: 'button', onclick: async (ev) => {
         ev.target.disabled = true;
         try { await post(`/api/v1/faults/${encodeURIComponent(f.id)}/recover`); } catch (e) { alert(e.message); }
