@@ -17,7 +17,12 @@ async function context(browser, tok) {
   const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   await ctx.addInitScript((t) => localStorage.setItem('faultline.token', t), tok);
   const page = await ctx.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') out.consoleErrors.push(m.text()); });
+  page.on('console', (m) => {
+    // chromium aborts requests with ERR_NETWORK_CHANGED when another test
+    // changes the host's interfaces (veths, namespaces): not the console's error
+    if (m.type() === 'error' && /net::ERR_NETWORK_CHANGED/.test(m.text())) out.networkChanged = (out.networkChanged || 0) + 1;
+    else if (m.type() === 'error') out.consoleErrors.push(m.text());
+  });
   page.on('pageerror', (e) => out.consoleErrors.push(String(e)));
   page.on('response', (r) => {
     if (r.status() >= 400) out.refused.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
@@ -27,7 +32,13 @@ async function context(browser, tok) {
 }
 
 async function go(page, path) {
-  await page.goto(E.URL + path);
+  try {
+    await page.goto(E.URL + path);
+  } catch (e) {
+    if (!/ERR_NETWORK_CHANGED/.test(String(e))) throw e;
+    out.networkChanged = (out.networkChanged || 0) + 1;
+    await page.goto(E.URL + path);
+  }
   await page.waitForFunction(() => !document.getElementById('main').hasAttribute('aria-busy'));
 }
 
