@@ -260,7 +260,7 @@ int fl_api_schedules_update(struct fl_server *s, struct fl_req *rq, struct fl_re
                                          "catch_up",   "gates", "blackouts", "paused",      NULL};
     json_t *sc, *b, *x, *paused = json_object_get(rq->body, "paused");
     const char *exp, *spec, *conc, *catch_up;
-    _cleanup_free_ char *gates = NULL, *blackouts = NULL;
+    char *gates = NULL, *blackouts = NULL; /* freed at out (the analyzer misreads cleanup) */
     int64_t jitter_ms = 0;
     long long keep;
     struct fl_cron c;
@@ -323,6 +323,8 @@ int fl_api_schedules_update(struct fl_server *s, struct fl_req *rq, struct fl_re
         fl_scheduler_resume(s, rq->arg[0], spec, jitter_ms);
     r = fl_http_ok(rs, 200, get(s, rq->arg[0]));
 out:
+    free(gates);
+    free(blackouts);
     json_decref(b);
     json_decref(sc);
     return r;
