@@ -4,6 +4,7 @@
  * ?probe=P one probe, ?from=MS&to=MS a window of the run (ms from its start;
  * default: its first to last sample over all probes, so every chart of a
  * run shares one time axis). docs/api.md ("Series"). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,9 +49,17 @@ static int parse_query(struct fl_req *rq, struct fl_resp *rs, struct series_quer
     return 0;
 }
 
+struct adding {
+    struct fl_series *s;
+    int err; /* of fl_series_add, which stops the reading */
+};
+
 static int add_sample(void *ctx, int64_t t_ms, int ok, double latency_ms)
 {
-    return fl_series_add(ctx, t_ms, latency_ms, ok != 0);
+    struct adding *a = ctx;
+
+    a->err = fl_series_add(a->s, t_ms, latency_ms, ok != 0);
+    return a->err;
 }
 
 /* The first and last sample time of the run over its probes (each an index
@@ -95,16 +104,25 @@ static json_t *probes_series(struct fl_server *s, struct fl_resp *rs, int64_t hr
     }
     json_array_foreach (probes, i, p) {
         struct fl_series sr;
+        struct adding a = {.s = &sr};
         int64_t id = json_integer_value(json_object_get(p, "id"));
         int r = fl_series_init(&sr, from, to, (size_t)q->width);
 
         if (!r)
-            r = fl_sstore_samples_each(s->ss, hr, id, from, to, add_sample, &sr, &e);
+            r = fl_sstore_samples_each(s->ss, hr, id, from, to, add_sample, &a, &e);
+        if (!r)
+            r = a.err;
         if (r) {
             fl_series_fini(&sr);
             json_decref(probes);
-            fl_http_error(rs, 500, "series", "probe %lld: %s", (long long)id,
-                          e.msg[0] ? e.msg : "out of memory");
+            if (r == -E2BIG)
+                fl_http_error(rs, 413, "too_many_samples",
+                              "probe %lld has more than %d samples from %lld to %lld ms: width=0 "
+                              "sends at most that many; give a width or a narrower from/to",
+                              (long long)id, FL_SERIES_MAX_RAW, (long long)from, (long long)to);
+            else
+                fl_http_error(rs, 500, "series", "probe %lld: %s", (long long)id,
+                              e.msg[0] ? e.msg : "out of memory");
             return NULL;
         }
         json_object_set_new(p, "samples", json_integer(sr.total));

@@ -52,6 +52,8 @@ int fl_series_add(struct fl_series *s, int64_t t_ms, double latency_ms, bool ok)
         s->total++;
         return 0;
     }
+    if (s->len == FL_SERIES_MAX_RAW)
+        return -E2BIG;
     if (s->len == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 1024;
         if (!(b = realloc(s->b, cap * sizeof *b)))

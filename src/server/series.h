@@ -13,6 +13,9 @@
 #include <stdint.h>
 
 #define FL_SERIES_MAX_WIDTH 10000
+/* Width 0 keeps at most this many samples (about 64 bytes each here and
+ * some 60 in the JSON); more is refused rather than allocated. */
+#define FL_SERIES_MAX_RAW (1 << 20)
 /* t1 - t0 beyond this (about 146 years in ms) is refused: no overflow. */
 #define FL_SERIES_MAX_SPAN (INT64_C(1) << 62)
 
@@ -37,7 +40,8 @@ struct fl_series {
 int fl_series_init(struct fl_series *s, int64_t t0, int64_t t1, size_t width);
 /* Add one sample; samples outside [t0, t1] are ignored; non-finite latencies
  * count as samples without a latency. Samples may come in any order, except
- * with width 0 where the output keeps the order given. -ENOMEM (width 0). */
+ * with width 0 where the output keeps the order given. With width 0:
+ * -ENOMEM, or -E2BIG past FL_SERIES_MAX_RAW samples. */
 int fl_series_add(struct fl_series *s, int64_t t_ms, double latency_ms, bool ok);
 /* The non-empty buckets as columns:
  * {"t": [ms], "n": [...], "fail": [...], "min": [...], "max": [...], "mean": [...]}

@@ -139,13 +139,17 @@ async function live(page) {
   }, before, { timeout: 20000 });
   const during = await page.evaluate(() => ({ e: Number(document.querySelector('main').dataset.events),
     p: Number(document.querySelector('main').dataset.progress) }));
+  // the charts take the samples that arrive while the run goes on
+  await page.waitForFunction(() => document.querySelector('main').dataset.runState === 'running' &&
+    parseInt(document.querySelector('.chart .notes')?.textContent || '0', 10) > 0, null, { timeout: 20000 });
+  const liveSamples = await page.evaluate(() => parseInt(document.querySelector('.chart .notes').textContent, 10));
   await shot(page, 'run-live');
   await page.waitForFunction(() => document.querySelector('main').dataset.runState === 'done',
     null, { timeout: 40000 });
   await page.waitForSelector('.chart .plot[data-drawn]', { timeout: 20000 });
   const noReload = await page.evaluate(() => window.flNoReload === true);
   await shot(page, 'run-live-done');
-  return { id, before, during, noReload, url: page.url() };
+  return { id, before, during, noReload, liveSamples, url: page.url() };
 }
 
 async function main() {
@@ -155,7 +159,11 @@ async function main() {
     const op = await context(browser, cfg.operator);
     await go(op, `${cfg.base}/`);
     await op.waitForSelector('main[data-loaded]', { timeout: 20000 });
-    out.pages.overview = { strips: await op.$$eval('.strip a', (a) => a.length) };
+    out.pages.overview = {
+      strips: await op.$$eval('.strip a', (a) => a.length),
+      next: await op.textContent('#sec-next-scheduled-runs + *'),
+      bulletins: await op.textContent('#sec-open-bulletins + *'),
+    };
     await shot(op, 'overview');
     out.pages.fault = await fault(browser, op);
     out.pages.runA = await runPage(op, cfg.runs[0], 'run-a');
@@ -164,8 +172,19 @@ async function main() {
     await op.waitForSelector('main[data-charts-drawn]', { timeout: 20000 });
     out.pages.compare = await chartPixels(op);
     await shot(op, 'compare');
-    await go(op, `${cfg.base}/runs`);
+    // keyboard only: Tab to the nav's Runs link, Enter; focus lands in the new view
+    await go(op, `${cfg.base}/`);
+    await op.waitForSelector('main[data-loaded]', { timeout: 20000 });
+    let tabs = 0;
+    for (; tabs < 10; tabs++) {
+      await op.keyboard.press('Tab');
+      if (await op.evaluate(() => document.activeElement?.textContent === 'Runs')) break;
+    }
+    const ring = await op.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    await op.keyboard.press('Enter');
     await op.waitForSelector('tr[data-run]');
+    out.pages.keyboard = { tabs, ring, url: op.url(),
+      focusInMain: await op.evaluate(() => document.getElementById('main').contains(document.activeElement)) };
     await shot(op, 'runs');
     await go(op, `${cfg.base}/runs/${cfg.workload_run}`);
     await op.click('.check button.show-report');

@@ -118,6 +118,15 @@ def test_console_in_chromium(servers, web, server, fl, spawn, tmp_path):  # noqa
         assert done["verdict"] in ("passed", "failed"), done
         runs.append(done)
     bank = bank_run(srv, server)
+    st, bulletin = srv.req("POST", f"/api/v1/runs/{bank['id']}/bulletin")
+    assert st == 201, bulletin
+    # a schedule whose gate stays closed: each fire is a skipped run with the reason
+    st, r = srv.req("POST", "/api/v1/schedules", {
+        "name": "gated", "experiment": "freeze", "cron": "@every 2s",
+        "gates": [{"type": "command", "command": "false"}]})
+    assert st == 201, r
+    assert wait_for(lambda: srv.req("GET", "/api/v1/runs?schedule=gated")[1]["runs"], 15), \
+        "the schedule did not fire"
     st, r = srv.req("GET", f"/api/v1/runs/{runs[0]['id']}/check.html")
     assert st == 404 and r["error"]["code"] == "no_history", r
     # the viewer may read but not start: the API refuses it
@@ -168,9 +177,13 @@ def test_console_in_chromium(servers, web, server, fl, spawn, tmp_path):  # noqa
     cmp = pages["compare"]
     assert cmp["series"] > 100 and shaded_span(cmp["shaded"])
     assert pages["overview"]["strips"] >= 2
+    assert bulletin["title"] in pages["overview"]["bulletins"], pages["overview"]
+    nxt = pages["overview"]["next"]
+    assert "gated" in nxt and "closed: gate command 'false' exited with 1" in nxt, nxt
 
     live = pages["live"]
     assert live["noReload"], "the live run page reloaded"
+    assert live["liveSamples"] > 0, live
     assert live["during"]["e"] > live["before"]["e"] and live["during"]["p"] > live["before"]["p"]
     st, r = srv.req("GET", "/api/v1/runs?experiment=live")
     assert st == 200 and [x["id"] for x in r["runs"]] == [live["id"]], r
@@ -184,6 +197,10 @@ def test_console_in_chromium(servers, web, server, fl, spawn, tmp_path):  # noqa
         proc_state(victim.pid)
     st, r = srv.req("GET", "/api/v1/faults")
     assert r["faults"] == [], r
+
+    kb = pages["keyboard"]
+    assert kb["tabs"] < 10 and kb["ring"] not in ("none", "") and kb["url"].endswith("/runs"), kb
+    assert kb["focusInMain"], kb
 
     wl = pages["workload"]
     assert wl["checks"] == 1 and "invalid" in wl["text"], wl

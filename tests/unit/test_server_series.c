@@ -3,6 +3,7 @@
  * buckets keep every spike (min/max) and every failure, the totals add up,
  * width 0 keeps every sample, bad ranges are refused. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -66,6 +67,18 @@ Test(series, width_zero_keeps_every_sample_in_order)
     cr_assert_eq(json_integer_value(json_array_get(col(j, "t"), 1)), 107);
     cr_assert_float_eq(json_real_value(json_array_get(col(j, "mean"), 1)), 10.7, 1e-9);
     json_decref(j);
+    fl_series_fini(&s);
+}
+
+Test(series, width_zero_refuses_more_than_its_limit)
+{
+    struct fl_series s;
+
+    cr_assert_eq(fl_series_init(&s, 0, INT64_C(1) << 40, 0), 0);
+    for (int i = 0; i < FL_SERIES_MAX_RAW; i++)
+        cr_assert_eq(fl_series_add(&s, i, 1.0, true), 0);
+    cr_assert_eq(fl_series_add(&s, FL_SERIES_MAX_RAW, 1.0, true), -E2BIG);
+    cr_assert_eq(s.total, FL_SERIES_MAX_RAW);
     fl_series_fini(&s);
 }
 

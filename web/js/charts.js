@@ -82,7 +82,10 @@ function drawMarks(u, marks, bound) {
     ctx.lineTo(x, top + height);
     ctx.stroke();
     ctx.fillStyle = m.color || css('--fg');
-    ctx.fillText(m.label, Math.min(x + 3 * px, left + width - 90 * px), top + (12 + 13 * (i % 3)) * px);
+    // the label right of its line, or left of it when it would leave the plot
+    const w = ctx.measureText(m.label).width;
+    const tx = x + 3 * px + w <= left + width ? x + 3 * px : Math.max(left, x - 3 * px - w);
+    ctx.fillText(m.label, tx, top + (12 + 13 * (i % 3)) * px);
   });
   ctx.restore();
 }
@@ -133,6 +136,7 @@ export function probeChart(el, opts) {
   });
   ro.observe(el);
   u.fl_disconnect = () => { ro.disconnect(); u.destroy(); };
+  u.fl_opts = opts; // windows, marks and xRange are read at each draw: change them, then setData
   return u;
 }
 

@@ -25,14 +25,16 @@ export async function render(root, ctx) {
   clear(root, h('h1', {}, 'Overview'), h('div', { class: 'grid' }, Object.values(boxes)));
   const live = new Map(); // run id -> {row, abort}
   ctx.onCleanup(() => live.forEach((l) => l.abort.abort()));
-  const refresh = async () => {
+  // force: after the user's own action (recover, start), even the section
+  // that holds the focus shows the new state
+  const refresh = async (force = false) => {
     await Promise.all([
-      fill(boxes.faults, () => faults(ctx, refresh)),
-      fill(boxes.running, () => running(ctx, live, refresh)),
-      fill(boxes.last, () => lastRuns(ctx)),
-      fill(boxes.trend, () => trend(ctx, refresh)),
-      fill(boxes.next, () => nextRuns(ctx)),
-      fill(boxes.bulletins, () => bulletins(ctx)),
+      fill(boxes.faults, () => faults(ctx, refresh), force),
+      fill(boxes.running, () => running(ctx, live, refresh), force),
+      fill(boxes.last, () => lastRuns(ctx), force),
+      fill(boxes.trend, () => trend(ctx, refresh), force),
+      fill(boxes.next, () => nextRuns(ctx), force),
+      fill(boxes.bulletins, () => bulletins(ctx), force),
     ]);
     root.dataset.loaded = String(Number(root.dataset.loaded || 0) + 1);
   };
@@ -41,9 +43,13 @@ export async function render(root, ctx) {
   ctx.onCleanup(() => clearInterval(timer));
 }
 
-// Replace a section's body with what make() returns, keeping its heading.
-async function fill(box, make) {
+// Replace a section's body with what make() returns, keeping its heading;
+// a section that holds the keyboard focus waits for the next refresh, so a
+// keyboard user's place is not taken away every 5 s.
+async function fill(box, make, force) {
   let body;
+  const keep = () => !force && box.dataset.filled && box.contains(document.activeElement);
+  if (keep()) return;
   try {
     body = await make();
   } catch (e) {
@@ -51,8 +57,10 @@ async function fill(box, make) {
     body = errorBox(e);
   }
   if (body === undefined) return; // unchanged
+  if (keep()) return;
   const heading = box.querySelector('h2');
   clear(box, heading, body);
+  box.dataset.filled = '1';
 }
 
 function tableOf(headers, rows) {
@@ -73,7 +81,7 @@ async function faults(ctx, refresh) {
       h('td', {}, can('operator') ? h('button', { class: 'danger', type: 'button', onclick: async (ev) => {
         ev.target.disabled = true;
         try { await post(`/api/v1/faults/${encodeURIComponent(f.id)}/recover`); } catch (e) { alert(e.message); }
-        refresh();
+        refresh(true);
       } }, 'Recover') : null))));
 }
 
@@ -143,7 +151,7 @@ async function trend(ctx, refresh) {
             navigate(`/runs/${run.id}`);
           } catch (e) {
             alert(e.message);
-            refresh();
+            refresh(true);
           }
         } }, 'Start now') : null),
       list.length ? h('ul', { class: 'strip', 'aria-label': `last ${list.length} verdicts of ${x.name}, oldest first` },

@@ -209,6 +209,25 @@ async function drawCharts(st, pending) {
   const tl = timeline(st.events, liveEnd(st));
   const end = Math.max(sr.to, tl.end);
   const windows = tl.faults.map((f) => ({ start: f.start, end: f.end }));
+  const notes = (p) => `${p.samples} samples in ${p.series.t.length} points · ` +
+    `availability ${pct(p.availability)} · tolerance: ${p.tolerance || '—'}` +
+    (p.time_to_detect_ms !== null && p.time_to_detect_ms !== undefined ? ` · time to detect ${dur(p.time_to_detect_ms)}` : '') +
+    (p.time_to_recover_ms !== null && p.time_to_recover_ms !== undefined ? ` · time to recover ${dur(p.time_to_recover_ms)}` : '');
+  const xRange = [0, Math.max(1, end) / 1000];
+  // a live run's new samples: the same charts take the new data (no flicker)
+  if (st.charts.length && st.charts.length === sr.probes.length &&
+      sr.probes.every((p, i) => st.charts[i].fl_probe === p.name)) {
+    sr.probes.forEach((p, i) => {
+      const u = st.charts[i];
+      Object.assign(u.fl_opts, { xRange, windows, marks: marksFor(p, tl) });
+      const box = st.chartsBox.querySelectorAll('.chart')[i];
+      box.dataset.windows = JSON.stringify(windows);
+      box.querySelector('.notes').textContent = notes(p);
+      u.setData(table(p.series));
+    });
+    st.root.dataset.chartsDrawn = String(Number(st.root.dataset.chartsDrawn || 0) + 1);
+    return;
+  }
   st.charts.forEach((u) => u.fl_disconnect());
   st.charts = [];
   st.chartsBox.querySelectorAll('.chart, .empty').forEach((n) => n.remove());
@@ -217,19 +236,16 @@ async function drawCharts(st, pending) {
   }
   for (const p of sr.probes) {
     const box = h('div', { class: 'chart', dataset: { probe: p.name, windows: JSON.stringify(windows) } });
-    const bound = latencyBound(p.tolerance);
     const div = h('div', { class: 'plot' });
     box.append(h('h3', {}, `${p.name} `, h('span', { class: 'muted' }, `(${p.kind}, ${p.role})`)),
-      h('p', { class: 'notes' }, `${p.samples} samples in ${p.series.t.length} points · ` +
-        `availability ${pct(p.availability)} · tolerance: ${p.tolerance || '—'}` +
-        (p.time_to_detect_ms !== null && p.time_to_detect_ms !== undefined ? ` · time to detect ${dur(p.time_to_detect_ms)}` : '') +
-        (p.time_to_recover_ms !== null && p.time_to_recover_ms !== undefined ? ` · time to recover ${dur(p.time_to_recover_ms)}` : '')),
-      div);
+      h('p', { class: 'notes' }, notes(p)), div);
     st.chartsBox.append(box);
-    st.charts.push(probeChart(div, {
-      tables: [table(p.series)], labels: [p.name], xRange: [0, Math.max(1, end) / 1000],
-      windows, marks: marksFor(p, tl), bound,
-    }));
+    const u = probeChart(div, {
+      tables: [table(p.series)], labels: [p.name], xRange, windows, marks: marksFor(p, tl),
+      bound: latencyBound(p.tolerance),
+    });
+    u.fl_probe = p.name;
+    st.charts.push(u);
   }
   st.root.dataset.chartsDrawn = String(Number(st.root.dataset.chartsDrawn || 0) + 1);
   if (st.root.dataset.chartsDrawn === '1') {
