@@ -51,6 +51,15 @@ static json_t *error_json(const char *name, const char *msg)
                      "text", msg);
 }
 
+json_t *fl_api_spec_errors(const char *name, const struct fl_spec_errors *errs)
+{
+    json_t *details = json_array();
+
+    for (size_t i = 0; i < errs->n; i++)
+        json_array_append_new(details, error_json(name, errs->msg[i]));
+    return details;
+}
+
 /* Validate and store; status 201 when created, 200 when replaced. */
 static int save(struct fl_server *s, struct fl_resp *rs, const char *name, json_t *body,
                 bool must_be_new)
@@ -70,9 +79,7 @@ static int save(struct fl_server *s, struct fl_resp *rs, const char *name, json_
                              "'content' (the experiment's YAML text, a string) is required");
     spec = fl_spec_load_string(name, content, strlen(content), &errs);
     if (!spec) {
-        details = json_array();
-        for (size_t i = 0; i < errs.n; i++)
-            json_array_append_new(details, error_json(name, errs.msg[i]));
+        details = fl_api_spec_errors(name, &errs);
         fl_http_error(rs, 422, "invalid_experiment",
                       "the experiment is invalid (%zu error%s); `faultline validate FILE` "
                       "shows the same",

@@ -154,3 +154,38 @@ int fl_api_audit_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs
         return fl_http_error(rs, 500, "store", "%s", e.msg);
     return fl_http_ok(rs, 200, json_pack("{s:o}", "audit", rows));
 }
+
+/* An experiment's finished runs, oldest first, each with the figures its
+ * trend charts need from the history store (same SQLite file): the lowest
+ * steady-state availability (percent) and the longest time to detect and to
+ * recover over its probes (null when the run recorded none). */
+int fl_api_experiments_trend(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
+{
+    struct fl_err e = {0};
+    long long limit;
+    json_t *runs, *x;
+
+    if (query_int(rq, rs, "limit", 1, 1000, 30, &limit))
+        return 0;
+    x = fl_sstore_row(s->ss, &e, "SELECT name FROM srv_experiments WHERE name = ?", "s",
+                      rq->arg[0]);
+    if (!x)
+        return e.code ? fl_http_error(rs, 500, "store", "%s", e.msg)
+                      : fl_http_error(rs, 404, "not_found",
+                                      "no experiment '%s'; GET /api/v1/experiments lists them",
+                                      rq->arg[0]);
+    json_decref(x);
+    runs = fl_sstore_rows(
+        s->ss, &e,
+        "SELECT * FROM (SELECT r.id, r.schedule, r.trigger, r.verdict, r.reason, r.history_run, "
+        "r.created_ms, r.ended_ms, (SELECT MIN(p.availability) FROM probes p WHERE p.run_id = "
+        "r.history_run AND p.role = 'steady_state') AS availability, (SELECT "
+        "MAX(p.time_to_detect_ms) FROM probes p WHERE p.run_id = r.history_run) AS "
+        "time_to_detect_ms, (SELECT MAX(p.time_to_recover_ms) FROM probes p WHERE p.run_id = "
+        "r.history_run) AS time_to_recover_ms FROM srv_runs r WHERE r.experiment = ? AND "
+        "r.state = 'done' ORDER BY r.id DESC LIMIT ?) ORDER BY id",
+        "sI", rq->arg[0], (int64_t)limit);
+    if (!runs)
+        return fl_http_error(rs, 500, "store", "%s", e.msg);
+    return fl_http_ok(rs, 200, json_pack("{s:s,s:o}", "experiment", rq->arg[0], "runs", runs));
+}

@@ -35,6 +35,8 @@ static const struct route routes[] = {
      "List stored experiments", 200},
     {"POST", "/api/v1/experiments", fl_api_experiments_create, FL_ROLE_OPERATOR,
      "Store a new experiment (validated)", 201},
+    {"POST", "/api/v1/experiments/validate", fl_api_experiments_validate, FL_ROLE_VIEWER,
+     "Validate an experiment's YAML without storing it", 200},
     {"GET", "/api/v1/experiments/{}", fl_api_experiments_get, FL_ROLE_VIEWER,
      "One stored experiment with its YAML", 200},
     {"PUT", "/api/v1/experiments/{}", fl_api_experiments_put, FL_ROLE_OPERATOR,
@@ -43,6 +45,10 @@ static const struct route routes[] = {
      "Remove an experiment without schedules or running runs", 200},
     {"POST", "/api/v1/experiments/{}/runs", fl_api_runs_start, FL_ROLE_OPERATOR,
      "Start a run of the experiment now", 202},
+    {"POST", "/api/v1/experiments/{}/dry-run", fl_api_experiments_dry_run, FL_ROLE_VIEWER,
+     "The resolved plan of a run (stored or given text); touches nothing", 200},
+    {"GET", "/api/v1/experiments/{}/trend", fl_api_experiments_trend, FL_ROLE_VIEWER,
+     "Finished runs with availability and time to recover, oldest first", 200},
     {"POST", "/api/v1/runs", fl_api_runs_start, FL_ROLE_OPERATOR, "Start a run of {experiment} now",
      202},
     {"GET", "/api/v1/runs", fl_api_runs_list, FL_ROLE_VIEWER,
@@ -63,6 +69,8 @@ static const struct route routes[] = {
     {"POST", "/api/v1/schedules", fl_api_schedules_create, FL_ROLE_OPERATOR, "Create a schedule",
      201},
     {"GET", "/api/v1/schedules/{}", fl_api_schedules_get, FL_ROLE_VIEWER, "One schedule", 200},
+    {"PATCH", "/api/v1/schedules/{}", fl_api_schedules_update, FL_ROLE_OPERATOR,
+     "Change fields of a schedule", 200},
     {"DELETE", "/api/v1/schedules/{}", fl_api_schedules_delete, FL_ROLE_OPERATOR,
      "Remove a schedule", 200},
     {"POST", "/api/v1/schedules/{}/pause", fl_api_schedules_pause, FL_ROLE_OPERATOR,
@@ -71,6 +79,8 @@ static const struct route routes[] = {
      "Resume a schedule (next slot from now)", 200},
     {"GET", "/api/v1/schedules/{}/next", fl_api_schedules_next, FL_ROLE_VIEWER,
      "The next fire times of a schedule", 200},
+    {"GET", "/api/v1/cron/next", fl_api_cron_next, FL_ROLE_VIEWER,
+     "The next fire times of a schedule expression (?cron=EXPR)", 200},
     {"GET", "/api/v1/audit", fl_api_audit_list, FL_ROLE_ADMIN,
      "The audit log of changes, newest first", 200},
     {"GET", "/api/v1/faults", fl_api_faults_list, FL_ROLE_VIEWER,
@@ -193,9 +203,10 @@ static void authenticate(struct fl_server *s, struct fl_req *rq)
         rq->role = fl_auth_check(s->auth, h + 7, &rq->who);
 }
 
-/* Route rq; fills rs. Called with s->lock held. */
-static void dispatch(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs,
-                     struct conn_ctx *cx)
+/* Route rq; fills rs; returns the route (NULL when none matched). Called
+ * with s->lock held. */
+static const struct route *dispatch(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs,
+                                    struct conn_ctx *cx)
 {
     const struct route *rt = NULL;
     bool path_known = false;
@@ -216,23 +227,23 @@ static void dispatch(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs,
         else
             fl_http_error(rs, 404, "not_found", "no such endpoint %s; docs/api.md lists them",
                           rq->path);
-        return;
+        return NULL;
     }
     authenticate(s, rq);
     if (rq->role == FL_ROLE_NONE) {
         fl_http_error(rs, 401, "unauthenticated",
                       "a valid bearer token is required (Authorization: Bearer TOKEN)");
-        return;
+        return rt;
     }
     if (rq->role < rt->role) {
         fl_http_error(rs, 403, "forbidden", "%s %s needs the %s role; token '%s' is %s", rq->method,
                       rt->pattern, fl_role_name(rt->role), rq->who, fl_role_name(rq->role));
-        return;
+        return rt;
     }
     if (cx->too_large) {
         fl_http_error(rs, 413, "body_too_large", "the request body exceeds the limit of %d bytes",
                       FL_SERVER_MAX_BODY);
-        return;
+        return rt;
     }
     if (cx->len) {
         rq->body = json_loadb(cx->buf, cx->len, JSON_REJECT_DUPLICATES, &jerr);
@@ -240,19 +251,26 @@ static void dispatch(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs,
             fl_http_error(rs, 400, "invalid_json",
                           "the request body must be a JSON object: %s (line %d, column %d)",
                           rq->body ? "not an object" : jerr.text, jerr.line, jerr.column);
-            return;
+            return rt;
         }
     } else if (strcmp(rq->method, "GET") && strcmp(rq->method, "DELETE")) {
         rq->body = json_object();
     }
     rt->fn(s, rq, rs);
+    return rt;
 }
 
-static void audit(struct fl_server *s, struct fl_req *rq, int status)
+/* The POSTs that change nothing (previews, api_preview.c): no audit row. */
+static bool reads_only(const struct route *rt)
+{
+    return rt && (rt->fn == fl_api_experiments_validate || rt->fn == fl_api_experiments_dry_run);
+}
+
+static void audit(struct fl_server *s, const struct route *rt, struct fl_req *rq, int status)
 {
     struct fl_err e = {0};
 
-    if (!strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD"))
+    if (!strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD") || reads_only(rt))
         return;
     fl_sstore_exec(s->ss, NULL, &e,
                    "INSERT INTO srv_audit (t_ms, who, role, method, path, status) "
@@ -277,10 +295,12 @@ static char *body_text(struct fl_resp *rs)
 
 static void handle(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs, struct conn_ctx *cx)
 {
+    const struct route *rt;
+
     pthread_mutex_lock(&s->lock);
     s->m.requests++;
-    dispatch(s, rq, rs, cx);
-    audit(s, rq, rs->status);
+    rt = dispatch(s, rq, rs, cx);
+    audit(s, rt, rq, rs->status);
     pthread_mutex_unlock(&s->lock);
     json_decref(rq->body);
 }

@@ -110,6 +110,11 @@ int fl_api_experiments_put(struct fl_server *s, struct fl_req *rq, struct fl_res
 int fl_api_experiments_create(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_experiments_get(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_experiments_delete(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_experiments_trend(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+/* api_preview.c: read-only previews (nothing stored, no audit row) */
+int fl_api_experiments_validate(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_experiments_dry_run(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_cron_next(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_runs_start(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_runs_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_runs_get(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
@@ -118,6 +123,7 @@ int fl_api_schedules_list(struct fl_server *s, struct fl_req *rq, struct fl_resp
 int fl_api_schedules_create(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_schedules_get(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_schedules_delete(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_schedules_update(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_schedules_pause(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_schedules_resume(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_schedules_next(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
@@ -172,6 +178,10 @@ void fl_scheduler_resume(struct fl_server *s, const char *name, const char *spec
 
 /* api_experiments.c: 0 when name is a valid experiment/schedule name, else a 400 in rs. */
 int fl_api_name_error(struct fl_resp *rs, const char *what, const char *name);
+/* The spec loader's "name:LINE:COL: message" errors as the 422 body's details:
+ * [{file, line, column, message, text}] (line and column null without a position). */
+struct fl_spec_errors;
+json_t *fl_api_spec_errors(const char *name, const struct fl_spec_errors *errs);
 
 /* webhooks.c: queue a delivery of a run's event (run.start, run.end,
  * run.abort) to every webhook that asked for it. */

@@ -258,4 +258,6 @@ def test_openapi_description_matches_the_routes(servers):
         # every described operation is served: a request never answers 404/405 "no endpoint"
         if method == "GET" and not names and path != "/api/v1/runs/{id}/events":
             st, r = srv.req("GET", path)
-            assert st == 200, (path, r)
+            # cron/next needs its ?cron= and says so
+            assert st == 200 or (path == "/api/v1/cron/next" and
+                                 r["error"]["code"] == "missing_field"), (path, r)

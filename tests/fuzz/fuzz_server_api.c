@@ -2,7 +2,8 @@
  * names, cron and gate validation): each input line is one request
  * "<method digit><path digit><body>" against one server on a temporary
  * store, so sequences exercise create/replace/delete interplay. Routes
- * that start or abort run processes or revert faults are left out. */
+ * that start or abort run processes or revert faults are left out, and
+ * so is the dry run (its plan() reads targets of whatever file it is given). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 
 #include "server/server.h"
 
-static const char *const methods[] = {"GET", "POST", "PUT", "DELETE"};
+static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH"};
 static const char *const paths[] = {
     "/api/v1/experiments",
     "/api/v1/experiments/a",
@@ -29,6 +30,9 @@ static const char *const paths[] = {
     "/api/v1/webhooks",
     "/api/v1/webhooks/1",
     "/api/v1/audit",
+    "/api/v1/experiments/validate",
+    "/api/v1/experiments/a/trend",
+    "/api/v1/cron/next",
 };
 #define NPATHS (sizeof paths / sizeof paths[0])
 
@@ -80,7 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *line = data + off;
         const uint8_t *nl = memchr(line, '\n', size - off);
         size_t len = nl ? (size_t)(nl - line) : size - off;
-        const char *method = methods[line[0] % 4], *path = paths[line[1] % NPATHS];
+        /* counted from '0', so the corpus's "0".."4" and "0".."?" stay readable */
+        const char *method = methods[(line[0] + 256u - '0') % 5],
+                   *path = paths[(line[1] + 256u - '0') % NPATHS];
         char *out = NULL;
         int status;
 

@@ -6,10 +6,11 @@
 const KEY = 'faultline.token';
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details) {
     super(message || `HTTP ${status}`);
     this.status = status;
     this.code = code;
+    this.details = details; // e.g. an invalid experiment's errors with line and column
   }
 }
 
@@ -77,7 +78,8 @@ export async function api(method, path, body, opts = {}) {
     try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
     if (!r.ok) {
       const err = (json && json.error) || {};
-      throw new ApiError(r.status, err.code, err.message || `${method} ${path}: HTTP ${r.status}`);
+      throw new ApiError(r.status, err.code, err.message || `${method} ${path}: HTTP ${r.status}`,
+        err.details);
     }
     return json;
   }

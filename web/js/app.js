@@ -8,6 +8,12 @@ route('/', () => import('./pages/overview.js'), { nav: 'Overview', title: 'overv
 route('/runs', () => import('./pages/runs.js'), { nav: 'Runs', title: 'runs' });
 route('/runs/:id', () => import('./pages/run.js'), { title: 'run' });
 route('/compare', () => import('./pages/compare.js'), { nav: 'Compare', title: 'compare runs' });
+route('/experiments', () => import('./pages/experiments.js'), { nav: 'Experiments', title: 'experiments' });
+route('/experiments/:name', () => import('./pages/experiment.js'), { title: 'experiment' });
+route('/schedules', () => import('./pages/schedules.js'), { nav: 'Schedules', title: 'schedules' });
+route('/schedules/:name', () => import('./pages/schedules.js'), { title: 'schedule' });
+route('/bulletins', () => import('./pages/bulletins.js'), { nav: 'Bulletins', title: 'bulletins' });
+route('/bulletins/:id', () => import('./pages/bulletins.js'), { title: 'bulletin' });
 
 function drawNav() {
   const nav = document.getElementById('nav');
