@@ -106,14 +106,15 @@ int fl_cli_show(int argc, char **argv)
         } else if (!strcmp(argv[k], "--db") && k + 1 < argc) {
             db = argv[++k];
         } else if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
-            printf("usage: faultline show RUN_ID [--json] [--samples] [--history] [--db PATH]\n\n"
-                   "A run's timeline, per-probe statistics (availability, latency p50/p95/p99,\n"
-                   "time to detect, time to recover), the checks of its workload's history\n"
-                   "and the verdict with its explanation.\n"
-                   "--json prints the object documented in docs/experiments.md; --samples\n"
-                   "adds every sample to it. --history prints the operation history the\n"
-                   "run's workload recorded (JSON Lines, docs/history-format.md), e.g. to\n"
-                   "re-check it: faultline show 7 --history > h.jsonl; faultline check ...\n");
+            printf(
+                "usage: faultline show RUN_ID [--json] [--samples] [--history] [--db PATH|URL]\n\n"
+                "A run's timeline, per-probe statistics (availability, latency p50/p95/p99,\n"
+                "time to detect, time to recover), the checks of its workload's history\n"
+                "and the verdict with its explanation.\n"
+                "--json prints the object documented in docs/experiments.md; --samples\n"
+                "adds every sample to it. --history prints the operation history the\n"
+                "run's workload recorded (JSON Lines, docs/history-format.md), e.g. to\n"
+                "re-check it: faultline show 7 --history > h.jsonl; faultline check ...\n");
             return 0;
         } else if (argv[k][0] != '-' && !id) {
             id = argv[k];

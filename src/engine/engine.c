@@ -1113,8 +1113,16 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     record_results(&r);
     event(&r, "%s: %s", fl_verdict_str(res->verdict), res->explanation);
     flush_samples(&r, true);
-    fl_store_run_end(o->store, r.run_id, rel_ms(r.t0_ns), fl_verdict_str(res->verdict),
-                     res->explanation, res->exit_code);
+    if (fl_store_run_end(o->store, r.run_id, rel_ms(r.t0_ns), fl_verdict_str(res->verdict),
+                         res->explanation, res->exit_code))
+        /* the faults are reverted; say so, and what the store lacks (the
+         * server reads this line: FL_ENGINE_NOT_STORED) */
+        fprintf(stderr,
+                FL_ENGINE_NOT_STORED " run %lld verdict %s exit %d: the history store did not "
+                                     "take the run's records (the database was unreachable); "
+                                     "its faults were reverted: %s\n",
+                (long long)r.run_id, fl_verdict_str(res->verdict), res->exit_code,
+                res->explanation);
     clear_status(&r);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

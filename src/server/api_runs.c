@@ -52,7 +52,7 @@ int fl_api_runs_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
     long long limit, offset;
     struct fl_err e = {0};
     json_t *runs, *total;
-    char sql[1024], where[256] = "1";
+    char sql[1024], where[256] = "1 = 1";
 
     if (query_int(rq, rs, "limit", 1, 1000, 50, &limit) ||
         query_int(rq, rs, "offset", 0, 1LL << 40, 0, &offset))
@@ -69,8 +69,8 @@ int fl_api_runs_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
              where);
     runs = fl_sstore_rows(s->ss, &e, sql, "sssssII", f[0], f[1], f[2], f[3], f[4], (int64_t)limit,
                           (int64_t)offset);
-    snprintf(sql, sizeof sql, "SELECT COUNT(*) AS n FROM srv_runs%s%s", where[1] ? " WHERE " : "",
-             where[1] ? where : "");
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) AS n FROM srv_runs%s%s", where[5] ? " WHERE " : "",
+             where[5] ? where : "");
     total = runs ? fl_sstore_row(s->ss, &e, sql, "sssss", f[0], f[1], f[2], f[3], f[4]) : NULL;
     if (!runs || !total) {
         json_decref(runs);

@@ -21,6 +21,9 @@
 #define FL_SERVER_DEFAULT_LISTEN "127.0.0.1:7420"
 /* The largest request body the API reads (an experiment file is far smaller). */
 #define FL_SERVER_MAX_BODY (1 << 20)
+/* The run files and the lock of a server on a PostgreSQL store, when
+ * --work-dir does not say (a SQLite store's are next to its file). */
+#define FL_SERVER_PG_WORK_DIR "/var/lib/faultline/server"
 /* Connections served at once (each has a thread); more are refused. */
 #define FL_SERVER_MAX_CONNECTIONS 256
 
@@ -30,7 +33,7 @@ struct fl_auth;
 
 struct fl_server_opts {
     const char *listen;    /* HOST:PORT, default FL_SERVER_DEFAULT_LISTEN */
-    const char *db;        /* the store file */
+    const char *db;        /* the store file or postgresql:// URL */
     const char *tokens;    /* the tokens file, or NULL (loopback only) */
     const char *state_dir; /* passed to each run process (journal, guardian) */
     const char *work_dir;  /* run files and logs; default DB.server/ */
@@ -51,7 +54,7 @@ struct fl_server {
     struct fl_sstore *ss;
     struct fl_auth *auth; /* NULL: no tokens, everyone is admin (loopback only) */
     struct MHD_Daemon *mhd;
-    char db[PATH_MAX], work_dir[PATH_MAX], state_dir[PATH_MAX], exe[PATH_MAX];
+    char db[PATH_MAX], db_shown[PATH_MAX], work_dir[PATH_MAX], state_dir[PATH_MAX], exe[PATH_MAX];
     char base_url[128];
     char *tls_cert, *tls_key; /* PEM text while the daemon runs */
     int port;
