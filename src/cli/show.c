@@ -24,7 +24,7 @@ static const char *str_or(const json_t *o, const char *key, const char *def)
     return s ? s : def;
 }
 
-static void print_human(const json_t *run)
+void fl_cli_show_human(const json_t *run)
 {
     json_t *ev = json_object_get(run, "events"), *probes = json_object_get(run, "probes"), *x;
     char when[32], dur[32];
@@ -147,7 +147,7 @@ int fl_cli_show(int argc, char **argv)
         json_dumpf(run, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
         putchar('\n');
     } else {
-        print_human(run);
+        fl_cli_show_human(run);
     }
     json_decref(run);
     return 0;
