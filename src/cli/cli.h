@@ -26,6 +26,8 @@ int fl_cli_runs(int argc, char **argv);
 int fl_cli_show(int argc, char **argv);
 /* show.c: a history-store run (as `show --json` prints it), for people. */
 void fl_cli_show_human(const json_t *run);
+/* show.c: target logs ({"sources", "lines"}) merged with the run's events. */
+void fl_cli_show_logs(const json_t *logs, const json_t *events);
 /* remote.c: `faultline --server URL COMMAND ...` (argv[0] is "--server..."). */
 int fl_cli_remote(int argc, char **argv);
 int fl_cli_lab(int argc, char **argv);

@@ -30,7 +30,7 @@ static int usage(FILE *out, int code)
             "The usual commands against a faultline server (docs/cli.md):\n"
             "  runs [--json] [--experiment NAME] [--schedule NAME] [--verdict V] [--state S]\n"
             "       [--last N]         the server's runs, oldest first (default the newest 50)\n"
-            "  show RUN_ID [--json] [--samples]\n"
+            "  show RUN_ID [--json] [--samples | --logs]\n"
             "                          a server run: its state and the history store's record\n"
             "  run EXPERIMENT [--detach] [--json]\n"
             "                          start a stored experiment now and follow it to its\n"
@@ -144,7 +144,7 @@ static void print_server_run(struct fl_cli_client *c, const json_t *r)
 static int cmd_show(struct fl_cli_client *c, int argc, char **argv)
 {
     const char *id = NULL;
-    bool as_json = false, samples = false;
+    bool as_json = false, samples = false, logs = false;
     long long n;
     struct fl_err e = {0};
     char path[128];
@@ -156,6 +156,8 @@ static int cmd_show(struct fl_cli_client *c, int argc, char **argv)
             as_json = true;
         else if (!strcmp(argv[k], "--samples"))
             samples = true;
+        else if (!strcmp(argv[k], "--logs"))
+            logs = true;
         else if (argv[k][0] != '-' && !id)
             id = argv[k];
         else
@@ -167,9 +169,20 @@ static int cmd_show(struct fl_cli_client *c, int argc, char **argv)
                         "`faultline --server URL runs`)\n");
         return FL_EUSAGE;
     }
-    snprintf(path, sizeof path, "/api/v1/runs/%lld%s", n, samples ? "?samples=1" : "");
+    snprintf(path, sizeof path, "/api/v1/runs/%lld%s", n,
+             logs      ? "/logs"
+             : samples ? "?samples=1"
+                       : "");
     if ((r = get(c, path, &reply)))
         return r;
+    if (logs) {
+        if (as_json)
+            dump(reply);
+        else
+            fl_cli_show_logs(reply, json_object_get(reply, "events"));
+        json_decref(reply);
+        return 0;
+    }
     run = json_object_get(reply, "run");
     if (as_json) {
         dump(reply);

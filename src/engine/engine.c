@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 #include "engine/history_run.h"
+#include "engine/logs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -212,6 +213,7 @@ struct step {
 };
 
 struct run {
+    struct fl_logcap *logs; /* target logs, NULL when the experiment names none */
     const struct fl_spec *spec;
     const struct fl_engine_opts *o;
     struct fl_run_result *res;
@@ -1082,6 +1084,7 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
         goto out;
     res->run_id = r.run_id;
     record_probes(&r);
+    r.logs = fl_logcap_start(spec, r.t0_ns);
 
     engine_stop = 0;
     sigemptyset(&sa.sa_mask);
@@ -1104,6 +1107,13 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     stop_probes(&r);
     rollbacks(&r);
     finish_workload(&r);
+    if (r.logs) {
+        char sum[1024];
+        if (fl_logcap_finish(r.logs, o->store, r.run_id, sum, sizeof sum))
+            event(&r, "target logs: %s (not all stored)", sum);
+        else
+            event(&r, "target logs: %s", sum);
+    }
     r.phase = "verdict";
     res->exit_code = exit_code_for(res);
     if (res->verdict == FL_VERDICT_PASSED)
@@ -1142,6 +1152,7 @@ out:
     }
     if (r.wl_started)
         fl_workload_child_cleanup(&r.wl);
+    fl_logcap_free(r.logs);
     free(r.probes);
     free(r.steps);
     free(r.guard_since);

@@ -6,6 +6,7 @@
 
 #include "server/server.h"
 #include "store/server_store.h"
+#include "store/store.h"
 #include "util/parse.h"
 
 int fl_api_runs_start(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
@@ -116,6 +117,36 @@ int fl_api_runs_get(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
         return fl_http_error(rs, 404, "not_found", "no run %lld; GET /api/v1/runs lists them",
                              (long long)id);
     return fl_http_ok(rs, 200, r);
+}
+
+int fl_api_runs_logs(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
+{
+    struct fl_err e = {0};
+    json_t *r, *h, *logs;
+    int64_t id, hr;
+
+    if (run_id(rq, rs, &id))
+        return 0;
+    if (!(r = fl_runner_get(s, id, false, false)))
+        return fl_http_error(rs, 404, "not_found", "no run %lld; GET /api/v1/runs lists them",
+                             (long long)id);
+    hr = json_integer_value(json_object_get(r, "history_run"));
+    json_decref(r);
+    if (!hr)
+        return fl_http_error(rs, 404, "not_found",
+                             "run %lld has no record in the history store (yet): nothing was "
+                             "captured",
+                             (long long)id);
+    if (!(h = fl_store_show_run(s->hist, hr, 0, &e)) ||
+        !(logs = fl_store_run_logs(s->hist, hr, fl_http_query(rq, "source"), &e))) {
+        json_decref(h);
+        return fl_http_error(rs, 500, "store", "%s", e.msg);
+    }
+    json_object_set(logs, "events", json_object_get(h, "events"));
+    json_object_set_new(logs, "id", json_integer(id));
+    json_object_set_new(logs, "history_run", json_integer(hr));
+    json_decref(h);
+    return fl_http_ok(rs, 200, logs);
 }
 
 int fl_api_runs_abort(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)

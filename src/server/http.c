@@ -51,6 +51,8 @@ static const struct route routes[] = {
      "Abort a running run (it reverts and records aborted)", 202},
     {"GET", "/api/v1/runs/{}/events", fl_api_runs_stream, FL_ROLE_VIEWER,
      "The run's events live, as Server-Sent Events", 200},
+    {"GET", "/api/v1/runs/{}/logs", fl_api_runs_logs, FL_ROLE_VIEWER,
+     "The target logs captured with the run, and its events, by time (?source=NAME)", 200},
     {"GET", "/api/v1/schedules", fl_api_schedules_list, FL_ROLE_VIEWER, "List schedules", 200},
     {"POST", "/api/v1/schedules", fl_api_schedules_create, FL_ROLE_OPERATOR, "Create a schedule",
      201},

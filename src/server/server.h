@@ -119,6 +119,7 @@ int fl_api_runs_start(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs
 int fl_api_runs_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_runs_get(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_runs_abort(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_runs_logs(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_schedules_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_schedules_create(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_schedules_get(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);

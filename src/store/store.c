@@ -74,11 +74,11 @@ static const char *const migrations[] = {
     "operations = (length(CAST(content AS TEXT)) - "
     "length(replace(CAST(content AS TEXT), '\"type\":\"invoke\"', ''))) / 15;\n",
     /* 5: the log lines of the run's targets (docs/experiments.md, "Target logs") */
-    "CREATE TABLE run_log_sources (\n"
+    "CREATE TABLE IF NOT EXISTS run_log_sources (\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id), source TEXT NOT NULL, kind TEXT NOT NULL,\n"
     "  target TEXT NOT NULL, lines INTEGER NOT NULL, bytes INTEGER NOT NULL,\n"
     "  dropped INTEGER NOT NULL, error TEXT, PRIMARY KEY (run_id, source));\n"
-    "CREATE TABLE run_logs (\n"
+    "CREATE TABLE IF NOT EXISTS run_logs (\n"
     "  run_id INTEGER NOT NULL, source TEXT NOT NULL, seq INTEGER NOT NULL,\n"
     "  t_ms INTEGER NOT NULL, line TEXT NOT NULL, PRIMARY KEY (run_id, source, seq));\n",
 };
@@ -119,11 +119,11 @@ static const char *const pg_migrations[] = {
     "  output TEXT, PRIMARY KEY (run_id, seq));\n",
     /* 4: no PostgreSQL store predates the events column */
     "ALTER TABLE histories ADD COLUMN events BIGINT;\n",
-    "CREATE TABLE run_log_sources (\n"
+    "CREATE TABLE IF NOT EXISTS run_log_sources (\n"
     "  run_id BIGINT NOT NULL REFERENCES runs(id), source TEXT NOT NULL, kind TEXT NOT NULL,\n"
     "  target TEXT NOT NULL, lines BIGINT NOT NULL, bytes BIGINT NOT NULL,\n"
     "  dropped BIGINT NOT NULL, error TEXT, PRIMARY KEY (run_id, source));\n"
-    "CREATE TABLE run_logs (\n"
+    "CREATE TABLE IF NOT EXISTS run_logs (\n"
     "  run_id BIGINT NOT NULL, source TEXT NOT NULL, seq BIGINT NOT NULL,\n"
     "  t_ms BIGINT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (run_id, source, seq));\n",
 };
@@ -700,6 +700,44 @@ json_t *fl_store_list_runs(struct fl_store *st, struct fl_err *e)
     return all;
 }
 
+int fl_store_log_source(struct fl_store *st, int64_t run_id, const char *source, const char *kind,
+                        const char *target, int64_t lines, int64_t bytes, int64_t dropped,
+                        const char *error)
+{
+    return put(st,
+               "INSERT INTO run_log_sources (run_id, source, kind, target, lines, bytes, "
+               "dropped, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               "IsssIIIs", run_id, source, kind, target, lines, bytes, dropped, error);
+}
+
+int fl_store_log_line(struct fl_store *st, int64_t run_id, const char *source, int64_t seq,
+                      int64_t t_ms, const char *line)
+{
+    return put(st, "INSERT INTO run_logs (run_id, source, seq, t_ms, line) VALUES (?, ?, ?, ?, ?)",
+               "IsIIs", run_id, source, seq, t_ms, line);
+}
+
+json_t *fl_store_run_logs(struct fl_store *st, int64_t run_id, const char *source, struct fl_err *e)
+{
+    json_t *src = fl_db_rows(st->db, e,
+                             "SELECT source AS name, kind, target, lines, bytes, dropped, error "
+                             "FROM run_log_sources WHERE run_id = ?1 AND (?2 IS NULL OR source "
+                             "= ?2) ORDER BY source",
+                             "Is", run_id, source),
+           *lines = src ? fl_db_rows(st->db, e,
+                                     "SELECT source, seq, t_ms, line FROM run_logs WHERE run_id "
+                                     "= ?1 AND (?2 IS NULL OR source = ?2) ORDER BY t_ms, source, "
+                                     "seq",
+                                     "Is", run_id, source)
+                        : NULL;
+
+    if (!lines) {
+        json_decref(src);
+        return NULL;
+    }
+    return json_pack("{s:o,s:o}", "sources", src, "lines", lines);
+}
+
 /* A probe's samples as [t_ms, value, ok, latency_ms] arrays. */
 static json_t *samples(struct fl_store *st, int64_t run_id, json_t *probe, struct fl_err *e)
 {
@@ -784,6 +822,11 @@ json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples,
         json_object_set(o, "history", json_array_size(h) ? json_array_get(h, 0) : json_null());
         json_decref(h);
     }
+    json_object_set_new(o, "logs",
+                        rows(st,
+                             "SELECT source AS name, kind, target, lines, bytes, dropped, error "
+                             "FROM run_log_sources WHERE run_id = ? ORDER BY source",
+                             run_id, e));
     json_object_set_new(o, "checks",
                         rows(st,
                              "SELECT model, result, exit_code, output FROM checks "

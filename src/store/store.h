@@ -72,6 +72,18 @@ int fl_store_history_write(struct fl_store *st, int64_t run_id, FILE *out, struc
 int fl_store_check(struct fl_store *st, int64_t run_id, int seq, const char *model,
                    const char *result, int exit_code, const char *output);
 
+/* Target logs (engine/logs.h): a source's summary (error NULL when it was
+ * captured) and its lines, seq from 0; fl_store_run_logs returns
+ * {"sources": [...], "lines": [{source, seq, t_ms, line}]} in time order,
+ * of one source when `source` is not NULL. */
+int fl_store_log_source(struct fl_store *st, int64_t run_id, const char *source, const char *kind,
+                        const char *target, int64_t lines, int64_t bytes, int64_t dropped,
+                        const char *error);
+int fl_store_log_line(struct fl_store *st, int64_t run_id, const char *source, int64_t seq,
+                      int64_t t_ms, const char *line);
+json_t *fl_store_run_logs(struct fl_store *st, int64_t run_id, const char *source,
+                          struct fl_err *e);
+
 /* Remove a run and everything recorded with it (a server schedule's `keep`). */
 int fl_store_delete_run(struct fl_store *st, int64_t run_id, struct fl_err *e);
 
