@@ -121,6 +121,8 @@ void fl_server_free(struct fl_server *s, int lock_fd)
     fl_sstore_close(s->ss);
     fl_store_close(s->hist);
     fl_auth_free(s->auth);
+    for (size_t i = 0; i < FL_SERVER_RUNS_CACHE; i++)
+        free(s->runs_cache[i].text);
     free(s->tls_cert);
     free(s->tls_key);
     if (lock_fd >= 0)

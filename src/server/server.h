@@ -48,6 +48,15 @@ struct fl_server_metrics {
     int64_t sched_lag_ms_sum, sched_fires, sched_lag_ms_max;
 };
 
+/* A GET /api/v1/runs answer (its text), valid while the server tables'
+ * generation is the same: a dashboard polling the list costs no query. */
+#define FL_SERVER_RUNS_CACHE 8
+struct fl_runs_cache {
+    char key[640];
+    uint64_t generation;
+    char *text;
+};
+
 struct fl_server {
     pthread_mutex_t lock;
     struct fl_store *hist;
@@ -61,6 +70,8 @@ struct fl_server {
     int64_t started_ms;
     volatile sig_atomic_t stop;
     struct fl_server_metrics m;
+    struct fl_runs_cache runs_cache[FL_SERVER_RUNS_CACHE];
+    size_t runs_cache_next;
 };
 
 /* One request as the handlers see it. */

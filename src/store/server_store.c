@@ -12,6 +12,7 @@
 
 struct fl_sstore {
     struct fl_db *db;
+    uint64_t generation; /* fl_sstore_exec calls so far */
 };
 
 /* Migration N brings the server schema from version N to N+1. Append only. */
@@ -155,6 +156,11 @@ int fl_sstore_claim(struct fl_sstore *st, struct fl_err *e)
     return 0;
 }
 
+uint64_t fl_sstore_generation(const struct fl_sstore *st)
+{
+    return st->generation;
+}
+
 void fl_sstore_close(struct fl_sstore *st)
 {
     if (!st)
@@ -172,6 +178,7 @@ int fl_sstore_exec(struct fl_sstore *st, int64_t *last_id, struct fl_err *e, con
     va_start(ap, types);
     r = fl_db_execv(st->db, last_id, e, sql, types, ap);
     va_end(ap);
+    st->generation++;
     return r;
 }
 

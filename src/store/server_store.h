@@ -34,6 +34,9 @@ int fl_sstore_exec(struct fl_sstore *st, int64_t *last_id, struct fl_err *e, con
  * (with e filled) on a database error. */
 json_t *fl_sstore_rows(struct fl_sstore *st, struct fl_err *e, const char *sql, const char *types,
                        ...);
+/* A number that changes with every fl_sstore_exec (a write): a reader
+ * that cached an answer knows it is still the answer while it is the same. */
+uint64_t fl_sstore_generation(const struct fl_sstore *st);
 /* The first row, or NULL when there is none (e->code stays 0) or on error. */
 json_t *fl_sstore_row(struct fl_sstore *st, struct fl_err *e, const char *sql, const char *types,
                       ...);
