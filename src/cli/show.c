@@ -94,13 +94,14 @@ void fl_cli_show_logs(const json_t *logs, const json_t *events)
 
     json_array_foreach (json_object_get(logs, "sources"), i, src) {
         json_t *err = json_object_get(src, "error");
-        printf("log %s (%s %s): %lld lines, %lld bytes%s%lld%s%s%s\n", str_or(src, "name", "?"),
+        long long dropped = (long long)json_integer_value(json_object_get(src, "dropped"));
+        char extra[64] = "";
+        if (dropped)
+            snprintf(extra, sizeof extra, ", %lld dropped over its max", dropped);
+        printf("log %s (%s %s): %lld lines, %lld bytes%s%s%s\n", str_or(src, "name", "?"),
                str_or(src, "kind", "?"), str_or(src, "target", "?"),
                (long long)json_integer_value(json_object_get(src, "lines")),
-               (long long)json_integer_value(json_object_get(src, "bytes")),
-               json_integer_value(json_object_get(src, "dropped")) ? ", " : "",
-               (long long)json_integer_value(json_object_get(src, "dropped")),
-               json_integer_value(json_object_get(src, "dropped")) ? " dropped over its max" : "",
+               (long long)json_integer_value(json_object_get(src, "bytes")), extra,
                json_is_string(err) ? ": " : "", json_is_string(err) ? json_string_value(err) : "");
     }
     if (!i)

@@ -6,7 +6,9 @@ Finalizers kill by PID the servers and every run process of the test's store
 
 The store is SQLite unless the test parametrizes `backend` with BACKENDS:
 then it runs once more on a real PostgreSQL (`postgres` fixture: initdb as
-the postgres user, a free port, one database per test, stopped by PID)."""
+the postgres user, a free port, one database per test, stopped by PID).
+FL_TEST_SERVER_BACKEND=postgresql runs every server test on PostgreSQL (the
+few that read the SQLite file directly then fail: a manual check only)."""
 import itertools
 import json
 import os
