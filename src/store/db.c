@@ -647,6 +647,14 @@ int fl_db_begin(struct fl_db *db)
     return fl_db_exec(db, NULL, &(struct fl_err){0}, "BEGIN", NULL) < 0 ? -FL_ESTATE : 0;
 }
 
+int fl_db_begin_write(struct fl_db *db)
+{
+    return fl_db_exec(db, NULL, &(struct fl_err){0}, db->lite ? "BEGIN IMMEDIATE" : "BEGIN", NULL) <
+                   0
+               ? -FL_ESTATE
+               : 0;
+}
+
 int fl_db_commit(struct fl_db *db)
 {
     return fl_db_exec(db, NULL, &(struct fl_err){0}, "COMMIT", NULL) < 0 ? -FL_ESTATE : 0;

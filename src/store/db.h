@@ -70,6 +70,9 @@ bool fl_db_connected(struct fl_db *db);
 bool fl_db_reconnect(struct fl_db *db);
 
 int fl_db_begin(struct fl_db *db);
+/* A transaction that will write: SQLite takes the write lock at once (its
+ * busy timeout applies, where a deferred one could fail on a deadlock). */
+int fl_db_begin_write(struct fl_db *db);
 int fl_db_commit(struct fl_db *db);
 
 #endif

@@ -765,8 +765,10 @@ int fl_store_delete_run(struct fl_store *st, int64_t run_id, struct fl_err *e)
         "DELETE FROM checks WHERE run_id = ?",  "DELETE FROM run_logs WHERE run_id = ?",
         "DELETE FROM runs WHERE id = ?",
     };
-    int r = fl_db_begin(st->db);
+    int r = fl_db_begin_write(st->db);
 
+    if (r)
+        fl_err_set(e, FL_ESTATE, "history store: cannot start a transaction (busy or unreachable)");
     for (size_t i = 0; !r && i < sizeof sql / sizeof sql[0]; i++)
         if (fl_db_exec(st->db, NULL, e, sql[i], "I", run_id) < 0)
             r = -FL_ESTATE;
