@@ -284,22 +284,26 @@ static bool not_stored(struct fl_server *s, int64_t id, char *verdict, size_t vl
                        char *reason, size_t rlen)
 {
     char *tail = log_tail(s, id), *p = tail ? strstr(tail, FL_ENGINE_NOT_STORED) : NULL;
-    long long run;
-    int n = 0, code;
-    char v[32];
+    char *end, *v, *rest;
+    bool found = false;
 
-    if (p &&
-        sscanf(p + strlen(FL_ENGINE_NOT_STORED), " run %lld verdict %31s exit %d:%n", &run, v,
-               &code, &n) == 3 &&
-        n > 0) {
-        char *rest = p + strlen(FL_ENGINE_NOT_STORED) + n;
-        rest[strcspn(rest, "\n")] = '\0';
-        snprintf(verdict, vlen, "%s", v);
-        *exit_code = code;
-        snprintf(reason, rlen, "NOT STORED:%s", rest);
+    /* " run N verdict V exit X: reason" */
+    if (p && !strncmp(p += strlen(FL_ENGINE_NOT_STORED), " run ", 5)) {
+        strtoll(p + 5, &end, 10);
+        if (!strncmp(end, " verdict ", 9) && (rest = strstr(v = end + 9, " exit ")) &&
+            (size_t)(rest - v) < vlen) {
+            long code = strtol(rest + 6, &end, 10);
+            if (*end == ':') {
+                snprintf(verdict, vlen, "%.*s", (int)(rest - v), v);
+                *exit_code = (int)code;
+                end[1 + strcspn(end + 1, "\n")] = '\0';
+                snprintf(reason, rlen, "NOT STORED:%s", end + 1);
+                found = true;
+            }
+        }
     }
     free(tail);
-    return n > 0;
+    return found;
 }
 
 /* The run ended (exit_code < 0: unknown, it was not our child). */

@@ -357,7 +357,7 @@ static int pg_bind_json(struct pg_params *pp, int n, const char *types, json_t *
     pp->n = n;
     for (int i = 0; i < n && i < MAX_PARAMS; i++) {
         json_t *v = json_array_get(params, (size_t)i);
-        char t = types && i < (int)strlen(types) ? types[i] : 's';
+        int t = types && i < (int)strlen(types) ? (unsigned char)types[i] : 's';
         pp->types[i] = t == 'd' ? 701 : t == 's' ? 25 : 20;
         pp->values[i] = NULL;
         if (json_is_string(v))
@@ -505,7 +505,7 @@ int fl_db_execv(struct fl_db *db, int64_t *last_id, struct fl_err *e, const char
     }
     if (last_id && PQntuples(res) > 0)
         *last_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    r = atoi(PQcmdTuples(res));
+    r = (int)strtol(PQcmdTuples(res), NULL, 10);
     PQclear(res);
     return r;
 }
@@ -774,6 +774,7 @@ fail:
 json_t *fl_db_params(const char *types, va_list ap)
 {
     json_t *a = json_array();
+    json_int_t v;
 
     for (int i = 0; types && types[i]; i++) {
         const char *str;
@@ -787,7 +788,8 @@ json_t *fl_db_params(const char *types, va_list ap)
             json_array_append_new(a, json_integer(va_arg(ap, int64_t)));
             break;
         case 'i':
-            json_array_append_new(a, json_integer(va_arg(ap, int)));
+            v = va_arg(ap, int);
+            json_array_append_new(a, json_integer(v + 0));
             break;
         case 'd':
             d = va_arg(ap, double);
@@ -828,15 +830,18 @@ int fl_db_exec_json(struct fl_db *db, struct fl_err *e, const char *sql, const c
         return r == SQLITE_DONE || r == SQLITE_ROW ? sqlite3_changes(db->lite)
                                                    : lite_err(db, e, NULL);
     }
-    _cleanup_free_ char *q = NULL;
     struct pg_params pp = {0};
     PGresult *res;
-    int n, r;
+    int n = 0, r;
+    char *q = pg_sql(sql, &n);
 
-    if (!(q = pg_sql(sql, &n)) || pg_bind_json(&pp, n, types, params))
+    if (!q || pg_bind_json(&pp, n, types, params)) {
+        free(q);
         return fl_err_set(e, FL_ESTATE, "%s: bad statement", db->label);
+    }
     res = pg_run(db, q, &pp, 0);
-    r = pg_ok(res) ? atoi(PQcmdTuples(res)) : pg_err(db, e, res);
+    free(q);
+    r = pg_ok(res) ? (int)strtol(PQcmdTuples(res), NULL, 10) : pg_err(db, e, res);
     PQclear(res);
     return r;
 }
