@@ -29,6 +29,7 @@ static const char *const paths[] = {
     "/api/v1/webhooks",
     "/api/v1/webhooks/1",
     "/api/v1/audit",
+    "/api/v1/runs/1/logs",
 };
 #define NPATHS (sizeof paths / sizeof paths[0])
 
