@@ -80,7 +80,10 @@ static const char *const migrations[] = {
     "  dropped INTEGER NOT NULL, error TEXT, PRIMARY KEY (run_id, source));\n"
     "CREATE TABLE IF NOT EXISTS run_logs (\n"
     "  run_id INTEGER NOT NULL, source TEXT NOT NULL, seq INTEGER NOT NULL,\n"
-    "  t_ms INTEGER NOT NULL, line TEXT NOT NULL, PRIMARY KEY (run_id, source, seq));\n",
+    "  t_ms INTEGER NOT NULL, line TEXT NOT NULL, PRIMARY KEY (run_id, source, seq));\n"
+    /* and the runner's host (its boot id): a store shared by several hosts
+     * judges a runner's liveness only on the host it runs on */
+    "ALTER TABLE runs ADD COLUMN runner_host TEXT;\n",
 };
 
 /* The same schema in PostgreSQL (64-bit integers, doubles, bytea, identity
@@ -125,7 +128,8 @@ static const char *const pg_migrations[] = {
     "  dropped BIGINT NOT NULL, error TEXT, PRIMARY KEY (run_id, source));\n"
     "CREATE TABLE IF NOT EXISTS run_logs (\n"
     "  run_id BIGINT NOT NULL, source TEXT NOT NULL, seq BIGINT NOT NULL,\n"
-    "  t_ms BIGINT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (run_id, source, seq));\n",
+    "  t_ms BIGINT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (run_id, source, seq));\n"
+    "ALTER TABLE runs ADD COLUMN runner_host TEXT;\n",
 };
 
 int fl_store_schema_version(void)
@@ -467,6 +471,21 @@ static int put(struct fl_store *st, const char *sql, const char *types, ...)
     return 0;
 }
 
+/* This boot of this host (the kernel's boot id), "" when unknown. */
+static const char *boot_id(void)
+{
+    static char id[64]; /* written once, read by the store's single writer */
+    FILE *f;
+
+    if (!id[0] && (f = fopen("/proc/sys/kernel/random/boot_id", "re"))) {
+        if (!fgets(id, sizeof id, f))
+            id[0] = '\0';
+        id[strcspn(id, "\n")] = '\0';
+        fclose(f);
+    }
+    return id;
+}
+
 int fl_store_run_begin(struct fl_store *st, const char *title, const char *file,
                        const char *content, const char *hash, int64_t started_wall_ms,
                        uint64_t seed, int64_t *run_id, struct fl_err *e)
@@ -484,9 +503,9 @@ int fl_store_run_begin(struct fl_store *st, const char *title, const char *file,
                        : fl_err_set(e, FL_ESTATE, "history store: recording the experiment");
     if (fl_db_exec(st->db, run_id, e,
                    "INSERT INTO runs (experiment_id, started_ms, seed, runner_pid, "
-                   "runner_start) VALUES (?, ?, ?, ?, ?)",
-                   "IIIII", exp_id, started_wall_ms, (int64_t)seed, (int64_t)getpid(),
-                   (int64_t)fl_proc_start_time(getpid())) < 0)
+                   "runner_start, runner_host) VALUES (?, ?, ?, ?, ?, ?)",
+                   "IIIIIs", exp_id, started_wall_ms, (int64_t)seed, (int64_t)getpid(),
+                   (int64_t)fl_proc_start_time(getpid()), boot_id()) < 0)
         return fl_err_prefix(e, "recording the run");
     return 0;
 }
@@ -669,8 +688,11 @@ static void settle(json_t *run)
     const char *v = json_string_value(json_object_get(run, "verdict"));
     json_t *pid = json_object_get(run, "runner_pid");
     json_t *start = json_object_get(run, "runner_start");
+    const char *host = json_string_value(json_object_get(run, "runner_host"));
 
-    if (v && !strcmp(v, "running") &&
+    /* a runner on another host (a shared PostgreSQL store) cannot be
+     * checked from here: it stays running */
+    if (v && !strcmp(v, "running") && !(host && *host && *boot_id() && strcmp(host, boot_id())) &&
         !(json_is_integer(pid) && json_is_integer(start) &&
           fl_proc_alive((pid_t)json_integer_value(pid), (uint64_t)json_integer_value(start)))) {
         json_object_set_new(run, "verdict", json_string("interrupted"));
@@ -680,6 +702,7 @@ static void settle(json_t *run)
     }
     json_object_del(run, "runner_pid");
     json_object_del(run, "runner_start");
+    json_object_del(run, "runner_host");
 }
 
 json_t *fl_store_list_runs(struct fl_store *st, struct fl_err *e)
@@ -689,7 +712,7 @@ json_t *fl_store_list_runs(struct fl_store *st, struct fl_err *e)
                        "r.started_ms AS started_ms, r.duration_ms AS duration_ms, "
                        "r.verdict AS verdict, r.explanation AS explanation, "
                        "r.exit_code AS exit_code, r.runner_pid AS runner_pid, "
-                       "r.runner_start AS runner_start "
+                       "r.runner_start AS runner_start, r.runner_host AS runner_host "
                        "FROM runs r JOIN experiments x ON x.id = r.experiment_id ORDER BY r.id",
                        0, e),
            *r;
@@ -786,7 +809,8 @@ json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples,
                        "x.file AS file, r.started_ms AS started_ms, "
                        "r.duration_ms AS duration_ms, r.seed AS seed, r.verdict AS verdict, "
                        "r.explanation AS explanation, r.exit_code AS exit_code, "
-                       "r.runner_pid AS runner_pid, r.runner_start AS runner_start "
+                       "r.runner_pid AS runner_pid, r.runner_start AS runner_start, "
+                       "r.runner_host AS runner_host "
                        "FROM runs r JOIN experiments x ON x.id = r.experiment_id WHERE r.id = ?",
                        run_id, e);
     json_t *o = json_incref(json_array_get(run, 0)), *probes, *p;

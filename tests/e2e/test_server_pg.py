@@ -52,6 +52,15 @@ def test_a_cli_reads_the_servers_history_from_postgresql(servers, sleeper, postg
     p = subprocess.run([BIN, "show", str(r["history_run"])], capture_output=True, text=True,
                        env=e, timeout=30)
     assert p.returncode == 0 and "passed" in p.stdout, p.stdout + p.stderr
+    # a runner gone on this host reads interrupted; one of another host
+    # (a shared store) cannot be judged from here and stays running
+    hid = r["history_run"]
+    srv.sql(f"UPDATE runs SET verdict = 'running', runner_pid = 999999 WHERE id = {hid}")
+    p = subprocess.run([BIN, "runs", "--json"], capture_output=True, text=True, env=e, timeout=30)
+    assert json.loads(p.stdout)[0]["verdict"] == "interrupted", p.stdout
+    srv.sql(f"UPDATE runs SET runner_host = 'another-host' WHERE id = {hid}")
+    p = subprocess.run([BIN, "runs", "--json"], capture_output=True, text=True, env=e, timeout=30)
+    assert json.loads(p.stdout)[0]["verdict"] == "running", p.stdout
     # a reader creates nothing in a database without a history
     empty = srv.db.rsplit("/", 1)[0] + "/postgres"
     p = subprocess.run([BIN, "runs", "--db", empty], capture_output=True, text=True, timeout=30)
