@@ -6,6 +6,7 @@
 #include "cli/api_client.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,27 +43,75 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 
 int fl_cli_client_opt(struct fl_cli_client *c, int argc, char **argv, int *i)
 {
+    static const char *const names[] = {"--server", "--token", "--token-file"};
+    const char **dest[] = {&c->server, &c->token, &c->token_file};
     const char *a = argv[*i];
 
-    if (strcmp(a, "--server") && strcmp(a, "--token"))
-        return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "faultline: error: %s needs a value\n", a);
-        return -1;
+    for (size_t k = 0; k < 3; k++) {
+        size_t n = strlen(names[k]);
+        if (strncmp(a, names[k], n) || (a[n] && a[n] != '='))
+            continue;
+        if (a[n] == '=') {
+            *dest[k] = a + n + 1;
+            return 1;
+        }
+        if (*i + 1 >= argc) {
+            fprintf(stderr, "faultline: error: %s needs a value\n", a);
+            return -1;
+        }
+        *dest[k] = argv[++*i];
+        return 1;
     }
-    if (!strcmp(a, "--server"))
-        c->server = argv[++*i];
-    else
-        c->token = argv[++*i];
-    return 1;
+    return 0;
+}
+
+const char *fl_cli_server_url(const struct fl_cli_client *c)
+{
+    const char *server = c->server ? c->server : getenv("FAULTLINE_SERVER");
+
+    return server && *server ? server : FL_CLI_DEFAULT_SERVER;
+}
+
+/* The bearer token: --token, --token-file, $FAULTLINE_TOKEN,
+ * $FAULTLINE_TOKEN_FILE (a file's first line); NULL for none, and -1 in
+ * *bad when a token file cannot be read (message printed). */
+static const char *token_of(const struct fl_cli_client *c, char *buf, size_t len, int *bad)
+{
+    const char *file = c->token_file, *env = getenv("FAULTLINE_TOKEN");
+    FILE *f;
+
+    *bad = 0;
+    if (c->token)
+        return c->token;
+    if (!file && env && *env)
+        return env;
+    if (!file && !(file = getenv("FAULTLINE_TOKEN_FILE")))
+        return NULL;
+    if (!*file)
+        return NULL;
+    if (!(f = fopen(file, "re")) || !fgets(buf, (int)len, f)) {
+        fprintf(stderr,
+                "faultline: error: cannot read the token file %s: %s (--token-file or "
+                "FAULTLINE_TOKEN_FILE; its first line is the token)\n",
+                file, f ? "it is empty" : strerror(errno));
+        if (f)
+            fclose(f);
+        *bad = -1;
+        return NULL;
+    }
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return buf;
 }
 
 /* One request; the reply's text in *out (malloc'd, may be NULL). */
 static int perform(struct fl_cli_client *c, const char *method, const char *path, json_t *body,
                    char **out)
 {
-    const char *server = c->server ? c->server : getenv("FAULTLINE_SERVER");
-    const char *token = c->token ? c->token : getenv("FAULTLINE_TOKEN");
+    const char *server = fl_cli_server_url(c);
+    char tokbuf[512];
+    int bad;
+    const char *token = token_of(c, tokbuf, sizeof tokbuf, &bad);
     struct curl_slist *h = NULL;
     struct buf b = {0};
     char *url = NULL, *data = NULL, auth[1024];
@@ -71,8 +120,8 @@ static int perform(struct fl_cli_client *c, const char *method, const char *path
     CURL *curl;
 
     *out = NULL;
-    if (!server || !*server)
-        server = FL_CLI_DEFAULT_SERVER;
+    if (bad)
+        return -1;
     if (asprintf(&url, "%s%s", server, path) < 0 || !(curl = curl_easy_init())) {
         free(url);
         fprintf(stderr, "faultline: error: out of memory\n");
@@ -149,14 +198,15 @@ char *fl_cli_url_escape(const char *s)
     return out;
 }
 
-int fl_cli_api_fail(int status, json_t *reply)
+static int api_fail(const char *server, int status, json_t *reply)
 {
     json_t *err = json_object_get(reply, "error");
     const char *msg = json_string_value(json_object_get(err, "message"));
 
     if (status < 0)
         return FL_EFAIL;
-    fprintf(stderr, "faultline: error: %s (HTTP %d)\n", msg ? msg : "unexpected reply", status);
+    fprintf(stderr, "faultline: error: %s%s%s (HTTP %d)\n", server ? "server " : "",
+            server ? server : "", msg ? msg : "unexpected reply", status);
     switch (status) {
     case 400:
     case 413:
@@ -172,6 +222,19 @@ int fl_cli_api_fail(int status, json_t *reply)
     default:
         return FL_EFAIL;
     }
+}
+
+int fl_cli_api_fail(int status, json_t *reply)
+{
+    return api_fail(NULL, status, reply);
+}
+
+int fl_cli_api_fail_at(const struct fl_cli_client *c, int status, json_t *reply)
+{
+    char who[600];
+
+    snprintf(who, sizeof who, "%s: ", fl_cli_server_url(c));
+    return api_fail(who, status, reply);
 }
 
 void fl_cli_format_ms(json_t *ms, char *buf, size_t len)

@@ -3,6 +3,8 @@
 #ifndef FL_CLI_CLI_H
 #define FL_CLI_CLI_H
 
+#include <jansson.h>
+
 struct fl_cli_cmd {
     const char *name;
     int (*main)(int argc, char **argv); /* argv[0] is the subcommand name */
@@ -22,6 +24,12 @@ int fl_cli_validate(int argc, char **argv);
 int fl_cli_run(int argc, char **argv);
 int fl_cli_runs(int argc, char **argv);
 int fl_cli_show(int argc, char **argv);
+/* show.c: a history-store run (as `show --json` prints it), for people. */
+void fl_cli_show_human(const json_t *run);
+/* show.c: target logs ({"sources", "lines"}) merged with the run's events. */
+void fl_cli_show_logs(const json_t *logs, const json_t *events);
+/* remote.c: `faultline --server URL COMMAND ...` (argv[0] is "--server..."). */
+int fl_cli_remote(int argc, char **argv);
 int fl_cli_lab(int argc, char **argv);
 int fl_cli_dns_worker(int argc, char **argv);
 int fl_cli_diskio_worker(int argc, char **argv);

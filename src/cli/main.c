@@ -60,7 +60,9 @@ static int cmd_help(int argc, char **argv)
            "stored in " FL_STORE_DEFAULT_PATH ", one of each for every user of this\n"
            "machine. For your own, set FAULTLINE_STATE_DIR and FAULTLINE_DB (or give\n"
            "--state-dir and --db), e.g. FAULTLINE_STATE_DIR=$HOME/.faultline/state\n"
-           "FAULTLINE_DB=$HOME/.faultline/history.db.\n");
+           "FAULTLINE_DB=$HOME/.faultline/history.db.\n\n"
+           "Against a server: faultline --server URL runs|show|run|status ... (see\n"
+           "`faultline --server URL --help`).\n");
     return 0;
 }
 
@@ -74,6 +76,8 @@ int main(int argc, char **argv)
         name = "help";
     if (!strcmp(name, "--version"))
         name = "version";
+    if (!strncmp(name, "--server", 8) || !strncmp(name, "--token", 7))
+        return fl_cli_remote(argc - 1, argv + 1); /* runs, show, run, status on a server */
     fl_cli_housekeep(name);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(commands[i].name, name))

@@ -51,7 +51,8 @@ int fl_cli_runs(int argc, char **argv)
                    "  --experiment TITLE  only the runs of the experiment with this title\n"
                    "  --last N            only the newest N runs (of that experiment)\n"
                    "  --json              the array documented in docs/experiments.md\n"
-                   "  --db PATH           the history store (default $FAULTLINE_DB or the\n"
+                   "  --db PATH|URL       the history store, a file or postgresql://... (default\n"
+                   "                      $FAULTLINE_DB or the\n"
                    "                      machine-wide " FL_STORE_DEFAULT_PATH ")\n"
                    "The store is opened read-only: nothing is created, even when it does not\n"
                    "exist yet (then the list is empty).\n");

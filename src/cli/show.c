@@ -24,7 +24,7 @@ static const char *str_or(const json_t *o, const char *key, const char *def)
     return s ? s : def;
 }
 
-static void print_human(const json_t *run)
+void fl_cli_show_human(const json_t *run)
 {
     json_t *ev = json_object_get(run, "events"), *probes = json_object_get(run, "probes"), *x;
     char when[32], dur[32];
@@ -87,12 +87,49 @@ static void print_human(const json_t *run)
                   "verdict)"));
 }
 
+void fl_cli_show_logs(const json_t *logs, const json_t *events)
+{
+    json_t *lines = json_object_get(logs, "lines"), *src;
+    size_t i = 0, k = 0, n = json_array_size(lines), m = json_array_size(events);
+
+    json_array_foreach (json_object_get(logs, "sources"), i, src) {
+        json_t *err = json_object_get(src, "error");
+        long long dropped = (long long)json_integer_value(json_object_get(src, "dropped"));
+        char extra[64] = "";
+        if (dropped)
+            snprintf(extra, sizeof extra, ", %lld dropped over its max", dropped);
+        printf("log %s (%s %s): %lld lines, %lld bytes%s%s%s\n", str_or(src, "name", "?"),
+               str_or(src, "kind", "?"), str_or(src, "target", "?"),
+               (long long)json_integer_value(json_object_get(src, "lines")),
+               (long long)json_integer_value(json_object_get(src, "bytes")), extra,
+               json_is_string(err) ? ": " : "", json_is_string(err) ? json_string_value(err) : "");
+    }
+    if (!i)
+        printf("no target logs: the experiment names no logs: sources\n");
+    putchar('\n');
+    /* the run's events (==) and the log lines, merged by time */
+    for (i = 0; i < n || k < m;) {
+        json_t *l = json_array_get(lines, i), *ev = json_array_get(events, k);
+        int64_t tl = json_integer_value(json_object_get(l, "t_ms"));
+        int64_t te = json_integer_value(json_object_get(ev, "t_ms"));
+        if (k < m && (i >= n || te <= tl)) {
+            printf("%8.3fs == %-9s %s\n", (double)te / 1e3, str_or(ev, "phase", ""),
+                   str_or(ev, "message", ""));
+            k++;
+        } else {
+            printf("%8.3fs %-12s| %s\n", (double)tl / 1e3, str_or(l, "source", "?"),
+                   str_or(l, "line", ""));
+            i++;
+        }
+    }
+}
+
 int fl_cli_show(int argc, char **argv)
 {
     const char *db = NULL, *id = NULL;
     struct fl_store *st;
     struct fl_err e = {0};
-    bool as_json = false, samples = false, history = false;
+    bool as_json = false, samples = false, history = false, logs = false;
     long long run_id;
     json_t *run;
 
@@ -103,17 +140,23 @@ int fl_cli_show(int argc, char **argv)
             samples = true;
         } else if (!strcmp(argv[k], "--history")) {
             history = true;
+        } else if (!strcmp(argv[k], "--logs")) {
+            logs = true;
         } else if (!strcmp(argv[k], "--db") && k + 1 < argc) {
             db = argv[++k];
         } else if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
-            printf("usage: faultline show RUN_ID [--json] [--samples] [--history] [--db PATH]\n\n"
+            printf("usage: faultline show RUN_ID [--json] [--samples] [--history] [--logs] [--db "
+                   "PATH|URL]\n\n"
                    "A run's timeline, per-probe statistics (availability, latency p50/p95/p99,\n"
                    "time to detect, time to recover), the checks of its workload's history\n"
                    "and the verdict with its explanation.\n"
                    "--json prints the object documented in docs/experiments.md; --samples\n"
                    "adds every sample to it. --history prints the operation history the\n"
                    "run's workload recorded (JSON Lines, docs/history-format.md), e.g. to\n"
-                   "re-check it: faultline show 7 --history > h.jsonl; faultline check ...\n");
+                   "re-check it: faultline show 7 --history > h.jsonl; faultline check ...\n"
+                   "--logs prints the target logs captured with the run (its experiment's\n"
+                   "logs: sources) merged with the run's events (lines marked ==) by time;\n"
+                   "with --json, {\"sources\", \"lines\", \"events\"}.\n");
             return 0;
         } else if (argv[k][0] != '-' && !id) {
             id = argv[k];
@@ -139,6 +182,24 @@ int fl_cli_show(int argc, char **argv)
         return r ? fl_cli_fail(&e) : 0;
     }
     run = fl_store_show_run(st, run_id, samples || as_json ? samples : 0, &e);
+    if (run && logs) {
+        json_t *l = fl_store_run_logs(st, run_id, NULL, &e);
+        fl_store_close(st);
+        if (!l) {
+            json_decref(run);
+            return fl_cli_fail(&e);
+        }
+        json_object_set(l, "events", json_object_get(run, "events"));
+        if (as_json) {
+            json_dumpf(l, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+            putchar('\n');
+        } else {
+            fl_cli_show_logs(l, json_object_get(run, "events"));
+        }
+        json_decref(l);
+        json_decref(run);
+        return 0;
+    }
     fl_store_close(st);
     if (!run)
         return fl_cli_fail(&e);
@@ -146,7 +207,7 @@ int fl_cli_show(int argc, char **argv)
         json_dumpf(run, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
         putchar('\n');
     } else {
-        print_human(run);
+        fl_cli_show_human(run);
     }
     json_decref(run);
     return 0;

@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 #include "engine/history_run.h"
+#include "engine/logs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -212,6 +213,7 @@ struct step {
 };
 
 struct run {
+    struct fl_logcap *logs; /* target logs, NULL when the experiment names none */
     const struct fl_spec *spec;
     const struct fl_engine_opts *o;
     struct fl_run_result *res;
@@ -1087,6 +1089,7 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
         goto out;
     res->run_id = r.run_id;
     record_probes(&r);
+    r.logs = fl_logcap_start(spec, r.t0_ns);
 
     engine_stop = 0;
     sigemptyset(&sa.sa_mask);
@@ -1109,6 +1112,13 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     stop_probes(&r);
     rollbacks(&r);
     finish_workload(&r);
+    if (r.logs) {
+        char sum[1024];
+        if (fl_logcap_finish(r.logs, o->store, r.run_id, sum, sizeof sum))
+            event(&r, "target logs: %s (not all stored)", sum);
+        else
+            event(&r, "target logs: %s", sum);
+    }
     r.phase = "verdict";
     res->exit_code = exit_code_for(res);
     if (res->verdict == FL_VERDICT_PASSED)
@@ -1118,8 +1128,16 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     record_results(&r);
     event(&r, "%s: %s", fl_verdict_str(res->verdict), res->explanation);
     flush_samples(&r, true);
-    fl_store_run_end(o->store, r.run_id, rel_ms(r.t0_ns), fl_verdict_str(res->verdict),
-                     res->explanation, res->exit_code);
+    if (fl_store_run_end(o->store, r.run_id, rel_ms(r.t0_ns), fl_verdict_str(res->verdict),
+                         res->explanation, res->exit_code))
+        /* the faults are reverted; say so, and what the store lacks (the
+         * server reads this line: FL_ENGINE_NOT_STORED) */
+        fprintf(stderr,
+                FL_ENGINE_NOT_STORED " run %lld verdict %s exit %d: the history store did not "
+                                     "take the run's records (the database was unreachable); "
+                                     "its faults were reverted: %s\n",
+                (long long)r.run_id, fl_verdict_str(res->verdict), res->exit_code,
+                res->explanation);
     clear_status(&r);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
@@ -1139,6 +1157,7 @@ out:
     }
     if (r.wl_started)
         fl_workload_child_cleanup(&r.wl);
+    fl_logcap_free(r.logs);
     free(r.probes);
     free(r.steps);
     free(r.guard_since);

@@ -51,6 +51,9 @@ struct fl_engine_opts {
     FILE *out; /* plain event lines (stdout) */
 };
 
+/* The line a run prints on stderr when its verdict reached no store. */
+#define FL_ENGINE_NOT_STORED "faultline: NOT STORED:"
+
 struct fl_run_result {
     enum fl_verdict verdict;
     int exit_code;

@@ -6,6 +6,7 @@
 
 #include "server/server.h"
 #include "store/server_store.h"
+#include "store/store.h"
 #include "util/parse.h"
 
 int fl_api_runs_start(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
@@ -45,6 +46,28 @@ static int query_int(struct fl_req *rq, struct fl_resp *rs, const char *name, lo
     return 0;
 }
 
+/* The cached answer for key while nothing was written since, else NULL. */
+static struct fl_runs_cache *runs_cached(struct fl_server *s, const char *key)
+{
+    for (size_t i = 0; key[0] && i < FL_SERVER_RUNS_CACHE; i++) {
+        struct fl_runs_cache *c = &s->runs_cache[i];
+        if (c->text && c->generation == fl_sstore_generation(s->ss) && !strcmp(c->key, key))
+            return c;
+    }
+    return NULL;
+}
+
+/* A 200 with a JSON text body (taken). */
+static int runs_text(struct fl_resp *rs, char *text)
+{
+    if (!text)
+        return fl_http_error(rs, 500, "internal", "out of memory");
+    rs->status = 200;
+    rs->text = text;
+    rs->ctype = "application/json";
+    return 0;
+}
+
 int fl_api_runs_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
 {
     static const char *const filters[] = {"experiment", "schedule", "verdict", "state", "trigger"};
@@ -52,16 +75,27 @@ int fl_api_runs_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
     long long limit, offset;
     struct fl_err e = {0};
     json_t *runs, *total;
-    char sql[1024], where[256] = "1";
+    char sql[1024], where[256] = "1 = 1";
+
+    struct fl_runs_cache *c;
+    char key[sizeof c->key];
 
     if (query_int(rq, rs, "limit", 1, 1000, 50, &limit) ||
         query_int(rq, rs, "offset", 0, 1LL << 40, 0, &offset))
         return 0;
     /* only the given filters, so an unfiltered count is SQLite's fast count */
+    snprintf(key, sizeof key, "%lld %lld", limit, offset);
     for (int i = 0; i < 5; i++)
-        if ((f[i] = fl_http_query(rq, filters[i])))
+        if ((f[i] = fl_http_query(rq, filters[i]))) {
             snprintf(where + strlen(where), sizeof where - strlen(where), " AND %s = ?%d",
                      filters[i], i + 1);
+            if (strlen(f[i]) > 100)
+                key[0] = '\0'; /* too long to cache */
+            else if (key[0])
+                snprintf(key + strlen(key), sizeof key - strlen(key), "\x1f%d=%s", i, f[i]);
+        }
+    if ((c = runs_cached(s, key)))
+        return runs_text(rs, strdup(c->text));
     snprintf(sql, sizeof sql,
              "SELECT id, experiment, schedule, trigger, state, verdict, reason, history_run, "
              "exit_code, adopted, created_ms, ended_ms FROM srv_runs WHERE %s ORDER BY id DESC "
@@ -69,8 +103,8 @@ int fl_api_runs_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
              where);
     runs = fl_sstore_rows(s->ss, &e, sql, "sssssII", f[0], f[1], f[2], f[3], f[4], (int64_t)limit,
                           (int64_t)offset);
-    snprintf(sql, sizeof sql, "SELECT COUNT(*) AS n FROM srv_runs%s%s", where[1] ? " WHERE " : "",
-             where[1] ? where : "");
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) AS n FROM srv_runs%s%s", where[5] ? " WHERE " : "",
+             where[5] ? where : "");
     total = runs ? fl_sstore_row(s->ss, &e, sql, "sssss", f[0], f[1], f[2], f[3], f[4]) : NULL;
     if (!runs || !total) {
         json_decref(runs);
@@ -83,11 +117,24 @@ int fl_api_runs_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
             json_object_set_new(r, "adopted",
                                 json_boolean(json_integer_value(json_object_get(r, "adopted"))));
     }
-    fl_http_ok(rs, 200,
-               json_pack("{s:o,s:O,s:I,s:I}", "runs", runs, "total", json_object_get(total, "n"),
-                         "limit", (json_int_t)limit, "offset", (json_int_t)offset));
-    json_decref(total);
-    return 0;
+    {
+        json_t *all =
+            json_pack("{s:o,s:O,s:I,s:I}", "runs", runs, "total", json_object_get(total, "n"),
+                      "limit", (json_int_t)limit, "offset", (json_int_t)offset);
+        char *text = all ? json_dumps(all, JSON_COMPACT) : NULL;
+        json_decref(all);
+        json_decref(total);
+        if (!text)
+            return fl_http_error(rs, 500, "internal", "out of memory");
+        if (key[0]) {
+            c = &s->runs_cache[s->runs_cache_next++ % FL_SERVER_RUNS_CACHE];
+            free(c->text);
+            snprintf(c->key, sizeof c->key, "%s", key);
+            c->generation = fl_sstore_generation(s->ss);
+            c->text = strdup(text);
+        }
+        return runs_text(rs, text);
+    }
 }
 
 static int run_id(struct fl_req *rq, struct fl_resp *rs, int64_t *id)
@@ -116,6 +163,36 @@ int fl_api_runs_get(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
         return fl_http_error(rs, 404, "not_found", "no run %lld; GET /api/v1/runs lists them",
                              (long long)id);
     return fl_http_ok(rs, 200, r);
+}
+
+int fl_api_runs_logs(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)
+{
+    struct fl_err e = {0};
+    json_t *r, *h, *logs;
+    int64_t id, hr;
+
+    if (run_id(rq, rs, &id))
+        return 0;
+    if (!(r = fl_runner_get(s, id, false, false)))
+        return fl_http_error(rs, 404, "not_found", "no run %lld; GET /api/v1/runs lists them",
+                             (long long)id);
+    hr = json_integer_value(json_object_get(r, "history_run"));
+    json_decref(r);
+    if (!hr)
+        return fl_http_error(rs, 404, "not_found",
+                             "run %lld has no record in the history store (yet): nothing was "
+                             "captured",
+                             (long long)id);
+    if (!(h = fl_store_show_run(s->hist, hr, 0, &e)) ||
+        !(logs = fl_store_run_logs(s->hist, hr, fl_http_query(rq, "source"), &e))) {
+        json_decref(h);
+        return fl_http_error(rs, 500, "store", "%s", e.msg);
+    }
+    json_object_set(logs, "events", json_object_get(h, "events"));
+    json_object_set_new(logs, "id", json_integer(id));
+    json_object_set_new(logs, "history_run", json_integer(hr));
+    json_decref(h);
+    return fl_http_ok(rs, 200, logs);
 }
 
 int fl_api_runs_abort(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs)

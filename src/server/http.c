@@ -65,6 +65,8 @@ static const struct route routes[] = {
      "The HTML timeline of a workload run's consistency check (?check=N)", 200},
     {"GET", "/api/v1/whoami", fl_api_whoami, FL_ROLE_VIEWER, "The caller's token name and role",
      200},
+    {"GET", "/api/v1/runs/{}/logs", fl_api_runs_logs, FL_ROLE_VIEWER,
+     "The target logs captured with the run, and its events, by time (?source=NAME)", 200},
     {"GET", "/api/v1/schedules", fl_api_schedules_list, FL_ROLE_VIEWER, "List schedules", 200},
     {"POST", "/api/v1/schedules", fl_api_schedules_create, FL_ROLE_OPERATOR, "Create a schedule",
      201},

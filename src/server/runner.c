@@ -14,7 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine/engine.h"
 #include "server/server.h"
+#include "store/db.h"
 #include "store/server_store.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -42,8 +44,46 @@ static int write_file(const char *path, const char *text, struct fl_err *e)
     return 0;
 }
 
+/* The run's environment: ours, with FAULTLINE_DB set to a PostgreSQL
+ * store's URL (kept off the command line, where anyone could read its
+ * password). NULL (use ours as it is) for a SQLite store. */
+static char **run_env(struct fl_server *s)
+{
+    extern char **environ;
+    size_t n = 0, k = 0;
+    char **env;
+
+    if (!fl_db_is_url(s->db))
+        return NULL;
+    while (environ[n])
+        n++;
+    if (!(env = calloc(n + 2, sizeof *env)))
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "FAULTLINE_DB=", 13))
+            env[k++] = environ[i];
+    if (asprintf(&env[k], "FAULTLINE_DB=%s", s->db) < 0) {
+        free(env);
+        return NULL;
+    }
+    return env;
+}
+
+static void run_env_free(char **env)
+{
+    size_t i = 0;
+
+    if (!env)
+        return;
+    while (env[i] && env[i + 1])
+        i++;
+    if (env[i])
+        free(env[i]); /* the one we made is the last */
+    free(env);
+}
+
 /* Fork and exec the run; only async-signal-safe calls in the child. */
-static pid_t spawn(const char *exe, char *const argv[], const char *log)
+static pid_t spawn(const char *exe, char *const argv[], char *const envp[], const char *log)
 {
     sigset_t all;
     pid_t pid;
@@ -62,7 +102,10 @@ static pid_t spawn(const char *exe, char *const argv[], const char *log)
     dup2(out, 1);
     dup2(out, 2);
     syscall(SYS_close_range, 3U, ~0U, 0U);
-    execv(exe, argv);
+    if (envp)
+        execve(exe, argv, envp);
+    else
+        execv(exe, argv);
     _exit(127);
 }
 
@@ -72,7 +115,7 @@ int fl_runner_start(struct fl_server *s, const char *experiment, const char *sch
     char yaml[PATH_MAX + 32], log[PATH_MAX + 32], dir[PATH_MAX + 8];
     json_t *x = fl_sstore_row(s->ss, e, "SELECT content FROM srv_experiments WHERE name = ?", "s",
                               experiment);
-    char *argv[10];
+    char *argv[10], **env;
     int argc = 0;
     pid_t pid;
 
@@ -104,14 +147,18 @@ int fl_runner_start(struct fl_server *s, const char *experiment, const char *sch
     argv[argc++] = "faultline";
     argv[argc++] = "run";
     argv[argc++] = yaml;
-    argv[argc++] = "--db";
-    argv[argc++] = s->db;
+    if (!fl_db_is_url(s->db)) {
+        argv[argc++] = "--db";
+        argv[argc++] = s->db;
+    }
     if (s->state_dir[0]) {
         argv[argc++] = "--state-dir";
         argv[argc++] = s->state_dir;
     }
     argv[argc] = NULL;
-    pid = spawn(s->exe, argv, log);
+    env = run_env(s);
+    pid = spawn(s->exe, argv, env, log);
+    run_env_free(env);
     if (pid < 0) {
         fl_err_set(e, FL_EFAIL, "cannot start the run process: %s", strerror(errno));
         fl_sstore_exec(s->ss, NULL, &(struct fl_err){0},
@@ -144,13 +191,19 @@ static void prune(struct fl_server *s, int64_t id)
 
     if (r)
         old = fl_sstore_rows(s->ss, &e,
-                             "SELECT id FROM srv_runs WHERE schedule = ?1 AND state = 'done' AND "
+                             "SELECT id, history_run FROM srv_runs WHERE schedule = ?1 AND state "
+                             "= 'done' AND "
                              "id NOT IN (SELECT id FROM srv_runs WHERE schedule = ?1 ORDER BY id "
                              "DESC LIMIT ?2)",
                              "sI", sched, keep);
-    /* the run's files go with it, so a schedule's disk use stays bounded too */
+    /* the run's files and its history store records go with it, so a
+     * schedule's disk use stays bounded too */
     json_array_foreach (old, i, o) {
         int64_t gone = json_integer_value(json_object_get(o, "id"));
+        int64_t hr = json_integer_value(json_object_get(o, "history_run"));
+        if (hr > 0 && fl_store_delete_run(s->hist, hr, &e))
+            fprintf(stderr, "faultline server: trimming run %lld of schedule %s: %s\n",
+                    (long long)gone, sched, e.msg);
         run_path(s, gone, "yaml", path, sizeof path);
         unlink(path);
         run_path(s, gone, "log", path, sizeof path);
@@ -225,6 +278,34 @@ static char *log_tail(struct fl_server *s, int64_t id)
     return buf;
 }
 
+/* Whether the run printed that its records reached no store (the
+ * database was away when it ended): its verdict, exit code and the reason. */
+static bool not_stored(struct fl_server *s, int64_t id, char *verdict, size_t vlen, int *exit_code,
+                       char *reason, size_t rlen)
+{
+    char *tail = log_tail(s, id), *p = tail ? strstr(tail, FL_ENGINE_NOT_STORED) : NULL;
+    char *end, *v, *rest;
+    bool found = false;
+
+    /* " run N verdict V exit X: reason" */
+    if (p && !strncmp(p += strlen(FL_ENGINE_NOT_STORED), " run ", 5)) {
+        strtoll(p + 5, &end, 10);
+        if (!strncmp(end, " verdict ", 9) && (rest = strstr(v = end + 9, " exit ")) &&
+            (size_t)(rest - v) < vlen) {
+            long code = strtol(rest + 6, &end, 10);
+            if (*end == ':') {
+                snprintf(verdict, vlen, "%.*s", (int)(rest - v), v);
+                *exit_code = (int)code;
+                end[1 + strcspn(end + 1, "\n")] = '\0';
+                snprintf(reason, rlen, "NOT STORED:%s", end + 1);
+                found = true;
+            }
+        }
+    }
+    free(tail);
+    return found;
+}
+
 /* The run ended (exit_code < 0: unknown, it was not our child). */
 static void settle(struct fl_server *s, int64_t id, int64_t pid, int64_t start, int exit_code,
                    const char *gone_reason)
@@ -235,9 +316,14 @@ static void settle(struct fl_server *s, int64_t id, int64_t pid, int64_t start, 
     const char *verdict = json_string_value(json_object_get(h, "verdict"));
     const char *expl = json_string_value(json_object_get(h, "explanation"));
     json_t *ec = json_object_get(h, "exit_code");
-    char *tail = NULL, reason[1024];
+    char *tail = NULL, reason[1024], nverdict[32];
 
-    if (!verdict) {
+    if ((!verdict || !strcmp(verdict, "interrupted")) &&
+        not_stored(s, id, nverdict, sizeof nverdict, &exit_code, reason, sizeof reason)) {
+        verdict = nverdict;
+        expl = reason;
+        gone_reason = NULL;
+    } else if (!verdict) {
         tail = log_tail(s, id);
         char *last = tail ? strrchr(tail, '\n') : NULL;
         while (last && last > tail && last[1] == '\0') {
@@ -342,6 +428,12 @@ json_t *fl_runner_get(struct fl_server *s, int64_t id, bool detail, bool samples
 
     if (!r)
         return NULL;
+    /* a run whose records reached no store (the database was away) */
+    json_object_set_new(r, "stored",
+                        json_boolean(strncmp(json_string_value(json_object_get(r, "reason"))
+                                                 ? json_string_value(json_object_get(r, "reason"))
+                                                 : "",
+                                             "NOT STORED:", 11)));
     json_object_set_new(r, "adopted",
                         json_boolean(json_integer_value(json_object_get(r, "adopted"))));
     hr = json_integer_value(json_object_get(r, "history_run"));

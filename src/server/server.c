@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "server/server.h"
+#include "store/db.h"
 #include "store/server_store.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -55,7 +56,7 @@ static int lock_work_dir(struct fl_server *s, int *fd, struct fl_err *e)
         return fl_err_set(e, FL_EREFUSED,
                           "another faultline server (pid %s) already serves the store %s; stop "
                           "it or give another --db",
-                          pid[0] ? pid : "?", s->db);
+                          pid[0] ? pid : "?", s->db_shown);
     }
     if (ftruncate(*fd, 0) == 0)
         dprintf(*fd, "%d\n", (int)getpid());
@@ -67,10 +68,17 @@ static int setup(struct fl_server *s, const struct fl_server_opts *o, struct fl_
     ssize_t n;
     int r;
 
-    if ((r = absolute(fl_store_path(o->db), s->db, sizeof s->db, e)))
+    if (fl_db_is_url(fl_store_path(o->db))) {
+        if ((size_t)snprintf(s->db, sizeof s->db, "%s", fl_store_path(o->db)) >= sizeof s->db)
+            return fl_err_set(e, FL_EUSAGE, "--db: the URL is too long");
+    } else if ((r = absolute(fl_store_path(o->db), s->db, sizeof s->db, e))) {
         return r;
+    }
+    fl_db_redact(s->db, s->db_shown, sizeof s->db_shown);
     if (o->work_dir)
         snprintf(s->work_dir, sizeof s->work_dir, "%s", o->work_dir);
+    else if (fl_db_is_url(s->db))
+        snprintf(s->work_dir, sizeof s->work_dir, "%s", FL_SERVER_PG_WORK_DIR);
     else if ((size_t)snprintf(s->work_dir, sizeof s->work_dir, "%s.server", s->db) >=
              sizeof s->work_dir)
         return fl_err_set(e, FL_ESTATE, "--db path too long");
@@ -96,7 +104,7 @@ struct fl_server *fl_server_new(const struct fl_server_opts *o, int *lock_fd, st
     s->started_ms = fl_wall_ms();
     if (setup(s, o, e) || (o->tokens && fl_auth_load(o->tokens, &s->auth, e)) ||
         lock_work_dir(s, lock_fd, e) || fl_store_open(s->db, &s->hist, e) ||
-        fl_sstore_open(s->db, &s->ss, e)) {
+        fl_sstore_open(s->db, &s->ss, e) || fl_sstore_claim(s->ss, e)) {
         fl_server_free(s, *lock_fd);
         *lock_fd = -1;
         return NULL;
@@ -113,6 +121,8 @@ void fl_server_free(struct fl_server *s, int lock_fd)
     fl_sstore_close(s->ss);
     fl_store_close(s->hist);
     fl_auth_free(s->auth);
+    for (size_t i = 0; i < FL_SERVER_RUNS_CACHE; i++)
+        free(s->runs_cache[i].text);
     free(s->tls_cert);
     free(s->tls_key);
     if (lock_fd >= 0)
@@ -147,7 +157,7 @@ int fl_server_run(const struct fl_server_opts *o, struct fl_err *e)
         goto out;
     }
     hooks_started = true;
-    printf("faultline server: listening on %s (store %s)\n", s->base_url, s->db);
+    printf("faultline server: listening on %s (store %s)\n", s->base_url, s->db_shown);
     fflush(stdout);
     while (!s->stop) {
         /* wake for the next fire time, or after a tick to reap runs */

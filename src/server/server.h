@@ -22,6 +22,9 @@
 #define FL_SERVER_DEFAULT_LISTEN "127.0.0.1:7420"
 /* The largest request body the API reads (an experiment file is far smaller). */
 #define FL_SERVER_MAX_BODY (1 << 20)
+/* The run files and the lock of a server on a PostgreSQL store, when
+ * --work-dir does not say (a SQLite store's are next to its file). */
+#define FL_SERVER_PG_WORK_DIR "/var/lib/faultline/server"
 /* Connections served at once (each has a thread); more are refused. */
 #define FL_SERVER_MAX_CONNECTIONS 256
 
@@ -30,7 +33,7 @@ struct fl_sstore;
 
 struct fl_server_opts {
     const char *listen;    /* HOST:PORT, default FL_SERVER_DEFAULT_LISTEN */
-    const char *db;        /* the store file */
+    const char *db;        /* the store file or postgresql:// URL */
     const char *tokens;    /* the tokens file, or NULL (loopback only) */
     const char *state_dir; /* passed to each run process (journal, guardian) */
     const char *work_dir;  /* run files and logs; default DB.server/ */
@@ -43,19 +46,30 @@ struct fl_server_metrics {
     int64_t sched_lag_ms_sum, sched_fires, sched_lag_ms_max;
 };
 
+/* A GET /api/v1/runs answer (its text), valid while the server tables'
+ * generation is the same: a dashboard polling the list costs no query. */
+#define FL_SERVER_RUNS_CACHE 8
+struct fl_runs_cache {
+    char key[640];
+    uint64_t generation;
+    char *text;
+};
+
 struct fl_server {
     pthread_mutex_t lock;
     struct fl_store *hist;
     struct fl_sstore *ss;
     struct fl_auth *auth; /* NULL: no tokens, everyone is admin (loopback only) */
     struct MHD_Daemon *mhd;
-    char db[PATH_MAX], work_dir[PATH_MAX], state_dir[PATH_MAX], exe[PATH_MAX];
+    char db[PATH_MAX], db_shown[PATH_MAX], work_dir[PATH_MAX], state_dir[PATH_MAX], exe[PATH_MAX];
     char base_url[128];
     char *tls_cert, *tls_key; /* PEM text while the daemon runs */
     int port;
     int64_t started_ms;
     volatile sig_atomic_t stop;
     struct fl_server_metrics m;
+    struct fl_runs_cache runs_cache[FL_SERVER_RUNS_CACHE];
+    size_t runs_cache_next;
 };
 
 /* One request as the handlers see it. */
@@ -119,6 +133,7 @@ int fl_api_runs_start(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs
 int fl_api_runs_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_runs_get(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_runs_abort(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
+int fl_api_runs_logs(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_schedules_list(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_schedules_create(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);
 int fl_api_schedules_get(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs);

@@ -21,8 +21,8 @@ void fl_webhooks_event(struct fl_server *s, int64_t run_id, const char *event)
 {
     struct fl_err e = {0};
     json_t *hooks = fl_sstore_rows(s->ss, &e,
-                                   "SELECT id FROM srv_webhooks WHERE instr(',' || events || ',', "
-                                   "',' || ? || ',') > 0",
+                                   "SELECT id FROM srv_webhooks WHERE ',' || events || ',' LIKE "
+                                   "'%,' || ? || ',%'",
                                    "s", event),
            *h;
     json_t *run = fl_runner_get(s, run_id, false, false), *doc;

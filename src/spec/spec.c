@@ -944,6 +944,70 @@ static void load_checks(struct ctx *c, const struct fl_ynode *n)
     }
 }
 
+/* ---- target logs ------------------------------------------------------- */
+
+/* One `logs:` entry: a name and exactly one of file, unit, command, container. */
+static void load_log(struct ctx *c, const struct fl_ynode *m, struct fl_spec_log *l)
+{
+    static const char *const keys[] = {"name", "file", "unit", "command", "container", "max", NULL};
+    static const char *const kinds[] = {"file", "unit", "command", "container"};
+    const struct fl_ynode *v;
+    int found = 0;
+
+    check_keys(c, m, "a log source", keys);
+    l->line = m->line;
+    l->col = m->col;
+    l->max_bytes = FL_SPEC_LOG_MAX_DEFAULT;
+    if (!(v = fl_yaml_get(m, "name")))
+        err_at(c, m, "a log source needs name: (how show --logs labels its lines)");
+    else if ((l->name = dup_str(c, v, "a log source's name")) && !*l->name)
+        err_at(c, v, "a log source's name is empty");
+    for (int k = 0; k < 4; k++) {
+        if (!(v = fl_yaml_get(m, kinds[k])))
+            continue;
+        if (found++) {
+            err_at(c, v, "a log source takes one of file, unit, command or container, not two");
+            continue;
+        }
+        l->kind = (enum fl_log_kind)k;
+        if ((l->what = dup_str(c, v, kinds[k])) && !*l->what)
+            err_at(c, v, "%s is empty", kinds[k]);
+        else if (l->what && k == FL_LOG_FILE && l->what[0] != '/')
+            err_at(c, v, "file: give an absolute path (the run may start in another directory)");
+    }
+    if (!found)
+        err_at(c, m,
+               "a log source needs one of file: PATH, unit: SYSTEMD_UNIT (journald), command: "
+               "SHELL COMMAND (its output) or container: NAME (podman logs)");
+    if ((v = fl_yaml_get(m, "max"))) {
+        struct fl_err e = {0};
+        uint64_t n = 0;
+        const char *t = scalar(c, v, "max");
+        if (t && (fl_parse_size(t, &n, &e) || n < 1024 || n > FL_SPEC_LOG_MAX_LIMIT))
+            err_at(c, v, "max: %s", e.msg[0] ? e.msg : "between 1KiB and 64MiB");
+        else if (t)
+            l->max_bytes = (int64_t)n;
+    }
+}
+
+static void load_logs(struct ctx *c, const struct fl_ynode *n)
+{
+    if (!n || !is_list(c, n, "logs", "- {name: app, file: /var/log/app.log}"))
+        return;
+    if (!(c->s->logs = calloc(n->n ? n->n : 1, sizeof *c->s->logs)))
+        return;
+    for (size_t i = 0; i < n->n; i++) {
+        struct fl_spec_log *l = &c->s->logs[c->s->nlogs];
+        if (!is_mapping(c, n->kids[i], "a log source", "name: app, file: /var/log/app.log"))
+            continue;
+        c->s->nlogs++;
+        load_log(c, n->kids[i], l);
+        for (size_t j = 0; l->name && j + 1 < c->s->nlogs; j++)
+            if (c->s->logs[j].name && !strcmp(c->s->logs[j].name, l->name))
+                err_at(c, n->kids[i], "a second log source named '%s': names must differ", l->name);
+    }
+}
+
 /* ---- the whole file ---------------------------------------------------- */
 
 static void check_timing(struct ctx *c, const struct fl_ynode *root)
@@ -1027,8 +1091,9 @@ static void warn_blind_probes(struct ctx *c)
 static void load_root(struct ctx *c, const struct fl_ynode *root)
 {
     static const char *const keys[] = {
-        "title",  "description", "hypothesis", "seed",      "duration", "targets", "steady_state",
-        "method", "guardrails",  "recovery",   "rollbacks", "workload", "checks",  NULL};
+        "title",     "description",  "hypothesis", "seed",       "duration",
+        "targets",   "steady_state", "method",     "guardrails", "recovery",
+        "rollbacks", "workload",     "checks",     "logs",       NULL};
     struct fl_spec *s = c->s;
     const struct fl_ynode *v;
 
@@ -1062,6 +1127,7 @@ static void load_root(struct ctx *c, const struct fl_ynode *root)
     load_rollbacks(c, fl_yaml_get(root, "rollbacks"));
     load_workload(c, fl_yaml_get(root, "workload"));
     load_checks(c, fl_yaml_get(root, "checks"));
+    load_logs(c, fl_yaml_get(root, "logs"));
     check_timing(c, root);
     warn_blind_probes(c);
     if (s->has_recovery && !s->recovery_stable_ms) {
@@ -1188,6 +1254,11 @@ void fl_spec_free(struct fl_spec *s)
     free(s->actions);
     free(s->guardrails);
     free(s->rollbacks);
+    for (size_t i = 0; i < s->nlogs; i++) {
+        free(s->logs[i].name);
+        free(s->logs[i].what);
+    }
+    free(s->logs);
     free(s->title);
     free(s->description);
     free(s->hypothesis);

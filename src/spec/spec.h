@@ -81,6 +81,18 @@ struct fl_spec_check {
     int line, col;
 };
 
+/* A log source of the targets (`logs:`), captured for the run's window. */
+enum fl_log_kind { FL_LOG_FILE, FL_LOG_UNIT, FL_LOG_COMMAND, FL_LOG_CONTAINER };
+#define FL_SPEC_LOG_MAX_DEFAULT (1 << 20)
+#define FL_SPEC_LOG_MAX_LIMIT (64 << 20)
+struct fl_spec_log {
+    char *name;
+    enum fl_log_kind kind;
+    char *what; /* the path, unit, shell command or container */
+    int64_t max_bytes;
+    int line, col;
+};
+
 struct fl_spec {
     char *file;
     char *content; /* the file as read, for the store */
@@ -105,6 +117,8 @@ struct fl_spec {
     struct fl_spec_workload workload;
     size_t nchecks;
     struct fl_spec_check *checks;
+    size_t nlogs;
+    struct fl_spec_log *logs;
 
     /* "FILE:LINE:COL: warning: ..." for a valid file that probably does
      * not do what its author thinks (validate and run print them) */

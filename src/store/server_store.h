@@ -1,6 +1,7 @@
 /* The control plane's tables (stored experiments, server runs, schedules,
  * webhooks and their deliveries, the audit log), kept in the same SQLite
- * file as the history store but on their own connection and with their own
+ * file (or PostgreSQL database, store/db.h) as the history store but on
+ * their own connection and with their own
  * migrations (table server_schema_version), so the history store's schema
  * stays the engine's. Queries take a small type string for their
  * parameters: 's' text (NULL binds NULL), 'I' int64, 'i' int, 'd' double;
@@ -20,6 +21,10 @@ int fl_sstore_schema_version(void);
 /* Open the file (the history store must be openable there too) and migrate. */
 int fl_sstore_open(const char *path, struct fl_sstore **out, struct fl_err *e);
 void fl_sstore_close(struct fl_sstore *st);
+/* One server per store: in PostgreSQL a session advisory lock on the
+ * connection (-FL_EREFUSED when another server holds it); nothing to do in
+ * SQLite, whose file the server's work directory lock covers. */
+int fl_sstore_claim(struct fl_sstore *st, struct fl_err *e);
 
 /* Run one statement; returns the number of changed rows, or -FL_ESTATE
  * (with e filled). `last_id` (may be NULL) receives the last inserted row id. */
@@ -29,6 +34,9 @@ int fl_sstore_exec(struct fl_sstore *st, int64_t *last_id, struct fl_err *e, con
  * (with e filled) on a database error. */
 json_t *fl_sstore_rows(struct fl_sstore *st, struct fl_err *e, const char *sql, const char *types,
                        ...);
+/* A number that changes with every fl_sstore_exec (a write): a reader
+ * that cached an answer knows it is still the answer while it is the same. */
+uint64_t fl_sstore_generation(const struct fl_sstore *st);
 /* The first row, or NULL when there is none (e->code stays 0) or on error. */
 json_t *fl_sstore_row(struct fl_sstore *st, struct fl_err *e, const char *sql, const char *types,
                       ...);

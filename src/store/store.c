@@ -1,3 +1,7 @@
+/* The history store: runs, their events, probes, samples, histories and
+ * checks, in SQLite (a file) or PostgreSQL (a postgresql:// URL) through
+ * store/db.h; the SQLite file's checks (path, directory, read-only, hot
+ * journal) are here. */
 #include "store/store.h"
 
 #include <errno.h>
@@ -5,18 +9,27 @@
 #include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "store/db.h"
 #include "util/fs.h"
 #include "util/proc.h"
+#include "util/time.h"
+
+/* Writes kept in memory while a PostgreSQL store is unreachable, at most: */
+#define PENDING_MAX 100000
 
 struct fl_store {
-    sqlite3 *db;
-    sqlite3_stmt *ins_sample, *ins_event;
+    struct fl_db *db;
+    sqlite3 *lite;   /* while opening a SQLite file, before db wraps it */
+    json_t *pending; /* [sql, types, params] of writes the database has not taken yet */
+    size_t dropped;  /* writes lost beyond PENDING_MAX */
 };
 
 /* Migration N brings the schema from version N to N+1. Append only. */
@@ -60,6 +73,63 @@ static const char *const migrations[] = {
     "UPDATE histories SET events = operations - (substr(CAST(content AS TEXT), 1, 1) = '#'), "
     "operations = (length(CAST(content AS TEXT)) - "
     "length(replace(CAST(content AS TEXT), '\"type\":\"invoke\"', ''))) / 15;\n",
+    /* 5: the log lines of the run's targets (docs/experiments.md, "Target logs") */
+    "CREATE TABLE IF NOT EXISTS run_log_sources (\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id), source TEXT NOT NULL, kind TEXT NOT NULL,\n"
+    "  target TEXT NOT NULL, lines INTEGER NOT NULL, bytes INTEGER NOT NULL,\n"
+    "  dropped INTEGER NOT NULL, error TEXT, PRIMARY KEY (run_id, source));\n"
+    "CREATE TABLE IF NOT EXISTS run_logs (\n"
+    "  run_id INTEGER NOT NULL, source TEXT NOT NULL, seq INTEGER NOT NULL,\n"
+    "  t_ms INTEGER NOT NULL, line TEXT NOT NULL, PRIMARY KEY (run_id, source, seq));\n"
+    /* and the runner's host (its boot id): a store shared by several hosts
+     * judges a runner's liveness only on the host it runs on */
+    "ALTER TABLE runs ADD COLUMN runner_host TEXT;\n",
+};
+
+/* The same schema in PostgreSQL (64-bit integers, doubles, bytea, identity
+ * ids); entry i matches migrations[i]. */
+static const char *const pg_migrations[] = {
+    "CREATE TABLE experiments (\n"
+    "  id BIGSERIAL PRIMARY KEY, hash TEXT NOT NULL UNIQUE, title TEXT NOT NULL,\n"
+    "  file TEXT, content TEXT NOT NULL, first_seen_ms BIGINT NOT NULL);\n"
+    "CREATE TABLE runs (\n"
+    "  id BIGSERIAL PRIMARY KEY, experiment_id BIGINT NOT NULL REFERENCES experiments(id),\n"
+    "  started_ms BIGINT NOT NULL, duration_ms BIGINT, seed BIGINT,\n"
+    "  verdict TEXT NOT NULL DEFAULT 'running', explanation TEXT, exit_code BIGINT);\n"
+    "CREATE TABLE events (\n"
+    "  run_id BIGINT NOT NULL REFERENCES runs(id), seq BIGINT NOT NULL,\n"
+    "  t_ms BIGINT NOT NULL, phase TEXT NOT NULL, message TEXT NOT NULL,\n"
+    "  PRIMARY KEY (run_id, seq));\n"
+    "CREATE TABLE probes (\n"
+    "  run_id BIGINT NOT NULL REFERENCES runs(id), probe_id BIGINT NOT NULL,\n"
+    "  name TEXT NOT NULL, kind TEXT NOT NULL, role TEXT NOT NULL, tolerance TEXT,\n"
+    "  samples BIGINT, failures BIGINT, availability DOUBLE PRECISION,\n"
+    "  p50_ms DOUBLE PRECISION, p95_ms DOUBLE PRECISION, p99_ms DOUBLE PRECISION,\n"
+    "  max_ms DOUBLE PRECISION, time_to_detect_ms BIGINT, time_to_recover_ms BIGINT,\n"
+    "  PRIMARY KEY (run_id, probe_id));\n"
+    "CREATE TABLE samples (\n"
+    "  run_id BIGINT NOT NULL, probe_id BIGINT NOT NULL, t_ms BIGINT NOT NULL,\n"
+    "  value DOUBLE PRECISION, ok BIGINT NOT NULL, latency_ms DOUBLE PRECISION NOT NULL);\n"
+    "CREATE INDEX samples_run ON samples(run_id, probe_id, t_ms);\n",
+    "ALTER TABLE runs ADD COLUMN runner_pid BIGINT;\n"
+    "ALTER TABLE runs ADD COLUMN runner_start BIGINT;\n",
+    "CREATE TABLE histories (\n"
+    "  run_id BIGINT PRIMARY KEY REFERENCES runs(id), client TEXT, workload TEXT,\n"
+    "  operations BIGINT NOT NULL, bytes BIGINT NOT NULL, content BYTEA NOT NULL);\n"
+    "CREATE TABLE checks (\n"
+    "  run_id BIGINT NOT NULL REFERENCES runs(id), seq BIGINT NOT NULL,\n"
+    "  model TEXT NOT NULL, result TEXT NOT NULL, exit_code BIGINT NOT NULL,\n"
+    "  output TEXT, PRIMARY KEY (run_id, seq));\n",
+    /* 4: no PostgreSQL store predates the events column */
+    "ALTER TABLE histories ADD COLUMN events BIGINT;\n",
+    "CREATE TABLE IF NOT EXISTS run_log_sources (\n"
+    "  run_id BIGINT NOT NULL REFERENCES runs(id), source TEXT NOT NULL, kind TEXT NOT NULL,\n"
+    "  target TEXT NOT NULL, lines BIGINT NOT NULL, bytes BIGINT NOT NULL,\n"
+    "  dropped BIGINT NOT NULL, error TEXT, PRIMARY KEY (run_id, source));\n"
+    "CREATE TABLE IF NOT EXISTS run_logs (\n"
+    "  run_id BIGINT NOT NULL, source TEXT NOT NULL, seq BIGINT NOT NULL,\n"
+    "  t_ms BIGINT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (run_id, source, seq));\n"
+    "ALTER TABLE runs ADD COLUMN runner_host TEXT;\n",
 };
 
 int fl_store_schema_version(void)
@@ -76,58 +146,6 @@ const char *fl_store_path(const char *flag_value)
     if (env && *env)
         return env;
     return FL_STORE_DEFAULT_PATH;
-}
-
-static int db_err(struct fl_store *st, struct fl_err *e, const char *what)
-{
-    return fl_err_set(e, FL_ESTATE, "history store: %s: %s", what, sqlite3_errmsg(st->db));
-}
-
-static int migrate(struct fl_store *st, struct fl_err *e)
-{
-    size_t n = sizeof migrations / sizeof migrations[0];
-    sqlite3_stmt *q = NULL;
-    long long version = 0;
-    char *msg = NULL;
-
-    if (sqlite3_exec(st->db,
-                     "BEGIN IMMEDIATE;"
-                     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
-                     NULL, NULL, &msg) != SQLITE_OK)
-        goto fail;
-    if (sqlite3_prepare_v2(st->db, "SELECT version FROM schema_version", -1, &q, NULL))
-        goto fail;
-    if (sqlite3_step(q) == SQLITE_ROW)
-        version = sqlite3_column_int64(q, 0);
-    else if (sqlite3_exec(st->db, "INSERT INTO schema_version VALUES (0)", NULL, NULL, &msg))
-        goto fail;
-    sqlite3_finalize(q);
-    q = NULL;
-    if (version > (long long)n) {
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-        return fl_err_set(e, FL_ESTATE,
-                          "history store has schema version %lld, newer than this faultline "
-                          "knows (%zu): upgrade faultline or use another --db",
-                          version, n);
-    }
-    for (size_t i = (size_t)version; i < n; i++) {
-        char upd[64];
-        if (sqlite3_exec(st->db, migrations[i], NULL, NULL, &msg))
-            goto fail;
-        snprintf(upd, sizeof upd, "UPDATE schema_version SET version = %zu", i + 1);
-        if (sqlite3_exec(st->db, upd, NULL, NULL, &msg))
-            goto fail;
-    }
-    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg))
-        goto fail;
-    return 0;
-fail:
-    sqlite3_finalize(q);
-    fl_err_set(e, FL_ESTATE, "history store: migrating the schema: %s",
-               msg ? msg : sqlite3_errmsg(st->db));
-    sqlite3_free(msg);
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return -FL_ESTATE;
 }
 
 /* What is at `path`: 0 when it is a regular file, STORE_MISSING when
@@ -188,14 +206,14 @@ static int writable_dir(const char *path, struct fl_err *e)
 
 static int open_db(const char *path, int flags, struct fl_store *st, struct fl_err *e)
 {
-    if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) == SQLITE_OK)
+    if (sqlite3_open_v2(path, &st->lite, flags | SQLITE_OPEN_FULLMUTEX, NULL) == SQLITE_OK)
         return 0;
     fl_err_set(e, FL_ESTATE,
                "cannot open history store %s: %s (choose another with --db or "
                "FAULTLINE_DB)",
-               path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
-    sqlite3_close(st->db);
-    st->db = NULL;
+               path, st->lite ? sqlite3_errmsg(st->lite) : "out of memory");
+    sqlite3_close(st->lite);
+    st->lite = NULL;
     return -FL_ESTATE;
 }
 
@@ -207,29 +225,38 @@ static int read_version(struct fl_store *st, const char *path, long long *versio
     int rc;
 
     *version = 0;
-    rc = sqlite3_prepare_v2(st->db, "SELECT version FROM schema_version", -1, &q, NULL);
+    rc = sqlite3_prepare_v2(st->lite, "SELECT version FROM schema_version", -1, &q, NULL);
     if (rc == SQLITE_OK) {
         if (sqlite3_step(q) == SQLITE_ROW)
             *version = sqlite3_column_int64(q, 0);
         sqlite3_finalize(q);
         return 0;
     }
-    if (strstr(sqlite3_errmsg(st->db), "no such table"))
+    if (strstr(sqlite3_errmsg(st->lite), "no such table"))
         return 0;
     return fl_err_set(e, FL_ESTATE,
                       "history store %s cannot be read: %s (is it a faultline history "
                       "database? choose another with --db or FAULTLINE_DB)",
-                      path, sqlite3_errmsg(st->db));
+                      path, sqlite3_errmsg(st->lite));
 }
 
-/* Make an open store writable: migrate it and prepare the insert
- * statements. `why` says why it must be written, for the read-only error. */
+static int migrate(struct fl_store *st, const char *path, struct fl_err *e)
+{
+    size_t n = sizeof migrations / sizeof migrations[0];
+
+    if (fl_db_migrate(st->db, "schema_version", migrations, pg_migrations, n, e))
+        return fl_err_prefix(e, "%s", path);
+    return 0;
+}
+
+/* Make an open SQLite store writable: wrap it and migrate it. `why` says
+ * why it must be written, for the read-only error. */
 static int prepare_writer(struct fl_store *st, const char *path, const char *why, struct fl_err *e)
 {
     int r;
 
-    sqlite3_busy_timeout(st->db, 5000);
-    if (sqlite3_db_readonly(st->db, "main") == 1)
+    sqlite3_busy_timeout(st->lite, 5000);
+    if (sqlite3_db_readonly(st->lite, "main") == 1)
         return fl_err_set(e, FL_ESTATE,
                           "history store %s is read-only (file permissions or a read-only file "
                           "system) and %s: make it writable or choose another with --db or "
@@ -237,23 +264,37 @@ static int prepare_writer(struct fl_store *st, const char *path, const char *why
                           path, why);
     /* rollback journal, not WAL: a WAL database makes even a read-only
      * reader create -wal and -shm files next to it */
-    sqlite3_exec(st->db,
+    sqlite3_exec(st->lite,
                  "PRAGMA journal_mode=DELETE; PRAGMA synchronous=NORMAL;"
                  "PRAGMA foreign_keys=ON;",
                  NULL, NULL, NULL);
-    if (migrate(st, e))
-        return fl_err_prefix(e, "%s", path);
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO samples (run_id, probe_id, t_ms, value, ok, latency_ms)"
-                           " VALUES (?, ?, ?, ?, ?, ?)",
-                           -1, &st->ins_sample, NULL) ||
-        sqlite3_prepare_v2(st->db,
-                           "INSERT INTO events (run_id, seq, t_ms, phase, message) VALUES "
-                           "(?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = "
-                           "?1), ?2, ?3, ?4)",
-                           -1, &st->ins_event, NULL))
-        return r = db_err(st, e, "prepare"), fl_err_prefix(e, "%s", path), r;
-    return 0;
+    r = fl_db_sqlite_wrap(st->lite, "history store", &st->db, e);
+    st->lite = NULL;
+    return r ? r : migrate(st, path, e);
+}
+
+/* A PostgreSQL store: connect; a writer migrates, a reader (`runs`, `show`)
+ * creates nothing in a database without a history and upgrades an older one. */
+static int open_pg(const char *url, bool write, struct fl_store *st, struct fl_err *e)
+{
+    long long version = 0;
+    char where[512];
+    int r;
+
+    if ((r = fl_db_pg_open(url, "history store", &st->db, e)))
+        return r;
+    if (write)
+        return migrate(st, url, e);
+    if ((r = fl_db_version(st->db, "schema_version", &version, e)))
+        return r;
+    if (version == 0) {
+        fl_db_redact(url, where, sizeof where);
+        return fl_err_set(e, FL_ENOTARGET,
+                          "no history store in the database %s: no run has been recorded there "
+                          "(`faultline run --db URL` creates it)",
+                          where);
+    }
+    return version == fl_store_schema_version() ? 0 : migrate(st, url, e);
 }
 
 int fl_store_open(const char *path, struct fl_store **out, struct fl_err *e)
@@ -262,20 +303,42 @@ int fl_store_open(const char *path, struct fl_store **out, struct fl_err *e)
     int r;
 
     *out = NULL;
-    r = check_path(path, e);
-    if (r < 0)
-        return r;
-    if ((r = writable_dir(path, e)))
-        return r;
+    if (!fl_db_is_url(path)) {
+        r = check_path(path, e);
+        if (r < 0)
+            return r;
+        if ((r = writable_dir(path, e)))
+            return r;
+    }
     if (!(st = calloc(1, sizeof *st)))
         return fl_err_set(e, FL_EFAIL, "out of memory");
-    if ((r = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, st, e)) ||
-        (r = prepare_writer(st, path, "a run must be recorded in it", e))) {
+    if (fl_db_is_url(path))
+        r = open_pg(path, true, st, e);
+    else if (!(r = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, st, e)))
+        r = prepare_writer(st, path, "a run must be recorded in it", e);
+    if (r) {
         fl_store_close(st);
         return r;
     }
     *out = st;
     return 0;
+}
+
+/* A killed run left a hot journal: rolling it back needs write access (it
+ * removes the journal, creates nothing). */
+static int roll_back_hot_journal(struct fl_store *st, const char *path, long long *version,
+                                 struct fl_err *e)
+{
+    sqlite3_close(st->lite);
+    st->lite = NULL;
+    if (open_db(path, SQLITE_OPEN_READWRITE, st, e))
+        return fl_err_set(e, FL_ESTATE,
+                          "history store %s has an unfinished write of a killed run (%s-journal) "
+                          "and cannot be opened for writing to roll it back: make it writable "
+                          "once, or choose another with --db or FAULTLINE_DB",
+                          path, path);
+    sqlite3_busy_timeout(st->lite, 5000);
+    return read_version(st, path, version, e);
 }
 
 int fl_store_open_readonly(const char *path, struct fl_store **out, struct fl_err *e)
@@ -285,7 +348,7 @@ int fl_store_open_readonly(const char *path, struct fl_store **out, struct fl_er
     int r;
 
     *out = NULL;
-    r = check_path(path, e);
+    r = fl_db_is_url(path) ? 0 : check_path(path, e);
     if (r == STORE_MISSING)
         return fl_err_set(e, FL_ENOTARGET,
                           "no history store at %s: no run has been recorded there (`faultline "
@@ -295,26 +358,18 @@ int fl_store_open_readonly(const char *path, struct fl_store **out, struct fl_er
         return r;
     if (!(st = calloc(1, sizeof *st)))
         return fl_err_set(e, FL_EFAIL, "out of memory");
+    if (fl_db_is_url(path)) {
+        if ((r = open_pg(path, false, st, e)))
+            goto fail;
+        *out = st;
+        return 0;
+    }
     if ((r = open_db(path, SQLITE_OPEN_READONLY, st, e)))
         goto fail;
-    sqlite3_busy_timeout(st->db, 5000);
+    sqlite3_busy_timeout(st->lite, 5000);
     r = read_version(st, path, &version, e);
-    if (r && sqlite3_extended_errcode(st->db) == SQLITE_READONLY_ROLLBACK) {
-        /* a run was killed mid-write and left a hot journal: rolling it
-         * back needs write access (it removes the journal, creates nothing) */
-        sqlite3_close(st->db);
-        st->db = NULL;
-        if ((r = open_db(path, SQLITE_OPEN_READWRITE, st, e))) {
-            fl_err_set(e, FL_ESTATE,
-                       "history store %s has an unfinished write of a killed run (%s-journal) "
-                       "and cannot be opened for writing to roll it back: make it writable once, "
-                       "or choose another with --db or FAULTLINE_DB",
-                       path, path);
-            goto fail;
-        }
-        sqlite3_busy_timeout(st->db, 5000);
-        r = read_version(st, path, &version, e);
-    }
+    if (r && sqlite3_extended_errcode(st->lite) == SQLITE_READONLY_ROLLBACK)
+        r = roll_back_hot_journal(st, path, &version, e);
     if (r)
         goto fail;
     if (version != fl_store_schema_version()) {
@@ -322,12 +377,16 @@ int fl_store_open_readonly(const char *path, struct fl_store **out, struct fl_er
         char why[128];
         snprintf(why, sizeof why, "its schema (version %lld) must be upgraded to version %d",
                  version, fl_store_schema_version());
-        sqlite3_close(st->db);
-        st->db = NULL;
+        sqlite3_close(st->lite);
+        st->lite = NULL;
         if ((r = open_db(path, SQLITE_OPEN_READWRITE, st, e)) ||
             (r = prepare_writer(st, path, why, e)))
             goto fail;
+    } else if ((r = fl_db_sqlite_wrap(st->lite, "history store", &st->db, e))) {
+        st->lite = NULL;
+        goto fail;
     }
+    st->lite = NULL;
     *out = st;
     return 0;
 fail:
@@ -339,183 +398,195 @@ void fl_store_close(struct fl_store *st)
 {
     if (!st)
         return;
-    sqlite3_finalize(st->ins_sample);
-    sqlite3_finalize(st->ins_event);
-    sqlite3_close(st->db);
+    if (st->lite)
+        sqlite3_close(st->lite);
+    json_decref(st->pending);
+    fl_db_close(st->db);
     free(st);
 }
 
 int fl_store_begin(struct fl_store *st)
 {
-    return sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -FL_ESTATE;
+    return fl_db_begin(st->db);
 }
 
 int fl_store_commit(struct fl_store *st)
 {
-    return sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -FL_ESTATE;
+    return fl_db_commit(st->db);
+}
+
+/* Replay the kept writes in order; 0 when none is left. */
+static int flush_pending(struct fl_store *st)
+{
+    size_t done = 0;
+    json_t *w;
+
+    json_array_foreach (st->pending, done, w) {
+        struct fl_err e = {0};
+        if (fl_db_exec_json(st->db, &e,
+                            (const char *)(uintptr_t)json_integer_value(json_array_get(w, 0)),
+                            json_string_value(json_array_get(w, 1)), json_array_get(w, 2)) < 0 &&
+            !fl_db_connected(st->db))
+            break; /* a statement the database refuses is dropped, not retried forever */
+    }
+    while (done-- > 0)
+        json_array_remove(st->pending, 0);
+    return json_array_size(st->pending) ? -FL_ESTATE : 0;
+}
+
+/* A write of the run (event, sample, probe, check, verdict). In
+ * PostgreSQL, while the database is unreachable it is kept in memory
+ * (bounded) and replayed in order by the next write that gets through or by
+ * fl_store_run_end, so an outage loses nothing the run recorded. */
+static int put(struct fl_store *st, const char *sql, const char *types, ...)
+{
+    struct fl_err e = {0};
+    json_t *params;
+    va_list ap;
+    int r;
+
+    va_start(ap, types);
+    if (!fl_db_is_pg(st->db)) {
+        r = fl_db_execv(st->db, NULL, &e, sql, types, ap);
+        va_end(ap);
+        return r < 0 ? -FL_ESTATE : 0;
+    }
+    params = fl_db_params(types, ap);
+    va_end(ap);
+    if ((!st->pending || !flush_pending(st)) &&
+        (fl_db_exec_json(st->db, &e, sql, types, params) >= 0 || fl_db_connected(st->db))) {
+        json_decref(params);
+        return e.code ? -FL_ESTATE : 0;
+    }
+    if (!st->pending)
+        st->pending = json_array();
+    if (json_array_size(st->pending) >= PENDING_MAX) {
+        st->dropped++;
+        json_decref(params);
+        return -FL_ESTATE;
+    }
+    /* sql is one of this file's string literals: its address is kept */
+    json_array_append_new(st->pending,
+                          json_pack("[I,s,o]", (json_int_t)(uintptr_t)sql, types, params));
+    return 0;
+}
+
+/* This boot of this host (the kernel's boot id), "" when unknown. */
+static const char *boot_id(void)
+{
+    static char id[64]; /* written once, read by the store's single writer */
+    FILE *f;
+
+    if (!id[0] && (f = fopen("/proc/sys/kernel/random/boot_id", "re"))) {
+        if (!fgets(id, sizeof id, f))
+            id[0] = '\0';
+        id[strcspn(id, "\n")] = '\0';
+        fclose(f);
+    }
+    return id;
 }
 
 int fl_store_run_begin(struct fl_store *st, const char *title, const char *file,
                        const char *content, const char *hash, int64_t started_wall_ms,
                        uint64_t seed, int64_t *run_id, struct fl_err *e)
 {
-    sqlite3_stmt *q = NULL;
-    int64_t exp_id = 0;
-
-    if (sqlite3_prepare_v2(st->db,
+    json_t *x = fl_db_rows(st->db, e,
                            "INSERT INTO experiments (hash, title, file, content, first_seen_ms) "
                            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(hash) DO UPDATE SET "
                            "title = excluded.title RETURNING id",
-                           -1, &q, NULL))
-        return db_err(st, e, "recording the experiment");
-    sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, title, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, file, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 4, content, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 5, started_wall_ms);
-    if (sqlite3_step(q) == SQLITE_ROW)
-        exp_id = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
+                           "ssssI", hash, title, file, content, started_wall_ms);
+    int64_t exp_id = json_integer_value(json_object_get(json_array_get(x, 0), "id"));
+
+    json_decref(x);
     if (!exp_id)
-        return db_err(st, e, "recording the experiment");
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO runs (experiment_id, started_ms, seed, runner_pid, "
-                           "runner_start) VALUES (?, ?, ?, ?, ?)",
-                           -1, &q, NULL))
-        return db_err(st, e, "recording the run");
-    sqlite3_bind_int64(q, 1, exp_id);
-    sqlite3_bind_int64(q, 2, started_wall_ms);
-    sqlite3_bind_int64(q, 3, (sqlite3_int64)seed);
-    sqlite3_bind_int64(q, 4, getpid());
-    sqlite3_bind_int64(q, 5, (sqlite3_int64)fl_proc_start_time(getpid()));
-    if (sqlite3_step(q) != SQLITE_DONE) {
-        sqlite3_finalize(q);
-        return db_err(st, e, "recording the run");
-    }
-    sqlite3_finalize(q);
-    *run_id = sqlite3_last_insert_rowid(st->db);
+        return e->code ? fl_err_prefix(e, "recording the experiment")
+                       : fl_err_set(e, FL_ESTATE, "history store: recording the experiment");
+    if (fl_db_exec(st->db, run_id, e,
+                   "INSERT INTO runs (experiment_id, started_ms, seed, runner_pid, "
+                   "runner_start, runner_host) VALUES (?, ?, ?, ?, ?, ?)",
+                   "IIIIIs", exp_id, started_wall_ms, (int64_t)seed, (int64_t)getpid(),
+                   (int64_t)fl_proc_start_time(getpid()), boot_id()) < 0)
+        return fl_err_prefix(e, "recording the run");
     return 0;
 }
 
 int fl_store_event(struct fl_store *st, int64_t run_id, int64_t t_ms, const char *phase,
                    const char *message)
 {
-    int r;
-
-    sqlite3_bind_int64(st->ins_event, 1, run_id);
-    sqlite3_bind_int64(st->ins_event, 2, t_ms);
-    sqlite3_bind_text(st->ins_event, 3, phase, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st->ins_event, 4, message, -1, SQLITE_TRANSIENT);
-    r = sqlite3_step(st->ins_event);
-    sqlite3_reset(st->ins_event);
-    return r == SQLITE_DONE ? 0 : -FL_ESTATE;
+    return put(st,
+               "INSERT INTO events (run_id, seq, t_ms, phase, message) VALUES "
+               "(?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = "
+               "?1), ?2, ?3, ?4)",
+               "IIss", run_id, t_ms, phase, message) < 0
+               ? -FL_ESTATE
+               : 0;
 }
 
 int fl_store_probe_define(struct fl_store *st, int64_t run_id, int probe_id, const char *name,
                           const char *kind, const char *role, const char *tolerance)
 {
-    sqlite3_stmt *q = NULL;
-    int r;
-
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT OR REPLACE INTO probes (run_id, probe_id, name, kind, role, "
-                           "tolerance) VALUES (?, ?, ?, ?, ?, ?)",
-                           -1, &q, NULL))
-        return -FL_ESTATE;
-    sqlite3_bind_int64(q, 1, run_id);
-    sqlite3_bind_int(q, 2, probe_id);
-    sqlite3_bind_text(q, 3, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 4, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 5, role, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 6, tolerance, -1, SQLITE_STATIC);
-    r = sqlite3_step(q);
-    sqlite3_finalize(q);
-    return r == SQLITE_DONE ? 0 : -FL_ESTATE;
+    return put(st,
+               "INSERT INTO probes (run_id, probe_id, name, kind, role, tolerance) "
+               "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, probe_id) DO UPDATE SET "
+               "name = excluded.name, kind = excluded.kind, role = excluded.role, "
+               "tolerance = excluded.tolerance",
+               "Iissss", run_id, probe_id, name, kind, role, tolerance) < 0
+               ? -FL_ESTATE
+               : 0;
 }
 
 int fl_store_samples(struct fl_store *st, int64_t run_id, int probe_id, const struct fl_sample *s,
                      size_t n)
 {
-    sqlite3_stmt *q = st->ins_sample;
-
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_bind_int64(q, 1, run_id);
-        sqlite3_bind_int(q, 2, probe_id);
-        sqlite3_bind_int64(q, 3, s[i].t_ms);
-        if (isnan(s[i].value))
-            sqlite3_bind_null(q, 4);
-        else
-            sqlite3_bind_double(q, 4, s[i].value);
-        sqlite3_bind_int(q, 5, s[i].ok);
-        sqlite3_bind_double(q, 6, s[i].latency_ms);
-        if (sqlite3_step(q) != SQLITE_DONE) {
-            sqlite3_reset(q);
+    for (size_t i = 0; i < n; i++)
+        if (put(st,
+                "INSERT INTO samples (run_id, probe_id, t_ms, value, ok, latency_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                "IiIdid", run_id, probe_id, (int64_t)s[i].t_ms, s[i].value, s[i].ok,
+                s[i].latency_ms) < 0)
             return -FL_ESTATE;
-        }
-        sqlite3_reset(q);
-    }
     return 0;
 }
 
 int fl_store_probe_result(struct fl_store *st, int64_t run_id, int probe_id,
                           const struct fl_probe_stats *stats, int64_t detect_ms, int64_t recover_ms)
 {
-    sqlite3_stmt *q = NULL;
-    int r;
-
-    if (sqlite3_prepare_v2(st->db,
-                           "UPDATE probes SET samples = ?, failures = ?, availability = ?, "
-                           "p50_ms = ?, p95_ms = ?, p99_ms = ?, max_ms = ?, "
-                           "time_to_detect_ms = ?, time_to_recover_ms = ? "
-                           "WHERE run_id = ? AND probe_id = ?",
-                           -1, &q, NULL))
-        return -FL_ESTATE;
-    sqlite3_bind_int64(q, 1, (sqlite3_int64)stats->n);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64)stats->failures);
-    if (stats->n)
-        sqlite3_bind_double(q, 3, stats->availability);
-    else
-        sqlite3_bind_null(q, 3); /* no samples: no availability, not 100% */
-    sqlite3_bind_double(q, 4, stats->p50);
-    sqlite3_bind_double(q, 5, stats->p95);
-    sqlite3_bind_double(q, 6, stats->p99);
-    sqlite3_bind_double(q, 7, stats->pmax);
-    if (detect_ms >= 0)
-        sqlite3_bind_int64(q, 8, detect_ms);
-    else
-        sqlite3_bind_null(q, 8);
-    if (recover_ms >= 0)
-        sqlite3_bind_int64(q, 9, recover_ms);
-    else
-        sqlite3_bind_null(q, 9);
-    sqlite3_bind_int64(q, 10, run_id);
-    sqlite3_bind_int(q, 11, probe_id);
-    r = sqlite3_step(q);
-    sqlite3_finalize(q);
-    return r == SQLITE_DONE ? 0 : -FL_ESTATE;
+    /* no samples: no availability, not 100%; <0: not applicable */
+    return put(st,
+               "UPDATE probes SET samples = ?, failures = ?, availability = ?, "
+               "p50_ms = ?, p95_ms = ?, p99_ms = ?, max_ms = ?, "
+               "time_to_detect_ms = CASE WHEN ?8 >= 0 THEN ?8 END, "
+               "time_to_recover_ms = CASE WHEN ?9 >= 0 THEN ?9 END "
+               "WHERE run_id = ?10 AND probe_id = ?11",
+               "IIdddddIIIi", (int64_t)stats->n, (int64_t)stats->failures,
+               stats->n ? stats->availability : NAN, stats->p50, stats->p95, stats->p99,
+               stats->pmax, detect_ms, recover_ms, run_id, probe_id) < 0
+               ? -FL_ESTATE
+               : 0;
 }
 
 int fl_store_run_end(struct fl_store *st, int64_t run_id, int64_t duration_ms, const char *verdict,
                      const char *explanation, int exit_code)
 {
-    sqlite3_stmt *q = NULL;
-    int r;
+    const char *env = getenv("FAULTLINE_DB_WAIT");
+    long wait_s = env && *env ? strtol(env, NULL, 10) : FL_STORE_DB_WAIT_S;
+    int64_t give_up = fl_mono_ns() + (int64_t)(wait_s < 0 ? 0 : wait_s) * 1000000000LL;
+    int r = put(st,
+                "UPDATE runs SET duration_ms = ?, verdict = ?, explanation = ?, "
+                "exit_code = ? WHERE id = ?",
+                "IssiI", duration_ms, verdict, explanation, exit_code, run_id);
 
-    if (sqlite3_prepare_v2(st->db,
-                           "UPDATE runs SET duration_ms = ?, verdict = ?, explanation = ?, "
-                           "exit_code = ? WHERE id = ?",
-                           -1, &q, NULL))
+    /* the faults are reverted by now: wait (bounded) for the database to
+     * take what the run recorded */
+    while (!r && st->pending && json_array_size(st->pending)) {
+        if ((fl_db_reconnect(st->db) && !flush_pending(st)) || fl_mono_ns() >= give_up)
+            break;
+        nanosleep(&(struct timespec){1, 0}, NULL);
+    }
+    if (r || (st->pending && json_array_size(st->pending)) || st->dropped)
         return -FL_ESTATE;
-    sqlite3_bind_int64(q, 1, duration_ms);
-    sqlite3_bind_text(q, 2, verdict, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, explanation, -1, SQLITE_STATIC);
-    sqlite3_bind_int(q, 4, exit_code);
-    sqlite3_bind_int64(q, 5, run_id);
-    r = sqlite3_step(q);
-    sqlite3_finalize(q);
-    return r == SQLITE_DONE ? 0 : -FL_ESTATE;
+    return 0;
 }
-
 /* Operations and events of a JSON Lines history, counted as `faultline
  * workload` counts them: an event is a line (not a '#' comment), an operation is a client's
  * invocation (a line with an integer process and type "invoke"). */
@@ -545,7 +616,6 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
                          const char *workload, const char *path, struct fl_err *e)
 {
     FILE *f = fopen(path, "re");
-    sqlite3_stmt *q = NULL;
     char *buf = NULL;
     long size;
     long long ops = 0, events = 0;
@@ -566,109 +636,48 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
     }
     fclose(f);
     count_history(buf, (size_t)size, &ops, &events);
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT OR REPLACE INTO histories (run_id, client, workload, "
-                           "operations, bytes, content, events) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           -1, &q, NULL)) {
-        free(buf);
-        return db_err(st, e, "storing the history");
-    }
-    sqlite3_bind_int64(q, 1, run_id);
-    sqlite3_bind_text(q, 2, client, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, workload, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 4, ops);
-    sqlite3_bind_int64(q, 5, size);
-    sqlite3_bind_blob(q, 6, buf, (int)size, free);
-    sqlite3_bind_int64(q, 7, events);
-    r = sqlite3_step(q);
-    sqlite3_finalize(q);
-    return r == SQLITE_DONE ? 0 : db_err(st, e, "storing the history");
+    r = fl_db_exec(st->db, NULL, e,
+                   "INSERT INTO histories (run_id, client, workload, operations, bytes, content, "
+                   "events) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
+                   "client = excluded.client, workload = excluded.workload, operations = "
+                   "excluded.operations, bytes = excluded.bytes, content = excluded.content, "
+                   "events = excluded.events",
+                   "IssIIbI", run_id, client, workload, (int64_t)ops, (int64_t)size, buf,
+                   (size_t)size, (int64_t)events);
+    free(buf);
+    return r < 0 ? fl_err_prefix(e, "storing the history") : 0;
 }
 
 int fl_store_history_write(struct fl_store *st, int64_t run_id, FILE *out, struct fl_err *e)
 {
-    sqlite3_stmt *q = NULL;
-    int r;
+    int r =
+        fl_db_blob_write(st->db, "SELECT content FROM histories WHERE run_id = ?", run_id, out, e);
 
-    if (sqlite3_prepare_v2(st->db, "SELECT content FROM histories WHERE run_id = ?", -1, &q, NULL))
-        return db_err(st, e, "reading the history");
-    sqlite3_bind_int64(q, 1, run_id);
-    if (sqlite3_step(q) != SQLITE_ROW) {
-        sqlite3_finalize(q);
+    if (r == 1)
         return fl_err_set(e, FL_ENOTARGET,
                           "run %lld recorded no history (its experiment has no workload:)",
                           (long long)run_id);
-    }
-    r = (int)fwrite(sqlite3_column_blob(q, 0), 1, (size_t)sqlite3_column_bytes(q, 0), out);
-    r = r == sqlite3_column_bytes(q, 0)
-            ? 0
-            : fl_err_set(e, FL_EFAIL, "writing the history: %s", strerror(errno));
-    sqlite3_finalize(q);
     return r;
 }
 
 int fl_store_check(struct fl_store *st, int64_t run_id, int seq, const char *model,
                    const char *result, int exit_code, const char *output)
 {
-    sqlite3_stmt *q = NULL;
-    int r;
-
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO checks (run_id, seq, model, result, exit_code, output) "
-                           "VALUES (?, ?, ?, ?, ?, ?)",
-                           -1, &q, NULL))
-        return -FL_ESTATE;
-    sqlite3_bind_int64(q, 1, run_id);
-    sqlite3_bind_int(q, 2, seq);
-    sqlite3_bind_text(q, 3, model, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 4, result, -1, SQLITE_STATIC);
-    sqlite3_bind_int(q, 5, exit_code);
-    sqlite3_bind_text(q, 6, output, -1, SQLITE_STATIC);
-    r = sqlite3_step(q);
-    sqlite3_finalize(q);
-    return r == SQLITE_DONE ? 0 : -FL_ESTATE;
+    return put(st,
+               "INSERT INTO checks (run_id, seq, model, result, exit_code, output) "
+               "VALUES (?, ?, ?, ?, ?, ?)",
+               "Iissis", run_id, seq, model, result, exit_code, output) < 0
+               ? -FL_ESTATE
+               : 0;
 }
 
-/* Column i as JSON: integer, real, text or null. JSON has no infinity
- * (jansson refuses it), so an infinite value is the string "inf" or
- * "-inf" (docs/experiments.md); SQLite stores NaN as NULL. */
-static json_t *col_json(sqlite3_stmt *q, int i)
+/* Rows of `sql` (bound to run_id when it has a ?) as objects keyed by column
+ * name; an empty array on a database error (with e filled). */
+static json_t *rows(struct fl_store *st, const char *sql, int64_t run_id, struct fl_err *e)
 {
-    double d;
+    json_t *arr = fl_db_rows(st->db, e, sql, "I", run_id);
 
-    switch (sqlite3_column_type(q, i)) {
-    case SQLITE_INTEGER:
-        return json_integer(sqlite3_column_int64(q, i));
-    case SQLITE_FLOAT:
-        d = sqlite3_column_double(q, i);
-        if (isinf(d))
-            return json_string(d > 0 ? "inf" : "-inf");
-        return isnan(d) ? json_null() : json_real(d);
-    case SQLITE_TEXT:
-        return json_string((const char *)sqlite3_column_text(q, i));
-    default:
-        return json_null();
-    }
-}
-
-/* Rows of `sql` (bound to run_id when it has a ?) as objects keyed by column name. */
-static json_t *rows(struct fl_store *st, const char *sql, int64_t run_id, bool bind)
-{
-    sqlite3_stmt *q = NULL;
-    json_t *arr = json_array();
-
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL))
-        return arr;
-    if (bind)
-        sqlite3_bind_int64(q, 1, run_id);
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        json_t *o = json_object();
-        for (int i = 0; i < sqlite3_column_count(q); i++)
-            json_object_set_new(o, sqlite3_column_name(q, i), col_json(q, i));
-        json_array_append_new(arr, o);
-    }
-    sqlite3_finalize(q);
-    return arr;
+    return arr ? arr : json_array();
 }
 
 /* A run still marked "running" whose runner process is gone (killed, host
@@ -679,8 +688,11 @@ static void settle(json_t *run)
     const char *v = json_string_value(json_object_get(run, "verdict"));
     json_t *pid = json_object_get(run, "runner_pid");
     json_t *start = json_object_get(run, "runner_start");
+    const char *host = json_string_value(json_object_get(run, "runner_host"));
 
-    if (v && !strcmp(v, "running") &&
+    /* a runner on another host (a shared PostgreSQL store) cannot be
+     * checked from here: it stays running */
+    if (v && !strcmp(v, "running") && !(host && *host && *boot_id() && strcmp(host, boot_id())) &&
         !(json_is_integer(pid) && json_is_integer(start) &&
           fl_proc_alive((pid_t)json_integer_value(pid), (uint64_t)json_integer_value(start)))) {
         json_object_set_new(run, "verdict", json_string("interrupted"));
@@ -690,6 +702,7 @@ static void settle(json_t *run)
     }
     json_object_del(run, "runner_pid");
     json_object_del(run, "runner_start");
+    json_object_del(run, "runner_host");
 }
 
 json_t *fl_store_list_runs(struct fl_store *st, struct fl_err *e)
@@ -699,15 +712,94 @@ json_t *fl_store_list_runs(struct fl_store *st, struct fl_err *e)
                        "r.started_ms AS started_ms, r.duration_ms AS duration_ms, "
                        "r.verdict AS verdict, r.explanation AS explanation, "
                        "r.exit_code AS exit_code, r.runner_pid AS runner_pid, "
-                       "r.runner_start AS runner_start "
+                       "r.runner_start AS runner_start, r.runner_host AS runner_host "
                        "FROM runs r JOIN experiments x ON x.id = r.experiment_id ORDER BY r.id",
-                       0, false),
+                       0, e),
            *r;
     size_t i;
 
     json_array_foreach (all, i, r)
         settle(r);
     return all;
+}
+
+int fl_store_log_source(struct fl_store *st, int64_t run_id, const char *source, const char *kind,
+                        const char *target, int64_t lines, int64_t bytes, int64_t dropped,
+                        const char *error)
+{
+    return put(st,
+               "INSERT INTO run_log_sources (run_id, source, kind, target, lines, bytes, "
+               "dropped, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               "IsssIIIs", run_id, source, kind, target, lines, bytes, dropped, error);
+}
+
+int fl_store_log_line(struct fl_store *st, int64_t run_id, const char *source, int64_t seq,
+                      int64_t t_ms, const char *line)
+{
+    return put(st, "INSERT INTO run_logs (run_id, source, seq, t_ms, line) VALUES (?, ?, ?, ?, ?)",
+               "IsIIs", run_id, source, seq, t_ms, line);
+}
+
+json_t *fl_store_run_logs(struct fl_store *st, int64_t run_id, const char *source, struct fl_err *e)
+{
+    json_t *src = fl_db_rows(st->db, e,
+                             "SELECT source AS name, kind, target, lines, bytes, dropped, error "
+                             "FROM run_log_sources WHERE run_id = ?1 AND (?2 IS NULL OR source "
+                             "= ?2) ORDER BY source",
+                             "Is", run_id, source),
+           *lines = src ? fl_db_rows(st->db, e,
+                                     "SELECT source, seq, t_ms, line FROM run_logs WHERE run_id "
+                                     "= ?1 AND (?2 IS NULL OR source = ?2) ORDER BY t_ms, source, "
+                                     "seq",
+                                     "Is", run_id, source)
+                        : NULL;
+
+    if (!lines) {
+        json_decref(src);
+        return NULL;
+    }
+    return json_pack("{s:o,s:o}", "sources", src, "lines", lines);
+}
+
+/* A probe's samples as [t_ms, value, ok, latency_ms] arrays. */
+static json_t *samples(struct fl_store *st, int64_t run_id, json_t *probe, struct fl_err *e)
+{
+    json_t *all = fl_db_rows(st->db, e,
+                             "SELECT t_ms, value, ok, latency_ms FROM samples WHERE "
+                             "run_id = ? AND probe_id = ? ORDER BY t_ms",
+                             "II", run_id, json_integer_value(json_object_get(probe, "id"))),
+           *arr = json_array(), *r;
+    size_t i;
+
+    json_array_foreach (all, i, r)
+        json_array_append_new(arr, json_pack("[O,O,b,f]", json_object_get(r, "t_ms"),
+                                             json_object_get(r, "value"),
+                                             (int)json_integer_value(json_object_get(r, "ok")),
+                                             json_number_value(json_object_get(r, "latency_ms"))));
+    json_decref(all);
+    return arr;
+}
+
+int fl_store_delete_run(struct fl_store *st, int64_t run_id, struct fl_err *e)
+{
+    static const char *const sql[] = {
+        "DELETE FROM samples WHERE run_id = ?", "DELETE FROM events WHERE run_id = ?",
+        "DELETE FROM probes WHERE run_id = ?",  "DELETE FROM histories WHERE run_id = ?",
+        "DELETE FROM checks WHERE run_id = ?",  "DELETE FROM run_logs WHERE run_id = ?",
+        "DELETE FROM runs WHERE id = ?",
+    };
+    int r = fl_db_begin_write(st->db);
+
+    if (r)
+        fl_err_set(e, FL_ESTATE, "history store: cannot start a transaction (busy or unreachable)");
+    for (size_t i = 0; !r && i < sizeof sql / sizeof sql[0]; i++)
+        if (fl_db_exec(st->db, NULL, e, sql[i], "I", run_id) < 0)
+            r = -FL_ESTATE;
+    if (r) {
+        fl_db_exec(st->db, NULL, &(struct fl_err){0}, "ROLLBACK", NULL);
+        return r;
+    }
+    return fl_db_commit(st->db);
 }
 
 json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples, struct fl_err *e)
@@ -717,9 +809,10 @@ json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples,
                        "x.file AS file, r.started_ms AS started_ms, "
                        "r.duration_ms AS duration_ms, r.seed AS seed, r.verdict AS verdict, "
                        "r.explanation AS explanation, r.exit_code AS exit_code, "
-                       "r.runner_pid AS runner_pid, r.runner_start AS runner_start "
+                       "r.runner_pid AS runner_pid, r.runner_start AS runner_start, "
+                       "r.runner_host AS runner_host "
                        "FROM runs r JOIN experiments x ON x.id = r.experiment_id WHERE r.id = ?",
-                       run_id, true);
+                       run_id, e);
     json_t *o = json_incref(json_array_get(run, 0)), *probes, *p;
     size_t i;
 
@@ -737,45 +830,33 @@ json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples,
                         rows(st,
                              "SELECT t_ms, phase, message FROM events WHERE run_id = ? "
                              "ORDER BY seq",
-                             run_id, true));
+                             run_id, e));
     probes = rows(st,
                   "SELECT probe_id AS id, name, kind, role, tolerance, samples, failures, "
                   "availability, p50_ms, p95_ms, p99_ms, max_ms, time_to_detect_ms, "
                   "time_to_recover_ms FROM probes WHERE run_id = ? ORDER BY probe_id",
-                  run_id, true);
-    if (with_samples) {
-        json_array_foreach (probes, i, p) {
-            sqlite3_stmt *q = NULL;
-            json_t *arr = json_array();
-            if (!sqlite3_prepare_v2(st->db,
-                                    "SELECT t_ms, value, ok, latency_ms FROM samples WHERE "
-                                    "run_id = ? AND probe_id = ? ORDER BY t_ms",
-                                    -1, &q, NULL)) {
-                sqlite3_bind_int64(q, 1, run_id);
-                sqlite3_bind_int64(q, 2, json_integer_value(json_object_get(p, "id")));
-                while (sqlite3_step(q) == SQLITE_ROW)
-                    json_array_append_new(arr, json_pack("[I,o,b,f]",
-                                                         (json_int_t)sqlite3_column_int64(q, 0),
-                                                         col_json(q, 1), sqlite3_column_int(q, 2),
-                                                         sqlite3_column_double(q, 3)));
-            }
-            sqlite3_finalize(q);
-            json_object_set_new(p, "samples_data", arr);
-        }
-    }
+                  run_id, e);
+    if (with_samples)
+        json_array_foreach (probes, i, p)
+            json_object_set_new(p, "samples_data", samples(st, run_id, p, e));
     json_object_set_new(o, "probes", probes);
     {
         json_t *h = rows(st,
                          "SELECT client, workload, operations, events, bytes FROM histories "
                          "WHERE run_id = ?",
-                         run_id, true);
+                         run_id, e);
         json_object_set(o, "history", json_array_size(h) ? json_array_get(h, 0) : json_null());
         json_decref(h);
     }
+    json_object_set_new(o, "logs",
+                        rows(st,
+                             "SELECT source AS name, kind, target, lines, bytes, dropped, error "
+                             "FROM run_log_sources WHERE run_id = ? ORDER BY source",
+                             run_id, e));
     json_object_set_new(o, "checks",
                         rows(st,
                              "SELECT model, result, exit_code, output FROM checks "
                              "WHERE run_id = ? ORDER BY seq",
-                             run_id, true));
+                             run_id, e));
     return o;
 }

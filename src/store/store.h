@@ -1,6 +1,8 @@
 /* The history store: every run, its timeline, every probe sample and the
  * verdict, in SQLite (rollback-journal mode: readers open the file
- * read-only and create nothing, which WAL mode cannot promise). The schema is versioned:
+ * read-only and create nothing, which WAL mode cannot promise) or, when the
+ * path is a postgresql:// URL, in PostgreSQL with the same schema (store/db.h).
+ * The schema is versioned:
  * schema_version holds the number of migrations applied, and opening a store applies the missing
  * ones in order inside one transaction. Tables are documented in docs/experiments.md ("History
  * store"). */
@@ -29,7 +31,8 @@ int fl_store_open(const char *path, struct fl_store **out, struct fl_err *e);
  * FL_ENOTARGET; a store of an older schema is upgraded in place. */
 int fl_store_open_readonly(const char *path, struct fl_store **out, struct fl_err *e);
 void fl_store_close(struct fl_store *st);
-/* --db, else $FAULTLINE_DB, else the default path. */
+/* --db, else $FAULTLINE_DB, else the default path. A postgresql:// (or
+ * postgres://) URL opens a PostgreSQL store; a reader creates nothing there. */
 const char *fl_store_path(const char *flag_value);
 
 /* Group writes; the engine flushes samples once per tick inside one. */
@@ -50,6 +53,10 @@ int fl_store_samples(struct fl_store *st, int64_t run_id, int probe_id, const st
 int fl_store_probe_result(struct fl_store *st, int64_t run_id, int probe_id,
                           const struct fl_probe_stats *stats, int64_t detect_ms,
                           int64_t recover_ms);
+/* How long fl_store_run_end waits for an unreachable PostgreSQL store
+ * ($FAULTLINE_DB_WAIT seconds overrides); -FL_ESTATE when the run's
+ * records could not all be written by then. */
+#define FL_STORE_DB_WAIT_S 60
 int fl_store_run_end(struct fl_store *st, int64_t run_id, int64_t duration_ms, const char *verdict,
                      const char *explanation, int exit_code);
 
@@ -64,6 +71,21 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
 int fl_store_history_write(struct fl_store *st, int64_t run_id, FILE *out, struct fl_err *e);
 int fl_store_check(struct fl_store *st, int64_t run_id, int seq, const char *model,
                    const char *result, int exit_code, const char *output);
+
+/* Target logs (engine/logs.h): a source's summary (error NULL when it was
+ * captured) and its lines, seq from 0; fl_store_run_logs returns
+ * {"sources": [...], "lines": [{source, seq, t_ms, line}]} in time order,
+ * of one source when `source` is not NULL. */
+int fl_store_log_source(struct fl_store *st, int64_t run_id, const char *source, const char *kind,
+                        const char *target, int64_t lines, int64_t bytes, int64_t dropped,
+                        const char *error);
+int fl_store_log_line(struct fl_store *st, int64_t run_id, const char *source, int64_t seq,
+                      int64_t t_ms, const char *line);
+json_t *fl_store_run_logs(struct fl_store *st, int64_t run_id, const char *source,
+                          struct fl_err *e);
+
+/* Remove a run and everything recorded with it (a server schedule's `keep`). */
+int fl_store_delete_run(struct fl_store *st, int64_t run_id, struct fl_err *e);
 
 json_t *fl_store_list_runs(struct fl_store *st, struct fl_err *e);
 json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples, struct fl_err *e);

@@ -10,11 +10,13 @@ import subprocess
 import pytest
 
 from conftest import BIN, journal_records, proc_state, wait_for
-from server_helpers import Server, pause_yaml, servers, sleeper, wait_run  # noqa: F401
+from server_helpers import (BACKENDS, Server, backend, pause_yaml, postgres, servers,  # noqa: F401
+                            sleeper, wait_run)
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_experiments_api_validates_and_reports_errors(servers, sleeper):
     srv = servers()
     _, pidfile = sleeper
@@ -56,6 +58,7 @@ def test_experiments_api_validates_and_reports_errors(servers, sleeper):
     assert srv.req("GET", "/api/v1/runs/99")[0] == 404
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_run_through_api_pauses_target_and_records_verdict(servers, sleeper, state_dir, tmp_path):
     srv = servers()
     target, pidfile = sleeper
@@ -100,6 +103,7 @@ def test_run_through_api_pauses_target_and_records_verdict(servers, sleeper, sta
     assert journal_records(state_dir) == []
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_sigkilled_server_leaves_the_run_going_and_the_next_adopts_it(servers, sleeper,
                                                                        state_dir):
     srv = servers()
@@ -139,6 +143,7 @@ def test_server_and_run_killed_mid_run_leave_no_fault_and_read_interrupted(serve
     assert "server stopped" in r2["reason"] and "guardian reverted" in r2["reason"]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_one_server_per_store(servers):
     servers()
     second = servers(start=False)

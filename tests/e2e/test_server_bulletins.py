@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from conftest import BIN, wait_for
-from server_helpers import servers, wait_run  # noqa: F401
+from server_helpers import BACKENDS, backend, postgres, servers, wait_run  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import wait_for
-from server_helpers import servers  # noqa: F401
+from server_helpers import BACKENDS, backend, postgres, servers  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import BIN, journal_records, wait_for
-from server_helpers import servers, sleeper  # noqa: F401
+from server_helpers import BACKENDS, backend, postgres, servers, sleeper  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -187,14 +187,10 @@ def test_slots_missed_while_down_run_once_or_not_at_all(servers, tmp_path):
 
 def runs_of(srv, schedule):
     """The runs of a schedule straight from the store, while no server runs."""
-    import sqlite3
-    con = sqlite3.connect(srv.db)
-    try:
-        return con.execute("SELECT id FROM srv_runs WHERE schedule = ?", (schedule,)).fetchall()
-    finally:
-        con.close()
+    return srv.sql(f"SELECT id FROM srv_runs WHERE schedule = '{schedule}'")
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_keep_bounds_a_schedules_runs(servers, tmp_path):
     srv = servers()
     flag = tmp_path / "healthy"
@@ -225,12 +221,19 @@ def test_keep_bounds_a_schedules_runs(servers, tmp_path):
     srv.req("DELETE", "/api/v1/schedules/f")
     assert wait_for(lambda: not runs(srv, state="running"), 15)
     kept = {x["id"] for x in runs(srv, schedule="f")}
-    files = os.listdir(srv.db + ".server/runs")
+    files = os.listdir(srv.work_dir + "/runs")
     assert ran - kept, (ran, kept)
     for gone in ran - kept:
         assert f"{gone}.yaml" not in files and f"{gone}.log" not in files, (gone, files)
     for k in kept:
         assert f"{k}.log" in files
+    # and their records in the history store (runs, events, samples, probes)
+    history = {int(h) for (h,) in srv.sql("SELECT history_run FROM srv_runs WHERE "
+                                          "history_run IS NOT NULL")}
+    assert history and {int(r) for (r,) in srv.sql("SELECT id FROM runs")} == history
+    for table in ("events", "samples", "probes"):
+        left = {int(r) for (r,) in srv.sql(f"SELECT DISTINCT run_id FROM {table}")}
+        assert left <= history, (table, left, history)
 
 
 def test_blackout_windows_skip_with_the_window_as_reason(servers, tmp_path):

@@ -33,6 +33,7 @@ static const char *const paths[] = {
     "/api/v1/experiments/validate",
     "/api/v1/experiments/a/trend",
     "/api/v1/cron/next",
+    "/api/v1/runs/1/logs",
 };
 #define NPATHS (sizeof paths / sizeof paths[0])
 
