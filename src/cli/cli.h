@@ -28,7 +28,7 @@ int fl_cli_show(int argc, char **argv);
 void fl_cli_show_human(const json_t *run);
 /* show.c: target logs ({"sources", "lines"}) merged with the run's events. */
 void fl_cli_show_logs(const json_t *logs, const json_t *events);
-/* remote.c: `faultline --server URL COMMAND ...` (argv[0] is "--server..."). */
+/* via_server.c: `faultline --server URL COMMAND ...` (argv[0] is "--server..."). */
 int fl_cli_remote(int argc, char **argv);
 int fl_cli_lab(int argc, char **argv);
 int fl_cli_dns_worker(int argc, char **argv);
