@@ -89,7 +89,7 @@ static void print_human(const json_t *run)
 
 int fl_cli_show(int argc, char **argv)
 {
-    const char *db = NULL, *id = NULL;
+    const char *db = NULL, *id = NULL, *workload = NULL;
     struct fl_store *st;
     struct fl_err e = {0};
     bool as_json = false, samples = false, history = false;
@@ -103,17 +103,24 @@ int fl_cli_show(int argc, char **argv)
             samples = true;
         } else if (!strcmp(argv[k], "--history")) {
             history = true;
+        } else if (!strcmp(argv[k], "--workload") && k + 1 < argc) {
+            workload = argv[++k];
+            history = true;
         } else if (!strcmp(argv[k], "--db") && k + 1 < argc) {
             db = argv[++k];
         } else if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
-            printf("usage: faultline show RUN_ID [--json] [--samples] [--history] [--db PATH]\n\n"
-                   "A run's timeline, per-probe statistics (availability, latency p50/p95/p99,\n"
-                   "time to detect, time to recover), the checks of its workload's history\n"
-                   "and the verdict with its explanation.\n"
-                   "--json prints the object documented in docs/experiments.md; --samples\n"
-                   "adds every sample to it. --history prints the operation history the\n"
-                   "run's workload recorded (JSON Lines, docs/history-format.md), e.g. to\n"
-                   "re-check it: faultline show 7 --history > h.jsonl; faultline check ...\n");
+            printf(
+                "usage: faultline show RUN_ID [--json] [--samples] [--history [--workload NAME]] "
+                "[--db PATH]\n\n"
+                "A run's timeline, per-probe statistics (availability, latency p50/p95/p99,\n"
+                "time to detect, time to recover), the checks of its workload's history\n"
+                "and the verdict with its explanation.\n"
+                "--json prints the object documented in docs/experiments.md; --samples\n"
+                "adds every sample to it. --history prints the operation history the\n"
+                "run's workload recorded (JSON Lines, docs/history-format.md), e.g. to\n"
+                "re-check it: faultline show 7 --history > h.jsonl; faultline check ...\n"
+                "With several workloads, --history is the first one's; --workload NAME\n"
+                "prints another's.\n");
             return 0;
         } else if (argv[k][0] != '-' && !id) {
             id = argv[k];
@@ -134,7 +141,7 @@ int fl_cli_show(int argc, char **argv)
     if (fl_store_open_readonly(fl_store_path(db), &st, &e))
         return fl_cli_fail(&e);
     if (history) {
-        int r = fl_store_history_write(st, run_id, stdout, &e);
+        int r = fl_store_history_write_named(st, run_id, workload, stdout, &e);
         fl_store_close(st);
         return r ? fl_cli_fail(&e) : 0;
     }

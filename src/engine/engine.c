@@ -18,6 +18,7 @@
 
 #include "agent/apply.h"
 #include "agent/journal.h"
+#include "engine/cluster.h"
 #include "util/log.h"
 #include "util/parse.h"
 #include "util/time.h"
@@ -209,6 +210,14 @@ struct step {
     bool cmd_started;
     atomic_int cmd_rc;
     atomic_bool cmd_done;
+    /* process.kill's restart: pending from the kill until restart_at, then
+     * running in cmd_th (its output in restart_out), then done */
+    enum { RESTART_NONE, RESTART_PENDING, RESTART_RUNNING, RESTART_DONE } restart;
+    int64_t restart_at;
+    char restart_out[512];
+    const struct fl_spec *spec;
+    const char *state_dir;
+    const char *host; /* the host it acted on (host:, or what host_from gave), or NULL */
 };
 
 struct run {
@@ -226,9 +235,9 @@ struct run {
     int64_t inject_ms, revert_end_ms, last_flush, last_status;
     int64_t last_revert_ms; /* when the last fault was actually reverted, or -1 */
     bool status_drawn;
-    long *guard_since; /* per guardrail: violation start, or -1 */
-    struct fl_workload_child wl;
-    bool wl_started;
+    long *guard_since;            /* per guardrail: violation start, or -1 */
+    struct fl_workload_child *wl; /* one per workload */
+    bool *wl_started;
 };
 
 static void clear_status(struct run *r)
@@ -399,14 +408,26 @@ static bool targets_exist(struct run *r)
         char desc[512];
         int rc;
 
+        json_t *params;
+        char note[512];
+
         if (a->type != FL_ACTION_FAULT)
             continue;
-        fl_fault_init(&f, a->ops, json_deep_copy(a->params));
+        params = fl_cluster_step_params(r->spec, a, r->o->state_dir, NULL, note, sizeof note, &e);
+        if (!params) {
+            event(r, "%s: %s", a->name, e.msg);
+            set_verdict(r, FL_VERDICT_ERROR, "%s (%s): %s; nothing was injected", a->name,
+                        a->ops->kind, e.msg);
+            r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+            return false;
+        }
+        fl_fault_init(&f, a->ops, params);
         f.seed = (r->seed + i) & ((1ULL << 53) - 1);
         rc = a->ops->plan(&f, &e);
         if (rc == 0) {
             fl_fault_describe(&f, desc, sizeof desc);
-            event(r, "%s would %s", a->name, desc);
+            event(r, "%s would %s%s%s%s", a->name, desc, note[0] ? " (now: " : "", note,
+                  note[0] ? ")" : "");
         }
         fl_fault_fini(&f);
         if (rc) {
@@ -428,6 +449,11 @@ static bool preflight(struct run *r)
     r->phase = "preflight";
     if (!targets_exist(r))
         return false;
+    if (!r->spec->nprobes) {
+        event(r, "no steady-state probes: the verdict rests on the checks of the workload%s",
+              r->spec->nworkloads > 1 ? "s" : "");
+        return true;
+    }
     until = rel_ms(r->t0_ns) + r->spec->preflight_ms;
     for (size_t i = 0; i < r->spec->nprobes; i++) {
         const struct fl_spec_probe *sp = r->probes[i].sp;
@@ -486,8 +512,12 @@ static void *command_main(void *arg)
     struct step *s = arg;
     char out[256];
 
-    atomic_store(&s->cmd_rc,
-                 fl_probe_run_command(s->a->command, s->a->duration_ms, out, sizeof out));
+    if (s->a->host)
+        atomic_store(&s->cmd_rc, fl_cluster_run(s->spec, s->a->host, s->a->command,
+                                                s->a->duration_ms, s->state_dir, out, sizeof out));
+    else
+        atomic_store(&s->cmd_rc,
+                     fl_probe_run_command(s->a->command, s->a->duration_ms, out, sizeof out));
     atomic_store(&s->cmd_done, true);
     return NULL;
 }
@@ -511,11 +541,93 @@ static void revert_step(struct run *r, struct step *s, const char *why)
           found ? "" : ": it was already gone");
 }
 
+static void restart_all(struct run *r);
+
 static void revert_all(struct run *r, const char *why)
 {
     /* reverse order of application */
     for (size_t i = r->spec->nactions; i-- > 0;)
         revert_step(r, &r->steps[i], why);
+    restart_all(r);
+}
+
+/* ---- process.kill's restart ------------------------------------------- */
+
+static void *restart_main(void *arg)
+{
+    struct step *s = arg;
+    const struct fl_spec_restart *rs = &s->a->restart;
+    char *cmd = NULL;
+    int rc;
+
+    if (rs->unit && asprintf(&cmd, "systemctl start -- '%s'", rs->unit) < 0)
+        cmd = NULL;
+    rc = fl_cluster_run(s->spec, s->host, cmd ? cmd : rs->command, rs->timeout_ms, s->state_dir,
+                        s->restart_out, sizeof s->restart_out);
+    free(cmd);
+    atomic_store(&s->cmd_rc, rc);
+    atomic_store(&s->cmd_done, true);
+    return NULL;
+}
+
+static void restart_begin(struct run *r, struct step *s)
+{
+    atomic_store(&s->cmd_done, false);
+    s->restart = RESTART_RUNNING;
+    s->cmd_started = pthread_create(&s->cmd_th, NULL, restart_main, s) == 0;
+    if (!s->cmd_started) {
+        atomic_store(&s->cmd_rc, -EAGAIN);
+        atomic_store(&s->cmd_done, true);
+    }
+    event(r, "%s: restarting%s%s", s->a->name, s->host ? " on host " : "", s->host ? s->host : "");
+}
+
+/* The restart ended: record it; a restart that failed leaves the member
+ * down, which the run cannot call a pass. */
+static void restart_end(struct run *r, struct step *s)
+{
+    int rc = atomic_load(&s->cmd_rc);
+
+    if (s->cmd_started)
+        pthread_join(s->cmd_th, NULL);
+    s->cmd_started = false;
+    s->restart = RESTART_DONE;
+    s->state = STEP_DONE;
+    if (rc == 0) {
+        event(r, "%s: restarted (revert of the kill)%s%s", s->a->name,
+              s->restart_out[0] ? ": " : "", s->restart_out);
+        r->last_revert_ms = rel_ms(r->t0_ns);
+        return;
+    }
+    event(r, "%s: the restart %s %d: %s", s->a->name,
+          rc == -ETIMEDOUT ? "timed out, error"
+          : rc < 0         ? "failed with error"
+                           : "exited with status",
+          rc, s->restart_out);
+    set_verdict(r, FL_VERDICT_ERROR,
+                "%s: the killed member was not restarted (%s %d: %s); it is still down", s->a->name,
+                rc < 0 ? "error" : "status", rc, s->restart_out);
+}
+
+static void restart_poll(struct run *r, struct step *s, int64_t now)
+{
+    if (s->restart == RESTART_PENDING && now >= s->restart_at)
+        restart_begin(r, s);
+    if (s->restart == RESTART_RUNNING && atomic_load(&s->cmd_done))
+        restart_end(r, s);
+}
+
+/* At the end of the run (or an abort): every pending restart runs now,
+ * every running one is waited for. */
+static void restart_all(struct run *r)
+{
+    for (size_t i = 0; i < r->spec->nactions; i++) {
+        struct step *s = &r->steps[i];
+        if (s->restart == RESTART_PENDING)
+            restart_begin(r, s);
+        if (s->restart == RESTART_RUNNING)
+            restart_end(r, s);
+    }
 }
 
 static void start_step(struct run *r, size_t idx)
@@ -523,12 +635,13 @@ static void start_step(struct run *r, size_t idx)
     struct step *s = &r->steps[idx];
     const struct fl_spec_action *a = s->a;
     struct fl_err e = {0};
-    char desc[512];
+    char desc[512], note[512];
     int64_t now = rel_ms(r->t0_ns), dur;
 
     s->state = STEP_ACTIVE;
     if (a->type == FL_ACTION_COMMAND) {
-        event(r, "%s: running `%s`", a->name, a->command);
+        event(r, "%s: running `%s`%s%s", a->name, a->command, a->host ? " on host " : "",
+              a->host ? a->host : "");
         s->cmd_started = pthread_create(&s->cmd_th, NULL, command_main, s) == 0;
         if (!s->cmd_started) {
             s->state = STEP_DONE;
@@ -536,7 +649,23 @@ static void start_step(struct run *r, size_t idx)
         }
         return;
     }
-    fl_fault_init(&s->f, a->ops, json_deep_copy(a->params));
+    {
+        const struct fl_spec_host *h = NULL;
+        json_t *params =
+            fl_cluster_step_params(r->spec, a, r->o->state_dir, &h, note, sizeof note, &e);
+        s->host = h ? h->name : a->host;
+        if (!params) {
+            s->state = STEP_DONE;
+            event(r, "%s could not be applied: %s", a->name, e.msg);
+            set_verdict(r, FL_VERDICT_ERROR, "%s (%s) could not be applied: %s", a->name,
+                        a->ops->kind, e.msg);
+            r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+            return;
+        }
+        if (note[0])
+            event(r, "%s: %s", a->name, note);
+        fl_fault_init(&s->f, a->ops, params);
+    }
     s->has_fault = true;
     s->f.seed = (r->seed + idx) & ((1ULL << 53) - 1);
     dur = a->duration_ms ? a->duration_ms : r->spec->duration_ms - a->start_ms;
@@ -560,6 +689,15 @@ static void start_step(struct run *r, size_t idx)
         s->state = STEP_DONE;
         s->has_fault = false;
         event(r, "%s %s (%s): %s", a->name, s->f.id, a->ops->kind, desc);
+        if (a->restart.present) {
+            s->state = STEP_ACTIVE; /* until the member is back */
+            s->restart = RESTART_PENDING;
+            s->restart_at = now + a->restart.after_ms;
+            event(r, "%s: restart in %.1fs%s%s: %s%s", a->name,
+                  (double)a->restart.after_ms / 1000.0, s->host ? " on host " : "",
+                  s->host ? s->host : "", a->restart.unit ? "systemctl start " : "",
+                  a->restart.unit ? a->restart.unit : a->restart.command);
+        }
         return;
     }
     s->end_ms = now + s->f.duration_ms;
@@ -638,6 +776,11 @@ static void inject_and_observe(struct run *r)
                 start_step(r, i);
             if (r->res->verdict != FL_VERDICT_PASSED)
                 break;
+            if (s->restart != RESTART_NONE) {
+                restart_poll(r, s, now);
+                busy |= s->state != STEP_DONE;
+                continue;
+            }
             if (s->state == STEP_ACTIVE && s->has_fault) {
                 if (now >= s->end_ms) {
                     revert_step(r, s, "its duration ended");
@@ -750,7 +893,7 @@ static void judge_hypothesis(struct run *r)
     if (off) {
         event(r, "hypothesis broken: %s", buf);
         set_verdict(r, FL_VERDICT_FAILED, "hypothesis broken during the faults: %s", buf);
-    } else if (r->res->verdict == FL_VERDICT_PASSED) {
+    } else if (r->res->verdict == FL_VERDICT_PASSED && r->spec->nprobes) {
         event(r, "hypothesis held during the faults");
     }
 }
@@ -819,6 +962,50 @@ static void rollbacks(struct run *r)
     }
 }
 
+/* ---- setup and teardown -------------------------------------------------- */
+
+/* Run setup (stop at the first failure: the run ends `error` before
+ * anything is injected) or teardown (every command, always) on their
+ * hosts; each command's output goes into the run's timeline. */
+static bool run_commands(struct run *r, const char *phase, const struct fl_spec_command *cmds,
+                         size_t n, bool is_setup)
+{
+    char out[4096];
+
+    r->phase = phase;
+    for (size_t i = 0; i < n; i++) {
+        const struct fl_spec_command *c = &cmds[i];
+        char lim[32];
+        int rc;
+
+        if (is_setup && stopping(r))
+            return false;
+        event(r, "%s%s%s: `%s`", c->name, c->host ? " on host " : "", c->host ? c->host : "",
+              c->command);
+        rc = fl_cluster_run(r->spec, c->host, c->command, c->timeout_ms, r->o->state_dir, out,
+                            sizeof out);
+        fl_format_duration(c->timeout_ms, lim, sizeof lim);
+        if (rc == -ETIMEDOUT)
+            event(r, "%s: timed out after %s (killed)%s%s", c->name, lim,
+                  out[0] ? "; output:\n" : "", out);
+        else
+            event(r, "%s: %s %d%s%s", c->name,
+                  rc < 0 ? "could not run: error" : "exited with status", rc,
+                  out[0] ? "; output:\n" : "", out);
+        if (rc != 0 && is_setup) {
+            set_verdict(
+                r, FL_VERDICT_ERROR, "setup %s%s%s failed (%s %d): %.1500s; nothing was injected",
+                c->name, c->host ? " on host " : "", c->host ? c->host : "",
+                rc == -ETIMEDOUT ? "timed out after"
+                : rc < 0         ? "error"
+                                 : "status",
+                rc == -ETIMEDOUT ? (int)(c->timeout_ms / 1000) : rc, out[0] ? out : "(no output)");
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---- workload and checks ----------------------------------------------- */
 
 /* Start the clients before the first fault, running through the injection
@@ -826,31 +1013,35 @@ static void rollbacks(struct run *r)
  * server down) ends the run before anything is injected. */
 static bool start_workload(struct run *r)
 {
-    const struct fl_spec_workload *w = &r->spec->workload;
     int64_t dur = fl_workload_duration_ms(r->spec);
     struct fl_err e = {0};
     char tail[600];
     int rc;
 
-    if (!w->present)
+    if (!r->spec->nworkloads)
         return true;
     r->phase = "workload";
-    if (fl_workload_child_start(w, r->seed, dur, &r->wl, &e)) {
-        set_verdict(r, FL_VERDICT_ERROR, "%s", e.msg);
-        return false;
+    for (size_t k = 0; k < r->spec->nworkloads; k++) {
+        const struct fl_spec_workload *w = &r->spec->workloads[k];
+        if (fl_workload_child_start(w, r->seed, dur, &r->wl[k], &e)) {
+            set_verdict(r, FL_VERDICT_ERROR, "workload %s: %s", w->name, e.msg);
+            return false;
+        }
+        r->wl_started[k] = true;
+        event(r, "workload %s: %s %s clients started for %.1fs%s%s, recording a history", w->name,
+              w->client, w->workload, (double)dur / 1000.0, w->netns ? " in netns " : "",
+              w->netns ? w->netns : "");
     }
-    r->wl_started = true;
-    event(r, "%s %s clients started for %.1fs%s%s, recording a history", w->client, w->workload,
-          (double)dur / 1000.0, w->netns ? " in netns " : "", w->netns ? w->netns : "");
-    /* Give it a moment to connect: a workload that fails at once is an error. */
+    /* Give them a moment to connect: a workload that fails at once is an error. */
     for (int i = 0; i < 5; i++) {
         fl_sleep_ms(100);
-        if ((rc = fl_workload_child_poll(&r->wl)) >= 0) {
-            fl_workload_child_tail(&r->wl, tail, sizeof tail);
+        for (size_t k = 0; k < r->spec->nworkloads; k++) {
+            if ((rc = fl_workload_child_poll(&r->wl[k])) < 0)
+                continue;
+            fl_workload_child_tail(&r->wl[k], tail, sizeof tail);
             set_verdict(r, FL_VERDICT_ERROR,
-                        "the workload exited with status %d before any fault: %s", rc, tail);
-            fl_workload_child_cleanup(&r->wl);
-            r->wl_started = false;
+                        "the workload %s exited with status %d before any fault: %s",
+                        r->spec->workloads[k].name, rc, tail);
             return false;
         }
     }
@@ -893,63 +1084,95 @@ static void replace_all(char *buf, size_t len, const char *from, const char *to)
     }
 }
 
-/* Wait for the clients, store the history with the run, run each check,
- * and make the checks part of the verdict. */
-static void finish_workload(struct run *r)
+/* Run the checks of workload k's history and make them part of the verdict. */
+static void run_checks(struct run *r, size_t k)
 {
-    const struct fl_spec_workload *w = &r->spec->workload;
+    char out[4096];
+
+    for (size_t i = 0; i < r->spec->nchecks; i++) {
+        const struct fl_spec_check *ck = &r->spec->checks[i];
+        const char *res;
+        char first[300];
+        size_t n;
+        int rc;
+        if (ck->workload != k)
+            continue;
+        rc = fl_check_child_run(ck, r->wl[k].history, out, sizeof out);
+        res = check_result(rc);
+        fl_store_check(r->o->store, r->run_id, (int)i, ck->model, res, rc, out);
+        for (n = 0; out[n] && out[n] != '\n' && n < sizeof first - 1; n++)
+            first[n] = out[n];
+        first[n] = '\0';
+        event(r, "check %s of workload %s: %s: %s", ck->model, r->spec->workloads[k].name, res,
+              first);
+        if (rc == 1)
+            set_verdict(r, FL_VERDICT_FAILED,
+                        "the %s check of workload %s found the history "
+                        "invalid: %s",
+                        ck->model, r->spec->workloads[k].name, first);
+        else if (rc == 2)
+            set_verdict(r, FL_VERDICT_FAILED,
+                        "the %s check of workload %s could not decide within its timeout "
+                        "(unknown): %s",
+                        ck->model, r->spec->workloads[k].name, first);
+        else if (rc != 0)
+            set_verdict(r, FL_VERDICT_ERROR, "the %s check could not run (status %d): %s",
+                        ck->model, rc, first);
+    }
+}
+
+/* Wait for workload k's clients, store its history with the run, run its
+ * checks. */
+static void finish_one_workload(struct run *r, size_t k)
+{
+    const struct fl_spec_workload *w = &r->spec->workloads[k];
     int64_t dur = fl_workload_duration_ms(r->spec);
     struct fl_err e = {0};
     char out[4096];
     int rc;
 
-    if (!r->wl_started)
-        return;
-    r->phase = "check";
-    rc = fl_workload_child_wait(&r->wl, stopping(r) ? 0 : dur + 30000);
-    fl_workload_child_tail(&r->wl, out, 600);
-    if (fl_store_history_put(r->o->store, r->run_id, w->client, w->workload, r->wl.history, &e)) {
-        event(r, "the workload %s: %s", rc ? "failed" : "finished", out);
-        event(r, "the history was not stored: %s; it is kept at %s", e.msg, r->wl.history);
-        set_verdict(r, FL_VERDICT_ERROR, "the workload recorded no usable history: %s", e.msg);
-        fl_workload_child_keep(&r->wl);
+    rc = fl_workload_child_wait(&r->wl[k], stopping(r) ? 0 : dur + 30000);
+    fl_workload_child_tail(&r->wl[k], out, 600);
+    if (fl_store_history_put_nth(r->o->store, r->run_id, (int)k, w->name, w->client, w->workload,
+                                 r->wl[k].history, &e)) {
+        event(r, "the workload %s %s: %s", w->name, rc ? "failed" : "finished", out);
+        event(r, "the history of %s was not stored: %s; it is kept at %s", w->name, e.msg,
+              r->wl[k].history);
+        set_verdict(r, FL_VERDICT_ERROR, "the workload %s recorded no usable history: %s", w->name,
+                    e.msg);
+        fl_workload_child_keep(&r->wl[k]);
+        r->wl_started[k] = false;
         return;
     }
     {
         /* the temporary file is removed below: point at where it is kept */
         char stored[96];
         snprintf(stored, sizeof stored, "stored with run %lld", (long long)r->run_id);
-        replace_all(out, sizeof out, r->wl.history, stored);
+        replace_all(out, sizeof out, r->wl[k].history, stored);
     }
     if (rc != 0)
-        event(r, "the workload exited with status %d: %s", rc, out);
+        event(r, "the workload %s exited with status %d: %s", w->name, rc, out);
     else
-        event(r, "the workload finished: %s", out);
-    event(r, "history stored with the run (`faultline show %lld --history`)", (long long)r->run_id);
-    for (size_t i = 0; i < r->spec->nchecks; i++) {
-        const struct fl_spec_check *ck = &r->spec->checks[i];
-        const char *res;
-        char first[300];
-        size_t k;
-        rc = fl_check_child_run(ck, r->wl.history, out, sizeof out);
-        res = check_result(rc);
-        fl_store_check(r->o->store, r->run_id, (int)i, ck->model, res, rc, out);
-        for (k = 0; out[k] && out[k] != '\n' && k < sizeof first - 1; k++)
-            first[k] = out[k];
-        first[k] = '\0';
-        event(r, "check %s: %s: %s", ck->model, res, first);
-        if (rc == 1)
-            set_verdict(r, FL_VERDICT_FAILED, "the %s check found the history invalid: %s",
-                        ck->model, first);
-        else if (rc == 2)
-            set_verdict(r, FL_VERDICT_FAILED,
-                        "the %s check could not decide within its timeout (unknown): %s", ck->model,
-                        first);
-        else if (rc != 0)
-            set_verdict(r, FL_VERDICT_ERROR, "the %s check could not run (status %d): %s",
-                        ck->model, rc, first);
-    }
-    fl_workload_child_cleanup(&r->wl);
+        event(r, "the workload %s finished: %s", w->name, out);
+    if (k == 0)
+        event(r, "history stored with the run (`faultline show %lld --history`)",
+              (long long)r->run_id);
+    else
+        event(r,
+              "history of workload %s stored with the run (`faultline show %lld --history "
+              "--workload %s`)",
+              w->name, (long long)r->run_id, w->name);
+    run_checks(r, k);
+    fl_workload_child_cleanup(&r->wl[k]);
+    r->wl_started[k] = false;
+}
+
+static void finish_workload(struct run *r)
+{
+    r->phase = "check";
+    for (size_t k = 0; k < r->spec->nworkloads; k++)
+        if (r->wl_started[k])
+            finish_one_workload(r, k);
 }
 
 static void record_probes(struct run *r)
@@ -1050,7 +1273,9 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     r.probes = calloc(spec->nprobes ? spec->nprobes : 1, sizeof *r.probes);
     r.steps = calloc(spec->nactions ? spec->nactions : 1, sizeof *r.steps);
     r.guard_since = calloc(spec->nguardrails ? spec->nguardrails : 1, sizeof *r.guard_since);
-    if (!r.probes || !r.steps || !r.guard_since) {
+    r.wl = calloc(spec->nworkloads + 1, sizeof *r.wl);
+    r.wl_started = calloc(spec->nworkloads + 1, sizeof *r.wl_started);
+    if (!r.probes || !r.steps || !r.guard_since || !r.wl || !r.wl_started) {
         rc = fl_err_set(e, FL_EFAIL, "out of memory");
         goto out;
     }
@@ -1072,8 +1297,12 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
             pthread_condattr_destroy(&ca);
         }
     }
-    for (size_t i = 0; i < spec->nactions; i++)
+    for (size_t i = 0; i < spec->nactions; i++) {
         r.steps[i].a = &spec->actions[i];
+        r.steps[i].spec = spec;
+        r.steps[i].state_dir = o->state_dir;
+        r.steps[i].host = spec->actions[i].host;
+    }
     for (size_t i = 0; i < spec->nguardrails; i++)
         r.guard_since[i] = -1;
     fl_spec_hash(spec, hash);
@@ -1092,7 +1321,8 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     event(&r, "run %lld of \"%s\" (%s)", (long long)r.run_id, spec->title, spec->file);
     if (spec->hypothesis)
         event(&r, "hypothesis: %s", spec->hypothesis);
-    if (preflight(&r) && start_workload(&r)) {
+    if (run_commands(&r, "setup", spec->setup, spec->nsetup, true) && preflight(&r) &&
+        start_workload(&r)) {
         inject_and_observe(&r);
         judge_hypothesis(&r);
         if (!stopping(&r))
@@ -1104,9 +1334,14 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     stop_probes(&r);
     rollbacks(&r);
     finish_workload(&r);
+    run_commands(&r, "teardown", spec->teardown, spec->nteardown, false);
     r.phase = "verdict";
     res->exit_code = exit_code_for(res);
-    if (res->verdict == FL_VERDICT_PASSED)
+    if (res->verdict == FL_VERDICT_PASSED && !spec->nprobes)
+        snprintf(res->explanation, sizeof res->explanation,
+                 "every check of the workload%s history passed",
+                 spec->nworkloads > 1 ? "s'" : "'s");
+    else if (res->verdict == FL_VERDICT_PASSED)
         snprintf(res->explanation, sizeof res->explanation,
                  "the hypothesis held during the faults%s",
                  spec->has_recovery ? " and the steady state returned in time" : "");
@@ -1132,8 +1367,11 @@ out:
         pthread_mutex_destroy(&r.probes[i].mu);
         pthread_cond_destroy(&r.probes[i].wake);
     }
-    if (r.wl_started)
-        fl_workload_child_cleanup(&r.wl);
+    for (size_t k = 0; r.wl_started && k < spec->nworkloads; k++)
+        if (r.wl_started[k])
+            fl_workload_child_cleanup(&r.wl[k]);
+    free(r.wl);
+    free(r.wl_started);
     free(r.probes);
     free(r.steps);
     free(r.guard_since);

@@ -60,6 +60,12 @@ static const char *const migrations[] = {
     "UPDATE histories SET events = operations - (substr(CAST(content AS TEXT), 1, 1) = '#'), "
     "operations = (length(CAST(content AS TEXT)) - "
     "length(replace(CAST(content AS TEXT), '\"type\":\"invoke\"', ''))) / 15;\n",
+    /* 5: an experiment with several workloads: the first one's history stays
+     * in histories, the others' are here, by their position and name */
+    "CREATE TABLE IF NOT EXISTS workload_histories (\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL, name TEXT NOT NULL,\n"
+    "  client TEXT, workload TEXT, operations INTEGER NOT NULL, events INTEGER,\n"
+    "  bytes INTEGER NOT NULL, content BLOB NOT NULL, PRIMARY KEY (run_id, seq));\n",
 };
 
 int fl_store_schema_version(void)
@@ -544,6 +550,13 @@ static void count_history(const char *buf, size_t size, long long *ops, long lon
 int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client,
                          const char *workload, const char *path, struct fl_err *e)
 {
+    return fl_store_history_put_nth(st, run_id, 0, NULL, client, workload, path, e);
+}
+
+int fl_store_history_put_nth(struct fl_store *st, int64_t run_id, int seq, const char *name,
+                             const char *client, const char *workload, const char *path,
+                             struct fl_err *e)
+{
     FILE *f = fopen(path, "re");
     sqlite3_stmt *q = NULL;
     char *buf = NULL;
@@ -567,8 +580,12 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
     fclose(f);
     count_history(buf, (size_t)size, &ops, &events);
     if (sqlite3_prepare_v2(st->db,
-                           "INSERT OR REPLACE INTO histories (run_id, client, workload, "
-                           "operations, bytes, content, events) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           seq == 0 ? "INSERT OR REPLACE INTO histories (run_id, client, workload, "
+                                      "operations, bytes, content, events) VALUES (?, ?, ?, ?, "
+                                      "?, ?, ?)"
+                                    : "INSERT OR REPLACE INTO workload_histories (run_id, client, "
+                                      "workload, operations, bytes, content, events, seq, name) "
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            -1, &q, NULL)) {
         free(buf);
         return db_err(st, e, "storing the history");
@@ -580,6 +597,10 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
     sqlite3_bind_int64(q, 5, size);
     sqlite3_bind_blob(q, 6, buf, (int)size, free);
     sqlite3_bind_int64(q, 7, events);
+    if (seq) {
+        sqlite3_bind_int(q, 8, seq);
+        sqlite3_bind_text(q, 9, name ? name : "", -1, SQLITE_STATIC);
+    }
     r = sqlite3_step(q);
     sqlite3_finalize(q);
     return r == SQLITE_DONE ? 0 : db_err(st, e, "storing the history");
@@ -587,14 +608,31 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
 
 int fl_store_history_write(struct fl_store *st, int64_t run_id, FILE *out, struct fl_err *e)
 {
+    return fl_store_history_write_named(st, run_id, NULL, out, e);
+}
+
+int fl_store_history_write_named(struct fl_store *st, int64_t run_id, const char *name, FILE *out,
+                                 struct fl_err *e)
+{
     sqlite3_stmt *q = NULL;
     int r;
 
-    if (sqlite3_prepare_v2(st->db, "SELECT content FROM histories WHERE run_id = ?", -1, &q, NULL))
+    if (sqlite3_prepare_v2(st->db,
+                           name ? "SELECT content FROM workload_histories WHERE run_id = ? AND "
+                                  "name = ?"
+                                : "SELECT content FROM histories WHERE run_id = ?",
+                           -1, &q, NULL))
         return db_err(st, e, "reading the history");
     sqlite3_bind_int64(q, 1, run_id);
+    if (name)
+        sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
     if (sqlite3_step(q) != SQLITE_ROW) {
         sqlite3_finalize(q);
+        if (name)
+            return fl_err_set(e, FL_ENOTARGET,
+                              "run %lld has no history of a workload named %s other than its "
+                              "first (the first is `faultline show %lld --history`)",
+                              (long long)run_id, name, (long long)run_id);
         return fl_err_set(e, FL_ENOTARGET,
                           "run %lld recorded no history (its experiment has no workload:)",
                           (long long)run_id);
