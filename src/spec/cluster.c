@@ -411,7 +411,7 @@ static bool parse_group(struct fl_spec_ctx *c, const struct fl_spec_action *a, c
         while (e > t && isspace((unsigned char)e[-1]))
             *--e = '\0';
         if (!(h = fl_spec_host_find(c->s, t))) {
-            err_at(c, &at, "between '%s': '%s' is not a host of hosts:", a->between, t);
+            err_at(c, &at, "between '%s': '%s' is not a host of the hosts: section", a->between, t);
             return false;
         }
         for (size_t i = 0; i < g->n; i++)
