@@ -1008,6 +1008,16 @@ static bool run_commands(struct run *r, const char *phase, const struct fl_spec_
 
 /* ---- workload and checks ----------------------------------------------- */
 
+/* " NAME" of workload k when there are several (messages of a run with one
+ * workload read as they always did), else "". */
+static const char *wl_label(const struct run *r, size_t k, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (r->spec->nworkloads > 1)
+        snprintf(buf, len, " %s", r->spec->workloads[k].name);
+    return buf;
+}
+
 /* Start the clients before the first fault, running through the injection
  * and the recovery window. A client that cannot even start (bad target,
  * server down) ends the run before anything is injected. */
@@ -1023,25 +1033,29 @@ static bool start_workload(struct run *r)
     r->phase = "workload";
     for (size_t k = 0; k < r->spec->nworkloads; k++) {
         const struct fl_spec_workload *w = &r->spec->workloads[k];
+        char lbuf[80];
+        const char *lb = wl_label(r, k, lbuf, sizeof lbuf);
         if (fl_workload_child_start(w, r->seed, dur, &r->wl[k], &e)) {
-            set_verdict(r, FL_VERDICT_ERROR, "workload %s: %s", w->name, e.msg);
+            set_verdict(r, FL_VERDICT_ERROR, "%s%s%s%s", *lb ? "workload" : "", lb, *lb ? ": " : "",
+                        e.msg);
             return false;
         }
         r->wl_started[k] = true;
-        event(r, "workload %s: %s %s clients started for %.1fs%s%s, recording a history", w->name,
-              w->client, w->workload, (double)dur / 1000.0, w->netns ? " in netns " : "",
-              w->netns ? w->netns : "");
+        event(r, "%s%s%s%s %s clients started for %.1fs%s%s, recording a history",
+              *lb ? "workload" : "", lb, *lb ? ": " : "", w->client, w->workload,
+              (double)dur / 1000.0, w->netns ? " in netns " : "", w->netns ? w->netns : "");
     }
     /* Give them a moment to connect: a workload that fails at once is an error. */
     for (int i = 0; i < 5; i++) {
+        char lbuf[80];
         fl_sleep_ms(100);
         for (size_t k = 0; k < r->spec->nworkloads; k++) {
             if ((rc = fl_workload_child_poll(&r->wl[k])) < 0)
                 continue;
             fl_workload_child_tail(&r->wl[k], tail, sizeof tail);
             set_verdict(r, FL_VERDICT_ERROR,
-                        "the workload %s exited with status %d before any fault: %s",
-                        r->spec->workloads[k].name, rc, tail);
+                        "the workload%s exited with status %d before any fault: %s",
+                        wl_label(r, k, lbuf, sizeof lbuf), rc, tail);
             return false;
         }
     }
@@ -1087,7 +1101,8 @@ static void replace_all(char *buf, size_t len, const char *from, const char *to)
 /* Run the checks of workload k's history and make them part of the verdict. */
 static void run_checks(struct run *r, size_t k)
 {
-    char out[4096];
+    char out[4096], lbuf[80];
+    const char *lb = wl_label(r, k, lbuf, sizeof lbuf);
 
     for (size_t i = 0; i < r->spec->nchecks; i++) {
         const struct fl_spec_check *ck = &r->spec->checks[i];
@@ -1103,18 +1118,14 @@ static void run_checks(struct run *r, size_t k)
         for (n = 0; out[n] && out[n] != '\n' && n < sizeof first - 1; n++)
             first[n] = out[n];
         first[n] = '\0';
-        event(r, "check %s of workload %s: %s: %s", ck->model, r->spec->workloads[k].name, res,
-              first);
+        event(r, "check %s%s%s: %s: %s", ck->model, *lb ? " of workload" : "", lb, res, first);
         if (rc == 1)
-            set_verdict(r, FL_VERDICT_FAILED,
-                        "the %s check of workload %s found the history "
-                        "invalid: %s",
-                        ck->model, r->spec->workloads[k].name, first);
+            set_verdict(r, FL_VERDICT_FAILED, "the %s check%s%s found the history invalid: %s",
+                        ck->model, *lb ? " of workload" : "", lb, first);
         else if (rc == 2)
             set_verdict(r, FL_VERDICT_FAILED,
-                        "the %s check of workload %s could not decide within its timeout "
-                        "(unknown): %s",
-                        ck->model, r->spec->workloads[k].name, first);
+                        "the %s check%s%s could not decide within its timeout (unknown): %s",
+                        ck->model, *lb ? " of workload" : "", lb, first);
         else if (rc != 0)
             set_verdict(r, FL_VERDICT_ERROR, "the %s check could not run (status %d): %s",
                         ck->model, rc, first);
@@ -1128,17 +1139,18 @@ static void finish_one_workload(struct run *r, size_t k)
     const struct fl_spec_workload *w = &r->spec->workloads[k];
     int64_t dur = fl_workload_duration_ms(r->spec);
     struct fl_err e = {0};
-    char out[4096];
+    char out[4096], lbuf[80];
+    const char *lb = wl_label(r, k, lbuf, sizeof lbuf);
     int rc;
 
     rc = fl_workload_child_wait(&r->wl[k], stopping(r) ? 0 : dur + 30000);
     fl_workload_child_tail(&r->wl[k], out, 600);
     if (fl_store_history_put_nth(r->o->store, r->run_id, (int)k, w->name, w->client, w->workload,
                                  r->wl[k].history, &e)) {
-        event(r, "the workload %s %s: %s", w->name, rc ? "failed" : "finished", out);
-        event(r, "the history of %s was not stored: %s; it is kept at %s", w->name, e.msg,
-              r->wl[k].history);
-        set_verdict(r, FL_VERDICT_ERROR, "the workload %s recorded no usable history: %s", w->name,
+        event(r, "the workload%s %s: %s", lb, rc ? "failed" : "finished", out);
+        event(r, "the history%s%s was not stored: %s; it is kept at %s", *lb ? " of" : "", lb,
+              e.msg, r->wl[k].history);
+        set_verdict(r, FL_VERDICT_ERROR, "the workload%s recorded no usable history: %s", lb,
                     e.msg);
         fl_workload_child_keep(&r->wl[k]);
         r->wl_started[k] = false;
@@ -1151,9 +1163,9 @@ static void finish_one_workload(struct run *r, size_t k)
         replace_all(out, sizeof out, r->wl[k].history, stored);
     }
     if (rc != 0)
-        event(r, "the workload %s exited with status %d: %s", w->name, rc, out);
+        event(r, "the workload%s exited with status %d: %s", lb, rc, out);
     else
-        event(r, "the workload %s finished: %s", w->name, out);
+        event(r, "the workload%s finished: %s", lb, out);
     if (k == 0)
         event(r, "history stored with the run (`faultline show %lld --history`)",
               (long long)r->run_id);
@@ -1338,9 +1350,8 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     r.phase = "verdict";
     res->exit_code = exit_code_for(res);
     if (res->verdict == FL_VERDICT_PASSED && !spec->nprobes)
-        snprintf(res->explanation, sizeof res->explanation,
-                 "every check of the workload%s history passed",
-                 spec->nworkloads > 1 ? "s'" : "'s");
+        snprintf(res->explanation, sizeof res->explanation, "every check of the workload%s passed",
+                 spec->nworkloads > 1 ? "s' histories" : "'s history");
     else if (res->verdict == FL_VERDICT_PASSED)
         snprintf(res->explanation, sizeof res->explanation,
                  "the hypothesis held during the faults%s",

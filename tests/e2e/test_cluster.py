@@ -113,33 +113,33 @@ steady_state:
   probes:
     - {{name: h2-up, type: tcp, address: "{addr['h2']}:8080", interval: 200ms}}
 method:
-  - {{name: split, kind: network.partition, between: "{{h1}} | {{h2, h3}}", duration: 1500ms}}
+  - {{name: split, kind: network.partition, between: "{{h1}} | {{h2, h3}}", duration: 3s}}
   - {{name: split-h1h2, host: h1, command: "{py} tcp h2 8080", start: 300ms}}
   - {{name: split-h3h2, host: h3, command: "{py} tcp h2 8080", start: 300ms}}
   - {{name: split-h2h1, host: h2, command: "{py} udp-send h1 9000 split-h2h1", start: 300ms}}
-  - {{name: healed, host: h1, command: "{py} tcp h2 8080", start: 1900ms}}
-  - {{name: oneway, kind: network.partition, between: "h1 -> h2", start: 2300ms, duration: 1000ms}}
-  - {{name: ow-h2h1, host: h2, command: "{py} udp-send h1 9000 ow-h2h1", start: 2600ms}}
-  - {{name: ow-h1h2, host: h1, command: "{py} udp-send h2 9000 ow-h1h2", start: 2600ms}}
+  - {{name: healed, host: h1, command: "{py} tcp h2 8080", start: 3300ms}}
+  - {{name: oneway, kind: network.partition, between: "h1 -> h2", start: 3600ms, duration: 2s}}
+  - {{name: ow-h2h1, host: h2, command: "{py} udp-send h1 9000 ow-h2h1", start: 3900ms}}
+  - {{name: ow-h1h2, host: h1, command: "{py} udp-send h2 9000 ow-h1h2", start: 3900ms}}
   - name: kill-h3
     kind: process.kill
     host: h3
     cmdline: "http.server 8080"
-    start: 3500ms
+    start: 5900ms
     restart: {{command: "{serve} >/dev/null 2>&1 & echo $! > {d}/h3.pid", after: 300ms}}
-  - {{name: back, host: h1, command: "for i in $(seq 50); do {py} tcp h3 8080 && exit 0; sleep 0.1; done; exit 1", start: 4000ms, timeout: 10s}}
-  - {{name: new-leader, command: "echo {addr['h3']}:8080 > {d}/leader", start: 4000ms}}
+  - {{name: back, host: h1, command: "for i in $(seq 50); do {py} tcp h3 8080 && exit 0; sleep 0.1; done; exit 1", start: 6400ms, timeout: 10s}}
+  - {{name: new-leader, command: "echo {addr['h3']}:8080 > {d}/leader", start: 6400ms}}
   - name: pause-leader
     kind: process.pause
     host_from: {{command: "cat {d}/leader"}}
     cmdline: "http.server 8080"
-    start: 5000ms
+    start: 7400ms
     duration: 500ms
   - name: pause-http-leader
     kind: process.pause
     host_from: {{http: "http://{addr['h1']}:8080/state.json", pointer: /leader/addr, from: h2}}
     cmdline: "http.server 8080"
-    start: 5000ms
+    start: 7400ms
     duration: 500ms
 """
     rc, so, se, run = run_json(fl, d, text)
@@ -316,3 +316,53 @@ method:
         f"pause-primary: host_from gave '{addr['h2']}:6379': host h2 (netns {name}-h2)"
     applied = [m for m in evs if m.startswith("pause-primary ") and " applied " in m][0]
     assert f"(pid {int((d / 'redis.pid').read_text())})" in applied, applied
+
+
+def test_two_workloads_checked_without_probes(fl, lab, tmp_path, no_leftovers):
+    """A register workload on h1's redis and a bank workload on h2's, both
+    driven from h3 through a partition of h1; no steady-state probes: the
+    verdict rests on the two checks. Each history is stored with the run."""
+    name, addr = lab
+    d = tmp_path
+    redis = "redis-server --port 6379 --protected-mode no --save '' --appendonly no"
+    text = f"""
+title: two workloads, two checks, no probes
+hosts:
+  h1: {name}/h1
+  h2: {name}/h2
+  h3: {name}/h3
+setup:
+  - {{host: h1, command: "{redis} >/dev/null 2>&1 & echo $! > {d}/r1.pid"}}
+  - {{host: h2, command: "{redis} >/dev/null 2>&1 & echo $! > {d}/r2.pid"}}
+  - name: ready
+    host: h3
+    command: "for i in $(seq 100); do redis-cli -h h1 ping && redis-cli -h h2 ping && exit 0; sleep 0.1; done; exit 1"
+    timeout: 20s
+teardown:
+  - "kill $(cat {d}/r1.pid {d}/r2.pid)"
+method:
+  - {{kind: network.partition, between: "h3 <-> h1", start: 500ms, duration: 700ms}}
+duration: 1500ms
+workload:
+  - {{name: regs, host: h3, client: redis, workload: register, target: "{addr['h1']}:6379",
+      concurrency: 2, keys: 2, timeout: 200ms}}
+  - {{name: money, host: h3, client: redis, workload: bank, target: "{addr['h2']}:6379",
+      concurrency: 2, accounts: 3, total: 300}}
+checks:
+  - {{workload: regs, model: kv}}
+  - {{workload: money, model: bank, accounts: 3, total: 300}}
+"""
+    rc, so, se, run = run_json(fl, d, text)
+    assert rc == 0, so + se
+    evs = events(run)
+    assert run["verdict"] == "passed", evs
+    assert run["explanation"] == "every check of the workloads' histories passed"
+    assert any(m.startswith("check kv of workload regs: valid") for m in evs), evs
+    assert any(m.startswith("check bank of workload money: valid") for m in evs), evs
+    assert run["probes"] == []
+    # both histories are stored: the first as before, the second by its name
+    rc, first, err = fl("show", "1", "--history", "--db", d / "h.db")
+    assert rc == 0 and "write" in first and "transfer" not in first, err
+    rc, second, err = fl("show", "1", "--history", "--workload", "money", "--db", d / "h.db")
+    assert rc == 0 and "transfer" in second, err
+    assert first != second
