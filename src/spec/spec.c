@@ -1142,6 +1142,10 @@ static void load_root(struct fl_spec_ctx *c, const struct fl_ynode *root)
     load_checks(c, fl_yaml_get(root, "checks"));
     check_timing(c, root);
     warn_blind_probes(c);
+    if (s->has_recovery && !s->nprobes)
+        err_at(c, fl_yaml_get(root, "recovery"),
+               "recovery watches the steady_state probes, and there are none: add probes or "
+               "remove recovery:");
     if (s->has_recovery && !s->recovery_stable_ms) {
         int64_t longest = 0;
         for (size_t i = 0; i < s->nprobes; i++)
