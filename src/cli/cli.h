@@ -26,6 +26,7 @@ int fl_cli_lab(int argc, char **argv);
 int fl_cli_dns_worker(int argc, char **argv);
 int fl_cli_diskio_worker(int argc, char **argv);
 int fl_cli_server(int argc, char **argv);
+int fl_cli_agent(int argc, char **argv);
 int fl_cli_experiment(int argc, char **argv);
 int fl_cli_schedule(int argc, char **argv);
 int fl_cli_bulletin(int argc, char **argv);

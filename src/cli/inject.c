@@ -15,6 +15,7 @@
 #include "agent/apply.h"
 #include "agent/journal.h"
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "faults/fault.h"
 #include "util/log.h"
 #include "util/opts.h"
@@ -47,6 +48,12 @@ static const struct fl_opt common_opts[] = {
      0},
     {"dry-run", FL_OPT_FLAG, 0, NULL, "resolve targets and print the plan; touch nothing", NULL, 0,
      0},
+    {"host", FL_OPT_STRING, 0, "LIST",
+     "apply through the agents of these hosts, comma-separated: URL, HOST[:PORT] or LAB/hK "
+     "(docs/agent.md); all hosts are checked before anything is injected",
+     NULL, 0, 0},
+    {"token", FL_OPT_STRING, 0, "TOKEN",
+     "the agents' bearer token (default $FAULTLINE_AGENT_TOKEN, or a lab host's own)", NULL, 0, 0},
     {"state-dir", FL_OPT_STRING, 0, "DIR",
      "journal and guardian directory (default $FAULTLINE_STATE_DIR or the machine-wide "
      "/run/faultline, shared by every user)",
@@ -325,6 +332,23 @@ int fl_cli_inject(int argc, char **argv)
         seed = (uint64_t)fl_wall_ms() ^ (uint64_t)getpid();
     }
     seed &= (1ULL << 53) - 1; /* exact in JSON */
+    if (json_object_get(common, "host")) {
+        int rc;
+        if (fl_param_bool(common, "dry-run")) {
+            json_decref(params);
+            json_decref(common);
+            fl_err_set(&e, FL_EUSAGE, "--dry-run plans on this host; it cannot go with --host");
+            return fl_cli_fail(&e);
+        }
+        rc = fl_cli_inject_remote(
+            ops, params, fl_param_str(common, "host", NULL), fl_param_str(common, "token", NULL),
+            fl_cli_state_dir(fl_param_str(common, "state-dir", NULL)),
+            fl_param_int(common, "duration", 0), fl_param_int(common, "lease", 0),
+            fl_param_bool(common, "detach"), seed);
+        json_decref(params);
+        json_decref(common);
+        return rc;
+    }
     fl_fault_init(&f, ops, params);
     f.seed = seed;
     f.duration_ms = fl_param_int(common, "duration", 0);

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "lab/lab.h"
+#include "remote/client.h"
 #include "util/err.h"
 #include "util/parse.h"
 #include "util/time.h"
@@ -14,18 +15,22 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: faultline lab up [--name NAME] [--hosts N] [--subnet A.B.C.D/P] [--json]\n"
+            "usage: faultline lab up [--name NAME] [--hosts N] [--subnet A.B.C.D/P] [--no-agents]\n"
+            "                        [--json]\n"
             "       faultline lab down [NAME]\n"
             "       faultline lab status [NAME] [--json]\n"
             "       faultline lab exec NAME/HOST -- COMMAND [ARG...]\n\n"
             "A lab is N hosts, each a network namespace NAME-hK with eth0 on a bridge\n"
             "flb-NAME in the host's namespace, addresses from --subnet (the bridge takes\n"
             "the first, hK the (K+1)th) and an /etc/hosts naming every host (hK and\n"
-            "NAME-hK). Faults reach a lab host with `--netns NAME-hK`.\n\n"
+            "NAME-hK), and a `faultline agent` in every host on ADDR:7421 with the lab's\n"
+            "token: `faultline inject KIND ... --host NAME/hK` applies a fault through it\n"
+            "under a lease (docs/agent.md); `--netns NAME-hK` reaches a host directly.\n\n"
             "  --name NAME       1-%d lower-case letters and digits (default: lab)\n"
             "  --hosts N         1-%d hosts (default: 3)\n"
             "  --subnet NET      an IPv4 network /16../29 that no route of this host\n"
             "                    overlaps (default: " FL_LAB_DEFAULT_SUBNET ")\n"
+            "  --no-agents       start no agent in the hosts\n"
             "  --json            print the lab as JSON\n"
             "  --state-dir DIR   where the lab file is kept (default $FAULTLINE_STATE_DIR\n"
             "                    or /run/faultline)\n\n"
@@ -38,9 +43,49 @@ static void usage(FILE *out)
             FL_LAB_NAME_MAX, FL_LAB_MAX_HOSTS);
 }
 
-static void print_lab(const struct fl_lab *lab, bool ready, bool as_json)
+/* Each host's agent: {"ok", "pid", "faults"} from its health, or {"ok":
+ * false, "error"} (none when the lab has no token: built with --no-agents). */
+static void add_agents(const struct fl_lab *lab, json_t *j, const char *state_dir)
+{
+    char tok[256], url[64];
+    struct fl_err e = {0};
+    json_t *h;
+    size_t i;
+
+    if (fl_lab_agent_token(lab->name, state_dir, tok, sizeof tok, &e))
+        return;
+    json_array_foreach (json_object_get(j, "hosts"), i, h) {
+        struct fl_agent_client_opts o = {.url = url, .token = tok, .timeout_ms = 1000};
+        struct fl_agent_client *c = NULL;
+        json_t *health = NULL;
+        if (!json_is_string(json_object_get(h, "addr")))
+            continue;
+        snprintf(url, sizeof url, "http://%s:%d", json_string_value(json_object_get(h, "addr")),
+                 FL_LAB_AGENT_PORT);
+        o.name = json_string_value(json_object_get(h, "name"));
+        if (fl_agent_client_new(&o, &c, &e) == 0 && fl_agent_client_health(c, &health, &e) == 0)
+            json_object_set_new(h, "agent",
+                                json_pack("{s:b,s:O?,s:O?}", "ok", 1, "pid",
+                                          json_object_get(health, "pid"), "faults",
+                                          json_object_get(health, "faults")));
+        else
+            json_object_set_new(h, "agent", json_pack("{s:b,s:s}", "ok", 0, "error", e.msg));
+        json_decref(health);
+        fl_agent_client_free(c);
+    }
+}
+
+static json_t *lab_json(const struct fl_lab *lab, bool ready, const char *state_dir)
 {
     json_t *j = fl_lab_to_json(lab, ready);
+
+    add_agents(lab, j, state_dir);
+    return j;
+}
+
+static void print_lab(const struct fl_lab *lab, bool ready, bool as_json, const char *state_dir)
+{
+    json_t *j = lab_json(lab, ready, state_dir);
 
     if (as_json) {
         char *s = json_dumps(j, JSON_INDENT(2));
@@ -55,12 +100,20 @@ static void print_lab(const struct fl_lab *lab, bool ready, bool as_json)
                lab->bridge, json_string_value(json_object_get(j, "bridge_addr")) ?: "-",
                json_string_value(json_object_get(j, "subnet")) ?: "subnet unknown");
         json_array_foreach (json_object_get(j, "hosts"), i, h) {
-            printf("  %-4s %-16s %-15s %s, %lld process(es)\n",
+            json_t *ag = json_object_get(h, "agent");
+            char agent[96] = "";
+            if (json_is_true(json_object_get(ag, "ok")))
+                snprintf(agent, sizeof agent, ", agent pid %lld (%lld fault(s))",
+                         (long long)json_integer_value(json_object_get(ag, "pid")),
+                         (long long)json_integer_value(json_object_get(ag, "faults")));
+            else if (ag)
+                snprintf(agent, sizeof agent, ", agent DOWN");
+            printf("  %-4s %-16s %-15s %s, %lld process(es)%s\n",
                    json_string_value(json_object_get(h, "name")),
                    json_string_value(json_object_get(h, "netns")),
                    json_string_value(json_object_get(h, "addr")) ?: "-",
                    json_is_true(json_object_get(h, "up")) ? "up" : "missing",
-                   (long long)json_integer_value(json_object_get(h, "processes")));
+                   (long long)json_integer_value(json_object_get(h, "processes")), agent);
         }
     }
     json_decref(j);
@@ -71,18 +124,16 @@ static void print_lab(const struct fl_lab *lab, bool ready, bool as_json)
 struct lab_opts {
     const char *name, *subnet, *state_dir;
     int hosts;
-    bool json, named;
+    bool json, named, no_agents;
 };
 
 static int parse_opts(int argc, char **argv, bool in_order, struct lab_opts *o, struct fl_err *e)
 {
-    static const struct option longopts[] = {{"name", required_argument, NULL, 'n'},
-                                             {"hosts", required_argument, NULL, 'H'},
-                                             {"subnet", required_argument, NULL, 'S'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"state-dir", required_argument, NULL, 's'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"name", required_argument, NULL, 'n'},   {"hosts", required_argument, NULL, 'H'},
+        {"subnet", required_argument, NULL, 'S'}, {"json", no_argument, NULL, 'j'},
+        {"no-agents", no_argument, NULL, 'A'},    {"state-dir", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     long long v;
     int c;
 
@@ -105,6 +156,9 @@ static int parse_opts(int argc, char **argv, bool in_order, struct lab_opts *o, 
         case 'j':
             o->json = true;
             break;
+        case 'A':
+            o->no_agents = true;
+            break;
         case 's':
             o->state_dir = optarg;
             break;
@@ -122,10 +176,12 @@ static int lab_up(struct lab_opts *o, struct fl_err *e)
     struct fl_lab lab;
     int64_t t0 = fl_mono_ns();
 
-    if (fl_lab_plan(&lab, o->name, o->hosts, o->subnet, e) < 0 ||
-        fl_lab_up(&lab, fl_cli_state_dir(o->state_dir), e) < 0)
+    if (fl_lab_plan(&lab, o->name, o->hosts, o->subnet, e) < 0)
         return fl_cli_fail(e);
-    print_lab(&lab, true, o->json);
+    lab.agents = !o->no_agents;
+    if (fl_lab_up(&lab, fl_cli_state_dir(o->state_dir), e) < 0)
+        return fl_cli_fail(e);
+    print_lab(&lab, true, o->json, fl_cli_state_dir(o->state_dir));
     if (!o->json)
         printf("up in %lld ms; run commands with `faultline lab exec %s/h1 -- CMD`, remove it "
                "with `faultline lab down %s`\n",
@@ -169,9 +225,9 @@ static int lab_status(struct lab_opts *o, bool one, struct fl_err *e)
         if ((rc = fl_lab_load(names[i], fl_cli_state_dir(o->state_dir), &lab, &ready, e)) < 0)
             break;
         if (o->json)
-            json_array_append_new(all, fl_lab_to_json(&lab, ready));
+            json_array_append_new(all, lab_json(&lab, ready, fl_cli_state_dir(o->state_dir)));
         else
-            print_lab(&lab, ready, false);
+            print_lab(&lab, ready, false, fl_cli_state_dir(o->state_dir));
     }
     free(names);
     if (!rc && o->json) {
@@ -208,7 +264,7 @@ static int lab_exec(struct lab_opts *o, int argc, char **argv, struct fl_err *e)
 
 int fl_cli_lab(int argc, char **argv)
 {
-    struct lab_opts o = {"lab", FL_LAB_DEFAULT_SUBNET, NULL, 3, false, false};
+    struct lab_opts o = {"lab", FL_LAB_DEFAULT_SUBNET, NULL, 3, false, false, false};
     struct fl_err e = {0};
     const char *sub = argc > 1 ? argv[1] : "";
     int r;

@@ -30,6 +30,7 @@ static const struct fl_cli_cmd commands[] = {
     {"runs", fl_cli_runs, "list recorded experiment runs"},
     {"show", fl_cli_show, "show one run: timeline, probe statistics, verdict"},
     {"lab", fl_cli_lab, "hosts as network namespaces on a bridge: up, down, status, exec"},
+    {"agent", fl_cli_agent, "hold faults on this host for remote controllers, under leases"},
     {"server", fl_cli_server, "serve the control plane: API, runs, schedules (docs/server.md)"},
     {"experiment", fl_cli_experiment, "add, list, show, remove experiments stored in a server"},
     {"schedule", fl_cli_schedule, "add, list, pause, resume, remove schedules of a server"},

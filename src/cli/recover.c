@@ -14,6 +14,7 @@
 #include "agent/guardian.h"
 #include "agent/journal.h"
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "faults/fault.h"
 #include "lab/lab.h"
 #include "util/log.h"
@@ -35,7 +36,11 @@ static void usage(FILE *out)
         "                    have checked by hand that its fault is gone\n"
         "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or the machine-wide "
         "/run/faultline)\n"
-        "Exit: 0 all reverted, 1 something could not be reverted (it stays journaled).\n");
+        "  --all --hosts LIST  instead, revert every fault the agents of these hosts hold\n"
+        "                    (URL, HOST[:PORT] or LAB/hK, comma-separated; docs/agent.md)\n"
+        "  --token TOKEN     the agents' bearer token (default $FAULTLINE_AGENT_TOKEN)\n"
+        "Exit: 0 all reverted, 1 something could not be reverted (it stays journaled)\n"
+        "or an agent cannot be reached, 5 an agent refused the token.\n");
 }
 
 static int forget_one(struct fl_journal *j, const char *name)
@@ -158,9 +163,11 @@ int fl_cli_recover(int argc, char **argv)
     static const struct option longopts[] = {{"all", no_argument, NULL, 'a'},
                                              {"forget", no_argument, NULL, 'f'},
                                              {"state-dir", required_argument, NULL, 's'},
+                                             {"hosts", required_argument, NULL, 'H'},
+                                             {"token", required_argument, NULL, 'T'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *state_dir = NULL;
+    const char *state_dir = NULL, *hosts = NULL, *token = NULL;
     bool all = false, forget = false;
     struct fl_journal j;
     struct fl_err e = {0};
@@ -173,6 +180,10 @@ int fl_cli_recover(int argc, char **argv)
             forget = true;
         else if (c == 's')
             state_dir = optarg;
+        else if (c == 'H')
+            hosts = optarg;
+        else if (c == 'T')
+            token = optarg;
         else if (c == 'h') {
             usage(stdout);
             return 0;
@@ -187,6 +198,12 @@ int fl_cli_recover(int argc, char **argv)
                    "`faultline recover --help`)");
         return fl_cli_fail(&e);
     }
+    if (hosts && !all) {
+        fl_err_set(&e, FL_EUSAGE, "--hosts goes with --all (every fault on those hosts)");
+        return fl_cli_fail(&e);
+    }
+    if (hosts)
+        return fl_cli_recover_hosts(hosts, token, fl_cli_state_dir(state_dir));
     if (fl_journal_open_existing(&j, fl_cli_state_dir(state_dir), &e))
         return fl_cli_fail(&e);
     if (forget) {

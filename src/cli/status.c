@@ -6,6 +6,7 @@
 #include "agent/guardian.h"
 #include "agent/journal.h"
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "util/log.h"
 #include "util/parse.h"
 #include "util/time.h"
@@ -14,14 +15,18 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: faultline status [--json] [--state-dir DIR]\n\n"
+        "usage: faultline status [--json] [--state-dir DIR | --hosts LIST [--token T]]\n\n"
         "List active faults: id, kind, target, age, lease left, owner; then any\n"
         "damaged journal record faultline cannot revert (check its fault by hand,\n"
         "then `faultline recover --forget ID`). Creates nothing.\n"
         "  --json            one JSON object: {\"guardian\": bool, \"faults\": [...],\n"
         "                    \"damaged\": [...]}\n"
         "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or the machine-wide "
-        "/run/faultline)\n");
+        "/run/faultline)\n"
+        "  --hosts LIST      instead, the faults the agents of these hosts hold (URL,\n"
+        "                    HOST[:PORT] or LAB/hK, comma-separated; docs/agent.md); exit 1\n"
+        "                    if one cannot be reached, 5 if one refuses the token\n"
+        "  --token TOKEN     the agents' bearer token (default $FAULTLINE_AGENT_TOKEN)\n");
 }
 
 /* The stable --json shape, documented in docs/cli.md. */
@@ -72,11 +77,11 @@ static void print_damaged(const json_t *bad)
 
 int fl_cli_status(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
-                                             {"state-dir", required_argument, NULL, 's'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    const char *state_dir = NULL;
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'},        {"state-dir", required_argument, NULL, 's'},
+        {"hosts", required_argument, NULL, 'H'}, {"token", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    const char *state_dir = NULL, *hosts = NULL, *token = NULL;
     bool as_json = false;
     struct fl_journal j;
     struct fl_err e = {0};
@@ -90,6 +95,10 @@ int fl_cli_status(int argc, char **argv)
             as_json = true;
         else if (c == 's')
             state_dir = optarg;
+        else if (c == 'H')
+            hosts = optarg;
+        else if (c == 'T')
+            token = optarg;
         else if (c == 'h') {
             usage(stdout);
             return 0;
@@ -102,6 +111,8 @@ int fl_cli_status(int argc, char **argv)
         fl_err_set(&e, FL_EUSAGE, "status takes no arguments (got '%s')", argv[optind]);
         return fl_cli_fail(&e);
     }
+    if (hosts)
+        return fl_cli_status_hosts(hosts, token, fl_cli_state_dir(state_dir), as_json);
     if (fl_journal_open_existing(&j, fl_cli_state_dir(state_dir), &e))
         return fl_cli_fail(&e);
     all = json_array();

@@ -330,6 +330,8 @@ int fl_lab_up(struct fl_lab *lab, const char *state_dir, struct fl_err *e)
             r = fl_json_write_atomic(path, file, e);
         json_decref(file);
     }
+    if (!r && lab->agents)
+        r = fl_lab_agents_start(lab, state_dir, e);
     if (!r) {
         snprintf(alias, sizeof alias, "faultline lab %s ready", lab->name);
         r = fl_link_set_alias(sk, lab->bridge, alias, e);
@@ -503,6 +505,7 @@ int fl_lab_down(const char *name, const char *state_dir, struct fl_lab_down_repo
     lab_file_path(state_dir, name, path, sizeof path);
     if (unlink(path) == 0)
         r->files++;
+    r->files += fl_lab_agents_cleanup(name, state_dir);
     if (!rc && !r->namespaces && !r->links && !r->files)
         return fl_err_set(e, FL_ENOTARGET,
                           "there is no lab named '%s' (see `faultline lab status`)", name);

@@ -43,6 +43,7 @@ struct fl_lab {
     int prefix;
     size_t n;
     struct fl_lab_host hosts[FL_LAB_MAX_HOSTS];
+    bool agents; /* fl_lab_up starts an agent in every host (set after fl_lab_plan) */
 };
 
 /* Check a lab name: 1-8 of [a-z0-9], starting with a letter. */
@@ -89,5 +90,21 @@ int fl_lab_sweep(const char *state_dir, struct fl_err *e);
  * namespace of its own with the lab's hosts file over /etc/hosts and /sys
  * showing the namespace's devices, and exec. Returns only on failure. */
 int fl_lab_exec(const struct fl_lab *lab, const char *host, char **argv, struct fl_err *e);
+
+/* agents.c: a `faultline agent` in every host (docs/lab.md, "Agents"). */
+#define FL_LAB_AGENT_PORT 7421
+/* Make the lab's token and start an agent in each host, listening on the
+ * host's address; returns once every one listens (or one failed). */
+int fl_lab_agents_start(const struct fl_lab *lab, const char *state_dir, struct fl_err *e);
+/* http://ADDR:7421 of host `host` (hK or LAB-hK) of lab `name`. */
+int fl_lab_agent_url(const char *name, const char *host, const char *state_dir, char *url,
+                     size_t len, struct fl_err *e);
+/* The lab's agent token (STATE_DIR/labs/NAME.token). */
+int fl_lab_agent_token(const char *name, const char *state_dir, char *tok, size_t len,
+                       struct fl_err *e);
+/* For lab down, once the lab's processes are stopped: revert what the
+ * agents' journals still hold, remove their directories and token files.
+ * Returns how many files and directories it removed. */
+int fl_lab_agents_cleanup(const char *name, const char *state_dir);
 
 #endif

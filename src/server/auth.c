@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/server.h"
+#include "server/auth.h"
 
 #define MAX_TOKENS 1024
 

@@ -15,6 +15,7 @@
 #include "fl_config.h"
 #include "server/server.h"
 #include "store/server_store.h"
+#include "util/listen.h"
 #include "util/parse.h"
 #include "util/time.h"
 
@@ -373,66 +374,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-/* HOST:PORT or [V6]:PORT into ss; loopback says whether it is 127/8 or ::1. */
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, bool *loopback,
-                        struct fl_err *e)
-{
-    char host[128];
-    const char *colon = strrchr(listen, ':');
-    long long port;
-    size_t hl;
-
-    memset(ss, 0, sizeof *ss);
-    if (!colon || colon == listen)
-        return fl_err_set(e, FL_EUSAGE, "--listen '%s': expected HOST:PORT (e.g. %s)", listen,
-                          FL_SERVER_DEFAULT_LISTEN);
-    hl = (size_t)(colon - listen);
-    if (listen[0] == '[' && hl >= 2 && listen[hl - 1] == ']') {
-        listen++;
-        hl -= 2;
-    }
-    if (hl >= sizeof host)
-        return fl_err_set(e, FL_EUSAGE, "--listen '%s': host too long", listen);
-    memcpy(host, listen, hl);
-    host[hl] = '\0';
-    if (fl_parse_int(colon + 1, 0, 65535, &port, e))
-        return fl_err_prefix(e, "--listen port");
-    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-        struct sockaddr_in *a = (struct sockaddr_in *)ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        *loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-    } else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        *loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
-    } else {
-        return fl_err_set(e, FL_EUSAGE, "--listen '%s': '%s' is not an IP address", listen, host);
-    }
-    return 0;
-}
-
-/* A PEM file's text (at most 1 MiB). */
-static char *read_pem(const char *path, const char *what, struct fl_err *e)
-{
-    FILE *f = fopen(path, "re");
-    char *buf = calloc(1, (1 << 20) + 1);
-    size_t n = 0;
-
-    if (f && buf)
-        n = fread(buf, 1, 1 << 20, f);
-    if (f)
-        fclose(f);
-    if (!f || !buf || !n || !strstr(buf, "-----BEGIN ")) {
-        free(buf);
-        fl_err_set(e, FL_EUSAGE, "%s %s: %s", what, path,
-                   !f ? strerror(errno) : "not a PEM file (-----BEGIN ...)");
-        return NULL;
-    }
-    return buf;
-}
-
 static int load_tls(struct fl_server *s, const struct fl_server_opts *o, struct fl_err *e)
 {
     if (!o->tls_cert && !o->tls_key)
@@ -443,8 +384,8 @@ static int load_tls(struct fl_server *s, const struct fl_server_opts *o, struct 
         return fl_err_set(e, FL_EUNSUPPORTED,
                           "this libmicrohttpd was built without TLS (GnuTLS); serve plain HTTP "
                           "behind a TLS proxy instead");
-    if (!(s->tls_cert = read_pem(o->tls_cert, "--tls-cert", e)) ||
-        !(s->tls_key = read_pem(o->tls_key, "--tls-key", e)))
+    if (!(s->tls_cert = fl_pem_read(o->tls_cert, "--tls-cert", e)) ||
+        !(s->tls_key = fl_pem_read(o->tls_key, "--tls-key", e)))
         return -FL_EUSAGE;
     return 0;
 }
@@ -458,7 +399,8 @@ int fl_http_start(struct fl_server *s, const struct fl_server_opts *o, struct fl
     char host[INET6_ADDRSTRLEN];
     int r;
 
-    if ((r = parse_listen(listen, &ss, &loopback, e)) || (r = load_tls(s, o, e)))
+    if ((r = fl_listen_parse(listen, FL_SERVER_DEFAULT_LISTEN, &ss, &loopback, e)) ||
+        (r = load_tls(s, o, e)))
         return r;
     struct MHD_OptionItem tls[] = {{MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert},
                                    {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},

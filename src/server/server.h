@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "server/auth.h"
 #include "util/err.h"
 
 #define FL_SERVER_DEFAULT_LISTEN "127.0.0.1:7420"
@@ -26,7 +27,6 @@
 
 struct fl_store;
 struct fl_sstore;
-struct fl_auth;
 
 struct fl_server_opts {
     const char *listen;    /* HOST:PORT, default FL_SERVER_DEFAULT_LISTEN */
@@ -37,8 +37,6 @@ struct fl_server_opts {
     const char *tls_cert;  /* PEM certificate (chain) and its key: serve HTTPS */
     const char *tls_key;
 };
-
-enum fl_role { FL_ROLE_NONE, FL_ROLE_VIEWER, FL_ROLE_OPERATOR, FL_ROLE_ADMIN };
 
 struct fl_server_metrics {
     uint64_t requests, gate_skips, webhook_failures, webhook_deliveries, runs_started;
@@ -187,14 +185,5 @@ int fl_gates_validate(json_t *gates, struct fl_err *e);
 /* blackout.c: validate a blackouts array; whether t_ms falls in one (1, reason filled). */
 int fl_blackouts_validate(json_t *windows, struct fl_err *e);
 int fl_blackouts_check(json_t *windows, int64_t t_ms, char *reason, size_t len);
-
-/* auth.c */
-int fl_auth_load(const char *path, struct fl_auth **out, struct fl_err *e);
-void fl_auth_free(struct fl_auth *a);
-/* The role of a bearer token (FL_ROLE_NONE if unknown), its name in *who. */
-enum fl_role fl_auth_check(const struct fl_auth *a, const char *token, const char **who);
-/* "sha256:<64 hex>" of a token. */
-void fl_auth_hash(const char *token, char out[72]);
-const char *fl_role_name(enum fl_role r);
 
 #endif

@@ -1,0 +1,631 @@
+/* The agent's API (docs/agent.md): the route table, bearer-token roles, and
+ * the handlers that apply, list, revert and renew faults through the same
+ * drivers, journal and guardian as `faultline inject` (agent/apply.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "agent/apply.h"
+#include "faults/fault.h"
+#include "fl_config.h"
+#include "remote/agentd_int.h"
+#include "util/log.h"
+#include "util/opts.h"
+#include "util/time.h"
+
+#define DEFAULT_LEASE_MS 10000
+#define SESSION_MAX 64
+
+typedef void (*handler)(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
+
+struct route { /* NOLINT(clang-analyzer-optin.performance.Padding): a small static table */
+    const char *method, *pattern; /* {} matches one path segment */
+    handler fn;
+    enum fl_role role; /* the least role that may call it (NONE: anyone) */
+    const char *summary;
+};
+
+static void api_health(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
+static void api_list(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
+static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
+static void api_get(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
+static void api_revert(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
+static void api_renew(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
+static void api_recover(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
+static void api_routes(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
+
+static const struct route routes[] = {
+    {"GET", "/api/v1/health", api_health, FL_ROLE_NONE,
+     "Liveness: version, host name, pid, uptime, faults held (no token needed)"},
+    {"GET", "/api/v1/faults", api_list, FL_ROLE_VIEWER,
+     "Every fault the agent holds, with its session and lease left"},
+    {"POST", "/api/v1/faults", api_apply, FL_ROLE_OPERATOR,
+     "Apply a fault: {kind, params, duration_ms, lease_ms, session, seed}"},
+    {"GET", "/api/v1/faults/{}", api_get, FL_ROLE_VIEWER, "One fault's journal record"},
+    {"DELETE", "/api/v1/faults/{}", api_revert, FL_ROLE_OPERATOR,
+     "Revert a fault now (an unknown or reverted one: reverted false)"},
+    {"POST", "/api/v1/sessions/{}/renew", api_renew, FL_ROLE_OPERATOR,
+     "Renew the leases of all of a session's faults: {lease_ms}"},
+    {"POST", "/api/v1/recover", api_recover, FL_ROLE_OPERATOR,
+     "Revert every fault the agent holds (recover --all --hosts)"},
+    {"GET", "/api/v1/routes", api_routes, FL_ROLE_NONE, "This list of endpoints"},
+};
+
+static void fail(struct fl_agentd_resp *rs, int status, int exit_code, const char *code,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void fail(struct fl_agentd_resp *rs, int status, int exit_code, const char *code,
+                 const char *fmt, ...)
+{
+    char msg[FL_ERR_MSG];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_decref(rs->json);
+    rs->status = status;
+    rs->json = json_pack("{s:{s:i,s:s,s:s,s:i}}", "error", "status", status, "code", code,
+                         "message", msg, "exit", exit_code);
+}
+
+/* An fl_err as the reply: its FL_E* code picks the HTTP status and travels
+ * as "exit", so a client exits as a local command would. */
+static void fail_err(struct fl_agentd_resp *rs, const struct fl_err *e)
+{
+    static const int status[] = {500, 500, 400, 404, 409, 403, 501, 503};
+    static const char *const codes[] = {"failed",  "failed",    "bad_request", "not_found",
+                                        "refused", "forbidden", "unsupported", "state_dir"};
+    int c = e->code > 0 && e->code <= FL_ESTATE ? e->code : FL_EFAIL;
+
+    fail(rs, status[c], c, codes[c], "%s", e->msg[0] ? e->msg : fl_strerror(c));
+}
+
+static void ok(struct fl_agentd_resp *rs, int status, json_t *body)
+{
+    json_decref(rs->json);
+    rs->status = status;
+    rs->json = body;
+}
+
+static bool match(const char *pattern, const char *path, struct fl_agentd_req *rq)
+{
+    while (*pattern && *path) {
+        if (!strncmp(pattern, "{}", 2)) {
+            size_t len = strcspn(path, "/");
+            if (!len || len >= sizeof rq->arg)
+                return false;
+            memcpy(rq->arg, path, len);
+            rq->arg[len] = '\0';
+            path += len;
+            pattern += 2;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return !*pattern && !*path;
+}
+
+static void authenticate(struct fl_agentd *d, struct fl_agentd_req *rq, const char *h)
+{
+    rq->who = "-";
+    rq->role = FL_ROLE_NONE;
+    if (!d->auth) {
+        rq->who = "anonymous";
+        rq->role = FL_ROLE_ADMIN;
+    } else if (h && !strncasecmp(h, "Bearer ", 7)) {
+        rq->role = fl_auth_check(d->auth, h + 7, &rq->who);
+    }
+}
+
+void fl_agentd_dispatch(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs,
+                        const char *auth_header)
+{
+    const struct route *rt = NULL;
+    bool known = false;
+
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !rt; i++)
+        if (match(routes[i].pattern, rq->path, rq)) {
+            known = true;
+            if (!strcmp(routes[i].method, rq->method))
+                rt = &routes[i];
+        }
+    if (!rt) {
+        if (known)
+            fail(rs, 405, FL_EUSAGE, "method_not_allowed", "%s is not allowed on %s", rq->method,
+                 rq->path);
+        else
+            fail(rs, 404, FL_EUSAGE, "not_found",
+                 "no such endpoint %s on this agent; GET /api/v1/routes lists them", rq->path);
+        return;
+    }
+    authenticate(d, rq, auth_header);
+    if (rt->role != FL_ROLE_NONE && rq->role == FL_ROLE_NONE) {
+        fail(rs, 401, FL_EPERM, "unauthenticated",
+             auth_header ? "agent %s: the bearer token is not in this agent's tokens file "
+                           "(--tokens); check the token the controller uses"
+                         : "agent %s: a bearer token is required (Authorization: Bearer TOKEN)",
+             d->name);
+        return;
+    }
+    if (rq->role < rt->role) {
+        fail(rs, 403, FL_EPERM, "forbidden", "%s %s needs the %s role; token '%s' is %s",
+             rq->method, rt->pattern, fl_role_name(rt->role), rq->who, fl_role_name(rq->role));
+        return;
+    }
+    rt->fn(d, rq, rs);
+}
+
+int fl_agentd_init(struct fl_agentd *d, const char *state_dir, const char *tokens, const char *name,
+                   struct fl_err *e)
+{
+    int r;
+
+    memset(d, 0, sizeof *d);
+    pthread_mutex_init(&d->lock, NULL);
+    d->started_ms = fl_now_ms();
+    if (name)
+        snprintf(d->name, sizeof d->name, "%s", name);
+    else if (gethostname(d->name, sizeof d->name))
+        snprintf(d->name, sizeof d->name, "localhost");
+    if (tokens && (r = fl_auth_load(tokens, &d->auth, e)))
+        return r;
+    if ((r = fl_journal_open(&d->j, state_dir, e))) {
+        fl_auth_free(d->auth);
+        d->auth = NULL;
+        return r;
+    }
+    d->held = json_object();
+    return 0;
+}
+
+void fl_agentd_fini(struct fl_agentd *d)
+{
+    json_decref(d->held);
+    d->held = NULL;
+    fl_journal_close(&d->j);
+    fl_auth_free(d->auth);
+    d->auth = NULL;
+    pthread_mutex_destroy(&d->lock);
+}
+
+void fl_agentd_handle(struct fl_agentd *d, const char *method, const char *path, const char *body,
+                      size_t len, const char *auth_header, struct fl_agentd_resp *rs)
+{
+    struct fl_agentd_req rq = {.method = method, .path = path};
+    json_error_t jerr;
+
+    rs->status = 200;
+    if (len == (size_t)-1) {
+        fail(rs, 413, FL_EUSAGE, "body_too_large", "the request body exceeds %d bytes",
+             FL_AGENTD_MAX_BODY);
+        return;
+    }
+    rq.body = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
+    if (!json_is_object(rq.body)) {
+        fail(rs, 400, FL_EUSAGE, "invalid_json", "the request body must be a JSON object%s%s",
+             rq.body ? "" : ": ", rq.body ? "" : jerr.text);
+        json_decref(rq.body);
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
+    fl_agentd_dispatch(d, &rq, rs, auth_header);
+    pthread_mutex_unlock(&d->lock);
+    json_decref(rq.body);
+}
+
+static void api_health(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
+{
+    ok(rs, 200,
+       json_pack("{s:b,s:s,s:s,s:i,s:I,s:I,s:i}", "ok", 1, "version", FL_VERSION, "name", d->name,
+                 "pid", (int)getpid(), "uptime_ms", (json_int_t)(fl_now_ms() - d->started_ms),
+                 "faults", (json_int_t)json_object_size(d->held), "port", d->port));
+}
+
+static void api_routes(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
+{
+    json_t *out = json_array();
+
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        json_array_append_new(
+            out, json_pack("{s:s,s:s,s:s,s:s}", "method", routes[i].method, "path",
+                           routes[i].pattern, "role",
+                           routes[i].role == FL_ROLE_NONE ? "anyone" : fl_role_name(routes[i].role),
+                           "summary", routes[i].summary));
+    ok(rs, 200, json_pack("{s:s,s:o}", "version", FL_VERSION, "routes", out));
+}
+
+/* A record as the API shows it: the journal record plus the session that
+ * holds it and the lease left on this agent's clock. */
+static json_t *view(struct fl_agentd *d, json_t *rec, int64_t now)
+{
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    json_t *h = id ? json_object_get(d->held, id) : NULL;
+    int64_t until = json_integer_value(json_object_get(rec, "lease_until"));
+
+    json_object_set_new(rec, "host", json_string(d->name));
+    json_object_set(rec, "session", h ? json_object_get(h, "session") : json_null());
+    json_object_set_new(rec, "lease_left_ms", json_integer(until > now ? until - now : 0));
+    return rec;
+}
+
+static void api_list(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
+{
+    json_t *all = fl_journal_list(&d->j), *rec;
+    int64_t now = fl_now_ms();
+    size_t i;
+
+    json_array_foreach (all, i, rec)
+        view(d, rec, now);
+    ok(rs, 200, json_pack("{s:s,s:o}", "host", d->name, "faults", all));
+}
+
+static void api_get(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
+{
+    struct fl_err e = {0};
+    json_t *rec = fl_journal_get(&d->j, rq->arg, &e);
+
+    if (!rec) {
+        fail(rs, 404, FL_ENOTARGET, "not_found", "agent %s holds no fault %s", d->name, rq->arg);
+        return;
+    }
+    ok(rs, 200, view(d, rec, fl_now_ms()));
+}
+
+int fl_agentd_revert(struct fl_agentd *d, const char *id, const char *why, bool *found,
+                     struct fl_err *e)
+{
+    int r = fl_journal_revert_by(&d->j, id, why, found, e);
+    char note[256];
+
+    if (r == 0) {
+        json_object_del(d->held, id);
+        fl_journal_reverted_by(&d->j, id, note, sizeof note); /* the owner is us: drop the note */
+    }
+    return r;
+}
+
+static void api_revert(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
+{
+    struct fl_err e = {0};
+    bool found = false;
+    char why[160];
+
+    snprintf(why, sizeof why, "agent %s, on request of '%s'", d->name, rq->who);
+    if (fl_agentd_revert(d, rq->arg, why, &found, &e)) {
+        fail_err(rs, &e);
+        return;
+    }
+    if (found)
+        fl_info("fault %s reverted on request of '%s'", rq->arg, rq->who);
+    ok(rs, 200, json_pack("{s:s,s:b}", "id", rq->arg, "reverted", found));
+}
+
+json_t *fl_agentd_revert_all(struct fl_agentd *d, const char *why)
+{
+    json_t *all = fl_journal_list(&d->j), *rec, *done = json_array(), *failed = json_array();
+    size_t i;
+
+    json_array_foreach (all, i, rec) {
+        const char *id = json_string_value(json_object_get(rec, "id"));
+        struct fl_err e = {0};
+        bool found;
+        if (fl_agentd_revert(d, id, why, &found, &e))
+            json_array_append_new(failed, json_pack("{s:s,s:s}", "id", id, "error", e.msg));
+        else if (found)
+            json_array_append_new(done, json_string(id));
+    }
+    json_decref(all);
+    return json_pack("{s:o,s:o}", "reverted", done, "failed", failed);
+}
+
+static void api_recover(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
+{
+    char why[160];
+    json_t *rep;
+
+    snprintf(why, sizeof why, "agent %s: recover --all by '%s'", d->name, rq->who);
+    rep = fl_agentd_revert_all(d, why);
+    json_object_set_new(rep, "host", json_string(d->name));
+    ok(rs, 200, rep);
+}
+
+static bool session_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (!n || n > SESSION_MAX)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.'))
+            return false;
+    return true;
+}
+
+/* lease_ms from the body (default DEFAULT_LEASE_MS); false + reply if bad. */
+static bool lease_of(json_t *body, int64_t *lease_ms, struct fl_agentd_resp *rs)
+{
+    json_t *v = json_object_get(body, "lease_ms");
+
+    *lease_ms = DEFAULT_LEASE_MS;
+    if (!v)
+        return true;
+    if (!json_is_integer(v) || json_integer_value(v) < FL_AGENTD_MIN_LEASE_MS ||
+        json_integer_value(v) > FL_AGENTD_MAX_LEASE_MS) {
+        fail(rs, 400, FL_EUSAGE, "bad_request", "lease_ms must be an integer from %d to %d",
+             FL_AGENTD_MIN_LEASE_MS, FL_AGENTD_MAX_LEASE_MS);
+        return false;
+    }
+    *lease_ms = json_integer_value(v);
+    return true;
+}
+
+static void api_renew(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
+{
+    json_t *live = json_array(), *h;
+    int64_t lease_ms, now = fl_now_ms();
+    const char *id;
+    void *tmp;
+
+    if (!lease_of(rq->body, &lease_ms, rs)) {
+        json_decref(live);
+        return;
+    }
+    json_object_foreach_safe (d->held, tmp, id, h) {
+        if (strcmp(json_string_value(json_object_get(h, "session")), rq->arg))
+            continue;
+        if (!fl_fault_renew(&d->j, id, lease_ms)) {
+            json_object_del(d->held, id); /* reverted by recover or the guardian */
+            continue;
+        }
+        json_object_set_new(h, "lease_until", json_integer(now + lease_ms));
+        json_object_set_new(h, "lease_ms", json_integer(lease_ms));
+        json_array_append_new(live, json_string(id));
+    }
+    ok(rs, 200,
+       json_pack("{s:s,s:o,s:I}", "session", rq->arg, "live", live, "lease_ms",
+                 (json_int_t)lease_ms));
+}
+
+/* One option's value in the journaled form: a string as on the command
+ * line (parsed by the option table) or the typed value itself. */
+static int set_param(const struct fl_opt *o, json_t *out, json_t *v, struct fl_err *e)
+{
+    json_t *t = NULL;
+    long long n = json_integer_value(v);
+
+    if (json_is_string(v))
+        return fl_opts_set(o, out, json_string_value(v), e);
+    switch (o->type) {
+    case FL_OPT_INT:
+        if (json_is_integer(v) && n >= 0 && (!(o->min || o->max) || (n >= o->min && n <= o->max)))
+            t = json_integer(n);
+        break;
+    case FL_OPT_SIZE:
+    case FL_OPT_RATE:
+    case FL_OPT_DURATION:
+        if (json_is_integer(v) && n >= 0 && (o->type != FL_OPT_DURATION || n >= o->min))
+            t = json_integer(n);
+        break;
+    case FL_OPT_PERCENT:
+        if (json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) <= 100)
+            t = json_real(json_number_value(v));
+        break;
+    case FL_OPT_FLAG:
+        if (json_is_true(v))
+            t = json_true();
+        break;
+    default:
+        break;
+    }
+    if (!t)
+        return fl_err_set(e, FL_EUSAGE,
+                          "params.%s: not a valid value (give it as on the command line, e.g. "
+                          "\"30s\", or in its journaled form)",
+                          o->name);
+    if (o->flags & FL_OPT_MULTI) {
+        json_t *arr = json_object_get(out, o->name);
+        if (!arr)
+            json_object_set_new(out, o->name, arr = json_array());
+        json_array_append_new(arr, t);
+    } else {
+        json_object_set_new(out, o->name, t);
+    }
+    return 0;
+}
+
+/* The kind's params from the request body's "params" object, checked as
+ * the command line's are. */
+static json_t *parse_params(const struct fl_fault_ops *ops, json_t *in, struct fl_err *e)
+{
+    const struct fl_opt *const tables[] = {ops->opts, NULL};
+    json_t *out = json_object(), *v, *x;
+    const char *k;
+    size_t i;
+
+    if (in && !json_is_object(in)) {
+        fl_err_set(e, FL_EUSAGE, "params must be an object of the kind's options");
+        goto bad;
+    }
+    json_object_foreach (in, k, v) {
+        const struct fl_opt *o = fl_opts_find(tables, k);
+        if (!o) {
+            const char *hint = fl_opts_suggest(tables, k);
+            fl_err_set(e, FL_EUSAGE, "%s does not take '%s'%s%s%s; `faultline inject %s --help`",
+                       ops->kind, k, hint ? " (did you mean " : "", hint ? hint : "",
+                       hint ? "?)" : "", ops->kind);
+            goto bad;
+        }
+        if (json_is_array(v) && (o->flags & FL_OPT_MULTI)) {
+            json_array_foreach (v, i, x)
+                if (set_param(o, out, x, e))
+                    goto bad;
+        } else if (set_param(o, out, v, e)) {
+            goto bad;
+        }
+    }
+    if (fl_opts_check_required(ops->opts, out, e) || (ops->validate && ops->validate(ops, out, e)))
+        goto bad;
+    return out;
+bad:
+    json_decref(out);
+    return NULL;
+}
+
+/* The request's fault, planned and ready to apply; false + reply if not. */
+static bool build_fault(struct fl_agentd_req *rq, struct fl_fault *f, struct fl_agentd_resp *rs)
+{
+    const char *kind = json_string_value(json_object_get(rq->body, "kind")), *why;
+    json_t *dur = json_object_get(rq->body, "duration_ms"),
+           *seed = json_object_get(rq->body, "seed");
+    const struct fl_fault_ops *ops = kind ? fl_fault_lookup(kind) : NULL;
+    struct fl_err e = {0};
+    json_t *params;
+
+    if (!ops) {
+        why = kind ? fl_fault_unavailable_reason(kind) : NULL;
+        if (why)
+            fail(rs, 501, FL_EUNSUPPORTED, "unsupported", "%s is not available: %s", kind, why);
+        else
+            fail(rs, 400, FL_EUSAGE, "bad_request",
+                 "kind '%s' is not a fault kind; `faultline inject --help` lists them",
+                 kind ? kind : "(missing)");
+        return false;
+    }
+    if (dur && (!json_is_integer(dur) || json_integer_value(dur) < 0)) {
+        fail(rs, 400, FL_EUSAGE, "bad_request", "duration_ms must be a non-negative integer");
+        return false;
+    }
+    if ((ops->flags & FL_FAULT_INSTANT) && json_integer_value(dur)) {
+        fail(rs, 400, FL_EUSAGE, "bad_request", "%s happens at once: drop duration_ms", kind);
+        return false;
+    }
+    if (!(params = parse_params(ops, json_object_get(rq->body, "params"), &e))) {
+        fail_err(rs, &e);
+        return false;
+    }
+    fl_fault_init(f, ops, params);
+    f->duration_ms = json_integer_value(dur);
+    f->seed = json_is_integer(seed) ? (uint64_t)json_integer_value(seed)
+                                    : ((uint64_t)fl_now_ms() * 2654435761u) & ((1ULL << 53) - 1);
+    if (ops->plan(f, &e)) {
+        fail_err(rs, &e);
+        fl_fault_fini(f);
+        return false;
+    }
+    return true;
+}
+
+static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
+{
+    static const char *const fields[] = {"kind",    "params", "duration_ms", "lease_ms",
+                                         "session", "seed",   "dry_run",     NULL};
+    const char *session = json_string_value(json_object_get(rq->body, "session")), *k;
+    int64_t lease_ms, now, end_at, until;
+    struct fl_err e = {0};
+    struct fl_fault f;
+    json_t *v, *rec;
+    char desc[512];
+
+    json_object_foreach (rq->body, k, v) {
+        size_t i;
+        for (i = 0; fields[i] && strcmp(fields[i], k); i++)
+            ;
+        if (!fields[i]) {
+            fail(rs, 400, FL_EUSAGE, "bad_request",
+                 "unknown field '%s'; a fault is {kind, params, duration_ms, lease_ms, "
+                 "session, seed, dry_run} (docs/agent.md)",
+                 k);
+            return;
+        }
+    }
+    if (!session_ok(session)) {
+        fail(rs, 400, FL_EUSAGE, "bad_request",
+             "session must be 1-%d letters, digits, '-', '_' or '.' (the controller's "
+             "session id, renewed with POST /api/v1/sessions/ID/renew)",
+             SESSION_MAX);
+        return;
+    }
+    if (!lease_of(rq->body, &lease_ms, rs) || !build_fault(rq, &f, rs))
+        return;
+    if (json_is_true(json_object_get(rq->body, "dry_run"))) {
+        /* planned (targets resolved, undo known), nothing touched */
+        fl_fault_describe(&f, desc, sizeof desc);
+        ok(rs, 200,
+           json_pack("{s:b,s:s,s:s,s:s,s:O}", "dry_run", 1, "host", d->name, "kind", f.ops->kind,
+                     "description", desc, "undo", f.undo));
+        fl_fault_fini(&f);
+        return;
+    }
+    now = fl_now_ms();
+    until = now + lease_ms;
+    end_at = f.duration_ms ? now + f.duration_ms : 0;
+    if (fl_fault_apply(&d->j, &f, getpid(), lease_ms, end_at, &e)) {
+        fl_fault_fini(&f);
+        {
+            fail_err(rs, &e);
+            return;
+        }
+    }
+    fl_fault_describe(&f, desc, sizeof desc);
+    if (f.ops->flags & FL_FAULT_INSTANT) {
+        fl_journal_remove(&d->j, f.id);
+        ok(rs, 200,
+           json_pack("{s:s,s:s,s:s,s:s,s:b}", "id", f.id, "kind", f.ops->kind, "description", desc,
+                     "host", d->name, "instant", 1));
+        fl_fault_fini(&f);
+        return;
+    }
+    json_object_set_new(d->held, f.id,
+                        json_pack("{s:s,s:I,s:I,s:I,s:s}", "session", session, "lease_ms",
+                                  (json_int_t)lease_ms, "lease_until", (json_int_t)until, "end_at",
+                                  (json_int_t)end_at, "who", rq->who));
+    fl_info("fault %s applied for '%s' (session %s, lease %lld ms): %s", f.id, rq->who, session,
+            (long long)lease_ms, desc);
+    rec = fl_journal_get(&d->j, f.id, &e);
+    ok(rs, 201, rec ? view(d, rec, fl_now_ms()) : json_pack("{s:s}", "id", f.id));
+    fl_fault_fini(&f);
+}
+
+int64_t fl_agentd_reap(struct fl_agentd *d)
+{
+    int64_t now = fl_now_ms(), next = 1000;
+    const char *key;
+    json_t *h;
+    void *tmp;
+
+    json_object_foreach_safe (d->held, tmp, key, h) {
+        int64_t until = json_integer_value(json_object_get(h, "lease_until"));
+        int64_t end_at = json_integer_value(json_object_get(h, "end_at"));
+        int64_t lease = json_integer_value(json_object_get(h, "lease_ms"));
+        char why[256], sid[SESSION_MAX + 1], id[FL_FAULT_ID_LEN];
+        struct fl_err e = {0};
+        bool found;
+
+        if (now < until && (!end_at || now < end_at)) {
+            int64_t due = (end_at && end_at < until ? end_at : until) - now;
+            next = due < next ? due : next;
+            continue;
+        }
+        snprintf(sid, sizeof sid, "%s", json_string_value(json_object_get(h, "session")));
+        snprintf(id, sizeof id, "%s", key); /* the entry goes with the revert */
+        if (now >= until)
+            snprintf(why, sizeof why,
+                     "agent %s: lease expired (no renewal from session %s for %lld ms)", d->name,
+                     sid, (long long)lease);
+        else
+            snprintf(why, sizeof why, "agent %s: duration ended", d->name);
+        if (fl_agentd_revert(d, id, why, &found, &e)) {
+            fl_error("revert of %s failed (%s); the guardian keeps retrying", id, e.msg);
+            json_object_del(d->held, id);
+        } else {
+            fl_info("fault %s reverted: %s, %lld ms after the deadline", id, why,
+                    (long long)(fl_now_ms() - (now >= until ? until : end_at)));
+        }
+    }
+    return next;
+}

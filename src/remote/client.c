@@ -1,0 +1,432 @@
+/* The controller's client of `faultline agent` (client.h): JSON over
+ * libcurl, one session id per client, and the background lease renewer. */
+#include "remote/client.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "util/log.h"
+#include "util/time.h"
+
+#define MAX_REPLY (8 << 20)
+
+struct fl_agent_client {
+    char *url, *token, *name, *cacert;
+    /* kept between requests so the connection stays open (keep-alive): [0]
+     * for the caller's thread, [1] for the renewer's */
+    CURL *curl[2];
+    char session[17];
+    int64_t lease_ms, timeout_ms;
+};
+
+struct buf {
+    char *p;
+    size_t len;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct buf *b = ud;
+    size_t n = size * nmemb;
+    char *np;
+
+    if (b->len + n > MAX_REPLY || !(np = realloc(b->p, b->len + n + 1)))
+        return 0;
+    b->p = np;
+    memcpy(b->p + b->len, ptr, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return n;
+}
+
+/* "http(s)://HOST:PORT" from what the user gave (HOST[:PORT] means http://
+ * and port 7421; a path is dropped); the host part in host. NULL if none. */
+static char *normalize_url(const char *in, char *host, size_t hlen)
+{
+    const char *sep = strstr(in, "://"), *auth = sep ? sep + 3 : in, *port;
+    size_t n = strcspn(auth, "/"), hn;
+    char *out = NULL;
+
+    if (auth[0] == '[') {
+        const char *close = memchr(auth, ']', n);
+        if (!close)
+            return NULL;
+        port = close + 1 < auth + n && close[1] == ':' ? close + 1 : NULL;
+        hn = (size_t)(close - auth - 1);
+        snprintf(host, hlen, "%.*s", (int)hn, auth + 1);
+    } else {
+        port = memchr(auth, ':', n);
+        hn = port ? (size_t)(port - auth) : n;
+        snprintf(host, hlen, "%.*s", (int)hn, auth);
+    }
+    if (asprintf(&out, "%.*s%.*s%s", sep ? (int)(auth - in) : 7, sep ? in : "http://", (int)n, auth,
+                 port ? "" : ":7421") < 0)
+        return NULL;
+    return out;
+}
+
+int fl_agent_client_new(const struct fl_agent_client_opts *o, struct fl_agent_client **out,
+                        struct fl_err *e)
+{
+    struct fl_agent_client *c = calloc(1, sizeof *c);
+    unsigned char rnd[8];
+    char host[256];
+
+    *out = NULL;
+    if (!c)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    if (!o->url || !*o->url || !(c->url = normalize_url(o->url, host, sizeof host)) ||
+        (strncmp(c->url, "http://", 7) && strncmp(c->url, "https://", 8)) || !host[0]) {
+        fl_agent_client_free(c);
+        return fl_err_set(e, FL_EUSAGE,
+                          "agent address '%s': expected http(s)://HOST[:PORT] or HOST[:PORT] "
+                          "(port %d by default)",
+                          o->url ? o->url : "", FL_AGENT_DEFAULT_PORT);
+    }
+    c->token = o->token && *o->token ? strdup(o->token) : NULL;
+    c->name = strdup(o->name && *o->name ? o->name : host);
+    c->cacert = o->cacert && *o->cacert ? strdup(o->cacert) : NULL;
+    c->lease_ms = o->lease_ms > 0 ? o->lease_ms : FL_AGENT_DEFAULT_LEASE_MS;
+    c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
+    if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd) {
+        uint64_t x = (uint64_t)fl_wall_ms() ^ ((uint64_t)fl_now_ms() << 20);
+        memcpy(rnd, &x, sizeof rnd);
+    }
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(c->session + 2 * i, 3, "%02x", rnd[i]);
+    *out = c;
+    return 0;
+}
+
+void fl_agent_client_free(struct fl_agent_client *c)
+{
+    if (!c)
+        return;
+    free(c->url);
+    free(c->token);
+    free(c->name);
+    free(c->cacert);
+    for (int i = 0; i < 2; i++)
+        if (c->curl[i])
+            curl_easy_cleanup(c->curl[i]);
+    free(c);
+}
+
+const char *fl_agent_client_name(const struct fl_agent_client *c)
+{
+    return c->name;
+}
+
+const char *fl_agent_client_url(const struct fl_agent_client *c)
+{
+    return c->url;
+}
+
+const char *fl_agent_client_session(const struct fl_agent_client *c)
+{
+    return c->session;
+}
+
+/* The agent's error reply as an fl_err: its "exit" code (the code a local
+ * command would have exited with) and message, prefixed with the host. */
+static int request_on(struct fl_agent_client *c, int slot, const char *method, const char *path,
+                      const json_t *body, json_t **out, struct fl_err *e);
+
+static int request(struct fl_agent_client *c, const char *method, const char *path,
+                   const json_t *body, json_t **out, struct fl_err *e)
+{
+    return request_on(c, 0, method, path, body, out, e);
+}
+
+static int api_error(struct fl_agent_client *c, long status, json_t *reply, struct fl_err *e)
+{
+    json_t *err = json_object_get(reply, "error");
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    int code = (int)json_integer_value(json_object_get(err, "exit"));
+
+    if (code <= 0 || code > FL_ESTATE)
+        code = status == 401 || status == 403  ? FL_EPERM
+               : status == 404                 ? FL_ENOTARGET
+               : status == 409                 ? FL_EREFUSED
+               : status >= 400 && status < 500 ? FL_EUSAGE
+                                               : FL_EFAIL;
+    if (status == 401)
+        return fl_err_set(e, FL_EPERM, "agent %s (%s) refused the token (HTTP 401): %s", c->name,
+                          c->url, msg ? msg : "unauthenticated");
+    return fl_err_set(e, code, "agent %s: %s (HTTP %ld)", c->name, msg ? msg : "unexpected reply",
+                      status);
+}
+
+/* One request on handle `slot` (0: the caller's, 1: the renewer's); on 2xx
+ * the parsed reply in *out (may be NULL). */
+static int request_on(struct fl_agent_client *c, int slot, const char *method, const char *path,
+                      const json_t *body, json_t **out, struct fl_err *e)
+{
+    struct curl_slist *h = NULL;
+    struct buf b = {0};
+    char *url = NULL, *data = NULL, auth[600];
+    long status = 0;
+    json_t *reply;
+    CURLcode cc;
+    CURL *curl;
+    int r;
+
+    if (out)
+        *out = NULL;
+    if (!c->curl[slot])
+        c->curl[slot] = curl_easy_init();
+    if (asprintf(&url, "%s%s", c->url, path) < 0 || !(curl = c->curl[slot])) {
+        free(url);
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    }
+    h = curl_slist_append(h, "Content-Type: application/json");
+    if (c->token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
+        h = curl_slist_append(h, auth);
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L); /* no body left from the last request */
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
+    if (c->cacert)
+        curl_easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+    if (body) {
+        data = json_dumps(body, JSON_COMPACT);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, data ? data : "{}");
+    }
+    cc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, NULL);
+    if (cc != CURLE_OK) { /* a fresh connection next time */
+        curl_easy_cleanup(curl);
+        c->curl[slot] = NULL;
+    }
+    curl_slist_free_all(h);
+    free(data);
+    free(url);
+    if (cc != CURLE_OK) {
+        free(b.p);
+        return fl_err_set(e, FL_EFAIL,
+                          "agent %s (%s) cannot be reached: %s; is `faultline agent` running "
+                          "there, and the address and port right?",
+                          c->name, c->url, curl_easy_strerror(cc));
+    }
+    reply = b.p ? json_loads(b.p, 0, NULL) : NULL;
+    free(b.p);
+    if (status < 200 || status > 299) {
+        r = api_error(c, status, reply, e);
+        json_decref(reply);
+        return r;
+    }
+    if (!json_is_object(reply)) {
+        json_decref(reply);
+        return fl_err_set(e, FL_EFAIL, "agent %s (%s): the reply is not JSON (is it an agent?)",
+                          c->name, c->url);
+    }
+    if (out)
+        *out = reply;
+    else
+        json_decref(reply);
+    return 0;
+}
+
+int fl_agent_client_health(struct fl_agent_client *c, json_t **out, struct fl_err *e)
+{
+    return request(c, "GET", "/api/v1/health", NULL, out, e);
+}
+
+int fl_agent_client_apply(struct fl_agent_client *c, const char *kind, const json_t *params,
+                          int64_t duration_ms, uint64_t seed, char id[FL_FAULT_ID_LEN],
+                          json_t **record, struct fl_err *e)
+{
+    json_t *body = json_pack("{s:s,s:O,s:I,s:I,s:s}", "kind", kind, "params",
+                             params ? (json_t *)params : json_object(), "duration_ms",
+                             (json_int_t)duration_ms, "lease_ms", (json_int_t)c->lease_ms,
+                             "session", c->session),
+           *rec = NULL;
+    int r;
+
+    if (!body)
+        return fl_err_set(e, FL_EFAIL, "cannot build the request for agent %s", c->name);
+    if (params == NULL)
+        json_object_set_new(body, "params", json_object());
+    if (seed)
+        json_object_set_new(body, "seed", json_integer((json_int_t)(seed & ((1ULL << 53) - 1))));
+    r = request(c, "POST", "/api/v1/faults", body, &rec, e);
+    json_decref(body);
+    if (r)
+        return r;
+    snprintf(id, FL_FAULT_ID_LEN, "%s", json_string_value(json_object_get(rec, "id")) ?: "");
+    if (record)
+        *record = rec;
+    else
+        json_decref(rec);
+    return 0;
+}
+
+int fl_agent_client_list(struct fl_agent_client *c, json_t **faults, struct fl_err *e)
+{
+    json_t *reply, *f;
+    size_t i;
+    int r = request(c, "GET", "/api/v1/faults", NULL, &reply, e);
+
+    if (r)
+        return r;
+    *faults = json_incref(json_object_get(reply, "faults"));
+    json_decref(reply);
+    if (!json_is_array(*faults)) {
+        json_decref(*faults);
+        *faults = NULL;
+        return fl_err_set(e, FL_EFAIL, "agent %s: the fault list is missing from its reply",
+                          c->name);
+    }
+    json_array_foreach (*faults, i, f)
+        json_object_set_new(f, "host", json_string(c->name));
+    return 0;
+}
+
+int fl_agent_client_revert(struct fl_agent_client *c, const char *id, bool *found, struct fl_err *e)
+{
+    char path[128];
+    json_t *reply;
+    int r;
+
+    for (const char *p = id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return fl_err_set(e, FL_EUSAGE, "'%s' is not a fault id (8 hex digits)", id);
+    snprintf(path, sizeof path, "/api/v1/faults/%.16s", id);
+    if ((r = request(c, "DELETE", path, NULL, &reply, e)))
+        return r;
+    *found = json_is_true(json_object_get(reply, "reverted"));
+    json_decref(reply);
+    return 0;
+}
+
+int fl_agent_client_recover_all(struct fl_agent_client *c, json_t **report, struct fl_err *e)
+{
+    json_t *body = json_object();
+    int r = request(c, "POST", "/api/v1/recover", body, report, e);
+
+    json_decref(body);
+    return r;
+}
+
+int fl_agent_client_renew(struct fl_agent_client *c, json_t **live, struct fl_err *e)
+{
+    json_t *body = json_pack("{s:I}", "lease_ms", (json_int_t)c->lease_ms), *reply = NULL;
+    char path[128];
+    int r;
+
+    snprintf(path, sizeof path, "/api/v1/sessions/%s/renew", c->session);
+    r = request_on(c, 1, "POST", path, body, &reply, e);
+    json_decref(body);
+    if (r == 0 && live)
+        *live = json_incref(json_object_get(reply, "live"));
+    json_decref(reply);
+    return r;
+}
+
+struct fl_agent_renewer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stop;
+    size_t n;
+    struct fl_agent_client **clients;
+};
+
+static void *renewer_main(void *arg)
+{
+    struct fl_agent_renewer *r = arg;
+    int64_t *next = calloc(r->n, sizeof *next);
+
+    pthread_mutex_lock(&r->lock);
+    while (!r->stop && next) {
+        int64_t now = fl_now_ms(), wake = now + 1000;
+        for (size_t i = 0; i < r->n; i++) {
+            struct fl_agent_client *c = r->clients[i];
+            struct fl_err e = {0};
+            if (now >= next[i]) {
+                pthread_mutex_unlock(&r->lock);
+                if (fl_agent_client_renew(c, NULL, &e))
+                    fl_warn("lease renewal failed: %s (the agent reverts this session's faults "
+                            "if it hears nothing for %lld ms)",
+                            e.msg, (long long)c->lease_ms);
+                pthread_mutex_lock(&r->lock);
+                next[i] = fl_now_ms() + c->lease_ms / 3;
+            }
+            wake = next[i] < wake ? next[i] : wake;
+        }
+        if (!r->stop && wake > fl_now_ms()) {
+            struct timespec ts;
+            int64_t ms = wake - fl_now_ms();
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += ms / 1000;
+            ts.tv_nsec += (ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    free(next);
+    return NULL;
+}
+
+int fl_agent_renewer_start(struct fl_agent_client *const *clients, size_t n,
+                           struct fl_agent_renewer **out, struct fl_err *e)
+{
+    struct fl_agent_renewer *r = calloc(1, sizeof *r);
+    pthread_condattr_t ca;
+
+    *out = NULL;
+    if (!r || !(r->clients = calloc(n ? n : 1, sizeof(struct fl_agent_client *)))) {
+        free(r);
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    }
+    memcpy(r->clients, clients, n * sizeof(struct fl_agent_client *));
+    r->n = n;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&r->thread, NULL, renewer_main, r)) {
+        pthread_cond_destroy(&r->cond);
+        pthread_mutex_destroy(&r->lock);
+        free(r->clients);
+        free(r);
+        return fl_err_set(e, FL_EFAIL, "cannot start the lease renewer thread");
+    }
+    *out = r;
+    return 0;
+}
+
+void fl_agent_renewer_stop(struct fl_agent_renewer *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->stop = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    pthread_join(r->thread, NULL);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->lock);
+    free(r->clients);
+    free(r);
+}
