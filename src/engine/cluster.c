@@ -133,6 +133,19 @@ int fl_cluster_host_addr(const struct fl_spec *s, const char *name, const char *
         snprintf(buf, len, "%s", h->address);
         return 0;
     }
+    if (h->agent) {
+        /* the URL's host: http(s)://HOST[:PORT][/...], [V6] or a bare HOST[:PORT] */
+        const char *p = strstr(h->agent, "://") ? strstr(h->agent, "://") + 3 : h->agent;
+        size_t n = *p == '[' ? strcspn(++p, "]") : strcspn(p, ":/");
+        unsigned char a[16];
+        snprintf(buf, len, "%.*s", (int)n, p);
+        if (inet_pton(AF_INET, buf, a) == 1 || inet_pton(AF_INET6, buf, a) == 1)
+            return 0;
+        return fl_err_set(e, FL_EUSAGE,
+                          "host %s: its agent URL names %s, not an address: give the host's "
+                          "address: in hosts:",
+                          name, buf);
+    }
     if (fl_lab_load(h->lab, state_dir, &lab, &ready, e) < 0)
         return fl_err_prefix(e, "host %s (lab %s/%s)", name, h->lab, h->lab_host);
     for (size_t i = 0; i < lab.n; i++)
@@ -399,12 +412,17 @@ json_t *fl_cluster_step_params(const struct fl_spec *s, const struct fl_spec_act
             json_decref(p);
             return NULL;
         }
-        snprintf(ns, sizeof ns, "%s-%s", h->lab, h->lab_host);
-        json_object_set_new(p, "netns", json_string(ns));
         if (resolved)
             *resolved = h;
-        off += (size_t)snprintf(note, nlen, "host_from gave '%s': host %s (netns %s)", value,
-                                h->name, ns);
+        if (h->agent) {
+            off += (size_t)snprintf(note, nlen, "host_from gave '%s': host %s (through its agent)",
+                                    value, h->name);
+        } else {
+            snprintf(ns, sizeof ns, "%s-%s", h->lab, h->lab_host);
+            json_object_set_new(p, "netns", json_string(ns));
+            off += (size_t)snprintf(note, nlen, "host_from gave '%s': host %s (netns %s)", value,
+                                    h->name, ns);
+        }
     }
     if (!a->npeer_hosts)
         return p;
@@ -423,4 +441,84 @@ json_t *fl_cluster_step_params(const struct fl_spec *s, const struct fl_spec_act
     }
     json_object_set_new(p, "peer", peers);
     return p;
+}
+
+/* ---- agent hosts -------------------------------------------------------- */
+
+/* The token a host's `token:` points at (env:NAME, file:PATH). */
+static int read_token(const struct fl_spec_host *h, char *tok, size_t len, struct fl_err *e)
+{
+    FILE *f;
+
+    tok[0] = '\0';
+    if (!h->token)
+        return 0;
+    if (!strncmp(h->token, "env:", 4)) {
+        const char *v = getenv(h->token + 4);
+        if (!v || !*v)
+            return fl_err_set(e, FL_EUSAGE,
+                              "host %s: its token is in $%s, which is not set; nothing was "
+                              "injected",
+                              h->name, h->token + 4);
+        snprintf(tok, len, "%s", v);
+        return 0;
+    }
+    if (!(f = fopen(h->token + 5, "re")))
+        return fl_err_set(e, FL_EUSAGE, "host %s: cannot read its token file %s: %s", h->name,
+                          h->token + 5, strerror(errno));
+    if (!fgets(tok, (int)len, f))
+        tok[0] = '\0';
+    fclose(f);
+    tok[strcspn(tok, "\r\n")] = '\0';
+    if (!tok[0])
+        return fl_err_set(e, FL_EUSAGE, "host %s: its token file %s is empty", h->name,
+                          h->token + 5);
+    return 0;
+}
+
+int fl_cluster_agents_open(const struct fl_spec *s, int64_t lease_ms, struct fl_agent_client ***out,
+                           struct fl_err *e)
+{
+    struct fl_agent_client **a = calloc(s->nhosts + 1, sizeof *a);
+
+    *out = a;
+    if (!a)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    for (size_t i = 0; i < s->nhosts; i++) {
+        const struct fl_spec_host *h = &s->hosts[i];
+        struct fl_agent_client_opts o = {.url = h->agent,
+                                         .name = h->name,
+                                         .lease_ms = lease_ms,
+                                         .cacert = getenv("FAULTLINE_CACERT")};
+        json_t *faults = NULL;
+        char tok[512];
+        int r;
+        if (!h->agent)
+            continue;
+        if ((r = read_token(h, tok, sizeof tok, e)))
+            return r;
+        o.token = tok[0] ? tok : NULL;
+        if ((r = fl_agent_client_new(&o, &a[i], e)))
+            return r;
+        r = fl_agent_client_list(a[i], &faults, e);
+        json_decref(faults);
+        if (r)
+            return r; /* the client names the host */
+    }
+    return 0;
+}
+
+void fl_cluster_agents_close(const struct fl_spec *s, struct fl_agent_client **a)
+{
+    for (size_t i = 0; a && i < s->nhosts; i++)
+        fl_agent_client_free(a[i]);
+    free(a);
+}
+
+struct fl_agent_client *fl_cluster_agent_of(const struct fl_spec *s, struct fl_agent_client **a,
+                                            const char *name)
+{
+    const struct fl_spec_host *h = name ? fl_spec_host_find(s, name) : NULL;
+
+    return h && a ? a[h - s->hosts] : NULL;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "remote/client.h"
 #include "spec/spec.h"
 #include "util/err.h"
 
@@ -41,5 +42,16 @@ int fl_cluster_resolve(const struct fl_spec *s, const struct fl_spec_resolve *rs
 json_t *fl_cluster_step_params(const struct fl_spec *s, const struct fl_spec_action *a,
                                const char *state_dir, const struct fl_spec_host **resolved,
                                char *note, size_t nlen, struct fl_err *e);
+
+/* Clients for the agent hosts of hosts: (out[i] for host i; NULL for lab
+ * hosts), each checked (reachable, token accepted) before anything is
+ * injected: an error names the first host that is not. Tokens come from
+ * env:NAME or file:PATH. */
+int fl_cluster_agents_open(const struct fl_spec *s, int64_t lease_ms,
+                           struct fl_agent_client ***out, struct fl_err *e);
+void fl_cluster_agents_close(const struct fl_spec *s, struct fl_agent_client **a);
+/* The client of host `name`, or NULL (a lab host, or no such host). */
+struct fl_agent_client *fl_cluster_agent_of(const struct fl_spec *s, struct fl_agent_client **a,
+                                            const char *name);
 
 #endif

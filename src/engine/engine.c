@@ -19,6 +19,7 @@
 #include "agent/apply.h"
 #include "agent/journal.h"
 #include "engine/cluster.h"
+#include "lab/lab.h"
 #include "util/log.h"
 #include "util/parse.h"
 #include "util/time.h"
@@ -218,6 +219,15 @@ struct step {
     const struct fl_spec *spec;
     const char *state_dir;
     const char *host; /* the host it acted on (host:, or what host_from gave), or NULL */
+    /* a fault on an agent host: applied and reverted by that agent */
+    struct fl_agent_client *remote;
+    /* applied ahead by apply_together() (several hosts at once) */
+    bool pre;
+    int pre_rc;
+    struct fl_err pre_err;
+    json_t *pre_params, *pre_record;
+    char pre_id[FL_FAULT_ID_LEN];
+    int64_t applied_ns; /* when the apply returned (monotonic), 0 if not applied */
 };
 
 struct run {
@@ -238,6 +248,8 @@ struct run {
     long *guard_since;            /* per guardrail: violation start, or -1 */
     struct fl_workload_child *wl; /* one per workload */
     bool *wl_started;
+    struct fl_agent_client **agents; /* per host of hosts: (NULL: a lab host) */
+    struct fl_agent_renewer *renewer;
 };
 
 static void clear_status(struct run *r)
@@ -530,6 +542,21 @@ static void revert_step(struct run *r, struct step *s, const char *why)
     if (s->state != STEP_ACTIVE || !s->has_fault)
         return;
     s->state = STEP_DONE;
+    if (s->remote) {
+        if (fl_agent_client_revert(s->remote, s->f.id, &found, &e)) {
+            event(r,
+                  "revert of %s (%s) on host %s failed: %s; its agent reverts it when the lease "
+                  "ends",
+                  s->a->name, s->f.id, s->host, e.msg);
+            set_verdict(r, FL_VERDICT_ERROR, "revert of %s on host %s failed: %s", s->a->name,
+                        s->host, e.msg);
+            return;
+        }
+        r->last_revert_ms = rel_ms(r->t0_ns);
+        event(r, "%s %s reverted on host %s by its agent (%s)%s", s->a->name, s->f.id, s->host, why,
+              found ? "" : ": it was already gone");
+        return;
+    }
     if (fl_journal_revert(&r->j, s->f.id, &found, &e)) {
         event(r, "revert of %s (%s) failed: %s; the guardian keeps retrying", s->a->name, s->f.id,
               e.msg);
@@ -630,6 +657,156 @@ static void restart_all(struct run *r)
     }
 }
 
+/* ---- faults on agent hosts --------------------------------------------- */
+
+static int64_t step_duration(const struct run *r, const struct fl_spec_action *a)
+{
+    int64_t dur = a->duration_ms ? a->duration_ms : r->spec->duration_ms - a->start_ms;
+
+    if (a->ops->flags & FL_FAULT_INSTANT)
+        return 0;
+    return dur < 0 ? 0 : dur;
+}
+
+/* Apply through the host's agent (or take what apply_together did). */
+static void start_remote(struct run *r, struct step *s, size_t idx)
+{
+    const struct fl_spec_action *a = s->a;
+    struct fl_err e = {0};
+    json_t *rec = NULL;
+    int rc;
+
+    s->f.duration_ms = step_duration(r, a);
+    if (s->pre) {
+        rc = s->pre_rc;
+        e = s->pre_err;
+        memcpy(s->f.id, s->pre_id, sizeof s->f.id);
+        rec = s->pre_record;
+        s->pre_record = NULL;
+    } else {
+        rc = fl_agent_client_apply(s->remote, a->ops->kind, s->f.params, s->f.duration_ms,
+                                   (r->seed + idx) & ((1ULL << 53) - 1), s->f.id, &rec, &e);
+        s->applied_ns = fl_mono_ns();
+    }
+    if (rc) {
+        s->state = STEP_DONE;
+        s->has_fault = false;
+        event(r, "%s could not be applied on host %s: %s", a->name, s->host, e.msg);
+        set_verdict(r, FL_VERDICT_ERROR, "%s (%s) could not be applied on host %s: %s", a->name,
+                    a->ops->kind, s->host, e.msg);
+        r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+        json_decref(rec);
+        return;
+    }
+    s->end_ms = rel_ms(r->t0_ns) + s->f.duration_ms;
+    s->next_renew = INT64_MAX; /* the renewer thread keeps the agents' leases */
+    if (a->ops->flags & FL_FAULT_INSTANT) {
+        s->state = STEP_DONE;
+        s->has_fault = false;
+    }
+    event(r, "%s %s applied on host %s by its agent%s (%s): %s", a->name, s->f.id, s->host,
+          s->has_fault ? "" : " (at once)", a->ops->kind,
+          json_string_value(json_object_get(rec, "description"))
+              ? json_string_value(json_object_get(rec, "description"))
+              : "");
+    json_decref(rec);
+}
+
+struct host_batch {
+    struct run *r;
+    struct step **steps; /* this host's due steps, applied in order */
+    size_t n;
+    pthread_t th;
+};
+
+static void *batch_main(void *arg)
+{
+    struct host_batch *b = arg;
+
+    for (size_t i = 0; i < b->n; i++) {
+        struct step *s = b->steps[i];
+        size_t idx = (size_t)(s - b->r->steps);
+        s->pre_rc = fl_agent_client_apply(
+            s->remote, s->a->ops->kind, s->pre_params, step_duration(b->r, s->a),
+            (b->r->seed + idx) & ((1ULL << 53) - 1), s->pre_id, &s->pre_record, &s->pre_err);
+        s->applied_ns = fl_mono_ns();
+    }
+    return NULL;
+}
+
+/* Steps on agent hosts that are due now start together: one thread per
+ * host applies that host's steps, so hosts do not wait for each other. */
+static void apply_together(struct run *r, int64_t el)
+{
+    struct host_batch *b = calloc(r->spec->nhosts + 1, sizeof *b);
+    size_t hosts = 0;
+
+    for (size_t i = 0; b && i < r->spec->nactions; i++) {
+        struct step *s = &r->steps[i];
+        const struct fl_spec_action *a = s->a;
+        struct fl_agent_client *c;
+        struct fl_err e = {0};
+        char note[512];
+        size_t h;
+        if (s->state != STEP_PENDING || el < a->start_ms || a->type != FL_ACTION_FAULT ||
+            a->resolve.kind != FL_RESOLVE_NONE ||
+            !(c = fl_cluster_agent_of(r->spec, r->agents, a->host)))
+            continue;
+        if (!(s->pre_params =
+                  fl_cluster_step_params(r->spec, a, r->o->state_dir, NULL, note, sizeof note, &e)))
+            continue; /* start_step reports it */
+        h = (size_t)(fl_spec_host_find(r->spec, a->host) - r->spec->hosts);
+        if (!b[h].steps && !(b[h].steps = calloc(r->spec->nactions, sizeof *b[h].steps)))
+            continue;
+        s->remote = c;
+        s->pre = true;
+        b[h].steps[b[h].n++] = s;
+    }
+    for (size_t h = 0; b && h < r->spec->nhosts; h++)
+        if (b[h].n) {
+            b[h].r = r;
+            if (pthread_create(&b[h].th, NULL, batch_main, &b[h]))
+                batch_main(&b[h]);
+            else
+                hosts++;
+        }
+    for (size_t h = 0; b && h < r->spec->nhosts; h++) {
+        if (b[h].n && b[h].th)
+            pthread_join(b[h].th, NULL);
+        free(b[h].steps);
+    }
+    free(b);
+    (void)hosts;
+}
+
+/* Faults that started in the same tick on several hosts: how far apart
+ * their applies returned. */
+static void report_skew(struct run *r, int64_t tick_ns)
+{
+    int64_t lo = INT64_MAX, hi = 0;
+    size_t n = 0, hosts = 0;
+    const char *seen[FL_LAB_MAX_HOSTS * 2];
+
+    for (size_t i = 0; i < r->spec->nactions; i++) {
+        struct step *s = &r->steps[i];
+        bool dup = false;
+        if (s->applied_ns < tick_ns || !s->host)
+            continue;
+        n++;
+        lo = s->applied_ns < lo ? s->applied_ns : lo;
+        hi = s->applied_ns > hi ? s->applied_ns : hi;
+        for (size_t k = 0; k < hosts; k++)
+            dup |= !strcmp(seen[k], s->host);
+        if (!dup && hosts < sizeof seen / sizeof *seen)
+            seen[hosts++] = s->host;
+    }
+    if (n >= 2 && hosts >= 2)
+        event(r,
+              "%zu faults on %zu hosts started together: applied within %.1fms of each other "
+              "(skew between the hosts' apply times)",
+              n, hosts, (double)(hi - lo) / 1e6);
+}
+
 static void start_step(struct run *r, size_t idx)
 {
     struct step *s = &r->steps[idx];
@@ -651,8 +828,10 @@ static void start_step(struct run *r, size_t idx)
     }
     {
         const struct fl_spec_host *h = NULL;
-        json_t *params =
-            fl_cluster_step_params(r->spec, a, r->o->state_dir, &h, note, sizeof note, &e);
+        json_t *params = s->pre_params ? s->pre_params
+                                       : fl_cluster_step_params(r->spec, a, r->o->state_dir, &h,
+                                                                note, sizeof note, &e);
+        s->pre_params = NULL;
         s->host = h ? h->name : a->host;
         if (!params) {
             s->state = STEP_DONE;
@@ -667,6 +846,10 @@ static void start_step(struct run *r, size_t idx)
         fl_fault_init(&s->f, a->ops, params);
     }
     s->has_fault = true;
+    if ((s->remote = fl_cluster_agent_of(r->spec, r->agents, s->host))) {
+        start_remote(r, s, idx);
+        return;
+    }
     s->f.seed = (r->seed + idx) & ((1ULL << 53) - 1);
     dur = a->duration_ms ? a->duration_ms : r->spec->duration_ms - a->start_ms;
     if (dur < 0)
@@ -683,6 +866,7 @@ static void start_step(struct run *r, size_t idx)
         r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
         return;
     }
+    s->applied_ns = fl_mono_ns();
     fl_fault_describe(&s->f, desc, sizeof desc);
     if (a->ops->flags & FL_FAULT_INSTANT) {
         fl_journal_remove(&r->j, s->f.id);
@@ -759,7 +943,7 @@ static void inject_and_observe(struct run *r)
     event(r, "injecting: %zu step(s) over %.1fs (seed %llu)", sp->nactions,
           (double)sp->duration_ms / 1000.0, (unsigned long long)r->seed);
     for (;;) {
-        int64_t now = rel_ms(r->t0_ns), el = now - r->inject_ms;
+        int64_t now = rel_ms(r->t0_ns), el = now - r->inject_ms, tick_ns = fl_mono_ns();
         bool busy = false;
 
         if (stopping(r)) {
@@ -770,6 +954,8 @@ static void inject_and_observe(struct run *r)
                         sig_name(engine_stop), (double)el / 1000.0);
             break;
         }
+        if (r->agents)
+            apply_together(r, el);
         for (size_t i = 0; i < sp->nactions; i++) {
             struct step *s = &r->steps[i];
             if (s->state == STEP_PENDING && el >= s->a->start_ms)
@@ -802,6 +988,7 @@ static void inject_and_observe(struct run *r)
             }
             busy |= s->state != STEP_DONE;
         }
+        report_skew(r, tick_ns);
         if (r->res->verdict != FL_VERDICT_PASSED)
             break;
         if (r->spec->nguardrails && guardrails_trip(r))
@@ -960,6 +1147,39 @@ static void rollbacks(struct run *r)
                                       sizeof out);
         event(r, "`%s` exited with %s%d", r->spec->rollbacks[i], rc < 0 ? "error " : "status ", rc);
     }
+}
+
+/* ---- agents ------------------------------------------------------------------ */
+
+/* Reach every agent host before anything else happens (an unreachable one,
+ * or one that refuses the token, ends the run naming it, nothing injected),
+ * then keep the leases of what they will hold renewed from a thread. */
+static bool open_agents(struct run *r)
+{
+    struct fl_agent_client *live[FL_SPEC_MAX_HOSTS];
+    struct fl_err e = {0};
+    size_t n = 0;
+    int rc;
+
+    for (size_t i = 0; i < r->spec->nhosts; i++)
+        n += r->spec->hosts[i].agent != NULL;
+    if (!n)
+        return true;
+    r->phase = "hosts";
+    rc = fl_cluster_agents_open(r->spec, LEASE_MS, &r->agents, &e);
+    n = 0;
+    for (size_t i = 0; !rc && i < r->spec->nhosts && n < FL_SPEC_MAX_HOSTS; i++)
+        if (r->agents[i])
+            live[n++] = r->agents[i]; /* the renewer copies the array */
+    if (rc || fl_agent_renewer_start(live, n, &r->renewer, &e)) {
+        event(r, "%s", e.msg);
+        set_verdict(r, FL_VERDICT_ERROR, "%s; nothing was injected", e.msg);
+        r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+        return false;
+    }
+    event(r, "%zu agent host(s) reachable, tokens accepted; leases of %llds renewed every %llds", n,
+          (long long)LEASE_MS / 1000, (long long)LEASE_MS / 3000);
+    return true;
 }
 
 /* ---- setup and teardown -------------------------------------------------- */
@@ -1333,8 +1553,8 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     event(&r, "run %lld of \"%s\" (%s)", (long long)r.run_id, spec->title, spec->file);
     if (spec->hypothesis)
         event(&r, "hypothesis: %s", spec->hypothesis);
-    if (run_commands(&r, "setup", spec->setup, spec->nsetup, true) && preflight(&r) &&
-        start_workload(&r)) {
+    if (open_agents(&r) && run_commands(&r, "setup", spec->setup, spec->nsetup, true) &&
+        preflight(&r) && start_workload(&r)) {
         inject_and_observe(&r);
         judge_hypothesis(&r);
         if (!stopping(&r))
@@ -1386,6 +1606,8 @@ out:
     free(r.probes);
     free(r.steps);
     free(r.guard_since);
+    fl_agent_renewer_stop(r.renewer);
+    fl_cluster_agents_close(spec, r.agents);
     if (r.journal_open)
         fl_journal_close(&r.j);
     return rc;

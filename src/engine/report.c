@@ -36,10 +36,15 @@ int fl_engine_dry_run(const struct fl_spec *spec, const struct fl_engine_opts *o
     fprintf(out, "experiment: %s (%s)\n", spec->title, spec->file);
     if (spec->hypothesis)
         fprintf(out, "hypothesis: %s\n", spec->hypothesis);
-    for (size_t i = 0; i < spec->nhosts; i++)
-        fprintf(out, "host %s: lab host %s/%s%s%s\n", spec->hosts[i].name, spec->hosts[i].lab,
-                spec->hosts[i].lab_host, spec->hosts[i].address ? ", address " : "",
-                spec->hosts[i].address ? spec->hosts[i].address : "");
+    for (size_t i = 0; i < spec->nhosts; i++) {
+        const struct fl_spec_host *h = &spec->hosts[i];
+        if (h->agent)
+            fprintf(out, "host %s: through its agent at %s%s%s\n", h->name, h->agent,
+                    h->address ? ", address " : "", h->address ? h->address : "");
+        else
+            fprintf(out, "host %s: lab host %s/%s%s%s\n", h->name, h->lab, h->lab_host,
+                    h->address ? ", address " : "", h->address ? h->address : "");
+    }
     print_commands(out, "setup", spec->setup, spec->nsetup);
     fprintf(out, "seed: %llu\npreflight: sample the steady state for %.1fs\n",
             (unsigned long long)seed, (double)spec->preflight_ms / 1000.0);

@@ -81,19 +81,32 @@ static void load_host(struct fl_spec_ctx *c, const struct fl_ynode *k, const str
         return;
     check_keys(c, v, "a host", keys);
     if ((x = fl_yaml_get(v, "agent"))) {
-        err_at(c, x,
-               "host '%s': agent hosts need `faultline agent`, which this build does not have "
-               "yet (issue 13); use a lab host (lab: LAB/hN), or run faultline on that machine",
+        if (fl_yaml_get(v, "lab"))
+            err_at(c, fl_yaml_get(v, "lab"), "host '%s' is a lab host or an agent host, not both",
+                   k->str);
+        h->agent = dup_str(c, x, "agent");
+        if (h->agent && !*h->agent)
+            err_at(c, x, "host '%s': agent: is empty; give http(s)://HOST[:PORT]", k->str);
+        if ((x = fl_yaml_get(v, "token"))) {
+            h->token = dup_str(c, x, "token");
+            if (h->token && strncmp(h->token, "env:", 4) && strncmp(h->token, "file:", 5))
+                err_at(c, x,
+                       "host '%s': token: names where the token is, env:NAME or file:PATH; "
+                       "keep the token itself out of the experiment file",
+                       k->str);
+        }
+    } else if ((x = fl_yaml_get(v, "token"))) {
+        err_at(c, x, "host '%s': token: belongs to an agent host (agent: URL)", k->str);
+        return;
+    } else if (!(x = fl_yaml_get(v, "lab"))) {
+        err_at(c, v,
+               "host '%s' needs lab: LAB/hN (a `faultline lab` host) or agent: URL (a host "
+               "running `faultline agent`)",
                k->str);
         return;
+    } else {
+        parse_lab_ref(c, x, h);
     }
-    if ((x = fl_yaml_get(v, "token")))
-        err_at(c, x, "host '%s': token: belongs to an agent host (not built yet)", k->str);
-    if (!(x = fl_yaml_get(v, "lab"))) {
-        err_at(c, v, "host '%s' needs lab: LAB/hN (a `faultline lab` host)", k->str);
-        return;
-    }
-    parse_lab_ref(c, x, h);
     if ((x = fl_yaml_get(v, "address"))) {
         unsigned char buf[16];
         h->address = dup_str(c, x, "address");
@@ -112,6 +125,10 @@ void fl_spec_load_hosts(struct fl_spec_ctx *c, const struct fl_ynode *n)
         return;
     if (!is_mapping(c, n, "hosts", "h1: lab/h1, h2: {lab: lab/h2}"))
         return;
+    if (n->n / 2 > FL_SPEC_MAX_HOSTS) {
+        err_at(c, n, "hosts: at most %d hosts", FL_SPEC_MAX_HOSTS);
+        return;
+    }
     s->hosts = calloc(n->n / 2 + 1, sizeof *s->hosts);
     if (!s->hosts)
         return;
@@ -158,14 +175,32 @@ static char *host_netns(const struct fl_spec_host *h)
     return ns;
 }
 
+/* A host where commands can run: this machine's lab hosts, not agent hosts
+ * (the agent applies faults; it runs no commands). */
+static char *command_host_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, const char *what)
+{
+    char *name = host_ref(c, v, what);
+    const struct fl_spec_host *h = name ? fl_spec_host_find(c->s, name) : NULL;
+
+    if (h && h->agent) {
+        err_at(c, v,
+               "%s '%s' is reached through its agent, which applies faults and runs no "
+               "commands, probes or workloads; run those from this machine or a lab host",
+               what, name);
+        free(name);
+        return NULL;
+    }
+    return name;
+}
+
 char *fl_spec_host_name(struct fl_spec_ctx *c, const struct fl_ynode *v)
 {
-    return host_ref(c, v, "host");
+    return command_host_ref(c, v, "host");
 }
 
 char *fl_spec_host_netns_of(struct fl_spec_ctx *c, const struct fl_ynode *v)
 {
-    char *name = host_ref(c, v, "host");
+    char *name = command_host_ref(c, v, "host");
     char *ns = name ? host_netns(fl_spec_host_find(c->s, name)) : NULL;
 
     free(name);
@@ -203,7 +238,7 @@ void fl_spec_load_commands(struct fl_spec_ctx *c, const struct fl_ynode *n, cons
             else
                 cmd->command = dup_str(c, v, "command");
             if ((v = fl_yaml_get(m, "host")))
-                cmd->host = host_ref(c, v, "host");
+                cmd->host = command_host_ref(c, v, "host");
             if ((v = fl_yaml_get(m, "name")))
                 cmd->name = dup_str(c, v, "name");
             if ((v = fl_yaml_get(m, "timeout")) &&
@@ -275,7 +310,7 @@ static void load_resolve(struct fl_spec_ctx *c, const struct fl_ynode *n, struct
                "host_from takes exactly one of command:, http: (with pointer:) or sentinel: "
                "(with master:)");
     if ((v = fl_yaml_get(n, "from")))
-        r->from = host_ref(c, v, "from");
+        r->from = command_host_ref(c, v, "from");
     if ((v = fl_yaml_get(n, "timeout")) && get_duration(c, v, "timeout", &r->timeout_ms) &&
         r->timeout_ms <= 0)
         err_at(c, v, "timeout must be longer than 0");
@@ -326,6 +361,18 @@ void fl_spec_load_step_hosts(struct fl_spec_ctx *c, const struct fl_ynode *n,
         load_restart(c, v, a);
     if (!host && !from && !between)
         return;
+    if (host && host->type == FL_YSCALAR && fl_spec_host_find(c->s, host->str) &&
+        fl_spec_host_find(c->s, host->str)->agent) {
+        /* applied by that host's agent, in the host's own namespaces */
+        a->host = host_ref(c, host, "host");
+        if (a->restart.present)
+            err_at(c, fl_yaml_get(n, "restart"),
+                   "host '%s' is reached through its agent, which runs no commands: a restart "
+                   "there cannot run (use a lab host, or restart it from this machine in a "
+                   "later command step)",
+                   host->str);
+        return;
+    }
     if (!kind_takes(a, "netns")) {
         err_at(c,
                host   ? host
@@ -624,6 +671,8 @@ void fl_spec_cluster_free(struct fl_spec *s)
         free(s->hosts[i].lab);
         free(s->hosts[i].lab_host);
         free(s->hosts[i].address);
+        free(s->hosts[i].agent);
+        free(s->hosts[i].token);
     }
     free(s->hosts);
     commands_free(s->setup, s->nsetup);

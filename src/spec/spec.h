@@ -17,6 +17,7 @@
 #include "probes/probe.h"
 
 #define FL_SPEC_MAX_ERRORS 32
+#define FL_SPEC_MAX_HOSTS 64
 
 struct fl_spec_errors {
     size_t n;
@@ -39,14 +40,16 @@ struct fl_spec_probe {
 
 enum fl_action_type { FL_ACTION_FAULT, FL_ACTION_COMMAND };
 
-/* hosts: a name an experiment uses for one machine. Today a host is a
- * `faultline lab` host (a network namespace on this machine); agent hosts
- * (`faultline agent` on another machine) are refused until the agent exists. */
+/* hosts: a name an experiment uses for one machine: a `faultline lab` host
+ * (a network namespace on this machine, where faults are applied locally)
+ * or a host reached through its `faultline agent`. */
 struct fl_spec_host {
     char *name;     /* "h1", "db-primary" */
-    char *lab;      /* the lab's name ("lab") */
+    char *lab;      /* lab host: the lab's name ("lab"), else NULL */
     char *lab_host; /* the host within it ("h1") */
-    char *address;  /* an address given in the file, or NULL: the lab's */
+    char *agent;    /* agent host: its URL, else NULL */
+    char *token;    /* agent host: "env:NAME" or "file:PATH", or NULL (no token) */
+    char *address;  /* an address given in the file, or NULL: the lab's (the agent URL's host) */
     int line, col;
 };
 

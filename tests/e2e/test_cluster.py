@@ -117,7 +117,7 @@ method:
   - {{name: split-h1h2, host: h1, command: "{py} tcp h2 8080", start: 300ms}}
   - {{name: split-h3h2, host: h3, command: "{py} tcp h2 8080", start: 300ms}}
   - {{name: split-h2h1, host: h2, command: "{py} udp-send h1 9000 split-h2h1", start: 300ms}}
-  - {{name: healed, host: h1, command: "{py} tcp h2 8080", start: 3300ms}}
+  - {{name: healed, host: h1, command: "for i in $(seq 50); do {py} tcp h2 8080 && exit 0; sleep 0.1; done; exit 1", start: 3300ms, timeout: 10s}}
   - {{name: oneway, kind: network.partition, between: "h1 -> h2", start: 3600ms, duration: 2s}}
   - {{name: ow-h2h1, host: h2, command: "{py} udp-send h1 9000 ow-h2h1", start: 3900ms}}
   - {{name: ow-h1h2, host: h1, command: "{py} udp-send h2 9000 ow-h1h2", start: 3900ms}}
@@ -259,19 +259,18 @@ def test_invalid_cluster_files(fl, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("""title: t
 hosts:
-  db: {agent: "https://10.0.0.5:7421", token: env:TOKEN}
+  db: {agent: "https://10.0.0.5:7421", token: s3cr3t}
   h1: lab/h1
 steady_state:
   probes: [{name: ok, type: command, command: "true"}]
 method:
   - {kind: network.partition, between: "{h1} | {h9}", duration: 1s}
-  - {kind: process.kill, name: x, restart: {after: 1s}}
+  - {kind: process.kill, cmdline: x, restart: {after: 1s}}
 """)
     rc, out, err = fl("validate", bad)
     assert rc == 2
     lines = err.splitlines()
-    assert any(l.startswith(f"{bad}:3:16: host 'db': agent hosts need `faultline agent`, which this"
-                            " build does not have yet") for l in lines), err
+    assert any(l.startswith(f"{bad}:3:47: host 'db': token: names where the token is") for l in lines), err
     assert any(l.startswith(f"{bad}:8:5: between '{{h1}} | {{h9}}': 'h9' is not a host of the hosts: section")
                for l in lines), err
     assert any("restart takes command: (a shell command) or unit: (a systemd unit)" in l
@@ -366,3 +365,79 @@ checks:
     rc, second, err = fl("show", "1", "--history", "--workload", "money", "--db", d / "h.db")
     assert rc == 0 and "transfer" in second, err
     assert first != second
+
+
+def test_faults_through_agents_start_together_and_revert(fl, lab, tmp_path, state_dir,
+                                                          no_leftovers):
+    """The lab's hosts run `faultline agent` (lab up starts them): the same
+    namespaces are named twice, as agent hosts (faults applied by their agents)
+    and as lab hosts (commands). A group split through three agents starts in
+    one tick; the report gives the skew; the agents hold nothing afterwards."""
+    name, addr = lab
+    d = tmp_path
+    (d / "probe.py").write_text(PROBE)
+    py = f"python3 {d}/probe.py"
+    tok = f"file:{state_dir}/labs/{name}.token"
+    serve = "python3 -m http.server 8080 --directory " + str(d)
+    text = f"""
+title: a split applied by the hosts' agents
+hosts:
+  a1: {{agent: "http://{addr['h1']}:7421", token: "{tok}"}}
+  a2: {{agent: "http://{addr['h2']}:7421", token: "{tok}"}}
+  a3: {{agent: "http://{addr['h3']}:7421", token: "{tok}"}}
+  h1: {name}/h1
+  h2: {name}/h2
+setup:
+  - {{host: h2, command: "{serve} >/dev/null 2>&1 & echo $! > {d}/h2.pid"}}
+  - {{host: h1, command: "for i in $(seq 100); do {py} tcp h2 8080 && exit 0; sleep 0.1; done; exit 1", timeout: 20s}}
+teardown:
+  - "kill $(cat {d}/h2.pid)"
+steady_state:
+  preflight: 200ms
+  probes: [{{name: ok, type: command, command: "true", interval: 100ms}}]
+method:
+  - {{name: split, kind: network.partition, between: "{{a1}} | {{a2, a3}}", duration: 3s}}
+  - {{name: cut, host: h1, command: "{py} tcp h2 8080", start: 500ms}}
+  - {{name: healed, host: h1, command: "for i in $(seq 50); do {py} tcp h2 8080 && exit 0; sleep 0.1; done; exit 1", start: 3300ms, timeout: 10s}}
+"""
+    rc, so, se, run = run_json(fl, d, text)
+    assert rc == 0, so + se
+    evs = events(run)
+    assert any(m.startswith("3 agent host(s) reachable, tokens accepted") for m in evs), evs
+    applied = [m for m in evs if m.startswith("split@") and " applied on host " in m]
+    assert len(applied) == 3 and all("by its agent" in m for m in applied), evs
+    skew = [m for m in evs if "started together" in m]
+    assert skew and skew[0].startswith("3 faults on 3 hosts started together: applied within "), evs
+    assert one(evs, "cut: command exited") == "cut: command exited with status 1"
+    assert one(evs, "healed: command exited") == "healed: command exited with status 0"
+    assert len([m for m in evs if " reverted on host " in m]) == 3, evs
+    rc, out, err = fl("status", "--hosts", f"{name}/h1,{name}/h2,{name}/h3")
+    assert rc == 0 and "no active faults on 3 host(s)" in out, out + err
+
+
+def test_unreachable_agent_fails_before_anything(fl, lab, tmp_path, state_dir, no_leftovers):
+    name, addr = lab
+    d = tmp_path
+    tok = f"file:{state_dir}/labs/{name}.token"
+    text = f"""
+title: one agent does not answer
+hosts:
+  a1: {{agent: "http://{addr['h1']}:7421", token: "{tok}"}}
+  gone: {{agent: "http://{addr['h3']}:7999", token: "{tok}"}}
+setup:
+  - "touch {d}/setup-ran"
+teardown:
+  - "touch {d}/teardown-ran"
+steady_state:
+  probes: [{{name: ok, type: command, command: "true"}}]
+method:
+  - {{kind: network.partition, between: "a1 <-> gone", duration: 1s}}
+"""
+    rc, so, se, run = run_json(fl, d, text)
+    assert rc == 10, so + se
+    assert run["verdict"] == "error"
+    assert "gone" in run["explanation"] and "nothing was injected" in run["explanation"], \
+        run["explanation"]
+    assert not (d / "setup-ran").exists() and (d / "teardown-ran").exists()
+    rc, out, err = fl("status", "--hosts", f"{name}/h1")
+    assert rc == 0 and "no active faults" in out, out + err
