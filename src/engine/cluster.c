@@ -476,6 +476,23 @@ static int read_token(const struct fl_spec_host *h, char *tok, size_t len, struc
     return 0;
 }
 
+int fl_cluster_agent_client(const struct fl_spec_host *h, int64_t lease_ms,
+                            struct fl_agent_client **c, struct fl_err *e)
+{
+    struct fl_agent_client_opts o = {.url = h->agent,
+                                     .name = h->name,
+                                     .lease_ms = lease_ms,
+                                     .cacert = getenv("FAULTLINE_CACERT")};
+    char tok[512];
+    int r;
+
+    *c = NULL;
+    if ((r = read_token(h, tok, sizeof tok, e)))
+        return r;
+    o.token = tok[0] ? tok : NULL;
+    return fl_agent_client_new(&o, c, e);
+}
+
 int fl_cluster_agents_open(const struct fl_spec *s, int64_t lease_ms, struct fl_agent_client ***out,
                            struct fl_err *e)
 {
@@ -485,20 +502,11 @@ int fl_cluster_agents_open(const struct fl_spec *s, int64_t lease_ms, struct fl_
     if (!a)
         return fl_err_set(e, FL_EFAIL, "out of memory");
     for (size_t i = 0; i < s->nhosts; i++) {
-        const struct fl_spec_host *h = &s->hosts[i];
-        struct fl_agent_client_opts o = {.url = h->agent,
-                                         .name = h->name,
-                                         .lease_ms = lease_ms,
-                                         .cacert = getenv("FAULTLINE_CACERT")};
         json_t *faults = NULL;
-        char tok[512];
         int r;
-        if (!h->agent)
+        if (!s->hosts[i].agent)
             continue;
-        if ((r = read_token(h, tok, sizeof tok, e)))
-            return r;
-        o.token = tok[0] ? tok : NULL;
-        if ((r = fl_agent_client_new(&o, &a[i], e)))
+        if ((r = fl_cluster_agent_client(&s->hosts[i], lease_ms, &a[i], e)))
             return r;
         r = fl_agent_client_list(a[i], &faults, e);
         json_decref(faults);

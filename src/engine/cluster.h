@@ -47,8 +47,11 @@ json_t *fl_cluster_step_params(const struct fl_spec *s, const struct fl_spec_act
  * hosts), each checked (reachable, token accepted) before anything is
  * injected: an error names the first host that is not. Tokens come from
  * env:NAME or file:PATH. */
-int fl_cluster_agents_open(const struct fl_spec *s, int64_t lease_ms,
-                           struct fl_agent_client ***out, struct fl_err *e);
+int fl_cluster_agents_open(const struct fl_spec *s, int64_t lease_ms, struct fl_agent_client ***out,
+                           struct fl_err *e);
+/* A client for agent host h (its token read from env:/file:); no network. */
+int fl_cluster_agent_client(const struct fl_spec_host *h, int64_t lease_ms,
+                            struct fl_agent_client **c, struct fl_err *e);
 void fl_cluster_agents_close(const struct fl_spec *s, struct fl_agent_client **a);
 /* The client of host `name`, or NULL (a lab host, or no such host). */
 struct fl_agent_client *fl_cluster_agent_of(const struct fl_spec *s, struct fl_agent_client **a,

@@ -425,6 +425,11 @@ static bool targets_exist(struct run *r)
 
         if (a->type != FL_ACTION_FAULT)
             continue;
+        if (fl_cluster_agent_of(r->spec, r->agents, a->host)) {
+            event(r, "%s: %s on host %s, applied (and planned) by its agent when it starts",
+                  a->name, a->ops->kind, a->host);
+            continue;
+        }
         params = fl_cluster_step_params(r->spec, a, r->o->state_dir, NULL, note, sizeof note, &e);
         if (!params) {
             event(r, "%s: %s", a->name, e.msg);

@@ -79,6 +79,13 @@ int fl_engine_dry_run(const struct fl_spec *spec, const struct fl_engine_opts *o
             print_restart(out, a);
             continue;
         }
+        if (a->host && fl_spec_host_find(spec, a->host)->agent) {
+            fprintf(out, "  +%.1fs %s: %s on host %s, applied by its agent at %s%s%s\n",
+                    (double)a->start_ms / 1000.0, a->name, a->ops->kind, a->host,
+                    fl_spec_host_find(spec, a->host)->agent, a->npeer_hosts ? " (peers: " : "",
+                    a->npeer_hosts ? "hosts named in between:)" : "");
+            continue;
+        }
         params = fl_cluster_step_params(spec, a, o->state_dir, NULL, note, sizeof note, e);
         if (!params) {
             fprintf(out, "  +%.1fs %s: CANNOT PLAN: %s\n", (double)a->start_ms / 1000.0, a->name,

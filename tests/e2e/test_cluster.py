@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import BIN, alive
+from conftest import BIN, alive, wait_for
 
 PROBE = r"""
 import socket, sys
@@ -367,7 +367,7 @@ checks:
     assert first != second
 
 
-def test_faults_through_agents_start_together_and_revert(fl, lab, tmp_path, state_dir,
+def test_faults_through_agents_start_together_and_revert(fl, fl_popen, lab, tmp_path, state_dir,
                                                           no_leftovers):
     """The lab's hosts run `faultline agent` (lab up starts them): the same
     namespaces are named twice, as agent hosts (faults applied by their agents)
@@ -400,8 +400,23 @@ method:
   - {{name: cut, host: h1, command: "{py} tcp h2 8080", start: 500ms}}
   - {{name: healed, host: h1, command: "for i in $(seq 50); do {py} tcp h2 8080 && exit 0; sleep 0.1; done; exit 1", start: 3300ms, timeout: 10s}}
 """
-    rc, so, se, run = run_json(fl, d, text)
-    assert rc == 0, so + se
+    exp = d / "exp.yaml"
+    exp.write_text(text)
+    p = fl_popen("run", exp, "--db", d / "h.db", "--json", d / "run.json")
+    # while the split holds, status lists the faults the experiment's agents hold
+    seen = []
+
+    def held():
+        rc, out, err = fl("status", "--experiment", exp, "--json")
+        if rc == 0:
+            seen[:] = [f for h in json.loads(out)["hosts"] for f in h["faults"]]
+        return len(seen) == 3
+
+    assert wait_for(held, 20, step=0.2), seen
+    assert {f["kind"] for f in seen} == {"network.partition"}
+    so, se = p.communicate(timeout=120)
+    assert p.returncode == 0, so + se
+    run = json.loads((d / "run.json").read_text())
     evs = events(run)
     assert any(m.startswith("3 agent host(s) reachable, tokens accepted") for m in evs), evs
     applied = [m for m in evs if m.startswith("split@") and " applied on host " in m]
@@ -413,6 +428,8 @@ method:
     assert len([m for m in evs if " reverted on host " in m]) == 3, evs
     rc, out, err = fl("status", "--hosts", f"{name}/h1,{name}/h2,{name}/h3")
     assert rc == 0 and "no active faults on 3 host(s)" in out, out + err
+    rc, out, err = fl("status", "--experiment", exp)
+    assert rc == 0 and out.count(": 0 active fault(s)") == 3, out + err
 
 
 def test_unreachable_agent_fails_before_anything(fl, lab, tmp_path, state_dir, no_leftovers):
