@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import BIN, alive, wait_for
+from conftest import alive, cmdline, wait_for
 
 PROBE = r"""
 import socket, sys
@@ -243,10 +243,8 @@ method:
     cmdline: "^sleep 1007$"
     restart: {{command: "echo no such service >&2; exit 3", after: 100ms}}
 """
-    for _ in range(50):
-        if subprocess.run(["pgrep", "-f", "^sleep 1007$"], capture_output=True).returncode == 0:
-            break
-        time.sleep(0.05)
+    # `ip netns exec` becomes the sleep: wait until it has
+    assert wait_for(lambda: cmdline(victim.pid)[:2] == [b"sleep", b"1007"], 5), cmdline(victim.pid)
     rc, so, se, run = run_json(fl, tmp_path, text)
     assert rc == 10, so + se
     assert run["verdict"] == "error"
