@@ -6,7 +6,6 @@ command, an HTTP/JSON answer and a Redis Sentinel), and a teardown. Traffic goes
 only between the namespaces of a lab the test builds; the lab (and every process
 in it) is removed in a finalizer, whatever happened."""
 import json
-import os
 import random
 import subprocess
 import time
