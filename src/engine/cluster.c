@@ -91,12 +91,24 @@ int fl_cluster_run(const struct fl_spec *s, const char *host, const char *cmd, i
         out[0] = '\0';
     if (host && !h)
         return -ENOENT;
+    if (h && !h->lab) {
+        snprintf(out, len, "host %s is reached through its agent, which runs no commands", host);
+        return -EOPNOTSUPP;
+    }
     if ((fd = mkostemp(tmpl, O_CLOEXEC)) < 0)
         return -errno;
     unlink(tmpl);
     if (h) {
         self_exe(exe, sizeof exe);
         snprintf(ref, sizeof ref, "%s/%s", h->lab, h->lab_host);
+        if (!state_dir) { /* the lab's default place */
+            remote[3] = ref;
+            remote[4] = "--";
+            remote[5] = "/bin/sh";
+            remote[6] = "-c";
+            remote[7] = (char *)cmd;
+            remote[8] = NULL;
+        }
     }
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

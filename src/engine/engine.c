@@ -577,6 +577,26 @@ static void restart_all(struct run *r);
 
 static void revert_all(struct run *r, const char *why)
 {
+    /* applied ahead on an agent host, but the run stopped before taking them in */
+    for (size_t i = 0; i < r->spec->nactions; i++) {
+        struct step *s = &r->steps[i];
+        struct fl_err e = {0};
+        bool found;
+        if (!s->pre || s->state != STEP_PENDING)
+            continue;
+        s->pre = false;
+        s->state = STEP_DONE;
+        if (s->pre_rc)
+            continue;
+        if (fl_agent_client_revert(s->remote, s->pre_id, &found, &e))
+            event(r,
+                  "revert of %s (%s) on host %s failed: %s; its agent reverts it when the lease "
+                  "ends",
+                  s->a->name, s->pre_id, s->a->host, e.msg);
+        else
+            event(r, "%s %s reverted on host %s by its agent (%s)", s->a->name, s->pre_id,
+                  s->a->host, why);
+    }
     /* reverse order of application */
     for (size_t i = r->spec->nactions; i-- > 0;)
         revert_step(r, &r->steps[i], why);
@@ -1597,6 +1617,8 @@ out:
             pthread_join(r.steps[i].cmd_th, NULL);
         if (r.steps[i].f.ops)
             fl_fault_fini(&r.steps[i].f);
+        json_decref(r.steps[i].pre_params);
+        json_decref(r.steps[i].pre_record);
     }
     for (size_t i = 0; r.probes && i < spec->nprobes; i++) {
         free(r.probes[i].s);
