@@ -283,7 +283,7 @@ static int query_sentinel(struct query *q)
                          .tv_usec = (q->rs->timeout_ms % 1000) * 1000};
     redisContext *c;
     redisReply *rep;
-    int port = atoi(colon + 1), r = 0;
+    int port = (int)strtol(colon + 1, NULL, 10), r = 0;
 
     snprintf(host, sizeof host, "%.*s", (int)(colon - q->rs->sentinel), q->rs->sentinel);
     c = redisConnectWithTimeout(host, port, tv);
@@ -418,9 +418,9 @@ json_t *fl_cluster_step_params(const struct fl_spec *s, const struct fl_spec_act
         return NULL;
     }
     if (a->resolve.kind != FL_RESOLVE_NONE) {
-        const struct fl_spec_host *h;
+        const struct fl_spec_host *h = NULL;
         char value[256], ns[64];
-        if (fl_cluster_resolve(s, &a->resolve, state_dir, value, sizeof value, &h, e)) {
+        if (fl_cluster_resolve(s, &a->resolve, state_dir, value, sizeof value, &h, e) || !h) {
             json_decref(p);
             return NULL;
         }
@@ -508,7 +508,7 @@ int fl_cluster_agent_client(const struct fl_spec_host *h, int64_t lease_ms,
 int fl_cluster_agents_open(const struct fl_spec *s, int64_t lease_ms, struct fl_agent_client ***out,
                            struct fl_err *e)
 {
-    struct fl_agent_client **a = calloc(s->nhosts + 1, sizeof *a);
+    struct fl_agent_client **a = calloc(s->nhosts + 1, sizeof(struct fl_agent_client *));
 
     *out = a;
     if (!a)

@@ -781,7 +781,7 @@ static void apply_together(struct run *r, int64_t el)
                   fl_cluster_step_params(r->spec, a, r->o->state_dir, NULL, note, sizeof note, &e)))
             continue; /* start_step reports it */
         h = (size_t)(fl_spec_host_find(r->spec, a->host) - r->spec->hosts);
-        if (!b[h].steps && !(b[h].steps = calloc(r->spec->nactions, sizeof *b[h].steps)))
+        if (!b[h].steps && !(b[h].steps = calloc(r->spec->nactions, sizeof(struct step *))))
             continue;
         s->remote = c;
         s->pre = true;
@@ -837,7 +837,7 @@ static void start_step(struct run *r, size_t idx)
     struct step *s = &r->steps[idx];
     const struct fl_spec_action *a = s->a;
     struct fl_err e = {0};
-    char desc[512], note[512];
+    char desc[512], note[512] = "";
     int64_t now = rel_ms(r->t0_ns), dur;
 
     s->state = STEP_ACTIVE;

@@ -50,8 +50,8 @@ static bool parse_lab_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, struc
     }
     for (k = 2; slash[1] == 'h' && isdigit((unsigned char)slash[k]); k++)
         ;
-    if (slash[1] != 'h' || k == 2 || slash[k] || k > 4 || atoi(slash + 2) < 1 ||
-        atoi(slash + 2) > FL_LAB_MAX_HOSTS) {
+    if (slash[1] != 'h' || k == 2 || slash[k] || k > 4 || strtol(slash + 2, NULL, 10) < 1 ||
+        strtol(slash + 2, NULL, 10) > FL_LAB_MAX_HOSTS) {
         err_at(c, v, "lab host '%s': a lab's hosts are h1 ... h%d (LAB/hN, e.g. %s/h1)", ref,
                FL_LAB_MAX_HOSTS, lab);
         return false;

@@ -291,7 +291,7 @@ Test(engine, commands_on_hosts_end_with_their_shell_and_their_timeout)
         fl_cluster_run(&s, NULL, "sleep 30 & echo $!; echo err >&2", 5000, NULL, out, sizeof out),
         0);
     cr_expect(fl_now_ms() - t0 < 5000, "a background process held the command");
-    bg = atoi(out);
+    bg = (int)strtol(out, NULL, 10);
     cr_expect(bg > 1 && strstr(out, "\nerr"), "%s", out);
     if (bg > 1)
         kill(bg, SIGKILL); /* the sleep it left, by pid */
