@@ -638,10 +638,11 @@ static void restart_begin(struct run *r, struct step *s)
  * down, which the run cannot call a pass. */
 static void restart_end(struct run *r, struct step *s)
 {
-    int rc = atomic_load(&s->cmd_rc);
+    int rc;
 
     if (s->cmd_started)
         pthread_join(s->cmd_th, NULL);
+    rc = atomic_load(&s->cmd_rc);
     s->cmd_started = false;
     s->restart = RESTART_DONE;
     s->state = STEP_DONE;

@@ -337,8 +337,11 @@ static void load_restart(struct fl_spec_ctx *c, const struct fl_ynode *n, struct
     check_keys(c, n, "restart", keys);
     if ((v = fl_yaml_get(n, "command")))
         r->command = dup_str(c, v, "command");
-    if ((v = fl_yaml_get(n, "unit")))
-        r->unit = dup_str(c, v, "unit");
+    if ((v = fl_yaml_get(n, "unit")) && (r->unit = dup_str(c, v, "unit")) &&
+        (!*r->unit || r->unit[strspn(r->unit, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789@._:-\\")]))
+        err_at(c, v, "restart unit '%s' is not a systemd unit name (e.g. redis-server.service)",
+               r->unit);
     if (!!r->command == !!r->unit)
         err_at(c, n,
                "restart takes command: (a shell command) or unit: (a systemd unit), one "
