@@ -43,13 +43,13 @@ static void undo_failed_inject(struct fl_journal *j, struct fl_fault *f, json_t 
     }
 }
 
-int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_t lease_ms,
-                   int64_t end_at, struct fl_err *e)
+int fl_fault_prepare(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_t lease_ms,
+                     int64_t end_at, json_t **record, struct fl_err *e)
 {
     json_t *rec = fl_journal_record(f, owner, lease_ms, end_at);
-    char desc[512];
     int r;
 
+    *record = NULL;
     if (!rec)
         return fl_err_set(e, FL_EFAIL, "cannot build the journal record for %s", f->id);
     /* Overlap check and record under one lock: two faults journaled at once
@@ -70,7 +70,15 @@ int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_
         json_decref(rec);
         return r;
     }
-    r = f->ops->inject(f, e);
+    *record = rec;
+    return 0;
+}
+
+int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *rec, struct fl_err *e)
+{
+    char desc[512];
+    int r = f->ops->inject(f, e);
+
     /* inject may have learned more undo details (pids it spawned, ...). */
     json_object_set(rec, "undo", f->undo);
     if (r) {
@@ -111,6 +119,15 @@ int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_
         fl_journal_unlock(j);
     }
     return 0;
+}
+
+int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_t lease_ms,
+                   int64_t end_at, struct fl_err *e)
+{
+    json_t *rec;
+    int r = fl_fault_prepare(j, f, owner, lease_ms, end_at, &rec, e);
+
+    return r ? r : fl_fault_commit(j, f, rec, e);
 }
 
 bool fl_fault_renew(struct fl_journal *j, const char *id, int64_t lease_ms)

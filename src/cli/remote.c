@@ -71,6 +71,7 @@ int fl_cli_hosts_open(const char *list, const char *token, const char *state_dir
             break;
         }
         h->c = nc;
+        h->c[h->n] = NULL;
         if (!(r = open_one(tok, token, state_dir, lease_ms, &h->c[h->n], e)))
             h->n++;
     }
@@ -188,6 +189,7 @@ struct apply_job {
     struct fl_agent_client *c;
     const char *kind;
     const json_t *params;
+    bool commit; /* the second step: start what was prepared */
     int64_t duration_ms, done_ns;
     uint64_t seed;
     char id[FL_FAULT_ID_LEN];
@@ -199,40 +201,63 @@ static void *apply_thread(void *arg)
 {
     struct apply_job *j = arg;
 
-    j->r = fl_agent_client_apply(j->c, j->kind, j->params, j->duration_ms, j->seed, j->id, NULL,
-                                 &j->e);
+    if (j->commit)
+        j->r = fl_agent_client_commit(j->c, j->id, NULL, &j->e);
+    else
+        j->r = fl_agent_client_prepare(j->c, j->kind, j->params, j->duration_ms, j->seed, j->id,
+                                       &j->e);
     j->done_ns = fl_mono_ns();
     return NULL;
 }
 
-int fl_cli_hosts_apply(struct fl_cli_hosts *h, const char *kind, const json_t *params,
-                       int64_t duration_ms, uint64_t seed, char (*ids)[FL_FAULT_ID_LEN],
-                       int64_t *skew_us, struct fl_err *e)
+/* Run every job at once (a thread each); the first failure in *e. */
+static int run_jobs(struct apply_job *jobs, size_t n, struct fl_err *e)
 {
-    struct apply_job *jobs = calloc(h->n, sizeof *jobs);
-    pthread_t *th = calloc(h->n, sizeof *th);
-    int64_t decided = fl_mono_ns(), last = decided;
+    pthread_t *th = calloc(n ? n : 1, sizeof *th);
     int r = 0;
 
-    if (!jobs || !th) {
-        free(jobs);
-        free(th);
+    if (!th)
         return fl_err_set(e, FL_EFAIL, "out of memory");
-    }
-    /* one thread per host, so the hosts' apply times differ by the network, not by turns */
-    for (size_t i = 0; i < h->n; i++) {
-        jobs[i] = (struct apply_job){
-            .c = h->c[i], .kind = kind, .params = params, .duration_ms = duration_ms, .seed = seed};
-        if (pthread_create(&th[i], NULL, apply_thread, &jobs[i]))
-            apply_thread(&jobs[i]), th[i] = 0;
-    }
-    for (size_t i = 0; i < h->n; i++) {
+    for (size_t i = 0; i < n; i++)
+        if (pthread_create(&th[i], NULL, apply_thread, &jobs[i])) {
+            apply_thread(&jobs[i]);
+            th[i] = 0;
+        }
+    for (size_t i = 0; i < n; i++) {
         if (th[i])
             pthread_join(th[i], NULL);
         if (jobs[i].r && !r) {
             *e = jobs[i].e;
             r = jobs[i].r;
         }
+    }
+    free(th);
+    return r;
+}
+
+int fl_cli_hosts_apply(struct fl_cli_hosts *h, const char *kind, const json_t *params,
+                       int64_t duration_ms, uint64_t seed, char (*ids)[FL_FAULT_ID_LEN],
+                       int64_t *skew_us, struct fl_err *e)
+{
+    struct apply_job *jobs = calloc(h->n ? h->n : 1, sizeof *jobs);
+    int64_t decided, last;
+    int r;
+
+    if (!jobs)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    /* 1. prepare everywhere: plan, journal, guardian; nothing injected yet */
+    for (size_t i = 0; i < h->n; i++)
+        jobs[i] = (struct apply_job){
+            .c = h->c[i], .kind = kind, .params = params, .duration_ms = duration_ms, .seed = seed};
+    r = run_jobs(jobs, h->n, e);
+    /* 2. all prepared: start them together, so their start times differ by
+     * the network and the inject alone */
+    decided = last = fl_mono_ns();
+    for (size_t i = 0; !r && i < h->n; i++)
+        jobs[i].commit = true;
+    if (!r)
+        r = run_jobs(jobs, h->n, e);
+    for (size_t i = 0; i < h->n; i++) {
         last = jobs[i].done_ns > last ? jobs[i].done_ns : last;
         snprintf(ids[i], FL_FAULT_ID_LEN, "%s", jobs[i].r ? "" : jobs[i].id);
     }
@@ -240,13 +265,12 @@ int fl_cli_hosts_apply(struct fl_cli_hosts *h, const char *kind, const json_t *p
     for (size_t i = 0; r && i < h->n; i++) {
         struct fl_err e2 = {0};
         bool found;
-        if (!jobs[i].r && fl_agent_client_revert(h->c[i], jobs[i].id, &found, &e2))
+        if (!jobs[i].r && jobs[i].id[0] && fl_agent_client_revert(h->c[i], jobs[i].id, &found, &e2))
             fl_error("%s; its agent reverts %s when its lease ends", e2.msg, jobs[i].id);
     }
     if (skew_us)
         *skew_us = (last - decided) / 1000;
     free(jobs);
-    free(th);
     return r;
 }
 
@@ -312,7 +336,7 @@ int fl_cli_inject_remote(const struct fl_fault_ops *ops, const json_t *params, c
         fl_cli_hosts_close(&h);
         return fl_cli_fail(&e);
     }
-    if (!(ids = calloc(h.n, sizeof *ids)) ||
+    if (!(ids = calloc(h.n ? h.n : 1, sizeof *ids)) ||
         fl_cli_hosts_apply(&h, ops->kind, params, duration_ms, seed, ids, &skew_us, &e)) {
         rc = ids ? fl_cli_fail(&e) : FL_EFAIL;
         goto out;

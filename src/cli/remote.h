@@ -30,8 +30,10 @@ int fl_cli_hosts_open(const char *list, const char *token, const char *state_dir
 void fl_cli_hosts_close(struct fl_cli_hosts *h);
 /* Every host reachable and accepting the token, or an error naming the first that is not. */
 int fl_cli_hosts_check(struct fl_cli_hosts *h, struct fl_err *e);
-/* Apply one fault on every host at once (a thread each); all or nothing. ids[i]
- * is host i's fault id; *skew_us the time from the call to the last host's reply. */
+/* Apply one fault on every host, all or nothing: first prepared on all of
+ * them (a thread each), then started on all at once. ids[i] is host i's fault
+ * id; *skew_us the time from the decision to start (every host prepared) to
+ * the last host's reply. */
 int fl_cli_hosts_apply(struct fl_cli_hosts *h, const char *kind, const json_t *params,
                        int64_t duration_ms, uint64_t seed, char (*ids)[FL_FAULT_ID_LEN],
                        int64_t *skew_us, struct fl_err *e);

@@ -142,7 +142,7 @@ int fl_lab_agents_start(const struct fl_lab *lab, const char *state_dir, struct 
 {
     char hashes[PATH_MAX], exe[PATH_MAX], dir[PATH_MAX];
     int fds[FL_LAB_MAX_HOSTS];
-    pid_t pids[FL_LAB_MAX_HOSTS];
+    pid_t pids[FL_LAB_MAX_HOSTS] = {0};
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     int r = 0;
 
@@ -152,15 +152,17 @@ int fl_lab_agents_start(const struct fl_lab *lab, const char *state_dir, struct 
     exe[n] = '\0';
     if ((r = make_token(lab, state_dir, hashes, sizeof hashes, e)))
         return r;
-    for (size_t i = 0; i < lab->n; i++)
+    for (size_t i = 0; i < FL_LAB_MAX_HOSTS; i++)
         fds[i] = -1;
     for (size_t i = 0; i < lab->n && !r; i++) {
         int pfd[2];
         snprintf(dir, sizeof dir, "%s/labs/%s/%s", state_dir, lab->name, lab->hosts[i].name);
         if ((r = fl_mkdir_p(dir, 0700, e)))
             break;
-        if (pipe2(pfd, O_CLOEXEC))
-            return fl_err_set(e, FL_EFAIL, "pipe: %s", strerror(errno));
+        if (pipe2(pfd, O_CLOEXEC)) {
+            r = fl_err_set(e, FL_EFAIL, "pipe: %s", strerror(errno));
+            break;
+        }
         pids[i] = fork();
         if (pids[i] == 0)
             exec_agent(exe, &lab->hosts[i], hashes, dir, pfd[1]);

@@ -32,6 +32,7 @@ static void api_health(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_
 static void api_list(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
 static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
 static void api_get(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
+static void api_commit(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
 static void api_revert(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
 static void api_renew(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
 static void api_recover(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
@@ -43,7 +44,9 @@ static const struct route routes[] = {
     {"GET", "/api/v1/faults", api_list, FL_ROLE_VIEWER,
      "Every fault the agent holds, with its session and lease left"},
     {"POST", "/api/v1/faults", api_apply, FL_ROLE_OPERATOR,
-     "Apply a fault: {kind, params, duration_ms, lease_ms, session, seed}"},
+     "Apply a fault: {kind, params, duration_ms, lease_ms, session, seed, prepare, dry_run}"},
+    {"POST", "/api/v1/faults/{}/commit", api_commit, FL_ROLE_OPERATOR,
+     "Start (inject) a fault applied with prepare: true"},
     {"GET", "/api/v1/faults/{}", api_get, FL_ROLE_VIEWER, "One fault's journal record"},
     {"DELETE", "/api/v1/faults/{}", api_revert, FL_ROLE_OPERATOR,
      "Revert a fault now (an unknown or reverted one: reverted false)"},
@@ -182,8 +185,35 @@ int fl_agentd_init(struct fl_agentd *d, const char *state_dir, const char *token
     return 0;
 }
 
+static void pending_free(struct fl_agentd_pending *p)
+{
+    if (!p)
+        return;
+    fl_fault_fini(&p->f);
+    json_decref(p->rec);
+    free(p);
+}
+
+/* Unlink and return the prepared fault `id`, or NULL. */
+static struct fl_agentd_pending *pending_take(struct fl_agentd *d, const char *id)
+{
+    for (struct fl_agentd_pending **pp = &d->pending; *pp; pp = &(*pp)->next)
+        if (!strcmp((*pp)->f.id, id)) {
+            struct fl_agentd_pending *p = *pp;
+            *pp = p->next;
+            p->next = NULL;
+            return p;
+        }
+    return NULL;
+}
+
 void fl_agentd_fini(struct fl_agentd *d)
 {
+    while (d->pending) {
+        struct fl_agentd_pending *p = d->pending;
+        d->pending = p->next;
+        pending_free(p);
+    }
     json_decref(d->held);
     d->held = NULL;
     fl_journal_close(&d->j);
@@ -278,9 +308,11 @@ static void api_get(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_age
 int fl_agentd_revert(struct fl_agentd *d, const char *id, const char *why, bool *found,
                      struct fl_err *e)
 {
+    struct fl_agentd_pending *p = pending_take(d, id);
     int r = fl_journal_revert_by(&d->j, id, why, found, e);
     char note[256];
 
+    pending_free(p); /* a prepared fault never injected: its revert is a no-op */
     if (r == 0) {
         json_object_del(d->held, id);
         fl_journal_reverted_by(&d->j, id, note, sizeof note); /* the owner is us: drop the note */
@@ -520,16 +552,13 @@ static bool build_fault(struct fl_agentd_req *rq, struct fl_fault *f, struct fl_
     return true;
 }
 
-static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
+/* Only known fields in a fault request; false + reply if not. */
+static bool fields_ok(struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
 {
-    static const char *const fields[] = {"kind",    "params", "duration_ms", "lease_ms",
-                                         "session", "seed",   "dry_run",     NULL};
-    const char *session = json_string_value(json_object_get(rq->body, "session")), *k;
-    int64_t lease_ms, now, end_at, until;
-    struct fl_err e = {0};
-    struct fl_fault f;
-    json_t *v, *rec;
-    char desc[512];
+    static const char *const fields[] = {"kind", "params",  "duration_ms", "lease_ms", "session",
+                                         "seed", "dry_run", "prepare",     NULL};
+    const char *k;
+    json_t *v;
 
     json_object_foreach (rq->body, k, v) {
         size_t i;
@@ -538,11 +567,59 @@ static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
         if (!fields[i]) {
             fail(rs, 400, FL_EUSAGE, "bad_request",
                  "unknown field '%s'; a fault is {kind, params, duration_ms, lease_ms, "
-                 "session, seed, dry_run} (docs/agent.md)",
+                 "session, seed, prepare, dry_run} (docs/agent.md)",
                  k);
-            return;
+            return false;
         }
     }
+    return true;
+}
+
+/* Inject a prepared fault (p, taken out of d->pending, freed here) and reply. */
+static void commit(struct fl_agentd *d, struct fl_agentd_pending *p, struct fl_agentd_resp *rs)
+{
+    json_t *h = json_object_get(d->held, p->f.id), *rec;
+    int64_t end_at = p->f.duration_ms ? fl_now_ms() + p->f.duration_ms : 0;
+    struct fl_err e = {0};
+    char desc[512];
+    int r = fl_fault_commit(&d->j, &p->f, p->rec, &e);
+
+    p->rec = NULL; /* commit took it */
+    if (r) {
+        json_object_del(d->held, p->f.id);
+        fail_err(rs, &e);
+    } else if (p->f.ops->flags & FL_FAULT_INSTANT) {
+        fl_fault_describe(&p->f, desc, sizeof desc);
+        fl_journal_remove(&d->j, p->f.id);
+        json_object_del(d->held, p->f.id);
+        ok(rs, 200,
+           json_pack("{s:s,s:s,s:s,s:s,s:b}", "id", p->f.id, "kind", p->f.ops->kind, "description",
+                     desc, "host", d->name, "instant", 1));
+    } else {
+        fl_fault_describe(&p->f, desc, sizeof desc);
+        if (h) {
+            json_object_set_new(h, "end_at", json_integer(end_at));
+            json_object_del(h, "prepared");
+        }
+        fl_info("fault %s applied for '%s' (session %s): %s", p->f.id,
+                json_string_value(json_object_get(h, "who")) ?: "-",
+                json_string_value(json_object_get(h, "session")) ?: "-", desc);
+        rec = fl_journal_get(&d->j, p->f.id, &e);
+        ok(rs, 201, rec ? view(d, rec, fl_now_ms()) : json_pack("{s:s}", "id", p->f.id));
+    }
+    pending_free(p);
+}
+
+static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
+{
+    const char *session = json_string_value(json_object_get(rq->body, "session"));
+    struct fl_agentd_pending *p;
+    struct fl_err e = {0};
+    int64_t lease_ms, now, until;
+    char desc[512];
+
+    if (!fields_ok(rq, rs))
+        return;
     if (!session_ok(session)) {
         fail(rs, 400, FL_EUSAGE, "bad_request",
              "session must be 1-%d letters, digits, '-', '_' or '.' (the controller's "
@@ -550,45 +627,60 @@ static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
              SESSION_MAX);
         return;
     }
-    if (!lease_of(rq->body, &lease_ms, rs) || !build_fault(rq, &f, rs))
+    if (!lease_of(rq->body, &lease_ms, rs) || !(p = calloc(1, sizeof *p)))
         return;
+    if (!build_fault(rq, &p->f, rs)) {
+        free(p);
+        return;
+    }
+    fl_fault_describe(&p->f, desc, sizeof desc);
     if (json_is_true(json_object_get(rq->body, "dry_run"))) {
         /* planned (targets resolved, undo known), nothing touched */
-        fl_fault_describe(&f, desc, sizeof desc);
         ok(rs, 200,
-           json_pack("{s:b,s:s,s:s,s:s,s:O}", "dry_run", 1, "host", d->name, "kind", f.ops->kind,
-                     "description", desc, "undo", f.undo));
-        fl_fault_fini(&f);
+           json_pack("{s:b,s:s,s:s,s:s,s:O}", "dry_run", 1, "host", d->name, "kind", p->f.ops->kind,
+                     "description", desc, "undo", p->f.undo));
+        pending_free(p);
         return;
     }
     now = fl_now_ms();
     until = now + lease_ms;
-    end_at = f.duration_ms ? now + f.duration_ms : 0;
-    if (fl_fault_apply(&d->j, &f, getpid(), lease_ms, end_at, &e)) {
-        fl_fault_fini(&f);
-        {
-            fail_err(rs, &e);
-            return;
-        }
-    }
-    fl_fault_describe(&f, desc, sizeof desc);
-    if (f.ops->flags & FL_FAULT_INSTANT) {
-        fl_journal_remove(&d->j, f.id);
-        ok(rs, 200,
-           json_pack("{s:s,s:s,s:s,s:s,s:b}", "id", f.id, "kind", f.ops->kind, "description", desc,
-                     "host", d->name, "instant", 1));
-        fl_fault_fini(&f);
+    if (fl_fault_prepare(&d->j, &p->f, getpid(), lease_ms,
+                         p->f.duration_ms ? now + p->f.duration_ms : 0, &p->rec, &e)) {
+        pending_free(p);
+        fail_err(rs, &e);
         return;
     }
-    json_object_set_new(d->held, f.id,
+    json_object_set_new(d->held, p->f.id,
                         json_pack("{s:s,s:I,s:I,s:I,s:s}", "session", session, "lease_ms",
                                   (json_int_t)lease_ms, "lease_until", (json_int_t)until, "end_at",
-                                  (json_int_t)end_at, "who", rq->who));
-    fl_info("fault %s applied for '%s' (session %s, lease %lld ms): %s", f.id, rq->who, session,
+                                  (json_int_t)0, "who", rq->who));
+    if (!json_is_true(json_object_get(rq->body, "prepare"))) {
+        commit(d, p, rs);
+        return;
+    }
+    json_object_set_new(json_object_get(d->held, p->f.id), "prepared", json_true());
+    p->next = d->pending;
+    d->pending = p;
+    fl_info("fault %s prepared for '%s' (session %s, lease %lld ms): %s", p->f.id, rq->who, session,
             (long long)lease_ms, desc);
-    rec = fl_journal_get(&d->j, f.id, &e);
-    ok(rs, 201, rec ? view(d, rec, fl_now_ms()) : json_pack("{s:s}", "id", f.id));
-    fl_fault_fini(&f);
+    ok(rs, 201,
+       json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "id", p->f.id, "state", "prepared", "host", d->name,
+                 "kind", p->f.ops->kind, "description", desc, "lease_left_ms",
+                 (json_int_t)lease_ms));
+}
+
+static void api_commit(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
+{
+    struct fl_agentd_pending *p = pending_take(d, rq->arg);
+
+    if (!p) {
+        fail(rs, 404, FL_ENOTARGET, "not_found",
+             "agent %s holds no prepared fault %s (started already, reverted at the end of its "
+             "lease, or never prepared)",
+             d->name, rq->arg);
+        return;
+    }
+    commit(d, p, rs);
 }
 
 int64_t fl_agentd_reap(struct fl_agentd *d)

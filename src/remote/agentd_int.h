@@ -8,16 +8,26 @@
 #include <signal.h>
 
 #include "agent/journal.h"
+#include "faults/fault.h"
 #include "remote/agentd.h"
 #include "server/auth.h"
 
 #define FL_AGENTD_MAX_BODY (256 << 10)
+
+/* A fault prepared (journaled, guarded) and not yet injected: its commit
+ * comes in a second request (docs/agent.md, "Starting on several hosts"). */
+struct fl_agentd_pending {
+    struct fl_fault f;
+    json_t *rec;
+    struct fl_agentd_pending *next;
+};
 
 struct fl_agentd {
     pthread_mutex_t lock; /* the HTTP thread and the reaper */
     struct fl_journal j;
     struct fl_auth *auth; /* NULL: no tokens (loopback only), every client is operator */
     json_t *held;         /* fault id -> {session, lease_ms, lease_until, end_at, who} */
+    struct fl_agentd_pending *pending;
     char name[256];
     int64_t started_ms;
     int port;

@@ -247,21 +247,21 @@ int fl_agent_client_health(struct fl_agent_client *c, json_t **out, struct fl_er
     return request(c, "GET", "/api/v1/health", NULL, out, e);
 }
 
-int fl_agent_client_apply(struct fl_agent_client *c, const char *kind, const json_t *params,
-                          int64_t duration_ms, uint64_t seed, char id[FL_FAULT_ID_LEN],
-                          json_t **record, struct fl_err *e)
+/* POST /api/v1/faults; prepare: only journal and guard it. */
+static int post_fault(struct fl_agent_client *c, const char *kind, const json_t *params,
+                      int64_t duration_ms, uint64_t seed, bool prepare, char id[FL_FAULT_ID_LEN],
+                      json_t **record, struct fl_err *e)
 {
-    json_t *body = json_pack("{s:s,s:O,s:I,s:I,s:s}", "kind", kind, "params",
-                             params ? (json_t *)params : json_object(), "duration_ms",
+    json_t *body = json_pack("{s:s,s:I,s:I,s:s,s:b}", "kind", kind, "duration_ms",
                              (json_int_t)duration_ms, "lease_ms", (json_int_t)c->lease_ms,
-                             "session", c->session),
+                             "session", c->session, "prepare", prepare),
            *rec = NULL;
     int r;
 
     if (!body)
         return fl_err_set(e, FL_EFAIL, "cannot build the request for agent %s", c->name);
-    if (params == NULL)
-        json_object_set_new(body, "params", json_object());
+    if (params)
+        json_object_set(body, "params", (json_t *)params);
     if (seed)
         json_object_set_new(body, "seed", json_integer((json_int_t)(seed & ((1ULL << 53) - 1))));
     r = request(c, "POST", "/api/v1/faults", body, &rec, e);
@@ -274,6 +274,37 @@ int fl_agent_client_apply(struct fl_agent_client *c, const char *kind, const jso
     else
         json_decref(rec);
     return 0;
+}
+
+int fl_agent_client_apply(struct fl_agent_client *c, const char *kind, const json_t *params,
+                          int64_t duration_ms, uint64_t seed, char id[FL_FAULT_ID_LEN],
+                          json_t **record, struct fl_err *e)
+{
+    return post_fault(c, kind, params, duration_ms, seed, false, id, record, e);
+}
+
+int fl_agent_client_prepare(struct fl_agent_client *c, const char *kind, const json_t *params,
+                            int64_t duration_ms, uint64_t seed, char id[FL_FAULT_ID_LEN],
+                            struct fl_err *e)
+{
+    return post_fault(c, kind, params, duration_ms, seed, true, id, NULL, e);
+}
+
+int fl_agent_client_commit(struct fl_agent_client *c, const char *id, json_t **record,
+                           struct fl_err *e)
+{
+    char path[128];
+    json_t *body;
+    int r;
+
+    for (const char *p = id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return fl_err_set(e, FL_EUSAGE, "'%s' is not a fault id (8 hex digits)", id);
+    body = json_object();
+    snprintf(path, sizeof path, "/api/v1/faults/%.16s/commit", id);
+    r = request(c, "POST", path, body, record, e);
+    json_decref(body);
+    return r;
 }
 
 int fl_agent_client_list(struct fl_agent_client *c, json_t **faults, struct fl_err *e)

@@ -66,6 +66,16 @@ int fl_agent_client_health(struct fl_agent_client *c, json_t **out, struct fl_er
 int fl_agent_client_apply(struct fl_agent_client *c, const char *kind, const json_t *params,
                           int64_t duration_ms, uint64_t seed, char id[FL_FAULT_ID_LEN],
                           json_t **record, struct fl_err *e);
+/* The same in two steps, to start one fault on several hosts together:
+ * prepare plans, journals and guards it on the agent (its lease runs from
+ * here; nothing is injected yet) and fills id; commit injects it (*record
+ * as for apply, may be NULL). A prepared fault that is never committed is
+ * dropped at the lease's end or by fl_agent_client_revert. */
+int fl_agent_client_prepare(struct fl_agent_client *c, const char *kind, const json_t *params,
+                            int64_t duration_ms, uint64_t seed, char id[FL_FAULT_ID_LEN],
+                            struct fl_err *e);
+int fl_agent_client_commit(struct fl_agent_client *c, const char *id, json_t **record,
+                           struct fl_err *e);
 /* Every fault the agent holds (all sessions), as an array of records with
  * "host" (this client's name) added. */
 int fl_agent_client_list(struct fl_agent_client *c, json_t **faults, struct fl_err *e);

@@ -302,3 +302,74 @@ def test_agent_over_tls(fl, tmp_path, state_dir):
     rc, _, err = fl("agent", "--listen", "127.0.0.1:0", "--tls-cert", str(cert),
                     "--state-dir", state_dir + "/tls2")
     assert rc == 2 and "go together" in err
+
+
+def test_prepared_fault_starts_on_commit_or_drops_at_lease_end(fl, lab, state_dir):
+    """prepare journals and guards a fault without injecting it; commit starts
+    it; one never committed is dropped at the end of its lease, having never
+    touched the host."""
+    name, base, _ = lab(1)
+    tok = open(os.path.join(state_dir, "labs", f"{name}.token")).read().strip()
+    url = f"http://{base}.2:7421/api/v1"
+
+    def post(path, body):
+        req = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {tok}"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.load(r)
+        except urllib.error.HTTPError as ex:
+            return ex.code, json.load(ex)
+
+    fault = {"kind": "network.partition", "session": "p1", "prepare": True,
+             "params": {"peer": f"{base}.9"}}
+    st, b = post("/faults", dict(fault, lease_ms=60000))
+    assert st == 201 and b["state"] == "prepared", b
+    fid = b["id"]
+    assert nft_tables(f"{name}-h1") == []                    # journaled, not injected
+    assert os.path.exists(os.path.join(state_dir, "labs", name, "h1", "faults", f"{fid}.json"))
+    st, b = post(f"/faults/{fid}/commit", {})
+    assert st == 201 and b["id"] == fid and b["state"] == "applied", b
+    assert nft_tables(f"{name}-h1") == [f"faultline_{fid}"]
+    st, b = post(f"/faults/{fid}/commit", {})
+    assert st == 404 and "no prepared fault" in b["error"]["message"]
+    st, b = post("/faults", dict(fault, lease_ms=500))
+    assert st == 201
+    late = b["id"]
+    time.sleep(1.0)
+    st, b = post(f"/faults/{late}/commit", {})
+    assert st == 404                                          # its lease ended first
+    assert nft_tables(f"{name}-h1") == [f"faultline_{fid}"]   # and it never applied
+    rc, out, err = fl("recover", "--all", "--hosts", f"{name}/h1")
+    assert rc == 0 and nft_tables(f"{name}-h1") == []
+
+
+def test_lab_up_killed_while_agents_start_is_swept(fl, state_dir):
+    """A `lab up` SIGKILLed while its agents start leaves a lab marked as
+    building, agents running in it; `recover --all` removes the lab and its
+    agents (by pid), and their state."""
+    name = "k%05x" % random.randrange(1 << 20)
+    base = "10.%d.%d" % (random.randrange(200, 250), random.randrange(0, 255))
+    e = dict(os.environ, FAULTLINE_STATE_DIR=state_dir)
+    p = subprocess.Popen([BIN, "lab", "up", "--name", name, "--hosts", "32", "--subnet",
+                          base + ".0/24"], env=e, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: agent_pids(f"/labs/{name}/") or p.poll() is not None, 60,
+                        step=0.002)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        rc, out, _ = fl("lab", "status", name, "--json")
+        ready = rc == 0 and json.loads(out)[0]["ready"]
+        if ready:  # it finished before the kill landed: then lab down removes it all
+            rc, _, err = fl("lab", "down", name)
+        else:
+            rc, _, err = fl("recover", "--all")
+        assert rc == 0, err
+        print("lab up was", "ready" if ready else "still building", "when killed")
+        assert wait_for(lambda: agent_pids(f"/labs/{name}/") == [], 5)
+        ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert f"{name}-h" not in ns
+        assert not os.path.exists(os.path.join(state_dir, "labs", name))
+    finally:
+        fl("lab", "down", name)

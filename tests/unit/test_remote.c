@@ -4,10 +4,12 @@
  * without touching anything, revert of an unknown fault, renewals of an
  * empty session. Applying real faults is left to tests/e2e/test_agent.py. */
 #include <criterion/criterion.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "remote/agentd_int.h"
@@ -35,13 +37,15 @@ static void setup(void)
     cr_assert_eq(fl_agentd_init(&d, dir, tokens, "u1", &e), 0, "%s", e.msg);
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
 static void teardown(void)
 {
-    char cmd[128];
-
     fl_agentd_fini(&d);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* status of one request as `who` (a token or NULL); *out the reply. */
