@@ -715,6 +715,10 @@ static void start_remote(struct run *r, struct step *s, size_t idx)
         s->applied_ns = fl_mono_ns();
     }
     if (rc) {
+        bool found;
+        struct fl_err ignore = {0};
+        if (s->pre && s->pre_id[0]) /* prepared, then the commit failed: drop it now */
+            fl_agent_client_revert(s->remote, s->pre_id, &found, &ignore);
         s->state = STEP_DONE;
         s->has_fault = false;
         event(r, "%s could not be applied on host %s: %s", a->name, s->host, e.msg);
@@ -742,9 +746,14 @@ struct host_batch {
     struct run *r;
     struct step **steps; /* this host's due steps, applied in order */
     size_t n;
+    bool commit; /* the second pass */
     pthread_t th;
+    bool started;
 };
 
+/* First pass: each agent plans, journals and guards its faults (nothing
+ * injected yet); second pass: each injects them. The slow part is done
+ * before any host injects, so the hosts' injections land close together. */
 static void *batch_main(void *arg)
 {
     struct host_batch *b = arg;
@@ -752,12 +761,34 @@ static void *batch_main(void *arg)
     for (size_t i = 0; i < b->n; i++) {
         struct step *s = b->steps[i];
         size_t idx = (size_t)(s - b->r->steps);
-        s->pre_rc = fl_agent_client_apply(
-            s->remote, s->a->ops->kind, s->pre_params, step_duration(b->r, s->a),
-            (b->r->seed + idx) & ((1ULL << 53) - 1), s->pre_id, &s->pre_record, &s->pre_err);
+        if (!b->commit) {
+            s->pre_rc = fl_agent_client_prepare(
+                s->remote, s->a->ops->kind, s->pre_params, step_duration(b->r, s->a),
+                (b->r->seed + idx) & ((1ULL << 53) - 1), s->pre_id, &s->pre_err);
+            continue;
+        }
+        if (s->pre_rc)
+            continue;
+        s->pre_rc = fl_agent_client_commit(s->remote, s->pre_id, &s->pre_record, &s->pre_err);
         s->applied_ns = fl_mono_ns();
     }
     return NULL;
+}
+
+static void run_batches(struct host_batch *b, size_t n, bool commit)
+{
+    for (size_t h = 0; h < n; h++)
+        if (b[h].n) {
+            b[h].commit = commit;
+            b[h].started = pthread_create(&b[h].th, NULL, batch_main, &b[h]) == 0;
+            if (!b[h].started)
+                batch_main(&b[h]);
+        }
+    for (size_t h = 0; h < n; h++)
+        if (b[h].started) {
+            pthread_join(b[h].th, NULL);
+            b[h].started = false;
+        }
 }
 
 /* Steps on agent hosts that are due now start together: one thread per
@@ -765,7 +796,6 @@ static void *batch_main(void *arg)
 static void apply_together(struct run *r, int64_t el)
 {
     struct host_batch *b = calloc(r->spec->nhosts + 1, sizeof *b);
-    size_t hosts = 0;
 
     for (size_t i = 0; b && i < r->spec->nactions; i++) {
         struct step *s = &r->steps[i];
@@ -789,20 +819,14 @@ static void apply_together(struct run *r, int64_t el)
         b[h].steps[b[h].n++] = s;
     }
     for (size_t h = 0; b && h < r->spec->nhosts; h++)
-        if (b[h].n) {
-            b[h].r = r;
-            if (pthread_create(&b[h].th, NULL, batch_main, &b[h]))
-                batch_main(&b[h]);
-            else
-                hosts++;
-        }
-    for (size_t h = 0; b && h < r->spec->nhosts; h++) {
-        if (b[h].n && b[h].th)
-            pthread_join(b[h].th, NULL);
-        free(b[h].steps);
+        b[h].r = r;
+    if (b) {
+        run_batches(b, r->spec->nhosts, false);
+        run_batches(b, r->spec->nhosts, true);
     }
+    for (size_t h = 0; b && h < r->spec->nhosts; h++)
+        free(b[h].steps);
     free(b);
-    (void)hosts;
 }
 
 /* Faults that started in the same tick on several hosts: how far apart
