@@ -809,6 +809,12 @@ json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples,
                          run_id, true);
         json_object_set(o, "history", json_array_size(h) ? json_array_get(h, 0) : json_null());
         json_decref(h);
+        /* schema 5: the second and later workloads of the run */
+        json_object_set_new(o, "more_histories",
+                            rows(st,
+                                 "SELECT name, client, workload, operations, events, bytes FROM "
+                                 "workload_histories WHERE run_id = ? ORDER BY seq",
+                                 run_id, true));
     }
     json_object_set_new(o, "checks",
                         rows(st,

@@ -356,6 +356,10 @@ checks:
     assert any(m.startswith("check kv of workload regs: valid") for m in evs), evs
     assert any(m.startswith("check bank of workload money: valid") for m in evs), evs
     assert run["probes"] == []
+    assert run["history"]["workload"] == "register"
+    more = run["more_histories"]
+    assert [(h["name"], h["workload"]) for h in more] == [("money", "bank")]
+    assert more[0]["operations"] > 0
     # both histories are stored: the first as before, the second by its name
     rc, first, err = fl("show", "1", "--history", "--db", d / "h.db")
     assert rc == 0 and "write" in first and "transfer" not in first, err
