@@ -140,6 +140,36 @@ static void print_damaged(const json_t *bad)
     }
 }
 
+/* The local faults as a table. */
+static void print_local(const json_t *all, int64_t now)
+{
+    size_t i;
+    json_t *rec;
+
+    printf("%-9s %-18s %-8s %-9s %-8s %s\n", "ID", "KIND", "AGE", "LEASE", "OWNER", "TARGET");
+    json_array_foreach (all, i, rec) {
+        json_t *f = fault_json(rec, now);
+        char age[32], lease[32], owner[32];
+        fl_format_duration(json_integer_value(json_object_get(f, "age_ms")), age, sizeof age);
+        fl_format_duration(json_integer_value(json_object_get(f, "lease_left_ms")), lease,
+                           sizeof lease);
+        if (json_is_integer(json_object_get(f, "owner_pid")))
+            snprintf(owner, sizeof owner, "%lld%s",
+                     (long long)json_integer_value(json_object_get(f, "owner_pid")),
+                     json_is_true(json_object_get(f, "owner_alive")) ? "" : "(dead)");
+        else
+            snprintf(owner, sizeof owner, "detached");
+        printf("%-9s %-18s %-8s %-9s %-8s %s%s%s\n", json_string_value(json_object_get(f, "id")),
+               json_string_value(json_object_get(f, "kind")), age, lease, owner,
+               json_string_value(json_object_get(f, "description")) ?: "",
+               json_object_get(f, "last_error") ? "  [revert failing: " : "",
+               json_object_get(f, "last_error")
+                   ? json_string_value(json_object_get(f, "last_error"))
+                   : "");
+        json_decref(f);
+    }
+}
+
 int fl_cli_status(int argc, char **argv)
 {
     static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
@@ -217,29 +247,7 @@ int fl_cli_status(int argc, char **argv)
     } else if (json_array_size(all) == 0) {
         printf("no active faults%s\n", json_array_size(bad) ? " that faultline can revert" : "");
     } else {
-        printf("%-9s %-18s %-8s %-9s %-8s %s\n", "ID", "KIND", "AGE", "LEASE", "OWNER", "TARGET");
-        json_array_foreach (all, i, rec) {
-            json_t *f = fault_json(rec, now);
-            char age[32], lease[32], owner[32];
-            fl_format_duration(json_integer_value(json_object_get(f, "age_ms")), age, sizeof age);
-            fl_format_duration(json_integer_value(json_object_get(f, "lease_left_ms")), lease,
-                               sizeof lease);
-            if (json_is_integer(json_object_get(f, "owner_pid")))
-                snprintf(owner, sizeof owner, "%lld%s",
-                         (long long)json_integer_value(json_object_get(f, "owner_pid")),
-                         json_is_true(json_object_get(f, "owner_alive")) ? "" : "(dead)");
-            else
-                snprintf(owner, sizeof owner, "detached");
-            printf("%-9s %-18s %-8s %-9s %-8s %s%s%s\n",
-                   json_string_value(json_object_get(f, "id")),
-                   json_string_value(json_object_get(f, "kind")), age, lease, owner,
-                   json_string_value(json_object_get(f, "description")) ?: "",
-                   json_object_get(f, "last_error") ? "  [revert failing: " : "",
-                   json_object_get(f, "last_error")
-                       ? json_string_value(json_object_get(f, "last_error"))
-                       : "");
-            json_decref(f);
-        }
+        print_local(all, now);
     }
     if (!as_json && json_array_size(bad))
         print_damaged(bad);

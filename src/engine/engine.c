@@ -1533,6 +1533,64 @@ uint64_t fl_engine_seed(const struct fl_spec *spec, const struct fl_engine_opts 
     return seed & ((1ULL << 53) - 1);
 }
 
+/* Each probe's and each step's runtime state, before anything starts. */
+static void init_runtime(struct run *r)
+{
+    const struct fl_spec *spec = r->spec;
+
+    for (size_t i = 0; i < spec->nprobes; i++) {
+        struct probe_rt *p = &r->probes[i];
+        pthread_condattr_t ca;
+        p->sp = &spec->probes[i];
+        p->id = (int)i;
+        p->t0_ns = r->t0_ns;
+        p->recover_ms = -1;
+        p->detect_ms = -1;
+        p->covered_ms = -1;
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&p->wake, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    for (size_t i = 0; i < spec->nactions; i++) {
+        r->steps[i].a = &spec->actions[i];
+        r->steps[i].spec = spec;
+        r->steps[i].state_dir = r->o->state_dir;
+        r->steps[i].host = spec->actions[i].host;
+    }
+}
+
+/* Everything the run holds, whatever stage it reached. */
+static void fini_runtime(struct run *r)
+{
+    for (size_t i = 0; r->steps && i < r->spec->nactions; i++) {
+        if (r->steps[i].cmd_started)
+            pthread_join(r->steps[i].cmd_th, NULL);
+        if (r->steps[i].f.ops)
+            fl_fault_fini(&r->steps[i].f);
+        json_decref(r->steps[i].pre_params);
+        json_decref(r->steps[i].pre_record);
+    }
+    for (size_t i = 0; r->probes && i < r->spec->nprobes; i++) {
+        free(r->probes[i].s);
+        pthread_mutex_destroy(&r->probes[i].mu);
+        pthread_cond_destroy(&r->probes[i].wake);
+    }
+    for (size_t k = 0; r->wl_started && k < r->spec->nworkloads; k++)
+        if (r->wl_started[k])
+            fl_workload_child_cleanup(&r->wl[k]);
+    free(r->wl);
+    free(r->wl_started);
+    free(r->probes);
+    free(r->steps);
+    free(r->guard_since);
+    fl_agent_renewer_stop(r->renewer);
+    fl_cluster_agents_close(r->spec, r->agents);
+    if (r->journal_open)
+        fl_journal_close(&r->j);
+}
+
 int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
                   struct fl_run_result *res, struct fl_err *e)
 {
@@ -1563,28 +1621,7 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     }
     r.t0_ns = fl_mono_ns();
     r.wall0 = fl_wall_ms();
-    for (size_t i = 0; i < spec->nprobes; i++) {
-        r.probes[i].sp = &spec->probes[i];
-        r.probes[i].id = (int)i;
-        r.probes[i].t0_ns = r.t0_ns;
-        r.probes[i].recover_ms = -1;
-        r.probes[i].detect_ms = -1;
-        r.probes[i].covered_ms = -1;
-        pthread_mutex_init(&r.probes[i].mu, NULL);
-        {
-            pthread_condattr_t ca;
-            pthread_condattr_init(&ca);
-            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-            pthread_cond_init(&r.probes[i].wake, &ca);
-            pthread_condattr_destroy(&ca);
-        }
-    }
-    for (size_t i = 0; i < spec->nactions; i++) {
-        r.steps[i].a = &spec->actions[i];
-        r.steps[i].spec = spec;
-        r.steps[i].state_dir = o->state_dir;
-        r.steps[i].host = spec->actions[i].host;
-    }
+    init_runtime(&r);
     for (size_t i = 0; i < spec->nguardrails; i++)
         r.guard_since[i] = -1;
     fl_spec_hash(spec, hash);
@@ -1637,30 +1674,6 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     sigaction(SIGHUP, &old_hup, NULL);
     rc = 0;
 out:
-    for (size_t i = 0; r.steps && i < spec->nactions; i++) {
-        if (r.steps[i].cmd_started)
-            pthread_join(r.steps[i].cmd_th, NULL);
-        if (r.steps[i].f.ops)
-            fl_fault_fini(&r.steps[i].f);
-        json_decref(r.steps[i].pre_params);
-        json_decref(r.steps[i].pre_record);
-    }
-    for (size_t i = 0; r.probes && i < spec->nprobes; i++) {
-        free(r.probes[i].s);
-        pthread_mutex_destroy(&r.probes[i].mu);
-        pthread_cond_destroy(&r.probes[i].wake);
-    }
-    for (size_t k = 0; r.wl_started && k < spec->nworkloads; k++)
-        if (r.wl_started[k])
-            fl_workload_child_cleanup(&r.wl[k]);
-    free(r.wl);
-    free(r.wl_started);
-    free(r.probes);
-    free(r.steps);
-    free(r.guard_since);
-    fl_agent_renewer_stop(r.renewer);
-    fl_cluster_agents_close(spec, r.agents);
-    if (r.journal_open)
-        fl_journal_close(&r.j);
+    fini_runtime(&r);
     return rc;
 }

@@ -26,37 +26,14 @@ static void print_commands(FILE *out, const char *what, const struct fl_spec_com
                 (double)c[i].timeout_ms / 1000.0, c[i].command);
 }
 
-int fl_engine_dry_run(const struct fl_spec *spec, const struct fl_engine_opts *o, FILE *out,
-                      struct fl_err *e)
+/* The method: each step with its concrete targets as plan() resolves them
+ * now. Returns 0 or the negative code of the first step that cannot be
+ * planned (not counted when a setup would run first). */
+static int print_method(const struct fl_spec *spec, const struct fl_engine_opts *o, uint64_t seed,
+                        FILE *out, struct fl_err *e)
 {
-    uint64_t seed = fl_engine_seed(spec, o);
-    char tol[256];
     int rc = 0;
 
-    fprintf(out, "experiment: %s (%s)\n", spec->title, spec->file);
-    if (spec->hypothesis)
-        fprintf(out, "hypothesis: %s\n", spec->hypothesis);
-    for (size_t i = 0; i < spec->nhosts; i++) {
-        const struct fl_spec_host *h = &spec->hosts[i];
-        if (h->agent)
-            fprintf(out, "host %s: through its agent at %s%s%s\n", h->name, h->agent,
-                    h->address ? ", address " : "", h->address ? h->address : "");
-        else
-            fprintf(out, "host %s: lab host %s/%s%s%s\n", h->name, h->lab, h->lab_host,
-                    h->address ? ", address " : "", h->address ? h->address : "");
-    }
-    print_commands(out, "setup", spec->setup, spec->nsetup);
-    fprintf(out, "seed: %llu\npreflight: sample the steady state for %.1fs\n",
-            (unsigned long long)seed, (double)spec->preflight_ms / 1000.0);
-    for (size_t i = 0; i < spec->nprobes; i++) {
-        const struct fl_spec_probe *p = &spec->probes[i];
-        char *params = json_dumps(p->params, JSON_COMPACT | JSON_SORT_KEYS);
-        fl_tolerance_describe(&p->tol, tol, sizeof tol);
-        fprintf(out, "probe %s: %s %s every %lldms%s%s; %s\n", p->name, p->ops->kind,
-                params ? params : "{}", (long long)p->interval_ms, p->netns ? " in netns " : "",
-                p->netns ? p->netns : "", p->role == FL_PROBE_STEADY ? tol : "(guardrail)");
-        free(params);
-    }
     fprintf(out, "method (over %.1fs):\n", (double)spec->duration_ms / 1000.0);
     for (size_t i = 0; i < spec->nactions; i++) {
         const struct fl_spec_action *a = &spec->actions[i];
@@ -120,6 +97,41 @@ int fl_engine_dry_run(const struct fl_spec *spec, const struct fl_engine_opts *o
         print_restart(out, a);
         fl_fault_fini(&f);
     }
+    return rc;
+}
+
+int fl_engine_dry_run(const struct fl_spec *spec, const struct fl_engine_opts *o, FILE *out,
+                      struct fl_err *e)
+{
+    uint64_t seed = fl_engine_seed(spec, o);
+    char tol[256];
+    int rc;
+
+    fprintf(out, "experiment: %s (%s)\n", spec->title, spec->file);
+    if (spec->hypothesis)
+        fprintf(out, "hypothesis: %s\n", spec->hypothesis);
+    for (size_t i = 0; i < spec->nhosts; i++) {
+        const struct fl_spec_host *h = &spec->hosts[i];
+        if (h->agent)
+            fprintf(out, "host %s: through its agent at %s%s%s\n", h->name, h->agent,
+                    h->address ? ", address " : "", h->address ? h->address : "");
+        else
+            fprintf(out, "host %s: lab host %s/%s%s%s\n", h->name, h->lab, h->lab_host,
+                    h->address ? ", address " : "", h->address ? h->address : "");
+    }
+    print_commands(out, "setup", spec->setup, spec->nsetup);
+    fprintf(out, "seed: %llu\npreflight: sample the steady state for %.1fs\n",
+            (unsigned long long)seed, (double)spec->preflight_ms / 1000.0);
+    for (size_t i = 0; i < spec->nprobes; i++) {
+        const struct fl_spec_probe *p = &spec->probes[i];
+        char *params = json_dumps(p->params, JSON_COMPACT | JSON_SORT_KEYS);
+        fl_tolerance_describe(&p->tol, tol, sizeof tol);
+        fprintf(out, "probe %s: %s %s every %lldms%s%s; %s\n", p->name, p->ops->kind,
+                params ? params : "{}", (long long)p->interval_ms, p->netns ? " in netns " : "",
+                p->netns ? p->netns : "", p->role == FL_PROBE_STEADY ? tol : "(guardrail)");
+        free(params);
+    }
+    rc = print_method(spec, o, seed, out, e);
     for (size_t i = 0; i < spec->nguardrails; i++) {
         const struct fl_spec_guardrail *g = &spec->guardrails[i];
         fl_tolerance_describe(&g->tol, tol, sizeof tol);
