@@ -126,7 +126,7 @@ void fl_cli_show_logs(const json_t *logs, const json_t *events)
 
 int fl_cli_show(int argc, char **argv)
 {
-    const char *db = NULL, *id = NULL;
+    const char *db = NULL, *id = NULL, *workload = NULL;
     struct fl_store *st;
     struct fl_err e = {0};
     bool as_json = false, samples = false, history = false, logs = false;
@@ -142,11 +142,14 @@ int fl_cli_show(int argc, char **argv)
             history = true;
         } else if (!strcmp(argv[k], "--logs")) {
             logs = true;
+        } else if (!strcmp(argv[k], "--workload") && k + 1 < argc) {
+            workload = argv[++k];
+            history = true;
         } else if (!strcmp(argv[k], "--db") && k + 1 < argc) {
             db = argv[++k];
         } else if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
-            printf("usage: faultline show RUN_ID [--json] [--samples] [--history] [--logs] [--db "
-                   "PATH|URL]\n\n"
+            printf("usage: faultline show RUN_ID [--json] [--samples] [--history [--workload "
+                   "NAME]] [--logs] [--db PATH|URL]\n\n"
                    "A run's timeline, per-probe statistics (availability, latency p50/p95/p99,\n"
                    "time to detect, time to recover), the checks of its workload's history\n"
                    "and the verdict with its explanation.\n"
@@ -154,6 +157,8 @@ int fl_cli_show(int argc, char **argv)
                    "adds every sample to it. --history prints the operation history the\n"
                    "run's workload recorded (JSON Lines, docs/history-format.md), e.g. to\n"
                    "re-check it: faultline show 7 --history > h.jsonl; faultline check ...\n"
+                   "With several workloads, --history is the first one's; --workload NAME\n"
+                   "prints another's.\n"
                    "--logs prints the target logs captured with the run (its experiment's\n"
                    "logs: sources) merged with the run's events (lines marked ==) by time;\n"
                    "with --json, {\"sources\", \"lines\", \"events\"}.\n");
@@ -177,7 +182,7 @@ int fl_cli_show(int argc, char **argv)
     if (fl_store_open_readonly(fl_store_path(db), &st, &e))
         return fl_cli_fail(&e);
     if (history) {
-        int r = fl_store_history_write(st, run_id, stdout, &e);
+        int r = fl_store_history_write_named(st, run_id, workload, stdout, &e);
         fl_store_close(st);
         return r ? fl_cli_fail(&e) : 0;
     }

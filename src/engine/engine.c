@@ -19,6 +19,8 @@
 
 #include "agent/apply.h"
 #include "agent/journal.h"
+#include "engine/cluster.h"
+#include "lab/lab.h"
 #include "util/log.h"
 #include "util/parse.h"
 #include "util/time.h"
@@ -210,6 +212,23 @@ struct step {
     bool cmd_started;
     atomic_int cmd_rc;
     atomic_bool cmd_done;
+    /* process.kill's restart: pending from the kill until restart_at, then
+     * running in cmd_th (its output in restart_out), then done */
+    enum { RESTART_NONE, RESTART_PENDING, RESTART_RUNNING, RESTART_DONE } restart;
+    int64_t restart_at;
+    char restart_out[512];
+    const struct fl_spec *spec;
+    const char *state_dir;
+    const char *host; /* the host it acted on (host:, or what host_from gave), or NULL */
+    /* a fault on an agent host: applied and reverted by that agent */
+    struct fl_agent_client *remote;
+    /* applied ahead by apply_together() (several hosts at once) */
+    bool pre;
+    int pre_rc;
+    struct fl_err pre_err;
+    json_t *pre_params, *pre_record;
+    char pre_id[FL_FAULT_ID_LEN];
+    int64_t applied_ns; /* when the apply returned (monotonic), 0 if not applied */
 };
 
 struct run {
@@ -228,9 +247,11 @@ struct run {
     int64_t inject_ms, revert_end_ms, last_flush, last_status;
     int64_t last_revert_ms; /* when the last fault was actually reverted, or -1 */
     bool status_drawn;
-    long *guard_since; /* per guardrail: violation start, or -1 */
-    struct fl_workload_child wl;
-    bool wl_started;
+    long *guard_since;            /* per guardrail: violation start, or -1 */
+    struct fl_workload_child *wl; /* one per workload */
+    bool *wl_started;
+    struct fl_agent_client **agents; /* per host of hosts: (NULL: a lab host) */
+    struct fl_agent_renewer *renewer;
 };
 
 static void clear_status(struct run *r)
@@ -401,14 +422,31 @@ static bool targets_exist(struct run *r)
         char desc[512];
         int rc;
 
+        json_t *params;
+        char note[512];
+
         if (a->type != FL_ACTION_FAULT)
             continue;
-        fl_fault_init(&f, a->ops, json_deep_copy(a->params));
+        if (fl_cluster_agent_of(r->spec, r->agents, a->host)) {
+            event(r, "%s: %s on host %s, applied (and planned) by its agent when it starts",
+                  a->name, a->ops->kind, a->host);
+            continue;
+        }
+        params = fl_cluster_step_params(r->spec, a, r->o->state_dir, NULL, note, sizeof note, &e);
+        if (!params) {
+            event(r, "%s: %s", a->name, e.msg);
+            set_verdict(r, FL_VERDICT_ERROR, "%s (%s): %s; nothing was injected", a->name,
+                        a->ops->kind, e.msg);
+            r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+            return false;
+        }
+        fl_fault_init(&f, a->ops, params);
         f.seed = (r->seed + i) & ((1ULL << 53) - 1);
         rc = a->ops->plan(&f, &e);
         if (rc == 0) {
             fl_fault_describe(&f, desc, sizeof desc);
-            event(r, "%s would %s", a->name, desc);
+            event(r, "%s would %s%s%s%s", a->name, desc, note[0] ? " (now: " : "", note,
+                  note[0] ? ")" : "");
         }
         fl_fault_fini(&f);
         if (rc) {
@@ -430,6 +468,11 @@ static bool preflight(struct run *r)
     r->phase = "preflight";
     if (!targets_exist(r))
         return false;
+    if (!r->spec->nprobes) {
+        event(r, "no steady-state probes: the verdict rests on the checks of the workload%s",
+              r->spec->nworkloads > 1 ? "s" : "");
+        return true;
+    }
     until = rel_ms(r->t0_ns) + r->spec->preflight_ms;
     for (size_t i = 0; i < r->spec->nprobes; i++) {
         const struct fl_spec_probe *sp = r->probes[i].sp;
@@ -488,8 +531,12 @@ static void *command_main(void *arg)
     struct step *s = arg;
     char out[256];
 
-    atomic_store(&s->cmd_rc,
-                 fl_probe_run_command(s->a->command, s->a->duration_ms, out, sizeof out));
+    if (s->a->host)
+        atomic_store(&s->cmd_rc, fl_cluster_run(s->spec, s->a->host, s->a->command,
+                                                s->a->duration_ms, s->state_dir, out, sizeof out));
+    else
+        atomic_store(&s->cmd_rc,
+                     fl_probe_run_command(s->a->command, s->a->duration_ms, out, sizeof out));
     atomic_store(&s->cmd_done, true);
     return NULL;
 }
@@ -502,6 +549,21 @@ static void revert_step(struct run *r, struct step *s, const char *why)
     if (s->state != STEP_ACTIVE || !s->has_fault)
         return;
     s->state = STEP_DONE;
+    if (s->remote) {
+        if (fl_agent_client_revert(s->remote, s->f.id, &found, &e)) {
+            event(r,
+                  "revert of %s (%s) on host %s failed: %s; its agent reverts it when the lease "
+                  "ends",
+                  s->a->name, s->f.id, s->host, e.msg);
+            set_verdict(r, FL_VERDICT_ERROR, "revert of %s on host %s failed: %s", s->a->name,
+                        s->host, e.msg);
+            return;
+        }
+        r->last_revert_ms = rel_ms(r->t0_ns);
+        event(r, "%s %s reverted on host %s by its agent (%s)%s", s->a->name, s->f.id, s->host, why,
+              found ? "" : ": it was already gone");
+        return;
+    }
     if (fl_journal_revert(&r->j, s->f.id, &found, &e)) {
         event(r, "revert of %s (%s) failed: %s; the guardian keeps retrying", s->a->name, s->f.id,
               e.msg);
@@ -513,11 +575,288 @@ static void revert_step(struct run *r, struct step *s, const char *why)
           found ? "" : ": it was already gone");
 }
 
+static void restart_all(struct run *r);
+
 static void revert_all(struct run *r, const char *why)
 {
+    /* applied ahead on an agent host, but the run stopped before taking them in */
+    for (size_t i = 0; i < r->spec->nactions; i++) {
+        struct step *s = &r->steps[i];
+        struct fl_err e = {0};
+        bool found;
+        if (!s->pre || s->state != STEP_PENDING)
+            continue;
+        s->pre = false;
+        s->state = STEP_DONE;
+        if (s->pre_rc)
+            continue;
+        if (fl_agent_client_revert(s->remote, s->pre_id, &found, &e))
+            event(r,
+                  "revert of %s (%s) on host %s failed: %s; its agent reverts it when the lease "
+                  "ends",
+                  s->a->name, s->pre_id, s->a->host, e.msg);
+        else
+            event(r, "%s %s reverted on host %s by its agent (%s)", s->a->name, s->pre_id,
+                  s->a->host, why);
+    }
     /* reverse order of application */
     for (size_t i = r->spec->nactions; i-- > 0;)
         revert_step(r, &r->steps[i], why);
+    restart_all(r);
+}
+
+/* ---- process.kill's restart ------------------------------------------- */
+
+static void *restart_main(void *arg)
+{
+    struct step *s = arg;
+    const struct fl_spec_restart *rs = &s->a->restart;
+    char *cmd = NULL;
+    int rc;
+
+    if (rs->unit && asprintf(&cmd, "systemctl start -- '%s'", rs->unit) < 0)
+        cmd = NULL;
+    rc = fl_cluster_run(s->spec, s->host, cmd ? cmd : rs->command, rs->timeout_ms, s->state_dir,
+                        s->restart_out, sizeof s->restart_out);
+    free(cmd);
+    atomic_store(&s->cmd_rc, rc);
+    atomic_store(&s->cmd_done, true);
+    return NULL;
+}
+
+static void restart_begin(struct run *r, struct step *s)
+{
+    atomic_store(&s->cmd_done, false);
+    s->restart = RESTART_RUNNING;
+    s->cmd_started = pthread_create(&s->cmd_th, NULL, restart_main, s) == 0;
+    if (!s->cmd_started) {
+        atomic_store(&s->cmd_rc, -EAGAIN);
+        atomic_store(&s->cmd_done, true);
+    }
+    event(r, "%s: restarting%s%s", s->a->name, s->host ? " on host " : "", s->host ? s->host : "");
+}
+
+/* The restart ended: record it; a restart that failed leaves the member
+ * down, which the run cannot call a pass. */
+static void restart_end(struct run *r, struct step *s)
+{
+    int rc;
+
+    if (s->cmd_started)
+        pthread_join(s->cmd_th, NULL);
+    rc = atomic_load(&s->cmd_rc);
+    s->cmd_started = false;
+    s->restart = RESTART_DONE;
+    s->state = STEP_DONE;
+    if (rc == 0) {
+        event(r, "%s: restarted (revert of the kill)%s%s", s->a->name,
+              s->restart_out[0] ? ": " : "", s->restart_out);
+        r->last_revert_ms = rel_ms(r->t0_ns);
+        return;
+    }
+    event(r, "%s: the restart %s %d: %s", s->a->name,
+          rc == -ETIMEDOUT ? "timed out, error"
+          : rc < 0         ? "failed with error"
+                           : "exited with status",
+          rc, s->restart_out);
+    set_verdict(r, FL_VERDICT_ERROR,
+                "%s: the killed member was not restarted (%s %d: %s); it is still down", s->a->name,
+                rc < 0 ? "error" : "status", rc, s->restart_out);
+}
+
+static void restart_poll(struct run *r, struct step *s, int64_t now)
+{
+    if (s->restart == RESTART_PENDING && now >= s->restart_at)
+        restart_begin(r, s);
+    if (s->restart == RESTART_RUNNING && atomic_load(&s->cmd_done))
+        restart_end(r, s);
+}
+
+/* At the end of the run (or an abort): every pending restart runs now,
+ * every running one is waited for. */
+static void restart_all(struct run *r)
+{
+    for (size_t i = 0; i < r->spec->nactions; i++) {
+        struct step *s = &r->steps[i];
+        if (s->restart == RESTART_PENDING)
+            restart_begin(r, s);
+        if (s->restart == RESTART_RUNNING)
+            restart_end(r, s);
+    }
+}
+
+/* ---- faults on agent hosts --------------------------------------------- */
+
+static int64_t step_duration(const struct run *r, const struct fl_spec_action *a)
+{
+    int64_t dur = a->duration_ms ? a->duration_ms : r->spec->duration_ms - a->start_ms;
+
+    if (a->ops->flags & FL_FAULT_INSTANT)
+        return 0;
+    return dur < 0 ? 0 : dur;
+}
+
+/* Apply through the host's agent (or take what apply_together did). */
+static void start_remote(struct run *r, struct step *s, size_t idx)
+{
+    const struct fl_spec_action *a = s->a;
+    struct fl_err e = {0};
+    json_t *rec = NULL;
+    int rc;
+
+    s->f.duration_ms = step_duration(r, a);
+    if (s->pre) {
+        rc = s->pre_rc;
+        e = s->pre_err;
+        memcpy(s->f.id, s->pre_id, sizeof s->f.id);
+        rec = s->pre_record;
+        s->pre_record = NULL;
+    } else {
+        rc = fl_agent_client_apply(s->remote, a->ops->kind, s->f.params, s->f.duration_ms,
+                                   (r->seed + idx) & ((1ULL << 53) - 1), s->f.id, &rec, &e);
+        s->applied_ns = fl_mono_ns();
+    }
+    if (rc) {
+        bool found;
+        struct fl_err ignore = {0};
+        if (s->pre && s->pre_id[0]) /* prepared, then the commit failed: drop it now */
+            fl_agent_client_revert(s->remote, s->pre_id, &found, &ignore);
+        s->state = STEP_DONE;
+        s->has_fault = false;
+        event(r, "%s could not be applied on host %s: %s", a->name, s->host, e.msg);
+        set_verdict(r, FL_VERDICT_ERROR, "%s (%s) could not be applied on host %s: %s", a->name,
+                    a->ops->kind, s->host, e.msg);
+        r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+        json_decref(rec);
+        return;
+    }
+    s->end_ms = rel_ms(r->t0_ns) + s->f.duration_ms;
+    s->next_renew = INT64_MAX; /* the renewer thread keeps the agents' leases */
+    if (a->ops->flags & FL_FAULT_INSTANT) {
+        s->state = STEP_DONE;
+        s->has_fault = false;
+    }
+    event(r, "%s %s applied on host %s by its agent%s (%s): %s", a->name, s->f.id, s->host,
+          s->has_fault ? "" : " (at once)", a->ops->kind,
+          json_string_value(json_object_get(rec, "description"))
+              ? json_string_value(json_object_get(rec, "description"))
+              : "");
+    json_decref(rec);
+}
+
+struct host_batch {
+    struct run *r;
+    struct step **steps; /* this host's due steps, applied in order */
+    size_t n;
+    bool commit; /* the second pass */
+    pthread_t th;
+    bool started;
+};
+
+/* First pass: each agent plans, journals and guards its faults (nothing
+ * injected yet); second pass: each injects them. The slow part is done
+ * before any host injects, so the hosts' injections land close together. */
+static void *batch_main(void *arg)
+{
+    struct host_batch *b = arg;
+
+    for (size_t i = 0; i < b->n; i++) {
+        struct step *s = b->steps[i];
+        size_t idx = (size_t)(s - b->r->steps);
+        if (!b->commit) {
+            s->pre_rc = fl_agent_client_prepare(
+                s->remote, s->a->ops->kind, s->pre_params, step_duration(b->r, s->a),
+                (b->r->seed + idx) & ((1ULL << 53) - 1), s->pre_id, &s->pre_err);
+            continue;
+        }
+        if (s->pre_rc)
+            continue;
+        s->pre_rc = fl_agent_client_commit(s->remote, s->pre_id, &s->pre_record, &s->pre_err);
+        s->applied_ns = fl_mono_ns();
+    }
+    return NULL;
+}
+
+static void run_batches(struct host_batch *b, size_t n, bool commit)
+{
+    for (size_t h = 0; h < n; h++)
+        if (b[h].n) {
+            b[h].commit = commit;
+            b[h].started = pthread_create(&b[h].th, NULL, batch_main, &b[h]) == 0;
+            if (!b[h].started)
+                batch_main(&b[h]);
+        }
+    for (size_t h = 0; h < n; h++)
+        if (b[h].started) {
+            pthread_join(b[h].th, NULL);
+            b[h].started = false;
+        }
+}
+
+/* Steps on agent hosts that are due now start together: one thread per
+ * host applies that host's steps, so hosts do not wait for each other. */
+static void apply_together(struct run *r, int64_t el)
+{
+    struct host_batch *b = calloc(r->spec->nhosts + 1, sizeof *b);
+
+    for (size_t i = 0; b && i < r->spec->nactions; i++) {
+        struct step *s = &r->steps[i];
+        const struct fl_spec_action *a = s->a;
+        struct fl_agent_client *c;
+        struct fl_err e = {0};
+        char note[512];
+        size_t h;
+        if (s->state != STEP_PENDING || el < a->start_ms || a->type != FL_ACTION_FAULT ||
+            a->resolve.kind != FL_RESOLVE_NONE ||
+            !(c = fl_cluster_agent_of(r->spec, r->agents, a->host)))
+            continue;
+        if (!(s->pre_params =
+                  fl_cluster_step_params(r->spec, a, r->o->state_dir, NULL, note, sizeof note, &e)))
+            continue; /* start_step reports it */
+        h = (size_t)(fl_spec_host_find(r->spec, a->host) - r->spec->hosts);
+        if (!b[h].steps && !(b[h].steps = calloc(r->spec->nactions, sizeof(struct step *))))
+            continue;
+        s->remote = c;
+        s->pre = true;
+        b[h].steps[b[h].n++] = s;
+    }
+    for (size_t h = 0; b && h < r->spec->nhosts; h++)
+        b[h].r = r;
+    if (b) {
+        run_batches(b, r->spec->nhosts, false);
+        run_batches(b, r->spec->nhosts, true);
+    }
+    for (size_t h = 0; b && h < r->spec->nhosts; h++)
+        free(b[h].steps);
+    free(b);
+}
+
+/* Faults that started in the same tick on several hosts: how far apart
+ * their applies returned. */
+static void report_skew(struct run *r, int64_t tick_ns)
+{
+    int64_t lo = INT64_MAX, hi = 0;
+    size_t n = 0, hosts = 0;
+    const char *seen[FL_LAB_MAX_HOSTS * 2];
+
+    for (size_t i = 0; i < r->spec->nactions; i++) {
+        struct step *s = &r->steps[i];
+        bool dup = false;
+        if (s->applied_ns < tick_ns || !s->host)
+            continue;
+        n++;
+        lo = s->applied_ns < lo ? s->applied_ns : lo;
+        hi = s->applied_ns > hi ? s->applied_ns : hi;
+        for (size_t k = 0; k < hosts; k++)
+            dup |= !strcmp(seen[k], s->host);
+        if (!dup && hosts < sizeof seen / sizeof *seen)
+            seen[hosts++] = s->host;
+    }
+    if (n >= 2 && hosts >= 2)
+        event(r,
+              "%zu faults on %zu hosts started together: applied within %.1fms of each other "
+              "(skew between the hosts' apply times)",
+              n, hosts, (double)(hi - lo) / 1e6);
 }
 
 static void start_step(struct run *r, size_t idx)
@@ -525,12 +864,13 @@ static void start_step(struct run *r, size_t idx)
     struct step *s = &r->steps[idx];
     const struct fl_spec_action *a = s->a;
     struct fl_err e = {0};
-    char desc[512];
+    char desc[512], note[512] = "";
     int64_t now = rel_ms(r->t0_ns), dur;
 
     s->state = STEP_ACTIVE;
     if (a->type == FL_ACTION_COMMAND) {
-        event(r, "%s: running `%s`", a->name, a->command);
+        event(r, "%s: running `%s`%s%s", a->name, a->command, a->host ? " on host " : "",
+              a->host ? a->host : "");
         s->cmd_started = pthread_create(&s->cmd_th, NULL, command_main, s) == 0;
         if (!s->cmd_started) {
             s->state = STEP_DONE;
@@ -538,8 +878,30 @@ static void start_step(struct run *r, size_t idx)
         }
         return;
     }
-    fl_fault_init(&s->f, a->ops, json_deep_copy(a->params));
+    {
+        const struct fl_spec_host *h = NULL;
+        json_t *params = s->pre_params ? s->pre_params
+                                       : fl_cluster_step_params(r->spec, a, r->o->state_dir, &h,
+                                                                note, sizeof note, &e);
+        s->pre_params = NULL;
+        s->host = h ? h->name : a->host;
+        if (!params) {
+            s->state = STEP_DONE;
+            event(r, "%s could not be applied: %s", a->name, e.msg);
+            set_verdict(r, FL_VERDICT_ERROR, "%s (%s) could not be applied: %s", a->name,
+                        a->ops->kind, e.msg);
+            r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+            return;
+        }
+        if (note[0])
+            event(r, "%s: %s", a->name, note);
+        fl_fault_init(&s->f, a->ops, params);
+    }
     s->has_fault = true;
+    if ((s->remote = fl_cluster_agent_of(r->spec, r->agents, s->host))) {
+        start_remote(r, s, idx);
+        return;
+    }
     s->f.seed = (r->seed + idx) & ((1ULL << 53) - 1);
     dur = a->duration_ms ? a->duration_ms : r->spec->duration_ms - a->start_ms;
     if (dur < 0)
@@ -556,6 +918,7 @@ static void start_step(struct run *r, size_t idx)
         r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
         return;
     }
+    s->applied_ns = fl_mono_ns();
     fl_fault_describe(&s->f, desc, sizeof desc);
     /* A fault's duration counts from when it holds, not from before plan and
      * apply (journal, guardian, the kernel) took their time. */
@@ -567,6 +930,15 @@ static void start_step(struct run *r, size_t idx)
         s->state = STEP_DONE;
         s->has_fault = false;
         event(r, "%s %s (%s): %s", a->name, s->f.id, a->ops->kind, desc);
+        if (a->restart.present) {
+            s->state = STEP_ACTIVE; /* until the member is back */
+            s->restart = RESTART_PENDING;
+            s->restart_at = now + a->restart.after_ms;
+            event(r, "%s: restart in %.1fs%s%s: %s%s", a->name,
+                  (double)a->restart.after_ms / 1000.0, s->host ? " on host " : "",
+                  s->host ? s->host : "", a->restart.unit ? "systemctl start " : "",
+                  a->restart.unit ? a->restart.unit : a->restart.command);
+        }
         return;
     }
     s->end_ms = now + s->f.duration_ms;
@@ -628,7 +1000,7 @@ static void inject_and_observe(struct run *r)
     event(r, "injecting: %zu step(s) over %.1fs (seed %llu)", sp->nactions,
           (double)sp->duration_ms / 1000.0, (unsigned long long)r->seed);
     for (;;) {
-        int64_t now = rel_ms(r->t0_ns), el = now - r->inject_ms;
+        int64_t now = rel_ms(r->t0_ns), el = now - r->inject_ms, tick_ns = fl_mono_ns();
         bool busy = false;
 
         if (stopping(r)) {
@@ -639,12 +1011,19 @@ static void inject_and_observe(struct run *r)
                         sig_name(engine_stop), (double)el / 1000.0);
             break;
         }
+        if (r->agents)
+            apply_together(r, el);
         for (size_t i = 0; i < sp->nactions; i++) {
             struct step *s = &r->steps[i];
             if (s->state == STEP_PENDING && el >= s->a->start_ms)
                 start_step(r, i);
             if (r->res->verdict != FL_VERDICT_PASSED)
                 break;
+            if (s->restart != RESTART_NONE) {
+                restart_poll(r, s, now);
+                busy |= s->state != STEP_DONE;
+                continue;
+            }
             if (s->state == STEP_ACTIVE && s->has_fault) {
                 if (now >= s->end_ms) {
                     revert_step(r, s, "its duration ended");
@@ -666,6 +1045,7 @@ static void inject_and_observe(struct run *r)
             }
             busy |= s->state != STEP_DONE;
         }
+        report_skew(r, tick_ns);
         if (r->res->verdict != FL_VERDICT_PASSED)
             break;
         if (r->spec->nguardrails && guardrails_trip(r))
@@ -757,7 +1137,7 @@ static void judge_hypothesis(struct run *r)
     if (off) {
         event(r, "hypothesis broken: %s", buf);
         set_verdict(r, FL_VERDICT_FAILED, "hypothesis broken during the faults: %s", buf);
-    } else if (r->res->verdict == FL_VERDICT_PASSED) {
+    } else if (r->res->verdict == FL_VERDICT_PASSED && r->spec->nprobes) {
         event(r, "hypothesis held during the faults");
     }
 }
@@ -826,38 +1206,133 @@ static void rollbacks(struct run *r)
     }
 }
 
+/* ---- agents ------------------------------------------------------------------ */
+
+/* Reach every agent host before anything else happens (an unreachable one,
+ * or one that refuses the token, ends the run naming it, nothing injected),
+ * then keep the leases of what they will hold renewed from a thread. */
+static bool open_agents(struct run *r)
+{
+    struct fl_agent_client *live[FL_SPEC_MAX_HOSTS];
+    struct fl_err e = {0};
+    size_t n = 0;
+    int rc;
+
+    for (size_t i = 0; i < r->spec->nhosts; i++)
+        n += r->spec->hosts[i].agent != NULL;
+    if (!n)
+        return true;
+    r->phase = "hosts";
+    rc = fl_cluster_agents_open(r->spec, LEASE_MS, &r->agents, &e);
+    n = 0;
+    for (size_t i = 0; !rc && i < r->spec->nhosts && n < FL_SPEC_MAX_HOSTS; i++)
+        if (r->agents[i])
+            live[n++] = r->agents[i]; /* the renewer copies the array */
+    if (rc || fl_agent_renewer_start(live, n, &r->renewer, &e)) {
+        event(r, "%s", e.msg);
+        set_verdict(r, FL_VERDICT_ERROR, "%s; nothing was injected", e.msg);
+        r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+        return false;
+    }
+    event(r, "%zu agent host(s) reachable, tokens accepted; leases of %llds renewed every %llds", n,
+          (long long)LEASE_MS / 1000, (long long)LEASE_MS / 3000);
+    return true;
+}
+
+/* ---- setup and teardown -------------------------------------------------- */
+
+/* Run setup (stop at the first failure: the run ends `error` before
+ * anything is injected) or teardown (every command, always) on their
+ * hosts; each command's output goes into the run's timeline. */
+static bool run_commands(struct run *r, const char *phase, const struct fl_spec_command *cmds,
+                         size_t n, bool is_setup)
+{
+    char out[4096];
+
+    r->phase = phase;
+    for (size_t i = 0; i < n; i++) {
+        const struct fl_spec_command *c = &cmds[i];
+        char lim[32];
+        int rc;
+
+        if (is_setup && stopping(r))
+            return false;
+        event(r, "%s%s%s: `%s`", c->name, c->host ? " on host " : "", c->host ? c->host : "",
+              c->command);
+        rc = fl_cluster_run(r->spec, c->host, c->command, c->timeout_ms, r->o->state_dir, out,
+                            sizeof out);
+        fl_format_duration(c->timeout_ms, lim, sizeof lim);
+        if (rc == -ETIMEDOUT)
+            event(r, "%s: timed out after %s (killed)%s%s", c->name, lim,
+                  out[0] ? "; output:\n" : "", out);
+        else
+            event(r, "%s: %s %d%s%s", c->name,
+                  rc < 0 ? "could not run: error" : "exited with status", rc,
+                  out[0] ? "; output:\n" : "", out);
+        if (rc != 0 && is_setup) {
+            set_verdict(
+                r, FL_VERDICT_ERROR, "setup %s%s%s failed (%s %d): %.1500s; nothing was injected",
+                c->name, c->host ? " on host " : "", c->host ? c->host : "",
+                rc == -ETIMEDOUT ? "timed out after"
+                : rc < 0         ? "error"
+                                 : "status",
+                rc == -ETIMEDOUT ? (int)(c->timeout_ms / 1000) : rc, out[0] ? out : "(no output)");
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---- workload and checks ----------------------------------------------- */
+
+/* " NAME" of workload k when there are several (messages of a run with one
+ * workload read as they always did), else "". */
+static const char *wl_label(const struct run *r, size_t k, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (r->spec->nworkloads > 1)
+        snprintf(buf, len, " %s", r->spec->workloads[k].name);
+    return buf;
+}
 
 /* Start the clients before the first fault, running through the injection
  * and the recovery window. A client that cannot even start (bad target,
  * server down) ends the run before anything is injected. */
 static bool start_workload(struct run *r)
 {
-    const struct fl_spec_workload *w = &r->spec->workload;
     int64_t dur = fl_workload_duration_ms(r->spec);
     struct fl_err e = {0};
     char tail[600];
     int rc;
 
-    if (!w->present)
+    if (!r->spec->nworkloads)
         return true;
     r->phase = "workload";
-    if (fl_workload_child_start(w, r->seed, dur, &r->wl, &e)) {
-        set_verdict(r, FL_VERDICT_ERROR, "%s", e.msg);
-        return false;
+    for (size_t k = 0; k < r->spec->nworkloads; k++) {
+        const struct fl_spec_workload *w = &r->spec->workloads[k];
+        char lbuf[80];
+        const char *lb = wl_label(r, k, lbuf, sizeof lbuf);
+        if (fl_workload_child_start(w, r->seed, dur, &r->wl[k], &e)) {
+            set_verdict(r, FL_VERDICT_ERROR, "%s%s%s%s", *lb ? "workload" : "", lb, *lb ? ": " : "",
+                        e.msg);
+            return false;
+        }
+        r->wl_started[k] = true;
+        event(r, "%s%s%s%s %s clients started for %.1fs%s%s, recording a history",
+              *lb ? "workload" : "", lb, *lb ? ": " : "", w->client, w->workload,
+              (double)dur / 1000.0, w->netns ? " in netns " : "", w->netns ? w->netns : "");
     }
-    r->wl_started = true;
-    event(r, "%s %s clients started for %.1fs%s%s, recording a history", w->client, w->workload,
-          (double)dur / 1000.0, w->netns ? " in netns " : "", w->netns ? w->netns : "");
-    /* Give it a moment to connect: a workload that fails at once is an error. */
+    /* Give them a moment to connect: a workload that fails at once is an error. */
     for (int i = 0; i < 5; i++) {
+        char lbuf[80];
         fl_sleep_ms(100);
-        if ((rc = fl_workload_child_poll(&r->wl)) >= 0) {
-            fl_workload_child_tail(&r->wl, tail, sizeof tail);
+        for (size_t k = 0; k < r->spec->nworkloads; k++) {
+            if ((rc = fl_workload_child_poll(&r->wl[k])) < 0)
+                continue;
+            fl_workload_child_tail(&r->wl[k], tail, sizeof tail);
             set_verdict(r, FL_VERDICT_ERROR,
-                        "the workload exited with status %d before any fault: %s", rc, tail);
-            fl_workload_child_cleanup(&r->wl);
-            r->wl_started = false;
+                        "the workload%s exited with status %d before any fault: %s",
+                        wl_label(r, k, lbuf, sizeof lbuf), rc, tail);
             return false;
         }
     }
@@ -900,63 +1375,93 @@ static void replace_all(char *buf, size_t len, const char *from, const char *to)
     }
 }
 
-/* Wait for the clients, store the history with the run, run each check,
- * and make the checks part of the verdict. */
-static void finish_workload(struct run *r)
+/* Run the checks of workload k's history and make them part of the verdict. */
+static void run_checks(struct run *r, size_t k)
 {
-    const struct fl_spec_workload *w = &r->spec->workload;
+    char out[4096], lbuf[80];
+    const char *lb = wl_label(r, k, lbuf, sizeof lbuf);
+
+    for (size_t i = 0; i < r->spec->nchecks; i++) {
+        const struct fl_spec_check *ck = &r->spec->checks[i];
+        const char *res;
+        char first[300];
+        size_t n;
+        int rc;
+        if (ck->workload != k)
+            continue;
+        rc = fl_check_child_run(ck, r->wl[k].history, out, sizeof out);
+        res = check_result(rc);
+        fl_store_check(r->o->store, r->run_id, (int)i, ck->model, res, rc, out);
+        for (n = 0; out[n] && out[n] != '\n' && n < sizeof first - 1; n++)
+            first[n] = out[n];
+        first[n] = '\0';
+        event(r, "check %s%s%s: %s: %s", ck->model, *lb ? " of workload" : "", lb, res, first);
+        if (rc == 1)
+            set_verdict(r, FL_VERDICT_FAILED, "the %s check%s%s found the history invalid: %s",
+                        ck->model, *lb ? " of workload" : "", lb, first);
+        else if (rc == 2)
+            set_verdict(r, FL_VERDICT_FAILED,
+                        "the %s check%s%s could not decide within its timeout (unknown): %s",
+                        ck->model, *lb ? " of workload" : "", lb, first);
+        else if (rc != 0)
+            set_verdict(r, FL_VERDICT_ERROR, "the %s check could not run (status %d): %s",
+                        ck->model, rc, first);
+    }
+}
+
+/* Wait for workload k's clients, store its history with the run, run its
+ * checks. */
+static void finish_one_workload(struct run *r, size_t k)
+{
+    const struct fl_spec_workload *w = &r->spec->workloads[k];
     int64_t dur = fl_workload_duration_ms(r->spec);
     struct fl_err e = {0};
-    char out[4096];
+    char out[4096], lbuf[80];
+    const char *lb = wl_label(r, k, lbuf, sizeof lbuf);
     int rc;
 
-    if (!r->wl_started)
-        return;
-    r->phase = "check";
-    rc = fl_workload_child_wait(&r->wl, stopping(r) ? 0 : dur + 30000);
-    fl_workload_child_tail(&r->wl, out, 600);
-    if (fl_store_history_put(r->o->store, r->run_id, w->client, w->workload, r->wl.history, &e)) {
-        event(r, "the workload %s: %s", rc ? "failed" : "finished", out);
-        event(r, "the history was not stored: %s; it is kept at %s", e.msg, r->wl.history);
-        set_verdict(r, FL_VERDICT_ERROR, "the workload recorded no usable history: %s", e.msg);
-        fl_workload_child_keep(&r->wl);
+    rc = fl_workload_child_wait(&r->wl[k], stopping(r) ? 0 : dur + 30000);
+    fl_workload_child_tail(&r->wl[k], out, 600);
+    if (fl_store_history_put_nth(r->o->store, r->run_id, (int)k, w->name, w->client, w->workload,
+                                 r->wl[k].history, &e)) {
+        event(r, "the workload%s %s: %s", lb, rc ? "failed" : "finished", out);
+        event(r, "the history%s%s was not stored: %s; it is kept at %s", *lb ? " of" : "", lb,
+              e.msg, r->wl[k].history);
+        set_verdict(r, FL_VERDICT_ERROR, "the workload%s recorded no usable history: %s", lb,
+                    e.msg);
+        fl_workload_child_keep(&r->wl[k]);
+        r->wl_started[k] = false;
         return;
     }
     {
         /* the temporary file is removed below: point at where it is kept */
         char stored[96];
         snprintf(stored, sizeof stored, "stored with run %lld", (long long)r->run_id);
-        replace_all(out, sizeof out, r->wl.history, stored);
+        replace_all(out, sizeof out, r->wl[k].history, stored);
     }
     if (rc != 0)
-        event(r, "the workload exited with status %d: %s", rc, out);
+        event(r, "the workload%s exited with status %d: %s", lb, rc, out);
     else
-        event(r, "the workload finished: %s", out);
-    event(r, "history stored with the run (`faultline show %lld --history`)", (long long)r->run_id);
-    for (size_t i = 0; i < r->spec->nchecks; i++) {
-        const struct fl_spec_check *ck = &r->spec->checks[i];
-        const char *res;
-        char first[300];
-        size_t k;
-        rc = fl_check_child_run(ck, r->wl.history, out, sizeof out);
-        res = check_result(rc);
-        fl_store_check(r->o->store, r->run_id, (int)i, ck->model, res, rc, out);
-        for (k = 0; out[k] && out[k] != '\n' && k < sizeof first - 1; k++)
-            first[k] = out[k];
-        first[k] = '\0';
-        event(r, "check %s: %s: %s", ck->model, res, first);
-        if (rc == 1)
-            set_verdict(r, FL_VERDICT_FAILED, "the %s check found the history invalid: %s",
-                        ck->model, first);
-        else if (rc == 2)
-            set_verdict(r, FL_VERDICT_FAILED,
-                        "the %s check could not decide within its timeout (unknown): %s", ck->model,
-                        first);
-        else if (rc != 0)
-            set_verdict(r, FL_VERDICT_ERROR, "the %s check could not run (status %d): %s",
-                        ck->model, rc, first);
-    }
-    fl_workload_child_cleanup(&r->wl);
+        event(r, "the workload%s finished: %s", lb, out);
+    if (k == 0)
+        event(r, "history stored with the run (`faultline show %lld --history`)",
+              (long long)r->run_id);
+    else
+        event(r,
+              "history of workload %s stored with the run (`faultline show %lld --history "
+              "--workload %s`)",
+              w->name, (long long)r->run_id, w->name);
+    run_checks(r, k);
+    fl_workload_child_cleanup(&r->wl[k]);
+    r->wl_started[k] = false;
+}
+
+static void finish_workload(struct run *r)
+{
+    r->phase = "check";
+    for (size_t k = 0; k < r->spec->nworkloads; k++)
+        if (r->wl_started[k])
+            finish_one_workload(r, k);
 }
 
 static void record_probes(struct run *r)
@@ -1035,6 +1540,65 @@ uint64_t fl_engine_seed(const struct fl_spec *spec, const struct fl_engine_opts 
     return seed & ((1ULL << 53) - 1);
 }
 
+/* Each probe's and each step's runtime state, before anything starts. */
+static void init_runtime(struct run *r)
+{
+    const struct fl_spec *spec = r->spec;
+
+    for (size_t i = 0; i < spec->nprobes; i++) {
+        struct probe_rt *p = &r->probes[i];
+        pthread_condattr_t ca;
+        p->sp = &spec->probes[i];
+        p->id = (int)i;
+        p->t0_ns = r->t0_ns;
+        p->recover_ms = -1;
+        p->detect_ms = -1;
+        p->covered_ms = -1;
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&p->wake, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    for (size_t i = 0; i < spec->nactions; i++) {
+        r->steps[i].a = &spec->actions[i];
+        r->steps[i].spec = spec;
+        r->steps[i].state_dir = r->o->state_dir;
+        r->steps[i].host = spec->actions[i].host;
+    }
+}
+
+/* Everything the run holds, whatever stage it reached. */
+static void fini_runtime(struct run *r)
+{
+    for (size_t i = 0; r->steps && i < r->spec->nactions; i++) {
+        if (r->steps[i].cmd_started)
+            pthread_join(r->steps[i].cmd_th, NULL);
+        if (r->steps[i].f.ops)
+            fl_fault_fini(&r->steps[i].f);
+        json_decref(r->steps[i].pre_params);
+        json_decref(r->steps[i].pre_record);
+    }
+    for (size_t i = 0; r->probes && i < r->spec->nprobes; i++) {
+        free(r->probes[i].s);
+        pthread_mutex_destroy(&r->probes[i].mu);
+        pthread_cond_destroy(&r->probes[i].wake);
+    }
+    for (size_t k = 0; r->wl_started && k < r->spec->nworkloads; k++)
+        if (r->wl_started[k])
+            fl_workload_child_cleanup(&r->wl[k]);
+    free(r->wl);
+    free(r->wl_started);
+    free(r->probes);
+    free(r->steps);
+    free(r->guard_since);
+    fl_logcap_free(r->logs);
+    fl_agent_renewer_stop(r->renewer);
+    fl_cluster_agents_close(r->spec, r->agents);
+    if (r->journal_open)
+        fl_journal_close(&r->j);
+}
+
 int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
                   struct fl_run_result *res, struct fl_err *e)
 {
@@ -1057,30 +1621,15 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     r.probes = calloc(spec->nprobes ? spec->nprobes : 1, sizeof *r.probes);
     r.steps = calloc(spec->nactions ? spec->nactions : 1, sizeof *r.steps);
     r.guard_since = calloc(spec->nguardrails ? spec->nguardrails : 1, sizeof *r.guard_since);
-    if (!r.probes || !r.steps || !r.guard_since) {
+    r.wl = calloc(spec->nworkloads + 1, sizeof *r.wl);
+    r.wl_started = calloc(spec->nworkloads + 1, sizeof *r.wl_started);
+    if (!r.probes || !r.steps || !r.guard_since || !r.wl || !r.wl_started) {
         rc = fl_err_set(e, FL_EFAIL, "out of memory");
         goto out;
     }
     r.t0_ns = fl_mono_ns();
     r.wall0 = fl_wall_ms();
-    for (size_t i = 0; i < spec->nprobes; i++) {
-        r.probes[i].sp = &spec->probes[i];
-        r.probes[i].id = (int)i;
-        r.probes[i].t0_ns = r.t0_ns;
-        r.probes[i].recover_ms = -1;
-        r.probes[i].detect_ms = -1;
-        r.probes[i].covered_ms = -1;
-        pthread_mutex_init(&r.probes[i].mu, NULL);
-        {
-            pthread_condattr_t ca;
-            pthread_condattr_init(&ca);
-            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-            pthread_cond_init(&r.probes[i].wake, &ca);
-            pthread_condattr_destroy(&ca);
-        }
-    }
-    for (size_t i = 0; i < spec->nactions; i++)
-        r.steps[i].a = &spec->actions[i];
+    init_runtime(&r);
     for (size_t i = 0; i < spec->nguardrails; i++)
         r.guard_since[i] = -1;
     fl_spec_hash(spec, hash);
@@ -1100,7 +1649,8 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     event(&r, "run %lld of \"%s\" (%s)", (long long)r.run_id, spec->title, spec->file);
     if (spec->hypothesis)
         event(&r, "hypothesis: %s", spec->hypothesis);
-    if (preflight(&r) && start_workload(&r)) {
+    if (open_agents(&r) && run_commands(&r, "setup", spec->setup, spec->nsetup, true) &&
+        preflight(&r) && start_workload(&r)) {
         inject_and_observe(&r);
         judge_hypothesis(&r);
         if (!stopping(&r))
@@ -1119,9 +1669,13 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
         else
             event(&r, "target logs: %s", sum);
     }
+    run_commands(&r, "teardown", spec->teardown, spec->nteardown, false);
     r.phase = "verdict";
     res->exit_code = exit_code_for(res);
-    if (res->verdict == FL_VERDICT_PASSED)
+    if (res->verdict == FL_VERDICT_PASSED && !spec->nprobes)
+        snprintf(res->explanation, sizeof res->explanation, "every check of the workload%s passed",
+                 spec->nworkloads > 1 ? "s' histories" : "'s history");
+    else if (res->verdict == FL_VERDICT_PASSED)
         snprintf(res->explanation, sizeof res->explanation,
                  "the hypothesis held during the faults%s",
                  spec->has_recovery ? " and the steady state returned in time" : "");
@@ -1144,24 +1698,6 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     sigaction(SIGHUP, &old_hup, NULL);
     rc = 0;
 out:
-    for (size_t i = 0; r.steps && i < spec->nactions; i++) {
-        if (r.steps[i].cmd_started)
-            pthread_join(r.steps[i].cmd_th, NULL);
-        if (r.steps[i].f.ops)
-            fl_fault_fini(&r.steps[i].f);
-    }
-    for (size_t i = 0; r.probes && i < spec->nprobes; i++) {
-        free(r.probes[i].s);
-        pthread_mutex_destroy(&r.probes[i].mu);
-        pthread_cond_destroy(&r.probes[i].wake);
-    }
-    if (r.wl_started)
-        fl_workload_child_cleanup(&r.wl);
-    fl_logcap_free(r.logs);
-    free(r.probes);
-    free(r.steps);
-    free(r.guard_since);
-    if (r.journal_open)
-        fl_journal_close(&r.j);
+    fini_runtime(&r);
     return rc;
 }

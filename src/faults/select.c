@@ -367,6 +367,8 @@ void fl_select_describe(const json_t *params, char *buf, size_t len)
         ADD("in cgroup %s", s);
     if ((s = fl_param_str(params, "container", NULL)))
         ADD("in container %s", s);
+    if ((s = fl_param_str(params, "netns", NULL)))
+        ADD("in netns %s", s);
     if ((s = fl_param_str(params, "pidfile", NULL)))
         ADD("from pidfile %s", s);
     if (json_is_integer(pids))
@@ -550,6 +552,26 @@ static int push_target(struct fl_target **v, size_t *n, size_t *cap, pid_t pid, 
     return 0;
 }
 
+/* The named network namespace's identity (its nsfs inode). */
+static bool netns_stat(const char *name, struct stat *st)
+{
+    char path[PATH_MAX];
+
+    if (!*name || strchr(name, '/'))
+        return false;
+    snprintf(path, sizeof path, "/run/netns/%s", name);
+    return stat(path, st) == 0;
+}
+
+static bool in_netns(pid_t pid, const struct stat *ns)
+{
+    char path[64];
+    struct stat st;
+
+    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+    return stat(path, &st) == 0 && st.st_ino == ns->st_ino && st.st_dev == ns->st_dev;
+}
+
 int fl_select_resolve(const json_t *params, uint64_t seed, struct fl_selection *sel,
                       struct fl_err *e)
 {
@@ -562,7 +584,9 @@ int fl_select_resolve(const json_t *params, uint64_t seed, struct fl_selection *
     const char *re = fl_param_str(params, "cmdline", NULL);
     const char *cgroup = fl_param_str(params, "cgroup", NULL);
     bool has_explicit = has_explicit_selector(params), container = has_container(params);
-    size_t n_name = 0, n_cmd = 0, excluded = 0, k, *idx = NULL;
+    size_t n_name = 0, n_cmd = 0, excluded = 0, elsewhere = 0, k, *idx = NULL;
+    const char *netns = fl_param_str(params, "netns", NULL);
+    struct stat ns_st;
     regex_t rx;
     bool rx_ok = false;
     int r;
@@ -571,6 +595,13 @@ int fl_select_resolve(const json_t *params, uint64_t seed, struct fl_selection *
     if ((r = fl_select_validate(params, e)) ||
         (r = fl_select_parse_mode(mode_of(params), &mode, e)))
         return r;
+    if (netns && !netns_stat(netns, &ns_st)) {
+        r = fl_err_set(e, FL_ENOTARGET,
+                       "network namespace %s does not exist (see `ip netns list`; a lab host's "
+                       "is LAB-hN)",
+                       netns);
+        goto out;
+    }
     if ((r = gather_pids(params, &sets, e)))
         goto out;
     domain = sets.domain;
@@ -607,6 +638,10 @@ int fl_select_resolve(const json_t *params, uint64_t seed, struct fl_selection *
             ok = ok && pidvec_has(&sets.cg, pid);
         if (container && has_explicit)
             ok = ok && pidvec_has(&sets.ct, pid);
+        if (ok && netns && !in_netns(pid, &ns_st)) {
+            elsewhere++;
+            ok = false;
+        }
         if (!ok)
             continue;
         if (!has_explicit && fl_proc_check_allowed(pid, &ignore)) {
@@ -620,6 +655,13 @@ int fl_select_resolve(const json_t *params, uint64_t seed, struct fl_selection *
             r = fl_err_set(e, FL_EFAIL, "out of memory");
             goto out;
         }
+    }
+    if (n_cand == 0 && elsewhere) {
+        r = fl_err_set(e, FL_ENOTARGET,
+                       "no selected process runs in network namespace %s (%zu matching "
+                       "process%s run%s elsewhere)",
+                       netns, elsewhere, elsewhere == 1 ? "" : "es", elsewhere == 1 ? "s" : "");
+        goto out;
     }
     if (n_cand == 0) {
         r = no_match(params, n_name, n_cmd, excluded, e);

@@ -35,6 +35,9 @@
      "(relative to the cgroup2 mount, or absolute under /sys/fs/cgroup)", NULL, 0, 0}, \
     {"container", FL_OPT_STRING, 0, "NAME", "select the processes of this running podman or " \
      "Docker container (name or id; podman:NAME or docker:NAME picks the runtime)", NULL, 0, 0}, \
+    {"netns", FL_OPT_STRING, 0, "NAME", "select only processes inside this named network " \
+     "namespace (/run/netns/NAME, e.g. a lab host's LAB-hN); a filter on the other selectors", \
+     NULL, 0, 0}, \
     {"mode", FL_OPT_STRING, 0, "MODE", "how many matches to act on: one, all, fixed:N, " \
      "fixed-percent:P, random-max-percent:P (default one; all for --pid, --pidfile or " \
      "--container alone); " \

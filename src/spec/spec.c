@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "check/check.h"
+#include "spec/internal.h"
 #include "spec/yaml.h"
 #include "util/parse.h"
 #include "util/suggest.h"
@@ -24,17 +25,7 @@
 #define DEFAULT_ROLLBACK_TIMEOUT_MS 30000
 #define MAX_FILE_BYTES (1 << 20)
 
-struct ctx {
-    const char *file;
-    struct fl_spec_errors *errs;
-    struct fl_spec *s;
-    const struct fl_ynode *targets; /* the targets mapping, or NULL */
-};
-
-static void err_at(struct ctx *c, const struct fl_ynode *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void err_at(struct ctx *c, const struct fl_ynode *n, const char *fmt, ...)
+void err_at(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *fmt, ...)
 {
     char msg[1200];
     va_list ap;
@@ -58,7 +49,7 @@ void fl_spec_errors_fini(struct fl_spec_errors *errs)
 
 /* ---- scalar helpers ---------------------------------------------------- */
 
-static const char *scalar(struct ctx *c, const struct fl_ynode *n, const char *what)
+const char *scalar(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *what)
 {
     if (!n)
         return NULL;
@@ -69,7 +60,7 @@ static const char *scalar(struct ctx *c, const struct fl_ynode *n, const char *w
     return n->str;
 }
 
-static char *dup_str(struct ctx *c, const struct fl_ynode *n, const char *what)
+char *dup_str(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *what)
 {
     const char *v = scalar(c, n, what);
     return v ? strdup(v) : NULL;
@@ -85,7 +76,7 @@ static char *rtrim(char *s)
     return s;
 }
 
-static bool get_duration(struct ctx *c, const struct fl_ynode *n, const char *what, int64_t *out)
+bool get_duration(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *what, int64_t *out)
 {
     struct fl_err e = {0};
     const char *v = scalar(c, n, what);
@@ -99,7 +90,8 @@ static bool get_duration(struct ctx *c, const struct fl_ynode *n, const char *wh
     return true;
 }
 
-static bool get_number(struct ctx *c, const struct fl_ynode *n, const char *what, double *out)
+static bool get_number(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *what,
+                       double *out)
 {
     const char *v = scalar(c, n, what);
     char *end;
@@ -115,7 +107,8 @@ static bool get_number(struct ctx *c, const struct fl_ynode *n, const char *what
     return true;
 }
 
-static bool get_percent(struct ctx *c, const struct fl_ynode *n, const char *what, double *out)
+static bool get_percent(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *what,
+                        double *out)
 {
     struct fl_err e = {0};
     const char *v = scalar(c, n, what);
@@ -129,8 +122,8 @@ static bool get_percent(struct ctx *c, const struct fl_ynode *n, const char *wha
     return true;
 }
 
-static bool is_mapping(struct ctx *c, const struct fl_ynode *n, const char *what,
-                       const char *example)
+bool is_mapping(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *what,
+                const char *example)
 {
     if (n && n->type == FL_YMAP)
         return true;
@@ -138,7 +131,7 @@ static bool is_mapping(struct ctx *c, const struct fl_ynode *n, const char *what
     return false;
 }
 
-static bool is_list(struct ctx *c, const struct fl_ynode *n, const char *what, const char *example)
+bool is_list(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *what, const char *example)
 {
     if (n && n->type == FL_YSEQ)
         return true;
@@ -192,8 +185,8 @@ static const char *hint_opts(const char *word, const struct fl_opt *t, const cha
 }
 
 /* Report every key of `map` not in `keys`. */
-static void check_keys(struct ctx *c, const struct fl_ynode *map, const char *where,
-                       const char *const *keys)
+void check_keys(struct fl_spec_ctx *c, const struct fl_ynode *map, const char *where,
+                const char *const *keys)
 {
     char list[512], h[96];
 
@@ -205,7 +198,7 @@ static void check_keys(struct ctx *c, const struct fl_ynode *map, const char *wh
         }
 }
 
-static bool valid_name(const char *s)
+bool valid_name(const char *s)
 {
     if (!*s || strlen(s) > 64)
         return false;
@@ -226,7 +219,7 @@ static void opts_names(const struct fl_opt *t, char *buf, size_t len)
 
 /* Parse one option (scalar, or a list for repeatable ones) with the kind's
  * table into params. `kind` names it in messages ("network.loss"). */
-static bool set_option(struct ctx *c, const struct fl_opt *o, const char *kind,
+static bool set_option(struct fl_spec_ctx *c, const struct fl_opt *o, const char *kind,
                        const struct fl_ynode *v, json_t *params)
 {
     struct fl_err e = {0};
@@ -281,7 +274,7 @@ static bool parse_percentile(const char *k, double *pct)
     return !*end && *pct > 0 && *pct <= 100;
 }
 
-static void load_tolerance(struct ctx *c, const struct fl_ynode *n, struct fl_tolerance *t)
+static void load_tolerance(struct fl_spec_ctx *c, const struct fl_ynode *n, struct fl_tolerance *t)
 {
     const struct fl_ynode *v;
 
@@ -334,7 +327,7 @@ static void load_tolerance(struct ctx *c, const struct fl_ynode *n, struct fl_to
 /* ---- probes ------------------------------------------------------------ */
 
 static const char *const probe_common_keys[] = {"name",  "type",      "interval", "timeout",
-                                                "netns", "tolerance", NULL};
+                                                "netns", "tolerance", "host",     NULL};
 
 static bool probe_name_taken(const struct fl_spec *s, const char *name)
 {
@@ -345,7 +338,7 @@ static bool probe_name_taken(const struct fl_spec *s, const char *name)
 }
 
 /* Load a probe mapping; returns its index or -1. */
-static long load_probe(struct ctx *c, const struct fl_ynode *n, enum fl_probe_role role,
+static long load_probe(struct fl_spec_ctx *c, const struct fl_ynode *n, enum fl_probe_role role,
                        int64_t def_interval, const char *fallback_name)
 {
     struct fl_spec *s = c->s;
@@ -422,6 +415,10 @@ static long load_probe(struct ctx *c, const struct fl_ynode *n, enum fl_probe_ro
             err_at(c, v, "netns '%s' must be a name from `ip netns list`", p->netns);
         }
     }
+    if ((v = fl_yaml_get(n, "host")) && !p->netns)
+        p->netns = fl_spec_host_netns_of(c, v);
+    else if (v)
+        err_at(c, v, "a probe takes host: or netns:, not both");
     load_tolerance(c, fl_yaml_get(n, "tolerance"), &p->tol);
 
     if (!p->ops)
@@ -438,7 +435,7 @@ static long load_probe(struct ctx *c, const struct fl_ynode *n, enum fl_probe_ro
             opts_names(p->ops->opts, opts, sizeof opts);
             err_at(c, k, "%s probes do not take '%s'; %stheir options: %s (and %s)", p->ops->kind,
                    k->str, hint_opts(k->str, p->ops->opts, probe_common_keys, h, sizeof h), opts,
-                   "name, type, interval, timeout, netns, tolerance");
+                   "name, type, interval, timeout, netns, host, tolerance");
             continue;
         }
         set_option(c, o, p->ops->kind, n->kids[i + 1], p->params);
@@ -452,16 +449,18 @@ static long load_probe(struct ctx *c, const struct fl_ynode *n, enum fl_probe_ro
     return (long)(s->nprobes - 1);
 }
 
-static void load_steady_state(struct ctx *c, const struct fl_ynode *n)
+static void load_steady_state(struct fl_spec_ctx *c, const struct fl_ynode *n, bool checks_only)
 {
     static const char *const keys[] = {"interval", "preflight", "probes", NULL};
     int64_t interval = DEFAULT_INTERVAL_MS;
     const struct fl_ynode *v;
 
+    if (!n && checks_only)
+        return;
     if (!n) {
         err_at(c, NULL,
                "no steady_state: add steady_state: {probes: [...]} saying what "
-               "healthy looks like");
+               "healthy looks like (or checks: of a workload's history)");
         return;
     }
     if (!is_mapping(c, n, "steady_state", "interval: 1s, probes: [...]"))
@@ -473,6 +472,8 @@ static void load_steady_state(struct ctx *c, const struct fl_ynode *n)
     if ((v = fl_yaml_get(n, "preflight")))
         get_duration(c, v, "preflight", &c->s->preflight_ms);
     v = fl_yaml_get(n, "probes");
+    if (!v && checks_only)
+        return;
     if (!v) {
         err_at(c, n,
                "steady_state has no probes: add probes: [{name: ..., type: tcp, "
@@ -481,8 +482,10 @@ static void load_steady_state(struct ctx *c, const struct fl_ynode *n)
     }
     if (!is_list(c, v, "steady_state.probes", "- name: api ..."))
         return;
-    if (v->n == 0)
-        err_at(c, v, "steady_state.probes is empty: add at least one probe");
+    if (v->n == 0 && !checks_only)
+        err_at(c, v,
+               "steady_state.probes is empty: add at least one probe (or checks: of a "
+               "workload's history)");
     for (size_t i = 0; i < v->n; i++)
         load_probe(c, v->kids[i], FL_PROBE_STEADY, interval, NULL);
 }
@@ -500,7 +503,7 @@ static bool any_kind_takes(const char *key)
     return false;
 }
 
-static void load_targets(struct ctx *c, const struct fl_ynode *n)
+static void load_targets(struct fl_spec_ctx *c, const struct fl_ynode *n)
 {
     if (!n)
         return;
@@ -528,10 +531,12 @@ static void load_targets(struct ctx *c, const struct fl_ynode *n)
     }
 }
 
-static const char *const action_keys[] = {"name",     "kind",    "target",  "start",
-                                          "duration", "command", "timeout", NULL};
+static const char *const action_keys[] = {"name",     "kind",    "target",    "start",
+                                          "duration", "command", "timeout",   "host",
+                                          "between",  "restart", "host_from", NULL};
 
-static void load_fault_params(struct ctx *c, const struct fl_ynode *n, struct fl_spec_action *a)
+static void load_fault_params(struct fl_spec_ctx *c, const struct fl_ynode *n,
+                              struct fl_spec_action *a)
 {
     const struct fl_opt *const tables[] = {a->ops->opts, NULL};
     const struct fl_ynode *tnode = NULL, *v;
@@ -590,14 +595,17 @@ static void load_fault_params(struct ctx *c, const struct fl_ynode *n, struct fl
             }
         }
     }
+    fl_spec_load_step_hosts(c, n, a);
     if ((int)c->errs->n != errs_before)
         return;
     if (fl_opts_check_required(a->ops->opts, a->params, &e) ||
         (a->ops->validate && a->ops->validate(a->ops, a->params, &e)))
         err_at(c, n, "%s: %s", a->ops->kind, e.msg);
+    if (a->between)
+        json_object_del(a->params, "peer"); /* set per host when the fault starts */
 }
 
-static void load_action(struct ctx *c, const struct fl_ynode *n, size_t idx)
+static void load_action(struct fl_spec_ctx *c, const struct fl_ynode *n, size_t idx)
 {
     struct fl_spec *s = c->s;
     struct fl_spec_action *a;
@@ -628,10 +636,12 @@ static void load_action(struct ctx *c, const struct fl_ynode *n, size_t idx)
         return;
     }
     if (cmd) {
-        static const char *const keys[] = {"name", "command", "start", "timeout", NULL};
+        static const char *const keys[] = {"name", "command", "start", "timeout", "host", NULL};
         a->type = FL_ACTION_COMMAND;
         check_keys(c, n, "a command step", keys);
         a->command = dup_str(c, cmd, "command");
+        if ((v = fl_yaml_get(n, "host")))
+            a->host = fl_spec_host_name(c, v);
         a->duration_ms = DEFAULT_ROLLBACK_TIMEOUT_MS;
         if ((v = fl_yaml_get(n, "timeout")))
             get_duration(c, v, "timeout", &a->duration_ms);
@@ -679,7 +689,7 @@ static void load_action(struct ctx *c, const struct fl_ynode *n, size_t idx)
         a->name = strdup(fallback);
 }
 
-static void load_method(struct ctx *c, const struct fl_ynode *n)
+static void load_method(struct fl_spec_ctx *c, const struct fl_ynode *n)
 {
     if (!n) {
         err_at(c, NULL,
@@ -696,6 +706,7 @@ static void load_method(struct ctx *c, const struct fl_ynode *n)
         return;
     for (size_t i = 0; i < n->n; i++)
         load_action(c, n->kids[i], i);
+    fl_spec_expand_between(c);
 }
 
 /* ---- guardrails, recovery, rollbacks ----------------------------------- */
@@ -708,7 +719,7 @@ static long find_probe(const struct fl_spec *s, const char *name)
     return -1;
 }
 
-static void load_guardrails(struct ctx *c, const struct fl_ynode *n)
+static void load_guardrails(struct fl_spec_ctx *c, const struct fl_ynode *n)
 {
     static const char *const keys[] = {"name", "probe", "tolerance", "for", NULL};
     struct fl_spec *s = c->s;
@@ -765,7 +776,7 @@ static void load_guardrails(struct ctx *c, const struct fl_ynode *n)
     }
 }
 
-static void load_recovery(struct ctx *c, const struct fl_ynode *n)
+static void load_recovery(struct fl_spec_ctx *c, const struct fl_ynode *n)
 {
     static const char *const keys[] = {"within", "stable", NULL};
     const struct fl_ynode *v;
@@ -787,7 +798,7 @@ static void load_recovery(struct ctx *c, const struct fl_ynode *n)
         get_duration(c, v, "stable", &c->s->recovery_stable_ms);
 }
 
-static void load_rollbacks(struct ctx *c, const struct fl_ynode *n)
+static void load_rollbacks(struct fl_spec_ctx *c, const struct fl_ynode *n)
 {
     if (!n)
         return;
@@ -817,7 +828,7 @@ static void load_rollbacks(struct ctx *c, const struct fl_ynode *n)
 
 /* A `name: value` pair of a workload/check mapping as "--name" "value"
  * (underscores become dashes; true alone becomes a bare flag). */
-static bool add_flag(struct ctx *c, const struct fl_ynode *k, const struct fl_ynode *v,
+static bool add_flag(struct fl_spec_ctx *c, const struct fl_ynode *k, const struct fl_ynode *v,
                      char ***argv, size_t *argc)
 {
     char **a = realloc(*argv, (*argc + 3) * sizeof **argv);
@@ -841,7 +852,7 @@ static bool add_flag(struct ctx *c, const struct fl_ynode *k, const struct fl_yn
     return true;
 }
 
-static bool flag_name_ok(struct ctx *c, const struct fl_ynode *k, const char *where)
+static bool flag_name_ok(struct fl_spec_ctx *c, const struct fl_ynode *k, const char *where)
 {
     for (const char *p = k->str; *p; p++)
         if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_' && *p != '-') {
@@ -854,21 +865,31 @@ static bool flag_name_ok(struct ctx *c, const struct fl_ynode *k, const char *wh
     return *k->str != '\0';
 }
 
-static void load_workload(struct ctx *c, const struct fl_ynode *n)
+static void load_one_workload(struct fl_spec_ctx *c, const struct fl_ynode *n,
+                              struct fl_spec_workload *w, size_t idx, bool listed)
 {
-    struct fl_spec_workload *w = &c->s->workload;
-
-    if (!n)
-        return;
-    if (!is_mapping(c, n, "workload", "client: redis, workload: register, target: HOST:PORT"))
+    if (!is_mapping(c, n, listed ? "each workload of the list" : "workload",
+                    "client: redis, workload: register, target: HOST:PORT"))
         return;
     w->present = true;
     w->line = n->line;
     w->col = n->col;
     for (size_t i = 0; i + 1 < n->n; i += 2) {
         const struct fl_ynode *k = n->kids[i], *v = n->kids[i + 1];
-        if (!strcmp(k->str, "netns")) {
-            w->netns = dup_str(c, v, "workload netns");
+        if (!strcmp(k->str, "netns") || !strcmp(k->str, "host")) {
+            if (w->netns)
+                err_at(c, k, "a workload takes host: or netns:, not both");
+            else
+                w->netns = !strcmp(k->str, "host") ? fl_spec_host_netns_of(c, v)
+                                                   : dup_str(c, v, "workload netns");
+            continue;
+        }
+        if (!strcmp(k->str, "name")) {
+            free(w->name);
+            w->name = dup_str(c, v, "workload name");
+            if (w->name && !valid_name(w->name))
+                err_at(c, v, "workload name '%s' must be 1-64 letters, digits, '-', '_' or '.'",
+                       w->name);
             continue;
         }
         if (!strcmp(k->str, "duration") || !strcmp(k->str, "out") || !strcmp(k->str, "seed")) {
@@ -898,9 +919,52 @@ static void load_workload(struct ctx *c, const struct fl_ynode *n)
         fl_wl_workload_names(names, sizeof names);
         err_at(c, n, "workload needs workload: %s", names);
     }
+    if (!w->name && asprintf(&w->name, "w%zu", idx + 1) < 0)
+        w->name = NULL;
+    for (size_t i = 0; i < idx && w->name; i++)
+        if (c->s->workloads[i].name && !strcmp(c->s->workloads[i].name, w->name))
+            err_at(c, n, "two workloads are named '%s': give each its own name:", w->name);
 }
 
-static void load_checks(struct ctx *c, const struct fl_ynode *n)
+/* `workload:` is one mapping, or a list of them (several workloads, e.g.
+ * a register on one member and a bank on another, each with its checks). */
+static void load_workload(struct fl_spec_ctx *c, const struct fl_ynode *n)
+{
+    struct fl_spec *s = c->s;
+    size_t count = n && n->type == FL_YSEQ ? n->n : 1;
+
+    if (!n)
+        return;
+    if (n->type == FL_YSEQ && n->n == 0) {
+        err_at(c, n, "workload is an empty list: remove it or add a workload");
+        return;
+    }
+    s->workloads = calloc(count, sizeof *s->workloads);
+    if (!s->workloads)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        load_one_workload(c, n->type == FL_YSEQ ? n->kids[i] : n, &s->workloads[i], i,
+                          n->type == FL_YSEQ);
+        s->nworkloads++;
+    }
+    s->workload = s->workloads[0]; /* shallow: workloads owns it */
+}
+
+static void check_workload_ref(struct fl_spec_ctx *c, const struct fl_ynode *v,
+                               struct fl_spec_check *ck)
+{
+    const char *name = scalar(c, v, "workload");
+
+    for (size_t i = 0; name && i < c->s->nworkloads; i++)
+        if (c->s->workloads[i].name && !strcmp(c->s->workloads[i].name, name)) {
+            ck->workload = i;
+            return;
+        }
+    if (name)
+        err_at(c, v, "the check's workload '%s' is not the name: of a workload", name);
+}
+
+static void load_checks(struct fl_spec_ctx *c, const struct fl_ynode *n)
 {
     if (!n)
         return;
@@ -928,6 +992,10 @@ static void load_checks(struct ctx *c, const struct fl_ynode *n)
                     err_at(c, v, "timeout must be longer than 0");
                 continue;
             }
+            if (!strcmp(k->str, "workload")) {
+                check_workload_ref(c, v, ck);
+                continue;
+            }
             if (!flag_name_ok(c, k, "a check"))
                 continue;
             if (!strcmp(k->str, "model")) {
@@ -938,6 +1006,11 @@ static void load_checks(struct ctx *c, const struct fl_ynode *n)
             }
             add_flag(c, k, v, &ck->argv, &ck->argc);
         }
+        if (c->s->nworkloads > 1 && !fl_yaml_get(m, "workload"))
+            err_at(c, m,
+                   "this experiment has %zu workloads: say which history the check reads "
+                   "with workload: NAME",
+                   c->s->nworkloads);
         if (!ck->model)
             err_at(c, m, "a check needs model: (%s; see `faultline check --help`)",
                    fl_check_checker_names(names, sizeof names));
@@ -947,7 +1020,7 @@ static void load_checks(struct ctx *c, const struct fl_ynode *n)
 /* ---- target logs ------------------------------------------------------- */
 
 /* One `logs:` entry: a name and exactly one of file, unit, command, container. */
-static void load_log(struct ctx *c, const struct fl_ynode *m, struct fl_spec_log *l)
+static void load_log(struct fl_spec_ctx *c, const struct fl_ynode *m, struct fl_spec_log *l)
 {
     static const char *const keys[] = {"name", "file", "unit", "command", "container", "max", NULL};
     static const char *const kinds[] = {"file", "unit", "command", "container"};
@@ -990,7 +1063,7 @@ static void load_log(struct ctx *c, const struct fl_ynode *m, struct fl_spec_log
     }
 }
 
-static void load_logs(struct ctx *c, const struct fl_ynode *n)
+static void load_logs(struct fl_spec_ctx *c, const struct fl_ynode *n)
 {
     if (!n || !is_list(c, n, "logs", "- {name: app, file: /var/log/app.log}"))
         return;
@@ -1010,7 +1083,7 @@ static void load_logs(struct ctx *c, const struct fl_ynode *n)
 
 /* ---- the whole file ---------------------------------------------------- */
 
-static void check_timing(struct ctx *c, const struct fl_ynode *root)
+static void check_timing(struct fl_spec_ctx *c, const struct fl_ynode *root)
 {
     struct fl_spec *s = c->s;
     const struct fl_ynode *dur = fl_yaml_get(root, "duration");
@@ -1062,7 +1135,7 @@ static void check_timing(struct ctx *c, const struct fl_ynode *root)
 /* A tcp probe that only connects cannot see a frozen server: the kernel
  * completes the handshake for the paused process. Warn when one guards an
  * experiment that pauses processes. */
-static void warn_blind_probes(struct ctx *c)
+static void warn_blind_probes(struct fl_spec_ctx *c)
 {
     struct fl_spec *s = c->s;
     const struct fl_spec_action *pause = NULL;
@@ -1088,12 +1161,12 @@ static void warn_blind_probes(struct ctx *c)
     }
 }
 
-static void load_root(struct ctx *c, const struct fl_ynode *root)
+static void load_root(struct fl_spec_ctx *c, const struct fl_ynode *root)
 {
     static const char *const keys[] = {
-        "title",     "description",  "hypothesis", "seed",       "duration",
-        "targets",   "steady_state", "method",     "guardrails", "recovery",
-        "rollbacks", "workload",     "checks",     "logs",       NULL};
+        "title",        "description", "hypothesis", "seed",     "duration",  "targets",
+        "steady_state", "method",      "guardrails", "recovery", "rollbacks", "workload",
+        "checks",       "logs",        "hosts",      "setup",    "teardown",  NULL};
     struct fl_spec *s = c->s;
     const struct fl_ynode *v;
 
@@ -1120,16 +1193,24 @@ static void load_root(struct ctx *c, const struct fl_ynode *root)
         }
     }
     load_targets(c, fl_yaml_get(root, "targets"));
-    load_steady_state(c, fl_yaml_get(root, "steady_state"));
+    fl_spec_load_hosts(c, fl_yaml_get(root, "hosts"));
+    load_steady_state(c, fl_yaml_get(root, "steady_state"), fl_yaml_get(root, "checks") != NULL);
     load_method(c, fl_yaml_get(root, "method"));
     load_guardrails(c, fl_yaml_get(root, "guardrails"));
     load_recovery(c, fl_yaml_get(root, "recovery"));
     load_rollbacks(c, fl_yaml_get(root, "rollbacks"));
+    fl_spec_load_commands(c, fl_yaml_get(root, "setup"), "setup", &s->setup, &s->nsetup);
+    fl_spec_load_commands(c, fl_yaml_get(root, "teardown"), "teardown", &s->teardown,
+                          &s->nteardown);
     load_workload(c, fl_yaml_get(root, "workload"));
     load_checks(c, fl_yaml_get(root, "checks"));
     load_logs(c, fl_yaml_get(root, "logs"));
     check_timing(c, root);
     warn_blind_probes(c);
+    if (s->has_recovery && !s->nprobes)
+        err_at(c, fl_yaml_get(root, "recovery"),
+               "recovery watches the steady_state probes, and there are none: add probes or "
+               "remove recovery:");
     if (s->has_recovery && !s->recovery_stable_ms) {
         int64_t longest = 0;
         for (size_t i = 0; i < s->nprobes; i++)
@@ -1143,7 +1224,7 @@ struct fl_spec *fl_spec_load_string(const char *name, const char *text, size_t l
                                     struct fl_spec_errors *errs)
 {
     struct fl_spec *s = calloc(1, sizeof *s);
-    struct ctx c = {.file = name, .errs = errs, .s = s};
+    struct fl_spec_ctx c = {.file = name, .errs = errs, .s = s};
     struct fl_ynode *root;
     char yerr[600];
 
@@ -1228,6 +1309,7 @@ void fl_spec_free(struct fl_spec *s)
         json_decref(s->probes[i].params);
     }
     for (size_t i = 0; i < s->nactions; i++) {
+        fl_spec_action_fini(&s->actions[i]);
         free(s->actions[i].name);
         free(s->actions[i].target);
         free(s->actions[i].command);
@@ -1237,12 +1319,17 @@ void fl_spec_free(struct fl_spec *s)
         free(s->guardrails[i].name);
     for (size_t i = 0; i < s->nrollbacks; i++)
         free(s->rollbacks[i]);
-    for (size_t i = 0; i < s->workload.argc; i++)
-        free(s->workload.argv[i]);
-    free(s->workload.argv);
-    free(s->workload.netns);
-    free(s->workload.client);
-    free(s->workload.workload);
+    for (size_t w = 0; w < s->nworkloads; w++) {
+        struct fl_spec_workload *wl = &s->workloads[w];
+        for (size_t i = 0; i < wl->argc; i++)
+            free(wl->argv[i]);
+        free(wl->argv);
+        free(wl->netns);
+        free(wl->client);
+        free(wl->workload);
+        free(wl->name);
+    }
+    free(s->workloads);
     for (size_t i = 0; i < s->nchecks; i++) {
         for (size_t j = 0; j < s->checks[i].argc; j++)
             free(s->checks[i].argv[j]);
@@ -1250,6 +1337,7 @@ void fl_spec_free(struct fl_spec *s)
         free(s->checks[i].model);
     }
     free(s->checks);
+    fl_spec_cluster_free(s);
     free(s->probes);
     free(s->actions);
     free(s->guardrails);

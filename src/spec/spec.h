@@ -17,6 +17,7 @@
 #include "probes/probe.h"
 
 #define FL_SPEC_MAX_ERRORS 32
+#define FL_SPEC_MAX_HOSTS 64
 
 struct fl_spec_errors {
     size_t n;
@@ -39,6 +40,52 @@ struct fl_spec_probe {
 
 enum fl_action_type { FL_ACTION_FAULT, FL_ACTION_COMMAND };
 
+/* hosts: a name an experiment uses for one machine: a `faultline lab` host
+ * (a network namespace on this machine, where faults are applied locally)
+ * or a host reached through its `faultline agent`. */
+struct fl_spec_host {
+    char *name;     /* "h1", "db-primary" */
+    char *lab;      /* lab host: the lab's name ("lab"), else NULL */
+    char *lab_host; /* the host within it ("h1") */
+    char *agent;    /* agent host: its URL, else NULL */
+    char *token;    /* agent host: "env:NAME" or "file:PATH", or NULL (no token) */
+    char *address;  /* an address given in the file, or NULL: the lab's (the agent URL's host) */
+    int line, col;
+};
+
+/* A setup or teardown command: run on a host (its namespace, like `lab
+ * exec`) or on this machine, bounded by a timeout, its output kept. */
+struct fl_spec_command {
+    char *name;
+    char *host; /* a name from hosts:, or NULL for this machine */
+    char *command;
+    int64_t timeout_ms;
+    int line, col;
+};
+
+/* A target resolved when its fault starts ("the current leader"): the
+ * value a command prints, a JSON pointer into an HTTP answer, or what a
+ * Redis Sentinel says the primary is; the value names a host of hosts:
+ * by its name or address (a ":PORT" is ignored). */
+enum fl_resolve_kind { FL_RESOLVE_NONE, FL_RESOLVE_COMMAND, FL_RESOLVE_HTTP, FL_RESOLVE_SENTINEL };
+struct fl_spec_resolve {
+    enum fl_resolve_kind kind;
+    char *command;           /* COMMAND: the first line of its output */
+    char *url, *pointer;     /* HTTP: GET url, the JSON value at pointer */
+    char *sentinel, *master; /* SENTINEL: HOST:PORT of a sentinel, the master's name */
+    char *from;              /* run it from this host (its namespace), or NULL */
+    int64_t timeout_ms;
+};
+
+/* process.kill's restart: what brings the member back, `after` the kill
+ * (revert = restart). */
+struct fl_spec_restart {
+    bool present;
+    char *command; /* run on the step's host */
+    char *unit;    /* or `systemctl start UNIT` */
+    int64_t after_ms, timeout_ms;
+};
+
 struct fl_spec_action {
     enum fl_action_type type;
     char *name;                     /* "partition-replica" or "#2 network.partition" */
@@ -48,6 +95,12 @@ struct fl_spec_action {
     char *command;                  /* FL_ACTION_COMMAND */
     int64_t start_ms;               /* offset from the start of injection */
     int64_t duration_ms;            /* faults: 0 = until the experiment's duration ends */
+    char *host;                     /* act on this host of hosts: (its netns), or NULL */
+    char **peer_hosts;              /* partitions by host name: the peers' addresses, */
+    size_t npeer_hosts;             /*   resolved when the fault starts */
+    char *between;                  /* the group expression this step came from, or NULL */
+    struct fl_spec_resolve resolve; /* host_from: the host resolved at fault start */
+    struct fl_spec_restart restart; /* process.kill */
     int line, col;
 };
 
@@ -64,6 +117,7 @@ struct fl_spec_guardrail {
  * netns becomes a `--key value` flag of that command. */
 struct fl_spec_workload {
     bool present;
+    char *name;  /* "w1", or the file's name: for checks and messages */
     char *netns; /* run the clients inside this named namespace, or NULL */
     char **argv; /* "--client", "redis", "--workload", "register", ... */
     size_t argc;
@@ -75,6 +129,7 @@ struct fl_spec_workload {
  * but timeout becomes a flag (model: bank -> --model bank). */
 struct fl_spec_check {
     char *model;
+    size_t workload; /* index of the workload whose history it checks */
     char **argv;
     size_t argc;
     int64_t timeout_ms;
@@ -114,11 +169,17 @@ struct fl_spec {
     struct fl_spec_guardrail *guardrails;
     size_t nrollbacks;
     char **rollbacks;
-    struct fl_spec_workload workload;
+    struct fl_spec_workload workload; /* the first workload (workloads[0]), or none */
+    size_t nworkloads;                /* several: `workload:` as a list */
+    struct fl_spec_workload *workloads;
     size_t nchecks;
     struct fl_spec_check *checks;
     size_t nlogs;
     struct fl_spec_log *logs;
+    size_t nhosts;
+    struct fl_spec_host *hosts;
+    size_t nsetup, nteardown;
+    struct fl_spec_command *setup, *teardown;
 
     /* "FILE:LINE:COL: warning: ..." for a valid file that probably does
      * not do what its author thinks (validate and run print them) */
@@ -132,6 +193,9 @@ struct fl_spec *fl_spec_load_file(const char *path, struct fl_spec_errors *errs)
 struct fl_spec *fl_spec_load_string(const char *name, const char *text, size_t len,
                                     struct fl_spec_errors *errs);
 void fl_spec_free(struct fl_spec *s);
+
+/* The host of hosts: called name, or NULL. */
+const struct fl_spec_host *fl_spec_host_find(const struct fl_spec *s, const char *name);
 
 /* 16 hex digits identifying the content (FNV-1a 64). */
 void fl_spec_hash(const struct fl_spec *s, char out[17]);

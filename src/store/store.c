@@ -73,7 +73,13 @@ static const char *const migrations[] = {
     "UPDATE histories SET events = operations - (substr(CAST(content AS TEXT), 1, 1) = '#'), "
     "operations = (length(CAST(content AS TEXT)) - "
     "length(replace(CAST(content AS TEXT), '\"type\":\"invoke\"', ''))) / 15;\n",
-    /* 5: the log lines of the run's targets (docs/experiments.md, "Target logs") */
+    /* 5: an experiment with several workloads: the first one's history stays
+     * in histories, the others' are here, by their position and name */
+    "CREATE TABLE IF NOT EXISTS workload_histories (\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL, name TEXT NOT NULL,\n"
+    "  client TEXT, workload TEXT, operations INTEGER NOT NULL, events INTEGER,\n"
+    "  bytes INTEGER NOT NULL, content BLOB NOT NULL, PRIMARY KEY (run_id, seq));\n",
+    /* 6: the log lines of the run's targets (docs/experiments.md, "Target logs") */
     "CREATE TABLE IF NOT EXISTS run_log_sources (\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id), source TEXT NOT NULL, kind TEXT NOT NULL,\n"
     "  target TEXT NOT NULL, lines INTEGER NOT NULL, bytes INTEGER NOT NULL,\n"
@@ -122,6 +128,12 @@ static const char *const pg_migrations[] = {
     "  output TEXT, PRIMARY KEY (run_id, seq));\n",
     /* 4: no PostgreSQL store predates the events column */
     "ALTER TABLE histories ADD COLUMN events BIGINT;\n",
+    /* 5 */
+    "CREATE TABLE IF NOT EXISTS workload_histories (\n"
+    "  run_id BIGINT NOT NULL REFERENCES runs(id), seq BIGINT NOT NULL, name TEXT NOT NULL,\n"
+    "  client TEXT, workload TEXT, operations BIGINT NOT NULL, events BIGINT,\n"
+    "  bytes BIGINT NOT NULL, content BYTEA NOT NULL, PRIMARY KEY (run_id, seq));\n",
+    /* 6 */
     "CREATE TABLE IF NOT EXISTS run_log_sources (\n"
     "  run_id BIGINT NOT NULL REFERENCES runs(id), source TEXT NOT NULL, kind TEXT NOT NULL,\n"
     "  target TEXT NOT NULL, lines BIGINT NOT NULL, bytes BIGINT NOT NULL,\n"
@@ -615,6 +627,13 @@ static void count_history(const char *buf, size_t size, long long *ops, long lon
 int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client,
                          const char *workload, const char *path, struct fl_err *e)
 {
+    return fl_store_history_put_nth(st, run_id, 0, NULL, client, workload, path, e);
+}
+
+int fl_store_history_put_nth(struct fl_store *st, int64_t run_id, int seq, const char *name,
+                             const char *client, const char *workload, const char *path,
+                             struct fl_err *e)
+{
     FILE *f = fopen(path, "re");
     char *buf = NULL;
     long size;
@@ -636,27 +655,70 @@ int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client
     }
     fclose(f);
     count_history(buf, (size_t)size, &ops, &events);
-    r = fl_db_exec(st->db, NULL, e,
-                   "INSERT INTO histories (run_id, client, workload, operations, bytes, content, "
-                   "events) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
-                   "client = excluded.client, workload = excluded.workload, operations = "
-                   "excluded.operations, bytes = excluded.bytes, content = excluded.content, "
-                   "events = excluded.events",
-                   "IssIIbI", run_id, client, workload, (int64_t)ops, (int64_t)size, buf,
-                   (size_t)size, (int64_t)events);
+    if (seq == 0)
+        r = fl_db_exec(st->db, NULL, e,
+                       "INSERT INTO histories (run_id, client, workload, operations, bytes, "
+                       "content, events) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO "
+                       "UPDATE SET client = excluded.client, workload = excluded.workload, "
+                       "operations = excluded.operations, bytes = excluded.bytes, content = "
+                       "excluded.content, events = excluded.events",
+                       "IssIIbI", run_id, client, workload, (int64_t)ops, (int64_t)size, buf,
+                       (size_t)size, (int64_t)events);
+    else
+        r = fl_db_exec(st->db, NULL, e,
+                       "INSERT INTO workload_histories (run_id, client, workload, operations, "
+                       "bytes, content, events, seq, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON "
+                       "CONFLICT (run_id, seq) DO UPDATE SET client = excluded.client, workload = "
+                       "excluded.workload, operations = excluded.operations, bytes = "
+                       "excluded.bytes, content = excluded.content, events = excluded.events, "
+                       "name = excluded.name",
+                       "IssIIbIIs", run_id, client, workload, (int64_t)ops, (int64_t)size, buf,
+                       (size_t)size, (int64_t)events, (int64_t)seq, name ? name : "");
     free(buf);
     return r < 0 ? fl_err_prefix(e, "storing the history") : 0;
 }
 
 int fl_store_history_write(struct fl_store *st, int64_t run_id, FILE *out, struct fl_err *e)
 {
-    int r =
-        fl_db_blob_write(st->db, "SELECT content FROM histories WHERE run_id = ?", run_id, out, e);
+    return fl_store_history_write_named(st, run_id, NULL, out, e);
+}
 
+int fl_store_history_write_named(struct fl_store *st, int64_t run_id, const char *name, FILE *out,
+                                 struct fl_err *e)
+{
+    char sql[160];
+    int r;
+
+    if (!name) {
+        r = fl_db_blob_write(st->db, "SELECT content FROM histories WHERE run_id = ?", run_id,
+                             out, e);
+        if (r == 1)
+            return fl_err_set(e, FL_ENOTARGET,
+                              "run %lld recorded no history (its experiment has no workload:)",
+                              (long long)run_id);
+        return r;
+    }
+    /* the position of the named workload, then its content by (run, seq):
+     * the blob reader binds one id, and seq is a number the store gave */
+    json_t *row = fl_db_rows(st->db, e,
+                             "SELECT seq FROM workload_histories WHERE run_id = ? AND name = ?",
+                             "Is", run_id, name);
+    long long seq = json_integer_value(json_object_get(json_array_get(row, 0), "seq"));
+
+    json_decref(row);
+    if (!row)
+        return fl_err_prefix(e, "reading the history");
+    r = 1;
+    if (seq > 0) {
+        snprintf(sql, sizeof sql,
+                 "SELECT content FROM workload_histories WHERE run_id = ? AND seq = %lld", seq);
+        r = fl_db_blob_write(st->db, sql, run_id, out, e);
+    }
     if (r == 1)
         return fl_err_set(e, FL_ENOTARGET,
-                          "run %lld recorded no history (its experiment has no workload:)",
-                          (long long)run_id);
+                          "run %lld has no history of a workload named %s other than its first "
+                          "(the first is `faultline show %lld --history`)",
+                          (long long)run_id, name, (long long)run_id);
     return r;
 }
 
@@ -847,6 +909,12 @@ json_t *fl_store_show_run(struct fl_store *st, int64_t run_id, int with_samples,
                          run_id, e);
         json_object_set(o, "history", json_array_size(h) ? json_array_get(h, 0) : json_null());
         json_decref(h);
+        /* schema 5: the second and later workloads of the run */
+        json_object_set_new(o, "more_histories",
+                            rows(st,
+                                 "SELECT name, client, workload, operations, events, bytes FROM "
+                                 "workload_histories WHERE run_id = ? ORDER BY seq",
+                                 run_id, e));
     }
     json_object_set_new(o, "logs",
                         rows(st,

@@ -69,6 +69,14 @@ int fl_store_run_end(struct fl_store *st, int64_t run_id, int64_t duration_ms, c
 int fl_store_history_put(struct fl_store *st, int64_t run_id, const char *client,
                          const char *workload, const char *path, struct fl_err *e);
 int fl_store_history_write(struct fl_store *st, int64_t run_id, FILE *out, struct fl_err *e);
+/* Several workloads (schema 5): the one at position seq (0: the first,
+ * kept in histories; others in workload_histories under their name). */
+int fl_store_history_put_nth(struct fl_store *st, int64_t run_id, int seq, const char *name,
+                             const char *client, const char *workload, const char *path,
+                             struct fl_err *e);
+/* name NULL: the first workload's history; else a later one's by name. */
+int fl_store_history_write_named(struct fl_store *st, int64_t run_id, const char *name, FILE *out,
+                                 struct fl_err *e);
 int fl_store_check(struct fl_store *st, int64_t run_id, int seq, const char *model,
                    const char *result, int exit_code, const char *output);
 

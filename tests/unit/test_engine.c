@@ -2,14 +2,18 @@
  * need root): the "system" is a file whose presence a command probe checks,
  * and command steps remove and restore it. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/cluster.h"
 #include "engine/engine.h"
 #include "spec/spec.h"
 #include "store/store.h"
+#include "util/time.h"
 
 static char dir[64];
 static struct fl_store *store;
@@ -246,4 +250,54 @@ Test(engine, a_slow_healthy_probe_keeps_its_ticks_and_passes)
     cr_expect_eq(json_integer_value(json_object_get(p, "failures")), 0);
     cr_expect_geq(json_number_value(json_object_get(p, "max_ms")), 200);
     json_decref(j);
+}
+
+/* A failing setup command ends the run as error before anything is
+ * injected; teardown runs anyway; the output is in the timeline. */
+Test(engine, failing_setup_injects_nothing_and_teardown_runs)
+{
+    struct fl_run_result res;
+    char marker[160];
+    json_t *j =
+        run("title: s\nduration: 300ms\n" PROBE
+            "setup:\n  - 'echo first'\n  - {name: load, command: 'echo no data >&2; exit 3'}\n"
+            "  - 'rm -f %1$s'\n"
+            "teardown: ['touch %1$s.teardown']\n"
+            "method:\n  - {command: 'rm -f %1$s'}\n",
+            &res);
+    const char *expl = json_string_value(json_object_get(j, "explanation"));
+
+    cr_expect_eq(res.verdict, FL_VERDICT_ERROR);
+    cr_expect_eq(res.exit_code, FL_EXIT_ERROR);
+    cr_expect(expl && strstr(expl, "setup load failed (status 3): no data; nothing was injected"),
+              "%s", expl);
+    snprintf(marker, sizeof marker, "%s/healthy", dir);
+    cr_expect_eq(access(marker, F_OK), 0, "neither the third setup nor the method ran");
+    snprintf(marker, sizeof marker, "%s/healthy.teardown", dir);
+    cr_expect_eq(access(marker, F_OK), 0, "teardown ran");
+    json_decref(j);
+}
+
+/* A command that leaves a process in the background is done when its
+ * shell exits; one that outlives its timeout is killed with its group. */
+Test(engine, commands_on_hosts_end_with_their_shell_and_their_timeout)
+{
+    struct fl_spec s = {0};
+    char out[256];
+    int64_t t0 = fl_now_ms();
+    int bg;
+
+    cr_expect_eq(
+        fl_cluster_run(&s, NULL, "sleep 30 & echo $!; echo err >&2", 5000, NULL, out, sizeof out),
+        0);
+    cr_expect(fl_now_ms() - t0 < 5000, "a background process held the command");
+    bg = (int)strtol(out, NULL, 10);
+    cr_expect(bg > 1 && strstr(out, "\nerr"), "%s", out);
+    if (bg > 1)
+        kill(bg, SIGKILL); /* the sleep it left, by pid */
+    cr_expect_eq(fl_cluster_run(&s, NULL, "echo partial; sleep 30", 300, NULL, out, sizeof out),
+                 -ETIMEDOUT);
+    cr_expect_str_eq(out, "partial");
+    cr_expect_eq(fl_cluster_run(&s, NULL, "exit 7", 1000, NULL, out, sizeof out), 7);
+    cr_expect_eq(fl_cluster_run(&s, "nohost", "true", 1000, NULL, out, sizeof out), -ENOENT);
 }

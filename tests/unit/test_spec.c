@@ -447,3 +447,85 @@ Test(spec, a_bare_tcp_probe_guarding_a_pause_is_warned_about)
     fl_spec_free(s);
     fl_spec_errors_fini(&errs);
 }
+
+/* between: becomes one step per host that drops traffic: a group split cuts
+ * every pair of hosts that share no group, on both hosts, both ways (a host
+ * in both groups, Jepsen's bridge, keeps talking to everyone); a one-way
+ * split drops on the sending side only. */
+Test(spec, between_expands_into_one_step_per_host)
+{
+    const char *y =
+        "title: t\n"
+        "hosts: {h1: lab/h1, h2: lab/h2, h3: {lab: lab/h3, address: 10.9.0.3},\n"
+        "        h4: lab/h4, h5: lab/h5}\n"
+        "steady_state: {probes: [{name: ok, type: command, command: 'true'}]}\n"
+        "duration: 5s\n"
+        "method:\n"
+        "  - {name: bridge, kind: network.partition, between: '{h1,h2,h3} | {h3,h4,h5}'}\n"
+        "  - {name: ow, kind: network.partition, between: 'h4 <- {h1, h2}'}\n"
+        "  - {name: k, kind: process.kill, host: h5, cmdline: x,\n"
+        "     restart: {command: 'start x', after: 2s}}\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s = fl_spec_load_string("b.yaml", y, strlen(y), &errs);
+    const char *want[] = {"bridge@h1", "bridge@h2", "bridge@h4", "bridge@h5",
+                          "ow@h1",     "ow@h2",     "k"};
+
+    cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
+    cr_assert_eq(s->nactions, 7);
+    for (size_t i = 0; i < 7; i++)
+        cr_expect_str_eq(s->actions[i].name, want[i]);
+    /* h1 is cut from h4 and h5 (not from h3, the bridge), both ways, in its namespace */
+    cr_expect_str_eq(s->actions[0].host, "h1");
+    cr_expect_eq(s->actions[0].npeer_hosts, 2);
+    cr_expect_str_eq(s->actions[0].peer_hosts[0], "h4");
+    cr_expect_str_eq(s->actions[0].peer_hosts[1], "h5");
+    cr_expect_str_eq(json_string_value(json_object_get(s->actions[0].params, "netns")), "lab-h1");
+    cr_expect_str_eq(json_string_value(json_object_get(s->actions[0].params, "direction")), "both");
+    cr_expect_null(json_object_get(s->actions[0].params, "peer"));
+    /* h4 <- {h1,h2}: h1's and h2's packets to h4 are dropped where they leave */
+    cr_expect_str_eq(s->actions[4].host, "h1");
+    cr_expect_eq(s->actions[4].npeer_hosts, 1);
+    cr_expect_str_eq(s->actions[4].peer_hosts[0], "h4");
+    cr_expect_str_eq(json_string_value(json_object_get(s->actions[4].params, "direction")), "out");
+    /* the kill acts in h5's namespace and restarts 2s later */
+    cr_expect_str_eq(json_string_value(json_object_get(s->actions[6].params, "netns")), "lab-h5");
+    cr_expect(s->actions[6].restart.present && s->actions[6].restart.after_ms == 2000);
+    cr_expect_str_eq(s->actions[6].restart.command, "start x");
+    cr_expect_str_eq(fl_spec_host_find(s, "h3")->address, "10.9.0.3");
+    fl_spec_free(s);
+    fl_spec_errors_fini(&errs);
+}
+
+Test(spec, setup_teardown_and_several_workloads_load)
+{
+    const char *y = "title: t\n"
+                    "hosts: {h1: lab/h1}\n"
+                    "setup: ['echo local', {host: h1, command: 'start db', timeout: 5s}]\n"
+                    "teardown: [{name: stop, host: h1, command: 'stop db'}]\n"
+                    "method: [{command: 'true'}]\n"
+                    "duration: 1s\n"
+                    "workload:\n"
+                    "  - {name: r, host: h1, client: redis, workload: register, target: a:1}\n"
+                    "  - {client: redis, workload: bank, target: b:1}\n"
+                    "checks: [{workload: w2, model: bank}, {workload: r, model: kv}]\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s = fl_spec_load_string("s.yaml", y, strlen(y), &errs);
+
+    cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
+    cr_expect_eq(s->nprobes, 0);
+    cr_assert_eq(s->nsetup, 2);
+    cr_expect_null(s->setup[0].host);
+    cr_expect_str_eq(s->setup[0].name, "setup1");
+    cr_expect_str_eq(s->setup[1].host, "h1");
+    cr_expect_eq(s->setup[1].timeout_ms, 5000);
+    cr_assert_eq(s->nteardown, 1);
+    cr_expect_str_eq(s->teardown[0].name, "stop");
+    cr_assert_eq(s->nworkloads, 2);
+    cr_expect_str_eq(s->workloads[0].netns, "lab-h1");
+    cr_expect_str_eq(s->workloads[1].name, "w2");
+    cr_expect_eq(s->checks[0].workload, 1);
+    cr_expect_eq(s->checks[1].workload, 0);
+    cr_expect_str_eq(s->workload.name, "r");
+    fl_spec_free(s);
+    fl_spec_errors_fini(&errs);
+}
