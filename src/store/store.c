@@ -690,8 +690,8 @@ int fl_store_history_write_named(struct fl_store *st, int64_t run_id, const char
     int r;
 
     if (!name) {
-        r = fl_db_blob_write(st->db, "SELECT content FROM histories WHERE run_id = ?", run_id,
-                             out, e);
+        r = fl_db_blob_write(st->db, "SELECT content FROM histories WHERE run_id = ?", run_id, out,
+                             e);
         if (r == 1)
             return fl_err_set(e, FL_ENOTARGET,
                               "run %lld recorded no history (its experiment has no workload:)",
@@ -700,9 +700,9 @@ int fl_store_history_write_named(struct fl_store *st, int64_t run_id, const char
     }
     /* the position of the named workload, then its content by (run, seq):
      * the blob reader binds one id, and seq is a number the store gave */
-    json_t *row = fl_db_rows(st->db, e,
-                             "SELECT seq FROM workload_histories WHERE run_id = ? AND name = ?",
-                             "Is", run_id, name);
+    json_t *row =
+        fl_db_rows(st->db, e, "SELECT seq FROM workload_histories WHERE run_id = ? AND name = ?",
+                   "Is", run_id, name);
     long long seq = json_integer_value(json_object_get(json_array_get(row, 0), "seq"));
 
     json_decref(row);
