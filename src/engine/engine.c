@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 #include "engine/history_run.h"
 #include "engine/logs.h"
+#include "engine/status.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +29,6 @@
 #define TICK_MS 50
 #define LEASE_MS 15000
 #define FLUSH_EVERY_MS 1000
-#define STATUS_EVERY_MS 250
 
 /* The signal that asked the run to stop; set by the handler, read by the
  * main loop. Process-wide because signals are. */
@@ -244,23 +244,15 @@ struct run {
     struct step *steps;
     uint64_t seed;
     const char *phase;
-    int64_t inject_ms, revert_end_ms, last_flush, last_status;
-    int64_t last_revert_ms; /* when the last fault was actually reverted, or -1 */
-    bool status_drawn;
+    int64_t inject_ms, revert_end_ms, last_flush;
+    int64_t last_revert_ms;       /* when the last fault was actually reverted, or -1 */
+    struct fl_status status;      /* the terminal status line */
     long *guard_since;            /* per guardrail: violation start, or -1 */
     struct fl_workload_child *wl; /* one per workload */
     bool *wl_started;
     struct fl_agent_client **agents; /* per host of hosts: (NULL: a lab host) */
     struct fl_agent_renewer *renewer;
 };
-
-static void clear_status(struct run *r)
-{
-    if (r->status_drawn) {
-        fputs("\r\033[K", stderr);
-        r->status_drawn = false;
-    }
-}
 
 static void event(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -273,7 +265,7 @@ static void event(struct run *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    clear_status(r);
+    fl_status_clear(&r->status);
     fprintf(r->o->out, "[%7.3fs] %-9s %s\n", (double)t / 1000.0, r->phase, msg);
     fflush(r->o->out);
     if (r->o->store && r->run_id)
@@ -288,9 +280,8 @@ static void draw_status(struct run *r)
     char active[256] = "";
     size_t aoff = 0;
 
-    if (!r->o->tty || now - r->last_status < STATUS_EVERY_MS)
+    if (!fl_status_due(&r->status, now))
         return;
-    r->last_status = now;
     for (size_t i = 0; i < r->spec->nactions && aoff < sizeof active; i++)
         if (r->steps[i].state == STEP_ACTIVE)
             aoff += (size_t)snprintf(active + aoff, sizeof active - aoff, "%s%s", aoff ? "," : "",
@@ -303,23 +294,17 @@ static void draw_status(struct run *r)
     } else
         off += (size_t)snprintf(line + off, sizeof line - off, "%s %.1fs", r->phase,
                                 (double)now / 1000.0);
-    for (size_t i = 0; i < r->spec->nprobes && off < sizeof line; i++) {
+    for (size_t i = 0; i < r->spec->nprobes; i++) {
         struct probe_rt *p = &r->probes[i];
         size_t ok = 0;
-        double v = NAN;
         pthread_mutex_lock(&p->mu);
         for (size_t k = 0; k < p->n; k++)
             ok += p->s[k].ok;
-        if (p->n)
-            v = p->s[p->n - 1].value;
-        off += (size_t)snprintf(line + off, sizeof line - off, " | %s %s%g %.1f%% ok", p->sp->name,
-                                p->n && !p->s[p->n - 1].ok ? "FAIL " : "", v,
-                                p->n ? 100.0 * (double)ok / (double)p->n : 100.0);
+        fl_status_probe(line, sizeof line, &off, p->sp->name, p->n, ok,
+                        p->n ? p->s[p->n - 1].value : NAN, p->n && p->s[p->n - 1].ok);
         pthread_mutex_unlock(&p->mu);
     }
-    fprintf(stderr, "\r\033[K%.*s", 200, line);
-    fflush(stderr);
-    r->status_drawn = true;
+    fl_status_show(&r->status, line);
 }
 
 static void flush_samples(struct run *r, bool force)
@@ -1599,6 +1584,49 @@ static void fini_runtime(struct run *r)
         fl_journal_close(&r->j);
 }
 
+/* The target logs' capture ends with the run's observation; what it kept
+ * is stored with the run. */
+static void finish_logs(struct run *r)
+{
+    char sum[1024];
+
+    if (!r->logs)
+        return;
+    if (fl_logcap_finish(r->logs, r->o->store, r->run_id, sum, sizeof sum))
+        event(r, "target logs: %s (not all stored)", sum);
+    else
+        event(r, "target logs: %s", sum);
+}
+
+/* The verdict's explanation, its event and the run's records in the store. */
+static void conclude(struct run *r)
+{
+    struct fl_run_result *res = r->res;
+
+    r->phase = "verdict";
+    res->exit_code = exit_code_for(res);
+    if (res->verdict == FL_VERDICT_PASSED && !r->spec->nprobes)
+        snprintf(res->explanation, sizeof res->explanation, "every check of the workload%s passed",
+                 r->spec->nworkloads > 1 ? "s' histories" : "'s history");
+    else if (res->verdict == FL_VERDICT_PASSED)
+        snprintf(res->explanation, sizeof res->explanation,
+                 "the hypothesis held during the faults%s",
+                 r->spec->has_recovery ? " and the steady state returned in time" : "");
+    record_results(r);
+    event(r, "%s: %s", fl_verdict_str(res->verdict), res->explanation);
+    flush_samples(r, true);
+    if (fl_store_run_end(r->o->store, r->run_id, rel_ms(r->t0_ns), fl_verdict_str(res->verdict),
+                         res->explanation, res->exit_code))
+        /* the faults are reverted; say so, and what the store lacks (the
+         * server reads this line: FL_ENGINE_NOT_STORED) */
+        fprintf(stderr,
+                FL_ENGINE_NOT_STORED " run %lld verdict %s exit %d: the history store did not "
+                                     "take the run's records (the database was unreachable); "
+                                     "its faults were reverted: %s\n",
+                (long long)r->run_id, fl_verdict_str(res->verdict), res->exit_code,
+                res->explanation);
+}
+
 int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
                   struct fl_run_result *res, struct fl_err *e)
 {
@@ -1607,7 +1635,8 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
                     .res = res,
                     .inject_ms = -1,
                     .revert_end_ms = -1,
-                    .last_revert_ms = -1};
+                    .last_revert_ms = -1,
+                    .status = {.tty = o->tty}};
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term, old_hup;
     char hash[17];
     int rc;
@@ -1662,37 +1691,10 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
     stop_probes(&r);
     rollbacks(&r);
     finish_workload(&r);
-    if (r.logs) {
-        char sum[1024];
-        if (fl_logcap_finish(r.logs, o->store, r.run_id, sum, sizeof sum))
-            event(&r, "target logs: %s (not all stored)", sum);
-        else
-            event(&r, "target logs: %s", sum);
-    }
+    finish_logs(&r);
     run_commands(&r, "teardown", spec->teardown, spec->nteardown, false);
-    r.phase = "verdict";
-    res->exit_code = exit_code_for(res);
-    if (res->verdict == FL_VERDICT_PASSED && !spec->nprobes)
-        snprintf(res->explanation, sizeof res->explanation, "every check of the workload%s passed",
-                 spec->nworkloads > 1 ? "s' histories" : "'s history");
-    else if (res->verdict == FL_VERDICT_PASSED)
-        snprintf(res->explanation, sizeof res->explanation,
-                 "the hypothesis held during the faults%s",
-                 spec->has_recovery ? " and the steady state returned in time" : "");
-    record_results(&r);
-    event(&r, "%s: %s", fl_verdict_str(res->verdict), res->explanation);
-    flush_samples(&r, true);
-    if (fl_store_run_end(o->store, r.run_id, rel_ms(r.t0_ns), fl_verdict_str(res->verdict),
-                         res->explanation, res->exit_code))
-        /* the faults are reverted; say so, and what the store lacks (the
-         * server reads this line: FL_ENGINE_NOT_STORED) */
-        fprintf(stderr,
-                FL_ENGINE_NOT_STORED " run %lld verdict %s exit %d: the history store did not "
-                                     "take the run's records (the database was unreachable); "
-                                     "its faults were reverted: %s\n",
-                (long long)r.run_id, fl_verdict_str(res->verdict), res->exit_code,
-                res->explanation);
-    clear_status(&r);
+    conclude(&r);
+    fl_status_clear(&r.status);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGHUP, &old_hup, NULL);

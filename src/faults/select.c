@@ -572,116 +572,143 @@ static bool in_netns(pid_t pid, const struct stat *ns)
     return stat(path, &st) == 0 && st.st_ino == ns->st_ino && st.st_dev == ns->st_dev;
 }
 
+/* The selectors a process must match, and why candidates were dropped
+ * (for the "nothing matched" message). */
+struct filter {
+    const char *name, *re, *cgroup, *netns;
+    bool has_explicit, container, rx_ok;
+    regex_t rx;
+    struct stat ns_st;
+    const struct pidsets *sets;
+    size_t n_name, n_cmd, excluded, elsewhere;
+};
+
+/* Whether pid matches every selector of f (and may be targeted). */
+static bool filter_match(struct filter *f, pid_t pid)
+{
+    bool ok = true;
+    struct fl_err ignore = {0};
+
+    if (f->name) {
+        char comm[64];
+        bool m = fl_proc_comm(pid, comm, sizeof comm) == 0 && !strcmp(comm, f->name);
+        f->n_name += m;
+        ok = ok && m;
+    }
+    if (f->re) {
+        char cmd[8192];
+        bool m;
+        fl_proc_cmdline(pid, cmd, sizeof cmd);
+        m = cmd[0] && regexec(&f->rx, cmd, 0, NULL, 0) == 0;
+        f->n_cmd += m;
+        ok = ok && m;
+    }
+    if (f->cgroup && (f->has_explicit || f->container))
+        ok = ok && pidvec_has(&f->sets->cg, pid);
+    if (f->container && f->has_explicit)
+        ok = ok && pidvec_has(&f->sets->ct, pid);
+    if (ok && f->netns && !in_netns(pid, &f->ns_st)) {
+        f->elsewhere++;
+        ok = false;
+    }
+    if (ok && !f->has_explicit && fl_proc_check_allowed(pid, &ignore)) {
+        f->excluded++;
+        ok = false;
+    }
+    return ok;
+}
+
+/* The candidates of the domain that match f, each with its start time. */
+static int filter_domain(struct filter *f, const struct pidvec *domain, struct fl_target **cand,
+                         size_t *n_cand, struct fl_err *e)
+{
+    size_t cap = 0;
+
+    for (size_t i = 0; i < domain->n; i++) {
+        pid_t pid = domain->v[i];
+        uint64_t start = fl_proc_start_time(pid);
+
+        if (!start || !filter_match(f, pid))
+            continue;
+        /* The same start time after matching: what matched is this process. */
+        if (fl_proc_start_time(pid) != start)
+            continue;
+        if (push_target(cand, n_cand, &cap, pid, start))
+            return fl_err_set(e, FL_EFAIL, "out of memory");
+    }
+    return 0;
+}
+
+/* Pick the mode's share of the n candidates into sel. */
+static int pick_targets(const struct fl_select_mode *mode, const struct fl_target *cand, size_t n,
+                        uint64_t seed, struct fl_selection *sel, struct fl_err *e)
+{
+    size_t k = fl_select_count(mode, n, seed);
+    _cleanup_free_ size_t *idx = calloc(k, sizeof *idx);
+
+    sel->targets = calloc(k, sizeof *sel->targets);
+    if (!idx || !sel->targets)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    fl_select_pick(n, k, seed, idx);
+    sel->matched = n;
+    for (size_t i = 0; i < k; i++)
+        sel->targets[sel->n++] = cand[idx[i]];
+    return 0;
+}
+
 int fl_select_resolve(const json_t *params, uint64_t seed, struct fl_selection *sel,
                       struct fl_err *e)
 {
     struct fl_select_mode mode;
     struct pidsets sets = {0};
-    struct pidvec domain;
     struct fl_target *cand = NULL;
-    size_t n_cand = 0, cap_cand = 0;
-    const char *name = fl_param_str(params, "name", NULL);
-    const char *re = fl_param_str(params, "cmdline", NULL);
-    const char *cgroup = fl_param_str(params, "cgroup", NULL);
-    bool has_explicit = has_explicit_selector(params), container = has_container(params);
-    size_t n_name = 0, n_cmd = 0, excluded = 0, elsewhere = 0, k, *idx = NULL;
-    const char *netns = fl_param_str(params, "netns", NULL);
-    struct stat ns_st;
-    regex_t rx;
-    bool rx_ok = false;
+    size_t n_cand = 0;
+    struct filter f = {
+        .name = fl_param_str(params, "name", NULL),
+        .re = fl_param_str(params, "cmdline", NULL),
+        .cgroup = fl_param_str(params, "cgroup", NULL),
+        .netns = fl_param_str(params, "netns", NULL),
+        .has_explicit = has_explicit_selector(params),
+        .container = has_container(params),
+        .sets = &sets,
+    };
     int r;
 
     memset(sel, 0, sizeof *sel);
     if ((r = fl_select_validate(params, e)) ||
         (r = fl_select_parse_mode(mode_of(params), &mode, e)))
         return r;
-    if (netns && !netns_stat(netns, &ns_st)) {
+    if (f.netns && !netns_stat(f.netns, &f.ns_st)) {
         r = fl_err_set(e, FL_ENOTARGET,
                        "network namespace %s does not exist (see `ip netns list`; a lab host's "
                        "is LAB-hN)",
-                       netns);
+                       f.netns);
         goto out;
     }
     if ((r = gather_pids(params, &sets, e)))
         goto out;
-    domain = sets.domain;
-    if (re) {
-        if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB)) {
-            r = fl_err_set(e, FL_EUSAGE, "--cmdline '%s' is not a valid regex", re);
+    if (f.re) {
+        if (regcomp(&f.rx, f.re, REG_EXTENDED | REG_NOSUB)) {
+            r = fl_err_set(e, FL_EUSAGE, "--cmdline '%s' is not a valid regex", f.re);
             goto out;
         }
-        rx_ok = true;
+        f.rx_ok = true;
     }
-    for (size_t i = 0; i < domain.n; i++) {
-        pid_t pid = domain.v[i];
-        bool ok = true;
-        struct fl_err ignore = {0};
-        uint64_t start = fl_proc_start_time(pid);
-
-        if (!start)
-            continue;
-        if (name) {
-            char comm[64];
-            bool m = fl_proc_comm(pid, comm, sizeof comm) == 0 && !strcmp(comm, name);
-            n_name += m;
-            ok = ok && m;
-        }
-        if (re) {
-            char cmd[8192];
-            bool m;
-            fl_proc_cmdline(pid, cmd, sizeof cmd);
-            m = cmd[0] && regexec(&rx, cmd, 0, NULL, 0) == 0;
-            n_cmd += m;
-            ok = ok && m;
-        }
-        if (cgroup && (has_explicit || container))
-            ok = ok && pidvec_has(&sets.cg, pid);
-        if (container && has_explicit)
-            ok = ok && pidvec_has(&sets.ct, pid);
-        if (ok && netns && !in_netns(pid, &ns_st)) {
-            elsewhere++;
-            ok = false;
-        }
-        if (!ok)
-            continue;
-        if (!has_explicit && fl_proc_check_allowed(pid, &ignore)) {
-            excluded++;
-            continue;
-        }
-        /* The same start time after matching: what matched is this process. */
-        if (fl_proc_start_time(pid) != start)
-            continue;
-        if (push_target(&cand, &n_cand, &cap_cand, pid, start)) {
-            r = fl_err_set(e, FL_EFAIL, "out of memory");
-            goto out;
-        }
-    }
-    if (n_cand == 0 && elsewhere) {
+    if ((r = filter_domain(&f, &sets.domain, &cand, &n_cand, e)))
+        goto out;
+    if (n_cand == 0 && f.elsewhere)
         r = fl_err_set(e, FL_ENOTARGET,
                        "no selected process runs in network namespace %s (%zu matching "
                        "process%s run%s elsewhere)",
-                       netns, elsewhere, elsewhere == 1 ? "" : "es", elsewhere == 1 ? "s" : "");
-        goto out;
-    }
-    if (n_cand == 0) {
-        r = no_match(params, n_name, n_cmd, excluded, e);
-        goto out;
-    }
-    k = fl_select_count(&mode, n_cand, seed);
-    idx = calloc(k, sizeof *idx);
-    sel->targets = calloc(k, sizeof *sel->targets);
-    if (!idx || !sel->targets) {
-        r = fl_err_set(e, FL_EFAIL, "out of memory");
-        goto out;
-    }
-    fl_select_pick(n_cand, k, seed, idx);
-    sel->matched = n_cand;
-    for (size_t i = 0; i < k; i++)
-        sel->targets[sel->n++] = cand[idx[i]];
+                       f.netns, f.elsewhere, f.elsewhere == 1 ? "" : "es",
+                       f.elsewhere == 1 ? "s" : "");
+    else if (n_cand == 0)
+        r = no_match(params, f.n_name, f.n_cmd, f.excluded, e);
+    else
+        r = pick_targets(&mode, cand, n_cand, seed, sel, e);
 out:
-    if (rx_ok)
-        regfree(&rx);
-    free(idx);
+    if (f.rx_ok)
+        regfree(&f.rx);
     free(sets.explicit.v);
     free(sets.cg.v);
     free(sets.ct.v);

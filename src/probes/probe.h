@@ -17,6 +17,7 @@
 
 #include "util/err.h"
 #include "util/opts.h"
+#include "util/sample.h"
 
 struct fl_probe;
 
@@ -54,14 +55,8 @@ const struct fl_probe_ops *const *fl_probe_kinds(void);
  * interval; a tick that comes due while the previous sample still runs is
  * recorded as a "missed" sample with that sample's outcome and value (and
  * the wait as latency), so a phase of D ms always holds about D / interval
- * samples, however slow the probe. */
-struct fl_sample {
-    int64_t t_ms;
-    double value;  /* NAN when the probe gave none */
-    bool probe_ok; /* the probe's own expectation held */
-    bool ok;       /* probe_ok AND the steady-state tolerance's per-sample checks */
-    double latency_ms;
-};
+ * samples, however slow the probe. The sample itself is struct fl_sample
+ * (util/sample.h). */
 
 /* What "healthy" means for one probe. Per-sample checks (min/max/equals on
  * the value) decide each sample's ok; window checks (success ratio, a
@@ -81,12 +76,8 @@ bool fl_tolerance_sample_ok(const struct fl_tolerance *t, bool probe_ok, double 
 /* "success ratio >= 99.5%, p99 latency < 50ms, value in [0, 10]" */
 void fl_tolerance_describe(const struct fl_tolerance *t, char *buf, size_t len);
 
-/* Statistics over n samples (ok as recorded). */
-struct fl_probe_stats {
-    size_t n, failures;
-    double availability;        /* percent ok; NAN when n == 0 (no data is not health) */
-    double p50, p95, p99, pmax; /* latency ms */
-};
+/* Statistics over n samples (ok as recorded), into struct fl_probe_stats
+ * (util/sample.h). */
 void fl_probe_stats(const struct fl_sample *s, size_t n, struct fl_probe_stats *st);
 /* Latency percentile (0..100) of n samples; 0 when n == 0. */
 double fl_probe_percentile(const struct fl_sample *s, size_t n, double pct);

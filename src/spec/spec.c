@@ -337,6 +337,62 @@ static bool probe_name_taken(const struct fl_spec *s, const char *name)
     return false;
 }
 
+/* The probe's type: its kind from the registry, or an error listing them. */
+static void load_probe_type(struct fl_spec_ctx *c, const struct fl_ynode *n,
+                            struct fl_spec_probe *p, const char *name)
+{
+    const struct fl_ynode *v = fl_yaml_get(n, "type");
+    const char *type = v ? scalar(c, v, "type") : NULL;
+    const struct fl_probe_ops *const *k = fl_probe_kinds();
+    const char *names[HINT_MAX_WORDS + 1];
+    size_t off = 0, nn = 0;
+    char list[512], h[96];
+
+    if (v && (!type || (p->ops = fl_probe_lookup(type))))
+        return;
+    for (list[0] = '\0'; *k; k++) {
+        off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", off ? ", " : "", (*k)->kind);
+        if (nn < HINT_MAX_WORDS)
+            names[nn++] = (*k)->kind;
+    }
+    names[nn] = NULL;
+    if (!v)
+        err_at(c, n, "probe '%s' has no type: add type: one of %s", name ? name : "?", list);
+    else
+        err_at(c, v, "unknown probe type '%s'; %sknown types: %s", type,
+               hint(type, names, h, sizeof h), list);
+}
+
+/* The kind's own options (its fl_opt table), then its required ones and
+ * its validate(), once the rest of the probe read without errors. */
+static void load_probe_options(struct fl_spec_ctx *c, const struct fl_ynode *n,
+                               struct fl_spec_probe *p, const char *name, size_t errs_before)
+{
+    for (size_t i = 0; i < n->n; i += 2) {
+        const struct fl_ynode *k = n->kids[i];
+        const struct fl_opt *const tables[] = {p->ops->opts, NULL};
+        const struct fl_opt *o;
+        if (in_list(k->str, probe_common_keys))
+            continue;
+        o = fl_opts_find(tables, k->str);
+        if (!o) {
+            char opts[400], h[96];
+            opts_names(p->ops->opts, opts, sizeof opts);
+            err_at(c, k, "%s probes do not take '%s'; %stheir options: %s (and %s)", p->ops->kind,
+                   k->str, hint_opts(k->str, p->ops->opts, probe_common_keys, h, sizeof h), opts,
+                   "name, type, interval, timeout, netns, host, tolerance");
+            continue;
+        }
+        set_option(c, o, p->ops->kind, n->kids[i + 1], p->params);
+    }
+    if (c->errs->n == errs_before) {
+        struct fl_err e = {0};
+        if (fl_opts_check_required(p->ops->opts, p->params, &e) ||
+            (p->ops->validate && p->ops->validate(p->params, &e)))
+            err_at(c, n, "%s probe '%s': %s", p->ops->kind, name ? name : "?", e.msg);
+    }
+}
+
 /* Load a probe mapping; returns its index or -1. */
 static long load_probe(struct fl_spec_ctx *c, const struct fl_ynode *n, enum fl_probe_role role,
                        int64_t def_interval, const char *fallback_name)
@@ -344,9 +400,8 @@ static long load_probe(struct fl_spec_ctx *c, const struct fl_ynode *n, enum fl_
     struct fl_spec *s = c->s;
     struct fl_spec_probe *p, *grown;
     const struct fl_ynode *v;
-    const char *type, *name;
-    char list[512];
-    int errs_before = (int)c->errs->n;
+    const char *name;
+    size_t errs_before = c->errs->n;
 
     if (!is_mapping(c, n, "a probe", "name: api, type: http, url: http://..."))
         return -1;
@@ -379,30 +434,7 @@ static long load_probe(struct fl_spec_ctx *c, const struct fl_ynode *n, enum fl_
     }
     s->nprobes++;
 
-    v = fl_yaml_get(n, "type");
-    type = v ? scalar(c, v, "type") : NULL;
-    if (!v) {
-        const struct fl_probe_ops *const *k = fl_probe_kinds();
-        size_t off = 0;
-        for (list[0] = '\0'; *k; k++)
-            off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", off ? ", " : "",
-                                    (*k)->kind);
-        err_at(c, n, "probe '%s' has no type: add type: one of %s", name ? name : "?", list);
-    } else if (type && !(p->ops = fl_probe_lookup(type))) {
-        const struct fl_probe_ops *const *k = fl_probe_kinds();
-        const char *names[HINT_MAX_WORDS + 1];
-        size_t off = 0, nn = 0;
-        char h[96];
-        for (list[0] = '\0'; *k; k++) {
-            off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", off ? ", " : "",
-                                    (*k)->kind);
-            if (nn < HINT_MAX_WORDS)
-                names[nn++] = (*k)->kind;
-        }
-        names[nn] = NULL;
-        err_at(c, v, "unknown probe type '%s'; %sknown types: %s", type,
-               hint(type, names, h, sizeof h), list);
-    }
+    load_probe_type(c, n, p, name);
     if ((v = fl_yaml_get(n, "interval")) && get_duration(c, v, "interval", &p->interval_ms) &&
         p->interval_ms < 10)
         err_at(c, v, "interval must be at least 10ms");
@@ -420,32 +452,8 @@ static long load_probe(struct fl_spec_ctx *c, const struct fl_ynode *n, enum fl_
     else if (v)
         err_at(c, v, "a probe takes host: or netns:, not both");
     load_tolerance(c, fl_yaml_get(n, "tolerance"), &p->tol);
-
-    if (!p->ops)
-        return (long)(s->nprobes - 1);
-    for (size_t i = 0; i < n->n; i += 2) {
-        const struct fl_ynode *k = n->kids[i];
-        const struct fl_opt *const tables[] = {p->ops->opts, NULL};
-        const struct fl_opt *o;
-        if (in_list(k->str, probe_common_keys))
-            continue;
-        o = fl_opts_find(tables, k->str);
-        if (!o) {
-            char opts[400], h[96];
-            opts_names(p->ops->opts, opts, sizeof opts);
-            err_at(c, k, "%s probes do not take '%s'; %stheir options: %s (and %s)", p->ops->kind,
-                   k->str, hint_opts(k->str, p->ops->opts, probe_common_keys, h, sizeof h), opts,
-                   "name, type, interval, timeout, netns, host, tolerance");
-            continue;
-        }
-        set_option(c, o, p->ops->kind, n->kids[i + 1], p->params);
-    }
-    if ((int)c->errs->n == errs_before) {
-        struct fl_err e = {0};
-        if (fl_opts_check_required(p->ops->opts, p->params, &e) ||
-            (p->ops->validate && p->ops->validate(p->params, &e)))
-            err_at(c, n, "%s probe '%s': %s", p->ops->kind, name ? name : "?", e.msg);
-    }
+    if (p->ops)
+        load_probe_options(c, n, p, name, errs_before);
     return (long)(s->nprobes - 1);
 }
 

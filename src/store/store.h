@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "probes/probe.h"
 #include "util/err.h"
+#include "util/sample.h"
 
 #define FL_STORE_DEFAULT_PATH "/var/lib/faultline/history.db"
 
