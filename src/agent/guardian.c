@@ -1,3 +1,5 @@
+/* The guardian daemon (contract in guardian.h): reverts journaled faults when
+ * their owner dies, their lease expires or their duration ends. */
 #include "agent/guardian.h"
 
 #include <dirent.h>

@@ -1,3 +1,5 @@
+/* The fault journal (contract in journal.h): durable per-fault records,
+ * written before a fault touches the world, removed after its revert. */
 #include "agent/journal.h"
 
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* The EDN reader for Jepsen histories (the subset and its limits: edn.h). */
 #include "check/edn.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* The linearizability search over one partition of a history (linear.h:
+ * Wing & Gong with Lowe's memoization). */
 #include "check/linear.h"
 
 #include <stdlib.h>

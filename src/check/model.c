@@ -1,3 +1,4 @@
+/* The consistency models the linearizability checker steps (model.h). */
 #include "check/model.h"
 
 #include <stdarg.h>

@@ -1,3 +1,5 @@
+/* The experiment engine: one run of a loaded spec, preflight to verdict
+ * (the state machine and its guarantees are described in engine.h). */
 #include "engine/engine.h"
 #include "engine/history_run.h"
 #include "engine/logs.h"

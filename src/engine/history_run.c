@@ -1,3 +1,5 @@
+/* A run's consistency side (history_run.h): the workload as a child
+ * process, then each check on its history. */
 #include "engine/history_run.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* The life of a fault, common to every kind (fault.h): validate, plan,
+ * journal, apply, describe, revert. */
 #include "faults/fault.h"
 
 #include <stdio.h>

@@ -1,3 +1,5 @@
+/* What the packet-filter network kinds share (network_common.h): options,
+ * the nft rule set, apply in the scope's namespace, revert. */
 #include "faults/network_common.h"
 
 #include <math.h>

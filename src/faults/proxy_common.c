@@ -1,3 +1,5 @@
+/* What the proxy-backed fault kinds share (proxy_common.h): a fault worker
+ * process running a transparent proxy in the fault's namespace. */
 #include "faults/proxy_common.h"
 
 #include <math.h>

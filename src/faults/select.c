@@ -1,3 +1,5 @@
+/* Process selection (select.h): selectors, the blast-radius mode, and the
+ * (pid, start time) identity recorded for revert. */
 #include "faults/select.h"
 
 #include <ctype.h>

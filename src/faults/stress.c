@@ -1,3 +1,5 @@
+/* Stressor processes in their own cgroup (stress.h), shared by stress.cpu
+ * and stress.memory. */
 #include "faults/stress.h"
 
 #include <ctype.h>

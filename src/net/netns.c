@@ -1,3 +1,5 @@
+/* Network namespaces (netns.h): a fault's scope, finding it again,
+ * entering it and always coming back, listing them for the sweepers. */
 #include "net/netns.h"
 
 #include <dirent.h>

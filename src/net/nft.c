@@ -1,3 +1,5 @@
+/* nftables through libnftables (nft.h): one fault's rule set, applied
+ * atomically, deleted, and leftovers swept. */
 #include "net/nft.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* Peers of a network fault (peer.h): strict address, prefix and port parsing. */
 #include "net/peer.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,5 @@
+/* Transparent interception (redirect.h): the nft rule set steering new TCP
+ * connections into a local proxy listener. */
 #include "net/redirect.h"
 
 #include <stdio.h>

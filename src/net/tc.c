@@ -1,3 +1,5 @@
+/* Traffic control through libnl-route-3 (tc.h): the tbf root qdisc of
+ * network.bandwidth and its sweeper. */
 #include "net/tc.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* The proxy's timer min-heap (heap.h), keyed by monotonic deadlines. */
 #include "proxy/heap.h"
 
 #include <errno.h>

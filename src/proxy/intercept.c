@@ -1,3 +1,5 @@
+/* Transparent interception for the proxy (intercept.h): the transparent
+ * proxy plus the nft redirect that feeds it. */
 #include "proxy/intercept.h"
 
 #include <jansson.h>

@@ -1,3 +1,5 @@
+/* The data path of one proxy fault (worker.h): its own process running a
+ * transparent proxy in the fault's namespace. */
 #include "proxy/worker.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* File helpers for the journal (fs.h): directories, durable atomic writes. */
 #include "util/fs.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* Parsers for the human units of command lines and experiment files
+ * (parse.h): durations, sizes, rates, percentages, integers. */
 #include "util/parse.h"
 
 #include <ctype.h>
