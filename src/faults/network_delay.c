@@ -14,6 +14,8 @@
 #include "faults/network_netem.h"
 #include "faults/proxy_common.h"
 
+/* Both options take at most an hour (the table's bounds, checked wherever a
+ * value comes in: command line, experiment file, agent request). */
 #define MAX_LATENCY_MS (60LL * 60 * 1000)
 
 static const struct fl_opt opts[] = {
@@ -23,9 +25,10 @@ static const struct fl_opt opts[] = {
                      "environment: never use it); repeatable (default in a namespace: every "
                      "device but lo)"),
     {"latency", FL_OPT_DURATION, FL_OPT_REQUIRED, "DURATION",
-     "delay added to each chunk of data: 200ms, 1s, ...", NULL, 0, 0},
+     "delay added to each chunk of data: 200ms, 1s, ... (up to 1h)", NULL, 1, MAX_LATENCY_MS},
     {"jitter", FL_OPT_DURATION, 0, "DURATION",
-     "random variation, uniform within ±jitter per chunk (default 0; order is kept)", NULL, 0, 0},
+     "random variation, uniform within ±jitter per chunk (default 0; order is kept)", NULL, 0,
+     MAX_LATENCY_MS},
     FL_OPT_END,
 };
 
@@ -34,14 +37,8 @@ static int attributes(const json_t *params, json_t **attrs, struct fl_err *e)
     json_t *lat = json_object_get(params, "latency");
     json_t *jit = json_object_get(params, "jitter");
 
-    if (!lat)
+    if (!json_is_integer(lat))
         return fl_err_set(e, FL_EUSAGE, "--latency DURATION is required (e.g. --latency 200ms)");
-    if (!json_is_integer(lat) || json_integer_value(lat) < 1 ||
-        json_integer_value(lat) > MAX_LATENCY_MS)
-        return fl_err_set(e, FL_EUSAGE, "--latency must be from 1ms to 1h");
-    if (jit && (!json_is_integer(jit) || json_integer_value(jit) < 0 ||
-                json_integer_value(jit) > MAX_LATENCY_MS))
-        return fl_err_set(e, FL_EUSAGE, "--jitter must be from 0ms to 1h");
     *attrs = json_pack("{s:I, s:I}", "latency", (json_int_t)json_integer_value(lat), "jitter",
                        (json_int_t)(jit ? json_integer_value(jit) : 0));
     return 0;

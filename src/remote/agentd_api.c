@@ -423,53 +423,6 @@ static void api_renew(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
                  (json_int_t)lease_ms));
 }
 
-/* One option's value in the journaled form: a string as on the command
- * line (parsed by the option table) or the typed value itself. */
-static int set_param(const struct fl_opt *o, json_t *out, json_t *v, struct fl_err *e)
-{
-    json_t *t = NULL;
-    long long n = json_integer_value(v);
-
-    if (json_is_string(v))
-        return fl_opts_set(o, out, json_string_value(v), e);
-    switch (o->type) {
-    case FL_OPT_INT:
-        if (json_is_integer(v) && n >= 0 && (!(o->min || o->max) || (n >= o->min && n <= o->max)))
-            t = json_integer(n);
-        break;
-    case FL_OPT_SIZE:
-    case FL_OPT_RATE:
-    case FL_OPT_DURATION:
-        if (json_is_integer(v) && n >= 0 && (o->type != FL_OPT_DURATION || n >= o->min))
-            t = json_integer(n);
-        break;
-    case FL_OPT_PERCENT:
-        if (json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) <= 100)
-            t = json_real(json_number_value(v));
-        break;
-    case FL_OPT_FLAG:
-        if (json_is_true(v))
-            t = json_true();
-        break;
-    default:
-        break;
-    }
-    if (!t)
-        return fl_err_set(e, FL_EUSAGE,
-                          "params.%s: not a valid value (give it as on the command line, e.g. "
-                          "\"30s\", or in its journaled form)",
-                          o->name);
-    if (o->flags & FL_OPT_MULTI) {
-        json_t *arr = json_object_get(out, o->name);
-        if (!arr)
-            json_object_set_new(out, o->name, arr = json_array());
-        json_array_append_new(arr, t);
-    } else {
-        json_object_set_new(out, o->name, t);
-    }
-    return 0;
-}
-
 /* The kind's params from the request body's "params" object, checked as
  * the command line's are. */
 static json_t *parse_params(const struct fl_fault_ops *ops, json_t *in, struct fl_err *e)
@@ -494,9 +447,9 @@ static json_t *parse_params(const struct fl_fault_ops *ops, json_t *in, struct f
         }
         if (json_is_array(v) && (o->flags & FL_OPT_MULTI)) {
             json_array_foreach (v, i, x)
-                if (set_param(o, out, x, e))
+                if (fl_opts_set_json(o, out, x, e))
                     goto bad;
-        } else if (set_param(o, out, v, e)) {
+        } else if (fl_opts_set_json(o, out, v, e)) {
             goto bad;
         }
     }

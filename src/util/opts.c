@@ -177,6 +177,69 @@ int fl_opts_set(const struct fl_opt *o, json_t *params, const char *value, struc
     return 0;
 }
 
+/* A JSON value in its journaled form (an integer of ms, bytes or bits per
+ * second; a number for percents; true for a flag), checked against the
+ * table's type and bounds; NULL when it is not one. */
+static json_t *json_value(const struct fl_opt *o, const json_t *v)
+{
+    long long n = json_integer_value(v);
+    bool any = o->min == 0 && o->max == 0;
+
+    switch (o->type) {
+    case FL_OPT_INT:
+        return json_is_integer(v) && n >= 0 && (any || (n >= o->min && n <= o->max))
+                   ? json_integer(n)
+                   : NULL;
+    case FL_OPT_SIZE:
+        return json_is_integer(v) && n >= 0 && (any || (n >= o->min && n <= o->max))
+                   ? json_integer(n)
+                   : NULL;
+    case FL_OPT_DURATION:
+        return json_is_integer(v) && n >= o->min && (o->max <= 0 || n <= o->max) && n >= 0
+                   ? json_integer(n)
+                   : NULL;
+    case FL_OPT_RATE:
+        return json_is_integer(v) && n >= 0 ? json_integer(n) : NULL;
+    case FL_OPT_PERCENT:
+        return json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) <= 100
+                   ? json_real(json_number_value(v))
+                   : NULL;
+    case FL_OPT_REAL:
+        return json_is_number(v) && isfinite(json_number_value(v)) &&
+                       json_number_value(v) >= (double)o->min &&
+                       (any || json_number_value(v) <= (double)o->max)
+                   ? json_real(json_number_value(v))
+                   : NULL;
+    case FL_OPT_FLAG:
+        return json_is_true(v) ? json_true() : NULL;
+    default:
+        return NULL;
+    }
+}
+
+int fl_opts_set_json(const struct fl_opt *o, json_t *params, const json_t *v, struct fl_err *e)
+{
+    json_t *t;
+
+    if (json_is_string(v))
+        return fl_opts_set(o, params, json_string_value(v), e);
+    if (!(t = json_value(o, v)))
+        return fl_err_set(e, FL_EUSAGE,
+                          "%s: not a valid value (give it as on the command line, e.g. "
+                          "\"30s\", or in its journaled form within the option's bounds: "
+                          "`faultline inject KIND --help`)",
+                          o->name);
+    if (o->flags & FL_OPT_MULTI) {
+        json_t *arr = json_object_get(params, o->name);
+        if (!arr)
+            json_object_set_new(params, o->name, arr = json_array());
+        json_array_append_new(arr, t);
+    } else {
+        json_object_set_new(params, o->name, t);
+    }
+    return 0;
+}
+
 int fl_opts_check_required(const struct fl_opt *table, const json_t *params, struct fl_err *e)
 {
     for (const struct fl_opt *o = table; o && o->name; o++)

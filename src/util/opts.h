@@ -50,6 +50,10 @@ const struct fl_opt *fl_opts_find(const struct fl_opt *const *tables, const char
 const char *fl_opts_suggest(const struct fl_opt *const *tables, const char *name);
 /* Parse `value` for `opt` and store it in `params` (appending for MULTI). */
 int fl_opts_set(const struct fl_opt *opt, json_t *params, const char *value, struct fl_err *e);
+/* Store a JSON value for `opt`: a string is parsed as fl_opts_set does; any
+ * other value must be in the journaled form (integer ms/bytes/bps, a number
+ * for percents, true for a flag) and within the table's bounds. */
+int fl_opts_set_json(const struct fl_opt *opt, json_t *params, const json_t *v, struct fl_err *e);
 /* Fail naming the first required option that params lacks. */
 int fl_opts_check_required(const struct fl_opt *table, const json_t *params, struct fl_err *e);
 /* Print a help block for the table: one option a line, its help wrapped at 80 columns

@@ -216,6 +216,42 @@ Test(opts, duration_minimum)
     json_decref(p);
 }
 
+/* The table's bounds hold for values in the journaled form too (an agent's
+ * request, a journal record), so fault files need no range checks of their
+ * own. */
+Test(opts, json_values_within_the_tables_bounds)
+{
+    static const struct fl_opt t[] = {
+        {"latency", FL_OPT_DURATION, 0, "D", "latency", NULL, 1, 3600000},
+        {"workers", FL_OPT_INT, 0, "N", "workers", NULL, 1, 256},
+        {"percent", FL_OPT_PERCENT, 0, "P", "percent", NULL, 0, 0},
+        FL_OPT_END,
+    };
+    json_t *p = json_object(), *v;
+    struct fl_err e = {0};
+
+    cr_assert_eq(fl_opts_set_json(&t[0], p, v = json_integer(3600000), &e), 0, "%s", e.msg);
+    json_decref(v);
+    cr_assert_eq(json_integer_value(json_object_get(p, "latency")), 3600000);
+    cr_assert_eq(fl_opts_set_json(&t[0], p, v = json_integer(3600001), &e), -FL_EUSAGE);
+    json_decref(v);
+    cr_assert(strstr(e.msg, "latency: not a valid value"), "%s", e.msg);
+    cr_assert_eq(fl_opts_set_json(&t[0], p, v = json_integer(0), &e), -FL_EUSAGE);
+    json_decref(v);
+    cr_assert_eq(fl_opts_set_json(&t[0], p, v = json_string("2h"), &e), -FL_EUSAGE);
+    json_decref(v);
+    cr_assert(strstr(e.msg, "the most --latency takes"), "%s", e.msg);
+    cr_assert_eq(fl_opts_set_json(&t[1], p, v = json_integer(257), &e), -FL_EUSAGE);
+    json_decref(v);
+    cr_assert_eq(fl_opts_set_json(&t[1], p, v = json_real(2.0), &e), -FL_EUSAGE);
+    json_decref(v);
+    cr_assert_eq(fl_opts_set_json(&t[2], p, v = json_real(100.5), &e), -FL_EUSAGE);
+    json_decref(v);
+    cr_assert_eq(fl_opts_set_json(&t[2], p, v = json_integer(50), &e), 0, "%s", e.msg);
+    json_decref(v);
+    json_decref(p);
+}
+
 Test(suggest, closest_within_two_edits)
 {
     static const char *const kinds[] = {"network.partition", "network.loss", "process.pause",
