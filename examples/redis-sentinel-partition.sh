@@ -67,7 +67,7 @@ protected-mode no
 dir $WORK/r$k
 sentinel monitor mymaster ${addr[1]} 6379 2
 sentinel down-after-milliseconds mymaster 1000
-sentinel failover-timeout mymaster 4000
+sentinel failover-timeout mymaster 2000
 sentinel parallel-syncs mymaster 1
 EOS
     start "$k" "sentinel$k" redis-server "$WORK/sentinel$k.conf" --sentinel

@@ -86,7 +86,7 @@ int fl_clock_inspect(pid_t pid, struct fl_clock_proc *p, struct fl_err *e)
     p->pid = pid;
     if ((r = find_vdso(pid, &p->vdso_base, &p->vdso_len, e)))
         return r;
-    if (p->vdso_len > FL_VDSO_MAX_LEN)
+    if (!p->vdso_len || p->vdso_len > FL_VDSO_MAX_LEN)
         return fl_err_set(e, FL_EUNSUPPORTED,
                           "pid %d: its vDSO is %" PRIu64 " bytes, more than "
                           "the %" PRIu64 " clock.skew reads",
@@ -98,7 +98,7 @@ int fl_clock_inspect(pid_t pid, struct fl_clock_proc *p, struct fl_err *e)
     if ((r = mem_io(fd, false, img, p->vdso_len, p->vdso_base)))
         return fl_err_set(e, FL_EFAIL, "cannot read the vDSO of pid %d: %s", (int)pid,
                           strerror(-r));
-    if ((r = fl_vdso_parse(img, p->vdso_len, &p->syms, e)))
+    if (fl_vdso_parse(img, p->vdso_len, &p->syms, e))
         return fl_err_prefix(e, "pid %d", (int)pid);
     for (int i = 0; i < FL_VDSO_NENTRIES; i++)
         if (p->syms.off[i])
@@ -303,8 +303,10 @@ static int stop_outside(pid_t pid, uint64_t base, uint64_t len, uint64_t page, s
         int r = stop_all(pid, s, e);
         if (r)
             return r;
-        if (!s->n)
+        if (!s->n) {
+            resume_all(s); /* nothing stopped: only frees */
             return 0;
+        }
         if (!any_inside(s, base, len) && !(page && any_inside(s, page, 4096)))
             return 1;
         resume_all(s);

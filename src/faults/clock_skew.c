@@ -289,7 +289,6 @@ int fl_clock_sweep(struct fl_sweep_report *r, struct fl_err *e)
         struct fl_clock_proc p;
         struct fl_err e2 = {0};
         char what[64], id[FL_CLOCK_TAG_LEN];
-        int s;
 
         if (!isdigit((unsigned char)de->d_name[0]) || pid <= 1 || pid == getpid() ||
             fl_proc_is_kthread(pid) || fl_clock_inspect(pid, &p, &e2) != -FL_EREFUSED)
@@ -300,7 +299,7 @@ int fl_clock_sweep(struct fl_sweep_report *r, struct fl_err *e)
         if (fl_clock_tag(&p, id, sizeof id) == 0 && fl_sweep_spared(r, id, what))
             continue;
         fl_info("%s: restoring its vDSO entries", what);
-        if ((s = fl_clock_restore(pid, 0, NULL, &e2)) < 0) {
+        if (fl_clock_restore(pid, 0, NULL, &e2) < 0) {
             fl_warn("%s: %s", what, e2.msg);
             r->failed++;
         } else {

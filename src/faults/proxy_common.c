@@ -112,7 +112,11 @@ int fl_pxfault_validate(const struct fl_fault_ops *ops, const json_t *params, st
 {
     const struct fl_pxfault_kind *k = ops->impl;
     json_t *attrs = NULL;
-    int r = common_check(k, params, &attrs, e);
+    int r = fl_opts_check_bounds(ops->opts, params, e);
+
+    if (r)
+        return r;
+    r = common_check(k, params, &attrs, e);
 
     json_decref(attrs);
     return r;

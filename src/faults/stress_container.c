@@ -115,7 +115,7 @@ int fl_stress_container_plan(struct fl_fault *f, const char *mount, struct fl_er
     struct fl_container c;
     int r;
 
-    if ((r = fl_container_validate(ref, e)) || (r = fl_container_lookup(ref, &c, e)))
+    if (fl_container_validate(ref, e) || fl_container_lookup(ref, &c, e))
         return fl_err_prefix(e, "--container %s", ref);
     if ((r = container_cgroups(f, &c, mount, e)))
         return r;

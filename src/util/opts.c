@@ -240,6 +240,31 @@ int fl_opts_set_json(const struct fl_opt *o, json_t *params, const json_t *v, st
     return 0;
 }
 
+int fl_opts_check_bounds(const struct fl_opt *table, const json_t *params, struct fl_err *e)
+{
+    for (const struct fl_opt *o = table; o && o->name; o++) {
+        const json_t *v = json_object_get(params, o->name);
+        json_t *t;
+        char lo[32], hi[32];
+
+        if (!v || json_is_string(v) || o->type == FL_OPT_STRING || o->type == FL_OPT_ENUM ||
+            (o->flags & FL_OPT_MULTI))
+            continue; /* strings: parsed (and bounded) where they came in */
+        if ((t = json_value(o, v))) {
+            json_decref(t);
+            continue;
+        }
+        if (o->type == FL_OPT_DURATION && o->max > 0) {
+            fl_format_duration(o->min, lo, sizeof lo);
+            fl_format_duration(o->max, hi, sizeof hi);
+            return fl_err_set(e, FL_EUSAGE, "--%s must be from %s to %s", o->name, lo, hi);
+        }
+        return fl_err_set(e, FL_EUSAGE, "--%s: not a valid value (`faultline inject KIND --help`)",
+                          o->name);
+    }
+    return 0;
+}
+
 int fl_opts_check_required(const struct fl_opt *table, const json_t *params, struct fl_err *e)
 {
     for (const struct fl_opt *o = table; o && o->name; o++)

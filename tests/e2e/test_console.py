@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 
 from conftest import BIN, proc_state, wait_for
-from server_helpers import servers, wait_run  # noqa: F401
+from server_helpers import backend, servers, wait_run  # noqa: F401
 from test_experiment_workload import EXPERIMENT, indent, server  # noqa: F401
 from test_server_auth import hash_token
 

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from conftest import BIN, proc_state
-from server_helpers import pause_yaml, servers, sleeper, wait_run  # noqa: F401
+from server_helpers import backend, pause_yaml, servers, sleeper, wait_run  # noqa: F401
 from test_server_auth import hash_token
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")

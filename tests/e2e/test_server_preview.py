@@ -7,7 +7,7 @@ Each test starts its own server on 127.0.0.1 with its own store."""
 import pytest
 
 from conftest import proc_state
-from server_helpers import pause_yaml, servers, sleeper, wait_run  # noqa: F401
+from server_helpers import backend, pause_yaml, servers, sleeper, wait_run  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
