@@ -646,15 +646,18 @@ static int pick_targets(const struct fl_select_mode *mode, const struct fl_targe
                         uint64_t seed, struct fl_selection *sel, struct fl_err *e)
 {
     size_t k = fl_select_count(mode, n, seed);
-    _cleanup_free_ size_t *idx = calloc(k, sizeof *idx);
+    size_t *idx = calloc(k, sizeof *idx);
 
     sel->targets = calloc(k, sizeof *sel->targets);
-    if (!idx || !sel->targets)
+    if (!idx || !sel->targets) {
+        free(idx);
         return fl_err_set(e, FL_EFAIL, "out of memory");
+    }
     fl_select_pick(n, k, seed, idx);
     sel->matched = n;
     for (size_t i = 0; i < k; i++)
         sel->targets[sel->n++] = cand[idx[i]];
+    free(idx);
     return 0;
 }
 

@@ -187,9 +187,6 @@ static json_t *json_value(const struct fl_opt *o, const json_t *v)
 
     switch (o->type) {
     case FL_OPT_INT:
-        return json_is_integer(v) && n >= 0 && (any || (n >= o->min && n <= o->max))
-                   ? json_integer(n)
-                   : NULL;
     case FL_OPT_SIZE:
         return json_is_integer(v) && n >= 0 && (any || (n >= o->min && n <= o->max))
                    ? json_integer(n)
