@@ -32,9 +32,11 @@ static const struct fl_opt opts[] = {
      "shape this device (default in a namespace: every device but lo; required on the host)", NULL,
      0, 0},
     {"burst", FL_OPT_SIZE, 0, "SIZE",
-     "token bucket size (default: 20ms of the rate, at least two full frames)", NULL, 0, 0},
+     "token bucket size (default: 20ms of the rate, at least two full frames; 64B to 1GiB)", NULL,
+     64, 1LL << 30},
     {"latency", FL_OPT_DURATION, 0, "DURATION",
-     "longest a packet may wait in the queue before it is dropped (default 50ms)", NULL, 0, 0},
+     "longest a packet may wait in the queue before it is dropped (default 50ms; up to 1m)", NULL,
+     1, 60000},
     {"direction", FL_OPT_ENUM, 0, "out", "only out (egress) is supported", "in|out|both", 0, 0},
     FL_OPT_END,
 };
@@ -43,8 +45,6 @@ static int bw_validate(const struct fl_fault_ops *ops, const json_t *params, str
 {
     json_t *rate = json_object_get(params, "rate");
     json_t *dev = json_object_get(params, "dev");
-    json_t *burst = json_object_get(params, "burst");
-    json_t *lat = json_object_get(params, "latency");
     const char *dir = fl_param_str(params, "direction", "out");
     int r;
 
@@ -79,13 +79,8 @@ static int bw_validate(const struct fl_fault_ops *ops, const json_t *params, str
                           "network.bandwidth on the host needs --dev IFACE: faultline never "
                           "shapes the host's devices by default (that could cut off your own "
                           "session); name the device, or use --netns/--pid/--container");
-    if (burst && (!json_is_integer(burst) || json_integer_value(burst) < 64 ||
-                  json_integer_value(burst) > (1LL << 30)))
-        return fl_err_set(e, FL_EUSAGE, "--burst must be from 64B to 1GiB");
-    if (lat &&
-        (!json_is_integer(lat) || json_integer_value(lat) < 1 || json_integer_value(lat) > 60000))
-        return fl_err_set(e, FL_EUSAGE, "--latency must be from 1ms to 1m");
-    return 0;
+    /* --burst and --latency: their ranges are the table's */
+    return fl_opts_check_bounds(ops->opts, params, e);
 }
 
 static int bw_plan(struct fl_fault *f, struct fl_err *e)

@@ -68,12 +68,8 @@ int fl_netfilter_parse(const struct fl_netfilter_kind *k, const json_t *params,
         nf->out = true;
     if (!nf->in && !nf->out)
         return fl_err_set(e, FL_EUSAGE, "--direction '%s' is not one of in, out, both", dir);
-    if (port) {
-        if (!json_is_integer(port) || json_integer_value(port) < 1 ||
-            json_integer_value(port) > 65535)
-            return fl_err_set(e, FL_EUSAGE, "--port must be a number from 1 to 65535");
+    if (port) /* within 1..65535: the option table's bounds (validate) */
         nf->port = (int)json_integer_value(port);
-    }
     if (json_object_get(params, "protocol")) {
         nf->protocol = json_string_value(json_object_get(params, "protocol"));
         if ((r = fl_net_protocol_check(nf->protocol, e)))
@@ -113,8 +109,11 @@ int fl_netfilter_validate(const struct fl_fault_ops *ops, const json_t *params, 
 {
     const struct fl_netfilter_kind *k = ops->impl;
     struct fl_netfilter nf;
-    int r = fl_netfilter_parse(k, params, &nf, e);
+    int r = fl_opts_check_bounds(ops->opts, params, e);
 
+    if (r)
+        return r;
+    r = fl_netfilter_parse(k, params, &nf, e);
     free(nf.peers);
     return r;
 }

@@ -256,6 +256,14 @@ int fl_opts_check_bounds(const struct fl_opt *table, const json_t *params, struc
             fl_format_duration(o->max, hi, sizeof hi);
             return fl_err_set(e, FL_EUSAGE, "--%s must be from %s to %s", o->name, lo, hi);
         }
+        if (o->type == FL_OPT_SIZE && o->max > 0) {
+            fl_format_size((uint64_t)o->min, lo, sizeof lo);
+            fl_format_size((uint64_t)o->max, hi, sizeof hi);
+            return fl_err_set(e, FL_EUSAGE, "--%s must be from %s to %s", o->name, lo, hi);
+        }
+        if (o->type == FL_OPT_INT && o->max > 0)
+            return fl_err_set(e, FL_EUSAGE, "--%s must be a number from %lld to %lld", o->name,
+                              o->min, o->max);
         return fl_err_set(e, FL_EUSAGE, "--%s: not a valid value (`faultline inject KIND --help`)",
                           o->name);
     }
