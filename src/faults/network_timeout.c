@@ -15,16 +15,6 @@ static const struct fl_opt opts[] = {
     FL_OPT_END,
 };
 
-static int attributes(const json_t *params, json_t **attrs, struct fl_err *e)
-{
-    json_t *a = json_object_get(params, "after");
-
-    if (a && (!json_is_integer(a) || json_integer_value(a) < 0))
-        return fl_err_set(e, FL_EUSAGE, "--after must be a duration (0, 500ms, 2s, ...)");
-    *attrs = json_pack("{s:I}", "timeout", (json_int_t)(a ? json_integer_value(a) : 0));
-    return 0;
-}
-
 static void effect(const json_t *params, char *buf, size_t len)
 {
     long long a = fl_param_int(params, "after", 0);
@@ -37,7 +27,8 @@ static void effect(const json_t *params, char *buf, size_t len)
         snprintf(buf, len, "no data (connections held open)");
 }
 
-static const struct fl_pxfault_kind k = {"network.timeout", "timeout", attributes, effect};
+static const struct fl_pxfault_kind k = {"network.timeout", "timeout", fl_pxfault_after_attrs,
+                                         effect};
 
 const struct fl_fault_ops fl_fault_network_timeout = FL_PXFAULT_OPS(
     "network.timeout",

@@ -108,6 +108,13 @@ static int common_check(const struct fl_pxfault_kind *k, const json_t *params, j
     return 0;
 }
 
+int fl_pxfault_after_attrs(const json_t *params, json_t **attrs, struct fl_err *e)
+{
+    (void)e; /* --after is a duration the option table bounds (validate) */
+    *attrs = json_pack("{s:I}", "timeout", (json_int_t)fl_param_int(params, "after", 0));
+    return 0;
+}
+
 int fl_pxfault_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e)
 {
     const struct fl_pxfault_kind *k = ops->impl;

@@ -61,6 +61,9 @@ struct fl_pxfault_kind {
 };
 
 /* The ops of the kinds built on this driver: ops->impl is their struct fl_pxfault_kind. */
+/* The attributes of network.reset and network.timeout: both take --after
+ * and hand it to their toxic as "timeout" (ms). */
+int fl_pxfault_after_attrs(const json_t *params, json_t **attrs, struct fl_err *e);
 int fl_pxfault_validate(const struct fl_fault_ops *ops, const json_t *params, struct fl_err *e);
 int fl_pxfault_plan(struct fl_fault *f, struct fl_err *e);
 int fl_pxfault_inject(struct fl_fault *f, struct fl_err *e);

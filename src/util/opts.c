@@ -244,9 +244,8 @@ int fl_opts_check_bounds(const struct fl_opt *table, const json_t *params, struc
         json_t *t;
         char lo[32], hi[32];
 
-        if (!v || json_is_string(v) || o->type == FL_OPT_STRING || o->type == FL_OPT_ENUM ||
-            (o->flags & FL_OPT_MULTI))
-            continue; /* strings: parsed (and bounded) where they came in */
+        if (!v || o->type == FL_OPT_STRING || o->type == FL_OPT_ENUM || (o->flags & FL_OPT_MULTI))
+            continue; /* strings are checked by the kinds that read them */
         if ((t = json_value(o, v))) {
             json_decref(t);
             continue;

@@ -54,9 +54,9 @@ int fl_opts_set(const struct fl_opt *opt, json_t *params, const char *value, str
  * other value must be in the journaled form (integer ms/bytes/bps, a number
  * for percents, true for a flag) and within the table's bounds. */
 int fl_opts_set_json(const struct fl_opt *opt, json_t *params, const json_t *v, struct fl_err *e);
-/* Hold every typed (not string) value in params to the table's type and
- * bounds: "--latency must be from 1ms to 1h". For params built elsewhere
- * (a journal record, a test), so a kind's validate need not repeat them. */
+/* Hold the value of every typed option (not a string, enum or repeatable
+ * one) in params to the table's type and bounds: "--latency must be from 1ms to 1h". For params
+ * built elsewhere (a journal record, a test), so a kind's validate need not repeat them. */
 int fl_opts_check_bounds(const struct fl_opt *table, const json_t *params, struct fl_err *e);
 /* Fail naming the first required option that params lacks. */
 int fl_opts_check_required(const struct fl_opt *table, const json_t *params, struct fl_err *e);
