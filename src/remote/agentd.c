@@ -22,12 +22,6 @@
 #include "util/log.h"
 #include "util/time.h"
 
-struct conn_ctx {
-    char *buf;
-    size_t len;
-    bool too_large;
-};
-
 static void reply_json(struct fl_agentd_resp *rs, struct MHD_Connection *c, enum MHD_Result *ret)
 {
     char *out = json_dumps(rs->json ? rs->json : json_object(), JSON_COMPACT);
@@ -52,7 +46,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-    struct conn_ctx *cx = *con_cls;
+    struct fl_body *cx = *con_cls;
     struct fl_agentd_resp rs = {.status = 200};
     enum MHD_Result ret;
 
@@ -63,16 +57,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_size) {
-        if (cx->len + *upload_size > FL_AGENTD_MAX_BODY) {
-            cx->too_large = true;
-        } else {
-            char *nb = realloc(cx->buf, cx->len + *upload_size + 1);
-            if (!nb)
-                return MHD_NO;
-            cx->buf = nb;
-            memcpy(cx->buf + cx->len, upload, *upload_size);
-            cx->len += *upload_size;
-        }
+        if (fl_body_append(cx, upload, *upload_size, FL_AGENTD_MAX_BODY))
+            return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -86,7 +72,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct conn_ctx *cx = *con_cls;
+    struct fl_body *cx = *con_cls;
 
     if (cx) {
         free(cx->buf);

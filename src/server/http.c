@@ -114,12 +114,6 @@ static const struct route routes[] = {
 };
 
 /* What one connection accumulates while its body arrives. */
-struct conn_ctx {
-    char *buf;
-    size_t len;
-    bool too_large;
-};
-
 int fl_http_error(struct fl_resp *rs, int status, const char *code, const char *fmt, ...)
 {
     char msg[FL_ERR_MSG];
@@ -208,7 +202,7 @@ static void authenticate(struct fl_server *s, struct fl_req *rq)
 /* Route rq; fills rs; returns the route (NULL when none matched). Called
  * with s->lock held. */
 static const struct route *dispatch(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs,
-                                    struct conn_ctx *cx)
+                                    struct fl_body *cx)
 {
     const struct route *rt = NULL;
     bool path_known = false;
@@ -295,7 +289,7 @@ static char *body_text(struct fl_resp *rs)
     return out;
 }
 
-static void handle(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs, struct conn_ctx *cx)
+static void handle(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs, struct fl_body *cx)
 {
     const struct route *rt;
 
@@ -310,7 +304,7 @@ static void handle(struct fl_server *s, struct fl_req *rq, struct fl_resp *rs, s
 void fl_http_handle(struct fl_server *s, const char *method, const char *path, const char *body,
                     size_t len, char **out, int *status)
 {
-    struct conn_ctx cx = {.buf = (char *)body, .len = len, .too_large = len > FL_SERVER_MAX_BODY};
+    struct fl_body cx = {.buf = (char *)body, .len = len, .too_large = len > FL_SERVER_MAX_BODY};
     struct fl_req rq = {.method = method, .path = path};
     struct fl_resp rs = {.status = 200};
 
@@ -363,7 +357,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_data_size, void **con_cls)
 {
     struct fl_server *s = cls;
-    struct conn_ctx *cx = *con_cls;
+    struct fl_body *cx = *con_cls;
     struct fl_req rq = {.method = method, .path = url, .conn = conn};
     struct fl_resp rs = {.status = 200};
 
@@ -374,16 +368,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (cx->len + *upload_data_size > FL_SERVER_MAX_BODY) {
-            cx->too_large = true;
-        } else {
-            char *nb = realloc(cx->buf, cx->len + *upload_data_size + 1);
-            if (!nb)
-                return MHD_NO;
-            cx->buf = nb;
-            memcpy(cx->buf + cx->len, upload_data, *upload_data_size);
-            cx->len += *upload_data_size;
-        }
+        if (fl_body_append(cx, upload_data, *upload_data_size, FL_SERVER_MAX_BODY))
+            return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -396,7 +382,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct conn_ctx *cx = *con_cls;
+    struct fl_body *cx = *con_cls;
 
     if (cx) {
         free(cx->buf);

@@ -67,3 +67,20 @@ char *fl_pem_read(const char *path, const char *what, struct fl_err *e)
     }
     return buf;
 }
+
+int fl_body_append(struct fl_body *b, const char *data, size_t n, size_t max)
+{
+    char *nb;
+
+    if (b->too_large || b->len + n > max) {
+        b->too_large = true;
+        return 0;
+    }
+    if (!(nb = realloc(b->buf, b->len + n + 1)))
+        return -1;
+    b->buf = nb;
+    memcpy(b->buf + b->len, data, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+    return 0;
+}
