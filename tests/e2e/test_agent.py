@@ -16,23 +16,7 @@ import urllib.request
 import pytest
 
 from conftest import BIN, wait_for
-
-PY = "/usr/bin/python3"
-SERVE = """
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen()
-while True:
-    c, _ = s.accept(); c.sendall(b"hi"); c.close()
-"""
-CONNECT = """
-import socket, sys
-try:
-    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1)
-    print(s.recv(10).decode())
-except OSError as e:
-    print("failed:", e); sys.exit(1)
-"""
+from test_lab import CONNECT, PY, SERVE  # the lab tests' tiny TCP server and client
 
 
 def agent_pids(path_part):
