@@ -10,10 +10,10 @@
 # Exit status: the run's (docs/experiments.md: 0 passed, 1 failed, ...);
 # 20 when the cluster could not be built.
 #
-# Until experiments have `setup:`/`teardown:` sections and targets resolved
-# when a fault starts (issue 13), this script is the setup, finds the leader
-# and passes it in variables, and is the teardown (a trap: the lab goes
-# down, and with it every process in its namespaces, even on failure).
+# This script is the setup, finds the leader and passes it in variables,
+# and is the teardown (a trap: the lab goes down, and with it every process
+# in its namespaces, even on failure). Experiments' own setup:/teardown:
+# and host_from: could now hold these steps (docs/examples.md).
 set -euo pipefail
 
 FL=${FAULTLINE:-faultline}

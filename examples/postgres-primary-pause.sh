@@ -13,9 +13,9 @@
 # Exit status: the run's (docs/experiments.md: 0 passed); 20 when the
 # servers could not be built, 21 when the standby did not catch up.
 #
-# Until experiments have `setup:`/`teardown:` sections (issue 13), this
-# script is the setup and, by a trap, the teardown: the lab goes down, and
-# with it every process in its namespaces, even on failure.
+# This script is the setup and, by a trap, the teardown: the lab goes down,
+# and with it every process in its namespaces, even on failure. Experiments'
+# own setup:/teardown: sections could now hold these steps (docs/examples.md).
 set -euo pipefail
 
 FL=${FAULTLINE:-faultline}

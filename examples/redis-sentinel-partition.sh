@@ -15,9 +15,9 @@
 # Exit status: the run's (docs/experiments.md); expect 1 (failed: the set
 # check finds lost adds); 20 when the cluster could not be built.
 #
-# Until experiments have `setup:`/`teardown:` sections (issue 13), this
-# script is the setup and, by a trap, the teardown: the lab goes down, and
-# with it every process in its namespaces, even on failure.
+# This script is the setup and, by a trap, the teardown: the lab goes down,
+# and with it every process in its namespaces, even on failure. Experiments'
+# own setup:/teardown: sections could now hold these steps (docs/examples.md).
 set -euo pipefail
 
 FL=${FAULTLINE:-faultline}
