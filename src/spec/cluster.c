@@ -184,8 +184,8 @@ static char *command_host_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, c
 
     if (h && h->agent) {
         err_at(c, v,
-               "%s '%s' is reached through its agent, which applies faults and runs no "
-               "commands, probes or workloads; run those from this machine or a lab host",
+               "%s '%s' is reached through its agent, which applies faults and runs probes "
+               "but no commands or workloads; run those from this machine or a lab host",
                what, name);
         free(name);
         return NULL;
@@ -205,6 +205,21 @@ char *fl_spec_host_netns_of(struct fl_spec_ctx *c, const struct fl_ynode *v)
 
     free(name);
     return ns;
+}
+
+/* Probes, unlike commands and workloads, run on agent hosts too: the
+ * agent runs `faultline probe` as a job and the engine reads its samples. */
+void fl_spec_probe_host(struct fl_spec_ctx *c, const struct fl_ynode *v, char **netns, char **host)
+{
+    char *name = host_ref(c, v, "host");
+    const struct fl_spec_host *h = name ? fl_spec_host_find(c->s, name) : NULL;
+
+    if (h && h->agent) {
+        *host = name;
+        return;
+    }
+    *netns = host_netns(h);
+    free(name);
 }
 
 void fl_spec_load_commands(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *what,
