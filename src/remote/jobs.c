@@ -670,8 +670,11 @@ static bool job_turn(struct fl_jobs *j, struct job *jb, int64_t now, int64_t *ne
             pending_lease_end(j, jb);
         else if (now >= jb->start_at)
             job_start(j, jb);
-        else
-            *next = jb->start_at - now < *next ? jb->start_at - now : *next;
+        else {
+            int64_t due =
+                jb->lease_until && jb->lease_until < jb->start_at ? jb->lease_until : jb->start_at;
+            *next = due - now < *next ? due - now : *next;
+        }
     }
     if (jb->state == JS_RUNNING && !reap(j, jb)) {
         running_turn(jb, now);
