@@ -544,6 +544,7 @@ static void job_start(struct fl_jobs *j, struct job *jb)
         jb->pid = 0;
         jb->state = JS_FAILED;
         jb->ended_ms = jb->started_ms;
+        record_remove(j, jb);
         snprintf(jb->error, sizeof jb->error, "cannot start it: %s", strerror(r));
         fl_warn("job %s (%s) failed to start: %s", jb->id, jb->name, strerror(r));
         return;
@@ -905,7 +906,9 @@ static bool wait_all(struct fl_jobs *j, int64_t ms)
                 left = true;
         if (!left || fl_now_ms() >= until)
             return !left;
+        pthread_mutex_unlock(&j->mu); /* the output thread drains meanwhile */
         fl_sleep_ms(20);
+        pthread_mutex_lock(&j->mu);
     }
 }
 
