@@ -544,6 +544,7 @@ static void job_start(struct fl_jobs *j, struct job *jb)
         jb->pid = 0;
         jb->state = JS_FAILED;
         jb->ended_ms = jb->started_ms;
+        record_remove(j, jb);
         snprintf(jb->error, sizeof jb->error, "cannot start it: %s", strerror(r));
         fl_warn("job %s (%s) failed to start: %s", jb->id, jb->name, strerror(r));
         return;
@@ -670,8 +671,11 @@ static bool job_turn(struct fl_jobs *j, struct job *jb, int64_t now, int64_t *ne
             pending_lease_end(j, jb);
         else if (now >= jb->start_at)
             job_start(j, jb);
-        else
-            *next = jb->start_at - now < *next ? jb->start_at - now : *next;
+        else {
+            int64_t due =
+                jb->lease_until && jb->lease_until < jb->start_at ? jb->lease_until : jb->start_at;
+            *next = due - now < *next ? due - now : *next;
+        }
     }
     if (jb->state == JS_RUNNING && !reap(j, jb)) {
         running_turn(jb, now);
@@ -902,7 +906,9 @@ static bool wait_all(struct fl_jobs *j, int64_t ms)
                 left = true;
         if (!left || fl_now_ms() >= until)
             return !left;
+        pthread_mutex_unlock(&j->mu); /* the output thread drains meanwhile */
         fl_sleep_ms(20);
+        pthread_mutex_lock(&j->mu);
     }
 }
 
