@@ -248,10 +248,15 @@ static void remote_ended(struct probe_rt *p)
                                    fl_remote_probe_job(p->remote), &st, &e) == 0) {
         const char *tail = json_string_value(json_object_get(st, "stderr_tail"));
         const char *state = json_string_value(json_object_get(st, "state"));
-        snprintf(why, sizeof why, "the probe's job on host %s ended (%s, exit %lld)%s%.100s",
-                 p->sp->host, state ? state : "?",
-                 (long long)json_integer_value(json_object_get(st, "exit")),
-                 tail && *tail ? ": " : "", tail ? tail : "");
+        json_t *sig = json_object_get(st, "signal");
+        char how[48] = "";
+        if (json_is_integer(sig))
+            snprintf(how, sizeof how, ", signal %lld", (long long)json_integer_value(sig));
+        else if (json_is_integer(json_object_get(st, "exit")))
+            snprintf(how, sizeof how, ", exit %lld",
+                     (long long)json_integer_value(json_object_get(st, "exit")));
+        snprintf(why, sizeof why, "the probe's job on host %s ended (%s%s)%s%.100s", p->sp->host,
+                 state ? state : "?", how, tail && *tail ? ": " : "", tail ? tail : "");
         json_decref(st);
     } else {
         snprintf(why, sizeof why, "the probe's job on host %s ended", p->sp->host);

@@ -184,8 +184,8 @@ static char *command_host_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, c
 
     if (h && h->agent) {
         err_at(c, v,
-               "%s '%s' is reached through its agent, which applies faults and runs probes "
-               "but no commands or workloads; run those from this machine or a lab host",
+               "%s '%s' is reached through its agent, which applies faults and runs no "
+               "commands, probes or workloads; run those from this machine or a lab host",
                what, name);
         free(name);
         return NULL;

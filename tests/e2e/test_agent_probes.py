@@ -10,7 +10,9 @@ subnet) and removes it, with everything running in it, whatever happened."""
 import json
 import os
 import random
+import signal
 import subprocess
+import time
 import urllib.request
 
 import pytest
@@ -180,3 +182,56 @@ duration: 7500ms
     tok = open(token_of(state_dir, name)).read().strip()
     assert jobs(base, 3, tok) == []
     assert nft_tables(f"{name}-h2") == []
+
+
+def probe_job_pids(address):
+    """PIDs of `faultline probe` processes probing address."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 2 and argv[1] == b"probe" and address.encode() in b" ".join(argv):
+            out.append(int(p))
+    return out
+
+
+def test_samples_that_never_arrive_count_as_failed_and_are_named(fl_popen, lab, state_dir,
+                                                                 tmp_path):
+    """The probe's job on h2 dies mid-run (SIGKILL, by its PID): its samples
+    stop for good. The run does not judge the remaining ticks healthy: they
+    are recorded as failed, the gap is named, and the hypothesis fails."""
+    name, base = lab
+    address = f"{base}.4:{PORT}"
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(f"""
+title: the probe's job dies
+hosts:
+  h2: {{agent: "http://{base}.3:7421", token: "file:{token_of(state_dir, name)}"}}
+steady_state:
+  preflight: 300ms
+  probes:
+    - {{name: web, type: tcp, address: "{address}", host: h2, interval: 200ms, timeout: 300ms}}
+method:
+  - {{name: wait, command: "sleep 2.5"}}
+duration: 3s
+""")
+    run = fl_popen("run", exp, "--db", tmp_path / "h.db", "--json", tmp_path / "run.json")
+    assert wait_for(lambda: probe_job_pids(address), 10)
+    time.sleep(1.0)
+    pids = probe_job_pids(address)
+    assert len(pids) == 1, pids
+    os.kill(pids[0], signal.SIGKILL)
+    assert run.wait(timeout=60) == 1, run.stderr.read()
+    res = json.loads((tmp_path / "run.json").read_text())
+    ev = [e["message"] for e in res["events"]]
+    print("\n".join(ev))
+    gap = [m for m in ev if m.startswith("no data from probe web on host h2 between +")]
+    assert len(gap) == 1 and "count as failed samples" in gap[0] and "ended" in gap[0], ev
+    assert res["verdict"] == "failed" and "probe web" in res["explanation"], res["explanation"]
+    tok = open(token_of(state_dir, name)).read().strip()
+    assert jobs(base, 3, tok) == [] and probe_job_pids(address) == []
