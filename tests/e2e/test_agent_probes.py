@@ -235,3 +235,36 @@ duration: 3s
     assert res["verdict"] == "failed" and "probe web" in res["explanation"], res["explanation"]
     tok = open(token_of(state_dir, name)).read().strip()
     assert jobs(base, 3, tok) == [] and probe_job_pids(address) == []
+
+
+def test_guardrail_on_an_agent_host_probe_aborts_the_run(fl, lab, state_dir, tmp_path):
+    """An inline guardrail probe on h2 sees h2 cut from h3 and aborts the run
+    long before the fault's 20s: every fault is reverted at once."""
+    name, base = lab
+    rc, out, err, res = run(fl, tmp_path, f"""
+title: a guardrail probe on agent host h2
+hosts:
+  h2: {{agent: "http://{base}.3:7421", token: "file:{token_of(state_dir, name)}"}}
+steady_state:
+  preflight: 300ms
+  probes: [{{name: local, type: tcp, address: "{base}.4:{PORT}", interval: 200ms}}]
+guardrails:
+  - name: h2-sees-h3
+    probe: {{type: tcp, address: "{base}.4:{PORT}", host: h2, interval: 100ms, timeout: 200ms}}
+    tolerance: {{success_ratio: 50%, window: 600ms}}
+    for: 200ms
+method:
+  - {{name: cut, kind: network.partition, host: h2, peer: "{base}.4", start: 300ms,
+     duration: 20s}}
+""")
+    assert res, out + err
+    ev = [e["message"] for e in res["events"]]
+    assert rc == 8 and res["verdict"] == "aborted", (rc, ev)
+    assert "guardrail h2-sees-h3 tripped" in res["explanation"] and \
+        "success ratio" in res["explanation"], res["explanation"]
+    print(res["explanation"])
+    assert any("runs on host h2 through its agent" in m for m in ev), ev
+    assert res["duration_ms"] < 15000, res["duration_ms"]
+    tok = open(token_of(state_dir, name)).read().strip()
+    assert jobs(base, 3, tok) == []
+    assert nft_tables(f"{name}-h2") == []
