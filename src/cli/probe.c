@@ -10,11 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "probes/probe.h"
 #include "util/cleanup.h"
 #include "util/opts.h"
+#include "util/proc.h"
 #include "util/time.h"
 
 #define DEFAULT_INTERVAL_MS 1000
@@ -138,6 +141,23 @@ static void run_loop(struct probe_run *r, const char *broken)
     }
 }
 
+/* When this process started, on CLOCK_MONOTONIC: t_ms counts from there
+ * (the fork, to 10ms), not from after exec and startup, so an agent's probe
+ * job places its samples from the moment the agent started it. The start in
+ * /proc/self/stat is in clock ticks of CLOCK_BOOTTIME. */
+static int64_t process_start_ns(void)
+{
+    uint64_t ticks = fl_proc_start_time(getpid());
+    long hz = sysconf(_SC_CLK_TCK);
+    int64_t now = fl_mono_ns(), age;
+    struct timespec bt;
+
+    if (!ticks || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &bt))
+        return now;
+    age = (int64_t)bt.tv_sec * 1000000000 + bt.tv_nsec - (int64_t)ticks * (1000000000 / hz);
+    return age >= 0 && age < 10000000000LL ? now - age : now;
+}
+
 /* The probe from the parsed options; FL_E* on bad input. */
 static int configure(struct probe_run *r, const json_t *o, json_t **params, struct fl_err *e)
 {
@@ -206,7 +226,7 @@ int fl_cli_probe(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    r.t0_ns = fl_mono_ns();
+    r.t0_ns = process_start_ns();
     if (r.p.ops->open && r.p.ops->open(&r.p, &e))
         snprintf(broken, sizeof broken, "%s", e.msg);
     run_loop(&r, broken[0] ? broken : NULL);
