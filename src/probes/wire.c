@@ -103,7 +103,7 @@ char *fl_probe_line_format(const struct fl_probe_line *l)
         return NULL;
     if (l->detail[0])
         json_object_set_new(o, "detail", json_string(l->detail));
-    return json_dumps(o, JSON_COMPACT);
+    return json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
 }
 
 int fl_probe_line_parse(const char *text, size_t len, struct fl_probe_line *l, struct fl_err *e)
