@@ -977,24 +977,27 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 /* s as a JSON string, every byte that is not valid UTF-8 replaced by U+FFFD. */
 static json_t *utf8_string(const char *s, size_t n)
 {
-    _cleanup_free_ char *out = malloc(3 * n + 1);
+    unsigned char *out = malloc(3 * n + 1);
     size_t k = 0;
+    json_t *str;
 
     if (!out)
         return json_string("");
     for (size_t i = 0; i < n;) {
         size_t len = utf8_len((const unsigned char *)s + i, n - i);
-        if (len) {
-            memcpy(out + k, s + i, len);
-            k += len;
-            i += len;
-        } else {
-            memcpy(out + k, "\xef\xbf\xbd", 3);
-            k += 3;
+        if (!len) {
+            out[k++] = 0xef;
+            out[k++] = 0xbf;
+            out[k++] = 0xbd;
             i++;
         }
+        for (; len; len--)
+            out[k++] = (unsigned char)s[i++];
     }
-    return json_stringn(out, k);
+    out[k] = '\0';
+    str = json_stringn((const char *)out, k);
+    free(out);
+    return str;
 }
 
 static json_t *int_or_null(long long v, bool set)
@@ -1045,6 +1048,7 @@ static struct job *job_create(struct fl_jobs *j, struct fl_agentd_req *rq,
     json_t *b = rq->body, *v;
     struct job *jb;
     struct fl_err e = {0};
+    int k;
 
     if (j->n >= FL_JOBS_MAX) {
         fl_agentd_fail(rs, 429, FL_EREFUSED, "too_many_jobs",
@@ -1059,7 +1063,8 @@ static struct job *job_create(struct fl_jobs *j, struct fl_agentd_req *rq,
         fl_agentd_fail(rs, 500, FL_EFAIL, "failed", "%s", e.msg);
         return NULL;
     }
-    jb->kind = (enum job_kind)kind_of(json_string_value(json_object_get(b, "kind")));
+    k = kind_of(json_string_value(json_object_get(b, "kind")));
+    jb->kind = k < 0 ? JOB_COMMAND : (enum job_kind)k; /* checked: k >= 0 */
     if ((v = json_object_get(b, "command")))
         json_object_set(jb->req, "command", v);
     if ((v = json_object_get(b, "args")))
@@ -1069,7 +1074,7 @@ static struct job *job_create(struct fl_jobs *j, struct fl_agentd_req *rq,
     snprintf(jb->name, sizeof jb->name, "%s",
              json_string_value(json_object_get(b, "name")) ?: kind_names[jb->kind]);
     snprintf(jb->session, sizeof jb->session, "%s",
-             json_string_value(json_object_get(b, "session")));
+             json_string_value(json_object_get(b, "session")) ?: "-");
     snprintf(jb->who, sizeof jb->who, "%s", rq->who ? rq->who : "-");
     v = json_object_get(b, "lease_ms");
     jb->lease_ms = v ? json_integer_value(v) : DEFAULT_LEASE_MS;
