@@ -587,18 +587,27 @@ static void begin_kill(struct job *jb, enum job_state as, const char *why)
 /* waitpid without blocking; true when the child ended (and is reaped). */
 static bool reap(struct fl_jobs *j, struct job *jb)
 {
-    int st;
-    pid_t r = waitpid(jb->pid, &st, WNOHANG);
+    siginfo_t si = {0};
+    int st = 0;
+    pid_t r;
 
-    if (r == 0 || (r < 0 && errno == EINTR))
+    /* first look without reaping: while the child is an unreaped zombie its
+     * pid (the process group's id) cannot be reused, so the SIGKILL to what
+     * it left in its group cannot hit anyone else's */
+    if (waitid(P_PID, (id_t)jb->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0) {
+        if (si.si_pid == 0)
+            return false;
+        kill(-jb->pid, SIGKILL);
+    } else if (errno == EINTR) {
         return false;
+    }
+    r = waitpid(jb->pid, &st, 0);
     jb->ended_ms = fl_now_ms();
     if (r > 0 && WIFEXITED(st))
         jb->exit_code = WEXITSTATUS(st);
     else if (r > 0 && WIFSIGNALED(st))
         jb->sig = WTERMSIG(st);
     jb->state = jb->kill_at ? jb->end_as : JS_EXITED;
-    kill(-jb->pid, SIGKILL); /* whatever it left in its process group */
     record_remove(j, jb);
     fl_info("job %s (%s) pid %d %s: %s %d after %lld ms, %llu bytes of output%s", jb->id, jb->name,
             (int)jb->pid, state_names[jb->state], jb->sig > 0 ? "signal" : "exit",
