@@ -306,7 +306,7 @@ Test(jobs_client, calls_from_several_threads)
     close(p[1]);
     cr_assert_gt(read(p[0], line, sizeof line - 1), 0, "the agent did not start");
     close(p[0]);
-    snprintf(url, sizeof url, "127.0.0.1:%d", atoi(line + 6));
+    snprintf(url, sizeof url, "127.0.0.1:%ld", strtol(line + 6, NULL, 10));
     o.url = url;
     cr_assert_eq(fl_agent_client_new(&o, &c, &e), 0, "%s", e.msg);
     cr_assert_eq(fl_agent_renewer_start(&c, 1, &ren, &e), 0, "%s", e.msg);
