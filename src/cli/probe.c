@@ -5,6 +5,7 @@
  * reads the lines back). Samples are scheduled like the engine's: one due at
  * every multiple of the interval, and a tick that comes due while a slow
  * sample still runs is printed as "missed" with that sample's outcome. */
+#include <assert.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -164,10 +165,12 @@ static int configure(struct probe_run *r, const json_t *o, json_t **params, stru
     const char *kind = fl_param_str(o, "kind", "");
     const char *text = fl_param_str(o, "params", "{}");
     const struct fl_probe_ops *ops = fl_probe_lookup(kind);
+    const char *no_commands = getenv("FAULTLINE_NO_COMMANDS");
     _cleanup_json_ json_t *in = NULL;
     json_error_t je;
     char list[256] = "";
     size_t off = 0;
+    int rc;
 
     if (!ops) {
         for (const struct fl_probe_ops *const *k = fl_probe_kinds(); *k && off < sizeof list; k++)
@@ -175,8 +178,7 @@ static int configure(struct probe_run *r, const json_t *o, json_t **params, stru
                                     (*k)->kind);
         return fl_err_set(e, FL_EUSAGE, "unknown probe kind '%s'; the kinds: %s", kind, list);
     }
-    if (!strcmp(ops->kind, "command") && getenv("FAULTLINE_NO_COMMANDS") &&
-        !strcmp(getenv("FAULTLINE_NO_COMMANDS"), "1"))
+    if (!strcmp(ops->kind, "command") && no_commands && !strcmp(no_commands, "1"))
         return fl_err_set(e, FL_EREFUSED,
                           "probes of kind command are refused here (FAULTLINE_NO_COMMANDS=1: "
                           "this host's agent runs no commands); start the agent with "
@@ -188,8 +190,8 @@ static int configure(struct probe_run *r, const json_t *o, json_t **params, stru
                           "--params is not JSON (column %d: %s); give an object like "
                           "'{\"address\": \"127.0.0.1:80\"}'",
                           je.column, je.text);
-    if (fl_probe_params_parse(ops, in, params, e))
-        return e->code;
+    if ((rc = fl_probe_params_parse(ops, in, params, e)))
+        return rc;
     r->p.ops = ops;
     r->p.params = *params;
     r->p.timeout_ms = fl_param_int(o, "timeout", DEFAULT_TIMEOUT_MS);
@@ -222,6 +224,7 @@ int fl_cli_probe(int argc, char **argv)
         fprintf(stderr, "faultline probe: %s\n", e.msg);
         return e.code ? e.code : FL_EUSAGE;
     }
+    assert(r.p.ops); /* configure() set it, or failed */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
