@@ -69,7 +69,7 @@ static void usage(FILE *out)
     fl_opts_print_help(out, opts);
     fprintf(out, "\nKind command is refused when FAULTLINE_NO_COMMANDS=1 (an agent started\n"
                  "without --allow-commands runs its probe jobs that way).\n"
-                 "Exit: 0 every sample ok, 1 some sample failed, 2 usage, 4 kind command\n"
+                 "Exit: 0 every sample ok, 1 some sample failed, 2 usage, 5 kind command\n"
                  "refused under FAULTLINE_NO_COMMANDS=1. See docs/cli.md.\n");
 }
 
@@ -179,7 +179,7 @@ static int configure(struct probe_run *r, const json_t *o, json_t **params, stru
         return fl_err_set(e, FL_EUSAGE, "unknown probe kind '%s'; the kinds: %s", kind, list);
     }
     if (!strcmp(ops->kind, "command") && no_commands && !strcmp(no_commands, "1"))
-        return fl_err_set(e, FL_EREFUSED,
+        return fl_err_set(e, FL_EPERM,
                           "probes of kind command are refused here (FAULTLINE_NO_COMMANDS=1: "
                           "this host's agent runs no commands); start the agent with "
                           "--allow-commands to allow them, or use another probe kind");

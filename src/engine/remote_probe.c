@@ -32,7 +32,7 @@ int fl_remote_probe_check(struct fl_agent_client *c, const struct fl_spec_probe 
     if ((rc = fl_agent_client_health(c, &health, e)))
         return rc;
     if (!json_is_true(json_object_get(health, "commands")))
-        return fl_err_set(e, FL_EREFUSED,
+        return fl_err_set(e, FL_EPERM,
                           "probe %s is a command probe on host %s, whose agent runs no commands "
                           "(its health says \"commands\": false); start that agent with "
                           "--allow-commands, or give the probe another kind or host",

@@ -20,7 +20,7 @@
 struct fl_remote_probe;
 
 /* Can host's agent run probe sp? A command probe needs an agent started
- * with --allow-commands (its health says "commands": true); FL_EREFUSED
+ * with --allow-commands (its health says "commands": true); FL_EPERM
  * naming the probe, the host and the fix otherwise. */
 int fl_remote_probe_check(struct fl_agent_client *c, const struct fl_spec_probe *sp,
                           struct fl_err *e);

@@ -133,7 +133,7 @@ steady_state:
 method:
   - {{name: cut, kind: network.partition, host: h1, peer: "{base}.4", duration: 1s}}
 """)
-    assert rc == 4, (rc, out, err)
+    assert rc == 5, (rc, out, err)
     assert res and res["verdict"] == "error", res
     assert "probe cmd" in res["explanation"] and "host h1" in res["explanation"] and \
         "--allow-commands" in res["explanation"] and "nothing was injected" in res["explanation"], \
