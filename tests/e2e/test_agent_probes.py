@@ -60,6 +60,37 @@ def run(fl, tmp_path, text):
     return rc, so, se, (json.loads(out.read_text()) if out.exists() else None)
 
 
+def test_probe_command_line(fl, tmp_path):
+    """`faultline probe` alone: samples as JSON lines on the interval grid, a
+    slow sample's overrun ticks printed as missed, and its refusals."""
+    rc, out, err = fl("probe", "--kind", "command", "--params",
+                      json.dumps({"command": "sleep 0.25; echo 7"}), "--interval", "100ms",
+                      "--count", "4")
+    lines = [json.loads(l) for l in out.splitlines()]
+    assert rc == 0 and len(lines) == 4, (out, err)
+    assert [l["t_ms"] for l in lines] == [0, 100, 200, 300]
+    assert [l["missed"] for l in lines][:3] == [False, True, True]  # 0 ran 250ms
+    assert all(l["ok"] and l["value"] == 7 and l["error"] is None for l in lines), out
+    rc, out, err = fl("probe", "--kind", "tcp", "--params", '{"address": "127.0.0.1:1"}',
+                      "--duration", "250ms", "--interval", "100ms")
+    lines = [json.loads(l) for l in out.splitlines()]
+    assert rc == 1 and [l["t_ms"] for l in lines] == [0, 100, 200], out
+    assert not lines[0]["ok"] and "refused" in lines[0]["error"], out
+    for args, code, words in [
+            (["--kind", "tpc"], 2, "unknown probe kind 'tpc'"),
+            (["--kind", "tcp", "--params", '{"adress": "x:1"}'], 2, "did you mean 'address'"),
+            (["--kind", "tcp", "--params", "{"], 2, "--params is not JSON"),
+            (["--kind", "tcp", "--params", "{}"], 2, "address"),
+            (["--kind", "tcp", "--params", '{"address": "a:1"}', "--count", "1", "--duration",
+              "1s"], 2, "not both"),
+            (["--kind", "tcp", "--interval", "5ms"], 2, "interval")]:
+        rc, out, err = fl("probe", *args)
+        assert rc == code and words in err and out == "", (args, rc, err)
+    rc, out, err = fl("probe", "--kind", "command", "--params", '{"command": "true"}',
+                      env={"FAULTLINE_NO_COMMANDS": "1"})
+    assert rc == 5 and "--allow-commands" in err and out == "", err
+
+
 def test_probe_on_agent_host_sees_the_partition_of_that_host(fl, lab, state_dir, tmp_path):
     name, base = lab
     # reachable from this machine and from h2 before the run
