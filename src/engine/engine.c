@@ -281,7 +281,7 @@ static void *remote_probe_main(void *arg)
         struct fl_err e = {0};
         size_t n = 0, bad = 0;
         int64_t asked = rel_ms(p->t0_ns); /* a request may hang until its timeout */
-        int rc = fl_remote_probe_fetch(p->remote, &lines, &n, &bad, &eof, &e);
+        int rc = fl_remote_probe_fetch(p->remote, 0, &lines, &n, &bad, &eof, &e);
 
         pthread_mutex_lock(&p->mu);
         p->bad += bad;

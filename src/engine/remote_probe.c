@@ -9,7 +9,7 @@
 #include "util/cleanup.h"
 #include "util/time.h"
 
-#define FETCH_MAX (1u << 20)
+#define FETCH_MAX FL_AGENT_JOB_OUTPUT_MAX
 #define LINE_MAX_BYTES 4096 /* a sample line is ~200 bytes; longer is not one */
 
 struct fl_remote_probe {
@@ -136,8 +136,8 @@ static int take_lines(struct fl_remote_probe *rp, struct fl_probe_line **lines, 
     return 0;
 }
 
-int fl_remote_probe_fetch(struct fl_remote_probe *rp, struct fl_probe_line **lines, size_t *n,
-                          size_t *bad, bool *eof, struct fl_err *e)
+int fl_remote_probe_fetch(struct fl_remote_probe *rp, size_t max, struct fl_probe_line **lines,
+                          size_t *n, size_t *bad, bool *eof, struct fl_err *e)
 {
     size_t had = rp->len;
     int rc;
@@ -145,8 +145,8 @@ int fl_remote_probe_fetch(struct fl_remote_probe *rp, struct fl_probe_line **lin
     *lines = NULL;
     *n = 0;
     *eof = false;
-    rc = fl_agent_client_job_output(rp->c, rp->id, rp->offset, FETCH_MAX, &rp->buf, &rp->len, eof,
-                                    e);
+    rc = fl_agent_client_job_output(rp->c, rp->id, rp->offset, max ? max : FETCH_MAX, &rp->buf,
+                                    &rp->len, eof, e);
     if (rc)
         return rc;
     rp->offset += rp->len - had;

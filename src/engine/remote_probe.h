@@ -37,13 +37,15 @@ int64_t fl_remote_probe_started_ms(const struct fl_remote_probe *rp);
 /* The client it was started with. */
 struct fl_agent_client *fl_remote_probe_client(const struct fl_remote_probe *rp);
 
-/* Fetch what the job printed since the last fetch: *lines (malloc'd, *n of
- * them, the caller frees) with t_ms on the run's timeline. A line that is
- * not a sample is skipped and counted (*bad may be NULL). *eof: the job has
- * ended and everything it printed has been read. FL_EFAIL when the agent
- * cannot be reached (nothing is lost: the next fetch picks up here). */
-int fl_remote_probe_fetch(struct fl_remote_probe *rp, struct fl_probe_line **lines, size_t *n,
-                          size_t *bad, bool *eof, struct fl_err *e);
+/* Fetch at most max bytes (0: as much as one request brings) of what the
+ * job printed since the last fetch: *lines (malloc'd, *n of them, the
+ * caller frees) with t_ms on the run's timeline; a line cut by max waits for
+ * the next fetch. A line that is not a sample is skipped and counted (*bad
+ * may be NULL). *eof: the job has ended and everything it printed has been
+ * read. FL_EFAIL when the agent cannot be reached (nothing is lost: the
+ * next fetch picks up here). */
+int fl_remote_probe_fetch(struct fl_remote_probe *rp, size_t max, struct fl_probe_line **lines,
+                          size_t *n, size_t *bad, bool *eof, struct fl_err *e);
 
 /* Delete the job (killing it if it runs); *final (may be NULL) is its last
  * status ({"state", "exit", "stderr_tail", ...}). */
