@@ -285,30 +285,6 @@ Test(engine, failing_setup_injects_nothing_and_teardown_runs)
     json_decref(j);
 }
 
-/* A command that leaves a process in the background is done when its
- * shell exits; one that outlives its timeout is killed with its group. */
-Test(engine, commands_on_hosts_end_with_their_shell_and_their_timeout)
-{
-    struct fl_spec s = {0};
-    char out[256];
-    int64_t t0 = fl_now_ms();
-    int bg;
-
-    cr_expect_eq(
-        fl_cluster_run(&s, NULL, "sleep 30 & echo $!; echo err >&2", 5000, NULL, out, sizeof out),
-        0);
-    cr_expect(fl_now_ms() - t0 < 5000, "a background process held the command");
-    bg = (int)strtol(out, NULL, 10);
-    cr_expect(bg > 1 && strstr(out, "\nerr"), "%s", out);
-    if (bg > 1)
-        kill(bg, SIGKILL); /* the sleep it left, by pid */
-    cr_expect_eq(fl_cluster_run(&s, NULL, "echo partial; sleep 30", 300, NULL, out, sizeof out),
-                 -ETIMEDOUT);
-    cr_expect_str_eq(out, "partial");
-    cr_expect_eq(fl_cluster_run(&s, NULL, "exit 7", 1000, NULL, out, sizeof out), 7);
-    cr_expect_eq(fl_cluster_run(&s, "nohost", "true", 1000, NULL, out, sizeof out), -ENOENT);
-}
-
 /* ---- a probe as a job of a real agent (engine/remote_probe.c) ---------- */
 
 /* `faultline agent` of this build on a loopback port, without
@@ -403,4 +379,28 @@ Test(engine, a_probe_job_on_an_agent_is_read_back_in_pieces)
     cr_assert_eq(waitpid(agent, &st, 0), agent);
     agent_pid = 0;
     cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the agent exited with %#x", st);
+}
+
+/* A command that leaves a process in the background is done when its
+ * shell exits; one that outlives its timeout is killed with its group. */
+Test(engine, commands_on_hosts_end_with_their_shell_and_their_timeout)
+{
+    struct fl_spec s = {0};
+    char out[256];
+    int64_t t0 = fl_now_ms();
+    int bg;
+
+    cr_expect_eq(
+        fl_cluster_run(&s, NULL, "sleep 30 & echo $!; echo err >&2", 5000, NULL, out, sizeof out),
+        0);
+    cr_expect(fl_now_ms() - t0 < 5000, "a background process held the command");
+    bg = (int)strtol(out, NULL, 10);
+    cr_expect(bg > 1 && strstr(out, "\nerr"), "%s", out);
+    if (bg > 1)
+        kill(bg, SIGKILL); /* the sleep it left, by pid */
+    cr_expect_eq(fl_cluster_run(&s, NULL, "echo partial; sleep 30", 300, NULL, out, sizeof out),
+                 -ETIMEDOUT);
+    cr_expect_str_eq(out, "partial");
+    cr_expect_eq(fl_cluster_run(&s, NULL, "exit 7", 1000, NULL, out, sizeof out), 7);
+    cr_expect_eq(fl_cluster_run(&s, "nohost", "true", 1000, NULL, out, sizeof out), -ENOENT);
 }
