@@ -285,6 +285,15 @@ static void *remote_probe_main(void *arg)
 
         pthread_mutex_lock(&p->mu);
         p->bad += bad;
+        if (rc && e.code == FL_ENOTARGET) { /* the agent answers, the job is gone */
+            p->down_since = -1;
+            p->eof = true;
+            snprintf(p->last, sizeof p->last,
+                     "the agent no longer has the probe's job (deleted, or the agent "
+                     "restarted)");
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
         if (rc && p->down_since < 0) {
             p->down_since = asked;
             snprintf(p->down_why, sizeof p->down_why, "%s", e.msg);
@@ -536,10 +545,15 @@ static void finish_remote_probes(struct run *r)
         struct probe_rt *p = &r->probes[i];
         struct fl_err e = {0};
         json_t *final = NULL;
+        int rc;
 
         if (!p->remote)
             continue;
-        if (fl_remote_probe_delete(p->remote, &final, &e))
+        rc = fl_remote_probe_delete(p->remote, &final, &e);
+        if (rc && e.code == FL_ENOTARGET)
+            event(r, "probe %s: its job %s on host %s was already gone", p->sp->name,
+                  fl_remote_probe_job(p->remote), p->sp->host);
+        else if (rc)
             event(r,
                   "probe %s: its job %s on host %s could not be deleted (%s); the agent kills it "
                   "when this run's lease ends",

@@ -231,16 +231,20 @@ def probe_job_pids(address):
     return out
 
 
+@pytest.mark.parametrize("how", ["kill", "delete"])
 def test_samples_that_never_arrive_count_as_failed_and_are_named(fl_popen, lab, state_dir,
-                                                                 tmp_path):
-    """The probe's job on h2 dies mid-run (SIGKILL, by its PID): its samples
-    stop for good. The run does not judge the remaining ticks healthy: they
-    are recorded as failed, the gap is named, and the hypothesis fails."""
+                                                                 tmp_path, how):
+    """The probe's job on h2 ends mid-run: SIGKILLed (by its PID), or deleted
+    behind the run's back (DELETE /api/v1/jobs/ID: the agent forgets it, as a
+    restarted agent would). Its samples stop for good. The run does not judge
+    the remaining ticks healthy: they are recorded as failed, the gap is
+    named, and the hypothesis fails."""
     name, base = lab
     address = f"{base}.4:{PORT}"
+    tok = open(token_of(state_dir, name)).read().strip()
     exp = tmp_path / "exp.yaml"
     exp.write_text(f"""
-title: the probe's job dies
+title: the probe's job ends
 hosts:
   h2: {{agent: "http://{base}.3:7421", token: "file:{token_of(state_dir, name)}"}}
 steady_state:
@@ -254,17 +258,25 @@ duration: 3s
     run = fl_popen("run", exp, "--db", tmp_path / "h.db", "--json", tmp_path / "run.json")
     assert wait_for(lambda: probe_job_pids(address), 10)
     time.sleep(1.0)
-    pids = probe_job_pids(address)
-    assert len(pids) == 1, pids
-    os.kill(pids[0], signal.SIGKILL)
+    if how == "kill":
+        pids = probe_job_pids(address)
+        assert len(pids) == 1, pids
+        os.kill(pids[0], signal.SIGKILL)
+    else:
+        (job,) = jobs(base, 3, tok)
+        req = urllib.request.Request(f"http://{base}.3:7421/api/v1/jobs/{job['id']}",
+                                     method="DELETE", headers={"Authorization": f"Bearer {tok}"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert r.status == 200
     assert run.wait(timeout=60) == 1, run.stderr.read()
     res = json.loads((tmp_path / "run.json").read_text())
     ev = [e["message"] for e in res["events"]]
     print("\n".join(ev))
     gap = [m for m in ev if m.startswith("no data from probe web on host h2 between +")]
-    assert len(gap) == 1 and "count as failed samples" in gap[0] and "ended" in gap[0], ev
+    assert len(gap) == 1 and "count as failed samples" in gap[0], ev
+    want = "ended (exited, signal 9)" if how == "kill" else "no longer has the probe's job"
+    assert want in gap[0], gap
     assert res["verdict"] == "failed" and "probe web" in res["explanation"], res["explanation"]
-    tok = open(token_of(state_dir, name)).read().strip()
     assert jobs(base, 3, tok) == [] and probe_job_pids(address) == []
 
 
