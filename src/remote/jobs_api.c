@@ -70,12 +70,16 @@ static int check_env_args(const json_t *body, bool command, int *status, struct 
     if (env && (!json_is_object(env) || json_object_size(env) > FL_JOB_ENV_MAX))
         return bad(status, 400, e, FL_EUSAGE,
                    "env must be an object of at most %d NAME: \"value\" pairs", FL_JOB_ENV_MAX);
-    json_object_foreach ((json_t *)env, k, v)
+    json_object_foreach ((json_t *)env, k, v) {
         if (!env_key_ok(k) || !plain_string(v, FL_JOB_ARG_MAX))
             return bad(status, 400, e, FL_EUSAGE,
                        "env '%.128s': a name is letters, digits and '_' (not first a digit), a "
                        "value a string of at most %d bytes without NUL",
                        k, FL_JOB_ARG_MAX);
+        if (!strcmp(k, "FAULTLINE_NO_COMMANDS") || !strcmp(k, "FAULTLINE_JOB_ID"))
+            return bad(status, 400, e, FL_EUSAGE,
+                       "env '%s' is the agent's to set (docs/agent.md, \"Jobs\"); drop it", k);
+    }
     return 0;
 }
 

@@ -381,6 +381,8 @@ def test_bad_requests_and_the_job_limit(agents, fl, tmp_path):
         ({"kind": "command", "command": "true", "session": "s", "on_lease_end": "stay"},
          "on_lease_end"),
         ({"kind": "command", "command": "true", "session": "s", "env": {"1X": "y"}}, "env"),
+        ({"kind": "probe", "session": "s", "env": {"FAULTLINE_NO_COMMANDS": "0"}},
+         "the agent's to set"),
         ({"kind": "command", "command": "true", "session": "s", "color": 1}, "unknown field"),
     ]
     for body, words in bad:
