@@ -303,6 +303,9 @@ def test_commands_refused_without_allow_commands_probe_workload_run_own_binary(a
     assert h["commands"] is False
     st, r = a.call("POST", "/jobs", {"kind": "command", "command": "true", "session": "s1"})
     assert st == 403 and r["error"]["exit"] == 5 and "--allow-commands" in r["error"]["message"]
+    st, r = a.call("POST", "/jobs", {"kind": "workload", "args": ["--help"], "session": "s1",
+                                     "env": {"LD_PRELOAD": "/nonexistent.so"}})
+    assert st == 403 and r["error"]["exit"] == 5 and "dynamic loader" in r["error"]["message"]
     # kind workload runs the agent's own binary: `faultline workload --help`
     j = a.start({"kind": "workload", "args": ["--help"]})
     track(a, j)
