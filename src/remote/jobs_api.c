@@ -47,7 +47,26 @@ static bool env_key_ok(const char *k)
     return true;
 }
 
-static int check_env_args(const json_t *body, bool command, int *status, struct fl_err *e)
+/* Variables that steer the dynamic loader or libc into loading or reading
+ * files of the caller's choosing (glibc drops these for setuid programs):
+ * with commands off, a probe or workload job must not be a way to run code. */
+static bool env_unsafe(const char *k)
+{
+    static const char *const names[] = {
+        "GCONV_PATH",  "GETCONF_DIR",  "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN",
+        "LOCPATH",     "MALLOC_TRACE", "NIS_PATH",       "NLSPATH",     "RESOLV_HOST_CONF",
+        "RES_OPTIONS", "TMPDIR",       "TZDIR",          NULL};
+
+    if (!strncmp(k, "LD_", 3))
+        return true;
+    for (size_t i = 0; names[i]; i++)
+        if (!strcmp(k, names[i]))
+            return true;
+    return false;
+}
+
+static int check_env_args(const json_t *body, bool command, bool guarded, int *status,
+                          struct fl_err *e)
 {
     json_t *args = json_object_get(body, "args"), *env = json_object_get(body, "env"), *v;
     const char *k;
@@ -70,12 +89,22 @@ static int check_env_args(const json_t *body, bool command, int *status, struct 
     if (env && (!json_is_object(env) || json_object_size(env) > FL_JOB_ENV_MAX))
         return bad(status, 400, e, FL_EUSAGE,
                    "env must be an object of at most %d NAME: \"value\" pairs", FL_JOB_ENV_MAX);
-    json_object_foreach ((json_t *)env, k, v)
+    json_object_foreach ((json_t *)env, k, v) {
         if (!env_key_ok(k) || !plain_string(v, FL_JOB_ARG_MAX))
             return bad(status, 400, e, FL_EUSAGE,
                        "env '%.128s': a name is letters, digits and '_' (not first a digit), a "
                        "value a string of at most %d bytes without NUL",
                        k, FL_JOB_ARG_MAX);
+        if (!strcmp(k, "FAULTLINE_NO_COMMANDS") || !strcmp(k, "FAULTLINE_JOB_ID"))
+            return bad(status, 400, e, FL_EUSAGE,
+                       "env '%s' is the agent's to set (docs/agent.md, \"Jobs\"); drop it", k);
+        if (guarded && env_unsafe(k))
+            return bad(status, 403, e, FL_EPERM,
+                       "env '%s' steers the dynamic loader or libc, which an agent without "
+                       "--allow-commands does not let a job do; drop it, or start the agent with "
+                       "--allow-commands",
+                       k);
+    }
     return 0;
 }
 
@@ -114,7 +143,7 @@ static bool session_ok(const char *s)
 }
 
 /* The fields after kind and session: command or args, env, the ranges. */
-static int check_rest(const json_t *body, int k, int *status, struct fl_err *e)
+static int check_rest(const json_t *body, int k, bool allow_commands, int *status, struct fl_err *e)
 {
     json_t *cmd = json_object_get(body, "command"), *ole = json_object_get(body, "on_lease_end"),
            *name = json_object_get(body, "name");
@@ -130,7 +159,7 @@ static int check_rest(const json_t *body, int k, int *status, struct fl_err *e)
                    "kind %s runs the agent's own binary: give its arguments in \"args\", not "
                    "\"command\"",
                    fl_jobs_kind_names[k]);
-    if ((r = check_env_args(body, k == FL_JOB_COMMAND, status, e)) ||
+    if ((r = check_env_args(body, k == FL_JOB_COMMAND, !allow_commands, status, e)) ||
         (r = check_int(body, "lease_ms", FL_AGENTD_MIN_LEASE_MS, FL_AGENTD_MAX_LEASE_MS, status,
                        e)) ||
         (r = check_int(body, "timeout_ms", 0, FL_JOB_TIMEOUT_MAX_MS, status, e)) ||
@@ -169,7 +198,7 @@ int fl_jobs_check_request(const json_t *body, bool allow_commands, int *status, 
                    "this agent does not run shell commands: start it with --allow-commands (they "
                    "run as the agent's user, root; give operator tokens only to whom may run "
                    "them)");
-    return check_rest(body, k, status, e);
+    return check_rest(body, k, allow_commands, status, e);
 }
 
 /* ---- status and the HTTP handlers -------------------------------------- */
