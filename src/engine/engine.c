@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -219,6 +220,9 @@ struct step {
     enum { RESTART_NONE, RESTART_PENDING, RESTART_RUNNING, RESTART_DONE } restart;
     int64_t restart_at;
     char restart_out[512];
+    /* its journal record (process.restart), written before the kill, so
+     * that if this run dies first the guardian or recover runs it */
+    char restart_id[FL_FAULT_ID_LEN];
     const struct fl_spec *spec;
     const char *state_dir;
     const char *host; /* the host it acted on (host:, or what host_from gave), or NULL */
@@ -635,6 +639,8 @@ static void restart_end(struct run *r, struct step *s)
     s->cmd_started = false;
     s->restart = RESTART_DONE;
     s->state = STEP_DONE;
+    /* ran (or failed, which the verdict says): nothing left to promise */
+    fl_journal_remove(&r->j, s->restart_id);
     if (rc == 0) {
         event(r, "%s: restarted (revert of the kill)%s%s", s->a->name,
               s->restart_out[0] ? ": " : "", s->restart_out);
@@ -651,8 +657,27 @@ static void restart_end(struct run *r, struct step *s)
                 rc < 0 ? "error" : "status", rc, s->restart_out);
 }
 
+/* Keep the record's lease while the restart is pending or running; a
+ * record gone meanwhile was run by someone else (recover, or the guardian
+ * because this run was stopped past its lease). */
+static void restart_renew(struct run *r, struct step *s, int64_t now)
+{
+    char by[256];
+
+    if (now < s->next_renew)
+        return;
+    s->next_renew = now + LEASE_MS / 3;
+    if (fl_fault_renew(&r->j, s->restart_id, LEASE_MS) || s->restart != RESTART_PENDING)
+        return;
+    fl_journal_reverted_by(&r->j, s->restart_id, by, sizeof by);
+    s->restart = RESTART_DONE;
+    s->state = STEP_DONE;
+    event(r, "%s: the pending restart (%s) was run by %s", s->a->name, s->restart_id, by);
+}
+
 static void restart_poll(struct run *r, struct step *s, int64_t now)
 {
+    restart_renew(r, s, now);
     if (s->restart == RESTART_PENDING && now >= s->restart_at)
         restart_begin(r, s);
     if (s->restart == RESTART_RUNNING && atomic_load(&s->cmd_done))
@@ -846,6 +871,45 @@ static void report_skew(struct run *r, int64_t tick_ns)
               n, hosts, (double)(hi - lo) / 1e6);
 }
 
+/* Journal the restart of a process.kill step before the kill
+ * (process.restart, agent/journal.h): its revert runs the restart command
+ * where the step's host says, so the member comes back even if this run
+ * is killed before it restarts it. */
+static int restart_journal(struct run *r, struct step *s, struct fl_err *e)
+{
+    const struct fl_spec_restart *rs = &s->a->restart;
+    struct fl_shell_where w;
+    struct fl_fault f;
+    char ref[64], why[256], cwd[PATH_MAX], *cmd = NULL;
+    json_t *p;
+    int rc;
+
+    if (fl_cluster_where(r->spec, s->host, r->o->state_dir, &w, ref, sizeof ref, why, sizeof why))
+        return fl_err_set(e, FL_EUSAGE, "its restart cannot run: %s", why);
+    if (rs->unit && asprintf(&cmd, "systemctl start -- '%s'", rs->unit) < 0)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    p = json_pack("{s:s, s:s, s:I, s:I}", "command", cmd ? cmd : rs->command, "step", s->a->name,
+                  "timeout_ms", (json_int_t)rs->timeout_ms, "due_ms",
+                  (json_int_t)(fl_now_ms() + rs->after_ms));
+    free(cmd);
+    if (!p)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    if (w.lab_ref)
+        json_object_set_new(p, "lab", json_string(w.lab_ref));
+    if (w.lab_ref && w.state_dir)
+        json_object_set_new(p, "lab_state_dir", json_string(w.state_dir));
+    if (getcwd(cwd, sizeof cwd))
+        json_object_set_new(p, "cwd", json_string(cwd));
+    fl_fault_init(&f, fl_fault_lookup_record("process.restart"), p);
+    rc = f.ops->plan(&f, e);
+    if (rc == 0)
+        rc = fl_fault_apply(&r->j, &f, getpid(), LEASE_MS, 0, e);
+    if (rc == 0)
+        memcpy(s->restart_id, f.id, sizeof s->restart_id);
+    fl_fault_fini(&f);
+    return rc ? fl_err_prefix(e, "cannot journal its restart: ") : 0;
+}
+
 static void start_step(struct run *r, size_t idx)
 {
     struct step *s = &r->steps[idx];
@@ -894,9 +958,12 @@ static void start_step(struct run *r, size_t idx)
     if (dur < 0)
         dur = 0;
     s->f.duration_ms = (a->ops->flags & FL_FAULT_INSTANT) ? 0 : dur;
-    if (a->ops->plan(&s->f, &e) ||
+    if (a->ops->plan(&s->f, &e) || (a->restart.present && restart_journal(r, s, &e)) ||
         fl_fault_apply(&r->j, &s->f, getpid(), LEASE_MS,
                        s->f.duration_ms ? fl_now_ms() + s->f.duration_ms : 0, &e)) {
+        if (s->restart_id[0]) /* nothing was killed: nothing to restart */
+            fl_journal_remove(&r->j, s->restart_id);
+        s->restart_id[0] = '\0';
         s->state = STEP_DONE;
         s->has_fault = false;
         event(r, "%s could not be applied: %s", a->name, e.msg);
@@ -921,10 +988,11 @@ static void start_step(struct run *r, size_t idx)
             s->state = STEP_ACTIVE; /* until the member is back */
             s->restart = RESTART_PENDING;
             s->restart_at = now + a->restart.after_ms;
-            event(r, "%s: restart in %.1fs%s%s: %s%s", a->name,
+            s->next_renew = now + LEASE_MS / 3;
+            event(r, "%s: restart in %.1fs%s%s: %s%s (journaled as %s)", a->name,
                   (double)a->restart.after_ms / 1000.0, s->host ? " on host " : "",
                   s->host ? s->host : "", a->restart.unit ? "systemctl start " : "",
-                  a->restart.unit ? a->restart.unit : a->restart.command);
+                  a->restart.unit ? a->restart.unit : a->restart.command, s->restart_id);
         }
         return;
     }
