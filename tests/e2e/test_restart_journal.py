@@ -164,7 +164,11 @@ def test_recover_all_restarts_on_the_lab_host(fl, fl_popen, spawn, servers, lab,
     assert not wait_for(lambda: answers(h2, port), 1), "nobody should have restarted it yet"
     assert journal_records(state_dir) == [rec["id"] + ".json"]
 
-    rc, out, err = fl("recover", "--all", timeout=120)
+    # --state-dir, FAULTLINE_STATE_DIR elsewhere: this command starts no
+    # guardian for the journal first (every command does that for
+    # $FAULTLINE_STATE_DIR), so the restart is recover's own
+    rc, out, err = fl("recover", "--all", "--state-dir", state_dir, timeout=120,
+                      env={"FAULTLINE_STATE_DIR": str(tmp_path / "elsewhere")})
     assert rc == 0, out + err
     assert f"reverted {rec['id']}" in out, out
     assert "overdue restart of step 'kill-web' (due in " in err, err
