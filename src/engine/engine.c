@@ -843,6 +843,109 @@ static void apply_together(struct run *r, int64_t el)
     free(b);
 }
 
+/* ---- agents restarted mid-fault ---------------------------------------- */
+
+static bool id_listed(const json_t *ids, const char *id)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach (ids, i, v)
+        if (json_string_value(v) && !strcmp(json_string_value(v), id))
+            return true;
+    return false;
+}
+
+/* A time of this process's fl_now_ms() clock, relative to the run's t0. */
+static double rel_s(const struct run *r, int64_t now_ms_clock)
+{
+    return (double)(rel_ms(r->t0_ns) - (fl_now_ms() - now_ms_clock)) / 1000.0;
+}
+
+/* Step s's fault vanished with its agent's restart: apply it again for the
+ * rest of its window (unless reclaim: false), and say how long it was not in
+ * force. A re-apply that fails is an error of the run, as any apply. */
+static void reclaim_step(struct run *r, struct step *s, const struct fl_agent_restart *rst)
+{
+    const struct fl_spec_action *a = s->a;
+    int64_t left = s->end_ms - rel_ms(r->t0_ns);
+    char id[FL_FAULT_ID_LEN], old[FL_FAULT_ID_LEN];
+    struct fl_err e = {0};
+    json_t *rec = NULL;
+    /* it held at the old agent's last renewal, or at least since it was applied */
+    double applied, held = rel_s(r, rst->last_ok_ms);
+    double since = (double)(s->applied_ns - r->t0_ns) / 1e9;
+
+    if (since > held)
+        held = since;
+    memcpy(old, s->f.id, sizeof old);
+    if (a->no_reclaim || left <= 0) {
+        s->state = STEP_DONE;
+        s->has_fault = false;
+        event(r,
+              "%s %s is not re-claimed on host %s (%s): it held until the old agent died, "
+              "between +%.1fs and +%.1fs, not for its whole window",
+              a->name, old, s->host, a->no_reclaim ? "reclaim: false" : "its window is over", held,
+              rel_s(r, rst->started_ms));
+        return;
+    }
+    if (fl_agent_client_apply(s->remote, a->ops->kind, s->f.params, left,
+                              (r->seed + (uint64_t)(s - r->steps)) & ((1ULL << 53) - 1), id, &rec,
+                              &e)) {
+        s->state = STEP_DONE;
+        s->has_fault = false;
+        event(r, "%s could not be re-claimed on host %s after its agent restarted: %s", a->name,
+              s->host, e.msg);
+        set_verdict(r, FL_VERDICT_ERROR,
+                    "%s (%s) could not be re-claimed on host %s after its agent restarted: %s",
+                    a->name, a->ops->kind, s->host, e.msg);
+        r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+        return;
+    }
+    json_decref(rec);
+    memcpy(s->f.id, id, sizeof s->f.id);
+    applied = (double)rel_ms(r->t0_ns) / 1000.0;
+    event(r,
+          "%s re-claimed on host %s as %s for the remaining %.1fs: it was not in force for "
+          "%.1fs to %.1fs (gone when the new agent started at +%.1fs at the latest, at +%.1fs "
+          "at the earliest, when it last was known to hold; re-applied at +%.1fs)",
+          a->name, s->host, id, (double)left / 1000.0, applied - rel_s(r, rst->started_ms),
+          applied - held, rel_s(r, rst->started_ms), held, applied);
+}
+
+/* An agent restarted while this run held faults there: its journal reverted
+ * them as it started. Record it, then re-claim each one. */
+static void reclaim_after_restart(struct run *r, struct fl_agent_client *c)
+{
+    struct fl_agent_restart rst;
+    char gone[600] = "";
+    size_t off = 0;
+    bool any = false;
+
+    if (!fl_agent_renewer_restarted(r->renewer, c, &rst))
+        return;
+    for (size_t i = 0; i < r->spec->nactions; i++) {
+        struct step *s = &r->steps[i];
+        if (s->remote != c || s->state != STEP_ACTIVE || !s->has_fault ||
+            id_listed(rst.live, s->f.id))
+            continue;
+        if (off < sizeof gone)
+            off += (size_t)snprintf(gone + off, sizeof gone - off, "%s%s (%s)", any ? ", " : "",
+                                    s->a->name, s->f.id);
+        any = true;
+    }
+    event(r, "agent %s restarted at +%.1fs (pid %d, before %d); its journal reverted %s",
+          fl_agent_client_name(c), rel_s(r, rst.started_ms), rst.new_pid, rst.old_pid,
+          any ? gone : "none of this run's faults");
+    for (size_t i = 0; any && i < r->spec->nactions; i++) {
+        struct step *s = &r->steps[i];
+        if (s->remote == c && s->state == STEP_ACTIVE && s->has_fault &&
+            !id_listed(rst.live, s->f.id) && r->res->verdict == FL_VERDICT_PASSED)
+            reclaim_step(r, s, &rst);
+    }
+    json_decref(rst.live);
+}
+
 /* Faults that started in the same tick on several hosts: how far apart
  * their applies returned. */
 static void report_skew(struct run *r, int64_t tick_ns)
@@ -1068,6 +1171,9 @@ static void inject_and_observe(struct run *r)
         }
         if (r->agents)
             apply_together(r, el);
+        for (size_t h = 0; r->agents && r->renewer && h < sp->nhosts; h++)
+            if (r->agents[h])
+                reclaim_after_restart(r, r->agents[h]);
         for (size_t i = 0; i < sp->nactions; i++) {
             struct step *s = &r->steps[i];
             if (s->state == STEP_PENDING && el >= s->a->start_ms)
