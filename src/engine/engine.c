@@ -220,9 +220,6 @@ struct step {
     enum { RESTART_NONE, RESTART_PENDING, RESTART_RUNNING, RESTART_DONE } restart;
     int64_t restart_at;
     char restart_out[512];
-    /* its journal record (process.restart), written before the kill, so
-     * that if this run dies first the guardian or recover runs it */
-    char restart_id[FL_FAULT_ID_LEN];
     const struct fl_spec *spec;
     const char *state_dir;
     const char *host; /* the host it acted on (host:, or what host_from gave), or NULL */
@@ -234,6 +231,9 @@ struct step {
     struct fl_err pre_err;
     json_t *pre_params, *pre_record;
     char pre_id[FL_FAULT_ID_LEN];
+    /* the restart's journal record (process.restart), written before the
+     * kill, so that if this run dies first the guardian or recover runs it */
+    char restart_id[FL_FAULT_ID_LEN];
     int64_t applied_ns; /* when the apply returned (monotonic), 0 if not applied */
 };
 
@@ -984,6 +984,7 @@ static int restart_journal(struct run *r, struct step *s, struct fl_err *e)
     struct fl_shell_where w;
     struct fl_fault f;
     char ref[64], why[256], cwd[PATH_MAX], *cmd = NULL;
+    int64_t due;
     json_t *p;
     int rc;
 
@@ -991,9 +992,9 @@ static int restart_journal(struct run *r, struct step *s, struct fl_err *e)
         return fl_err_set(e, FL_EUSAGE, "its restart cannot run: %s", why);
     if (rs->unit && asprintf(&cmd, "systemctl start -- '%s'", rs->unit) < 0)
         return fl_err_set(e, FL_EFAIL, "out of memory");
+    due = fl_now_ms() + rs->after_ms;
     p = json_pack("{s:s, s:s, s:I, s:I}", "command", cmd ? cmd : rs->command, "step", s->a->name,
-                  "timeout_ms", (json_int_t)rs->timeout_ms, "due_ms",
-                  (json_int_t)(fl_now_ms() + rs->after_ms));
+                  "timeout_ms", (json_int_t)rs->timeout_ms, "due_ms", (json_int_t)due);
     free(cmd);
     if (!p)
         return fl_err_set(e, FL_EFAIL, "out of memory");
