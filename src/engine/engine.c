@@ -617,6 +617,9 @@ static void *restart_main(void *arg)
 
 static void restart_begin(struct run *r, struct step *s)
 {
+    /* a lease that outlasts the command: at the end of the run
+     * (restart_all) nothing renews it while the command runs */
+    fl_fault_renew(&r->j, s->restart_id, s->a->restart.timeout_ms + LEASE_MS);
     atomic_store(&s->cmd_done, false);
     s->restart = RESTART_RUNNING;
     s->cmd_started = pthread_create(&s->cmd_th, NULL, restart_main, s) == 0;

@@ -100,7 +100,7 @@ method:
         return
 
     # ... and the run applies it again at its next renewal (every 5 s)
-    assert wait_for(lambda: nft_tables(ns) != [], 8), "not re-claimed"
+    assert wait_for(lambda: nft_tables(ns) != [], 10), "not re-claimed"
     print(f"re-claimed {time.monotonic() - gone_at:.1f} s after the new agent reverted it")
     assert nft_tables(ns) != first  # a new fault, a new table
     assert cut()
