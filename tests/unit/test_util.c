@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "util/opts.h"
 #include "util/parse.h"
 #include "util/proc.h"
+#include "util/shell.h"
 #include "util/suggest.h"
 
 Test(parse, durations)
@@ -567,4 +569,21 @@ Test(restart, journaled_restart_runs_on_revert)
     snprintf(path, sizeof path, "%s/faults", dir);
     cr_assert_eq(rmdir(path), 0);
     cr_assert_eq(rmdir(dir), 0);
+}
+
+/* util/shell.c: the head of the output, the exit status, a timeout that
+ * kills the command's process group, a working directory that is gone. */
+Test(shell, status_output_timeout_and_cwd)
+{
+    struct fl_shell_where w = {.cwd = "/"};
+    char out[16];
+
+    cr_assert_eq(fl_shell_run(&w, "pwd; echo 0123456789abcdefghij; exit 4", 5000, out, sizeof out),
+                 4);
+    cr_assert_str_eq(out, "/\n0123456789abc");
+    cr_assert_eq(fl_shell_run(NULL, "echo started; sleep 30", 200, out, sizeof out), -ETIMEDOUT);
+    cr_assert_str_eq(out, "started");
+    w.cwd = "/nonexistent/faultline-test";
+    cr_assert_lt(fl_shell_run(&w, "true", 5000, out, sizeof out), 0);
+    cr_assert_str_eq(out, "cannot enter th"); /* the head of what it says */
 }
