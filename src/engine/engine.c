@@ -619,7 +619,8 @@ static void restart_begin(struct run *r, struct step *s)
 {
     /* a lease that outlasts the command: at the end of the run
      * (restart_all) nothing renews it while the command runs */
-    fl_fault_renew(&r->j, s->restart_id, s->a->restart.timeout_ms + LEASE_MS);
+    if (s->restart_id[0])
+        fl_fault_renew(&r->j, s->restart_id, s->a->restart.timeout_ms + LEASE_MS);
     atomic_store(&s->cmd_done, false);
     s->restart = RESTART_RUNNING;
     s->cmd_started = pthread_create(&s->cmd_th, NULL, restart_main, s) == 0;
@@ -667,8 +668,8 @@ static void restart_renew(struct run *r, struct step *s, int64_t now)
 {
     char by[256];
 
-    if (now < s->next_renew)
-        return;
+    if (!s->restart_id[0] || now < s->next_renew)
+        return; /* no record: a restart some other way (an agent host's job) */
     s->next_renew = now + LEASE_MS / 3;
     if (fl_fault_renew(&r->j, s->restart_id, LEASE_MS) || s->restart != RESTART_PENDING)
         return;
