@@ -252,6 +252,8 @@ struct run {
     const char *phase;
     int64_t inject_ms, revert_end_ms, last_flush;
     int64_t last_revert_ms;       /* when the last fault was actually reverted, or -1 */
+    char gaps[512];               /* faults an agent restart took away for a while, for the
+                                     verdict's explanation ("" when none) */
     struct fl_status status;      /* the terminal status line */
     long *guard_since;            /* per guardrail: violation start, or -1 */
     struct fl_workload_child *wl; /* one per workload */
@@ -866,6 +868,23 @@ static double rel_s(const struct run *r, int64_t now_ms_clock)
     return (double)(rel_ms(r->t0_ns) - (fl_now_ms() - now_ms_clock)) / 1000.0;
 }
 
+static void note_gap(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Add one fault's gap to r->gaps ("a, b"); what does not fit is cut. */
+static void note_gap(struct run *r, const char *fmt, ...)
+{
+    size_t off = strlen(r->gaps);
+    va_list ap;
+
+    if (off + 3 >= sizeof r->gaps)
+        return;
+    if (off)
+        off += (size_t)snprintf(r->gaps + off, sizeof r->gaps - off, ", ");
+    va_start(ap, fmt);
+    vsnprintf(r->gaps + off, sizeof r->gaps - off, fmt, ap);
+    va_end(ap);
+}
+
 /* Step s's fault vanished with its agent's restart: apply it again for the
  * rest of its window (unless reclaim: false), and say how long it was not in
  * force. A re-apply that fails is an error of the run, as any apply. */
@@ -891,6 +910,8 @@ static void reclaim_step(struct run *r, struct step *s, const struct fl_agent_re
               "between +%.1fs and +%.1fs, not for its whole window",
               a->name, old, s->host, a->no_reclaim ? "reclaim: false" : "its window is over", held,
               rel_s(r, rst->started_ms));
+        note_gap(r, "%s on host %s ended early, by +%.1fs", a->name, s->host,
+                 rel_s(r, rst->started_ms));
         return;
     }
     if (fl_agent_client_apply(s->remote, a->ops->kind, s->f.params, left,
@@ -915,6 +936,8 @@ static void reclaim_step(struct run *r, struct step *s, const struct fl_agent_re
           "at the earliest, when it last was known to hold; re-applied at +%.1fs)",
           a->name, s->host, id, (double)left / 1000.0, applied - rel_s(r, rst->started_ms),
           applied - held, rel_s(r, rst->started_ms), held, applied);
+    note_gap(r, "%s on host %s was not in force for %.1fs to %.1fs", a->name, s->host,
+             applied - rel_s(r, rst->started_ms), applied - held);
 }
 
 /* An agent restarted while this run held faults there: its journal reverted
@@ -1793,6 +1816,11 @@ static void conclude(struct run *r)
         snprintf(res->explanation, sizeof res->explanation,
                  "the hypothesis held during the faults%s",
                  r->spec->has_recovery ? " and the steady state returned in time" : "");
+    if (r->gaps[0]) { /* the verdict covers less than the experiment planned */
+        size_t n = strlen(res->explanation);
+        snprintf(res->explanation + n, sizeof res->explanation - n,
+                 "; but not every fault held throughout (an agent restarted): %s", r->gaps);
+    }
     record_results(r);
     event(r, "%s: %s", fl_verdict_str(res->verdict), res->explanation);
     flush_samples(r, true);

@@ -97,6 +97,10 @@ method:
                                                "(reclaim: false): it held until")]
         assert len(left) == 1, evs
         assert not any("re-claimed on host a2 as" in m for m in evs), evs
+        r = json.loads(out.read_text())
+        assert r["verdict"] == "passed" and r["explanation"].startswith(
+            "the hypothesis held during the faults; but not every fault held throughout (an "
+            "agent restarted): split on host a2 ended early, by +"), r["explanation"]
         return
 
     # ... and the run applies it again at its next renewal (every 5 s)
@@ -120,4 +124,8 @@ method:
     assert "it was not in force for " in reclaimed[0], reclaimed
     lo, hi = reclaimed[0].split("not in force for ")[1].split("s (")[0].split("s to ")
     assert 0 < float(lo) <= float(hi) < 14, reclaimed
+    # the verdict does not pretend the partition held throughout
+    assert r["explanation"] == "the hypothesis held during the faults; but not every fault " \
+        f"held throughout (an agent restarted): split on host a2 was not in force for {lo}s " \
+        f"to {hi}s", r["explanation"]
     assert any(m.startswith(f"split {new_id} reverted on host a2") for m in evs), evs
