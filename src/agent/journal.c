@@ -210,7 +210,7 @@ static const char *record_problem(const char *stem, const json_t *rec, char *buf
         snprintf(buf, len, "its id '%s' differs from its file name", id ? id : "");
         return buf;
     }
-    if (!kind || !fl_fault_lookup(kind)) {
+    if (!kind || !fl_fault_lookup_record(kind)) {
         snprintf(buf, len, "unknown fault kind '%s'", kind ? kind : "");
         return buf;
     }
@@ -372,7 +372,7 @@ int fl_journal_to_fault(const json_t *record, struct fl_fault *f, struct fl_err 
 {
     const char *kind = json_string_value(json_object_get(record, "kind"));
     const char *id = json_string_value(json_object_get(record, "id"));
-    const struct fl_fault_ops *ops = kind ? fl_fault_lookup(kind) : NULL;
+    const struct fl_fault_ops *ops = kind ? fl_fault_lookup_record(kind) : NULL;
     json_t *params = json_object_get(record, "params");
     json_t *undo = json_object_get(record, "undo");
 

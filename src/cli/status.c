@@ -19,9 +19,10 @@ static void usage(FILE *out)
         out,
         "usage: faultline status [--json] [--state-dir DIR | --hosts LIST [--token T]]\n"
         "                        [--experiment FILE]\n\n"
-        "List active faults: id, kind, target, age, lease left, owner; then any\n"
-        "damaged journal record faultline cannot revert (check its fault by hand,\n"
-        "then `faultline recover --forget ID`). Creates nothing.\n"
+        "List active faults (and pending restarts of killed members): id, kind,\n"
+        "target, age, lease left, owner; then any damaged journal record faultline\n"
+        "cannot revert (check its fault by hand, then `faultline recover --forget\n"
+        "ID`). Creates nothing.\n"
         "  --json            one JSON object: {\"guardian\": bool, \"faults\": [...],\n"
         "                    \"damaged\": [...]}\n"
         "  --state-dir DIR   journal directory (default $FAULTLINE_STATE_DIR or the machine-wide "
@@ -116,6 +117,12 @@ static json_t *fault_json(const json_t *rec, int64_t now)
                         end_at ? json_integer(end_at > now ? end_at - now : 0) : json_null());
     if (json_object_get(rec, "last_error"))
         json_object_set(o, "last_error", json_object_get(rec, "last_error"));
+    /* a pending restart (process.kill's restart:): when its run is to run it */
+    if (!strcmp(json_string_value(json_object_get(rec, "kind")) ?: "", "process.restart")) {
+        json_t *params = json_object_get(rec, "params");
+        int64_t due = json_integer_value(json_object_get(params, "due_ms"));
+        json_object_set_new(o, "restart_due_in_ms", json_integer(due - now));
+    }
     return o;
 }
 
@@ -148,8 +155,8 @@ static void print_local(const json_t *all, int64_t now)
 
     printf("%-9s %-18s %-8s %-9s %-8s %s\n", "ID", "KIND", "AGE", "LEASE", "OWNER", "TARGET");
     json_array_foreach (all, i, rec) {
-        json_t *f = fault_json(rec, now);
-        char age[32], lease[32], owner[32];
+        json_t *f = fault_json(rec, now), *due = json_object_get(f, "restart_due_in_ms");
+        char age[32], lease[32], owner[32], when[64] = "";
         fl_format_duration(json_integer_value(json_object_get(f, "age_ms")), age, sizeof age);
         fl_format_duration(json_integer_value(json_object_get(f, "lease_left_ms")), lease,
                            sizeof lease);
@@ -159,9 +166,15 @@ static void print_local(const json_t *all, int64_t now)
                      json_is_true(json_object_get(f, "owner_alive")) ? "" : "(dead)");
         else
             snprintf(owner, sizeof owner, "detached");
-        printf("%-9s %-18s %-8s %-9s %-8s %s%s%s\n", json_string_value(json_object_get(f, "id")),
+        if (due) {
+            json_int_t ms = json_integer_value(due);
+            char d[32];
+            fl_format_duration(ms < 0 ? -ms : ms, d, sizeof d);
+            snprintf(when, sizeof when, ms < 0 ? " (overdue by %s)" : " (due in %s)", d);
+        }
+        printf("%-9s %-18s %-8s %-9s %-8s %s%s%s%s\n", json_string_value(json_object_get(f, "id")),
                json_string_value(json_object_get(f, "kind")), age, lease, owner,
-               json_string_value(json_object_get(f, "description")) ?: "",
+               json_string_value(json_object_get(f, "description")) ?: "", when,
                json_object_get(f, "last_error") ? "  [revert failing: " : "",
                json_object_get(f, "last_error")
                    ? json_string_value(json_object_get(f, "last_error"))

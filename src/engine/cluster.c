@@ -14,120 +14,52 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lab/lab.h"
+#include "util/shell.h"
 #include "util/time.h"
 
 #define MAX_HTTP_BODY (1 << 20)
 
 /* ---- commands on hosts -------------------------------------------------- */
 
-static void self_exe(char *buf, size_t len)
-{
-    ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-
-    if (n <= 0)
-        snprintf(buf, len, "/proc/self/exe");
-    else
-        buf[n] = '\0';
-}
-
-/* Wait for pid until deadline; then kill its process group. */
-static int wait_deadline(pid_t pid, int64_t deadline)
-{
-    int st;
-
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (r < 0 && errno != EINTR)
-            return -errno;
-        if (fl_now_ms() >= deadline) {
-            kill(-pid, SIGKILL);
-            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-                ;
-            return -ETIMEDOUT;
-        }
-        fl_sleep_ms(10);
-    }
-}
-
-static void read_head(int fd, char *out, size_t len)
-{
-    ssize_t n;
-
-    if (!len)
-        return;
-    n = pread(fd, out, len - 1, 0);
-    out[n > 0 ? n : 0] = '\0';
-    /* trailing newlines make events ragged */
-    for (n = (ssize_t)strlen(out); n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'); n--)
-        out[n - 1] = '\0';
-}
-
 int fl_cluster_run(const struct fl_spec *s, const char *host, const char *cmd, int64_t timeout_ms,
                    const char *state_dir, char *out, size_t len)
 {
-    const struct fl_spec_host *h = host ? fl_spec_host_find(s, host) : NULL;
-    char exe[PATH_MAX], ref[64], tmpl[] = "/tmp/faultline-cmd.XXXXXX";
-    char *local[] = {"sh", "-c", (char *)cmd, NULL};
-    char *remote[] = {"faultline", "lab", "exec",      "--state-dir", (char *)state_dir, ref, "--",
-                      "/bin/sh",   "-c",  (char *)cmd, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    extern char **environ;
-    int fd, r;
-    pid_t pid;
+    struct fl_shell_where w = {0};
+    char ref[64];
 
     if (len)
         out[0] = '\0';
-    if (host && !h)
+    if (fl_cluster_where(s, host, state_dir, &w, ref, sizeof ref, out, len))
+        return host && !fl_spec_host_find(s, host) ? -ENOENT : -EOPNOTSUPP;
+    return fl_shell_run(&w, cmd, timeout_ms, out, len);
+}
+
+int fl_cluster_where(const struct fl_spec *s, const char *host, const char *state_dir,
+                     struct fl_shell_where *w, char *ref, size_t rlen, char *why, size_t wlen)
+{
+    const struct fl_spec_host *h = host ? fl_spec_host_find(s, host) : NULL;
+
+    memset(w, 0, sizeof *w);
+    if (host && !h) {
+        snprintf(why, wlen, "no host %s in hosts:", host);
         return -ENOENT;
+    }
     if (h && !h->lab) {
-        snprintf(out, len, "host %s is reached through its agent, which runs no commands", host);
+        snprintf(why, wlen, "host %s is reached through its agent, which runs no commands", host);
         return -EOPNOTSUPP;
     }
-    if ((fd = mkostemp(tmpl, O_CLOEXEC)) < 0)
-        return -errno;
-    unlink(tmpl);
     if (h) {
-        self_exe(exe, sizeof exe);
-        snprintf(ref, sizeof ref, "%s/%s", h->lab, h->lab_host);
-        if (!state_dir) { /* the lab's default place */
-            remote[3] = ref;
-            remote[4] = "--";
-            remote[5] = "/bin/sh";
-            remote[6] = "-c";
-            remote[7] = (char *)cmd;
-            remote[8] = NULL;
-        }
+        snprintf(ref, rlen, "%s/%s", h->lab, h->lab_host);
+        w->lab_ref = ref;
+        w->state_dir = state_dir;
     }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, fd, 2);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
-    r = posix_spawn(&pid, h ? exe : "/bin/sh", &fa, &attr, h ? remote : local, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (r) {
-        close(fd);
-        return -r;
-    }
-    r = wait_deadline(pid, fl_now_ms() + timeout_ms);
-    read_head(fd, out, len);
-    close(fd);
-    return r;
+    return 0;
 }
 
 /* ---- addresses ---------------------------------------------------------- */

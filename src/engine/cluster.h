@@ -13,6 +13,7 @@
 #include "remote/client.h"
 #include "spec/spec.h"
 #include "util/err.h"
+#include "util/shell.h"
 
 /* Run `cmd` with /bin/sh on host `host` (a name of spec's hosts:, or NULL
  * for this machine) for at most timeout_ms; its stdout and stderr go to
@@ -22,6 +23,11 @@
  * another negative errno when it could not start. */
 int fl_cluster_run(const struct fl_spec *s, const char *host, const char *cmd, int64_t timeout_ms,
                    const char *state_dir, char *out, size_t len);
+/* Where a command on `host` runs (util/shell.h): w->lab_ref points into
+ * ref (rlen bytes) for a lab host; nothing set for this machine (NULL).
+ * -ENOENT (no such host) or -EOPNOTSUPP (an agent host) with why filled. */
+int fl_cluster_where(const struct fl_spec *s, const char *host, const char *state_dir,
+                     struct fl_shell_where *w, char *ref, size_t rlen, char *why, size_t wlen);
 
 /* The address of host `name`: from the file, else from its lab. */
 int fl_cluster_host_addr(const struct fl_spec *s, const char *name, const char *state_dir,

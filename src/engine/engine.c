@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -342,6 +343,9 @@ struct step {
     struct fl_err pre_err;
     json_t *pre_params, *pre_record;
     char pre_id[FL_FAULT_ID_LEN];
+    /* the restart's journal record (process.restart), written before the
+     * kill, so that if this run dies first the guardian or recover runs it */
+    char restart_id[FL_FAULT_ID_LEN];
     int64_t applied_ns; /* when the apply returned (monotonic), 0 if not applied */
 };
 
@@ -360,6 +364,8 @@ struct run {
     const char *phase;
     int64_t inject_ms, revert_end_ms, last_flush;
     int64_t last_revert_ms;       /* when the last fault was actually reverted, or -1 */
+    char gaps[512];               /* faults an agent restart took away for a while, for the
+                                     verdict's explanation ("" when none) */
     struct fl_status status;      /* the terminal status line */
     long *guard_since;            /* per guardrail: violation start, or -1 */
     struct fl_workload_child *wl; /* one per workload */
@@ -834,6 +840,10 @@ static void *restart_main(void *arg)
 
 static void restart_begin(struct run *r, struct step *s)
 {
+    /* a lease that outlasts the command: at the end of the run
+     * (restart_all) nothing renews it while the command runs */
+    if (s->restart_id[0])
+        fl_fault_renew(&r->j, s->restart_id, s->a->restart.timeout_ms + LEASE_MS);
     atomic_store(&s->cmd_done, false);
     s->restart = RESTART_RUNNING;
     s->cmd_started = pthread_create(&s->cmd_th, NULL, restart_main, s) == 0;
@@ -856,6 +866,8 @@ static void restart_end(struct run *r, struct step *s)
     s->cmd_started = false;
     s->restart = RESTART_DONE;
     s->state = STEP_DONE;
+    /* ran (or failed, which the verdict says): nothing left to promise */
+    fl_journal_remove(&r->j, s->restart_id);
     if (rc == 0) {
         event(r, "%s: restarted (revert of the kill)%s%s", s->a->name,
               s->restart_out[0] ? ": " : "", s->restart_out);
@@ -872,8 +884,27 @@ static void restart_end(struct run *r, struct step *s)
                 rc < 0 ? "error" : "status", rc, s->restart_out);
 }
 
+/* Keep the record's lease while the restart is pending or running; a
+ * record gone meanwhile was run by someone else (recover, or the guardian
+ * because this run was stopped past its lease). */
+static void restart_renew(struct run *r, struct step *s, int64_t now)
+{
+    char by[256];
+
+    if (!s->restart_id[0] || now < s->next_renew)
+        return; /* no record: a restart some other way (an agent host's job) */
+    s->next_renew = now + LEASE_MS / 3;
+    if (fl_fault_renew(&r->j, s->restart_id, LEASE_MS) || s->restart != RESTART_PENDING)
+        return;
+    fl_journal_reverted_by(&r->j, s->restart_id, by, sizeof by);
+    s->restart = RESTART_DONE;
+    s->state = STEP_DONE;
+    event(r, "%s: the pending restart (%s) was run by %s", s->a->name, s->restart_id, by);
+}
+
 static void restart_poll(struct run *r, struct step *s, int64_t now)
 {
+    restart_renew(r, s, now);
     if (s->restart == RESTART_PENDING && now >= s->restart_at)
         restart_begin(r, s);
     if (s->restart == RESTART_RUNNING && atomic_load(&s->cmd_done))
@@ -1039,6 +1070,130 @@ static void apply_together(struct run *r, int64_t el)
     free(b);
 }
 
+/* ---- agents restarted mid-fault ---------------------------------------- */
+
+static bool id_listed(const json_t *ids, const char *id)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach (ids, i, v)
+        if (json_string_value(v) && !strcmp(json_string_value(v), id))
+            return true;
+    return false;
+}
+
+/* A time of this process's fl_now_ms() clock, relative to the run's t0. */
+static double rel_s(const struct run *r, int64_t now_ms_clock)
+{
+    return (double)(rel_ms(r->t0_ns) - (fl_now_ms() - now_ms_clock)) / 1000.0;
+}
+
+static void note_gap(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Add one fault's gap to r->gaps ("a, b"); what does not fit is cut. */
+static void note_gap(struct run *r, const char *fmt, ...)
+{
+    size_t off = strlen(r->gaps);
+    va_list ap;
+
+    if (off + 3 >= sizeof r->gaps)
+        return;
+    if (off)
+        off += (size_t)snprintf(r->gaps + off, sizeof r->gaps - off, ", ");
+    va_start(ap, fmt);
+    vsnprintf(r->gaps + off, sizeof r->gaps - off, fmt, ap);
+    va_end(ap);
+}
+
+/* Step s's fault vanished with its agent's restart: apply it again for the
+ * rest of its window (unless reclaim: false), and say how long it was not in
+ * force. A re-apply that fails is an error of the run, as any apply. */
+static void reclaim_step(struct run *r, struct step *s, const struct fl_agent_restart *rst)
+{
+    const struct fl_spec_action *a = s->a;
+    int64_t left = s->end_ms - rel_ms(r->t0_ns);
+    char id[FL_FAULT_ID_LEN], old[FL_FAULT_ID_LEN];
+    struct fl_err e = {0};
+    json_t *rec = NULL;
+    /* it held at the old agent's last renewal, or at least since it was applied */
+    double applied, held = rel_s(r, rst->last_ok_ms);
+    double since = (double)(s->applied_ns - r->t0_ns) / 1e9;
+
+    if (since > held)
+        held = since;
+    memcpy(old, s->f.id, sizeof old);
+    if (a->no_reclaim || left <= 0) {
+        s->state = STEP_DONE;
+        s->has_fault = false;
+        event(r,
+              "%s %s is not re-claimed on host %s (%s): it held until the old agent died, "
+              "between +%.1fs and +%.1fs, not for its whole window",
+              a->name, old, s->host, a->no_reclaim ? "reclaim: false" : "its window is over", held,
+              rel_s(r, rst->started_ms));
+        note_gap(r, "%s on host %s ended early, by +%.1fs", a->name, s->host,
+                 rel_s(r, rst->started_ms));
+        return;
+    }
+    if (fl_agent_client_apply(s->remote, a->ops->kind, s->f.params, left,
+                              (r->seed + (uint64_t)(s - r->steps)) & ((1ULL << 53) - 1), id, &rec,
+                              &e)) {
+        s->state = STEP_DONE;
+        s->has_fault = false;
+        event(r, "%s could not be re-claimed on host %s after its agent restarted: %s", a->name,
+              s->host, e.msg);
+        set_verdict(r, FL_VERDICT_ERROR,
+                    "%s (%s) could not be re-claimed on host %s after its agent restarted: %s",
+                    a->name, a->ops->kind, s->host, e.msg);
+        r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+        return;
+    }
+    json_decref(rec);
+    memcpy(s->f.id, id, sizeof s->f.id);
+    applied = (double)rel_ms(r->t0_ns) / 1000.0;
+    event(r,
+          "%s re-claimed on host %s as %s for the remaining %.1fs: it was not in force for "
+          "%.1fs to %.1fs (gone when the new agent started at +%.1fs at the latest, at +%.1fs "
+          "at the earliest, when it last was known to hold; re-applied at +%.1fs)",
+          a->name, s->host, id, (double)left / 1000.0, applied - rel_s(r, rst->started_ms),
+          applied - held, rel_s(r, rst->started_ms), held, applied);
+    note_gap(r, "%s on host %s was not in force for %.1fs to %.1fs", a->name, s->host,
+             applied - rel_s(r, rst->started_ms), applied - held);
+}
+
+/* An agent restarted while this run held faults there: its journal reverted
+ * them as it started. Record it, then re-claim each one. */
+static void reclaim_after_restart(struct run *r, struct fl_agent_client *c)
+{
+    struct fl_agent_restart rst;
+    char gone[600] = "";
+    size_t off = 0;
+    bool any = false;
+
+    if (!fl_agent_renewer_restarted(r->renewer, c, &rst))
+        return;
+    for (size_t i = 0; i < r->spec->nactions; i++) {
+        struct step *s = &r->steps[i];
+        if (s->remote != c || s->state != STEP_ACTIVE || !s->has_fault ||
+            id_listed(rst.live, s->f.id))
+            continue;
+        if (off < sizeof gone)
+            off += (size_t)snprintf(gone + off, sizeof gone - off, "%s%s (%s)", any ? ", " : "",
+                                    s->a->name, s->f.id);
+        any = true;
+    }
+    event(r, "agent %s restarted at +%.1fs (pid %d, before %d); its journal reverted %s",
+          fl_agent_client_name(c), rel_s(r, rst.started_ms), rst.new_pid, rst.old_pid,
+          any ? gone : "none of this run's faults");
+    for (size_t i = 0; any && i < r->spec->nactions; i++) {
+        struct step *s = &r->steps[i];
+        if (s->remote == c && s->state == STEP_ACTIVE && s->has_fault &&
+            !id_listed(rst.live, s->f.id) && r->res->verdict == FL_VERDICT_PASSED)
+            reclaim_step(r, s, &rst);
+    }
+    json_decref(rst.live);
+}
+
 /* Faults that started in the same tick on several hosts: how far apart
  * their applies returned. */
 static void report_skew(struct run *r, int64_t tick_ns)
@@ -1065,6 +1220,46 @@ static void report_skew(struct run *r, int64_t tick_ns)
               "%zu faults on %zu hosts started together: applied within %.1fms of each other "
               "(skew between the hosts' apply times)",
               n, hosts, (double)(hi - lo) / 1e6);
+}
+
+/* Journal the restart of a process.kill step before the kill
+ * (process.restart, agent/journal.h): its revert runs the restart command
+ * where the step's host says, so the member comes back even if this run
+ * is killed before it restarts it. */
+static int restart_journal(struct run *r, struct step *s, struct fl_err *e)
+{
+    const struct fl_spec_restart *rs = &s->a->restart;
+    struct fl_shell_where w;
+    struct fl_fault f;
+    char ref[64], why[256], cwd[PATH_MAX], *cmd = NULL;
+    int64_t due;
+    json_t *p;
+    int rc;
+
+    if (fl_cluster_where(r->spec, s->host, r->o->state_dir, &w, ref, sizeof ref, why, sizeof why))
+        return fl_err_set(e, FL_EUSAGE, "its restart cannot run: %s", why);
+    if (rs->unit && asprintf(&cmd, "systemctl start -- '%s'", rs->unit) < 0)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    due = fl_now_ms() + rs->after_ms;
+    p = json_pack("{s:s, s:s, s:I, s:I}", "command", cmd ? cmd : rs->command, "step", s->a->name,
+                  "timeout_ms", (json_int_t)rs->timeout_ms, "due_ms", (json_int_t)due);
+    free(cmd);
+    if (!p)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    if (w.lab_ref)
+        json_object_set_new(p, "lab", json_string(w.lab_ref));
+    if (w.lab_ref && w.state_dir)
+        json_object_set_new(p, "lab_state_dir", json_string(w.state_dir));
+    if (getcwd(cwd, sizeof cwd))
+        json_object_set_new(p, "cwd", json_string(cwd));
+    fl_fault_init(&f, fl_fault_lookup_record("process.restart"), p);
+    rc = f.ops->plan(&f, e);
+    if (rc == 0)
+        rc = fl_fault_apply(&r->j, &f, getpid(), LEASE_MS, 0, e);
+    if (rc == 0)
+        memcpy(s->restart_id, f.id, sizeof s->restart_id);
+    fl_fault_fini(&f);
+    return rc ? fl_err_prefix(e, "cannot journal its restart: ") : 0;
 }
 
 static void start_step(struct run *r, size_t idx)
@@ -1115,9 +1310,12 @@ static void start_step(struct run *r, size_t idx)
     if (dur < 0)
         dur = 0;
     s->f.duration_ms = (a->ops->flags & FL_FAULT_INSTANT) ? 0 : dur;
-    if (a->ops->plan(&s->f, &e) ||
+    if (a->ops->plan(&s->f, &e) || (a->restart.present && restart_journal(r, s, &e)) ||
         fl_fault_apply(&r->j, &s->f, getpid(), LEASE_MS,
                        s->f.duration_ms ? fl_now_ms() + s->f.duration_ms : 0, &e)) {
+        if (s->restart_id[0]) /* nothing was killed: nothing to restart */
+            fl_journal_remove(&r->j, s->restart_id);
+        s->restart_id[0] = '\0';
         s->state = STEP_DONE;
         s->has_fault = false;
         event(r, "%s could not be applied: %s", a->name, e.msg);
@@ -1142,10 +1340,11 @@ static void start_step(struct run *r, size_t idx)
             s->state = STEP_ACTIVE; /* until the member is back */
             s->restart = RESTART_PENDING;
             s->restart_at = now + a->restart.after_ms;
-            event(r, "%s: restart in %.1fs%s%s: %s%s", a->name,
+            s->next_renew = now + LEASE_MS / 3;
+            event(r, "%s: restart in %.1fs%s%s: %s%s (journaled as %s)", a->name,
                   (double)a->restart.after_ms / 1000.0, s->host ? " on host " : "",
                   s->host ? s->host : "", a->restart.unit ? "systemctl start " : "",
-                  a->restart.unit ? a->restart.unit : a->restart.command);
+                  a->restart.unit ? a->restart.unit : a->restart.command, s->restart_id);
         }
         return;
     }
@@ -1221,6 +1420,9 @@ static void inject_and_observe(struct run *r)
         }
         if (r->agents)
             apply_together(r, el);
+        for (size_t h = 0; r->agents && r->renewer && h < sp->nhosts; h++)
+            if (r->agents[h])
+                reclaim_after_restart(r, r->agents[h]);
         for (size_t i = 0; i < sp->nactions; i++) {
             struct step *s = &r->steps[i];
             if (s->state == STEP_PENDING && el >= s->a->start_ms)
@@ -1878,6 +2080,11 @@ static void conclude(struct run *r)
         snprintf(res->explanation, sizeof res->explanation,
                  "the hypothesis held during the faults%s",
                  r->spec->has_recovery ? " and the steady state returned in time" : "");
+    if (r->gaps[0]) { /* the verdict covers less than the experiment planned */
+        size_t n = strlen(res->explanation);
+        snprintf(res->explanation + n, sizeof res->explanation - n,
+                 "; but not every fault held throughout (an agent restarted): %s", r->gaps);
+    }
     record_results(r);
     event(r, "%s: %s", fl_verdict_str(res->verdict), res->explanation);
     flush_samples(r, true);

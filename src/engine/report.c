@@ -12,7 +12,7 @@
 static void print_restart(FILE *out, const struct fl_spec_action *a)
 {
     if (a->restart.present)
-        fprintf(out, "      then, %.1fs later, restart%s%s: %s%s\n",
+        fprintf(out, "      then, %.1fs later, restart%s%s (journaled before the kill): %s%s\n",
                 (double)a->restart.after_ms / 1000.0, a->host ? " on host " : "",
                 a->host ? a->host : "", a->restart.unit ? "systemctl start " : "",
                 a->restart.unit ? a->restart.unit : a->restart.command);
@@ -57,10 +57,12 @@ static int print_method(const struct fl_spec *spec, const struct fl_engine_opts 
             continue;
         }
         if (a->host && fl_spec_host_find(spec, a->host)->agent) {
-            fprintf(out, "  +%.1fs %s: %s on host %s, applied by its agent at %s%s%s\n",
+            fprintf(out, "  +%.1fs %s: %s on host %s, applied by its agent at %s%s%s%s\n",
                     (double)a->start_ms / 1000.0, a->name, a->ops->kind, a->host,
                     fl_spec_host_find(spec, a->host)->agent, a->npeer_hosts ? " (peers: " : "",
-                    a->npeer_hosts ? "hosts named in between:)" : "");
+                    a->npeer_hosts ? "hosts named in between:)" : "",
+                    a->no_reclaim ? "; not applied again if the agent restarts (reclaim: false)"
+                                  : "");
             continue;
         }
         params = fl_cluster_step_params(spec, a, o->state_dir, NULL, note, sizeof note, e);

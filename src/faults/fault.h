@@ -105,6 +105,9 @@ bool fl_fault_held(const struct fl_fault *f, const char *key);
 /* Registry (registry.c): every kind, looked up by name. */
 const struct fl_fault_ops *fl_fault_lookup(const char *kind);
 const struct fl_fault_ops *const *fl_fault_kinds(void);
+/* The same, plus the kinds only journal records carry (process.restart,
+ * the pending restart of a killed member): for reverting a record. */
+const struct fl_fault_ops *fl_fault_lookup_record(const char *kind);
 
 /* Kinds that exist on paper but cannot run here; returns a message or NULL. */
 const char *fl_fault_unavailable_reason(const char *kind);

@@ -27,6 +27,7 @@ extern const struct fl_fault_ops fl_fault_network_duplicate;
 extern const struct fl_fault_ops fl_fault_network_reorder;
 extern const struct fl_fault_ops fl_fault_network_corrupt;
 extern const struct fl_fault_ops fl_fault_clock_skew;
+extern const struct fl_fault_ops fl_fault_process_restart;
 
 static const struct fl_fault_ops *const kinds[] = {
     /* drivers: registry lines */
@@ -52,6 +53,14 @@ static const struct fl_fault_ops *const kinds[] = {
     &fl_fault_network_reorder,
     &fl_fault_network_corrupt,
     &fl_fault_clock_skew,
+    NULL,
+};
+
+/* Kinds only the journal knows: records the engine writes for itself
+ * (a pending restart), which the guardian and recover must be able to
+ * revert but nobody may inject. */
+static const struct fl_fault_ops *const record_kinds[] = {
+    &fl_fault_process_restart,
     NULL,
 };
 
@@ -89,6 +98,16 @@ const struct fl_fault_ops *fl_fault_lookup(const char *kind)
         if (!strcmp(kinds[i]->kind, kind))
             return kinds[i];
     return NULL;
+}
+
+const struct fl_fault_ops *fl_fault_lookup_record(const char *kind)
+{
+    const struct fl_fault_ops *ops = fl_fault_lookup(kind);
+
+    for (size_t i = 0; !ops && record_kinds[i]; i++)
+        if (!strcmp(record_kinds[i]->kind, kind))
+            ops = record_kinds[i];
+    return ops;
 }
 
 /* No kind is known-but-unavailable today: the netem kinds are registered

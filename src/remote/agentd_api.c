@@ -453,9 +453,11 @@ static void api_renew(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
         json_object_set_new(h, "lease_ms", json_integer(lease_ms));
         json_array_append_new(live, json_string(id));
     }
+    /* pid and uptime, as health says them: a controller sees a restarted agent */
     ok(rs, 200,
-       json_pack("{s:s,s:o,s:I,s:o}", "session", rq->arg, "live", live, "lease_ms",
-                 (json_int_t)lease_ms, "jobs", fl_jobs_renew(d->jobs, rq->arg, lease_ms)));
+       json_pack("{s:s,s:o,s:I,s:o,s:i,s:I}", "session", rq->arg, "live", live, "lease_ms",
+                 (json_int_t)lease_ms, "jobs", fl_jobs_renew(d->jobs, rq->arg, lease_ms), "pid",
+                 (int)getpid(), "uptime_ms", (json_int_t)(now - d->started_ms)));
 }
 
 /* The kind's params from the request body's "params" object, checked as

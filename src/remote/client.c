@@ -412,15 +412,28 @@ int fl_agent_client_recover_all(struct fl_agent_client *c, json_t **report, stru
     return r;
 }
 
-int fl_agent_client_renew(struct fl_agent_client *c, json_t **live, struct fl_err *e)
+/* The renew call; *reply (may be NULL) is the agent's whole answer. */
+static int renew_reply(struct fl_agent_client *c, json_t **reply, struct fl_err *e)
 {
-    json_t *body = json_pack("{s:I}", "lease_ms", (json_int_t)c->lease_ms), *reply = NULL;
+    json_t *body = json_pack("{s:I}", "lease_ms", (json_int_t)c->lease_ms), *out = NULL;
     char path[128];
     int r;
 
     snprintf(path, sizeof path, "/api/v1/sessions/%s/renew", c->session);
-    r = request(c, "POST", path, body, &reply, e);
+    r = request(c, "POST", path, body, &out, e);
     json_decref(body);
+    if (reply)
+        *reply = out;
+    else
+        json_decref(out);
+    return r;
+}
+
+int fl_agent_client_renew(struct fl_agent_client *c, json_t **live, struct fl_err *e)
+{
+    json_t *reply = NULL;
+    int r = renew_reply(c, &reply, e);
+
     if (r == 0 && live)
         *live = json_incref(json_object_get(reply, "live"));
     json_decref(reply);
@@ -544,6 +557,16 @@ int fl_agent_client_job_delete(struct fl_agent_client *c, const char *id, json_t
     return 0;
 }
 
+/* What the renewer knows of one agent: the process that answered last (a
+ * new pid, or an uptime that went back, is a restarted agent), and a
+ * restart not yet taken by fl_agent_renewer_restarted. */
+struct agent_watch {
+    int pid;
+    int64_t uptime_ms, ok_ms; /* the last answer, and when it came (fl_now_ms) */
+    bool pending;
+    struct fl_agent_restart restart;
+};
+
 struct fl_agent_renewer {
     pthread_t thread;
     pthread_mutex_t lock;
@@ -551,7 +574,56 @@ struct fl_agent_renewer {
     bool stop;
     size_t n;
     struct fl_agent_client **clients;
+    struct agent_watch *watch;
 };
+
+/* One renewal's answer (under r->lock): note a restart of the agent. */
+static void watch_reply(struct fl_agent_renewer *r, size_t i, const json_t *reply)
+{
+    struct agent_watch *w = &r->watch[i];
+    int pid = (int)json_integer_value(json_object_get(reply, "pid"));
+    int64_t up = json_integer_value(json_object_get(reply, "uptime_ms")), now = fl_now_ms();
+
+    if (!pid) /* an agent that does not say who it is */
+        return;
+    if (w->pid && (pid != w->pid || up < w->uptime_ms)) {
+        if (!w->pending)
+            w->restart.last_ok_ms = w->ok_ms; /* the first restart not yet taken */
+        json_decref(w->restart.live);
+        w->restart.old_pid = w->restart.old_pid && w->pending ? w->restart.old_pid : w->pid;
+        w->restart.new_pid = pid;
+        w->restart.started_ms = now - up;
+        w->restart.seen_ms = now;
+        w->restart.live = json_incref(json_object_get(reply, "live"));
+        w->pending = true;
+        fl_warn("agent %s restarted (pid %d, up %lld ms): it reverted every fault of its journal "
+                "as it started",
+                fl_agent_client_name(r->clients[i]), pid, (long long)up);
+    }
+    w->pid = pid;
+    w->uptime_ms = up;
+    w->ok_ms = now;
+}
+
+bool fl_agent_renewer_restarted(struct fl_agent_renewer *r, const struct fl_agent_client *c,
+                                struct fl_agent_restart *out)
+{
+    bool got = false;
+
+    if (!r)
+        return false;
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->n && !got; i++) {
+        if (r->clients[i] != c || !r->watch[i].pending)
+            continue;
+        *out = r->watch[i].restart;
+        memset(&r->watch[i].restart, 0, sizeof r->watch[i].restart);
+        r->watch[i].pending = false;
+        got = true;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return got;
+}
 
 static void *renewer_main(void *arg)
 {
@@ -565,12 +637,16 @@ static void *renewer_main(void *arg)
             struct fl_agent_client *c = r->clients[i];
             struct fl_err e = {0};
             if (now >= next[i]) {
+                json_t *reply = NULL;
                 pthread_mutex_unlock(&r->lock);
-                if (fl_agent_client_renew(c, NULL, &e))
+                if (renew_reply(c, &reply, &e))
                     fl_warn("lease renewal failed: %s (the agent reverts this session's faults "
                             "if it hears nothing for %lld ms)",
                             e.msg, (long long)c->lease_ms);
                 pthread_mutex_lock(&r->lock);
+                if (reply)
+                    watch_reply(r, i, reply);
+                json_decref(reply);
                 next[i] = fl_now_ms() + c->lease_ms / 3;
             }
             wake = next[i] < wake ? next[i] : wake;
@@ -600,7 +676,10 @@ int fl_agent_renewer_start(struct fl_agent_client *const *clients, size_t n,
     pthread_condattr_t ca;
 
     *out = NULL;
-    if (!r || !(r->clients = calloc(n ? n : 1, sizeof(struct fl_agent_client *)))) {
+    if (!r || !(r->clients = calloc(n ? n : 1, sizeof(struct fl_agent_client *))) ||
+        !(r->watch = calloc(n ? n : 1, sizeof *r->watch))) {
+        if (r)
+            free(r->clients);
         free(r);
         return fl_err_set(e, FL_EFAIL, "out of memory");
     }
@@ -615,6 +694,7 @@ int fl_agent_renewer_start(struct fl_agent_client *const *clients, size_t n,
         pthread_cond_destroy(&r->cond);
         pthread_mutex_destroy(&r->lock);
         free(r->clients);
+        free(r->watch);
         free(r);
         return fl_err_set(e, FL_EFAIL, "cannot start the lease renewer thread");
     }
@@ -633,6 +713,9 @@ void fl_agent_renewer_stop(struct fl_agent_renewer *r)
     pthread_join(r->thread, NULL);
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);
+    for (size_t i = 0; i < r->n; i++)
+        json_decref(r->watch[i].restart.live);
+    free(r->watch);
     free(r->clients);
     free(r);
 }

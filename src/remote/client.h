@@ -125,6 +125,22 @@ struct fl_agent_renewer;
 /* The clients stay owned by the caller and must outlive the renewer. */
 int fl_agent_renewer_start(struct fl_agent_client *const *clients, size_t n,
                            struct fl_agent_renewer **out, struct fl_err *e);
+/* An agent that restarted while the renewer renewed its leases: a new
+ * agent (another pid, or an uptime that went back) answered a renewal. The
+ * new agent reverted every fault of its journal as it started, so this
+ * session's faults there are gone unless the controller applies them again.
+ * Times are fl_now_ms() of this process. */
+struct fl_agent_restart {
+    int old_pid, new_pid;
+    int64_t last_ok_ms; /* the last renewal the old agent answered */
+    int64_t started_ms; /* when the new agent started (its uptime, on our clock) */
+    int64_t seen_ms;    /* the renewal that found the new agent */
+    json_t *live;       /* the session's fault ids the new agent holds (owned by the taker) */
+};
+/* Take the restart of c's agent noticed since the last call (true), if any.
+ * NULL r: false. */
+bool fl_agent_renewer_restarted(struct fl_agent_renewer *r, const struct fl_agent_client *c,
+                                struct fl_agent_restart *out);
 /* Stop the thread (within one renewal's timeout) and free it; NULL is a no-op. */
 void fl_agent_renewer_stop(struct fl_agent_renewer *r);
 

@@ -369,6 +369,29 @@ static void load_restart(struct fl_spec_ctx *c, const struct fl_ynode *n, struct
         err_at(c, v, "timeout must be longer than 0");
 }
 
+/* reclaim: true|false: whether a fault on an agent host is applied again
+ * when its agent restarted mid-fault (docs/experiments.md). Only a step
+ * that can land on an agent host takes it; copies made by between: keep it. */
+static void load_reclaim(struct fl_spec_ctx *c, const struct fl_ynode *n, const struct fl_ynode *v,
+                         struct fl_spec_action *a)
+{
+    const struct fl_ynode *host = fl_yaml_get(n, "host");
+    const struct fl_spec_host *h =
+        host && host->type == FL_YSCALAR ? fl_spec_host_find(c->s, host->str) : NULL;
+
+    if (v->type != FL_YSCALAR || (strcmp(v->str, "true") && strcmp(v->str, "false"))) {
+        err_at(c, v, "reclaim must be true or false");
+        return;
+    }
+    a->no_reclaim = !strcmp(v->str, "false");
+    if (fl_yaml_get(n, "host_from") || fl_yaml_get(n, "between") || (h && h->agent))
+        return;
+    err_at(c, v,
+           "reclaim: belongs to a fault on an agent host (host: naming a host with agent:, "
+           "host_from: or between:): only an agent restarts and forgets its faults; remove it "
+           "here");
+}
+
 void fl_spec_load_step_hosts(struct fl_spec_ctx *c, const struct fl_ynode *n,
                              struct fl_spec_action *a)
 {
@@ -377,6 +400,8 @@ void fl_spec_load_step_hosts(struct fl_spec_ctx *c, const struct fl_ynode *n,
 
     if ((v = fl_yaml_get(n, "restart")))
         load_restart(c, v, a);
+    if ((v = fl_yaml_get(n, "reclaim")))
+        load_reclaim(c, n, v, a);
     if (!host && !from && !between)
         return;
     if (host && host->type == FL_YSCALAR && fl_spec_host_find(c->s, host->str) &&

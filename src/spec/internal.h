@@ -51,8 +51,8 @@ char *fl_spec_host_name(struct fl_spec_ctx *c, const struct fl_ynode *v);
 /* The namespace of the host that node names (a lab host's LAB-hN), or
  * NULL with an error reported. */
 char *fl_spec_host_netns_of(struct fl_spec_ctx *c, const struct fl_ynode *v);
-/* The host-related keys of a fault step (host, host_from, restart); the
- * kind's params may gain netns. */
+/* The host-related keys of a fault step (host, host_from, restart,
+ * reclaim); the kind's params may gain netns. */
 void fl_spec_load_step_hosts(struct fl_spec_ctx *c, const struct fl_ynode *n,
                              struct fl_spec_action *a);
 /* Expand the steps with `between:` into one step per host that drops

@@ -102,6 +102,8 @@ struct fl_spec_action {
     char *between;                  /* the group expression this step came from, or NULL */
     struct fl_spec_resolve resolve; /* host_from: the host resolved at fault start */
     struct fl_spec_restart restart; /* process.kill */
+    bool no_reclaim;                /* reclaim: false (agent hosts: not re-applied after the
+                                       agent restarted) */
     int line, col;
 };
 

@@ -187,6 +187,9 @@ Test(agent_api, revert_unknown_and_renew_empty_session)
     json_decref(r);
     cr_assert_eq(req("POST", "/api/v1/sessions/abc/renew", "{\"lease_ms\": 5000}", TOKEN, &r), 200);
     cr_assert_eq(json_array_size(json_object_get(r, "live")), 0);
+    /* who answered: a controller tells a restarted agent by its pid and uptime */
+    cr_assert_eq(json_integer_value(json_object_get(r, "pid")), getpid());
+    cr_assert_geq(json_integer_value(json_object_get(r, "uptime_ms")), 0);
     json_decref(r);
     cr_assert_eq(req("POST", "/api/v1/sessions/abc/renew", "{\"lease_ms\": -1}", TOKEN, &r), 400);
     json_decref(r);

@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "util/opts.h"
 #include "util/parse.h"
 #include "util/proc.h"
+#include "util/shell.h"
 #include "util/suggest.h"
 
 Test(parse, durations)
@@ -495,4 +497,93 @@ Test(compose, same_namespace_by_other_names_overlaps)
         cr_assert_eq(unlink(path), 0);
         cr_assert_eq(rmdir(dir), 0);
     }
+}
+
+/* process.kill's restart as a journal record (faults/process_restart.c):
+ * only the journal knows the kind; reverting the record runs the restart
+ * in the run's directory, and a restart that fails stays journaled with
+ * its error and output. */
+Test(restart, journaled_restart_runs_on_revert)
+{
+    char dir[] = "/tmp/fl-restart-XXXXXX", lock[64], path[96], buf[64] = "";
+    struct fl_journal j;
+    struct fl_fault f;
+    struct fl_err e = {0};
+    bool found = false, sound;
+    json_t *rec;
+    FILE *in;
+    int held;
+
+    cr_assert_null(fl_fault_lookup("process.restart"), "nobody may inject it");
+    cr_assert_not_null(fl_fault_lookup_record("process.restart"));
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(fl_journal_open(&j, dir, &e), 0, "%s", e.msg);
+    snprintf(lock, sizeof lock, "%s/guardian.lock", dir); /* pose as the guardian */
+    held = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    cr_assert(held >= 0 && flock(held, LOCK_EX) == 0);
+
+    fl_fault_init(&f, fl_fault_lookup_record("process.restart"),
+                  json_pack("{s:s, s:s, s:s, s:i, s:i}", "command", "pwd > restarted; echo up",
+                            "step", "kill-web", "cwd", dir, "timeout_ms", 5000, "due_ms", 0));
+    cr_assert_eq(f.ops->plan(&f, &e), 0, "%s", e.msg);
+    cr_assert_eq(fl_fault_apply(&j, &f, 0, 60000, 0, &e), 0, "%s", e.msg);
+    rec = fl_journal_get(&j, f.id, &e);
+    cr_assert_not_null(rec, "%s", e.msg);
+    cr_assert_str_eq(json_string_value(json_object_get(rec, "kind")), "process.restart");
+    cr_assert_str_eq(json_string_value(json_object_get(rec, "description")),
+                     "pending restart of step 'kill-web' (after its process.kill): `pwd > "
+                     "restarted; echo up`");
+    json_decref(rec);
+    cr_assert_eq(fl_journal_revert(&j, f.id, &found, &e), 0, "%s", e.msg);
+    cr_assert(found);
+    cr_assert_eq(fl_journal_count(&j), 0);
+    snprintf(path, sizeof path, "%s/restarted", dir);
+    cr_assert_not_null(in = fopen(path, "r"), "the restart did not run in its cwd");
+    cr_assert_not_null(fgets(buf, sizeof buf, in));
+    fclose(in);
+    cr_assert_eq(strncmp(buf, dir, strlen(dir)), 0, "%s", buf);
+    unlink(path);
+    fl_fault_fini(&f);
+
+    fl_fault_init(&f, fl_fault_lookup_record("process.restart"),
+                  json_pack("{s:s, s:s, s:i}", "command", "echo no such service >&2; exit 3",
+                            "step", "kill-db", "timeout_ms", 5000));
+    cr_assert_eq(fl_fault_apply(&j, &f, 0, 60000, 0, &e), 0, "%s", e.msg);
+    cr_assert_eq(fl_journal_revert(&j, f.id, &found, &e), -FL_EFAIL);
+    cr_assert_str_eq(e.msg, "the restart of step 'kill-db' (`echo no such service >&2; exit 3`) "
+                            "exited with status 3: no such service; the killed member is still "
+                            "down");
+    rec = fl_journal_get(&j, f.id, &e);
+    cr_assert_not_null(rec, "a failed restart stays journaled");
+    cr_assert_not_null(json_object_get(rec, "last_error"));
+    json_decref(rec);
+    cr_assert_eq(fl_journal_forget(&j, f.id, &sound, &e), 0, "%s", e.msg);
+    cr_assert(sound);
+    fl_fault_fini(&f);
+
+    fl_journal_close(&j);
+    close(held);
+    unlink(lock);
+    snprintf(lock, sizeof lock, "%s/journal.lock", dir);
+    unlink(lock);
+    snprintf(path, sizeof path, "%s/faults", dir);
+    cr_assert_eq(rmdir(path), 0);
+    cr_assert_eq(rmdir(dir), 0);
+}
+
+/* util/shell.c: the head of the output, the exit status, a timeout that
+ * kills the command's process group, a working directory that is gone. */
+Test(shell, status_output_timeout_and_cwd)
+{
+    struct fl_shell_where w = {.cwd = "/"};
+    char out[16];
+
+    cr_assert_eq(fl_shell_run(&w, "pwd; echo 0123456789abcdefghij; exit 4", 5000, out, sizeof out),
+                 4);
+    cr_assert_str_eq(out, "/\n0123456789abc");
+    cr_assert_eq(fl_shell_run(NULL, "echo started; sleep 30", 200, out, sizeof out), -ETIMEDOUT);
+    cr_assert_str_eq(out, "started");
+    w.cwd = "/nonexistent/faultline-test";
+    cr_assert_lt(fl_shell_run(&w, "true", 5000, out, sizeof out), 0);
+    cr_assert_str_eq(out, "cannot enter th"); /* the head of what it says */
 }
