@@ -539,9 +539,9 @@ static void load_targets(struct fl_spec_ctx *c, const struct fl_ynode *n)
     }
 }
 
-static const char *const action_keys[] = {"name",     "kind",    "target",    "start",
-                                          "duration", "command", "timeout",   "host",
-                                          "between",  "restart", "host_from", NULL};
+static const char *const action_keys[] = {
+    "name", "kind",    "target",  "start",     "duration",   "command", "timeout",
+    "host", "between", "restart", "host_from", "peer_hosts", NULL};
 
 static void load_fault_params(struct fl_spec_ctx *c, const struct fl_ynode *n,
                               struct fl_spec_action *a)
