@@ -25,7 +25,8 @@ def test_redis_sentinel_partition_loses_acknowledged_writes(example):
     assert check["model"] == "set" and check["result"] == "invalid", check
     assert " lost" in check["output"], check["output"]
     print("redis sentinel partition: the set check says:", check["output"].splitlines()[0])
-    assert "partition-primary@h1" in "\n".join(e["message"] for e in run["events"])
+    events = "\n".join(e["message"] for e in run["events"])
+    assert "partition-primary: peers h2=" in events and ", h3=" in events, events
     # a replica was promoted: the sentinels name another primary
     status, now = event_output(run, "where-is-the-primary")
     assert status == 0 and "the sentinels now name " in now, now
