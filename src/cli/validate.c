@@ -19,7 +19,9 @@ int fl_cli_validate(int argc, char **argv)
                    "references between targets, probes and guardrails, and timing.\n"
                    "Errors are printed as FILE:LINE:COL: message. Exit 0 valid, 2 invalid.\n"
                    "Warnings (FILE:LINE:COL: warning: ...) do not make a file invalid; e.g.\n"
-                   "a tcp probe without send:/expect: cannot see a process.pause.\n"
+                   "a tcp probe without send:/expect: cannot see a process.pause, or an\n"
+                   "environment variable ${NAME} that is not set (the run will need it; the\n"
+                   "value that holds it is not checked).\n"
                    "Schema: docs/experiments.md\n");
             return 0;
         }
@@ -35,7 +37,7 @@ int fl_cli_validate(int argc, char **argv)
             return FL_EUSAGE;
         }
         files++;
-        s = fl_spec_load_file(argv[i], &errs);
+        s = fl_spec_load_file_ex(argv[i], FL_SPEC_UNSET_ENV_OK, &errs);
         for (size_t k = 0; s && k < s->nwarnings; k++)
             fprintf(stderr, "%s\n", s->warnings[k]);
         if (s) {

@@ -342,6 +342,7 @@ json_t *fl_cluster_step_params(const struct fl_spec *s, const struct fl_spec_act
                                char *note, size_t nlen, struct fl_err *e)
 {
     json_t *p = json_deep_copy(a->params), *peers;
+    const char *self = a->host; /* a host is not cut from itself (peer_hosts:) */
     size_t off = 0;
 
     note[0] = '\0';
@@ -358,6 +359,7 @@ json_t *fl_cluster_step_params(const struct fl_spec *s, const struct fl_spec_act
         }
         if (resolved)
             *resolved = h;
+        self = h->name;
         if (h->agent) {
             off += (size_t)snprintf(note, nlen, "host_from gave '%s': host %s (through its agent)",
                                     value, h->name);
@@ -373,6 +375,8 @@ json_t *fl_cluster_step_params(const struct fl_spec *s, const struct fl_spec_act
     peers = json_array();
     for (size_t i = 0; i < a->npeer_hosts; i++) {
         char addr[64];
+        if (self && !strcmp(a->peer_hosts[i], self))
+            continue;
         if (fl_cluster_host_addr(s, a->peer_hosts[i], state_dir, addr, sizeof addr, e)) {
             json_decref(peers);
             json_decref(p);
@@ -380,8 +384,18 @@ json_t *fl_cluster_step_params(const struct fl_spec *s, const struct fl_spec_act
         }
         json_array_append_new(peers, json_string(addr));
         if (off < nlen)
-            off += (size_t)snprintf(note + off, nlen - off, "%s%s=%s", off ? ", " : "peers ",
+            off += (size_t)snprintf(note + off, nlen - off, "%s%s=%s",
+                                    json_array_size(peers) > 1 ? ", "
+                                    : off                      ? "; peers "
+                                                               : "peers ",
                                     a->peer_hosts[i], addr);
+    }
+    if (!json_array_size(peers)) {
+        json_decref(peers);
+        json_decref(p);
+        fl_err_set(e, FL_EUSAGE, "%s: peer_hosts leaves no peer: it names only the step's host %s",
+                   a->name ? a->name : "the step", self);
+        return NULL;
     }
     json_object_set_new(p, "peer", peers);
     return p;

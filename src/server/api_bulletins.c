@@ -291,8 +291,9 @@ int fl_api_bulletins_markdown(struct fl_server *s, struct fl_req *rq, struct fl_
             gmtime_r(&t, &tm);
             strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
         }
-        fprintf(f, "- [run %lld](%s/api/v1/runs/%lld) of `%s`, %s: %s\n",
-                (long long)json_integer_value(r), s->base_url, (long long)json_integer_value(r),
+        /* the console's page of the run (a person reads this), not its JSON */
+        fprintf(f, "- [run %lld](%s/runs/%lld) of `%s`, %s: %s\n", (long long)json_integer_value(r),
+                s->base_url, (long long)json_integer_value(r),
                 run ? json_string_value(json_object_get(run, "experiment")) : "?", when,
                 run ? json_string_value(json_object_get(run, "verdict")) : "no longer stored");
         json_decref(run);

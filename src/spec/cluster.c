@@ -1,7 +1,7 @@
 /* The parts of an experiment file that span hosts: the `hosts:` section,
  * `setup:` and `teardown:` commands run on named hosts, and the keys of a
- * fault step that name hosts (`host:`, `host_from:`, `between:`) or bring
- * a killed member back (`restart:`). A step with `between:` (a partition
+ * fault step that name hosts (`host:`, `host_from:`, `between:`,
+ * `peer_hosts:`) or bring a killed member back (`restart:`). A step with `between:` (a partition
  * by host names, one-way or in groups) becomes one step per host that
  * drops traffic; the peers' addresses are looked up when the fault starts,
  * so the file validates without the lab being up. */
@@ -274,6 +274,51 @@ static bool kind_takes(const struct fl_spec_action *a, const char *opt)
     return fl_opts_find(t, opt) != NULL;
 }
 
+/* peer_hosts: [h1, h2, h3] on a step aimed at one host (host: or
+ * host_from:): the peers are these hosts' addresses, looked up when the
+ * fault starts, less the step's own host - so "the leader, whichever it
+ * is, cut off from the other members" is one step. */
+static void load_peer_hosts(struct fl_spec_ctx *c, const struct fl_ynode *n,
+                            const struct fl_ynode *v, struct fl_spec_action *a)
+{
+    const struct fl_ynode *x;
+
+    if (!fl_yaml_get(n, "host") && !fl_yaml_get(n, "host_from")) {
+        err_at(c, v,
+               "peer_hosts names the hosts the step's host is cut from: aim the step at a host "
+               "with host: or host_from: (or split hosts with between:)");
+        return;
+    }
+    if (!kind_takes(a, "peer")) {
+        err_at(c, v, "%s takes no peer, so peer_hosts cannot be used", a->ops->kind);
+        return;
+    }
+    if ((x = fl_yaml_get(n, "peer"))) {
+        err_at(c, x, "'peer' is set by peer_hosts: remove one of them");
+        return;
+    }
+    if (v->type != FL_YSEQ || !v->n || v->n > MAX_GROUP_HOSTS) {
+        err_at(c, v, "peer_hosts must be a list of 1 to %d hosts of hosts:, e.g. [h1, h2, h3]",
+               MAX_GROUP_HOSTS);
+        return;
+    }
+    a->peer_hosts = calloc(v->n, sizeof *a->peer_hosts);
+    a->npeer_hosts = 0;
+    for (size_t i = 0; a->peer_hosts && i < v->n; i++) {
+        char *name = host_ref(c, v->kids[i], "peer_hosts");
+        for (size_t j = 0; name && j < a->npeer_hosts; j++)
+            if (!strcmp(a->peer_hosts[j], name)) {
+                err_at(c, v->kids[i], "peer_hosts names %s twice", name);
+                free(name);
+                name = NULL;
+            }
+        if (name)
+            a->peer_hosts[a->npeer_hosts++] = name;
+    }
+    /* validated with a stand-in peer; the real ones are set when the fault starts */
+    json_object_set_new(a->params, "peer", json_pack("[s]", "192.0.2.1"));
+}
+
 static void load_resolve(struct fl_spec_ctx *c, const struct fl_ynode *n, struct fl_spec_resolve *r)
 {
     static const char *const keys[] = {"command", "http", "pointer", "sentinel",
@@ -398,6 +443,8 @@ void fl_spec_load_step_hosts(struct fl_spec_ctx *c, const struct fl_ynode *n,
     const struct fl_ynode *host = fl_yaml_get(n, "host"), *from = fl_yaml_get(n, "host_from");
     const struct fl_ynode *between = fl_yaml_get(n, "between"), *v;
 
+    if ((v = fl_yaml_get(n, "peer_hosts")))
+        load_peer_hosts(c, n, v, a);
     if ((v = fl_yaml_get(n, "restart")))
         load_restart(c, v, a);
     if ((v = fl_yaml_get(n, "reclaim")))

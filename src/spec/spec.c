@@ -25,6 +25,33 @@
 #define DEFAULT_ROLLBACK_TIMEOUT_MS 30000
 #define MAX_FILE_BYTES (1 << 20)
 
+/* Does node n, or a value at most `depth` levels inside it, hold an unset
+ * ${NAME} (a lenient load)? */
+static bool holds_unset_env(const struct fl_ynode *n, int depth)
+{
+    if (!n)
+        return false;
+    if (n->unset_env)
+        return true;
+    for (size_t i = 0; depth > 0 && i < n->n; i++)
+        if (holds_unset_env(n->kids[i], depth - 1))
+            return true;
+    return false;
+}
+
+/* An error at n that an unknown value may cause: in n or its values (a
+ * probe without its url:), or in the target a step names (a pause without
+ * its pidfile:). Only a lenient load has unknown values. */
+static bool unknown_value(const struct fl_spec_ctx *c, const struct fl_ynode *n)
+{
+    const struct fl_ynode *t = n && n->type == FL_YMAP ? fl_yaml_get(n, "target") : NULL;
+
+    if (holds_unset_env(n, 2))
+        return true;
+    return t && t->type == FL_YSCALAR && c->targets &&
+           holds_unset_env(fl_yaml_get(c->targets, t->str), 2);
+}
+
 void err_at(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *fmt, ...)
 {
     char msg[1200];
@@ -33,6 +60,8 @@ void err_at(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *fmt, ..
 
     if (c->errs->n >= FL_SPEC_MAX_ERRORS)
         return;
+    if (unknown_value(c, n))
+        return; /* a lenient load: the value is unknown, and a warning says so */
     len = snprintf(msg, sizeof msg, "%s:%d:%d: ", c->file, n ? n->line : 1, n ? n->col : 1);
     va_start(ap, fmt);
     vsnprintf(msg + len, sizeof msg - (size_t)len, fmt, ap);
@@ -539,9 +568,9 @@ static void load_targets(struct fl_spec_ctx *c, const struct fl_ynode *n)
     }
 }
 
-static const char *const action_keys[] = {"name",      "kind",    "target", "start",   "duration",
-                                          "command",   "timeout", "host",   "between", "restart",
-                                          "host_from", "reclaim", NULL};
+static const char *const action_keys[] = {
+    "name", "kind",    "target",  "start",     "duration",   "command", "timeout",
+    "host", "between", "restart", "host_from", "peer_hosts", "reclaim", NULL};
 
 static void load_fault_params(struct fl_spec_ctx *c, const struct fl_ynode *n,
                               struct fl_spec_action *a)
@@ -1228,8 +1257,31 @@ static void load_root(struct fl_spec_ctx *c, const struct fl_ynode *root)
     }
 }
 
+/* A warning for each value a lenient load left unknown (unset ${NAME}). */
+static void warn_unset_env(struct fl_spec_ctx *c, const struct fl_ynode *n)
+{
+    char *m = NULL;
+
+    for (size_t i = 0; i < n->n; i++)
+        warn_unset_env(c, n->kids[i]);
+    if (!n->unset_env || c->s->nwarnings >= FL_SPEC_MAX_ERRORS)
+        return;
+    if (asprintf(&m,
+                 "%s:%d:%d: warning: environment variable %s is not set: `faultline run` "
+                 "refuses the file until it is (export it, or write ${%s:-default}); this value "
+                 "is not checked without it",
+                 c->file, n->line, n->col, n->unset_env, n->unset_env) >= 0)
+        c->s->warnings[c->s->nwarnings++] = m;
+}
+
 struct fl_spec *fl_spec_load_string(const char *name, const char *text, size_t len,
                                     struct fl_spec_errors *errs)
+{
+    return fl_spec_load_string_ex(name, text, len, 0, errs);
+}
+
+struct fl_spec *fl_spec_load_string_ex(const char *name, const char *text, size_t len,
+                                       unsigned flags, struct fl_spec_errors *errs)
 {
     struct fl_spec *s = calloc(1, sizeof *s);
     struct fl_spec_ctx c = {.file = name, .errs = errs, .s = s};
@@ -1247,7 +1299,9 @@ struct fl_spec *fl_spec_load_string(const char *name, const char *text, size_t l
         fl_spec_free(s);
         return NULL;
     }
-    root = fl_yaml_parse(text, len, true, yerr, sizeof yerr);
+    root = fl_yaml_parse(text, len,
+                         flags & FL_SPEC_UNSET_ENV_OK ? FL_YAML_ENV_LENIENT : FL_YAML_ENV_STRICT,
+                         yerr, sizeof yerr);
     if (!root) {
         if (errs->n < FL_SPEC_MAX_ERRORS) {
             char *m = NULL;
@@ -1257,6 +1311,7 @@ struct fl_spec *fl_spec_load_string(const char *name, const char *text, size_t l
         fl_spec_free(s);
         return NULL;
     }
+    warn_unset_env(&c, root);
     load_root(&c, root);
     fl_yaml_free(root);
     if (errs->n) {
@@ -1267,6 +1322,11 @@ struct fl_spec *fl_spec_load_string(const char *name, const char *text, size_t l
 }
 
 struct fl_spec *fl_spec_load_file(const char *path, struct fl_spec_errors *errs)
+{
+    return fl_spec_load_file_ex(path, 0, errs);
+}
+
+struct fl_spec *fl_spec_load_file_ex(const char *path, unsigned flags, struct fl_spec_errors *errs)
 {
     FILE *f = fopen(path, "re");
     char *buf;
@@ -1300,7 +1360,7 @@ struct fl_spec *fl_spec_load_file(const char *path, struct fl_spec_errors *errs)
         free(buf);
         return NULL;
     }
-    s = fl_spec_load_string(path, buf, n, errs);
+    s = fl_spec_load_string_ex(path, buf, n, flags, errs);
     free(buf);
     return s;
 }

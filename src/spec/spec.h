@@ -195,6 +195,16 @@ struct fl_spec {
 struct fl_spec *fl_spec_load_file(const char *path, struct fl_spec_errors *errs);
 struct fl_spec *fl_spec_load_string(const char *name, const char *text, size_t len,
                                     struct fl_spec_errors *errs);
+
+/* Flags of the _ex loaders. FL_SPEC_UNSET_ENV_OK: an unset ${NAME}
+ * without a default is a warning (the run will need it), not an error, and
+ * the value that holds it is not checked - for reading commands such as
+ * validate, which must not need a run's secrets. A spec loaded this way
+ * is for reading only: never run it. */
+#define FL_SPEC_UNSET_ENV_OK 1u
+struct fl_spec *fl_spec_load_file_ex(const char *path, unsigned flags, struct fl_spec_errors *errs);
+struct fl_spec *fl_spec_load_string_ex(const char *name, const char *text, size_t len,
+                                       unsigned flags, struct fl_spec_errors *errs);
 void fl_spec_free(struct fl_spec *s);
 
 /* The host of hosts: called name, or NULL. */

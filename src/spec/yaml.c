@@ -16,7 +16,7 @@ struct builder {
     int depth;
     size_t nodes;
     struct fl_ynode *root;
-    bool env;
+    enum fl_yaml_env env;
     char *err;
     size_t errlen;
 };
@@ -44,11 +44,13 @@ void fl_yaml_free(struct fl_ynode *n)
         fl_yaml_free(n->kids[i]);
     free(n->kids);
     free(n->str);
+    free(n->unset_env);
     free(n);
 }
 
-/* Expand ${NAME} and ${NAME:-default}; "$$" is a literal "$". */
-static char *expand(struct builder *b, const char *s, size_t len, int line, int col)
+/* Expand ${NAME} and ${NAME:-default}; "$$" is a literal "$". A lenient
+ * parse leaves an unset NAME empty and names the first in *unset. */
+static char *expand(struct builder *b, const char *s, size_t len, int line, int col, char **unset)
 {
     size_t cap = len + 1, out = 0;
     char *r = malloc(cap);
@@ -100,6 +102,12 @@ static char *expand(struct builder *b, const char *s, size_t len, int line, int 
             } else if (def) {
                 add = def;
                 addlen = deflen;
+            } else if (b->env == FL_YAML_ENV_LENIENT) {
+                addlen = 0;
+                if (!*unset && !(*unset = strdup(name))) {
+                    free(r);
+                    return NULL;
+                }
             } else {
                 free(r);
                 fail(b, line, col,
@@ -214,7 +222,7 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev, int line, int co
         return -1;
     n->col = col;
     n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-    n->str = expand(b, txt, len, line, col);
+    n->str = expand(b, txt, len, line, col, &n->unset_env);
     if (!n->str) {
         if (!b->err[0])
             fail(b, line, col, "out of memory");
@@ -327,7 +335,8 @@ static void syntax_error(struct builder *b, const yaml_parser_t *p)
     }
 }
 
-struct fl_ynode *fl_yaml_parse(const char *text, size_t len, bool env, char *err, size_t errlen)
+struct fl_ynode *fl_yaml_parse(const char *text, size_t len, enum fl_yaml_env env, char *err,
+                               size_t errlen)
 {
     yaml_parser_t p;
     yaml_event_t ev;

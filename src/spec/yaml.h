@@ -17,6 +17,8 @@ struct fl_ynode {
     int line, col;          /* 1-based, where the node starts */
     char *str;              /* FL_YSCALAR: text after substitution */
     bool plain;             /* FL_YSCALAR: unquoted (so "~"/"null" mean null) */
+    char *unset_env;        /* FL_YSCALAR, lenient parse: the first ${NAME} that was not
+                               set (left empty), or NULL */
     size_t n;               /* FL_YMAP: pairs; FL_YSEQ: items */
     struct fl_ynode **kids; /* FL_YMAP: key0, value0, key1, ...; FL_YSEQ: items */
 };
@@ -24,9 +26,16 @@ struct fl_ynode {
 #define FL_YAML_MAX_DEPTH 32
 #define FL_YAML_MAX_NODES 20000
 
+/* How ${NAME} is read: not at all, an unset NAME without a default is an
+ * error, or (lenient: for reading commands such as validate, which must not
+ * need a run's secrets) it is left empty and named in the node's
+ * unset_env. */
+enum fl_yaml_env { FL_YAML_ENV_OFF, FL_YAML_ENV_STRICT, FL_YAML_ENV_LENIENT };
+
 /* Parse one YAML document from `text` (len bytes). On failure returns NULL
- * and writes "line:col: message" into err. `env` toggles ${...} expansion. */
-struct fl_ynode *fl_yaml_parse(const char *text, size_t len, bool env, char *err, size_t errlen);
+ * and writes "line:col: message" into err. */
+struct fl_ynode *fl_yaml_parse(const char *text, size_t len, enum fl_yaml_env env, char *err,
+                               size_t errlen);
 void fl_yaml_free(struct fl_ynode *n);
 
 /* Mapping helpers: the value under key (NULL when absent), the key node. */

@@ -1,33 +1,44 @@
 """The cluster examples: etcd with its leader partitioned and a member
 killed and restarted, and PostgreSQL with its primary paused (both must
-check out valid). The script builds the cluster in
-`faultline lab` hosts, runs its experiment with a workload and a checker,
-and takes the lab down (cluster_examples.example)."""
+check out valid). Each is one experiment file whose setup: builds the
+cluster in `faultline lab` hosts and whose teardown: stops it and removes
+its data; the test runs exactly that file (cluster_examples.example, which
+also checks that the teardown left no process and no data behind)."""
 import pytest
 
-from cluster_examples import check_of, example  # noqa: F401 (a fixture)
+from cluster_examples import check_of, event_output, example  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 
 def test_etcd_leader_partition_and_member_restart_is_valid(example):
-    rc, err, run = example("etcd-leader-partition.sh")
-    assert rc == 0, err
+    rc, out, run = example("etcd-leader-partition.yaml", 3)
+    assert rc == 0, out
     assert run["verdict"] == "passed", run["explanation"]
     check = check_of(run)
     assert check["model"] == "kv" and check["result"] == "valid", check
     events = "\n".join(e["message"] for e in run["events"])
-    # the faults really happened: the leader cut off, a member killed and started again
+    # setup built the cluster and waited for a leader
+    status, started = event_output(run, "wait-for-leader")
+    assert status == 0 and ", true, " in started, started
+    # the leader, found when the fault started, was cut off from the two others
+    assert "partition-leader: host_from gave '" in events, events
     assert "partition-leader" in events and "reverted" in events
-    assert "killed 1 of 1 process matching '^etcd --name m" in events, events
-    assert "restart-member: command exited with status 0" in events, events
-    # clients that were on the cut-off leader failed over (unknown outcomes, reconnects)
-    assert "all 3 members healthy after the run" in err, err
+    cut = [e["message"] for e in run["events"]
+           if e["message"].startswith("partition-leader: host_from gave")][0]
+    assert cut.count("=") == 2, cut  # "peers hA=ADDR, hB=ADDR": the leader not among them
+    # a member killed and started again
+    assert "killed 1 of 1 process matching '^etcd --name m3 '" in events, events
+    assert "kill-member: restarted (revert of the kill)" in events, events
+    # the restarted member rejoined; teardown stopped all three
+    assert event_output(run, "members-healthy") == (0, "all 3 members healthy after the run")
+    status, stopped = event_output(run, "stop-members")
+    assert status == 0 and len(stopped.split()) == 4, stopped  # "stopped P1 P2 P3"
 
 
 def test_postgres_primary_pause_with_replica_is_valid(example):
-    rc, err, run = example("postgres-primary-pause.sh")
-    assert rc == 0, err
+    rc, out, run = example("postgres-primary-pause.yaml", 2)
+    assert rc == 0, out
     assert run["verdict"] == "passed", run["explanation"]
     check = check_of(run)
     assert check["model"] == "bank" and check["result"] == "valid", check
@@ -35,4 +46,7 @@ def test_postgres_primary_pause_with_replica_is_valid(example):
     # the pause was real: the primary stopped answering; the standby did not
     assert probes["primary"]["failures"] > 0, probes
     assert probes["standby-reads"]["availability"] > probes["primary"]["availability"], probes
-    assert "the standby caught up" in err, err
+    status, caught_up = event_output(run, "standby-caught-up")
+    assert status == 0 and caught_up.startswith("the standby caught up"), caught_up
+    status, stopped = event_output(run, "stop-servers")
+    assert status == 0 and len(stopped.split()) == 3, stopped  # primary and replica

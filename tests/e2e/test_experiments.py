@@ -285,6 +285,26 @@ def test_validate_reports_file_line_col(fl, tmp_path):
     assert rc == 2
 
 
+def test_every_example_validates_without_its_environment(tmp_path):
+    """validate is a reading command: it needs none of the variables a run
+    takes (namespaces, addresses, pid files). An unset one is a warning
+    naming it; the run itself still refuses the file, saying which."""
+    import glob
+    examples = sorted(glob.glob(os.path.join(ROOT, "examples", "*.yaml")))
+    assert len(examples) >= 8, examples
+    clean = {"PATH": os.environ["PATH"], "FAULTLINE_STATE_DIR": str(tmp_path / "state")}
+    p = subprocess.run([BIN, "validate", *examples], env=clean, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count(": ok: ") == len(examples), p.stdout
+    assert ("http-pause.yaml:14:14: warning: environment variable HTTP_PIDFILE is not set: "
+            "`faultline run` refuses the file until it is") in p.stderr, p.stderr
+    p = subprocess.run([BIN, "run", os.path.join(ROOT, "examples", "http-pause.yaml"),
+                        "--db", str(tmp_path / "h.db")], env=clean, capture_output=True, text=True)
+    assert p.returncode == 2, p.stderr
+    assert "http-pause.yaml:14:14: environment variable HTTP_PIDFILE is not set" in p.stderr
+    assert not (tmp_path / "state").exists() and not (tmp_path / "h.db").exists()
+
+
 def test_fault_that_cannot_be_applied_is_an_error_with_inject_exit_code(run, http_server,
                                                                        tmp_path, state_dir):
     env, server = http_server

@@ -52,7 +52,10 @@ def test_bulletin_from_a_failed_run_and_its_markdown(servers, tmp_path):
     assert rc == 0, err
     assert md.startswith("# Known limit 1: flaky: failed\n")
     assert "- **Status:** resolved" in md and "## Recommendations\n\nKeep the flag file" in md
-    assert f"- [run {run['id']}]({srv.url}/api/v1/runs/{run['id']}) of `flaky`" in md
+    # the run's link is the console's page of the run, which the server answers
+    assert f"- [run {run['id']}]({srv.url}/runs/{run['id']}) of `flaky`" in md
+    st, page = srv.req("GET", f"/runs/{run['id']}")
+    assert st == 200 and "<title>faultline</title>" in page and 'src="/js/app.js"' in page, page
     assert "## Ongoing initiatives\n\nMonitor added." in md
     # bad input
     rc, out, err = cli(srv, "bulletin", "add", "--title", "x", "--status", "fixed")

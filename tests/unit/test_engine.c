@@ -152,6 +152,47 @@ Test(engine, guardrail_aborts_early)
     json_decref(j);
 }
 
+/* peer_hosts: the step's own host (host:, or the one host_from names) is
+ * left out of its peers, so "the leader cut off from the other members"
+ * needs no knowledge of which member leads; a list of only that host is
+ * an error, not a partition from nobody. */
+Test(engine, peer_hosts_leave_out_the_steps_own_host)
+{
+    const char *y =
+        "title: t\n"
+        "hosts: {h1: {lab: lab/h1, address: 10.9.0.2},\n"
+        "        h2: {lab: lab/h2, address: 10.9.0.3},\n"
+        "        h3: {lab: lab/h3, address: 10.9.0.4}}\n"
+        "duration: 2s\n"
+        "method:\n"
+        "  - {name: cut, kind: network.partition, host_from: {command: 'echo 10.9.0.3:2379'},\n"
+        "     peer_hosts: [h1, h2, h3]}\n"
+        "  - {name: alone, kind: network.partition, host: h1, peer_hosts: [h1]}\n"
+        "steady_state: {probes: [{name: ok, type: command, command: 'true'}]}\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s = fl_spec_load_string("p.yaml", y, strlen(y), &errs);
+    const struct fl_spec_host *h = NULL;
+    struct fl_err e = {0};
+    char note[512];
+    json_t *p;
+
+    cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
+    p = fl_cluster_step_params(s, &s->actions[0], NULL, &h, note, sizeof note, &e);
+    cr_assert_not_null(p, "%s", e.msg);
+    cr_expect_str_eq(h->name, "h2");
+    cr_expect_str_eq(json_string_value(json_object_get(p, "netns")), "lab-h2");
+    cr_assert_eq(json_array_size(json_object_get(p, "peer")), 2);
+    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(p, "peer"), 0)), "10.9.0.2");
+    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(p, "peer"), 1)), "10.9.0.4");
+    cr_expect(strstr(note, "peers h1=10.9.0.2, h3=10.9.0.4"), "%s", note);
+    json_decref(p);
+    cr_expect_null(fl_cluster_step_params(s, &s->actions[1], NULL, NULL, note, sizeof note, &e));
+    cr_expect(strstr(e.msg, "alone: peer_hosts leaves no peer: it names only the step's host h1"),
+              "%s", e.msg);
+    fl_spec_free(s);
+    fl_spec_errors_fini(&errs);
+}
+
 Test(engine, recovery_too_slow_fails)
 {
     struct fl_run_result res;

@@ -153,6 +153,51 @@ Test(spec, environment_substitution)
     fl_spec_free(s);
 }
 
+/* validate reads a file without the run's environment: an unset ${NAME}
+ * is a warning naming it, and what its value would decide is not checked;
+ * every other error is still reported; the strict load (run) refuses it. */
+Test(spec, unset_env_is_a_warning_when_only_reading)
+{
+    const char *y = "title: t\n"
+                    "targets: {web: {pidfile: '${FL_TEST_SURELY_UNSET}'}}\n"
+                    "steady_state:\n"
+                    "  probes: [{name: home, type: http, url: '${FL_TEST_SURELY_UNSET}'}]\n"
+                    "method: [{kind: process.pause, target: web, duration: 1s}]\n";
+    const char *bad = "title: t\n"
+                      "durration: 1s\n"
+                      "steady_state:\n"
+                      "  probes: [{name: home, type: http, url: '${FL_TEST_SURELY_UNSET}'}]\n"
+                      "method: [{kind: process.pause, pid: x, duration: 1s}]\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s;
+
+    unsetenv("FL_TEST_SURELY_UNSET");
+    s = fl_spec_load_string_ex("e.yaml", y, strlen(y), FL_SPEC_UNSET_ENV_OK, &errs);
+    cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
+    cr_assert_eq(s->nwarnings, 2);
+    cr_expect(!strncmp(s->warnings[0],
+                       "e.yaml:2:27: warning: environment variable FL_TEST_SURELY_UNSET is not "
+                       "set: `faultline run` refuses the file until it is",
+                       100),
+              "%s", s->warnings[0]);
+    cr_expect(!strncmp(s->warnings[1], "e.yaml:4:43: warning: environment variable", 40), "%s",
+              s->warnings[1]);
+    fl_spec_free(s);
+    /* what does not depend on the unknown value is checked as always */
+    cr_expect_null(fl_spec_load_string_ex("b.yaml", bad, strlen(bad), FL_SPEC_UNSET_ENV_OK, &errs));
+    cr_assert_eq(errs.n, 2, "%s", errs.n ? errs.msg[0] : "");
+    cr_expect(!strncmp(errs.msg[0], "b.yaml:2:1: unknown key 'durration'", 35), "%s", errs.msg[0]);
+    cr_expect(!strncmp(errs.msg[1], "b.yaml:5:", 9), "%s", errs.msg[1]);
+    fl_spec_errors_fini(&errs);
+    /* the run's load refuses the unset variable */
+    cr_expect_null(fl_spec_load_string("e.yaml", y, strlen(y), &errs));
+    cr_assert_eq(errs.n, 1);
+    cr_expect(
+        strstr(errs.msg[0], "e.yaml:2:27: environment variable FL_TEST_SURELY_UNSET is not set"),
+        "%s", errs.msg[0]);
+    fl_spec_errors_fini(&errs);
+}
+
 Test(spec, reports_several_errors_in_one_pass)
 {
     const char *y = "title: t\nbogus: 1\n"
@@ -178,7 +223,7 @@ Test(spec, yaml_limits_depth)
     for (int i = 0; i < 40; i++)
         buf[n++] = '[';
     buf[n] = '\0';
-    cr_expect_null(fl_yaml_parse(buf, n, false, err, sizeof err));
+    cr_expect_null(fl_yaml_parse(buf, n, FL_YAML_ENV_OFF, err, sizeof err));
     cr_expect(strstr(err, "nested too deeply"), "%s", err);
 }
 
@@ -213,7 +258,7 @@ Test(spec, yaml_limits_node_count)
         buf[n++] = ',';
     }
     buf[n++] = ']';
-    cr_expect_null(fl_yaml_parse(buf, n, false, err, sizeof err));
+    cr_expect_null(fl_yaml_parse(buf, n, FL_YAML_ENV_OFF, err, sizeof err));
     cr_expect(strstr(err, "document too large"), "%s", err);
     free(buf);
 }
