@@ -95,6 +95,7 @@ int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *rec, struc
      * is taken, so a stopped owner never blocks the guardian; a record put
      * back in the instant the guardian removes it carries the expired lease,
      * and the guardian reverts it again (revert is idempotent). */
+    fl_journal_lock_threads(j); /* a renewal in another thread rewrites it too */
     rec = fl_journal_get(j, f->id, &(struct fl_err){0});
     if (rec) {
         struct fl_err e2 = {0};
@@ -104,7 +105,9 @@ int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *rec, struc
         if (fl_journal_put(j, rec, &e2))
             fl_warn("cannot update the journal record of %s: %s", f->id, e2.msg);
         json_decref(rec);
-    } else {
+    }
+    fl_journal_unlock_threads(j);
+    if (!rec) {
         struct fl_err e2 = {0};
         char by[256];
 

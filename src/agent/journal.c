@@ -36,6 +36,7 @@ static int state_dir_error(struct fl_journal *j, int code, const char *what, str
 static int journal_init(struct fl_journal *j, const char *state_dir, struct fl_err *e)
 {
     memset(j, 0, sizeof *j);
+    pthread_mutex_init(&j->threads, NULL);
     j->lock_fd = -1;
     if (!state_dir || !*state_dir || strlen(state_dir) >= sizeof j->root)
         return fl_err_set(e, FL_EUSAGE,
@@ -114,6 +115,7 @@ void fl_journal_close(struct fl_journal *j)
 
 void fl_journal_lock(struct fl_journal *j)
 {
+    pthread_mutex_lock(&j->threads);
     if (j->lock_fd < 0 && j->exists)
         open_lock(j, true, &(struct fl_err){0});
     while (flock(j->lock_fd, LOCK_EX) && errno == EINTR)
@@ -123,6 +125,17 @@ void fl_journal_lock(struct fl_journal *j)
 void fl_journal_unlock(struct fl_journal *j)
 {
     flock(j->lock_fd, LOCK_UN);
+    pthread_mutex_unlock(&j->threads);
+}
+
+void fl_journal_lock_threads(struct fl_journal *j)
+{
+    pthread_mutex_lock(&j->threads);
+}
+
+void fl_journal_unlock_threads(struct fl_journal *j)
+{
+    pthread_mutex_unlock(&j->threads);
 }
 
 json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_ms, int64_t end_at)

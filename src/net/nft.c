@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <nftables/libnftables.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,10 +355,29 @@ static _Thread_local struct {
 } shared[FL_NFT_SHARED_MAX];
 static _Thread_local uint64_t shared_clock;
 
+/* A thread that ends frees its cache (the agent serves each connection on
+ * its own thread); the main thread calls fl_nft_shared_clear itself. */
+static pthread_key_t shared_key;
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+
+static void shared_at_exit(void *unused)
+{
+    (void)unused;
+    fl_nft_shared_clear();
+}
+
+static void shared_key_make(void)
+{
+    pthread_key_create(&shared_key, shared_at_exit);
+}
+
 struct fl_nft *fl_nft_shared(struct fl_err *e)
 {
     struct stat st;
     size_t victim = 0;
+
+    pthread_once(&shared_once, shared_key_make);
+    pthread_setspecific(shared_key, &shared_once); /* any non-NULL value: run at exit */
 
     if (stat("/proc/thread-self/ns/net", &st) < 0) {
         fl_err_set(e, fl_code_from_errno(errno), "cannot read this thread's network namespace: %s",

@@ -44,7 +44,9 @@ int fl_json_write_atomic(const char *path, const json_t *json, struct fl_err *e)
 
     if (!text)
         return fl_err_set(e, FL_EFAIL, "cannot serialise journal record for %s", path);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    /* the thread's id, not the process's: two threads of one process (the
+     * agent serves requests concurrently) may replace the same file */
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)gettid());
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return fl_err_set(e, FL_ESTATE, "cannot write %s: %s", tmp, strerror(errno));
