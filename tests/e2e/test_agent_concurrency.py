@@ -1,0 +1,121 @@
+"""`faultline agent` serves requests concurrently: while one controller's
+apply is slow (a 2 GiB disk.fill on a tmpfs the test mounts itself: the
+kernel zeroes every page of it), another controller's lease renewal, a
+health check and a listing answer before that apply returns, and the slow
+fault then holds and reverts. The agent listens on loopback only and its
+journal is the test's state directory."""
+import json
+import os
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+
+from conftest import wait_for
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+MiB = 1 << 20
+SLOW = 2048 * MiB
+
+
+@pytest.fixture
+def big_tmpfs(tmp_path):
+    d = tmp_path / ("fill-" + uuid.uuid4().hex[:8])
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2200m", "tmpfs", str(d)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, "cannot mount a tmpfs: " + r.stderr
+    yield str(d)
+    subprocess.run(["umount", "-l", str(d)], check=True)
+
+
+@pytest.fixture
+def agent(fl_popen, state_dir):
+    """A loopback agent on a free port; its API base URL. SIGINT at the end
+    (fl_popen) makes it revert whatever it still holds."""
+    r, w = os.pipe()
+    p = fl_popen("agent", "--listen", "127.0.0.1:0", "--state-dir", state_dir,
+                 "--notify-fd", str(w), pass_fds=(w,))
+    os.close(w)
+    line = os.read(r, 64).decode()
+    os.close(r)
+    assert line.startswith("ready "), p.stderr.read() if p.poll() is not None else line
+    return f"http://127.0.0.1:{int(line.split()[1])}/api/v1"
+
+
+def call(url, method="GET", body=None):
+    """(status, reply JSON) of one request on its own connection."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def avail(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def fill_files(path):
+    return sorted(f for f in os.listdir(path) if f.startswith(".faultline-fill-"))
+
+
+def test_renew_health_and_list_answer_while_a_slow_apply_runs(agent, big_tmpfs):
+    # controller B holds a small fill under a lease it renews
+    st, b = call(agent + "/faults", "POST",
+                 {"kind": "disk.fill", "params": {"path": big_tmpfs, "size": "1MiB"},
+                  "session": "ctl-b", "lease_ms": 60000})
+    assert st == 201, b
+    free0 = avail(big_tmpfs)
+
+    # controller A applies a fill the kernel needs a while to allocate
+    slow = {}
+
+    def apply_slow():
+        slow["reply"] = call(agent + "/faults", "POST",
+                             {"kind": "disk.fill",
+                              "params": {"path": big_tmpfs, "size": f"{SLOW // MiB}MiB"},
+                              "session": "ctl-a", "lease_ms": 60000})
+
+    t = threading.Thread(target=apply_slow)
+    t.start()
+    try:
+        # A's inject is under way once its fill file exists
+        assert wait_for(lambda: len(fill_files(big_tmpfs)) == 2 or not t.is_alive(), 30, 0.005)
+        assert t.is_alive(), f"the slow apply returned before the test could look: {slow}"
+        st, renew = call(agent + "/sessions/ctl-b/renew", "POST", {"lease_ms": 60000})
+        st_h, health = call(agent + "/health")
+        st_l, listing = call(agent + "/faults")
+        # order, not a clock: all three answered while A's apply was still running
+        answered_first = t.is_alive()
+    finally:
+        t.join(120)
+    assert st == 200 and renew["live"] == [b["id"]], renew
+    assert st_h == 200 and health["ok"], health
+    assert st_l == 200 and b["id"] in [f["id"] for f in listing["faults"]], listing
+    assert answered_first, "renew/health/list waited for the slow apply to finish"
+
+    # the slow fault holds: its file takes the space, B's lease was renewed
+    st, a = slow["reply"]
+    assert st == 201, a
+    assert fill_files(big_tmpfs) == sorted(
+        [".faultline-fill-" + b["id"], ".faultline-fill-" + a["id"]])
+    assert free0 - avail(big_tmpfs) >= SLOW - MiB
+    st, rec = call(agent + f"/faults/{b['id']}")
+    assert st == 200 and rec["lease_left_ms"] > 50000, rec
+    # and reverts: the space comes back
+    for fid in (a["id"], b["id"]):
+        st, rep = call(agent + f"/faults/{fid}", "DELETE")
+        assert st == 200 and rep["reverted"], rep
+    assert fill_files(big_tmpfs) == []
+    assert avail(big_tmpfs) >= free0 + MiB // 2
+    st, listing = call(agent + "/faults")
+    assert st == 200 and listing["faults"] == [], listing
