@@ -99,10 +99,19 @@ int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *rec, struc
     rec = fl_journal_get(j, f->id, &(struct fl_err){0});
     if (rec) {
         struct fl_err e2 = {0};
+        /* Off the disk's path unless inject learned more undo details: the
+         * record prepare made durable then reverts all of the fault, and
+         * this update only says it is applied. A crash of this process
+         * leaves the old or the new record, either reverts it all; a crash
+         * of the machine may lose the update (the record then says
+         * "pending", which reverts the same way), and it also ends every
+         * fault held in the kernel or in processes (disk.fill's files, which
+         * outlive it, are also in disk.fill's own registry). */
+        bool learned = !json_equal(json_object_get(rec, "undo"), f->undo);
         json_object_set(rec, "undo", f->undo);
         json_object_set_new(rec, "state", json_string("applied"));
         json_object_set_new(rec, "description", json_string(desc));
-        if (fl_journal_put(j, rec, &e2))
+        if (learned ? fl_journal_put(j, rec, &e2) : fl_journal_put_nosync(j, rec, &e2))
             fl_warn("cannot update the journal record of %s: %s", f->id, e2.msg);
         json_decref(rec);
     }

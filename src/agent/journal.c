@@ -175,7 +175,7 @@ static bool id_valid(const char *id)
     return true;
 }
 
-int fl_journal_put(struct fl_journal *j, json_t *record, struct fl_err *e)
+static int put(struct fl_journal *j, json_t *record, bool durable, struct fl_err *e)
 {
     char path[PATH_MAX + 64];
     const char *id = json_string_value(json_object_get(record, "id"));
@@ -183,7 +183,18 @@ int fl_journal_put(struct fl_journal *j, json_t *record, struct fl_err *e)
     if (!id_valid(id))
         return fl_err_set(e, FL_EFAIL, "journal record without a valid id");
     record_path(j, id, path, sizeof path);
-    return fl_json_write_atomic(path, record, e);
+    return durable ? fl_json_write_atomic(path, record, e)
+                   : fl_json_write_atomic_nosync(path, record, e);
+}
+
+int fl_journal_put(struct fl_journal *j, json_t *record, struct fl_err *e)
+{
+    return put(j, record, true, e);
+}
+
+int fl_journal_put_nosync(struct fl_journal *j, json_t *record, struct fl_err *e)
+{
+    return put(j, record, false, e);
 }
 
 json_t *fl_journal_get(struct fl_journal *j, const char *id, struct fl_err *e)

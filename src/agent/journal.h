@@ -49,6 +49,9 @@ void fl_journal_unlock_threads(struct fl_journal *j);
  * (0 = none). */
 json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_ms, int64_t end_at);
 int fl_journal_put(struct fl_journal *j, json_t *record, struct fl_err *e);
+/* fl_journal_put without waiting for the disk (fl_json_write_atomic_nosync):
+ * only for an update whose loss in a machine crash reverts nothing less. */
+int fl_journal_put_nosync(struct fl_journal *j, json_t *record, struct fl_err *e);
 /* The record for id, or NULL (e->code FL_ENOTARGET when absent). */
 json_t *fl_journal_get(struct fl_journal *j, const char *id, struct fl_err *e);
 /* All sound records, oldest first: the ones faultline can revert. */
