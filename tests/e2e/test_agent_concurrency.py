@@ -6,6 +6,7 @@ fault then holds and reverts. The agent listens on loopback only and its
 journal is the test's state directory."""
 import json
 import os
+import signal
 import subprocess
 import threading
 import urllib.error
@@ -35,8 +36,8 @@ def big_tmpfs(tmp_path):
 
 @pytest.fixture
 def agent(fl_popen, state_dir):
-    """A loopback agent on a free port; its API base URL. SIGINT at the end
-    (fl_popen) makes it revert whatever it still holds."""
+    """A loopback agent on a free port: (its API base URL, its Popen). If the
+    test fails early, SIGINT (fl_popen) makes it revert whatever it holds."""
     r, w = os.pipe()
     p = fl_popen("agent", "--listen", "127.0.0.1:0", "--state-dir", state_dir,
                  "--notify-fd", str(w), pass_fds=(w,))
@@ -44,7 +45,7 @@ def agent(fl_popen, state_dir):
     line = os.read(r, 64).decode()
     os.close(r)
     assert line.startswith("ready "), p.stderr.read() if p.poll() is not None else line
-    return f"http://127.0.0.1:{int(line.split()[1])}/api/v1"
+    return f"http://127.0.0.1:{int(line.split()[1])}/api/v1", p
 
 
 def call(url, method="GET", body=None):
@@ -69,6 +70,7 @@ def fill_files(path):
 
 
 def test_renew_health_and_list_answer_while_a_slow_apply_runs(agent, big_tmpfs):
+    agent, proc = agent
     # controller B holds a small fill under a lease it renews
     st, b = call(agent + "/faults", "POST",
                  {"kind": "disk.fill", "params": {"path": big_tmpfs, "size": "1MiB"},
@@ -119,3 +121,60 @@ def test_renew_health_and_list_answer_while_a_slow_apply_runs(agent, big_tmpfs):
     assert avail(big_tmpfs) >= free0 + MiB // 2
     st, listing = call(agent + "/faults")
     assert st == 200 and listing["faults"] == [], listing
+    # a clean stop (under scripts/tsan, a data race would make it exit 66)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+
+
+def test_concurrent_prepares_commits_and_renewals_keep_the_journal_whole(agent, big_tmpfs):
+    """Eight controllers prepare and commit their own fill at once while the
+    sessions are renewed in a loop: every fault is applied, its record says
+    so (a renewal never writes back a stale record over the commit's), and
+    a recover reverts them all."""
+    agent, proc = agent
+    n = 8
+    ids, errors = [None] * n, []
+    stop = threading.Event()
+
+    def controller(i):
+        st, r = call(agent + "/faults", "POST",
+                     {"kind": "disk.fill", "params": {"path": big_tmpfs, "size": "1MiB"},
+                      "session": f"ctl-{i}", "lease_ms": 60000, "prepare": True})
+        if st != 201:
+            errors.append(r)
+            return
+        st, r = call(agent + f"/faults/{r['id']}/commit", "POST", {})
+        if st != 201:
+            errors.append(r)
+            return
+        ids[i] = r["id"]
+
+    def renewer():
+        while not stop.is_set():
+            for i in range(n):
+                st, r = call(agent + f"/sessions/ctl-{i}/renew", "POST", {"lease_ms": 60000})
+                if st != 200:
+                    errors.append(r)
+
+    ren = threading.Thread(target=renewer)
+    ren.start()
+    ts = [threading.Thread(target=controller, args=(i,)) for i in range(n)]
+    try:
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+    finally:
+        stop.set()
+        ren.join(60)
+    assert errors == [] and all(ids), (errors, ids)
+    assert fill_files(big_tmpfs) == sorted(".faultline-fill-" + i for i in ids)
+    st, listing = call(agent + "/faults")
+    assert st == 200 and sorted(f["id"] for f in listing["faults"]) == sorted(ids), listing
+    assert all(f["state"] == "applied" and f["lease_left_ms"] > 50000
+               for f in listing["faults"]), listing
+    st, rep = call(agent + "/recover", "POST", {})
+    assert st == 200 and sorted(rep["reverted"]) == sorted(ids) and rep["failed"] == [], rep
+    assert fill_files(big_tmpfs) == []
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
