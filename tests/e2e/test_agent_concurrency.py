@@ -178,3 +178,37 @@ def test_concurrent_prepares_commits_and_renewals_keep_the_journal_whole(agent, 
     assert fill_files(big_tmpfs) == []
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0, proc.stderr.read()
+
+
+def test_revert_during_a_slow_apply_undoes_it_and_the_apply_answers_409(agent, big_tmpfs):
+    agent, proc = agent
+    free0 = avail(big_tmpfs)
+    slow = {}
+
+    def apply_slow():
+        slow["reply"] = call(agent + "/faults", "POST",
+                             {"kind": "disk.fill",
+                              "params": {"path": big_tmpfs, "size": f"{SLOW // MiB}MiB"},
+                              "session": "ctl-a", "lease_ms": 60000})
+
+    t = threading.Thread(target=apply_slow)
+    t.start()
+    try:
+        assert wait_for(lambda: fill_files(big_tmpfs) or not t.is_alive(), 30, 0.005)
+        assert t.is_alive(), f"the slow apply returned before the test could look: {slow}"
+        fid = fill_files(big_tmpfs)[0][len(".faultline-fill-"):]
+        st, rep = call(agent + f"/faults/{fid}", "DELETE")
+        reverted_first = t.is_alive()
+    finally:
+        t.join(120)
+    assert st == 200 and rep["reverted"], rep
+    assert reverted_first, "the DELETE waited for the slow apply to finish"
+    st, err = slow["reply"]
+    assert st == 409 and "reverted while it was being applied" in err["error"]["message"], err
+    # nothing of it stays: no file, the space is back, no record
+    assert fill_files(big_tmpfs) == []
+    assert wait_for(lambda: avail(big_tmpfs) >= free0 - MiB, 10)
+    st, listing = call(agent + "/faults")
+    assert st == 200 and listing["faults"] == [], listing
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
