@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import wait_for
+from conftest import BIN, wait_for
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -34,18 +34,46 @@ def big_tmpfs(tmp_path):
     subprocess.run(["umount", "-l", str(d)], check=True)
 
 
+class Agent:
+    """A loopback agent on a free port: url (its API base), proc, log()."""
+
+    def __init__(self, state_dir, log_path):
+        self.log_path = log_path
+        r, w = os.pipe()
+        with open(log_path, "w") as log:
+            self.proc = subprocess.Popen(
+                [BIN, "agent", "--listen", "127.0.0.1:0", "--state-dir", state_dir,
+                 "--notify-fd", str(w)], pass_fds=(w,), stdin=subprocess.DEVNULL,
+                stdout=log, stderr=log)
+        os.close(w)
+        line = os.read(r, 64).decode()
+        os.close(r)
+        assert line.startswith("ready "), self.log()
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}/api/v1"
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        """SIGTERM: the agent reverts what it holds and exits 0 (under
+        scripts/tsan, a data race would make it exit 66)."""
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=30)
+        assert rc == 0, f"agent exited {rc}:\n{self.log()}"
+
+
 @pytest.fixture
-def agent(fl_popen, state_dir):
-    """A loopback agent on a free port: (its API base URL, its Popen). If the
-    test fails early, SIGINT (fl_popen) makes it revert whatever it holds."""
-    r, w = os.pipe()
-    p = fl_popen("agent", "--listen", "127.0.0.1:0", "--state-dir", state_dir,
-                 "--notify-fd", str(w), pass_fds=(w,))
-    os.close(w)
-    line = os.read(r, 64).decode()
-    os.close(r)
-    assert line.startswith("ready "), p.stderr.read() if p.poll() is not None else line
-    return f"http://127.0.0.1:{int(line.split()[1])}/api/v1", p
+def agent(state_dir, tmp_path):
+    a = Agent(state_dir, str(tmp_path / "agent.log"))
+    yield a
+    if a.proc.poll() is None:  # the test failed early: revert what it holds
+        a.proc.send_signal(signal.SIGINT)
+        try:
+            a.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            a.proc.kill()
+            a.proc.wait()
 
 
 def call(url, method="GET", body=None):
@@ -70,9 +98,9 @@ def fill_files(path):
 
 
 def test_renew_health_and_list_answer_while_a_slow_apply_runs(agent, big_tmpfs):
-    agent, proc = agent
+    api = agent.url
     # controller B holds a small fill under a lease it renews
-    st, b = call(agent + "/faults", "POST",
+    st, b = call(api + "/faults", "POST",
                  {"kind": "disk.fill", "params": {"path": big_tmpfs, "size": "1MiB"},
                   "session": "ctl-b", "lease_ms": 60000})
     assert st == 201, b
@@ -82,7 +110,7 @@ def test_renew_health_and_list_answer_while_a_slow_apply_runs(agent, big_tmpfs):
     slow = {}
 
     def apply_slow():
-        slow["reply"] = call(agent + "/faults", "POST",
+        slow["reply"] = call(api + "/faults", "POST",
                              {"kind": "disk.fill",
                               "params": {"path": big_tmpfs, "size": f"{SLOW // MiB}MiB"},
                               "session": "ctl-a", "lease_ms": 60000})
@@ -93,9 +121,9 @@ def test_renew_health_and_list_answer_while_a_slow_apply_runs(agent, big_tmpfs):
         # A's inject is under way once its fill file exists
         assert wait_for(lambda: len(fill_files(big_tmpfs)) == 2 or not t.is_alive(), 30, 0.005)
         assert t.is_alive(), f"the slow apply returned before the test could look: {slow}"
-        st, renew = call(agent + "/sessions/ctl-b/renew", "POST", {"lease_ms": 60000})
-        st_h, health = call(agent + "/health")
-        st_l, listing = call(agent + "/faults")
+        st, renew = call(api + "/sessions/ctl-b/renew", "POST", {"lease_ms": 60000})
+        st_h, health = call(api + "/health")
+        st_l, listing = call(api + "/faults")
         # order, not a clock: all three answered while A's apply was still running
         answered_first = t.is_alive()
     finally:
@@ -109,21 +137,19 @@ def test_renew_health_and_list_answer_while_a_slow_apply_runs(agent, big_tmpfs):
     st, a = slow["reply"]
     assert st == 201, a
     assert fill_files(big_tmpfs) == sorted(
-        [".faultline-fill-" + b["id"], ".faultline-fill-" + a["id"]])
+        [".faultline-fill-" + b["id"], ".faultline-fill-" + a["id"]]), (a, b, agent.log())
     assert free0 - avail(big_tmpfs) >= SLOW - MiB
-    st, rec = call(agent + f"/faults/{b['id']}")
+    st, rec = call(api + f"/faults/{b['id']}")
     assert st == 200 and rec["lease_left_ms"] > 50000, rec
     # and reverts: the space comes back
     for fid in (a["id"], b["id"]):
-        st, rep = call(agent + f"/faults/{fid}", "DELETE")
+        st, rep = call(api + f"/faults/{fid}", "DELETE")
         assert st == 200 and rep["reverted"], rep
     assert fill_files(big_tmpfs) == []
     assert avail(big_tmpfs) >= free0 + MiB // 2
-    st, listing = call(agent + "/faults")
+    st, listing = call(api + "/faults")
     assert st == 200 and listing["faults"] == [], listing
-    # a clean stop (under scripts/tsan, a data race would make it exit 66)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    agent.stop()
 
 
 def test_concurrent_prepares_commits_and_renewals_keep_the_journal_whole(agent, big_tmpfs):
@@ -131,19 +157,19 @@ def test_concurrent_prepares_commits_and_renewals_keep_the_journal_whole(agent, 
     sessions are renewed in a loop: every fault is applied, its record says
     so (a renewal never writes back a stale record over the commit's), and
     a recover reverts them all."""
-    agent, proc = agent
+    api = agent.url
     n = 8
     ids, errors = [None] * n, []
     stop = threading.Event()
 
     def controller(i):
-        st, r = call(agent + "/faults", "POST",
+        st, r = call(api + "/faults", "POST",
                      {"kind": "disk.fill", "params": {"path": big_tmpfs, "size": "1MiB"},
                       "session": f"ctl-{i}", "lease_ms": 60000, "prepare": True})
         if st != 201:
             errors.append(r)
             return
-        st, r = call(agent + f"/faults/{r['id']}/commit", "POST", {})
+        st, r = call(api + f"/faults/{r['id']}/commit", "POST", {})
         if st != 201:
             errors.append(r)
             return
@@ -152,7 +178,7 @@ def test_concurrent_prepares_commits_and_renewals_keep_the_journal_whole(agent, 
     def renewer():
         while not stop.is_set():
             for i in range(n):
-                st, r = call(agent + f"/sessions/ctl-{i}/renew", "POST", {"lease_ms": 60000})
+                st, r = call(api + f"/sessions/ctl-{i}/renew", "POST", {"lease_ms": 60000})
                 if st != 200:
                     errors.append(r)
 
@@ -169,24 +195,23 @@ def test_concurrent_prepares_commits_and_renewals_keep_the_journal_whole(agent, 
         ren.join(60)
     assert errors == [] and all(ids), (errors, ids)
     assert fill_files(big_tmpfs) == sorted(".faultline-fill-" + i for i in ids)
-    st, listing = call(agent + "/faults")
+    st, listing = call(api + "/faults")
     assert st == 200 and sorted(f["id"] for f in listing["faults"]) == sorted(ids), listing
     assert all(f["state"] == "applied" and f["lease_left_ms"] > 50000
                for f in listing["faults"]), listing
-    st, rep = call(agent + "/recover", "POST", {})
+    st, rep = call(api + "/recover", "POST", {})
     assert st == 200 and sorted(rep["reverted"]) == sorted(ids) and rep["failed"] == [], rep
     assert fill_files(big_tmpfs) == []
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    agent.stop()
 
 
 def test_revert_during_a_slow_apply_undoes_it_and_the_apply_answers_409(agent, big_tmpfs):
-    agent, proc = agent
+    api = agent.url
     free0 = avail(big_tmpfs)
     slow = {}
 
     def apply_slow():
-        slow["reply"] = call(agent + "/faults", "POST",
+        slow["reply"] = call(api + "/faults", "POST",
                              {"kind": "disk.fill",
                               "params": {"path": big_tmpfs, "size": f"{SLOW // MiB}MiB"},
                               "session": "ctl-a", "lease_ms": 60000})
@@ -197,7 +222,7 @@ def test_revert_during_a_slow_apply_undoes_it_and_the_apply_answers_409(agent, b
         assert wait_for(lambda: fill_files(big_tmpfs) or not t.is_alive(), 30, 0.005)
         assert t.is_alive(), f"the slow apply returned before the test could look: {slow}"
         fid = fill_files(big_tmpfs)[0][len(".faultline-fill-"):]
-        st, rep = call(agent + f"/faults/{fid}", "DELETE")
+        st, rep = call(api + f"/faults/{fid}", "DELETE")
         reverted_first = t.is_alive()
     finally:
         t.join(120)
@@ -208,7 +233,6 @@ def test_revert_during_a_slow_apply_undoes_it_and_the_apply_answers_409(agent, b
     # nothing of it stays: no file, the space is back, no record
     assert fill_files(big_tmpfs) == []
     assert wait_for(lambda: avail(big_tmpfs) >= free0 - MiB, 10)
-    st, listing = call(agent + "/faults")
+    st, listing = call(api + "/faults")
     assert st == 200 and listing["faults"] == [], listing
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    agent.stop()
