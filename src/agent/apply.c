@@ -74,10 +74,16 @@ int fl_fault_prepare(struct fl_journal *j, struct fl_fault *f, pid_t owner, int6
     return 0;
 }
 
-int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *rec, struct fl_err *e)
+int fl_fault_commit_record(struct fl_journal *j, struct fl_fault *f, json_t *rec, json_t **applied,
+                           struct fl_err *e)
 {
     char desc[512];
-    int r = f->ops->inject(f, e);
+    bool present;
+    int r;
+
+    if (applied)
+        *applied = NULL;
+    r = f->ops->inject(f, e);
 
     /* inject may have learned more undo details (pids it spawned, ...). */
     json_object_set(rec, "undo", f->undo);
@@ -97,6 +103,7 @@ int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *rec, struc
      * and the guardian reverts it again (revert is idempotent). */
     fl_journal_lock_threads(j); /* a renewal in another thread rewrites it too */
     rec = fl_journal_get(j, f->id, &(struct fl_err){0});
+    present = rec != NULL;
     if (rec) {
         struct fl_err e2 = {0};
         /* Off the disk's path unless inject learned more undo details: the
@@ -113,10 +120,12 @@ int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *rec, struc
         json_object_set_new(rec, "description", json_string(desc));
         if (learned ? fl_journal_put(j, rec, &e2) : fl_journal_put_nosync(j, rec, &e2))
             fl_warn("cannot update the journal record of %s: %s", f->id, e2.msg);
+        if (applied)
+            *applied = json_incref(rec);
         json_decref(rec);
     }
     fl_journal_unlock_threads(j);
-    if (!rec) {
+    if (!present) {
         struct fl_err e2 = {0};
         char by[256];
 
@@ -131,6 +140,11 @@ int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *rec, struc
         fl_journal_unlock(j);
     }
     return 0;
+}
+
+int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *rec, struct fl_err *e)
+{
+    return fl_fault_commit_record(j, f, rec, NULL, e);
 }
 
 int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_t lease_ms,

@@ -541,23 +541,21 @@ static bool fields_ok(struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
  * Called without d->lock: the inject, the slow part, runs unlocked (other
  * requests, renewals above all, go on meanwhile); d->held is updated under
  * d->lock after it. A DELETE, recover or lease end that reverts the fault
- * while it is being injected finds its journal record; fl_fault_commit then
- * finds the record gone and undoes what inject added since. */
+ * while it is being injected finds its journal record; commit then finds
+ * the record gone (rec NULL), undoes what inject added since and says so. */
 static void commit(struct fl_agentd *d, struct fl_agentd_pending *p, struct fl_agentd_resp *rs)
 {
     int64_t end_at = p->f.duration_ms ? fl_now_ms() + p->f.duration_ms : 0;
     bool instant = p->f.ops->flags & FL_FAULT_INSTANT;
     struct fl_err e = {0};
     char desc[512];
-    int r = fl_fault_commit(&d->j, &p->f, p->rec, &e);
     json_t *h, *rec = NULL;
+    int r = fl_fault_commit_record(&d->j, &p->f, p->rec, instant ? NULL : &rec, &e);
 
     p->rec = NULL; /* commit took it */
     fl_fault_describe(&p->f, desc, sizeof desc);
     if (r == 0 && instant)
         fl_journal_remove(&d->j, p->f.id);
-    else if (r == 0)
-        rec = fl_journal_get(&d->j, p->f.id, &(struct fl_err){0});
     pthread_mutex_lock(&d->lock);
     h = json_object_get(d->held, p->f.id);
     if (r) {
