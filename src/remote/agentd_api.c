@@ -640,13 +640,13 @@ static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
     json_object_set_new(json_object_get(d->held, p->f.id), "prepared", json_true());
     p->next = d->pending;
     d->pending = p;
-    pthread_mutex_unlock(&d->lock);
     fl_info("fault %s prepared for '%s' (session %s, lease %lld ms): %s", p->f.id, rq->who, session,
             (long long)lease_ms, desc);
     ok(rs, 201,
        json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "id", p->f.id, "state", "prepared", "host", d->name,
                  "kind", p->f.ops->kind, "description", desc, "lease_left_ms",
                  (json_int_t)lease_ms));
+    pthread_mutex_unlock(&d->lock); /* p is d->pending's now: a recover may free it */
 }
 
 static void api_commit(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
