@@ -166,7 +166,12 @@ bool fl_fault_renew(struct fl_journal *j, const char *id, int64_t lease_ms)
     rec = fl_journal_get(j, id, &e);
     if (rec) {
         json_object_set_new(rec, "lease_until", json_integer(fl_now_ms() + lease_ms));
-        if (fl_journal_put(j, rec, &e))
+        /* Not fsynced: a lease is CLOCK_BOOTTIME, meaningless after the
+         * machine restarts, and a crash of this process leaves the old or
+         * the new record (the old one only ends the lease sooner). Renewals
+         * come every third of a lease, from every controller; an fsync each
+         * (milliseconds on disk) held up the agent's other requests. */
+        if (fl_journal_put_nosync(j, rec, &e))
             fl_warn("cannot renew the lease of %s: %s", id, e.msg);
         alive = true;
         json_decref(rec);

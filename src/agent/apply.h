@@ -31,8 +31,9 @@ int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *record, st
  * reverted by someone else while inject ran (and its inject undone). */
 int fl_fault_commit_record(struct fl_journal *j, struct fl_fault *f, json_t *record,
                            json_t **applied, struct fl_err *e);
-/* Extend the lease of fault `id` by lease_ms from now. Returns false when
- * the record is gone (reverted by `faultline recover` or the guardian). */
+/* Extend the lease of fault `id` by lease_ms from now (the record is
+ * rewritten without fsync). Returns false when the record is gone (reverted
+ * by `faultline recover` or the guardian). */
 bool fl_fault_renew(struct fl_journal *j, const char *id, int64_t lease_ms);
 
 #endif
