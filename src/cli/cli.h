@@ -20,6 +20,7 @@ int fl_cli_sentinel(int argc, char **argv);
 int fl_cli_stressor(int argc, char **argv);
 int fl_cli_check(int argc, char **argv);
 int fl_cli_workload(int argc, char **argv);
+int fl_cli_probe(int argc, char **argv);
 int fl_cli_validate(int argc, char **argv);
 int fl_cli_run(int argc, char **argv);
 int fl_cli_runs(int argc, char **argv);

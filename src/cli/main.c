@@ -24,6 +24,7 @@ static const struct fl_cli_cmd commands[] = {
     {"recover", fl_cli_recover, "revert one fault by id, or --all leftovers faultline ever made"},
     {"check", fl_cli_check, "check a recorded history against a consistency model"},
     {"workload", fl_cli_workload, "run concurrent clients against a system, record a history"},
+    {"probe", fl_cli_probe, "run one probe every interval, print one JSON line per sample"},
     {"proxy", fl_cli_proxy, "run the TCP fault proxy with a Toxiproxy-compatible API"},
     {"validate", fl_cli_validate, "check experiment files; errors as file:line:col"},
     {"run", fl_cli_run, "run an experiment: steady state, faults, guardrails, recovery, verdict"},

@@ -3,6 +3,7 @@
 #include "engine/engine.h"
 #include "engine/history_run.h"
 #include "engine/logs.h"
+#include "engine/remote_probe.h"
 #include "engine/status.h"
 
 #include <errno.h>
@@ -75,6 +76,15 @@ struct probe_rt {
     atomic_bool stop;
     int64_t t0_ns;
     int64_t detect_ms, recover_ms;
+    /* a probe on an agent host: a job of that agent (remote_probe.h) */
+    struct fl_remote_probe *remote;
+    size_t from_agent;  /* guarded by mu: samples read back from the agent */
+    size_t late;        /* guarded by mu: arrived after their ticks were counted as no data */
+    size_t bad;         /* guarded by mu: lines of the job's output that were not samples */
+    int64_t down_since; /* guarded by mu: the agent could not be reached since (ms), or -1 */
+    char down_why[200]; /* guarded by mu */
+    bool eof;           /* guarded by mu: the job ended and all it printed was read */
+    bool down_told;     /* main thread: the event about down_since was written */
 };
 
 static int64_t rel_ms(int64_t t0_ns)
@@ -82,21 +92,25 @@ static int64_t rel_ms(int64_t t0_ns)
     return (fl_mono_ns() - t0_ns) / 1000000;
 }
 
-static void push(struct probe_rt *p, const struct fl_sample *s, const char *detail)
+/* With p->mu held. */
+static void push_locked(struct probe_rt *p, const struct fl_sample *s, const char *detail)
 {
-    pthread_mutex_lock(&p->mu);
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 256;
         struct fl_sample *ns = realloc(p->s, cap * sizeof *ns);
-        if (!ns) {
-            pthread_mutex_unlock(&p->mu);
+        if (!ns)
             return;
-        }
         p->s = ns;
         p->cap = cap;
     }
     p->s[p->n++] = *s;
     snprintf(p->last, sizeof p->last, "%s", detail);
+}
+
+static void push(struct probe_rt *p, const struct fl_sample *s, const char *detail)
+{
+    pthread_mutex_lock(&p->mu);
+    push_locked(p, s, detail);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -199,6 +213,104 @@ static void *probe_main(void *arg)
     return NULL;
 }
 
+/* Put samples read back from an agent into p; a sample whose tick was
+ * already counted as no data (it came too late) is dropped, not reordered. */
+static void push_remote(struct probe_rt *p, const struct fl_probe_line *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct fl_sample s = {.t_ms = l[i].t_ms,
+                              .value = l[i].value,
+                              .probe_ok = l[i].ok,
+                              .latency_ms = l[i].latency_ms};
+
+        s.ok = fl_tolerance_sample_ok(&p->sp->tol, s.probe_ok, s.value);
+        pthread_mutex_lock(&p->mu);
+        if (l[i].t_ms < p->covered_ms) {
+            p->late++;
+        } else {
+            push_locked(p, &s, l[i].detail[0] ? l[i].detail : (l[i].ok ? "ok" : "failed"));
+            p->from_agent++;
+            p->covered_ms = l[i].t_ms + p->sp->interval_ms;
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+/* The job ended: say why in the probe's last detail (the stderr of
+ * `faultline probe` says what it refused). */
+static void remote_ended(struct probe_rt *p)
+{
+    struct fl_err e = {0};
+    json_t *st = NULL;
+    char why[160] = "";
+
+    if (fl_agent_client_job_status(fl_remote_probe_client(p->remote),
+                                   fl_remote_probe_job(p->remote), &st, &e) == 0) {
+        const char *tail = json_string_value(json_object_get(st, "stderr_tail"));
+        const char *state = json_string_value(json_object_get(st, "state"));
+        json_t *sig = json_object_get(st, "signal");
+        char how[48] = "";
+        if (json_is_integer(sig))
+            snprintf(how, sizeof how, ", signal %lld", (long long)json_integer_value(sig));
+        else if (json_is_integer(json_object_get(st, "exit")))
+            snprintf(how, sizeof how, ", exit %lld",
+                     (long long)json_integer_value(json_object_get(st, "exit")));
+        snprintf(why, sizeof why, "the probe's job on host %s ended (%s%s)%s%.100s", p->sp->host,
+                 state ? state : "?", how, tail && *tail ? ": " : "", tail ? tail : "");
+        json_decref(st);
+    } else {
+        snprintf(why, sizeof why, "the probe's job on host %s ended", p->sp->host);
+    }
+    pthread_mutex_lock(&p->mu);
+    p->eof = true;
+    snprintf(p->last, sizeof p->last, "%s", why);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* A probe on an agent host: read the job's samples back every poll until
+ * the job ends or the run stops (one last read then). While the agent
+ * cannot be reached its samples wait in the job's output. */
+static void *remote_probe_main(void *arg)
+{
+    struct probe_rt *p = arg;
+    int64_t poll = p->sp->interval_ms / 2 < 200 ? p->sp->interval_ms / 2 : 200;
+
+    for (;;) {
+        bool stop = atomic_load(&p->stop), eof = false;
+        struct fl_probe_line *lines = NULL;
+        struct fl_err e = {0};
+        size_t n = 0, bad = 0;
+        int64_t asked = rel_ms(p->t0_ns); /* a request may hang until its timeout */
+        int rc = fl_remote_probe_fetch(p->remote, 0, &lines, &n, &bad, &eof, &e);
+
+        pthread_mutex_lock(&p->mu);
+        p->bad += bad;
+        if (rc && e.code == FL_ENOTARGET) { /* the agent answers, the job is gone */
+            p->down_since = -1;
+            p->eof = true;
+            snprintf(p->last, sizeof p->last,
+                     "the agent no longer has the probe's job (deleted, or the agent "
+                     "restarted)");
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        if (rc && p->down_since < 0) {
+            p->down_since = asked;
+            snprintf(p->down_why, sizeof p->down_why, "%s", e.msg);
+        } else if (!rc) {
+            p->down_since = -1;
+        }
+        pthread_mutex_unlock(&p->mu);
+        push_remote(p, lines, n);
+        free(lines);
+        if (eof)
+            remote_ended(p);
+        if (eof || stop)
+            return NULL;
+        wait_tick(p, rel_ms(p->t0_ns) + poll);
+    }
+}
+
 /* ---- the run ----------------------------------------------------------- */
 
 enum step_state { STEP_PENDING, STEP_ACTIVE, STEP_DONE };
@@ -257,6 +369,8 @@ struct run {
 };
 
 static void event(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_verdict(struct run *r, enum fl_verdict v, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void event(struct run *r, const char *fmt, ...)
 {
@@ -341,13 +455,120 @@ static bool stopping(struct run *r)
     return engine_stop != 0;
 }
 
-static void start_probes(struct run *r)
+/* Probes on agent hosts become jobs of their agents: every agent is asked
+ * first whether it can run its probe (a command probe needs
+ * --allow-commands), then the jobs start. A refusal or a failure ends the
+ * run as `error` before anything is injected (finish_remote_probes deletes
+ * the jobs that did start). */
+static bool start_remote_probes(struct run *r)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < r->spec->nprobes; i++) {
+            struct probe_rt *p = &r->probes[i];
+            struct fl_agent_client *c = fl_cluster_agent_of(r->spec, r->agents, p->sp->host);
+            struct fl_err e = {0};
+            int rc;
+
+            if (!p->sp->host)
+                continue;
+            if (!c)
+                rc = fl_err_set(&e, FL_EFAIL, "host %s has no agent client", p->sp->host);
+            else if (pass == 0)
+                rc = fl_remote_probe_check(c, p->sp, &e);
+            else
+                rc = fl_remote_probe_start(c, p->sp, r->t0_ns, &p->remote, &e);
+            if (rc) {
+                event(r, "probe %s on host %s: %s", p->sp->name, p->sp->host, e.msg);
+                set_verdict(r, FL_VERDICT_ERROR,
+                            "probe %s cannot run on host %s: %s; nothing was "
+                            "injected",
+                            p->sp->name, p->sp->host, e.msg);
+                r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+                return false;
+            }
+            if (pass == 1)
+                event(r, "probe %s runs on host %s through its agent (job %s, started at +%.3fs)",
+                      p->sp->name, p->sp->host, fl_remote_probe_job(p->remote),
+                      (double)fl_remote_probe_started_ms(p->remote) / 1000.0);
+        }
+    return true;
+}
+
+static bool start_probes(struct run *r)
+{
+    if (!start_remote_probes(r))
+        return false;
+    for (size_t i = 0; i < r->spec->nprobes; i++) {
+        struct probe_rt *p = &r->probes[i];
+        p->started =
+            pthread_create(&p->th, NULL, p->remote ? remote_probe_main : probe_main, p) == 0;
+        if (!p->started)
+            event(r, "probe %s could not start a thread", p->sp->name);
+    }
+    return true;
+}
+
+/* Tell when a probe's agent stops answering and when it answers again
+ * (its samples are read late then, never invented). */
+static void report_remote(struct run *r)
 {
     for (size_t i = 0; i < r->spec->nprobes; i++) {
         struct probe_rt *p = &r->probes[i];
-        p->started = pthread_create(&p->th, NULL, probe_main, p) == 0;
-        if (!p->started)
-            event(r, "probe %s could not start a thread", p->sp->name);
+        int64_t since;
+        char why[200];
+
+        if (!p->remote)
+            continue;
+        pthread_mutex_lock(&p->mu);
+        since = p->down_since;
+        snprintf(why, sizeof why, "%s", p->down_why);
+        pthread_mutex_unlock(&p->mu);
+        if (since >= 0 && !p->down_told)
+            event(r,
+                  "probe %s: host %s's agent cannot be reached since +%.1fs (%s); its samples "
+                  "wait on the agent and are read when it answers again",
+                  p->sp->name, p->sp->host, (double)since / 1000.0, why);
+        else if (since < 0 && p->down_told)
+            event(r, "probe %s: host %s's agent answers again; its samples are read late",
+                  p->sp->name, p->sp->host);
+        else
+            continue;
+        p->down_told = since >= 0;
+    }
+}
+
+/* The jobs of probes on agent hosts are deleted (killed if they run), and
+ * the run says how many samples each gave. */
+static void finish_remote_probes(struct run *r)
+{
+    for (size_t i = 0; i < r->spec->nprobes; i++) {
+        struct probe_rt *p = &r->probes[i];
+        struct fl_err e = {0};
+        json_t *final = NULL;
+        int rc;
+
+        if (!p->remote)
+            continue;
+        rc = fl_remote_probe_delete(p->remote, &final, &e);
+        if (rc && e.code == FL_ENOTARGET)
+            event(r, "probe %s: its job %s on host %s was already gone", p->sp->name,
+                  fl_remote_probe_job(p->remote), p->sp->host);
+        else if (rc)
+            event(r,
+                  "probe %s: its job %s on host %s could not be deleted (%s); the agent kills it "
+                  "when this run's lease ends",
+                  p->sp->name, fl_remote_probe_job(p->remote), p->sp->host, e.msg);
+        else
+            event(r, "probe %s: its job %s on host %s was deleted (%s)", p->sp->name,
+                  fl_remote_probe_job(p->remote), p->sp->host,
+                  json_string_value(json_object_get(final, "state"))
+                      ? json_string_value(json_object_get(final, "state"))
+                      : "?");
+        json_decref(final);
+        event(r,
+              "probe %s: %zu samples came from host %s's agent (%zu arrived after their ticks "
+              "were counted as no data, %zu output lines were not samples)",
+              p->sp->name, p->from_agent, p->sp->host, p->late, p->bad);
     }
 }
 
@@ -363,9 +584,6 @@ static void stop_probes(struct run *r)
         if (r->probes[i].started)
             pthread_join(r->probes[i].th, NULL);
 }
-
-static void set_verdict(struct run *r, enum fl_verdict v, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* The first verdict other than passed wins; later problems are events. */
 static void set_verdict(struct run *r, enum fl_verdict v, const char *fmt, ...)
@@ -383,6 +601,7 @@ static void set_verdict(struct run *r, enum fl_verdict v, const char *fmt, ...)
 /* Sleep one tick unless a stop was requested. */
 static void tick(struct run *r)
 {
+    report_remote(r);
     draw_status(r);
     flush_samples(r, false);
     fl_sleep_ms(TICK_MS);
@@ -467,13 +686,15 @@ static bool preflight(struct run *r)
         if (need > longest)
             longest = need;
         fl_tolerance_describe(&sp->tol, tol, sizeof tol);
-        event(r, "probe %s (%s%s%s) every %lldms: %s", sp->name, sp->ops->kind,
-              sp->netns ? " in netns " : "", sp->netns ? sp->netns : "", (long long)sp->interval_ms,
-              sp->role == FL_PROBE_STEADY ? tol : "guardrail");
+        event(r, "probe %s (%s%s%s%s%s) every %lldms: %s", sp->name, sp->ops->kind,
+              sp->netns ? " in netns " : "", sp->netns ? sp->netns : "",
+              sp->host ? " on agent host " : "", sp->host ? sp->host : "",
+              (long long)sp->interval_ms, sp->role == FL_PROBE_STEADY ? tol : "guardrail");
     }
     event(r, "checking the steady state for %lldms before injecting anything",
           (long long)r->spec->preflight_ms);
-    start_probes(r);
+    if (!start_probes(r))
+        return false;
     for (;;) {
         bool all = true;
         if (stopping(r))
@@ -1063,13 +1284,47 @@ static size_t streak_start(const struct probe_rt *p)
     return i;
 }
 
+/* The ticks of a probe on an agent host from where its samples stop up to
+ * until_ms never arrived (the agent stayed out of reach, or the job ended):
+ * they are recorded as failed samples, "no data", so a gap can never pass
+ * for health; a sample that arrives later for such a tick is dropped. */
+static void fill_gap(struct run *r, struct probe_rt *p, int64_t until_ms)
+{
+    struct fl_sample s = {.value = NAN, .latency_ms = (double)p->sp->timeout_ms};
+    int64_t from, t;
+    char why[200], detail[160];
+    size_t n = 0;
+
+    pthread_mutex_lock(&p->mu); /* the probe's thread may still add samples */
+    from = p->covered_ms >= 0 ? p->covered_ms : fl_remote_probe_started_ms(p->remote);
+    snprintf(why, sizeof why, "%s",
+             p->down_since >= 0 ? p->down_why
+             : p->eof           ? p->last
+                                : "no sample was printed");
+    snprintf(detail, sizeof detail, "no data from host %s's agent: %s", p->sp->host, why);
+    for (t = from; t <= until_ms; t += p->sp->interval_ms, n++) {
+        s.t_ms = t;
+        push_locked(p, &s, detail);
+    }
+    if (t > p->covered_ms)
+        p->covered_ms = t;
+    pthread_mutex_unlock(&p->mu);
+    if (n)
+        event(r,
+              "no data from probe %s on host %s between +%.1fs and +%.1fs (%s): its %zu ticks "
+              "count as failed samples",
+              p->sp->name, p->sp->host, (double)from / 1000.0, (double)until_ms / 1000.0, why, n);
+}
+
 /* Wait until every probe has recorded each tick up to the end of the
  * injection phase (a sample may still be running), so the judgement and
  * the statistics count exactly the same samples. Bounded by the slowest
- * probe's interval and timeout. */
+ * probe's interval and timeout; a probe on an agent host that cannot be
+ * reached is waited for up to a lease longer (the agent ends what cuts it
+ * off by then), then its missing ticks are filled as no data. */
 static void settle_samples(struct run *r, int64_t until_ms)
 {
-    int64_t limit = 0, deadline;
+    int64_t limit = 0, deadline, remote_deadline;
 
     for (size_t i = 0; i < r->spec->nprobes; i++) {
         const struct fl_spec_probe *sp = r->probes[i].sp;
@@ -1077,18 +1332,25 @@ static void settle_samples(struct run *r, int64_t until_ms)
             limit = sp->interval_ms + sp->timeout_ms;
     }
     deadline = rel_ms(r->t0_ns) + limit + 1000;
+    remote_deadline = deadline + LEASE_MS + 2000;
     for (;;) {
+        int64_t now = rel_ms(r->t0_ns);
         bool all = true;
         for (size_t i = 0; i < r->spec->nprobes; i++) {
             struct probe_rt *p = &r->probes[i];
             pthread_mutex_lock(&p->mu);
-            all &= !p->started || p->covered_ms > until_ms;
+            all &= !p->started || p->covered_ms > until_ms ||
+                   (p->remote ? p->eof || now >= remote_deadline : now >= deadline);
             pthread_mutex_unlock(&p->mu);
         }
-        if (all || rel_ms(r->t0_ns) >= deadline)
-            return;
+        if (all || stopping(r))
+            break;
+        report_remote(r);
         fl_sleep_ms(5);
     }
+    for (size_t i = 0; i < r->spec->nprobes; i++)
+        if (r->probes[i].remote && r->probes[i].started)
+            fill_gap(r, &r->probes[i], until_ms);
 }
 
 static void judge_hypothesis(struct run *r)
@@ -1541,6 +1803,7 @@ static void init_runtime(struct run *r)
         p->recover_ms = -1;
         p->detect_ms = -1;
         p->covered_ms = -1;
+        p->down_since = -1;
         pthread_mutex_init(&p->mu, NULL);
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1567,6 +1830,7 @@ static void fini_runtime(struct run *r)
         json_decref(r->steps[i].pre_record);
     }
     for (size_t i = 0; r->probes && i < r->spec->nprobes; i++) {
+        fl_remote_probe_free(r->probes[i].remote);
         free(r->probes[i].s);
         pthread_mutex_destroy(&r->probes[i].mu);
         pthread_cond_destroy(&r->probes[i].wake);
@@ -1691,6 +1955,7 @@ int fl_engine_run(const struct fl_spec *spec, const struct fl_engine_opts *o,
                     sig_name(engine_stop));
     }
     stop_probes(&r);
+    finish_remote_probes(&r);
     rollbacks(&r);
     finish_workload(&r);
     finish_logs(&r);

@@ -126,9 +126,10 @@ int fl_engine_dry_run(const struct fl_spec *spec, const struct fl_engine_opts *o
         const struct fl_spec_probe *p = &spec->probes[i];
         char *params = json_dumps(p->params, JSON_COMPACT | JSON_SORT_KEYS);
         fl_tolerance_describe(&p->tol, tol, sizeof tol);
-        fprintf(out, "probe %s: %s %s every %lldms%s%s; %s\n", p->name, p->ops->kind,
+        fprintf(out, "probe %s: %s %s every %lldms%s%s%s%s; %s\n", p->name, p->ops->kind,
                 params ? params : "{}", (long long)p->interval_ms, p->netns ? " in netns " : "",
-                p->netns ? p->netns : "", p->role == FL_PROBE_STEADY ? tol : "(guardrail)");
+                p->netns ? p->netns : "", p->host ? " on agent host " : "", p->host ? p->host : "",
+                p->role == FL_PROBE_STEADY ? tol : "(guardrail)");
         free(params);
     }
     rc = print_method(spec, o, seed, out, e);

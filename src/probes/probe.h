@@ -108,4 +108,30 @@ int fl_probe_split_address(const char *addr, char *host, size_t hlen, char *port
  * regfree. FL_EUSAGE with "WHAT 'RX' does not compile: WHY". */
 int fl_probe_regex(const char *what, const char *rx, regex_t *re, struct fl_err *e);
 
+/* A probe run elsewhere (wire.c): `faultline probe` takes its params as one
+ * JSON object and prints one JSON line per sample; the engine hands a probe
+ * on an agent host to the agent that way and reads the lines back. */
+
+/* Params from a JSON object through the kind's option table (strings as on
+ * the command line, other values in their journaled form, lists for
+ * repeatable options), then required options and the kind's validate.
+ * FL_EUSAGE naming the option; *out is the caller's. */
+int fl_probe_params_parse(const struct fl_probe_ops *ops, const json_t *in, json_t **out,
+                          struct fl_err *e);
+
+/* One sample as a line: {"t_ms", "ok", "value" (or null), "latency_ms",
+ * "error" (null when ok), "missed", "detail"}. */
+struct fl_probe_line {
+    int64_t t_ms; /* since the probe started (monotonic) */
+    bool ok;      /* the probe's own expectation held */
+    double value; /* NAN: none */
+    double latency_ms;
+    bool missed; /* a tick that came due while the previous sample still ran */
+    char detail[160];
+};
+/* The line without its newline (malloc'd), or NULL when out of memory. */
+char *fl_probe_line_format(const struct fl_probe_line *l);
+/* Parse one line (len bytes, no newline needed); FL_EUSAGE when it is not a sample. */
+int fl_probe_line_parse(const char *text, size_t len, struct fl_probe_line *l, struct fl_err *e);
+
 #endif

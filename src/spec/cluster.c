@@ -207,6 +207,21 @@ char *fl_spec_host_netns_of(struct fl_spec_ctx *c, const struct fl_ynode *v)
     return ns;
 }
 
+/* Probes, unlike commands and workloads, run on agent hosts too: the
+ * agent runs `faultline probe` as a job and the engine reads its samples. */
+void fl_spec_probe_host(struct fl_spec_ctx *c, const struct fl_ynode *v, char **netns, char **host)
+{
+    char *name = host_ref(c, v, "host");
+    const struct fl_spec_host *h = name ? fl_spec_host_find(c->s, name) : NULL;
+
+    if (h && h->agent) {
+        *host = name;
+        return;
+    }
+    *netns = host_netns(h);
+    free(name);
+}
+
 void fl_spec_load_commands(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *what,
                            struct fl_spec_command **out, size_t *nout)
 {

@@ -43,6 +43,9 @@ bool valid_name(const char *s);
 void fl_spec_load_hosts(struct fl_spec_ctx *c, const struct fl_ynode *n);
 void fl_spec_load_commands(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *what,
                            struct fl_spec_command **out, size_t *nout);
+/* A probe's host: a lab host sets *netns (its namespace), an agent host
+ * sets *host (its name: the probe runs as a job of that agent). */
+void fl_spec_probe_host(struct fl_spec_ctx *c, const struct fl_ynode *v, char **netns, char **host);
 /* The name of a host of hosts: (a copy), or NULL with an error reported. */
 char *fl_spec_host_name(struct fl_spec_ctx *c, const struct fl_ynode *v);
 /* The namespace of the host that node names (a lab host's LAB-hN), or

@@ -448,7 +448,7 @@ static long load_probe(struct fl_spec_ctx *c, const struct fl_ynode *n, enum fl_
         }
     }
     if ((v = fl_yaml_get(n, "host")) && !p->netns)
-        p->netns = fl_spec_host_netns_of(c, v);
+        fl_spec_probe_host(c, v, &p->netns, &p->host);
     else if (v)
         err_at(c, v, "a probe takes host: or netns:, not both");
     load_tolerance(c, fl_yaml_get(n, "tolerance"), &p->tol);
@@ -1314,6 +1314,7 @@ void fl_spec_free(struct fl_spec *s)
     for (size_t i = 0; i < s->nprobes; i++) {
         free(s->probes[i].name);
         free(s->probes[i].netns);
+        free(s->probes[i].host);
         json_decref(s->probes[i].params);
     }
     for (size_t i = 0; i < s->nactions; i++) {

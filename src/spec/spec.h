@@ -34,6 +34,7 @@ struct fl_spec_probe {
     json_t *params; /* parsed with ops->opts */
     int64_t interval_ms, timeout_ms;
     char *netns; /* sample from inside this named netns, or NULL */
+    char *host;  /* an agent host of hosts: that samples it (a job of its agent), or NULL */
     struct fl_tolerance tol;
     int line, col;
 };

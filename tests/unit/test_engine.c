@@ -3,20 +3,25 @@
  * and command steps remove and restore it. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine/cluster.h"
 #include "engine/engine.h"
+#include "engine/remote_probe.h"
 #include "spec/spec.h"
 #include "store/store.h"
 #include "util/time.h"
 
 static char dir[64];
 static struct fl_store *store;
+static pid_t agent_pid; /* a test's `faultline agent`, killed by teardown if still there */
 
 static void setup(void)
 {
@@ -34,6 +39,8 @@ static void teardown(void)
     char cmd[128];
 
     fl_store_close(store);
+    if (agent_pid > 0 && kill(agent_pid, SIGTERM) == 0)
+        waitpid(agent_pid, NULL, 0);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
 }
@@ -276,6 +283,102 @@ Test(engine, failing_setup_injects_nothing_and_teardown_runs)
     snprintf(marker, sizeof marker, "%s/healthy.teardown", dir);
     cr_expect_eq(access(marker, F_OK), 0, "teardown ran");
     json_decref(j);
+}
+
+/* ---- a probe as a job of a real agent (engine/remote_probe.c) ---------- */
+
+/* `faultline agent` of this build on a loopback port, without
+ * --allow-commands; *url gets its address. */
+static pid_t start_agent(char *url, size_t len)
+{
+    char self[PATH_MAX], bin[PATH_MAX + 32], state[128], fdarg[16], line[64] = "";
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    int p[2];
+    pid_t pid;
+
+    cr_assert_gt(n, 0);
+    self[n] = '\0';
+    snprintf(bin, sizeof bin, "%s/../../faultline", dirname(self));
+    cr_assert_eq(access(bin, X_OK), 0, "no faultline binary at %s (build it first)", bin);
+    snprintf(state, sizeof state, "%s/agent", dir);
+    cr_assert_eq(pipe(p), 0);
+    snprintf(fdarg, sizeof fdarg, "%d", p[1]);
+    if ((pid = fork()) == 0) {
+        close(p[0]);
+        execl(bin, bin, "agent", "--listen", "127.0.0.1:0", "--state-dir", state, "--notify-fd",
+              fdarg, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    agent_pid = pid;
+    cr_assert_gt(read(p[0], line, sizeof line - 1), 0, "the agent did not start");
+    close(p[0]);
+    snprintf(url, len, "127.0.0.1:%ld", strtol(line + 6, NULL, 10));
+    return pid;
+}
+
+Test(engine, a_probe_job_on_an_agent_is_read_back_in_pieces)
+{
+    char url[64];
+    pid_t agent = start_agent(url, sizeof url);
+    struct fl_agent_client_opts o = {.url = url, .name = "h9", .lease_ms = 5000};
+    struct fl_agent_client *c = NULL;
+    struct fl_remote_probe *rp = NULL;
+    struct fl_spec_probe sp = {.name = "p1",
+                               .ops = fl_probe_lookup("tcp"),
+                               .params = json_pack("{s:s}", "address", "127.0.0.1:1"),
+                               .interval_ms = 20,
+                               .timeout_ms = 100};
+    struct fl_spec_probe cmd = {.name = "c1",
+                                .ops = fl_probe_lookup("command"),
+                                .params = json_pack("{s:s}", "command", "true"),
+                                .interval_ms = 20,
+                                .timeout_ms = 100};
+    struct fl_err e = {0};
+    size_t got = 0, bad = 0;
+    int64_t last = -1, until = fl_now_ms() + 20000;
+    json_t *final = NULL;
+    int st;
+
+    cr_assert_eq(fl_agent_client_new(&o, &c, &e), 0, "%s", e.msg);
+    /* a command probe needs an agent with --allow-commands */
+    cr_expect_eq(fl_remote_probe_check(c, &cmd, &e), -FL_EPERM);
+    cr_expect(strstr(e.msg, "c1") && strstr(e.msg, "h9") && strstr(e.msg, "--allow-commands"), "%s",
+              e.msg);
+    cr_assert_eq(fl_remote_probe_check(c, &sp, &e), 0, "%s", e.msg);
+    cr_assert_eq(fl_remote_probe_start(c, &sp, fl_mono_ns(), &rp, &e), 0, "%s", e.msg);
+    cr_expect(fl_remote_probe_job(rp)[0] == 'j');
+    /* 7 bytes at a time: every line is cut, and each still arrives whole */
+    while (got < 6 && fl_now_ms() < until) {
+        struct fl_probe_line *l = NULL;
+        size_t n = 0;
+        bool eof = false;
+        cr_assert_eq(fl_remote_probe_fetch(rp, 7, &l, &n, &bad, &eof, &e), 0, "%s", e.msg);
+        cr_assert(!eof);
+        for (size_t i = 0; i < n; i++, got++) {
+            cr_expect(!l[i].ok && strstr(l[i].detail, "refused"), "%s", l[i].detail);
+            cr_expect_geq(l[i].t_ms, fl_remote_probe_started_ms(rp));
+            cr_expect(last < 0 || l[i].t_ms == last + 20, "%lld after %lld", (long long)l[i].t_ms,
+                      (long long)last);
+            last = l[i].t_ms;
+        }
+        free(l);
+        if (!n)
+            fl_sleep_ms(5);
+    }
+    cr_expect_geq(got, 6);
+    cr_expect_eq(bad, 0);
+    cr_assert_eq(fl_remote_probe_delete(rp, &final, &e), 0, "%s", e.msg);
+    cr_expect_str_eq(json_string_value(json_object_get(final, "state")), "killed");
+    json_decref(final);
+    fl_remote_probe_free(rp);
+    fl_agent_client_free(c);
+    json_decref(sp.params);
+    json_decref(cmd.params);
+    kill(agent, SIGTERM);
+    cr_assert_eq(waitpid(agent, &st, 0), agent);
+    agent_pid = 0;
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the agent exited with %#x", st);
 }
 
 /* A command that leaves a process in the background is done when its

@@ -608,3 +608,71 @@ Test(probe, redis_probe_pings_and_sees_a_silent_server)
     close(fd);
     json_decref(params);
 }
+
+Test(probe, params_from_json_go_through_the_kinds_table)
+{
+    const struct fl_probe_ops *tcp = fl_probe_lookup("tcp"), *http = fl_probe_lookup("http");
+    json_t *in, *out = NULL;
+    struct fl_err e = {0};
+
+    /* strings as on the command line, other values in their journaled form */
+    in = json_pack("{ss s[Is] ss}", "url", "http://127.0.0.1:1/", "status", (json_int_t)204, "200",
+                   "header", "X-A: b");
+    cr_assert_eq(fl_probe_params_parse(http, in, &out, &e), 0, "%s", e.msg);
+    cr_expect_eq(json_integer_value(json_array_get(json_object_get(out, "status"), 0)), 204);
+    cr_expect_eq(json_integer_value(json_array_get(json_object_get(out, "status"), 1)), 200);
+    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(out, "header"), 0)),
+                     "X-A: b");
+    json_decref(in);
+    json_decref(out);
+    /* an unknown option, a missing required one, a list where one value goes, not an object */
+    in = json_pack("{ss}", "adress", "127.0.0.1:1");
+    cr_expect_eq(fl_probe_params_parse(tcp, in, &out, &e), -FL_EUSAGE);
+    cr_expect(strstr(e.msg, "do not take 'adress'") && strstr(e.msg, "address"), "%s", e.msg);
+    cr_expect_null(out);
+    json_decref(in);
+    in = json_object();
+    cr_expect_eq(fl_probe_params_parse(tcp, in, &out, &e), -FL_EUSAGE);
+    cr_expect(strstr(e.msg, "address"), "%s", e.msg);
+    json_decref(in);
+    in = json_pack("{s[ss]}", "address", "a:1", "b:2");
+    cr_expect_eq(fl_probe_params_parse(tcp, in, &out, &e), -FL_EUSAGE);
+    cr_expect(strstr(e.msg, "not a list"), "%s", e.msg);
+    json_decref(in);
+    in = json_string("x");
+    cr_expect_eq(fl_probe_params_parse(tcp, in, &out, &e), -FL_EUSAGE);
+    cr_expect(strstr(e.msg, "JSON object"), "%s", e.msg);
+    json_decref(in);
+}
+
+Test(probe, sample_lines_read_back_what_was_printed)
+{
+    struct fl_probe_line a = {.t_ms = 1500,
+                              .ok = false,
+                              .value = NAN,
+                              .latency_ms = 2.5,
+                              .missed = true},
+                         b;
+    struct fl_err e = {0};
+    char *s;
+
+    snprintf(a.detail, sizeof a.detail, "connect: refused");
+    s = fl_probe_line_format(&a);
+    cr_assert_not_null(s);
+    cr_expect(strstr(s, "\"value\":null") && strstr(s, "\"error\":\"connect: refused\""), "%s", s);
+    cr_assert_eq(fl_probe_line_parse(s, strlen(s), &b, &e), 0, "%s", e.msg);
+    cr_expect_eq(b.t_ms, 1500);
+    cr_expect(!b.ok && b.missed && isnan(b.value));
+    cr_expect_float_eq(b.latency_ms, 2.5, 1e-9);
+    cr_expect_str_eq(b.detail, "connect: refused");
+    free(s);
+    a = (struct fl_probe_line){.t_ms = 0, .ok = true, .value = 200, .latency_ms = 1};
+    s = fl_probe_line_format(&a);
+    cr_assert_eq(fl_probe_line_parse(s, strlen(s), &b, &e), 0, "%s", e.msg);
+    cr_expect(b.ok && b.value == 200 && strstr(s, "\"error\":null"), "%s", s);
+    free(s);
+    cr_expect_eq(fl_probe_line_parse("{\"t_ms\": -1, \"ok\": true}", 24, &b, &e), -FL_EUSAGE);
+    cr_expect_eq(fl_probe_line_parse("{\"t_ms\": 1}", 11, &b, &e), -FL_EUSAGE);
+    cr_expect_eq(fl_probe_line_parse("not json", 8, &b, &e), -FL_EUSAGE);
+    cr_expect_eq(fl_probe_line_parse("[1]", 3, &b, &e), -FL_EUSAGE);
+}

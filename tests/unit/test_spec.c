@@ -496,6 +496,29 @@ Test(spec, between_expands_into_one_step_per_host)
     fl_spec_errors_fini(&errs);
 }
 
+Test(spec, a_probe_on_an_agent_host_names_the_host_and_one_on_a_lab_host_its_netns)
+{
+    const char *y = "title: t\n"
+                    "hosts: {h1: lab/h1, h2: {agent: 'http://10.9.0.2:7421', token: 'env:T'}}\n"
+                    "steady_state:\n"
+                    "  probes:\n"
+                    "    - {name: a, type: tcp, address: '10.9.0.3:80', host: h2}\n"
+                    "    - {name: b, type: tcp, address: '10.9.0.3:80', host: h1}\n"
+                    "method: [{command: 'true'}]\n"
+                    "duration: 1s\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s = fl_spec_load_string("p.yaml", y, strlen(y), &errs);
+
+    cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
+    cr_assert_eq(s->nprobes, 2);
+    cr_expect_str_eq(s->probes[0].host, "h2");
+    cr_expect_null(s->probes[0].netns);
+    cr_expect_null(s->probes[1].host);
+    cr_expect_str_eq(s->probes[1].netns, "lab-h1");
+    fl_spec_free(s);
+    fl_spec_errors_fini(&errs);
+}
+
 Test(spec, setup_teardown_and_several_workloads_load)
 {
     const char *y = "title: t\n"
