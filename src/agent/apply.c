@@ -74,10 +74,16 @@ int fl_fault_prepare(struct fl_journal *j, struct fl_fault *f, pid_t owner, int6
     return 0;
 }
 
-int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *rec, struct fl_err *e)
+int fl_fault_commit_record(struct fl_journal *j, struct fl_fault *f, json_t *rec, json_t **applied,
+                           struct fl_err *e)
 {
     char desc[512];
-    int r = f->ops->inject(f, e);
+    bool present;
+    int r;
+
+    if (applied)
+        *applied = NULL;
+    r = f->ops->inject(f, e);
 
     /* inject may have learned more undo details (pids it spawned, ...). */
     json_object_set(rec, "undo", f->undo);
@@ -95,16 +101,31 @@ int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *rec, struc
      * is taken, so a stopped owner never blocks the guardian; a record put
      * back in the instant the guardian removes it carries the expired lease,
      * and the guardian reverts it again (revert is idempotent). */
+    fl_journal_lock_threads(j); /* a renewal in another thread rewrites it too */
     rec = fl_journal_get(j, f->id, &(struct fl_err){0});
+    present = rec != NULL;
     if (rec) {
         struct fl_err e2 = {0};
+        /* Off the disk's path unless inject learned more undo details: the
+         * record prepare made durable then reverts all of the fault, and
+         * this update only says it is applied. A crash of this process
+         * leaves the old or the new record, either reverts it all; a crash
+         * of the machine may lose the update (the record then says
+         * "pending", which reverts the same way), and it also ends every
+         * fault held in the kernel or in processes (disk.fill's files, which
+         * outlive it, are also in disk.fill's own registry). */
+        bool learned = !json_equal(json_object_get(rec, "undo"), f->undo);
         json_object_set(rec, "undo", f->undo);
         json_object_set_new(rec, "state", json_string("applied"));
         json_object_set_new(rec, "description", json_string(desc));
-        if (fl_journal_put(j, rec, &e2))
+        if (learned ? fl_journal_put(j, rec, &e2) : fl_journal_put_nosync(j, rec, &e2))
             fl_warn("cannot update the journal record of %s: %s", f->id, e2.msg);
+        if (applied)
+            *applied = json_incref(rec);
         json_decref(rec);
-    } else {
+    }
+    fl_journal_unlock_threads(j);
+    if (!present) {
         struct fl_err e2 = {0};
         char by[256];
 
@@ -119,6 +140,11 @@ int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *rec, struc
         fl_journal_unlock(j);
     }
     return 0;
+}
+
+int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *rec, struct fl_err *e)
+{
+    return fl_fault_commit_record(j, f, rec, NULL, e);
 }
 
 int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_t lease_ms,
@@ -140,7 +166,12 @@ bool fl_fault_renew(struct fl_journal *j, const char *id, int64_t lease_ms)
     rec = fl_journal_get(j, id, &e);
     if (rec) {
         json_object_set_new(rec, "lease_until", json_integer(fl_now_ms() + lease_ms));
-        if (fl_journal_put(j, rec, &e))
+        /* Not fsynced: a lease is CLOCK_BOOTTIME, meaningless after the
+         * machine restarts, and a crash of this process leaves the old or
+         * the new record (the old one only ends the lease sooner). Renewals
+         * come every third of a lease, from every controller; an fsync each
+         * (milliseconds on disk) held up the agent's other requests. */
+        if (fl_journal_put_nosync(j, rec, &e))
             fl_warn("cannot renew the lease of %s: %s", id, e.msg);
         alive = true;
         json_decref(rec);

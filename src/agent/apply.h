@@ -26,8 +26,14 @@ int fl_fault_apply(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_
 int fl_fault_prepare(struct fl_journal *j, struct fl_fault *f, pid_t owner, int64_t lease_ms,
                      int64_t end_at, json_t **record, struct fl_err *e);
 int fl_fault_commit(struct fl_journal *j, struct fl_fault *f, json_t *record, struct fl_err *e);
-/* Extend the lease of fault `id` by lease_ms from now. Returns false when
- * the record is gone (reverted by `faultline recover` or the guardian). */
+/* fl_fault_commit that also hands back the record as it updated it in
+ * *applied (the caller's reference), or NULL there when the fault was
+ * reverted by someone else while inject ran (and its inject undone). */
+int fl_fault_commit_record(struct fl_journal *j, struct fl_fault *f, json_t *record,
+                           json_t **applied, struct fl_err *e);
+/* Extend the lease of fault `id` by lease_ms from now (the record is
+ * rewritten without fsync). Returns false when the record is gone (reverted
+ * by `faultline recover` or the guardian). */
 bool fl_fault_renew(struct fl_journal *j, const char *id, int64_t lease_ms);
 
 #endif

@@ -36,6 +36,7 @@ static int state_dir_error(struct fl_journal *j, int code, const char *what, str
 static int journal_init(struct fl_journal *j, const char *state_dir, struct fl_err *e)
 {
     memset(j, 0, sizeof *j);
+    pthread_mutex_init(&j->threads, NULL);
     j->lock_fd = -1;
     if (!state_dir || !*state_dir || strlen(state_dir) >= sizeof j->root)
         return fl_err_set(e, FL_EUSAGE,
@@ -114,6 +115,7 @@ void fl_journal_close(struct fl_journal *j)
 
 void fl_journal_lock(struct fl_journal *j)
 {
+    pthread_mutex_lock(&j->threads);
     if (j->lock_fd < 0 && j->exists)
         open_lock(j, true, &(struct fl_err){0});
     while (flock(j->lock_fd, LOCK_EX) && errno == EINTR)
@@ -123,6 +125,17 @@ void fl_journal_lock(struct fl_journal *j)
 void fl_journal_unlock(struct fl_journal *j)
 {
     flock(j->lock_fd, LOCK_UN);
+    pthread_mutex_unlock(&j->threads);
+}
+
+void fl_journal_lock_threads(struct fl_journal *j)
+{
+    pthread_mutex_lock(&j->threads);
+}
+
+void fl_journal_unlock_threads(struct fl_journal *j)
+{
+    pthread_mutex_unlock(&j->threads);
 }
 
 json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_ms, int64_t end_at)
@@ -162,7 +175,7 @@ static bool id_valid(const char *id)
     return true;
 }
 
-int fl_journal_put(struct fl_journal *j, json_t *record, struct fl_err *e)
+static int put(struct fl_journal *j, json_t *record, bool durable, struct fl_err *e)
 {
     char path[PATH_MAX + 64];
     const char *id = json_string_value(json_object_get(record, "id"));
@@ -170,7 +183,18 @@ int fl_journal_put(struct fl_journal *j, json_t *record, struct fl_err *e)
     if (!id_valid(id))
         return fl_err_set(e, FL_EFAIL, "journal record without a valid id");
     record_path(j, id, path, sizeof path);
-    return fl_json_write_atomic(path, record, e);
+    return durable ? fl_json_write_atomic(path, record, e)
+                   : fl_json_write_atomic_nosync(path, record, e);
+}
+
+int fl_journal_put(struct fl_journal *j, json_t *record, struct fl_err *e)
+{
+    return put(j, record, true, e);
+}
+
+int fl_journal_put_nosync(struct fl_journal *j, json_t *record, struct fl_err *e)
+{
+    return put(j, record, false, e);
 }
 
 json_t *fl_journal_get(struct fl_journal *j, const char *id, struct fl_err *e)

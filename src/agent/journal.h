@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -21,6 +22,9 @@ struct fl_journal {
     char faults[PATH_MAX];    /* root/faults */
     int lock_fd;              /* root/journal.lock, for fl_journal_lock; -1 if none */
     bool exists;              /* root/faults exists (false: an empty journal) */
+    /* The threads of this process: flock() does not exclude them (they
+     * share lock_fd), so fl_journal_lock takes this mutex first. */
+    pthread_mutex_t threads;
 };
 
 /* Create the state directory if needed and open it. */
@@ -31,15 +35,23 @@ int fl_journal_open(struct fl_journal *j, const char *state_dir, struct fl_err *
 int fl_journal_open_existing(struct fl_journal *j, const char *state_dir, struct fl_err *e);
 void fl_journal_close(struct fl_journal *j);
 
-/* Serialise reverts and record removal across processes (flock). */
+/* Serialise reverts and record removal across processes (flock) and across
+ * the threads of this process (j->threads). Not recursive. */
 void fl_journal_lock(struct fl_journal *j);
 void fl_journal_unlock(struct fl_journal *j);
+/* Only the threads of this process: for a read-modify-write of a record
+ * that must not block another process (fl_fault_commit's update). */
+void fl_journal_lock_threads(struct fl_journal *j);
+void fl_journal_unlock_threads(struct fl_journal *j);
 
 /* A new record for `f`. owner 0 = detached (no owner). lease_ms is the lease
  * length; end_at is the CLOCK_BOOTTIME ms deadline of the fault's duration
  * (0 = none). */
 json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_ms, int64_t end_at);
 int fl_journal_put(struct fl_journal *j, json_t *record, struct fl_err *e);
+/* fl_journal_put without waiting for the disk (fl_json_write_atomic_nosync):
+ * only for an update whose loss in a machine crash reverts nothing less. */
+int fl_journal_put_nosync(struct fl_journal *j, json_t *record, struct fl_err *e);
 /* The record for id, or NULL (e->code FL_ENOTARGET when absent). */
 json_t *fl_journal_get(struct fl_journal *j, const char *id, struct fl_err *e);
 /* All sound records, oldest first: the ones faultline can revert. */

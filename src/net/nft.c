@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <nftables/libnftables.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,11 +355,71 @@ static _Thread_local struct {
 } shared[FL_NFT_SHARED_MAX];
 static _Thread_local uint64_t shared_clock;
 
+/* Contexts of threads that ended, for the next thread that needs one for
+ * the same namespace: the agent serves each connection on its own thread,
+ * and a context made anew costs milliseconds (reading nft's configuration
+ * and cache), a context freed an RCU grace period. A context is used by one
+ * thread at a time: it is either in one thread's cache or here. */
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    uint64_t dev, ino;
+    struct fl_nft *n;
+} spare[FL_NFT_SHARED_MAX];
+static pthread_key_t shared_key;
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+
+static void thread_clear(void)
+{
+    for (size_t i = 0; i < FL_NFT_SHARED_MAX; i++) {
+        fl_nft_free(shared[i].n);
+        shared[i].n = NULL;
+    }
+}
+
+/* A thread ends: its contexts become spares (those that do not fit are freed). */
+static void shared_at_exit(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&spare_lock);
+    for (size_t i = 0; i < FL_NFT_SHARED_MAX; i++)
+        for (size_t k = 0; shared[i].n && k < FL_NFT_SHARED_MAX; k++)
+            if (!spare[k].n) {
+                spare[k].dev = shared[i].dev;
+                spare[k].ino = shared[i].ino;
+                spare[k].n = shared[i].n;
+                shared[i].n = NULL;
+            }
+    pthread_mutex_unlock(&spare_lock);
+    thread_clear();
+}
+
+static void shared_key_make(void)
+{
+    pthread_key_create(&shared_key, shared_at_exit);
+}
+
+/* A spare context for namespace dev:ino, or a new one. */
+static struct fl_nft *spare_take(uint64_t dev, uint64_t ino, struct fl_err *e)
+{
+    struct fl_nft *n = NULL;
+
+    pthread_mutex_lock(&spare_lock);
+    for (size_t k = 0; k < FL_NFT_SHARED_MAX && !n; k++)
+        if (spare[k].n && spare[k].dev == dev && spare[k].ino == ino) {
+            n = spare[k].n;
+            spare[k].n = NULL;
+        }
+    pthread_mutex_unlock(&spare_lock);
+    return n ? n : fl_nft_new(e);
+}
+
 struct fl_nft *fl_nft_shared(struct fl_err *e)
 {
     struct stat st;
     size_t victim = 0;
 
+    pthread_once(&shared_once, shared_key_make);
+    pthread_setspecific(shared_key, &shared_once); /* any non-NULL value: run at exit */
     if (stat("/proc/thread-self/ns/net", &st) < 0) {
         fl_err_set(e, fl_code_from_errno(errno), "cannot read this thread's network namespace: %s",
                    strerror(errno));
@@ -374,7 +435,7 @@ struct fl_nft *fl_nft_shared(struct fl_err *e)
             victim = i;
     }
     fl_nft_free(shared[victim].n);
-    shared[victim].n = fl_nft_new(e);
+    shared[victim].n = spare_take((uint64_t)st.st_dev, (uint64_t)st.st_ino, e);
     shared[victim].dev = (uint64_t)st.st_dev;
     shared[victim].ino = (uint64_t)st.st_ino;
     shared[victim].used = ++shared_clock;
@@ -383,10 +444,17 @@ struct fl_nft *fl_nft_shared(struct fl_err *e)
 
 void fl_nft_shared_clear(void)
 {
-    for (size_t i = 0; i < FL_NFT_SHARED_MAX; i++) {
-        fl_nft_free(shared[i].n);
-        shared[i].n = NULL;
+    struct fl_nft *n[FL_NFT_SHARED_MAX];
+
+    thread_clear();
+    pthread_mutex_lock(&spare_lock);
+    for (size_t k = 0; k < FL_NFT_SHARED_MAX; k++) {
+        n[k] = spare[k].n;
+        spare[k].n = NULL;
     }
+    pthread_mutex_unlock(&spare_lock);
+    for (size_t k = 0; k < FL_NFT_SHARED_MAX; k++)
+        fl_nft_free(n[k]);
 }
 
 /* nft's error text is a message line, the offending command and a caret

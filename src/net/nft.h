@@ -71,12 +71,14 @@ void fl_nft_free(struct fl_nft *n);
  * period in the kernel (several ms), which made every apply/revert ~15x
  * slower (bench/inject-latency). The cache is per thread (setns is per
  * thread), holds up to FL_NFT_SHARED_MAX namespaces and evicts the least
- * recently used; a cached context keeps its namespace alive until evicted
- * or fl_nft_shared_clear() runs, so a recycled namespace inode can never
- * be confused with it. */
+ * recently used; a thread that ends leaves its contexts to the next thread
+ * that needs one for the same namespace. A cached context keeps its
+ * namespace alive until evicted or fl_nft_shared_clear() runs, so a
+ * recycled namespace inode can never be confused with it. */
 #define FL_NFT_SHARED_MAX 4
 struct fl_nft *fl_nft_shared(struct fl_err *e);
-/* Free the calling thread's cached contexts. */
+/* Free the calling thread's cached contexts and the spares that threads
+ * which ended left (nft.c); a thread that ends leaves its own as spares. */
 void fl_nft_shared_clear(void);
 /* Run commands as one transaction. The error names what nft said. */
 int fl_nft_run(struct fl_nft *n, const char *cmds, struct fl_err *e);

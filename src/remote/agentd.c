@@ -185,9 +185,13 @@ static struct MHD_Daemon *start_mhd(struct fl_agentd *d, const struct fl_agentd_
                                    {MHD_OPTION_HTTPS_MEM_KEY, 0, pem[1]},
                                    {MHD_OPTION_END, 0, NULL}},
                           none[] = {{MHD_OPTION_END, 0, NULL}};
+    /* A thread per connection, so a slow apply holds up its own connection
+     * only (a thread pool would queue other connections behind it on its
+     * thread); at most CONNECTION_LIMIT of them, each idle thread costs a
+     * few pages (agentd_int.h, "Locking"). */
     mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (pem[0] ? MHD_USE_TLS : 0) |
-            (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
+            (pem[0] ? MHD_USE_TLS : 0) | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
         0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT, 64,
         MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_ARRAY, pem[0] ? tls : none, MHD_OPTION_END);

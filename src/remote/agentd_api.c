@@ -26,6 +26,7 @@ struct route { /* NOLINT(clang-analyzer-optin.performance.Padding): a small stat
     handler fn;
     enum fl_role role; /* the least role that may call it (NONE: anyone) */
     const char *summary;
+    unsigned flags; /* FL_AGENTD_ROUTE_*; 0: the handler runs under d->lock */
 };
 
 static void api_health(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs);
@@ -40,30 +41,39 @@ static void api_routes(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_
 
 static const struct route routes[] = {
     {"GET", "/api/v1/health", api_health, FL_ROLE_NONE,
-     "Liveness: version, host name, pid, uptime, faults held (no token needed)"},
+     "Liveness: version, host name, pid, uptime, faults held (no token needed)",
+     FL_AGENTD_ROUTE_LOCKED},
     {"GET", "/api/v1/faults", api_list, FL_ROLE_VIEWER,
-     "Every fault the agent holds, with its session and lease left"},
+     "Every fault the agent holds, with its session and lease left", FL_AGENTD_ROUTE_LOCKED},
     {"POST", "/api/v1/faults", api_apply, FL_ROLE_OPERATOR,
-     "Apply a fault: {kind, params, duration_ms, lease_ms, session, seed, prepare, dry_run}"},
+     "Apply a fault: {kind, params, duration_ms, lease_ms, session, seed, prepare, dry_run}",
+     FL_AGENTD_ROUTE_OWN_LOCK},
     {"POST", "/api/v1/faults/{}/commit", api_commit, FL_ROLE_OPERATOR,
-     "Start (inject) a fault applied with prepare: true"},
-    {"GET", "/api/v1/faults/{}", api_get, FL_ROLE_VIEWER, "One fault's journal record"},
+     "Start (inject) a fault applied with prepare: true", FL_AGENTD_ROUTE_OWN_LOCK},
+    {"GET", "/api/v1/faults/{}", api_get, FL_ROLE_VIEWER, "One fault's journal record",
+     FL_AGENTD_ROUTE_LOCKED},
     {"DELETE", "/api/v1/faults/{}", api_revert, FL_ROLE_OPERATOR,
-     "Revert a fault now (an unknown or reverted one: reverted false)"},
+     "Revert a fault now (an unknown or reverted one: reverted false)", FL_AGENTD_ROUTE_LOCKED},
     {"POST", "/api/v1/sessions/{}/renew", api_renew, FL_ROLE_OPERATOR,
-     "Renew the leases of all of a session's faults: {lease_ms}"},
+     "Renew the leases of all of a session's faults: {lease_ms}", FL_AGENTD_ROUTE_LOCKED},
     {"POST", "/api/v1/recover", api_recover, FL_ROLE_OPERATOR,
-     "Revert every fault the agent holds (recover --all --hosts)"},
+     "Revert every fault the agent holds (recover --all --hosts)", FL_AGENTD_ROUTE_LOCKED},
     {"POST", "/api/v1/jobs", fl_jobs_api_start, FL_ROLE_OPERATOR,
      "Start a job: {kind, command | args, session, lease_ms, timeout_ms, delay_ms, "
-     "on_lease_end, name, env}"},
-    {"GET", "/api/v1/jobs", fl_jobs_api_list, FL_ROLE_VIEWER, "Every job the agent holds"},
-    {"GET", "/api/v1/jobs/{}", fl_jobs_api_get, FL_ROLE_VIEWER, "One job's status"},
+     "on_lease_end, name, env}",
+     FL_AGENTD_ROUTE_LOCKED},
+    {"GET", "/api/v1/jobs", fl_jobs_api_list, FL_ROLE_VIEWER, "Every job the agent holds",
+     FL_AGENTD_ROUTE_LOCKED},
+    {"GET", "/api/v1/jobs/{}", fl_jobs_api_get, FL_ROLE_VIEWER, "One job's status",
+     FL_AGENTD_ROUTE_LOCKED},
     {"GET", "/api/v1/jobs/{}/output", fl_jobs_api_output, FL_ROLE_VIEWER,
-     "A job's stdout from ?offset=N, at most ?max=M bytes (raw; X-Job-State, X-Job-Eof)"},
+     "A job's stdout from ?offset=N, at most ?max=M bytes (raw; X-Job-State, X-Job-Eof)",
+     FL_AGENTD_ROUTE_LOCKED},
     {"DELETE", "/api/v1/jobs/{}", fl_jobs_api_delete, FL_ROLE_OPERATOR,
-     "Kill a job's process group if it runs, then forget it and remove its files"},
-    {"GET", "/api/v1/routes", api_routes, FL_ROLE_NONE, "This list of endpoints"},
+     "Kill a job's process group if it runs, then forget it and remove its files",
+     FL_AGENTD_ROUTE_LOCKED},
+    {"GET", "/api/v1/routes", api_routes, FL_ROLE_NONE, "This list of endpoints",
+     FL_AGENTD_ROUTE_LOCKED},
 };
 
 #define fail fl_agentd_fail
@@ -177,7 +187,13 @@ void fl_agentd_dispatch(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl
              rq->method, rt->pattern, fl_role_name(rt->role), rq->who, fl_role_name(rq->role));
         return;
     }
+    if (rt->flags & FL_AGENTD_ROUTE_OWN_LOCK) {
+        rt->fn(d, rq, rs);
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
     rt->fn(d, rq, rs);
+    pthread_mutex_unlock(&d->lock);
 }
 
 int fl_agentd_init(struct fl_agentd *d, const char *state_dir, const char *tokens, const char *name,
@@ -274,9 +290,7 @@ void fl_agentd_handle(struct fl_agentd *d, const char *method, const char *path,
         json_decref(rq.body);
         return;
     }
-    pthread_mutex_lock(&d->lock);
     fl_agentd_dispatch(d, &rq, rs, auth_header);
-    pthread_mutex_unlock(&d->lock);
     json_decref(rq.body);
 }
 
@@ -565,28 +579,42 @@ static bool fields_ok(struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
     return true;
 }
 
-/* Inject a prepared fault (p, taken out of d->pending, freed here) and reply. */
+/* Inject a prepared fault (p, taken out of d->pending, freed here) and reply.
+ * Called without d->lock: the inject, the slow part, runs unlocked (other
+ * requests, renewals above all, go on meanwhile); d->held is updated under
+ * d->lock after it. A DELETE, recover or lease end that reverts the fault
+ * while it is being injected finds its journal record; commit then finds
+ * the record gone (rec NULL), undoes what inject added since and says so. */
 static void commit(struct fl_agentd *d, struct fl_agentd_pending *p, struct fl_agentd_resp *rs)
 {
-    json_t *h = json_object_get(d->held, p->f.id), *rec;
     int64_t end_at = p->f.duration_ms ? fl_now_ms() + p->f.duration_ms : 0;
+    bool instant = p->f.ops->flags & FL_FAULT_INSTANT;
     struct fl_err e = {0};
     char desc[512];
-    int r = fl_fault_commit(&d->j, &p->f, p->rec, &e);
+    json_t *h, *rec = NULL;
+    int r = fl_fault_commit_record(&d->j, &p->f, p->rec, instant ? NULL : &rec, &e);
 
     p->rec = NULL; /* commit took it */
+    fl_fault_describe(&p->f, desc, sizeof desc);
+    if (r == 0 && instant)
+        fl_journal_remove(&d->j, p->f.id);
+    pthread_mutex_lock(&d->lock);
+    h = json_object_get(d->held, p->f.id);
     if (r) {
         json_object_del(d->held, p->f.id);
         fail_err(rs, &e);
-    } else if (p->f.ops->flags & FL_FAULT_INSTANT) {
-        fl_fault_describe(&p->f, desc, sizeof desc);
-        fl_journal_remove(&d->j, p->f.id);
+    } else if (instant) {
         json_object_del(d->held, p->f.id);
         ok(rs, 200,
            json_pack("{s:s,s:s,s:s,s:s,s:b}", "id", p->f.id, "kind", p->f.ops->kind, "description",
                      desc, "host", d->name, "instant", 1));
+    } else if (!rec) {
+        json_object_del(d->held, p->f.id);
+        fail(rs, 409, FL_EREFUSED, "refused",
+             "agent %s: fault %s was reverted while it was being applied (a DELETE, a recover or "
+             "the end of its lease); apply it again",
+             d->name, p->f.id);
     } else {
-        fl_fault_describe(&p->f, desc, sizeof desc);
         if (h) {
             json_object_set_new(h, "end_at", json_integer(end_at));
             json_object_del(h, "prepared");
@@ -594,9 +622,9 @@ static void commit(struct fl_agentd *d, struct fl_agentd_pending *p, struct fl_a
         fl_info("fault %s applied for '%s' (session %s): %s", p->f.id,
                 json_string_value(json_object_get(h, "who")) ?: "-",
                 json_string_value(json_object_get(h, "session")) ?: "-", desc);
-        rec = fl_journal_get(&d->j, p->f.id, &e);
-        ok(rs, 201, rec ? view(d, rec, fl_now_ms()) : json_pack("{s:s}", "id", p->f.id));
+        ok(rs, 201, view(d, rec, fl_now_ms()));
     }
+    pthread_mutex_unlock(&d->lock);
     pending_free(p);
 }
 
@@ -634,17 +662,20 @@ static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
     }
     now = fl_now_ms();
     until = now + lease_ms;
+    /* unlocked: the journal lock serialises the overlap check and the record */
     if (fl_fault_prepare(&d->j, &p->f, getpid(), lease_ms,
                          p->f.duration_ms ? now + p->f.duration_ms : 0, &p->rec, &e)) {
         pending_free(p);
         fail_err(rs, &e);
         return;
     }
+    pthread_mutex_lock(&d->lock);
     json_object_set_new(d->held, p->f.id,
                         json_pack("{s:s,s:I,s:I,s:I,s:s}", "session", session, "lease_ms",
                                   (json_int_t)lease_ms, "lease_until", (json_int_t)until, "end_at",
                                   (json_int_t)0, "who", rq->who));
     if (!json_is_true(json_object_get(rq->body, "prepare"))) {
+        pthread_mutex_unlock(&d->lock);
         commit(d, p, rs);
         return;
     }
@@ -657,12 +688,16 @@ static void api_apply(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
        json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "id", p->f.id, "state", "prepared", "host", d->name,
                  "kind", p->f.ops->kind, "description", desc, "lease_left_ms",
                  (json_int_t)lease_ms));
+    pthread_mutex_unlock(&d->lock); /* p is d->pending's now: a recover may free it */
 }
 
 static void api_commit(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
 {
-    struct fl_agentd_pending *p = pending_take(d, rq->arg);
+    struct fl_agentd_pending *p;
 
+    pthread_mutex_lock(&d->lock);
+    p = pending_take(d, rq->arg);
+    pthread_mutex_unlock(&d->lock);
     if (!p) {
         fail(rs, 404, FL_ENOTARGET, "not_found",
              "agent %s holds no prepared fault %s (started already, reverted at the end of its "

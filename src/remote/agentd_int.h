@@ -1,5 +1,23 @@
 /* Inside the agent daemon: its state, shared by agentd.c (HTTP glue, lease
- * reaper, start and stop) and agentd_api.c (the handlers). */
+ * reaper, start and stop) and agentd_api.c (the handlers).
+ *
+ * Locking. Requests are served concurrently, each connection on its own
+ * thread, and the reaper runs on the main thread. d->lock guards d->held and
+ * d->pending. By default a route's handler runs with d->lock held, so it may
+ * use both freely (and so a handler that is slow blocks every other one).
+ * A route flagged FL_AGENTD_ROUTE_OWN_LOCK runs without it and takes it
+ * only around its own uses of d->held and d->pending: fault apply and
+ * commit, whose driver work (plan, prepare's fsync, inject) may take seconds
+ * and must not hold up renewals, health, list or revert.
+ * The journal has its own lock (fl_journal_lock: flock across processes,
+ * j.threads across threads), which serialises overlap checks, record
+ * writes and reverts; fl_fault_prepare/commit take it themselves. Order:
+ * d->lock, then the journal lock, never the other way round, so a thread
+ * that holds the journal lock never waits for d->lock. A fault being
+ * injected (taken out of d->pending, not yet in d->held's final state) may
+ * be reverted meanwhile by a DELETE, a recover or the reaper: the revert
+ * goes by the journal record, and fl_fault_commit then finds the record gone
+ * and undoes what inject added since. */
 #ifndef FL_REMOTE_AGENTD_INT_H
 #define FL_REMOTE_AGENTD_INT_H
 
@@ -24,7 +42,7 @@ struct fl_agentd_pending {
 };
 
 struct fl_agentd {
-    pthread_mutex_t lock; /* the HTTP thread and the reaper */
+    pthread_mutex_t lock; /* d->held, d->pending: see "Locking" above */
     struct fl_journal j;
     struct fl_auth *auth; /* NULL: no tokens (loopback only), every client is operator */
     json_t *held;         /* fault id -> {session, lease_ms, lease_until, end_at, who} */
@@ -34,6 +52,10 @@ struct fl_agentd {
     int64_t started_ms;
     int port;
 };
+
+/* Route flags (the last column of agentd_api.c's route table). */
+#define FL_AGENTD_ROUTE_LOCKED 0u   /* the handler runs under d->lock */
+#define FL_AGENTD_ROUTE_OWN_LOCK 1u /* the handler takes d->lock itself */
 
 struct fl_agentd_req {
     const char *method, *path, *who;
@@ -61,7 +83,9 @@ int fl_agentd_init(struct fl_agentd *d, const char *state_dir, const char *token
                    struct fl_err *e);
 void fl_agentd_fini(struct fl_agentd *d);
 /* One request: parse the body (len (size_t)-1: too large), authenticate,
- * route and run it under d->lock; rs gets the status and JSON reply. */
+ * route and run it (under d->lock unless the route has
+ * FL_AGENTD_ROUTE_OWN_LOCK); rs gets the status and JSON reply. Called
+ * from any thread, without d->lock. */
 void fl_agentd_handle(struct fl_agentd *d, const char *method, const char *path, const char *body,
                       size_t len, const char *auth_header, struct fl_agentd_resp *rs);
 void fl_agentd_dispatch(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs,

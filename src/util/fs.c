@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,7 +35,7 @@ int fl_mkdir_p(const char *path, unsigned mode, struct fl_err *e)
     return 0;
 }
 
-int fl_json_write_atomic(const char *path, const json_t *json, struct fl_err *e)
+static int write_json(const char *path, const json_t *json, bool durable, struct fl_err *e)
 {
     char tmp[4096], dir[4096];
     _cleanup_free_ char *text = json_dumps(json, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -44,7 +45,9 @@ int fl_json_write_atomic(const char *path, const json_t *json, struct fl_err *e)
 
     if (!text)
         return fl_err_set(e, FL_EFAIL, "cannot serialise journal record for %s", path);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    /* the thread's id, not the process's: two threads of one process (the
+     * agent serves requests concurrently) may replace the same file */
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)gettid());
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return fl_err_set(e, FL_ESTATE, "cannot write %s: %s", tmp, strerror(errno));
@@ -61,7 +64,7 @@ int fl_json_write_atomic(const char *path, const json_t *json, struct fl_err *e)
         }
         off += (size_t)n;
     }
-    if (write(fd, "\n", 1) != 1 || fsync(fd)) {
+    if (write(fd, "\n", 1) != 1 || (durable && fsync(fd))) {
         int err = errno;
         close(fd);
         unlink(tmp);
@@ -73,11 +76,23 @@ int fl_json_write_atomic(const char *path, const json_t *json, struct fl_err *e)
         unlink(tmp);
         return fl_err_set(e, FL_ESTATE, "cannot rename %s: %s", tmp, strerror(err));
     }
+    if (!durable)
+        return 0;
     snprintf(dir, sizeof dir, "%s", path);
     dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0)
         fsync(dfd);
     return 0;
+}
+
+int fl_json_write_atomic(const char *path, const json_t *json, struct fl_err *e)
+{
+    return write_json(path, json, true, e);
+}
+
+int fl_json_write_atomic_nosync(const char *path, const json_t *json, struct fl_err *e)
+{
+    return write_json(path, json, false, e);
 }
 
 json_t *fl_json_load(const char *path, struct fl_err *e)

@@ -1,0 +1,240 @@
+"""`faultline agent` serves requests concurrently: while one controller's
+apply is slow (a 2 GiB disk.fill on a tmpfs the test mounts itself: the
+kernel zeroes every page of it), another controller's lease renewal, a
+health check and a listing answer before that apply returns, and the slow
+fault then holds and reverts. The agent listens on loopback only and its
+journal is the test's state directory."""
+import json
+import os
+import signal
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+
+from conftest import BIN, wait_for
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+MiB = 1 << 20
+SLOW = 2048 * MiB
+
+
+@pytest.fixture
+def big_tmpfs(tmp_path):
+    d = tmp_path / ("fill-" + uuid.uuid4().hex[:8])
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2200m", "tmpfs", str(d)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, "cannot mount a tmpfs: " + r.stderr
+    yield str(d)
+    subprocess.run(["umount", "-l", str(d)], check=True)
+
+
+class Agent:
+    """A loopback agent on a free port: url (its API base), proc, log()."""
+
+    def __init__(self, state_dir, log_path):
+        self.log_path = log_path
+        r, w = os.pipe()
+        with open(log_path, "w") as log:
+            self.proc = subprocess.Popen(
+                [BIN, "agent", "--listen", "127.0.0.1:0", "--state-dir", state_dir,
+                 "--notify-fd", str(w)], pass_fds=(w,), stdin=subprocess.DEVNULL,
+                stdout=log, stderr=log)
+        os.close(w)
+        line = os.read(r, 64).decode()
+        os.close(r)
+        assert line.startswith("ready "), self.log()
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}/api/v1"
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        """SIGTERM: the agent reverts what it holds and exits 0 (under
+        scripts/tsan, a data race would make it exit 66)."""
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=30)
+        assert rc == 0, f"agent exited {rc}:\n{self.log()}"
+
+
+@pytest.fixture
+def agent(state_dir, tmp_path):
+    a = Agent(state_dir, str(tmp_path / "agent.log"))
+    yield a
+    if a.proc.poll() is None:  # the test failed early: revert what it holds
+        a.proc.send_signal(signal.SIGINT)
+        try:
+            a.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            a.proc.kill()
+            a.proc.wait()
+
+
+def call(url, method="GET", body=None):
+    """(status, reply JSON) of one request on its own connection."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def avail(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def fill_files(path):
+    return sorted(f for f in os.listdir(path) if f.startswith(".faultline-fill-"))
+
+
+def test_renew_health_and_list_answer_while_a_slow_apply_runs(agent, big_tmpfs):
+    api = agent.url
+    # controller B holds a small fill under a lease it renews
+    st, b = call(api + "/faults", "POST",
+                 {"kind": "disk.fill", "params": {"path": big_tmpfs, "size": "1MiB"},
+                  "session": "ctl-b", "lease_ms": 60000})
+    assert st == 201, b
+    free0 = avail(big_tmpfs)
+
+    # controller A applies a fill the kernel needs a while to allocate
+    slow = {}
+
+    def apply_slow():
+        slow["reply"] = call(api + "/faults", "POST",
+                             {"kind": "disk.fill",
+                              "params": {"path": big_tmpfs, "size": f"{SLOW // MiB}MiB"},
+                              "session": "ctl-a", "lease_ms": 60000})
+
+    t = threading.Thread(target=apply_slow)
+    t.start()
+    try:
+        # A's inject is under way once its fill file exists
+        assert wait_for(lambda: len(fill_files(big_tmpfs)) == 2 or not t.is_alive(), 30, 0.005)
+        assert t.is_alive(), f"the slow apply returned before the test could look: {slow}"
+        st, renew = call(api + "/sessions/ctl-b/renew", "POST", {"lease_ms": 60000})
+        st_h, health = call(api + "/health")
+        st_l, listing = call(api + "/faults")
+        # order, not a clock: all three answered while A's apply was still running
+        answered_first = t.is_alive()
+    finally:
+        t.join(120)
+    assert st == 200 and renew["live"] == [b["id"]], renew
+    assert st_h == 200 and health["ok"], health
+    assert st_l == 200 and b["id"] in [f["id"] for f in listing["faults"]], listing
+    assert answered_first, "renew/health/list waited for the slow apply to finish"
+
+    # the slow fault holds: its file takes the space, B's lease was renewed
+    st, a = slow["reply"]
+    assert st == 201, a
+    assert fill_files(big_tmpfs) == sorted(
+        [".faultline-fill-" + b["id"], ".faultline-fill-" + a["id"]]), (a, b, agent.log())
+    assert free0 - avail(big_tmpfs) >= SLOW - MiB
+    st, rec = call(api + f"/faults/{b['id']}")
+    assert st == 200 and rec["lease_left_ms"] > 50000, rec
+    # and reverts: the space comes back
+    for fid in (a["id"], b["id"]):
+        st, rep = call(api + f"/faults/{fid}", "DELETE")
+        assert st == 200 and rep["reverted"], rep
+    assert fill_files(big_tmpfs) == []
+    assert avail(big_tmpfs) >= free0 + MiB // 2
+    st, listing = call(api + "/faults")
+    assert st == 200 and listing["faults"] == [], listing
+    agent.stop()
+
+
+def test_concurrent_prepares_commits_and_renewals_keep_the_journal_whole(agent, big_tmpfs):
+    """Eight controllers prepare and commit their own fill at once while the
+    sessions are renewed in a loop: every fault is applied, its record says
+    so (a renewal never writes back a stale record over the commit's), and
+    a recover reverts them all."""
+    api = agent.url
+    n = 8
+    ids, errors = [None] * n, []
+    stop = threading.Event()
+
+    def controller(i):
+        st, r = call(api + "/faults", "POST",
+                     {"kind": "disk.fill", "params": {"path": big_tmpfs, "size": "1MiB"},
+                      "session": f"ctl-{i}", "lease_ms": 60000, "prepare": True})
+        if st != 201:
+            errors.append(r)
+            return
+        st, r = call(api + f"/faults/{r['id']}/commit", "POST", {})
+        if st != 201:
+            errors.append(r)
+            return
+        ids[i] = r["id"]
+
+    def renewer():
+        while not stop.is_set():
+            for i in range(n):
+                st, r = call(api + f"/sessions/ctl-{i}/renew", "POST", {"lease_ms": 60000})
+                if st != 200:
+                    errors.append(r)
+
+    ren = threading.Thread(target=renewer)
+    ren.start()
+    ts = [threading.Thread(target=controller, args=(i,)) for i in range(n)]
+    try:
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+    finally:
+        stop.set()
+        ren.join(60)
+    assert errors == [] and all(ids), (errors, ids)
+    assert fill_files(big_tmpfs) == sorted(".faultline-fill-" + i for i in ids)
+    st, listing = call(api + "/faults")
+    assert st == 200 and sorted(f["id"] for f in listing["faults"]) == sorted(ids), listing
+    assert all(f["state"] == "applied" and f["lease_left_ms"] > 50000
+               for f in listing["faults"]), listing
+    st, rep = call(api + "/recover", "POST", {})
+    assert st == 200 and sorted(rep["reverted"]) == sorted(ids) and rep["failed"] == [], rep
+    assert fill_files(big_tmpfs) == []
+    agent.stop()
+
+
+def test_revert_during_a_slow_apply_undoes_it_and_the_apply_answers_409(agent, big_tmpfs):
+    """A DELETE of the fault being applied: the revert takes the journal
+    record, the commit then finds it gone, undoes the inject and answers
+    409. (The DELETE's own answer may wait for the allocation: the kernel
+    holds the file's lock while it allocates, and the revert unlinks it.)"""
+    api = agent.url
+    free0 = avail(big_tmpfs)
+    slow = {}
+
+    def apply_slow():
+        slow["reply"] = call(api + "/faults", "POST",
+                             {"kind": "disk.fill",
+                              "params": {"path": big_tmpfs, "size": f"{SLOW // MiB}MiB"},
+                              "session": "ctl-a", "lease_ms": 60000})
+
+    t = threading.Thread(target=apply_slow)
+    t.start()
+    try:
+        assert wait_for(lambda: fill_files(big_tmpfs) or not t.is_alive(), 30, 0.005)
+        assert t.is_alive(), f"the slow apply returned before the test could look: {slow}"
+        fid = fill_files(big_tmpfs)[0][len(".faultline-fill-"):]
+        st, rep = call(api + f"/faults/{fid}", "DELETE")
+    finally:
+        t.join(120)
+    assert st == 200 and rep["reverted"], rep
+    st, err = slow["reply"]
+    assert st == 409 and "reverted while it was being applied" in err["error"]["message"], err
+    # nothing of it stays: no file, the space is back, no record
+    assert fill_files(big_tmpfs) == []
+    assert wait_for(lambda: avail(big_tmpfs) >= free0 - MiB, 10)
+    st, listing = call(api + "/faults")
+    assert st == 200 and listing["faults"] == [], listing
+    agent.stop()
