@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "remote/agentd.h"
+#include "remote/jobs.h"
 #include "util/err.h"
 #include "util/parse.h"
 
@@ -34,7 +35,16 @@ static void usage(FILE *out)
             "  --state-dir DIR     the agent's journal and guardian (default\n"
             "                      $FAULTLINE_STATE_DIR/agent or /run/faultline/agent)\n"
             "  --name NAME         this host's name in replies (default: the hostname)\n"
-            "  --notify-fd N       write 'ready PORT' on fd N once listening (`lab up`)\n\n"
+            "  --notify-fd N       write 'ready PORT' on fd N once listening (`lab up`)\n"
+            "  --allow-commands    run jobs of kind command: shell commands (/bin/sh -c) sent\n"
+            "                      by operator tokens, run as this agent's user (root);\n"
+            "                      without it only probe and workload jobs run\n"
+            "  --job-output-max SIZE  stdout kept per job (default 64MiB); beyond it the\n"
+            "                      output is dropped and the job says truncated\n\n"
+            "Jobs (POST /api/v1/jobs): processes the agent runs for a controller — a shell\n"
+            "command, `faultline probe ...` or `faultline workload ...` — each in its own\n"
+            "process group, killed when its session's lease ends (or started then, with\n"
+            "on_lease_end run), and killed when the agent stops.\n\n"
             "Exit codes: 0 stopped by SIGTERM/SIGINT (every fault reverted), 1 cannot listen,\n"
             "2 bad options or a malformed tokens/TLS file, 4 refused (non-loopback without\n"
             "--tokens; another agent serves the state directory), 7 state directory unusable.\n",
@@ -45,7 +55,7 @@ int fl_cli_agent(int argc, char **argv)
 {
     struct fl_agentd_opts o = {0};
     struct fl_err e = {0};
-    const char *state = NULL, *notify = NULL;
+    const char *state = NULL, *notify = NULL, *outmax = NULL;
     char dir[PATH_MAX];
     long long fd = 0;
 
@@ -68,6 +78,11 @@ int fl_cli_agent(int argc, char **argv)
             dest = &o.name;
         } else if (!strcmp(a, "--notify-fd")) {
             dest = &notify;
+        } else if (!strcmp(a, "--job-output-max")) {
+            dest = &outmax;
+        } else if (!strcmp(a, "--allow-commands")) {
+            o.allow_commands = true;
+            continue;
         } else {
             fl_err_set(&e, FL_EUSAGE, "unexpected argument %s; run `faultline agent --help`", a);
             return fl_cli_fail(&e);
@@ -83,6 +98,13 @@ int fl_cli_agent(int argc, char **argv)
         return fl_cli_fail(&e);
     }
     o.notify_fd = (int)fd;
+    if (outmax && (fl_parse_size(outmax, &o.job_output_max, &e) ||
+                   (o.job_output_max < 1 || o.job_output_max > FL_JOB_OUTPUT_MAX_LIMIT))) {
+        if (!e.msg[0])
+            fl_err_set(&e, FL_EUSAGE, "'%s' is out of range: give 1 byte to 1TiB", outmax);
+        fl_err_prefix(&e, "--job-output-max");
+        return fl_cli_fail(&e);
+    }
     if (!state) {
         snprintf(dir, sizeof dir, "%s/agent", fl_cli_state_dir(NULL));
         state = dir;

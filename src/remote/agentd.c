@@ -24,22 +24,58 @@
 
 static void reply_json(struct fl_agentd_resp *rs, struct MHD_Connection *c, enum MHD_Result *ret)
 {
-    char *out = json_dumps(rs->json ? rs->json : json_object(), JSON_COMPACT);
+    char *out =
+        rs->is_raw ? rs->raw : json_dumps(rs->json ? rs->json : json_object(), JSON_COMPACT);
+    size_t len = rs->is_raw ? rs->raw_len : out ? strlen(out) : 0;
     struct MHD_Response *resp;
+    const char *k;
+    json_t *v;
 
-    json_decref(rs->json);
-    rs->json = NULL;
+    rs->raw = NULL;
     *ret = MHD_NO;
-    if (!out)
-        return;
-    resp = MHD_create_response_from_buffer(strlen(out), out, MHD_RESPMEM_MUST_FREE);
+    if (!out && !rs->is_raw)
+        goto done;
+    resp = MHD_create_response_from_buffer(len, out ? out : (char *)"",
+                                           out ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(out);
-        return;
+        goto done;
     }
-    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Content-Type",
+                            rs->is_raw ? "application/octet-stream" : "application/json");
+    json_object_foreach (rs->headers, k, v)
+        MHD_add_response_header(resp, k, json_string_value(v));
     *ret = MHD_queue_response(c, (unsigned)rs->status, resp);
     MHD_destroy_response(resp);
+done:
+    fl_agentd_resp_fini(rs);
+}
+
+/* The query arguments the handlers read (MHD hands them over parsed) put
+ * back after the path, so a handler sees "PATH?offset=N&max=M". */
+static const char *with_query(struct MHD_Connection *conn, const char *url, char *buf, size_t len)
+{
+    static const char *const keys[] = {"offset", "max"};
+    char q[256];
+    size_t n = 0;
+    int w;
+
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, keys[i]);
+        if (!v)
+            continue;
+        w = snprintf(q + n, sizeof q - n, "%s%s=%s", n ? "&" : "?", keys[i], v);
+        if (w < 0 || (size_t)w >= sizeof q - n) { /* absurdly long: the handler refuses it */
+            snprintf(q, sizeof q, "?%s=(too long)", keys[i]);
+            n = strlen(q);
+            break;
+        }
+        n += (size_t)w;
+    }
+    if (!n)
+        return url;
+    w = snprintf(buf, len, "%s%s", url, q);
+    return w < 0 || (size_t)w >= len ? url : buf;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -49,6 +85,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct fl_body *cx = *con_cls;
     struct fl_agentd_resp rs = {.status = 200};
     enum MHD_Result ret;
+    char full[2048];
 
     if (!cx) {
         if (!(cx = calloc(1, sizeof *cx)))
@@ -62,8 +99,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
-    fl_agentd_handle(cls, method, url, cx->too_large ? NULL : cx->buf,
-                     cx->too_large ? (size_t)-1 : cx->len,
+    fl_agentd_handle(cls, method, with_query(conn, url, full, sizeof full),
+                     cx->too_large ? NULL : cx->buf, cx->too_large ? (size_t)-1 : cx->len,
                      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"), &rs);
     reply_json(&rs, conn, &ret);
     return ret;
@@ -198,7 +235,9 @@ static void serve(struct fl_agentd *d)
         fl_sleep_ms(wait);
         pthread_mutex_lock(&d->lock);
         wait = fl_agentd_reap(d);
+        int64_t jobs = fl_jobs_tick(d->jobs);
         pthread_mutex_unlock(&d->lock);
+        wait = jobs < wait ? jobs : wait;
         wait = wait < 1 ? 1 : wait > 200 ? 200 : wait;
     }
 }
@@ -218,23 +257,28 @@ int fl_agentd_run(const struct fl_agentd_opts *o, struct fl_err *e)
         return r;
     if ((r = lock_state(&d.j, &lock_fd, e)))
         goto out;
+    fl_jobs_configure(d.jobs, o->allow_commands, o->job_output_max);
     revert_leftovers(&d);
+    fl_jobs_sweep(d.jobs);
     if (!(mhd = start_mhd(&d, o, listen, pem, e))) {
         r = -e->code;
         goto out;
     }
     info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
     d.port = info ? info->port : 0;
-    fl_info("faultline agent %s: listening on %s (port %d, %s%s), state %s", d.name, listen, d.port,
-            pem[0] ? "https" : "http", d.auth ? ", tokens" : ", no tokens: loopback only",
-            d.j.root);
+    fl_info("faultline agent %s: listening on %s (port %d, %s%s%s), state %s", d.name, listen,
+            d.port, pem[0] ? "https" : "http", d.auth ? ", tokens" : ", no tokens: loopback only",
+            o->allow_commands ? ", commands allowed" : "", d.j.root);
     notify_ready(o->notify_fd, d.port);
     serve(&d);
     MHD_stop_daemon(mhd);
     pthread_mutex_lock(&d.lock);
     json_decref(fl_agentd_revert_all(&d, "the agent stopping (SIGTERM/SIGINT)"));
     pthread_mutex_unlock(&d.lock);
-    fl_info("faultline agent %s: stopped; every fault it held is reverted", d.name);
+    fl_jobs_free(d.jobs); /* kills every job, waiting up to its grace */
+    d.jobs = NULL;
+    fl_info("faultline agent %s: stopped; every fault it held is reverted, every job killed",
+            d.name);
 out:
     if (lock_fd >= 0)
         close(lock_fd);

@@ -21,6 +21,7 @@
 #ifndef FL_REMOTE_AGENTD_H
 #define FL_REMOTE_AGENTD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/err.h"
@@ -35,9 +36,11 @@ struct fl_agentd_opts {
     const char *tokens;   /* tokens file (server/auth.h), or NULL: loopback only */
     const char *tls_cert; /* PEM certificate and key: serve HTTPS */
     const char *tls_key;
-    const char *state_dir; /* journal and guardian; default STATE/agent */
-    const char *name;      /* the host's name in replies; default the hostname */
-    int notify_fd;         /* > 0: write "ready PORT\n" there once listening, then close it */
+    const char *state_dir;   /* journal and guardian; default STATE/agent */
+    const char *name;        /* the host's name in replies; default the hostname */
+    int notify_fd;           /* > 0: write "ready PORT\n" there once listening, then close it */
+    bool allow_commands;     /* run jobs of kind command (shell commands; remote/jobs.h) */
+    uint64_t job_output_max; /* bytes of a job's stdout kept; 0: the default (64 MiB) */
 };
 
 /* Serve until SIGINT/SIGTERM, then revert every fault held and return 0. */

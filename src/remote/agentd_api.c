@@ -54,14 +54,23 @@ static const struct route routes[] = {
      "Renew the leases of all of a session's faults: {lease_ms}"},
     {"POST", "/api/v1/recover", api_recover, FL_ROLE_OPERATOR,
      "Revert every fault the agent holds (recover --all --hosts)"},
+    {"POST", "/api/v1/jobs", fl_jobs_api_start, FL_ROLE_OPERATOR,
+     "Start a job: {kind, command | args, session, lease_ms, timeout_ms, delay_ms, "
+     "on_lease_end, name, env}"},
+    {"GET", "/api/v1/jobs", fl_jobs_api_list, FL_ROLE_VIEWER, "Every job the agent holds"},
+    {"GET", "/api/v1/jobs/{}", fl_jobs_api_get, FL_ROLE_VIEWER, "One job's status"},
+    {"GET", "/api/v1/jobs/{}/output", fl_jobs_api_output, FL_ROLE_VIEWER,
+     "A job's stdout from ?offset=N, at most ?max=M bytes (raw; X-Job-State, X-Job-Eof)"},
+    {"DELETE", "/api/v1/jobs/{}", fl_jobs_api_delete, FL_ROLE_OPERATOR,
+     "Kill a job's process group if it runs, then forget it and remove its files"},
     {"GET", "/api/v1/routes", api_routes, FL_ROLE_NONE, "This list of endpoints"},
 };
 
-static void fail(struct fl_agentd_resp *rs, int status, int exit_code, const char *code,
-                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+#define fail fl_agentd_fail
+#define ok fl_agentd_ok
 
-static void fail(struct fl_agentd_resp *rs, int status, int exit_code, const char *code,
-                 const char *fmt, ...)
+void fl_agentd_fail(struct fl_agentd_resp *rs, int status, int exit_code, const char *code,
+                    const char *fmt, ...)
 {
     char msg[FL_ERR_MSG];
     va_list ap;
@@ -87,11 +96,20 @@ static void fail_err(struct fl_agentd_resp *rs, const struct fl_err *e)
     fail(rs, status[c], c, codes[c], "%s", e->msg[0] ? e->msg : fl_strerror(c));
 }
 
-static void ok(struct fl_agentd_resp *rs, int status, json_t *body)
+void fl_agentd_ok(struct fl_agentd_resp *rs, int status, json_t *body)
 {
     json_decref(rs->json);
     rs->status = status;
     rs->json = body;
+}
+
+void fl_agentd_resp_fini(struct fl_agentd_resp *rs)
+{
+    json_decref(rs->json);
+    json_decref(rs->headers);
+    free(rs->raw);
+    rs->json = rs->headers = NULL;
+    rs->raw = NULL;
 }
 
 static bool match(const char *pattern, const char *path, struct fl_agentd_req *rq)
@@ -181,6 +199,12 @@ int fl_agentd_init(struct fl_agentd *d, const char *state_dir, const char *token
         d->auth = NULL;
         return r;
     }
+    if ((r = fl_jobs_new(d->j.root, d->name, &d->jobs, e))) {
+        fl_journal_close(&d->j);
+        fl_auth_free(d->auth);
+        d->auth = NULL;
+        return r;
+    }
     d->held = json_object();
     return 0;
 }
@@ -209,6 +233,8 @@ static struct fl_agentd_pending *pending_take(struct fl_agentd *d, const char *i
 
 void fl_agentd_fini(struct fl_agentd *d)
 {
+    fl_jobs_free(d->jobs);
+    d->jobs = NULL;
     while (d->pending) {
         struct fl_agentd_pending *p = d->pending;
         d->pending = p->next;
@@ -226,9 +252,16 @@ void fl_agentd_handle(struct fl_agentd *d, const char *method, const char *path,
                       size_t len, const char *auth_header, struct fl_agentd_resp *rs)
 {
     struct fl_agentd_req rq = {.method = method, .path = path};
+    const char *q = strchr(path, '?');
+    char bare[512];
     json_error_t jerr;
 
     rs->status = 200;
+    if (q) { /* the query goes apart; a path too long to copy matches no route */
+        snprintf(bare, sizeof bare, "%.*s", (int)(q - path), path);
+        rq.path = bare;
+        rq.query = q + 1;
+    }
     if (len == (size_t)-1) {
         fail(rs, 413, FL_EUSAGE, "body_too_large", "the request body exceeds %d bytes",
              FL_AGENTD_MAX_BODY);
@@ -250,9 +283,11 @@ void fl_agentd_handle(struct fl_agentd *d, const char *method, const char *path,
 static void api_health(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
 {
     ok(rs, 200,
-       json_pack("{s:b,s:s,s:s,s:i,s:I,s:I,s:i}", "ok", 1, "version", FL_VERSION, "name", d->name,
-                 "pid", (int)getpid(), "uptime_ms", (json_int_t)(fl_now_ms() - d->started_ms),
-                 "faults", (json_int_t)json_object_size(d->held), "port", d->port));
+       json_pack("{s:b,s:s,s:s,s:i,s:I,s:I,s:i,s:b,s:I}", "ok", 1, "version", FL_VERSION, "name",
+                 d->name, "pid", (int)getpid(), "uptime_ms",
+                 (json_int_t)(fl_now_ms() - d->started_ms), "faults",
+                 (json_int_t)json_object_size(d->held), "port", d->port, "commands",
+                 fl_jobs_commands_allowed(d->jobs), "jobs", (json_int_t)fl_jobs_count(d->jobs)));
 }
 
 static void api_routes(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
@@ -419,8 +454,8 @@ static void api_renew(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
         json_array_append_new(live, json_string(id));
     }
     ok(rs, 200,
-       json_pack("{s:s,s:o,s:I}", "session", rq->arg, "live", live, "lease_ms",
-                 (json_int_t)lease_ms));
+       json_pack("{s:s,s:o,s:I,s:o}", "session", rq->arg, "live", live, "lease_ms",
+                 (json_int_t)lease_ms, "jobs", fl_jobs_renew(d->jobs, rq->arg, lease_ms)));
 }
 
 /* The kind's params from the request body's "params" object, checked as

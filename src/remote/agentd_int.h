@@ -10,6 +10,7 @@
 #include "agent/journal.h"
 #include "faults/fault.h"
 #include "remote/agentd.h"
+#include "remote/jobs.h"
 #include "server/auth.h"
 
 #define FL_AGENTD_MAX_BODY (256 << 10)
@@ -28,6 +29,7 @@ struct fl_agentd {
     struct fl_auth *auth; /* NULL: no tokens (loopback only), every client is operator */
     json_t *held;         /* fault id -> {session, lease_ms, lease_until, end_at, who} */
     struct fl_agentd_pending *pending;
+    struct fl_jobs *jobs; /* remote/jobs.h: its own lock */
     char name[256];
     int64_t started_ms;
     int port;
@@ -35,6 +37,7 @@ struct fl_agentd {
 
 struct fl_agentd_req {
     const char *method, *path, *who;
+    const char *query; /* after the '?' of the URL, or NULL */
     enum fl_role role;
     json_t *body;
     char arg[64];
@@ -43,6 +46,12 @@ struct fl_agentd_req {
 struct fl_agentd_resp {
     int status;
     json_t *json;
+    /* is_raw: the reply is raw (malloc'd, may be NULL when raw_len is 0)
+     * application/octet-stream, with headers {name: value} (may be NULL) */
+    bool is_raw;
+    char *raw;
+    size_t raw_len;
+    json_t *headers;
 };
 
 /* agentd_api.c */
@@ -57,6 +66,13 @@ void fl_agentd_handle(struct fl_agentd *d, const char *method, const char *path,
                       size_t len, const char *auth_header, struct fl_agentd_resp *rs);
 void fl_agentd_dispatch(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs,
                         const char *auth_header);
+/* Reply status with {"error": {status, code, message, exit}}. */
+void fl_agentd_fail(struct fl_agentd_resp *rs, int status, int exit_code, const char *code,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Reply status with body (taken). */
+void fl_agentd_ok(struct fl_agentd_resp *rs, int status, json_t *body);
+/* Free what a reply holds (json, raw, headers). */
+void fl_agentd_resp_fini(struct fl_agentd_resp *rs);
 /* Revert fault id (held by this agent) saying why; drops it from d->held.
  * Called with d->lock held. */
 int fl_agentd_revert(struct fl_agentd *d, const char *id, const char *why, bool *found,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "util/log.h"
@@ -14,11 +15,16 @@
 
 #define MAX_REPLY (8 << 20)
 
+#define POOL 4 /* idle curl handles kept (with their connections) per client */
+
 struct fl_agent_client {
     char *url, *token, *name, *cacert;
-    /* kept between requests so the connection stays open (keep-alive): [0]
-     * for the caller's thread, [1] for the renewer's */
-    CURL *curl[2];
+    /* idle handles, kept between requests so connections stay open
+     * (keep-alive); a call takes one (or makes one) and gives it back, so
+     * calls from several threads never share a handle */
+    pthread_mutex_t lock;
+    CURL *pool[POOL];
+    size_t idle;
     char session[17];
     int64_t lease_ms, timeout_ms;
 };
@@ -26,6 +32,12 @@ struct fl_agent_client {
 struct buf {
     char *p;
     size_t len;
+};
+
+/* The reply's X-Job-State and X-Job-Eof headers (job output). */
+struct job_hdrs {
+    char state[16];
+    bool eof;
 };
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -79,6 +91,7 @@ int fl_agent_client_new(const struct fl_agent_client_opts *o, struct fl_agent_cl
     *out = NULL;
     if (!c)
         return fl_err_set(e, FL_EFAIL, "out of memory");
+    pthread_mutex_init(&c->lock, NULL);
     if (!o->url || !*o->url || !(c->url = normalize_url(o->url, host, sizeof host)) ||
         (strncmp(c->url, "http://", 7) && strncmp(c->url, "https://", 8)) || !host[0]) {
         fl_agent_client_free(c);
@@ -110,9 +123,9 @@ void fl_agent_client_free(struct fl_agent_client *c)
     free(c->token);
     free(c->name);
     free(c->cacert);
-    for (int i = 0; i < 2; i++)
-        if (c->curl[i])
-            curl_easy_cleanup(c->curl[i]);
+    for (size_t i = 0; i < c->idle; i++)
+        curl_easy_cleanup(c->pool[i]);
+    pthread_mutex_destroy(&c->lock);
     free(c);
 }
 
@@ -129,17 +142,6 @@ const char *fl_agent_client_url(const struct fl_agent_client *c)
 const char *fl_agent_client_session(const struct fl_agent_client *c)
 {
     return c->session;
-}
-
-/* The agent's error reply as an fl_err: its "exit" code (the code a local
- * command would have exited with) and message, prefixed with the host. */
-static int request_on(struct fl_agent_client *c, int slot, const char *method, const char *path,
-                      const json_t *body, json_t **out, struct fl_err *e);
-
-static int request(struct fl_agent_client *c, const char *method, const char *path,
-                   const json_t *body, json_t **out, struct fl_err *e)
-{
-    return request_on(c, 0, method, path, body, out, e);
 }
 
 static int api_error(struct fl_agent_client *c, long status, json_t *reply, struct fl_err *e)
@@ -161,26 +163,62 @@ static int api_error(struct fl_agent_client *c, long status, json_t *reply, stru
                       status);
 }
 
-/* One request on handle `slot` (0: the caller's, 1: the renewer's); on 2xx
- * the parsed reply in *out (may be NULL). */
-static int request_on(struct fl_agent_client *c, int slot, const char *method, const char *path,
-                      const json_t *body, json_t **out, struct fl_err *e)
+/* An idle handle from the pool, or a new one; NULL on ENOMEM. */
+static CURL *handle_take(struct fl_agent_client *c)
+{
+    CURL *h = NULL;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->idle)
+        h = c->pool[--c->idle];
+    pthread_mutex_unlock(&c->lock);
+    return h ? h : curl_easy_init();
+}
+
+/* Back to the pool (a handle whose request failed is dropped: a fresh
+ * connection next time). */
+static void handle_give(struct fl_agent_client *c, CURL *h, bool good)
+{
+    pthread_mutex_lock(&c->lock);
+    if (good && c->idle < POOL) {
+        c->pool[c->idle++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (h)
+        curl_easy_cleanup(h);
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct job_hdrs *jh = ud;
+    size_t n = size * nmemb, v;
+
+    if (n > 12 && !strncasecmp(ptr, "X-Job-State:", 12)) {
+        v = 12 + strspn(ptr + 12, " \t");
+        snprintf(jh->state, sizeof jh->state, "%.*s", (int)strcspn(ptr + v, "\r\n"), ptr + v);
+    } else if (n > 10 && !strncasecmp(ptr, "X-Job-Eof:", 10)) {
+        v = 10 + strspn(ptr + 10, " \t");
+        jh->eof = ptr[v] == '1';
+    }
+    return n;
+}
+
+/* One request; the raw reply body in *b and the HTTP status in *status (jh:
+ * the job headers, may be NULL). Fails only when the agent was not reached. */
+static int perform(struct fl_agent_client *c, const char *method, const char *path,
+                   const json_t *body, struct buf *b, long *status, struct job_hdrs *jh,
+                   struct fl_err *e)
 {
     struct curl_slist *h = NULL;
-    struct buf b = {0};
     char *url = NULL, *data = NULL, auth[600];
-    long status = 0;
-    json_t *reply;
     CURLcode cc;
-    CURL *curl;
-    int r;
+    CURL *curl = handle_take(c);
 
-    if (out)
-        *out = NULL;
-    if (!c->curl[slot])
-        c->curl[slot] = curl_easy_init();
-    if (asprintf(&url, "%s%s", c->url, path) < 0 || !(curl = c->curl[slot])) {
+    if (asprintf(&url, "%s%s", c->url, path) < 0 || !curl) {
         free(url);
+        if (curl)
+            curl_easy_cleanup(curl);
         return fl_err_set(e, FL_EFAIL, "out of memory");
     }
     h = curl_slist_append(h, "Content-Type: application/json");
@@ -199,30 +237,50 @@ static int request_on(struct fl_agent_client *c, int slot, const char *method, c
     if (c->cacert)
         curl_easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, jh ? on_header : NULL);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, jh);
     if (body) {
         data = json_dumps(body, JSON_COMPACT);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, data ? data : "{}");
     }
     cc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, NULL);
-    if (cc != CURLE_OK) { /* a fresh connection next time */
-        curl_easy_cleanup(curl);
-        c->curl[slot] = NULL;
-    }
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, NULL);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, NULL);
+    handle_give(c, curl, cc == CURLE_OK);
     curl_slist_free_all(h);
     free(data);
     free(url);
     if (cc != CURLE_OK) {
-        free(b.p);
+        free(b->p);
+        b->p = NULL;
         return fl_err_set(e, FL_EFAIL,
                           "agent %s (%s) cannot be reached: %s; is `faultline agent` running "
                           "there, and the address and port right?",
                           c->name, c->url, curl_easy_strerror(cc));
     }
+    return 0;
+}
+
+/* One JSON request; on 2xx the parsed reply in *out (may be NULL), else the
+ * agent's error reply as an fl_err: its "exit" code (the code a local
+ * command would have exited with) and message, prefixed with the host. */
+static int request(struct fl_agent_client *c, const char *method, const char *path,
+                   const json_t *body, json_t **out, struct fl_err *e)
+{
+    struct buf b = {0};
+    long status = 0;
+    json_t *reply;
+    int r;
+
+    if (out)
+        *out = NULL;
+    if ((r = perform(c, method, path, body, &b, &status, NULL, e)))
+        return r;
     reply = b.p ? json_loads(b.p, 0, NULL) : NULL;
     free(b.p);
     if (status < 200 || status > 299) {
@@ -361,12 +419,129 @@ int fl_agent_client_renew(struct fl_agent_client *c, json_t **live, struct fl_er
     int r;
 
     snprintf(path, sizeof path, "/api/v1/sessions/%s/renew", c->session);
-    r = request_on(c, 1, "POST", path, body, &reply, e);
+    r = request(c, "POST", path, body, &reply, e);
     json_decref(body);
     if (r == 0 && live)
         *live = json_incref(json_object_get(reply, "live"));
     json_decref(reply);
     return r;
+}
+
+/* A job id as the agent makes them ("j" + 16 hex); else FL_EUSAGE. */
+static int job_id_ok(struct fl_agent_client *c, const char *id, struct fl_err *e)
+{
+    if (id && id[0] == 'j' && strlen(id) == FL_AGENT_JOB_ID_LEN - 3 &&
+        strspn(id + 1, "0123456789abcdef") == FL_AGENT_JOB_ID_LEN - 4)
+        return 0;
+    return fl_err_set(e, FL_EUSAGE, "agent %s: '%s' is not a job id ('j' and 16 hex digits)",
+                      c->name, id ? id : "");
+}
+
+int fl_agent_client_job_start(struct fl_agent_client *c, const json_t *req,
+                              char id[FL_AGENT_JOB_ID_LEN], struct fl_err *e)
+{
+    json_t *body = json_is_object(req) ? json_deep_copy(req) : NULL, *reply = NULL;
+    const char *got;
+    int r;
+
+    id[0] = '\0';
+    if (!body)
+        return fl_err_set(e, FL_EUSAGE, "agent %s: a job request must be a JSON object", c->name);
+    json_object_set_new(body, "session", json_string(c->session));
+    json_object_set_new(body, "lease_ms", json_integer((json_int_t)c->lease_ms));
+    r = request(c, "POST", "/api/v1/jobs", body, &reply, e);
+    json_decref(body);
+    if (r)
+        return r;
+    got = json_string_value(json_object_get(reply, "id"));
+    if (!got || job_id_ok(c, got, e)) {
+        json_decref(reply);
+        return fl_err_set(e, FL_EFAIL, "agent %s: its reply to a new job has no job id", c->name);
+    }
+    snprintf(id, FL_AGENT_JOB_ID_LEN, "%s", got);
+    json_decref(reply);
+    return 0;
+}
+
+int fl_agent_client_job_status(struct fl_agent_client *c, const char *id, json_t **out,
+                               struct fl_err *e)
+{
+    char path[64];
+
+    *out = NULL;
+    if (job_id_ok(c, id, e))
+        return -FL_EUSAGE;
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", id);
+    return request(c, "GET", path, NULL, out, e);
+}
+
+int fl_agent_client_job_output(struct fl_agent_client *c, const char *id, uint64_t offset,
+                               size_t max, char **buf, size_t *len, bool *eof, struct fl_err *e)
+{
+    struct job_hdrs jh = {.eof = false};
+    struct buf b = {0};
+    long status = 0;
+    char path[128], *np;
+    int r;
+
+    *eof = false;
+    if (job_id_ok(c, id, e))
+        return -FL_EUSAGE;
+    if (!max || max > FL_AGENT_JOB_OUTPUT_MAX)
+        max = FL_AGENT_JOB_OUTPUT_MAX;
+    snprintf(path, sizeof path, "/api/v1/jobs/%s/output?offset=%llu&max=%zu", id,
+             (unsigned long long)offset, max);
+    if ((r = perform(c, "GET", path, NULL, &b, &status, &jh, e)))
+        return r;
+    if (status < 200 || status > 299) {
+        json_t *reply = b.p ? json_loads(b.p, 0, NULL) : NULL;
+        r = api_error(c, status, reply, e);
+        json_decref(reply);
+        free(b.p);
+        return r;
+    }
+    if (!jh.state[0]) {
+        free(b.p);
+        return fl_err_set(e, FL_EFAIL,
+                          "agent %s (%s): the job output reply has no X-Job-State "
+                          "(is it a faultline agent of this version?)",
+                          c->name, c->url);
+    }
+    if (b.len > max || !(np = realloc(*buf, *len + b.len + 1))) {
+        free(b.p);
+        return fl_err_set(e, FL_EFAIL, "agent %s: job %s: %s", c->name, id,
+                          b.len > max ? "the agent sent more output than asked for"
+                                      : "out of memory");
+    }
+    *buf = np;
+    if (b.len)
+        memcpy(*buf + *len, b.p, b.len);
+    *len += b.len;
+    (*buf)[*len] = '\0';
+    *eof = jh.eof;
+    free(b.p);
+    return 0;
+}
+
+int fl_agent_client_job_delete(struct fl_agent_client *c, const char *id, json_t **final,
+                               struct fl_err *e)
+{
+    char path[64];
+    json_t *reply = NULL;
+    int r;
+
+    if (final)
+        *final = NULL;
+    if (job_id_ok(c, id, e))
+        return -FL_EUSAGE;
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", id);
+    if ((r = request(c, "DELETE", path, NULL, &reply, e)))
+        return r;
+    if (final)
+        *final = reply;
+    else
+        json_decref(reply);
+    return 0;
 }
 
 struct fl_agent_renewer {

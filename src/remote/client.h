@@ -14,9 +14,13 @@
  * naming the host ("agent h2 (http://10.77.0.3:7421): connection refused");
  * a wrong token with FL_EPERM and the agent's message; the agent's own
  * refusals keep their code (400/422 -> FL_EUSAGE, 404 -> FL_ENOTARGET, 409 ->
- * FL_EREFUSED, 501 -> FL_EUNSUPPORTED). Thread safety: one client is used by
- * one thread at a time, except fl_agent_client_renew, which the renewer
- * calls from its thread (it uses its own curl handle). */
+ * FL_EREFUSED, 501 -> FL_EUNSUPPORTED).
+ *
+ * Thread safety: every call may be made from several threads at once on the
+ * same client (the renewer's thread, probe threads reading job output, the
+ * engine applying faults): each call takes an idle curl handle from the
+ * client's small mutex-guarded pool, or makes one, and gives it back. Only
+ * fl_agent_client_free must not race with any other call. */
 #ifndef FL_REMOTE_CLIENT_H
 #define FL_REMOTE_CLIENT_H
 
@@ -89,6 +93,30 @@ int fl_agent_client_recover_all(struct fl_agent_client *c, json_t **report, stru
  * NULL) is the array of the session's fault ids the agent still holds, so a
  * caller sees faults the agent reverted (lease lost, duration ended). */
 int fl_agent_client_renew(struct fl_agent_client *c, json_t **live, struct fl_err *e);
+
+/* Jobs (docs/agent.md, "Jobs"): processes the agent runs on its host — a
+ * shell command (the agent needs --allow-commands), `faultline probe ARGS`
+ * or `faultline workload ARGS` — under this client's session and lease, so
+ * the renewer keeps them alive along with the client's faults. */
+#define FL_AGENT_JOB_ID_LEN 20            /* "j" + 16 hex + NUL, with room */
+#define FL_AGENT_JOB_OUTPUT_MAX (1 << 20) /* bytes per output call, at most */
+/* POST /api/v1/jobs: req is the body without "session" and "lease_ms" (the
+ * client adds its own session and lease). id gets the job's id. */
+int fl_agent_client_job_start(struct fl_agent_client *c, const json_t *req,
+                              char id[FL_AGENT_JOB_ID_LEN], struct fl_err *e);
+/* GET /api/v1/jobs/ID: {id, name, kind, session, state, pid, exit, signal,
+ * started_ms, duration_ms, stdout_bytes, truncated, stderr_tail, ...}. */
+int fl_agent_client_job_status(struct fl_agent_client *c, const char *id, json_t **out,
+                               struct fl_err *e);
+/* Appends up to max bytes (0 or above FL_AGENT_JOB_OUTPUT_MAX: that) of the
+ * job's stdout from offset to *buf (malloc'd/realloc'd, NUL-terminated after
+ * *len bytes, *len updated), sets *eof when the job has ended and nothing
+ * lies beyond. */
+int fl_agent_client_job_output(struct fl_agent_client *c, const char *id, uint64_t offset,
+                               size_t max, char **buf, size_t *len, bool *eof, struct fl_err *e);
+/* Kill if running, forget; *final (may be NULL) is the last status. */
+int fl_agent_client_job_delete(struct fl_agent_client *c, const char *id, json_t **final,
+                               struct fl_err *e);
 
 /* A thread that renews the leases of every client in a set every
  * lease_ms / 3 (per client), logging a warning for a renewal that fails

@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fl_agentd_handle(d, rt[0], rt[1], text ? text : (const char *)data + 1,
                      text ? strlen(text) : size - 1, NULL, &rs);
-    json_decref(rs.json);
+    fl_agentd_resp_fini(&rs);
     json_decref(body);
     free(text);
     return 0;
