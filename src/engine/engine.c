@@ -219,6 +219,7 @@ struct step {
     enum { RESTART_NONE, RESTART_PENDING, RESTART_RUNNING, RESTART_DONE } restart;
     int64_t restart_at;
     char restart_out[512];
+    char restart_job[FL_AGENT_JOB_ID_LEN]; /* on an agent host: the agent's job */
     const struct fl_spec *spec;
     const char *state_dir;
     const char *host; /* the host it acted on (host:, or what host_from gave), or NULL */
@@ -385,6 +386,9 @@ static void tick(struct run *r)
 {
     draw_status(r);
     flush_samples(r, false);
+    for (size_t k = 0; r->wl_started && k < r->spec->nworkloads; k++)
+        if (r->wl_started[k])
+            fl_workload_child_fetch(&r->wl[k]);
     fl_sleep_ms(TICK_MS);
 }
 
@@ -518,7 +522,10 @@ static void *command_main(void *arg)
     struct step *s = arg;
     char out[256];
 
-    if (s->a->host)
+    if (s->remote) /* an agent host: a job of its agent */
+        atomic_store(&s->cmd_rc, fl_cluster_job_run(s->remote, s->a->name, s->a->command,
+                                                    s->a->duration_ms, out, sizeof out));
+    else if (s->a->host)
         atomic_store(&s->cmd_rc, fl_cluster_run(s->spec, s->a->host, s->a->command,
                                                 s->a->duration_ms, s->state_dir, out, sizeof out));
     else
@@ -609,6 +616,58 @@ static void *restart_main(void *arg)
     atomic_store(&s->cmd_rc, rc);
     atomic_store(&s->cmd_done, true);
     return NULL;
+}
+
+/* The agent runs the restart (a delayed job that survives this run: it
+ * starts at the lease's end if the run dies); this thread waits for it. */
+static void *remote_restart_main(void *arg)
+{
+    struct step *s = arg;
+    const struct fl_spec_restart *rs = &s->a->restart;
+    int rc = fl_cluster_job_wait(s->remote, s->restart_job,
+                                 fl_now_ms() + rs->after_ms + rs->timeout_ms + 5000, s->restart_out,
+                                 sizeof s->restart_out);
+
+    atomic_store(&s->cmd_rc, rc);
+    atomic_store(&s->cmd_done, true);
+    return NULL;
+}
+
+/* At the kill on an agent host: hand the restart to that agent now. */
+static void remote_restart_begin(struct run *r, struct step *s)
+{
+    const struct fl_spec_restart *rs = &s->a->restart;
+    struct fl_err e = {0};
+    char *cmd = NULL, name[96];
+
+    if (rs->unit && asprintf(&cmd, "systemctl start -- '%s'", rs->unit) < 0)
+        cmd = NULL;
+    snprintf(name, sizeof name, "%s-restart", s->a->name);
+    if (fl_cluster_job_start(s->remote, name, cmd ? cmd : rs->command, rs->timeout_ms, rs->after_ms,
+                             true, s->restart_job, &e)) {
+        free(cmd);
+        event(r, "%s: the restart could not be handed to host %s's agent: %s", s->a->name, s->host,
+              e.msg);
+        set_verdict(r, FL_VERDICT_ERROR,
+                    "%s: the killed member on host %s will not be restarted: %s; it is still "
+                    "down",
+                    s->a->name, s->host, e.msg);
+        return;
+    }
+    event(r,
+          "%s: restart in %.1fs on host %s by its agent (job %s, run at the lease's end if "
+          "this run stops first): %s",
+          s->a->name, (double)rs->after_ms / 1000.0, s->host, s->restart_job,
+          cmd ? cmd : rs->command);
+    free(cmd);
+    atomic_store(&s->cmd_done, false);
+    s->state = STEP_ACTIVE; /* until the member is back */
+    s->restart = RESTART_RUNNING;
+    s->cmd_started = pthread_create(&s->cmd_th, NULL, remote_restart_main, s) == 0;
+    if (!s->cmd_started) {
+        atomic_store(&s->cmd_rc, -EAGAIN);
+        atomic_store(&s->cmd_done, true);
+    }
 }
 
 static void restart_begin(struct run *r, struct step *s)
@@ -729,6 +788,8 @@ static void start_remote(struct run *r, struct step *s, size_t idx)
               ? json_string_value(json_object_get(rec, "description"))
               : "");
     json_decref(rec);
+    if (a->restart.present)
+        remote_restart_begin(r, s);
 }
 
 struct host_batch {
@@ -858,6 +919,7 @@ static void start_step(struct run *r, size_t idx)
     if (a->type == FL_ACTION_COMMAND) {
         event(r, "%s: running `%s`%s%s", a->name, a->command, a->host ? " on host " : "",
               a->host ? a->host : "");
+        s->remote = fl_cluster_agent_of(r->spec, r->agents, a->host);
         s->cmd_started = pthread_create(&s->cmd_th, NULL, command_main, s) == 0;
         if (!s->cmd_started) {
             s->state = STEP_DONE;
@@ -1195,6 +1257,48 @@ static void rollbacks(struct run *r)
 
 /* ---- agents ------------------------------------------------------------------ */
 
+/* Does the run have host `name`'s agent run commands (setup, teardown,
+ * command steps, restarts)? Workloads need no --allow-commands. */
+static bool needs_commands(const struct fl_spec *s, const char *name)
+{
+    for (size_t i = 0; i < s->nsetup; i++)
+        if (s->setup[i].host && !strcmp(s->setup[i].host, name))
+            return true;
+    for (size_t i = 0; i < s->nteardown; i++)
+        if (s->teardown[i].host && !strcmp(s->teardown[i].host, name))
+            return true;
+    for (size_t i = 0; i < s->nactions; i++)
+        if (s->actions[i].host && !strcmp(s->actions[i].host, name) &&
+            (s->actions[i].type == FL_ACTION_COMMAND || s->actions[i].restart.present))
+            return true;
+    return false;
+}
+
+/* Refuse, before anything runs, a run that needs commands on an agent
+ * started without --allow-commands (its health says "commands": false). */
+static int check_agent_commands(struct run *r, struct fl_err *e)
+{
+    for (size_t i = 0; i < r->spec->nhosts; i++) {
+        const struct fl_spec_host *h = &r->spec->hosts[i];
+        json_t *health = NULL;
+        bool ok;
+        if (!r->agents[i] || !needs_commands(r->spec, h->name))
+            continue;
+        if (fl_agent_client_health(r->agents[i], &health, e))
+            return -e->code;
+        ok = json_is_true(json_object_get(health, "commands"));
+        json_decref(health);
+        if (!ok)
+            return fl_err_set(e, FL_EPERM,
+                              "host %s: its agent (%s) runs no commands, and this experiment "
+                              "runs setup, teardown, command steps or restarts there; start "
+                              "that agent with `faultline agent --allow-commands` (a lab: "
+                              "`faultline lab up --agent-commands`)",
+                              h->name, h->agent);
+    }
+    return 0;
+}
+
 /* Reach every agent host before anything else happens (an unreachable one,
  * or one that refuses the token, ends the run naming it, nothing injected),
  * then keep the leases of what they will hold renewed from a thread. */
@@ -1215,7 +1319,7 @@ static bool open_agents(struct run *r)
     for (size_t i = 0; !rc && i < r->spec->nhosts && n < FL_SPEC_MAX_HOSTS; i++)
         if (r->agents[i])
             live[n++] = r->agents[i]; /* the renewer copies the array */
-    if (rc || fl_agent_renewer_start(live, n, &r->renewer, &e)) {
+    if (rc || check_agent_commands(r, &e) || fl_agent_renewer_start(live, n, &r->renewer, &e)) {
         event(r, "%s", e.msg);
         set_verdict(r, FL_VERDICT_ERROR, "%s; nothing was injected", e.msg);
         r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
@@ -1246,8 +1350,8 @@ static bool run_commands(struct run *r, const char *phase, const struct fl_spec_
             return false;
         event(r, "%s%s%s: `%s`", c->name, c->host ? " on host " : "", c->host ? c->host : "",
               c->command);
-        rc = fl_cluster_run(r->spec, c->host, c->command, c->timeout_ms, r->o->state_dir, out,
-                            sizeof out);
+        rc = fl_cluster_exec(r->spec, r->agents, c->host, c->name, c->command, c->timeout_ms,
+                             r->o->state_dir, out, sizeof out);
         fl_format_duration(c->timeout_ms, lim, sizeof lim);
         if (rc == -ETIMEDOUT)
             event(r, "%s: timed out after %s (killed)%s%s", c->name, lim,
@@ -1299,15 +1403,22 @@ static bool start_workload(struct run *r)
         const struct fl_spec_workload *w = &r->spec->workloads[k];
         char lbuf[80];
         const char *lb = wl_label(r, k, lbuf, sizeof lbuf);
-        if (fl_workload_child_start(w, r->seed, dur, &r->wl[k], &e)) {
+        if (fl_workload_child_start(w, fl_cluster_agent_of(r->spec, r->agents, w->host), r->seed,
+                                    dur, &r->wl[k], &e)) {
             set_verdict(r, FL_VERDICT_ERROR, "%s%s%s%s", *lb ? "workload" : "", lb, *lb ? ": " : "",
                         e.msg);
             return false;
         }
         r->wl_started[k] = true;
-        event(r, "%s%s%s%s %s clients started for %.1fs%s%s, recording a history",
+        char where[160] = "";
+        if (w->netns)
+            snprintf(where, sizeof where, " in netns %s", w->netns);
+        else if (w->host)
+            snprintf(where, sizeof where, " on host %s by its agent (job %s)", w->host,
+                     r->wl[k].job);
+        event(r, "%s%s%s%s %s clients started for %.1fs%s, recording a history",
               *lb ? "workload" : "", lb, *lb ? ": " : "", w->client, w->workload,
-              (double)dur / 1000.0, w->netns ? " in netns " : "", w->netns ? w->netns : "");
+              (double)dur / 1000.0, where);
     }
     /* Give them a moment to connect: a workload that fails at once is an error. */
     for (int i = 0; i < 5; i++) {
@@ -1396,6 +1507,38 @@ static void run_checks(struct run *r, size_t k)
     }
 }
 
+/* Workload k's history could not be fetched whole from its agent host: a
+ * partial history cannot show that nothing was lost, so its checks say
+ * "error" instead of running; what was fetched is stored for a look. */
+static void workload_lost(struct run *r, size_t k, int rc, const char *out)
+{
+    const struct fl_spec_workload *w = &r->spec->workloads[k];
+    const char *lost = r->wl[k].lost;
+    struct fl_err e = {0};
+    char lbuf[80];
+    const char *lb = wl_label(r, k, lbuf, sizeof lbuf);
+
+    event(r, "the workload%s on host %s (status %d): %s; %s", lb, w->host, rc, lost, out);
+    if (!fl_store_history_put_nth(r->o->store, r->run_id, (int)k, w->name, w->client, w->workload,
+                                  r->wl[k].history, &e))
+        event(r, "the part of the history%s%s that was fetched is stored with the run",
+              *lb ? " of" : "", lb);
+    for (size_t i = 0; i < r->spec->nchecks; i++) {
+        const struct fl_spec_check *ck = &r->spec->checks[i];
+        if (ck->workload != k)
+            continue;
+        fl_store_check(r->o->store, r->run_id, (int)i, ck->model, "error", 255, lost);
+        event(r, "check %s%s%s: error: not run, the history is incomplete", ck->model,
+              *lb ? " of workload" : "", lb);
+    }
+    set_verdict(r, FL_VERDICT_ERROR,
+                "the workload%s on host %s: %s; its checks did not run (a partial history "
+                "cannot show that nothing was lost)",
+                lb, w->host, lost);
+    fl_workload_child_cleanup(&r->wl[k]);
+    r->wl_started[k] = false;
+}
+
 /* Wait for workload k's clients, store its history with the run, run its
  * checks. */
 static void finish_one_workload(struct run *r, size_t k)
@@ -1409,6 +1552,10 @@ static void finish_one_workload(struct run *r, size_t k)
 
     rc = fl_workload_child_wait(&r->wl[k], stopping(r) ? 0 : dur + 30000);
     fl_workload_child_tail(&r->wl[k], out, 600);
+    if (!fl_workload_child_complete(&r->wl[k])) {
+        workload_lost(r, k, rc, out);
+        return;
+    }
     if (fl_store_history_put_nth(r->o->store, r->run_id, (int)k, w->name, w->client, w->workload,
                                  r->wl[k].history, &e)) {
         event(r, "the workload%s %s: %s", lb, rc ? "failed" : "finished", out);
