@@ -103,24 +103,25 @@ int64_t fl_workload_duration_ms(const struct fl_spec *s)
 static int remote_start(const struct fl_spec_workload *w, const char *dur, const char *seed,
                         int64_t duration_ms, struct fl_workload_child *c, struct fl_err *e)
 {
-    json_t *args = json_array(), *req;
+    const char *tail[] = {"--duration", dur, "--seed", seed, "--out", "-"};
+    json_t *args, *req;
     int fd, r;
 
     if ((fd = open(c->history, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
         return fl_err_set(e, FL_EFAIL, "workload: cannot create %s: %s", c->history,
                           strerror(errno));
     close(fd);
+    args = json_array();
     for (size_t i = 0; args && i < w->argc; i++)
         json_array_append_new(args, json_string(w->argv[i]));
+    for (size_t i = 0; args && i < sizeof tail / sizeof *tail; i++)
+        json_array_append_new(args, json_string(tail[i]));
+    /* the agent kills it past its own time: the run waits 30 s past the end */
     req =
         json_pack("{s:s,s:o,s:s,s:I}", "kind", "workload", "args", args, "name",
                   w->name ? w->name : "workload", "timeout_ms", (json_int_t)(duration_ms + 35000));
     if (!req)
         return fl_err_set(e, FL_EFAIL, "out of memory");
-    for (size_t i = 0; i < 6; i++) /* --duration D --seed S --out - */
-        json_array_append_new(
-            json_object_get(req, "args"),
-            json_string((const char *[]){"--duration", dur, "--seed", seed, "--out", "-"}[i]));
     r = fl_agent_client_job_start(c->agent, req, c->job, e);
     json_decref(req);
     return r;
@@ -204,8 +205,7 @@ static int remote_poll(struct fl_workload_child *c, struct fl_err *e)
     if (fl_agent_client_job_status(c->agent, c->job, &st, e)) {
         if (e->code == FL_ENOTARGET) { /* the agent forgot it: restarted */
             snprintf(c->lost, sizeof c->lost,
-                     "its job on host %s is gone (was the agent "
-                     "restarted?)",
+                     "its job on host %s is gone (was the agent restarted?)",
                      fl_agent_client_name(c->agent));
             c->ended = true;
             c->status = 255;
