@@ -1518,7 +1518,8 @@ static void workload_lost(struct run *r, size_t k, int rc, const char *out)
     char lbuf[80];
     const char *lb = wl_label(r, k, lbuf, sizeof lbuf);
 
-    event(r, "the workload%s on host %s (status %d): %s; %s", lb, w->host, rc, lost, out);
+    event(r, "the workload%s on host %s (status %d): %s%s%s", lb, w->host, rc, lost,
+          out[0] ? "; " : "", out);
     if (!fl_store_history_put_nth(r->o->store, r->run_id, (int)k, w->name, w->client, w->workload,
                                   r->wl[k].history, &e))
         event(r, "the part of the history%s%s that was fetched is stored with the run",

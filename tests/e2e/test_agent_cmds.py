@@ -235,3 +235,49 @@ method:
     # validate cannot know the agent's flags: the file is valid
     rc, out, err = fl("validate", d / "exp.yaml")
     assert rc == 0, out + err
+
+
+def test_history_that_cannot_be_fetched_is_never_valid(fl, lab, state_dir, tmp_path,
+                                                       no_leftovers):
+    """The agent running the workload dies mid-run (SIGKILL by a command
+    step): the history cannot be fetched to its end, so the check is
+    recorded as error and the verdict is error, not a pass on a partial
+    history."""
+    name, base, urls, tok = lab(2)
+    d = tmp_path
+    with urllib.request.urlopen(urls["h1"] + "/api/v1/health", timeout=5) as r:
+        agent1 = json.load(r)["pid"]
+    text = f"""
+title: the workload's agent dies
+{hosts_yaml(name, urls, state_dir)}
+setup:
+  - {{name: start, host: h2, command: "{REDIS} --port 6379 --pidfile {d}/r.pid"}}
+  - {{name: ready, host: h2, command: "for i in $(seq 100); do redis-cli ping && cp {d}/r.pid {d}/r.saved && exit 0; sleep 0.1; done; exit 1", timeout: 20s}}
+teardown:
+  - {{name: stop, host: h2, command: "kill $(cat {d}/r.saved)"}}
+method:
+  - {{name: agent-dies, command: "kill -9 {agent1}", start: 1s}}
+duration: 2s
+workload:
+  - {{name: regs, host: h1, client: redis, workload: register, target: "{base}.3:6379",
+      concurrency: 2, keys: 2}}
+checks:
+  - {{workload: regs, model: kv}}
+"""
+    try:
+        rc, so, se, run = run_json(fl, d, text)
+        assert run, so + se
+        evs = [e["message"] for e in run["events"]]
+        assert rc == 10 and run["verdict"] == "error", (evs, se[-2000:])
+        assert "its checks did not run (a partial history cannot show that nothing was lost)" \
+            in run["explanation"], run["explanation"]
+        assert run["explanation"].startswith("the workload on host h1: its history could not be "
+                                             "fetched"), run["explanation"]
+        assert one(evs, "check kv: ") == "check kv: error: not run, the history is incomplete"
+        assert not any("valid" in m for m in evs if m.startswith("check ")), evs
+        assert one(evs, "stop: exited") == "stop: exited with status 0"
+    finally:
+        try:
+            os.kill(int((d / "r.saved").read_text()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
