@@ -544,6 +544,7 @@ static void job_start(struct fl_jobs *j, struct job *jb)
         jb->pid = 0;
         jb->state = JS_FAILED;
         jb->ended_ms = jb->started_ms;
+        record_remove(j, jb);
         snprintf(jb->error, sizeof jb->error, "cannot start it: %s", strerror(r));
         fl_warn("job %s (%s) failed to start: %s", jb->id, jb->name, strerror(r));
         return;
@@ -586,18 +587,27 @@ static void begin_kill(struct job *jb, enum job_state as, const char *why)
 /* waitpid without blocking; true when the child ended (and is reaped). */
 static bool reap(struct fl_jobs *j, struct job *jb)
 {
-    int st;
-    pid_t r = waitpid(jb->pid, &st, WNOHANG);
+    siginfo_t si = {0};
+    int st = 0;
+    pid_t r;
 
-    if (r == 0 || (r < 0 && errno == EINTR))
+    /* first look without reaping: while the child is an unreaped zombie its
+     * pid (the process group's id) cannot be reused, so the SIGKILL to what
+     * it left in its group cannot hit anyone else's */
+    if (waitid(P_PID, (id_t)jb->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0) {
+        if (si.si_pid == 0)
+            return false;
+        kill(-jb->pid, SIGKILL);
+    } else if (errno == EINTR) {
         return false;
+    }
+    r = waitpid(jb->pid, &st, 0);
     jb->ended_ms = fl_now_ms();
     if (r > 0 && WIFEXITED(st))
         jb->exit_code = WEXITSTATUS(st);
     else if (r > 0 && WIFSIGNALED(st))
         jb->sig = WTERMSIG(st);
     jb->state = jb->kill_at ? jb->end_as : JS_EXITED;
-    kill(-jb->pid, SIGKILL); /* whatever it left in its process group */
     record_remove(j, jb);
     fl_info("job %s (%s) pid %d %s: %s %d after %lld ms, %llu bytes of output%s", jb->id, jb->name,
             (int)jb->pid, state_names[jb->state], jb->sig > 0 ? "signal" : "exit",
@@ -670,8 +680,11 @@ static bool job_turn(struct fl_jobs *j, struct job *jb, int64_t now, int64_t *ne
             pending_lease_end(j, jb);
         else if (now >= jb->start_at)
             job_start(j, jb);
-        else
-            *next = jb->start_at - now < *next ? jb->start_at - now : *next;
+        else {
+            int64_t due =
+                jb->lease_until && jb->lease_until < jb->start_at ? jb->lease_until : jb->start_at;
+            *next = due - now < *next ? due - now : *next;
+        }
     }
     if (jb->state == JS_RUNNING && !reap(j, jb)) {
         running_turn(jb, now);
@@ -902,7 +915,9 @@ static bool wait_all(struct fl_jobs *j, int64_t ms)
                 left = true;
         if (!left || fl_now_ms() >= until)
             return !left;
+        pthread_mutex_unlock(&j->mu); /* the output thread drains meanwhile */
         fl_sleep_ms(20);
+        pthread_mutex_lock(&j->mu);
     }
 }
 
@@ -971,24 +986,27 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 /* s as a JSON string, every byte that is not valid UTF-8 replaced by U+FFFD. */
 static json_t *utf8_string(const char *s, size_t n)
 {
-    _cleanup_free_ char *out = malloc(3 * n + 1);
+    unsigned char *out = malloc(3 * n + 1);
     size_t k = 0;
+    json_t *str;
 
     if (!out)
         return json_string("");
     for (size_t i = 0; i < n;) {
         size_t len = utf8_len((const unsigned char *)s + i, n - i);
-        if (len) {
-            memcpy(out + k, s + i, len);
-            k += len;
-            i += len;
-        } else {
-            memcpy(out + k, "\xef\xbf\xbd", 3);
-            k += 3;
+        if (!len) {
+            out[k++] = 0xef;
+            out[k++] = 0xbf;
+            out[k++] = 0xbd;
             i++;
         }
+        for (; len; len--)
+            out[k++] = (unsigned char)s[i++];
     }
-    return json_stringn(out, k);
+    out[k] = '\0';
+    str = json_stringn((const char *)out, k);
+    free(out);
+    return str;
 }
 
 static json_t *int_or_null(long long v, bool set)
@@ -1039,6 +1057,7 @@ static struct job *job_create(struct fl_jobs *j, struct fl_agentd_req *rq,
     json_t *b = rq->body, *v;
     struct job *jb;
     struct fl_err e = {0};
+    int k;
 
     if (j->n >= FL_JOBS_MAX) {
         fl_agentd_fail(rs, 429, FL_EREFUSED, "too_many_jobs",
@@ -1053,7 +1072,8 @@ static struct job *job_create(struct fl_jobs *j, struct fl_agentd_req *rq,
         fl_agentd_fail(rs, 500, FL_EFAIL, "failed", "%s", e.msg);
         return NULL;
     }
-    jb->kind = (enum job_kind)kind_of(json_string_value(json_object_get(b, "kind")));
+    k = kind_of(json_string_value(json_object_get(b, "kind")));
+    jb->kind = k < 0 ? JOB_COMMAND : (enum job_kind)k; /* checked: k >= 0 */
     if ((v = json_object_get(b, "command")))
         json_object_set(jb->req, "command", v);
     if ((v = json_object_get(b, "args")))
@@ -1063,7 +1083,7 @@ static struct job *job_create(struct fl_jobs *j, struct fl_agentd_req *rq,
     snprintf(jb->name, sizeof jb->name, "%s",
              json_string_value(json_object_get(b, "name")) ?: kind_names[jb->kind]);
     snprintf(jb->session, sizeof jb->session, "%s",
-             json_string_value(json_object_get(b, "session")));
+             json_string_value(json_object_get(b, "session")) ?: "-");
     snprintf(jb->who, sizeof jb->who, "%s", rq->who ? rq->who : "-");
     v = json_object_get(b, "lease_ms");
     jb->lease_ms = v ? json_integer_value(v) : DEFAULT_LEASE_MS;
