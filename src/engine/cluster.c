@@ -151,6 +151,31 @@ int fl_cluster_job_start(struct fl_agent_client *c, const char *name, const char
     return r;
 }
 
+int fl_cluster_job_hurry(struct fl_agent_client *c, char id[FL_AGENT_JOB_ID_LEN], const char *name,
+                         const char *cmd, int64_t timeout_ms, bool at_lease_end, struct fl_err *e)
+{
+    json_t *st = NULL;
+    bool pending;
+    int r;
+
+    if ((r = fl_agent_client_job_status(c, id, &st, e)))
+        return r;
+    pending = json_string_value(json_object_get(st, "state")) &&
+              !strcmp(json_string_value(json_object_get(st, "state")), "pending");
+    json_decref(st);
+    st = NULL;
+    if (!pending)
+        return 0;
+    if ((r = fl_agent_client_job_delete(c, id, &st, e)))
+        return r;
+    /* it may have started between the two calls: then the delete ended it,
+     * and it starts again now (a restart must not be lost) */
+    json_decref(st);
+    if ((r = fl_cluster_job_start(c, name, cmd, timeout_ms, 0, at_lease_end, id, e)))
+        return r;
+    return 1;
+}
+
 /* A job's end state as fl_cluster_run's return value; -1 while it runs. */
 static int job_result(const json_t *st, char *why, size_t len)
 {

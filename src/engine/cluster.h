@@ -32,6 +32,12 @@ int fl_cluster_run(const struct fl_spec *s, const char *host, const char *cmd, i
 int fl_cluster_job_start(struct fl_agent_client *c, const char *name, const char *cmd,
                          int64_t timeout_ms, int64_t delay_ms, bool at_lease_end,
                          char id[FL_AGENT_JOB_ID_LEN], struct fl_err *e);
+/* A delayed job still pending: replace it by one that starts now (same
+ * command, timeout and at_lease_end), its id into id. Returns 1 when
+ * replaced, 0 when the job had started already (wait for it as it is), or a
+ * negative code (e says why; the old job is gone). */
+int fl_cluster_job_hurry(struct fl_agent_client *c, char id[FL_AGENT_JOB_ID_LEN], const char *name,
+                         const char *cmd, int64_t timeout_ms, bool at_lease_end, struct fl_err *e);
 /* Wait for job id to end (polling its status) until deadline_ms
  * (fl_now_ms()); past it the job is deleted (killed). out gets the head of
  * its stdout, then the tail of its stderr. The job is forgotten by the

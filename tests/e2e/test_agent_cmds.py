@@ -208,6 +208,56 @@ duration: 90s
             pass
 
 
+def test_run_interrupted_before_the_restart_is_due_restarts_at_once(fl, fl_popen, lab, state_dir,
+                                                                      tmp_path, no_leftovers):
+    """Ctrl-C before a restart is due (after: 300s): as on a lab host, the
+    restart runs now - the agent's delayed job is replaced by one that starts
+    at once - and the aborted run reports the member back."""
+    name, base, urls, tok = lab(1)
+    d = tmp_path
+    (d / "exp.yaml").write_text(f"""
+title: interrupted before the restart is due
+{hosts_yaml(name, urls, state_dir)}
+setup:
+  - {{name: start, host: h1, command: "{REDIS} --port 6380 --pidfile {d}/r.pid"}}
+  - {{name: ready, host: h1, command: "for i in $(seq 100); do redis-cli -p 6380 ping && cp {d}/r.pid {d}/r.old && exit 0; sleep 0.1; done; exit 1", timeout: 20s}}
+teardown:
+  - {{name: stop, host: h1, command: "redis-cli -p 6380 ping && cp {d}/r.pid {d}/r.new && kill $(cat {d}/r.pid)"}}
+steady_state:
+  preflight: 200ms
+  probes: [{{name: ok, type: command, command: "true", interval: 100ms}}]
+method:
+  - name: kill-r
+    kind: process.kill
+    host: h1
+    pidfile: {d}/r.pid
+    restart: {{command: "{REDIS} --port 6380 --pidfile {d}/r.pid", after: 300s}}
+duration: 1s
+""")
+    try:
+        ctl = fl_popen("run", d / "exp.yaml", "--db", d / "h.db", "--json", d / "run.json")
+        assert wait_for(lambda: (d / "r.old").exists(), 20), ctl.stderr.read() if ctl.poll() else ""
+        old = int((d / "r.old").read_text())
+        assert wait_for(lambda: not alive(old) and
+                        [j for j in agent_jobs(urls["h1"], tok) if j["state"] == "pending"], 20)
+        ctl.send_signal(signal.SIGINT)
+        assert ctl.wait(timeout=60) == 8, ctl.stderr.read()
+        run = json.loads((d / "run.json").read_text())
+        evs = [e["message"] for e in run["events"]]
+        assert run["verdict"] == "aborted", evs
+        assert any(m.startswith("kill-r: restarted") for m in evs), evs
+        # the teardown found the restarted member answering, with a new pid
+        assert one(evs, "stop: exited").startswith("stop: exited with status 0"), evs
+        assert int((d / "r.new").read_text()) != old
+        assert agent_jobs(urls["h1"], tok) == []
+    finally:
+        for f in ("r.old", "r.new", "r.pid"):
+            try:
+                os.kill(int((d / f).read_text()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+
+
 def test_agent_without_allow_commands_is_refused_before_anything_runs(fl, lab, state_dir,
                                                                        tmp_path, no_leftovers):
     name, base, urls, tok = lab(1, commands=False)
