@@ -175,7 +175,8 @@ static char *host_netns(const struct fl_spec_host *h)
     return ns;
 }
 
-/* A host where probes can run: this machine's lab hosts, not agent hosts. */
+/* A host where probes and host_from queries can run: this machine's lab
+ * hosts, not agent hosts. */
 static char *command_host_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, const char *what)
 {
     char *name = host_ref(c, v, what);
@@ -183,8 +184,8 @@ static char *command_host_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, c
 
     if (h && h->agent) {
         err_at(c, v,
-               "%s '%s' is reached through its agent, which runs no probes; run those from "
-               "this machine or a lab host",
+               "%s '%s' is reached through its agent, which runs no probes or host_from "
+               "queries; run those from this machine or a lab host",
                what, name);
         free(name);
         return NULL;
