@@ -215,20 +215,6 @@ char *fl_spec_host_netns_of(struct fl_spec_ctx *c, const struct fl_ynode *v)
     return ns;
 }
 
-void fl_spec_workload_host(struct fl_spec_ctx *c, const struct fl_ynode *v,
-                           struct fl_spec_workload *w)
-{
-    char *name = job_host_ref(c, v, "host");
-    const struct fl_spec_host *h = name ? fl_spec_host_find(c->s, name) : NULL;
-
-    if (h && h->agent) {
-        w->host = name;
-        return;
-    }
-    w->netns = h ? host_netns(h) : NULL;
-    free(name);
-}
-
 void fl_spec_load_commands(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *what,
                            struct fl_spec_command **out, size_t *nout)
 {
@@ -273,6 +259,20 @@ void fl_spec_load_commands(struct fl_spec_ctx *c, const struct fl_ynode *n, cons
             cmd->name = strdup(fallback);
         (*nout)++;
     }
+}
+
+void fl_spec_workload_host(struct fl_spec_ctx *c, const struct fl_ynode *v,
+                           struct fl_spec_workload *w)
+{
+    char *name = job_host_ref(c, v, "host");
+    const struct fl_spec_host *h = name ? fl_spec_host_find(c->s, name) : NULL;
+
+    if (h && h->agent) {
+        w->host = name;
+        return;
+    }
+    w->netns = h ? host_netns(h) : NULL;
+    free(name);
 }
 
 static bool kind_takes(const struct fl_spec_action *a, const char *opt)
