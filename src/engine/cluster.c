@@ -92,7 +92,7 @@ int fl_cluster_run(const struct fl_spec *s, const char *host, const char *cmd, i
     if (host && !h)
         return -ENOENT;
     if (h && !h->lab) {
-        snprintf(out, len, "host %s is an agent host, and its agent was not reached", host);
+        snprintf(out, len, "host %s is reached through its agent, which runs no commands", host);
         return -EOPNOTSUPP;
     }
     if ((fd = mkostemp(tmpl, O_CLOEXEC)) < 0)
@@ -284,9 +284,14 @@ int fl_cluster_exec(const struct fl_spec *s, struct fl_agent_client **agents, co
                     char *out, size_t len)
 {
     struct fl_agent_client *c = fl_cluster_agent_of(s, agents, host);
+    const struct fl_spec_host *h = host ? fl_spec_host_find(s, host) : NULL;
 
     if (c)
         return fl_cluster_job_run(c, name, cmd, timeout_ms, out, len);
+    if (h && h->agent) { /* the run could not reach it at its start */
+        snprintf(out, len, "host %s: its agent was not reached when the run started", host);
+        return -EHOSTUNREACH;
+    }
     return fl_cluster_run(s, host, cmd, timeout_ms, state_dir, out, len);
 }
 
