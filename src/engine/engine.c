@@ -214,14 +214,13 @@ struct step {
     bool cmd_started;
     atomic_int cmd_rc;
     atomic_bool cmd_done;
+    atomic_bool restart_hurry; /* an agent host's restart: run it now (the run ends) */
     /* process.kill's restart: pending from the kill until restart_at, then
      * running in cmd_th (its output in restart_out), then done */
     enum { RESTART_NONE, RESTART_PENDING, RESTART_RUNNING, RESTART_DONE } restart;
     int64_t restart_at;
+    int64_t restart_due; /* an agent host's restart: when its job is due (fl_now_ms) */
     char restart_out[512];
-    char restart_job[FL_AGENT_JOB_ID_LEN]; /* on an agent host: the agent's job, */
-    int64_t restart_due;                   /* due then (fl_now_ms), */
-    atomic_bool restart_hurry;             /* or now: the run ends */
     const struct fl_spec *spec;
     const char *state_dir;
     const char *host; /* the host it acted on (host:, or what host_from gave), or NULL */
@@ -232,8 +231,9 @@ struct step {
     int pre_rc;
     struct fl_err pre_err;
     json_t *pre_params, *pre_record;
-    char pre_id[FL_FAULT_ID_LEN];
     int64_t applied_ns; /* when the apply returned (monotonic), 0 if not applied */
+    char pre_id[FL_FAULT_ID_LEN];
+    char restart_job[FL_AGENT_JOB_ID_LEN]; /* an agent host's restart: the agent's job */
 };
 
 struct run {

@@ -117,9 +117,8 @@ static int remote_start(const struct fl_spec_workload *w, const char *dur, const
     for (size_t i = 0; args && i < sizeof tail / sizeof *tail; i++)
         json_array_append_new(args, json_string(tail[i]));
     /* the agent kills it past its own time: the run waits 30 s past the end */
-    req =
-        json_pack("{s:s,s:o,s:s,s:I}", "kind", "workload", "args", args, "name",
-                  w->name ? w->name : "workload", "timeout_ms", (json_int_t)(duration_ms + 35000));
+    req = json_pack("{s:s,s:o,s:s,s:I}", "kind", "workload", "args", args, "name",
+                    w->name ? w->name : "workload", "timeout_ms", (json_int_t)duration_ms + 35000);
     if (!req)
         return fl_err_set(e, FL_EFAIL, "out of memory");
     r = fl_agent_client_job_start(c->agent, req, c->job, e);
