@@ -265,7 +265,9 @@ int fl_agentd_run(const struct fl_agentd_opts *o, struct fl_err *e)
         goto out;
     }
     info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
+    pthread_mutex_lock(&d.lock); /* health reads it on the HTTP thread */
     d.port = info ? info->port : 0;
+    pthread_mutex_unlock(&d.lock);
     fl_info("faultline agent %s: listening on %s (port %d, %s%s%s), state %s", d.name, listen,
             d.port, pem[0] ? "https" : "http", d.auth ? ", tokens" : ", no tokens: loopback only",
             o->allow_commands ? ", commands allowed" : "", d.j.root);

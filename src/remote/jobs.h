@@ -12,9 +12,11 @@
  * next agent kills what a crashed one left running (fl_jobs_sweep).
  *
  * Locking: struct fl_jobs has its own mutex, taken by every function here,
- * so the HTTP handlers (under the agent's lock), the reaper on the agent's
- * main thread (fl_jobs_tick) and the thread that reads the jobs' pipes may
- * call in at once. Nothing here waits for a child, except fl_jobs_stop. */
+ * so the HTTP handlers (with or without the agent's d->lock: they need only
+ * this one), the reaper on the agent's main thread (fl_jobs_tick) and the
+ * thread that reads the jobs' pipes may call in at once; the order is
+ * d->lock, then this one. Nothing here waits for a running child, except
+ * fl_jobs_free. */
 #ifndef FL_REMOTE_JOBS_H
 #define FL_REMOTE_JOBS_H
 

@@ -116,11 +116,30 @@ def agents(tmp_path):
                 p.kill()
                 p.wait()
     for pid, st in pids:
-        if start_time(pid) == st:
-            os.kill(pid, signal.SIGKILL)
+        if st is not None and start_time(pid) == st:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     for _, log in started:  # the agent's log: every job start/end, and no sanitizer report
         text = log.read_text()
         assert "Sanitizer" not in text and "runtime error" not in text, text
+
+
+def children(pid):
+    """[(child pid, state letter)] of pid's children, from /proc."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append((int(p), fields[0]))
+    return out
 
 
 def track(a, status):
@@ -174,6 +193,8 @@ def test_command_output_in_pieces_exit_code_and_stderr_tail(agents):
     track(a, j2)
     s2 = a.wait_state(j2["id"], ["exited"], 10)
     assert len(s2["stderr_tail"].encode()) <= 4096 + 3 and s2["stderr_tail"].endswith("\ufffdend")
+    # every ended job is reaped: the agent has no zombie children
+    assert not [c for c in children(a.proc.pid) if c[1] == "Z"], children(a.proc.pid)
 
 
 def test_timeout_kills_the_job_and_its_process_group(agents):
@@ -189,6 +210,7 @@ def test_timeout_kills_the_job_and_its_process_group(agents):
     s = a.wait_state(j["id"], ["timed_out"], 5)
     assert s["signal"] == signal.SIGTERM and s["exit"] is None
     assert wait_for(lambda: not alive(pid) and not alive(child), 3)
+    assert not [c for c in children(a.proc.pid) if c[1] == "Z"], children(a.proc.pid)
 
 
 def test_unrenewed_lease_kills_the_job_renewed_one_lives(agents):
@@ -281,6 +303,9 @@ def test_commands_refused_without_allow_commands_probe_workload_run_own_binary(a
     assert h["commands"] is False
     st, r = a.call("POST", "/jobs", {"kind": "command", "command": "true", "session": "s1"})
     assert st == 403 and r["error"]["exit"] == 5 and "--allow-commands" in r["error"]["message"]
+    st, r = a.call("POST", "/jobs", {"kind": "workload", "args": ["--help"], "session": "s1",
+                                     "env": {"LD_PRELOAD": "/nonexistent.so"}})
+    assert st == 403 and r["error"]["exit"] == 5 and "dynamic loader" in r["error"]["message"]
     # kind workload runs the agent's own binary: `faultline workload --help`
     j = a.start({"kind": "workload", "args": ["--help"]})
     track(a, j)
@@ -359,6 +384,8 @@ def test_bad_requests_and_the_job_limit(agents, fl, tmp_path):
         ({"kind": "command", "command": "true", "session": "s", "on_lease_end": "stay"},
          "on_lease_end"),
         ({"kind": "command", "command": "true", "session": "s", "env": {"1X": "y"}}, "env"),
+        ({"kind": "probe", "session": "s", "env": {"FAULTLINE_NO_COMMANDS": "0"}},
+         "the agent's to set"),
         ({"kind": "command", "command": "true", "session": "s", "color": 1}, "unknown field"),
     ]
     for body, words in bad:
