@@ -1598,6 +1598,12 @@ static void finish_one_workload(struct run *r, size_t k)
         char stored[96];
         snprintf(stored, sizeof stored, "stored with run %lld", (long long)r->run_id);
         replace_all(out, sizeof out, r->wl[k].history, stored);
+        if (w->host) { /* on an agent host its history was the job's stdout */
+            char fetched[160];
+            snprintf(fetched, sizeof fetched, "history %s, fetched from host %s's agent (", stored,
+                     w->host);
+            replace_all(out, sizeof out, "history - (", fetched);
+        }
     }
     if (rc != 0)
         event(r, "the workload%s exited with status %d: %s", lb, rc, out);

@@ -133,6 +133,9 @@ checks:
         assert new != old
         # the workload ran on h1 through its agent; its history checks valid
         assert any("on host h1 by its agent (job j" in m for m in evs), evs
+        assert any(m.startswith("the workload finished: ") and
+                   "history stored with run 1, fetched from host h1's agent (" in m
+                   for m in evs), evs
         assert any(m.startswith("check kv: valid") for m in evs), evs
         rc, hist, err = fl("show", "1", "--history", "--db", d / "h.db")
         assert rc == 0 and "write" in hist, err
