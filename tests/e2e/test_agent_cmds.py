@@ -261,6 +261,40 @@ duration: 1s
                 pass
 
 
+def test_failed_or_timed_out_setup_on_an_agent_host_injects_nothing(fl, lab, state_dir,
+                                                                     tmp_path, no_leftovers):
+    name, base, urls, tok = lab(1)
+    d = tmp_path
+    for case, cmd, want in [
+            ("status", "echo cannot load the data >&2; exit 4",
+             "setup broken on host h1 failed (status 4): cannot load the data; nothing was injected"),
+            ("timeout", "echo loading; sleep 30",
+             "setup broken on host h1 failed (timed out after 1): loading; nothing was injected")]:
+        (d / case).mkdir()
+        text = f"""
+title: a setup that fails on an agent host
+{hosts_yaml(name, urls, state_dir)}
+setup:
+  - {{name: first, host: h1, command: "ip -brief addr show eth0 > {d}/{case}/first"}}
+  - {{name: broken, host: h1, command: "{cmd}", timeout: 1s}}
+  - {{name: never, host: h1, command: "touch {d}/{case}/never"}}
+teardown:
+  - {{name: clean, host: h1, command: "touch {d}/{case}/teardown-ran"}}
+steady_state:
+  probes: [{{name: ok, type: command, command: "true"}}]
+method:
+  - {{kind: network.partition, host: h1, peer: 192.0.2.9, duration: 1s}}
+"""
+        rc, so, se, run = run_json(fl, d / case, text)
+        assert rc == 10 and run["verdict"] == "error", so + se
+        assert run["explanation"] == want, run["explanation"]
+        assert f"{base}.2/" in (d / case / "first").read_text()  # it ran inside h1
+        assert not (d / case / "never").exists()
+        assert (d / case / "teardown-ran").exists()
+        assert not any("applied" in e["message"] for e in run["events"])
+    assert agent_jobs(urls["h1"], tok) == []
+
+
 def test_agent_without_allow_commands_is_refused_before_anything_runs(fl, lab, state_dir,
                                                                        tmp_path, no_leftovers):
     name, base, urls, tok = lab(1, commands=False)
