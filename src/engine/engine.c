@@ -208,7 +208,8 @@ struct step {
     enum step_state state;
     struct fl_fault f;
     bool has_fault;
-    int64_t end_ms; /* relative to t0 */
+    char restart_job[FL_AGENT_JOB_ID_LEN]; /* an agent host's restart: the agent's job */
+    int64_t end_ms;                        /* relative to t0 */
     int64_t next_renew;
     pthread_t cmd_th;
     bool cmd_started;
@@ -231,9 +232,8 @@ struct step {
     int pre_rc;
     struct fl_err pre_err;
     json_t *pre_params, *pre_record;
-    int64_t applied_ns; /* when the apply returned (monotonic), 0 if not applied */
     char pre_id[FL_FAULT_ID_LEN];
-    char restart_job[FL_AGENT_JOB_ID_LEN]; /* an agent host's restart: the agent's job */
+    int64_t applied_ns; /* when the apply returned (monotonic), 0 if not applied */
 };
 
 struct run {
