@@ -620,6 +620,27 @@ static void *restart_main(void *arg)
     return NULL;
 }
 
+/* Hand an agent host's restart to its agent: a command job delayed by
+ * delay_ms that runs at the lease's end if this run dies first; or, with
+ * `now`, replace the pending one by one that starts at once (see
+ * fl_cluster_job_hurry for what it returns). */
+static int remote_restart_job(struct step *s, int64_t delay_ms, bool now, struct fl_err *e)
+{
+    const struct fl_spec_restart *rs = &s->a->restart;
+    char *cmd = NULL, name[96];
+    int rc;
+
+    if (rs->unit && asprintf(&cmd, "systemctl start -- '%s'", rs->unit) < 0)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    snprintf(name, sizeof name, "%s-restart", s->a->name);
+    rc = now ? fl_cluster_job_hurry(s->remote, s->restart_job, name, cmd ? cmd : rs->command,
+                                    rs->timeout_ms, true, e)
+             : fl_cluster_job_start(s->remote, name, cmd ? cmd : rs->command, rs->timeout_ms,
+                                    delay_ms, true, s->restart_job, e);
+    free(cmd);
+    return rc;
+}
+
 /* The agent runs the restart (a delayed job that survives this run: it
  * starts at the lease's end if the run dies); this thread waits for it. */
 static void *remote_restart_main(void *arg)
@@ -627,7 +648,6 @@ static void *remote_restart_main(void *arg)
     struct step *s = arg;
     const struct fl_spec_restart *rs = &s->a->restart;
     int64_t due = s->restart_due;
-    char *cmd = NULL, name[96];
     int rc = 0;
 
     /* the run ends or stops before `after`: the restart runs now, as a local
@@ -636,19 +656,22 @@ static void *remote_restart_main(void *arg)
         fl_sleep_ms(20);
     if (fl_now_ms() < due - 100) {
         struct fl_err e = {0};
-        if (rs->unit && asprintf(&cmd, "systemctl start -- '%s'", rs->unit) < 0)
-            cmd = NULL;
-        snprintf(name, sizeof name, "%s-restart", s->a->name);
-        rc = fl_cluster_job_hurry(s->remote, s->restart_job, name, cmd ? cmd : rs->command,
-                                  rs->timeout_ms, true, &e);
-        free(cmd);
-        if (rc < 0)
+        if ((rc = remote_restart_job(s, 0, true, &e)) < 0) { /* the agent could not be asked */
             snprintf(s->restart_out, sizeof s->restart_out, "%s", e.msg);
+            rc = -EHOSTUNREACH;
+        }
         due = fl_now_ms();
     }
     if (rc >= 0)
         rc = fl_cluster_job_wait(s->remote, s->restart_job, due + rs->timeout_ms + 5000,
                                  s->restart_out, sizeof s->restart_out);
+    if (rc == -EHOSTUNREACH) { /* the agent did not answer: say what it still does */
+        size_t n = strlen(s->restart_out);
+        snprintf(s->restart_out + n, sizeof s->restart_out - n,
+                 "%sthe agent, if it is alive, still starts the restart when it is due or when "
+                 "this run's lease ends",
+                 n ? "; " : "");
+    }
     atomic_store(&s->cmd_rc, rc);
     atomic_store(&s->cmd_done, true);
     return NULL;
@@ -659,14 +682,8 @@ static void remote_restart_begin(struct run *r, struct step *s)
 {
     const struct fl_spec_restart *rs = &s->a->restart;
     struct fl_err e = {0};
-    char *cmd = NULL, name[96];
 
-    if (rs->unit && asprintf(&cmd, "systemctl start -- '%s'", rs->unit) < 0)
-        cmd = NULL;
-    snprintf(name, sizeof name, "%s-restart", s->a->name);
-    if (fl_cluster_job_start(s->remote, name, cmd ? cmd : rs->command, rs->timeout_ms, rs->after_ms,
-                             true, s->restart_job, &e)) {
-        free(cmd);
+    if (remote_restart_job(s, rs->after_ms, false, &e)) {
         event(r, "%s: the restart could not be handed to host %s's agent: %s", s->a->name, s->host,
               e.msg);
         set_verdict(r, FL_VERDICT_ERROR,
@@ -677,10 +694,9 @@ static void remote_restart_begin(struct run *r, struct step *s)
     }
     event(r,
           "%s: restart in %.1fs on host %s by its agent (job %s, run at the lease's end if "
-          "this run stops first): %s",
+          "this run stops first): %s%s",
           s->a->name, (double)rs->after_ms / 1000.0, s->host, s->restart_job,
-          cmd ? cmd : rs->command);
-    free(cmd);
+          rs->unit ? "systemctl start " : "", rs->unit ? rs->unit : rs->command);
     atomic_store(&s->cmd_done, false);
     atomic_store(&s->restart_hurry, false);
     s->restart_due = fl_now_ms() + rs->after_ms;
