@@ -45,7 +45,7 @@ static void usage(FILE *out)
             FL_LAB_NAME_MAX, FL_LAB_MAX_HOSTS);
 }
 
-/* Each host's agent: {"ok", "pid", "faults"} from its health, or {"ok":
+/* Each host's agent: {"ok", "pid", "faults", "commands"} from its health, or {"ok":
  * false, "error"} (none when the lab has no token: built with --no-agents). */
 static void add_agents(const struct fl_lab *lab, json_t *j, const char *state_dir)
 {
@@ -67,9 +67,10 @@ static void add_agents(const struct fl_lab *lab, json_t *j, const char *state_di
         o.name = json_string_value(json_object_get(h, "name"));
         if (fl_agent_client_new(&o, &c, &e) == 0 && fl_agent_client_health(c, &health, &e) == 0)
             json_object_set_new(h, "agent",
-                                json_pack("{s:b,s:O?,s:O?}", "ok", 1, "pid",
+                                json_pack("{s:b,s:O?,s:O?,s:b}", "ok", 1, "pid",
                                           json_object_get(health, "pid"), "faults",
-                                          json_object_get(health, "faults")));
+                                          json_object_get(health, "faults"), "commands",
+                                          json_is_true(json_object_get(health, "commands"))));
         else
             json_object_set_new(h, "agent", json_pack("{s:b,s:s}", "ok", 0, "error", e.msg));
         json_decref(health);
@@ -105,9 +106,10 @@ static void print_lab(const struct fl_lab *lab, bool ready, bool as_json, const 
             json_t *ag = json_object_get(h, "agent");
             char agent[96] = "";
             if (json_is_true(json_object_get(ag, "ok")))
-                snprintf(agent, sizeof agent, ", agent pid %lld (%lld fault(s))",
+                snprintf(agent, sizeof agent, ", agent pid %lld (%lld fault(s)%s)",
                          (long long)json_integer_value(json_object_get(ag, "pid")),
-                         (long long)json_integer_value(json_object_get(ag, "faults")));
+                         (long long)json_integer_value(json_object_get(ag, "faults")),
+                         json_is_true(json_object_get(ag, "commands")) ? ", runs commands" : "");
             else if (ag)
                 snprintf(agent, sizeof agent, ", agent DOWN");
             printf("  %-4s %-16s %-15s %s, %lld process(es)%s\n",

@@ -265,6 +265,8 @@ def test_failed_or_timed_out_setup_on_an_agent_host_injects_nothing(fl, lab, sta
                                                                      tmp_path, no_leftovers):
     name, base, urls, tok = lab(1)
     d = tmp_path
+    rc, out, err = fl("lab", "status", name)
+    assert rc == 0 and "(0 fault(s), runs commands)" in out, out + err
     for case, cmd, want in [
             ("status", "echo cannot load the data >&2; exit 4",
              "setup broken on host h1 failed (status 4): cannot load the data; nothing was injected"),
@@ -299,6 +301,8 @@ def test_agent_without_allow_commands_is_refused_before_anything_runs(fl, lab, s
                                                                        tmp_path, no_leftovers):
     name, base, urls, tok = lab(1, commands=False)
     d = tmp_path
+    rc, out, err = fl("lab", "status", name, "--json")
+    assert rc == 0 and json.loads(out)[0]["hosts"][0]["agent"]["commands"] is False, out + err
     text = f"""
 title: commands on an agent that runs none
 {hosts_yaml(name, urls, state_dir)}
