@@ -221,12 +221,12 @@ static void on_signal(int sig)
     agentd_stop = sig;
 }
 
-/* Serve until a signal; the lease reaper runs here, waking for the next
- * deadline (at most 200 ms apart). */
+/* Serve until a signal; the lease reaper and the jobs' turn (remote/jobs.h)
+ * run here, waking for the next deadline (at most 200 ms apart). */
 static void serve(struct fl_agentd *d)
 {
     struct sigaction sa = {.sa_handler = on_signal};
-    int64_t wait = 200;
+    int64_t wait = 200, jobs;
 
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -235,8 +235,8 @@ static void serve(struct fl_agentd *d)
         fl_sleep_ms(wait);
         pthread_mutex_lock(&d->lock);
         wait = fl_agentd_reap(d);
-        int64_t jobs = fl_jobs_tick(d->jobs);
         pthread_mutex_unlock(&d->lock);
+        jobs = fl_jobs_tick(d->jobs); /* under the jobs' own lock */
         wait = jobs < wait ? jobs : wait;
         wait = wait < 1 ? 1 : wait > 200 ? 200 : wait;
     }
