@@ -1299,7 +1299,8 @@ static void rollbacks(struct run *r)
 /* ---- agents ------------------------------------------------------------------ */
 
 /* Does the run have host `name`'s agent run commands (setup, teardown,
- * command steps, restarts)? Workloads need no --allow-commands. */
+ * command steps, restarts)? Workloads need no --allow-commands. A restart
+ * of a step whose host host_from picks may land on any agent host. */
 static bool needs_commands(const struct fl_spec *s, const char *name)
 {
     for (size_t i = 0; i < s->nsetup; i++)
@@ -1311,6 +1312,9 @@ static bool needs_commands(const struct fl_spec *s, const char *name)
     for (size_t i = 0; i < s->nactions; i++)
         if (s->actions[i].host && !strcmp(s->actions[i].host, name) &&
             (s->actions[i].type == FL_ACTION_COMMAND || s->actions[i].restart.present))
+            return true;
+    for (size_t i = 0; i < s->nactions; i++)
+        if (s->actions[i].restart.present && s->actions[i].resolve.kind != FL_RESOLVE_NONE)
             return true;
     return false;
 }
