@@ -677,21 +677,35 @@ static void *remote_restart_main(void *arg)
     return NULL;
 }
 
-/* At the kill on an agent host: hand the restart to that agent now. */
+/* Before a kill on an agent host: hand its restart to that agent (so it
+ * is there even if this run dies right after the kill). If the agent does
+ * not take it, the member is not killed: the step ends the run as error. */
+static bool remote_restart_prepare(struct run *r, struct step *s)
+{
+    struct fl_err e = {0};
+
+    if (remote_restart_job(s, s->a->restart.after_ms, false, &e) == 0) {
+        s->restart_due = fl_now_ms() + s->a->restart.after_ms;
+        return true;
+    }
+    s->restart_job[0] = '\0';
+    s->state = STEP_DONE;
+    s->has_fault = false;
+    event(r, "%s: the restart could not be handed to host %s's agent: %s; not killed", s->a->name,
+          s->host, e.msg);
+    set_verdict(r, FL_VERDICT_ERROR,
+                "%s: the restart could not be handed to host %s's agent: %s; the member was not "
+                "killed",
+                s->a->name, s->host, e.msg);
+    r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+    return false;
+}
+
+/* The kill on an agent host is done: wait for the agent's restart. */
 static void remote_restart_begin(struct run *r, struct step *s)
 {
     const struct fl_spec_restart *rs = &s->a->restart;
-    struct fl_err e = {0};
 
-    if (remote_restart_job(s, rs->after_ms, false, &e)) {
-        event(r, "%s: the restart could not be handed to host %s's agent: %s", s->a->name, s->host,
-              e.msg);
-        set_verdict(r, FL_VERDICT_ERROR,
-                    "%s: the killed member on host %s will not be restarted: %s; it is still "
-                    "down",
-                    s->a->name, s->host, e.msg);
-        return;
-    }
     event(r,
           "%s: restart in %.1fs on host %s by its agent (job %s, run at the lease's end if "
           "this run stops first): %s%s",
@@ -699,7 +713,6 @@ static void remote_restart_begin(struct run *r, struct step *s)
           rs->unit ? "systemctl start " : "", rs->unit ? rs->unit : rs->command);
     atomic_store(&s->cmd_done, false);
     atomic_store(&s->restart_hurry, false);
-    s->restart_due = fl_now_ms() + rs->after_ms;
     s->state = STEP_ACTIVE; /* until the member is back */
     s->restart = RESTART_RUNNING;
     s->cmd_started = pthread_create(&s->cmd_th, NULL, remote_restart_main, s) == 0;
@@ -799,6 +812,8 @@ static void start_remote(struct run *r, struct step *s, size_t idx)
         rec = s->pre_record;
         s->pre_record = NULL;
     } else {
+        if (a->restart.present && !s->restart_job[0] && !remote_restart_prepare(r, s))
+            return;
         rc = fl_agent_client_apply(s->remote, a->ops->kind, s->f.params, s->f.duration_ms,
                                    (r->seed + idx) & ((1ULL << 53) - 1), s->f.id, &rec, &e);
         s->applied_ns = fl_mono_ns();
@@ -808,6 +823,8 @@ static void start_remote(struct run *r, struct step *s, size_t idx)
         struct fl_err ignore = {0};
         if (s->pre && s->pre_id[0]) /* prepared, then the commit failed: drop it now */
             fl_agent_client_revert(s->remote, s->pre_id, &found, &ignore);
+        if (s->restart_job[0]) /* nothing was killed: no restart either */
+            fl_agent_client_job_delete(s->remote, s->restart_job, NULL, &ignore);
         s->state = STEP_DONE;
         s->has_fault = false;
         event(r, "%s could not be applied on host %s: %s", a->name, s->host, e.msg);
@@ -906,6 +923,11 @@ static void apply_together(struct run *r, int64_t el)
         if (!b[h].steps && !(b[h].steps = calloc(r->spec->nactions, sizeof(struct step *))))
             continue;
         s->remote = c;
+        if (a->restart.present && !remote_restart_prepare(r, s)) {
+            json_decref(s->pre_params);
+            s->pre_params = NULL;
+            continue;
+        }
         s->pre = true;
         b[h].steps[b[h].n++] = s;
     }
