@@ -185,12 +185,13 @@ static int job_result(const json_t *st, char *why, size_t len)
     why[0] = '\0';
     if (!state || !strcmp(state, "pending") || !strcmp(state, "running"))
         return -1;
-    if (!strcmp(state, "exited") && json_is_integer(x = json_object_get(st, "exit")))
-        return (int)json_integer_value(x);
-    if (!strcmp(state, "killed") && json_is_integer(x = json_object_get(st, "signal")))
-        return 128 + (int)json_integer_value(x);
     if (!strcmp(state, "timed_out"))
         return -ETIMEDOUT;
+    /* "exited" (by itself, or by a signal it did not get from the agent) or "killed" */
+    if (json_is_integer(x = json_object_get(st, "signal")))
+        return 128 + (int)json_integer_value(x);
+    if (json_is_integer(x = json_object_get(st, "exit")))
+        return (int)json_integer_value(x);
     snprintf(why, len, "the agent reports the job %s", state);
     return -ENOEXEC; /* "failed": it could not start */
 }

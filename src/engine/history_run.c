@@ -165,9 +165,10 @@ static void remote_ended(struct fl_workload_child *c, const json_t *st)
     FILE *f;
 
     c->ended = true;
-    c->status = !strcmp(state, "exited") ? (int)json_integer_value(json_object_get(st, "exit"))
-                : !strcmp(state, "killed")
+    c->status = json_is_integer(json_object_get(st, "signal"))
                     ? 128 + (int)json_integer_value(json_object_get(st, "signal"))
+                : json_is_integer(json_object_get(st, "exit"))
+                    ? (int)json_integer_value(json_object_get(st, "exit"))
                     : 255;
     for (int i = 0; i < 100 && !eof; i++)
         if (remote_fetch(c, &eof, &e))
