@@ -572,6 +572,7 @@ static void revert_step(struct run *r, struct step *s, const char *why)
 }
 
 static void restart_all(struct run *r);
+static void remote_restart_begin(struct run *r, struct step *s);
 
 static void revert_all(struct run *r, const char *why)
 {
@@ -584,8 +585,11 @@ static void revert_all(struct run *r, const char *why)
             continue;
         s->pre = false;
         s->state = STEP_DONE;
-        if (s->pre_rc)
+        if (s->pre_rc) {
+            if (s->restart_job[0]) /* nothing was killed: no restart either */
+                fl_agent_client_job_delete(s->remote, s->restart_job, NULL, &e);
             continue;
+        }
         if (fl_agent_client_revert(s->remote, s->pre_id, &found, &e))
             event(r,
                   "revert of %s (%s) on host %s failed: %s; its agent reverts it when the lease "
@@ -594,6 +598,8 @@ static void revert_all(struct run *r, const char *why)
         else
             event(r, "%s %s reverted on host %s by its agent (%s)", s->a->name, s->pre_id,
                   s->a->host, why);
+        if (s->restart_job[0]) /* a kill was done: its restart runs now (restart_all) */
+            remote_restart_begin(r, s);
     }
     /* reverse order of application */
     for (size_t i = r->spec->nactions; i-- > 0;)
