@@ -16,7 +16,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: faultline lab up [--name NAME] [--hosts N] [--subnet A.B.C.D/P] [--no-agents]\n"
-            "                        [--json]\n"
+            "                        [--agent-commands] [--json]\n"
             "       faultline lab down [NAME]\n"
             "       faultline lab status [NAME] [--json]\n"
             "       faultline lab exec NAME/HOST -- COMMAND [ARG...]\n\n"
@@ -31,6 +31,8 @@ static void usage(FILE *out)
             "  --subnet NET      an IPv4 network /16../29 that no route of this host\n"
             "                    overlaps (default: " FL_LAB_DEFAULT_SUBNET ")\n"
             "  --no-agents       start no agent in the hosts\n"
+            "  --agent-commands  start the agents with --allow-commands: experiments may run\n"
+            "                    setup/teardown, command steps and restarts through them\n"
             "  --json            print the lab as JSON\n"
             "  --state-dir DIR   where the lab file is kept (default $FAULTLINE_STATE_DIR\n"
             "                    or /run/faultline)\n\n"
@@ -43,7 +45,7 @@ static void usage(FILE *out)
             FL_LAB_NAME_MAX, FL_LAB_MAX_HOSTS);
 }
 
-/* Each host's agent: {"ok", "pid", "faults"} from its health, or {"ok":
+/* Each host's agent: {"ok", "pid", "faults", "commands"} from its health, or {"ok":
  * false, "error"} (none when the lab has no token: built with --no-agents). */
 static void add_agents(const struct fl_lab *lab, json_t *j, const char *state_dir)
 {
@@ -65,9 +67,10 @@ static void add_agents(const struct fl_lab *lab, json_t *j, const char *state_di
         o.name = json_string_value(json_object_get(h, "name"));
         if (fl_agent_client_new(&o, &c, &e) == 0 && fl_agent_client_health(c, &health, &e) == 0)
             json_object_set_new(h, "agent",
-                                json_pack("{s:b,s:O?,s:O?}", "ok", 1, "pid",
+                                json_pack("{s:b,s:O?,s:O?,s:b}", "ok", 1, "pid",
                                           json_object_get(health, "pid"), "faults",
-                                          json_object_get(health, "faults")));
+                                          json_object_get(health, "faults"), "commands",
+                                          json_is_true(json_object_get(health, "commands"))));
         else
             json_object_set_new(h, "agent", json_pack("{s:b,s:s}", "ok", 0, "error", e.msg));
         json_decref(health);
@@ -103,9 +106,10 @@ static void print_lab(const struct fl_lab *lab, bool ready, bool as_json, const 
             json_t *ag = json_object_get(h, "agent");
             char agent[96] = "";
             if (json_is_true(json_object_get(ag, "ok")))
-                snprintf(agent, sizeof agent, ", agent pid %lld (%lld fault(s))",
+                snprintf(agent, sizeof agent, ", agent pid %lld (%lld fault(s)%s)",
                          (long long)json_integer_value(json_object_get(ag, "pid")),
-                         (long long)json_integer_value(json_object_get(ag, "faults")));
+                         (long long)json_integer_value(json_object_get(ag, "faults")),
+                         json_is_true(json_object_get(ag, "commands")) ? ", runs commands" : "");
             else if (ag)
                 snprintf(agent, sizeof agent, ", agent DOWN");
             printf("  %-4s %-16s %-15s %s, %lld process(es)%s\n",
@@ -124,16 +128,20 @@ static void print_lab(const struct fl_lab *lab, bool ready, bool as_json, const 
 struct lab_opts {
     const char *name, *subnet, *state_dir;
     int hosts;
-    bool json, named, no_agents;
+    bool json, named, no_agents, agent_commands;
 };
 
 static int parse_opts(int argc, char **argv, bool in_order, struct lab_opts *o, struct fl_err *e)
 {
-    static const struct option longopts[] = {
-        {"name", required_argument, NULL, 'n'},   {"hosts", required_argument, NULL, 'H'},
-        {"subnet", required_argument, NULL, 'S'}, {"json", no_argument, NULL, 'j'},
-        {"no-agents", no_argument, NULL, 'A'},    {"state-dir", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"name", required_argument, NULL, 'n'},
+                                             {"hosts", required_argument, NULL, 'H'},
+                                             {"subnet", required_argument, NULL, 'S'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"no-agents", no_argument, NULL, 'A'},
+                                             {"state-dir", required_argument, NULL, 's'},
+                                             {"agent-commands", no_argument, NULL, 'C'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     long long v;
     int c;
 
@@ -159,6 +167,9 @@ static int parse_opts(int argc, char **argv, bool in_order, struct lab_opts *o, 
         case 'A':
             o->no_agents = true;
             break;
+        case 'C':
+            o->agent_commands = true;
+            break;
         case 's':
             o->state_dir = optarg;
             break;
@@ -179,6 +190,13 @@ static int lab_up(struct lab_opts *o, struct fl_err *e)
     if (fl_lab_plan(&lab, o->name, o->hosts, o->subnet, e) < 0)
         return fl_cli_fail(e);
     lab.agents = !o->no_agents;
+    lab.agent_commands = o->agent_commands;
+    if (o->no_agents && o->agent_commands) {
+        fl_err_set(e, FL_EUSAGE,
+                   "lab up: --agent-commands needs the agents that --no-agents "
+                   "leaves out; drop one of them");
+        return fl_cli_fail(e);
+    }
     if (fl_lab_up(&lab, fl_cli_state_dir(o->state_dir), e) < 0)
         return fl_cli_fail(e);
     print_lab(&lab, true, o->json, fl_cli_state_dir(o->state_dir));
@@ -264,7 +282,7 @@ static int lab_exec(struct lab_opts *o, int argc, char **argv, struct fl_err *e)
 
 int fl_cli_lab(int argc, char **argv)
 {
-    struct lab_opts o = {"lab", FL_LAB_DEFAULT_SUBNET, NULL, 3, false, false, false};
+    struct lab_opts o = {"lab", FL_LAB_DEFAULT_SUBNET, NULL, 3, false, false, false, false};
     struct fl_err e = {0};
     const char *sub = argc > 1 ? argv[1] : "";
     int r;

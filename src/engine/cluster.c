@@ -62,6 +62,172 @@ int fl_cluster_where(const struct fl_spec *s, const char *host, const char *stat
     return 0;
 }
 
+/* ---- commands on agent hosts: jobs of their agents ----------------------- */
+
+#define JOB_GRACE_MS 5000 /* past the job's own timeout before we give up on it */
+
+int fl_cluster_job_start(struct fl_agent_client *c, const char *name, const char *cmd,
+                         int64_t timeout_ms, int64_t delay_ms, bool at_lease_end,
+                         char id[FL_AGENT_JOB_ID_LEN], struct fl_err *e)
+{
+    json_t *req =
+        json_pack("{s:s,s:s,s:s,s:I,s:I,s:s}", "kind", "command", "command", cmd, "name",
+                  name ? name : "command", "timeout_ms", (json_int_t)timeout_ms, "delay_ms",
+                  (json_int_t)delay_ms, "on_lease_end", at_lease_end ? "run" : "kill");
+    int r;
+
+    if (!req)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    r = fl_agent_client_job_start(c, req, id, e);
+    json_decref(req);
+    return r;
+}
+
+int fl_cluster_job_hurry(struct fl_agent_client *c, char id[FL_AGENT_JOB_ID_LEN], const char *name,
+                         const char *cmd, int64_t timeout_ms, bool at_lease_end, struct fl_err *e)
+{
+    json_t *st = NULL;
+    bool pending;
+    int r;
+
+    if ((r = fl_agent_client_job_status(c, id, &st, e)))
+        return r;
+    pending = json_string_value(json_object_get(st, "state")) &&
+              !strcmp(json_string_value(json_object_get(st, "state")), "pending");
+    json_decref(st);
+    st = NULL;
+    if (!pending)
+        return 0;
+    if ((r = fl_agent_client_job_delete(c, id, &st, e)))
+        return r;
+    /* it may have started between the two calls: then the delete ended it,
+     * and it starts again now (a restart must not be lost) */
+    json_decref(st);
+    if ((r = fl_cluster_job_start(c, name, cmd, timeout_ms, 0, at_lease_end, id, e)))
+        return r;
+    return 1;
+}
+
+/* A job's end state as fl_cluster_run's return value; -1 while it runs. */
+static int job_result(const json_t *st, char *why, size_t len)
+{
+    const char *state = json_string_value(json_object_get(st, "state"));
+    json_t *x;
+
+    why[0] = '\0';
+    if (!state || !strcmp(state, "pending") || !strcmp(state, "running"))
+        return -1;
+    if (!strcmp(state, "timed_out"))
+        return -ETIMEDOUT;
+    /* "exited" (by itself, or by a signal it did not get from the agent) or "killed" */
+    if (json_is_integer(x = json_object_get(st, "signal")))
+        return 128 + (int)json_integer_value(x);
+    if (json_is_integer(x = json_object_get(st, "exit")))
+        return (int)json_integer_value(x);
+    snprintf(why, len, "the agent reports the job %s", state);
+    return -ENOEXEC; /* "failed": it could not start */
+}
+
+/* out: the head of the job's stdout, then its stderr's tail (as much as fits). */
+static void job_output(struct fl_agent_client *c, const char *id, const json_t *st, char *out,
+                       size_t len)
+{
+    struct fl_err e = {0};
+    const char *tail = json_string_value(json_object_get(st, "stderr_tail"));
+    char *buf = NULL;
+    size_t n = 0, have;
+    bool eof;
+
+    if (len < 2)
+        return;
+    if (fl_agent_client_job_output(c, id, 0, len - 1, &buf, &n, &eof, &e) == 0 && n) {
+        memcpy(out, buf, n < len - 1 ? n : len - 1);
+        out[n < len - 1 ? n : len - 1] = '\0';
+    }
+    free(buf);
+    have = strlen(out);
+    if (tail && *tail && have + 2 < len)
+        snprintf(out + have, len - have, "%s%s", have && out[have - 1] != '\n' ? "\n" : "", tail);
+    for (n = strlen(out); n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'); n--)
+        out[n - 1] = '\0';
+}
+
+int fl_cluster_job_wait(struct fl_agent_client *c, const char *id, int64_t deadline_ms, char *out,
+                        size_t len)
+{
+    struct fl_err e = {0};
+    int64_t pause = 20;
+    json_t *st = NULL;
+    char why[128];
+    int r = -1;
+
+    if (len)
+        out[0] = '\0';
+    for (;;) {
+        json_decref(st);
+        st = NULL;
+        if (fl_agent_client_job_status(c, id, &st, &e) == 0) {
+            if ((r = job_result(st, why, sizeof why)) != -1)
+                break;
+        } else if (e.code == FL_ENOTARGET) {
+            snprintf(out, len, "job %s is gone from host %s's agent (was the agent restarted?)", id,
+                     fl_agent_client_name(c));
+            return -ENOENT;
+        }
+        if (fl_now_ms() >= deadline_ms) {
+            struct fl_err ignore = {0};
+            json_t *final = NULL;
+            if (fl_agent_client_job_delete(c, id, &final, &ignore) == 0)
+                job_output(c, id, final, out, len);
+            else if (e.msg[0])
+                snprintf(out, len, "%s", e.msg);
+            json_decref(final);
+            return e.msg[0] && !st ? -EHOSTUNREACH : -ETIMEDOUT;
+        }
+        fl_sleep_ms(pause);
+        pause = pause < 200 ? pause * 2 : 200;
+    }
+    job_output(c, id, st, out, len);
+    if (why[0] && strlen(out) + 3 < len) {
+        size_t n = strlen(out);
+        snprintf(out + n, len - n, "%s%s", n ? "; " : "", why);
+    }
+    json_decref(st);
+    fl_agent_client_job_delete(c, id, NULL, &e);
+    return r;
+}
+
+int fl_cluster_job_run(struct fl_agent_client *c, const char *name, const char *cmd,
+                       int64_t timeout_ms, char *out, size_t len)
+{
+    char id[FL_AGENT_JOB_ID_LEN];
+    struct fl_err e = {0};
+
+    if (len)
+        out[0] = '\0';
+    if (fl_cluster_job_start(c, name, cmd, timeout_ms, 0, false, id, &e)) {
+        snprintf(out, len, "%s", e.msg);
+        return e.code == FL_EPERM ? -EPERM : -EHOSTUNREACH;
+    }
+    return fl_cluster_job_wait(c, id, fl_now_ms() + timeout_ms + JOB_GRACE_MS, out, len);
+}
+
+int fl_cluster_exec(const struct fl_spec *s, struct fl_agent_client **agents, const char *host,
+                    const char *name, const char *cmd, int64_t timeout_ms, const char *state_dir,
+                    char *out, size_t len)
+{
+    struct fl_agent_client *c = fl_cluster_agent_of(s, agents, host);
+    const struct fl_spec_host *h = host ? fl_spec_host_find(s, host) : NULL;
+
+    if (c)
+        return fl_cluster_job_run(c, name, cmd, timeout_ms, out, len);
+    if (h && h->agent) { /* the run could not reach it at its start */
+        snprintf(out, len, "host %s: its agent was not reached when the run started", host);
+        return -EHOSTUNREACH;
+    }
+    return fl_cluster_run(s, host, cmd, timeout_ms, state_dir, out, len);
+}
+
 /* ---- addresses ---------------------------------------------------------- */
 
 int fl_cluster_host_addr(const struct fl_spec *s, const char *name, const char *state_dir,

@@ -7,6 +7,7 @@
 #define FL_ENGINE_CLUSTER_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,39 @@ int fl_cluster_run(const struct fl_spec *s, const char *host, const char *cmd, i
  * -ENOENT (no such host) or -EOPNOTSUPP (an agent host) with why filled. */
 int fl_cluster_where(const struct fl_spec *s, const char *host, const char *state_dir,
                      struct fl_shell_where *w, char *ref, size_t rlen, char *why, size_t wlen);
+
+/* Commands on agent hosts run as jobs of the host's agent (docs/agent.md,
+ * "Jobs"), under the client's session and lease. Start one: kind "command"
+ * (/bin/sh -c cmd), killed by the agent after timeout_ms, started after
+ * delay_ms; at_lease_end: a pending job starts at once when the lease ends
+ * (the controller died) instead of being dropped. */
+int fl_cluster_job_start(struct fl_agent_client *c, const char *name, const char *cmd,
+                         int64_t timeout_ms, int64_t delay_ms, bool at_lease_end,
+                         char id[FL_AGENT_JOB_ID_LEN], struct fl_err *e);
+/* A delayed job still pending: replace it by one that starts now (same
+ * command, timeout and at_lease_end), its id into id. Returns 1 when
+ * replaced, 0 when the job had started already (wait for it as it is), or a
+ * negative code (e says why; the old job is gone). */
+int fl_cluster_job_hurry(struct fl_agent_client *c, char id[FL_AGENT_JOB_ID_LEN], const char *name,
+                         const char *cmd, int64_t timeout_ms, bool at_lease_end, struct fl_err *e);
+/* Wait for job id to end (polling its status) until deadline_ms
+ * (fl_now_ms()); past it the job is deleted (killed). out gets the head of
+ * its stdout, then the tail of its stderr. The job is forgotten by the
+ * agent afterwards. Returns what fl_cluster_run returns: the exit status,
+ * 128+signal, -ETIMEDOUT (the agent's timeout or ours) or another negative
+ * errno (-EHOSTUNREACH: the agent could not be asked; out says why). */
+int fl_cluster_job_wait(struct fl_agent_client *c, const char *id, int64_t deadline_ms, char *out,
+                        size_t len);
+/* Start cmd as a job of c's agent and wait for it (timeout_ms, plus a
+ * grace for the network), as fl_cluster_run runs it locally. */
+int fl_cluster_job_run(struct fl_agent_client *c, const char *name, const char *cmd,
+                       int64_t timeout_ms, char *out, size_t len);
+/* Run cmd on host `host` as fl_cluster_run does: through its agent (a
+ * client of agents, see fl_cluster_agent_of) or locally / in its lab
+ * namespace. `name` labels the job in the agent's log. */
+int fl_cluster_exec(const struct fl_spec *s, struct fl_agent_client **agents, const char *host,
+                    const char *name, const char *cmd, int64_t timeout_ms, const char *state_dir,
+                    char *out, size_t len);
 
 /* The address of host `name`: from the file, else from its lab. */
 int fl_cluster_host_addr(const struct fl_spec *s, const char *name, const char *state_dir,

@@ -321,16 +321,19 @@ struct step {
     enum step_state state;
     struct fl_fault f;
     bool has_fault;
-    int64_t end_ms; /* relative to t0 */
+    char restart_job[FL_AGENT_JOB_ID_LEN]; /* an agent host's restart: the agent's job */
+    int64_t end_ms;                        /* relative to t0 */
     int64_t next_renew;
     pthread_t cmd_th;
     bool cmd_started;
     atomic_int cmd_rc;
     atomic_bool cmd_done;
+    atomic_bool restart_hurry; /* an agent host's restart: run it now (the run ends) */
     /* process.kill's restart: pending from the kill until restart_at, then
      * running in cmd_th (its output in restart_out), then done */
     enum { RESTART_NONE, RESTART_PENDING, RESTART_RUNNING, RESTART_DONE } restart;
     int64_t restart_at;
+    int64_t restart_due; /* an agent host's restart: when its job is due (fl_now_ms) */
     char restart_out[512];
     const struct fl_spec *spec;
     const char *state_dir;
@@ -610,6 +613,9 @@ static void tick(struct run *r)
     report_remote(r);
     draw_status(r);
     flush_samples(r, false);
+    for (size_t k = 0; r->wl_started && k < r->spec->nworkloads; k++)
+        if (r->wl_started[k])
+            fl_workload_child_fetch(&r->wl[k]);
     fl_sleep_ms(TICK_MS);
 }
 
@@ -745,7 +751,10 @@ static void *command_main(void *arg)
     struct step *s = arg;
     char out[256];
 
-    if (s->a->host)
+    if (s->remote) /* an agent host: a job of its agent */
+        atomic_store(&s->cmd_rc, fl_cluster_job_run(s->remote, s->a->name, s->a->command,
+                                                    s->a->duration_ms, out, sizeof out));
+    else if (s->a->host)
         atomic_store(&s->cmd_rc, fl_cluster_run(s->spec, s->a->host, s->a->command,
                                                 s->a->duration_ms, s->state_dir, out, sizeof out));
     else
@@ -790,6 +799,7 @@ static void revert_step(struct run *r, struct step *s, const char *why)
 }
 
 static void restart_all(struct run *r);
+static void remote_restart_begin(struct run *r, struct step *s);
 
 static void revert_all(struct run *r, const char *why)
 {
@@ -802,8 +812,11 @@ static void revert_all(struct run *r, const char *why)
             continue;
         s->pre = false;
         s->state = STEP_DONE;
-        if (s->pre_rc)
+        if (s->pre_rc) {
+            if (s->restart_job[0]) /* nothing was killed: no restart either */
+                fl_agent_client_job_delete(s->remote, s->restart_job, NULL, &e);
             continue;
+        }
         if (fl_agent_client_revert(s->remote, s->pre_id, &found, &e))
             event(r,
                   "revert of %s (%s) on host %s failed: %s; its agent reverts it when the lease "
@@ -812,6 +825,8 @@ static void revert_all(struct run *r, const char *why)
         else
             event(r, "%s %s reverted on host %s by its agent (%s)", s->a->name, s->pre_id,
                   s->a->host, why);
+        if (s->restart_job[0]) /* a kill was done: its restart runs now (restart_all) */
+            remote_restart_begin(r, s);
     }
     /* reverse order of application */
     for (size_t i = r->spec->nactions; i-- > 0;)
@@ -836,6 +851,108 @@ static void *restart_main(void *arg)
     atomic_store(&s->cmd_rc, rc);
     atomic_store(&s->cmd_done, true);
     return NULL;
+}
+
+/* Hand an agent host's restart to its agent: a command job delayed by
+ * delay_ms that runs at the lease's end if this run dies first; or, with
+ * `now`, replace the pending one by one that starts at once (see
+ * fl_cluster_job_hurry for what it returns). */
+static int remote_restart_job(struct step *s, int64_t delay_ms, bool now, struct fl_err *e)
+{
+    const struct fl_spec_restart *rs = &s->a->restart;
+    char *cmd = NULL, name[96];
+    int rc;
+
+    if (rs->unit && asprintf(&cmd, "systemctl start -- '%s'", rs->unit) < 0)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    snprintf(name, sizeof name, "%s-restart", s->a->name);
+    rc = now ? fl_cluster_job_hurry(s->remote, s->restart_job, name, cmd ? cmd : rs->command,
+                                    rs->timeout_ms, true, e)
+             : fl_cluster_job_start(s->remote, name, cmd ? cmd : rs->command, rs->timeout_ms,
+                                    delay_ms, true, s->restart_job, e);
+    free(cmd);
+    return rc;
+}
+
+/* The agent runs the restart (a delayed job that survives this run: it
+ * starts at the lease's end if the run dies); this thread waits for it. */
+static void *remote_restart_main(void *arg)
+{
+    struct step *s = arg;
+    const struct fl_spec_restart *rs = &s->a->restart;
+    int64_t due = s->restart_due;
+    int rc = 0;
+
+    /* the run ends or stops before `after`: the restart runs now, as a local
+     * one would (the agent's delayed job is replaced by one that starts at once) */
+    while (!atomic_load(&s->restart_hurry) && fl_now_ms() < due)
+        fl_sleep_ms(20);
+    if (fl_now_ms() < due - 100) {
+        struct fl_err e = {0};
+        if ((rc = remote_restart_job(s, 0, true, &e)) < 0) { /* the agent could not be asked */
+            snprintf(s->restart_out, sizeof s->restart_out, "%s", e.msg);
+            rc = -EHOSTUNREACH;
+        }
+        due = fl_now_ms();
+    }
+    if (rc >= 0)
+        rc = fl_cluster_job_wait(s->remote, s->restart_job, due + rs->timeout_ms + 5000,
+                                 s->restart_out, sizeof s->restart_out);
+    if (rc == -EHOSTUNREACH) { /* the agent did not answer: say what it still does */
+        size_t n = strlen(s->restart_out);
+        snprintf(s->restart_out + n, sizeof s->restart_out - n,
+                 "%sthe agent, if it is alive, still starts the restart when it is due or when "
+                 "this run's lease ends",
+                 n ? "; " : "");
+    }
+    atomic_store(&s->cmd_rc, rc);
+    atomic_store(&s->cmd_done, true);
+    return NULL;
+}
+
+/* Before a kill on an agent host: hand its restart to that agent (so it
+ * is there even if this run dies right after the kill). If the agent does
+ * not take it, the member is not killed: the step ends the run as error. */
+static bool remote_restart_prepare(struct run *r, struct step *s)
+{
+    struct fl_err e = {0};
+
+    if (remote_restart_job(s, s->a->restart.after_ms, false, &e) == 0) {
+        s->restart_due = fl_now_ms() + s->a->restart.after_ms;
+        return true;
+    }
+    s->restart_job[0] = '\0';
+    s->state = STEP_DONE;
+    s->has_fault = false;
+    event(r, "%s: the restart could not be handed to host %s's agent: %s; not killed", s->a->name,
+          s->host, e.msg);
+    set_verdict(r, FL_VERDICT_ERROR,
+                "%s: the restart could not be handed to host %s's agent: %s; the member was not "
+                "killed",
+                s->a->name, s->host, e.msg);
+    r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
+    return false;
+}
+
+/* The kill on an agent host is done: wait for the agent's restart. */
+static void remote_restart_begin(struct run *r, struct step *s)
+{
+    const struct fl_spec_restart *rs = &s->a->restart;
+
+    event(r,
+          "%s: restart in %.1fs on host %s by its agent (job %s, run at the lease's end if "
+          "this run stops first): %s%s",
+          s->a->name, (double)rs->after_ms / 1000.0, s->host, s->restart_job,
+          rs->unit ? "systemctl start " : "", rs->unit ? rs->unit : rs->command);
+    atomic_store(&s->cmd_done, false);
+    atomic_store(&s->restart_hurry, false);
+    s->state = STEP_ACTIVE; /* until the member is back */
+    s->restart = RESTART_RUNNING;
+    s->cmd_started = pthread_create(&s->cmd_th, NULL, remote_restart_main, s) == 0;
+    if (!s->cmd_started) {
+        atomic_store(&s->cmd_rc, -EAGAIN);
+        atomic_store(&s->cmd_done, true);
+    }
 }
 
 static void restart_begin(struct run *r, struct step *s)
@@ -919,8 +1036,10 @@ static void restart_all(struct run *r)
         struct step *s = &r->steps[i];
         if (s->restart == RESTART_PENDING)
             restart_begin(r, s);
-        if (s->restart == RESTART_RUNNING)
+        if (s->restart == RESTART_RUNNING) {
+            atomic_store(&s->restart_hurry, true);
             restart_end(r, s);
+        }
     }
 }
 
@@ -951,6 +1070,8 @@ static void start_remote(struct run *r, struct step *s, size_t idx)
         rec = s->pre_record;
         s->pre_record = NULL;
     } else {
+        if (a->restart.present && !s->restart_job[0] && !remote_restart_prepare(r, s))
+            return;
         rc = fl_agent_client_apply(s->remote, a->ops->kind, s->f.params, s->f.duration_ms,
                                    (r->seed + idx) & ((1ULL << 53) - 1), s->f.id, &rec, &e);
         s->applied_ns = fl_mono_ns();
@@ -960,6 +1081,8 @@ static void start_remote(struct run *r, struct step *s, size_t idx)
         struct fl_err ignore = {0};
         if (s->pre && s->pre_id[0]) /* prepared, then the commit failed: drop it now */
             fl_agent_client_revert(s->remote, s->pre_id, &found, &ignore);
+        if (s->restart_job[0]) /* nothing was killed: no restart either */
+            fl_agent_client_job_delete(s->remote, s->restart_job, NULL, &ignore);
         s->state = STEP_DONE;
         s->has_fault = false;
         event(r, "%s could not be applied on host %s: %s", a->name, s->host, e.msg);
@@ -981,6 +1104,8 @@ static void start_remote(struct run *r, struct step *s, size_t idx)
               ? json_string_value(json_object_get(rec, "description"))
               : "");
     json_decref(rec);
+    if (a->restart.present)
+        remote_restart_begin(r, s);
 }
 
 struct host_batch {
@@ -1056,6 +1181,11 @@ static void apply_together(struct run *r, int64_t el)
         if (!b[h].steps && !(b[h].steps = calloc(r->spec->nactions, sizeof(struct step *))))
             continue;
         s->remote = c;
+        if (a->restart.present && !remote_restart_prepare(r, s)) {
+            json_decref(s->pre_params);
+            s->pre_params = NULL;
+            continue;
+        }
         s->pre = true;
         b[h].steps[b[h].n++] = s;
     }
@@ -1274,6 +1404,7 @@ static void start_step(struct run *r, size_t idx)
     if (a->type == FL_ACTION_COMMAND) {
         event(r, "%s: running `%s`%s%s", a->name, a->command, a->host ? " on host " : "",
               a->host ? a->host : "");
+        s->remote = fl_cluster_agent_of(r->spec, r->agents, a->host);
         s->cmd_started = pthread_create(&s->cmd_th, NULL, command_main, s) == 0;
         if (!s->cmd_started) {
             s->state = STEP_DONE;
@@ -1659,6 +1790,52 @@ static void rollbacks(struct run *r)
 
 /* ---- agents ------------------------------------------------------------------ */
 
+/* Does the run have host `name`'s agent run commands (setup, teardown,
+ * command steps, restarts)? Workloads need no --allow-commands. A restart
+ * of a step whose host host_from picks may land on any agent host. */
+static bool needs_commands(const struct fl_spec *s, const char *name)
+{
+    for (size_t i = 0; i < s->nsetup; i++)
+        if (s->setup[i].host && !strcmp(s->setup[i].host, name))
+            return true;
+    for (size_t i = 0; i < s->nteardown; i++)
+        if (s->teardown[i].host && !strcmp(s->teardown[i].host, name))
+            return true;
+    for (size_t i = 0; i < s->nactions; i++)
+        if (s->actions[i].host && !strcmp(s->actions[i].host, name) &&
+            (s->actions[i].type == FL_ACTION_COMMAND || s->actions[i].restart.present))
+            return true;
+    for (size_t i = 0; i < s->nactions; i++)
+        if (s->actions[i].restart.present && s->actions[i].resolve.kind != FL_RESOLVE_NONE)
+            return true;
+    return false;
+}
+
+/* Refuse, before anything runs, a run that needs commands on an agent
+ * started without --allow-commands (its health says "commands": false). */
+static int check_agent_commands(struct run *r, struct fl_err *e)
+{
+    for (size_t i = 0; i < r->spec->nhosts; i++) {
+        const struct fl_spec_host *h = &r->spec->hosts[i];
+        json_t *health = NULL;
+        bool ok;
+        if (!r->agents[i] || !needs_commands(r->spec, h->name))
+            continue;
+        if (fl_agent_client_health(r->agents[i], &health, e))
+            return -e->code;
+        ok = json_is_true(json_object_get(health, "commands"));
+        json_decref(health);
+        if (!ok)
+            return fl_err_set(e, FL_EPERM,
+                              "host %s: its agent (%s) runs no commands, and this experiment "
+                              "runs setup, teardown, command steps or restarts there; start "
+                              "that agent with `faultline agent --allow-commands` (a lab: "
+                              "`faultline lab up --agent-commands`)",
+                              h->name, h->agent);
+    }
+    return 0;
+}
+
 /* Reach every agent host before anything else happens (an unreachable one,
  * or one that refuses the token, ends the run naming it, nothing injected),
  * then keep the leases of what they will hold renewed from a thread. */
@@ -1679,7 +1856,7 @@ static bool open_agents(struct run *r)
     for (size_t i = 0; !rc && i < r->spec->nhosts && n < FL_SPEC_MAX_HOSTS; i++)
         if (r->agents[i])
             live[n++] = r->agents[i]; /* the renewer copies the array */
-    if (rc || fl_agent_renewer_start(live, n, &r->renewer, &e)) {
+    if (rc || check_agent_commands(r, &e) || fl_agent_renewer_start(live, n, &r->renewer, &e)) {
         event(r, "%s", e.msg);
         set_verdict(r, FL_VERDICT_ERROR, "%s; nothing was injected", e.msg);
         r->res->exit_code = e.code > 1 && e.code < 8 ? e.code : FL_EXIT_ERROR;
@@ -1710,8 +1887,8 @@ static bool run_commands(struct run *r, const char *phase, const struct fl_spec_
             return false;
         event(r, "%s%s%s: `%s`", c->name, c->host ? " on host " : "", c->host ? c->host : "",
               c->command);
-        rc = fl_cluster_run(r->spec, c->host, c->command, c->timeout_ms, r->o->state_dir, out,
-                            sizeof out);
+        rc = fl_cluster_exec(r->spec, r->agents, c->host, c->name, c->command, c->timeout_ms,
+                             r->o->state_dir, out, sizeof out);
         fl_format_duration(c->timeout_ms, lim, sizeof lim);
         if (rc == -ETIMEDOUT)
             event(r, "%s: timed out after %s (killed)%s%s", c->name, lim,
@@ -1763,15 +1940,22 @@ static bool start_workload(struct run *r)
         const struct fl_spec_workload *w = &r->spec->workloads[k];
         char lbuf[80];
         const char *lb = wl_label(r, k, lbuf, sizeof lbuf);
-        if (fl_workload_child_start(w, r->seed, dur, &r->wl[k], &e)) {
+        if (fl_workload_child_start(w, fl_cluster_agent_of(r->spec, r->agents, w->host), r->seed,
+                                    dur, &r->wl[k], &e)) {
             set_verdict(r, FL_VERDICT_ERROR, "%s%s%s%s", *lb ? "workload" : "", lb, *lb ? ": " : "",
                         e.msg);
             return false;
         }
         r->wl_started[k] = true;
-        event(r, "%s%s%s%s %s clients started for %.1fs%s%s, recording a history",
+        char where[160] = "";
+        if (w->netns)
+            snprintf(where, sizeof where, " in netns %s", w->netns);
+        else if (w->host)
+            snprintf(where, sizeof where, " on host %s by its agent (job %s)", w->host,
+                     r->wl[k].job);
+        event(r, "%s%s%s%s %s clients started for %.1fs%s, recording a history",
               *lb ? "workload" : "", lb, *lb ? ": " : "", w->client, w->workload,
-              (double)dur / 1000.0, w->netns ? " in netns " : "", w->netns ? w->netns : "");
+              (double)dur / 1000.0, where);
     }
     /* Give them a moment to connect: a workload that fails at once is an error. */
     for (int i = 0; i < 5; i++) {
@@ -1860,6 +2044,39 @@ static void run_checks(struct run *r, size_t k)
     }
 }
 
+/* Workload k's history could not be fetched whole from its agent host: a
+ * partial history cannot show that nothing was lost, so its checks say
+ * "error" instead of running; what was fetched is stored for a look. */
+static void workload_lost(struct run *r, size_t k, int rc, const char *out)
+{
+    const struct fl_spec_workload *w = &r->spec->workloads[k];
+    const char *lost = r->wl[k].lost;
+    struct fl_err e = {0};
+    char lbuf[80];
+    const char *lb = wl_label(r, k, lbuf, sizeof lbuf);
+
+    event(r, "the workload%s on host %s (status %d): %s%s%s", lb, w->host, rc, lost,
+          out[0] ? "; " : "", out);
+    if (!fl_store_history_put_nth(r->o->store, r->run_id, (int)k, w->name, w->client, w->workload,
+                                  r->wl[k].history, &e))
+        event(r, "the part of the history%s%s that was fetched is stored with the run",
+              *lb ? " of" : "", lb);
+    for (size_t i = 0; i < r->spec->nchecks; i++) {
+        const struct fl_spec_check *ck = &r->spec->checks[i];
+        if (ck->workload != k)
+            continue;
+        fl_store_check(r->o->store, r->run_id, (int)i, ck->model, "error", 255, lost);
+        event(r, "check %s%s%s: error: not run, the history is incomplete", ck->model,
+              *lb ? " of workload" : "", lb);
+    }
+    set_verdict(r, FL_VERDICT_ERROR,
+                "the workload%s on host %s: %s; its checks did not run (a partial history "
+                "cannot show that nothing was lost)",
+                lb, w->host, lost);
+    fl_workload_child_cleanup(&r->wl[k]);
+    r->wl_started[k] = false;
+}
+
 /* Wait for workload k's clients, store its history with the run, run its
  * checks. */
 static void finish_one_workload(struct run *r, size_t k)
@@ -1873,6 +2090,10 @@ static void finish_one_workload(struct run *r, size_t k)
 
     rc = fl_workload_child_wait(&r->wl[k], stopping(r) ? 0 : dur + 30000);
     fl_workload_child_tail(&r->wl[k], out, 600);
+    if (!fl_workload_child_complete(&r->wl[k])) {
+        workload_lost(r, k, rc, out);
+        return;
+    }
     if (fl_store_history_put_nth(r->o->store, r->run_id, (int)k, w->name, w->client, w->workload,
                                  r->wl[k].history, &e)) {
         event(r, "the workload%s %s: %s", lb, rc ? "failed" : "finished", out);
@@ -1889,6 +2110,12 @@ static void finish_one_workload(struct run *r, size_t k)
         char stored[96];
         snprintf(stored, sizeof stored, "stored with run %lld", (long long)r->run_id);
         replace_all(out, sizeof out, r->wl[k].history, stored);
+        if (w->host) { /* on an agent host its history was the job's stdout */
+            char fetched[160];
+            snprintf(fetched, sizeof fetched, "history %s, fetched from host %s's agent (", stored,
+                     w->host);
+            replace_all(out, sizeof out, "history - (", fetched);
+        }
     }
     if (rc != 0)
         event(r, "the workload%s exited with status %d: %s", lb, rc, out);

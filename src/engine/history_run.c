@@ -93,8 +93,202 @@ int64_t fl_workload_duration_ms(const struct fl_spec *s)
     return s->duration_ms + (s->has_recovery ? s->recovery_within_ms : 0) + 1000;
 }
 
-int fl_workload_child_start(const struct fl_spec_workload *w, uint64_t seed, int64_t duration_ms,
-                            struct fl_workload_child *c, struct fl_err *e)
+/* ---- a workload on an agent host: a job of its agent ---------------------- */
+
+#define FETCH_EVERY_MS 1000
+#define FETCH_MAX (1u << 20)
+#define UNREACHABLE_GIVE_UP_MS 10000
+
+/* POST the job: `faultline workload ARGV --duration D --seed S --out -`. */
+static int remote_start(const struct fl_spec_workload *w, const char *dur, const char *seed,
+                        int64_t duration_ms, struct fl_workload_child *c, struct fl_err *e)
+{
+    const char *tail[] = {"--duration", dur, "--seed", seed, "--out", "-"};
+    json_t *args, *req;
+    int fd, r;
+
+    if ((fd = open(c->history, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+        return fl_err_set(e, FL_EFAIL, "workload: cannot create %s: %s", c->history,
+                          strerror(errno));
+    close(fd);
+    args = json_array();
+    for (size_t i = 0; args && i < w->argc; i++)
+        json_array_append_new(args, json_string(w->argv[i]));
+    for (size_t i = 0; args && i < sizeof tail / sizeof *tail; i++)
+        json_array_append_new(args, json_string(tail[i]));
+    /* the agent kills it past its own time: the run waits 30 s past the end */
+    req = json_pack("{s:s,s:o,s:s,s:I}", "kind", "workload", "args", args, "name",
+                    w->name ? w->name : "workload", "timeout_ms", (json_int_t)duration_ms + 35000);
+    if (!req)
+        return fl_err_set(e, FL_EFAIL, "out of memory");
+    r = fl_agent_client_job_start(c->agent, req, c->job, e);
+    json_decref(req);
+    return r;
+}
+
+/* Append what the job wrote since the last copy to the history file;
+ * *eof: the job has ended and everything is copied. */
+static int remote_fetch(struct fl_workload_child *c, bool *eof, struct fl_err *e)
+{
+    FILE *f = fopen(c->history, "ae");
+    int r = 0;
+
+    *eof = false;
+    if (!f)
+        return fl_err_set(e, FL_EFAIL, "cannot append to %s: %s", c->history, strerror(errno));
+    for (;;) {
+        char *buf = NULL;
+        size_t n = 0;
+        r = fl_agent_client_job_output(c->agent, c->job, c->fetched, FETCH_MAX, &buf, &n, eof, e);
+        if (!r && n && fwrite(buf, 1, n, f) != n)
+            r = fl_err_set(e, FL_EFAIL, "cannot write %s: %s", c->history, strerror(errno));
+        free(buf);
+        if (r)
+            break;
+        c->fetched += n;
+        if (*eof || n < FETCH_MAX)
+            break;
+    }
+    if (fclose(f) && !r)
+        r = fl_err_set(e, FL_EFAIL, "cannot write %s: %s", c->history, strerror(errno));
+    return r;
+}
+
+/* The job ended (status st): copy the rest, keep its stderr tail as the
+ * log, note anything that makes the history incomplete. */
+static void remote_ended(struct fl_workload_child *c, const json_t *st)
+{
+    const char *state = json_string_value(json_object_get(st, "state"));
+    const char *tail = json_string_value(json_object_get(st, "stderr_tail"));
+    struct fl_err e = {0};
+    bool eof = false;
+    FILE *f;
+
+    c->ended = true;
+    c->status = json_is_integer(json_object_get(st, "signal"))
+                    ? 128 + (int)json_integer_value(json_object_get(st, "signal"))
+                : json_is_integer(json_object_get(st, "exit"))
+                    ? (int)json_integer_value(json_object_get(st, "exit"))
+                    : 255;
+    for (int i = 0; i < 100 && !eof; i++)
+        if (remote_fetch(c, &eof, &e))
+            break;
+    if (!eof)
+        snprintf(c->lost, sizeof c->lost, "its history could not be fetched from host %s: %s",
+                 fl_agent_client_name(c->agent), e.msg[0] ? e.msg : "the output did not end");
+    else if (json_is_true(json_object_get(st, "truncated")))
+        snprintf(c->lost, sizeof c->lost,
+                 "its agent on host %s kept only the first %llu bytes of the history (raise the "
+                 "agent's --job-output-max)",
+                 fl_agent_client_name(c->agent), (unsigned long long)c->fetched);
+    else if (strcmp(state, "exited") && strcmp(state, "killed"))
+        snprintf(c->lost, sizeof c->lost, "its job on host %s ended %s",
+                 fl_agent_client_name(c->agent), state);
+    if ((f = fopen(c->log, "we"))) {
+        fprintf(f, "%s%s(on host %s, job %s)\n", tail ? tail : "",
+                tail && *tail && tail[strlen(tail) - 1] != '\n' ? "\n" : "",
+                fl_agent_client_name(c->agent), c->job);
+        fclose(f);
+    }
+}
+
+/* One look at the job: copy new output; -1 while it runs (or the agent
+ * did not answer this time), else its exit status. */
+static int remote_poll(struct fl_workload_child *c, struct fl_err *e)
+{
+    json_t *st = NULL;
+    bool eof;
+    int r;
+
+    if (c->ended)
+        return c->status;
+    if (fl_agent_client_job_status(c->agent, c->job, &st, e)) {
+        if (e->code == FL_ENOTARGET) { /* the agent forgot it: restarted */
+            snprintf(c->lost, sizeof c->lost,
+                     "its job on host %s is gone (was the agent restarted?)",
+                     fl_agent_client_name(c->agent));
+            c->ended = true;
+            c->status = 255;
+            return 255;
+        }
+        return -1;
+    }
+    r = json_string_value(json_object_get(st, "state")) &&
+        strcmp(json_string_value(json_object_get(st, "state")), "pending") &&
+        strcmp(json_string_value(json_object_get(st, "state")), "running");
+    if (r)
+        remote_ended(c, st);
+    else
+        remote_fetch(c, &eof, e);
+    json_decref(st);
+    return c->ended ? c->status : -1;
+}
+
+void fl_workload_child_fetch(struct fl_workload_child *c)
+{
+    struct fl_err e = {0};
+    int64_t now = fl_now_ms();
+
+    if (!c->agent || c->ended || now < c->next_fetch_ms)
+        return;
+    c->next_fetch_ms = now + FETCH_EVERY_MS;
+    remote_poll(c, &e);
+}
+
+/* Wait for the job up to timeout_ms, copying its output; then kill it. */
+static int remote_wait(struct fl_workload_child *c, int64_t timeout_ms)
+{
+    int64_t deadline = fl_now_ms() + timeout_ms, ok_at = fl_now_ms();
+    struct fl_err e = {0};
+
+    for (;;) {
+        int r = remote_poll(c, &e);
+        if (r >= 0)
+            return r;
+        if (!e.code)
+            ok_at = fl_now_ms();
+        if (fl_now_ms() - ok_at > UNREACHABLE_GIVE_UP_MS) {
+            snprintf(c->lost, sizeof c->lost, "its history could not be fetched: %s", e.msg);
+            c->ended = true;
+            c->status = 255;
+            return 255;
+        }
+        if (fl_now_ms() >= deadline) {
+            bool eof;
+            remote_fetch(c, &eof, &e);
+            snprintf(c->lost, sizeof c->lost,
+                     "its job on host %s did not end in time and was killed; the history may "
+                     "lack its last operations",
+                     fl_agent_client_name(c->agent));
+            fl_agent_client_job_delete(c->agent, c->job, NULL, &e);
+            c->job[0] = '\0';
+            c->ended = true;
+            c->status = 128 + SIGKILL;
+            return c->status;
+        }
+        e = (struct fl_err){0};
+        fl_sleep_ms(200);
+    }
+}
+
+/* Forget the job on its agent (killing it if it still runs). */
+static void remote_drop(struct fl_workload_child *c)
+{
+    struct fl_err e = {0};
+
+    if (c->agent && c->job[0])
+        fl_agent_client_job_delete(c->agent, c->job, NULL, &e);
+    c->job[0] = '\0';
+}
+
+bool fl_workload_child_complete(const struct fl_workload_child *c)
+{
+    return !c->lost[0];
+}
+
+int fl_workload_child_start(const struct fl_spec_workload *w, struct fl_agent_client *agent,
+                            uint64_t seed, int64_t duration_ms, struct fl_workload_child *c,
+                            struct fl_err *e)
 {
     char dur[32], seed_s[32];
     char **argv;
@@ -112,6 +306,15 @@ int fl_workload_child_start(const struct fl_spec_workload *w, uint64_t seed, int
     snprintf(c->log, sizeof c->log, "%s/workload.log", c->dir);
     snprintf(dur, sizeof dur, "%lldms", (long long)duration_ms);
     snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed);
+    if (agent) {
+        c->agent = agent;
+        if (remote_start(w, dur, seed_s, duration_ms, c, e)) {
+            c->agent = NULL;
+            fl_workload_child_cleanup(c);
+            return fl_err_prefix(e, "cannot start the workload on host %s", w->host);
+        }
+        return 0;
+    }
     argv = calloc(w->argc + 10, sizeof *argv);
     if (!argv)
         return fl_err_set(e, FL_EFAIL, "out of memory");
@@ -138,8 +341,11 @@ int fl_workload_child_start(const struct fl_spec_workload *w, uint64_t seed, int
 
 int fl_workload_child_poll(struct fl_workload_child *c)
 {
+    struct fl_err e = {0};
     int st;
 
+    if (c->agent)
+        return remote_poll(c, &e);
     if (c->pid <= 0)
         return 255;
     if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
@@ -153,6 +359,8 @@ int fl_workload_child_wait(struct fl_workload_child *c, int64_t timeout_ms)
 {
     int r;
 
+    if (c->agent)
+        return remote_wait(c, timeout_ms);
     if (c->pid <= 0)
         return 255;
     r = wait_bounded(c->pid, timeout_ms);
@@ -200,6 +408,7 @@ void fl_workload_child_tail(const struct fl_workload_child *c, char *buf, size_t
 
 void fl_workload_child_keep(struct fl_workload_child *c)
 {
+    remote_drop(c);
     if (c->pid > 0) {
         kill(c->pid, SIGKILL);
         waitpid(c->pid, NULL, 0);
@@ -211,6 +420,7 @@ void fl_workload_child_keep(struct fl_workload_child *c)
 
 void fl_workload_child_cleanup(struct fl_workload_child *c)
 {
+    remote_drop(c);
     if (c->pid > 0) {
         kill(c->pid, SIGKILL);
         waitpid(c->pid, NULL, 0);

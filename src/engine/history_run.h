@@ -7,10 +7,12 @@
 #define FL_ENGINE_HISTORY_RUN_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "remote/client.h"
 #include "spec/spec.h"
 #include "util/err.h"
 
@@ -19,15 +21,36 @@ struct fl_workload_child {
     char dir[PATH_MAX];     /* private temporary directory */
     char history[PATH_MAX]; /* dir/history.jsonl */
     char log[PATH_MAX];     /* dir/workload.log: its stdout and stderr */
+    /* On an agent host: a job of kind workload writing the history to its
+     * stdout, copied into `history` as it grows; its stderr tail goes to
+     * `log` when it ends. */
+    struct fl_agent_client *agent;
+    char job[FL_AGENT_JOB_ID_LEN];
+    uint64_t fetched; /* bytes of the history copied so far */
+    bool ended;       /* the job ended and its whole output was copied */
+    int status;       /* its exit status once ended */
+    char lost[300];   /* why the history is not complete, or "" */
+    int64_t next_fetch_ms;
 };
 
 /* How long the clients run: the injection phase, the recovery window, and a
  * second of margin for starting before the first fault. */
 int64_t fl_workload_duration_ms(const struct fl_spec *s);
 
-/* Start the clients for duration_ms (inside w->netns if set). */
-int fl_workload_child_start(const struct fl_spec_workload *w, uint64_t seed, int64_t duration_ms,
-                            struct fl_workload_child *c, struct fl_err *e);
+/* Start the clients for duration_ms (inside w->netns if set; as a job of
+ * `agent`, w->host's agent, when not NULL). */
+int fl_workload_child_start(const struct fl_spec_workload *w, struct fl_agent_client *agent,
+                            uint64_t seed, int64_t duration_ms, struct fl_workload_child *c,
+                            struct fl_err *e);
+
+/* On an agent host: copy what the history grew by (at most once a second;
+ * called from the run's loop, so most of it is here if the agent dies). */
+void fl_workload_child_fetch(struct fl_workload_child *c);
+
+/* Is the history file complete? False (why in c->lost) when an agent
+ * host's history could not be fetched to its end (the agent is gone, its
+ * output cap truncated it): its checks must not call it valid. */
+bool fl_workload_child_complete(const struct fl_workload_child *c);
 
 /* Has it exited already? Returns its exit status, or -1 while it runs. */
 int fl_workload_child_poll(struct fl_workload_child *c);

@@ -42,8 +42,8 @@ static int print_method(const struct fl_spec *spec, const struct fl_engine_opts 
         json_t *params;
         int64_t dur;
         if (a->type == FL_ACTION_COMMAND) {
-            fprintf(out, "  +%.1fs %s: run `%s`\n", (double)a->start_ms / 1000.0, a->name,
-                    a->command);
+            fprintf(out, "  +%.1fs %s: run `%s`%s%s\n", (double)a->start_ms / 1000.0, a->name,
+                    a->command, a->host ? " on host " : "", a->host ? a->host : "");
             continue;
         }
         if (a->resolve.kind != FL_RESOLVE_NONE) {
@@ -63,6 +63,7 @@ static int print_method(const struct fl_spec *spec, const struct fl_engine_opts 
                     a->npeer_hosts ? "hosts named in between:)" : "",
                     a->no_reclaim ? "; not applied again if the agent restarts (reclaim: false)"
                                   : "");
+            print_restart(out, a); /* a job of that agent, handed over at the kill */
             continue;
         }
         params = fl_cluster_step_params(spec, a, o->state_dir, NULL, note, sizeof note, e);
@@ -147,8 +148,9 @@ int fl_engine_dry_run(const struct fl_spec *spec, const struct fl_engine_opts *o
                 (double)spec->recovery_stable_ms / 1000.0);
     for (size_t k = 0; k < spec->nworkloads; k++) {
         const struct fl_spec_workload *w = &spec->workloads[k];
-        fprintf(out, "workload %s:%s%s faultline workload", w->name, w->netns ? " in netns " : "",
-                w->netns ? w->netns : "");
+        fprintf(out, "workload %s:%s%s%s%s faultline workload", w->name,
+                w->netns ? " in netns " : "", w->netns ? w->netns : "",
+                w->host ? " on agent host " : "", w->host ? w->host : "");
         for (size_t i = 0; i < w->argc; i++)
             fprintf(out, " %s", w->argv[i]);
         fprintf(out,

@@ -77,7 +77,7 @@ static int make_token(const struct fl_lab *lab, const char *state_dir, char *has
 
 /* In the child: enter the host, detach, exec the agent. Never returns. */
 static void exec_agent(const char *exe, const struct fl_lab_host *h, const char *hashes,
-                       const char *dir, int notify)
+                       const char *dir, int notify, bool commands)
 {
     char path[PATH_MAX + 32], listen[48], a[INET_ADDRSTRLEN];
     int fd, out;
@@ -95,7 +95,8 @@ static void exec_agent(const char *exe, const struct fl_lab_host *h, const char 
     inet_ntop(AF_INET, &h->addr, a, sizeof a);
     snprintf(listen, sizeof listen, "%s:%d", a, FL_LAB_AGENT_PORT);
     execl(exe, "faultline", "agent", "--listen", listen, "--tokens", hashes, "--state-dir", dir,
-          "--name", h->name, "--notify-fd", "3", (char *)NULL);
+          "--name", h->name, "--notify-fd", "3", commands ? "--allow-commands" : (char *)NULL,
+          (char *)NULL);
     _exit(127);
 }
 
@@ -165,7 +166,7 @@ int fl_lab_agents_start(const struct fl_lab *lab, const char *state_dir, struct 
         }
         pids[i] = fork();
         if (pids[i] == 0)
-            exec_agent(exe, &lab->hosts[i], hashes, dir, pfd[1]);
+            exec_agent(exe, &lab->hosts[i], hashes, dir, pfd[1], lab->agent_commands);
         close(pfd[1]);
         fds[i] = pfd[0];
         if (pids[i] < 0) {

@@ -43,7 +43,8 @@ struct fl_lab {
     int prefix;
     size_t n;
     struct fl_lab_host hosts[FL_LAB_MAX_HOSTS];
-    bool agents; /* fl_lab_up starts an agent in every host (set after fl_lab_plan) */
+    bool agents;         /* fl_lab_up starts an agent in every host (set after fl_lab_plan) */
+    bool agent_commands; /* ...started with --allow-commands (jobs of kind command) */
 };
 
 /* Check a lab name: 1-8 of [a-z0-9], starting with a letter. */

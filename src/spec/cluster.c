@@ -175,8 +175,8 @@ static char *host_netns(const struct fl_spec_host *h)
     return ns;
 }
 
-/* A host where commands can run: this machine's lab hosts, not agent hosts
- * (the agent applies faults; it runs no commands). */
+/* A host where probes and host_from queries can run: this machine's lab
+ * hosts, not agent hosts. */
 static char *command_host_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, const char *what)
 {
     char *name = host_ref(c, v, what);
@@ -184,8 +184,8 @@ static char *command_host_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, c
 
     if (h && h->agent) {
         err_at(c, v,
-               "%s '%s' is reached through its agent, which applies faults and runs no "
-               "commands, probes or workloads; run those from this machine or a lab host",
+               "%s '%s' is reached through its agent, which runs no probes or host_from "
+               "queries; run those from this machine or a lab host",
                what, name);
         free(name);
         return NULL;
@@ -193,9 +193,17 @@ static char *command_host_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, c
     return name;
 }
 
+/* A host where commands and workloads can run: a lab host (its namespace)
+ * or an agent host (a job of its agent, which needs --allow-commands for
+ * commands; checked when the run starts, validate cannot know). */
+static char *job_host_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, const char *what)
+{
+    return host_ref(c, v, what);
+}
+
 char *fl_spec_host_name(struct fl_spec_ctx *c, const struct fl_ynode *v)
 {
-    return command_host_ref(c, v, "host");
+    return job_host_ref(c, v, "host");
 }
 
 char *fl_spec_host_netns_of(struct fl_spec_ctx *c, const struct fl_ynode *v)
@@ -253,7 +261,7 @@ void fl_spec_load_commands(struct fl_spec_ctx *c, const struct fl_ynode *n, cons
             else
                 cmd->command = dup_str(c, v, "command");
             if ((v = fl_yaml_get(m, "host")))
-                cmd->host = command_host_ref(c, v, "host");
+                cmd->host = job_host_ref(c, v, "host");
             if ((v = fl_yaml_get(m, "name")))
                 cmd->name = dup_str(c, v, "name");
             if ((v = fl_yaml_get(m, "timeout")) &&
@@ -266,6 +274,20 @@ void fl_spec_load_commands(struct fl_spec_ctx *c, const struct fl_ynode *n, cons
             cmd->name = strdup(fallback);
         (*nout)++;
     }
+}
+
+void fl_spec_workload_host(struct fl_spec_ctx *c, const struct fl_ynode *v,
+                           struct fl_spec_workload *w)
+{
+    char *name = job_host_ref(c, v, "host");
+    const struct fl_spec_host *h = name ? fl_spec_host_find(c->s, name) : NULL;
+
+    if (h && h->agent) {
+        w->host = name;
+        return;
+    }
+    w->netns = h ? host_netns(h) : NULL;
+    free(name);
 }
 
 static bool kind_takes(const struct fl_spec_action *a, const char *opt)
@@ -455,13 +477,7 @@ void fl_spec_load_step_hosts(struct fl_spec_ctx *c, const struct fl_ynode *n,
         fl_spec_host_find(c->s, host->str)->agent) {
         /* applied by that host's agent, in the host's own namespaces */
         a->host = host_ref(c, host, "host");
-        if (a->restart.present)
-            err_at(c, fl_yaml_get(n, "restart"),
-                   "host '%s' is reached through its agent, which runs no commands: a restart "
-                   "there cannot run (use a lab host, or restart it from this machine in a "
-                   "later command step)",
-                   host->str);
-        return;
+        return; /* a restart: a delayed job of that agent (engine) */
     }
     if (!kind_takes(a, "netns")) {
         err_at(c,

@@ -55,6 +55,10 @@ char *fl_spec_host_netns_of(struct fl_spec_ctx *c, const struct fl_ynode *v);
  * reclaim); the kind's params may gain netns. */
 void fl_spec_load_step_hosts(struct fl_spec_ctx *c, const struct fl_ynode *n,
                              struct fl_spec_action *a);
+/* A workload's host: w->host for an agent host (a job of its agent),
+ * else w->netns (a lab host's namespace). */
+void fl_spec_workload_host(struct fl_spec_ctx *c, const struct fl_ynode *v,
+                           struct fl_spec_workload *w);
 /* Expand the steps with `between:` into one step per host that drops
  * traffic; called once every step is loaded. */
 void fl_spec_expand_between(struct fl_spec_ctx *c);

@@ -914,11 +914,12 @@ static void load_one_workload(struct fl_spec_ctx *c, const struct fl_ynode *n,
     for (size_t i = 0; i + 1 < n->n; i += 2) {
         const struct fl_ynode *k = n->kids[i], *v = n->kids[i + 1];
         if (!strcmp(k->str, "netns") || !strcmp(k->str, "host")) {
-            if (w->netns)
+            if (w->netns || w->host)
                 err_at(c, k, "a workload takes host: or netns:, not both");
+            else if (!strcmp(k->str, "host"))
+                fl_spec_workload_host(c, v, w);
             else
-                w->netns = !strcmp(k->str, "host") ? fl_spec_host_netns_of(c, v)
-                                                   : dup_str(c, v, "workload netns");
+                w->netns = dup_str(c, v, "workload netns");
             continue;
         }
         if (!strcmp(k->str, "name")) {
@@ -1394,6 +1395,7 @@ void fl_spec_free(struct fl_spec *s)
             free(wl->argv[i]);
         free(wl->argv);
         free(wl->netns);
+        free(wl->host);
         free(wl->client);
         free(wl->workload);
         free(wl->name);

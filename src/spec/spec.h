@@ -122,6 +122,7 @@ struct fl_spec_workload {
     bool present;
     char *name;  /* "w1", or the file's name: for checks and messages */
     char *netns; /* run the clients inside this named namespace, or NULL */
+    char *host;  /* or on this agent host of hosts: (a job of its agent), or NULL */
     char **argv; /* "--client", "redis", "--workload", "register", ... */
     size_t argc;
     char *client, *workload; /* for messages */

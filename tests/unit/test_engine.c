@@ -1,6 +1,7 @@
 /* The engine's verdicts, end to end in-process but without faults (which
  * need root): the "system" is a file whose presence a command probe checks,
- * and command steps remove and restore it. */
+ * and command steps remove and restore it. Then commands on an agent host,
+ * as jobs of a real `faultline agent` (the binary of this build). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <libgen.h>
@@ -444,4 +445,103 @@ Test(engine, commands_on_hosts_end_with_their_shell_and_their_timeout)
     cr_expect_str_eq(out, "partial");
     cr_expect_eq(fl_cluster_run(&s, NULL, "exit 7", 1000, NULL, out, sizeof out), 7);
     cr_expect_eq(fl_cluster_run(&s, "nohost", "true", 1000, NULL, out, sizeof out), -ENOENT);
+}
+
+/* ---- commands on an agent host: jobs of a real `faultline agent` -------- */
+
+static pid_t agent_pid;
+static struct fl_agent_client *agent;
+
+/* A `faultline agent --allow-commands` (the binary of this build) on a free
+ * loopback port, and a client for it. */
+static void agent_setup(void)
+{
+    char self[PATH_MAX], bin[PATH_MAX + 32], state[128], fdarg[16], line[64] = "", url[64];
+    struct fl_agent_client_opts o = {.name = "a1", .lease_ms = 5000};
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    struct fl_err e = {0};
+    int p[2];
+
+    setup();
+    cr_assert_gt(n, 0);
+    self[n] = '\0';
+    snprintf(bin, sizeof bin, "%s/../../faultline", dirname(self));
+    cr_assert_eq(access(bin, X_OK), 0, "no faultline binary at %s (build it first)", bin);
+    snprintf(state, sizeof state, "%s/agent", dir);
+    cr_assert_eq(pipe(p), 0);
+    snprintf(fdarg, sizeof fdarg, "%d", p[1]);
+    if ((agent_pid = fork()) == 0) {
+        close(p[0]);
+        execl(bin, bin, "agent", "--listen", "127.0.0.1:0", "--state-dir", state,
+              "--allow-commands", "--notify-fd", fdarg, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    cr_assert_gt(read(p[0], line, sizeof line - 1), 0, "the agent did not start");
+    close(p[0]);
+    snprintf(url, sizeof url, "127.0.0.1:%ld", strtol(line + 6, NULL, 10));
+    o.url = url;
+    cr_assert_eq(fl_agent_client_new(&o, &agent, &e), 0, "%s", e.msg);
+}
+
+static void agent_teardown(void)
+{
+    fl_agent_client_free(agent);
+    if (agent_pid > 0) {
+        kill(agent_pid, SIGTERM);
+        waitpid(agent_pid, NULL, 0);
+    }
+    teardown();
+}
+
+TestSuite(agent_jobs, .init = agent_setup, .fini = agent_teardown, .timeout = 60);
+
+/* A command's status, signal, timeout and output as fl_cluster_run gives them. */
+Test(agent_jobs, commands_end_as_local_ones_do)
+{
+    char out[256];
+
+    cr_expect_eq(
+        fl_cluster_job_run(agent, "t", "echo out; echo err >&2; exit 3", 5000, out, sizeof out), 3);
+    cr_expect_str_eq(out, "out\nerr");
+    cr_expect_eq(fl_cluster_job_run(agent, "t", "kill -TERM $$", 5000, out, sizeof out),
+                 128 + SIGTERM);
+    cr_expect_eq(fl_cluster_job_run(agent, "t", "echo partial; sleep 30", 300, out, sizeof out),
+                 -ETIMEDOUT);
+    cr_expect_str_eq(out, "partial");
+    cr_expect_eq(
+        fl_cluster_job_wait(agent, "j0123456789abcdef", fl_now_ms() + 2000, out, sizeof out),
+        -ENOENT);
+    cr_expect(strstr(out, "is gone from host a1's agent"), "%s", out);
+}
+
+/* A delayed restart job: hurried, it runs now; one already running is left
+ * to run (0), and waited for. */
+Test(agent_jobs, a_delayed_job_hurried_runs_at_once)
+{
+    char id[FL_AGENT_JOB_ID_LEN], first[FL_AGENT_JOB_ID_LEN], out[256];
+    struct fl_err e = {0};
+    json_t *st = NULL;
+    int64_t t0;
+
+    cr_assert_eq(fl_cluster_job_start(agent, "r", "echo back", 5000, 600000, true, id, &e), 0, "%s",
+                 e.msg);
+    memcpy(first, id, sizeof id);
+    cr_assert_eq(fl_agent_client_job_status(agent, id, &st, &e), 0, "%s", e.msg);
+    cr_expect_str_eq(json_string_value(json_object_get(st, "state")), "pending");
+    json_decref(st);
+    t0 = fl_now_ms();
+    cr_assert_eq(fl_cluster_job_hurry(agent, id, "r", "echo back", 5000, true, &e), 1, "%s", e.msg);
+    cr_expect_str_neq(id, first);
+    cr_expect_eq(fl_cluster_job_wait(agent, id, fl_now_ms() + 10000, out, sizeof out), 0);
+    cr_expect_str_eq(out, "back");
+    cr_expect(fl_now_ms() - t0 < 60000);
+    /* the replaced job is gone */
+    cr_expect_eq(fl_agent_client_job_status(agent, first, &st, &e), -FL_ENOTARGET);
+
+    cr_assert_eq(fl_cluster_job_start(agent, "r", "sleep 0.5; echo ran", 5000, 0, true, id, &e), 0,
+                 "%s", e.msg);
+    cr_expect_eq(fl_cluster_job_hurry(agent, id, "r", "sleep 0.5; echo ran", 5000, true, &e), 0);
+    cr_expect_eq(fl_cluster_job_wait(agent, id, fl_now_ms() + 10000, out, sizeof out), 0);
+    cr_expect_str_eq(out, "ran");
 }

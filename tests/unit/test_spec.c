@@ -493,6 +493,42 @@ Test(spec, a_bare_tcp_probe_guarding_a_pause_is_warned_about)
     fl_spec_errors_fini(&errs);
 }
 
+/* On an agent host, setup/teardown, command steps, process.kill's restart
+ * and workloads are jobs of that host's agent: the spec keeps the host's
+ * name (no namespace), for the engine to reach it through its agent. */
+Test(spec, commands_restart_and_workloads_load_on_agent_hosts)
+{
+    const char *y = "title: t\n"
+                    "hosts: {a1: {agent: 'http://10.0.0.5:7421', token: 'env:T'}, h2: lab/h2}\n"
+                    "setup: [{host: a1, command: 'start db'}]\n"
+                    "teardown: [{host: a1, command: 'stop db'}]\n"
+                    "duration: 2s\n"
+                    "method:\n"
+                    "  - {host: a1, command: 'true'}\n"
+                    "  - {kind: process.kill, host: a1, cmdline: x,\n"
+                    "     restart: {command: 'start x', after: 1s}}\n"
+                    "workload:\n"
+                    "  - {name: r, host: a1, client: redis, workload: register, target: a:1}\n"
+                    "  - {name: s, host: h2, client: redis, workload: register, target: b:1}\n"
+                    "checks: [{workload: r, model: kv}]\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s = fl_spec_load_string("a.yaml", y, strlen(y), &errs);
+
+    cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
+    cr_expect_str_eq(s->setup[0].host, "a1");
+    cr_expect_str_eq(s->teardown[0].host, "a1");
+    cr_expect_str_eq(s->actions[0].host, "a1");
+    cr_expect_str_eq(s->actions[1].host, "a1");
+    cr_expect(s->actions[1].restart.present && s->actions[1].restart.after_ms == 1000);
+    cr_expect_null(json_object_get(s->actions[1].params, "netns"));
+    cr_expect_str_eq(s->workloads[0].host, "a1");
+    cr_expect_null(s->workloads[0].netns);
+    cr_expect_null(s->workloads[1].host);
+    cr_expect_str_eq(s->workloads[1].netns, "lab-h2");
+    fl_spec_free(s);
+    fl_spec_errors_fini(&errs);
+}
+
 /* between: becomes one step per host that drops traffic: a group split cuts
  * every pair of hosts that share no group, on both hosts, both ways (a host
  * in both groups, Jepsen's bridge, keeps talking to everyone); a one-way
