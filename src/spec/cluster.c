@@ -175,7 +175,7 @@ static char *host_netns(const struct fl_spec_host *h)
     return ns;
 }
 
-/* A host where probes and host_from queries can run: this machine's lab
+/* A host where host_from queries (from:) can run: this machine's lab
  * hosts, not agent hosts. */
 static char *command_host_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, const char *what)
 {
@@ -184,8 +184,8 @@ static char *command_host_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, c
 
     if (h && h->agent) {
         err_at(c, v,
-               "%s '%s' is reached through its agent, which runs no probes or host_from "
-               "queries; run those from this machine or a lab host",
+               "%s '%s' is reached through its agent, which does not run host_from "
+               "queries; query from this machine or a lab host",
                what, name);
         free(name);
         return NULL;
@@ -215,19 +215,25 @@ char *fl_spec_host_netns_of(struct fl_spec_ctx *c, const struct fl_ynode *v)
     return ns;
 }
 
-/* Probes, unlike commands and workloads, run on agent hosts too: the
- * agent runs `faultline probe` as a job and the engine reads its samples. */
-void fl_spec_probe_host(struct fl_spec_ctx *c, const struct fl_ynode *v, char **netns, char **host)
+/* A probe's or a workload's host: an agent host (*host: its name; the
+ * agent runs it as a job) or a lab host (*netns: its namespace). */
+static void agent_or_netns(struct fl_spec_ctx *c, const struct fl_ynode *v, char **netns,
+                           char **host)
 {
-    char *name = host_ref(c, v, "host");
+    char *name = job_host_ref(c, v, "host");
     const struct fl_spec_host *h = name ? fl_spec_host_find(c->s, name) : NULL;
 
     if (h && h->agent) {
         *host = name;
         return;
     }
-    *netns = host_netns(h);
+    *netns = h ? host_netns(h) : NULL;
     free(name);
+}
+
+void fl_spec_probe_host(struct fl_spec_ctx *c, const struct fl_ynode *v, char **netns, char **host)
+{
+    agent_or_netns(c, v, netns, host);
 }
 
 void fl_spec_load_commands(struct fl_spec_ctx *c, const struct fl_ynode *n, const char *what,
@@ -279,15 +285,7 @@ void fl_spec_load_commands(struct fl_spec_ctx *c, const struct fl_ynode *n, cons
 void fl_spec_workload_host(struct fl_spec_ctx *c, const struct fl_ynode *v,
                            struct fl_spec_workload *w)
 {
-    char *name = job_host_ref(c, v, "host");
-    const struct fl_spec_host *h = name ? fl_spec_host_find(c->s, name) : NULL;
-
-    if (h && h->agent) {
-        w->host = name;
-        return;
-    }
-    w->netns = h ? host_netns(h) : NULL;
-    free(name);
+    agent_or_netns(c, v, &w->netns, &w->host);
 }
 
 static bool kind_takes(const struct fl_spec_action *a, const char *opt)
