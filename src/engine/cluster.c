@@ -260,6 +260,16 @@ int fl_cluster_host_addr(const struct fl_spec *s, const char *name, const char *
         return fl_err_prefix(e, "host %s (lab %s/%s)", name, h->lab, h->lab_host);
     for (size_t i = 0; i < lab.n; i++)
         if (!strcmp(lab.hosts[i].name, h->lab_host)) {
+            /* no record of the lab in this state directory: its namespaces
+             * exist, but not what address each host was given */
+            if (!lab.hosts[i].addr.s_addr)
+                return fl_err_set(e, FL_ENOTARGET,
+                                  "host %s (lab %s/%s): the lab's record, with its hosts' "
+                                  "addresses, is not in the state directory %s (the lab was "
+                                  "built with another one); run with the FAULTLINE_STATE_DIR "
+                                  "(--state-dir) that ran `faultline lab up %s`",
+                                  name, h->lab, h->lab_host, state_dir ? state_dir : "(default)",
+                                  h->lab);
             inet_ntop(AF_INET, &lab.hosts[i].addr, buf, (socklen_t)len);
             return 0;
         }

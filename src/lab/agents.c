@@ -195,6 +195,13 @@ int fl_lab_agent_url(const char *name, const char *host, const char *state_dir, 
         return r;
     for (size_t i = 0; i < lab.n; i++)
         if (!strcmp(lab.hosts[i].name, host) || !strcmp(lab.hosts[i].netns, host)) {
+            if (!lab.hosts[i].addr.s_addr) /* no record of the lab in this state directory */
+                return fl_err_set(e, FL_ENOTARGET,
+                                  "lab %s: its record, with its hosts' addresses, is not in the "
+                                  "state directory %s (the lab was built with another one); use "
+                                  "the FAULTLINE_STATE_DIR (--state-dir) that ran `faultline lab "
+                                  "up %s`",
+                                  name, state_dir ? state_dir : "(default)", name);
             inet_ntop(AF_INET, &lab.hosts[i].addr, a, sizeof a);
             snprintf(url, len, "http://%s:%d", a, FL_LAB_AGENT_PORT);
             return 0;

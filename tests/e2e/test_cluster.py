@@ -459,3 +459,33 @@ method:
     assert not (d / "setup-ran").exists() and (d / "teardown-ran").exists()
     rc, out, err = fl("status", "--hosts", f"{name}/h1")
     assert rc == 0 and "no active faults" in out, out + err
+
+
+def test_lab_built_with_another_state_dir_is_refused_not_guessed(fl, lab, tmp_path, no_leftovers):
+    """A lab whose record is in another state directory: its namespaces are
+    there, but not its hosts' addresses. A partition by host name must not
+    go ahead with no address (it used to drop traffic to 0.0.0.0, i.e.
+    nothing, and pass): it is refused before anything is injected, saying
+    which state directory to use."""
+    name, addr = lab
+    other = tmp_path / "other-state"
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(f"""
+title: a partition in a lab built with another state directory
+hosts:
+  h1: {name}/h1
+  h2: {name}/h2
+steady_state:
+  probes: [{{name: ok, type: command, command: "true"}}]
+method:
+  - {{kind: network.partition, between: "h1 <-> h2", duration: 1s}}
+""")
+    rc, so, se = fl("run", exp, "--db", tmp_path / "h.db", env={"FAULTLINE_STATE_DIR": str(other)})
+    assert rc == 3, so + se
+    assert f"(lab {name}/h2): the lab's record, with its hosts' addresses, is not in the state " \
+           f"directory {other}" in so, so + se
+    assert "nothing was injected" in so and "0.0.0.0" not in so, so
+    for h in ("h1", "h2"):
+        assert "faultline" not in nft_tables(f"{name}-{h}")
+    rc, out, err = fl("status", env={"FAULTLINE_STATE_DIR": str(other)})
+    assert rc == 0 and "no active faults" in out, out + err
