@@ -349,7 +349,8 @@ struct step {
     /* the restart's journal record (process.restart), written before the
      * kill, so that if this run dies first the guardian or recover runs it */
     char restart_id[FL_FAULT_ID_LEN];
-    int64_t applied_ns; /* when the apply returned (monotonic), 0 if not applied */
+    int64_t applied_ns;  /* when the apply returned (monotonic), 0 if not applied */
+    int64_t reverted_ns; /* when the revert returned (monotonic), 0 if not reverted */
 };
 
 struct run {
@@ -783,6 +784,7 @@ static void revert_step(struct run *r, struct step *s, const char *why)
             return;
         }
         r->last_revert_ms = rel_ms(r->t0_ns);
+        s->reverted_ns = fl_mono_ns();
         event(r, "%s %s reverted on host %s by its agent (%s)%s", s->a->name, s->f.id, s->host, why,
               found ? "" : ": it was already gone");
         return;
@@ -794,8 +796,22 @@ static void revert_step(struct run *r, struct step *s, const char *why)
         return;
     }
     r->last_revert_ms = rel_ms(r->t0_ns);
+    s->reverted_ns = fl_mono_ns();
     event(r, "%s %s reverted (%s)%s", s->a->name, s->f.id, why,
           found ? "" : ": it was already gone");
+}
+
+/* A step of a between: partition is due: revert every piece of that
+ * partition (one per host) now, back to back, so that the hosts heal
+ * together rather than each at its own apply time + duration. */
+static void revert_split(struct run *r, struct step *s, const char *why)
+{
+    unsigned split = s->a->split;
+
+    revert_step(r, s, why);
+    for (size_t i = 0; split && i < r->spec->nactions; i++)
+        if (r->steps[i].a->split == split)
+            revert_step(r, &r->steps[i], why);
 }
 
 static void restart_all(struct run *r);
@@ -1324,9 +1340,9 @@ static void reclaim_after_restart(struct run *r, struct fl_agent_client *c)
     json_decref(rst.live);
 }
 
-/* Faults that started in the same tick on several hosts: how far apart
- * their applies returned. */
-static void report_skew(struct run *r, int64_t tick_ns)
+/* Faults that started (reverted: ended) since tick_ns on several hosts: how
+ * far apart their applies (reverts) returned. */
+static void report_skew_of(struct run *r, int64_t tick_ns, bool reverts)
 {
     int64_t lo = INT64_MAX, hi = 0;
     size_t n = 0, hosts = 0;
@@ -1334,22 +1350,34 @@ static void report_skew(struct run *r, int64_t tick_ns)
 
     for (size_t i = 0; i < r->spec->nactions; i++) {
         struct step *s = &r->steps[i];
+        int64_t at = reverts ? s->reverted_ns : s->applied_ns;
         bool dup = false;
-        if (s->applied_ns < tick_ns || !s->host)
+        if (at < tick_ns || !s->host)
             continue;
         n++;
-        lo = s->applied_ns < lo ? s->applied_ns : lo;
-        hi = s->applied_ns > hi ? s->applied_ns : hi;
+        lo = at < lo ? at : lo;
+        hi = at > hi ? at : hi;
         for (size_t k = 0; k < hosts; k++)
             dup |= !strcmp(seen[k], s->host);
         if (!dup && hosts < sizeof seen / sizeof *seen)
             seen[hosts++] = s->host;
     }
-    if (n >= 2 && hosts >= 2)
+    if (n >= 2 && hosts >= 2 && !reverts)
         event(r,
               "%zu faults on %zu hosts started together: applied within %.1fms of each other "
               "(skew between the hosts' apply times)",
               n, hosts, (double)(hi - lo) / 1e6);
+    else if (n >= 2 && hosts >= 2)
+        event(r,
+              "%zu faults on %zu hosts ended together: reverted within %.1fms of each other "
+              "(skew between the hosts' revert times)",
+              n, hosts, (double)(hi - lo) / 1e6);
+}
+
+static void report_skew(struct run *r, int64_t tick_ns)
+{
+    report_skew_of(r, tick_ns, false);
+    report_skew_of(r, tick_ns, true);
 }
 
 /* Journal the restart of a process.kill step before the kill
@@ -1532,6 +1560,7 @@ static bool guardrails_trip(struct run *r)
 static void inject_and_observe(struct run *r)
 {
     const struct fl_spec *sp = r->spec;
+    int64_t end_ns;
 
     r->phase = "inject";
     r->inject_ms = rel_ms(r->t0_ns);
@@ -1567,7 +1596,7 @@ static void inject_and_observe(struct run *r)
             }
             if (s->state == STEP_ACTIVE && s->has_fault) {
                 if (now >= s->end_ms) {
-                    revert_step(r, s, "its duration ended");
+                    revert_split(r, s, "its duration ended");
                 } else if (now >= s->next_renew) {
                     s->next_renew = now + LEASE_MS / 3;
                     if (!fl_fault_renew(&r->j, s->f.id, LEASE_MS)) {
@@ -1602,7 +1631,9 @@ static void inject_and_observe(struct run *r)
         tick(r);
     }
     r->phase = "revert";
+    end_ns = fl_mono_ns();
     revert_all(r, r->res->verdict == FL_VERDICT_PASSED ? "end of the experiment" : "abort");
+    report_skew_of(r, end_ns, true);
     r->revert_end_ms = rel_ms(r->t0_ns);
 }
 

@@ -701,6 +701,7 @@ static void expand_one(struct fl_spec_ctx *c, size_t idx)
         d->name = name;
         d->params = json_deep_copy(a->params);
         d->between = strdup(a->between);
+        d->split = (unsigned)idx + 1; /* unique: later groups expand at later indices */
         d->host = strdup(src[k]->name);
         d->target = a->target ? strdup(a->target) : NULL;
         d->peer_hosts = calloc(peers[k].n, sizeof *d->peer_hosts);

@@ -100,6 +100,7 @@ struct fl_spec_action {
     char **peer_hosts;              /* partitions by host name: the peers' addresses, */
     size_t npeer_hosts;             /*   resolved when the fault starts */
     char *between;                  /* the group expression this step came from, or NULL */
+    unsigned split;                 /* steps expanded from one between: share it (> 0) */
     struct fl_spec_resolve resolve; /* host_from: the host resolved at fault start */
     struct fl_spec_restart restart; /* process.kill */
     bool no_reclaim;                /* reclaim: false (agent hosts: not re-applied after the

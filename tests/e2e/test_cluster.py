@@ -154,6 +154,12 @@ method:
     assert one(evs, "split-h1h2: command exited") == "split-h1h2: command exited with status 1"
     assert one(evs, "split-h3h2: command exited") == "split-h3h2: command exited with status 0"
     assert one(evs, "healed: command exited") == "healed: command exited with status 0"
+    # its three pieces (one per host) healed together, in one tick, and the
+    # heal's skew is reported like the apply's
+    assert any(m.startswith("3 faults on 3 hosts started together: applied within ") for m in evs), evs
+    healed = [i for i, m in enumerate(evs) if m.startswith("split@") and " reverted (" in m]
+    assert len(healed) == 3 and healed[-1] - healed[0] == 2, evs
+    assert evs[healed[-1] + 1].startswith("3 faults on 3 hosts ended together: reverted within "), evs
     h1_got = (d / "h1.udp").read_text() if (d / "h1.udp").exists() else ""
     h2_got = (d / "h2.udp").read_text() if (d / "h2.udp").exists() else ""
     assert "split-h2h1" not in h1_got
@@ -426,6 +432,10 @@ method:
     assert skew and skew[0].startswith("3 faults on 3 hosts started together: applied within "), evs
     assert one(evs, "cut: command exited") == "cut: command exited with status 1"
     assert one(evs, "healed: command exited") == "healed: command exited with status 0"
+    # the agents' pieces heal together too, and the heal's skew is reported
+    healed = [i for i, m in enumerate(evs) if m.startswith("split@") and " reverted on host " in m]
+    assert len(healed) == 3 and healed[-1] - healed[0] == 2, evs
+    assert evs[healed[-1] + 1].startswith("3 faults on 3 hosts ended together: reverted within "), evs
     assert len([m for m in evs if " reverted on host " in m]) == 3, evs
     rc, out, err = fl("status", "--hosts", f"{name}/h1,{name}/h2,{name}/h3")
     assert rc == 0 and "no active faults on 3 host(s)" in out, out + err
