@@ -1624,9 +1624,11 @@ static void inject_and_observe(struct run *r)
             break;
         if (el >= sp->duration_ms) {
             /* past the duration: revert what is left (commands may still run) */
+            end_ns = fl_mono_ns();
             for (size_t i = 0; i < sp->nactions; i++)
                 if (r->steps[i].has_fault)
                     revert_step(r, &r->steps[i], "the experiment's duration ended");
+            report_skew_of(r, end_ns, true);
         }
         tick(r);
     }

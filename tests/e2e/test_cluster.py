@@ -499,3 +499,29 @@ method:
         assert "faultline" not in nft_tables(f"{name}-{h}")
     rc, out, err = fl("status", env={"FAULTLINE_STATE_DIR": str(other)})
     assert rc == 0 and "no active faults" in out, out + err
+
+
+def test_split_until_the_end_heals_together(fl, lab, tmp_path, no_leftovers):
+    """A between: split with no duration of its own lasts until the
+    experiment's duration ends: its pieces are reverted then, in one tick,
+    and the heal's skew is reported as for a split with a duration."""
+    name, addr = lab
+    rc, so, se, run = run_json(fl, tmp_path, f"""
+title: a split for the whole experiment
+hosts:
+  h1: {name}/h1
+  h2: {name}/h2
+duration: 1s
+steady_state:
+  preflight: 300ms
+  probes: [{{name: ok, type: command, command: "true", interval: 200ms}}]
+method:
+  - {{name: cut, kind: network.partition, between: "{{h1}} | {{h2}}"}}
+""")
+    assert rc == 0, so + se
+    evs = events(run)
+    healed = [i for i, m in enumerate(evs) if m.startswith("cut@") and " reverted (" in m]
+    assert len(healed) == 2 and healed[1] - healed[0] == 1, evs
+    assert evs[healed[1] + 1].startswith("2 faults on 2 hosts ended together: reverted within "), evs
+    for h in ("h1", "h2"):
+        assert "faultline" not in nft_tables(f"{name}-{h}")
