@@ -573,6 +573,15 @@ Test(spec, between_expands_into_one_step_per_host)
     cr_expect(s->actions[6].restart.present && s->actions[6].restart.after_ms == 2000);
     cr_expect_str_eq(s->actions[6].restart.command, "start x");
     cr_expect_str_eq(fl_spec_host_find(s, "h3")->address, "10.9.0.3");
+    /* the pieces of one split share its mark (the engine reverts them
+     * together); another split has another; a step of its own has none */
+    for (size_t i = 1; i < 4; i++)
+        cr_expect_eq(s->actions[i].split, s->actions[0].split);
+    cr_expect_neq(s->actions[0].split, 0u);
+    cr_expect_eq(s->actions[5].split, s->actions[4].split);
+    cr_expect_neq(s->actions[4].split, s->actions[0].split);
+    cr_expect_neq(s->actions[4].split, 0u);
+    cr_expect_eq(s->actions[6].split, 0u);
     fl_spec_free(s);
     fl_spec_errors_fini(&errs);
 }
