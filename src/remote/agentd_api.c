@@ -57,7 +57,9 @@ static const struct route routes[] = {
     {"POST", "/api/v1/sessions/{}/renew", api_renew, FL_ROLE_OPERATOR,
      "Renew the leases of all of a session's faults: {lease_ms}", FL_AGENTD_ROUTE_LOCKED},
     {"POST", "/api/v1/recover", api_recover, FL_ROLE_OPERATOR,
-     "Revert every fault the agent holds (recover --all --hosts)", FL_AGENTD_ROUTE_OWN_LOCK},
+     "Revert every fault the agent holds and end every job as its lease's end would "
+     "(recover --all --hosts)",
+     FL_AGENTD_ROUTE_OWN_LOCK},
     {"POST", "/api/v1/jobs", fl_jobs_api_start, FL_ROLE_OPERATOR,
      "Start a job: {kind, command | args, session, lease_ms, timeout_ms, delay_ms, "
      "on_lease_end, name, env}",
@@ -425,10 +427,15 @@ json_t *fl_agentd_revert_all(struct fl_agentd *d, const char *why)
 static void api_recover(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
 {
     char why[160];
-    json_t *rep;
+    json_t *rep, *jobs;
 
     snprintf(why, sizeof why, "agent %s: recover --all by '%s'", d->name, rq->who);
     rep = fl_agentd_revert_all(d, why);
+    /* and the jobs, as their leases' end would: recover leaves nothing of
+     * any controller running, and loses no restart */
+    jobs = fl_jobs_end_leases(d->jobs, why);
+    json_object_update(rep, jobs);
+    json_decref(jobs);
     json_object_set_new(rep, "host", json_string(d->name));
     ok(rs, 200, rep);
 }

@@ -526,6 +526,30 @@ json_t *fl_jobs_renew(struct fl_jobs *j, const char *session, int64_t lease_ms)
     return ids;
 }
 
+json_t *fl_jobs_end_leases(struct fl_jobs *j, const char *why)
+{
+    json_t *killed = json_array(), *started = json_array();
+
+    pthread_mutex_lock(&j->mu);
+    for (struct fl_job *jb = j->list; jb; jb = jb->next) {
+        if (jb->deleted || !jb->lease_until)
+            continue; /* its lease already ended (or it is being forgotten) */
+        if (jb->state == FL_JOB_PENDING) {
+            pending_lease_end(j, jb); /* "run" starts now, "kill" is dropped */
+            json_array_append_new(jb->run_on_lease_end ? started : killed, json_string(jb->id));
+        } else if (jb->state == FL_JOB_RUNNING) {
+            jb->lease_until = 0;
+            if (jb->run_on_lease_end)
+                continue;     /* left to finish, as at its lease's end */
+            if (!jb->kill_at) /* not already being killed (a timeout) */
+                fl_jobs_begin_kill(jb, FL_JOB_KILLED, why);
+            json_array_append_new(killed, json_string(jb->id));
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+    return json_pack("{s:o,s:o}", "jobs_killed", killed, "jobs_started", started);
+}
+
 /* ---- set-up, sweep, stop ----------------------------------------------- */
 
 int fl_jobs_new(const char *state_dir, const char *host, struct fl_jobs **out, struct fl_err *e)
