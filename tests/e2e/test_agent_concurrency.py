@@ -329,8 +329,8 @@ def test_renew_and_health_answer_while_a_slow_revert_runs_and_it_reverts_once(
         agent, tmp_path, freezer):
     """A DELETE whose revert is slow (the disk.io filesystem process is frozen,
     so the SIGTERM the revert sends waits until the test thaws it): another
-    session's renewal and a health check answer while that revert runs; a
-    recover sent meanwhile reverts the other faults but not that one again;
+    session's renewal and a health check answer while that revert runs, its
+    own session's renewal no longer renews it; a recover sent meanwhile reverts the other faults but not that one again;
     once thawed, the DELETE reverts it (the filesystem is unmounted)."""
     api = agent.url
     io_dir, fill_dir = tmp_path / "io", tmp_path / "fill"
@@ -361,7 +361,10 @@ def test_renew_and_health_answer_while_a_slow_revert_runs_and_it_reverts_once(
         assert t_del.is_alive(), f"the DELETE returned before the test could look: {replies}"
         st, renew = call(api + "/sessions/ctl-b/renew", "POST", {"lease_ms": 60000})
         st_h, health = call(api + "/health")
-        # order, not a clock: both answered while the revert still waited
+        # A's own session renewed meanwhile: the fault being reverted is not
+        # renewed, listed as live or put back
+        st_a, renew_a = call(api + "/sessions/ctl-a/renew", "POST", {"lease_ms": 60000})
+        # order, not a clock: all answered while the revert still waited
         answered_first = t_del.is_alive() and pid_alive(worker)
         t_rec.start()  # a second revert of the same fault, racing the first
         wait_for(lambda: not t_rec.is_alive(), 0.3)
@@ -372,6 +375,7 @@ def test_renew_and_health_answer_while_a_slow_revert_runs_and_it_reverts_once(
             t_rec.join(60)
     assert st == 200 and renew["live"] == [b["id"]], renew
     assert st_h == 200 and health["ok"], health
+    assert st_a == 200 and renew_a["live"] == [], renew_a
     assert answered_first, "renew/health waited for the slow revert to finish"
     st, rep = replies["delete"]
     assert st == 200 and rep["reverted"], rep
@@ -383,6 +387,8 @@ def test_renew_and_health_answer_while_a_slow_revert_runs_and_it_reverts_once(
     assert os.listdir(fill_dir) == []
     st, listing = call(api + "/faults")
     assert st == 200 and listing["faults"] == [], listing
+    st, _ = call(api + f"/faults/{a['id']}")
+    assert st == 404
     log = agent.log()
     assert log.count(f"fault {a['id']} reverted") == 1, log
     agent.stop()
