@@ -4,8 +4,9 @@ kernel zeroes every page of it), another controller's lease renewal, a
 health check and a listing answer before that apply returns, and the slow
 fault then holds and reverts. The same while a revert is slow (a disk.io
 whose filesystem process the test freezes in a freezer cgroup of its own:
-the revert's SIGTERM waits until the test thaws it), and a second revert of
-that fault at once (a recover) does not revert it again. The agent listens
+the revert's SIGTERM waits until the test thaws it), whether a DELETE or the
+lease reaper reverts it, and a second revert of that fault at once (a
+recover, a DELETE) does not revert it again. The agent listens
 on loopback only and its journal is the test's state directory."""
 import json
 import os
@@ -391,4 +392,60 @@ def test_renew_and_health_answer_while_a_slow_revert_runs_and_it_reverts_once(
     assert st == 404
     log = agent.log()
     assert log.count(f"fault {a['id']} reverted") == 1, log
+    agent.stop()
+
+
+def test_a_slow_revert_at_lease_end_holds_up_no_request_and_a_racing_delete_finds_it_gone(
+        agent, tmp_path, freezer):
+    """The lease reaper (the agent's main thread) reverting a fault whose
+    filesystem process is frozen: another session's renewal and a health check
+    answer meanwhile, and a DELETE of that fault racing the reaper does not
+    revert it again ("reverted": false once the reaper's revert is done)."""
+    api = agent.url
+    io_dir, fill_dir = tmp_path / "io", tmp_path / "fill"
+    io_dir.mkdir()
+    fill_dir.mkdir()
+    st, b = call(api + "/faults", "POST",
+                 {"kind": "disk.fill", "params": {"path": str(fill_dir), "size": "1MiB"},
+                  "session": "ctl-b", "lease_ms": 60000})
+    assert st == 201, b
+    # A's session never renews: its lease ends 3 s after the apply
+    st, a = call(api + "/faults", "POST",
+                 {"kind": "disk.io", "params": {"path": str(io_dir), "delay": "1ms"},
+                  "session": "ctl-a", "lease_ms": 3000})
+    assert st == 201, a
+    worker = a["undo"]["worker"]["pid"]
+    freezer.freeze(worker)  # from here on, nothing of the test touches io_dir
+    replies = {}
+
+    def delete():
+        replies["delete"] = call(api + f"/faults/{a['id']}", "DELETE")
+
+    t_del = threading.Thread(target=delete)
+    try:
+        # the reaper's revert is under way once the frozen process has its SIGTERM
+        assert wait_for(lambda: sigterm_pending(worker) or not pid_alive(worker), 30, 0.005)
+        assert pid_alive(worker), "the revert ended before the test could look"
+        st, renew = call(api + "/sessions/ctl-b/renew", "POST", {"lease_ms": 60000})
+        st_h, health = call(api + "/health")
+        answered_first = pid_alive(worker) and sigterm_pending(worker)
+        t_del.start()
+        wait_for(lambda: not t_del.is_alive(), 0.3)
+    finally:
+        freezer.thaw()
+        if t_del.ident:
+            t_del.join(60)
+    assert st == 200 and renew["live"] == [b["id"]], renew
+    assert st_h == 200 and health["ok"], health
+    assert answered_first, "renew/health waited for the reaper's slow revert"
+    st, rep = replies["delete"]
+    assert st == 200 and rep == {"id": a["id"], "reverted": False}, rep
+    assert wait_for(lambda: not pid_alive(worker), 10)
+    assert not mounted(str(io_dir))
+    log = agent.log()
+    assert log.count(f"fault {a['id']} reverted") == 1 and "lease expired" in log, log
+    st, rep = call(api + f"/faults/{b['id']}", "DELETE")
+    assert st == 200 and rep["reverted"], rep
+    st, listing = call(api + "/faults")
+    assert st == 200 and listing["faults"] == [], listing
     agent.stop()
