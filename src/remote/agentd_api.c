@@ -55,7 +55,7 @@ static const struct route routes[] = {
     {"DELETE", "/api/v1/faults/{}", api_revert, FL_ROLE_OPERATOR,
      "Revert a fault now (an unknown or reverted one: reverted false)", FL_AGENTD_ROUTE_OWN_LOCK},
     {"POST", "/api/v1/sessions/{}/renew", api_renew, FL_ROLE_OPERATOR,
-     "Renew the leases of all of a session's faults: {lease_ms}", FL_AGENTD_ROUTE_LOCKED},
+     "Renew the leases of all of a session's faults: {lease_ms}", FL_AGENTD_ROUTE_OWN_LOCK},
     {"POST", "/api/v1/recover", api_recover, FL_ROLE_OPERATOR,
      "Revert every fault the agent holds and end every job as its lease's end would "
      "(recover --all --hosts)",
@@ -473,19 +473,35 @@ static bool lease_of(json_t *body, int64_t *lease_ms, struct fl_agentd_resp *rs)
 
 static void api_renew(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
 {
-    json_t *live = json_array(), *h;
+    json_t *ids = json_array(), *alive = json_array(), *live = json_array(), *h, *x;
     int64_t lease_ms, now = fl_now_ms();
     const char *id;
-    void *tmp;
+    size_t i;
 
     if (!lease_of(rq->body, &lease_ms, rs)) {
+        json_decref(ids);
+        json_decref(alive);
         json_decref(live);
         return;
     }
-    json_object_foreach_safe (d->held, tmp, id, h) {
-        if (strcmp(json_string_value(json_object_get(h, "session")), rq->arg))
+    pthread_mutex_lock(&d->lock);
+    json_object_foreach (d->held, id, h)
+        if (!strcmp(json_string_value(json_object_get(h, "session")), rq->arg))
+            json_array_append_new(ids, json_string(id));
+    pthread_mutex_unlock(&d->lock);
+    /* The records without d->lock: each renewal waits only for its own
+     * record's lock (held by a revert of that fault in another process, the
+     * guardian or `faultline recover`), never holding up other requests. */
+    json_array_foreach (ids, i, x)
+        json_array_append_new(alive,
+                              json_boolean(fl_fault_renew(&d->j, json_string_value(x), lease_ms)));
+    pthread_mutex_lock(&d->lock);
+    json_array_foreach (ids, i, x) {
+        id = json_string_value(x);
+        /* gone meanwhile: a revert took it out, so it is not put back */
+        if (!(h = json_object_get(d->held, id)))
             continue;
-        if (!fl_fault_renew(&d->j, id, lease_ms)) {
+        if (!json_is_true(json_array_get(alive, i))) {
             json_object_del(d->held, id); /* reverted by recover or the guardian */
             continue;
         }
@@ -493,6 +509,9 @@ static void api_renew(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
         json_object_set_new(h, "lease_ms", json_integer(lease_ms));
         json_array_append_new(live, json_string(id));
     }
+    pthread_mutex_unlock(&d->lock);
+    json_decref(ids);
+    json_decref(alive);
     /* pid and uptime, as health says them: a controller sees a restarted agent */
     ok(rs, 200,
        json_pack("{s:s,s:o,s:I,s:o,s:i,s:I}", "session", rq->arg, "live", live, "lease_ms",

@@ -10,7 +10,10 @@
  * commit, whose driver work (plan, prepare's fsync, inject) may take seconds,
  * and revert (DELETE, recover; the reaper does the same), whose driver
  * revert may too (a worker that takes its time to stop): none of them may
- * hold up renewals, health or list.
+ * hold up renewals, health or list. A renewal (also OWN_LOCK) picks its
+ * session's faults under d->lock, rewrites their records without it (each
+ * under its record lock, below), and updates the entries still in d->held
+ * under it again: an entry a revert took out meanwhile is not put back.
  * A revert (fl_agentd_revert) takes the fault out of d->held and d->pending
  * under d->lock, reverts it without d->lock, and puts the entry back under
  * it only if the revert failed (DELETE, recover). A renewal meanwhile no
