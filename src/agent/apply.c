@@ -21,7 +21,7 @@ static void undo_failed_inject(struct fl_journal *j, struct fl_fault *f, json_t 
 {
     struct fl_err e2 = {0};
     bool found = false;
-    int r = -1;
+    int r = -1, rl;
 
     if (fl_journal_put(j, rec, &e2) == 0) {
         for (int i = 0; i < 3 && r; i++) {
@@ -32,7 +32,9 @@ static void undo_failed_inject(struct fl_journal *j, struct fl_fault *f, json_t 
     } else if (!f->ops->revert || (r = f->ops->revert(f, &e2)) == 0) {
         r = 0;
     }
+    rl = fl_journal_record_lock(j, f->id); /* not while a renewal rewrites it */
     fl_journal_remove(j, f->id);
+    fl_journal_record_unlock(rl);
     if (r) {
         char *undo = json_dumps(f->undo, JSON_COMPACT | JSON_SORT_KEYS);
         fl_error("undoing what %s may have applied also failed: %s; its journal record was "
@@ -79,7 +81,7 @@ int fl_fault_commit_record(struct fl_journal *j, struct fl_fault *f, json_t *rec
 {
     char desc[512];
     bool present;
-    int r;
+    int r, rl;
 
     if (applied)
         *applied = NULL;
@@ -100,8 +102,11 @@ int fl_fault_commit_record(struct fl_journal *j, struct fl_fault *f, json_t *rec
      * (spawned pids, ...) here and let the owner find its fault gone. No lock
      * is taken, so a stopped owner never blocks the guardian; a record put
      * back in the instant the guardian removes it carries the expired lease,
-     * and the guardian reverts it again (revert is idempotent). */
-    fl_journal_lock_threads(j); /* a renewal in another thread rewrites it too */
+     * and the guardian reverts it again (revert is idempotent). The record
+     * lock (not the journal lock) keeps a renewal from writing it meanwhile
+     * and a revert of it from starting or ending meanwhile: it is held only
+     * for this read and write. */
+    rl = fl_journal_record_lock(j, f->id);
     rec = fl_journal_get(j, f->id, &(struct fl_err){0});
     present = rec != NULL;
     if (rec) {
@@ -124,7 +129,7 @@ int fl_fault_commit_record(struct fl_journal *j, struct fl_fault *f, json_t *rec
             *applied = json_incref(rec);
         json_decref(rec);
     }
-    fl_journal_unlock_threads(j);
+    fl_journal_record_unlock(rl);
     if (!present) {
         struct fl_err e2 = {0};
         char by[256];
@@ -161,8 +166,10 @@ bool fl_fault_renew(struct fl_journal *j, const char *id, int64_t lease_ms)
     struct fl_err e = {0};
     json_t *rec;
     bool alive = false;
+    /* Only this record's lock: a slow revert of another fault (which holds
+     * the journal lock through its driver's revert) does not delay it. */
+    int rl = fl_journal_record_lock(j, id);
 
-    fl_journal_lock(j);
     rec = fl_journal_get(j, id, &e);
     if (rec) {
         json_object_set_new(rec, "lease_until", json_integer(fl_now_ms() + lease_ms));
@@ -176,6 +183,6 @@ bool fl_fault_renew(struct fl_journal *j, const char *id, int64_t lease_ms)
         alive = true;
         json_decref(rec);
     }
-    fl_journal_unlock(j);
+    fl_journal_record_unlock(rl);
     return alive;
 }

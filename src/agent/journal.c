@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -136,6 +137,37 @@ void fl_journal_lock_threads(struct fl_journal *j)
 void fl_journal_unlock_threads(struct fl_journal *j)
 {
     pthread_mutex_unlock(&j->threads);
+}
+
+/* Bytes 1..RECORD_SLOTS of journal.lock: one per hash of a fault id. */
+#define RECORD_SLOTS 65521
+
+int fl_journal_record_lock(struct fl_journal *j, const char *id)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1};
+    char lock[PATH_MAX];
+    uint32_t h = 2166136261u; /* FNV-1a */
+    int fd;
+
+    if (!j->exists)
+        return -1;
+    for (const char *c = id; *c; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    fl.l_start = 1 + (off_t)(h % RECORD_SLOTS);
+    snprintf(lock, sizeof lock, "%s/journal.lock", j->root);
+    /* Its own open file: OFD locks of one open file do not exclude the
+     * threads that share it. */
+    if ((fd = open(lock, O_RDWR | O_CLOEXEC | O_CREAT, 0600)) < 0)
+        return -1;
+    while (fcntl(fd, F_OFD_SETLKW, &fl) && errno == EINTR)
+        ;
+    return fd;
+}
+
+void fl_journal_record_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* drops the OFD lock */
 }
 
 json_t *fl_journal_record(const struct fl_fault *f, pid_t owner, int64_t lease_ms, int64_t end_at)
@@ -351,7 +383,7 @@ int fl_journal_forget(struct fl_journal *j, const char *name, bool *was_sound, s
     char path[PATH_MAX + 300], why[256];
     struct fl_err le = {0};
     json_t *rec;
-    int r = 0;
+    int r = 0, rl;
 
     *was_sound = false;
     if (!forget_name_valid(name))
@@ -364,6 +396,7 @@ int fl_journal_forget(struct fl_journal *j, const char *name, bool *was_sound, s
         return fl_err_set(e, FL_ENOTARGET,
                           "no journal record %s in %s (`faultline status` lists them)", name,
                           j->faults);
+    rl = fl_journal_record_lock(j, name);
     fl_journal_lock(j);
     rec = fl_json_load(path, &le);
     *was_sound = rec && !record_problem(name, rec, why, sizeof why);
@@ -371,6 +404,7 @@ int fl_journal_forget(struct fl_journal *j, const char *name, bool *was_sound, s
     if (unlink(path) && errno != ENOENT)
         r = fl_err_set(e, fl_code_from_errno(errno), "cannot remove %s: %s", path, strerror(errno));
     fl_journal_unlock(j);
+    fl_journal_record_unlock(rl);
     return r;
 }
 
@@ -486,7 +520,7 @@ int fl_journal_revert_by(struct fl_journal *j, const char *id, const char *by, b
 {
     struct fl_fault f;
     json_t *rec;
-    int r = 0;
+    int r = 0, rl;
 
     *found = false;
     /* A first look without the lock: reverting an unknown id creates nothing. */
@@ -500,10 +534,14 @@ int fl_journal_revert_by(struct fl_journal *j, const char *id, const char *by, b
     if (!rec)
         return e->code == FL_ENOTARGET ? 0 : -e->code;
     json_decref(rec);
+    /* The record lock first: a second revert of this fault (another thread,
+     * the guardian) waits here for the first to finish, then finds no record. */
+    rl = fl_journal_record_lock(j, id);
     fl_journal_lock(j);
     rec = fl_journal_get(j, id, e);
     if (!rec) {
         fl_journal_unlock(j);
+        fl_journal_record_unlock(rl);
         return e->code == FL_ENOTARGET ? 0 : -e->code;
     }
     *found = true;
@@ -524,6 +562,7 @@ int fl_journal_revert_by(struct fl_journal *j, const char *id, const char *by, b
     }
     json_decref(rec);
     fl_journal_unlock(j);
+    fl_journal_record_unlock(rl);
     return r;
 }
 

@@ -43,6 +43,19 @@ void fl_journal_unlock(struct fl_journal *j);
  * that must not block another process (fl_fault_commit's update). */
 void fl_journal_lock_threads(struct fl_journal *j);
 void fl_journal_unlock_threads(struct fl_journal *j);
+/* One record's lock, across processes and threads (an OFD lock on a byte of
+ * root/journal.lock picked by the id's hash; two ids may share a byte, which
+ * only makes one wait for the other). It excludes the writers of one record:
+ * a revert holds it from reading the record to removing it (driver revert
+ * included), so a second revert of that fault waits and then finds no
+ * record; a renewal or a commit's update holds it for its read and write,
+ * so it never writes back a record a revert removed. Order: a record lock
+ * before the journal lock, never the other way round; a renewal takes only
+ * this one, so a slow revert of another fault does not hold it up. Returns
+ * the lock's fd for fl_journal_record_unlock, or -1 when the journal cannot
+ * be written (a reader; nothing to exclude). */
+int fl_journal_record_lock(struct fl_journal *j, const char *id);
+void fl_journal_record_unlock(int fd);
 
 /* A new record for `f`. owner 0 = detached (no owner). lease_ms is the lease
  * length; end_at is the CLOCK_BOOTTIME ms deadline of the fault's duration
@@ -77,7 +90,7 @@ void fl_journal_remove(struct fl_journal *j, const char *id);
 int fl_journal_to_fault(const json_t *record, struct fl_fault *f, struct fl_err *e);
 
 /* Revert the fault `id` from its journal record and remove the record, under
- * the journal lock. A fault with no record is already reverted: returns 0 and
+ * its record lock and the journal lock. A fault with no record is already reverted: returns 0 and
  * sets *found = false. On failure the record stays, with "last_error" set. */
 int fl_journal_revert(struct fl_journal *j, const char *id, bool *found, struct fl_err *e);
 

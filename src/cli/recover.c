@@ -38,6 +38,8 @@ static void usage(FILE *out)
         "/run/faultline)\n"
         "  --all --hosts LIST  instead, revert every fault the agents of these hosts hold\n"
         "                    (URL, HOST[:PORT] or LAB/hK, comma-separated; docs/agent.md)\n"
+        "                    and end their jobs as their leases' end would (a running\n"
+        "                    job killed, a pending on_lease_end run job started now)\n"
         "  --token TOKEN     the agents' bearer token (default $FAULTLINE_AGENT_TOKEN)\n"
         "Exit: 0 all reverted, 1 something could not be reverted (it stays journaled)\n"
         "or an agent cannot be reached, 5 an agent refused the token.\n");

@@ -173,6 +173,11 @@ int fl_cli_recover_hosts(const char *hosts, const char *token, const char *state
         }
         printf("%s: %zu fault(s) reverted\n", fl_agent_client_name(h.c[i]),
                json_array_size(json_object_get(rep, "reverted")));
+        json_array_foreach (json_object_get(rep, "jobs_killed"), k, x)
+            printf("%s: job %s killed\n", fl_agent_client_name(h.c[i]), json_string_value(x));
+        json_array_foreach (json_object_get(rep, "jobs_started"), k, x)
+            printf("%s: job %s started (its on_lease_end is run)\n", fl_agent_client_name(h.c[i]),
+                   json_string_value(x));
         json_array_foreach (json_object_get(rep, "failed"), k, x) {
             fprintf(stderr, "faultline: error: %s: revert of %s failed: %s\n",
                     fl_agent_client_name(h.c[i]), json_string_value(json_object_get(x, "id")),

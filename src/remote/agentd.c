@@ -237,9 +237,7 @@ static void serve(struct fl_agentd *d)
     sigaction(SIGTERM, &sa, NULL);
     while (!agentd_stop) {
         fl_sleep_ms(wait);
-        pthread_mutex_lock(&d->lock);
-        wait = fl_agentd_reap(d);
-        pthread_mutex_unlock(&d->lock);
+        wait = fl_agentd_reap(d);     /* takes d->lock itself, reverts without it */
         jobs = fl_jobs_tick(d->jobs); /* under the jobs' own lock */
         wait = jobs < wait ? jobs : wait;
         wait = wait < 1 ? 1 : wait > 200 ? 200 : wait;
@@ -278,9 +276,7 @@ int fl_agentd_run(const struct fl_agentd_opts *o, struct fl_err *e)
     notify_ready(o->notify_fd, d.port);
     serve(&d);
     MHD_stop_daemon(mhd);
-    pthread_mutex_lock(&d.lock);
     json_decref(fl_agentd_revert_all(&d, "the agent stopping (SIGTERM/SIGINT)"));
-    pthread_mutex_unlock(&d.lock);
     fl_jobs_free(d.jobs); /* kills every job, waiting up to its grace */
     d.jobs = NULL;
     fl_info("faultline agent %s: stopped; every fault it held is reverted, every job killed",

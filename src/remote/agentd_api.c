@@ -53,11 +53,13 @@ static const struct route routes[] = {
     {"GET", "/api/v1/faults/{}", api_get, FL_ROLE_VIEWER, "One fault's journal record",
      FL_AGENTD_ROUTE_LOCKED},
     {"DELETE", "/api/v1/faults/{}", api_revert, FL_ROLE_OPERATOR,
-     "Revert a fault now (an unknown or reverted one: reverted false)", FL_AGENTD_ROUTE_LOCKED},
+     "Revert a fault now (an unknown or reverted one: reverted false)", FL_AGENTD_ROUTE_OWN_LOCK},
     {"POST", "/api/v1/sessions/{}/renew", api_renew, FL_ROLE_OPERATOR,
-     "Renew the leases of all of a session's faults: {lease_ms}", FL_AGENTD_ROUTE_LOCKED},
+     "Renew the leases of all of a session's faults: {lease_ms}", FL_AGENTD_ROUTE_OWN_LOCK},
     {"POST", "/api/v1/recover", api_recover, FL_ROLE_OPERATOR,
-     "Revert every fault the agent holds (recover --all --hosts)", FL_AGENTD_ROUTE_LOCKED},
+     "Revert every fault the agent holds and end every job as its lease's end would "
+     "(recover --all --hosts)",
+     FL_AGENTD_ROUTE_OWN_LOCK},
     {"POST", "/api/v1/jobs", fl_jobs_api_start, FL_ROLE_OPERATOR,
      "Start a job: {kind, command | args, session, lease_ms, timeout_ms, delay_ms, "
      "on_lease_end, name, env}",
@@ -354,18 +356,37 @@ static void api_get(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_age
     ok(rs, 200, view(d, rec, fl_now_ms()));
 }
 
-int fl_agentd_revert(struct fl_agentd *d, const char *id, const char *why, bool *found,
-                     struct fl_err *e)
+int fl_agentd_revert(struct fl_agentd *d, const char *id, const char *why, bool keep_on_failure,
+                     bool *found, struct fl_err *e)
 {
-    struct fl_agentd_pending *p = pending_take(d, id);
-    int r = fl_journal_revert_by(&d->j, id, why, found, e);
+    struct fl_agentd_pending *p;
+    json_t *h;
     char note[256];
+    int r;
 
+    /* Out of d->held first: a renewal from here on neither renews nor
+     * lists it, and a second revert (a DELETE racing the reaper or a
+     * recover) finds no entry and waits in the journal for the record lock,
+     * then finds no record: the driver reverts it once. */
+    pthread_mutex_lock(&d->lock);
+    p = pending_take(d, id);
+    if ((h = json_object_get(d->held, id))) {
+        json_incref(h);
+        json_object_del(d->held, id);
+    }
+    pthread_mutex_unlock(&d->lock);
+    r = fl_journal_revert_by(&d->j, id, why, found, e); /* the slow part: unlocked */
     pending_free(p); /* a prepared fault never injected: its revert is a no-op */
     if (r == 0) {
-        json_object_del(d->held, id);
         fl_journal_reverted_by(&d->j, id, note, sizeof note); /* the owner is us: drop the note */
+    } else if (h && keep_on_failure) {
+        /* the record stays (with last_error): so does the lease */
+        pthread_mutex_lock(&d->lock);
+        if (!json_object_get(d->held, id))
+            json_object_set(d->held, id, h);
+        pthread_mutex_unlock(&d->lock);
     }
+    json_decref(h);
     return r;
 }
 
@@ -376,7 +397,7 @@ static void api_revert(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_
     char why[160];
 
     snprintf(why, sizeof why, "agent %s, on request of '%s'", d->name, rq->who);
-    if (fl_agentd_revert(d, rq->arg, why, &found, &e)) {
+    if (fl_agentd_revert(d, rq->arg, why, true, &found, &e)) {
         fail_err(rs, &e);
         return;
     }
@@ -394,7 +415,7 @@ json_t *fl_agentd_revert_all(struct fl_agentd *d, const char *why)
         const char *id = json_string_value(json_object_get(rec, "id"));
         struct fl_err e = {0};
         bool found;
-        if (fl_agentd_revert(d, id, why, &found, &e))
+        if (fl_agentd_revert(d, id, why, true, &found, &e))
             json_array_append_new(failed, json_pack("{s:s,s:s}", "id", id, "error", e.msg));
         else if (found)
             json_array_append_new(done, json_string(id));
@@ -406,10 +427,15 @@ json_t *fl_agentd_revert_all(struct fl_agentd *d, const char *why)
 static void api_recover(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
 {
     char why[160];
-    json_t *rep;
+    json_t *rep, *jobs;
 
     snprintf(why, sizeof why, "agent %s: recover --all by '%s'", d->name, rq->who);
     rep = fl_agentd_revert_all(d, why);
+    /* and the jobs, as their leases' end would: recover leaves nothing of
+     * any controller running, and loses no restart */
+    jobs = fl_jobs_end_leases(d->jobs, why);
+    json_object_update(rep, jobs);
+    json_decref(jobs);
     json_object_set_new(rep, "host", json_string(d->name));
     ok(rs, 200, rep);
 }
@@ -447,19 +473,35 @@ static bool lease_of(json_t *body, int64_t *lease_ms, struct fl_agentd_resp *rs)
 
 static void api_renew(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_agentd_resp *rs)
 {
-    json_t *live = json_array(), *h;
+    json_t *ids = json_array(), *alive = json_array(), *live = json_array(), *h, *x;
     int64_t lease_ms, now = fl_now_ms();
     const char *id;
-    void *tmp;
+    size_t i;
 
     if (!lease_of(rq->body, &lease_ms, rs)) {
+        json_decref(ids);
+        json_decref(alive);
         json_decref(live);
         return;
     }
-    json_object_foreach_safe (d->held, tmp, id, h) {
-        if (strcmp(json_string_value(json_object_get(h, "session")), rq->arg))
+    pthread_mutex_lock(&d->lock);
+    json_object_foreach (d->held, id, h)
+        if (!strcmp(json_string_value(json_object_get(h, "session")), rq->arg))
+            json_array_append_new(ids, json_string(id));
+    pthread_mutex_unlock(&d->lock);
+    /* The records without d->lock: each renewal waits only for its own
+     * record's lock (held by a revert of that fault in another process, the
+     * guardian or `faultline recover`), never holding up other requests. */
+    json_array_foreach (ids, i, x)
+        json_array_append_new(alive,
+                              json_boolean(fl_fault_renew(&d->j, json_string_value(x), lease_ms)));
+    pthread_mutex_lock(&d->lock);
+    json_array_foreach (ids, i, x) {
+        id = json_string_value(x);
+        /* gone meanwhile: a revert took it out, so it is not put back */
+        if (!(h = json_object_get(d->held, id)))
             continue;
-        if (!fl_fault_renew(&d->j, id, lease_ms)) {
+        if (!json_is_true(json_array_get(alive, i))) {
             json_object_del(d->held, id); /* reverted by recover or the guardian */
             continue;
         }
@@ -467,6 +509,9 @@ static void api_renew(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_a
         json_object_set_new(h, "lease_ms", json_integer(lease_ms));
         json_array_append_new(live, json_string(id));
     }
+    pthread_mutex_unlock(&d->lock);
+    json_decref(ids);
+    json_decref(alive);
     /* pid and uptime, as health says them: a controller sees a restarted agent */
     ok(rs, 200,
        json_pack("{s:s,s:o,s:I,s:o,s:i,s:I}", "session", rq->arg, "live", live, "lease_ms",
@@ -596,8 +641,11 @@ static void commit(struct fl_agentd *d, struct fl_agentd_pending *p, struct fl_a
 
     p->rec = NULL; /* commit took it */
     fl_fault_describe(&p->f, desc, sizeof desc);
-    if (r == 0 && instant)
+    if (r == 0 && instant) {
+        int rl = fl_journal_record_lock(&d->j, p->f.id); /* not while a renewal rewrites it */
         fl_journal_remove(&d->j, p->f.id);
+        fl_journal_record_unlock(rl);
+    }
     pthread_mutex_lock(&d->lock);
     h = json_object_get(d->held, p->f.id);
     if (r) {
@@ -608,7 +656,7 @@ static void commit(struct fl_agentd *d, struct fl_agentd_pending *p, struct fl_a
         ok(rs, 200,
            json_pack("{s:s,s:s,s:s,s:s,s:b}", "id", p->f.id, "kind", p->f.ops->kind, "description",
                      desc, "host", d->name, "instant", 1));
-    } else if (!rec) {
+    } else if (!rec || !h) { /* !h: a revert took it out and runs (or ran) */
         json_object_del(d->held, p->f.id);
         fail(rs, 409, FL_EREFUSED, "refused",
              "agent %s: fault %s was reverted while it was being applied (a DELETE, a recover or "
@@ -708,41 +756,60 @@ static void api_commit(struct fl_agentd *d, struct fl_agentd_req *rq, struct fl_
     commit(d, p, rs);
 }
 
-int64_t fl_agentd_reap(struct fl_agentd *d)
+/* The faults whose lease or duration ended, as [[id, why, deadline], ...],
+ * and the ms until the next deadline. Called with d->lock held. */
+static json_t *reap_due(struct fl_agentd *d, int64_t now, int64_t *next)
 {
-    int64_t now = fl_now_ms(), next = 1000;
+    json_t *due = json_array(), *h;
     const char *key;
-    json_t *h;
-    void *tmp;
 
-    json_object_foreach_safe (d->held, tmp, key, h) {
+    *next = 1000;
+    json_object_foreach (d->held, key, h) {
         int64_t until = json_integer_value(json_object_get(h, "lease_until"));
         int64_t end_at = json_integer_value(json_object_get(h, "end_at"));
         int64_t lease = json_integer_value(json_object_get(h, "lease_ms"));
-        char why[256], sid[SESSION_MAX + 1], id[FL_FAULT_ID_LEN];
-        struct fl_err e = {0};
-        bool found;
+        char why[256];
 
         if (now < until && (!end_at || now < end_at)) {
-            int64_t due = (end_at && end_at < until ? end_at : until) - now;
-            next = due < next ? due : next;
+            int64_t left = (end_at && end_at < until ? end_at : until) - now;
+            *next = left < *next ? left : *next;
             continue;
         }
-        snprintf(sid, sizeof sid, "%s", json_string_value(json_object_get(h, "session")));
-        snprintf(id, sizeof id, "%s", key); /* the entry goes with the revert */
         if (now >= until)
             snprintf(why, sizeof why,
                      "agent %s: lease expired (no renewal from session %s for %lld ms)", d->name,
-                     sid, (long long)lease);
+                     json_string_value(json_object_get(h, "session")), (long long)lease);
         else
             snprintf(why, sizeof why, "agent %s: duration ended", d->name);
-        if (fl_agentd_revert(d, id, why, &found, &e)) {
-            fl_error("revert of %s failed (%s); the guardian keeps retrying", id, e.msg);
-            json_object_del(d->held, id);
-        } else {
-            fl_info("fault %s reverted: %s, %lld ms after the deadline", id, why,
-                    (long long)(fl_now_ms() - (now >= until ? until : end_at)));
-        }
+        json_array_append_new(
+            due, json_pack("[s,s,I]", key, why, (json_int_t)(now >= until ? until : end_at)));
     }
+    return due;
+}
+
+int64_t fl_agentd_reap(struct fl_agentd *d)
+{
+    int64_t next;
+    json_t *due, *x;
+    size_t i;
+
+    pthread_mutex_lock(&d->lock);
+    due = reap_due(d, fl_now_ms(), &next);
+    pthread_mutex_unlock(&d->lock);
+    /* each revert without d->lock (fl_agentd_revert): renewals, health and
+     * the other requests go on while a driver reverts */
+    json_array_foreach (due, i, x) {
+        const char *id = json_string_value(json_array_get(x, 0));
+        const char *why = json_string_value(json_array_get(x, 1));
+        struct fl_err e = {0};
+        bool found = false;
+
+        if (fl_agentd_revert(d, id, why, false, &found, &e))
+            fl_error("revert of %s failed (%s); the guardian keeps retrying", id, e.msg);
+        else if (found)
+            fl_info("fault %s reverted: %s, %lld ms after the deadline", id, why,
+                    (long long)(fl_now_ms() - json_integer_value(json_array_get(x, 2))));
+    }
+    json_decref(due);
     return next;
 }

@@ -7,17 +7,34 @@
  * use both freely (and so a handler that is slow blocks every other one).
  * A route flagged FL_AGENTD_ROUTE_OWN_LOCK runs without it and takes it
  * only around its own uses of d->held and d->pending: fault apply and
- * commit, whose driver work (plan, prepare's fsync, inject) may take seconds
- * and must not hold up renewals, health, list or revert.
- * The journal has its own lock (fl_journal_lock: flock across processes,
- * j.threads across threads), which serialises overlap checks, record
- * writes and reverts; fl_fault_prepare/commit take it themselves. Order:
- * d->lock, then the journal lock, never the other way round, so a thread
- * that holds the journal lock never waits for d->lock. A fault being
- * injected (taken out of d->pending, not yet in d->held's final state) may
- * be reverted meanwhile by a DELETE, a recover or the reaper: the revert
- * goes by the journal record, and fl_fault_commit then finds the record gone
- * and undoes what inject added since. */
+ * commit, whose driver work (plan, prepare's fsync, inject) may take seconds,
+ * and revert (DELETE, recover; the reaper does the same), whose driver
+ * revert may too (a worker that takes its time to stop): none of them may
+ * hold up renewals, health or list. A renewal (also OWN_LOCK) picks its
+ * session's faults under d->lock, rewrites their records without it (each
+ * under its record lock, below), and updates the entries still in d->held
+ * under it again: an entry a revert took out meanwhile is not put back.
+ * A revert (fl_agentd_revert) takes the fault out of d->held and d->pending
+ * under d->lock, reverts it without d->lock, and puts the entry back under
+ * it only if the revert failed (DELETE, recover). A renewal meanwhile no
+ * longer sees the fault, so it neither renews nor resurrects it; a second
+ * revert of it finds no entry and waits in the journal (below), then finds
+ * no record: the driver reverts a fault once.
+ * The journal has two locks. The journal lock (fl_journal_lock: flock
+ * across processes, j.threads across threads) serialises overlap checks,
+ * new records and reverts (a revert holds it across the driver's revert:
+ * the overlap bookkeeping of compose.h must not see a fault half reverted);
+ * fl_fault_prepare/commit take it themselves. A record lock
+ * (fl_journal_record_lock, per fault id) excludes the writers of one record:
+ * a revert holds it throughout, a renewal (fl_fault_renew) and a commit's
+ * update take only it, so a slow revert of one fault never delays the
+ * renewal of another. Order: d->lock, then a record lock, then the journal
+ * lock, never the other way round, so a thread that holds a journal lock
+ * never waits for d->lock. A fault being injected (taken out of d->pending,
+ * not yet in d->held's final state) may be reverted meanwhile by a DELETE, a
+ * recover or the reaper: the revert goes by the journal record, and
+ * fl_fault_commit then finds the record gone (or the d->held entry gone)
+ * and undoes what inject added since, or replies 409. */
 #ifndef FL_REMOTE_AGENTD_INT_H
 #define FL_REMOTE_AGENTD_INT_H
 
@@ -97,13 +114,17 @@ void fl_agentd_fail(struct fl_agentd_resp *rs, int status, int exit_code, const 
 void fl_agentd_ok(struct fl_agentd_resp *rs, int status, json_t *body);
 /* Free what a reply holds (json, raw, headers). */
 void fl_agentd_resp_fini(struct fl_agentd_resp *rs);
-/* Revert fault id (held by this agent) saying why; drops it from d->held.
- * Called with d->lock held. */
-int fl_agentd_revert(struct fl_agentd *d, const char *id, const char *why, bool *found,
-                     struct fl_err *e);
-/* Revert every fault of the journal; returns {"reverted": [...], "failed": [...]}. */
+/* Revert fault id (held by this agent) saying why: drops it from d->held
+ * and d->pending under d->lock, then reverts it without d->lock. On failure
+ * the record stays, and with keep_on_failure so does its entry in d->held.
+ * Called without d->lock, from any thread. */
+int fl_agentd_revert(struct fl_agentd *d, const char *id, const char *why, bool keep_on_failure,
+                     bool *found, struct fl_err *e);
+/* Revert every fault of the journal (without d->lock); returns
+ * {"reverted": [...], "failed": [...]}. */
 json_t *fl_agentd_revert_all(struct fl_agentd *d, const char *why);
-/* Revert faults whose lease or duration ended; returns ms until the next deadline. */
+/* Revert faults whose lease or duration ended; returns ms until the next
+ * deadline. Called without d->lock (it takes it to find them). */
 int64_t fl_agentd_reap(struct fl_agentd *d);
 
 #endif

@@ -86,8 +86,9 @@ int fl_agent_client_list(struct fl_agent_client *c, json_t **faults, struct fl_e
 /* Revert one fault; *found false if it was already gone (not an error). */
 int fl_agent_client_revert(struct fl_agent_client *c, const char *id, bool *found,
                            struct fl_err *e);
-/* Revert every fault the agent holds (recover --all --hosts); *report is
- * {"reverted": [ids], "failed": [{id, error}]}. */
+/* Revert every fault the agent holds and end its jobs' leases (recover
+ * --all --hosts); *report is {"reverted": [ids], "failed": [{id, error}],
+ * "jobs_killed": [ids], "jobs_started": [ids]}. */
 int fl_agent_client_recover_all(struct fl_agent_client *c, json_t **report, struct fl_err *e);
 /* Renew this session's leases by the client's lease_ms; *live (may be
  * NULL) is the array of the session's fault ids the agent still holds, so a

@@ -425,21 +425,25 @@ void fl_jobs_unlink(struct fl_jobs *j, struct fl_job *jb)
         }
 }
 
-/* A pending job at its lease's end: "run" starts it, "kill" drops it. */
-static void pending_lease_end(struct fl_jobs *j, struct fl_job *jb)
+/* A pending job at its lease's end (why: what ended it, NULL for the lease
+ * running out): "run" starts it, "kill" drops it. */
+static void pending_lease_end(struct fl_jobs *j, struct fl_job *jb, const char *why)
 {
+    char lapsed[160];
+
+    snprintf(lapsed, sizeof lapsed, "no renewal from session %s for %lld ms", jb->session,
+             (long long)jb->lease_ms);
     jb->lease_until = 0;
     if (jb->run_on_lease_end) {
-        fl_info("job %s (%s): session %s's lease ended; on_lease_end run starts it now", jb->id,
-                jb->name, jb->session);
+        fl_info("job %s (%s): session %s's lease ended (%s); on_lease_end run starts it now",
+                jb->id, jb->name, jb->session, why ? why : lapsed);
         fl_jobs_start_job(j, jb);
         return;
     }
     jb->state = FL_JOB_KILLED;
     jb->ended_ms = fl_now_ms();
     fl_jobs_record_remove(j, jb);
-    fl_info("job %s (%s) dropped before it started: no renewal from session %s for %lld ms", jb->id,
-            jb->name, jb->session, (long long)jb->lease_ms);
+    fl_info("job %s (%s) dropped before it started: %s", jb->id, jb->name, why ? why : lapsed);
 }
 
 static void running_turn(struct fl_job *jb, int64_t now)
@@ -467,7 +471,7 @@ static bool job_turn(struct fl_jobs *j, struct fl_job *jb, int64_t now, int64_t 
 {
     if (jb->state == FL_JOB_PENDING) {
         if (jb->lease_until && now >= jb->lease_until)
-            pending_lease_end(j, jb);
+            pending_lease_end(j, jb, NULL);
         else if (now >= jb->start_at)
             fl_jobs_start_job(j, jb);
         else {
@@ -524,6 +528,30 @@ json_t *fl_jobs_renew(struct fl_jobs *j, const char *session, int64_t lease_ms)
         }
     pthread_mutex_unlock(&j->mu);
     return ids;
+}
+
+json_t *fl_jobs_end_leases(struct fl_jobs *j, const char *why)
+{
+    json_t *killed = json_array(), *started = json_array();
+
+    pthread_mutex_lock(&j->mu);
+    for (struct fl_job *jb = j->list; jb; jb = jb->next) {
+        if (jb->deleted || !jb->lease_until)
+            continue; /* its lease already ended (or it is being forgotten) */
+        if (jb->state == FL_JOB_PENDING) {
+            pending_lease_end(j, jb, why); /* "run" starts now, "kill" is dropped */
+            json_array_append_new(jb->run_on_lease_end ? started : killed, json_string(jb->id));
+        } else if (jb->state == FL_JOB_RUNNING) {
+            jb->lease_until = 0;
+            if (jb->run_on_lease_end)
+                continue;     /* left to finish, as at its lease's end */
+            if (!jb->kill_at) /* not already being killed (a timeout) */
+                fl_jobs_begin_kill(jb, FL_JOB_KILLED, why);
+            json_array_append_new(killed, json_string(jb->id));
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+    return json_pack("{s:o,s:o}", "jobs_killed", killed, "jobs_started", started);
 }
 
 /* ---- set-up, sweep, stop ----------------------------------------------- */

@@ -64,6 +64,12 @@ size_t fl_jobs_count(struct fl_jobs *j);
 void fl_jobs_sweep(struct fl_jobs *j);
 /* Extend the lease of session's pending and running jobs; returns their ids. */
 json_t *fl_jobs_renew(struct fl_jobs *j, const char *session, int64_t lease_ms);
+/* recover --all: end every job's lease now, as its end would (a "kill" job
+ * is killed, or dropped while pending; a pending "run" job starts now; a
+ * running "run" job is left to finish). Returns {"jobs_killed": [ids],
+ * "jobs_started": [ids]}; the kills end in the reaper's turns (SIGKILL
+ * after FL_JOB_KILL_GRACE_MS). */
+json_t *fl_jobs_end_leases(struct fl_jobs *j, const char *why);
 /* The reaper's turn: reap ended children, start due jobs, enforce timeouts
  * and leases, forget old ones. Returns ms until it wants to run again. */
 int64_t fl_jobs_tick(struct fl_jobs *j);

@@ -2,8 +2,12 @@
 apply is slow (a 2 GiB disk.fill on a tmpfs the test mounts itself: the
 kernel zeroes every page of it), another controller's lease renewal, a
 health check and a listing answer before that apply returns, and the slow
-fault then holds and reverts. The agent listens on loopback only and its
-journal is the test's state directory."""
+fault then holds and reverts. The same while a revert is slow (a disk.io
+whose filesystem process the test freezes in a freezer cgroup of its own:
+the revert's SIGTERM waits until the test thaws it), whether a DELETE or the
+lease reaper reverts it, and a second revert of that fault at once (a
+recover, a DELETE) does not revert it again. The agent listens
+on loopback only and its journal is the test's state directory."""
 import json
 import os
 import signal
@@ -15,7 +19,7 @@ import uuid
 
 import pytest
 
-from conftest import BIN, wait_for
+from conftest import BIN, cgroup2_mount, wait_for
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -32,6 +36,88 @@ def big_tmpfs(tmp_path):
     assert r.returncode == 0, "cannot mount a tmpfs: " + r.stderr
     yield str(d)
     subprocess.run(["umount", "-l", str(d)], check=True)
+
+
+class Freezer:
+    """A freezer cgroup of the test's own (cgroup v1's freezer controller, else
+    cgroup v2's cgroup.freeze): freeze(pid) moves pid into it and freezes it,
+    thaw() thaws it. close() thaws, moves what is left back to the root
+    cgroup and removes the cgroup."""
+
+    def __init__(self):
+        v1 = "/sys/fs/cgroup/freezer"
+        name = "faultline-test-" + uuid.uuid4().hex[:8]
+        if os.path.isfile(os.path.join(v1, "freezer.state")) or \
+                os.path.isfile(os.path.join(v1, "cgroup.procs")) and not cgroup2_mount():
+            self.root, self.v2 = v1, False
+        else:
+            self.root, self.v2 = cgroup2_mount(), True
+        assert self.root, "no freezer cgroup on this machine (cgroup v1 freezer or cgroup v2)"
+        self.dir = os.path.join(self.root, name)
+        os.mkdir(self.dir)
+
+    def _write(self, name, value):
+        with open(os.path.join(self.dir, name), "w") as f:
+            f.write(value)
+
+    def freeze(self, pid):
+        self._write("cgroup.procs", str(pid))
+        if self.v2:
+            self._write("cgroup.freeze", "1")
+        else:
+            self._write("freezer.state", "FROZEN")
+
+    def thaw(self):
+        if self.v2:
+            self._write("cgroup.freeze", "0")
+        else:
+            self._write("freezer.state", "THAWED")
+
+    def close(self):
+        self.thaw()
+        with open(os.path.join(self.dir, "cgroup.procs")) as f:
+            left = f.read().split()
+        for pid in left:
+            try:
+                with open(os.path.join(self.root, "cgroup.procs"), "w") as f:
+                    f.write(pid)
+            except OSError:
+                pass  # gone meanwhile
+        assert wait_for(lambda: not open(os.path.join(self.dir, "cgroup.procs")).read(), 10)
+        os.rmdir(self.dir)
+
+
+@pytest.fixture
+def freezer():
+    fz = Freezer()
+    yield fz
+    fz.close()
+
+
+def sigterm_pending(pid):
+    """True once pid has a SIGTERM pending (queued, not acted on: frozen)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(("ShdPnd:", "SigPnd:")) and \
+                        int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)):
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def pid_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def mounted(path):
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
 
 
 class Agent:
@@ -235,6 +321,131 @@ def test_revert_during_a_slow_apply_undoes_it_and_the_apply_answers_409(agent, b
     # nothing of it stays: no file, the space is back, no record
     assert fill_files(big_tmpfs) == []
     assert wait_for(lambda: avail(big_tmpfs) >= free0 - MiB, 10)
+    st, listing = call(api + "/faults")
+    assert st == 200 and listing["faults"] == [], listing
+    agent.stop()
+
+
+def test_renew_and_health_answer_while_a_slow_revert_runs_and_it_reverts_once(
+        agent, tmp_path, freezer):
+    """A DELETE whose revert is slow (the disk.io filesystem process is frozen,
+    so the SIGTERM the revert sends waits until the test thaws it): another
+    session's renewal and a health check answer while that revert runs, its
+    own session's renewal no longer renews it; a recover sent meanwhile reverts the other faults but not that one again;
+    once thawed, the DELETE reverts it (the filesystem is unmounted)."""
+    api = agent.url
+    io_dir, fill_dir = tmp_path / "io", tmp_path / "fill"
+    io_dir.mkdir()
+    fill_dir.mkdir()
+    st, a = call(api + "/faults", "POST",
+                 {"kind": "disk.io", "params": {"path": str(io_dir), "delay": "1ms"},
+                  "session": "ctl-a", "lease_ms": 60000})
+    assert st == 201, a
+    st, b = call(api + "/faults", "POST",
+                 {"kind": "disk.fill", "params": {"path": str(fill_dir), "size": "1MiB"},
+                  "session": "ctl-b", "lease_ms": 60000})
+    assert st == 201, b
+    worker = a["undo"]["worker"]["pid"]
+    assert mounted(str(io_dir)) and pid_alive(worker)
+    freezer.freeze(worker)  # from here on, nothing of the test touches io_dir
+    replies = {}
+
+    def send(key, *req):
+        replies[key] = call(*req)
+
+    t_del = threading.Thread(target=send, args=("delete", api + f"/faults/{a['id']}", "DELETE"))
+    t_rec = threading.Thread(target=send, args=("recover", api + "/recover", "POST", {}))
+    t_del.start()
+    try:
+        # the revert is under way once the frozen process has its SIGTERM pending
+        assert wait_for(lambda: sigterm_pending(worker) or not t_del.is_alive(), 30, 0.005)
+        assert t_del.is_alive(), f"the DELETE returned before the test could look: {replies}"
+        st, renew = call(api + "/sessions/ctl-b/renew", "POST", {"lease_ms": 60000})
+        st_h, health = call(api + "/health")
+        # A's own session renewed meanwhile: the fault being reverted is not
+        # renewed, listed as live or put back
+        st_a, renew_a = call(api + "/sessions/ctl-a/renew", "POST", {"lease_ms": 60000})
+        # order, not a clock: all answered while the revert still waited
+        answered_first = t_del.is_alive() and pid_alive(worker)
+        t_rec.start()  # a second revert of the same fault, racing the first
+        wait_for(lambda: not t_rec.is_alive(), 0.3)
+    finally:
+        freezer.thaw()
+        t_del.join(60)
+        if t_rec.ident:
+            t_rec.join(60)
+    assert st == 200 and renew["live"] == [b["id"]], renew
+    assert st_h == 200 and health["ok"], health
+    assert st_a == 200 and renew_a["live"] == [], renew_a
+    assert answered_first, "renew/health waited for the slow revert to finish"
+    st, rep = replies["delete"]
+    assert st == 200 and rep["reverted"], rep
+    # the recover reverted B, not A again (A was the DELETE's)
+    st, rec = replies["recover"]
+    assert st == 200 and rec["reverted"] == [b["id"]] and rec["failed"] == [], rec
+    assert wait_for(lambda: not pid_alive(worker), 10)
+    assert not mounted(str(io_dir))
+    assert os.listdir(fill_dir) == []
+    st, listing = call(api + "/faults")
+    assert st == 200 and listing["faults"] == [], listing
+    st, _ = call(api + f"/faults/{a['id']}")
+    assert st == 404
+    log = agent.log()
+    assert log.count(f"fault {a['id']} reverted") == 1, log
+    agent.stop()
+
+
+def test_a_slow_revert_at_lease_end_holds_up_no_request_and_a_racing_delete_finds_it_gone(
+        agent, tmp_path, freezer):
+    """The lease reaper (the agent's main thread) reverting a fault whose
+    filesystem process is frozen: another session's renewal and a health check
+    answer meanwhile, and a DELETE of that fault racing the reaper does not
+    revert it again ("reverted": false once the reaper's revert is done)."""
+    api = agent.url
+    io_dir, fill_dir = tmp_path / "io", tmp_path / "fill"
+    io_dir.mkdir()
+    fill_dir.mkdir()
+    st, b = call(api + "/faults", "POST",
+                 {"kind": "disk.fill", "params": {"path": str(fill_dir), "size": "1MiB"},
+                  "session": "ctl-b", "lease_ms": 60000})
+    assert st == 201, b
+    # A's session never renews: its lease ends 3 s after the apply
+    st, a = call(api + "/faults", "POST",
+                 {"kind": "disk.io", "params": {"path": str(io_dir), "delay": "1ms"},
+                  "session": "ctl-a", "lease_ms": 3000})
+    assert st == 201, a
+    worker = a["undo"]["worker"]["pid"]
+    freezer.freeze(worker)  # from here on, nothing of the test touches io_dir
+    replies = {}
+
+    def delete():
+        replies["delete"] = call(api + f"/faults/{a['id']}", "DELETE")
+
+    t_del = threading.Thread(target=delete)
+    try:
+        # the reaper's revert is under way once the frozen process has its SIGTERM
+        assert wait_for(lambda: sigterm_pending(worker) or not pid_alive(worker), 30, 0.005)
+        assert pid_alive(worker), "the revert ended before the test could look"
+        st, renew = call(api + "/sessions/ctl-b/renew", "POST", {"lease_ms": 60000})
+        st_h, health = call(api + "/health")
+        answered_first = pid_alive(worker) and sigterm_pending(worker)
+        t_del.start()
+        wait_for(lambda: not t_del.is_alive(), 0.3)
+    finally:
+        freezer.thaw()
+        if t_del.ident:
+            t_del.join(60)
+    assert st == 200 and renew["live"] == [b["id"]], renew
+    assert st_h == 200 and health["ok"], health
+    assert answered_first, "renew/health waited for the reaper's slow revert"
+    st, rep = replies["delete"]
+    assert st == 200 and rep == {"id": a["id"], "reverted": False}, rep
+    assert wait_for(lambda: not pid_alive(worker), 10)
+    assert not mounted(str(io_dir))
+    log = agent.log()
+    assert log.count(f"fault {a['id']} reverted") == 1 and "lease expired" in log, log
+    st, rep = call(api + f"/faults/{b['id']}", "DELETE")
+    assert st == 200 and rep["reverted"], rep
     st, listing = call(api + "/faults")
     assert st == 200 and listing["faults"] == [], listing
     agent.stop()

@@ -407,3 +407,34 @@ def test_bad_requests_and_the_job_limit(agents, fl, tmp_path):
     # bad agent options
     rc, _, err = fl("agent", "--job-output-max", "lots", "--state-dir", str(tmp_path / "x"))
     assert rc == 2 and "--job-output-max" in err
+
+
+def test_recover_all_hosts_ends_the_jobs_as_their_leases_end_would(agents, fl):
+    """`recover --all --hosts` ends every job as its lease's end would: a
+    running "kill" job's process is gone (by pid), a pending "kill" job is
+    dropped, a pending on_lease_end "run" job (a restart) starts at once
+    instead of after its delay; the command prints each one."""
+    a = agents("--allow-commands")
+    running = a.start({"kind": "command", "command": "sleep 300", "lease_ms": 60000})
+    pid = track(a, running)
+    restart = a.start({"kind": "command", "command": "echo restarted", "delay_ms": 600000,
+                       "lease_ms": 60000, "on_lease_end": "run"})
+    dropped = a.start({"kind": "command", "command": "echo never", "delay_ms": 600000,
+                       "lease_ms": 60000})
+    assert alive(pid) and a.status(restart["id"])["state"] == "pending"
+    rc, out, err = fl("recover", "--all", "--hosts", f"127.0.0.1:{a.port}", "--token", TOKEN)
+    assert rc == 0, err
+    assert f"job {running['id']} killed" in out and f"job {dropped['id']} killed" in out, out
+    assert f"job {restart['id']} started" in out, out
+    assert wait_for(lambda: not alive(pid), 5)
+    assert a.wait_state(running["id"], ["killed"], 5)["state"] == "killed"
+    d = a.status(dropped["id"])
+    assert d["state"] == "killed" and d["pid"] is None, d
+    s = a.wait_state(restart["id"], ["exited"], 5)
+    assert s["exit"] == 0
+    st, (data, _) = a.call("GET", f"/jobs/{restart['id']}/output", raw=True)
+    assert data == b"restarted\n"
+    # the reply over HTTP names them; a second recover finds nothing left to end
+    st, rep = a.call("POST", "/recover", {})
+    assert st == 200 and rep["jobs_killed"] == [] and rep["jobs_started"] == [], rep
+    assert rep["reverted"] == [] and rep["host"] == "jobs1", rep

@@ -1,10 +1,12 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/apply.h"
@@ -447,6 +449,93 @@ Test(compose, shared_and_exclusive_claims)
         cr_assert_eq(unlink(path), 0);
         cr_assert_eq(rmdir(dir), 0);
     }
+}
+
+struct renew_arg {
+    struct fl_journal *j;
+    const char *id;
+    bool alive;
+    volatile int done;
+};
+
+static void *renew_thread(void *arg)
+{
+    struct renew_arg *a = arg;
+
+    a->alive = fl_fault_renew(a->j, a->id, 30000);
+    a->done = 1;
+    return NULL;
+}
+
+/* pthread_join, but fail instead of hanging when the thread never ends (a
+ * deadlock): the bound is far above any time this can take. */
+static void join_or_fail(pthread_t t, const char *what)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 60;
+    cr_assert_eq(pthread_timedjoin_np(t, NULL, &ts), 0, "%s never returned", what);
+}
+
+/* Renewals take only their own record's lock (journal.h): one goes through
+ * while another thread holds the journal lock (as a revert does across its
+ * driver's revert), waits while its record is locked (a revert of that very
+ * fault), and after the record is removed renews nothing and writes nothing
+ * back. */
+Test(journal, renewal_needs_only_its_records_lock)
+{
+    char dir[] = "/tmp/fl-test-reclock-XXXXXX", path[96];
+    struct fl_journal j;
+    struct fl_err e = {0};
+    struct fl_fault a;
+    struct renew_arg ra;
+    pthread_t t;
+    json_t *rec;
+    int64_t until;
+    int rl;
+
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(fl_journal_open(&j, dir, &e), 0, "%s", e.msg);
+    fake_fault(&a, "process.pause", "0000001a", NULL, PAUSED());
+    rec = fl_journal_record(&a, 0, 1000, 0);
+    cr_assert_eq(fl_journal_put(&j, rec, &e), 0, "%s", e.msg);
+    until = json_integer_value(json_object_get(rec, "lease_until"));
+    json_decref(rec);
+
+    /* the journal lock held elsewhere: the renewal does not wait for it */
+    fl_journal_lock(&j);
+    ra = (struct renew_arg){.j = &j, .id = "0000001a"};
+    cr_assert_eq(pthread_create(&t, NULL, renew_thread, &ra), 0);
+    join_or_fail(t, "a renewal while the journal lock was held");
+    fl_journal_unlock(&j);
+    cr_assert(ra.alive);
+    rec = fl_journal_get(&j, "0000001a", &e);
+    cr_assert(json_integer_value(json_object_get(rec, "lease_until")) > until);
+    json_decref(rec);
+
+    /* its record locked (a revert of it under way): it waits, then finds the
+     * record removed and writes nothing */
+    rl = fl_journal_record_lock(&j, "0000001a");
+    cr_assert(rl >= 0);
+    ra = (struct renew_arg){.j = &j, .id = "0000001a"};
+    cr_assert_eq(pthread_create(&t, NULL, renew_thread, &ra), 0);
+    usleep(100 * 1000);
+    cr_assert_not(ra.done, "the renewal did not wait for the record lock");
+    fl_journal_remove(&j, "0000001a");
+    fl_journal_record_unlock(rl);
+    join_or_fail(t, "a renewal after the record lock was released");
+    cr_assert_not(ra.alive);
+    snprintf(path, sizeof path, "%s/faults/0000001a.json", dir);
+    cr_assert_neq(access(path, F_OK), 0, "a renewal wrote back a removed record");
+
+    fl_fault_fini(&a);
+    fl_journal_close(&j);
+    snprintf(path, sizeof path, "%s/faults", dir);
+    cr_assert_eq(rmdir(path), 0);
+    snprintf(path, sizeof path, "%s/journal.lock", dir);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(rmdir(dir), 0);
 }
 
 /* The scope of a claim is the namespace itself: a fault planned with --netns
