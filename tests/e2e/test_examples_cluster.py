@@ -28,7 +28,8 @@ def test_etcd_leader_partition_and_member_restart_is_valid(example):
            if e["message"].startswith("partition-leader: host_from gave")][0]
     assert cut.count("=") == 2, cut  # "peers hA=ADDR, hB=ADDR": the leader not among them
     # a member killed and started again
-    assert "killed 1 of 1 process matching '^etcd --name m3 '" in events, events
+    assert ("killed 1 of 1 process matching '^etcd --name m3 --data-dir /tmp/faultline-x"
+            in events), events
     assert "kill-member: restarted (revert of the kill)" in events, events
     # the restarted member rejoined; teardown stopped all three
     assert event_output(run, "members-healthy") == (0, "all 3 members healthy after the run")

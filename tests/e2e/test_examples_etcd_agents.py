@@ -114,16 +114,20 @@ def test_etcd_example_through_agents_is_valid(agent_lab, state_dir, tmp_path):
     assert any("on host client by its agent (job j" in m for m in evs), text
     assert any(m.startswith("the workload finished: ") and "fetched from host client's agent (" in m
                for m in evs), text
-    # the leader, found when the fault started, was cut off by its agent
+    # the leader, found when the fault started (etcdctl run by h1's agent),
+    # was cut off by its agent
     cut = [m for m in evs if m.startswith("partition-leader: host_from gave")]
-    assert len(cut) == 1 and "(through its agent)" in cut[0], text
+    assert len(cut) == 1, text
+    assert "(through its agent), asked on host h1 by its agent;" in cut[0], text
     assert any(re.match(r"partition-leader \S+ applied on host h[123] by its agent", m)
                for m in evs), text
     assert any(re.match(r"partition-leader \S+ reverted on host h[123] by its agent", m)
                for m in evs), text
     # the member on h3 killed by h3's agent, and restarted by it (a job)
-    killed = [m for m in evs if m.startswith("kill-member ") and "applied on host h3 by its agent" in m]
-    assert len(killed) == 1 and "killed 1 of 1 process matching '^etcd --name m3 '" in killed[0], text
+    killed = [m for m in evs
+              if m.startswith("kill-member ") and "applied on host h3 by its agent" in m]
+    pattern = f"'^etcd --name m3 --data-dir /tmp/faultline-{name}/m3 '"
+    assert len(killed) == 1 and f"killed 1 of 1 process matching {pattern}" in killed[0], text
     old = int(re.search(r"\(pid (\d+)\)", killed[0]).group(1))
     assert not alive(old)
     assert any(m.startswith("kill-member: restart in 1.0s on host h3 by its agent (job j")
