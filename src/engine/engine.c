@@ -1403,8 +1403,9 @@ static void start_step(struct run *r, size_t idx)
 
     s->state = STEP_ACTIVE;
     if (a->type == FL_ACTION_COMMAND) {
-        event(r, "%s: running `%s`%s%s", a->name, a->command, a->host ? " on host " : "",
-              a->host ? a->host : "");
+        event(r, "%s: running `%s`%s%s%s", a->name, a->command, a->host ? " on host " : "",
+              a->host ? a->host : "",
+              fl_cluster_agent_of(r->spec, r->agents, a->host) ? " by its agent" : "");
         s->remote = fl_cluster_agent_of(r->spec, r->agents, a->host);
         s->cmd_started = pthread_create(&s->cmd_th, NULL, command_main, s) == 0;
         if (!s->cmd_started) {
@@ -1892,8 +1893,8 @@ static bool run_commands(struct run *r, const char *phase, const struct fl_spec_
 
         if (is_setup && stopping(r))
             return false;
-        event(r, "%s%s%s: `%s`", c->name, c->host ? " on host " : "", c->host ? c->host : "",
-              c->command);
+        event(r, "%s%s%s%s: `%s`", c->name, c->host ? " on host " : "", c->host ? c->host : "",
+              fl_cluster_agent_of(r->spec, r->agents, c->host) ? " by its agent" : "", c->command);
         rc = fl_cluster_exec(r->spec, r->agents, c->host, c->name, c->command, c->timeout_ms,
                              r->o->state_dir, out, sizeof out);
         fl_format_duration(c->timeout_ms, lim, sizeof lim);

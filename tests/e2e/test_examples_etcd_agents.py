@@ -103,7 +103,12 @@ def test_etcd_example_through_agents_is_valid(agent_lab, state_dir, tmp_path):
     check = check_of(run)
     assert check["model"] == "kv" and check["result"] == "valid", check
 
-    # setup on each member's host: the members started, a leader elected
+    # every setup and teardown command ran on its host, by the host's agent
+    for c in ["start-m1", "start-m2", "start-m3", "wait-for-leader",
+              "members-healthy", "stop-m1", "stop-m2", "stop-m3"]:
+        assert any(re.match(re.escape(c) + r" on host h[123] by its agent: `", m)
+                   for m in evs), (c, text)
+    # setup: the members started, a leader elected
     for k in (1, 2, 3):
         assert event_output(run, f"start-m{k}") == (0, ""), event_output(run, f"start-m{k}")
     status, started = event_output(run, "wait-for-leader")
