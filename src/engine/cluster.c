@@ -469,21 +469,28 @@ static const struct fl_spec_host *match_host(const struct fl_spec *s, const char
     return NULL;
 }
 
-int fl_cluster_resolve(const struct fl_spec *s, const struct fl_spec_resolve *rs,
-                       const char *state_dir, char *value, size_t vlen,
-                       const struct fl_spec_host **host, struct fl_err *e)
+int fl_cluster_resolve(const struct fl_spec *s, struct fl_agent_client **agents,
+                       const struct fl_spec_resolve *rs, const char *state_dir, char *value,
+                       size_t vlen, const struct fl_spec_host **host, struct fl_err *e)
 {
     const struct fl_spec_host *from = rs->from ? fl_spec_host_find(s, rs->from) : NULL;
     char netns[64] = "";
     int rc;
 
     value[0] = '\0';
-    if (from)
+    if (from && from->agent && !fl_cluster_agent_of(s, agents, rs->from))
+        return fl_err_set(e, FL_ENOTARGET,
+                          "host_from asks from host %s, through its agent, which only a run "
+                          "reaches",
+                          rs->from);
+    if (from && !from->agent)
         snprintf(netns, sizeof netns, "%s-%s", from->lab, from->lab_host);
     if (rs->kind == FL_RESOLVE_COMMAND) {
         char out[1024];
         size_t n;
-        rc = fl_cluster_run(s, rs->from, rs->command, rs->timeout_ms, state_dir, out, sizeof out);
+        /* from an agent host: a job of its agent (the spec allows no other kind there) */
+        rc = fl_cluster_exec(s, agents, rs->from, "host_from", rs->command, rs->timeout_ms,
+                             state_dir, out, sizeof out);
         if (rc)
             return fl_err_set(e, FL_ENOTARGET, "host_from command `%s` %s %d: %s", rs->command,
                               rc < 0 ? "failed with error" : "exited with status", rc, out);
@@ -513,9 +520,10 @@ int fl_cluster_resolve(const struct fl_spec *s, const struct fl_spec_resolve *rs
     return 0;
 }
 
-json_t *fl_cluster_step_params(const struct fl_spec *s, const struct fl_spec_action *a,
-                               const char *state_dir, const struct fl_spec_host **resolved,
-                               char *note, size_t nlen, struct fl_err *e)
+json_t *fl_cluster_step_params(const struct fl_spec *s, struct fl_agent_client **agents,
+                               const struct fl_spec_action *a, const char *state_dir,
+                               const struct fl_spec_host **resolved, char *note, size_t nlen,
+                               struct fl_err *e)
 {
     json_t *p = json_deep_copy(a->params), *peers;
     const char *self = a->host; /* a host is not cut from itself (peer_hosts:) */
@@ -529,7 +537,8 @@ json_t *fl_cluster_step_params(const struct fl_spec *s, const struct fl_spec_act
     if (a->resolve.kind != FL_RESOLVE_NONE) {
         const struct fl_spec_host *h = NULL;
         char value[256], ns[64];
-        if (fl_cluster_resolve(s, &a->resolve, state_dir, value, sizeof value, &h, e) || !h) {
+        if (fl_cluster_resolve(s, agents, &a->resolve, state_dir, value, sizeof value, &h, e) ||
+            !h) {
             json_decref(p);
             return NULL;
         }
@@ -545,6 +554,10 @@ json_t *fl_cluster_step_params(const struct fl_spec *s, const struct fl_spec_act
             off += (size_t)snprintf(note, nlen, "host_from gave '%s': host %s (netns %s)", value,
                                     h->name, ns);
         }
+        if ((h = a->resolve.from ? fl_spec_host_find(s, a->resolve.from) : NULL) && h->agent &&
+            off < nlen)
+            off += (size_t)snprintf(note + off, nlen - off, ", asked on host %s by its agent",
+                                    h->name);
     }
     if (!a->npeer_hosts)
         return p;

@@ -69,19 +69,22 @@ int fl_cluster_host_addr(const struct fl_spec *s, const char *name, const char *
 
 /* Resolve a step's host_from now: *host is the host of hosts: the value
  * names (by name, or by address with any :PORT ignored); value holds what
- * was read. */
-int fl_cluster_resolve(const struct fl_spec *s, const struct fl_spec_resolve *rs,
-                       const char *state_dir, char *value, size_t vlen,
-                       const struct fl_spec_host **host, struct fl_err *e);
+ * was read. A command: query from an agent host runs as a job of its agent
+ * (agents: the run's clients, see fl_cluster_agent_of; NULL outside a run,
+ * where such a query is an error). */
+int fl_cluster_resolve(const struct fl_spec *s, struct fl_agent_client **agents,
+                       const struct fl_spec_resolve *rs, const char *state_dir, char *value,
+                       size_t vlen, const struct fl_spec_host **host, struct fl_err *e);
 
 /* The params a step's fault starts with: the file's, plus the netns of the
  * host resolved for it (host_from) and the addresses of its peer hosts
  * (between). `note` says what was resolved, for the run's events ("" when
  * nothing was); *resolved (when not NULL) is the host host_from gave,
  * or NULL. The caller owns the returned params. */
-json_t *fl_cluster_step_params(const struct fl_spec *s, const struct fl_spec_action *a,
-                               const char *state_dir, const struct fl_spec_host **resolved,
-                               char *note, size_t nlen, struct fl_err *e);
+json_t *fl_cluster_step_params(const struct fl_spec *s, struct fl_agent_client **agents,
+                               const struct fl_spec_action *a, const char *state_dir,
+                               const struct fl_spec_host **resolved, char *note, size_t nlen,
+                               struct fl_err *e);
 
 /* Clients for the agent hosts of hosts: (out[i] for host i; NULL for lab
  * hosts), each checked (reachable, token accepted) before anything is

@@ -651,7 +651,8 @@ static bool targets_exist(struct run *r)
                   a->name, a->ops->kind, a->host);
             continue;
         }
-        params = fl_cluster_step_params(r->spec, a, r->o->state_dir, NULL, note, sizeof note, &e);
+        params = fl_cluster_step_params(r->spec, r->agents, a, r->o->state_dir, NULL, note,
+                                        sizeof note, &e);
         if (!params) {
             event(r, "%s: %s", a->name, e.msg);
             set_verdict(r, FL_VERDICT_ERROR, "%s (%s): %s; nothing was injected", a->name,
@@ -1190,8 +1191,8 @@ static void apply_together(struct run *r, int64_t el)
             a->resolve.kind != FL_RESOLVE_NONE ||
             !(c = fl_cluster_agent_of(r->spec, r->agents, a->host)))
             continue;
-        if (!(s->pre_params =
-                  fl_cluster_step_params(r->spec, a, r->o->state_dir, NULL, note, sizeof note, &e)))
+        if (!(s->pre_params = fl_cluster_step_params(r->spec, r->agents, a, r->o->state_dir, NULL,
+                                                     note, sizeof note, &e)))
             continue; /* start_step reports it */
         h = (size_t)(fl_spec_host_find(r->spec, a->host) - r->spec->hosts);
         if (!b[h].steps && !(b[h].steps = calloc(r->spec->nactions, sizeof(struct step *))))
@@ -1430,8 +1431,9 @@ static void start_step(struct run *r, size_t idx)
 
     s->state = STEP_ACTIVE;
     if (a->type == FL_ACTION_COMMAND) {
-        event(r, "%s: running `%s`%s%s", a->name, a->command, a->host ? " on host " : "",
-              a->host ? a->host : "");
+        event(r, "%s: running `%s`%s%s%s", a->name, a->command, a->host ? " on host " : "",
+              a->host ? a->host : "",
+              fl_cluster_agent_of(r->spec, r->agents, a->host) ? " by its agent" : "");
         s->remote = fl_cluster_agent_of(r->spec, r->agents, a->host);
         s->cmd_started = pthread_create(&s->cmd_th, NULL, command_main, s) == 0;
         if (!s->cmd_started) {
@@ -1442,9 +1444,10 @@ static void start_step(struct run *r, size_t idx)
     }
     {
         const struct fl_spec_host *h = NULL;
-        json_t *params = s->pre_params ? s->pre_params
-                                       : fl_cluster_step_params(r->spec, a, r->o->state_dir, &h,
-                                                                note, sizeof note, &e);
+        json_t *params = s->pre_params
+                             ? s->pre_params
+                             : fl_cluster_step_params(r->spec, r->agents, a, r->o->state_dir, &h,
+                                                      note, sizeof note, &e);
         s->pre_params = NULL;
         s->host = h ? h->name : a->host;
         if (!params) {
@@ -1841,6 +1844,10 @@ static bool needs_commands(const struct fl_spec *s, const char *name)
     for (size_t i = 0; i < s->nactions; i++)
         if (s->actions[i].restart.present && s->actions[i].resolve.kind != FL_RESOLVE_NONE)
             return true;
+    for (size_t i = 0; i < s->nactions; i++) /* host_from's command: asked from there */
+        if (s->actions[i].resolve.kind == FL_RESOLVE_COMMAND && s->actions[i].resolve.from &&
+            !strcmp(s->actions[i].resolve.from, name))
+            return true;
     return false;
 }
 
@@ -1861,7 +1868,8 @@ static int check_agent_commands(struct run *r, struct fl_err *e)
         if (!ok)
             return fl_err_set(e, FL_EPERM,
                               "host %s: its agent (%s) runs no commands, and this experiment "
-                              "runs setup, teardown, command steps or restarts there; start "
+                              "runs setup, teardown, command steps, restarts or host_from "
+                              "commands there; start "
                               "that agent with `faultline agent --allow-commands` (a lab: "
                               "`faultline lab up --agent-commands`)",
                               h->name, h->agent);
@@ -1918,8 +1926,8 @@ static bool run_commands(struct run *r, const char *phase, const struct fl_spec_
 
         if (is_setup && stopping(r))
             return false;
-        event(r, "%s%s%s: `%s`", c->name, c->host ? " on host " : "", c->host ? c->host : "",
-              c->command);
+        event(r, "%s%s%s%s: `%s`", c->name, c->host ? " on host " : "", c->host ? c->host : "",
+              fl_cluster_agent_of(r->spec, r->agents, c->host) ? " by its agent" : "", c->command);
         rc = fl_cluster_exec(r->spec, r->agents, c->host, c->name, c->command, c->timeout_ms,
                              r->o->state_dir, out, sizeof out);
         fl_format_duration(c->timeout_ms, lim, sizeof lim);

@@ -66,7 +66,7 @@ static int print_method(const struct fl_spec *spec, const struct fl_engine_opts 
             print_restart(out, a); /* a job of that agent, handed over at the kill */
             continue;
         }
-        params = fl_cluster_step_params(spec, a, o->state_dir, NULL, note, sizeof note, e);
+        params = fl_cluster_step_params(spec, NULL, a, o->state_dir, NULL, note, sizeof note, e);
         if (!params) {
             fprintf(out, "  +%.1fs %s: CANNOT PLAN: %s\n", (double)a->start_ms / 1000.0, a->name,
                     e->msg);

@@ -175,24 +175,6 @@ static char *host_netns(const struct fl_spec_host *h)
     return ns;
 }
 
-/* A host where host_from queries (from:) can run: this machine's lab
- * hosts, not agent hosts. */
-static char *command_host_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, const char *what)
-{
-    char *name = host_ref(c, v, what);
-    const struct fl_spec_host *h = name ? fl_spec_host_find(c->s, name) : NULL;
-
-    if (h && h->agent) {
-        err_at(c, v,
-               "%s '%s' is reached through its agent, which does not run host_from "
-               "queries; query from this machine or a lab host",
-               what, name);
-        free(name);
-        return NULL;
-    }
-    return name;
-}
-
 /* A host where commands and workloads can run: a lab host (its namespace)
  * or an agent host (a job of its agent, which needs --allow-commands for
  * commands; checked when the run starts, validate cannot know). */
@@ -204,15 +186,6 @@ static char *job_host_ref(struct fl_spec_ctx *c, const struct fl_ynode *v, const
 char *fl_spec_host_name(struct fl_spec_ctx *c, const struct fl_ynode *v)
 {
     return job_host_ref(c, v, "host");
-}
-
-char *fl_spec_host_netns_of(struct fl_spec_ctx *c, const struct fl_ynode *v)
-{
-    char *name = command_host_ref(c, v, "host");
-    char *ns = name ? host_netns(fl_spec_host_find(c->s, name)) : NULL;
-
-    free(name);
-    return ns;
 }
 
 /* A probe's or a workload's host: an agent host (*host: its name; the
@@ -339,6 +312,27 @@ static void load_peer_hosts(struct fl_spec_ctx *c, const struct fl_ynode *n,
     json_object_set_new(a->params, "peer", json_pack("[s]", "192.0.2.1"));
 }
 
+/* host_from's from: this machine's lab hosts for every kind of query; an
+ * agent host for a command: query only (a job of its agent: the engine
+ * reaches it, needing --allow-commands there). */
+static void load_resolve_from(struct fl_spec_ctx *c, const struct fl_ynode *v,
+                              struct fl_spec_resolve *r)
+{
+    const struct fl_spec_host *h;
+
+    r->from = host_ref(c, v, "from");
+    h = r->from ? fl_spec_host_find(c->s, r->from) : NULL;
+    if (h && h->agent && r->kind != FL_RESOLVE_COMMAND) {
+        err_at(c, v,
+               "from '%s' is reached through its agent, which runs host_from's command: "
+               "queries only (as a job); ask http: or sentinel: from this machine or a lab host, "
+               "or use command: (e.g. curl or redis-cli) from '%s'",
+               r->from, r->from);
+        free(r->from);
+        r->from = NULL;
+    }
+}
+
 static void load_resolve(struct fl_spec_ctx *c, const struct fl_ynode *n, struct fl_spec_resolve *r)
 {
     static const char *const keys[] = {"command", "http", "pointer", "sentinel",
@@ -390,7 +384,7 @@ static void load_resolve(struct fl_spec_ctx *c, const struct fl_ynode *n, struct
                "host_from takes exactly one of command:, http: (with pointer:) or sentinel: "
                "(with master:)");
     if ((v = fl_yaml_get(n, "from")))
-        r->from = command_host_ref(c, v, "from");
+        load_resolve_from(c, v, r);
     if ((v = fl_yaml_get(n, "timeout")) && get_duration(c, v, "timeout", &r->timeout_ms) &&
         r->timeout_ms <= 0)
         err_at(c, v, "timeout must be longer than 0");

@@ -48,9 +48,6 @@ void fl_spec_load_commands(struct fl_spec_ctx *c, const struct fl_ynode *n, cons
 void fl_spec_probe_host(struct fl_spec_ctx *c, const struct fl_ynode *v, char **netns, char **host);
 /* The name of a host of hosts: (a copy), or NULL with an error reported. */
 char *fl_spec_host_name(struct fl_spec_ctx *c, const struct fl_ynode *v);
-/* The namespace of the host that node names (a lab host's LAB-hN), or
- * NULL with an error reported. */
-char *fl_spec_host_netns_of(struct fl_spec_ctx *c, const struct fl_ynode *v);
 /* The host-related keys of a fault step (host, host_from, restart,
  * reclaim); the kind's params may gain netns. */
 void fl_spec_load_step_hosts(struct fl_spec_ctx *c, const struct fl_ynode *n,

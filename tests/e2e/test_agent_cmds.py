@@ -318,7 +318,8 @@ method:
     assert run["verdict"] == "error"
     assert run["explanation"].startswith(
         f"host h1: its agent ({urls['h1']}) runs no commands, and this experiment runs setup, "
-        "teardown, command steps or restarts there; start that agent with `faultline agent "
+        "teardown, command steps, restarts or host_from commands there; start that agent "
+        "with `faultline agent "
         "--allow-commands` (a lab: `faultline lab up --agent-commands`); nothing was injected"), \
         run["explanation"]
     assert not (d / "setup-ran").exists()
@@ -326,6 +327,22 @@ method:
     # validate cannot know the agent's flags: the file is valid
     rc, out, err = fl("validate", d / "exp.yaml")
     assert rc == 0, out + err
+    # a host_from command asked from that agent host is a command there too
+    text = f"""
+title: a host_from query on an agent that runs no commands
+{hosts_yaml(name, urls, state_dir)}
+steady_state:
+  probes: [{{name: ok, type: command, command: "true"}}]
+method:
+  - {{kind: network.partition, peer: 192.0.2.9, duration: 1s,
+     host_from: {{command: "touch {d}/asked; echo h1", from: h1}}}}
+"""
+    rc, so, se, run = run_json(fl, d, text)
+    assert rc == 5 and run["verdict"] == "error", so + se
+    assert run["explanation"].startswith(f"host h1: its agent ({urls['h1']}) runs no commands"), \
+        run["explanation"]
+    assert not (d / "asked").exists()
+    assert not any("applied" in e["message"] for e in run["events"])
 
 
 def test_history_that_cannot_be_fetched_is_never_valid(fl, lab, state_dir, tmp_path,

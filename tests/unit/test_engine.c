@@ -178,7 +178,7 @@ Test(engine, peer_hosts_leave_out_the_steps_own_host)
     json_t *p;
 
     cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
-    p = fl_cluster_step_params(s, &s->actions[0], NULL, &h, note, sizeof note, &e);
+    p = fl_cluster_step_params(s, NULL, &s->actions[0], NULL, &h, note, sizeof note, &e);
     cr_assert_not_null(p, "%s", e.msg);
     cr_expect_str_eq(h->name, "h2");
     cr_expect_str_eq(json_string_value(json_object_get(p, "netns")), "lab-h2");
@@ -187,7 +187,8 @@ Test(engine, peer_hosts_leave_out_the_steps_own_host)
     cr_expect_str_eq(json_string_value(json_array_get(json_object_get(p, "peer"), 1)), "10.9.0.4");
     cr_expect(strstr(note, "peers h1=10.9.0.2, h3=10.9.0.4"), "%s", note);
     json_decref(p);
-    cr_expect_null(fl_cluster_step_params(s, &s->actions[1], NULL, NULL, note, sizeof note, &e));
+    cr_expect_null(
+        fl_cluster_step_params(s, NULL, &s->actions[1], NULL, NULL, note, sizeof note, &e));
     cr_expect(strstr(e.msg, "alone: peer_hosts leaves no peer: it names only the step's host h1"),
               "%s", e.msg);
     fl_spec_free(s);

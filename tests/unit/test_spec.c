@@ -529,6 +529,43 @@ Test(spec, commands_restart_and_workloads_load_on_agent_hosts)
     fl_spec_errors_fini(&errs);
 }
 
+/* host_from's command: may be asked from an agent host (a job of its
+ * agent); http: and sentinel: only from this machine or a lab host. */
+Test(spec, host_from_command_may_be_asked_from_an_agent_host)
+{
+    const char *ok = "title: t\n"
+                     "hosts: {a1: {agent: 'http://10.0.0.5:7421', token: 'env:T'}, h2: lab/h2}\n"
+                     "steady_state: {probes: [{name: ok, type: command, command: 'true'}]}\n"
+                     "duration: 2s\n"
+                     "method:\n"
+                     "  - {kind: network.partition, peer_hosts: [a1, h2],\n"
+                     "     host_from: {command: 'cat /run/leader', from: a1}}\n";
+    const char *bad = "title: t\n"
+                      "hosts: {a1: {agent: 'http://10.0.0.5:7421', token: 'env:T'}, h2: lab/h2}\n"
+                      "steady_state: {probes: [{name: ok, type: command, command: 'true'}]}\n"
+                      "duration: 2s\n"
+                      "method:\n"
+                      "  - {kind: network.partition, peer_hosts: [a1, h2],\n"
+                      "     host_from: {http: 'http://10.0.0.5:2379/s', pointer: /l, from: a1}}\n";
+    struct fl_spec_errors errs = {0};
+    struct fl_spec *s = fl_spec_load_string("a.yaml", ok, strlen(ok), &errs);
+
+    cr_assert_not_null(s, "%s", errs.n ? errs.msg[0] : "");
+    cr_expect_eq(s->actions[0].resolve.kind, FL_RESOLVE_COMMAND);
+    cr_expect_str_eq(s->actions[0].resolve.from, "a1");
+    fl_spec_free(s);
+    fl_spec_errors_fini(&errs);
+    s = fl_spec_load_string("b.yaml", bad, strlen(bad), &errs);
+    cr_expect_null(s);
+    cr_assert_geq(errs.n, 1);
+    cr_expect(strstr(errs.msg[0], "b.yaml:7:") &&
+                  strstr(errs.msg[0], "from 'a1' is reached through its agent, which runs "
+                                      "host_from's command: queries only (as a job)"),
+              "%s", errs.msg[0]);
+    fl_spec_free(s);
+    fl_spec_errors_fini(&errs);
+}
+
 /* between: becomes one step per host that drops traffic: a group split cuts
  * every pair of hosts that share no group, on both hosts, both ways (a host
  * in both groups, Jepsen's bridge, keeps talking to everyone); a one-way
