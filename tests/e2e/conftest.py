@@ -93,6 +93,20 @@ def cmdline(pid):
         return []
 
 
+def faultline_pids(subcommands, part, whole=False):
+    """PIDs of faultline processes whose subcommand (argv[1]) is one of
+    subcommands and whose command line mentions part (a path, an address);
+    whole: part must be one whole argument (a state dir)."""
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            argv = cmdline(int(p))
+            hit = part.encode() in argv if whole else part.encode() in b" ".join(argv)
+            if len(argv) > 1 and argv[1] in subcommands and hit:
+                out.append(int(p))
+    return out
+
+
 def proc_state(pid):
     """One-letter state from /proc/PID/stat, None if the pid is gone."""
     try:

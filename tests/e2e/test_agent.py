@@ -15,25 +15,14 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, wait_for
+from conftest import BIN, faultline_pids, wait_for
 from test_lab import CONNECT, PY, SERVE  # the lab tests' tiny TCP server and client
 
 
 def agent_pids(path_part):
-    """PIDs of `faultline agent` processes whose command line mentions path_part."""
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if len(argv) > 1 and argv[1] in (b"agent", b"__guardian", b"__sentinel") and \
-                path_part.encode() in b" ".join(argv):
-            out.append(int(p))
-    return out
+    """PIDs of `faultline agent` processes (and their guardians and sentinels)
+    whose command line mentions path_part."""
+    return faultline_pids((b"agent", b"__guardian", b"__sentinel"), path_part)
 
 
 def nft_tables(netns):

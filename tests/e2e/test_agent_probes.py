@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, wait_for
+from conftest import BIN, faultline_pids, wait_for
 from test_agent import agent_pids, nft_tables
 from test_lab import PY, SERVE
 
@@ -217,18 +217,7 @@ duration: 7500ms
 
 def probe_job_pids(address):
     """PIDs of `faultline probe` processes probing address."""
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if len(argv) > 2 and argv[1] == b"probe" and address.encode() in b" ".join(argv):
-            out.append(int(p))
-    return out
+    return faultline_pids((b"probe",), address)
 
 
 @pytest.mark.parametrize("how", ["kill", "delete"])

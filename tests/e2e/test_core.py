@@ -6,12 +6,11 @@ import json
 import os
 import signal
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-from conftest import proc_state, wait_for  # noqa: F401 (re-exported to test_recovery)
+from conftest import faultline_pids, proc_state, wait_for  # noqa: F401 (re-exported to test_recovery)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("FAULTLINE_BIN", os.path.join(ROOT, "build", "faultline"))
@@ -57,20 +56,7 @@ def applied(state):
 
 
 def guardian_pids(state):
-    pids = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/cmdline", "rb") as f:
-                args = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"__guardian" in args and state.encode() in args:
-            pids.append(int(p))
-    # A guardian's child between fork and exec (its sentinel starting) still
-    # shows the guardian's command line: not a second guardian.
-    return [p for p in pids if ppid(p) not in pids]
+    return faultline_pids((b"__guardian",), state, whole=True)
 
 
 def ppid(pid):
@@ -309,16 +295,7 @@ def test_recover_while_owner_holds(state, sleeper):
 
 
 def sentinel_pids(state):
-    return [p for p in map(int, filter(str.isdigit, os.listdir("/proc")))
-            if (lambda a: b"__sentinel" in a and state.encode() in a)(cmdline(p))]
-
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().split(b"\0")
-    except OSError:
-        return []
+    return faultline_pids((b"__sentinel",), state, whole=True)
 
 
 def test_dead_guardian_is_restarted(state, sleeper):
