@@ -374,6 +374,39 @@ void fl_jobs_begin_kill(struct fl_job *jb, enum fl_job_state as, const char *why
             why);
 }
 
+/* Whether a live process other than pgid itself is in process group pgid. */
+static bool group_has_others(pid_t pgid)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    bool found = false;
+
+    while (d && !found && (de = readdir(d))) {
+        char path[64], buf[512], *p;
+        pid_t pid = (pid_t)strtol(de->d_name, &p, 10);
+        int fd, pgrp = 0;
+        ssize_t n;
+        char state = 0;
+        if (*p || pid <= 0 || pid == pgid)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            continue;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        /* after "(comm)": state, ppid, pgrp */
+        if ((p = strrchr(buf, ')')) && sscanf(p + 1, " %c %*d %d", &state, &pgrp) == 2 &&
+            pgrp == pgid && state != 'Z' && state != 'X')
+            found = true;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
 /* waitpid without blocking; true when the child ended (and is reaped). */
 bool fl_jobs_reap(struct fl_jobs *j, struct fl_job *jb)
 {
@@ -385,8 +418,19 @@ bool fl_jobs_reap(struct fl_jobs *j, struct fl_job *jb)
      * pid (the process group's id) cannot be reused, so the SIGKILL to what
      * it left in its group cannot hit anyone else's */
     if (waitid(P_PID, (id_t)jb->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0) {
+        int64_t now = fl_now_ms();
         if (si.si_pid == 0)
             return false;
+        /* a command that started a server may end a moment before the server
+         * (a daemon's fork, `setsid -f`) has left the group: give what is
+         * still in the group a grace to leave before killing it (not when the
+         * job is being killed anyway) */
+        if (!jb->kill_at && group_has_others(jb->pid)) {
+            if (!jb->leader_done_ms)
+                jb->leader_done_ms = now;
+            if (now < jb->leader_done_ms + FL_JOB_DETACH_GRACE_MS)
+                return false;
+        }
         kill(-jb->pid, SIGKILL);
     } else if (errno == EINTR) {
         return false;

@@ -38,7 +38,9 @@
 #define FL_JOB_NAME_MAX 128
 #define FL_JOB_TIMEOUT_MAX_MS (24LL * 3600 * 1000)
 #define FL_JOB_DELAY_MAX_MS (3600LL * 1000)
-#define FL_JOB_KILL_GRACE_MS 2000         /* SIGTERM, then SIGKILL this much later */
+#define FL_JOB_KILL_GRACE_MS 2000 /* SIGTERM, then SIGKILL this much later */
+/* a job's process ended: what leaves its group (setsid) within this lives */
+#define FL_JOB_DETACH_GRACE_MS 1000
 #define FL_JOB_KEEP_MS (10LL * 60 * 1000) /* an ended job is forgotten this long after */
 
 struct fl_jobs;

@@ -41,6 +41,7 @@ struct fl_job {
     bool run_on_lease_end, deleted;  /* deleted: hidden, freed once reaped */
     int64_t created_ms, start_at, lease_ms, lease_until; /* lease_until 0: no lease any more */
     int64_t timeout_ms, started_ms, ended_ms, kill_at;   /* kill_at: SIGKILL then (0: none) */
+    int64_t leader_done_ms; /* its process ended (unreaped) while others were in its group */
     pid_t pid;
     uint64_t start_time;         /* /proc/PID/stat's, for the next agent's sweep */
     int exit_code, sig;          /* -1: none */

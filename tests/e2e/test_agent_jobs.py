@@ -213,6 +213,27 @@ def test_timeout_kills_the_job_and_its_process_group(agents):
     assert not [c for c in children(a.proc.pid) if c[1] == "Z"], children(a.proc.pid)
 
 
+def test_a_server_leaving_the_group_just_after_its_command_ends_lives(agents):
+    """A daemon's fork calls setsid a moment after its starter exits: the
+    agent gives what is still in the job's group a grace to leave; what stays
+    (a bare `cmd &`) is killed."""
+    a = agents("--allow-commands")
+    late = a.start({"kind": "command", "command": "(sleep 0.3; exec setsid sleep 61) & echo $!"})
+    stay = a.start({"kind": "command", "command": "sleep 62 & echo $!"})
+    pids = {}
+    for name, j in (("late", late), ("stay", stay)):
+        track(a, j)
+        out, _ = read_all(a, j["id"], 100)
+        pids[name] = int(out.split()[0])
+        a.pids.append((pids[name], start_time(pids[name])))
+    for j in (late, stay):
+        assert a.wait_state(j["id"], ["exited"], 10)["exit"] == 0
+    assert not alive(pids["stay"])
+    assert alive(pids["late"]) and os.getpgid(pids["late"]) == pids["late"]
+    os.kill(pids["late"], signal.SIGKILL)
+    assert not [c for c in children(a.proc.pid) if c[1] == "Z"], children(a.proc.pid)
+
+
 def test_unrenewed_lease_kills_the_job_renewed_one_lives(agents):
     a = agents("--allow-commands")
     lease = 1.0
