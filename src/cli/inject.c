@@ -238,6 +238,16 @@ static int run_fault(struct fl_fault *f, json_t *common, struct fl_err *e)
         return r;
     }
     fl_fault_describe(f, desc, sizeof desc);
+    /* A foreground inject holds the fault for its whole duration from the
+     * moment it is applied: applying (the journal, starting a guardian) can
+     * take a second on a loaded machine, and counting it left a --duration 1s
+     * pause held for milliseconds. The record keeps the earlier end_at; the
+     * guardian ends only detached faults at theirs (an owner ends its own). */
+    if (!detach) {
+        started = fl_now_ms();
+        if (f->duration_ms)
+            end_at = started + f->duration_ms;
+    }
 
     if (f->ops->flags & FL_FAULT_INSTANT) {
         fl_journal_remove(&j, f->id);

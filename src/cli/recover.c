@@ -137,12 +137,19 @@ static json_t *foreign_records(const struct fl_journal *mine)
     return out;
 }
 
+static json_t *reload_foreign(void *j)
+{
+    return foreign_records(j);
+}
+
 /* Remove faultline's leftovers host-wide, except the live faults of other
- * state directories. Returns how many could not be removed. */
+ * state directories, also those applied while the sweep runs (an object
+ * no record names yet makes it read the records again). Returns how many
+ * could not be removed. */
 static int sweep(const struct fl_journal *j)
 {
-    json_t *spare = foreign_records(j);
-    struct fl_sweep_report rep = {.spare = spare};
+    struct fl_sweep_report rep = {
+        .spare = foreign_records(j), .reload = reload_foreign, .reload_arg = (void *)j};
     struct fl_err e = {0};
     int failed = 0;
 
@@ -156,7 +163,7 @@ static int sweep(const struct fl_journal *j)
     if (rep.spared)
         printf("; %d kept (live faults of other state directories)", rep.spared);
     putchar('\n');
-    json_decref(spare);
+    json_decref(rep.spare);
     return failed + rep.failed;
 }
 

@@ -6,10 +6,25 @@
 
 #include "util/log.h"
 
+/* Read the other state directories' records again (after a miss). */
+static void reload(struct fl_sweep_report *r)
+{
+    json_t *fresh = r->reload ? r->reload(r->reload_arg) : NULL;
+
+    if (fresh) {
+        json_decref(r->spare);
+        r->spare = fresh;
+    }
+}
+
 bool fl_sweep_spared(struct fl_sweep_report *r, const char *id, const char *what)
 {
     const json_t *rec = id && r->spare ? json_object_get(r->spare, id) : NULL;
 
+    if (!rec && id && r->reload) {
+        reload(r);
+        rec = r->spare ? json_object_get(r->spare, id) : NULL;
+    }
     if (!rec)
         return false;
     fl_info("keeping %s: fault %s is journaled in state directory %s", what, id,
@@ -18,15 +33,26 @@ bool fl_sweep_spared(struct fl_sweep_report *r, const char *id, const char *what
     return true;
 }
 
-bool fl_sweep_spared_kind(struct fl_sweep_report *r, const char *kind, const char *what)
+static const char *spared_id_of_kind(const struct fl_sweep_report *r, const char *kind)
 {
     const char *id;
     json_t *rec;
 
-    json_object_foreach ((json_t *)r->spare, id, rec) {
+    json_object_foreach (r->spare, id, rec) {
         const char *k = json_string_value(json_object_get(rec, "kind"));
         if (k && !strcmp(k, kind))
-            return fl_sweep_spared(r, id, what);
+            return id;
     }
-    return false;
+    return NULL;
+}
+
+bool fl_sweep_spared_kind(struct fl_sweep_report *r, const char *kind, const char *what)
+{
+    const char *id = spared_id_of_kind(r, kind);
+
+    if (!id && r->reload) {
+        reload(r);
+        id = spared_id_of_kind(r, kind);
+    }
+    return id && fl_sweep_spared(r, id, what);
 }

@@ -17,8 +17,15 @@ struct fl_sweep_report {
     int failed;  /* leftovers that could not be removed (details logged) */
     int spared;  /* left alone: their fault is journaled in another state directory */
     /* Fault ids -> records journaled in other state directories (NULL: none):
-     * their objects are live faults, not leftovers. Filled by the caller. */
-    const json_t *spare;
+     * their objects are live faults, not leftovers. Filled by the caller,
+     * who owns it (and decrefs r->spare at the end: a reload replaces it). */
+    json_t *spare;
+    /* Reads `spare` anew (NULL: never). A fault applied in another state
+     * directory while the sweep runs has its record (and guardian) before
+     * its objects, so an object that `spare` does not name is looked up once
+     * more before it is taken for a leftover. */
+    json_t *(*reload)(void *arg);
+    void *reload_arg;
 };
 
 /* True (and logged, and counted) if a sweeper must leave `what` alone:

@@ -277,11 +277,14 @@ int fl_wl_run(const struct fl_wl_cfg *c, struct fl_wl_stats *st, struct fl_err *
     if ((rc = connect_and_reset(c, impl, e)) < 0)
         goto close_out;
 
+    /* time 0 of the history; the header gives it as CLOCK_MONOTONIC, so
+     * events can be put beside other monotonic times (a fault's start) */
+    int64_t start = fl_mono_ns();
     fprintf(out,
             "# faultline workload: client=%s workload=%s model=%s concurrency=%d seed=%llu "
-            "keys=%d accounts=%d total=%lld\n",
+            "keys=%d accounts=%d total=%lld start_mono_ns=%lld\n",
             c->client->name, c->workload->name, c->workload->model, n, (unsigned long long)c->seed,
-            c->keys, c->accounts, (long long)c->total);
+            c->keys, c->accounts, (long long)c->total, (long long)start);
 
     struct worker *ws = calloc((size_t)n, sizeof *ws);
     if (!ws) {
@@ -290,7 +293,6 @@ int fl_wl_run(const struct fl_wl_cfg *c, struct fl_wl_stats *st, struct fl_err *
     }
     struct gate gate = {
         .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .running = n};
-    int64_t start = fl_mono_ns();
     struct fl_recorder *rec;
     if (fl_recorder_new(out, n, start, &rec, e) < 0) {
         free(ws);

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 import pytest
 
@@ -330,14 +331,36 @@ def etcd_server():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def etcd_revision(port):
+    """etcd's store revision: it grows by one with every committed write."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v3/kv/range",
+                                 data=json.dumps({"key": "eA=="}).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return int(json.load(r)["header"]["revision"])
+
+
 @pytest.mark.parametrize("kind", ["register", "bank", "set", "counter", "queue"])
-def test_etcd_workloads_check_out_valid(fl, etcd_server, tmp_path, kind):
+def test_etcd_workloads_check_out_valid(fl, etcd_server, tmp_path, kind, state_dir):
     out = tmp_path / "h.jsonl"
-    rc, so, se = workload(fl, "--client", "etcd", "--workload", kind, "--target",
-                          f"http://127.0.0.1:{etcd_server}", "--concurrency", 4,
-                          "--duration", "700ms", "--namespace", "flwltest", "--out", out,
-                          "--check")
-    assert rc == 0, so + se
+    # runs until etcd has committed 60 more writes (its reset takes a dozen at
+    # most), however slow fsync is on a busy machine; SIGINT ends it
+    # early, with the history completed and checked
+    rev0 = etcd_revision(etcd_server)
+    wl = subprocess.Popen([BIN, "workload", "--client", "etcd", "--workload", kind, "--target",
+                           f"http://127.0.0.1:{etcd_server}", "--concurrency", "4",
+                           "--duration", "120s", "--namespace", "flwltest", "--out", str(out),
+                           "--check"], env=dict(os.environ, FAULTLINE_STATE_DIR=state_dir),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: etcd_revision(etcd_server) >= rev0 + 60, 100, 0.1), \
+            etcd_revision(etcd_server) - rev0
+        wl.send_signal(signal.SIGINT)
+        so, se = wl.communicate(timeout=60)
+    finally:
+        if wl.poll() is None:
+            wl.kill()
+            wl.wait()
+    assert wl.returncode == 0, so + se
     ok = [o for o in read_history(out) if o["type"] == "ok"]
     assert len(ok) > 20, se
     # the data is really in etcd

@@ -11,7 +11,9 @@ which serializability forbids and snapshot isolation allows; the broken
 non-transactional mode (each micro-op its own transaction) loses updates."""
 import os
 import re
+import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -34,28 +36,96 @@ def txns(path):
     return [o for o in read_history(path) if o["f"] == "txn"]
 
 
+def history_start_ns(path):
+    """Time 0 of a history on CLOCK_MONOTONIC (time.monotonic_ns()), from its
+    header, so that its events can be placed against the test's own clock."""
+    with open(path) as f:
+        head = f.readline()
+    m = re.search(r"\bstart_mono_ns=(\d+)", head)
+    assert m, head
+    return int(m.group(1))
+
+
+def pg_appended(port, table):
+    """How many elements the list-append workload has committed to `table`
+    (-1 while the table does not exist yet or the server does not answer)."""
+    try:
+        r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-AtX",
+                            "-c", f"SELECT coalesce(sum(cardinality(v)), 0) FROM {table}",
+                            "postgres"], capture_output=True, text=True, timeout=5)
+    except subprocess.TimeoutExpired:
+        return -1
+    return int(r.stdout) if r.returncode == 0 and r.stdout.strip().isdigit() else -1
+
+
+def settled_processes(pm):
+    """The postmaster and its children once the list holds still for 0.3s:
+    the backend of the psql that last looked at the table is gone then."""
+    last, deadline = None, time.monotonic() + 10
+    while True:
+        now = [pm] + children(pm)
+        if now == last or time.monotonic() > deadline:
+            return now
+        last = now
+        time.sleep(0.3)
+
+
+def commits_around(progress, fault):
+    """Wait until the workload commits (progress() grows by 100),
+    run fault() and return its (start, end) on the monotonic clock in ns, then
+    wait until the workload commits again: the fault falls inside the run,
+    however slowly the workload started on a loaded machine."""
+    before = max(progress(), 0)
+    # 100: well past what resetting the keys may count, so the workers are
+    # connected and committing (a pause while they connect makes no unknowns)
+    assert wait_for(lambda: progress() >= before + 100, 60, 0.1), "the workload never committed"
+    t0 = time.monotonic_ns()
+    fault()
+    t1 = time.monotonic_ns()
+    after = progress()
+    assert wait_for(lambda: progress() > after, 60, 0.1), "no commit after the fault"
+    return t0, t1
+
+
 def test_list_append_serializable_under_pause_is_valid(fl, postgres_server, tmp_path,
                                                         state_dir):
     out = tmp_path / "la.jsonl"
     env = dict(os.environ, FAULTLINE_STATE_DIR=state_dir)
+    # stopped by SIGINT once it has committed before and after the pause
     wl = subprocess.Popen([BIN, "workload", "--client", "postgres", "--workload", "list-append",
                            "--target", postgres_server["target"], "--isolation", "serializable",
-                           "--keys", "3", "--concurrency", "6", "--duration", "6s",
-                           "--timeout", "500ms", "--out", str(out), "--check"],
+                           "--keys", "3", "--concurrency", "6", "--duration", "120s",
+                           "--namespace", "flpause", "--timeout", "500ms", "--out", str(out),
+                           "--check"],
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     inj = None
-    try:
-        time.sleep(1.5)
+
+    def pause():
+        nonlocal inj
         pm = postgres_server["pid"]
-        pids = [pm] + children(pm)
-        args = [a for p in pids for a in ("--pid", str(p))]
-        inj = subprocess.Popen([BIN, "inject", "process.pause", *args, "--duration", "2s"],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert wait_for(lambda: all(proc_state(p) in ("T", "Z", None) for p in pids), 2), \
-            {p: proc_state(p) for p in pids}
-        iso, ise = inj.communicate(timeout=20)
+        # a child (an autovacuum worker, a backend) may exit between listing
+        # and inject, which then refuses its pid (exit 3): list them again
+        for _ in range(5):
+            pids = settled_processes(pm)
+            args = [a for p in pids for a in ("--pid", str(p))]
+            inj = subprocess.Popen([BIN, "inject", "process.pause", *args, "--duration", "2s"],
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+            stopped = lambda: all(proc_state(p) in ("T", "Z", None) for p in pids)
+            held = wait_for(lambda: stopped() or inj.poll() is not None, 20) and stopped()
+            if not held:
+                inj.kill()
+            iso, ise = inj.communicate(timeout=20)
+            if held or not (inj.returncode == 3 and "no process with pid" in ise):
+                break
+        assert held, ({p: proc_state(p) for p in pids}, inj.returncode, ise)
         assert inj.returncode == 0, ise
         assert proc_state(pm) not in ("T", None)
+
+    try:
+        t0, t1 = commits_around(lambda: pg_appended(postgres_server["port"],
+                                                    "flpause_list_append"), pause)
+        wl.send_signal(signal.SIGINT)
         so, se = wl.communicate(timeout=60)
     finally:
         for p in (wl, inj):
@@ -77,11 +147,14 @@ def test_list_append_serializable_under_pause_is_valid(fl, postgres_server, tmp_
     assert all(re.fullmatch(r"[0-9A-Z]{5}", o["error"].split(":")[0]) or
                o["error"] == "transaction rolled back" for o in ops if o["type"] == "fail"), \
         [o for o in ops if o["type"] == "fail"][:5]
-    # unknown outcomes during the pause (1.5 s to 3.5 s after the start), and
-    # commits before and after it: the workload recovered
-    assert any(1.4e9 < o["time"] < 4.5e9 for o in infos)
+    # unknown outcomes during the pause (from the inject until its end plus
+    # one operation timeout and a second of slack), and commits before and
+    # after it: the workload recovered
+    start = history_start_ns(out)
+    p0, p1 = t0 - start, t1 - start
+    assert any(p0 < o["time"] < p1 + 1.5e9 for o in infos), (p0, p1, infos[:5])
     oks = [o["time"] for o in ok]
-    assert min(oks) < 1.4e9 and max(oks) > 4.5e9
+    assert min(oks) < p0 and max(oks) > p1, (p0, p1, min(oks), max(oks))
     rc, so2, se2 = fl("check", "--model", "list-append", "--consistency-models",
                       "strict-serializable", out)
     assert rc == 0, so2 + se2
@@ -96,20 +169,28 @@ def test_list_append_serializable_through_a_partition_is_valid(fl, postgres_serv
     try:
         p = px.create("pg", f"127.0.0.1:{postgres_server['port']}")
         port = p["listen"].rsplit(":", 1)[1]
+        # stopped by SIGINT once it has committed before and after the partition
         wl = subprocess.Popen([BIN, "workload", "--client", "postgres", "--workload",
                                "list-append", "--target",
                                f"host=127.0.0.1 port={port} dbname=postgres user=postgres",
                                "--isolation", "serializable", "--keys", "3", "--concurrency", "6",
-                               "--duration", "6s", "--timeout", "500ms", "--out", str(out),
-                               "--check"],
+                               "--duration", "120s", "--namespace", "flpart", "--timeout",
+                               "500ms", "--out", str(out), "--check"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)
-        px.toxic("pg", "timeout", name="cut_down", stream="downstream",
-                 attributes={"timeout": 0})
-        px.toxic("pg", "timeout", name="cut_up", stream="upstream", attributes={"timeout": 0})
-        time.sleep(2)
-        assert px.req("DELETE", "/proxies/pg/toxics/cut_down")[0] == 204
-        assert px.req("DELETE", "/proxies/pg/toxics/cut_up")[0] == 204
+
+        def partition():
+            px.toxic("pg", "timeout", name="cut_down", stream="downstream",
+                     attributes={"timeout": 0})
+            px.toxic("pg", "timeout", name="cut_up", stream="upstream",
+                     attributes={"timeout": 0})
+            time.sleep(2)
+            assert px.req("DELETE", "/proxies/pg/toxics/cut_down")[0] == 204
+            assert px.req("DELETE", "/proxies/pg/toxics/cut_up")[0] == 204
+
+        # progress read straight from the server, not through the proxy
+        t0, t1 = commits_around(lambda: pg_appended(postgres_server["port"],
+                                                    "flpart_list_append"), partition)
+        wl.send_signal(signal.SIGINT)
         so, se = wl.communicate(timeout=60)
     finally:
         if wl is not None and wl.poll() is None:
@@ -120,9 +201,12 @@ def test_list_append_serializable_through_a_partition_is_valid(fl, postgres_serv
     assert "VALID: no anomaly that serializable forbids" in so, so
     ops = txns(out)
     infos = [o for o in ops if o["type"] == "info"]
-    assert any(1.4e9 < o["time"] < 4.5e9 for o in infos), "the partition left no unknown outcome"
+    start = history_start_ns(out)
+    p0, p1 = t0 - start, t1 - start
+    assert any(p0 < o["time"] < p1 + 1.5e9 for o in infos), \
+        ("the partition left no unknown outcome", p0, p1, infos[:5])
     oks = [o["time"] for o in ops if o["type"] == "ok"]
-    assert min(oks) < 1.4e9 and max(oks) > 4.5e9
+    assert min(oks) < p0 and max(oks) > p1, (p0, p1, min(oks), max(oks))
 
 
 def test_check_usage_errors(fl, tmp_path):
@@ -195,15 +279,35 @@ def test_redis_transactions_are_strict_serializable_through_a_pause(fl, redis_se
     unknowns (info) and loses nothing."""
     out = tmp_path / "h.jsonl"
     env = dict(os.environ, FAULTLINE_STATE_DIR=state_dir)
+    # stopped by SIGINT once it has committed before and after the pause
     wl = subprocess.Popen([BIN, "workload", "--client", "redis", "--workload", kind, "--target",
                            f"127.0.0.1:{redis_server}", "--keys", "4", "--concurrency", "4",
-                           "--duration", "4s", "--timeout", "300ms", "--out", str(out)],
+                           "--duration", "120s", "--timeout", "300ms", "--out", str(out)],
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        time.sleep(1)
-        rc, _, err = fl("inject", "process.pause", "--pid", redis_pid(redis_server),
-                        "--duration", "1s")
+    pid = redis_pid(redis_server)
+
+    states = []
+
+    def pause():
+        stop = threading.Event()
+
+        def watch():  # the server's state while the pause should hold it
+            while not stop.is_set():
+                states.append(proc_state(pid))
+                time.sleep(0.02)
+
+        th = threading.Thread(target=watch)
+        th.start()
+        try:
+            rc, _, err = fl("inject", "process.pause", "--pid", pid, "--duration", "1s")
+        finally:
+            stop.set()
+            th.join()
         assert rc == 0, err
+
+    try:
+        t0, t1 = commits_around(lambda: redis_scripts_run(redis_server), pause)
+        wl.send_signal(signal.SIGINT)
         so, se = wl.communicate(timeout=60)
     finally:
         if wl.poll() is None:
@@ -212,10 +316,32 @@ def test_redis_transactions_are_strict_serializable_through_a_pause(fl, redis_se
     assert wl.returncode == 0, se
     ops = txns(out)
     assert any(o["type"] == "ok" for o in ops)
-    assert any(o["type"] == "info" for o in ops), "the pause left no unknown transaction"
+    # the pause held the server (sampled every 20ms) ...
+    assert states.count("T") >= 10, ("the server was not held stopped", "".join(
+        x or "-" for x in states))
+    # ... and left unknown outcomes while it did
+    start = history_start_ns(out)
+    p0, p1 = t0 - start, t1 - start
+    assert any(o["type"] == "info" and p0 < o["time"] < p1 + 1.3e9 for o in ops), \
+        ("the pause left no unknown transaction", p0, p1,
+         [(o["time"], o.get("error")) for o in ops if o["type"] == "info"][:10])
+    oks = [o["time"] for o in ops if o["type"] == "ok"]
+    assert min(oks) < p0 and max(oks) > p1, (p0, p1, min(oks), max(oks))
     rc, so, se = fl("check", "--model", kind, "--consistency-models", "strict-serializable",
                     out)
     assert rc == 0 and so.startswith("VALID"), so + se
+
+
+def redis_scripts_run(port):
+    """How many Lua scripts (one per transaction) the server has run so far
+    (its own count: INFO commandstats)."""
+    try:
+        out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "commandstats"],
+                             capture_output=True, text=True, timeout=5).stdout
+    except subprocess.TimeoutExpired:
+        return -1
+    m = re.search(r"^cmdstat_eval:calls=(\d+)", out, re.M)
+    return int(m.group(1)) if m else 0
 
 
 def redis_pid(port):
