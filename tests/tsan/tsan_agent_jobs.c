@@ -9,7 +9,6 @@
  * the driver exits 66 here; one in the agent makes the agent exit 66, which
  * the driver reports. Exit 0: every job's output came back whole. */
 #include <ftw.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/agent_start.h"
 #include "remote/client.h"
 #include "util/time.h"
 
@@ -90,30 +90,11 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 static pid_t start_agent(char *url, size_t len, char *state)
 {
-    char self[PATH_MAX], bin[PATH_MAX + 32], fdarg[16], line[64] = "";
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    int p[2];
-    pid_t pid;
+    char why[PATH_MAX + 64];
+    pid_t pid = fl_test_agent_start(state, "--allow-commands", url, len, why, sizeof why);
 
-    if (n <= 0 || pipe(p))
-        return -1;
-    self[n] = '\0';
-    snprintf(bin, sizeof bin, "%s/../../faultline", dirname(self));
-    snprintf(fdarg, sizeof fdarg, "%d", p[1]);
-    if ((pid = fork()) == 0) {
-        close(p[0]);
-        execl(bin, bin, "agent", "--listen", "127.0.0.1:0", "--state-dir", state,
-              "--allow-commands", "--notify-fd", fdarg, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    if (pid < 0 || read(p[0], line, sizeof line - 1) <= 0 || strncmp(line, "ready ", 6)) {
-        close(p[0]);
-        fprintf(stderr, "tsan_agent_jobs: %s did not start\n", bin);
-        return -1;
-    }
-    close(p[0]);
-    snprintf(url, len, "127.0.0.1:%ld", strtol(line + 6, NULL, 10));
+    if (pid < 0)
+        fprintf(stderr, "tsan_agent_jobs: %s\n", why);
     return pid;
 }
 

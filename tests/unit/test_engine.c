@@ -4,7 +4,6 @@
  * as jobs of a real `faultline agent` (the binary of this build). */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/agent_start.h"
 #include "engine/cluster.h"
 #include "engine/engine.h"
 #include "engine/remote_probe.h"
@@ -334,29 +334,13 @@ Test(engine, failing_setup_injects_nothing_and_teardown_runs)
  * --allow-commands; *url gets its address. */
 static pid_t start_agent(char *url, size_t len)
 {
-    char self[PATH_MAX], bin[PATH_MAX + 32], state[128], fdarg[16], line[64] = "";
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    int p[2];
+    char state[128], why[PATH_MAX + 64];
     pid_t pid;
 
-    cr_assert_gt(n, 0);
-    self[n] = '\0';
-    snprintf(bin, sizeof bin, "%s/../../faultline", dirname(self));
-    cr_assert_eq(access(bin, X_OK), 0, "no faultline binary at %s (build it first)", bin);
     snprintf(state, sizeof state, "%s/agent", dir);
-    cr_assert_eq(pipe(p), 0);
-    snprintf(fdarg, sizeof fdarg, "%d", p[1]);
-    if ((pid = fork()) == 0) {
-        close(p[0]);
-        execl(bin, bin, "agent", "--listen", "127.0.0.1:0", "--state-dir", state, "--notify-fd",
-              fdarg, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
+    pid = fl_test_agent_start(state, NULL, url, len, why, sizeof why);
+    cr_assert_gt(pid, 0, "%s", why);
     agent_pid = pid;
-    cr_assert_gt(read(p[0], line, sizeof line - 1), 0, "the agent did not start");
-    close(p[0]);
-    snprintf(url, len, "127.0.0.1:%ld", strtol(line + 6, NULL, 10));
     return pid;
 }
 
@@ -457,31 +441,14 @@ static struct fl_agent_client *agent;
  * loopback port, and a client for it. */
 static void agent_setup(void)
 {
-    char self[PATH_MAX], bin[PATH_MAX + 32], state[128], fdarg[16], line[64] = "", url[64];
-    struct fl_agent_client_opts o = {.name = "a1", .lease_ms = 5000};
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    char state[128], url[64], why[PATH_MAX + 64];
+    struct fl_agent_client_opts o = {.name = "a1", .lease_ms = 5000, .url = url};
     struct fl_err e = {0};
-    int p[2];
 
     setup();
-    cr_assert_gt(n, 0);
-    self[n] = '\0';
-    snprintf(bin, sizeof bin, "%s/../../faultline", dirname(self));
-    cr_assert_eq(access(bin, X_OK), 0, "no faultline binary at %s (build it first)", bin);
     snprintf(state, sizeof state, "%s/agent", dir);
-    cr_assert_eq(pipe(p), 0);
-    snprintf(fdarg, sizeof fdarg, "%d", p[1]);
-    if ((agent_pid = fork()) == 0) {
-        close(p[0]);
-        execl(bin, bin, "agent", "--listen", "127.0.0.1:0", "--state-dir", state,
-              "--allow-commands", "--notify-fd", fdarg, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    cr_assert_gt(read(p[0], line, sizeof line - 1), 0, "the agent did not start");
-    close(p[0]);
-    snprintf(url, sizeof url, "127.0.0.1:%ld", strtol(line + 6, NULL, 10));
-    o.url = url;
+    agent_pid = fl_test_agent_start(state, "--allow-commands", url, sizeof url, why, sizeof why);
+    cr_assert_gt(agent_pid, 0, "%s", why);
     cr_assert_eq(fl_agent_client_new(&o, &agent, &e), 0, "%s", e.msg);
 }
 

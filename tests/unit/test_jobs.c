@@ -7,7 +7,6 @@
 #include <criterion/criterion.h>
 #include <ftw.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/agent_start.h"
 #include "remote/agentd_int.h"
 #include "remote/client.h"
 #include "remote/jobs.h"
@@ -277,46 +277,23 @@ out:
     return NULL;
 }
 
-/* The faultline binary of this build: ../../faultline from this test. */
-static void agent_binary(char *out, size_t len)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-
-    cr_assert_gt(n, 0);
-    self[n] = '\0';
-    snprintf(out, len, "%s/../../faultline", dirname(self));
-    cr_assert_eq(access(out, X_OK), 0, "no faultline binary at %s (build it first)", out);
-}
-
 TestSuite(jobs_client, .init = setup, .fini = teardown);
 
 Test(jobs_client, calls_from_several_threads)
 {
-    char bin[PATH_MAX + 32], state[PATH_MAX], fdarg[16], line[64] = "", url[64];
+    char state[PATH_MAX], url[64], why[PATH_MAX + 64];
     struct fl_agent_client_opts o = {.name = "local", .lease_ms = 2000};
     struct fl_agent_client *c = NULL;
     struct fl_agent_renewer *ren = NULL;
     struct worker w[6];
     pthread_t t[6];
     struct fl_err e = {0};
-    int p[2], st;
+    int st;
     pid_t pid;
 
-    agent_binary(bin, sizeof bin);
     snprintf(state, sizeof state, "%s/agent", dir);
-    cr_assert_eq(pipe(p), 0);
-    snprintf(fdarg, sizeof fdarg, "%d", p[1]);
-    if ((pid = fork()) == 0) {
-        close(p[0]);
-        execl(bin, bin, "agent", "--listen", "127.0.0.1:0", "--state-dir", state,
-              "--allow-commands", "--notify-fd", fdarg, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    cr_assert_gt(read(p[0], line, sizeof line - 1), 0, "the agent did not start");
-    close(p[0]);
-    snprintf(url, sizeof url, "127.0.0.1:%ld", strtol(line + 6, NULL, 10));
+    pid = fl_test_agent_start(state, "--allow-commands", url, sizeof url, why, sizeof why);
+    cr_assert_gt(pid, 0, "%s", why);
     o.url = url;
     cr_assert_eq(fl_agent_client_new(&o, &c, &e), 0, "%s", e.msg);
     cr_assert_eq(fl_agent_renewer_start(&c, 1, &ren, &e), 0, "%s", e.msg);
