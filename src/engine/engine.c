@@ -1263,8 +1263,9 @@ static void reclaim_step(struct run *r, struct step *s, const struct fl_agent_re
     char id[FL_FAULT_ID_LEN], old[FL_FAULT_ID_LEN];
     struct fl_err e = {0};
     json_t *rec = NULL;
-    /* it held at the old agent's last renewal, or at least since it was applied */
-    double applied, held = rel_s(r, rst->last_ok_ms);
+    /* it held at the old agent's last renewal, or at least since it was applied;
+     * each moment computed once, so the event and the verdict say the same */
+    double applied, held = rel_s(r, rst->last_ok_ms), started = rel_s(r, rst->started_ms);
     double since = (double)(s->applied_ns - r->t0_ns) / 1e9;
 
     if (since > held)
@@ -1277,9 +1278,8 @@ static void reclaim_step(struct run *r, struct step *s, const struct fl_agent_re
               "%s %s is not re-claimed on host %s (%s): it held until the old agent died, "
               "between +%.1fs and +%.1fs, not for its whole window",
               a->name, old, s->host, a->no_reclaim ? "reclaim: false" : "its window is over", held,
-              rel_s(r, rst->started_ms));
-        note_gap(r, "%s on host %s ended early, by +%.1fs", a->name, s->host,
-                 rel_s(r, rst->started_ms));
+              started);
+        note_gap(r, "%s on host %s ended early, by +%.1fs", a->name, s->host, started);
         return;
     }
     if (fl_agent_client_apply(s->remote, a->ops->kind, s->f.params, left,
@@ -1302,10 +1302,10 @@ static void reclaim_step(struct run *r, struct step *s, const struct fl_agent_re
           "%s re-claimed on host %s as %s for the remaining %.1fs: it was not in force for "
           "%.1fs to %.1fs (gone when the new agent started at +%.1fs at the latest, at +%.1fs "
           "at the earliest, when it last was known to hold; re-applied at +%.1fs)",
-          a->name, s->host, id, (double)left / 1000.0, applied - rel_s(r, rst->started_ms),
-          applied - held, rel_s(r, rst->started_ms), held, applied);
+          a->name, s->host, id, (double)left / 1000.0, applied - started, applied - held, started,
+          held, applied);
     note_gap(r, "%s on host %s was not in force for %.1fs to %.1fs", a->name, s->host,
-             applied - rel_s(r, rst->started_ms), applied - held);
+             applied - started, applied - held);
 }
 
 /* An agent restarted while this run held faults there: its journal reverted
