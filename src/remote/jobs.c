@@ -374,6 +374,28 @@ void fl_jobs_begin_kill(struct fl_job *jb, enum fl_job_state as, const char *why
             why);
 }
 
+/* /proc/PID/stat after "(comm)": " STATE PPID PGRP ..."; 0 when parsed. */
+static int stat_state_pgrp(char *p, char *state, int *pgrp)
+{
+    char *end;
+    long v;
+
+    while (*p == ' ')
+        p++;
+    if (!*p)
+        return -1;
+    *state = *p++;
+    strtol(p, &end, 10); /* ppid */
+    if (end == p)
+        return -1;
+    p = end;
+    v = strtol(p, &end, 10);
+    if (end == p)
+        return -1;
+    *pgrp = (int)v;
+    return 0;
+}
+
 /* Whether a live process other than pgid itself is in process group pgid. */
 static bool group_has_others(pid_t pgid)
 {
@@ -398,8 +420,9 @@ static bool group_has_others(pid_t pgid)
             continue;
         buf[n] = '\0';
         /* after "(comm)": state, ppid, pgrp */
-        if ((p = strrchr(buf, ')')) && sscanf(p + 1, " %c %*d %d", &state, &pgrp) == 2 &&
-            pgrp == pgid && state != 'Z' && state != 'X')
+        if (!(p = strrchr(buf, ')')) || stat_state_pgrp(p + 1, &state, &pgrp))
+            continue;
+        if (pgrp == pgid && state != 'Z' && state != 'X')
             found = true;
     }
     if (d)
